@@ -1,0 +1,55 @@
+# Every target works on a fresh machine with only Python 3.11+ and make.
+# The virtual environment is built once from requirements.lock and reused.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_PATH := examples/runnerly
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint typecheck contracts pytest demo bench lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv from the lock file (atoll[all,dev], editable)
+
+lint: $(STAMP)  ## ruff check and ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)  ## mypy --strict on src/ and typing_tests/
+	$(BIN)/mypy src typing_tests
+
+contracts: $(STAMP)  ## import-linter: the layer rules
+	PYTHONPATH=$(DEMO_PATH) $(BIN)/lint-imports
+
+pytest: $(STAMP)  ## the test suite with branch coverage (gate: 95%)
+	$(BIN)/coverage erase
+	PYTHONPATH=$(DEMO_PATH) $(BIN)/pytest --cov --cov-report= $(PYTEST_ARGS)
+	$(BIN)/coverage combine --quiet || true
+	$(BIN)/coverage report
+
+test: lint typecheck contracts pytest  ## every gate: lint, types, layers, tests
+
+demo: $(STAMP)  ## run the reference system on embedded defaults (Ctrl-C stops it)
+	cd $(DEMO_PATH) && ../../$(BIN)/python -m runnerly
+
+bench: $(STAMP)  ## run every benchmark in benchmarks/ and print the tables
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+lock: $(STAMP)  ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/pip-compile --quiet --extra all --extra dev --strip-extras --generate-hashes \
+	  --no-emit-index-url --no-emit-find-links --unsafe-package atoll \
+	  -o requirements.lock pyproject.toml
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.*

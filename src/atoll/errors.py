@@ -1,0 +1,119 @@
+"""Every error atoll raises, under one root.
+
+Catch :class:`AtollError` to catch them all, or the builtin a caller would expect: each error
+also inherits it (a :class:`ConfigError` is a :class:`ValueError`). Every message says what
+was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
+
+::
+
+    AtollError
+    ├── ConfigError(ValueError)                 a bad option value, file or key
+    ├── ContainerError
+    │   ├── GraphError(TypeError)               the provider graph is invalid (found at build)
+    │   │   ├── MissingProviderError(LookupError)   a dependency has no provider
+    │   │   ├── CycleError                          providers depend on each other in a ring
+    │   │   └── ScopeMismatchError                  a longer-lived provider needs a shorter-lived one
+    │   ├── ProviderError(TypeError)            a factory cannot be registered as given
+    │   └── ScopeError(RuntimeError)            resolution in the wrong scope or mode
+    ├── LifecycleError(RuntimeError)
+    │   ├── TaskFailedError                     a supervised background task died
+    │   └── ShuttingDownError                   new work was refused while stopping
+    ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
+    └── MissingDependencyError(ImportError)     an optional extra is not installed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AtollError",
+    "ConfigError",
+    "ContainerError",
+    "CycleError",
+    "GraphError",
+    "LifecycleError",
+    "MissingDependencyError",
+    "MissingProviderError",
+    "ProviderError",
+    "ScopeError",
+    "ScopeMismatchError",
+    "ShuttingDownError",
+    "TargetError",
+    "TaskFailedError",
+]
+
+
+class AtollError(Exception):
+    """The root of every error atoll raises."""
+
+
+class ConfigError(AtollError, ValueError):
+    """A configuration value, file or key is invalid.
+
+    The message names the option, where its value came from (default, file, environment,
+    flag), the value (masked if secret) and what is expected. The entrypoint prints it and
+    exits with status 2.
+    """
+
+
+class ContainerError(AtollError):
+    """The dependency-injection container cannot do what was asked."""
+
+
+class GraphError(ContainerError, TypeError):
+    """The provider graph is invalid; found when the container is built."""
+
+
+class MissingProviderError(GraphError, LookupError):
+    """A dependency, or a requested type, has no provider."""
+
+
+class CycleError(GraphError):
+    """Providers depend on each other in a ring; the message names its members."""
+
+
+class ScopeMismatchError(GraphError):
+    """A provider depends on one that lives shorter (app-scoped on request-scoped)."""
+
+
+class ProviderError(ContainerError, TypeError):
+    """A factory cannot be registered: no return type, unresolvable hints, bad arguments."""
+
+
+class ScopeError(ContainerError, RuntimeError):
+    """A resolution was asked in the wrong scope or mode (sync for an async factory)."""
+
+
+class LifecycleError(AtollError, RuntimeError):
+    """The application's lifecycle cannot proceed."""
+
+
+class TaskFailedError(LifecycleError):
+    """A supervised background task raised; the application stops because of it.
+
+    Attributes:
+        task: the task's name.
+    """
+
+    def __init__(self, task: str, error: BaseException) -> None:
+        super().__init__(f"background task {task!r} failed: {type(error).__name__}: {error}")
+        self.task = task
+        self.__cause__ = error
+
+
+class ShuttingDownError(LifecycleError):
+    """New work was refused because the application is stopping."""
+
+
+class TargetError(AtollError, ImportError):
+    """A ``MODULE:OBJECT`` target does not name an importable, runnable object."""
+
+
+class MissingDependencyError(AtollError, ImportError):
+    """An optional library is not installed; the message names the extra to install."""
+
+    def __init__(self, library: str, extra: str) -> None:
+        super().__init__(
+            f"{library} is not installed; install it with: pip install \"atoll[{extra}]\""
+        )
+        self.library = library
+        self.extra = extra

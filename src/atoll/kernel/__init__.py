@@ -1,0 +1,1 @@
+"""The kernel: configuration, dependency injection and lifecycle."""

@@ -12,7 +12,7 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   ├── GraphError(TypeError)               the provider graph is invalid (found at build)
     │   │   ├── MissingProviderError(LookupError)   a dependency has no provider
     │   │   ├── CycleError                          providers depend on each other in a ring
-    │   │   └── ScopeMismatchError                  a longer-lived provider needs a shorter-lived one
+    │   │   └── ScopeMismatchError                  a long-lived provider needs a short-lived one
     │   ├── ProviderError(TypeError)            a factory cannot be registered as given
     │   └── ScopeError(RuntimeError)            resolution in the wrong scope or mode
     ├── LifecycleError(RuntimeError)
@@ -113,7 +113,7 @@ class MissingDependencyError(AtollError, ImportError):
 
     def __init__(self, library: str, extra: str) -> None:
         super().__init__(
-            f"{library} is not installed; install it with: pip install \"atoll[{extra}]\""
+            f'{library} is not installed; install it with: pip install "atoll[{extra}]"'
         )
         self.library = library
         self.extra = extra

@@ -1,0 +1,66 @@
+"""atoll: microservices in clean layers.
+
+The names a service's code types every day; everything else lives in its module
+(``atoll.kernel.config``, ``atoll.errors``...). The names that need asyncio (the entrypoint
+and the lifecycle) load on first use, so that ``import atoll`` and declaring an application
+stay cheap: nothing runs until ``atoll.main`` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from atoll._version import __version__
+from atoll.errors import AtollError
+from atoll.kernel.app import App
+from atoll.kernel.container import Container, ScopedContainer, inject
+from atoll.kernel.options import Secret, option
+from atoll.kernel.providers import Named, Scope
+from atoll.kernel.registry import Registry
+
+if TYPE_CHECKING:
+    from atoll.kernel.entrypoint import main
+    from atoll.kernel.inflight import InFlight
+    from atoll.kernel.lifecycle import Component, Lifecycle, State
+
+__all__ = [
+    "App",
+    "AtollError",
+    "Component",
+    "Container",
+    "InFlight",
+    "Lifecycle",
+    "Named",
+    "Registry",
+    "Scope",
+    "ScopedContainer",
+    "Secret",
+    "State",
+    "__version__",
+    "inject",
+    "main",
+    "option",
+]
+
+_LAZY = {
+    "Component": "atoll.kernel.lifecycle",
+    "InFlight": "atoll.kernel.inflight",
+    "Lifecycle": "atoll.kernel.lifecycle",
+    "State": "atoll.kernel.lifecycle",
+    "main": "atoll.kernel.entrypoint",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'atoll' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

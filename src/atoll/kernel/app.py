@@ -1,0 +1,195 @@
+"""The application: its options, providers and background tasks, in one composition root.
+
+An :class:`App` only records what it is made of; nothing is read, connected or started until
+:func:`atoll.main` (or ``atoll run``) runs it. The kernel adds two sections of its own to every
+application: ``shutdown`` (the grace period) and ``log`` (the log level).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload, runtime_checkable
+
+from atoll.errors import ConfigError, TargetError
+from atoll.kernel.options import option
+from atoll.kernel.registry import Registry
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["App", "AppLike", "BackgroundTaskSpec", "LogOptions", "ShutdownOptions", "as_app"]
+
+T = TypeVar("T")
+F = TypeVar("F", bound="Callable[..., Awaitable[Any]]")
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]*\Z")
+
+
+@dataclass(frozen=True)
+class ShutdownOptions:
+    """How the application stops."""
+
+    grace: float = option(
+        10.0, help="seconds in-flight work may take to finish on SIGTERM before it is cut off"
+    )
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """What the application logs."""
+
+    level: Literal["debug", "info", "warning", "error"] = option(
+        "info", help="the lowest level of log record written"
+    )
+
+
+@dataclass(frozen=True)
+class BackgroundTaskSpec:
+    """A supervised background task: a coroutine function whose parameters are injected."""
+
+    name: str
+    function: Callable[..., Awaitable[Any]]
+
+
+@runtime_checkable
+class AppLike(Protocol):
+    """Anything that can hand over an :class:`App`, such as a service or a system of them."""
+
+    def __atoll_app__(self) -> App:
+        """The application to run."""
+        ...
+
+
+class App:
+    """An application: options, providers and background tasks.
+
+    ::
+
+        app = atoll.App("runs", version="1.0.0")
+        app.options("db", DatabaseOptions)          # --db-url, RUNS_DB_URL, [db] url
+        app.provide(make_engine)                    # gets DatabaseOptions by type hint
+        @app.task
+        async def relay(outbox: Outbox) -> None: ...
+        atoll.main(app)                             # python -m runs --help
+
+    Args:
+        name: lower-case name, used in logs, ``--help`` and the environment prefix.
+        version: shown by ``--version``.
+        description: the first paragraph of ``--help``.
+        env_prefix: the prefix of environment variables; the upper-cased name by default.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str = "0.0.0",
+        description: str = "",
+        env_prefix: str | None = None,
+    ) -> None:
+        if not _NAME.match(name):
+            raise ConfigError(
+                f"application name {name!r} is not valid: use lower-case letters, digits, "
+                "'-' and '_', starting with a letter (it becomes the environment prefix)"
+            )
+        self.name = name
+        self.version = version
+        self.description = description
+        self.env_prefix = env_prefix or name.upper().replace("-", "_")
+        self.registry = Registry()
+        self._sections: dict[str, type[Any]] = {}
+        self._tasks: list[BackgroundTaskSpec] = []
+        self.options("shutdown", ShutdownOptions)
+        self.options("log", LogOptions)
+
+    @property
+    def sections(self) -> list[tuple[str, type[Any]]]:
+        """The option sections, in the order they were added."""
+        return list(self._sections.items())
+
+    @property
+    def tasks(self) -> list[BackgroundTaskSpec]:
+        """The background tasks, in the order they were added."""
+        return list(self._tasks)
+
+    def options(self, section: str, options: type[T]) -> type[T]:
+        """Add a section of options; its resolved instance is provided by type.
+
+        Raises:
+            ConfigError: the section name is taken.
+        """
+        if section in self._sections:
+            raise ConfigError(
+                f"section {section!r} is already declared by {self._sections[section].__name__}; "
+                "give the second one another section name"
+            )
+        self._sections[section] = options
+        return options
+
+    @overload
+    def provide(self, factory: T, /, **kwargs: Any) -> T: ...
+
+    @overload
+    def provide(self, factory: None = None, /, **kwargs: Any) -> Callable[[T], T]: ...
+
+    def provide(self, factory: Any = None, /, **kwargs: Any) -> Any:
+        """Register a provider; the arguments are those of :meth:`Registry.provide`."""
+        return self.registry.provide(factory, **kwargs)
+
+    def value(self, value: object, /, **kwargs: Any) -> None:
+        """Register an instance; the arguments are those of :meth:`Registry.value`."""
+        self.registry.value(value, **kwargs)
+
+    @overload
+    def task(self, function: F, /) -> F: ...
+
+    @overload
+    def task(self, function: None = None, /, *, name: str | None = None) -> Callable[[F], F]: ...
+
+    def task(
+        self, function: F | None = None, /, *, name: str | None = None
+    ) -> F | Callable[[F], F]:
+        """Add a supervised background task, started once every component has started.
+
+        Its parameters are filled from the app scope by type hint. If it raises, the
+        application stops with a non-zero exit; if it returns, it is done and the application
+        goes on. It is cancelled when the application stops.
+        """
+        if function is None:
+            return lambda f: self._add_task(f, name)
+        return self._add_task(function, name)
+
+    def _add_task(self, function: F, name: str | None) -> F:
+        self._tasks.append(BackgroundTaskSpec(name or function.__name__, function))
+        return function
+
+    def __atoll_app__(self) -> App:
+        return self
+
+    def __repr__(self) -> str:
+        return f"App({self.name!r}, version={self.version!r})"
+
+
+def as_app(target: object, label: str = "the target") -> App:
+    """The :class:`App` behind ``target``: an App, an :class:`AppLike`, or a function returning one.
+
+    Raises:
+        TargetError: ``target`` is none of those.
+    """
+    if isinstance(target, App):
+        return target
+    if isinstance(target, type):
+        raise TargetError(
+            f"{label} is the class {target.__name__}, not an application; point it at an "
+            "instance (an atoll.App, or an object with __atoll_app__()), or a function "
+            "returning one"
+        )
+    if isinstance(target, AppLike):
+        return target.__atoll_app__()
+    if callable(target) and not isinstance(target, type):
+        return as_app(target(), f"what {label} returned")
+    raise TargetError(
+        f"{label} is {type(target).__name__} {target!r:.60}, not an application; point it at an "
+        "atoll.App, an object with __atoll_app__(), or a function returning one"
+    )

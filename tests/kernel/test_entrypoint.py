@@ -1,0 +1,300 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+
+import atoll
+from atoll.errors import MissingProviderError
+from atoll.kernel.app import App
+from atoll.kernel.config import ConfigSpec
+from atoll.kernel.entrypoint import components, execute, main, serve
+from atoll.kernel.inflight import InFlight
+from atoll.kernel.lifecycle import Lifecycle
+
+
+@dataclass(frozen=True)
+class DbOptions:
+    url: str = atoll.option("sqlite://", help="database URL")
+    pool: int = atoll.option(5, help="connections kept open")
+
+
+class Journal:
+    """What happened, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+
+class Database:
+    def __init__(self, options: DbOptions, journal: Journal) -> None:
+        self.options = options
+        self.journal = journal
+
+    async def start(self) -> None:
+        self.journal.events.append(f"db start {self.options.url}")
+
+    async def stop(self) -> None:
+        self.journal.events.append("db stop")
+
+
+class Repository:
+    """Not a component: it only passes the database on."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+
+class Server:
+    def __init__(self, repository: Repository, journal: Journal) -> None:
+        self.journal = journal
+
+    async def start(self) -> None:
+        self.journal.events.append("server start")
+
+    async def stop(self) -> None:
+        self.journal.events.append("server stop")
+
+
+def make_app(journal: Journal) -> App:
+    app = App("shop")
+    app.options("db", DbOptions)
+    app.value(journal)
+    app.provide(Database)
+    app.provide(Repository)
+    app.provide(Server)
+    return app
+
+
+def test_runs_components_in_order_and_stops_when_asked():
+    journal = Journal()
+    app = make_app(journal)
+
+    @app.task
+    async def work(lifecycle: Lifecycle, journal: Journal) -> None:
+        journal.events.append("task")
+        lifecycle.request_stop()
+
+    code = execute(app, ["--db-url", "postgresql://db/shop"], {})
+    assert code == 0
+    assert journal.events == [
+        "db start postgresql://db/shop",
+        "server start",
+        "task",
+        "server stop",
+        "db stop",
+    ]
+
+
+def test_option_sections_are_provided_by_type_and_by_section_name():
+    journal = Journal()
+    app = App("shop")
+    app.options("primary", DbOptions)
+    app.options("replica", DbOptions)
+
+    @app.task
+    async def check(
+        primary: Annotated[DbOptions, atoll.Named("primary")],
+        replica: Annotated[DbOptions, atoll.Named("replica")],
+        lifecycle: Lifecycle,
+    ) -> None:
+        journal.events.append(f"{primary.url} {replica.url}")
+        lifecycle.request_stop()
+
+    assert execute(app, ["--replica-url", "r://"], {}) == 0
+    assert journal.events == ["sqlite:// r://"]
+
+
+def test_an_options_type_used_twice_is_only_provided_by_name():
+    app = App("shop")
+    app.options("primary", DbOptions)
+    app.options("replica", DbOptions)
+
+    @app.task
+    async def check(options: DbOptions) -> None:
+        pass
+
+    assert execute(app, [], {}) == 1
+
+
+def test_components_need_each_other_through_plain_providers():
+    registry = atoll.Registry()
+    journal = Journal()
+    registry.value(journal)
+    registry.value(DbOptions())
+    registry.provide(Database)
+    registry.provide(Repository)
+    registry.provide(Server)
+    with registry.build() as container:
+        units = {unit.name: unit for unit in components(container)}
+    assert set(units) == {"Database", "Server"}
+    assert units["Server"].needs == frozenset({"Database"})
+    assert units["Database"].needs == frozenset()
+
+
+def test_the_lifecycle_and_its_gate_are_injectable():
+    app = App("shop")
+    seen: list[object] = []
+
+    @app.task
+    async def check(lifecycle: Lifecycle, gate: InFlight) -> None:
+        seen.append(gate is lifecycle.inflight)
+        lifecycle.request_stop()
+
+    assert execute(app, [], {}) == 0
+    assert seen == [True]
+
+
+def test_a_bad_option_exits_2_and_names_it(capsys):
+    code = execute(make_app(Journal()), ["--db-pool", "many"], {}, prog="shop")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "shop: configuration error" in err
+    assert "db.pool" in err
+    assert "--db-pool" in err
+    assert "many" in err
+
+
+def test_print_config_shows_values_with_their_origin_and_exits_0(capsys):
+    code = execute(make_app(Journal()), ["--print-config"], {"SHOP_DB_URL": "x://"})
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "db.url" in out
+    assert "SHOP_DB_URL" in out
+
+
+def test_help_lists_the_kernel_options():
+    with pytest.raises(SystemExit) as exit_info:
+        execute(make_app(Journal()), ["--help"], {})
+    assert exit_info.value.code == 0
+
+
+def test_a_failing_task_exits_1_and_logs_the_task(caplog):
+    app = App("shop")
+
+    @app.task
+    async def relay() -> None:
+        msg = "broker gone"
+        raise RuntimeError(msg)
+
+    with caplog.at_level(logging.ERROR):
+        assert execute(app, [], {}) == 1
+    assert "background task 'relay' failed: RuntimeError: broker gone" in caplog.text
+
+
+def test_a_failing_factory_exits_1_and_logs_why(caplog):
+    app = App("shop")
+
+    class Broken:
+        def __init__(self) -> None:
+            msg = "no disk"
+            raise OSError(msg)
+
+    app.provide(Broken)
+    with caplog.at_level(logging.CRITICAL):
+        assert execute(app, [], {}) == 1
+    assert "shop failed: no disk" in caplog.text
+
+
+def test_a_provider_graph_error_names_the_app(caplog):
+    app = App("shop")
+    app.provide(Repository)
+    with caplog.at_level(logging.CRITICAL):
+        assert execute(app, [], {}) == 1
+    assert "the providers of shop do not fit together: no provider for Database" in caplog.text
+
+
+def test_graph_errors_keep_their_type():
+    app = App("shop")
+    app.provide(Repository)
+    config = ConfigSpec(app.sections, prog="shop", env_prefix="SHOP").load([], {})
+    with pytest.raises(MissingProviderError, match=r"^the providers of shop do not fit"):
+        asyncio.run(serve(app, config))
+
+
+def test_cleanups_run_after_components_stop():
+    journal = Journal()
+    app = make_app(journal)
+
+    async def session(db: Database) -> AsyncIterator[Journal]:
+        yield journal
+        journal.events.append("cleanup")
+
+    app.provide(session, provides=Journal, name="session")
+
+    @app.task
+    async def stop(lifecycle: Lifecycle) -> None:
+        lifecycle.request_stop()
+
+    assert execute(app, [], {}) == 0
+    assert journal.events[-3:] == ["server stop", "db stop", "cleanup"]
+
+
+def test_log_level_option_sets_the_root_level():
+    app = App("shop")
+
+    @app.task
+    async def stop(lifecycle: Lifecycle) -> None:
+        lifecycle.request_stop()
+
+    root = logging.getLogger()
+    before = root.level
+    try:
+        assert execute(app, ["--log-level", "debug"], {}) == 0
+        assert root.level == logging.DEBUG
+    finally:
+        root.setLevel(before)
+
+
+def test_main_exits_with_the_status():
+    app = App("shop")
+
+    @app.task
+    async def stop(lifecycle: Lifecycle) -> None:
+        await asyncio.sleep(0)
+        lifecycle.request_stop(exit_code=3)
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(app, [])
+    assert exit_info.value.code == 3
+
+
+@pytest.mark.slow
+def test_a_second_signal_ends_the_process_even_when_code_ignores_cancellation(spawn):
+    script = Path(__file__).with_name("stubborn_app.py")
+    process = spawn(sys.executable, str(script))
+    process.wait_for("stubborn ready")
+    process.signal(signal.SIGTERM)
+    process.wait_for("stubborn ignores the cancellation")
+    process.signal(signal.SIGTERM)
+    assert process.finish(timeout=30) == 128 + signal.SIGTERM
+
+
+class Cache:
+    def __init__(self, db: Database, repository: Repository) -> None:
+        self.db = db
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+def test_a_component_reached_twice_is_needed_once():
+    registry = atoll.Registry()
+    registry.value(Journal())
+    registry.value(DbOptions())
+    registry.provide(Database)
+    registry.provide(Repository)
+    registry.provide(Cache)
+    with registry.build() as container:
+        units = {unit.name: unit for unit in components(container)}
+    assert units["Cache"].needs == frozenset({"Database"})

@@ -33,10 +33,7 @@ contracts: $(STAMP)  ## import-linter: the layer rules
 	PYTHONPATH=$(DEMO_PATH) $(BIN)/lint-imports
 
 pytest: $(STAMP)  ## the test suite with branch coverage (gate: 95%)
-	$(BIN)/coverage erase
-	PYTHONPATH=$(DEMO_PATH) $(BIN)/pytest --cov --cov-report= $(PYTEST_ARGS)
-	$(BIN)/coverage combine --quiet || true
-	$(BIN)/coverage report
+	PYTHONPATH=$(DEMO_PATH) $(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest  ## every gate: lint, types, layers, tests
 

@@ -9,7 +9,11 @@ where it fails instead: a CI run must never pass by skipping what it was meant t
 from __future__ import annotations
 
 import os
+import queue
 import socket
+import subprocess
+import threading
+import time
 
 import pytest
 
@@ -20,14 +24,18 @@ SERVICES = {
     ),
     "redis": (
         6379,
-        'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
-        "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log",
+        (
+            'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
+            "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
+        ),
     ),
     "rabbitmq": (5672, "rabbitmq-server -detached"),
     "nats": (
         4222,
-        "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- "
-        "-a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log",
+        (
+            "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- "
+            "-a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log"
+        ),
     ),
 }
 
@@ -54,3 +62,77 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if os.environ.get("ATOLL_REQUIRE_SERVICES") == "1":
                 pytest.fail(message)
             pytest.skip(message)
+
+
+class Process:
+    """A real child process whose merged output is read line by line, with timeouts."""
+
+    def __init__(self, *argv: str, cwd: str | None = None, env: dict[str, str] | None = None):
+        self.popen = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        with self.popen.stdout:
+            for line in self.popen.stdout:
+                self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        """The first line (from now on) containing ``text``; fails after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if text in line:
+                return line
+        pytest.fail(f"{text!r} not seen in the output:\n" + "\n".join(self.lines))
+
+    def signal(self, signum: int) -> None:
+        self.popen.send_signal(signum)
+
+    def finish(self, timeout: float = 20) -> int:
+        """Wait for the exit status, and collect the rest of the output."""
+        try:
+            code = self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            pytest.fail("the process did not exit:\n" + "\n".join(self.lines))
+        while (line := self._queue.get(timeout=timeout)) is not None:
+            self.lines.append(line)
+        return code
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def spawn():
+    """Start real processes; any still running at the end of the test is killed."""
+    started: list[Process] = []
+
+    def start(*argv: str, **kwargs) -> Process:
+        process = Process(*argv, **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.popen.poll() is None:
+            process.popen.kill()
+            process.popen.wait()

@@ -1,0 +1,6 @@
+"""``python -m runnerly``: the whole system in one process, until Ctrl-C."""
+
+import atoll
+from runnerly.app import app
+
+atoll.main(app)

@@ -1,0 +1,1 @@
+"""The runs service: the runs each runner records, and their weekly distance."""

@@ -1,0 +1,59 @@
+"""The runs domain: ports, and the rules of what a run is and what a week adds up to."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from runnerly.runs.model import Run
+
+
+class InvalidRunError(ValueError):
+    """A run must cover some distance in some time."""
+
+
+class RunRepository(Protocol):
+    """Where runs are kept."""
+
+    def next_id(self) -> int:
+        """A fresh id for a new run."""
+        ...
+
+    def add(self, run: Run) -> None:
+        """Keep a new run."""
+        ...
+
+    def of_user(self, user_id: int) -> list[Run]:
+        """A runner's runs, oldest first."""
+        ...
+
+
+class UserDirectory(Protocol):
+    """What the runs service needs to know of users: whether one exists."""
+
+    def exists(self, user_id: int) -> bool:
+        """Whether a runner with this id is registered."""
+        ...
+
+
+def check_run(meters: float, seconds: int) -> None:
+    """Refuse runs of no distance or no time."""
+    if meters <= 0:
+        raise InvalidRunError(f"a run covers some distance; got {meters} meters")
+    if seconds <= 0:
+        raise InvalidRunError(f"a run takes some time; got {seconds} seconds")
+
+
+def week_of(moment: datetime) -> datetime:
+    """The Monday 00:00 that starts the week of ``moment``."""
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+def weekly_meters(runs: Iterable[Run], week_start: datetime) -> float:
+    """The distance run in the week that starts at ``week_start``."""
+    week_end = week_start + timedelta(days=7)
+    return sum(run.meters for run in runs if week_start <= run.started_at < week_end)

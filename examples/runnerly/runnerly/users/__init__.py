@@ -1,0 +1,1 @@
+"""The users service: who the club's runners are."""

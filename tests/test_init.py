@@ -69,5 +69,5 @@ def test_import_atoll_loads_no_optional_extra_and_no_event_loop():
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
-    for module in (*OPTIONAL, "asyncio"):
+    for module in (*OPTIONAL, "asyncio", "msgspec"):
         assert f"'{module}'" not in loaded, module

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import hmac
 import pathlib
 import types
 import typing
 from typing import Annotated, Any, Literal, TypeVar, final, overload
-
-import msgspec
 
 from atoll.errors import ConfigError
 
@@ -122,6 +119,8 @@ class Secret:
         if not isinstance(other, Secret):
             return NotImplemented
         # Constant time, so a comparison does not tell by its duration how much matched.
+        import hmac  # noqa: PLC0415 - comparing secrets is rare; importing hmac is not free
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:
@@ -218,6 +217,8 @@ class Option:
         Raises:
             msgspec.ValidationError: the value does not fit the type; the message says why.
         """
+        import msgspec  # noqa: PLC0415 - loaded when options are read, not declared
+
         return msgspec.convert(value, self.annotation, strict=False, dec_hook=_decode_custom)
 
     def sample(self) -> object | None:
@@ -226,6 +227,8 @@ class Option:
         The default serves when it is valid and not secret; otherwise one is made from the
         type. Returns ``None`` when neither is valid (a constraint the sample misses).
         """
+        import msgspec  # noqa: PLC0415 - loaded when options are read, not declared
+
         candidates = [_sample_of(self.annotation)]
         if self.default is not None and not self.secret:
             candidates.insert(0, self.default())
@@ -439,6 +442,8 @@ def _sample_of(annotation: object) -> object:
 
 def _split_list(text: str) -> object:
     if text.lstrip().startswith("["):
+        import msgspec  # noqa: PLC0415 - loaded when options are read, not declared
+
         try:
             return msgspec.json.decode(text)
         except msgspec.DecodeError as error:

@@ -169,12 +169,18 @@ def test_load_reads_sys_argv_and_os_environ_when_called(monkeypatch):
 
 
 def test_importing_the_modules_reads_no_environment():
+    # click's decorators translate their help texts when atoll.cli is imported, so gettext
+    # looks up the locale; those four variables read as unset, any other read fails.
     code = textwrap.dedent(
         """
         import collections.abc, os
 
+        LOCALE = {"LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"}
+
         class Untouchable(collections.abc.Mapping):
             def __getitem__(self, key):
+                if key in LOCALE:
+                    raise KeyError(key)
                 raise AssertionError(f"os.environ[{key!r}] read at import")
             def __iter__(self):
                 raise AssertionError("os.environ listed at import")
@@ -182,7 +188,8 @@ def test_importing_the_modules_reads_no_environment():
                 raise AssertionError("os.environ measured at import")
 
         os.environ = Untouchable()
-        import atoll.kernel.config, atoll.kernel.options
+        import atoll, atoll.kernel.config, atoll.kernel.options
+        import atoll.kernel.entrypoint, atoll.kernel.lifecycle, atoll.cli
         """
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

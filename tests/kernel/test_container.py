@@ -95,18 +95,34 @@ def recording_async(events, name, *, fail=None):
     return factory
 
 
-def serve(container, *names):
-    """One request that asks for the ``Conn`` of each name, in order."""
+def serve(container, *names, raising=None):
+    """One request that asks for the ``Conn`` of each name, in order, then raises ``raising``."""
     with container.scope() as scope:
         for name in names:
             scope.get(Conn, name)
+        if raising is not None:
+            raise raising
 
 
-async def aserve(container, *names):
-    """One async request that asks for the ``Conn`` of each name, in order."""
+async def aserve(container, *names, raising=None):
+    """One async request that asks for the ``Conn`` of each name, in order, then raises."""
     async with container.scope() as scope:
         for name in names:
             await scope.aget(Conn, name)
+        if raising is not None:
+            raise raising
+
+
+def fail_inside(block, error):
+    """Enter ``block`` with ``with`` and raise ``error`` inside it."""
+    with block:
+        raise error
+
+
+async def afail_inside(block, error):
+    """Enter ``block`` with ``async with`` and raise ``error`` inside it."""
+    async with block:
+        raise error
 
 
 def conns(events, *names, scope=Scope.REQUEST, fails=None, make=recording):
@@ -334,6 +350,117 @@ def test_an_interrupt_in_a_cleanup_lets_the_others_run_and_propagates_as_itself(
 
     assert events[3:] == ["close c", "close b", "close a"]
     assert caught.value.__notes__ == ["another cleanup also failed: ValueError('c broke')"]
+
+
+class BlockError(Exception):
+    """What the body of a ``with`` block raised, to tell it apart from cleanup failures."""
+
+
+def test_leaving_a_scope_by_an_error_keeps_it_and_notes_every_failed_cleanup():
+    events = []
+    first, second = ValueError("a broke"), KeyError("c broke")
+    container = conns(events, "a", "b", "c", fails={"a": first, "c": second}).build()
+    error = BlockError("handler failed")
+
+    with pytest.raises(BlockError) as caught:
+        serve(container, "a", "b", "c", raising=error)
+
+    assert caught.value is error
+    assert events[3:] == ["close c", "close b", "close a"]
+    assert caught.value.__notes__ == [
+        "a cleanup on leaving the block also failed: KeyError('c broke')",
+        "a cleanup on leaving the block also failed: ValueError('a broke')",
+    ]
+
+
+async def test_leaving_an_async_scope_by_an_error_keeps_it_and_notes_the_failed_cleanup():
+    events = []
+    registry = conns(events, "a", "b", fails={"a": OSError("flush failed")}, make=recording_async)
+    error = BlockError("handler failed")
+
+    with pytest.raises(BlockError) as caught:
+        await aserve(registry.build(), "a", "b", raising=error)
+
+    assert caught.value is error
+    assert events[2:] == ["close b", "close a"]
+    assert caught.value.__notes__ == [
+        "a cleanup on leaving the block also failed: OSError('flush failed')"
+    ]
+
+
+def test_leaving_the_root_by_an_error_keeps_it_and_notes_the_failed_cleanup():
+    events = []
+    container = conns(events, "a", "b", scope=Scope.APP, fails={"b": OSError("b")}).build()
+    error = BlockError("serving failed")
+
+    with pytest.raises(BlockError) as caught:
+        fail_inside(container, error)
+
+    assert caught.value is error
+    assert events == ["open a", "open b", "close b", "close a"]
+    assert caught.value.__notes__ == ["a cleanup on leaving the block also failed: OSError('b')"]
+    assert container.instances() == {}
+
+
+async def test_leaving_the_async_root_by_an_error_keeps_it_and_notes_the_failed_cleanup():
+    events = []
+    registry = conns(events, "a", scope=Scope.APP, fails={"a": OSError("a")})
+    registry.provide(recording_async(events, "b", fail=OSError("b")), name="b")
+    error = BlockError("serving failed")
+
+    with pytest.raises(BlockError) as caught:
+        await afail_inside(registry.build(), error)
+
+    assert caught.value is error
+    assert events == ["open a", "open b", "close b", "close a"]
+    assert caught.value.__notes__ == [
+        "a cleanup on leaving the block also failed: OSError('b')",
+        "a cleanup on leaving the block also failed: OSError('a')",
+    ]
+
+
+def test_leaving_a_scope_by_an_error_without_failed_cleanups_adds_no_note():
+    events = []
+    container = conns(events, "a").build()
+
+    with pytest.raises(BlockError) as caught:
+        serve(container, "a", raising=BlockError())
+
+    assert not hasattr(caught.value, "__notes__")
+    assert events == ["open a", "close a"]
+
+
+def test_an_interrupted_cleanup_on_leaving_by_an_error_still_propagates_as_itself():
+    events = []
+    container = conns(events, "a", "b", fails={"b": StopNowError()}).build()
+    error = BlockError("handler failed")
+
+    with pytest.raises(StopNowError) as caught:
+        serve(container, "a", "b", raising=error)
+
+    assert caught.value.__context__ is error
+    assert events[2:] == ["close b", "close a"]
+
+
+async def test_leaving_by_an_error_a_scope_with_async_cleanups_by_with_notes_scope_error():
+    events = []
+    container = conns(events, "a", make=recording_async).build()
+    error = BlockError("handler failed")
+    scope = container.scope()
+    await scope.aget(Conn, "a")
+
+    with pytest.raises(BlockError) as caught:
+        fail_inside(scope, error)
+
+    assert caught.value.__notes__ == [
+        (
+            "a cleanup on leaving the block also failed: ScopeError('this container holds "
+            "instances with async cleanups (a); close it with `async with` or `await "
+            "container.aclose()`')"
+        )
+    ]
+    await scope.aclose()
+    assert events == ["open a", "close a"]
 
 
 def twice(events):
@@ -661,6 +788,17 @@ async def test_leaving_the_root_runs_sync_and_async_app_cleanups_newest_first():
     assert events == ["open a", "open b", "close b", "close a"]
 
 
+async def test_aclose_runs_the_app_cleanups_and_forgets_the_app_instances():
+    events = []
+    container = conns(events, "a", scope=Scope.APP, make=recording_async).build()
+    await container.aget(Conn, "a")
+
+    await container.aclose()
+
+    assert events == ["open a", "close a"]
+    assert container.instances() == {}
+
+
 async def test_leaving_a_root_that_was_never_entered_runs_its_cleanups():
     events = []
     container = conns(events, "a", scope=Scope.APP).build()
@@ -727,6 +865,26 @@ def test_nested_overrides_unwind_one_at_a_time():
                 assert container.get(Engine) is fake
             assert container.get(Engine).settings is outer
         assert container.get(Engine) is original
+
+
+def test_an_override_is_undone_when_its_block_raises():
+    container = web_registry().build()
+    test_settings = Settings("sqlite://:memory:")
+
+    def use_the_override():
+        with container.override(Settings, test_settings):
+            assert container.get(Engine).settings is test_settings
+            raise BlockError
+
+    with container:
+        engine = container.get(Engine)
+        with pytest.raises(BlockError):
+            use_the_override()
+
+        assert container.get(Engine) is engine
+        assert container.get(Settings) is engine.settings
+        with container.scope() as scope:
+            assert scope.get(Session).engine is engine
 
 
 def test_an_override_takes_a_name():

@@ -5,7 +5,16 @@ from typing import Annotated, Protocol
 import pytest
 
 from atoll.errors import CycleError, GraphError, MissingProviderError, ScopeMismatchError
-from atoll.kernel.graph import Graph, missing_hint, request_path
+from atoll.kernel import container as container_module
+from atoll.kernel import graph as graph_module
+from atoll.kernel import resolvers as resolvers_module
+from atoll.kernel.graph import (
+    APP_LIFETIME,
+    REQUEST_LIFETIME,
+    Graph,
+    missing_hint,
+    request_path,
+)
 from atoll.kernel.providers import Named, Provider, Scope
 
 
@@ -277,7 +286,19 @@ def test_app_scoped_needing_request_scoped_through_a_transient_is_refused():
 def test_a_transient_lives_as_short_as_its_shortest_dependency():
     graph = build(transient(Clock), request(Session), app(Settings), transient(Missing))
 
-    assert graph.lifetimes == {Session: 1, Clock: 1, Settings: 0, Missing: 0}
+    assert graph.lifetimes == {
+        Session: REQUEST_LIFETIME,
+        Clock: REQUEST_LIFETIME,
+        Settings: APP_LIFETIME,
+        Missing: APP_LIFETIME,
+    }
+
+
+def test_the_lifetimes_and_the_key_split_are_defined_once():
+    """graph.py owns the lifetimes and providers.py split_key; no module keeps its own copy."""
+    for module in (container_module, graph_module, resolvers_module):
+        assert not {"_APP", "_REQUEST", "_split"} & vars(module).keys(), module.__name__
+    assert resolvers_module.REQUEST_LIFETIME is graph_module.REQUEST_LIFETIME
 
 
 def test_request_path_leads_to_the_request_scoped_provider():

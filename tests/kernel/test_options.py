@@ -203,6 +203,47 @@ def test_inspect_section_refuses_an_unsupported_type(annotation, shown):
     )
 
 
+@pytest.mark.parametrize(
+    ("annotation", "complaint"),
+    [
+        (Annotated[Secret, msgspec.Meta(min_length=8)], "Can only set `min_length` on a str"),
+        (Annotated[Path, msgspec.Meta(pattern="^/")], "Can only set `pattern` on a str"),
+        (Annotated[str, msgspec.Meta(gt=1)], "Can only set `gt` on a numeric type"),
+        (Annotated[Secret, msgspec.Meta(min_length=8)] | None, "`min_length`"),
+        (list[Annotated[Path, msgspec.Meta(max_length=9)]], "`max_length`"),
+    ],
+)
+def test_inspect_section_refuses_constraints_that_cannot_apply_to_their_type(annotation, complaint):
+    fields = [("value", annotation, dataclasses.field(default=None))]
+    cls = dataclasses.make_dataclass("Odd", fields)
+    with pytest.raises(ConfigError) as raised:
+        inspect_section("app", cls)
+    message = str(raised.value)
+    assert message.startswith("option app.value has type ")
+    assert complaint in message
+    assert message.endswith(
+        "constrain an int or float with gt, ge, lt, le or multiple_of, a str or list with "
+        "min_length or max_length, a str with pattern, and nothing else (not a Secret, a "
+        "Path, a bool, an Enum or a Literal)"
+    )
+    assert isinstance(raised.value.__cause__, TypeError)
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        Annotated[Secret, msgspec.Meta(description="the admin password")],
+        Annotated[Path, "where the files are"],
+        Annotated[list[str], msgspec.Meta(min_length=1)],
+        Annotated[str, msgspec.Meta(min_length=2, pattern="^a")] | None,
+    ],
+)
+def test_inspect_section_accepts_metadata_that_applies_to_its_type(annotation):
+    fields = [("value", annotation, dataclasses.field(default=None))]
+    section = inspect_section("app", dataclasses.make_dataclass("Fine", fields))
+    assert [opt.annotation for opt in section.options()] == [annotation]
+
+
 def test_inspect_section_reports_type_hints_that_do_not_resolve():
     @dataclasses.dataclass
     class Dangling:

@@ -18,6 +18,7 @@ from atoll.kernel.providers import (
     describe_key,
     key_of_hint,
     make_key,
+    split_key,
 )
 
 if TYPE_CHECKING:
@@ -384,6 +385,12 @@ def test_describe_key_reads_as_a_reader_would_write_it():
     assert describe_key(Engine) == "Engine"
     assert describe_key((Db, "replica")) == "Db named 'replica'"
     assert describe_key(list[int]) == "list[int]"
+
+
+def test_split_key_gives_the_type_and_the_name_or_none():
+    assert split_key(Engine) == (Engine, None)
+    assert split_key((Db, "replica")) == (Db, "replica")
+    assert split_key(make_key(Annotated[Db, Named("replica")], None)) == (Db, "replica")
 
 
 def test_describe_arguments_reads_as_the_arguments_of_get():

@@ -10,7 +10,8 @@ request-scoped instances and cleanups end with it::
             handler = await scope.aget(RecordRunHandler)
 
 Cleanups (the code after a factory's ``yield``) run when their scope closes, in the reverse
-order of creation, all of them even when one raises.
+order of creation, all of them even when one raises. When the block is left because it raised,
+that error is the one that propagates, with each failed cleanup added to it as a note.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from atoll.kernel.providers import (
     describe_arguments,
     describe_key,
     make_key,
+    split_key,
 )
 from atoll.kernel.resolvers import AwaitNeededError, compile_resolvers
 
@@ -105,7 +107,7 @@ class _Instances:
         """
         filled = dict(kwargs)
         for parameter, key in self._wanted(function, args, kwargs):
-            filled[parameter] = self.get(*_split(key))
+            filled[parameter] = self.get(*split_key(key))
         return function(*args, **filled)
 
     async def acall(
@@ -114,7 +116,7 @@ class _Instances:
         """Await ``function``, filling the parameters not given from its type hints."""
         filled = dict(kwargs)
         for parameter, key in self._wanted(function, args, kwargs):
-            filled[parameter] = await self.aget(*_split(key))
+            filled[parameter] = await self.aget(*split_key(key))
         return await function(*args, **filled)
 
     def close(self) -> None:
@@ -125,31 +127,41 @@ class _Instances:
             Exception: the error of the one cleanup that failed, or an ``ExceptionGroup`` of
                 several.
         """
+        _raise(self._clean_up())
+
+    async def aclose(self) -> None:
+        """Run the cleanups, sync and async, newest first, all of them even if one raises."""
+        _raise(await self._aclean_up())
+
+    def _clean_up(self) -> list[BaseException]:
+        """Run the sync cleanups, newest first; return what they raised, in that order."""
         cleanups, self._cleanups = self._cleanups, None
         if not cleanups:
-            return
+            return []
         waiting = [g for g in cleanups if isinstance(g, AsyncGeneratorType)]
         if waiting:
             self._cleanups = cleanups
-            raise ScopeError(
-                f"this container holds instances with async cleanups ({_names(waiting)}); "
-                "close it with `async with` or `await container.aclose()`"
-            )
+            return [
+                ScopeError(
+                    f"this container holds instances with async cleanups ({_names(waiting)}); "
+                    "close it with `async with` or `await container.aclose()`"
+                )
+            ]
         errors: list[BaseException] = []
         for generator in cast("Iterator[GeneratorType[object, None, None]]", reversed(cleanups)):
             try:
                 next(generator)
             except StopIteration:
                 continue
-            except BaseException as error:  # noqa: BLE001 - every cleanup runs; re-raised below
+            except BaseException as error:  # noqa: BLE001 - every cleanup runs; raised later
                 errors.append(error)
                 continue
             generator.close()
             errors.append(_yielded_twice(generator))
-        _raise(errors)
+        return errors
 
-    async def aclose(self) -> None:
-        """Run the cleanups, sync and async, newest first, all of them even if one raises."""
+    async def _aclean_up(self) -> list[BaseException]:
+        """Run the cleanups, sync and async, newest first; return what they raised."""
         cleanups, self._cleanups = self._cleanups, None
         errors: list[BaseException] = []
         for generator in reversed(cleanups or ()):
@@ -160,7 +172,7 @@ class _Instances:
                     next(generator)
             except (StopIteration, StopAsyncIteration):
                 continue
-            except BaseException as error:  # noqa: BLE001 - every cleanup runs; re-raised below
+            except BaseException as error:  # noqa: BLE001 - every cleanup runs; raised later
                 errors.append(error)
                 continue
             if isinstance(generator, AsyncGeneratorType):
@@ -168,7 +180,7 @@ class _Instances:
             else:
                 generator.close()
             errors.append(_yielded_twice(generator))
-        _raise(errors)
+        return errors
 
     def _defer(self, generator: Cleanup) -> None:
         if self._cleanups is None:
@@ -209,7 +221,7 @@ class ScopedContainer(_Instances):
     ) -> None:
         _current.reset(self._token)  # type: ignore[arg-type]
         if self._cleanups is not None:
-            self.close()
+            _leave(self._clean_up(), error)
 
     async def __aenter__(self) -> Self:
         self._token = _current.set(self)
@@ -223,7 +235,7 @@ class ScopedContainer(_Instances):
     ) -> None:
         _current.reset(self._token)  # type: ignore[arg-type]
         if self._cleanups is not None:
-            await self.aclose()
+            _leave(await self._aclean_up(), error)
 
 
 class Container(_Instances):
@@ -231,8 +243,9 @@ class Container(_Instances):
 
     Entering it (``async with container`` or ``with container``) makes every app-scoped
     instance at once, in dependency order, so that a failing factory fails the start and no
-    two requests race to make the same singleton; leaving it runs their cleanups and forgets
-    them, so that entering it again makes new ones.
+    two requests race to make the same singleton; leaving it (or :meth:`close`,
+    :meth:`aclose`) runs their cleanups and forgets them, so that entering it again makes new
+    ones.
     """
 
     __slots__ = ("_graph", "_scoped", "_scoped_async")
@@ -292,21 +305,15 @@ class Container(_Instances):
             self._cache.update(kept)
             self._install(graph)
 
-    def close(self) -> None:
-        """Run the app-scoped cleanups, newest first, and forget the app-scoped instances.
-
-        Raises:
-            ScopeError: a cleanup is async; use :meth:`aclose`.
-        """
+    def _clean_up(self) -> list[BaseException]:
         try:
-            super().close()
+            return super()._clean_up()
         finally:
             self._forget_instances()
 
-    async def aclose(self) -> None:
-        """Run the app-scoped cleanups, sync and async, and forget the app-scoped instances."""
+    async def _aclean_up(self) -> list[BaseException]:
         try:
-            await super().aclose()
+            return await super()._aclean_up()
         finally:
             self._forget_instances()
 
@@ -339,7 +346,7 @@ class Container(_Instances):
         if self._token is not None:
             _current.reset(self._token)
             self._token = None
-        self.close()
+        _leave(self._clean_up(), error)
 
     async def __aenter__(self) -> Self:
         self._token = _current.set(self)
@@ -367,7 +374,7 @@ class Container(_Instances):
         if self._token is not None:
             _current.reset(self._token)
             self._token = None
-        await self.aclose()
+        _leave(await self._aclean_up(), error)
 
     def _app_keys(self) -> list[Key]:
         providers = self._graph.providers
@@ -427,10 +434,6 @@ def inject(function: Callable[..., T]) -> Callable[..., T]:
     return call
 
 
-def _split(key: Key) -> tuple[Any, str | None]:
-    return key if isinstance(key, tuple) else (key, None)
-
-
 def _await_message(asked: Key, error: AwaitNeededError) -> str:
     what = describe_key(asked)
     made = "is made" if error.key == asked else f"needs {describe_key(error.key)}, which is made"
@@ -459,6 +462,21 @@ def _yielded_twice(generator: Cleanup) -> ProviderError:
 
 def _note_cleanup_failure(error: BaseException, cleanup_error: BaseException) -> None:
     error.add_note(f"cleaning up what was made before it also failed: {cleanup_error!r}")
+
+
+def _leave(errors: list[BaseException], error: BaseException | None) -> None:
+    """End a ``with`` block whose cleanups raised ``errors``, leaving it because of ``error``.
+
+    The error the block raised goes on, with each cleanup failure as a note, so that a failing
+    cleanup never hides why the block failed. Without one, or when a cleanup was interrupted
+    (``KeyboardInterrupt``, ``CancelledError``), the cleanups' errors are raised as
+    :meth:`_Instances.close` raises them; the block's error is then their ``__context__``.
+    """
+    if error is None or not all(isinstance(e, Exception) for e in errors):
+        _raise(errors)
+        return
+    for failure in errors:
+        error.add_note(f"a cleanup on leaving the block also failed: {failure!r}")
 
 
 def _raise(errors: list[BaseException]) -> None:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from atoll.errors import CycleError, MissingProviderError, ScopeMismatchError
-from atoll.kernel.providers import Key, Provider, Scope, describe_key
+from atoll.kernel.providers import Key, Provider, Scope, describe_key, split_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-__all__ = ["Graph", "missing_hint", "request_path"]
+__all__ = ["APP_LIFETIME", "REQUEST_LIFETIME", "Graph", "missing_hint", "request_path"]
 
-_APP, _REQUEST = 0, 1
+APP_LIFETIME = 0
+"""The lifetime of an instance that can live in the app scope."""
+REQUEST_LIFETIME = 1
+"""The lifetime of an instance that needs a request scope."""
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,9 @@ class Graph:
     Attributes:
         providers: every provider, by key.
         order: the keys, each after everything it depends on.
-        lifetimes: per key, 0 when an instance can live in the app scope, 1 when it needs a
-            request scope (a transient's lifetime is the shortest of its dependencies').
+        lifetimes: per key, :data:`APP_LIFETIME` when an instance can live in the app scope,
+            :data:`REQUEST_LIFETIME` when it needs a request scope (a transient's lifetime is
+            the shortest of its dependencies').
         is_async: per key, whether making it awaits something, itself or a dependency.
     """
 
@@ -54,10 +58,10 @@ class Graph:
         for key in order:
             provider = providers[key]
             needed = [d.key for d in provider.dependencies if d.key in providers]
-            lifetime = max((lifetimes[d] for d in needed), default=_APP)
+            lifetime = max((lifetimes[d] for d in needed), default=APP_LIFETIME)
             if provider.scope is Scope.REQUEST:
-                lifetime = _REQUEST
-            elif provider.scope is Scope.APP and lifetime == _REQUEST:
+                lifetime = REQUEST_LIFETIME
+            elif provider.scope is Scope.APP and lifetime == REQUEST_LIFETIME:
                 raise ScopeMismatchError(_mismatch(providers, key, lifetimes))
             lifetimes[key] = lifetime
             is_async[key] = provider.kind.is_async or any(is_async[d] for d in needed)
@@ -113,10 +117,10 @@ def _missing(providers: Mapping[Key, Provider], path: list[Key]) -> str:
 
 def missing_hint(wanted: Key, providers: Iterable[Key]) -> str:
     """What to do about a key without a provider: a near miss if one exists, else how to add it."""
-    wanted_type, wanted_name = _split(wanted)
+    wanted_type, wanted_name = split_key(wanted)
     keys = list(providers)
     for key in keys:
-        tp, name = _split(key)
+        tp, name = split_key(key)
         if tp is not wanted_type:
             continue
         if name is None:
@@ -129,7 +133,7 @@ def missing_hint(wanted: Key, providers: Iterable[Key]) -> str:
             f"Annotated[{describe_key(tp)}, Named({name!r})]?"
         )
     for key in keys:
-        tp, _ = _split(key)
+        tp, _ = split_key(key)
         if _is_subclass(tp, wanted_type):
             named = "" if wanted_name is None else f", name={wanted_name!r}"
             return (
@@ -157,7 +161,7 @@ def request_path(
             next(
                 d.key
                 for d in providers[chain[-1]].dependencies
-                if d.key in providers and lifetimes[d.key] == _REQUEST
+                if d.key in providers and lifetimes[d.key] == REQUEST_LIFETIME
             )
         )
     return chain
@@ -172,10 +176,6 @@ def _mismatch(providers: Mapping[Key, Provider], key: Key, lifetimes: Mapping[Ke
         f"keep one request's {describe_key(needed)} for every later request. Make "
         f"{describe_key(key)} request-scoped, or {describe_key(needed)} app-scoped"
     )
-
-
-def _split(key: Key) -> tuple[Any, str | None]:
-    return key if isinstance(key, tuple) else (key, None)
 
 
 def _is_subclass(tp: object, base: object) -> bool:

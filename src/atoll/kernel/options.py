@@ -313,8 +313,24 @@ def _inspect(
                 f"option {'.'.join(member_path)} has type {_show_annotation(hint)}, which "
                 f"configuration cannot read; use {_SUPPORTED}"
             )
+        _check_constraints(".".join(member_path), hint)
         members.append(Option(member_path, hint, field.metadata.get(HELP_KEY, ""), default))
     return Section(path, cls, tuple(members))
+
+
+def _check_constraints(key: str, hint: object) -> None:
+    """Refuse constraints msgspec cannot apply to their type, which would fail every load."""
+    import msgspec.inspect  # noqa: PLC0415 - loaded when options are read, not declared
+
+    try:
+        msgspec.inspect.type_info(hint)
+    except TypeError as error:
+        raise ConfigError(
+            f"option {key} has type {_show_annotation(hint)}, whose constraints cannot apply "
+            f"to it ({error}); constrain an int or float with gt, ge, lt, le or multiple_of, "
+            "a str or list with min_length or max_length, a str with pattern, and nothing "
+            "else (not a Secret, a Path, a bool, an Enum or a Literal)"
+        ) from error
 
 
 def _type_hints(key: str, cls: type[Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ __all__ = [
     "describe_key",
     "key_of_hint",
     "make_key",
+    "split_key",
 ]
 
 Key = Any
@@ -156,6 +157,11 @@ def make_key(tp: object, name: str | None) -> Key:
             "Named(...) in the type or with name=..."
         )
     return (key[0], name) if isinstance(key, tuple) else (key, name)
+
+
+def split_key(key: Key) -> tuple[Any, str | None]:
+    """A key as the arguments of ``get``: ``(Engine, None)`` or ``(Engine, "replica")``."""
+    return key if isinstance(key, tuple) else (key, None)
 
 
 def describe_key(key: Key) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atoll.errors import ProviderError, ScopeError
-from atoll.kernel.graph import request_path
+from atoll.kernel.graph import REQUEST_LIFETIME, request_path
 from atoll.kernel.providers import (
     FactoryKind,
     Key,
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from atoll.kernel.graph import Graph
 
 __all__ = ["AwaitNeededError", "Resolvers", "compile_resolvers"]
-
-_REQUEST = 1
 
 
 class AwaitNeededError(ScopeError):
@@ -95,7 +93,7 @@ def compile_resolvers(graph: Graph, root: Container, app: dict[Key, Any]) -> Res
     scoped, scoped_async, root_sync, root_async = {}, {}, {}, {}
     for index, key in enumerate(graph.order):
         scoped[key] = namespace[f"r{index}"]
-        request_only = graph.lifetimes[key] == _REQUEST
+        request_only = graph.lifetimes[key] == REQUEST_LIFETIME
         root_sync[key] = namespace[f"q{index}"] if request_only else scoped[key]
         if graph.is_async[key]:
             scoped_async[key] = namespace[f"a{index}"]
@@ -126,7 +124,7 @@ class _Writer:
             lines = self._body(i, provider, is_async=False)
         if self.graph.is_async[key]:
             lines += self._body(i, provider, is_async=True)
-        if self.graph.lifetimes[key] == _REQUEST:
+        if self.graph.lifetimes[key] == REQUEST_LIFETIME:
             self.namespace[f"Q{i}"] = self._request_only_message(key)
             lines += [f"def q{i}(c):", f"    raise ScopeError(Q{i})"]
             lines += [f"async def qa{i}(c):", f"    raise ScopeError(Q{i})"]

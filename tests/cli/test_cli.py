@@ -128,3 +128,18 @@ def test_load_target_imports_from_the_working_directory(tmp_path, monkeypatch):
         assert sys.path[0] == str(tmp_path)
     finally:
         sys.modules.pop("herehere", None)
+
+
+def test_run_without_a_target_is_a_usage_error():
+    result = CliRunner().invoke(cli, ["run"])
+    assert result.exit_code == 2
+    assert "Missing argument 'MODULE:OBJECT'" in result.output
+
+
+def test_a_module_whose_name_starts_like_a_missing_one_shows_its_own_error(project):
+    (project / "redisx_app.py").write_text("import redisx\n")
+    try:
+        with pytest.raises(ModuleNotFoundError, match="No module named 'redisx'"):
+            load_target("redisx_app:app")
+    finally:
+        sys.modules.pop("redisx_app", None)

@@ -34,10 +34,19 @@ def test_greeter_greets_with_flag_and_env_options_then_stops_on_sigterm(spawn):
 
 
 def test_greeter_help_lists_each_option_with_type_default_and_env(spawn):
-    process = spawn(sys.executable, str(GREETER), "--help")
+    # argparse wraps help to COLUMNS, and cuts words longer than a line; joined back, each
+    # option reads on one line.
+    process = spawn(sys.executable, str(GREETER), "--help", env={"COLUMNS": "100"})
     assert process.finish() == 0
-    for expected in ("--greeting-text", "GREETER_GREETING_TEXT", "hello", "--greeting-every"):
-        assert expected in process.output
+    shown = " ".join(process.output.split())
+    assert (
+        '--greeting-text STR what to say [str; default: "hello"; env: GREETER_GREETING_TEXT]'
+        in shown
+    )
+    assert (
+        "--greeting-every FLOAT seconds between greetings "
+        "[float; default: 1.0; env: GREETER_GREETING_EVERY]" in shown
+    )
 
 
 def test_greeter_refuses_a_bad_value_with_status_2(spawn):

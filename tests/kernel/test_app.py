@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 import atoll
-from atoll.errors import ConfigError, TargetError
+from atoll.errors import ConfigError, ProviderError, TargetError
 from atoll.kernel.app import App, LogOptions, ShutdownOptions, as_app
 
 
@@ -113,3 +113,15 @@ def test_repr_names_the_app():
 def test_an_app_hands_over_itself():
     app = App("runs")
     assert app.__atoll_app__() is app
+
+
+def test_a_task_must_be_an_async_function():
+    app = App("runs")
+
+    def blocking() -> None:
+        pass
+
+    with pytest.raises(
+        ProviderError, match=r"background task 'blocking' .* is not an async function"
+    ):
+        app.task(blocking)

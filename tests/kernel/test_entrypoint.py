@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 import atoll
 from atoll.errors import MissingProviderError
+from atoll.kernel import entrypoint
 from atoll.kernel.app import App
 from atoll.kernel.config import ConfigSpec
 from atoll.kernel.entrypoint import components, execute, main, serve
@@ -112,7 +115,7 @@ def test_option_sections_are_provided_by_type_and_by_section_name():
     assert journal.events == ["sqlite:// r://"]
 
 
-def test_an_options_type_used_twice_is_only_provided_by_name():
+def test_an_options_type_used_twice_is_only_provided_by_name(caplog):
     app = App("shop")
     app.options("primary", DbOptions)
     app.options("replica", DbOptions)
@@ -121,7 +124,10 @@ def test_an_options_type_used_twice_is_only_provided_by_name():
     async def check(options: DbOptions) -> None:
         pass
 
-    assert execute(app, [], {}) == 1
+    with caplog.at_level(logging.CRITICAL):
+        assert execute(app, [], {}) == 1
+    assert "no provider for DbOptions, needed by background task 'check'" in caplog.text
+    assert "Annotated[DbOptions, Named(" in caplog.text
 
 
 def test_components_need_each_other_through_plain_providers():
@@ -170,10 +176,52 @@ def test_print_config_shows_values_with_their_origin_and_exits_0(capsys):
     assert "SHOP_DB_URL" in out
 
 
-def test_help_lists_the_kernel_options():
-    with pytest.raises(SystemExit) as exit_info:
-        execute(make_app(Journal()), ["--help"], {})
-    assert exit_info.value.code == 0
+def test_help_lists_the_kernel_options_and_returns_0(capsys):
+    assert execute(make_app(Journal()), ["--help"], {}, prog="shop") == 0
+    out = capsys.readouterr().out
+    for expected in ("usage: shop", "--shutdown-grace", "SHOP_SHUTDOWN_GRACE", "--log-level"):
+        assert expected in out
+
+
+def test_version_prints_the_app_version_and_returns_0(capsys):
+    app = App("shop", version="2.1.0")
+    assert execute(app, ["--version"], {}, prog="shop") == 0
+    assert capsys.readouterr().out == "shop 2.1.0\n"
+
+
+def test_a_negative_grace_is_a_configuration_error(capsys):
+    assert execute(App("shop"), ["--shutdown-grace", "-1"], {}, prog="shop") == 2
+    err = capsys.readouterr().err
+    assert "section [shutdown] is invalid: grace must be a finite number of seconds" in err
+
+
+def test_a_task_needing_a_request_scoped_dependency_fails_before_anything_starts(caplog):
+    journal = Journal()
+    app = make_app(journal)
+    app.provide(Repository, scope=atoll.Scope.REQUEST, name="per-request")
+
+    @app.task
+    async def sweep(repository: Annotated[Repository, atoll.Named("per-request")]) -> None:
+        pass
+
+    with caplog.at_level(logging.CRITICAL):
+        assert execute(app, [], {}) == 1
+    assert "background task 'sweep' needs Repository named 'per-request'" in caplog.text
+    assert "a task gets app-scoped dependencies only" in caplog.text
+    assert journal.events == []
+
+
+def test_a_task_parameter_with_a_default_needs_no_provider():
+    app = App("shop")
+    seen: list[int] = []
+
+    @app.task
+    async def check(lifecycle: Lifecycle, retries: int = 3) -> None:
+        seen.append(retries)
+        lifecycle.request_stop()
+
+    assert execute(app, [], {}) == 0
+    assert seen == [3]
 
 
 def test_a_failing_task_exits_1_and_logs_the_task(caplog):
@@ -298,3 +346,76 @@ def test_a_component_reached_twice_is_needed_once():
     with registry.build() as container:
         units = {unit.name: unit for unit in components(container)}
     assert units["Cache"].needs == frozenset({"Database"})
+
+
+class Twin:
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+def test_one_instance_under_two_keys_is_one_unit():
+    registry = atoll.Registry()
+    twin = Twin()
+    registry.value(twin)
+    registry.value(twin, name="alias")
+    with registry.build() as container:
+        units = components(container)
+    assert [(unit.name, unit.component) for unit in units] == [("Twin", twin)]
+
+
+def test_two_components_with_one_name_are_told_apart_by_module():
+    other = type("Twin", (Twin,), {"__module__": "elsewhere"})
+    registry = atoll.Registry()
+    registry.value(Twin())
+    registry.value(other())
+    with registry.build() as container:
+        names = sorted(unit.name for unit in components(container))
+    assert names == sorted([f"{__name__}.Twin", "elsewhere.Twin"])
+
+
+class Slow:
+    pass
+
+
+def test_a_signal_while_app_instances_are_made_stops_before_anything_starts(caplog):
+    journal = Journal()
+    app = make_app(journal)
+
+    async def slow() -> Slow:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(0.05)
+        return Slow()
+
+    app.provide(slow, provides=Slow)
+    with caplog.at_level(logging.INFO):
+        assert execute(app, [], {}) == 0
+    assert "received SIGTERM" in caplog.text
+    assert journal.events == []
+
+
+def test_a_forced_stop_does_not_end_the_process_that_called_execute(monkeypatch):
+    monkeypatch.setattr(entrypoint, "FORCED_EXIT_DELAY", 0.1)
+    app = App("shop")
+
+    @app.task
+    async def twice() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(3600)
+
+    assert execute(app, [], {}) == 128 + signal.SIGTERM
+    time.sleep(0.3)  # the watchdog, had it stayed armed, would have ended this process by now
+
+
+@pytest.mark.parametrize(
+    ("argv0", "prog"),
+    [("/srv/runs/__main__.py", "python -m runs"), ("/srv/greeter.py", "greeter.py"), ("", "shop")],
+)
+def test_the_program_name_is_how_the_process_was_started(monkeypatch, capsys, argv0, prog):
+    monkeypatch.setattr(sys, "argv", [argv0, "--version"])
+    assert execute(App("shop", version="1"), None, {}) == 0
+    assert capsys.readouterr().out == f"{prog} 1\n"

@@ -344,6 +344,69 @@ async def test_a_unit_still_starting_at_the_grace_deadline_is_killed(caplog):
     assert lifecycle.state is State.STOPPED
 
 
+class Halt(BaseException):
+    """A BaseException that asyncio neither re-raises from the loop nor treats as a cancel."""
+
+
+def cancelled_future():
+    future = asyncio.get_running_loop().create_future()
+    future.cancel()
+    return future
+
+
+async def test_a_cancellation_leaked_by_a_start_fails_the_start_as_a_lifecycle_error(caplog):
+    journal = []
+    db, server = Part("db", journal), Part("server", journal)
+    cache = Part("cache", journal)
+
+    async def leaky_start():
+        journal.append("start cache")
+        await cancelled_future()  # cancelled by something else, not by the lifecycle
+
+    cache.start = leaky_start
+    lifecycle = Lifecycle("app")
+    with pytest.raises(LifecycleError) as raised:
+        await within(lifecycle.start([unit(db), unit(cache, "db"), unit(server, "cache")]))
+    assert str(raised.value).startswith(
+        "unit 'cache' did not start: its start() raised CancelledError, but nothing cancelled "
+        "the start"
+    )
+    assert isinstance(raised.value.__cause__, asyncio.CancelledError)
+    assert journal == ["start db", "started db", "start cache", "stop db", "stopped db"]
+    assert lifecycle.state is State.STOPPED
+    assert lifecycle.exit_code == 1
+    assert any(
+        m.startswith("starting unit 'cache' failed: LifecycleError") for m in messages(caplog)
+    )
+
+
+async def test_run_raises_the_lifecycle_error_of_a_start_that_leaked_a_cancellation():
+    class Leaky:
+        async def start(self):
+            raise asyncio.CancelledError
+
+        async def stop(self):
+            pytest.fail("a unit that did not start must not be stopped")
+
+    with pytest.raises(LifecycleError, match="unit 'leaky' did not start"):
+        await within(Lifecycle("app").run([Unit("leaky", Leaky())]))
+
+
+async def test_a_unit_that_never_started_fails_the_start_instead_of_making_it_ready():
+    journal = []
+    db, server = Part("db", journal), Part("server", journal)
+    halting = Part("halting", journal, start_error=Halt("stop everything"))
+    lifecycle = Lifecycle("app")
+    with pytest.raises(LifecycleError) as raised:
+        await within(lifecycle.start([unit(db), unit(halting, "db"), unit(server, "halting")]))
+    assert str(raised.value).startswith(
+        "'app' did not start: 'halting', 'server' never started, yet no start() raised an Exception"
+    )
+    assert journal == ["start db", "started db", "start halting", "stop db", "stopped db"]
+    assert lifecycle.state is State.STOPPED
+    assert lifecycle.exit_code == 1
+
+
 async def test_cancelling_start_stops_what_had_started():
     journal = []
     db, server = Part("db", journal), Part("server", journal)
@@ -434,13 +497,14 @@ async def test_run_returns_1_when_a_stop_fails():
 
 async def test_stop_waits_for_work_in_flight_before_stopping_units():
     journal = []
+    db = Part("db", journal)
     lifecycle = Lifecycle("app")
-    await lifecycle.start([unit(Part("db", journal))])
+    await lifecycle.start([unit(db)])
     with lifecycle.inflight.track():
         stopping = asyncio.create_task(lifecycle.stop())
         await within(lifecycle.wait_state(State.STOPPING))
-        for _ in range(5):
-            await asyncio.sleep(0)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(db.stopping.wait(), 0.05)
         assert "stop db" not in journal
     assert await within(stopping) == 0
     assert journal[-1] == "stopped db"
@@ -489,15 +553,17 @@ async def test_the_grace_deadline_kills_every_unit_that_has_not_stopped(caplog):
     db, cache = KillablePart("db", journal), KillablePart("cache", journal)
     server = KillablePart("server", journal)
     server.hold_stop = asyncio.Event()  # never set
-    lifecycle = Lifecycle("app", grace=0.05)
+    # db stops at once, but only a grace far longer than a stall of a loaded machine makes
+    # sure it has stopped before the deadline.
+    lifecycle = Lifecycle("app", grace=0.5)
     await lifecycle.start([unit(db), unit(cache), unit(server, "cache")])
     assert await within(lifecycle.stop()) == 1
     assert [entry for entry in journal if entry.startswith("kill")] == ["kill server", "kill cache"]
     assert "stop server cancelled" in journal
     assert "stopped db" in journal
     warnings = messages(caplog, logging.WARNING)
-    assert "killing unit 'server': the grace period of 0.05s ran out" in warnings
-    assert "killing unit 'cache': the grace period of 0.05s ran out" in warnings
+    assert "killing unit 'server': the grace period of 0.5s ran out" in warnings
+    assert "killing unit 'cache': the grace period of 0.5s ran out" in warnings
 
 
 async def test_the_grace_deadline_cancels_the_stop_of_a_unit_without_kill(caplog):

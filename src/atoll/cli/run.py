@@ -57,7 +57,9 @@ def load_target(target: str) -> object:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        if error.name is None or not module_name.startswith(error.name):
+        if error.name is None or not (
+            module_name == error.name or module_name.startswith(f"{error.name}.")
+        ):
             raise  # the module exists but fails to import something itself: show that
         raise TargetError(
             f"cannot import {module_name!r} ({error}); run from the directory that holds it, "

@@ -7,11 +7,13 @@ application: ``shutdown`` (the grace period) and ``log`` (the log level).
 
 from __future__ import annotations
 
+import inspect
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload, runtime_checkable
 
-from atoll.errors import ConfigError, TargetError
+from atoll.errors import ConfigError, ProviderError, TargetError
 from atoll.kernel.options import option
 from atoll.kernel.registry import Registry
 
@@ -33,6 +35,13 @@ class ShutdownOptions:
     grace: float = option(
         10.0, help="seconds in-flight work may take to finish on SIGTERM before it is cut off"
     )
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.grace) or self.grace < 0:
+            msg = (
+                f"grace must be a finite number of seconds, 0 or more, such as 10; got {self.grace}"
+            )
+            raise ValueError(msg)
 
 
 @dataclass(frozen=True)
@@ -161,7 +170,15 @@ class App:
         return self._add_task(function, name)
 
     def _add_task(self, function: F, name: str | None) -> F:
-        self._tasks.append(BackgroundTaskSpec(name or function.__name__, function))
+        name = name or function.__name__
+        is_async: bool = inspect.iscoroutinefunction(function)
+        if not is_async:
+            raise ProviderError(
+                f"background task {name!r} ({getattr(function, '__qualname__', function)}) is "
+                "not an async function; declare it with `async def`, and run blocking work in "
+                "a thread with `await asyncio.to_thread(...)`"
+            )
+        self._tasks.append(BackgroundTaskSpec(name, function))
         return function
 
     def __atoll_app__(self) -> App:

@@ -20,20 +20,25 @@ import logging
 import os
 import sys
 import threading
+from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from atoll.errors import AtollError, ConfigError, ContainerError
+from atoll.errors import ConfigError, ContainerError, MissingProviderError, ScopeMismatchError
 from atoll.kernel.app import App, LogOptions, ShutdownOptions, as_app
 from atoll.kernel.config import ConfigSpec
+from atoll.kernel.graph import APP_LIFETIME, missing_hint
 from atoll.kernel.inflight import InFlight
 from atoll.kernel.lifecycle import BackgroundTask, Lifecycle, Unit
-from atoll.kernel.providers import Key, describe_key
+from atoll.kernel.providers import Key, dependencies_of, describe_key
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    import signal
+    from collections.abc import Callable, Mapping, Sequence
 
     from atoll.kernel.config import Config
     from atoll.kernel.container import Container
+    from atoll.kernel.graph import Graph
 
 __all__ = ["components", "execute", "main", "serve"]
 
@@ -64,13 +69,14 @@ def execute(
 ) -> int:
     """Run ``app`` until it stops, and return the exit status.
 
-    0 after a clean stop, 1 after a failure (start, task, stop), 2 for a configuration error,
-    128 + the signal number when a second signal forced the exit.
+    0 after a clean stop (or ``--help``, ``--version``, ``--print-config``), 1 after a failure
+    (start, task, stop), 2 for a configuration error, 128 + the signal number when a second
+    signal forced the exit.
     """
     application = as_app(app)
     spec = ConfigSpec(
         application.sections,
-        prog=prog or _default_prog(application),
+        prog=prog or _default_prog(application, argv),
         env_prefix=application.env_prefix,
         description=application.description,
         version=application.version,
@@ -80,44 +86,74 @@ def execute(
     except ConfigError as error:
         print(f"{spec.prog}: configuration error:\n{error}", file=sys.stderr)  # noqa: T201 - the user's terminal
         return EXIT_USAGE
+    except SystemExit as done:  # --help and --version have printed what was asked
+        return done.code if isinstance(done.code, int) else EXIT_USAGE if done.code else 0
     if config.show_config:
         print(config.describe())  # noqa: T201 - asked for with --print-config
         return 0
     _configure_logging(config.section("log"))
+    watchdog = _ForcedExit()
     try:
-        return asyncio.run(serve(application, config))
-    except (AtollError, Exception) as error:
+        return asyncio.run(serve(application, config, on_forced=watchdog.arm))
+    except Exception as error:  # the last line of defence: log, then exit 1
         logger.critical("%s failed: %s", application.name, error, exc_info=error)
         return EXIT_FAILURE
+    finally:
+        watchdog.disarm()
 
 
-async def serve(app: App, config: Config) -> int:
+async def serve(app: App, config: Config, *, on_forced: Callable[[int], None] | None = None) -> int:
     """Build the container, run the lifecycle until it stops, close the container.
 
+    SIGTERM and SIGINT are handled from the start, while app-scoped instances are made, to the
+    end, while their cleanups run: a signal before the application is ready stops it before it
+    starts anything more.
+
+    Args:
+        app: the application.
+        config: its resolved configuration.
+        on_forced: called with the exit code when a second signal forces the stop.
+
     Raises:
-        GraphError: the provider graph is invalid.
+        GraphError: the provider graph, or a background task's dependencies, are invalid.
         Exception: whatever a factory or a component's ``start`` raised.
     """
     shutdown: ShutdownOptions = config.section("shutdown")
     lifecycle = Lifecycle(name=app.name, grace=shutdown.grace)
     container = _container(app, config, lifecycle)
-    async with container:
-        tasks = [BackgroundTask(spec.name, _bind(container, spec.function)) for spec in app.tasks]
-        code = await lifecycle.run(components(container, ignore=(lifecycle,)), tasks)
-        if lifecycle.forced:
-            _exit_soon(code)
-        return code
+
+    def on_signal(signum: signal.Signals) -> None:
+        lifecycle.handle_signal(signum)
+        if lifecycle.forced and on_forced is not None:
+            on_forced(128 + signum)
+
+    with lifecycle.handling_signals(on_signal):
+        async with container:
+            tasks = [BackgroundTask(t.name, _bind(container, t.function)) for t in app.tasks]
+            units = components(container, ignore=(lifecycle,))
+            return await lifecycle.run(units, tasks, signals=False)
 
 
-def _exit_soon(code: int) -> None:
-    """Make sure a forced stop ends the process, even if some code ignores cancellation.
+class _ForcedExit:
+    """Ends the process shortly after a forced stop, even if some code ignores cancellation.
 
-    The cleanups that follow (the container's, then asyncio's cancelling of leftover tasks) get
-    a moment to finish; whatever still holds the process after it is cut off.
+    The cleanups that follow a forced stop (the container's, then asyncio's cancelling of the
+    tasks left) get :data:`FORCED_EXIT_DELAY` seconds; whatever still holds the process then is
+    cut off. Disarmed when the run ends in time, so a caller of :func:`execute` lives on.
     """
-    timer = threading.Timer(FORCED_EXIT_DELAY, os._exit, (code,))
-    timer.daemon = True
-    timer.start()
+
+    def __init__(self) -> None:
+        self._timer: threading.Timer | None = None
+
+    def arm(self, code: int) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(FORCED_EXIT_DELAY, os._exit, (code,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def components(container: Container, *, ignore: Sequence[object] = ()) -> list[Unit]:
@@ -125,36 +161,48 @@ def components(container: Container, *, ignore: Sequence[object] = ()) -> list[U
 
     A component is an object whose class defines ``async def start`` and ``async def stop``.
     It needs another component when it depends on it, directly or through providers that are
-    not components themselves.
+    not components themselves. An instance provided under several keys is one unit; a unit is
+    named after its type, with its module when two types share a name.
     """
     graph = container.graph
-    instances = container.instances()
-    names: dict[Key, str] = {
-        key: describe_key(key)
-        for key, instance in instances.items()
+    found = [
+        (key, instance)
+        for key, instance in container.instances().items()
         if _is_component(instance) and not any(instance is other for other in ignore)
-    }
+    ]
+    first_keys = {id(instance): key for key, instance in reversed(found)}
+    labels = Counter(describe_key(key) for key in first_keys.values())
+    unit_of: dict[Key, str] = {}
+    for key, instance in found:
+        first = first_keys[id(instance)]
+        label = describe_key(first)
+        unit_of[key] = label if labels[label] == 1 else f"{_module_of(first)}.{label}"
 
     def needs(key: Key, seen: set[Key]) -> set[str]:
-        found: set[str] = set()
+        wanted: set[str] = set()
         for dependency in graph.providers[key].dependencies:
             if dependency.key in seen or dependency.key not in graph.providers:
                 continue
             seen.add(dependency.key)
-            if dependency.key in names:
-                found.add(names[dependency.key])
+            if dependency.key in unit_of:
+                wanted.add(unit_of[dependency.key])
             else:
-                found |= needs(dependency.key, seen)
-        return found
+                wanted |= needs(dependency.key, seen)
+        return wanted
 
-    return [Unit(name, instances[key], frozenset(needs(key, set()))) for key, name in names.items()]
+    units: dict[str, Unit] = {}
+    for key, instance in found:
+        name = unit_of[key]
+        needed = needs(key, set()) - {name}
+        if name in units:
+            needed |= units[name].needs
+        units[name] = Unit(name, instance, frozenset(needed))
+    return list(units.values())
 
 
 def _container(app: App, config: Config, lifecycle: Lifecycle) -> Container:
     registry = app.registry.copy()
-    counts: dict[type[Any], int] = {}
-    for _, options in app.sections:
-        counts[options] = counts.get(options, 0) + 1
+    counts = Counter(options for _, options in app.sections)
     for section, options in app.sections:
         instance = config.section(section)
         registry.value(instance, provides=options, name=section)
@@ -163,10 +211,32 @@ def _container(app: App, config: Config, lifecycle: Lifecycle) -> Container:
     registry.value(lifecycle)
     registry.value(lifecycle.inflight, provides=InFlight)
     try:
-        return registry.build()
+        container = registry.build()
+        _check_tasks(app, container.graph)
     except ContainerError as error:
         msg = f"the providers of {app.name} do not fit together: {error}"
         raise type(error)(msg) from error
+    return container
+
+
+def _check_tasks(app: App, graph: Graph) -> None:
+    """Refuse, before anything starts, a background task whose dependencies cannot be met."""
+    for task in app.tasks:
+        for dependency in dependencies_of(task.function):
+            key = dependency.key
+            if key not in graph.providers:
+                if dependency.has_default:
+                    continue
+                raise MissingProviderError(
+                    f"no provider for {describe_key(key)}, needed by background task "
+                    f"{task.name!r}; {missing_hint(key, graph.providers)}"
+                )
+            if graph.lifetimes[key] != APP_LIFETIME:
+                raise ScopeMismatchError(
+                    f"background task {task.name!r} needs {describe_key(key)}, which lives in a "
+                    "request scope; a task gets app-scoped dependencies only: make it "
+                    "app-scoped, or make the task open a scope for each unit of its work"
+                )
 
 
 def _bind(container: Container, function: Any) -> Any:
@@ -183,8 +253,19 @@ def _is_component(instance: object) -> bool:
     )
 
 
-def _default_prog(app: App) -> str:
-    return f"python -m {app.name}"
+def _default_prog(app: App, argv: Sequence[str] | None) -> str:
+    """How the user started the program: ``python -m runs``, ``greeter.py``, or the app's name."""
+    if argv is not None or not sys.argv or not sys.argv[0]:
+        return app.name
+    script = Path(sys.argv[0])
+    if script.name == "__main__.py":
+        return f"python -m {script.parent.name}"
+    return script.name
+
+
+def _module_of(key: Key) -> str:
+    tp = key[0] if isinstance(key, tuple) else key
+    return str(getattr(tp, "__module__", "?"))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

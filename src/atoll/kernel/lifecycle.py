@@ -28,7 +28,7 @@ import signal
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, cast, runtime_checkable
 
 from atoll.errors import LifecycleError, TaskFailedError
 from atoll.kernel.inflight import InFlight
@@ -232,11 +232,13 @@ class Lifecycle:
 
         If a unit's start raises, the units still waiting are not started, those already
         starting may finish, everything that started is stopped again, and the exception is
-        raised as it was.
+        raised as it was. A ``CancelledError`` that leaks out of a unit's start without the
+        lifecycle having cancelled it is such a failure too, raised as a ``LifecycleError``.
 
         Raises:
             LifecycleError: the units or tasks are invalid, this lifecycle has already been
-                started, or a stop was requested while starting.
+                started, a stop was requested while starting, a unit's start leaked a
+                cancellation, or some unit never started.
         """
         if not await self._start(units, tasks):
             raise LifecycleError(
@@ -324,18 +326,25 @@ class Lifecycle:
         if self._task_error is not None:
             raise self._task_error
 
-    async def run(self, units: Iterable[Unit], tasks: Iterable[BackgroundTask] = ()) -> int:
+    async def run(
+        self,
+        units: Iterable[Unit],
+        tasks: Iterable[BackgroundTask] = (),
+        *,
+        signals: bool = True,
+    ) -> int:
         """Start, wait for a signal or a stop request, stop, and return the exit code.
 
         In the main thread, the first SIGTERM or SIGINT starts a graceful stop and a second
         one forces it: what has not stopped is killed and the exit code is 128 + the signal
-        number. The handlers are removed when it returns.
+        number. The handlers are removed when it returns. With ``signals=False`` the caller
+        handles signals itself, around more than the run (see :meth:`handling_signals`).
 
         Raises:
             Exception: whatever a unit's ``start`` raised, after stopping what had started.
             LifecycleError: the units or tasks are invalid.
         """
-        with self._signal_handlers():
+        with self.handling_signals() if signals else contextlib.nullcontext():
             if await self._start(units, tasks):
                 try:
                     await self._stop_requested.wait()
@@ -363,7 +372,19 @@ class Lifecycle:
         except asyncio.CancelledError:
             await self._stop_sequence()
             raise
-        if self._start_error is None and not self._stop_requested.is_set():
+        ready = self._start_error is None and not self._stop_requested.is_set()
+        never = [name for name in graph.order if name not in self._live]
+        if ready and never:
+            # A start() that raised a BaseException other than Exception ended its unit
+            # neither live nor failed; READY would leave it, and what needs it, unstarted.
+            self._failed = True
+            self._start_error = LifecycleError(
+                f"{self.name!r} did not start: {_names(never)} never started, yet no start() "
+                "raised an Exception (one may have raised a BaseException, which ends its unit "
+                "without failing it); what had started was stopped again: raise an Exception "
+                "subclass from start()"
+            )
+        elif ready:
             for task in tasks:
                 self._tasks[task.name] = loop.create_task(
                     self._supervise(task), name=f"{self.name}: {task.name}"
@@ -399,7 +420,17 @@ class Lifecycle:
         loop = asyncio.get_running_loop()
         began = loop.time()
         try:
-            await unit.component.start()
+            try:
+                await unit.component.start()
+            except asyncio.CancelledError as cancelled:
+                if cast("asyncio.Task[None]", asyncio.current_task()).cancelling():
+                    raise  # the lifecycle's own: a kill cancels the units still starting
+                raise LifecycleError(
+                    f"unit {unit.name!r} did not start: its start() raised CancelledError, but "
+                    "nothing cancelled the start, so a cancellation leaked out of start() (such "
+                    "as that of a future something else cancelled); catch it in start() and "
+                    "raise an error that says what failed"
+                ) from cancelled
         except Exception as error:
             self._failed = True
             first = self._start_error is None
@@ -538,7 +569,15 @@ class Lifecycle:
             task.cancel()
 
     @contextlib.contextmanager
-    def _signal_handlers(self) -> Iterator[None]:
+    def handling_signals(
+        self, on_signal: Callable[[signal.Signals], None] | None = None
+    ) -> Iterator[None]:
+        """Route SIGTERM and SIGINT to ``on_signal`` (:meth:`handle_signal`) until the block ends.
+
+        Only in the main thread, on an event loop that can handle signals; the handlers that
+        were there before are put back afterwards.
+        """
+        route = on_signal or self.handle_signal
         if threading.current_thread() is not threading.main_thread():
             logger.debug("not in the main thread: signals are left alone")
             yield
@@ -548,7 +587,7 @@ class Lifecycle:
         installed: list[signal.Signals] = []
         try:
             for signum in _SIGNALS:
-                loop.add_signal_handler(signum, self._on_signal, signum)
+                loop.add_signal_handler(signum, route, signum)
                 installed.append(signum)
         except NotImplementedError:
             logger.debug("this event loop cannot handle signals: use request_stop()")
@@ -561,7 +600,8 @@ class Lifecycle:
                 # None means a handler set outside Python; the default is the closest we can do.
                 signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
-    def _on_signal(self, signum: signal.Signals) -> None:
+    def handle_signal(self, signum: signal.Signals) -> None:
+        """The first signal starts a graceful stop; a second one forces it."""
         self._signals += 1
         if self._signals == 1:
             logger.info(

@@ -10,9 +10,24 @@ from atoll.cli.run import run
 __all__ = ["cli", "main"]
 
 
+def _print_version(context: click.Context, _: click.Parameter, value: object) -> None:
+    if value and not context.resilient_parsing:
+        click.echo(f"atoll {__version__}")
+        context.exit()
+
+
+# A plain option rather than click.version_option: that one translates its help text when
+# the module is imported, which reads the locale from the environment. Nothing of atoll's
+# reads the environment at import.
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(
-    __version__, "-V", "--version", prog_name="atoll", message="%(prog)s %(version)s"
+@click.option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
 )
 def cli() -> None:
     """atoll: build, run and inspect microservices written in clean layers."""

@@ -207,7 +207,7 @@ def test_a_task_needing_a_request_scoped_dependency_fails_before_anything_starts
     with caplog.at_level(logging.CRITICAL):
         assert execute(app, [], {}) == 1
     assert "background task 'sweep' needs Repository named 'per-request'" in caplog.text
-    assert "a task gets app-scoped dependencies only" in caplog.text
+    assert "which gets app-scoped dependencies only" in caplog.text
     assert journal.events == []
 
 

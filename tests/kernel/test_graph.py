@@ -323,3 +323,55 @@ def test_dependents_are_every_key_that_needs_one_directly_or_not():
 
     assert graph.dependents(Missing) == {A, B}
     assert graph.dependents(A) == set()
+
+
+class Consumed:
+    pass
+
+
+class PerRequest:
+    pass
+
+
+def consumer_graph():
+    return Graph.check(
+        {
+            Consumed: Provider.of_factory(Consumed, scope=Scope.APP),
+            PerRequest: Provider.of_factory(PerRequest, scope=Scope.REQUEST),
+        }
+    )
+
+
+def test_a_consumer_with_provided_or_defaulted_parameters_passes():
+    async def relay(consumed: Consumed, retries: int = 3) -> None:
+        pass
+
+    consumer_graph().check_consumer("background task 'relay'", relay)
+
+
+def test_a_consumer_missing_a_provider_is_named_in_the_message():
+    async def relay(missing: Missing) -> None:
+        pass
+
+    with pytest.raises(
+        MissingProviderError, match=r"^no provider for Missing, needed by background task 'relay';"
+    ):
+        consumer_graph().check_consumer("background task 'relay'", relay)
+
+
+def test_an_app_scoped_consumer_cannot_need_a_request_scoped_instance():
+    async def relay(per_request: PerRequest) -> None:
+        pass
+
+    with pytest.raises(
+        ScopeMismatchError,
+        match=r"^background task 'relay' needs PerRequest, which lives in a request scope",
+    ):
+        consumer_graph().check_consumer("background task 'relay'", relay)
+
+
+def test_a_request_scoped_consumer_may_need_a_request_scoped_instance():
+    async def handle(per_request: PerRequest, consumed: Consumed) -> None:
+        pass
+
+    consumer_graph().check_consumer("handler 'handle'", handle, lifetime=REQUEST_LIFETIME)

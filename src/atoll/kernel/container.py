@@ -149,15 +149,7 @@ class _Instances:
             ]
         errors: list[BaseException] = []
         for generator in cast("Iterator[GeneratorType[object, None, None]]", reversed(cleanups)):
-            try:
-                next(generator)
-            except StopIteration:
-                continue
-            except BaseException as error:  # noqa: BLE001 - every cleanup runs; raised later
-                errors.append(error)
-                continue
-            generator.close()
-            errors.append(_yielded_twice(generator))
+            _finish(generator, errors)
         return errors
 
     async def _aclean_up(self) -> list[BaseException]:
@@ -165,21 +157,10 @@ class _Instances:
         cleanups, self._cleanups = self._cleanups, None
         errors: list[BaseException] = []
         for generator in reversed(cleanups or ()):
-            try:
-                if isinstance(generator, AsyncGeneratorType):
-                    await anext(generator)
-                else:
-                    next(generator)
-            except (StopIteration, StopAsyncIteration):
-                continue
-            except BaseException as error:  # noqa: BLE001 - every cleanup runs; raised later
-                errors.append(error)
-                continue
             if isinstance(generator, AsyncGeneratorType):
-                await generator.aclose()
+                await _afinish(generator, errors)
             else:
-                generator.close()
-            errors.append(_yielded_twice(generator))
+                _finish(generator, errors)
         return errors
 
     def _defer(self, generator: Cleanup) -> None:
@@ -451,6 +432,34 @@ def _await_message(asked: Key, error: AwaitNeededError) -> str:
 
 def _names(generators: Iterable[object]) -> str:
     return ", ".join(getattr(g, "__qualname__", repr(g)) for g in generators)
+
+
+def _finish(generator: GeneratorType[object, None, None], errors: list[BaseException]) -> None:
+    """Run a generator factory's cleanup; add what went wrong to ``errors``."""
+    try:
+        next(generator)
+    except StopIteration:
+        return
+    except BaseException as error:  # noqa: BLE001 - every cleanup runs; raised after all ran
+        errors.append(error)
+        return
+    generator.close()
+    errors.append(_yielded_twice(generator))
+
+
+async def _afinish(
+    generator: AsyncGeneratorType[object, None], errors: list[BaseException]
+) -> None:
+    """Run an async generator factory's cleanup; add what went wrong to ``errors``."""
+    try:
+        await anext(generator)
+    except StopAsyncIteration:
+        return
+    except BaseException as error:  # noqa: BLE001 - every cleanup runs; raised after all ran
+        errors.append(error)
+        return
+    await generator.aclose()
+    errors.append(_yielded_twice(generator))
 
 
 def _yielded_twice(generator: Cleanup) -> ProviderError:

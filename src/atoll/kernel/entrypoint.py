@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
+import functools
 import logging
 import os
 import sys
@@ -24,13 +24,12 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from atoll.errors import ConfigError, ContainerError, MissingProviderError, ScopeMismatchError
+from atoll.errors import ConfigError, ContainerError
 from atoll.kernel.app import App, LogOptions, ShutdownOptions, as_app
 from atoll.kernel.config import ConfigSpec
-from atoll.kernel.graph import APP_LIFETIME, missing_hint
 from atoll.kernel.inflight import InFlight
-from atoll.kernel.lifecycle import BackgroundTask, Lifecycle, Unit
-from atoll.kernel.providers import Key, dependencies_of, describe_key
+from atoll.kernel.lifecycle import BackgroundTask, Lifecycle, Unit, is_component
+from atoll.kernel.providers import Key, describe_key, split_key
 
 if TYPE_CHECKING:
     import signal
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 
     from atoll.kernel.config import Config
     from atoll.kernel.container import Container
-    from atoll.kernel.graph import Graph
 
 __all__ = ["components", "execute", "main", "serve"]
 
@@ -129,7 +127,10 @@ async def serve(app: App, config: Config, *, on_forced: Callable[[int], None] | 
 
     with lifecycle.handling_signals(on_signal):
         async with container:
-            tasks = [BackgroundTask(t.name, _bind(container, t.function)) for t in app.tasks]
+            tasks = [
+                BackgroundTask(t.name, functools.partial(container.acall, t.function))
+                for t in app.tasks
+            ]
             units = components(container, ignore=(lifecycle,))
             return await lifecycle.run(units, tasks, signals=False)
 
@@ -168,7 +169,7 @@ def components(container: Container, *, ignore: Sequence[object] = ()) -> list[U
     found = [
         (key, instance)
         for key, instance in container.instances().items()
-        if _is_component(instance) and not any(instance is other for other in ignore)
+        if is_component(instance) and not any(instance is other for other in ignore)
     ]
     first_keys = {id(instance): key for key, instance in reversed(found)}
     labels = Counter(describe_key(key) for key in first_keys.values())
@@ -212,45 +213,12 @@ def _container(app: App, config: Config, lifecycle: Lifecycle) -> Container:
     registry.value(lifecycle.inflight, provides=InFlight)
     try:
         container = registry.build()
-        _check_tasks(app, container.graph)
+        for task in app.tasks:
+            container.graph.check_consumer(f"background task {task.name!r}", task.function)
     except ContainerError as error:
         msg = f"the providers of {app.name} do not fit together: {error}"
         raise type(error)(msg) from error
     return container
-
-
-def _check_tasks(app: App, graph: Graph) -> None:
-    """Refuse, before anything starts, a background task whose dependencies cannot be met."""
-    for task in app.tasks:
-        for dependency in dependencies_of(task.function):
-            key = dependency.key
-            if key not in graph.providers:
-                if dependency.has_default:
-                    continue
-                raise MissingProviderError(
-                    f"no provider for {describe_key(key)}, needed by background task "
-                    f"{task.name!r}; {missing_hint(key, graph.providers)}"
-                )
-            if graph.lifetimes[key] != APP_LIFETIME:
-                raise ScopeMismatchError(
-                    f"background task {task.name!r} needs {describe_key(key)}, which lives in a "
-                    "request scope; a task gets app-scoped dependencies only: make it "
-                    "app-scoped, or make the task open a scope for each unit of its work"
-                )
-
-
-def _bind(container: Container, function: Any) -> Any:
-    async def run() -> None:
-        await container.acall(function)
-
-    return run
-
-
-def _is_component(instance: object) -> bool:
-    cls = type(instance)
-    return inspect.iscoroutinefunction(getattr(cls, "start", None)) and inspect.iscoroutinefunction(
-        getattr(cls, "stop", None)
-    )
 
 
 def _default_prog(app: App, argv: Sequence[str] | None) -> str:
@@ -264,8 +232,7 @@ def _default_prog(app: App, argv: Sequence[str] | None) -> str:
 
 
 def _module_of(key: Key) -> str:
-    tp = key[0] if isinstance(key, tuple) else key
-    return str(getattr(tp, "__module__", "?"))
+    return str(getattr(split_key(key)[0], "__module__", "?"))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

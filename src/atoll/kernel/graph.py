@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from atoll.errors import CycleError, MissingProviderError, ScopeMismatchError
-from atoll.kernel.providers import Key, Provider, Scope, describe_key, split_key
+from atoll.kernel.providers import Key, Provider, Scope, dependencies_of, describe_key, split_key
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
 __all__ = ["APP_LIFETIME", "REQUEST_LIFETIME", "Graph", "missing_hint", "request_path"]
 
@@ -66,6 +66,39 @@ class Graph:
             lifetimes[key] = lifetime
             is_async[key] = provider.kind.is_async or any(is_async[d] for d in needed)
         return cls(providers=providers, order=order, lifetimes=lifetimes, is_async=is_async)
+
+    def check_consumer(
+        self, label: str, function: Callable[..., object], *, lifetime: int = APP_LIFETIME
+    ) -> None:
+        """Check, before it is ever called, that ``function`` can be given what it needs.
+
+        A consumer is not a provider but is filled the same way: a background task (in the
+        app scope), a handler (in a request scope).
+
+        Args:
+            label: how messages name it, such as ``"background task 'relay'"``.
+            function: the consumer; its parameters are read from its type hints.
+            lifetime: the scope it is called in: app-scoped consumers get app-scoped
+                dependencies only.
+
+        Raises:
+            MissingProviderError: a parameter without a default has no provider.
+            ScopeMismatchError: a parameter needs a request scope and ``lifetime`` is the app's.
+        """
+        for dependency in dependencies_of(function):
+            key = dependency.key
+            if key not in self.providers:
+                if not dependency.has_default:
+                    raise MissingProviderError(
+                        f"no provider for {describe_key(key)}, needed by {label}; "
+                        f"{missing_hint(key, self.providers)}"
+                    )
+            elif self.lifetimes[key] > lifetime:
+                raise ScopeMismatchError(
+                    f"{label} needs {describe_key(key)}, which lives in a request scope, but is "
+                    "called in the app scope, which gets app-scoped dependencies only: make "
+                    f"{describe_key(key)} app-scoped, or open a scope for each unit of the work"
+                )
 
     def dependents(self, key: Key) -> set[Key]:
         """Every key that needs ``key``, directly or through others."""

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import enum
 import graphlib
+import inspect
 import logging
 import math
 import signal
@@ -36,7 +37,15 @@ from atoll.kernel.inflight import InFlight
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 
-__all__ = ["BackgroundTask", "Component", "Killable", "Lifecycle", "State", "Unit"]
+__all__ = [
+    "BackgroundTask",
+    "Component",
+    "Killable",
+    "Lifecycle",
+    "State",
+    "Unit",
+    "is_component",
+]
 
 logger = logging.getLogger("atoll.lifecycle")
 
@@ -72,6 +81,18 @@ class Component(Protocol):
         ...
 
 
+def is_component(obj: object) -> bool:
+    """Whether ``obj``'s class defines ``async def start`` and ``async def stop``.
+
+    Stricter than ``isinstance(obj, Component)``, which only sees that the attributes exist:
+    a plain ``def start`` that blocks would stall every other start.
+    """
+    cls = type(obj)
+    return inspect.iscoroutinefunction(getattr(cls, "start", None)) and (
+        inspect.iscoroutinefunction(getattr(cls, "stop", None))
+    )
+
+
 @runtime_checkable
 class Killable(Protocol):
     """A component that can also be stopped urgently; ``kill`` is optional on a component."""
@@ -94,7 +115,7 @@ class Unit:
     needs: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.component, Component):
+        if not is_component(self.component):
             raise LifecycleError(
                 f"unit {self.name!r} was given {type(self.component).__name__} "
                 f"{self.component!r:.60}, which is not a component: give its class "

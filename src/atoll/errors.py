@@ -18,6 +18,9 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     ├── LifecycleError(RuntimeError)
     │   ├── TaskFailedError                     a supervised background task died
     │   └── ShuttingDownError                   new work was refused while stopping
+    ├── NoHandlerError(LookupError)             a command or query nothing handles
+    ├── RemoteError                             a remote service answered with an error
+    ├── RemoteUnavailableError(ConnectionError) a remote service could not be reached in time
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
@@ -33,7 +36,10 @@ __all__ = [
     "LifecycleError",
     "MissingDependencyError",
     "MissingProviderError",
+    "NoHandlerError",
     "ProviderError",
+    "RemoteError",
+    "RemoteUnavailableError",
     "ScopeError",
     "ScopeMismatchError",
     "ShuttingDownError",
@@ -117,3 +123,28 @@ class MissingDependencyError(AtollError, ImportError):
         )
         self.library = library
         self.extra = extra
+
+
+class NoHandlerError(AtollError, LookupError):
+    """A command or query was sent, and nothing handles its type."""
+
+
+class RemoteError(AtollError):
+    """A remote service answered a call with an error.
+
+    Attributes:
+        code: the JSON-RPC error code (-32601 method not found, -32602 invalid params,
+            -32000..-32099 the service's own errors...).
+        message: the error's short message.
+        data: the error's details, as the service sent them.
+    """
+
+    def __init__(self, code: int, message: str, data: object = None) -> None:
+        super().__init__(f"{message} (code {code})" + (f": {data}" if data is not None else ""))
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class RemoteUnavailableError(AtollError, ConnectionError):
+    """A remote service could not be reached, or did not answer within its timeout."""

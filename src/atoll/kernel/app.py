@@ -20,6 +20,8 @@ from atoll.kernel.registry import Registry
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from atoll.kernel.container import Container
+
 __all__ = ["App", "AppLike", "BackgroundTaskSpec", "LogOptions", "ShutdownOptions", "as_app"]
 
 T = TypeVar("T")
@@ -109,6 +111,7 @@ class App:
         self.registry = Registry()
         self._sections: dict[str, type[Any]] = {}
         self._tasks: list[BackgroundTaskSpec] = []
+        self._on_build: list[Callable[[Container], None]] = []
         self.options("shutdown", ShutdownOptions)
         self.options("log", LogOptions)
 
@@ -121,6 +124,20 @@ class App:
     def tasks(self) -> list[BackgroundTaskSpec]:
         """The background tasks, in the order they were added."""
         return list(self._tasks)
+
+    @property
+    def build_hooks(self) -> list[Callable[[Container], None]]:
+        """What is called with the container once it is built, in the order added."""
+        return list(self._on_build)
+
+    def on_build(self, hook: Callable[[Container], None]) -> None:
+        """Call ``hook`` with the container once it is built, before any instance is made.
+
+        For what must check itself against the whole provider graph, or keep the container:
+        the message bus binds its handlers this way. A hook that raises a
+        :class:`~atoll.errors.ContainerError` fails the start like an invalid graph does.
+        """
+        self._on_build.append(hook)
 
     def options(self, section: str, options: type[T]) -> type[T]:
         """Add a section of options; its resolved instance is provided by type.

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from atoll.errors import MissingProviderError, ProviderError, ScopeError
 from atoll.kernel.graph import Graph, missing_hint
 from atoll.kernel.providers import (
+    Dependency,
     FactoryKind,
     Key,
     Provider,
@@ -119,6 +120,28 @@ class _Instances:
             filled[parameter] = await self.aget(*split_key(key))
         return await function(*args, **filled)
 
+    async def afill(self, dependencies: Iterable[Dependency]) -> dict[str, Any]:
+        """The arguments for ``dependencies``, by parameter name; the handlers' hot path.
+
+        A dependency with a default and no provider is left out, so that its default applies.
+
+        Raises:
+            MissingProviderError: a dependency without a default has no provider.
+        """
+        filled: dict[str, Any] = {}
+        for dependency in dependencies:
+            key = dependency.key
+            resolve = self._async.get(key)
+            if resolve is not None:
+                filled[dependency.parameter] = await resolve(self)
+                continue
+            sync = self._sync.get(key)
+            if sync is not None:
+                filled[dependency.parameter] = sync(self)
+            elif not dependency.has_default:
+                raise self._missing(key)
+        return filled
+
     def close(self) -> None:
         """Run the cleanups of this scope's instances, newest first, all even if one raises.
 
@@ -189,6 +212,28 @@ class ScopedContainer(_Instances):
     """The instances of one request or message scope; made by :meth:`Container.scope`."""
 
     __slots__ = ()
+
+    def seed(self, tp: object, instance: object, /, *, name: str | None = None) -> None:
+        """Make ``instance`` this scope's instance of ``tp``, before anything asks for it.
+
+        For what only the caller of the scope has, such as the request being served or the
+        events a handler raises. ``tp`` must be request-scoped in the graph, so that the
+        graph knows the key and every resolver in this scope reads it from the scope.
+
+        Raises:
+            ScopeError: nothing provides ``tp``, or this scope already has one.
+        """
+        key = make_key(tp, name)
+        if key not in self._sync or key in self._cache:
+            raise ScopeError(
+                f"cannot seed {describe_key(key)}: "
+                + (
+                    "this scope already has one"
+                    if key in self._cache
+                    else "it has no provider; register a request-scoped provider for it first"
+                )
+            )
+        self._cache[key] = instance
 
     def __enter__(self) -> Self:
         self._token = _current.set(self)

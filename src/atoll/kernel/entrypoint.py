@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -33,12 +34,12 @@ from atoll.kernel.providers import Key, describe_key, split_key
 
 if TYPE_CHECKING:
     import signal
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
     from atoll.kernel.config import Config
     from atoll.kernel.container import Container
 
-__all__ = ["components", "execute", "main", "serve"]
+__all__ = ["build_container", "components", "execute", "load_config", "main", "running", "serve"]
 
 logger = logging.getLogger("atoll")
 
@@ -72,17 +73,11 @@ def execute(
     signal forced the exit.
     """
     application = as_app(app)
-    spec = ConfigSpec(
-        application.sections,
-        prog=prog or _default_prog(application, argv),
-        env_prefix=application.env_prefix,
-        description=application.description,
-        version=application.version,
-    )
+    prog = prog or _default_prog(application, argv)
     try:
-        config = spec.load(argv, environ)
+        config = load_config(application, argv, environ, prog=prog)
     except ConfigError as error:
-        print(f"{spec.prog}: configuration error:\n{error}", file=sys.stderr)  # noqa: T201 - the user's terminal
+        print(f"{prog}: configuration error:\n{error}", file=sys.stderr)  # noqa: T201 - the user's terminal
         return EXIT_USAGE
     except SystemExit as done:  # --help and --version have printed what was asked
         return done.code if isinstance(done.code, int) else EXIT_USAGE if done.code else 0
@@ -98,6 +93,29 @@ def execute(
         return EXIT_FAILURE
     finally:
         watchdog.disarm()
+
+
+def load_config(
+    app: App,
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    prog: str | None = None,
+) -> Config:
+    """Read ``app``'s configuration from its defaults, file, environment and flags.
+
+    Raises:
+        ConfigError: a value, file or key is invalid; the message names each.
+        SystemExit: ``--help`` or ``--version`` printed what was asked.
+    """
+    spec = ConfigSpec(
+        app.sections,
+        prog=prog or app.name,
+        env_prefix=app.env_prefix,
+        description=app.description,
+        version=app.version,
+    )
+    return spec.load(argv, environ)
 
 
 async def serve(app: App, config: Config, *, on_forced: Callable[[int], None] | None = None) -> int:
@@ -118,7 +136,7 @@ async def serve(app: App, config: Config, *, on_forced: Callable[[int], None] | 
     """
     shutdown: ShutdownOptions = config.section("shutdown")
     lifecycle = Lifecycle(name=app.name, grace=shutdown.grace)
-    container = _container(app, config, lifecycle)
+    container = build_container(app, config, lifecycle)
 
     def on_signal(signum: signal.Signals) -> None:
         lifecycle.handle_signal(signum)
@@ -127,12 +145,35 @@ async def serve(app: App, config: Config, *, on_forced: Callable[[int], None] | 
 
     with lifecycle.handling_signals(on_signal):
         async with container:
-            tasks = [
-                BackgroundTask(t.name, functools.partial(container.acall, t.function))
-                for t in app.tasks
-            ]
             units = components(container, ignore=(lifecycle,))
-            return await lifecycle.run(units, tasks, signals=False)
+            return await lifecycle.run(units, _tasks(app, container), signals=False)
+
+
+@contextlib.asynccontextmanager
+async def running(app: App, config: Config) -> AsyncIterator[Container]:
+    """The application started for the block, for a host that owns the process.
+
+    An ASGI server's lifespan uses it: the server handles signals and decides when to stop,
+    so nothing here touches them. A background task that fails is logged and stops the
+    lifecycle; the host goes on until it stops the block.
+
+    Raises:
+        GraphError: the provider graph, or a background task's dependencies, are invalid.
+        Exception: whatever a factory or a component's ``start`` raised.
+    """
+    shutdown: ShutdownOptions = config.section("shutdown")
+    lifecycle = Lifecycle(name=app.name, grace=shutdown.grace)
+    container = build_container(app, config, lifecycle)
+    async with container:
+        units = components(container, ignore=(lifecycle,))
+        async with lifecycle.running(units, _tasks(app, container)):
+            yield container
+
+
+def _tasks(app: App, container: Container) -> list[BackgroundTask]:
+    return [
+        BackgroundTask(t.name, functools.partial(container.acall, t.function)) for t in app.tasks
+    ]
 
 
 class _ForcedExit:
@@ -161,6 +202,7 @@ def components(container: Container, *, ignore: Sequence[object] = ()) -> list[U
     """The app-scoped instances that are components, each with the components it needs.
 
     A component is an object whose class defines ``async def start`` and ``async def stop``.
+    An entrypoint (see :func:`is_entrypoint`) needs every other component.
     It needs another component when it depends on it, directly or through providers that are
     not components themselves. An instance provided under several keys is one unit; a unit is
     named after its type, with its module when two types share a name.
@@ -198,10 +240,31 @@ def components(container: Container, *, ignore: Sequence[object] = ()) -> list[U
         if name in units:
             needed |= units[name].needs
         units[name] = Unit(name, instance, frozenset(needed))
+    entrypoints = {name for name, unit in units.items() if is_entrypoint(unit.component)}
+    inner = frozenset(units) - entrypoints
+    for name in entrypoints:
+        unit = units[name]
+        units[name] = Unit(name, unit.component, unit.needs | inner)
     return list(units.values())
 
 
-def _container(app: App, config: Config, lifecycle: Lifecycle) -> Container:
+def is_entrypoint(component: object) -> bool:
+    """Whether ``component`` brings work in from outside (a server, a consumer).
+
+    An entrypoint's class sets ``atoll_entrypoint = True``. It starts once every other
+    component has started and stops before any of them, so that work still in flight when it
+    stops finds what it needs running: what handlers use is reached through the bus at call
+    time, which the provider graph cannot see.
+    """
+    return getattr(type(component), "atoll_entrypoint", False) is True
+
+
+def build_container(app: App, config: Config, lifecycle: Lifecycle) -> Container:
+    """The container of ``app``: its providers, options, lifecycle and build hooks, checked.
+
+    Raises:
+        ContainerError: the providers, a background task or a build hook do not fit.
+    """
     registry = app.registry.copy()
     counts = Counter(options for _, options in app.sections)
     for section, options in app.sections:
@@ -215,6 +278,8 @@ def _container(app: App, config: Config, lifecycle: Lifecycle) -> Container:
         container = registry.build()
         for task in app.tasks:
             container.graph.check_consumer(f"background task {task.name!r}", task.function)
+        for hook in app.build_hooks:
+            hook(container)
     except ContainerError as error:
         msg = f"the providers of {app.name} do not fit together: {error}"
         raise type(error)(msg) from error

@@ -123,6 +123,22 @@ class Registry:
         twin._providers = dict(self._providers)
         return twin
 
+    def include(self, other: Registry, *, label: str = "another registry") -> None:
+        """Add every provider of ``other``; one it already has, the same way, is kept once.
+
+        Raises:
+            ProviderError: ``other`` provides a key this registry provides differently.
+        """
+        for key, provider in other._providers.items():
+            existing = self._providers.get(key)
+            if existing is not None and existing != provider:
+                raise ProviderError(
+                    f"{describe_key(key)} is provided both by {existing.describe()} and, in "
+                    f"{label}, by {provider.describe()}; keep one, or tell them apart with "
+                    "name=..."
+                )
+            self._providers[key] = provider
+
     def __contains__(self, key: object) -> bool:
         return key in self._providers
 

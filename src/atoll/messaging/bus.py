@@ -1,0 +1,350 @@
+"""The in-process message bus: commands to their one handler, events to all of theirs.
+
+Every handler call goes through the bus, whatever brought it (a REST request, a JSON-RPC call,
+a message, another handler), so that every transport gets the same behaviour:
+
+- each call runs in its own request scope, whose dependencies are filled from the container;
+- the events it raises (added to :class:`Events`, collected by a unit of work, or returned) are
+  handled after it, in order, within the same call; the events those handlers raise follow;
+- a failing command or query handler's error reaches the caller; a failing event handler is
+  logged with the event's and the handler's names, and the other handlers still run;
+- middleware wraps every call: the hook for logging, tracing, authorization and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from atoll.errors import ConfigError, NoHandlerError, ScopeError
+from atoll.kernel.providers import Scope
+from atoll.messaging.handlers import Handler, HandlerKind, Signature
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    from atoll.kernel.container import Container
+    from atoll.kernel.registry import Registry
+
+__all__ = ["Call", "Events", "MessageBus", "Middleware", "Next"]
+
+logger = logging.getLogger("atoll.bus")
+
+
+class Events:
+    """The events raised while one handler runs; the bus handles them after it returns.
+
+    Ask for it by type hint in a handler (or in a unit of work) and add to it::
+
+        async def record_run(cmd: RecordRun, repo: RunRepository, events: atoll.Events) -> int:
+            run = repo.add(...)
+            events.add(RunRecorded(run.id, cmd.user_id, cmd.meters))
+            return run.id
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending: list[object] = []
+
+    def add(self, *events: object) -> None:
+        """Raise ``events``, to be handled once the current handler has returned."""
+        self._pending.extend(events)
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(self._pending)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __repr__(self) -> str:
+        return f"Events({self._pending!r})"
+
+
+def _events_outside_a_handler() -> Events:
+    raise ScopeError(
+        "atoll.Events exist only while a handler runs; ask for them in a handler's "
+        "parameters, or in a request-scoped provider a handler uses"
+    )
+
+
+@dataclass(slots=True)
+class Call:
+    """One call of a handler, as middleware sees it.
+
+    Attributes:
+        handler: the handler called.
+        arguments: the caller's inputs by parameter name (a message handler's message is
+            under its first parameter's name).
+        seeds: instances the transport gives the call's scope by type (the HTTP request,
+            later the caller's identity).
+        events: the events the call raised, once it has returned.
+    """
+
+    handler: Handler
+    arguments: dict[str, Any]
+    seeds: dict[Any, Any] = field(default_factory=dict)
+    events: list[object] = field(default_factory=list)
+
+
+Next: TypeAlias = Callable[[Call], Awaitable[Any]]
+Middleware: TypeAlias = Callable[[Call, Next], Awaitable[Any]]
+"""``async def middleware(call, call_next) -> result``: runs around every handler call."""
+
+
+class MessageBus:
+    """Routes messages to handlers and runs every handler call.
+
+    A bus is filled while the application is declared (:meth:`add`, :meth:`use`) and bound to
+    the container once that is built (:meth:`bind`); it handles messages from then on.
+
+    Args:
+        middleware: wrappers around every handler call, outermost first.
+    """
+
+    def __init__(self, middleware: Sequence[Middleware] = ()) -> None:
+        self._commands: dict[type, Handler] = {}
+        self._events: dict[type, list[Handler]] = collections.defaultdict(list)
+        self._others: list[Handler] = []
+        self._middleware: list[Middleware] = list(middleware)
+        self._container: Container | None = None
+        self._signatures: dict[Handler, Signature] = {}
+        self._direct: frozenset[Handler] = frozenset()
+
+    # -- declaring ---------------------------------------------------------------------------
+
+    def add(self, handler: Handler) -> None:
+        """Route ``handler``'s message to it; RPC and route handlers are only remembered.
+
+        Raises:
+            ConfigError: a command or query already has a handler, or the bus is bound.
+        """
+        if self._container is not None:
+            raise ConfigError(f"cannot add {handler.label}: the bus is already running")
+        message = handler.message
+        if handler.kind is HandlerKind.EVENT and message is not None:
+            self._events[message].append(handler)
+        elif handler.kind.takes_message and message is not None:
+            existing = self._commands.get(message)
+            if existing is not None:
+                raise ConfigError(
+                    f"{message.__qualname__} has two handlers, {existing.label} and "
+                    f"{handler.label}; a {handler.kind.value} has exactly one handler"
+                )
+            self._commands[message] = handler
+        else:
+            self._others.append(handler)
+
+    def use(self, middleware: Middleware) -> None:
+        """Wrap every handler call in ``middleware`` (inside those added before).
+
+        Raises:
+            ConfigError: the bus is already bound: middleware is declared before it runs.
+        """
+        if self._container is not None:
+            raise ConfigError("cannot add middleware: the bus is already running")
+        self._middleware.append(middleware)
+
+    def register(self, registry: Registry) -> None:
+        """Provide this bus, and the :class:`Events` of each handler call, from ``registry``."""
+        registry.value(self)
+        registry.provide(_events_outside_a_handler, scope=Scope.REQUEST, provides=Events)
+
+    @property
+    def handlers(self) -> list[Handler]:
+        """Every handler, commands and queries first, then events, then the rest."""
+        events = [h for handlers in self._events.values() for h in handlers]
+        return [*self._commands.values(), *events, *self._others]
+
+    def handler_for(self, message_type: type) -> Handler | None:
+        """The command or query handler of ``message_type``, if any."""
+        return self._commands.get(message_type)
+
+    def event_handlers(self, event_type: type) -> list[Handler]:
+        """The handlers of ``event_type``, in the order they were added."""
+        return list(self._events.get(event_type, ()))
+
+    # -- running -----------------------------------------------------------------------------
+
+    def bind(self, container: Container) -> None:
+        """Check every handler against the container, and handle messages with it from now on.
+
+        Raises:
+            MissingProviderError: a message handler needs what nothing provides.
+            ScopeMismatchError: cannot happen for handlers; they run in a request scope.
+        """
+        provided = container.graph.providers.keys()
+        self._signatures = {handler: handler.signature(provided) for handler in self.handlers}
+        if not self._middleware:
+            self._direct = frozenset(
+                handler
+                for handler, signature in self._signatures.items()
+                if handler.is_async and not signature.dependencies
+            )
+        self._container = container
+
+    def signature(self, handler: Handler) -> Signature:
+        """The inputs and dependencies of ``handler``, once the bus is bound.
+
+        Raises:
+            ConfigError: the bus is not bound yet.
+        """
+        if self._container is None:
+            self._bound(f"read the signature of {handler.label}")
+        return self._signatures[handler]
+
+    def _bound(self, what: str) -> Container:
+        """The container; asking before :meth:`bind` is an error that says how to run."""
+        if self._container is None:
+            raise ConfigError(
+                f"cannot {what}: the bus is not bound to a container yet; run the service "
+                "(atoll.main, atoll run), or build its container and call bus.bind(container)"
+            )
+        return self._container
+
+    async def handle(self, message: object) -> Any:
+        """Handle a command or query and return its handler's result; or publish an event.
+
+        The events raised on the way are handled before this returns.
+
+        Raises:
+            NoHandlerError: ``message`` is of a type nothing handles, and not an event type
+                with handlers (an event without handlers is published to nobody, silently).
+            Exception: what the command's handler raised.
+        """
+        self._bound(f"handle {type(message).__qualname__}")
+        handler = self._commands.get(type(message))
+        if handler is None:
+            if type(message) in self._events:
+                await self.publish(message)
+                return None
+            raise NoHandlerError(_no_handler(message, self._commands))
+        return await self.call(handler, {handler_message_parameter(self, handler): message})
+
+    async def publish(self, *events: object) -> None:
+        """Handle ``events`` and every event their handlers raise, in order."""
+        self._bound("publish " + ", ".join(type(event).__qualname__ for event in events))
+        await self._drain(collections.deque(events))
+
+    async def call(
+        self, handler: Handler, arguments: dict[str, Any], seeds: dict[Any, Any] | None = None
+    ) -> Any:
+        """Call ``handler`` with the caller's ``arguments``, then handle the events it raised.
+
+        Args:
+            handler: any handler of this bus.
+            arguments: its inputs, by parameter name, already of the right types.
+            seeds: instances the call's scope gets by type, such as the HTTP request.
+        """
+        if self._container is None:
+            self._bound(f"call {handler.label}")
+        if handler in self._direct and not seeds:
+            # Nothing to inject and no middleware: no scope to open, no events to collect.
+            result = await handler.function(**arguments)
+            if result is not None and self._events:
+                pending = collections.deque(self._returned_events(handler, result))
+                if pending:
+                    await self._drain(pending)
+            return result
+        call = Call(handler, arguments, seeds or {})
+        result = await self._through_middleware(call)
+        pending = collections.deque(call.events)
+        pending.extend(self._returned_events(handler, result))
+        if pending:
+            await self._drain(pending)
+        return result
+
+    async def _through_middleware(self, call: Call) -> Any:
+        if not self._middleware:
+            return await self._invoke(call)
+        chain: Next = self._invoke
+        for middleware in reversed(self._middleware):
+            chain = _link(middleware, chain)
+        return await chain(call)
+
+    async def _invoke(self, call: Call) -> Any:
+        """The innermost step: a scope, the dependencies, the handler itself."""
+        container = self._container
+        assert container is not None  # noqa: S101 - call() checked it
+        handler = call.handler
+        signature = self._signatures[handler]
+        events = Events()
+        async with container.scope() as scope:
+            scope.seed(Events, events)
+            for tp, instance in call.seeds.items():
+                scope.seed(tp, instance)
+            arguments = call.arguments
+            if signature.dependencies:
+                arguments = {**arguments, **await scope.afill(signature.dependencies)}
+            if handler.is_async:
+                result = await handler.function(**arguments)
+            else:
+                result = await asyncio.to_thread(handler.function, **arguments)
+        call.events.extend(events)
+        return result
+
+    def _returned_events(self, handler: Handler, result: object) -> Iterable[object]:
+        """Events (or, from event handlers, commands) a handler returned rather than raised."""
+        if result is None or handler.kind is HandlerKind.QUERY:
+            # A query changes nothing: the events it returns are data (a history), not news.
+            return ()
+        items = result if isinstance(result, list | tuple) else (result,)
+        follow = [item for item in items if self._is_followed(handler, item)]
+        return follow if len(follow) == len(items) else ()
+
+    def _is_followed(self, handler: Handler, item: object) -> bool:
+        kind = type(item)
+        if kind in self._events:
+            return True
+        return handler.kind is HandlerKind.EVENT and kind in self._commands
+
+    async def _drain(self, pending: collections.deque[object]) -> None:
+        while pending:
+            message = pending.popleft()
+            if type(message) in self._commands:  # an event handler chained a command
+                await self._run_logged(self._commands[type(message)], message, pending)
+                continue
+            for handler in self._events.get(type(message), ()):
+                await self._run_logged(handler, message, pending)
+
+    async def _run_logged(
+        self, handler: Handler, message: object, pending: collections.deque[object]
+    ) -> None:
+        call = Call(handler, {handler_message_parameter(self, handler): message})
+        try:
+            result = await self._through_middleware(call)
+        except Exception:
+            logger.exception(
+                "%s failed handling %s; the other handlers go on",
+                handler.label,
+                type(message).__qualname__,
+            )
+            return
+        pending.extend(call.events)
+        pending.extend(self._returned_events(handler, result))
+
+
+def _link(middleware: Middleware, call_next: Next) -> Next:
+    def step(call: Call) -> Awaitable[Any]:
+        return middleware(call, call_next)
+
+    return step
+
+
+def handler_message_parameter(bus: MessageBus, handler: Handler) -> str:
+    """The name of the parameter a message handler receives its message in."""
+    return bus.signature(handler).inputs[0].name
+
+
+def _no_handler(message: object, commands: dict[type, Handler]) -> str:
+    kind = type(message)
+    known = ", ".join(sorted(t.__qualname__ for t in commands)) or "none"
+    return (
+        f"no handler for {kind.__module__}.{kind.__qualname__}; declare one with "
+        f"@service.command({kind.__qualname__}) (or .query, or .on for an event). "
+        f"Commands and queries handled here: {known}"
+    )

@@ -1,0 +1,1 @@
+"""One module per third-party library atoll adapts; the only place that library is imported."""

@@ -1,0 +1,65 @@
+"""What a service exposes: its REST routes, its RPC methods, the errors callers may see.
+
+The service layer declares these; the transports (the ASGI app, the JSON-RPC engine, the
+OpenAPI and OpenRPC documents, ``atoll routes``) read them. Nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from atoll.messaging.faults import FaultMap
+
+if TYPE_CHECKING:
+    from atoll.endpoints.types import ASGIApp
+    from atoll.messaging.handlers import Handler
+
+__all__ = ["Api", "Method", "Route", "kebab", "snake"]
+
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A REST route: ``GET /runs/{run_id}`` answered by a handler."""
+
+    method: str
+    path: str
+    handler: Handler
+    status: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A JSON-RPC method answered by a handler."""
+
+    name: str
+    handler: Handler
+
+
+@dataclass
+class Api:
+    """What one service, or a system of them, exposes."""
+
+    title: str
+    version: str = "0.0.0"
+    description: str = ""
+    routes: list[Route] = field(default_factory=list)
+    methods: list[Method] = field(default_factory=list)
+    faults: FaultMap = field(default_factory=FaultMap)
+    mounts: list[tuple[str, ASGIApp]] = field(default_factory=list)
+
+
+_WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def snake(name: str) -> str:
+    """``RecordRun`` -> ``record_run``: the RPC method of a message type."""
+    return _WORD.sub("_", name).lower()
+
+
+def kebab(name: str) -> str:
+    """``RecordRun`` -> ``record-run``: the REST path of a message type."""
+    return _WORD.sub("-", name).lower()

@@ -1,0 +1,232 @@
+"""The ASGI app of a service: REST routes, JSON-RPC, the API documents, mounted apps.
+
+One request goes, in order: to the JSON-RPC endpoint if its path is the RPC path (or
+``/api``); to ``/openapi.json`` or ``/docs``; to a mounted app whose prefix it starts with; to
+the router. Whatever fails becomes a response, never a dropped connection:
+
+- a request the service cannot accept (unknown route, wrong method, wrong content type, body
+  too large, invalid JSON or types) gets its 4xx status and an RFC 9457 problem document;
+- an error the service declared (``service.error``) gets the status declared for it;
+- anything else gets 500 and a correlation id, the traceback goes to the log under that id,
+  and the body holds no exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import msgspec
+
+from atoll.endpoints.apipage import api_page
+from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
+from atoll.endpoints.mount import Mount
+from atoll.endpoints.openapi import openapi_document
+from atoll.endpoints.problems import HTTPError
+from atoll.endpoints.requests import ClientDisconnectedError, Request, require_json, route_path
+from atoll.endpoints.responses import send_bytes, send_empty, send_json, send_problem
+from atoll.endpoints.rest import RestEndpoint, message_fields
+from atoll.endpoints.routing import Router
+from atoll.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Coroutine, Iterable
+
+    from atoll.endpoints.api import Api, Method
+    from atoll.endpoints.server import ServerOptions
+    from atoll.endpoints.types import Receive, Scope, Send
+    from atoll.messaging.bus import MessageBus
+    from atoll.messaging.handlers import Handler
+
+__all__ = ["HttpApp", "rpc_engine", "rpc_methods"]
+
+_Special: TypeAlias = "Callable[[Request, Send], Awaitable[None]]"
+
+logger = logging.getLogger("atoll.http")
+
+_HTML = b"text/html; charset=utf-8"
+GEMSTONE_PATH = "/api"
+"""gemstone served JSON-RPC here; atoll answers it too, so that its clients work unchanged."""
+
+
+def rpc_methods(methods: Iterable[Method], bus: MessageBus) -> list[RpcMethod]:
+    """The JSON-RPC methods of ``methods``, each calling its handler through ``bus``."""
+    return [_rpc_method(method.name, method.handler, bus) for method in methods]
+
+
+def rpc_engine(api: Api, bus: MessageBus, *, max_batch: int = 100) -> JsonRpc:
+    """A JSON-RPC engine answering ``api``'s methods through ``bus``."""
+    return JsonRpc(
+        rpc_methods(api.methods, bus),
+        faults=api.faults,
+        max_batch=max_batch,
+        title=api.title,
+        version=api.version,
+        description=api.description,
+    )
+
+
+def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
+    if handler.message is not None:
+        message = handler.message
+        parameter = bus.signature(handler).inputs[0].name
+        fields = message_fields(message)
+
+        async def call_with_message(arguments: dict[str, Any]) -> Any:
+            return await bus.call(handler, {parameter: message(**arguments)})
+
+        params = fields
+        call: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]] = call_with_message
+    else:
+        params = list(bus.signature(handler).inputs)
+
+        async def call_with_arguments(arguments: dict[str, Any]) -> Any:
+            return await bus.call(handler, arguments)
+
+        call = call_with_arguments
+    return RpcMethod(
+        name=name,
+        params=tuple(
+            Param(item.name, item.hint, positional=not item.keyword_only)
+            if item.required
+            else Param(item.name, item.hint, item.default, positional=not item.keyword_only)
+            for item in params
+        ),
+        call=call,
+        result=handler.returns,
+        summary=handler.summary,
+        description=handler.description,
+    )
+
+
+class HttpApp:
+    """The ASGI app serving one :class:`~atoll.endpoints.api.Api` through a message bus.
+
+    Args:
+        api: what to serve.
+        bus: the bound bus the handlers are called through.
+        options: the server's options (body limit, RPC path, batch size, documents).
+    """
+
+    def __init__(self, api: Api, bus: MessageBus, options: ServerOptions) -> None:
+        self.api = api
+        self.bus = bus
+        self.options = options
+        self.rpc = rpc_engine(api, bus, max_batch=options.max_batch)
+        self.router: Router[RestEndpoint] = Router()
+        self.endpoints: list[RestEndpoint] = []
+        for route in api.routes:
+            endpoint = RestEndpoint(route, bus, options.max_body)
+            try:
+                self.router.add(route.method, route.path, endpoint, endpoint.path_types)
+            except ConfigError as error:
+                raise ConfigError(f"{error} (declared by {route.handler.label})") from None
+            self.endpoints.append(endpoint)
+        self.mounts = [Mount(prefix, app) for prefix, app in api.mounts]
+        self._special: dict[str, _Special] = {
+            options.rpc_path: self._jsonrpc,
+            GEMSTONE_PATH: self._jsonrpc,
+        }
+        if options.docs:
+            self._special["/openapi.json"] = self._document(b"application/json", self._openapi())
+            self._special["/docs"] = self._document(_HTML, api_page(api.title, "openapi.json"))
+
+    def _openapi(self) -> bytes:
+        document = openapi_document(self.api, self.endpoints, self.options.rpc_path)
+        return msgspec.json.encode(document)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await _lifespan_without_work(receive, send)
+        else:  # a websocket: nothing here speaks it
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = route_path(scope) if scope.get("root_path") else scope["path"]
+        try:
+            special = self._special.get(path)
+            if special is not None:
+                await special(Request(scope, receive), send)
+                return
+            if self.mounts:
+                for mount in self.mounts:
+                    if mount.matches(path):
+                        await mount(scope, receive, send)
+                        return
+            match = self.router.match(scope["method"], path)
+            status, body = await match.endpoint(Request(scope, receive), match.params)
+            if status == 204:  # noqa: PLR2004 - No Content
+                await send_empty(send, 204)
+            else:
+                await send_json(send, status, body)
+        except HTTPError as error:
+            await send_problem(send, error, path)
+        except ClientDisconnectedError:
+            return
+        except Exception as error:  # noqa: BLE001 - every failure becomes a response
+            await send_problem(send, self._failure(error, scope), path)
+
+    def _document(self, content_type: bytes, body: bytes) -> _Special:
+        async def serve(request: Request, send: Send) -> None:
+            if request.method not in {"GET", "HEAD"}:
+                raise HTTPError(
+                    405,
+                    f"{request.path} is read with GET, not {request.method}",
+                    headers=((b"allow", b"GET, HEAD"),),
+                )
+            await send_bytes(send, 200, body, content_type)
+
+        return serve
+
+    async def _jsonrpc(self, request: Request, send: Send) -> None:
+        if request.method != "POST":
+            raise HTTPError(
+                405,
+                f"the JSON-RPC endpoint takes POST requests, not {request.method}",
+                headers=((b"allow", b"POST"),),
+            )
+        require_json(request)
+        body = await request.body(self.options.max_body)
+        answer = await self.rpc.handle(body)
+        if answer is None:
+            await send_empty(send, 204)
+        else:
+            await send_json(send, 200, answer)
+
+    def _failure(self, error: Exception, scope: Scope) -> HTTPError:
+        fault = self.api.faults.describe(error)
+        if fault is not None:
+            # A problem's "type" is a URI naming the kind of problem (RFC 9457, 3.1.1), which
+            # an exception's class name is not: it goes in a member of its own.
+            extra = {("error_type" if key == "type" else key): v for key, v in fault.data.items()}
+            return HTTPError(fault.status, fault.detail, title=fault.title, extra=extra)
+        correlation = uuid.uuid4().hex
+        logger.error(
+            "%s %s failed (correlation id %s)",
+            scope["method"],
+            scope["path"],
+            correlation,
+            exc_info=error,
+        )
+        return HTTPError(
+            500,
+            "the service failed to handle this request; its log has the details under the "
+            "correlation id",
+            extra={"correlation_id": correlation},
+        )
+
+
+async def _lifespan_without_work(receive: Receive, send: Send) -> None:
+    """Answer a lifespan the app needs nothing from: the kernel runs the service around it."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,130 @@
+"""The remote services a process calls, by name: ``clients.get("users")``.
+
+Code that calls another service should not know where it runs. :class:`Clients` reads the
+``clients`` option section (:class:`ClientOptions`: ``--clients-urls users=http://...``, or
+``<PREFIX>_CLIENTS_URLS`` in the environment) and gives a
+:class:`~atoll.endpoints.client.RemoteService` for each name: over HTTP at the configured URL,
+or, for a service composed into the same process, through that service's own JSON-RPC engine
+(:class:`~atoll.endpoints.transports.LocalTransport`), with the same encoding, validation and
+errors. Moving a service out of the process is then a change of configuration, not of code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from atoll.endpoints.client import RemoteService
+from atoll.endpoints.transports import LocalTransport, masked, rpc_url
+from atoll.errors import ConfigError
+from atoll.kernel.options import option
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from atoll.endpoints.transports import RpcEngine
+
+__all__ = ["ClientOptions", "Clients"]
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Where the remote services this process calls are, and how long to wait for them."""
+
+    urls: list[str] = option(
+        default_factory=list,
+        help="the remote services by name: users=http://127.0.0.1:8001/rpc,runs=...",
+    )
+    timeout: float = option(10.0, help="seconds a remote call may take at each step")
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ValueError(f"timeout must be above 0 seconds, such as 10; got {self.timeout}")
+        self.targets()
+
+    def targets(self) -> dict[str, str]:
+        """The URL of each service, by name.
+
+        Raises:
+            ValueError: an entry is not ``NAME=URL`` with an http(s) URL, or repeats a name.
+        """
+        targets: dict[str, str] = {}
+        for entry in self.urls:
+            name, equals, url = (part.strip() for part in entry.partition("="))
+            if not (name and equals and url):
+                raise ValueError(
+                    f"the urls entry {masked(entry)!r} is not NAME=URL; write it like "
+                    "users=http://127.0.0.1:8001/rpc"
+                )
+            if name in targets:
+                raise ValueError(f"urls names the service {name!r} twice; keep one URL for it")
+            try:
+                targets[name] = rpc_url(url)
+            except ConfigError as error:
+                raise ValueError(f"the urls entry for {name!r}: {error}") from None
+        return targets
+
+
+class Clients:
+    """The remote services this process calls, by name.
+
+    A service running in this process is called through its engine (:class:`LocalTransport`),
+    any other over HTTP at its URL in ``options.urls``. A component: :meth:`stop` closes the
+    connections.
+
+    Args:
+        options: the ``clients`` option section.
+        local: the engines of the services in this process, by name.
+        env_prefix: the application's environment prefix, for messages (``RUNS``).
+    """
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        local: Mapping[str, RpcEngine] | None = None,
+        *,
+        env_prefix: str = "<PREFIX>",
+    ) -> None:
+        self.options = options
+        self._local = dict(local or {})
+        self._urls = options.targets()
+        self._env_var = f"{env_prefix}_CLIENTS_URLS".upper()
+        self._services: dict[str, RemoteService] = {}
+
+    def get(self, name: str) -> RemoteService:
+        """The service ``name``: made at the first call, the same one afterwards.
+
+        Raises:
+            ConfigError: the service is not in this process, and has no URL.
+        """
+        service = self._services.get(name)
+        if service is None:
+            service = self._services[name] = self._make(name)
+        return service
+
+    def _make(self, name: str) -> RemoteService:
+        engine = self._local.get(name)
+        if engine is not None:
+            return RemoteService(LocalTransport(engine, name=name))
+        url = self._urls.get(name)
+        if url is None:
+            known = ", ".join(sorted({*self._local, *self._urls})) or "none"
+            raise ConfigError(
+                f"no URL for the remote service {name!r} (known: {known}); set it with "
+                f"--clients-urls {name}=http://HOST:PORT/rpc or the environment variable "
+                f"{self._env_var}"
+            )
+        return RemoteService(url, timeout=self.options.timeout)
+
+    async def start(self) -> None:
+        """Nothing to do: connections open at the first call."""
+
+    async def stop(self) -> None:
+        """Close every service's connections."""
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every service's connections; :meth:`get` makes new services afterwards."""
+        services, self._services = self._services, {}
+        for service in services.values():
+            await service.aclose()

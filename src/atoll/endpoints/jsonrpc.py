@@ -1,0 +1,549 @@
+"""The JSON-RPC 2.0 engine: one request body in, one response body (or nothing) out.
+
+The engine knows no transport. HTTP, the in-process client and the brokers all hand it the
+bytes they received and send back what :meth:`JsonRpc.handle` returns; ``None`` means that
+nothing is to be answered (a notification, or a batch of them).
+
+It follows https://www.jsonrpc.org/specification exactly, and decides what the specification
+leaves open as follows:
+
+- A request with ``"params": null`` is taken as one without ``params``.
+- An invalid request (-32600) is always answered, even without an ``id``: it is not a
+  notification, since it is not a request at all (the specification's own examples answer
+  ``{"jsonrpc": "2.0", "method": 1, "params": "bar"}``). Its ``id`` is echoed when it is
+  readable (a string, a number or null, in an object whose keys are unique), else it is null.
+- A well-formed notification is never answered, whatever happens to it.
+- Members other than ``jsonrpc``, ``method``, ``params`` and ``id`` are ignored.
+- JSON-RPC needs unique keys: an object that repeats a key, at any depth, makes its request
+  invalid (-32600), and the error names the key. JSON nested deeper than :data:`MAX_DEPTH`
+  arrays and objects is refused as a parse error (-32700), before the engine recurses into it.
+- ``rpc.discover`` answers the OpenRPC document; every other ``rpc.`` name is reserved, so
+  such a method is not found, and a service cannot declare one.
+
+The engine sits on the hot path of every call, so the work per request is a handful of C
+calls: the body is decoded once by msgspec, and each method's arguments are checked and
+converted by one ``msgspec.convert`` into a Struct type built for the method when the engine
+is made. The error paths alone do more work, such as explaining which parameter is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import json
+import logging
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from enum import Enum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from atoll.endpoints.openrpc import build_document
+from atoll.errors import ConfigError
+from atoll.messaging.faults import FaultMap
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+
+__all__ = [
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "MAX_DEPTH",
+    "METHOD_NOT_FOUND",
+    "NO_DEFAULT",
+    "PARSE_ERROR",
+    "JsonRpc",
+    "Param",
+    "RpcMethod",
+]
+
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
+INTERNAL_ERROR: Final = -32603
+
+MAX_DEPTH: Final = 128
+"""The most arrays and objects a body may nest, the batch and the request included."""
+
+logger = logging.getLogger("atoll.rpc")
+
+
+class _NoDefault(Enum):
+    NO_DEFAULT = "NO_DEFAULT"
+
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Final = _NoDefault.NO_DEFAULT
+"""The default of a required parameter."""
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter of a method, as callers see it."""
+
+    name: str
+    hint: Any
+    """A type msgspec converts to: ``int``, ``list[int]``, a dataclass, ``X | None``..."""
+    default: Any = NO_DEFAULT
+    """The value when the caller gives none; :data:`NO_DEFAULT` makes the parameter required."""
+    positional: bool = True
+    """False for a keyword-only parameter, which callers must pass by name."""
+
+    @property
+    def required(self) -> bool:
+        """Whether a caller must give this parameter."""
+        return self.default is NO_DEFAULT
+
+
+@dataclass(frozen=True, slots=True)
+class RpcMethod:
+    """A method callers may invoke: its name, parameters and the coroutine that runs it."""
+
+    name: str
+    params: tuple[Param, ...]
+    """The parameters, in signature order."""
+    call: Callable[[dict[str, Any]], Awaitable[Any]]
+    """Runs the method with its validated, converted arguments, by name; returns the result."""
+    result: Any = Any
+    """The result's type hint, for the OpenRPC document."""
+    summary: str = ""
+    """The first line of the docstring."""
+    description: str = ""
+    """The rest of the docstring."""
+
+
+class JsonRpc:
+    """Answers JSON-RPC 2.0 request bodies by calling the methods they name.
+
+    Args:
+        methods: the methods callers may invoke.
+        faults: the application errors callers may see; any other exception raised by a
+            method is an internal error, logged on ``atoll.rpc`` under a correlation id.
+        max_batch: the most requests one batch may hold.
+        title: the service's name, in the OpenRPC document.
+        version: the service's version, in the OpenRPC document.
+        description: what the service does, in the OpenRPC document.
+
+    Raises:
+        ConfigError: two methods share a name, a name starts with ``rpc.``, a method names one
+            parameter twice or gives an unusable default, or ``max_batch`` is below 1.
+    """
+
+    __slots__ = (
+        "_bindings",
+        "_description",
+        "_discovered",
+        "_faults",
+        "_max_batch",
+        "_methods",
+        "_title",
+        "_version",
+    )
+
+    def __init__(
+        self,
+        methods: Iterable[RpcMethod],
+        *,
+        faults: FaultMap | None = None,
+        max_batch: int = 100,
+        title: str = "service",
+        version: str = "0.0.0",
+        description: str = "",
+    ) -> None:
+        if max_batch < 1:
+            raise ConfigError(f"max_batch is {max_batch}; a batch must hold at least 1 request")
+        bindings: dict[str, _Binding] = {}
+        for method in methods:
+            if method.name.startswith("rpc."):
+                raise ConfigError(
+                    f"method {method.name!r} starts with 'rpc.', which JSON-RPC 2.0 reserves "
+                    "for its own extensions; rename it"
+                )
+            if method.name in bindings:
+                raise ConfigError(f"two methods are named {method.name!r}; rename one of them")
+            bindings[method.name] = _Binding(method)
+        self._methods = MappingProxyType({name: bound.method for name, bound in bindings.items()})
+        discover = RpcMethod(
+            "rpc.discover", (), self._discover, dict[str, Any], "The OpenRPC document."
+        )
+        bindings[discover.name] = _Binding(discover)
+        self._bindings = bindings
+        self._faults = FaultMap() if faults is None else faults
+        self._max_batch = max_batch
+        self._title = title
+        self._version = version
+        self._description = description
+        self._discovered: msgspec.Raw | None = None
+
+    @property
+    def methods(self) -> Mapping[str, RpcMethod]:
+        """The service's methods by name (``rpc.discover``, built in, is not among them)."""
+        return self._methods
+
+    def document(self) -> dict[str, Any]:
+        """The OpenRPC document describing the service's methods; a new dict each time."""
+        return build_document(
+            self._methods.values(),
+            title=self._title,
+            version=self._version,
+            description=self._description,
+        )
+
+    async def _discover(self, _: dict[str, Any]) -> msgspec.Raw:
+        if self._discovered is None:
+            self._discovered = msgspec.Raw(_encode(self.document()))
+        return self._discovered
+
+    async def handle(self, body: bytes) -> bytes | None:
+        """The encoded response to one request body, or None when nothing is answered."""
+        try:
+            tree, duplicates = _parse(body, self._max_batch)
+        except (ValueError, RecursionError) as error:
+            # ValueError covers msgspec's DecodeError and a UnicodeDecodeError on bad UTF-8.
+            return _parse_error(error)
+        if type(tree) is dict:
+            return await self._answer(tree) if duplicates is None else _duplicated(tree, duplicates)
+        if type(tree) is list:
+            return await self._batch(tree, duplicates)
+        return _error(None, INVALID_REQUEST, "Invalid Request", _NOT_AN_OBJECT)
+
+    async def _batch(self, batch: list[Any], duplicates: list[Any] | None) -> bytes | None:
+        """The array of answers to a batch, its requests run concurrently; None if it is empty."""
+        if not batch:
+            return _error(None, INVALID_REQUEST, "Invalid Request", _EMPTY_BATCH)
+        if len(batch) > self._max_batch:
+            detail = f"a batch holds at most {self._max_batch} requests; got {len(batch)}"
+            return _error(None, INVALID_REQUEST, "Invalid Request", detail)
+        calls: list[Coroutine[Any, Any, bytes | None]] = []
+        for index, request in enumerate(batch):
+            if duplicates is None or _duplicate_key(duplicates[index]) is None:
+                calls.append(self._answer(request))
+            else:
+                calls.append(_settled(_duplicated(request, duplicates[index])))
+        answers = [answer for answer in await asyncio.gather(*calls) if answer is not None]
+        return b"[" + b",".join(answers) + b"]" if answers else None
+
+    async def _answer(self, request: Any) -> bytes | None:  # noqa: C901, PLR0911, PLR0912 - the hot path stays one flat function: a call per check would cost more than the check
+        """The response to one request of a body, or None for a notification."""
+        if type(request) is not dict:
+            return _error(None, INVALID_REQUEST, "Invalid Request", _NOT_AN_OBJECT)
+        rid = request.get("id", _NO_ID)
+        notification = rid is _NO_ID
+        if notification:
+            rid = None
+        elif type(rid) not in _ID_TYPES:
+            return _error(None, INVALID_REQUEST, "Invalid Request", _BAD_ID)
+        if request.get("jsonrpc") != "2.0":
+            return _error(rid, INVALID_REQUEST, "Invalid Request", _BAD_VERSION)
+        name = request.get("method")
+        if type(name) is not str:
+            return _error(rid, INVALID_REQUEST, "Invalid Request", _BAD_METHOD)
+        params = request.get("params")
+        if params is not None and type(params) is not dict and type(params) is not list:
+            return _error(rid, INVALID_REQUEST, "Invalid Request", _BAD_PARAMS)
+        binding = self._bindings.get(name)
+        if binding is None:
+            if notification:
+                return None
+            detail = f"{name!r} is not a method of this service; rpc.discover lists them"
+            return _error(rid, METHOD_NOT_FOUND, "Method not found", {"detail": detail})
+        try:
+            args = binding.bind(params)
+        except _InvalidParamsError as error:
+            if notification:
+                return None
+            return _error(rid, INVALID_PARAMS, "Invalid params", error.data)
+        try:
+            result = await binding.call(args)
+        except Exception as error:  # noqa: BLE001 - any failure of a method becomes an error object
+            answer = self._failure(rid, name, error)
+            return None if notification else answer
+        if notification:
+            return None
+        try:
+            encoded = _encode(result)
+        except Exception as error:  # noqa: BLE001 - msgspec raises TypeError, OverflowError...
+            return _internal(rid, name, error)
+        return b'{"jsonrpc":"2.0","result":' + encoded + b',"id":' + _encode(rid) + b"}"
+
+    def _failure(self, rid: Any, name: str, error: Exception) -> bytes:
+        """The error object for an exception a method raised: a fault, or an internal error."""
+        fault = self._faults.describe(error)
+        if fault is None:
+            return _internal(rid, name, error)
+        return _error(rid, fault.code, fault.title, {"detail": fault.detail, **fault.data})
+
+
+class _Binding:
+    """Turns the ``params`` of a request into a method's arguments, or explains why not."""
+
+    __slots__ = ("args", "call", "method", "names", "positional", "required")
+
+    def __init__(self, method: RpcMethod) -> None:
+        self.method = method
+        self.call = method.call
+        self.names = tuple(param.name for param in method.params)
+        if len(set(self.names)) < len(self.names):
+            raise ConfigError(f"method {method.name!r} names a parameter twice: {self.names}")
+        self.positional = tuple(param.name for param in method.params if param.positional)
+        self.required = tuple(param.name for param in method.params if param.required)
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        for param in method.params:
+            if param.required:
+                fields.append((param.name, param.hint))
+            elif type(param.default) in _MUTABLE and param.default:
+                # msgspec refuses a non-empty mutable default; a copy per call keeps callers
+                # from sharing (and changing) one list.
+                factory = functools.partial(copy.deepcopy, param.default)
+                fields.append((param.name, param.hint, msgspec.field(default_factory=factory)))
+            else:
+                fields.append((param.name, param.hint, param.default))
+        try:
+            self.args = msgspec.defstruct(
+                f"{method.name}_params", fields, kw_only=True, forbid_unknown_fields=True
+            )
+        except (TypeError, ValueError, RuntimeError) as error:
+            # msgspec refuses names that are not identifiers (TypeError) or that start with
+            # two underscores (RuntimeError), and defaults it cannot hold.
+            raise ConfigError(
+                f"method {method.name!r} has parameters msgspec cannot hold ({error}); "
+                "use identifier names without a leading '__' and immutable defaults"
+            ) from None
+
+    def bind(self, params: dict[str, Any] | list[Any] | None) -> dict[str, Any]:
+        """The arguments by name, validated and converted to their hints.
+
+        Raises:
+            _InvalidParamsError: with the detail and the path of the first problem.
+        """
+        named: dict[str, Any]
+        if isinstance(params, list):
+            if len(params) > len(self.positional):
+                raise _InvalidParamsError(self._too_many(len(params)), f"$[{len(self.positional)}]")
+            named = dict(zip(self.positional, params, strict=False))
+        elif params is None:
+            named = {}
+        else:
+            named = params
+        if not self.names:
+            if named:
+                raise self._explain(named, None)
+            return {}
+        try:
+            return msgspec.structs.asdict(msgspec.convert(named, self.args))
+        except msgspec.ValidationError as error:
+            raise self._explain(named, error) from None
+
+    def _too_many(self, count: int) -> str:
+        if not self.positional:
+            return f"{self.method.name} takes no positional parameters; got {count}"
+        names = ", ".join(self.positional)
+        return (
+            f"{self.method.name} takes at most {len(self.positional)} positional parameters "
+            f"({names}); got {count}"
+        )
+
+    def _explain(
+        self, params: dict[str, Any], error: msgspec.ValidationError | None
+    ) -> _InvalidParamsError:
+        """Which parameter is wrong, found from the parameter list before msgspec's text."""
+        for name in params:
+            if name not in self.names:
+                takes = ", ".join(self.names) or "no parameters"
+                detail = f"{self.method.name} has no parameter {name!r}; it takes {takes}"
+                return _InvalidParamsError(detail, f"$.{name}")
+        for name in self.required:
+            if name not in params:
+                return _InvalidParamsError(
+                    f"{self.method.name} needs the parameter {name!r}", f"$.{name}"
+                )
+        message = str(error)
+        detail, at, path = message.rpartition(" - at `")
+        if not at:  # pragma: no cover - msgspec gives a path for all but the two cases above
+            return _InvalidParamsError(message, "$")
+        return _InvalidParamsError(detail, path.removesuffix("`"))
+
+
+class _InvalidParamsError(Exception):
+    """The ``params`` of a request do not fit the method; never leaves this module."""
+
+    def __init__(self, detail: str, path: str) -> None:
+        super().__init__(detail)
+        self.data = {"detail": detail, "path": path}
+
+
+class _Duplicated(dict[str, Any]):
+    """An object, decoded by the standard library, in which ``key`` appears twice."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, pairs: list[tuple[str, Any]], key: str) -> None:
+        super().__init__(pairs)
+        self.key = key
+
+
+class _TooDeepError(ValueError):
+    def __init__(self) -> None:
+        super().__init__(f"JSON nested deeper than {MAX_DEPTH} arrays and objects")
+
+
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+_NO_ID: Final = object()
+_ID_TYPES: Final = frozenset({str, int, float, type(None)})
+_MUTABLE: Final = frozenset({list, dict, set, bytearray})
+_MEMBER: Final = re.compile(rb'"\s*:')
+
+_EMPTY_BATCH: Final = "a batch must hold at least one request"
+_NOT_AN_OBJECT: Final = "a request must be a JSON object"
+_BAD_ID: Final = "`id` must be a string, a number or null"
+_BAD_VERSION: Final = '`jsonrpc` must be exactly "2.0"'
+_BAD_METHOD: Final = "`method` must be a string"
+_BAD_PARAMS: Final = "`params` must be an array or an object"
+
+
+def _error(rid: Any, code: int, message: str, data: str | dict[str, Any]) -> bytes:
+    """An encoded error response, built anew for each answer (never a shared object)."""
+    if type(data) is str:
+        data = {"detail": data}
+    return _encode(
+        {"jsonrpc": "2.0", "error": {"code": code, "message": message, "data": data}, "id": rid}
+    )
+
+
+def _parse_error(error: BaseException) -> bytes:
+    """The -32700 answer; a RecursionError of the decoder is told as the depth limit."""
+    detail = str(error) if isinstance(error, ValueError) else str(_TooDeepError())
+    return _error(None, PARSE_ERROR, "Parse error", detail)
+
+
+def _internal(rid: Any, name: str, error: BaseException) -> bytes:
+    """Logs an unexpected failure; the caller learns only the id it was logged under."""
+    correlation_id = uuid.uuid4().hex
+    logger.error(
+        "JSON-RPC method %s failed (correlation id %s)",
+        name,
+        correlation_id,
+        exc_info=error,
+        extra={"correlation_id": correlation_id, "rpc_method": name},
+    )
+    return _error(rid, INTERNAL_ERROR, "Internal error", {"correlation_id": correlation_id})
+
+
+def _duplicated(request: Any, duplicates: Any) -> bytes:
+    """The -32600 answer to a request holding an object that repeats a key."""
+    rid = None
+    if not isinstance(duplicates, _Duplicated):
+        rid = request.get("id") if type(request) is dict else None
+        rid = rid if type(rid) in _ID_TYPES else None
+    key = _duplicate_key(duplicates)
+    detail = f"the key {key!r} appears twice in one object; JSON-RPC needs unique keys"
+    return _error(rid, INVALID_REQUEST, "Invalid Request", detail)
+
+
+async def _settled(answer: bytes) -> bytes:
+    return answer
+
+
+def _parse(body: bytes, max_batch: int) -> tuple[Any, Any]:
+    """The decoded body, and the body decoded again with its repeated keys marked if any.
+
+    A batch larger than ``max_batch`` is not looked into: it is refused whole.
+
+    Raises:
+        ValueError: the body is not JSON, or nests deeper than :data:`MAX_DEPTH`.
+        RecursionError: the body nests too deep for the decoder.
+    """
+    tree = _decode(body)
+    if type(tree) is dict or (type(tree) is list and len(tree) <= max_batch):
+        return tree, _duplicates(body, tree)
+    return tree, None
+
+
+def _duplicates(body: bytes, tree: dict[str, Any] | list[Any]) -> Any:
+    r"""The body decoded again with its repeated keys marked, or None if no key repeats.
+
+    msgspec keeps the last value of a repeated key silently, so a repeat shows only as fewer
+    keys decoded than written. Each key written in the body is a string followed by optional
+    whitespace and a colon, which the pattern ``"\s*:`` matches at the key's closing quote;
+    distinct keys end at distinct colons, so their matches never overlap. The pattern can also
+    match inside a string value (``"a\":b"``), but that only adds matches. Hence::
+
+        keys decoded <= keys written <= matches of "\s*: <= colons in the body
+
+    and keys decoded equal to either count proves that no key repeats; only when it is lower
+    does the standard library decode the body again, marking the objects that repeat a key.
+
+    Any lower bound of the keys decoded that reaches the colon count proves it as well, so a
+    request whose keys all sit in the request object and its ``params`` (the common case) is
+    settled by two lengths, without walking the tree. The walk also enforces MAX_DEPTH, so it
+    is skipped only when the body cannot nest deeper: when it holds no more than MAX_DEPTH
+    brackets and braces in all, or no more than twice as many bytes (each opens and closes).
+
+    Raises:
+        _TooDeepError: the body nests deeper than MAX_DEPTH (checked before any recursion).
+        ValueError: the standard library refuses the body (never seen: msgspec accepted it).
+    """
+    colons = body.count(b":")
+    if type(tree) is dict and (
+        len(body) <= 2 * MAX_DEPTH or body.count(b"[") + body.count(b"{") <= MAX_DEPTH
+    ):
+        params = tree.get("params")
+        keys = len(tree) + len(params) if type(params) is dict else len(tree)
+        if keys == colons:
+            return None
+    keys = _count_keys(tree, 1)
+    if keys == colons or keys == len(_MEMBER.findall(body)):
+        return None
+    marked = json.loads(body, object_pairs_hook=_mark_duplicates)
+    return None if _duplicate_key(marked) is None else marked
+
+
+def _count_keys(node: dict[str, Any] | list[Any], depth: int) -> int:
+    """The keys of every object in ``node``, each counted once however often it is written."""
+    if depth > MAX_DEPTH:
+        raise _TooDeepError
+    if type(node) is dict:
+        count = len(node)
+        values: Iterable[Any] = node.values()
+    else:
+        count = 0
+        values = node
+    for value in values:
+        if type(value) is dict or type(value) is list:
+            count += _count_keys(value, depth + 1)
+    return count
+
+
+def _mark_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object hook for :func:`json.loads`: marks an object that repeats a key."""
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    counts = Counter(key for key, _ in pairs)
+    return _Duplicated(pairs, next(key for key, _ in pairs if counts[key] > 1))
+
+
+def _duplicate_key(node: Any) -> str | None:
+    """The first repeated key in ``node``, an object or array decoded by the standard library."""
+    if isinstance(node, _Duplicated):
+        return node.key
+    if type(node) is dict:
+        node = node.values()
+    elif type(node) is not list:
+        return None
+    for value in node:
+        key = _duplicate_key(value)
+        if key is not None:
+            return key
+    return None

@@ -1,0 +1,198 @@
+"""The OpenAPI 3.1 document of a service's REST routes, generated from the handlers' types.
+
+Schemas come from msgspec, the same library that decodes requests, so the document cannot
+disagree with what the service accepts. Every operation documents the errors it can answer:
+422 for invalid input, the statuses of the service's declared errors, and 500; each as an
+RFC 9457 problem document.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from atoll.endpoints.problems import PROBLEM_JSON
+
+if TYPE_CHECKING:
+    from atoll.endpoints.api import Api
+    from atoll.endpoints.rest import RestEndpoint
+
+__all__ = ["openapi_document"]
+
+_REF = "#/components/schemas/{name}"
+_RPC_ID = "jsonrpc"
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "An RFC 9457 problem document.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "correlation_id": {"type": "string"},
+        "error_type": {"type": "string"},
+    },
+    "required": ["type", "title", "status"],
+}
+
+
+def openapi_document(
+    api: Api, endpoints: list[RestEndpoint], rpc_path: str | None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``endpoints``, with ``rpc_path`` as one more operation."""
+    types: list[Any] = []
+
+    def schema(hint: Any) -> dict[str, Any]:
+        types.append(hint)
+        return {"$ypos": len(types) - 1}
+
+    paths: dict[str, dict[str, Any]] = {}
+    fault_statuses = sorted({rule.status for rule in api.faults.rules()})
+    operation_ids = _operation_ids(endpoints, reserved=() if rpc_path is None else (_RPC_ID,))
+    for endpoint, operation_id in zip(endpoints, operation_ids, strict=True):
+        route = endpoint.route
+        handler = endpoint.handler
+        operation: dict[str, Any] = {
+            "operationId": operation_id,
+            "tags": [handler.service],
+        }
+        if handler.summary:
+            operation["summary"] = handler.summary
+        if handler.description:
+            operation["description"] = handler.description
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": schema(tp)}
+            for name, tp in endpoint.path_types.items()
+        ]
+        parameters += [
+            {
+                "name": item.name,
+                "in": "query",
+                "required": item.required,
+                "schema": schema(item.hint),
+            }
+            for item in endpoint.query
+        ]
+        if parameters:
+            operation["parameters"] = parameters
+        if endpoint.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": schema(endpoint.body.hint)}},
+            }
+        returns = handler.returns
+        responses: dict[str, Any] = {}
+        if returns is None or returns is type(None):
+            responses["204"] = {"description": "Done; nothing to return."}
+        else:
+            responses[str(route.status)] = {
+                "description": "Success.",
+                "content": {"application/json": {"schema": schema(returns)}},
+            }
+        errors = {422: "The request is invalid: malformed JSON or a value of the wrong type."}
+        errors.update(dict.fromkeys(fault_statuses, "An error of the service."))
+        errors[500] = "An unexpected failure; its correlation id is in the service's log."
+        for status, text in errors.items():
+            responses[str(status)] = _problem(text)
+        operation["responses"] = responses
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    if rpc_path is not None:
+        paths[rpc_path] = {"post": _rpc_operation()}
+    return _resolve(api, paths, types)
+
+
+def _operation_ids(endpoints: list[RestEndpoint], reserved: tuple[str, ...]) -> list[str]:
+    """Each endpoint's operation id: its handler's name, made unique as OpenAPI requires.
+
+    A name that two handlers share (two services of a system may each have a ``get_run``)
+    is prefixed with the service's name; a clash left after that gets a counter.
+    """
+    counts = Counter(endpoint.handler.name for endpoint in endpoints)
+    used = set(reserved)
+    ids: list[str] = []
+    for endpoint in endpoints:
+        handler = endpoint.handler
+        base = handler.name if counts[handler.name] == 1 else f"{handler.service}.{handler.name}"
+        candidate, number = base, 1
+        while candidate in used:
+            number += 1
+            candidate = f"{base}_{number}"
+        used.add(candidate)
+        ids.append(candidate)
+    return ids
+
+
+def _resolve(api: Api, paths: dict[str, Any], types: list[Any]) -> dict[str, Any]:
+    """Replace each schema placeholder by its msgspec schema, the components gathered once."""
+    schemas, components = msgspec.json.schema_components(
+        types, schema_hook=_unknown_schema, ref_template=_REF
+    )
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"$ypos"}:
+                return schemas[node["$ypos"]]
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    info: dict[str, Any] = {"title": api.title, "version": api.version}
+    if api.description:
+        info["description"] = api.description
+    components["Problem"] = _PROBLEM_SCHEMA
+    return {
+        "openapi": "3.1.0",
+        "info": info,
+        "paths": walk(paths),
+        "components": {"schemas": components},
+    }
+
+
+def _unknown_schema(tp: type) -> dict[str, Any]:
+    """The schema of a type msgspec cannot describe (``object``, a class of the user's).
+
+    Such a type is documented as any value rather than left to fail the whole document,
+    which would stop the service from starting.
+    """
+    return {"description": f"Any JSON value ({getattr(tp, '__qualname__', repr(tp))})."}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": _REF.format(name="Problem")}}},
+    }
+
+
+def _rpc_operation() -> dict[str, Any]:
+    return {
+        "operationId": _RPC_ID,
+        "tags": ["json-rpc"],
+        "summary": "JSON-RPC 2.0 endpoint",
+        "description": (
+            "Calls, notifications and batches as the JSON-RPC 2.0 specification defines "
+            "them. The methods and their parameters are listed by calling `rpc.discover`, "
+            "which returns an OpenRPC document. Responses are 200 with a body, or 204 when "
+            "the request held notifications only."
+        ),
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": ["object", "array"]},
+                    "example": {"jsonrpc": "2.0", "method": "rpc.discover", "id": 1},
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "The response, or the batch of responses.",
+                "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+            },
+            "204": {"description": "Notifications only: nothing to answer."},
+        },
+    }

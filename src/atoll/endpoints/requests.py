@@ -1,0 +1,272 @@
+"""The request: what an endpoint reads from an ASGI HTTP connection, read only when asked.
+
+A :class:`Request` wraps the ``scope`` and ``receive`` channel of one HTTP request. Nothing is
+parsed when it is made: the query string, the header dictionary and the body are each read the
+first time they are asked for, because most endpoints need only one of them and this object is
+made for every request.
+
+Reading the body enforces a size limit (:meth:`Request.body`) before anything is buffered:
+a ``Content-Length`` above the limit is refused without reading a byte, a body without one is
+refused as soon as it grows past the limit, and a ``Content-Length`` the body does not keep is
+a client error. A client that goes away mid-body raises :class:`ClientDisconnectedError`: there
+is nobody left to answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NoReturn
+from urllib.parse import parse_qs
+
+from atoll.endpoints.problems import HTTPError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from atoll.endpoints.types import Receive, Scope
+
+__all__ = ["ClientDisconnectedError", "Request", "require_json", "route_path"]
+
+_CLOSE = ((b"connection", b"close"),)
+# An unread body stays in the connection: closing it is the only safe way to be rid of it.
+_COMMON_TYPES = {
+    b"application/json": "application/json",
+    b"application/json; charset=utf-8": "application/json",
+    b"application/json;charset=utf-8": "application/json",
+}
+# The Content-Type values nearly every JSON client sends, parsed once: read on every POST.
+
+
+class ClientDisconnectedError(Exception):
+    """The client went away before its request was read; no response can be sent.
+
+    Like :class:`~atoll.endpoints.problems.HTTPError`, a control-flow signal of the HTTP layer
+    rather than an :class:`~atoll.errors.AtollError`: the app stops handling the request and
+    answers nothing.
+    """
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path below the application's mount point, which routes are matched on.
+
+    ASGI servers put the whole request target in ``path`` and where the application is mounted
+    in ``root_path`` (``--root-path /api``, or a :class:`~atoll.endpoints.mount.Mount`), so
+    ``/api/runs/1`` under ``/api`` is routed as ``/runs/1``. A ``path`` outside ``root_path``
+    (an older server that strips it itself) is used as it is.
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        rest = path[len(root) :]
+        if not rest:
+            return "/"
+        if rest[0] == "/":
+            return rest
+    return path
+
+
+class Request:
+    """One HTTP request, read lazily from its ASGI ``scope`` and ``receive`` channel.
+
+    Args:
+        scope: the connection scope of an ``http`` request.
+        receive: the channel its body arrives on.
+    """
+
+    __slots__ = ("_body", "_headers", "_query", "receive", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        self._query: dict[str, list[str]] | None = None
+        self._headers: dict[str, str] | None = None
+        self._body: bytes | None = None
+
+    @property
+    def method(self) -> str:
+        """The method, upper-case (``"GET"``)."""
+        method: str = self.scope["method"]
+        return method
+
+    @property
+    def path(self) -> str:
+        """The path the client asked for, percent-decoded, without the query string."""
+        path: str = self.scope["path"]
+        return path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """The query parameters, each name with all its values in order (``?a=1&a=2&b=``).
+
+        Parsed on first use like :func:`urllib.parse.parse_qs` with blank values kept, so
+        ``?b=`` gives ``{"b": [""]}``.
+        """
+        if self._query is None:
+            raw: bytes = self.scope.get("query_string", b"")
+            self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
+        return self._query
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers as a dictionary of lower-case names; of repeated headers, the last wins.
+
+        Built on first use; to read one header, :meth:`header` is cheaper.
+        """
+        if self._headers is None:
+            self._headers = {
+                name.decode("latin-1").lower(): value.decode("latin-1")
+                for name, value in self.scope["headers"]
+            }
+        return self._headers
+
+    def header(self, name: bytes) -> bytes | None:
+        """The raw value of the first header called ``name``, or ``None``.
+
+        Args:
+            name: the header's name in lower case (``b"content-type"``), as ASGI servers send
+                them.
+        """
+        headers: Iterable[tuple[bytes, bytes]] = self.scope["headers"]
+        for key, value in headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-case and without parameters; ``""`` if not given.
+
+        ``Content-Type: Application/JSON; charset=utf-8`` gives ``"application/json"``.
+        """
+        value = self.header(b"content-type")
+        if value is None:
+            return ""
+        known = _COMMON_TYPES.get(value)
+        if known is not None:
+            return known
+        return value.partition(b";")[0].strip().decode("latin-1").lower()
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body, read once (later calls return it again).
+
+        Args:
+            limit: the most bytes accepted.
+
+        Raises:
+            HTTPError: 413 when the body is larger than ``limit`` (a ``Content-Length`` that
+                announces it is refused before reading); 400 when ``Content-Length`` is not a
+                number or the body does not have the length it announced.
+            ClientDisconnectedError: the client went away before the end of the body.
+        """
+        if self._body is not None:
+            return self._body
+        declared = self._declared_length(limit)
+        message = await self.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnectedError("the client disconnected before sending its body")
+        chunk: bytes = message.get("body", b"")
+        size = len(chunk)
+        if size > limit or (declared is not None and size > declared):
+            self._refuse_excess(size, limit, declared)
+        if not message.get("more_body", False):
+            body = chunk
+        else:
+            body = await self._rest(chunk, limit, declared)
+        if declared is not None and len(body) < declared:
+            raise HTTPError(
+                400,
+                f"body shorter than Content-Length: {len(body)} bytes arrived of the "
+                f"{declared} announced; send the length of the body you send",
+            )
+        self._body = body
+        return body
+
+    def _declared_length(self, limit: int) -> int | None:
+        raw = self.header(b"content-length")
+        if raw is None:
+            return None
+        # int() would also take "+5", " 5" and "5_000": a length is ASCII digits and no more.
+        if not (raw.isdigit() and raw.isascii()):
+            raise HTTPError(
+                400,
+                f"Content-Length {raw.decode('latin-1')!r} is not a number of bytes; "
+                "send the body's length in decimal digits",
+            )
+        declared = int(raw)
+        if declared > limit:
+            raise HTTPError(
+                413,
+                f"the body is {declared} bytes (by its Content-Length); the server accepts at "
+                f"most {limit} bytes; raise --server-max-body to allow more",
+                headers=_CLOSE,
+            )
+        return declared
+
+    async def _rest(self, first: bytes, limit: int, declared: int | None) -> bytes:
+        chunks = [first]
+        size = len(first)
+        more = True
+        while more:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnectedError(
+                    f"the client disconnected after sending {size} bytes of its body"
+                )
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit or (declared is not None and size > declared):
+                self._refuse_excess(size, limit, declared)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _refuse_excess(size: int, limit: int, declared: int | None) -> NoReturn:
+        if size > limit:
+            raise HTTPError(
+                413,
+                f"the body is more than {limit} bytes; the server accepts at most {limit} "
+                "bytes; raise --server-max-body to allow more",
+                headers=_CLOSE,
+            )
+        raise HTTPError(
+            400,
+            f"body longer than Content-Length: more than the {declared} bytes announced "
+            "arrived; send the length of the body you send",
+            headers=_CLOSE,
+        )
+
+
+def require_json(request: Request) -> None:
+    """Refuse a request whose body is not JSON.
+
+    The media type must be ``application/json`` or a JSON-based one (``application/*+json``,
+    such as ``application/merge-patch+json``). A request without a ``Content-Type`` passes
+    only if it announces no body (no ``Content-Length`` or ``Content-Length: 0``, and no
+    ``Transfer-Encoding``).
+
+    Raises:
+        HTTPError: 415, naming the media type found and the one expected.
+    """
+    found = request.content_type
+    if found:
+        if found == "application/json" or (
+            found.startswith("application/") and found.endswith("+json")
+        ):
+            return
+        what = f"Content-Type {found}"
+    elif _announces_body(request):
+        what = "no Content-Type"
+    else:
+        return
+    raise HTTPError(
+        415,
+        f"the body has {what}; send it as application/json (or an application/*+json type)",
+        headers=((b"accept", b"application/json"),),
+    )
+
+
+def _announces_body(request: Request) -> bool:
+    length = request.header(b"content-length")
+    if length is not None:
+        return length.strip(b"0") != b""
+    return request.header(b"transfer-encoding") is not None

@@ -1,0 +1,258 @@
+"""REST: each route's endpoint decodes the request into the handler's inputs and encodes its result.
+
+Where each input comes from is decided once, when the app is built:
+
+- a parameter named in the path template is a path parameter, converted by the router;
+- a command's message is the JSON body, except for its fields named in the path, which the
+  path parameters fill (the body may leave them out); a query's message is made of the query
+  string and the path parameters;
+- for a plain route, the one parameter of a dataclass (or msgspec Struct, or dict) type is the
+  JSON body, and the parameters of scalar or list types are query parameters.
+
+Invalid JSON and values of the wrong type give 422 with msgspec's message, which carries the
+JSON path (``Expected `float`, got `str` - at `$.meters```).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from atoll.endpoints.problems import HTTPError
+from atoll.endpoints.requests import Request, require_json
+from atoll.errors import ConfigError
+from atoll.messaging.handlers import HandlerKind, Input, is_data_hint
+
+if TYPE_CHECKING:
+    from atoll.endpoints.api import Route
+    from atoll.messaging.bus import MessageBus
+    from atoll.messaging.handlers import Handler
+
+__all__ = ["RestEndpoint", "message_fields", "path_names"]
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_NO_CONTENT = b""
+
+
+def path_names(template: str) -> list[str]:
+    """The parameter names of a path template: ``/runs/{run_id}`` -> ``["run_id"]``.
+
+    A segment is a parameter only whole (``{run_id}``); the router refuses any other use of
+    braces (``{run_id}.json``) with its own message, which names the segment.
+    """
+    return [
+        part[1:-1] for part in template.split("/") if part.startswith("{") and part.endswith("}")
+    ]
+
+
+def message_fields(message: type) -> list[Input]:
+    """The fields of a message type (a dataclass or a msgspec Struct), as inputs."""
+    if issubclass(message, msgspec.Struct):
+        hints = _hints(message)
+        return [
+            Input(f.name, hints[f.name], _struct_default(f))
+            for f in msgspec.structs.fields(message)
+        ]
+    if dataclasses.is_dataclass(message):
+        hints = _hints(message)
+        return [
+            Input(f.name, hints[f.name], _dataclass_default(f))
+            for f in dataclasses.fields(message)
+            if f.init
+        ]
+    raise ConfigError(
+        f"message type {message.__qualname__} is neither a dataclass nor a msgspec Struct; "
+        "declare it with @dataclass(frozen=True)"
+    )
+
+
+class RestEndpoint:
+    """Answers one route: decode, call the handler through the bus, encode."""
+
+    def __init__(self, route: Route, bus: MessageBus, max_body: int) -> None:
+        self.route = route
+        self.bus = bus
+        self.max_body = max_body
+        handler = route.handler
+        self.handler = handler
+        inputs = bus.signature(handler).inputs
+        in_path = set(path_names(route.path))
+        self.message: type | None = handler.message
+        self._message_parameter = inputs[0].name if handler.message is not None else ""
+        if handler.kind.takes_message:
+            plan = _plan_message(handler, in_path)
+        else:
+            plan = _plan_route(route, inputs, in_path)
+        self.path_types: dict[str, type] = plan[0]
+        self.query: list[Input] = plan[1]
+        self.body: Input | None = plan[2]
+        missing = in_path - set(self.path_types)
+        if missing:
+            raise ConfigError(
+                f"route {route.method} {route.path} names {', '.join(sorted(missing))} in its "
+                f"path, but {handler.label} has no such parameter"
+            )
+        self._query_type = _struct_of(f"{handler.name}_query", self.query) if self.query else None
+        self._multi = frozenset(item.name for item in self.query if _is_sequence(item.hint))
+        self._body_decoder = msgspec.json.Decoder(plan[2].hint) if plan[2] is not None else None
+        self._status = route.status
+
+    async def __call__(self, request: Request, path_params: dict[str, Any]) -> tuple[int, bytes]:
+        """The status and JSON body of the response to ``request``.
+
+        Raises:
+            HTTPError: the request is invalid (413, 415, 422).
+            Exception: what the handler raised; the app turns it into a response.
+        """
+        arguments = dict(path_params)
+        if self._query_type is not None:
+            arguments.update(self._decode_query(request))
+        if self._body_decoder is not None:
+            body = await self._decode_body(request)
+            if self.message is not None:
+                arguments = body if not path_params else self._with_path(body, path_params)
+            else:
+                assert self.body is not None  # noqa: S101 - a decoder implies a body input
+                arguments[self.body.name] = body
+        elif self.message is not None:
+            arguments = _convert(arguments, self.message)
+        if self.message is not None:
+            arguments = {self._message_parameter: arguments}
+        result = await self.bus.call(self.handler, arguments)
+        if result is None:
+            return 204, _NO_CONTENT
+        return self._status, msgspec.json.encode(result)
+
+    def _decode_query(self, request: Request) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        multi = self._multi
+        for name, given in request.query.items():
+            values[name] = given if name in multi else given[-1]
+        decoded = _convert(values, self._query_type, where="query")
+        return {name: getattr(decoded, name) for name in decoded.__struct_fields__}
+
+    def _with_path(self, body: msgspec.Struct, path_params: dict[str, Any]) -> Any:
+        """The message of a command whose body holds the fields its path does not."""
+        assert self.message is not None  # noqa: S101 - only called for a message
+        try:
+            return self.message(**msgspec.structs.asdict(body), **path_params)
+        except (TypeError, ValueError) as error:
+            # What msgspec does when a message's __post_init__ refuses the decoded values.
+            raise HTTPError(422, str(error)) from None
+
+    async def _decode_body(self, request: Request) -> Any:
+        require_json(request)
+        raw = await request.body(self.max_body)
+        assert self._body_decoder is not None  # noqa: S101 - only called with a body input
+        try:
+            return self._body_decoder.decode(raw)
+        except msgspec.ValidationError as error:
+            raise HTTPError(422, str(error)) from None
+        except msgspec.DecodeError as error:
+            raise HTTPError(422, f"the body is not valid JSON: {error}") from None
+
+
+_Plan = tuple[dict[str, type], list[Input], Input | None]
+
+
+def _plan_message(handler: Handler, in_path: set[str]) -> _Plan:
+    """A command's body is its message; a query's message is its query string.
+
+    The fields the path gives are the path's: a command's body is then a struct of the other
+    fields, so that a client need not repeat in the body what the path says.
+    """
+    message = handler.message
+    assert message is not None  # noqa: S101 - takes_message implies a message type
+    path_types: dict[str, type] = {}
+    rest: list[Input] = []
+    for field in message_fields(message):
+        if field.name in in_path:
+            path_types[field.name] = field.hint
+        else:
+            rest.append(field)
+    if handler.kind is HandlerKind.QUERY:
+        return path_types, rest, None
+    body = _struct_of(f"{message.__name__}Body", rest) if path_types else message
+    return path_types, [], Input("body", body)
+
+
+def _plan_route(route: Route, inputs: tuple[Input, ...], in_path: set[str]) -> _Plan:
+    """Path names from the path, scalars from the query string, one structure from the body."""
+    handler = route.handler
+    path_types: dict[str, type] = {}
+    query: list[Input] = []
+    body: Input | None = None
+    for item in inputs:
+        if item.name in in_path:
+            path_types[item.name] = item.hint
+        elif is_data_hint(item.hint) and not _is_mapping(item.hint):
+            query.append(item)
+        elif body is not None:
+            raise ConfigError(
+                f"{handler.label} has two body parameters, {body.name!r} and {item.name!r}; a "
+                "request has one JSON body: merge them into one type"
+            )
+        elif route.method not in _BODY_METHODS:
+            raise ConfigError(
+                f"{handler.label} answers {route.method}, which has no body, yet its parameter "
+                f"{item.name!r} is of type {_name(item.hint)}; use scalar parameters (path or "
+                "query), or POST/PUT/PATCH"
+            )
+        else:
+            body = item
+    return path_types, query, body
+
+
+def _convert(values: dict[str, Any], target: Any, where: str = "$") -> Any:
+    try:
+        return msgspec.convert(values, target, strict=False)
+    except msgspec.ValidationError as error:
+        text = str(error)
+        if where != "$":
+            text = text.replace("`$.", f"`{where}.").replace("`$`", f"`{where}`")
+        raise HTTPError(422, text) from None
+
+
+def _struct_of(name: str, inputs: list[Input]) -> Any:
+    fields = [
+        (item.name, item.hint) if item.required else (item.name, item.hint, item.default)
+        for item in inputs
+    ]
+    return msgspec.defstruct(name, fields, forbid_unknown_fields=False)
+
+
+def _hints(tp: type) -> dict[str, Any]:
+    return typing.get_type_hints(tp, include_extras=True)
+
+
+def _struct_default(field: msgspec.structs.FieldInfo) -> Any:
+    if field.default is not msgspec.NODEFAULT:
+        return field.default
+    if field.default_factory is not msgspec.NODEFAULT:
+        return field.default_factory()
+    return inspect.Parameter.empty
+
+
+def _dataclass_default(field: dataclasses.Field[Any]) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return inspect.Parameter.empty
+
+
+def _is_sequence(hint: object) -> bool:
+    origin = typing.get_origin(hint) or hint
+    return origin in {list, tuple, set, frozenset}
+
+
+def _is_mapping(hint: object) -> bool:
+    return (typing.get_origin(hint) or hint) is dict
+
+
+def _name(tp: object) -> str:
+    return getattr(tp, "__qualname__", repr(tp))

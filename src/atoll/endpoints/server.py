@@ -1,0 +1,142 @@
+"""The HTTP server component: listens while the application runs, stops first when it stops.
+
+The server itself is an adapter chosen by configuration (``--server-impl uvicorn``, the
+default, or ``granian``), loaded by name when the component starts, so that only the chosen
+library is imported. The listening socket is bound here, before the server starts, so that a
+port in use is reported at once with the address, and so that port 0 (any free port, for
+tests) tells the port it got.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import logging
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from atoll.errors import LifecycleError
+from atoll.kernel.options import option
+
+if TYPE_CHECKING:
+    from atoll.endpoints.types import ASGIApp
+
+__all__ = ["HttpServer", "RunningServer", "ServerOptions"]
+
+logger = logging.getLogger("atoll.server")
+
+MEBIBYTE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How the service is served over HTTP."""
+
+    host: str = option("127.0.0.1", help="the address to listen on; 0.0.0.0 for every interface")
+    port: int = option(8000, help="the TCP port to listen on; 0 for any free port")
+    impl: Literal["uvicorn", "granian"] = option("uvicorn", help="the ASGI server that serves")
+    max_body: int = option(MEBIBYTE, help="the largest request body accepted, in bytes")
+    rpc_path: str = option("/rpc", help="the path of the JSON-RPC endpoint (also served at /api)")
+    max_batch: int = option(100, help="the most calls one JSON-RPC batch may hold")
+    docs: bool = option(default=True, help="serve /docs, /openapi.json and rpc.discover")
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:  # noqa: PLR2004 - the TCP port range
+            raise ValueError(f"port must be 0..65535, such as 8000; got {self.port}")
+        if self.max_body < 1:
+            raise ValueError(
+                f"max_body must be at least 1 byte, such as 1048576; got {self.max_body}"
+            )
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, such as 100; got {self.max_batch}")
+        if not self.rpc_path.startswith("/") or self.rpc_path.endswith("/"):
+            raise ValueError(
+                f"rpc_path must start with '/' and not end with one, such as /rpc; got "
+                f"{self.rpc_path!r}"
+            )
+
+
+class RunningServer(Protocol):
+    """What a server adapter's ``serve`` returns: a server that stops when asked."""
+
+    async def stop(self) -> None:
+        """Stop accepting connections, finish the requests in flight, and return."""
+        ...
+
+
+class ServerAdapter(Protocol):
+    """What an adapter module (``atoll.adapters.uvicorn``) offers."""
+
+    async def serve(self, app: ASGIApp, sock: socket.socket) -> RunningServer:
+        """Serve ``app`` on the bound socket ``sock`` until stopped."""
+        ...
+
+
+class HttpServer:
+    """Serves an ASGI app on the configured address while the application runs.
+
+    An entrypoint: it starts after every other component and stops before them, so that the
+    requests in flight when it stops still find what their handlers use running.
+    """
+
+    atoll_entrypoint = True
+
+    def __init__(self, app: ASGIApp, options: ServerOptions) -> None:
+        self.app = app
+        self.options = options
+        self.port: int | None = None
+        self._running: RunningServer | None = None
+
+    async def start(self) -> None:
+        """Bind the address and start serving.
+
+        Raises:
+            LifecycleError: the address cannot be listened on (in use, not available).
+            MissingDependencyError: the chosen server's library is not installed.
+        """
+        adapter: ServerAdapter = importlib.import_module(f"atoll.adapters.{self.options.impl}")
+        sock = _bind(self.options.host, self.options.port)
+        self.port = sock.getsockname()[1]
+        try:
+            self._running = await adapter.serve(self.app, sock)
+        except BaseException:
+            sock.close()
+            raise
+        pages = f"JSON-RPC at {self.url}{self.options.rpc_path}"
+        if self.options.docs:
+            pages = f"API page at {self.url}/docs, {pages}"
+        logger.info("serving on %s: %s", self.url, pages)
+
+    async def stop(self) -> None:
+        """Stop accepting connections and let the requests in flight finish."""
+        if self._running is not None:
+            running, self._running = self._running, None
+            await running.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL the server answers on, such as ``http://127.0.0.1:8000``."""
+        host = self.options.host
+        shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host  # noqa: S104 - shown, not bound
+        if ":" in shown:
+            shown = f"[{shown}]"
+        return f"http://{shown}:{self.port or self.options.port}"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, reuse_port=False, backlog=2048)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise LifecycleError(
+                f"cannot listen on {host}:{port}: the address is in use; stop what listens "
+                f"there (`ss -ltnp 'sport = :{port}'` shows it) or choose another port with "
+                "--server-port"
+            ) from error
+        raise LifecycleError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}; check --server-host"
+        ) from error
+    sock.setblocking(False)  # noqa: FBT003 - the socket API's own flag
+    return sock

@@ -1,0 +1,277 @@
+"""Transports: how the bytes of a JSON-RPC request reach a service, and its answer comes back.
+
+A client (:mod:`atoll.endpoints.client`) encodes requests and checks answers; a
+:class:`Transport` only carries bodies. Keeping the two apart is what lets a colocated service
+be called exactly as a remote one: the same client, the same bytes, handed to the service's
+own engine (:class:`LocalTransport`) instead of being posted over HTTP (:class:`HttpTransport`,
+pooled, with a timeout; :class:`SyncHttpTransport`, blocking). httpx is imported by the first
+HTTP call, not by ``import atoll``.
+
+An HTTP transport turns a failed delivery into one of two errors:
+
+- :class:`~atoll.errors.RemoteUnavailableError` when no answer came: connection refused, host
+  name unknown, timeout, connection dropped, or HTTP 502, 503 or 504 (a gateway saying that
+  the service behind it did not answer). A call that timed out or lost its connection may
+  have run.
+- :class:`~atoll.errors.RemoteError`, code -32603, for an HTTP status other than 200 and 204
+  (a proxy's 413, a 500); its data holds the status and the start of the body.
+
+:func:`rpc_url` checks an endpoint's URL; :func:`masked` hides its password, as every message
+does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import re
+import socket
+import urllib.parse
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+from atoll._version import __version__
+from atoll.endpoints.jsonrpc import INTERNAL_ERROR
+from atoll.errors import ConfigError, RemoteError, RemoteUnavailableError
+from atoll.kernel.options import MASK
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "BODY_SHOWN",
+    "HttpTransport",
+    "LocalTransport",
+    "RpcEngine",
+    "SyncHttpTransport",
+    "Transport",
+    "masked",
+    "rpc_url",
+]
+
+T = TypeVar("T")
+
+BODY_SHOWN = 200
+"""How many characters of an unexpected body an error's data holds."""
+_HEADERS = {
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+    "User-Agent": f"atoll/{__version__}",
+}
+_GATEWAY_DOWN = frozenset({502, 503, 504})
+_USERINFO = re.compile(r"(//[^/@:]*):[^/]*@")
+
+
+def rpc_url(url: str) -> str:
+    """Check the http(s) URL of a JSON-RPC endpoint; a URL without a path gets ``/rpc``.
+
+    Raises:
+        ConfigError: ``url`` is not an http or https URL with a host (and a valid port).
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # urlsplit checks the port only when it is read
+        web = parts.scheme in {"http", "https"} and parts.hostname
+        problem = "" if web else "it needs http:// or https:// and a host"
+    except ValueError as error:
+        problem = str(error)
+    if problem:
+        raise ConfigError(
+            f"{masked(url)!r} is not the URL of a JSON-RPC endpoint ({problem}); write it like "
+            "http://127.0.0.1:8000/rpc"
+        )
+    path = parts.path if parts.path.strip("/") else "/rpc"
+    return urllib.parse.urlunsplit(parts._replace(path=path))
+
+
+def masked(url: str) -> str:
+    """The URL with its password, if any, masked: ``http://ada:********@host/rpc``."""
+    return _USERINFO.sub(rf"\1:{MASK}@", url, count=1)
+
+
+class Transport(Protocol):
+    """How a request body reaches a service, and its answer comes back."""
+
+    @property
+    def url(self) -> str:
+        """Where the requests go, as messages show it (a password masked)."""
+        ...
+
+    async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
+        """Send ``body``; return the answer's body, None if none (always for a notification).
+
+        Raises:
+            RemoteError: something answered, but not with a body (an HTTP error status).
+            RemoteUnavailableError: no answer came.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connections; a later exchange opens new ones."""
+        ...
+
+
+class RpcEngine(Protocol):
+    """Answers JSON-RPC bodies in the process: :class:`atoll.endpoints.jsonrpc.JsonRpc`."""
+
+    async def handle(self, body: bytes) -> bytes | None:
+        """The encoded answer to ``body``, or None when nothing is answered."""
+        ...
+
+
+class LocalTransport:
+    """Hands request bodies to the engine of a service in the same process.
+
+    The bodies are the bytes HTTP would carry, so the engine decodes, validates and fails as
+    behind a server. It runs in a task of its own with empty context variables, as in another
+    process: it sees nothing of the caller's request scope or unit of work. There is no
+    timeout: nothing can be unreachable.
+
+    Args:
+        engine: answers the bodies.
+        name: the service's name; messages show ``local://<name>`` as its URL.
+    """
+
+    def __init__(self, engine: RpcEngine, *, name: str = "service") -> None:
+        self.engine = engine
+        self.url = f"local://{name}"
+
+    async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
+        """Answer ``body`` with the engine; None for a notification."""
+        answer = await asyncio.create_task(self.engine.handle(body), context=contextvars.Context())
+        return None if notification else answer
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    def __repr__(self) -> str:
+        return f"LocalTransport({self.url!r})"
+
+
+class _Http(Generic[T]):
+    """What both HTTP transports hold: the endpoint, the timeout and an httpx client."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0, client: T | None = None) -> None:
+        self._target = rpc_url(url)
+        self.url = masked(self._target)
+        self.timeout = timeout
+        self._client = client
+        self._owned = client is None
+
+    def _release(self) -> T | None:
+        """The client to close, if owned; the next exchange makes a new one."""
+        if not self._owned:
+            return None
+        client, self._client = self._client, None
+        return client
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+
+class HttpTransport(_Http["httpx.AsyncClient"]):
+    """Posts request bodies to a JSON-RPC endpoint over HTTP, on pooled connections.
+
+    Args:
+        url: the endpoint, such as ``http://127.0.0.1:8000/rpc`` (``/rpc`` when no path).
+        timeout: seconds for each of connecting, sending, and waiting for the answer.
+        client: the ``httpx.AsyncClient`` to post with, which its owner closes; by default
+            one is made at the first call and closed by :meth:`aclose`.
+
+    Raises:
+        ConfigError: ``url`` is not an http(s) URL.
+    """
+
+    async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
+        """Post ``body``; return the answer's body, or None for 204 or a notification."""
+        import httpx  # noqa: PLC0415 - loaded by the first call, not by `import atoll` (~100 ms)
+
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+        try:
+            answer = await self._client.post(
+                self._target, content=body, headers=_HEADERS, timeout=self.timeout
+            )
+        except httpx.TransportError as error:
+            raise _unavailable(error, self.url, self.timeout) from error
+        return _content(answer, self.url, notification=notification)
+
+    async def aclose(self) -> None:
+        """Close the connections, unless the client was given."""
+        client = self._release()
+        if client is not None:
+            await client.aclose()
+
+
+class SyncHttpTransport(_Http["httpx.Client"]):
+    """:class:`HttpTransport`, blocking: it posts with an ``httpx.Client``."""
+
+    def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
+        """Post ``body``; return the answer's body, or None for 204 or a notification."""
+        import httpx  # noqa: PLC0415 - loaded by the first call, not by `import atoll` (~100 ms)
+
+        if self._client is None:
+            self._client = httpx.Client()
+        try:
+            answer = self._client.post(
+                self._target, content=body, headers=_HEADERS, timeout=self.timeout
+            )
+        except httpx.TransportError as error:
+            raise _unavailable(error, self.url, self.timeout) from error
+        return _content(answer, self.url, notification=notification)
+
+    def close(self) -> None:
+        """Close the connections, unless the client was given."""
+        client = self._release()
+        if client is not None:
+            client.close()
+
+
+def _content(response: httpx.Response, url: str, *, notification: bool) -> bytes | None:
+    status = response.status_code
+    if status in _GATEWAY_DOWN:
+        raise RemoteUnavailableError(
+            f"{url} answered HTTP {status}: the service behind it did not answer; check that "
+            "it runs, then try again"
+        )
+    if status not in {200, 204}:
+        data = {"status": status, "body": response.text[:BODY_SHOWN]}
+        raise RemoteError(INTERNAL_ERROR, f"HTTP {status} from {url}", data)
+    return None if notification or not response.content else response.content
+
+
+def _unavailable(error: Exception, url: str, timeout: float) -> RemoteUnavailableError:
+    import httpx  # noqa: PLC0415 - loaded already by the call that failed
+
+    if isinstance(error, httpx.ConnectTimeout):
+        why = f"no connection within {timeout:g} s; check the host and port in the URL"
+    elif isinstance(error, httpx.ConnectError):
+        why = _connect_failure(error)
+    elif isinstance(error, httpx.TimeoutException):
+        return RemoteUnavailableError(
+            f"no answer from {url} within {timeout:g} s; the call may have run; check that "
+            "the service is healthy, or give it more time with a larger timeout"
+        )
+    else:
+        return RemoteUnavailableError(
+            f"the connection to {url} failed ({type(error).__name__}: {error}); the call may "
+            "have run; check that the service is healthy"
+        )
+    return RemoteUnavailableError(f"cannot reach {url}: {why}")
+
+
+def _connect_failure(error: BaseException) -> str:
+    """Why a connection failed, from the innermost OS error the HTTP stack wrapped."""
+    cause: BaseException | None = error
+    reason: OSError | None = None
+    while cause is not None:
+        if isinstance(cause, BaseExceptionGroup):  # one error per address tried
+            cause = cause.exceptions[0]
+        if isinstance(cause, OSError):
+            reason = cause
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused; check that the service runs there"
+    if isinstance(reason, socket.gaierror):
+        return f"the host name does not resolve ({reason.strerror}); check the host in the URL"
+    shown = (reason.strerror or str(reason)) if reason is not None else str(error)
+    return f"{shown}; check the host and port, and that the service runs there"

@@ -1,0 +1,164 @@
+import contextlib
+import socket
+import threading
+from typing import Any
+
+import pytest
+import uvicorn
+
+from atoll.endpoints.clients import ClientOptions, Clients
+from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
+from atoll.endpoints.transports import LocalTransport
+from atoll.errors import ConfigError
+from atoll.kernel.config import ConfigSpec
+
+LIMIT = 10.0  # every wait is bounded, so a bug fails the test instead of hanging it
+
+
+def make_engine() -> JsonRpc:
+    async def add(args: dict[str, Any]) -> int:
+        return args["a"] + args["b"]
+
+    return JsonRpc([RpcMethod("add", (Param("a", int), Param("b", int)), add, int)], title="calc")
+
+
+class RpcApp:
+    """The smallest JSON-RPC endpoint over ASGI: every body goes to the engine, and is kept."""
+
+    def __init__(self, engine: JsonRpc) -> None:
+        self.engine = engine
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        self.bodies.append(body)
+        answer = await self.engine.handle(body)
+        headers = [(b"content-type", b"application/json")] if answer else []
+        await send(
+            {"type": "http.response.start", "status": 200 if answer else 204, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": answer or b""})
+
+
+@pytest.fixture
+def engine():
+    return make_engine()
+
+
+@pytest.fixture
+def app(engine):
+    return RpcApp(engine)
+
+
+@contextlib.contextmanager
+def serving(app):
+    """Serve ``app`` with uvicorn over a real TCP socket, in a thread; yield its RPC URL."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        started = threading.Event()
+        for _ in range(int(LIMIT / 0.01)):
+            if server.started or started.wait(0.01) or not thread.is_alive():
+                break
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}/rpc"
+    finally:
+        server.should_exit = True
+        thread.join(LIMIT)
+        sock.close()
+
+
+# --- services by name -------------------------------------------------------------------------
+
+
+async def test_clients_call_a_service_in_the_process_through_its_engine(engine):
+    clients = Clients(ClientOptions(urls=["calc=http://127.0.0.1:1/rpc"]), {"calc": engine})
+    remote = clients.get("calc")
+    assert isinstance(remote.transport, LocalTransport)
+    assert await remote.methods.add(1, 2) == 3
+
+
+async def test_clients_call_other_services_at_their_url(app):
+    with serving(app) as url:
+        clients = Clients(ClientOptions(urls=[f"calc = {url}"], timeout=LIMIT))
+        await clients.start()
+        remote = clients.get("calc")
+        assert remote.url == url
+        assert await remote.methods.add(1, 2) == 3
+        await clients.stop()
+    assert remote.transport._client is None
+
+
+async def test_clients_give_one_service_per_name(engine):
+    clients = Clients(ClientOptions(urls=["users=http://127.0.0.1:1"]), {"calc": engine})
+    assert clients.get("users") is clients.get("users")
+    assert clients.get("calc") is clients.get("calc")
+    await clients.aclose()
+    assert clients.get("users") is not None
+
+
+def test_clients_name_the_option_to_set_for_an_unknown_service():
+    clients = Clients(ClientOptions(urls=["users=http://h:1"]), env_prefix="runs")
+    with pytest.raises(ConfigError) as caught:
+        clients.get("stats")
+    assert str(caught.value) == (
+        "no URL for the remote service 'stats' (known: users); set it with --clients-urls "
+        "stats=http://HOST:PORT/rpc or the environment variable RUNS_CLIENTS_URLS"
+    )
+
+
+def test_without_a_prefix_the_variable_is_shown_with_a_placeholder():
+    with pytest.raises(ConfigError, match=r"\(known: none\).*<PREFIX>_CLIENTS_URLS"):
+        Clients(ClientOptions()).get("stats")
+
+
+# --- the clients option section ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"urls": ["users"]}, "the urls entry 'users' is not NAME=URL"),
+        ({"urls": ["=http://h"]}, "is not NAME=URL"),
+        ({"urls": ["users="]}, "is not NAME=URL"),
+        ({"urls": ["users=http://h", "users=http://g"]}, "names the service 'users' twice"),
+        ({"urls": ["users=h:1"]}, "the urls entry for 'users': 'h:1' is not the URL"),
+        ({"timeout": 0}, "timeout must be above 0 seconds"),
+    ],
+)
+def test_client_options_refuse_bad_values(options, why):
+    with pytest.raises(ValueError, match=why):
+        ClientOptions(**options)
+
+
+def test_client_options_hide_a_password_in_a_bad_entry():
+    with pytest.raises(ValueError, match="users") as caught:
+        ClientOptions(urls=["users:ftp://ada:secret@h"])
+    assert "secret" not in str(caught.value)
+
+
+def test_client_options_load_from_flags_and_the_environment():
+    spec = ConfigSpec([("clients", ClientOptions)], prog="runs", env_prefix="RUNS")
+    config = spec.load(
+        ["--clients-timeout", "2.5"],
+        {"RUNS_CLIENTS_URLS": "users=http://127.0.0.1:8001,stats=http://127.0.0.1:8002/rpc"},
+    )
+    options = config.section(ClientOptions)
+    assert options.timeout == 2.5
+    assert options.targets() == {
+        "users": "http://127.0.0.1:8001/rpc",
+        "stats": "http://127.0.0.1:8002/rpc",
+    }
+
+
+def test_a_bad_clients_option_is_a_config_error_naming_the_section():
+    spec = ConfigSpec([("clients", ClientOptions)], prog="runs", env_prefix="RUNS")
+    with pytest.raises(ConfigError, match=r"\[clients\].*is not NAME=URL"):
+        spec.load(["--clients-urls", "users"], {})

@@ -18,25 +18,34 @@ from atoll.kernel.container import Container, ScopedContainer, inject
 from atoll.kernel.options import Secret, option
 from atoll.kernel.providers import Named, Scope
 from atoll.kernel.registry import Registry
+from atoll.service.service import Service
+from atoll.service.system import System
 
 if TYPE_CHECKING:
+    from atoll.endpoints.client import RemoteService, SyncRemoteService
     from atoll.kernel.entrypoint import main
     from atoll.kernel.inflight import InFlight
     from atoll.kernel.lifecycle import Component, Lifecycle, State
+    from atoll.messaging.bus import Events
 
 __all__ = [
     "App",
     "AtollError",
     "Component",
     "Container",
+    "Events",
     "InFlight",
     "Lifecycle",
     "Named",
     "Registry",
+    "RemoteService",
     "Scope",
     "ScopedContainer",
     "Secret",
+    "Service",
     "State",
+    "SyncRemoteService",
+    "System",
     "__version__",
     "inject",
     "main",
@@ -45,6 +54,9 @@ __all__ = [
 
 _LAZY = {
     "Component": "atoll.kernel.lifecycle",
+    "Events": "atoll.messaging.bus",
+    "RemoteService": "atoll.endpoints.client",
+    "SyncRemoteService": "atoll.endpoints.client",
     "InFlight": "atoll.kernel.inflight",
     "Lifecycle": "atoll.kernel.lifecycle",
     "State": "atoll.kernel.lifecycle",

@@ -1,0 +1,1 @@
+"""The service definition: handlers and endpoints declared once, composed into an application."""

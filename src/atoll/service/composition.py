@@ -1,0 +1,256 @@
+"""Composition: one or more services made into one runnable application.
+
+The kernel runs an :class:`~atoll.App`: options, providers, tasks. A service adds handlers and
+endpoints; composing it gives the App that runs them: the services' own declarations, plus a
+message bus bound to the container once it is built, the ``server`` options, the ASGI app, and
+(unless an outside ASGI server serves it) the HTTP server component.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING
+
+from atoll.endpoints.api import Api, Method
+from atoll.endpoints.asgi import HttpApp, rpc_engine
+from atoll.endpoints.clients import ClientOptions, Clients
+from atoll.endpoints.problems import HTTPError
+from atoll.endpoints.responses import send_problem
+from atoll.endpoints.server import HttpServer, ServerOptions
+from atoll.errors import ConfigError
+from atoll.kernel.app import App
+from atoll.kernel.entrypoint import load_config, running
+from atoll.messaging.bus import MessageBus
+from atoll.service.service import Service
+from atoll.service.system import System
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from atoll.endpoints.types import Receive, Scope, Send
+    from atoll.messaging.bus import Middleware
+
+__all__ = ["ServiceApp", "asgi_app", "compose", "compose_target", "system_api"]
+
+_KERNEL_SECTIONS = frozenset({"shutdown", "log"})
+
+
+def compose(
+    name: str,
+    services: Sequence[Service],
+    *,
+    serve: bool,
+    version: str | None = None,
+    description: str | None = None,
+    env_prefix: str | None = None,
+    extra: App | None = None,
+    middleware: Sequence[Middleware] = (),
+) -> App:
+    """The application that runs ``services`` in one process.
+
+    Args:
+        name: the application's name: the service's, or the system's.
+        services: what to run; their handlers share one bus, their providers one container.
+        serve: whether to serve HTTP itself; False when an outside ASGI server does.
+        version: the application's version; the first service's by default.
+        description: its description; the first service's by default.
+        env_prefix: the prefix of its environment variables.
+        extra: declarations of the system's own (options, providers, tasks) to include.
+        middleware: more middleware, inside the services' own (a test's recorder).
+
+    Raises:
+        ConfigError: no service is given, two declare one option section differently, or one
+            route.
+        ProviderError: two services provide one type differently.
+    """
+    if not services:
+        raise ConfigError(f"{name} has no service to run; compose at least one")
+    first = services[0]
+    app = App(
+        name,
+        version=version or first.version,
+        description=description if description is not None else first.description,
+        env_prefix=env_prefix or (first.app.env_prefix if len(services) == 1 else None),
+    )
+    if extra is not None:
+        _include(app, extra, f"system {name!r}")
+    for service in services:
+        _include(app, service.app, f"service {service.name!r}")
+    bus = _bus(services, middleware)
+    bus.register(app.registry)
+    app.on_build(bus.bind)
+    api = services[0].api() if len(services) == 1 else system_api(name, app.version, services)
+    app.options("server", ServerOptions)
+
+    def make_http_app(bus: MessageBus, options: ServerOptions) -> HttpApp:
+        return HttpApp(api, bus, options)
+
+    app.provide(make_http_app)
+    app.options("clients", ClientOptions)
+    prefix = app.env_prefix
+
+    def make_clients(bus: MessageBus, options: ClientOptions, server: ServerOptions) -> Clients:
+        local = {
+            service.name: rpc_engine(service.api(), bus, max_batch=server.max_batch)
+            for service in services
+        }
+        return Clients(options, local, env_prefix=prefix)
+
+    app.provide(make_clients)
+    if serve:
+        app.provide(_server_for_http_app)
+    return app
+
+
+def compose_target(
+    target: Service | System, *, serve: bool, middleware: Sequence[Middleware] = ()
+) -> App:
+    """The application of a service or a system, as ``atoll run`` runs it when ``serve``.
+
+    Raises:
+        TypeError: ``target`` is neither a service nor a system.
+    """
+    if isinstance(target, Service):
+        return compose(target.name, [target], serve=serve, middleware=middleware)
+    if isinstance(target, System):
+        return compose(
+            target.name,
+            target.services,
+            serve=serve,
+            version=target.version,
+            description=target.description or f"The {target.name} system.",
+            extra=target.app,
+            middleware=middleware,
+        )
+    raise TypeError(
+        f"expected an atoll.Service or an atoll.System; got {type(target).__name__} {target!r:.60}"
+    )
+
+
+def _server_for_http_app(app: HttpApp, options: ServerOptions) -> HttpServer:
+    return HttpServer(app, options)
+
+
+def _bus(services: Sequence[Service], middleware: Sequence[Middleware]) -> MessageBus:
+    """A bus with every service's handlers and middleware, then ``middleware`` innermost."""
+    bus = MessageBus()
+    used: list[Middleware] = []
+    for wrapper in [m for service in services for m in service.middleware] + list(middleware):
+        if wrapper not in used:  # one middleware shared by services wraps a call once
+            used.append(wrapper)
+            bus.use(wrapper)
+    for service in services:
+        for handler in service.handlers:
+            bus.add(handler)
+    return bus
+
+
+def _include(app: App, part: App, label: str) -> None:
+    declared = dict(app.sections)
+    for section, options in part.sections:
+        if section in _KERNEL_SECTIONS:
+            continue
+        if section in declared:
+            if declared[section] is not options:
+                raise ConfigError(
+                    f"option section {section!r} is declared by {label} as "
+                    f"{options.__qualname__} and before as {declared[section].__qualname__}; "
+                    "rename one section"
+                )
+            continue
+        app.options(section, options)
+    app.registry.include(part.registry, label=label)
+    for task in part.tasks:
+        app.task(name=task.name)(task.function)
+    for hook in part.build_hooks:
+        app.on_build(hook)
+
+
+def system_api(name: str, version: str, services: Sequence[Service]) -> Api:
+    """What a system exposes: every service's routes, and its methods as ``service.method``.
+
+    Raises:
+        ConfigError: two services declare the same route.
+    """
+    api = Api(title=name, version=version, description=f"The services {_names(services)}.")
+    seen: dict[tuple[str, str], str] = {}
+    for service in services:
+        own = service.api()
+        for route in own.routes:
+            key = (route.method, route.path)
+            if key in seen:
+                raise ConfigError(
+                    f"route {route.method} {route.path} is declared by service {seen[key]!r} "
+                    f"and by service {service.name!r}; one process serves one of them: "
+                    "change one path"
+                )
+            seen[key] = service.name
+            api.routes.append(route)
+        api.methods.extend(Method(f"{service.name}.{m.name}", m.handler) for m in own.methods)
+        api.faults.update(own.faults)
+        api.mounts.extend(own.mounts)
+    return api
+
+
+def _names(services: Sequence[Service]) -> str:
+    return ", ".join(service.name for service in services)
+
+
+class ServiceApp:
+    """An ASGI app whose lifespan runs the services, for an outside ASGI server.
+
+    The configuration is read when the server sends the lifespan's startup (from the
+    environment and the config file; there are no command-line flags), never at import.
+    """
+
+    def __init__(self, name: str, services: Sequence[Service], extra: App | None = None) -> None:
+        self.name = name
+        self.services = list(services)
+        self.extra = extra
+        self.http: HttpApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the lifespan, or serve a connection once it has started the services."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self.http is None:
+            if scope["type"] == "http":
+                await send_problem(
+                    send,
+                    HTTPError(
+                        503,
+                        f"{self.name} is not started: the ASGI server must run the lifespan "
+                        "(uvicorn: --lifespan on)",
+                    ),
+                )
+            return
+        await self.http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()  # lifespan.startup
+        stack = contextlib.AsyncExitStack()
+        try:
+            app = compose(self.name, self.services, serve=False, extra=self.extra)
+            config = load_config(app, [], os.environ)
+            container = await stack.enter_async_context(running(app, config))
+            self.http = await container.aget(HttpApp)
+        except Exception as error:  # noqa: BLE001 - reported to the server, which stops
+            await stack.aclose()
+            await send({"type": "lifespan.startup.failed", "message": f"{self.name}: {error}"})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        self.http = None
+        try:
+            await stack.aclose()
+        except Exception as error:  # noqa: BLE001 - as above
+            await send({"type": "lifespan.shutdown.failed", "message": f"{self.name}: {error}"})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+def asgi_app(name: str, services: Sequence[Service], extra: App | None = None) -> ServiceApp:
+    """An ASGI app running ``services``; see :class:`ServiceApp`."""
+    return ServiceApp(name, services, extra)

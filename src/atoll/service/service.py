@@ -1,0 +1,326 @@
+"""``atoll.Service``: one service's handlers, endpoints, options and providers, declared once.
+
+::
+
+    service = atoll.Service("runs", version="1.0.0")
+
+    @service.command(RecordRun)          # JSON-RPC "record_run", REST POST /record-run
+    async def record_run(cmd: RecordRun, repo: RunRepository) -> int: ...
+
+    @service.on(UserRegistered)          # every UserRegistered, from any service
+    async def open_log(evt: UserRegistered, repo: RunRepository) -> None: ...
+
+    @service.rpc                         # JSON-RPC "weekly_meters"
+    async def weekly_meters(user_id: int, runs: Runs) -> float: ...
+
+    @service.get("/runs/{run_id}")       # REST
+    async def get_run(run_id: int, runs: Runs) -> RunView: ...
+
+    atoll.main(service)                  # python -m runs --help; serves on :8000
+
+Message types are plain (frozen) dataclasses; they never import atoll. A parameter is the
+caller's or the container's depending on whether the container provides its type (see
+:mod:`atoll.messaging.handlers`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+from atoll.endpoints.api import METHODS, Api, Method, Route, kebab, snake
+from atoll.errors import ConfigError, ProviderError
+from atoll.kernel.app import App
+from atoll.messaging.faults import FaultMap
+from atoll.messaging.handlers import Handler, HandlerKind
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from atoll.endpoints.types import ASGIApp
+    from atoll.messaging.bus import Middleware
+
+__all__ = ["Service"]
+
+F = TypeVar("F", bound="Callable[..., Any]")
+T = TypeVar("T")
+
+
+class Service:
+    """A service: handlers and endpoints over its own options, providers and tasks.
+
+    Args:
+        name: lower-case name; the environment prefix, the API's title, the name clients use.
+        version: shown by ``--version`` and in the API documents.
+        description: the first paragraph of ``--help`` and of the API page.
+        env_prefix: the prefix of environment variables; the upper-cased name by default.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str = "0.0.0",
+        description: str = "",
+        env_prefix: str | None = None,
+    ) -> None:
+        self.app = App(name, version=version, description=description, env_prefix=env_prefix)
+        self.handlers: list[Handler] = []
+        self.routes: list[Route] = []
+        self.methods: list[Method] = []
+        self.faults = FaultMap()
+        self.middleware: list[Middleware] = []
+        self.mounts: list[tuple[str, ASGIApp]] = []
+
+    @property
+    def name(self) -> str:
+        """The service's name."""
+        return self.app.name
+
+    @property
+    def version(self) -> str:
+        """The service's version."""
+        return self.app.version
+
+    @property
+    def description(self) -> str:
+        """The service's description."""
+        return self.app.description
+
+    # -- the kernel's declarations, on the service ---------------------------------------------
+
+    def options(self, section: str, options: type[T]) -> type[T]:
+        """Add a section of options; see :meth:`atoll.App.options`."""
+        return self.app.options(section, options)
+
+    def provide(self, factory: Any = None, /, **kwargs: Any) -> Any:
+        """Register a provider; see :meth:`atoll.Registry.provide`."""
+        return self.app.provide(factory, **kwargs)
+
+    def value(self, value: object, /, **kwargs: Any) -> None:
+        """Register an instance; see :meth:`atoll.Registry.value`."""
+        self.app.value(value, **kwargs)
+
+    def task(self, function: Any = None, /, *, name: str | None = None) -> Any:
+        """Add a supervised background task; see :meth:`atoll.App.task`."""
+        return self.app.task(function, name=name)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def command(
+        self,
+        message: type,
+        *,
+        name: str | None = None,
+        path: str | Literal[False] | None = None,
+        status: int = 200,
+    ) -> Callable[[F], F]:
+        """Handle the command ``message``: its one handler, on the bus and every transport.
+
+        Args:
+            message: the command's type, a plain dataclass.
+            name: the JSON-RPC method; the type's name in snake case by default.
+            path: the REST route (POST); the type's name in kebab case by default, or False
+                for none.
+            status: the status of a successful REST response.
+        """
+        return self._message(HandlerKind.COMMAND, message, name, path, "POST", status)
+
+    def query(
+        self,
+        message: type,
+        *,
+        name: str | None = None,
+        path: str | Literal[False] | None = None,
+    ) -> Callable[[F], F]:
+        """Handle the query ``message``: like a command, but over GET and changing nothing."""
+        return self._message(HandlerKind.QUERY, message, name, path, "GET", 200)
+
+    def on(self, event: type) -> Callable[[F], F]:
+        """Handle every ``event`` raised in this process (and, later, from a broker)."""
+        _check_message_type(event, "event")
+
+        def register(function: F) -> F:
+            handler = Handler(function, HandlerKind.EVENT, function.__name__, self.name, event)
+            self.handlers.append(handler)
+            return function
+
+        return register
+
+    def _message(  # noqa: PLR0917 - private, called from two places
+        self,
+        kind: HandlerKind,
+        message: type,
+        name: str | None,
+        path: str | Literal[False] | None,
+        method: str,
+        status: int,
+    ) -> Callable[[F], F]:
+        _check_message_type(message, kind.value)
+        rpc_name = name or snake(message.__name__)
+
+        def register(function: F) -> F:
+            handler = Handler(function, kind, rpc_name, self.name, message)
+            self._check_method_name(rpc_name, handler)
+            default = f"/{kebab(message.__name__)}"
+            route = None if path is False else _route(method, path or default, handler, status)
+            self.handlers.append(handler)
+            self.methods.append(Method(rpc_name, handler))
+            if route is not None:
+                self.routes.append(route)
+            return function
+
+        return register
+
+    # -- RPC and REST --------------------------------------------------------------------------
+
+    @overload
+    def rpc(self, function: F, /) -> F: ...
+
+    @overload
+    def rpc(self, function: None = None, /, *, name: str | None = None) -> Callable[[F], F]: ...
+
+    def rpc(self, function: F | None = None, /, *, name: str | None = None) -> Any:
+        """Expose ``function`` as a JSON-RPC method, named after it unless ``name`` is given."""
+
+        def register(function: F) -> F:
+            method = name or function.__name__
+            handler = Handler(function, HandlerKind.RPC, method, self.name)
+            self._check_method_name(method, handler)
+            self.handlers.append(handler)
+            self.methods.append(Method(method, handler))
+            return function
+
+        return register if function is None else register(function)
+
+    def route(
+        self, method: str, path: str, *, status: int = 200, name: str | None = None
+    ) -> Callable[[F], F]:
+        """Answer ``method path`` with the decorated function.
+
+        Path parameters (``/runs/{run_id}``) and query parameters are the function's
+        parameters of scalar types; a parameter of a dataclass type is the JSON body.
+        """
+        verb = method.upper()
+        if verb not in METHODS:
+            raise ConfigError(
+                f"HTTP method {method!r} for {path!r} is not one atoll routes; use one of "
+                f"{', '.join(sorted(METHODS))}"
+            )
+
+        def register(function: F) -> F:
+            handler = Handler(function, HandlerKind.ROUTE, name or function.__name__, self.name)
+            route = _route(verb, path, handler, status)
+            self.handlers.append(handler)
+            self.routes.append(route)
+            return function
+
+        return register
+
+    def get(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+        """Answer ``GET path``; see :meth:`route`."""
+        return self.route("GET", path, status=status, name=name)
+
+    def post(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+        """Answer ``POST path``; see :meth:`route`."""
+        return self.route("POST", path, status=status, name=name)
+
+    def put(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+        """Answer ``PUT path``; see :meth:`route`."""
+        return self.route("PUT", path, status=status, name=name)
+
+    def patch(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+        """Answer ``PATCH path``; see :meth:`route`."""
+        return self.route("PATCH", path, status=status, name=name)
+
+    def delete(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+        """Answer ``DELETE path``; see :meth:`route`."""
+        return self.route("DELETE", path, status=status, name=name)
+
+    # Every check comes before any list changes, so a refused declaration leaves no trace.
+    def _check_method_name(self, name: str, handler: Handler) -> None:
+        for existing in self.methods:
+            if existing.name == name:
+                raise ConfigError(
+                    f"JSON-RPC method {name!r} of service {self.name!r} is declared twice: by "
+                    f"{existing.handler.label} and {handler.label}; pass name=... to one"
+                )
+
+    # -- errors, middleware, mounts ------------------------------------------------------------
+
+    def error(
+        self,
+        error: type[BaseException],
+        *,
+        status: int = 400,
+        code: int = -32000,
+        title: str | None = None,
+    ) -> None:
+        """Let callers see ``error`` with this HTTP status and JSON-RPC code.
+
+        Any exception not declared this way is unexpected: callers get a 500 (or -32603) with
+        a correlation id, and the traceback is logged, never sent.
+        """
+        self.faults.add(error, status=status, code=code, title=title)
+
+    def use(self, middleware: Middleware) -> None:
+        """Wrap every handler call of the process in ``middleware``; see :class:`Middleware`."""
+        self.middleware.append(middleware)
+
+    def mount(self, prefix: str, app: ASGIApp) -> None:
+        """Serve any ASGI app (Starlette, FastAPI...) under ``prefix``."""
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ConfigError(
+                f"mount prefix {prefix!r} must start with '/' and not end with one, like '/legacy'"
+            )
+        self.mounts.append((prefix, app))
+
+    # -- running -------------------------------------------------------------------------------
+
+    def api(self) -> Api:
+        """What this service exposes, for the transports and the documents."""
+        return Api(
+            title=self.name,
+            version=self.version,
+            description=self.description,
+            routes=list(self.routes),
+            methods=list(self.methods),
+            faults=self.faults,
+            mounts=list(self.mounts),
+        )
+
+    def __atoll_app__(self) -> App:
+        from atoll.service.composition import compose_target  # noqa: PLC0415 - `import atoll` stays light
+
+        return compose_target(self, serve=True)
+
+    def asgi(self) -> ASGIApp:
+        """An ASGI app for any ASGI server; its lifespan starts and stops the service.
+
+        ``app = service.asgi()`` in a module, then ``uvicorn module:app``. The configuration
+        is read when the server starts it, from the environment and the config file.
+        """
+        from atoll.service.composition import asgi_app  # noqa: PLC0415 - `import atoll` stays light
+
+        return asgi_app(self.name, [self])
+
+    def __repr__(self) -> str:
+        return f"Service({self.name!r}, version={self.version!r})"
+
+
+def _route(method: str, path: str, handler: Handler, status: int) -> Route:
+    if not path.startswith("/"):
+        raise ConfigError(f"route path {path!r} of {handler.label} must start with '/'")
+    if not 200 <= status <= 299:  # noqa: PLR2004 - the success range
+        raise ConfigError(
+            f"status {status} of {handler.label} is not a success status; use 200..299 "
+            "(errors come from service.error(...))"
+        )
+    return Route(method, path, handler, status)
+
+
+def _check_message_type(message: object, kind: str) -> None:
+    if not inspect.isclass(message):
+        raise ProviderError(
+            f"the {kind} type must be a class, such as a frozen dataclass; got {message!r}"
+        )

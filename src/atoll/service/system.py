@@ -1,0 +1,93 @@
+"""``atoll.System``: several services run as one process.
+
+::
+
+    system = atoll.System(users.service, runs.service, name="runnerly")
+    atoll.main(system)               # or: atoll run runnerly.system:system
+
+The services keep their own handlers and endpoints, and share one configuration, one
+container, one message bus (an event one raises reaches the others' handlers) and one HTTP
+server: their REST routes side by side, their JSON-RPC methods at ``/rpc`` as
+``service.method``. A client of one of them by name (``clients.get("users")``) calls it in
+the process, with the same encoding, validation and errors as over the network.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from atoll.errors import ConfigError
+from atoll.kernel.app import App
+
+if TYPE_CHECKING:
+    from atoll.endpoints.types import ASGIApp
+    from atoll.service.service import Service
+
+T = TypeVar("T")
+
+__all__ = ["System"]
+
+
+class System:
+    """Several services in one process.
+
+    Args:
+        *services: the services; their names must differ.
+        name: the system's name: its environment prefix and its API's title.
+        version: shown by ``--version`` and in the API documents.
+        description: the first paragraph of ``--help``.
+
+    Raises:
+        ConfigError: no service is given, or two share a name.
+    """
+
+    def __init__(
+        self,
+        *services: Service,
+        name: str = "system",
+        version: str = "0.0.0",
+        description: str = "",
+    ) -> None:
+        if not services:
+            raise ConfigError("a System needs at least one service: atoll.System(users, runs)")
+        names = [service.name for service in services]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigError(
+                f"a System holds each service once; {', '.join(twice)} appear more than once"
+            )
+        self.services = list(services)
+        self.app = App(name, version=version, description=description)
+        self.name = name
+        self.version = version
+        self.description = description
+
+    def options(self, section: str, options: type[T]) -> type[T]:
+        """Add a section of options of the system's own; see :meth:`atoll.App.options`."""
+        return self.app.options(section, options)
+
+    def provide(self, factory: Any = None, /, **kwargs: Any) -> Any:
+        """Register a provider of the system's own; see :meth:`atoll.Registry.provide`."""
+        return self.app.provide(factory, **kwargs)
+
+    def value(self, value: object, /, **kwargs: Any) -> None:
+        """Register an instance of the system's own; see :meth:`atoll.Registry.value`."""
+        self.app.value(value, **kwargs)
+
+    def task(self, function: Any = None, /, *, name: str | None = None) -> Any:
+        """Add a background task of the system's own; see :meth:`atoll.App.task`."""
+        return self.app.task(function, name=name)
+
+    def __atoll_app__(self) -> App:
+        from atoll.service.composition import compose_target  # noqa: PLC0415 - `import atoll` stays light
+
+        return compose_target(self, serve=True)
+
+    def asgi(self) -> ASGIApp:
+        """An ASGI app for any ASGI server; its lifespan starts and stops the system."""
+        from atoll.service.composition import asgi_app  # noqa: PLC0415 - `import atoll` stays light
+
+        return asgi_app(self.name, self.services, extra=self.app)
+
+    def __repr__(self) -> str:
+        return f"System({', '.join(s.name for s in self.services)}, name={self.name!r})"

@@ -1,0 +1,77 @@
+"""A service served for real: `atoll run` in its own process, and `service.asgi()` by uvicorn."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+HERE = Path(__file__).parent
+
+pytestmark = pytest.mark.slow
+
+
+def exercise(base_url: str) -> None:
+    """REST and JSON-RPC calls that a served hello_service answers."""
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        greeted = client.post("/greet", json={"name": "ada"})
+        assert greeted.status_code == 200
+        assert greeted.json() == "hello ada"
+        call = {"jsonrpc": "2.0", "method": "greet", "params": {"name": "bob"}, "id": 1}
+        assert client.post("/rpc", json=call).json() == {
+            "jsonrpc": "2.0",
+            "result": "hello bob",
+            "id": 1,
+        }
+        assert client.get("/hello/cy").json() == {"greeting": "hello cy", "greeted": 2}
+        assert client.get("/openapi.json").json()["info"] == {"title": "hello", "version": "1.0"}
+
+
+def test_atoll_run_serves_the_service_until_sigterm(spawn):
+    process = spawn(
+        sys.executable,
+        "-m",
+        "atoll",
+        "run",
+        "hello_service:service",
+        "--server-port",
+        "0",
+        cwd=str(HERE),
+    )
+    line = process.wait_for("serving on ")
+    url = re.search(r"serving on (http://127\.0\.0\.1:\d+)", line).group(1)
+    assert "greeter started" in process.output
+    exercise(url)
+    process.signal(signal.SIGTERM)
+    assert process.finish() == 0
+    assert "greeter stopped" in process.output
+    assert "hello stopped" in process.output
+
+
+def test_uvicorn_serves_the_services_asgi_app_and_its_lifespan_runs_the_service(spawn):
+    process = spawn(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "hello_service:app",
+        "--port",
+        "0",
+        "--lifespan",
+        "on",
+        cwd=str(HERE),
+    )
+    line = process.wait_for("Uvicorn running on ")
+    url = re.search(r"(http://127\.0\.0\.1:\d+)", line).group(1)
+    assert "greeter started" in process.output
+    exercise(url)
+    process.signal(signal.SIGTERM)
+    # uvicorn (0.29 and later) raises the signal again once its orderly shutdown is done,
+    # so that the process ends as one killed by it would: the status is -SIGTERM.
+    assert process.finish() == -signal.SIGTERM
+    assert "greeter stopped" in process.output
+    assert "Application shutdown complete" in process.output
+    assert "Finished server process" in process.output

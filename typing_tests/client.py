@@ -1,0 +1,97 @@
+# Clients of remote services, used as a service or a script would use them.
+# Type-checked by mypy --strict, never run. Each `type: ignore[code]` marks a line mypy must
+# reject: with warn_unused_ignores (part of --strict), mypy fails if the error goes away.
+from dataclasses import dataclass
+from typing import Any, assert_type
+
+import httpx
+
+from atoll.endpoints.client import (
+    Batch,
+    Pending,
+    RemoteService,
+    SyncBatch,
+    SyncRemoteService,
+)
+from atoll.endpoints.clients import ClientOptions, Clients
+from atoll.endpoints.jsonrpc import JsonRpc
+from atoll.endpoints.transports import (
+    HttpTransport,
+    LocalTransport,
+    SyncHttpTransport,
+    Transport,
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: int
+    name: str
+
+
+class Engine:
+    async def handle(self, body: bytes) -> bytes | None:
+        return body
+
+
+class BlockingEngine:
+    def handle(self, body: bytes) -> bytes | None:
+        return body
+
+
+async def calls(engine: JsonRpc) -> None:
+    users = RemoteService("http://127.0.0.1:8001/rpc", timeout=2.0)
+    assert_type(await users.methods.get_profile(user_id=1), Any)
+    assert_type(await users.methods.users.get_profile(1), Any)
+    assert_type(await users.notifications.touch(user_id=1), None)
+    assert_type(await users.call("get_profile", {"user_id": 1}), Any)
+    assert_type(await users.call("get_profile", [1], result_type=Profile), Profile)
+    assert_type(await users.call("ids", result_type=list[int]), list[int])
+    await users.call("get_profile", "1")  # type: ignore[call-overload]
+    assert_type(await users.notify("touch", {"user_id": 1}), None)
+    assert_type(await users.raw(b"{}"), bytes | None)
+    assert_type(await users.name(), str)
+    assert_type(await users.method_names(), list[str])
+    assert_type(users.url, str)
+    async with users.batch() as batch:
+        assert_type(batch, Batch)
+        pending = batch.methods.get_profile(user_id=1)
+        assert_type(batch.notifications.touch(user_id=1), None)
+    assert_type(pending, Pending)
+    assert_type(pending.result(), Any)
+    assert_type(pending.done, bool)
+    async with RemoteService(LocalTransport(engine, name="users")) as local:
+        assert_type(local, RemoteService)
+    RemoteService(LocalTransport(Engine()))
+    LocalTransport(BlockingEngine())  # type: ignore[arg-type]
+    transport: Transport = HttpTransport("http://h:1", client=httpx.AsyncClient())
+    RemoteService(transport)
+    RemoteService(SyncHttpTransport("http://h:1"))  # type: ignore[arg-type]
+    RemoteService(1)  # type: ignore[arg-type]
+    await users.aclose()
+
+
+def script() -> None:
+    with SyncRemoteService("http://127.0.0.1:8001/rpc") as users:
+        assert_type(users.methods.get_profile(user_id=1), Any)
+        assert_type(users.notifications.touch(user_id=1), None)
+        assert_type(users.call("get_profile", [1], result_type=Profile), Profile)
+        assert_type(users.name, str)
+        assert_type(users.method_names(), list[str])
+        assert_type(users.raw(b"{}"), bytes | None)
+        with users.batch() as batch:
+            assert_type(batch, SyncBatch)
+            assert_type(batch.methods.add(1, 2), Pending)
+    SyncRemoteService(SyncHttpTransport("http://h:1", client=httpx.Client()))
+    SyncRemoteService(HttpTransport("http://h:1"))  # type: ignore[arg-type]
+
+
+async def by_name(engine: JsonRpc) -> None:
+    options = ClientOptions(urls=["users=http://127.0.0.1:8001/rpc"], timeout=5.0)
+    assert_type(options.targets(), dict[str, str])
+    clients = Clients(options, {"runs": engine}, env_prefix="RUNS")
+    assert_type(clients.get("users"), RemoteService)
+    await clients.start()
+    await clients.stop()
+    ClientOptions(urls="users=http://h")  # type: ignore[arg-type]
+    Clients(options, {"runs": BlockingEngine()})  # type: ignore[dict-item]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from atoll._version import __version__
+from atoll.cli.call import call
+from atoll.cli.routes import routes
 from atoll.cli.run import run
 
 __all__ = ["cli", "main"]
@@ -34,6 +36,8 @@ def cli() -> None:
 
 
 cli.add_command(run)
+cli.add_command(call)
+cli.add_command(routes)
 
 
 def main() -> None:

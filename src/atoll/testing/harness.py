@@ -1,0 +1,245 @@
+"""The test harness: a service, or a system of them, running in the test's process.
+
+::
+
+    async with atoll.testing.run(service, argv=["--runs-page", "5"]) as harness:
+        run_id = await harness.send(RecordRun(user_id=1, meters=5000, seconds=1500))
+        assert harness.events_of(RunRecorded) == [RunRecorded(run_id, 1, 5000.0)]
+        response = await harness.client.get(f"/runs/{run_id}")        # REST, in process
+        total = await harness.rpc.methods.weekly_meters(user_id=1)   # JSON-RPC, in process
+        with harness.override(Clock, FrozenClock(...)):
+            ...
+
+It runs what ``atoll run`` runs, minus the network: the same composition, the same
+configuration rules, the same container, the same lifecycle (components started in
+dependency order, background tasks supervised, everything stopped at the end of the block),
+but no port is opened. What it adds is for tests:
+
+- the configuration comes from ``argv`` alone, the service's own flags, and an empty
+  environment, so that a developer's variables and config file never change a test's result;
+- ``overrides`` replace providers before anything is made, so no real adapter is ever built;
+- every event raised or published on the bus is recorded, in the order the bus handles them
+  (:attr:`ServiceHarness.events`), including events no handler of this process listens to:
+  those another service would consume are what a test of this one asserts on;
+- an HTTP client and a JSON-RPC client reach the service in the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from atoll.endpoints.asgi import HttpApp
+from atoll.kernel.entrypoint import load_config, running
+from atoll.messaging.bus import MessageBus
+from atoll.messaging.handlers import HandlerKind
+from atoll.service.composition import compose_target
+from atoll.service.service import Service
+from atoll.service.system import System
+from atoll.testing.client import TEST_BASE_URL
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+
+    from atoll.endpoints.client import RemoteService
+    from atoll.kernel.app import App
+    from atoll.kernel.container import Container
+    from atoll.messaging.bus import Call, Middleware, Next
+    from atoll.messaging.handlers import Handler
+
+__all__ = ["ServiceHarness", "run"]
+
+E = TypeVar("E")
+
+
+@contextlib.asynccontextmanager
+async def run(
+    target: Service | System,
+    *,
+    argv: Sequence[str] = (),
+    overrides: Mapping[Any, object] | None = None,
+) -> AsyncIterator[ServiceHarness]:
+    """Run ``target`` for the block, started as ``atoll run`` starts it, with no port opened.
+
+    Args:
+        target: an :class:`atoll.Service` or an :class:`atoll.System`.
+        argv: command-line flags of the service, such as ``["--runs-page-size", "5"]``
+            (``atoll run MODULE:OBJECT --help`` lists them). They are the only source of
+            configuration besides the defaults: the environment is taken to be empty.
+        overrides: instances to provide instead of the providers of their keys, from the
+            start: a type, or ``Annotated[T, Named("name")]`` for a named provider. Nothing
+            is made from an overridden provider, not even once.
+
+    Raises:
+        ConfigError: a flag is unknown or its value invalid.
+        ContainerError: the providers do not fit together, or an override has no provider.
+        Exception: what a factory or a component's ``start`` raised; on leaving, what a
+            component's ``stop`` raised, or :class:`~atoll.errors.TaskFailedError` if a
+            background task failed.
+    """
+    recorder = _EventRecorder()
+    app = _composed(target, recorder)
+    config = load_config(app, argv, {})
+
+    with contextlib.ExitStack() as overriding:  # undone last, once everything has stopped
+
+        def prepare(container: Container) -> None:
+            recorder.bus = container.get(MessageBus)
+            for key, value in (overrides or {}).items():
+                overriding.enter_context(container.override(key, value))
+
+        app.on_build(prepare)
+        async with running(app, config) as container:
+            http = await container.aget(HttpApp)
+            transport = httpx.ASGITransport(app=http)
+            async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as client:
+                harness = ServiceHarness(container, recorder, http, client)
+                try:
+                    yield harness
+                finally:
+                    await harness.aclose()
+
+
+def _composed(target: Service | System, recorder: Middleware) -> App:
+    """The application ``atoll run`` would run for ``target``, without its HTTP server.
+
+    The recorder is the innermost middleware of the bus, so it sees what the handlers return.
+    """
+    if not isinstance(target, Service | System):
+        raise TypeError(
+            f"atoll.testing.run() runs an atoll.Service or an atoll.System; got "
+            f"{type(target).__name__} {target!r:.60}"
+        )
+    return compose_target(target, serve=False, middleware=[recorder])
+
+
+class ServiceHarness:
+    """A running service (or system) and the ways a test reaches it; made by :func:`run`.
+
+    Attributes:
+        container: the started container: ``await harness.container.aget(Repo)``.
+        bus: the message bus every handler call goes through.
+        http: the service's ASGI app, which :attr:`client` sends requests to.
+        client: an ``httpx.AsyncClient`` on the service, with base URL
+            ``http://testserver``: ``await harness.client.get("/runs/1")``.
+    """
+
+    def __init__(
+        self,
+        container: Container,
+        recorder: _EventRecorder,
+        http: HttpApp,
+        client: httpx.AsyncClient,
+    ) -> None:
+        self.container = container
+        self.bus = recorder.bus
+        self.http = http
+        self.client = client
+        self._recorder = recorder
+        self._rpc: RemoteService | None = None
+
+    @property
+    def events(self) -> list[object]:
+        """Every event raised or published on the bus since the start, in order.
+
+        An event counts when a handler raises it (with :class:`atoll.Events`, or by returning
+        it), or when it is published (:meth:`publish`, or :meth:`send` given an event), whether
+        or not a handler of this process handles it. Those of a handler that failed are not
+        raised, so not counted.
+        """
+        return list(self._recorder.events)
+
+    def events_of(self, event_type: type[E]) -> list[E]:
+        """The events of :attr:`events` that are instances of ``event_type``, in order."""
+        return [event for event in self._recorder.events if isinstance(event, event_type)]
+
+    async def send(self, message: object) -> Any:
+        """Handle a command or query through the bus and return its handler's result.
+
+        Given an event, publish it, as the bus does. The events raised on the way are handled,
+        and recorded, before this returns.
+
+        Raises:
+            NoHandlerError: nothing handles ``message``'s type.
+            Exception: what the handler raised.
+        """
+        bus = self.bus
+        if bus.handler_for(type(message)) is None and bus.event_handlers(type(message)):
+            self._recorder.events.append(message)
+        return await bus.handle(message)
+
+    async def publish(self, *events: object) -> None:
+        """Publish ``events`` on the bus; their handlers, and those of what they raise, run."""
+        self._recorder.events.extend(events)
+        await self.bus.publish(*events)
+
+    def override(
+        self, tp: object, value: object, /, *, name: str | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        """Provide ``value`` for ``tp`` until the block ends; see :meth:`atoll.Container.override`.
+
+        Every handler call made in the block gets ``value``, and so do app-scoped instances
+        made in the block that depend on ``tp``. Components keep what they were started with:
+        replace what a component holds with ``overrides=`` of :func:`run`.
+        """
+        return self.container.override(tp, value, name=name)
+
+    @property
+    def rpc(self) -> RemoteService:
+        """A JSON-RPC client of the service, through its JSON-RPC engine, in the process.
+
+        The same encoding, validation and errors as over HTTP:
+        ``await harness.rpc.methods.weekly_meters(user_id=1)``; a system's methods are
+        ``harness.rpc.methods.runs.weekly_meters(...)``.
+        """
+        if self._rpc is None:
+            from atoll.endpoints.client import RemoteService  # noqa: PLC0415 - on first use
+            from atoll.endpoints.transports import LocalTransport  # noqa: PLC0415 - on first use
+
+            self._rpc = RemoteService(LocalTransport(self.http.rpc, name=self.http.api.title))
+        return self._rpc
+
+    async def aclose(self) -> None:
+        """Close the JSON-RPC client, if one was made; :func:`run` calls it on leaving."""
+        if self._rpc is not None:
+            await self._rpc.aclose()
+            self._rpc = None
+
+    def __repr__(self) -> str:
+        return f"<ServiceHarness of {self.http.api.title!r}>"
+
+
+class _EventRecorder:
+    """Middleware recording the events each handler call raised, in the order they were raised.
+
+    The bus handles the events a call raised after it, in a first-in first-out queue, so the
+    order they are raised in is the order they are handled in. It is the innermost middleware,
+    so it sees the calls other middleware let through, and their events as the bus does.
+    """
+
+    bus: MessageBus
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    async def __call__(self, call: Call, call_next: Next) -> Any:
+        result = await call_next(call)
+        self.events.extend(call.events)
+        self.events.extend(self._returned(call.handler, result))
+        return result
+
+    def _returned(self, handler: Handler, result: object) -> Iterable[object]:
+        """The events the bus takes from a handler's result: those it follows, if it follows all."""
+        if result is None:
+            return ()
+        items = result if isinstance(result, list | tuple) else (result,)
+        bus = self.bus
+        if not all(
+            bus.event_handlers(type(item))
+            or (handler.kind is HandlerKind.EVENT and bus.handler_for(type(item)) is not None)
+            for item in items
+        ):
+            return ()
+        return [item for item in items if bus.event_handlers(type(item))]

@@ -1,6 +1,6 @@
 """``python -m runnerly``: the whole system in one process, until Ctrl-C."""
 
 import atoll
-from runnerly.app import app
+from runnerly.app import system
 
-atoll.main(app)
+atoll.main(system)

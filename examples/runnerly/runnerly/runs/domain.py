@@ -34,7 +34,7 @@ class RunRepository(Protocol):
 class UserDirectory(Protocol):
     """What the runs service needs to know of users: whether one exists."""
 
-    def exists(self, user_id: int) -> bool:
+    async def exists(self, user_id: int) -> bool:
         """Whether a runner with this id is registered."""
         ...
 

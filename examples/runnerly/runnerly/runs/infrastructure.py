@@ -1,15 +1,20 @@
-"""The runs infrastructure: an in-memory repository and the in-process way to ask users."""
+"""The runs infrastructure: an in-memory repository, and the users service through its client."""
 
 from __future__ import annotations
 
 import itertools
 from typing import TYPE_CHECKING
 
-from runnerly.users.application import Users
-from runnerly.users.domain import UnknownUserError
+from atoll.endpoints.clients import Clients
+from atoll.errors import RemoteError
 
 if TYPE_CHECKING:
     from runnerly.runs.model import Run
+
+__all__ = ["USERS_UNKNOWN_USER", "InMemoryRunRepository", "RemoteUserDirectory"]
+
+USERS_UNKNOWN_USER = -32004
+"""The code the users service answers for an unknown user: its published interface."""
 
 
 class InMemoryRunRepository:
@@ -32,16 +37,23 @@ class InMemoryRunRepository:
         return sorted((r for r in self._runs if r.user_id == user_id), key=lambda r: r.started_at)
 
 
-class LocalUserDirectory:
-    """Asks the users service in the same process (a remote client replaces it when apart)."""
+class RemoteUserDirectory:
+    """Asks the users service, wherever it runs: in this process, or over HTTP when apart.
 
-    def __init__(self, users: Users) -> None:
-        self._users = users
+    The runs service knows the users service only by its published interface (the
+    ``get_profile`` method and its error codes), never by its code.
+    """
 
-    def exists(self, user_id: int) -> bool:
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    async def exists(self, user_id: int) -> bool:
         """Whether a runner with this id is registered."""
+        users = self._clients.get("users")
         try:
-            self._users.profile(user_id)
-        except UnknownUserError:
-            return False
+            await users.methods.get_profile(user_id=user_id)
+        except RemoteError as error:
+            if error.code == USERS_UNKNOWN_USER:
+                return False
+            raise
         return True

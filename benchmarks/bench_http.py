@@ -1,0 +1,481 @@
+"""HTTP throughput: atoll against raw ASGI, Starlette, FastAPI and gemstone, in one run.
+
+Three scenarios, each a small request answered in JSON:
+
+- GET JSON: ``GET /items/42`` answers ``{"id": 42, "name": "item 42", "price": 9.99, "tags": []}``
+  (every app answers with the same item type, whose tags default to empty);
+- POST JSON with a typed body: ``POST /items`` with ``{"name": "pen", "price": 1.5, "tags":
+  ["a", "b"]}``, validated into a typed object the way each framework does it (a dataclass
+  decoded by msgspec for raw, Starlette and atoll; a pydantic model for FastAPI) and answered
+  201 with the created item;
+- JSON-RPC 2.0 over HTTP: ``POST /rpc`` calling ``add(a=1, b=2)``, answered
+  ``{"jsonrpc": "2.0", "result": 3, "id": 1}`` (gemstone serves it at ``/api``).
+
+The apps are in ``benchmarks/http_apps/``, one small file per framework; ``raw.py`` (plain
+ASGI and msgspec, no framework) is the limit the targets are measured against. Every ASGI app
+runs under the same server settings, ``uvicorn --workers 1 --loop uvloop --http httptools
+--no-access-log --log-level warning``; gemstone runs on its own Tornado server, its access log
+off too. Every server is pinned to core 0 (``taskset -c 0``) and the load generator to core 1
+(``taskset -c 1 wrk -t1 -c64``), so client and server never share a core; POST bodies go
+through a small Lua script.
+
+Before any load, each app's answer to each scenario is checked (status, content type and the
+decoded JSON body), and an invalid POST body must be refused with a 4xx: an app that answers
+wrongly or skips validation stops the run instead of reporting a fast number. Each server is
+then warmed up, and the rounds interleave the frameworks (round 1: raw, atoll, starlette,
+fastapi, gemstone; round 2: the same...), so that a noisy moment on the machine hurts every
+framework alike. A load whose responses were not all 2xx is discarded with a warning. The
+table gives the median requests per second of the rounds, atoll's ratio to raw, and the
+design's targets with PASS or MISS.
+
+Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_http.py [--rounds 5] [--duration 5]
+[--warmup 2] [--only raw,atoll,...]``. Needs ``wrk`` (``apt-get install -y wrk``) and
+``taskset`` (util-linux) on a machine with at least two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import FrameType
+
+APPS = Path(__file__).resolve().parent / "http_apps"
+HOST = "127.0.0.1"
+SERVER_CORE = "0"
+LOAD_CORE = "1"
+CONNECTIONS = 64
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+UVICORN_OPTIONS = (
+    "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+    "--no-access-log", "--log-level", "warning",
+)  # fmt: skip
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot give an honest number; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One kind of request, its expected answer and atoll's target against raw."""
+
+    key: str
+    title: str
+    method: str
+    path: str
+    body: bytes | None
+    status: int
+    answer: dict[str, Any]
+    target: float
+    invalid_body: bytes | None = None
+
+
+RPC_CALL = {"jsonrpc": "2.0", "method": "add", "params": {"a": 1, "b": 2}, "id": 1}
+SCENARIOS = (
+    Scenario(
+        key="get",
+        title="GET /items/42",
+        method="GET",
+        path="/items/42",
+        body=None,
+        status=200,
+        answer={"id": 42, "name": "item 42", "price": 9.99, "tags": []},
+        target=0.85,
+    ),
+    Scenario(
+        key="post",
+        title="POST /items (typed body)",
+        method="POST",
+        path="/items",
+        body=json.dumps({"name": "pen", "price": 1.5, "tags": ["a", "b"]}).encode(),
+        status=201,
+        answer={"id": 1, "name": "pen", "price": 1.5, "tags": ["a", "b"]},
+        target=0.80,
+        invalid_body=json.dumps({"name": "pen", "price": "cheap"}).encode(),
+    ),
+    Scenario(
+        key="rpc",
+        title="JSON-RPC add over HTTP",
+        method="POST",
+        path="/rpc",
+        body=json.dumps(RPC_CALL).encode(),
+        status=200,
+        answer={"jsonrpc": "2.0", "result": 3, "id": 1},
+        target=0.80,
+    ),
+)
+RPC_OVER_GEMSTONE = 7.0
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A contender: how to start its server and which scenarios it serves."""
+
+    name: str
+    module: str
+    scenarios: tuple[str, ...] = ("get", "post", "rpc")
+    rpc_path: str = "/rpc"
+    rpc_extra: dict[str, Any] = field(default_factory=dict)
+
+    def command(self, port: int) -> list[str]:
+        """The server's command line, without the CPU pinning."""
+        if self.name == "gemstone":
+            return [sys.executable, str(APPS / f"{self.module}.py"), "--port", str(port)]
+        app = f"{self.module}:app"
+        where = ["--app-dir", str(APPS), "--host", HOST, "--port", str(port)]
+        return [sys.executable, "-m", "uvicorn", app, *where, *UVICORN_OPTIONS]
+
+    def path(self, scenario: Scenario) -> str:
+        """Where this framework serves the scenario."""
+        return self.rpc_path if scenario.key == "rpc" else scenario.path
+
+
+FRAMEWORKS = (
+    Framework("raw", "raw"),
+    Framework("atoll", "atoll_app"),
+    Framework("starlette", "starlette_app"),
+    Framework("fastapi", "fastapi_app"),
+    # gemstone also answers "error": null beside the result, which JSON-RPC 2.0 forbids; the
+    # check tolerates that one deviation so that the peer can be measured at all.
+    Framework("gemstone", "gemstone_app", ("rpc",), "/api", {"error": None}),
+)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Server:
+    """One framework's server process, pinned to the server core, in its own process group."""
+
+    def __init__(self, framework: Framework, log_dir: Path) -> None:
+        self.framework = framework
+        self.port = free_port()
+        self.log = log_dir / f"{framework.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the process; ``wait_ready`` waits for its port."""
+        command = ["taskset", "-c", SERVER_CORE, *self.framework.command(self.port)]
+        with self.log.open("wb") as log:
+            # a session of its own: Ctrl-C reaches the benchmark, which then stops the group
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def wait_ready(self) -> None:
+        """Return once the server accepts connections; raise if it died or never listened."""
+        assert self.process is not None  # noqa: S101 - start() comes first
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.fail(f"exited with status {self.process.returncode} before listening")
+            with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), 0.5):
+                return
+            time.sleep(0.05)
+        self.fail(f"did not listen on {HOST}:{self.port} within {START_TIMEOUT:.0f} s")
+
+    def fail(self, what: str) -> NoReturn:
+        """Raise a BenchError with the end of the server's output."""
+        output = self.log.read_text(errors="replace").strip().splitlines()[-15:]
+        shown = "\n    ".join(output) or "(no output)"
+        raise BenchError(
+            f"the {self.framework.name} server {what}. Its output ends with:\n    {shown}\n"
+            f"Fix benchmarks/http_apps/{self.framework.module}.py, or leave it out with --only."
+        )
+
+    def stop(self) -> None:
+        """Stop the process group: politely, then for good."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def running(frameworks: list[Framework], log_dir: Path) -> Iterator[list[Server]]:
+    """Start every server, wait for all of them, and stop them all on the way out."""
+    servers = [Server(framework, log_dir) for framework in frameworks]
+    try:
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def exchange(port: int, method: str, path: str, body: bytes | None) -> tuple[int, str, bytes]:
+    """One request; the status, content type and body of the answer."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        headers = {} if body is None else {"Content-Type": "application/json"}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type", ""), response.read()
+    finally:
+        connection.close()
+
+
+def verify(server: Server, scenario: Scenario) -> None:
+    """Check the server's answer to the scenario, and that it refuses an invalid body."""
+    framework = server.framework
+    path = framework.path(scenario)
+    where = f"benchmarks/http_apps/{framework.module}.py"
+    status, content_type, body = exchange(server.port, scenario.method, path, scenario.body)
+    expected = scenario.answer
+    if scenario.key == "rpc":
+        expected = {**expected, **framework.rpc_extra}
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    json_type = content_type.startswith("application/json")
+    if status != scenario.status or not json_type or answer != expected:
+        raise BenchError(
+            f"{framework.name} answered {scenario.method} {path} wrongly: expected "
+            f"{scenario.status} application/json {expected}, got {status} "
+            f"{content_type or 'no content type'} {body[:300]!r}. Fix {where} before measuring it."
+        )
+    if scenario.invalid_body is not None:
+        status, _, body = exchange(server.port, scenario.method, path, scenario.invalid_body)
+        if not 400 <= status < 500:
+            raise BenchError(
+                f"{framework.name} accepted an invalid body at {scenario.method} {path} "
+                f"({scenario.invalid_body!r} answered {status} {body[:200]!r}): it must validate "
+                f"the body and answer 4xx. Fix {where} before measuring it."
+            )
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one wrk run reports."""
+
+    rate: float
+    non_2xx: int
+    socket_errors: str
+
+
+def lua_script(scenario: Scenario, directory: Path) -> Path | None:
+    """A wrk script sending the scenario's body, or None for a bodiless GET."""
+    if scenario.body is None:
+        return None
+    script = directory / f"{scenario.key}.lua"
+    script.write_text(
+        f'wrk.method = "{scenario.method}"\n'
+        f"wrk.body = [==[{scenario.body.decode()}]==]\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    return script
+
+
+def load(port: int, path: str, script: Path | None, seconds: int) -> Load:
+    """Run wrk on the load core against one URL for ``seconds``."""
+    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s"]
+    if script is not None:
+        command += ["-s", str(script)]
+    command.append(f"http://{HOST}:{port}{path}")
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    if done.returncode != 0 or rate is None:
+        raise BenchError(f"wrk failed ({' '.join(command)}):\n{done.stdout}{done.stderr}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", done.stdout)
+    errors = re.search(r"Socket errors:\s+(.+)", done.stdout)
+    return Load(
+        rate=float(rate.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=errors.group(1).strip() if errors else "",
+    )
+
+
+def measure(server: Server, scenario: Scenario, script: Path | None, seconds: int) -> float | None:
+    """One load; its requests per second, or None (with a warning) if it cannot count."""
+    result = load(server.port, server.framework.path(scenario), script, seconds)
+    if result.socket_errors:
+        print(f"  warning: {server.framework.name} {scenario.key}: {result.socket_errors}")
+    if result.non_2xx:
+        print(
+            f"  warning: {server.framework.name} {scenario.key}: {result.non_2xx} answers "
+            "were not 2xx; this load is discarded"
+        )
+        return None
+    return result.rate
+
+
+def fmt_rate(rates: list[float]) -> str:
+    """A median rate for the table, or a dash."""
+    return f"{statistics.median(rates):,.0f}" if rates else "-"
+
+
+def verdict(ok: bool) -> str:  # noqa: FBT001 - a plain predicate
+    """PASS or MISS."""
+    return "PASS" if ok else "MISS"
+
+
+def table_row(scenario: Scenario, results: dict[str, list[float]], names: list[str]) -> str:
+    """One markdown row: the medians, atoll's ratio to raw and the target's verdict."""
+    median = {name: statistics.median(rates) for name, rates in results.items() if rates}
+    cells = [scenario.title, *(fmt_rate(results.get(name, [])) for name in names)]
+    target = f">= {scenario.target:.0%} of raw"
+    if "atoll" in median and "raw" in median:
+        ratio = median["atoll"] / median["raw"]
+        cells.append(f"{ratio:.0%}")
+        target += f": {verdict(ratio >= scenario.target)}"
+    else:
+        cells.append("-")
+        target += ": n/a"
+    if scenario.key == "rpc":
+        target += f"; >= {RPC_OVER_GEMSTONE:.0f}x gemstone"
+        if "atoll" in median and "gemstone" in median:
+            times = median["atoll"] / median["gemstone"]
+            target += f" ({times:.1f}x): {verdict(times >= RPC_OVER_GEMSTONE)}"
+        else:
+            target += ": n/a"
+    cells.append(target)
+    return "| " + " | ".join(cells) + " |"
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per load (default 5)")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds (default 2)")
+    names = ",".join(framework.name for framework in FRAMEWORKS)
+    parser.add_argument(
+        "--only", default=names, help=f"comma-separated frameworks to measure (default {names})"
+    )
+    return parser.parse_args()
+
+
+def check_tools() -> None:
+    """Fail early, naming the install command, if wrk, taskset or a second core is missing."""
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed: run `apt-get install -y wrk` and try again.")
+    if shutil.which("taskset") is None:
+        raise BenchError("taskset is not installed: run `apt-get install -y util-linux`.")
+    if len(os.sched_getaffinity(0)) < 2:  # a server core and a load core
+        raise BenchError("this benchmark needs two cores: one for the servers, one for wrk.")
+
+
+def choose(only: str) -> list[Framework]:
+    """The frameworks named by ``--only``, in the table's order."""
+    wanted = {name.strip() for name in only.split(",") if name.strip()}
+    unknown = wanted - {framework.name for framework in FRAMEWORKS}
+    if unknown:
+        known = ", ".join(framework.name for framework in FRAMEWORKS)
+        raise BenchError(f"--only names unknown frameworks {sorted(unknown)}; known: {known}.")
+    return [framework for framework in FRAMEWORKS if framework.name in wanted]
+
+
+def stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    """Turn SIGTERM into SystemExit, so that the servers are stopped on the way out."""
+    del frame
+    raise SystemExit(128 + signum)
+
+
+def served(servers: list[Server]) -> Iterator[tuple[Server, Scenario]]:
+    """Every (server, scenario) pair the servers serve, scenario by scenario."""
+    for scenario in SCENARIOS:
+        for server in servers:
+            if scenario.key in server.framework.scenarios:
+                yield server, scenario
+
+
+def measure_rounds(
+    servers: list[Server], scripts: dict[str, Path | None], args: argparse.Namespace
+) -> dict[str, dict[str, list[float]]]:
+    """Check, warm up, then measure every pair ``args.rounds`` times, interleaved."""
+    for server, scenario in served(servers):
+        verify(server, scenario)
+    print(f"all answers checked; warming up ({args.warmup} s per server and scenario)")
+    for server, scenario in served(servers):
+        measure(server, scenario, scripts[scenario.key], args.warmup)
+    results: dict[str, dict[str, list[float]]] = {scenario.key: {} for scenario in SCENARIOS}
+    for round_number in range(1, args.rounds + 1):
+        # one load per framework and scenario, in turn, so that noise is shared alike
+        line: list[str] = []
+        for server, scenario in served(servers):
+            rate = measure(server, scenario, scripts[scenario.key], args.duration)
+            if rate is not None:
+                results[scenario.key].setdefault(server.framework.name, []).append(rate)
+            line.append(f"{scenario.key} {server.framework.name} {rate or 0:,.0f}")
+        print(f"round {round_number}/{args.rounds}: {', '.join(line)}")
+    return results
+
+
+def print_table(results: dict[str, dict[str, list[float]]], args: argparse.Namespace) -> None:
+    """The markdown table of medians, ratios and targets."""
+    names = [framework.name for framework in FRAMEWORKS]
+    print()
+    print(
+        f"HTTP requests/s, median of {args.rounds} interleaved rounds of {args.duration} s "
+        f"(servers on core {SERVER_CORE}, `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}), "
+        f"Python {sys.version.split()[0]}"
+    )
+    print()
+    print(f"| scenario | {' | '.join(names)} | atoll/raw | target |")
+    print("| --- |" + " ---: |" * (len(names) + 1) + " --- |")
+    for scenario in SCENARIOS:
+        print(table_row(scenario, results[scenario.key], names))
+
+
+def run(args: argparse.Namespace) -> None:
+    """Start the servers, check them, warm them up, measure the rounds, print the table."""
+    check_tools()
+    frameworks = choose(args.only)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-http-") as scratch,
+        running(frameworks, Path(scratch)) as servers,
+    ):
+        scripts = {scenario.key: lua_script(scenario, Path(scratch)) for scenario in SCENARIOS}
+        results = measure_rounds(servers, scripts, args)
+    print_table(results, args)
+
+
+def main() -> None:
+    """Run the benchmark; a BenchError ends it with its message and status 1, Ctrl-C with 130."""
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        run(parse_args())
+    except BenchError as exc:
+        print(f"bench_http: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("bench_http: interrupted; the servers are stopped", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

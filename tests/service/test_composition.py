@@ -513,5 +513,5 @@ def test_compose_target_composes_a_service_or_a_system_and_nothing_else():
     assert compose_target(users, serve=False).name == "users"
     system = atoll.System(users, runs_service(), name="club", version="3.0.0")
     assert compose_target(system, serve=False).version == "3.0.0"
-    with pytest.raises(TypeError, match="an atoll.Service or an atoll.System; got int"):
+    with pytest.raises(TypeError, match=r"an atoll\.Service or an atoll\.System; got int"):
         compose_target(3, serve=False)

@@ -247,3 +247,18 @@ def test_require_json_refuses_a_body_without_content_type(headers):
         require_json(request(headers))
     assert caught.value.status == 415
     assert caught.value.detail.startswith("the body has no Content-Type; send it as")
+
+
+async def test_the_first_content_type_and_content_length_are_the_ones_read():
+    req = request(
+        [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"2"),
+            (b"content-type", b"text/plain"),
+            (b"content-length", b"9"),
+        ],
+        b"{}",
+    )
+    assert req.content_type == "application/json"
+    assert await req.body(100) == b"{}"
+    assert req.content_type == "application/json"

@@ -460,6 +460,24 @@ async def test_a_websocket_before_startup_is_left_unanswered():
     assert sent == []
 
 
+async def test_a_websocket_after_startup_is_closed_by_the_http_app():
+    app = asgi_app("greeter", [greeter()])
+    lifespan = Lifespan(app)
+    sent = []
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    async def send(message):
+        sent.append(message)
+
+    assert await lifespan.startup() == {"type": "lifespan.startup.complete"}
+    await app({"type": "websocket"}, receive, send)
+    await lifespan.shutdown()
+
+    assert sent == [{"type": "websocket.close", "code": 1000}]
+
+
 async def test_a_failing_startup_is_reported_with_its_message():
     service = atoll.Service("runs")
 

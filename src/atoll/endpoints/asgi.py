@@ -140,13 +140,14 @@ class HttpApp:
         """Serve one ASGI connection."""
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self.handle_http(scope, receive, send)
         elif kind == "lifespan":
             await _lifespan_without_work(receive, send)
         else:  # a websocket: nothing here speaks it
             await send({"type": "websocket.close", "code": 1000})
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one HTTP request; whatever fails becomes a response."""
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         try:
             special = self._special.get(path)

@@ -72,7 +72,7 @@ class Request:
         receive: the channel its body arrives on.
     """
 
-    __slots__ = ("_body", "_headers", "_query", "receive", "scope")
+    __slots__ = ("_body", "_headers", "_length", "_query", "_scanned", "_type", "receive", "scope")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -80,6 +80,20 @@ class Request:
         self._query: dict[str, list[str]] | None = None
         self._headers: dict[str, str] | None = None
         self._body: bytes | None = None
+        self._scanned = False
+        self._type: bytes | None = None
+        self._length: bytes | None = None
+
+    def _scan(self) -> None:
+        """Find Content-Type and Content-Length in one pass: every body read needs both."""
+        headers: Iterable[tuple[bytes, bytes]] = self.scope["headers"]
+        for key, value in headers:
+            if key == b"content-type":
+                if self._type is None:
+                    self._type = value
+            elif key == b"content-length" and self._length is None:
+                self._length = value
+        self._scanned = True
 
     @property
     def method(self) -> str:
@@ -137,7 +151,9 @@ class Request:
 
         ``Content-Type: Application/JSON; charset=utf-8`` gives ``"application/json"``.
         """
-        value = self.header(b"content-type")
+        if not self._scanned:
+            self._scan()
+        value = self._type
         if value is None:
             return ""
         known = _COMMON_TYPES.get(value)
@@ -181,7 +197,9 @@ class Request:
         return body
 
     def _declared_length(self, limit: int) -> int | None:
-        raw = self.header(b"content-length")
+        if not self._scanned:
+            self._scan()
+        raw = self._length
         if raw is None:
             return None
         # int() would also take "+5", " 5" and "5_000": a length is ASCII digits and no more.
@@ -266,7 +284,7 @@ def require_json(request: Request) -> None:
 
 
 def _announces_body(request: Request) -> bool:
-    length = request.header(b"content-length")
+    length = request.header(b"content-length")  # the rare path: a body without a type
     if length is not None:
         return length.strip(b"0") != b""
     return request.header(b"transfer-encoding") is not None

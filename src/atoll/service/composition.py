@@ -212,10 +212,14 @@ class ServiceApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the lifespan, or serve a connection once it has started the services."""
+        http = self.http
+        if http is not None and scope["type"] == "http":  # the hot path first
+            await http.handle_http(scope, receive, send)
+            return
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        if self.http is None:
+        if http is None:
             if scope["type"] == "http":
                 await send_problem(
                     send,
@@ -226,7 +230,7 @@ class ServiceApp:
                     ),
                 )
             return
-        await self.http(scope, receive, send)
+        await http(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup

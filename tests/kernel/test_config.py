@@ -767,6 +767,22 @@ def test_describe_shows_every_option_with_its_value_and_origin_secrets_masked():
     ]
 
 
+def test_describe_masks_a_password_written_in_a_url():
+    config = load(
+        [
+            "--db-url",
+            "postgresql://ada:pa55@db:5432/runs",
+            "--db-replicas",
+            "http://u:p@a/rpc,http://b/rpc",
+        ],
+        {},
+    )
+    described = config.describe()
+    assert 'db.url = "postgresql://ada:********@db:5432/runs"' in described
+    assert 'db.replicas = ["http://u:********@a/rpc","http://b/rpc"]' in described
+    assert "pa55" not in described
+
+
 def test_show_config_is_set_by_print_config():
     assert load(["--print-config"]).show_config is True
     assert load().show_config is False

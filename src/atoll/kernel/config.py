@@ -487,6 +487,9 @@ def _hint(word: str, candidates: Iterable[str], *, fallback: str = "", form: str
     return "; expected one of: " + ", ".join(form.format(name) for name in candidates)
 
 
+_URL_PASSWORD = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s\"]*:)[^@/\s\"]*@")
+
+
 def _summary(problems: Sequence[str]) -> str:
     if len(problems) == 1:
         return problems[0]
@@ -498,8 +501,12 @@ def _table(opt: Option) -> str:
 
 
 def _display(value: object) -> str:
-    """Show a value as JSON, the form env vars take for lists; ``Secret`` shows as its mask."""
-    return msgspec.json.encode(value, enc_hook=str).decode()
+    """Show a value as JSON, the form env vars take for lists; ``Secret`` shows as its mask.
+
+    A password in a URL (``postgresql://ada:pw@db/runs``, ``http://u:p@host``) is masked too:
+    URLs are the one place plain options carry credentials.
+    """
+    return _URL_PASSWORD.sub(rf"\1{MASK}@", msgspec.json.encode(value, enc_hook=str).decode())
 
 
 def _as_text(value: object) -> str:

@@ -51,3 +51,15 @@ def test_task_failed_names_the_task_and_keeps_the_cause():
     assert str(error) == "background task 'relay' failed: ValueError: the broker is gone"
     assert error.task == "relay"
     assert error.__cause__ is cause
+
+
+def test_a_remote_error_keeps_its_fields_and_survives_pickle_and_copy():
+    import copy  # noqa: PLC0415 - only here
+    import pickle  # noqa: PLC0415 - only here
+
+    error = errors.RemoteError(-32602, "Invalid params", {"path": "$.meters"})
+    assert str(error) == "Invalid params (code -32602): {'path': '$.meters'}"
+    for twin in (pickle.loads(pickle.dumps(error)), copy.copy(error)):  # noqa: S301 - our own bytes
+        assert isinstance(twin, errors.RemoteError)
+        assert (twin.code, twin.message, twin.data) == (error.code, error.message, error.data)
+        assert str(twin) == str(error)

@@ -145,6 +145,10 @@ class RemoteError(AtollError):
         self.message = message
         self.data = data
 
+    def __reduce__(self) -> tuple[type[RemoteError], tuple[int, str, object]]:
+        # Pickled and copied from its three fields, so that it crosses process pools.
+        return type(self), (self.code, self.message, self.data)
+
 
 class RemoteUnavailableError(AtollError, ConnectionError):
     """A remote service could not be reached, or did not answer within its timeout."""

@@ -417,3 +417,77 @@ async def test_a_route_declared_twice_is_a_config_error_naming_the_second_handle
     with pytest.raises(ConfigError, match=r"added twice.*\(declared by route handler 'second'"):
         async with http_app_for(service):
             pass
+
+
+@dataclass(frozen=True)
+class CheckedRun:
+    meters: float
+
+    def __post_init__(self) -> None:
+        if self.meters <= 0:
+            raise ValueError("meters must be above 0")
+
+
+def checked_service() -> atoll.Service:
+    service = atoll.Service("checked")
+
+    @service.command(CheckedRun)
+    async def record_checked(cmd: CheckedRun) -> float:
+        return cmd.meters
+
+    return service
+
+
+async def test_a_message_refused_by_its_own_check_is_a_422_over_rest_and_32602_over_rpc():
+    async with client_for(checked_service()) as client:
+        rest = await client.post("/checked-run", json={"meters": -1})
+        call = {"jsonrpc": "2.0", "method": "checked_run", "params": {"meters": -1}, "id": 1}
+        rpc = (await client.post("/rpc", json=call)).json()
+    assert rest.status_code == 422
+    assert "meters must be above 0" in rest.json()["detail"]
+    assert rpc["error"]["code"] == -32602
+    assert rpc["error"]["data"]["detail"] == "meters must be above 0"
+
+
+async def test_a_body_nested_too_deeply_is_a_422_not_a_500():
+    service = atoll.Service("echo")
+
+    @service.post("/echo")
+    async def echo(body: dict[str, object]) -> int:
+        return len(body)
+
+    body = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    async with client_for(service, "--server-max-body", str(len(body) + 1)) as client:
+        response = await client.post(
+            "/echo", content=body, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422
+    assert "too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("declare", "argv", "message"),
+    [
+        (lambda s: s.get("/docs")(_answer), (), r"route GET /docs .* hidden by atoll's own /docs"),
+        (lambda s: s.post("/api")(_answer), (), r"route POST /api .* hidden by atoll's own /api"),
+        (lambda s: s.mount("/openapi.json", legacy), (), r"mounted at /openapi\.json would hide"),
+        (lambda s: None, ("--server-rpc-path", "/docs"), r"--server-rpc-path /docs is the path"),
+    ],
+)
+async def test_a_route_or_mount_hidden_by_atolls_own_paths_is_refused(declare, argv, message):
+    service = atoll.Service("shadow")
+    declare(service)
+    with pytest.raises(ConfigError, match=message):
+        async with http_app_for(service, *argv):
+            pass
+
+
+async def test_atolls_own_paths_are_free_for_routes_without_the_documents():
+    service = atoll.Service("shadow")
+    service.get("/docs")(_answer)
+    async with client_for(service, "--no-server-docs") as client:
+        assert (await client.get("/docs")).json() == "mine"
+
+
+async def _answer() -> str:
+    return "mine"

@@ -342,6 +342,14 @@ async def test_an_answer_that_is_not_json_is_a_protocol_error_showing_the_body(s
     assert caught.value.data == {"body": "<html>oops</html>"}
 
 
+async def test_an_answer_nested_too_deeply_is_a_protocol_error(scripted):
+    deep = b'{"jsonrpc": "2.0", "result": ' + b"[" * 100_000 + b"]" * 100_000 + b', "id": 1}'
+    remote = scripted(answer_with(content=deep))
+    with pytest.raises(RemoteError, match="too deeply") as caught:
+        await remote.methods.add(1, 2)
+    assert caught.value.code == -32603
+
+
 async def test_no_content_for_a_call_is_a_protocol_error(scripted):
     remote = scripted(answer_with(status=204, content=b""))
     with pytest.raises(RemoteError, match="no answer to the call of 'add'"):

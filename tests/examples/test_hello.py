@@ -30,9 +30,12 @@ def test_the_readme_shows_the_service_example_as_it_is():
 async def test_hello_answers_over_rest_and_json_rpc_as_the_readme_says():
     hello = load_hello()
     async with atoll.testing.run(hello.service) as harness:
-        response = await harness.client.get("/hello/ada", params={"punctuation": "?"})
-        assert response.json() == {"text": "hello ada?", "to": "ada"}
-        assert await harness.rpc.methods.hello(name="bo") == {"text": "hello bo!", "to": "bo"}
+        response = await harness.client.get("/hello/ada", params={"excited": "true"})
+        assert response.json() == {"text": "hello ada!", "to": "ada"}
+        assert await harness.rpc.methods.hello(name="bo") == {"text": "hello bo", "to": "bo"}
+        wrong = await harness.client.get("/hello/ada", params={"excited": "maybe"})
+        assert wrong.status_code == 422
+        assert "`query.excited`" in wrong.json()["detail"]
         page = await harness.client.get("/docs")
         assert page.status_code == 200
         document = (await harness.client.get("/openapi.json")).json()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 import signal
-import socket
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,6 +139,16 @@ async def test_weekly_meters_over_json_rpc_with_the_methods_qualified_by_service
         assert error.value.code == -32004
 
 
+async def test_each_service_of_the_system_answers_by_plain_names_at_its_own_rpc_path():
+    async with atoll.testing.run(system, argv=NO_SEED) as harness:
+        await harness.send(RegisterUser("ada@example.org", "Ada"))
+        call = {"jsonrpc": "2.0", "method": "get_profile", "params": {"user_id": 1}, "id": 7}
+        answer = (await harness.client.post("/rpc/users", json=call)).json()
+        assert answer["result"]["name"] == "Ada"
+        unknown = (await harness.client.post("/rpc/runs", json=call)).json()
+        assert unknown["error"]["code"] == -32601
+
+
 async def test_the_api_documents_list_both_services():
     async with atoll.testing.run(system, argv=NO_SEED) as harness:
         document = (await harness.client.get("/openapi.json")).json()
@@ -152,24 +162,20 @@ async def test_the_api_documents_list_both_services():
 # -- the demo, as `make demo` runs it -----------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_the_demo_serves_the_system_and_stops_cleanly_on_ctrl_c(spawn):
-    port = free_port()
-    process = spawn(sys.executable, "-m", "runnerly", "--server-port", str(port), cwd=str(RUNNERLY))
-    process.wait_for(
-        f"API page at http://127.0.0.1:{port}/docs, JSON-RPC at http://127.0.0.1:{port}/rpc"
+    process = spawn(sys.executable, "-m", "runnerly", "--server-port", "0", cwd=str(RUNNERLY))
+    serving = process.wait_for("serving on http://127.0.0.1:")
+    found = re.search(
+        r"serving on (http://127\.0\.0\.1:\d+): API page at \1/docs, JSON-RPC at \1/rpc", serving
     )
+    assert found, serving
+    base = found.group(1)
     process.wait_for("seeded runner Ada (id 1): 16.0 km this week")
-    profile = httpx.get(f"http://127.0.0.1:{port}/users/1", timeout=5)
+    profile = httpx.get(f"{base}/users/1", timeout=5)
     assert profile.json()["name"] == "Ada"
     call = {"jsonrpc": "2.0", "method": "runs.weekly_meters", "params": {"user_id": 1}, "id": 0}
-    answer = httpx.post(f"http://127.0.0.1:{port}/rpc", json=call, timeout=5).json()
+    answer = httpx.post(f"{base}/rpc", json=call, timeout=5).json()
     assert answer == {"jsonrpc": "2.0", "result": 16000.0, "id": 0}
     process.signal(signal.SIGINT)
     assert process.finish() == 0

@@ -409,7 +409,7 @@ def greeter():
 
 async def test_the_lifespan_starts_the_services_then_requests_are_served(monkeypatch):
     monkeypatch.setenv("GREETER_GREETING_TEXT", "ahoy")  # read at startup, not before
-    app = asgi_app("greeter", [greeter()])
+    app = asgi_app(greeter())
     lifespan = Lifespan(app)
 
     assert await lifespan.startup() == {"type": "lifespan.startup.complete"}
@@ -422,7 +422,7 @@ async def test_the_lifespan_starts_the_services_then_requests_are_served(monkeyp
 
 
 async def test_a_request_before_startup_is_answered_503_with_a_problem():
-    app = ServiceApp("greeter", [greeter()])
+    app = ServiceApp(greeter())
 
     async with client(app) as http:
         response = await http.get("/greet/ann")
@@ -435,7 +435,7 @@ async def test_a_request_before_startup_is_answered_503_with_a_problem():
 
 
 async def test_a_request_after_shutdown_is_answered_503():
-    app = asgi_app("greeter", [greeter()])
+    app = asgi_app(greeter())
     lifespan = Lifespan(app)
     await lifespan.startup()
     await lifespan.shutdown()
@@ -455,13 +455,13 @@ async def test_a_websocket_before_startup_is_left_unanswered():
     async def send(message):
         sent.append(message)
 
-    await ServiceApp("greeter", [greeter()])({"type": "websocket"}, receive, send)
+    await ServiceApp(greeter())({"type": "websocket"}, receive, send)
 
     assert sent == []
 
 
 async def test_a_websocket_after_startup_is_closed_by_the_http_app():
-    app = asgi_app("greeter", [greeter()])
+    app = asgi_app(greeter())
     lifespan = Lifespan(app)
     sent = []
 
@@ -486,7 +486,7 @@ async def test_a_failing_startup_is_reported_with_its_message():
         raise OSError(msg)
 
     service.provide(broken_clock)
-    app = asgi_app("runs", [service])
+    app = asgi_app(service)
     lifespan = Lifespan(app)
 
     message = await lifespan.startup()
@@ -498,7 +498,7 @@ async def test_a_failing_startup_is_reported_with_its_message():
 
 async def test_a_bad_configuration_fails_the_startup(monkeypatch):
     monkeypatch.setenv("GREETER_SERVER_PORT", "many")
-    lifespan = Lifespan(asgi_app("greeter", [greeter()]))
+    lifespan = Lifespan(asgi_app(greeter()))
 
     message = await lifespan.startup()
     await lifespan.finished()
@@ -516,7 +516,7 @@ async def test_a_failing_stop_is_reported_with_its_message():
         raise OSError(msg)
 
     service.provide(clock)
-    lifespan = Lifespan(asgi_app("runs", [service]))
+    lifespan = Lifespan(asgi_app(service))
 
     assert await lifespan.startup() == {"type": "lifespan.startup.complete"}
     message = await lifespan.shutdown()
@@ -533,3 +533,25 @@ def test_compose_target_composes_a_service_or_a_system_and_nothing_else():
     assert compose_target(system, serve=False).version == "3.0.0"
     with pytest.raises(TypeError, match=r"an atoll\.Service or an atoll\.System; got int"):
         compose_target(3, serve=False)
+
+
+async def test_after_a_background_task_fails_requests_get_503_until_shutdown():
+    service = greeter()
+
+    @service.task
+    async def doomed() -> None:
+        raise RuntimeError("the task broke")
+
+    app = asgi_app(service)
+    lifespan = Lifespan(app)
+    assert await lifespan.startup() == {"type": "lifespan.startup.complete"}
+    async with asyncio.timeout(5):
+        while app.http is not None:  # noqa: ASYNC110 - a plain attribute the app clears
+            await asyncio.sleep(0.01)
+    async with client(app) as http:
+        response = await http.get("/greet/ann")
+    shutdown = await lifespan.shutdown()
+
+    assert response.status_code == 503
+    assert shutdown["type"] == "lifespan.shutdown.failed"
+    assert "doomed" in shutdown["message"]

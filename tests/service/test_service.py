@@ -429,4 +429,4 @@ def test_a_service_gives_an_asgi_app_for_an_outside_server():
     app = service.asgi()
 
     assert isinstance(app, ServiceApp)
-    assert (app.name, app.services, app.http) == ("runs", [service], None)
+    assert (app.name, app.target, app.http) == ("runs", service, None)

@@ -1,7 +1,9 @@
 """atoll.System: several services, one process, with declarations of its own."""
 
+import asyncio
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 import atoll
@@ -87,11 +89,29 @@ def test_a_systems_own_options_providers_values_and_tasks_are_run_with_its_servi
     assert [task.name for task in app.tasks] == ["sweep"]
 
 
-def test_a_system_gives_an_asgi_app_for_an_outside_server():
-    runs = atoll.Service("runs")
-    system = atoll.System(runs, name="runnerly")
+async def test_a_systems_asgi_app_serves_the_system_under_its_own_name_and_version():
+    runs = atoll.Service("runs", version="1.0.0")
 
+    @runs.get("/ping")
+    async def ping() -> str:
+        return "pong"
+
+    system = atoll.System(runs, name="runnerly", version="9.9.9")
     app = system.asgi()
-
     assert isinstance(app, ServiceApp)
-    assert (app.name, app.services, app.extra) == ("runnerly", [runs], system.app)
+    to_app, from_app = asyncio.Queue(), asyncio.Queue()
+    lifespan = asyncio.create_task(app({"type": "lifespan"}, to_app.get, from_app.put))
+    await to_app.put({"type": "lifespan.startup"})
+    assert await from_app.get() == {"type": "lifespan.startup.complete"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://system") as client:
+        document = (await client.get("/openapi.json")).json()
+        assert (await client.get("/ping")).json() == "pong"
+    await to_app.put({"type": "lifespan.shutdown"})
+    assert await from_app.get() == {"type": "lifespan.shutdown.complete"}
+    await lifespan
+    assert document["info"] == {
+        "title": "runnerly",
+        "version": "9.9.9",
+        "description": "The runnerly system.",
+    }

@@ -50,6 +50,8 @@ class Api:
     methods: list[Method] = field(default_factory=list)
     faults: FaultMap = field(default_factory=FaultMap)
     mounts: list[tuple[str, ASGIApp]] = field(default_factory=list)
+    parts: list[Api] = field(default_factory=list)
+    """In a system, each service's own API: its JSON-RPC methods are served by plain name too."""
 
 
 _WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

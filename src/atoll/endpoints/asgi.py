@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import msgspec
 
 from atoll.endpoints.apipage import api_page
-from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
+from atoll.endpoints.jsonrpc import InvalidParamsError, JsonRpc, Param, RpcMethod
 from atoll.endpoints.mount import Mount
 from atoll.endpoints.openapi import openapi_document
 from atoll.endpoints.problems import HTTPError
@@ -74,7 +74,11 @@ def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
         fields = message_fields(message)
 
         async def call_with_message(arguments: dict[str, Any]) -> Any:
-            return await bus.call(handler, {parameter: message(**arguments)})
+            try:
+                built = message(**arguments)
+            except (TypeError, ValueError) as error:  # the message's own check refused them
+                raise InvalidParamsError(str(error), "$") from error
+            return await bus.call(handler, {parameter: built})
 
         params = fields
         call: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]] = call_with_message
@@ -128,9 +132,35 @@ class HttpApp:
             options.rpc_path: self._jsonrpc,
             GEMSTONE_PATH: self._jsonrpc,
         }
+        for part in api.parts:  # in a system, each service also at /rpc/<service>, by plain names
+            engine = rpc_engine(part, bus, max_batch=options.max_batch)
+            self._special[f"{options.rpc_path}/{part.title}"] = self._service_rpc(engine)
         if options.docs:
             self._special["/openapi.json"] = self._document(b"application/json", self._openapi())
             self._special["/docs"] = self._document(_HTML, api_page(api.title, "openapi.json"))
+        self._check_reserved()
+
+    def _check_reserved(self) -> None:
+        """Refuse a route or a mount that a path of atoll's own would hide."""
+        if self.options.rpc_path in {"/openapi.json", "/docs"} and self.options.docs:
+            raise ConfigError(
+                f"--server-rpc-path {self.options.rpc_path} is the path of an API document; "
+                "choose another, such as /rpc"
+            )
+        for route in self.api.routes:
+            if route.path in self._special:
+                raise ConfigError(
+                    f"route {route.method} {route.path} of {route.handler.label} is hidden by "
+                    f"atoll's own {route.path}; choose another path (atoll answers "
+                    f"{', '.join(sorted(self._special))})"
+                )
+        for mount in self.mounts:
+            hidden = [path for path in self._special if mount.matches(path)]
+            if hidden:
+                raise ConfigError(
+                    f"the app mounted at {mount.prefix} would hide atoll's own "
+                    f"{', '.join(sorted(hidden))}; mount it under another prefix"
+                )
 
     def _openapi(self) -> bytes:
         document = openapi_document(self.api, self.endpoints, self.options.rpc_path)
@@ -185,6 +215,15 @@ class HttpApp:
         return serve
 
     async def _jsonrpc(self, request: Request, send: Send) -> None:
+        await self._answer_rpc(self.rpc, request, send)
+
+    def _service_rpc(self, engine: JsonRpc) -> _Special:
+        async def serve(request: Request, send: Send) -> None:
+            await self._answer_rpc(engine, request, send)
+
+        return serve
+
+    async def _answer_rpc(self, engine: JsonRpc, request: Request, send: Send) -> None:
         if request.method != "POST":
             raise HTTPError(
                 405,
@@ -193,7 +232,7 @@ class HttpApp:
             )
         require_json(request)
         body = await request.body(self.options.max_body)
-        answer = await self.rpc.handle(body)
+        answer = await engine.handle(body)
         if answer is None:
             await send_empty(send, 204)
         else:

@@ -152,6 +152,8 @@ class _Wire:
             return decode(answer)
         except msgspec.DecodeError as error:  # a ValidationError too
             raise self.malformed(str(error), answer) from None
+        except RecursionError:
+            raise self.malformed("it nests arrays and objects too deeply", answer) from None
 
     def outcome(self, response: _Response, answer: bytes) -> tuple[Any, RemoteError | None]:
         """The result, or the error, of one response object."""

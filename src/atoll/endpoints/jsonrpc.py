@@ -58,6 +58,7 @@ __all__ = [
     "METHOD_NOT_FOUND",
     "NO_DEFAULT",
     "PARSE_ERROR",
+    "InvalidParamsError",
     "JsonRpc",
     "Param",
     "RpcMethod",
@@ -258,12 +259,16 @@ class JsonRpc:
             return _error(rid, METHOD_NOT_FOUND, "Method not found", {"detail": detail})
         try:
             args = binding.bind(params)
-        except _InvalidParamsError as error:
+        except InvalidParamsError as error:
             if notification:
                 return None
             return _error(rid, INVALID_PARAMS, "Invalid params", error.data)
         try:
             result = await binding.call(args)
+        except InvalidParamsError as error:
+            return (
+                None if notification else _error(rid, INVALID_PARAMS, "Invalid params", error.data)
+            )
         except Exception as error:  # noqa: BLE001 - any failure of a method becomes an error object
             answer = self._failure(rid, name, error)
             return None if notification else answer
@@ -323,12 +328,12 @@ class _Binding:
         """The arguments by name, validated and converted to their hints.
 
         Raises:
-            _InvalidParamsError: with the detail and the path of the first problem.
+            InvalidParamsError: with the detail and the path of the first problem.
         """
         named: dict[str, Any]
         if isinstance(params, list):
             if len(params) > len(self.positional):
-                raise _InvalidParamsError(self._too_many(len(params)), f"$[{len(self.positional)}]")
+                raise InvalidParamsError(self._too_many(len(params)), f"$[{len(self.positional)}]")
             named = dict(zip(self.positional, params, strict=False))
         elif params is None:
             named = {}
@@ -354,27 +359,36 @@ class _Binding:
 
     def _explain(
         self, params: dict[str, Any], error: msgspec.ValidationError | None
-    ) -> _InvalidParamsError:
+    ) -> InvalidParamsError:
         """Which parameter is wrong, found from the parameter list before msgspec's text."""
         for name in params:
             if name not in self.names:
                 takes = ", ".join(self.names) or "no parameters"
                 detail = f"{self.method.name} has no parameter {name!r}; it takes {takes}"
-                return _InvalidParamsError(detail, f"$.{name}")
+                return InvalidParamsError(detail, f"$.{name}")
         for name in self.required:
             if name not in params:
-                return _InvalidParamsError(
+                return InvalidParamsError(
                     f"{self.method.name} needs the parameter {name!r}", f"$.{name}"
                 )
         message = str(error)
         detail, at, path = message.rpartition(" - at `")
         if not at:  # pragma: no cover - msgspec gives a path for all but the two cases above
-            return _InvalidParamsError(message, "$")
-        return _InvalidParamsError(detail, path.removesuffix("`"))
+            return InvalidParamsError(message, "$")
+        return InvalidParamsError(detail, path.removesuffix("`"))
 
 
-class _InvalidParamsError(Exception):
-    """The ``params`` of a request do not fit the method; never leaves this module."""
+class InvalidParamsError(Exception):
+    """The ``params`` of a request do not fit the method: answered with -32602.
+
+    The engine raises it when it checks params against a method's signature. A method's
+    ``call`` may raise it too, before it has done anything, when it finds the params invalid
+    by a rule the signature cannot state (a message type's own ``__post_init__`` check).
+
+    Args:
+        detail: what is wrong, for the caller.
+        path: where, as a JSON path: ``$.meters``.
+    """
 
     def __init__(self, detail: str, path: str) -> None:
         super().__init__(detail)

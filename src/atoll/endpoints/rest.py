@@ -154,6 +154,10 @@ class RestEndpoint:
             raise HTTPError(422, str(error)) from None
         except msgspec.DecodeError as error:
             raise HTTPError(422, f"the body is not valid JSON: {error}") from None
+        except RecursionError:
+            raise HTTPError(
+                422, "the body nests arrays and objects too deeply to be decoded"
+            ) from None
 
 
 _Plan = tuple[dict[str, type], list[Input], Input | None]

@@ -34,6 +34,9 @@ __all__ = ["Call", "Events", "MessageBus", "Middleware", "Next"]
 
 logger = logging.getLogger("atoll.bus")
 
+_RAISING = frozenset({HandlerKind.COMMAND, HandlerKind.EVENT})
+"""The kinds of handler whose returned events are raised."""
+
 
 class Events:
     """The events raised while one handler runs; the bus handles them after it returns.
@@ -288,13 +291,21 @@ class MessageBus:
         return result
 
     def _returned_events(self, handler: Handler, result: object) -> Iterable[object]:
-        """Events (or, from event handlers, commands) a handler returned rather than raised."""
-        if result is None or handler.kind is HandlerKind.QUERY:
-            # A query changes nothing: the events it returns are data (a history), not news.
-            return ()
+        return self.returned_events(handler, result)
+
+    def returned_events(self, handler: Handler, result: object) -> list[object]:
+        """What the bus handles next of what ``handler`` returned: events, chained commands.
+
+        Only a command handler's result can raise events, and only an event handler's can also
+        chain a command: what queries, RPC methods and routes return is data (a history of
+        events, say), never news. The result counts when it is an instance of a handled event
+        type, or a list or tuple made only of those.
+        """
+        if result is None or handler.kind not in _RAISING:
+            return []
         items = result if isinstance(result, list | tuple) else (result,)
         follow = [item for item in items if self._is_followed(handler, item)]
-        return follow if len(follow) == len(items) else ()
+        return follow if len(follow) == len(items) else []
 
     def _is_followed(self, handler: Handler, item: object) -> bool:
         kind = type(item)

@@ -8,6 +8,7 @@ message bus bound to the container once it is built, the ``server`` options, the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from atoll.endpoints.server import HttpServer, ServerOptions
 from atoll.errors import ConfigError
 from atoll.kernel.app import App
 from atoll.kernel.entrypoint import load_config, running
+from atoll.kernel.lifecycle import Lifecycle, State
 from atoll.messaging.bus import MessageBus
 from atoll.service.service import Service
 from atoll.service.system import System
@@ -80,7 +82,8 @@ def compose(
     bus = _bus(services, middleware)
     bus.register(app.registry)
     app.on_build(bus.bind)
-    api = services[0].api() if len(services) == 1 else system_api(name, app.version, services)
+    alone = len(services) == 1 and extra is None  # a system of one is still a system
+    api = services[0].api() if alone else system_api(name, app.version, services, app.description)
     app.options("server", ServerOptions)
 
     def make_http_app(bus: MessageBus, options: ServerOptions) -> HttpApp:
@@ -167,13 +170,17 @@ def _include(app: App, part: App, label: str) -> None:
         app.on_build(hook)
 
 
-def system_api(name: str, version: str, services: Sequence[Service]) -> Api:
+def system_api(name: str, version: str, services: Sequence[Service], description: str = "") -> Api:
     """What a system exposes: every service's routes, and its methods as ``service.method``.
 
     Raises:
         ConfigError: two services declare the same route.
     """
-    api = Api(title=name, version=version, description=f"The services {_names(services)}.")
+    api = Api(
+        title=name,
+        version=version,
+        description=description or f"The services {_names(services)}.",
+    )
     seen: dict[tuple[str, str], str] = {}
     for service in services:
         own = service.api()
@@ -190,6 +197,7 @@ def system_api(name: str, version: str, services: Sequence[Service]) -> Api:
         api.methods.extend(Method(f"{service.name}.{m.name}", m.handler) for m in own.methods)
         api.faults.update(own.faults)
         api.mounts.extend(own.mounts)
+        api.parts.append(own)
     return api
 
 
@@ -204,10 +212,9 @@ class ServiceApp:
     environment and the config file; there are no command-line flags), never at import.
     """
 
-    def __init__(self, name: str, services: Sequence[Service], extra: App | None = None) -> None:
-        self.name = name
-        self.services = list(services)
-        self.extra = extra
+    def __init__(self, target: Service | System) -> None:
+        self.target = target
+        self.name = target.name
         self.http: HttpApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -232,20 +239,29 @@ class ServiceApp:
             return
         await http(scope, receive, send)
 
+    async def _serve_until_stopping(self, lifecycle: Lifecycle) -> None:
+        await lifecycle.wait_state(State.STOPPING)
+        self.http = None
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
         stack = contextlib.AsyncExitStack()
         try:
-            app = compose(self.name, self.services, serve=False, extra=self.extra)
+            app = compose_target(self.target, serve=False)
             config = load_config(app, [], os.environ)
             container = await stack.enter_async_context(running(app, config))
             self.http = await container.aget(HttpApp)
+            lifecycle = container.get(Lifecycle)
         except Exception as error:  # noqa: BLE001 - reported to the server, which stops
             await stack.aclose()
             await send({"type": "lifespan.startup.failed", "message": f"{self.name}: {error}"})
             return
+        # A failed background task stops the lifecycle: from then on, answer 503 rather than
+        # serve with stopped components, until the server's shutdown.
+        watcher = asyncio.create_task(self._serve_until_stopping(lifecycle))
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
+        watcher.cancel()
         self.http = None
         try:
             await stack.aclose()
@@ -255,6 +271,6 @@ class ServiceApp:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-def asgi_app(name: str, services: Sequence[Service], extra: App | None = None) -> ServiceApp:
-    """An ASGI app running ``services``; see :class:`ServiceApp`."""
-    return ServiceApp(name, services, extra)
+def asgi_app(target: Service | System) -> ServiceApp:
+    """An ASGI app running ``target``; see :class:`ServiceApp`."""
+    return ServiceApp(target)

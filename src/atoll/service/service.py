@@ -302,7 +302,7 @@ class Service:
         """
         from atoll.service.composition import asgi_app  # noqa: PLC0415 - `import atoll` stays light
 
-        return asgi_app(self.name, [self])
+        return asgi_app(self)
 
     def __repr__(self) -> str:
         return f"Service({self.name!r}, version={self.version!r})"

@@ -87,7 +87,7 @@ class System:
         """An ASGI app for any ASGI server; its lifespan starts and stops the system."""
         from atoll.service.composition import asgi_app  # noqa: PLC0415 - `import atoll` stays light
 
-        return asgi_app(self.name, self.services, extra=self.app)
+        return asgi_app(self)
 
     def __repr__(self) -> str:
         return f"System({', '.join(s.name for s in self.services)}, name={self.name!r})"

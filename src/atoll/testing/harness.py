@@ -34,20 +34,18 @@ import httpx
 from atoll.endpoints.asgi import HttpApp
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.bus import MessageBus
-from atoll.messaging.handlers import HandlerKind
 from atoll.service.composition import compose_target
 from atoll.service.service import Service
 from atoll.service.system import System
 from atoll.testing.client import TEST_BASE_URL
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
 
     from atoll.endpoints.client import RemoteService
     from atoll.kernel.app import App
     from atoll.kernel.container import Container
     from atoll.messaging.bus import Call, Middleware, Next
-    from atoll.messaging.handlers import Handler
 
 __all__ = ["ServiceHarness", "run"]
 
@@ -227,19 +225,9 @@ class _EventRecorder:
     async def __call__(self, call: Call, call_next: Next) -> Any:
         result = await call_next(call)
         self.events.extend(call.events)
-        self.events.extend(self._returned(call.handler, result))
+        self.events.extend(
+            item
+            for item in self.bus.returned_events(call.handler, result)
+            if self.bus.event_handlers(type(item))  # an event, not a chained command
+        )
         return result
-
-    def _returned(self, handler: Handler, result: object) -> Iterable[object]:
-        """The events the bus takes from a handler's result: those it follows, if it follows all."""
-        if result is None:
-            return ()
-        items = result if isinstance(result, list | tuple) else (result,)
-        bus = self.bus
-        if not all(
-            bus.event_handlers(type(item))
-            or (handler.kind is HandlerKind.EVENT and bus.handler_for(type(item)) is not None)
-            for item in items
-        ):
-            return ()
-        return [item for item in items if bus.event_handlers(type(item))]

@@ -31,7 +31,7 @@ from atoll.endpoints.routing import Router
 from atoll.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine, Iterable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from atoll.endpoints.api import Api, Method
     from atoll.endpoints.server import ServerOptions
@@ -81,14 +81,10 @@ def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
             return await bus.call(handler, {parameter: built})
 
         params = fields
-        call: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]] = call_with_message
+        call: Callable[[dict[str, Any]], Awaitable[Any]] = call_with_message
     else:
         params = list(bus.signature(handler).inputs)
-
-        async def call_with_arguments(arguments: dict[str, Any]) -> Any:
-            return await bus.call(handler, arguments)
-
-        call = call_with_arguments
+        call = bus.caller(handler)
     return RpcMethod(
         name=name,
         params=tuple(
@@ -128,13 +124,11 @@ class HttpApp:
                 raise ConfigError(f"{error} (declared by {route.handler.label})") from None
             self.endpoints.append(endpoint)
         self.mounts = [Mount(prefix, app) for prefix, app in api.mounts]
-        self._special: dict[str, _Special] = {
-            options.rpc_path: self._jsonrpc,
-            GEMSTONE_PATH: self._jsonrpc,
-        }
+        rpc = self._rpc_endpoint(self.rpc)
+        self._special: dict[str, _Special] = {options.rpc_path: rpc, GEMSTONE_PATH: rpc}
         for part in api.parts:  # in a system, each service also at /rpc/<service>, by plain names
             engine = rpc_engine(part, bus, max_batch=options.max_batch)
-            self._special[f"{options.rpc_path}/{part.title}"] = self._service_rpc(engine)
+            self._special[f"{options.rpc_path}/{part.title}"] = self._rpc_endpoint(engine)
         if options.docs:
             self._special["/openapi.json"] = self._document(b"application/json", self._openapi())
             self._special["/docs"] = self._document(_HTML, api_page(api.title, "openapi.json"))
@@ -214,29 +208,25 @@ class HttpApp:
 
         return serve
 
-    async def _jsonrpc(self, request: Request, send: Send) -> None:
-        await self._answer_rpc(self.rpc, request, send)
+    def _rpc_endpoint(self, engine: JsonRpc) -> _Special:
+        """The HTTP endpoint of a JSON-RPC engine: POST only, JSON only, 204 for no answer."""
+        limit = self.options.max_body
 
-    def _service_rpc(self, engine: JsonRpc) -> _Special:
         async def serve(request: Request, send: Send) -> None:
-            await self._answer_rpc(engine, request, send)
+            if request.scope["method"] != "POST":
+                raise HTTPError(
+                    405,
+                    f"the JSON-RPC endpoint takes POST requests, not {request.method}",
+                    headers=((b"allow", b"POST"),),
+                )
+            require_json(request)
+            answer = await engine.handle(await request.body(limit))
+            if answer is None:
+                await send_empty(send, 204)
+            else:
+                await send_json(send, 200, answer)
 
         return serve
-
-    async def _answer_rpc(self, engine: JsonRpc, request: Request, send: Send) -> None:
-        if request.method != "POST":
-            raise HTTPError(
-                405,
-                f"the JSON-RPC endpoint takes POST requests, not {request.method}",
-                headers=((b"allow", b"POST"),),
-            )
-        require_json(request)
-        body = await request.body(self.options.max_body)
-        answer = await engine.handle(body)
-        if answer is None:
-            await send_empty(send, 204)
-        else:
-            await send_json(send, 200, answer)
 
     def _failure(self, error: Exception, scope: Scope) -> HTTPError:
         fault = self.api.faults.describe(error)

@@ -463,3 +463,30 @@ async def test_a_commands_path_naming_no_field_is_a_config_error_naming_the_hand
 
     with pytest.raises(ConfigError, match=r"names user in its path, but command handler"):
         await start(service)
+
+
+async def forget_run(run_id: int) -> None:
+    """A route from its path alone, with nothing to answer."""
+
+
+async def tag_run(run_id: int, new: NewRun, tag: str = "none") -> dict[str, object]:
+    """A route with a path parameter, a query parameter and a body."""
+    return {"run_id": run_id, "tag": tag, "meters": new.meters}
+
+
+async def test_a_path_only_handler_returning_none_answers_204():
+    service = atoll.Service("runs")
+    service.delete("/runs/{run_id}")(forget_run)
+    async with client_for(service) as client:
+        response = await client.delete("/runs/3")
+    assert (response.status_code, response.content) == (204, b"")
+
+
+async def test_a_route_with_path_query_and_body_gets_all_three():
+    service = atoll.Service("runs")
+    service.post("/runs/{run_id}/tags")(tag_run)
+    async with client_for(service) as client:
+        response = await client.post(
+            "/runs/7/tags", params={"tag": "hills"}, json={"meters": 5.0, "seconds": 9}
+        )
+    assert response.json() == {"run_id": 7, "tag": "hills", "meters": 5.0}

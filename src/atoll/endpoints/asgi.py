@@ -184,7 +184,7 @@ class HttpApp:
                         await mount(scope, receive, send)
                         return
             match = self.router.match(scope["method"], path)
-            status, body = await match.endpoint(Request(scope, receive), match.params)
+            status, body = await match.endpoint.respond(scope, receive, match.params)
             if status == 204:  # noqa: PLR2004 - No Content
                 await send_empty(send, 204)
             else:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
@@ -28,13 +28,17 @@ from atoll.errors import ConfigError
 from atoll.messaging.handlers import HandlerKind, Input, is_data_hint
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from atoll.endpoints.api import Route
+    from atoll.endpoints.types import Receive, Scope
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
 
 __all__ = ["RestEndpoint", "message_fields", "path_names"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_encode = msgspec.json.encode
 _NO_CONTENT = b""
 
 
@@ -100,6 +104,37 @@ class RestEndpoint:
         self._multi = frozenset(item.name for item in self.query if _is_sequence(item.hint))
         self._body_decoder = msgspec.json.Decoder(plan[2].hint) if plan[2] is not None else None
         self._status = route.status
+        self._call = bus.caller(handler)
+        # The common shapes get a respond() of their own, which does nothing it need not.
+        self.respond: Responder = self._respond
+        if self._query_type is None and self.message is None:
+            if self.body is None:
+                self.respond = self._respond_from_path
+            else:
+                self.respond = self._respond_with_body
+
+    async def _respond(
+        self, scope: Scope, receive: Receive, path_params: dict[str, Any]
+    ) -> tuple[int, bytes]:
+        return await self(Request(scope, receive), path_params)
+
+    async def _respond_from_path(
+        self, _scope: Scope, _receive: Receive, path_params: dict[str, Any]
+    ) -> tuple[int, bytes]:
+        result = await self._call(path_params)
+        if result is None:
+            return 204, _NO_CONTENT
+        return self._status, _encode(result)
+
+    async def _respond_with_body(
+        self, scope: Scope, receive: Receive, path_params: dict[str, Any]
+    ) -> tuple[int, bytes]:
+        assert self.body is not None  # noqa: S101 - chosen for routes with a body
+        path_params[self.body.name] = await self._decode_body(Request(scope, receive))
+        result = await self._call(path_params)
+        if result is None:
+            return 204, _NO_CONTENT
+        return self._status, _encode(result)
 
     async def __call__(self, request: Request, path_params: dict[str, Any]) -> tuple[int, bytes]:
         """The status and JSON body of the response to ``request``.
@@ -122,10 +157,10 @@ class RestEndpoint:
             arguments = _convert(arguments, self.message)
         if self.message is not None:
             arguments = {self._message_parameter: arguments}
-        result = await self.bus.call(self.handler, arguments)
+        result = await self._call(arguments)
         if result is None:
             return 204, _NO_CONTENT
-        return self._status, msgspec.json.encode(result)
+        return self._status, _encode(result)
 
     def _decode_query(self, request: Request) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -159,6 +194,9 @@ class RestEndpoint:
                 422, "the body nests arrays and objects too deeply to be decoded"
             ) from None
 
+
+Responder: TypeAlias = "Callable[[Scope, Receive, dict[str, Any]], Awaitable[tuple[int, bytes]]]"
+"""``respond(scope, receive, path_params)``: the status and JSON body of the response."""
 
 _Plan = tuple[dict[str, type], list[Input], Input | None]
 

@@ -331,14 +331,15 @@ class _Binding:
             InvalidParamsError: with the detail and the path of the first problem.
         """
         named: dict[str, Any]
-        if isinstance(params, list):
-            if len(params) > len(self.positional):
-                raise InvalidParamsError(self._too_many(len(params)), f"$[{len(self.positional)}]")
-            named = dict(zip(self.positional, params, strict=False))
+        if type(params) is dict:  # the usual call: by name
+            named = params
         elif params is None:
             named = {}
         else:
-            named = params
+            assert isinstance(params, list)  # noqa: S101 - the engine checked it is one of three
+            if len(params) > len(self.positional):
+                raise InvalidParamsError(self._too_many(len(params)), f"$[{len(self.positional)}]")
+            named = dict(zip(self.positional, params, strict=False))
         if not self.names:
             if named:
                 raise self._explain(named, None)

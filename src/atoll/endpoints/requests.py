@@ -177,9 +177,16 @@ class Request:
             return self._body
         declared = self._declared_length(limit)
         message = await self.receive()
+        chunk: bytes = message.get("body", b"")
+        if (
+            len(chunk) == declared
+            and message["type"] == "http.request"
+            and not message.get("more_body", False)
+        ):  # the usual request: the whole body in one message, of the length announced
+            self._body = chunk
+            return chunk
         if message["type"] == "http.disconnect":
             raise ClientDisconnectedError("the client disconnected before sending its body")
-        chunk: bytes = message.get("body", b"")
         size = len(chunk)
         if size > limit or (declared is not None and size > declared):
             self._refuse_excess(size, limit, declared)

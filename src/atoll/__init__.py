@@ -8,9 +8,9 @@ stay cheap: nothing runs until ``atoll.main`` does.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from atoll._lazy import lazy_names
 from atoll._version import __version__
 from atoll.errors import AtollError
 from atoll.kernel.app import App
@@ -64,15 +64,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        msg = f"module 'atoll' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names("atoll", __all__, _LAZY, globals())

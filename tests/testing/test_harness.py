@@ -210,7 +210,7 @@ async def test_a_failed_background_task_fails_the_block_on_leaving():
 
 
 async def test_something_else_than_a_service_or_system_is_refused():
-    with pytest.raises(TypeError, match=r"runs an atoll.Service or an atoll.System; got App"):
+    with pytest.raises(TypeError, match=r"an atoll\.Service or an atoll\.System; got App"):
         async with run(atoll.App("bare")):  # type: ignore[arg-type]
             pass
 

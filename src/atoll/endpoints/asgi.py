@@ -126,8 +126,10 @@ class HttpApp:
         self.mounts = [Mount(prefix, app) for prefix, app in api.mounts]
         rpc = self._rpc_endpoint(self.rpc)
         self._special: dict[str, _Special] = {options.rpc_path: rpc, GEMSTONE_PATH: rpc}
+        self.engines: dict[str, JsonRpc] = {} if api.parts else {api.title: self.rpc}
+        """Each service's engine, answering its methods by plain name: what clients call."""
         for part in api.parts:  # in a system, each service also at /rpc/<service>, by plain names
-            engine = rpc_engine(part, bus, max_batch=options.max_batch)
+            engine = self.engines[part.title] = rpc_engine(part, bus, max_batch=options.max_batch)
             self._special[f"{options.rpc_path}/{part.title}"] = self._rpc_endpoint(engine)
         if options.docs:
             self._special["/openapi.json"] = self._document(b"application/json", self._openapi())

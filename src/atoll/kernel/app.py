@@ -22,7 +22,15 @@ if TYPE_CHECKING:
 
     from atoll.kernel.container import Container
 
-__all__ = ["App", "AppLike", "BackgroundTaskSpec", "LogOptions", "ShutdownOptions", "as_app"]
+__all__ = [
+    "App",
+    "AppLike",
+    "BackgroundTaskSpec",
+    "Declarations",
+    "LogOptions",
+    "ShutdownOptions",
+    "as_app",
+]
 
 T = TypeVar("T")
 F = TypeVar("F", bound="Callable[..., Awaitable[Any]]")
@@ -203,6 +211,43 @@ class App:
 
     def __repr__(self) -> str:
         return f"App({self.name!r}, version={self.version!r})"
+
+
+class Declarations:
+    """What a service or a system declares through the :class:`App` it holds, as ``self.app``."""
+
+    app: App
+
+    @property
+    def name(self) -> str:
+        """The name: of the environment prefix, the API's title, what clients call it."""
+        return self.app.name
+
+    @property
+    def version(self) -> str:
+        """The version, shown by ``--version`` and in the API documents."""
+        return self.app.version
+
+    @property
+    def description(self) -> str:
+        """The first paragraph of ``--help`` and of the API page."""
+        return self.app.description
+
+    def options(self, section: str, options: type[T]) -> type[T]:
+        """Add a section of options; see :meth:`App.options`."""
+        return self.app.options(section, options)
+
+    def provide(self, factory: Any = None, /, **kwargs: Any) -> Any:
+        """Register a provider; see :meth:`atoll.Registry.provide`."""
+        return self.app.provide(factory, **kwargs)
+
+    def value(self, value: object, /, **kwargs: Any) -> None:
+        """Register an instance; see :meth:`atoll.Registry.value`."""
+        self.app.value(value, **kwargs)
+
+    def task(self, function: Any = None, /, *, name: str | None = None) -> Any:
+        """Add a supervised background task; see :meth:`App.task`."""
+        return self.app.task(function, name=name)
 
 
 def as_app(target: object, label: str = "the target") -> App:

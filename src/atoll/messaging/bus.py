@@ -26,7 +26,7 @@ from atoll.kernel.providers import Scope
 from atoll.messaging.handlers import Handler, HandlerKind, Signature
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
     from atoll.kernel.container import Container
     from atoll.kernel.registry import Registry
@@ -250,14 +250,14 @@ class MessageBus:
             # Nothing to inject and no middleware: no scope to open, no events to collect.
             result = await handler.function(**arguments)
             if result is not None and self._events:
-                pending = collections.deque(self._returned_events(handler, result))
+                pending = collections.deque(self.returned_events(handler, result))
                 if pending:
                     await self._drain(pending)
             return result
         call = Call(handler, arguments, seeds or {})
         result = await self._through_middleware(call)
         pending = collections.deque(call.events)
-        pending.extend(self._returned_events(handler, result))
+        pending.extend(self.returned_events(handler, result))
         if pending:
             await self._drain(pending)
         return result
@@ -309,9 +309,6 @@ class MessageBus:
         call.events.extend(events)
         return result
 
-    def _returned_events(self, handler: Handler, result: object) -> Iterable[object]:
-        return self.returned_events(handler, result)
-
     def returned_events(self, handler: Handler, result: object) -> list[object]:
         """What the bus handles next of what ``handler`` returned: events, chained commands.
 
@@ -355,7 +352,7 @@ class MessageBus:
             )
             return
         pending.extend(call.events)
-        pending.extend(self._returned_events(handler, result))
+        pending.extend(self.returned_events(handler, result))
 
 
 def _link(middleware: Middleware, call_next: Next) -> Next:

@@ -14,7 +14,7 @@ import os
 from typing import TYPE_CHECKING
 
 from atoll.endpoints.api import Api, Method
-from atoll.endpoints.asgi import HttpApp, rpc_engine
+from atoll.endpoints.asgi import HttpApp
 from atoll.endpoints.clients import ClientOptions, Clients
 from atoll.endpoints.problems import HTTPError
 from atoll.endpoints.responses import send_problem
@@ -93,12 +93,10 @@ def compose(
     app.options("clients", ClientOptions)
     prefix = app.env_prefix
 
-    def make_clients(bus: MessageBus, options: ClientOptions, server: ServerOptions) -> Clients:
-        local = {
-            service.name: rpc_engine(service.api(), bus, max_batch=server.max_batch)
-            for service in services
-        }
-        return Clients(options, local, env_prefix=prefix)
+    def make_clients(http: HttpApp, options: ClientOptions) -> Clients:
+        # The very engines HTTP serves: a call in the process is decoded, checked and
+        # answered as one over the network is.
+        return Clients(options, http.engines, env_prefix=prefix)
 
     app.provide(make_clients)
     if serve:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from atoll.endpoints.api import METHODS, Api, Method, Route, kebab, snake
 from atoll.errors import ConfigError, ProviderError
-from atoll.kernel.app import App
+from atoll.kernel.app import App, Declarations
 from atoll.messaging.faults import FaultMap
 from atoll.messaging.handlers import Handler, HandlerKind
 
@@ -43,10 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["Service"]
 
 F = TypeVar("F", bound="Callable[..., Any]")
-T = TypeVar("T")
 
 
-class Service:
+class Service(Declarations):
     """A service: handlers and endpoints over its own options, providers and tasks.
 
     Args:
@@ -71,39 +70,6 @@ class Service:
         self.faults = FaultMap()
         self.middleware: list[Middleware] = []
         self.mounts: list[tuple[str, ASGIApp]] = []
-
-    @property
-    def name(self) -> str:
-        """The service's name."""
-        return self.app.name
-
-    @property
-    def version(self) -> str:
-        """The service's version."""
-        return self.app.version
-
-    @property
-    def description(self) -> str:
-        """The service's description."""
-        return self.app.description
-
-    # -- the kernel's declarations, on the service ---------------------------------------------
-
-    def options(self, section: str, options: type[T]) -> type[T]:
-        """Add a section of options; see :meth:`atoll.App.options`."""
-        return self.app.options(section, options)
-
-    def provide(self, factory: Any = None, /, **kwargs: Any) -> Any:
-        """Register a provider; see :meth:`atoll.Registry.provide`."""
-        return self.app.provide(factory, **kwargs)
-
-    def value(self, value: object, /, **kwargs: Any) -> None:
-        """Register an instance; see :meth:`atoll.Registry.value`."""
-        self.app.value(value, **kwargs)
-
-    def task(self, function: Any = None, /, *, name: str | None = None) -> Any:
-        """Add a supervised background task; see :meth:`atoll.App.task`."""
-        return self.app.task(function, name=name)
 
     # -- messages ------------------------------------------------------------------------------
 

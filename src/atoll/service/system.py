@@ -14,21 +14,20 @@ the process, with the same encoding, validation and errors as over the network.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from atoll.errors import ConfigError
-from atoll.kernel.app import App
+from atoll.kernel.app import App, Declarations
 
 if TYPE_CHECKING:
     from atoll.endpoints.types import ASGIApp
     from atoll.service.service import Service
 
-T = TypeVar("T")
 
 __all__ = ["System"]
 
 
-class System:
+class System(Declarations):
     """Several services in one process.
 
     Args:
@@ -58,25 +57,6 @@ class System:
             )
         self.services = list(services)
         self.app = App(name, version=version, description=description)
-        self.name = name
-        self.version = version
-        self.description = description
-
-    def options(self, section: str, options: type[T]) -> type[T]:
-        """Add a section of options of the system's own; see :meth:`atoll.App.options`."""
-        return self.app.options(section, options)
-
-    def provide(self, factory: Any = None, /, **kwargs: Any) -> Any:
-        """Register a provider of the system's own; see :meth:`atoll.Registry.provide`."""
-        return self.app.provide(factory, **kwargs)
-
-    def value(self, value: object, /, **kwargs: Any) -> None:
-        """Register an instance of the system's own; see :meth:`atoll.Registry.value`."""
-        self.app.value(value, **kwargs)
-
-    def task(self, function: Any = None, /, *, name: str | None = None) -> Any:
-        """Add a background task of the system's own; see :meth:`atoll.App.task`."""
-        return self.app.task(function, name=name)
 
     def __atoll_app__(self) -> App:
         from atoll.service.composition import compose_target  # noqa: PLC0415 - `import atoll` stays light

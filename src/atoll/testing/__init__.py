@@ -22,8 +22,9 @@ installs atoll, and most of those runs use none of it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from atoll._lazy import lazy_names
 
 if TYPE_CHECKING:
     from atoll.testing.client import asgi_client
@@ -38,15 +39,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        msg = f"module 'atoll.testing' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names("atoll.testing", __all__, _LAZY, globals())

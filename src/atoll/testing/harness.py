@@ -35,8 +35,6 @@ from atoll.endpoints.asgi import HttpApp
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.bus import MessageBus
 from atoll.service.composition import compose_target
-from atoll.service.service import Service
-from atoll.service.system import System
 from atoll.testing.client import TEST_BASE_URL
 
 if TYPE_CHECKING:
@@ -46,6 +44,8 @@ if TYPE_CHECKING:
     from atoll.kernel.app import App
     from atoll.kernel.container import Container
     from atoll.messaging.bus import Call, Middleware, Next
+    from atoll.service.service import Service
+    from atoll.service.system import System
 
 __all__ = ["ServiceHarness", "run"]
 
@@ -104,12 +104,10 @@ def _composed(target: Service | System, recorder: Middleware) -> App:
     """The application ``atoll run`` would run for ``target``, without its HTTP server.
 
     The recorder is the innermost middleware of the bus, so it sees what the handlers return.
+
+    Raises:
+        TypeError: ``target`` is neither a service nor a system.
     """
-    if not isinstance(target, Service | System):
-        raise TypeError(
-            f"atoll.testing.run() runs an atoll.Service or an atoll.System; got "
-            f"{type(target).__name__} {target!r:.60}"
-        )
     return compose_target(target, serve=False, middleware=[recorder])
 
 

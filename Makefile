@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_PATH := examples/runnerly
+PIP_VERSION := 25.3
 
 .DEFAULT_GOAL := help
 .PHONY: help install test lint typecheck contracts pytest demo bench lock clean
@@ -13,8 +14,12 @@ DEMO_PATH := examples/runnerly
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# pip is brought to a known release first: pip before 23.3 refuses a hash-locked requirement
+# that another asks for with an extra (pytest-cov wants coverage[toml]) once a newer release
+# of it is published.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "pip==$(PIP_VERSION)"
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)

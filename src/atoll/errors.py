@@ -19,6 +19,11 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   ├── TaskFailedError                     a supervised background task died
     │   └── ShuttingDownError                   new work was refused while stopping
     ├── NoHandlerError(LookupError)             a command or query nothing handles
+    ├── DuplicateMessageError                   a message's effect is already committed
+    ├── PersistenceError
+    │   ├── ConflictError                       a concurrent change won; the call is retried
+    │   │   └── TooManyConflictsError           ...until the retries ran out
+    │   └── DatabaseUnavailableError(ConnectionError)   the database cannot be reached
     ├── RemoteError                             a remote service answered with an error
     ├── RemoteUnavailableError(ConnectionError) a remote service could not be reached in time
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
@@ -30,13 +35,17 @@ from __future__ import annotations
 __all__ = [
     "AtollError",
     "ConfigError",
+    "ConflictError",
     "ContainerError",
     "CycleError",
+    "DatabaseUnavailableError",
+    "DuplicateMessageError",
     "GraphError",
     "LifecycleError",
     "MissingDependencyError",
     "MissingProviderError",
     "NoHandlerError",
+    "PersistenceError",
     "ProviderError",
     "RemoteError",
     "RemoteUnavailableError",
@@ -45,6 +54,7 @@ __all__ = [
     "ShuttingDownError",
     "TargetError",
     "TaskFailedError",
+    "TooManyConflictsError",
 ]
 
 
@@ -127,6 +137,44 @@ class MissingDependencyError(AtollError, ImportError):
 
 class NoHandlerError(AtollError, LookupError):
     """A command or query was sent, and nothing handles its type."""
+
+
+class DuplicateMessageError(AtollError):
+    """A message was delivered again, and its handler's effect is already committed.
+
+    A unit of work raises it on entering (or, if a twin delivery won the race, on commit) when
+    the inbox holds the message's id for this consumer; the bus then acknowledges the message
+    and skips the handler, which is the point of an idempotent consumer.
+    """
+
+
+class PersistenceError(AtollError):
+    """The database could not do what a unit of work asked."""
+
+
+class ConflictError(PersistenceError):
+    """A concurrent change to the same data won: a version conflict or a serialization failure.
+
+    The bus runs the handler again in a fresh unit of work, with backoff, up to the
+    database's ``conflict-retries``.
+
+    Attributes:
+        retries: how many more times a handler may be run after this conflict.
+        backoff: the first wait between runs, in seconds; it doubles each time.
+    """
+
+    def __init__(self, message: str, *, retries: int = 0, backoff: float = 0.0) -> None:
+        super().__init__(message)
+        self.retries = retries
+        self.backoff = backoff
+
+
+class TooManyConflictsError(ConflictError):
+    """A handler met a conflict on every run, and the retries ran out."""
+
+
+class DatabaseUnavailableError(PersistenceError, ConnectionError):
+    """The database cannot be reached; the message names its host (never its password)."""
 
 
 class RemoteError(AtollError):

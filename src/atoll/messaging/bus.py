@@ -8,7 +8,12 @@ a message, another handler), so that every transport gets the same behaviour:
   handled after it, in order, within the same call; the events those handlers raise follow;
 - a failing command or query handler's error reaches the caller; a failing event handler is
   logged with the event's and the handler's names, and the other handlers still run;
-- middleware wraps every call: the hook for logging, tracing, authorization and retries.
+- middleware wraps every call: the hook for logging, tracing, authorization and retries;
+- a call whose unit of work met a concurrent change (:class:`~atoll.errors.ConflictError`)
+  runs again in a fresh scope, with backoff, as many times as its database allows;
+- a delivered message (:meth:`MessageBus.deliver`, from an outbox relay or a broker) reaches
+  each handler with its :class:`~atoll.messaging.envelope.Delivery` in the scope, so that a
+  unit of work skips a message it has seen (:class:`~atoll.errors.DuplicateMessageError`).
 """
 
 from __future__ import annotations
@@ -17,12 +22,21 @@ import asyncio
 import collections
 import functools
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from atoll.errors import ConfigError, NoHandlerError, ScopeError
+from atoll.errors import (
+    ConfigError,
+    ConflictError,
+    DuplicateMessageError,
+    NoHandlerError,
+    ScopeError,
+    TooManyConflictsError,
+)
 from atoll.kernel.providers import Scope
+from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name
 from atoll.messaging.handlers import Handler, HandlerKind, Signature
 
 if TYPE_CHECKING:
@@ -30,6 +44,7 @@ if TYPE_CHECKING:
 
     from atoll.kernel.container import Container
     from atoll.kernel.registry import Registry
+    from atoll.messaging.envelope import Envelope
 
 __all__ = ["Call", "Events", "MessageBus", "Middleware", "Next"]
 
@@ -37,6 +52,9 @@ logger = logging.getLogger("atoll.bus")
 
 _RAISING = frozenset({HandlerKind.COMMAND, HandlerKind.EVENT})
 """The kinds of handler whose returned events are raised."""
+
+_LONGEST_BACKOFF = 1.0
+"""Seconds a retry after a conflict waits at the most, however many came before."""
 
 
 class Events:
@@ -67,6 +85,10 @@ class Events:
 
     def __repr__(self) -> str:
         return f"Events({self._pending!r})"
+
+
+def _no_delivery() -> Delivery:
+    return NO_DELIVERY
 
 
 def _events_outside_a_handler() -> Events:
@@ -118,6 +140,7 @@ class MessageBus:
         self._container: Container | None = None
         self._signatures: dict[Handler, Signature] = {}
         self._direct: frozenset[Handler] = frozenset()
+        self._named: dict[str, type] = {}
 
     # -- declaring ---------------------------------------------------------------------------
 
@@ -154,9 +177,10 @@ class MessageBus:
         self._middleware.append(middleware)
 
     def register(self, registry: Registry) -> None:
-        """Provide this bus, and the :class:`Events` of each handler call, from ``registry``."""
+        """Provide this bus, and the :class:`Events` and :class:`Delivery` of each call."""
         registry.value(self)
         registry.provide(_events_outside_a_handler, scope=Scope.REQUEST, provides=Events)
+        registry.provide(_no_delivery, scope=Scope.REQUEST, provides=Delivery)
 
     @property
     def handlers(self) -> list[Handler]:
@@ -189,6 +213,7 @@ class MessageBus:
                 for handler, signature in self._signatures.items()
                 if handler.is_async and not signature.dependencies
             )
+        self._named = {message_name(event_type): event_type for event_type in self._events}
         self._container = container
 
     def signature(self, handler: Handler) -> Signature:
@@ -233,6 +258,31 @@ class MessageBus:
         """Handle ``events`` and every event their handlers raise, in order."""
         self._bound("publish " + ", ".join(type(event).__qualname__ for event in events))
         await self._drain(collections.deque(events))
+
+    async def deliver(self, envelope: Envelope) -> bool:
+        """Handle a delivered event: each of its handlers gets the delivery in its scope.
+
+        A handler whose unit of work has seen the message already is skipped; one that fails is
+        logged, and the others still run, as for :meth:`publish`. The events they raise follow.
+
+        Returns:
+            Whether any handler here handles the envelope's type.
+        """
+        self._bound(f"deliver {envelope.type}")
+        event_type = self._named.get(envelope.type)
+        if event_type is None:
+            return False
+        import msgspec  # noqa: PLC0415 - loaded by the first delivery, not when the bus is made
+
+        message: object = msgspec.json.decode(envelope.payload, type=event_type)
+        pending: collections.deque[object] = collections.deque()
+        for handler in self._events[event_type]:
+            delivery = Delivery(
+                envelope.id, f"{handler.service}.{handler.name}", dict(envelope.headers)
+            )
+            await self._run_logged(handler, message, pending, {Delivery: delivery})
+        await self._drain(pending)
+        return True
 
     async def call(
         self, handler: Handler, arguments: dict[str, Any], seeds: dict[Any, Any] | None = None
@@ -289,7 +339,30 @@ class MessageBus:
         return await chain(call)
 
     async def _invoke(self, call: Call) -> Any:
-        """The innermost step: a scope, the dependencies, the handler itself."""
+        """The innermost step, run again after a conflict while its database allows."""
+        runs = 0
+        while True:
+            try:
+                return await self._invoke_once(call)
+            except TooManyConflictsError:
+                raise
+            except ConflictError as conflict:
+                runs += 1
+                if runs > conflict.retries:
+                    if conflict.retries == 0:
+                        raise
+                    raise TooManyConflictsError(
+                        f"{call.handler.label} met a concurrent change on each of its {runs} "
+                        f"runs, and gave up: {conflict}. Raise the database's conflict-retries, "
+                        "or make fewer calls change the same aggregate at once",
+                        retries=0,
+                    ) from conflict
+                # Doubling, capped, with jitter: runs that collided do not collide again in step.
+                wait = min(conflict.backoff * 2 ** (runs - 1), _LONGEST_BACKOFF)
+                await asyncio.sleep(wait * random.uniform(0.5, 1.5))  # noqa: S311 - not crypto
+
+    async def _invoke_once(self, call: Call) -> Any:
+        """A scope, the dependencies, the handler itself."""
         container = self._container
         assert container is not None  # noqa: S101 - call() checked it
         handler = call.handler
@@ -339,11 +412,22 @@ class MessageBus:
                 await self._run_logged(handler, message, pending)
 
     async def _run_logged(
-        self, handler: Handler, message: object, pending: collections.deque[object]
+        self,
+        handler: Handler,
+        message: object,
+        pending: collections.deque[object],
+        seeds: dict[Any, Any] | None = None,
     ) -> None:
-        call = Call(handler, {handler_message_parameter(self, handler): message})
+        call = Call(handler, {handler_message_parameter(self, handler): message}, seeds or {})
         try:
             result = await self._through_middleware(call)
+        except DuplicateMessageError:
+            logger.debug(
+                "%s skipped %s: its effect is already committed",
+                handler.label,
+                type(message).__qualname__,
+            )
+            return
         except Exception:
             logger.exception(
                 "%s failed handling %s; the other handlers go on",

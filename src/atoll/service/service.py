@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
     from atoll.endpoints.types import ASGIApp
     from atoll.messaging.bus import Middleware
+    from atoll.persistence.declaration import DatabaseDeclaration
+    from atoll.persistence.repository import Repository
+    from atoll.persistence.schema import Schema
+    from atoll.persistence.unit_of_work import UnitOfWork
 
 __all__ = ["Service"]
 
@@ -70,6 +74,7 @@ class Service(Declarations):
         self.faults = FaultMap()
         self.middleware: list[Middleware] = []
         self.mounts: list[tuple[str, ASGIApp]] = []
+        self.database_declaration: DatabaseDeclaration | None = None
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -240,6 +245,37 @@ class Service(Declarations):
                 f"mount prefix {prefix!r} must start with '/' and not end with one, like '/legacy'"
             )
         self.mounts.append((prefix, app))
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def database(
+        self,
+        schema: Schema,
+        unit_of_work: type[UnitOfWork] | None = None,
+        *,
+        repositories: dict[Any, type[Repository[Any]]] | None = None,
+    ) -> None:
+        """Keep ``schema``'s aggregates in a database of this service's own.
+
+        The service gets the ``db`` options (``<service>-db`` in a system; SQLite under
+        ``data/`` by default), the database as a component, an outbox relay, and
+        ``unit_of_work`` (``UnitOfWork`` by default) for its handlers, new for each call.
+
+        Raises:
+            ConfigError: the service has a database already, or ``unit_of_work`` annotates
+                what is no repository.
+        """
+        from atoll.persistence.declaration import DatabaseDeclaration  # noqa: PLC0415 - `import atoll` stays light
+        from atoll.persistence.unit_of_work import UnitOfWork  # noqa: PLC0415 - as above
+
+        if self.database_declaration is not None:
+            raise ConfigError(
+                f"service {self.name!r} has a database already; a service keeps one database "
+                "(map every aggregate in its one schema)"
+            )
+        self.database_declaration = DatabaseDeclaration(
+            schema, unit_of_work or UnitOfWork, repositories
+        )
 
     # -- running -------------------------------------------------------------------------------
 

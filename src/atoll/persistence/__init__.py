@@ -1,0 +1,1 @@
+"""Persistence: repositories and units of work over a database port, with an outbox and an inbox."""

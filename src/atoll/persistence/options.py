@@ -1,0 +1,71 @@
+"""The options of a service's database: where it is, and how it treats concurrency.
+
+A service that declares a database (``service.database(schema)``) gets them as the ``db``
+section (``--db-url``, ``RUNS_DB_URL``); in a system, each service's are ``<service>-db``
+(``--runs-db-url``), so that each keeps its own database.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from atoll.kernel.options import option
+
+__all__ = ["DatabaseOptions", "Isolation"]
+
+Isolation = Literal["read committed", "repeatable read", "serializable"]
+
+
+@dataclass(frozen=True)
+class DatabaseOptions:
+    """A service's database."""
+
+    url: str = option(
+        "",
+        help=(
+            "the database: postgresql+asyncpg://user:password@host/name, "
+            "sqlite+aiosqlite:///path, or memory://; empty for SQLite in data-dir"
+        ),
+    )
+    data_dir: str = option("data", help="the directory of the embedded SQLite database")
+    isolation: Isolation = option(
+        "read committed", help="the isolation level of each unit of work (PostgreSQL)"
+    )
+    conflict_retries: int = option(
+        8, help="how many times a handler runs again after a concurrent change won"
+    )
+    conflict_backoff: float = option(
+        0.005, help="seconds before the first run again; it doubles each time, with jitter"
+    )
+    pool_size: int = option(5, help="connections kept open to the database")
+    connect_timeout: float = option(5.0, help="seconds to wait for a connection")
+    relay: bool = option(
+        default=True, help="relay the outbox from this process (off for a process that only reads)"
+    )
+    relay_batch: int = option(100, help="outbox records a relay claims at once")
+    relay_interval: float = option(
+        0.5, help="seconds between looks at the outbox when nothing here wakes the relay"
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("conflict_backoff", "connect_timeout", "relay_interval"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                msg = f"{name} must be a finite number of seconds, 0 or more; got {value}"
+                raise ValueError(msg)
+        for name in ("pool_size", "relay_batch"):
+            if getattr(self, name) < 1:
+                msg = f"{name} must be 1 or more; got {getattr(self, name)}"
+                raise ValueError(msg)
+        if self.conflict_retries < 0:
+            msg = f"conflict_retries must be 0 or more; got {self.conflict_retries}"
+            raise ValueError(msg)
+
+    def url_for(self, service: str) -> str:
+        """The URL to connect to: ``url``, or the SQLite file of ``service`` in ``data_dir``."""
+        if self.url:
+            return self.url
+        return f"sqlite+aiosqlite:///{Path(self.data_dir) / f'{service}.db'}"

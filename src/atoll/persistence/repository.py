@@ -1,0 +1,95 @@
+"""Repositories: the aggregates of one type, as a collection the domain can reason about.
+
+``Repository[Run]`` gets, adds, removes and finds runs through the unit of work it belongs to,
+which tracks every aggregate it hands out and collects their events on commit. A service with
+queries of its own subclasses it::
+
+    class RunRepository(Repository[Run]):
+        async def of_user(self, user_id: int) -> list[Run]:
+            return await self.find(user_id=user_id)
+
+It works the same over every database adapter, since it asks only the database port.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from atoll.errors import ConfigError
+
+if TYPE_CHECKING:
+    from atoll.persistence.unit_of_work import UnitOfWork
+
+__all__ = ["Repository", "repository_for"]
+
+A = TypeVar("A")
+
+
+class Repository(Generic[A]):
+    """The aggregates of one type, inside one unit of work.
+
+    Args:
+        uow: the unit of work it belongs to.
+    """
+
+    aggregate: ClassVar[type[Any]]
+    """The aggregate type; set for each subclass of ``Repository[Run]``."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        aggregate = getattr(type(self), "aggregate", None)
+        if aggregate is None:
+            raise ConfigError(
+                f"{type(self).__qualname__} does not say which aggregate it keeps; "
+                "subclass Repository[YourAggregate]"
+            )
+        self.uow = uow
+        self.mapping = uow.mapping(aggregate)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            (argument, *_) = typing.get_args(base) or (None,)
+            if isinstance(argument, type):
+                cls.aggregate = argument
+
+    async def get(self, identity: object) -> A | None:
+        """The aggregate with this id, or ``None``; the same object each time in this unit."""
+        found = await self.uow.run(self.uow.transaction("get").get(self.mapping, identity))
+        if found is not None:
+            self.uow.track(self.mapping, found)
+        return typing.cast("A | None", found)
+
+    async def add(self, aggregate: A) -> A:
+        """Keep a new aggregate; an id of ``None`` is assigned by the time this returns."""
+        await self.uow.run(self.uow.transaction("add").add(self.mapping, aggregate))
+        self.uow.track(self.mapping, aggregate)
+        return aggregate
+
+    async def remove(self, aggregate: A) -> None:
+        """Delete an aggregate this unit of work got or added."""
+        await self.uow.run(self.uow.transaction("remove").remove(self.mapping, aggregate))
+        self.uow.track(self.mapping, aggregate)
+
+    async def find(self, **equals: object) -> list[A]:
+        """The aggregates whose attributes equal the arguments, in the order of their ids."""
+        found = await self.uow.run(self.uow.transaction("find").find(self.mapping, equals))
+        for aggregate in found:
+            self.uow.track(self.mapping, aggregate)
+        return typing.cast("list[A]", found)
+
+
+_MADE: dict[tuple[type[Repository[Any]], type], type[Repository[Any]]] = {}
+
+
+def repository_for(base: type[Repository[Any]], aggregate: type) -> type[Repository[Any]]:
+    """The subclass of ``base`` keeping ``aggregate``: what ``Repository[Run]`` stands for."""
+    made = _MADE.get((base, aggregate))
+    if made is None:
+        made = types.new_class(
+            f"{base.__name__}[{aggregate.__name__}]",
+            (base[aggregate],),  # type: ignore[index]
+        )
+        _MADE[base, aggregate] = made
+    return made

@@ -1,0 +1,452 @@
+"""The database contract: what every adapter of the database port must do, as pytest tests.
+
+Subclass :class:`DatabaseContract` in a test module and give it a ``database_url`` fixture;
+every test of the contract then runs against that adapter::
+
+    class TestMemory(DatabaseContract):
+        @pytest.fixture
+        def database_url(self) -> str:
+            return "memory://"
+
+An adapter that keeps tables overrides :meth:`DatabaseContract.tables` to build them for the
+contract's aggregates, and :meth:`DatabaseContract.prepared` to create them. The in-memory
+adapter and the SQL one (SQLite and PostgreSQL) run this same suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
+
+from atoll.errors import ConflictError, DuplicateMessageError, PersistenceError
+from atoll.messaging.envelope import Delivery
+from atoll.persistence.declaration import open_database
+from atoll.persistence.options import DatabaseOptions
+from atoll.persistence.ports import Database
+from atoll.persistence.repository import Repository
+from atoll.persistence.schema import Schema
+from atoll.persistence.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+__all__ = ["DatabaseContract", "Model"]
+
+
+@dataclass(frozen=True)
+class Counted:
+    """The event the contract's counter raises."""
+
+    counter: int
+    value: int
+
+
+@dataclass(frozen=True)
+class Count:
+    """The command of the contract's service: count once."""
+
+    counter: int
+
+
+class Model:
+    """The contract's aggregates, made anew for each adapter so that mappings never mix."""
+
+    def __init__(self) -> None:
+        @dataclass
+        class Counter:
+            id: int | None
+            name: str = ""
+            value: int = 0
+            version: int = 0
+            events: list[object] = field(default_factory=list, compare=False, repr=False)
+
+            def count(self) -> None:
+                self.value += 1
+                self.events.append(Counted(self.id or 0, self.value))
+
+        @dataclass(frozen=True)
+        class Entry:
+            id: int | None
+            counter: int
+            note: str = ""
+
+        self.Counter = Counter
+        self.Entry = Entry
+        # Annotations given as objects: the class is made here, around this model's types.
+        self.units = type(
+            "ContractUnitOfWork",
+            (UnitOfWork,),
+            {"__annotations__": {"counters": Repository[Counter], "entries": Repository[Entry]}},
+        )
+
+    def schema(self, tables: dict[str, Any] | None = None, metadata: Any = None) -> Schema:
+        """The contract's schema, with the adapter's tables if it keeps any."""
+        tables = tables or {}
+        schema = Schema(metadata)
+        schema.map(self.Counter, tables.get("counter"), version="version")
+        schema.map(self.Entry, tables.get("entry"))
+        return schema
+
+
+class DatabaseContract:
+    """The tests every database adapter passes. Subclasses give a ``database_url`` fixture."""
+
+    model: ClassVar[Model]
+    service: ClassVar[str] = "contract"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.model = Model()
+
+    def tables(self) -> tuple[Any, dict[str, Any]]:
+        """The adapter's metadata and tables for :class:`Model` (``counter``, ``entry``)."""
+        return None, {}
+
+    async def prepared(self, database: Database) -> None:
+        """Make the database ready for a test: empty tables for the model."""
+
+    # -- fixtures ----------------------------------------------------------------------------
+
+    @pytest.fixture
+    def database_options(self, database_url: str) -> DatabaseOptions:
+        """The options the contract's database is opened with."""
+        return DatabaseOptions(url=database_url, conflict_retries=3, conflict_backoff=0.001)
+
+    @pytest.fixture
+    async def database(self, database_options: DatabaseOptions) -> AsyncIterator[Database]:
+        """A started database holding the contract's (empty) tables."""
+        metadata, tables = self.tables()
+        schema = self.model.schema(tables, metadata)
+        database = open_database(database_options, schema, self.service)
+        await database.start()
+        try:
+            await self.prepared(database)
+            yield database
+        finally:
+            await database.stop()
+
+    def uow(self, database: Database, delivery: Delivery | None = None) -> Any:
+        """A unit of work with a ``counters`` and an ``entries`` repository."""
+        return self.model.units(database, delivery or Delivery())
+
+    async def add_counter(self, database: Database, name: str = "c") -> int:
+        """A committed new counter's id."""
+        async with self.uow(database) as uow:
+            counter = await uow.counters.add(self.model.Counter(None, name))
+            await uow.commit()
+        identity: int = counter.id
+        return identity
+
+    # -- aggregates --------------------------------------------------------------------------
+
+    async def test_add_assigns_an_id_and_commit_keeps_the_aggregate(
+        self, database: Database
+    ) -> None:
+        first = await self.add_counter(database, "a")
+        second = await self.add_counter(database, "b")
+        assert first != second
+        async with self.uow(database) as uow:
+            counter = await uow.counters.get(second)
+            assert (counter.id, counter.name, counter.value) == (second, "b", 0)
+
+    async def test_an_id_given_is_kept(self, database: Database) -> None:
+        async with self.uow(database) as uow:
+            await uow.entries.add(self.model.Entry(40, 1, "forty"))
+            await uow.commit()
+        async with self.uow(database) as uow:
+            assert (await uow.entries.get(40)).note == "forty"
+
+    async def test_leaving_without_commit_rolls_back(self, database: Database) -> None:
+        async with self.uow(database) as uow:
+            counter = await uow.counters.add(self.model.Counter(None, "gone"))
+        async with self.uow(database) as uow:
+            assert await uow.counters.get(counter.id) is None
+            assert await uow.counters.find(name="gone") == []
+
+    async def test_an_error_in_the_block_rolls_back(self, database: Database) -> None:
+        identity = await self.add_counter(database)
+        with pytest.raises(ZeroDivisionError):
+            async with self.uow(database) as uow:
+                (await uow.counters.get(identity)).count()
+                _ = 1 / 0
+        async with self.uow(database) as uow:
+            assert (await uow.counters.get(identity)).value == 0
+
+    async def test_rollback_forgets_the_changes(self, database: Database) -> None:
+        identity = await self.add_counter(database)
+        async with self.uow(database) as uow:
+            (await uow.counters.get(identity)).count()
+            await uow.rollback()
+        async with self.uow(database) as uow:
+            assert (await uow.counters.get(identity)).value == 0
+
+    async def test_uncommitted_changes_are_not_seen_by_another_unit(
+        self, database: Database
+    ) -> None:
+        identity = await self.add_counter(database)
+        async with self.uow(database) as writer:
+            (await writer.counters.get(identity)).count()
+            async with self.uow(database) as reader:
+                assert (await reader.counters.get(identity)).value == 0
+            await writer.commit()
+        async with self.uow(database) as reader:
+            assert (await reader.counters.get(identity)).value == 1
+
+    async def test_get_gives_the_same_object_within_a_unit(self, database: Database) -> None:
+        identity = await self.add_counter(database)
+        async with self.uow(database) as uow:
+            assert await uow.counters.get(identity) is await uow.counters.get(identity)
+
+    async def test_get_of_an_unknown_id_is_none(self, database: Database) -> None:
+        async with self.uow(database) as uow:
+            assert await uow.counters.get(987654) is None
+
+    async def test_find_filters_by_attributes_in_id_order(self, database: Database) -> None:
+        async with self.uow(database) as uow:
+            for note, counter in (("x", 2), ("y", 1), ("z", 2)):
+                await uow.entries.add(self.model.Entry(None, counter, note))
+            await uow.commit()
+        async with self.uow(database) as uow:
+            assert [e.note for e in await uow.entries.find(counter=2)] == ["x", "z"]
+            assert [e.note for e in await uow.entries.find()] == ["x", "y", "z"]
+            assert [e.note for e in await uow.entries.find(counter=2, note="z")] == ["z"]
+
+    async def test_remove_deletes(self, database: Database) -> None:
+        identity = await self.add_counter(database)
+        async with self.uow(database) as uow:
+            await uow.counters.remove(await uow.counters.get(identity))
+            await uow.commit()
+        async with self.uow(database) as uow:
+            assert await uow.counters.get(identity) is None
+
+    # -- concurrency -------------------------------------------------------------------------
+
+    async def test_of_two_concurrent_changes_the_second_commit_is_a_conflict(
+        self, database: Database
+    ) -> None:
+        identity = await self.add_counter(database)
+        first, second = self.uow(database), self.uow(database)
+        async with first, second:
+            (await first.counters.get(identity)).count()
+            (await second.counters.get(identity)).count()
+            await first.commit()
+            with pytest.raises(ConflictError) as conflict:
+                await second.commit()
+        assert conflict.value.retries == 3
+        assert conflict.value.backoff == 0.001
+        async with self.uow(database) as uow:
+            counter = await uow.counters.get(identity)
+            assert (counter.value, counter.version) == (1, 1)
+
+    async def test_each_commit_adds_one_to_the_version(self, database: Database) -> None:
+        identity = await self.add_counter(database)
+        for expected in (1, 2):
+            async with self.uow(database) as uow:
+                counter = await uow.counters.get(identity)
+                counter.count()
+                await uow.commit()
+            assert counter.version == expected
+
+    async def test_reading_what_another_changed_is_no_conflict(self, database: Database) -> None:
+        identity = await self.add_counter(database)
+        other = await self.add_counter(database)
+        reader, writer = self.uow(database), self.uow(database)
+        async with reader, writer:
+            await reader.counters.get(identity)
+            (await reader.counters.get(other)).count()
+            (await writer.counters.get(identity)).count()
+            await writer.commit()
+            await reader.commit()
+        async with self.uow(database) as uow:
+            assert (await uow.counters.get(identity)).value == 1
+            assert (await uow.counters.get(other)).value == 1
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    async def unsent(self, database: Database) -> list[tuple[str, bytes]]:
+        """The unsent envelopes' streams and payloads, in order; they stay unsent."""
+        claim = await database.claim_outbox(1000)
+        found = [(r.envelope.stream, r.envelope.payload) for r in claim.records]
+        await claim.settle([])
+        return found
+
+    async def test_commit_writes_the_events_raised_to_the_outbox_in_order(
+        self, database: Database
+    ) -> None:
+        identity = await self.add_counter(database)
+        async with self.uow(database) as uow:
+            counter = await uow.counters.get(identity)
+            counter.count()
+            counter.count()
+            uow.publish(Counted(0, -1))
+            await uow.commit()
+        assert counter.events == []
+        stream = f"Counter:{identity}"
+        assert await self.unsent(database) == [
+            (stream, b'{"counter":%d,"value":1}' % identity),
+            (stream, b'{"counter":%d,"value":2}' % identity),
+            ("", b'{"counter":0,"value":-1}'),
+        ]
+
+    async def test_nothing_reaches_the_outbox_without_a_commit(self, database: Database) -> None:
+        identity = await self.add_counter(database)
+        async with self.uow(database) as uow:
+            (await uow.counters.get(identity)).count()
+            uow.publish(Counted(0, 0))
+        assert await self.unsent(database) == []
+
+    async def test_events_of_a_new_aggregate_are_in_its_stream(self, database: Database) -> None:
+        async with self.uow(database) as uow:
+            counter = await uow.counters.add(self.model.Counter(None))
+            counter.count()
+            await uow.commit()
+        assert [stream for stream, _ in await self.unsent(database)] == [f"Counter:{counter.id}"]
+
+    async def test_a_conflict_writes_no_event(self, database: Database) -> None:
+        identity = await self.add_counter(database)
+        first, second = self.uow(database), self.uow(database)
+        async with first, second:
+            (await first.counters.get(identity)).count()
+            (await second.counters.get(identity)).count()
+            await first.commit()
+            with pytest.raises(ConflictError):
+                await second.commit()
+        assert len(await self.unsent(database)) == 1
+
+    async def test_settled_records_are_not_claimed_again(self, database: Database) -> None:
+        async with self.uow(database) as uow:
+            uow.publish(Counted(1, 1), Counted(2, 2), Counted(3, 3))
+            await uow.commit()
+        claim = await database.claim_outbox(2)
+        assert len(claim.records) == 2
+        await claim.settle([claim.records[0].position])
+        rest = await database.claim_outbox(10)
+        assert [r.envelope.payload for r in rest.records] == [
+            b'{"counter":2,"value":2}',
+            b'{"counter":3,"value":3}',
+        ]
+        await rest.settle([r.position for r in rest.records])
+        empty = await database.claim_outbox(10)
+        assert list(empty.records) == []
+        await empty.settle([])
+
+    async def test_envelopes_keep_their_id_type_and_headers(self, database: Database) -> None:
+        delivery = Delivery("cause", "contract.count", {})
+        async with self.uow(database, delivery) as uow:
+            uow.publish(Counted(1, 1))
+            await uow.commit()
+        claim = await database.claim_outbox(10)
+        (record,) = claim.records
+        await claim.settle([record.position])
+        envelope = record.envelope
+        assert len(envelope.id) == 32
+        assert envelope.type == "atoll.testing.database_contract.Counted"
+        assert envelope.headers == {"causation_id": "cause"}
+
+    # -- inbox -------------------------------------------------------------------------------
+
+    async def test_a_delivery_seen_before_is_refused_on_entering(self, database: Database) -> None:
+        delivery = Delivery("m-1", "contract.entries", {})
+        async with self.uow(database, delivery) as uow:
+            await uow.entries.add(self.model.Entry(None, 1))
+            await uow.commit()
+        with pytest.raises(DuplicateMessageError):
+            async with self.uow(database, delivery):
+                pytest.fail("the handler's block must not run")
+        async with self.uow(database) as uow:
+            assert len(await uow.entries.find()) == 1
+
+    async def test_the_inbox_is_kept_per_consumer(self, database: Database) -> None:
+        for consumer in ("contract.a", "contract.b"):
+            async with self.uow(database, Delivery("m-2", consumer, {})) as uow:
+                await uow.entries.add(self.model.Entry(None, 2))
+                await uow.commit()
+        async with self.uow(database) as uow:
+            assert len(await uow.entries.find(counter=2)) == 2
+
+    async def test_of_twin_deliveries_in_flight_one_commits(self, database: Database) -> None:
+        delivery = Delivery("m-3", "contract.entries", {})
+        first, second = self.uow(database, delivery), self.uow(database, delivery)
+        async with first:
+            await first.entries.add(self.model.Entry(None, 3))
+            async with second:
+                await second.entries.add(self.model.Entry(None, 3))
+                await first.commit()
+                with pytest.raises(DuplicateMessageError):
+                    await second.commit()
+        async with self.uow(database) as uow:
+            assert len(await uow.entries.find(counter=3)) == 1
+
+    async def test_a_rolled_back_delivery_is_not_in_the_inbox(self, database: Database) -> None:
+        delivery = Delivery("m-4", "contract.entries", {})
+        async with self.uow(database, delivery) as uow:
+            await uow.entries.add(self.model.Entry(None, 4))
+        async with self.uow(database, delivery) as uow:
+            await uow.commit()
+
+    # -- misuse ------------------------------------------------------------------------------
+
+    async def test_a_unit_is_entered_once(self, database: Database) -> None:
+        uow = self.uow(database)
+        async with uow:
+            await uow.commit()
+        with pytest.raises(PersistenceError, match="entered once"):
+            async with uow:
+                pass
+
+    async def test_a_repository_outside_the_block_says_how_to_use_it(
+        self, database: Database
+    ) -> None:
+        uow = self.uow(database)
+        with pytest.raises(PersistenceError, match="is not entered"):
+            await uow.counters.get(1)
+        async with uow:
+            await uow.commit()
+        with pytest.raises(PersistenceError, match="is over"):
+            await uow.counters.get(1)
+
+    # -- the whole path ----------------------------------------------------------------------
+
+    async def test_concurrent_increments_of_one_aggregate_all_count(
+        self, database_url: str
+    ) -> None:
+        """N handler calls changing one aggregate at once, retried on conflict, end at N."""
+        from atoll.service.service import Service  # noqa: PLC0415 - the contract's own service
+        from atoll.testing.harness import run  # noqa: PLC0415 - as above
+
+        model = self.model
+        metadata, tables = self.tables()
+        schema = model.schema(tables, metadata)
+        service = Service(self.service)
+
+        units = model.units
+        service.database(schema, units)
+
+        async def count(command: Count, uow: UnitOfWork) -> None:
+            async with uow:
+                counter = await uow.counters.get(command.counter)  # type: ignore[attr-defined]
+                counter.count()
+                await asyncio.sleep(0)  # let the others read the same version
+                await uow.commit()
+
+        # The hints as objects: the unit-of-work class is this model's, made at run time.
+        count.__annotations__ = {"command": Count, "uow": units, "return": None}
+        service.command(Count)(count)
+
+        calls = 20
+        argv = ["--db-url", database_url, "--db-conflict-retries", "60", "--no-db-relay"]
+        async with run(service, argv=argv) as harness:
+            database: Database = harness.container.get(Database, self.service)
+            await self.prepared(database)
+            identity = await self.add_counter(database)
+            await asyncio.gather(*(harness.send(Count(identity)) for _ in range(calls)))
+            async with self.uow(database) as uow:
+                counter = await uow.counters.get(identity)
+                assert counter.value == calls
+                assert counter.version == calls
+            events = [e for _, e in await self.unsent(database)]
+            expected = [b'{"counter":%d,"value":%d}' % (identity, n + 1) for n in range(calls)]
+            assert events == expected

@@ -2,6 +2,9 @@
 
 import pytest
 
+from atoll.errors import ConflictError, PersistenceError
+from atoll.persistence.declaration import open_database
+from atoll.persistence.options import DatabaseOptions
 from atoll.testing.database_contract import DatabaseContract
 
 
@@ -9,3 +12,69 @@ class TestMemoryDatabase(DatabaseContract):
     @pytest.fixture
     def database_url(self):
         return "memory://"
+
+
+@pytest.fixture
+async def memory():
+    contract = TestMemoryDatabase()
+    database = open_database(
+        DatabaseOptions(url="memory://"), TestMemoryDatabase.model.schema(), "memory"
+    )
+    await database.start()
+    yield contract, database
+    await database.stop()
+
+
+async def test_what_a_unit_adds_it_gets_back_and_may_remove_before_commit(memory):
+    contract, database = memory
+    async with contract.uow(database) as uow:
+        counter = await uow.counters.add(contract.model.Counter(None, "new"))
+        assert await uow.counters.get(counter.id) is counter
+        await uow.counters.remove(counter)
+        await uow.commit()
+    async with contract.uow(database) as uow:
+        assert await uow.counters.find() == []
+
+
+async def test_a_removed_aggregate_is_gone_within_the_unit(memory):
+    contract, database = memory
+    identity = await contract.add_counter(database)
+    async with contract.uow(database) as uow:
+        await uow.counters.remove(await uow.counters.get(identity))
+        assert await uow.counters.get(identity) is None
+
+
+async def test_removing_what_the_unit_did_not_get_is_refused(memory):
+    contract, database = memory
+    identity = await contract.add_counter(database)
+    async with contract.uow(database) as uow:
+        stranger = contract.model.Counter(identity)
+        with pytest.raises(PersistenceError, match="this unit of work did not get it"):
+            await uow.counters.remove(stranger)
+
+
+async def test_find_by_an_unknown_attribute_names_the_known_ones(memory):
+    contract, database = memory
+    async with contract.uow(database) as uow:
+        with pytest.raises(PersistenceError, match="no attribute colour to find by"):
+            await uow.counters.find(colour="red")
+
+
+async def test_two_units_adding_one_id_conflict(memory):
+    contract, database = memory
+    first, second = contract.uow(database), contract.uow(database)
+    async with first, second:
+        await first.entries.add(contract.model.Entry(5, 1))
+        await second.entries.add(contract.model.Entry(5, 2))
+        await first.commit()
+        with pytest.raises(ConflictError, match="exists already"):
+            await second.commit()
+
+
+async def test_a_transaction_is_over_after_its_commit(memory):
+    _, database = memory
+    transaction = await database.begin()
+    await transaction.commit([], None)
+    with pytest.raises(PersistenceError, match="this transaction is over"):
+        await transaction.seen("a", "b")
+    await transaction.rollback()  # never raises once over

@@ -2,7 +2,7 @@
 
 Declaring records what the service keeps. Composing the service installs, in its application:
 
-- the options section (``db`` for a service run alone, ``<service>-db`` in a system);
+- the options section (``db`` for a service run alone, ``<service>_db`` in a system);
 - the :class:`~atoll.persistence.ports.Database`, named after the service, an app-scoped
   component: the adapter is chosen by the URL's scheme when the application starts;
 - its :class:`~atoll.persistence.relay.OutboxRelay`, delivering to this process's bus;
@@ -96,7 +96,18 @@ class DatabaseDeclaration:
         _repositories(unit_of_work, self.repositories)  # refuse what cannot be made, now
 
     def install(self, app: App, *, service: str, section: str) -> None:
-        """Provide the options, the database, its relay and the unit of work in ``app``."""
+        """Provide the options, the database, its relay and the unit of work in ``app``.
+
+        Raises:
+            ConfigError: another service of ``app`` uses the same unit-of-work class.
+        """
+        if self.unit_of_work in app.registry:
+            name = self.unit_of_work.__qualname__
+            raise ConfigError(
+                f"service {service!r} asks for {name}, which another service of {app.name!r} "
+                f"uses for its own database; give each service its own subclass "
+                f"(class {service.title()}UnitOfWork({name}): ...)"
+            )
         app.options(section, DatabaseOptions)
         schema = self.schema
         make_unit = self.unit_of_work

@@ -1,8 +1,8 @@
 """The options of a service's database: where it is, and how it treats concurrency.
 
 A service that declares a database (``service.database(schema)``) gets them as the ``db``
-section (``--db-url``, ``RUNS_DB_URL``); in a system, each service's are ``<service>-db``
-(``--runs-db-url``), so that each keeps its own database.
+section (``--db-url``, ``RUNS_DB_URL``); in a system, each service's are ``<service>_db``
+(``--runs-db-url``, ``[runs_db]`` in the config file), so that each keeps its own database.
 """
 
 from __future__ import annotations

@@ -116,4 +116,4 @@ class Schema:
             ) from None
 
     def __repr__(self) -> str:
-        return f"Schema({', '.join(m.aggregate.__qualname__ for m in self._mappings.values())})"
+        return f"Schema({', '.join(m.aggregate.__name__ for m in self._mappings.values())})"

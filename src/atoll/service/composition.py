@@ -85,7 +85,7 @@ def compose(
     alone = len(services) == 1 and extra is None  # a system of one is still a system
     for service in services:
         if service.database_declaration is not None:
-            section = "db" if alone else f"{service.name}-db"
+            section = "db" if alone else f"{service.name.replace('-', '_')}_db"
             service.database_declaration.install(app, service=service.name, section=section)
     api = services[0].api() if alone else system_api(name, app.version, services, app.description)
     app.options("server", ServerOptions)

@@ -257,7 +257,7 @@ class Service(Declarations):
     ) -> None:
         """Keep ``schema``'s aggregates in a database of this service's own.
 
-        The service gets the ``db`` options (``<service>-db`` in a system; SQLite under
+        The service gets the ``db`` options (``<service>_db`` in a system, flags ``--<service>-db-...``; SQLite under
         ``data/`` by default), the database as a component, an outbox relay, and
         ``unit_of_work`` (``UnitOfWork`` by default) for its handlers, new for each call.
 

@@ -1,0 +1,166 @@
+"""The bus delivers envelopes, skips messages already handled, and retries conflicts."""
+
+import logging
+from dataclasses import dataclass
+
+import pytest
+
+from atoll.errors import ConflictError, DuplicateMessageError, TooManyConflictsError
+from atoll.kernel.registry import Registry
+from atoll.messaging.bus import MessageBus
+from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, seal
+from atoll.messaging.handlers import Handler, HandlerKind
+from atoll.messaging.publishing import LocalPublisher
+
+
+@dataclass(frozen=True)
+class Shipped:
+    order: int
+
+
+@dataclass(frozen=True)
+class Ship:
+    order: int
+
+
+def bound(*handlers):
+    bus = MessageBus()
+    for handler in handlers:
+        bus.add(handler)
+    registry = Registry()
+    bus.register(registry)
+    container = registry.build()
+    bus.bind(container)
+    return bus
+
+
+def on(function, message=Shipped, kind=HandlerKind.EVENT):
+    return Handler(function, kind, function.__name__, "shop", message)
+
+
+def test_a_message_travels_under_its_module_and_name():
+    assert message_name(Shipped) == f"{__name__}.Shipped"
+    envelope = seal(Shipped(3), stream="Order:3", headers={"sender": "shop"})
+    assert (envelope.type, envelope.payload, envelope.stream) == (
+        f"{__name__}.Shipped",
+        b'{"order":3}',
+        "Order:3",
+    )
+    assert envelope.headers == {"sender": "shop"}
+    assert seal(Shipped(3)).id != envelope.id
+
+
+async def test_deliver_gives_each_handler_the_message_and_its_delivery():
+    seen = []
+
+    async def notify(event: Shipped, delivery: Delivery) -> None:
+        seen.append(("notify", event, delivery))
+
+    async def invoice(event: Shipped, delivery: Delivery) -> None:
+        seen.append(("invoice", event, delivery))
+
+    bus = bound(on(notify), on(invoice))
+    envelope = seal(Shipped(5), headers={"sender": "orders"})
+    assert await bus.deliver(envelope) is True
+    assert seen == [
+        ("notify", Shipped(5), Delivery(envelope.id, "shop.notify", {"sender": "orders"})),
+        ("invoice", Shipped(5), Delivery(envelope.id, "shop.invoice", {"sender": "orders"})),
+    ]
+
+
+async def test_deliver_of_a_type_nobody_handles_here_is_false():
+    async def notify(event: Shipped) -> None: ...
+
+    bus = bound(on(notify))
+    assert await bus.deliver(seal(Ship(1))) is False
+
+
+async def test_a_call_that_consumes_no_delivery_sees_none():
+    seen = []
+
+    async def ship(command: Ship, delivery: Delivery) -> None:
+        seen.append(delivery)
+
+    bus = bound(on(ship, Ship, HandlerKind.COMMAND))
+    await bus.handle(Ship(1))
+    assert seen == [NO_DELIVERY]
+    assert NO_DELIVERY.message_id is None
+
+
+async def test_a_duplicate_is_skipped_quietly_and_the_others_still_run(caplog):
+    seen = []
+
+    async def notify(event: Shipped, delivery: Delivery) -> None:
+        raise DuplicateMessageError("seen")
+
+    async def invoice(event: Shipped) -> None:
+        seen.append(event)
+
+    bus = bound(on(notify), on(invoice))
+    with caplog.at_level(logging.DEBUG, "atoll.bus"):
+        await bus.deliver(seal(Shipped(1)))
+    assert seen == [Shipped(1)]
+    assert "skipped Shipped: its effect is already committed" in caplog.text
+    assert "ERROR" not in caplog.text
+
+
+async def test_local_publisher_delivers_to_the_bus():
+    seen = []
+
+    async def notify(event: Shipped) -> None:
+        seen.append(event)
+
+    bus = bound(on(notify))
+    await LocalPublisher(bus).publish(seal(Shipped(9)))
+    assert seen == [Shipped(9)]
+
+
+async def test_a_conflict_runs_the_handler_again_in_a_new_scope():
+    runs = []
+
+    async def ship(command: Ship, delivery: Delivery) -> int:
+        runs.append(command)
+        if len(runs) < 3:
+            raise ConflictError("lost the race", retries=5, backoff=0.0)
+        return len(runs)
+
+    bus = bound(on(ship, Ship, HandlerKind.COMMAND))
+    assert await bus.handle(Ship(1)) == 3
+
+
+async def test_a_conflict_with_no_retries_allowed_is_raised_as_it_is():
+    async def ship(command: Ship, delivery: Delivery) -> None:
+        raise ConflictError("lost", retries=0)
+
+    bus = bound(on(ship, Ship, HandlerKind.COMMAND))
+    with pytest.raises(ConflictError) as raised:
+        await bus.handle(Ship(1))
+    assert type(raised.value) is ConflictError
+
+
+async def test_when_retries_run_out_the_error_says_so():
+    runs = []
+
+    async def ship(command: Ship, delivery: Delivery) -> None:
+        runs.append(1)
+        raise ConflictError("version 3 is not 2", retries=2, backoff=0.0)
+
+    bus = bound(on(ship, Ship, HandlerKind.COMMAND))
+    with pytest.raises(TooManyConflictsError, match="on each of its 3 runs, and gave up") as e:
+        await bus.handle(Ship(1))
+    assert len(runs) == 3
+    assert "version 3 is not 2" in str(e.value)
+    assert "conflict-retries" in str(e.value)
+
+
+async def test_too_many_conflicts_from_inside_is_not_retried_again():
+    runs = []
+
+    async def ship(command: Ship, delivery: Delivery) -> None:
+        runs.append(1)
+        raise TooManyConflictsError("inner gave up", retries=9)
+
+    bus = bound(on(ship, Ship, HandlerKind.COMMAND))
+    with pytest.raises(TooManyConflictsError, match="inner gave up"):
+        await bus.handle(Ship(1))
+    assert runs == [1]

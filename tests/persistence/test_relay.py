@@ -1,0 +1,157 @@
+"""The outbox relay: committed events reach the bus once, in order; failures are retried."""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import pytest
+
+from atoll.errors import DatabaseUnavailableError
+from atoll.messaging.envelope import seal
+from atoll.persistence.memory import MemoryDatabase
+from atoll.persistence.options import DatabaseOptions
+from atoll.persistence.relay import OutboxRelay
+from atoll.persistence.schema import Schema
+
+
+@dataclass(frozen=True)
+class Noted:
+    n: int
+
+
+class Recorder:
+    def __init__(self, fail_on=()):
+        self.published = []
+        self.fail_on = set(fail_on)
+
+    async def publish(self, envelope):
+        if envelope.payload in self.fail_on:
+            self.fail_on.discard(envelope.payload)
+            raise ConnectionError("broker away")
+        self.published.append(envelope.payload)
+
+
+async def commit(database, *events, stream=""):
+    transaction = await database.begin()
+    await transaction.commit([seal(e, stream=stream) for e in events], None)
+    database.outbox_signal.notify()
+
+
+@pytest.fixture
+def database():
+    return MemoryDatabase(DatabaseOptions(url="memory://"), Schema(), "relayed")
+
+
+async def test_flush_publishes_every_committed_event_in_order_and_marks_it_sent(database):
+    await commit(database, Noted(1), Noted(2), stream="s")
+    await commit(database, Noted(3))
+    recorder = Recorder()
+    relay = OutboxRelay(database, recorder, batch=2)
+    assert await relay.flush() == 3
+    assert recorder.published == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    assert database.unsent() == []
+    assert await relay.flush() == 0
+    assert relay.published == 3
+
+
+async def test_a_failed_publish_leaves_it_and_what_follows_for_the_next_try(database):
+    await commit(database, Noted(1), Noted(2), Noted(3), stream="s")
+    recorder = Recorder(fail_on={b'{"n":2}'})
+    relay = OutboxRelay(database, recorder)
+    with pytest.raises(ConnectionError):
+        await relay.relay_once()
+    assert recorder.published == [b'{"n":1}']
+    assert [r.envelope.payload for r in database.unsent()] == [b'{"n":2}', b'{"n":3}']
+    await relay.flush()
+    assert recorder.published == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+
+
+async def test_the_background_relay_wakes_on_a_commit(database):
+    recorder = Recorder()
+    relay = OutboxRelay(database, recorder, interval=60)
+    await relay.start()
+    try:
+        await commit(database, Noted(7))
+        for _ in range(200):
+            if recorder.published:
+                break
+            await asyncio.sleep(0.01)
+        assert recorder.published == [b'{"n":7}']
+    finally:
+        await relay.stop()
+
+
+async def test_the_background_relay_logs_a_failure_and_tries_again(database, caplog):
+    await commit(database, Noted(1))
+    recorder = Recorder(fail_on={b'{"n":1}'})
+    relay = OutboxRelay(database, recorder, interval=0.01)
+    with caplog.at_level(logging.ERROR, "atoll.outbox"):
+        await relay.start()
+        try:
+            for _ in range(300):
+                if recorder.published:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await relay.stop()
+    assert recorder.published == [b'{"n":1}']
+    assert "the outbox relay of memory:// (relayed) failed (ConnectionError: broker away)" in (
+        caplog.text
+    )
+
+
+async def test_an_unreachable_database_is_a_warning_not_a_traceback(database, caplog):
+    calls = []
+
+    async def claim_outbox(limit):
+        calls.append(limit)
+        if len(calls) == 1:
+            raise DatabaseUnavailableError("db away")
+        return await MemoryDatabase.claim_outbox(database, limit)
+
+    database.claim_outbox = claim_outbox
+    relay = OutboxRelay(database, Recorder(), interval=0.01)
+    with caplog.at_level(logging.WARNING, "atoll.outbox"):
+        await relay.start()
+        try:
+            for _ in range(300):
+                if len(calls) > 1:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await relay.stop()
+    (record,) = [r for r in caplog.records if "db away" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert not record.exc_info
+
+
+async def test_a_disabled_relay_does_not_start(database):
+    await commit(database, Noted(1))
+    relay = OutboxRelay(database, Recorder(), enabled=False)
+    await relay.start()
+    await relay.stop()
+    assert len(database.unsent()) == 1
+
+
+async def test_kill_cancels_the_background_relay(database):
+    relay = OutboxRelay(database, Recorder(), interval=60)
+    relay.kill()  # before start: nothing to cancel
+    await relay.start()
+    task = relay._task
+    relay.kill()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert repr(relay) == "OutboxRelay(memory:// (relayed))"
+
+
+async def test_two_claims_never_hold_one_stream_at_once(database):
+    await commit(database, Noted(1), Noted(2), stream="a")
+    await commit(database, Noted(3), stream="b")
+    first = await database.claim_outbox(1)
+    second = await database.claim_outbox(10)
+    assert [r.envelope.payload for r in first.records] == [b'{"n":1}']
+    assert [r.envelope.payload for r in second.records] == [b'{"n":3}']
+    await first.settle([first.records[0].position])
+    await second.settle([])
+    third = await database.claim_outbox(10)
+    assert [r.envelope.payload for r in third.records] == [b'{"n":2}', b'{"n":3}']

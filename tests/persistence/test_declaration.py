@@ -7,7 +7,12 @@ import pytest
 
 import atoll
 import atoll.testing
-from atoll.errors import ConfigError, MissingDependencyError, PersistenceError
+from atoll.errors import (
+    ConfigError,
+    DatabaseUnavailableError,
+    MissingDependencyError,
+    PersistenceError,
+)
 from atoll.persistence import declaration
 from atoll.persistence.declaration import DatabaseDeclaration, open_database
 from atoll.persistence.memory import MemoryDatabase
@@ -241,3 +246,23 @@ def test_schema_refuses_what_is_no_dataclass_a_second_mapping_and_missing_fields
     assert s.map(Loose, id="key").stream(Loose(4)) == "Loose:4"
     assert repr(s) == "Schema(Parcel, Loose)"
     assert [m.aggregate for m in s.mappings] == [Parcel, Loose]
+
+
+async def test_readiness_follows_the_database_and_recovers_without_a_restart():
+    service, _ = post_service()
+    async with atoll.testing.run(service, argv=["--db-url", "memory://"]) as harness:
+        ready = await harness.client.get("/health/ready")
+        assert (ready.status_code, ready.json()["checks"]) == (200, {"database post": "ok"})
+        database = harness.container.get(Database, "post")
+
+        async def unreachable() -> None:
+            raise DatabaseUnavailableError("cannot reach 127.0.0.1:5432; is PostgreSQL running?")
+
+        database.ping = unreachable
+        down = await harness.client.get("/health/ready")
+        assert down.status_code == 503
+        assert down.json()["checks"] == {
+            "database post": "cannot reach 127.0.0.1:5432; is PostgreSQL running?"
+        }
+        del database.ping
+        assert (await harness.client.get("/health/ready")).status_code == 200

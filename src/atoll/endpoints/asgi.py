@@ -1,8 +1,9 @@
-"""The ASGI app of a service: REST routes, JSON-RPC, the API documents, mounted apps.
+"""The ASGI app of a service: REST routes, JSON-RPC, the API documents, health, mounted apps.
 
 One request goes, in order: to the JSON-RPC endpoint if its path is the RPC path (or
-``/api``); to ``/openapi.json`` or ``/docs``; to a mounted app whose prefix it starts with; to
-the router. Whatever fails becomes a response, never a dropped connection:
+``/api``); to ``/openapi.json`` or ``/docs``; to ``/health/live`` or ``/health/ready``; to a
+mounted app whose prefix it starts with; to the router. Whatever fails becomes a response,
+never a dropped connection:
 
 - a request the service cannot accept (unknown route, wrong method, wrong content type, body
   too large, invalid JSON or types) gets its 4xx status and an RFC 9457 problem document;
@@ -36,10 +37,11 @@ if TYPE_CHECKING:
     from atoll.endpoints.api import Api, Method
     from atoll.endpoints.server import ServerOptions
     from atoll.endpoints.types import Receive, Scope, Send
+    from atoll.kernel.health import Readiness
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
 
-__all__ = ["HttpApp", "rpc_engine", "rpc_methods"]
+__all__ = ["HEALTH_PATHS", "LIVE_PATH", "READY_PATH", "HttpApp", "rpc_engine", "rpc_methods"]
 
 _Special: TypeAlias = "Callable[[Request, Send], Awaitable[None]]"
 
@@ -48,6 +50,16 @@ logger = logging.getLogger("atoll.http")
 _HTML = b"text/html; charset=utf-8"
 GEMSTONE_PATH = "/api"
 """gemstone served JSON-RPC here; atoll answers it too, so that its clients work unchanged."""
+LIVE_PATH = "/health/live"
+"""Answers 200 while the server runs: whether the process should be restarted."""
+READY_PATH = "/health/ready"
+"""Answers 200 or 503 from the readiness checks: whether to send the service work."""
+HEALTH_PATHS = frozenset({LIVE_PATH, READY_PATH})
+_DOCUMENT_PATHS = frozenset({"/openapi.json", "/docs"})
+# A probe's answer is about this moment: a cache in between must not answer for the next one.
+_NO_STORE = ((b"cache-control", b"no-store"),)
+_LIVE = b'{"status":"live"}'
+_READY_WITHOUT_CHECKS = b'{"status":"ready","checks":{}}'
 
 
 def rpc_methods(methods: Iterable[Method], bus: MessageBus) -> list[RpcMethod]:
@@ -106,10 +118,18 @@ class HttpApp:
     Args:
         api: what to serve.
         bus: the bound bus the handlers are called through.
-        options: the server's options (body limit, RPC path, batch size, documents).
+        options: the server's options (body limit, RPC path, batch size, documents, health).
+        readiness: what ``/health/ready`` reports; without it, ready with no checks.
     """
 
-    def __init__(self, api: Api, bus: MessageBus, options: ServerOptions) -> None:
+    def __init__(
+        self,
+        api: Api,
+        bus: MessageBus,
+        options: ServerOptions,
+        *,
+        readiness: Readiness | None = None,
+    ) -> None:
         self.api = api
         self.bus = bus
         self.options = options
@@ -134,13 +154,24 @@ class HttpApp:
         if options.docs:
             self._special["/openapi.json"] = self._document(b"application/json", self._openapi())
             self._special["/docs"] = self._document(_HTML, api_page(api.title, "openapi.json"))
+        self.readiness = readiness
+        if options.health:
+            self._special[LIVE_PATH] = _live
+            self._special[READY_PATH] = (
+                _ready_without_checks if readiness is None else _ready(readiness)
+            )
         self._check_reserved()
 
     def _check_reserved(self) -> None:
         """Refuse a route or a mount that a path of atoll's own would hide."""
-        if self.options.rpc_path in {"/openapi.json", "/docs"} and self.options.docs:
+        if self.options.rpc_path in _DOCUMENT_PATHS and self.options.docs:
             raise ConfigError(
                 f"--server-rpc-path {self.options.rpc_path} is the path of an API document; "
+                "choose another, such as /rpc"
+            )
+        if self.options.rpc_path in HEALTH_PATHS and self.options.health:
+            raise ConfigError(
+                f"--server-rpc-path {self.options.rpc_path} is the path of a health check; "
                 "choose another, such as /rpc"
             )
         for route in self.api.routes:
@@ -251,6 +282,42 @@ class HttpApp:
             "correlation id",
             extra={"correlation_id": correlation},
         )
+
+
+def _read_only_with_get(request: Request) -> None:
+    if request.method != "GET":
+        raise HTTPError(
+            405,
+            f"{request.path} is read with GET, not {request.method}",
+            headers=((b"allow", b"GET"),),
+        )
+
+
+async def _live(request: Request, send: Send) -> None:
+    """Answer a liveness probe: whoever can answer is alive, whatever the application's state."""
+    _read_only_with_get(request)
+    await send_json(send, 200, _LIVE, _NO_STORE)
+
+
+async def _ready_without_checks(request: Request, send: Send) -> None:
+    """Answer a readiness probe of an app given no readiness: ready, having nothing to check."""
+    _read_only_with_get(request)
+    await send_json(send, 200, _READY_WITHOUT_CHECKS, _NO_STORE)
+
+
+def _ready(readiness: Readiness) -> _Special:
+    async def serve(request: Request, send: Send) -> None:
+        """Answer a readiness probe: 200 when ready, else 503 with the state and the reasons."""
+        _read_only_with_get(request)
+        report = await readiness.report()
+        if report.ready:
+            body = msgspec.json.encode({"status": "ready", "checks": report.checks})
+            await send_json(send, 200, body, _NO_STORE)
+        else:
+            answer = {"status": "not ready", "state": report.state, "checks": report.checks}
+            await send_json(send, 503, msgspec.json.encode(answer), _NO_STORE)
+
+    return serve
 
 
 async def _lifespan_without_work(receive: Receive, send: Send) -> None:

@@ -40,6 +40,7 @@ class ServerOptions:
     rpc_path: str = option("/rpc", help="the path of the JSON-RPC endpoint (also served at /api)")
     max_batch: int = option(100, help="the most calls one JSON-RPC batch may hold")
     docs: bool = option(default=True, help="serve the API page /docs and /openapi.json")
+    health: bool = option(default=True, help="serve /health/live and /health/ready")
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:  # noqa: PLR2004 - the TCP port range

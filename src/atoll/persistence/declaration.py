@@ -4,7 +4,8 @@ Declaring records what the service keeps. Composing the service installs, in its
 
 - the options section (``db`` for a service run alone, ``<service>_db`` in a system);
 - the :class:`~atoll.persistence.ports.Database`, named after the service, an app-scoped
-  component: the adapter is chosen by the URL's scheme when the application starts;
+  component: the adapter is chosen by the URL's scheme when the application starts, and its
+  ``ping`` joins the readiness checks (``/health/ready`` answers 503 while it fails);
 - its :class:`~atoll.persistence.relay.OutboxRelay`, delivering to this process's bus;
 - the unit of work, request-scoped: a new one for each handler call, which sees the call's
   :class:`~atoll.messaging.envelope.Delivery`.
@@ -18,6 +19,7 @@ from typing import Annotated, Any
 
 from atoll.errors import ConfigError, MissingDependencyError
 from atoll.kernel.app import App
+from atoll.kernel.health import Readiness
 from atoll.kernel.providers import Named, Scope
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import Delivery
@@ -113,8 +115,16 @@ class DatabaseDeclaration:
         make_unit = self.unit_of_work
         repositories = self.repositories
 
-        def database(options: Annotated[DatabaseOptions, Named(section)]) -> Database:
-            return open_database(options, schema, service)
+        def database(
+            options: Annotated[DatabaseOptions, Named(section)], readiness: Readiness
+        ) -> Database:
+            opened = open_database(options, schema, service)
+
+            async def ping() -> None:
+                await opened.ping()
+
+            readiness.add(f"database {service}", ping)
+            return opened
 
         def relay(
             options: Annotated[DatabaseOptions, Named(section)],

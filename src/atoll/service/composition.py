@@ -22,6 +22,7 @@ from atoll.endpoints.server import HttpServer, ServerOptions
 from atoll.errors import ConfigError
 from atoll.kernel.app import App
 from atoll.kernel.entrypoint import load_config, running
+from atoll.kernel.health import Readiness
 from atoll.kernel.lifecycle import Lifecycle, State
 from atoll.messaging.bus import MessageBus
 from atoll.service.service import Service
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.types import Receive, Scope, Send
     from atoll.messaging.bus import Middleware
 
-__all__ = ["ServiceApp", "asgi_app", "compose", "compose_target", "system_api"]
+__all__ = ["ServiceApp", "asgi_app", "compose", "compose_target", "make_readiness", "system_api"]
 
 _KERNEL_SECTIONS = frozenset({"shutdown", "log"})
 
@@ -90,9 +91,10 @@ def compose(
     api = services[0].api() if alone else system_api(name, app.version, services, app.description)
     app.options("server", ServerOptions)
 
-    def make_http_app(bus: MessageBus, options: ServerOptions) -> HttpApp:
-        return HttpApp(api, bus, options)
+    def make_http_app(bus: MessageBus, options: ServerOptions, readiness: Readiness) -> HttpApp:
+        return HttpApp(api, bus, options, readiness=readiness)
 
+    app.provide(make_readiness)
     app.provide(make_http_app)
     app.options("clients", ClientOptions)
     prefix = app.env_prefix
@@ -131,6 +133,11 @@ def compose_target(
     raise TypeError(
         f"expected an atoll.Service or an atoll.System; got {type(target).__name__} {target!r:.60}"
     )
+
+
+def make_readiness(lifecycle: Lifecycle) -> Readiness:
+    """What ``/health/ready`` reports; each database adds its check when it is made."""
+    return Readiness(lifecycle)
 
 
 def _server_for_http_app(app: HttpApp, options: ServerOptions) -> HttpServer:

@@ -257,9 +257,10 @@ class Service(Declarations):
     ) -> None:
         """Keep ``schema``'s aggregates in a database of this service's own.
 
-        The service gets the ``db`` options (``<service>_db`` in a system, flags ``--<service>-db-...``; SQLite under
-        ``data/`` by default), the database as a component, an outbox relay, and
-        ``unit_of_work`` (``UnitOfWork`` by default) for its handlers, new for each call.
+        The service gets the ``db`` options (``<service>_db`` in a system, with flags
+        ``--<service>-db-...``; SQLite under ``data/`` by default), the database as a
+        component, an outbox relay, and ``unit_of_work`` (``UnitOfWork`` by default) for its
+        handlers, new for each call.
 
         Raises:
             ConfigError: the service has a database already, or ``unit_of_work`` annotates

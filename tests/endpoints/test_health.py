@@ -1,0 +1,246 @@
+"""The health paths of the ASGI app: /health/live, /health/ready, and what they reserve."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+import atoll
+from atoll.endpoints.asgi import HttpApp
+from atoll.endpoints.server import ServerOptions
+from atoll.errors import ConfigError, DatabaseUnavailableError
+from atoll.kernel.entrypoint import load_config, running
+from atoll.kernel.health import Readiness
+from atoll.kernel.lifecycle import Lifecycle
+from atoll.messaging.bus import MessageBus
+from atoll.service.composition import compose
+from atoll.testing.client import asgi_client
+
+NO_STORE = "no-store"
+
+
+def build() -> atoll.Service:
+    service = atoll.Service("runs")
+
+    @service.get("/runs/{run_id}")
+    async def get_run(run_id: int) -> int:
+        return run_id
+
+    return service
+
+
+class Database:
+    """Answers pings while it reaches its database."""
+
+    def __init__(self) -> None:
+        self.reachable = True
+
+    async def ping(self) -> None:
+        if not self.reachable:
+            raise DatabaseUnavailableError("cannot reach the database at db.internal:5432")
+
+
+@contextlib.asynccontextmanager
+async def started(service, *argv):
+    """The service's container, its application running."""
+    app = compose(service.name, [service], serve=False)
+    async with running(app, load_config(app, list(argv), {})) as container:
+        yield container
+
+
+@contextlib.asynccontextmanager
+async def client_with(readiness_of=None, **options):
+    """A client of an HttpApp built here, given ``readiness_of(lifecycle)`` if any."""
+    service = build()
+    async with started(service) as container:
+        lifecycle = await container.aget(Lifecycle)
+        readiness = None if readiness_of is None else readiness_of(lifecycle)
+        http = HttpApp(
+            service.api(),
+            await container.aget(MessageBus),
+            ServerOptions(**options),
+            readiness=readiness,
+        )
+        async with asgi_client(http) as client:
+            yield client
+
+
+@contextlib.asynccontextmanager
+async def composed_client(service, *argv):
+    """A client of the HttpApp the composition builds, configured by ``argv``."""
+    async with (
+        started(service, *argv) as container,
+        asgi_client(await container.aget(HttpApp)) as client,
+    ):
+        yield client
+
+
+def assert_probe_answer(response, status):
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == NO_STORE
+
+
+# -- /health/live ------------------------------------------------------------------------------
+
+
+async def test_live_answers_200_live():
+    async with client_with() as client:
+        response = await client.get("/health/live")
+    assert_probe_answer(response, 200)
+    assert response.json() == {"status": "live"}
+
+
+async def test_live_answers_200_while_the_application_is_not_ready():
+    async with client_with(lambda _: Readiness(Lifecycle("never started"))) as client:
+        live = await client.get("/health/live")
+        ready = await client.get("/health/ready")
+    assert live.status_code == 200
+    assert ready.status_code == 503
+
+
+# -- /health/ready -----------------------------------------------------------------------------
+
+
+async def test_ready_answers_200_with_each_check_when_ready():
+    database = Database()
+
+    def readiness_of(lifecycle):
+        return Readiness.from_components(lifecycle, [("database users", database)])
+
+    async with client_with(readiness_of) as client:
+        response = await client.get("/health/ready")
+    assert_probe_answer(response, 200)
+    assert response.json() == {"status": "ready", "checks": {"database users": "ok"}}
+
+
+async def test_ready_answers_503_with_the_state_and_the_reasons_when_not_ready():
+    database = Database()
+    database.reachable = False
+
+    def readiness_of(lifecycle):
+        return Readiness.from_components(lifecycle, [("database users", database)])
+
+    async with client_with(readiness_of) as client:
+        response = await client.get("/health/ready")
+    assert_probe_answer(response, 503)
+    assert response.json() == {
+        "status": "not ready",
+        "state": "ready",
+        "checks": {"database users": "cannot reach the database at db.internal:5432"},
+    }
+
+
+async def test_ready_answers_503_naming_the_state_of_a_lifecycle_not_ready():
+    async with client_with(lambda _: Readiness(Lifecycle("never started"))) as client:
+        response = await client.get("/health/ready")
+    assert response.json() == {"status": "not ready", "state": "created", "checks": {}}
+
+
+async def test_ready_runs_the_checks_for_each_request():
+    database = Database()
+
+    def readiness_of(lifecycle):
+        return Readiness.from_components(lifecycle, [("database users", database)])
+
+    async with client_with(readiness_of) as client:
+        before = await client.get("/health/ready")
+        database.reachable = False
+        after = await client.get("/health/ready")
+    assert (before.status_code, after.status_code) == (200, 503)
+
+
+async def test_ready_without_a_readiness_answers_200_with_no_checks():
+    async with composed_client(build()) as client:
+        response = await client.get("/health/ready")
+    assert_probe_answer(response, 200)
+    assert response.json() == {"status": "ready", "checks": {}}
+
+
+# -- methods -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
+@pytest.mark.parametrize("method", ["POST", "HEAD", "DELETE"])
+async def test_a_method_other_than_get_is_a_405_allowing_get(path, method):
+    async with client_with(Readiness) as client:
+        response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    if method != "HEAD":
+        assert response.json()["detail"] == f"{path} is read with GET, not {method}"
+
+
+# -- the option and the reserved paths ---------------------------------------------------------
+
+
+async def test_no_server_health_leaves_the_paths_to_the_routes():
+    service = build()
+    service.get("/health/ready")(_answer)
+    async with composed_client(service, "--no-server-health") as client:
+        assert (await client.get("/health/live")).status_code == 404
+        assert (await client.get("/health/ready")).json() == "mine"
+
+
+async def test_health_false_serves_neither_path():
+    async with client_with(Readiness, health=False) as client:
+        assert (await client.get("/health/live")).status_code == 404
+        assert (await client.get("/health/ready")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("declare", "argv", "message"),
+    [
+        (
+            lambda s: s.get("/health/ready")(_answer),
+            (),
+            r"route GET /health/ready .* hidden by atoll's own /health/ready; choose another",
+        ),
+        (
+            lambda s: s.post("/health/live")(_answer),
+            (),
+            r"route POST /health/live .* hidden by atoll's own /health/live",
+        ),
+        (lambda s: s.mount("/health", _asgi), (), r"mounted at /health would hide atoll's own"),
+        (
+            lambda s: None,
+            ("--server-rpc-path", "/health/ready"),
+            r"--server-rpc-path /health/ready is the path of a health check; choose another",
+        ),
+    ],
+)
+async def test_a_route_mount_or_rpc_path_on_a_health_path_is_refused(declare, argv, message):
+    service = atoll.Service("shadow")
+    declare(service)
+    with pytest.raises(ConfigError, match=message):
+        async with started(service, *argv) as container:
+            await container.aget(HttpApp)
+
+
+async def test_the_rpc_path_may_be_a_health_path_without_the_health_paths():
+    service = build()
+    async with composed_client(
+        service, "--server-rpc-path", "/health/ready", "--no-server-health"
+    ) as client:
+        response = await client.post(
+            "/health/ready", json={"jsonrpc": "2.0", "method": "nothing", "id": 1}
+        )
+    assert response.json()["error"]["code"] == -32601
+
+
+async def test_the_app_keeps_its_readiness():
+    readiness = Readiness(Lifecycle("runs"))
+    service = build()
+    async with started(service) as container:
+        bus = await container.aget(MessageBus)
+        http = HttpApp(service.api(), bus, ServerOptions(), readiness=readiness)
+    assert http.readiness is readiness
+
+
+async def _answer() -> str:
+    return "mine"
+
+
+async def _asgi(scope, receive, send) -> None:
+    raise AssertionError("never called: the mount is refused")

@@ -370,13 +370,13 @@ class DatabaseContract:
     async def test_of_twin_deliveries_in_flight_one_commits(self, database: Database) -> None:
         delivery = Delivery("m-3", "contract.entries", {})
         first, second = self.uow(database, delivery), self.uow(database, delivery)
-        async with first:
-            await first.entries.add(self.model.Entry(None, 3))
-            async with second:
-                await second.entries.add(self.model.Entry(None, 3))
+        async with second:  # entered while the message is still new to the inbox
+            async with first:
+                await first.entries.add(self.model.Entry(None, 3))
                 await first.commit()
-                with pytest.raises(DuplicateMessageError):
-                    await second.commit()
+            await second.entries.add(self.model.Entry(None, 3))
+            with pytest.raises(DuplicateMessageError):
+                await second.commit()
         async with self.uow(database) as uow:
             assert len(await uow.entries.find(counter=3)) == 1
 

@@ -54,7 +54,7 @@ class Count:
 class Model:
     """The contract's aggregates, made anew for each adapter so that mappings never mix."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: str = "") -> None:
         @dataclass
         class Counter:
             id: int | None
@@ -73,6 +73,10 @@ class Model:
             counter: int
             note: str = ""
 
+        # A module of their own for each adapter's classes: an ORM that looks classes up by
+        # module and name must not take one adapter's Counter for another's.
+        for made in (Counter, Entry):
+            made.__module__ = f"{__name__}.{owner}" if owner else __name__
         self.Counter = Counter
         self.Entry = Entry
         # Annotations given as objects: the class is made here, around this model's types.
@@ -99,7 +103,7 @@ class DatabaseContract:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.model = Model()
+        cls.model = Model(f"{cls.__module__}.{cls.__qualname__}")
 
     def tables(self) -> tuple[Any, dict[str, Any]]:
         """The adapter's metadata and tables for :class:`Model` (``counter``, ``entry``)."""

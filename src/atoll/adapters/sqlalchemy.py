@@ -1,0 +1,750 @@
+"""The SQL adapter of the database port: PostgreSQL through asyncpg, SQLite through aiosqlite.
+
+:class:`SqlDatabase` is what a service's database is when its URL is ``postgresql://...``
+(``postgres://`` and ``postgresql+asyncpg://`` too) or ``sqlite:///...``, the default: a file
+in ``--db-data-dir``. Starting it maps each aggregate dataclass of the schema to its table,
+imperatively, so that the model layer imports nothing; then it creates the async engine and
+checks the connection. On SQLite it also creates the tables that do not exist; on PostgreSQL
+they come from the service's migrations (:meth:`SqlDatabase.create_tables` is there for tests
+and demos). Each unit of work gets a :class:`SqlTransaction`: one ``AsyncSession``.
+
+The outbox and the inbox are two tables beside the service's own, added to its metadata
+(:func:`add_outbox_tables`), so that one commit writes the changes, the events raised and the
+inbox entry together. The relay's side of the outbox is :mod:`atoll.adapters.sqlalchemy_outbox`.
+
+Errors come out as atoll's: a version mismatch, a serialization failure, a deadlock, a row
+added twice or a SQLite lock held too long is a :class:`~atoll.errors.ConflictError` (the
+handler runs again); a twin delivery's inbox entry is a
+:class:`~atoll.errors.DuplicateMessageError`; a database out of reach is a
+:class:`~atoll.errors.DatabaseUnavailableError` that names the host, never the password.
+Other errors (a NOT NULL or foreign key violated, a missing table) stay SQLAlchemy's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from atoll.errors import (
+    AtollError,
+    ConfigError,
+    ConflictError,
+    DatabaseUnavailableError,
+    DuplicateMessageError,
+    MissingDependencyError,
+    PersistenceError,
+)
+from atoll.persistence.ports import OutboxSignal
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy import event, exc, orm
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+    from sqlalchemy.orm.exc import StaleDataError
+except ImportError as error:  # pragma: no cover - exercised only without the extra installed
+    raise MissingDependencyError("sqlalchemy", "sql") from error
+
+from atoll.adapters.sqlalchemy_outbox import (
+    PostgresOutboxClaim,
+    SqliteOutboxClaim,
+    add_outbox_tables,
+    claim_postgres,
+    claim_sqlite,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterator, Sequence
+
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
+
+    from atoll.messaging.envelope import Envelope
+    from atoll.persistence.options import DatabaseOptions
+    from atoll.persistence.schema import Mapping, Schema
+
+__all__ = [
+    "PostgresOutboxClaim",
+    "SqlDatabase",
+    "SqlTransaction",
+    "SqliteOutboxClaim",
+    "add_outbox_tables",
+]
+
+T = TypeVar("T")
+
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+"""The URL schemes this adapter reads, and the async driver each is spoken with."""
+
+_LIBRARIES = {"asyncpg": ("asyncpg", "postgres"), "aiosqlite": ("aiosqlite", "sql")}
+"""Each driver's library, and the extra that installs it."""
+
+_ISOLATION = {
+    "read committed": "READ COMMITTED",
+    "repeatable read": "REPEATABLE READ",
+    "serializable": "SERIALIZABLE",
+}
+
+_CONFLICT_SQLSTATES = {
+    "40001": "PostgreSQL could not serialize it with a concurrent transaction (SQLSTATE 40001)",
+    "40P01": "it deadlocked with a concurrent transaction (SQLSTATE 40P01)",
+    "23505": "another unit of work added a row with the same key (SQLSTATE 23505)",
+}
+_UNREACHABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+"""connection exception, insufficient resources (too many connections), operator intervention."""
+
+# SQLite result codes (https://sqlite.org/rescode.html): the primary code is the low byte.
+_SQLITE_BUSY = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+_SQLITE_DUPLICATE_KEY = frozenset({1555, 2067})  # SQLITE_CONSTRAINT_PRIMARYKEY, _UNIQUE
+_SQLITE_UNREACHABLE = frozenset({3, 8, 10, 11, 13, 14, 26})
+"""PERM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB: the file cannot be used."""
+
+
+class SqlDatabase:
+    """A service's database in PostgreSQL or SQLite, through SQLAlchemy's asyncio engine.
+
+    Constructing it connects to nothing: :meth:`start` does.
+
+    Args:
+        options: the service's database options.
+        schema: the aggregates it keeps, with their tables' metadata.
+        service: the service it belongs to: the SQLite file is ``<data-dir>/<service>.db``.
+
+    Attributes:
+        url: the URL it connects to (shown by :meth:`describe`, without the password).
+        metadata: the schema's ``MetaData`` (a new one if the schema has none), holding the
+            outbox and inbox tables too.
+        outbox_table: the ``atoll_outbox`` table.
+        inbox_table: the ``atoll_inbox`` table.
+
+    Raises:
+        ConfigError: the schema's metadata is not a ``sqlalchemy.MetaData``.
+    """
+
+    def __init__(self, options: DatabaseOptions, schema: Schema, service: str) -> None:
+        self.options = options
+        self.schema = schema
+        self.service = service
+        self.outbox_signal = OutboxSignal()
+        self.url = options.url_for(service)
+        metadata = schema.metadata if schema.metadata is not None else sa.MetaData()
+        if not isinstance(metadata, sa.MetaData):
+            raise ConfigError(
+                f"the schema of {service} holds {metadata!r:.60} as its metadata, which is not "
+                "a sqlalchemy.MetaData; give Schema(sa.MetaData()) the one its tables are in"
+            )
+        self.metadata = metadata
+        # Added now, not at start: migrations (alembic autogenerate) read the metadata
+        # without starting the database.
+        self.outbox_table, self.inbox_table = add_outbox_tables(metadata)
+        self._errors = _Errors(self.url, options)
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine, for queries of the service's own.
+
+        Raises:
+            PersistenceError: the database is not started.
+        """
+        if self._engine is None:
+            raise PersistenceError(
+                f"the database of {self.service} ({self.describe()}) is not started: "
+                "await its start() first (the application's lifecycle does)"
+            )
+        return self._engine
+
+    async def start(self) -> None:
+        """Map the aggregates, connect and check the connection; on SQLite, create the tables.
+
+        Raises:
+            ConfigError: the URL names no database this adapter reads, or an aggregate
+                cannot be mapped to its table.
+            MissingDependencyError: the URL's driver (asyncpg, aiosqlite) is not installed.
+            DatabaseUnavailableError: the database cannot be reached.
+            PersistenceError: it is started already.
+        """
+        if self._engine is not None:
+            raise PersistenceError(f"{self!r} is started already; stop it before starting again")
+        url = _driver_url(self.url)
+        library, extra = _LIBRARIES[url.get_driver_name()]
+        try:
+            importlib.import_module(library)
+        except ImportError as error:
+            raise MissingDependencyError(library, extra) from error
+        for mapping in self.schema.mappings:
+            _AGGREGATES.map(mapping)
+        sqlite = url.get_backend_name() == "sqlite"
+        if sqlite:
+            _make_directory(url, self._errors)
+        engine = create_async_engine(url, **self._engine_options(sqlite=sqlite))
+        if sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self.options))
+        try:
+            await self._check(engine, "start")
+            if sqlite:
+                await self._create_tables(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+
+    async def stop(self) -> None:
+        """Close every connection; a stopped database may be started again."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await engine.dispose()
+
+    async def ping(self) -> None:
+        """Run ``SELECT 1`` on a connection from the pool, checked alive first.
+
+        A connection that died meanwhile (the server restarted) is replaced, so that a ping
+        succeeds again as soon as the database is back.
+
+        Raises:
+            DatabaseUnavailableError: it does not answer within the connect timeout.
+        """
+        await self._check(self.engine, "answer a ping")
+
+    async def create_tables(self) -> None:
+        """Create the tables of the schema, the outbox and the inbox that do not exist yet.
+
+        SQLite's are created by :meth:`start`; PostgreSQL's come from migrations
+        (``atoll db upgrade``), and this is for tests and demos.
+        """
+        await self._create_tables(self.engine)
+
+    async def begin(self) -> SqlTransaction:
+        """A new transaction, at the isolation level of the options, on its own connection."""
+        session = AsyncSession(self.engine, expire_on_commit=False, autoflush=True)
+        try:
+            with self._errors.translated("begin a transaction", connecting=True):
+                await session.connection()
+        except BaseException:
+            await session.close()
+            raise
+        return SqlTransaction(session, self.outbox_table, self.inbox_table, self._errors)
+
+    async def claim_outbox(self, limit: int) -> PostgresOutboxClaim | SqliteOutboxClaim:
+        """Claim up to ``limit`` unsent records, each stream's in the order they committed.
+
+        On PostgreSQL the records stay locked (so other relays skip them) until the claim is
+        settled. SQLite holds no lock meanwhile, so each SQLite database has one relay.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached.
+        """
+        engine = self.engine
+        with self._errors.translated("claim outbox records"):
+            if engine.dialect.name == "sqlite":
+                return await claim_sqlite(engine, self.outbox_table, limit, self._errors.translated)
+            return await claim_postgres(engine, self.outbox_table, limit, self._errors.translated)
+
+    def describe(self) -> str:
+        """The URL, with ``***`` for its password."""
+        return self._errors.where
+
+    def __repr__(self) -> str:
+        return f"SqlDatabase({self.describe()})"
+
+    # -- inside ------------------------------------------------------------------------------
+
+    def _engine_options(self, *, sqlite: bool) -> dict[str, Any]:
+        options = self.options
+        timeout = _limit(options.connect_timeout)
+        engine: dict[str, Any] = {"pool_pre_ping": True, "pool_size": options.pool_size}
+        if timeout is not None:
+            engine["pool_timeout"] = timeout
+        if sqlite:
+            # SQLite is serializable whatever is asked; its busy timeout is set per connection.
+            return engine
+        if options.isolation not in _ISOLATION:
+            raise ConfigError(
+                f"the database isolation {options.isolation!r} is none PostgreSQL has; "
+                f"use one of {', '.join(_ISOLATION)}"
+            )
+        engine["isolation_level"] = _ISOLATION[options.isolation]
+        engine["connect_args"] = {} if timeout is None else {"timeout": timeout}
+        return engine
+
+    async def _check(self, engine: AsyncEngine, doing: str) -> None:
+        try:
+            async with asyncio.timeout(_limit(self.options.connect_timeout)):
+                async with engine.connect() as connection:
+                    await connection.execute(sa.text("SELECT 1"))
+        except (OSError, exc.DBAPIError, exc.TimeoutError) as error:
+            raise self._errors.unavailable(error, doing) from error
+
+    async def _create_tables(self, engine: AsyncEngine) -> None:
+        metadatas = dict.fromkeys(
+            [self.metadata, *(mapping.table.metadata for mapping in self.schema.mappings)]
+        )
+        with self._errors.translated("create the tables"):
+            async with engine.begin() as connection:
+                for metadata in metadatas:
+                    await connection.run_sync(metadata.create_all)
+
+
+class SqlTransaction:
+    """One unit of work's session: what it loads and changes, written at once on commit.
+
+    Attributes:
+        session: the ``AsyncSession``, for queries of the service's own; its changes are
+            committed with the unit of work's.
+    """
+
+    def __init__(
+        self, session: AsyncSession, outbox: sa.Table, inbox: sa.Table, errors: _Errors
+    ) -> None:
+        self.session = session
+        self._outbox = outbox
+        self._inbox = inbox
+        self._errors = errors
+        self._over = False
+
+    async def get(self, mapping: Mapping, identity: object) -> object | None:
+        """The aggregate with this id, or ``None``; the same object each time."""
+        session = self._open("get")
+        doing = f"get {_named(mapping)} {identity!r}"
+        found: object | None = await self._run(doing, session.get(mapping.aggregate, identity))
+        return found
+
+    async def add(self, mapping: Mapping, aggregate: object) -> None:
+        """Insert ``aggregate`` now (uncommitted), so that an id of ``None`` is assigned."""
+        session = self._open("add")
+        session.add(aggregate)
+        await self._run(f"add a {_named(mapping)}", session.flush())
+
+    async def remove(self, mapping: Mapping, aggregate: object) -> None:
+        """Delete ``aggregate`` (uncommitted), which this transaction got or added.
+
+        Raises:
+            PersistenceError: this transaction did not get or add it.
+        """
+        session = self._open("remove")
+        state = sa.inspect(aggregate, raiseerr=False)
+        if state is None or state.session is not session.sync_session:
+            raise PersistenceError(
+                f"cannot remove {_named(mapping)} {getattr(aggregate, mapping.id, None)!r}: "
+                "this unit of work did not get it; get it from the repository first"
+            )
+        await session.delete(aggregate)
+        doing = f"remove {_named(mapping)} {getattr(aggregate, mapping.id)!r}"
+        await self._run(doing, session.flush())
+
+    async def find(self, mapping: Mapping, criteria: dict[str, object]) -> list[object]:
+        """The aggregates whose attributes equal ``criteria``, in the order of their ids.
+
+        Raises:
+            PersistenceError: ``criteria`` names an attribute the aggregate does not map.
+        """
+        session = self._open("find")
+        mapper: orm.Mapper[Any] = sa.inspect(mapping.aggregate)
+        mapped = set(mapper.column_attrs.keys())
+        unknown = sorted(set(criteria) - mapped)
+        if unknown:
+            raise PersistenceError(
+                f"{mapping.aggregate.__qualname__} has no attribute {', '.join(unknown)} "
+                f"to find by; its attributes are {', '.join(sorted(mapped))}"
+            )
+        statement: sa.Select[Any] = (
+            sa.select(mapping.aggregate).filter_by(**criteria).order_by(mapping.table.c[mapping.id])
+        )
+        found = await self._run(f"find {_named(mapping)}", session.scalars(statement))
+        return list(found)
+
+    async def seen(self, consumer: str, message_id: str) -> bool:
+        """Whether the inbox holds ``message_id`` for ``consumer``."""
+        session = self._open("read the inbox")
+        inbox = self._inbox
+        statement = sa.select(inbox.c.message_id).where(
+            inbox.c.consumer == consumer, inbox.c.message_id == message_id
+        )
+        result = await self._run("read the inbox", session.execute(statement))
+        return result.first() is not None
+
+    async def commit(self, outbox: Sequence[Envelope], inbox: tuple[str, str] | None) -> None:
+        """Write the changes, then the inbox entry and ``outbox`` in order, and commit.
+
+        The transaction is over afterwards, whatever happened.
+
+        Raises:
+            ConflictError: a concurrent change won; nothing was written.
+            DuplicateMessageError: a twin delivery committed ``inbox`` first; nothing was
+                written.
+        """
+        session = self._open("commit")
+        changed = sorted({type(aggregate).__qualname__ for aggregate in session.dirty})
+        doing = f"commit the changes to {', '.join(changed)}" if changed else "commit"
+        try:
+            with self._errors.translated(doing):
+                await session.flush()
+                if inbox is not None:
+                    await self._keep_delivery(session, *inbox)
+                if outbox:
+                    rows = [
+                        {
+                            "id": envelope.id,
+                            "type": envelope.type,
+                            "payload": envelope.payload,
+                            "stream": envelope.stream,
+                            "headers": envelope.headers,
+                        }
+                        for envelope in outbox
+                    ]
+                    # One executemany, in order: positions grow in the order events were raised.
+                    await session.execute(sa.insert(self._outbox), rows)
+                await session.commit()
+        finally:
+            await self._end()
+
+    async def rollback(self) -> None:
+        """Forget every change and give the connection back; nothing if already over."""
+        await self._end()
+
+    # -- inside ------------------------------------------------------------------------------
+
+    def _open(self, what: str) -> AsyncSession:
+        if self._over:
+            raise PersistenceError(
+                f"cannot {what}: this transaction is over (it committed or rolled back); "
+                "begin a new one"
+            )
+        return self.session
+
+    async def _run(self, doing: str, operation: Awaitable[T]) -> T:
+        try:
+            with self._errors.translated(doing):
+                return await operation
+        except (ConflictError, DatabaseUnavailableError):
+            # The transaction is lost either way: end it now, so that its locks go at once.
+            await self._end()
+            raise
+
+    async def _keep_delivery(self, session: AsyncSession, consumer: str, message_id: str) -> None:
+        try:
+            await session.execute(
+                sa.insert(self._inbox).values(consumer=consumer, message_id=message_id)
+            )
+        except exc.IntegrityError as error:
+            # The inbox's only constraint is its key: a twin delivery committed it first.
+            raise DuplicateMessageError(
+                f"{consumer} has committed the effect of message {message_id} meanwhile (a "
+                "twin delivery won); nothing of this one is written, and it is acknowledged"
+            ) from error
+
+    async def _end(self) -> None:
+        if not self._over:
+            self._over = True
+            # Closing rolls back what is not committed and gives the connection back; a
+            # connection that broke is discarded by the pool, which never raises for it.
+            await self.session.close()
+
+
+class _Errors:
+    """How one database's failures read as atoll's errors: conflicts and unavailability.
+
+    Args:
+        url: the database's URL, which messages show without its password.
+        options: its options, for the timeouts and the isolation messages name.
+    """
+
+    def __init__(self, url: str, options: DatabaseOptions) -> None:
+        self._options = options
+        try:
+            self._url: sa.URL | None = sa.make_url(url)
+        except exc.ArgumentError:
+            self._url = None
+        if self._url is None:
+            self.where = f"{url.partition(':')[0]}:// (unreadable URL)"
+        else:
+            self.where = self._url.render_as_string(hide_password=True)
+
+    @contextlib.contextmanager
+    def translated(self, doing: str, *, connecting: bool = False) -> Iterator[None]:
+        """Raise what the block raises as atoll's error for it, if there is one.
+
+        Args:
+            doing: what was being done, for the message: ``"get Run 42"``.
+            connecting: the block gets a connection, so that any database error means the
+                database is out of reach (no such database, authentication failed...).
+        """
+        try:
+            yield
+        except AtollError:
+            raise
+        except Exception as error:
+            conflict = self.conflict(error, doing)
+            if conflict is not None:
+                raise conflict from error
+            if (connecting and isinstance(error, exc.DBAPIError)) or _unreachable(error):
+                raise self.unavailable(error, doing) from error
+            raise
+
+    def conflict(self, error: Exception, doing: str) -> ConflictError | None:
+        """The conflict ``error`` is: another transaction won; ``None`` if it is none."""
+        suffix = "nothing was written, and the handler runs again"
+        if isinstance(error, StaleDataError):
+            return ConflictError(
+                f"cannot {doing}: another unit of work changed or removed it since this one "
+                f"read it ({error}); {suffix}"
+            )
+        if not isinstance(error, exc.DBAPIError):
+            return None
+        sqlstate, code = _codes(error)
+        what = _CONFLICT_SQLSTATES.get(sqlstate or "")
+        if sqlstate == "40001":
+            what = f"{what}, at isolation {self._options.isolation}"
+        elif code is not None and code & 0xFF in _SQLITE_BUSY:
+            what = (
+                "the SQLite database stayed locked by another writer for longer than the "
+                f"busy timeout ({self._options.connect_timeout:g} s, --db-connect-timeout)"
+            )
+        elif code in _SQLITE_DUPLICATE_KEY:
+            what = f"another unit of work added a row with the same key ({error.orig})"
+        return None if what is None else ConflictError(f"cannot {doing}: {what}; {suffix}")
+
+    def unavailable(self, error: BaseException, doing: str) -> DatabaseUnavailableError:
+        """The error saying the database could not be reached to do ``doing``, and why."""
+        cause: BaseException = error
+        if isinstance(error, exc.DBAPIError) and error.orig is not None:
+            # asyncpg's own error, which SQLAlchemy's adapter raised its DB-API error from.
+            cause = error.orig.__cause__ or error.orig
+        detail = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+        url = self._url
+        if url is not None and url.get_backend_name() == "sqlite":
+            return DatabaseUnavailableError(
+                f"cannot open the SQLite database {url.database} to {doing}: {detail}. Check "
+                "that its directory exists and is writable and that the file is a SQLite "
+                "database; --db-url or --db-data-dir choose another"
+            )
+        host = url.host if url is not None and url.host else "localhost"
+        port = url.port if url is not None and url.port else 5432
+        name = (url.database or url.username) if url is not None else None
+        return DatabaseUnavailableError(
+            f"cannot reach PostgreSQL at {host}:{port} to {doing}: {detail}. Is PostgreSQL "
+            f"running on {host}:{port}, and does database {name!r} exist? Check --db-url "
+            f"({self.where})"
+        )
+
+
+def _codes(error: exc.DBAPIError) -> tuple[str | None, int | None]:
+    """The SQLSTATE (asyncpg) and the extended result code (sqlite3) of a driver's error."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return (
+        sqlstate if isinstance(sqlstate, str) else None,
+        code if isinstance(code, int) else None,
+    )
+
+
+def _unreachable(error: Exception) -> bool:
+    """Whether ``error`` says the database is out of reach, rather than the statement wrong."""
+    if isinstance(error, (OSError, exc.TimeoutError)):  # TimeoutError is an OSError
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated or isinstance(error, exc.InterfaceError):
+        return True
+    sqlstate, code = _codes(error)
+    if code is not None:
+        return code & 0xFF in _SQLITE_UNREACHABLE
+    return (sqlstate or "")[:2] in _UNREACHABLE_SQLSTATE_CLASSES
+
+
+class _Aggregates:
+    """The aggregate classes this process maps: each once, to one table, for every database.
+
+    SQLAlchemy instruments a mapped class itself, so that a second mapping of it would
+    replace the first: every :class:`SqlDatabase` of the process (tests start many) shares
+    this one registry, and keeps a class's mapping when it is to the same table.
+    """
+
+    def __init__(self) -> None:
+        self._registry = orm.registry()
+        self._defaults: dict[type, list[tuple[str, Callable[[], object]]]] = {}
+
+    def map(self, mapping: Mapping) -> None:
+        """Map ``mapping``'s aggregate to its table, unless it is mapped to it already.
+
+        Raises:
+            ConfigError: its table is no ``sqlalchemy.Table`` with a primary key and the id
+                and version columns; the class is mapped to another table; or a field that
+                is no column has no default.
+        """
+        cls, table = mapping.aggregate, _table(mapping)
+        version = table.c[mapping.version] if mapping.version is not None else None
+        mapper: orm.Mapper[Any] | None = sa.inspect(cls, raiseerr=False)
+        if mapper is not None:
+            if mapper.local_table is not table or mapper.version_id_col is not version:
+                raise ConfigError(
+                    f"{cls.__qualname__} is mapped to table {mapper.local_table.description!r} "
+                    f"(version {_column(mapper.version_id_col)}) already, and a schema maps it "
+                    f"to table {table.name!r} (version {_column(version)}); a class is kept in "
+                    "one table in a process: map each to one Table, made once at module level"
+                )
+            return
+        if "__slots__" in cls.__dict__:
+            raise ConfigError(
+                f"{cls.__qualname__} has __slots__, where SQLAlchemy cannot keep the state of "
+                "each instance; drop slots=True from its @dataclass"
+            )
+        self._defaults[cls] = _unmapped_fields(cls, table)
+        self._registry.map_imperatively(
+            cls,
+            table,
+            version_id_col=version,
+            version_id_generator=_next_version,
+            # An unversioned row removed twice is removed: SQLAlchemy would warn.
+            confirm_deleted_rows=version is not None,
+        )
+        if cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+            # SQLAlchemy keeps each instance's state in an attribute, which a frozen
+            # dataclass refuses to set; object.__setattr__ sets it (as dataclasses do).
+            manager: orm.ClassManager[Any] = orm.instrumentation.manager_of_class(cls)
+            manager._state_setter = _install_state  # noqa: SLF001
+        event.listen(cls, "load", self._loaded)
+
+    def _loaded(self, aggregate: object, _context: object) -> None:
+        # SQLAlchemy loads an instance without calling __init__: the fields that are no
+        # column (its events) get their defaults here.
+        for name, default in self._defaults[type(aggregate)]:
+            object.__setattr__(aggregate, name, default())
+
+
+_AGGREGATES = _Aggregates()
+
+
+def _table(mapping: Mapping) -> sa.Table:
+    """The mapping's table, checked to hold what the adapter needs."""
+    name = mapping.aggregate.__qualname__
+    table = mapping.table
+    if not isinstance(table, sa.Table):
+        raise ConfigError(
+            f"{name} is mapped to {table!r:.60}, which is no sqlalchemy.Table; the SQL "
+            "database needs its table: schema.map(Aggregate, sa.Table(...))"
+        )
+    if not table.primary_key.columns:
+        raise ConfigError(
+            f"table {table.name!r} of {name} has no primary key; give its id column "
+            "primary_key=True"
+        )
+    for role, column in (("id", mapping.id), ("version", mapping.version)):
+        if column is not None and column not in table.c:
+            raise ConfigError(
+                f"table {table.name!r} of {name} has no column {column!r} for its {role}; its "
+                f"columns are {', '.join(table.c.keys())}: name the {role} column like the field"
+            )
+    return table
+
+
+def _unmapped_fields(cls: type, table: sa.Table) -> list[tuple[str, Callable[[], object]]]:
+    """The dataclass fields of ``cls`` that are no column, with what makes each's default."""
+    defaults: list[tuple[str, Callable[[], object]]] = []
+    for field in dataclasses.fields(cls):
+        if field.name in table.c:
+            continue
+        factory, value = field.default_factory, field.default
+        if callable(factory):
+            defaults.append((field.name, factory))
+        elif value is not dataclasses.MISSING:
+            defaults.append((field.name, _constant(value)))
+        else:
+            raise ConfigError(
+                f"{cls.__qualname__}.{field.name} is no column of table {table.name!r} and has "
+                "no default, which it needs when it is loaded (SQLAlchemy does not call "
+                "__init__); give it one (field(default_factory=list)), or a column"
+            )
+    return defaults
+
+
+def _constant(value: object) -> Callable[[], object]:
+    # A field's plain default is immutable (dataclasses refuse lists): each load shares it.
+    return lambda: value
+
+
+def _column(column: sa.ColumnElement[Any] | None) -> str:
+    return "none" if column is None else repr(getattr(column, "name", str(column)))
+
+
+def _next_version(current: int | None) -> int:
+    """0 for a new row, one more at each update: the count of its committed changes."""
+    return 0 if current is None else current + 1
+
+
+def _install_state(instance: object, state: object) -> None:
+    object.__setattr__(instance, "_sa_instance_state", state)
+
+
+def _named(mapping: Mapping) -> str:
+    return f"{mapping.aggregate.__qualname__} (table {mapping.table.name})"
+
+
+def _driver_url(text: str) -> sa.URL:
+    """``text`` as the URL of the async driver: ``postgres://`` is ``postgresql+asyncpg://``."""
+    expected = "postgresql+asyncpg://user:password@host:5432/name or sqlite+aiosqlite:///file.db"
+    try:
+        url = sa.make_url(text)
+    except exc.ArgumentError:
+        # The text is not shown: it may hold a password.
+        raise ConfigError(
+            f"the database URL cannot be read as a URL; expected {expected}"
+        ) from None
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ConfigError(
+            f"the database URL's scheme is {url.drivername!r}, which the SQL adapter does not "
+            f"speak; it reads PostgreSQL through asyncpg and SQLite through aiosqlite: {expected}"
+        )
+    url = url.set(drivername=driver)
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ConfigError(
+            "the SQLite database of the URL is in memory, which lives in one connection that "
+            "concurrent units of work cannot share; name a file (sqlite+aiosqlite:///file.db), "
+            "or use memory:// for atoll's in-memory database"
+        )
+    return url
+
+
+def _make_directory(url: sa.URL, errors: _Errors) -> None:
+    if url.query.get("uri"):
+        return  # a file: URI (``?mode=ro&uri=true``), which SQLite reads itself
+    directory = Path(url.database or "").parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise errors.unavailable(error, f"create its directory {directory}") from error
+
+
+def _limit(seconds: float) -> float | None:
+    """A timeout from the options: 0 waits without limit."""
+    return seconds if seconds > 0 else None
+
+
+def _sqlite_pragmas(
+    options: DatabaseOptions,
+) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
+    """What each new SQLite connection is set up with: WAL, a busy timeout, foreign keys."""
+    # WAL lets readers go on while one writes; the busy timeout makes a writer wait for
+    # another's commit, up to the connect timeout, before it is a conflict (0: no limit).
+    timeout = _limit(options.connect_timeout)
+    busy = 2**31 - 1 if timeout is None else round(timeout * 1000)
+
+    def on_connect(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        cursor = connection.cursor()
+        try:
+            for pragma in ("journal_mode=WAL", f"busy_timeout={busy}", "foreign_keys=ON"):
+                cursor.execute(f"PRAGMA {pragma}")
+        finally:
+            cursor.close()
+
+    return on_connect

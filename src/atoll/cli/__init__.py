@@ -6,6 +6,7 @@ import click
 
 from atoll._version import __version__
 from atoll.cli.call import call
+from atoll.cli.db import db
 from atoll.cli.routes import routes
 from atoll.cli.run import run
 
@@ -38,6 +39,7 @@ def cli() -> None:
 cli.add_command(run)
 cli.add_command(call)
 cli.add_command(routes)
+cli.add_command(db)
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ from atoll.errors import (
     TooManyConflictsError,
 )
 from atoll.kernel.providers import Scope
-from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name
+from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, open_envelope
 from atoll.messaging.handlers import Handler, HandlerKind, Signature
 
 if TYPE_CHECKING:
@@ -272,9 +272,7 @@ class MessageBus:
         event_type = self._named.get(envelope.type)
         if event_type is None:
             return False
-        import msgspec  # noqa: PLC0415 - loaded by the first delivery, not when the bus is made
-
-        message: object = msgspec.json.decode(envelope.payload, type=event_type)
+        message = open_envelope(envelope, event_type)
         pending: collections.deque[object] = collections.deque()
         for handler in self._events[event_type]:
             delivery = Delivery(

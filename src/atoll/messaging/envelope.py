@@ -9,11 +9,20 @@ scope, which is how its unit of work knows what to record in the inbox.
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NO_DELIVERY", "Delivery", "Envelope", "message_name", "seal"]
+__all__ = [
+    "NO_DELIVERY",
+    "Delivery",
+    "Envelope",
+    "message_name",
+    "message_type",
+    "open_envelope",
+    "seal",
+]
 
 
 def message_name(message_type: type) -> str:
@@ -23,6 +32,23 @@ def message_name(message_type: type) -> str:
     module, so the name identifies the type in every process.
     """
     return f"{message_type.__module__}.{message_type.__qualname__}"
+
+
+def message_type(name: str) -> type | None:
+    """The type :func:`message_name` gave ``name``, imported; ``None`` if there is none.
+
+    A type defined inside a function has no importable name, and is never found.
+    """
+    parts = name.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            found = getattr(found, attribute, None)
+        return found if isinstance(found, type) else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +82,14 @@ def seal(message: object, *, stream: str = "", headers: dict[str, str] | None = 
         stream=stream,
         headers=dict(headers or {}),
     )
+
+
+def open_envelope(envelope: Envelope, message_type: type) -> object:
+    """The message ``envelope`` holds, decoded as ``message_type``."""
+    import msgspec  # noqa: PLC0415 - as in seal
+
+    decoded: object = msgspec.json.decode(envelope.payload, type=message_type)
+    return decoded
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ import httpx
 from atoll.endpoints.asgi import HttpApp
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.bus import MessageBus
+from atoll.messaging.envelope import message_type, open_envelope
+from atoll.persistence.relay import OutboxRelay
 from atoll.service.composition import compose_target
 from atoll.testing.client import TEST_BASE_URL
 
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from atoll.kernel.app import App
     from atoll.kernel.container import Container
     from atoll.messaging.bus import Call, Middleware, Next
+    from atoll.messaging.envelope import Envelope
+    from atoll.messaging.publishing import Publisher
     from atoll.service.service import Service
     from atoll.service.system import System
 
@@ -90,10 +94,13 @@ async def run(
 
         app.on_build(prepare)
         async with running(app, config) as container:
+            relays = _relays(container)
+            for relay in relays:
+                relay.publisher = _RecordingPublisher(relay.publisher, recorder)
             http = await container.aget(HttpApp)
             transport = httpx.ASGITransport(app=http)
             async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as client:
-                harness = ServiceHarness(container, recorder, http, client)
+                harness = ServiceHarness(container, recorder, http, client, relays)
                 try:
                     yield harness
                 finally:
@@ -128,12 +135,14 @@ class ServiceHarness:
         recorder: _EventRecorder,
         http: HttpApp,
         client: httpx.AsyncClient,
+        relays: Sequence[OutboxRelay] = (),
     ) -> None:
         self.container = container
         self.bus = recorder.bus
         self.http = http
         self.client = client
         self._recorder = recorder
+        self._relays = list(relays)
         self._rpc: RemoteService | None = None
 
     @property
@@ -141,9 +150,10 @@ class ServiceHarness:
         """Every event raised or published on the bus since the start, in order.
 
         An event counts when a handler raises it (with :class:`atoll.Events`, or by returning
-        it), or when it is published (:meth:`publish`, or :meth:`send` given an event), whether
-        or not a handler of this process handles it. Those of a handler that failed are not
-        raised, so not counted.
+        it), when it is published (:meth:`publish`, or :meth:`send` given an event), or when
+        an outbox relay publishes it once a unit of work committed it; whether or not a
+        handler of this process handles it. Those of a handler that failed are not raised, so
+        not counted.
         """
         return list(self._recorder.events)
 
@@ -155,7 +165,8 @@ class ServiceHarness:
         """Handle a command or query through the bus and return its handler's result.
 
         Given an event, publish it, as the bus does. The events raised on the way are handled,
-        and recorded, before this returns.
+        and recorded, before this returns; so are those committed to an outbox, which
+        :meth:`settle` relays.
 
         Raises:
             NoHandlerError: nothing handles ``message``'s type.
@@ -164,12 +175,34 @@ class ServiceHarness:
         bus = self.bus
         if bus.handler_for(type(message)) is None and bus.event_handlers(type(message)):
             self._recorder.events.append(message)
-        return await bus.handle(message)
+        result = await bus.handle(message)
+        await self.settle()
+        return result
 
     async def publish(self, *events: object) -> None:
         """Publish ``events`` on the bus; their handlers, and those of what they raise, run."""
         self._recorder.events.extend(events)
         await self.bus.publish(*events)
+        await self.settle()
+
+    async def settle(self) -> int:
+        """Relay what units of work committed to the outboxes, until none is left.
+
+        The events relayed are handled, and recorded, before this returns; so are those
+        their handlers commit in turn. A relay turned off (``--no-db-relay``) is left alone.
+
+        Returns:
+            How many events were relayed.
+        """
+        total = 0
+        while True:
+            count = 0
+            for relay in self._relays:
+                if relay.enabled:
+                    count += await relay.flush()
+            if not count:
+                return total
+            total += count
 
     def override(
         self, tp: object, value: object, /, *, name: str | None = None
@@ -205,6 +238,28 @@ class ServiceHarness:
 
     def __repr__(self) -> str:
         return f"<ServiceHarness of {self.http.api.title!r}>"
+
+
+def _relays(container: Container) -> list[OutboxRelay]:
+    found: list[OutboxRelay] = []
+    for instance in container.instances().values():
+        if isinstance(instance, OutboxRelay) and not any(instance is r for r in found):
+            found.append(instance)
+    return found
+
+
+class _RecordingPublisher:
+    """Records each event a relay publishes, by its importable type, then publishes it."""
+
+    def __init__(self, publisher: Publisher, recorder: _EventRecorder) -> None:
+        self.publisher = publisher
+        self.recorder = recorder
+
+    async def publish(self, envelope: Envelope) -> None:
+        kind = message_type(envelope.type)
+        if kind is not None:  # before its handlers run, so that it precedes what they raise
+            self.recorder.events.append(open_envelope(envelope, kind))
+        await self.publisher.publish(envelope)
 
 
 class _EventRecorder:

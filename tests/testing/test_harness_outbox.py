@@ -1,0 +1,94 @@
+"""The harness relays what units of work commit, so a test sees their events handled."""
+
+from dataclasses import dataclass
+
+import atoll
+import atoll.testing
+from atoll.messaging.envelope import message_type, seal
+from atoll.persistence.repository import Repository
+from atoll.persistence.schema import Schema
+from atoll.persistence.unit_of_work import UnitOfWork
+
+
+@dataclass
+class Parcel:
+    id: int | None
+
+
+@dataclass(frozen=True)
+class Post:
+    to: str
+
+
+@dataclass(frozen=True)
+class Posted:
+    parcel: int
+    to: str
+
+
+@dataclass(frozen=True)
+class Delivered:
+    parcel: int
+
+
+class PostUnits(UnitOfWork):
+    parcels: Repository[Parcel]
+
+
+def post_office(relay=True):
+    schema = Schema()
+    schema.map(Parcel)
+    service = atoll.Service("post")
+    service.database(schema, PostUnits)
+    handled = []
+
+    @service.command(Post)
+    async def post(command: Post, uow: PostUnits) -> int:
+        async with uow:
+            parcel = await uow.parcels.add(Parcel(None))
+            uow.publish(Posted(parcel.id, command.to))
+            await uow.commit()
+        return parcel.id
+
+    @service.on(Posted)
+    async def deliver(event: Posted, uow: PostUnits) -> None:
+        async with uow:
+            uow.publish(Delivered(event.parcel))
+            await uow.commit()
+        handled.append(event)
+
+    argv = ["--db-url", "memory://"] + ([] if relay else ["--no-db-relay"])
+    return service, handled, argv
+
+
+async def test_send_returns_once_the_committed_events_and_theirs_are_handled():
+    service, handled, argv = post_office()
+    async with atoll.testing.run(service, argv=argv) as harness:
+        assert await harness.send(Post("ada")) == 1
+        assert handled == [Posted(1, "ada")]
+        assert harness.events == [Posted(1, "ada"), Delivered(1)]
+        assert await harness.settle() == 0
+
+
+async def test_a_relay_turned_off_is_left_alone():
+    service, handled, argv = post_office(relay=False)
+    async with atoll.testing.run(service, argv=argv) as harness:
+        await harness.send(Post("ada"))
+        assert handled == []
+        assert harness.events == []
+
+
+async def test_published_events_are_settled_too():
+    service, handled, argv = post_office()
+    async with atoll.testing.run(service, argv=argv) as harness:
+        await harness.publish(Posted(7, "bo"))
+        assert handled == [Posted(7, "bo")]
+        assert harness.events_of(Delivered) == [Delivered(7)]
+
+
+def test_a_message_type_is_found_by_its_name_or_not_at_all():
+    assert message_type(seal(Posted(1, "a")).type) is Posted
+    assert message_type(f"{__name__}.Nothing") is None
+    assert message_type(f"{__name__}.post_office") is None  # a function, not a type
+    assert message_type("no_such_module.Posted") is None
+    assert message_type("Posted") is None

@@ -1,23 +1,19 @@
 """The SQL adapter of the database port: PostgreSQL through asyncpg, SQLite through aiosqlite.
 
-:class:`SqlDatabase` is what a service's database is when its URL is ``postgresql://...``
-(``postgres://`` and ``postgresql+asyncpg://`` too) or ``sqlite:///...``, the default: a file
-in ``--db-data-dir``. Starting it maps each aggregate dataclass of the schema to its table,
-imperatively, so that the model layer imports nothing; then it creates the async engine and
-checks the connection. On SQLite it also creates the tables that do not exist; on PostgreSQL
-they come from the service's migrations (:meth:`SqlDatabase.create_tables` is there for tests
-and demos). Each unit of work gets a :class:`SqlTransaction`: one ``AsyncSession``.
+:class:`SqlDatabase` is a service's database when its URL is ``postgresql://`` (or
+``postgres://``, ``postgresql+asyncpg://``) or ``sqlite://``, the default: a file in
+``--db-data-dir``. Starting it maps each aggregate dataclass to its table, imperatively (the
+model layer imports nothing), creates the async engine and checks the connection; on SQLite it
+also creates the missing tables, which on PostgreSQL come from migrations. Each unit of work
+gets a :class:`SqlTransaction`, one ``AsyncSession``. The outbox and the inbox are tables in
+the same metadata (:mod:`atoll.adapters.sqlalchemy_outbox`): one commit writes the changes,
+the events and the inbox entry together.
 
-The outbox and the inbox are two tables beside the service's own, added to its metadata
-(:func:`add_outbox_tables`), so that one commit writes the changes, the events raised and the
-inbox entry together. The relay's side of the outbox is :mod:`atoll.adapters.sqlalchemy_outbox`.
-
-Errors come out as atoll's: a version mismatch, a serialization failure, a deadlock, a row
+Errors come out as atoll's: a version mismatch, a serialization failure, a deadlock, a key
 added twice or a SQLite lock held too long is a :class:`~atoll.errors.ConflictError` (the
-handler runs again); a twin delivery's inbox entry is a
-:class:`~atoll.errors.DuplicateMessageError`; a database out of reach is a
-:class:`~atoll.errors.DatabaseUnavailableError` that names the host, never the password.
-Other errors (a NOT NULL or foreign key violated, a missing table) stay SQLAlchemy's.
+handler runs again); a twin delivery is a :class:`~atoll.errors.DuplicateMessageError`; a
+database out of reach is a :class:`~atoll.errors.DatabaseUnavailableError` naming its host,
+never its password. Other errors (a NOT NULL violated, a missing table) stay SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -77,11 +73,8 @@ __all__ = [
 T = TypeVar("T")
 
 _DRIVERS = {
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-    "postgresql+asyncpg": "postgresql+asyncpg",
-    "sqlite": "sqlite+aiosqlite",
-    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    **dict.fromkeys(["postgresql", "postgres", "postgresql+asyncpg"], "postgresql+asyncpg"),
+    **dict.fromkeys(["sqlite", "sqlite+aiosqlite"], "sqlite+aiosqlite"),
 }
 """The URL schemes this adapter reads, and the async driver each is spoken with."""
 
@@ -110,9 +103,7 @@ _SQLITE_UNREACHABLE = frozenset({3, 8, 10, 11, 13, 14, 26})
 
 
 class SqlDatabase:
-    """A service's database in PostgreSQL or SQLite, through SQLAlchemy's asyncio engine.
-
-    Constructing it connects to nothing: :meth:`start` does.
+    """A service's database in PostgreSQL or SQLite; constructing it connects to nothing.
 
     Args:
         options: the service's database options.
@@ -211,7 +202,8 @@ class SqlDatabase:
         succeeds again as soon as the database is back.
 
         Raises:
-            DatabaseUnavailableError: it does not answer within the connect timeout.
+            DatabaseUnavailableError: it does not answer (PostgreSQL: within the connect
+                timeout).
         """
         await self._check(self.engine, "answer a ping")
 
@@ -277,8 +269,12 @@ class SqlDatabase:
         return engine
 
     async def _check(self, engine: AsyncEngine, doing: str) -> None:
+        # The deadline is for a network that hangs. A SQLite file answers or fails at once,
+        # and waits for a writer only up to its busy timeout: no deadline to trip on a
+        # loaded machine.
+        sqlite = engine.dialect.name == "sqlite"
         try:
-            async with asyncio.timeout(_limit(self.options.connect_timeout)):
+            async with asyncio.timeout(None if sqlite else _limit(self.options.connect_timeout)):
                 async with engine.connect() as connection:
                     await connection.execute(sa.text("SELECT 1"))
         except (OSError, exc.DBAPIError, exc.TimeoutError) as error:
@@ -391,17 +387,9 @@ class SqlTransaction:
                 if inbox is not None:
                     await self._keep_delivery(session, *inbox)
                 if outbox:
-                    rows = [
-                        {
-                            "id": envelope.id,
-                            "type": envelope.type,
-                            "payload": envelope.payload,
-                            "stream": envelope.stream,
-                            "headers": envelope.headers,
-                        }
-                        for envelope in outbox
-                    ]
-                    # One executemany, in order: positions grow in the order events were raised.
+                    # An envelope's fields are the outbox's columns. One executemany, in
+                    # order: positions grow in the order the events were raised.
+                    rows = [dataclasses.asdict(envelope) for envelope in outbox]
                     await session.execute(sa.insert(self._outbox), rows)
                 await session.commit()
         finally:
@@ -445,9 +433,11 @@ class SqlTransaction:
     async def _end(self) -> None:
         if not self._over:
             self._over = True
-            # Closing rolls back what is not committed and gives the connection back; a
-            # connection that broke is discarded by the pool, which never raises for it.
-            await self.session.close()
+            try:
+                await self.session.close()  # rolls back what is not committed
+            except (OSError, exc.DBAPIError):
+                # The connection broke, and the server rolled back: the pool drops it.
+                await self.session.invalidate()
 
 
 class _Errors:
@@ -460,13 +450,10 @@ class _Errors:
 
     def __init__(self, url: str, options: DatabaseOptions) -> None:
         self._options = options
-        try:
-            self._url: sa.URL | None = sa.make_url(url)
-        except exc.ArgumentError:
-            self._url = None
-        if self._url is None:
-            self.where = f"{url.partition(':')[0]}:// (unreadable URL)"
-        else:
+        self._url: sa.URL | None = None
+        self.where = f"{url.partition(':')[0]}:// (unreadable URL)"
+        with contextlib.suppress(exc.ArgumentError):
+            self._url = sa.make_url(url)
             self.where = self._url.render_as_string(hide_password=True)
 
     @contextlib.contextmanager
@@ -539,8 +526,10 @@ class _Errors:
 
 def _codes(error: exc.DBAPIError) -> tuple[str | None, int | None]:
     """The SQLSTATE (asyncpg) and the extended result code (sqlite3) of a driver's error."""
-    sqlstate = getattr(error.orig, "sqlstate", None)
-    code = getattr(error.orig, "sqlite_errorcode", None)
+    sqlstate, code = (
+        getattr(error.orig, "sqlstate", None),
+        getattr(error.orig, "sqlite_errorcode", None),
+    )
     return (
         sqlstate if isinstance(sqlstate, str) else None,
         code if isinstance(code, int) else None,

@@ -9,7 +9,7 @@ PostgreSQL can have many relays on one database, in any number of processes. A c
 is a transaction that locks the rows it takes (``FOR UPDATE SKIP LOCKED``: other relays take
 the next ones) until it settles. Of what it locked it keeps, for each stream, only the records
 no unsent record of that stream precedes, so that a stream is published in order whichever
-relay holds its head.
+relay holds its head; what it leaves out stays locked until it settles, and is claimed then.
 
 SQLite writes one transaction at a time, and the handlers keep writing while a relay
 publishes: a claim there locks nothing, it only reads the first unsent records, and its settle

@@ -41,7 +41,10 @@ class DatabaseOptions:
         0.005, help="seconds before the first run again; it doubles each time, with jitter"
     )
     pool_size: int = option(5, help="connections kept open to the database")
-    connect_timeout: float = option(5.0, help="seconds to wait for a connection")
+    connect_timeout: float = option(
+        5.0,
+        help="seconds to wait for a connection, and SQLite's busy timeout; 0 waits without limit",
+    )
     relay: bool = option(
         default=True, help="relay the outbox from this process (off for a process that only reads)"
     )

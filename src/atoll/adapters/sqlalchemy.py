@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -71,6 +72,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_MIGRATING = threading.Lock()
+"""Held while a database of this process is migrated at start (Alembic's state is global)."""
 
 _DRIVERS = {
     **dict.fromkeys(["postgresql", "postgres", "postgresql+asyncpg"], "postgresql+asyncpg"),
@@ -182,8 +186,9 @@ class SqlDatabase:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self.options))
         try:
             await self._check(engine, "start")
-            if sqlite:
-                await self._create_tables(engine)
+            migrate = self.options.migrate
+            if migrate == "always" or (migrate == "embedded" and sqlite):
+                await self._bring_up_to_date(engine)
         except BaseException:
             await engine.dispose()
             raise
@@ -206,6 +211,26 @@ class SqlDatabase:
                 timeout).
         """
         await self._check(self.engine, "answer a ping")
+
+    async def _bring_up_to_date(self, engine: AsyncEngine) -> None:
+        """Migrate to the head when the schema has migrations, else create what is missing."""
+        directory = self.schema.migrations
+        if directory is None or not directory.is_dir():
+            await self._create_tables(engine)
+            return
+        from atoll.adapters.alembic import Migrations  # noqa: PLC0415 - only with migrations
+
+        migrations = Migrations(
+            self.schema, self.url, self.service, connect_timeout=self.options.connect_timeout
+        )
+
+        # Alembic runs its async environment in an event loop of its own: give it a thread;
+        # and it keeps its context in module globals: one migration at a time per process.
+        def upgrade() -> None:
+            with _MIGRATING:
+                migrations.upgrade()
+
+        await asyncio.to_thread(upgrade)
 
     async def create_tables(self) -> None:
         """Create the tables of the schema, the outbox and the inbox that do not exist yet.

@@ -40,6 +40,13 @@ class DatabaseOptions:
     conflict_backoff: float = option(
         0.005, help="seconds before the first run again; it doubles each time, with jitter"
     )
+    migrate: Literal["embedded", "always", "never"] = option(
+        "embedded",
+        help=(
+            "bring the tables up to date at start (migrations to the head, or the tables "
+            "created when there are none): embedded = on SQLite only, always, or never"
+        ),
+    )
     pool_size: int = option(5, help="connections kept open to the database")
     connect_timeout: float = option(
         5.0,

@@ -98,7 +98,7 @@ async def run(
             for relay in relays:
                 relay.publisher = _RecordingPublisher(relay.publisher, recorder)
             http = await container.aget(HttpApp)
-            transport = httpx.ASGITransport(app=http)
+            transport = _SettlingTransport(http, relays)
             async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as client:
                 harness = ServiceHarness(container, recorder, http, client, relays)
                 try:
@@ -126,7 +126,8 @@ class ServiceHarness:
         bus: the message bus every handler call goes through.
         http: the service's ASGI app, which :attr:`client` sends requests to.
         client: an ``httpx.AsyncClient`` on the service, with base URL
-            ``http://testserver``: ``await harness.client.get("/runs/1")``.
+            ``http://testserver``: ``await harness.client.get("/runs/1")``. Like
+            :meth:`send`, it returns once the events the request committed are handled.
     """
 
     def __init__(
@@ -194,15 +195,7 @@ class ServiceHarness:
         Returns:
             How many events were relayed.
         """
-        total = 0
-        while True:
-            count = 0
-            for relay in self._relays:
-                if relay.enabled:
-                    count += await relay.flush()
-            if not count:
-                return total
-            total += count
+        return await _settle(self._relays)
 
     def override(
         self, tp: object, value: object, /, *, name: str | None = None
@@ -238,6 +231,31 @@ class ServiceHarness:
 
     def __repr__(self) -> str:
         return f"<ServiceHarness of {self.http.api.title!r}>"
+
+
+async def _settle(relays: Sequence[OutboxRelay]) -> int:
+    total = 0
+    while True:
+        count = 0
+        for relay in relays:
+            if relay.enabled:
+                count += await relay.flush()
+        if not count:
+            return total
+        total += count
+
+
+class _SettlingTransport(httpx.ASGITransport):
+    """Calls the app in the process, then relays what the request committed to an outbox."""
+
+    def __init__(self, app: HttpApp, relays: Sequence[OutboxRelay]) -> None:
+        super().__init__(app=app)
+        self._relays = relays
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        await _settle(self._relays)
+        return response
 
 
 def _relays(container: Container) -> list[OutboxRelay]:

@@ -13,88 +13,92 @@ import pytest
 
 import atoll.testing
 from atoll.errors import RemoteError
+from atoll.messaging.envelope import seal
 from runnerly.app import system
-from runnerly.runs.application import RecordRun, RunRecorded, Runs, UnknownRunnerError
+from runnerly.runs.application import RecordRun, RunRecorded, UnknownRunnerError
 from runnerly.runs.domain import InvalidRunError, week_of
-from runnerly.runs.infrastructure import InMemoryRunRepository
-from runnerly.users.application import RegisterUser, UserRegistered, Users
-from runnerly.users.domain import EmailTakenError, UnknownUserError
-from runnerly.users.infrastructure import InMemoryUserRepository
+from runnerly.runs.model import Run
+from runnerly.stats.domain import monday_of
+from runnerly.users.application import RegisterUser, UserRegistered
+from runnerly.users.domain import EmailTakenError
 
 RUNNERLY = Path(__file__).resolve().parents[2] / "examples" / "runnerly"
 MONDAY = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
 NO_SEED = ["--no-demo-seed"]
 
 
-class UsersInProcess:
-    """The runs service's UserDirectory port, answered by a Users instance."""
-
-    def __init__(self, users: Users) -> None:
-        self.users = users
-
-    async def exists(self, user_id: int) -> bool:
-        try:
-            self.users.profile(user_id)
-        except UnknownUserError:
-            return False
-        return True
+MEMORY = [
+    *NO_SEED,
+    "--users-db-url",
+    "memory://",
+    "--runs-db-url",
+    "memory://",
+    "--stats-db-url",
+    "memory://",
+]
 
 
-@pytest.fixture
-def users() -> Users:
-    return Users(InMemoryUserRepository())
-
-
-@pytest.fixture
-def runs(users: Users) -> Runs:
-    return Runs(InMemoryRunRepository(), UsersInProcess(users))
+def on_sqlite(directory: Path) -> list[str]:
+    """Flags keeping each service's SQLite database in ``directory``."""
+    return [
+        *NO_SEED,
+        *(f"--{name}-db-data-dir={directory}" for name in ("users", "runs", "stats")),
+    ]
 
 
 # -- the use cases ------------------------------------------------------------------------------
 
 
-def test_register_normalises_the_email_and_refuses_it_twice(users):
-    ada = users.register(RegisterUser(email=" Ada@Example.org ", name="Ada "))
-    assert (ada.email, ada.name) == ("ada@example.org", "Ada")
-    assert users.profile(ada.id) == ada
-    with pytest.raises(EmailTakenError, match=r"ada@example\.org is already registered"):
-        users.register(RegisterUser(email="ADA@example.org", name="Other"))
+async def test_register_normalises_the_email_and_refuses_it_twice():
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
+        ada = await harness.send(RegisterUser(email=" Ada@Example.org ", name="Ada "))
+        assert (ada.email, ada.name) == ("ada@example.org", "Ada")
+        with pytest.raises(EmailTakenError, match=r"ada@example\.org is already registered"):
+            await harness.send(RegisterUser(email="ADA@example.org", name="Other"))
 
 
-def test_profile_of_an_unknown_user_is_an_error(users):
-    with pytest.raises(UnknownUserError, match="no user with id 7"):
-        users.profile(7)
+async def test_profile_of_an_unknown_user_is_an_error():
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
+        with pytest.raises(RemoteError, match="no user with id 7"):
+            await harness.rpc.methods.users.get_profile(user_id=7)
 
 
-async def test_weekly_meters_adds_the_runs_of_that_week_only(users, runs):
-    ada = users.register(RegisterUser(email="ada@example.org", name="Ada"))
-    await runs.record(RecordRun(ada.id, 5000, 1500, MONDAY))
-    await runs.record(RecordRun(ada.id, 3000, 900, MONDAY + timedelta(days=6)))
-    await runs.record(RecordRun(ada.id, 9000, 2700, MONDAY - timedelta(days=1)))
-    assert runs.weekly_meters(ada.id, MONDAY + timedelta(days=2)) == 8000
-    assert [r.meters for r in runs.runs_of(ada.id)] == [9000, 5000, 3000]
-    assert runs.runs_of(ada.id)[1].pace == 300
+async def test_weekly_meters_adds_the_runs_of_that_week_only():
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
+        ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
+        for meters, seconds, day in ((5000, 1500, 0), (3000, 900, 6), (9000, 2700, -1)):
+            await harness.send(RecordRun(ada.id, meters, seconds, MONDAY + timedelta(days=day)))
+        day = (MONDAY + timedelta(days=2)).isoformat()
+        assert await harness.rpc.methods.runs.weekly_meters(user_id=ada.id, day=day) == 8000
+        runs = (await harness.client.get(f"/users/{ada.id}/runs")).json()
+        assert [r["meters"] for r in runs] == [9000, 5000, 3000]
 
 
-async def test_a_run_needs_a_registered_runner_distance_and_time(users, runs):
-    with pytest.raises(UnknownRunnerError, match="no runner with id 1"):
-        await runs.record(RecordRun(1, 5000, 1500, MONDAY))
-    ada = users.register(RegisterUser(email="ada@example.org", name="Ada"))
-    with pytest.raises(InvalidRunError, match="covers some distance"):
-        await runs.record(RecordRun(ada.id, 0, 1500, MONDAY))
-    with pytest.raises(InvalidRunError, match="takes some time"):
-        await runs.record(RecordRun(ada.id, 5000, 0, MONDAY))
+async def test_a_run_needs_a_registered_runner_distance_and_time():
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
+        with pytest.raises(UnknownRunnerError, match="no runner with id 1"):
+            await harness.send(RecordRun(1, 5000, 1500, MONDAY))
+        ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
+        with pytest.raises(InvalidRunError, match="covers some distance"):
+            await harness.send(RecordRun(ada.id, 0, 1500, MONDAY))
+        with pytest.raises(InvalidRunError, match="takes some time"):
+            await harness.send(RecordRun(ada.id, 5000, 0, MONDAY))
 
 
 def test_a_week_starts_on_monday_at_midnight():
     assert week_of(MONDAY + timedelta(days=3, hours=5)) == MONDAY.replace(hour=0, minute=0)
+    assert monday_of(MONDAY + timedelta(days=6, hours=10)) == MONDAY.date()
+
+
+def test_a_run_knows_its_pace():
+    assert Run(None, 1, 5000, 1500, MONDAY).pace == 300
 
 
 # -- the services, in one process ---------------------------------------------------------------
 
 
 async def test_a_runner_registers_over_rest_and_is_read_back():
-    async with atoll.testing.run(system, argv=NO_SEED) as harness:
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
         created = await harness.client.post(
             "/users", json={"email": "Ada@Example.org", "name": "Ada"}
         )
@@ -106,7 +110,7 @@ async def test_a_runner_registers_over_rest_and_is_read_back():
 
 
 async def test_a_taken_email_is_a_409_and_an_unknown_user_a_404():
-    async with atoll.testing.run(system, argv=NO_SEED) as harness:
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
         await harness.send(RegisterUser("ada@example.org", "Ada"))
         taken = await harness.client.post("/users", json={"email": "ada@example.org", "name": "A"})
         assert taken.status_code == 409
@@ -115,20 +119,20 @@ async def test_a_taken_email_is_a_409_and_an_unknown_user_a_404():
 
 
 async def test_runs_asks_users_through_its_client_and_records_a_run():
-    async with atoll.testing.run(system, argv=NO_SEED) as harness:
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
         await harness.send(RegisterUser("ada@example.org", "Ada"))
         body = {"user_id": 1, "meters": 5000, "seconds": 1500, "started_at": MONDAY.isoformat()}
         recorded = await harness.client.post("/runs", json=body)
         assert recorded.status_code == 201
         assert recorded.json()["meters"] == 5000
-        assert harness.events_of(RunRecorded) == [RunRecorded(1, 1, 5000.0)]
+        assert harness.events_of(RunRecorded) == [RunRecorded(1, 1, 5000.0, MONDAY)]
         unknown = await harness.client.post("/runs", json={**body, "user_id": 2})
         assert unknown.status_code == 404
         assert unknown.json()["detail"] == "no runner with id 2"
 
 
 async def test_weekly_meters_over_json_rpc_with_the_methods_qualified_by_service():
-    async with atoll.testing.run(system, argv=NO_SEED) as harness:
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
         await harness.send(RegisterUser("ada@example.org", "Ada"))
         await harness.send(RecordRun(1, 5000, 1500, MONDAY))
         day = (MONDAY + timedelta(days=1)).isoformat()
@@ -140,7 +144,7 @@ async def test_weekly_meters_over_json_rpc_with_the_methods_qualified_by_service
 
 
 async def test_each_service_of_the_system_answers_by_plain_names_at_its_own_rpc_path():
-    async with atoll.testing.run(system, argv=NO_SEED) as harness:
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
         await harness.send(RegisterUser("ada@example.org", "Ada"))
         call = {"jsonrpc": "2.0", "method": "get_profile", "params": {"user_id": 1}, "id": 7}
         answer = (await harness.client.post("/rpc/users", json=call)).json()
@@ -150,7 +154,7 @@ async def test_each_service_of_the_system_answers_by_plain_names_at_its_own_rpc_
 
 
 async def test_the_api_documents_list_both_services():
-    async with atoll.testing.run(system, argv=NO_SEED) as harness:
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
         document = (await harness.client.get("/openapi.json")).json()
         assert {"/users", "/users/{user_id}", "/runs", "/users/{user_id}/runs"} <= set(
             document["paths"]
@@ -159,12 +163,53 @@ async def test_the_api_documents_list_both_services():
         assert {"users.get_profile", "users.register_user", "runs.weekly_meters"} <= set(names)
 
 
+async def test_stats_keeps_weekly_totals_from_the_runs_recorded(tmp_path):
+    async with atoll.testing.run(system, argv=on_sqlite(tmp_path)) as harness:
+        ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
+        for meters, day in ((5000, 0), (3000, 2), (9000, 7)):
+            await harness.send(RecordRun(ada.id, meters, 1500, MONDAY + timedelta(days=day)))
+        totals = await harness.rpc.methods.stats.weekly_totals(user_id=ada.id)
+        assert [(t["week"], t["meters"], t["runs"]) for t in totals] == [
+            ("2026-11-23", 8000.0, 2),
+            ("2026-11-30", 9000.0, 1),
+        ]
+        rest = (await harness.client.get(f"/users/{ada.id}/weekly-totals")).json()
+        assert rest == totals
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["runs.db", "stats.db", "users.db"]
+
+
+async def test_the_databases_keep_what_was_recorded_across_restarts(tmp_path):
+    async with atoll.testing.run(system, argv=on_sqlite(tmp_path)) as harness:
+        ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
+        await harness.send(RecordRun(ada.id, 5000, 1500, MONDAY))
+    async with atoll.testing.run(system, argv=on_sqlite(tmp_path)) as harness:
+        assert (await harness.client.get(f"/users/{ada.id}")).json()["name"] == "Ada"
+        day = MONDAY.isoformat()
+        assert await harness.rpc.methods.runs.weekly_meters(user_id=ada.id, day=day) == 5000
+        (total,) = await harness.rpc.methods.stats.weekly_totals(user_id=ada.id)
+        assert total["runs"] == 1
+
+
+async def test_a_redelivered_run_is_counted_once_by_stats():
+    async with atoll.testing.run(system, argv=MEMORY) as harness:
+        ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
+        await harness.send(RecordRun(ada.id, 5000, 1500, MONDAY))
+        envelope = seal(RunRecorded(1, ada.id, 5000.0, MONDAY))
+        await harness.bus.deliver(envelope)
+        await harness.bus.deliver(envelope)  # the same message again: the inbox skips it
+        (total,) = await harness.rpc.methods.stats.weekly_totals(user_id=ada.id)
+        assert (total["meters"], total["runs"]) == (10000.0, 2)
+
+
 # -- the demo, as `make demo` runs it -----------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_the_demo_serves_the_system_and_stops_cleanly_on_ctrl_c(spawn):
-    process = spawn(sys.executable, "-m", "runnerly", "--server-port", "0", cwd=str(RUNNERLY))
+def test_the_demo_serves_the_system_and_stops_cleanly_on_ctrl_c(spawn, tmp_path):
+    flags = [f"--{name}-db-data-dir={tmp_path}" for name in ("users", "runs", "stats")]
+    process = spawn(
+        sys.executable, "-m", "runnerly", "--server-port", "0", *flags, cwd=str(RUNNERLY)
+    )
     serving = process.wait_for("serving on http://127.0.0.1:")
     found = re.search(
         r"serving on (http://127\.0\.0\.1:\d+): API page at \1/docs, JSON-RPC at \1/rpc", serving

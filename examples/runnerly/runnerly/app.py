@@ -1,8 +1,9 @@
 """The composition root: runnerly's services and their adapters, as one system.
 
-This is the only module that knows every service and every adapter. It runs on embedded
-defaults (in-memory repositories, services calling each other in the process); later
-configuration chooses SQL and a broker instead.
+This is the only module that knows every service and every adapter. On embedded defaults each
+service keeps its own SQLite database under ``data/`` (migrated at start) and the services
+call each other in the process; ``--users-db-url``, ``--runs-db-url`` and ``--stats-db-url``
+choose PostgreSQL (or ``memory://``) instead.
 """
 
 from __future__ import annotations
@@ -15,25 +16,38 @@ import atoll
 from atoll.endpoints.clients import Clients
 from atoll.messaging.bus import MessageBus
 from runnerly.runs import application as runs
+from runnerly.runs import infrastructure as runs_sql
 from runnerly.runs.domain import RunRepository, UserDirectory, week_of
-from runnerly.runs.infrastructure import InMemoryRunRepository, RemoteUserDirectory
+from runnerly.stats import application as stats
+from runnerly.stats import infrastructure as stats_sql
+from runnerly.stats.domain import WeeklyTotals
 from runnerly.users import application as users
-from runnerly.users.domain import UserRepository
-from runnerly.users.infrastructure import InMemoryUserRepository
+from runnerly.users import infrastructure as users_sql
+from runnerly.users.domain import EmailTakenError, UserRepository
 
 __all__ = ["DemoOptions", "system"]
 
 logger = logging.getLogger("runnerly")
 
-users.service.provide(InMemoryUserRepository, provides=UserRepository)
-runs.service.provide(InMemoryRunRepository, provides=RunRepository)
-runs.service.provide(RemoteUserDirectory, provides=UserDirectory)
+users.service.database(
+    users_sql.schema, users.UsersUnitOfWork, repositories={UserRepository: users_sql.UserRecords}
+)
+runs.service.database(
+    runs_sql.schema, runs.RunsUnitOfWork, repositories={RunRepository: runs_sql.RunRecords}
+)
+runs.service.provide(runs_sql.RemoteUserDirectory, provides=UserDirectory)
+stats.service.database(
+    stats_sql.schema,
+    stats.StatsUnitOfWork,
+    repositories={WeeklyTotals: stats_sql.WeeklyTotalRecords},
+)
 
 system = atoll.System(
     users.service,
     runs.service,
+    stats.service,
     name="runnerly",
-    version="0.1.0",
+    version="0.2.0",
     description="Runnerly, the running club's system.",
 )
 
@@ -42,7 +56,9 @@ system = atoll.System(
 class DemoOptions:
     """What the demo does when it starts."""
 
-    seed: bool = atoll.option(default=True, help="register a demo runner and record a week of runs")
+    seed: bool = atoll.option(
+        default=True, help="register a demo runner and record a week of runs, if none is there"
+    )
 
 
 system.options("demo", DemoOptions)
@@ -53,7 +69,12 @@ async def seed(options: DemoOptions, bus: MessageBus, clients: Clients) -> None:
     """Register a demo runner and record a week of runs, so there is something to see."""
     if not options.seed:
         return
-    runner = await bus.handle(users.RegisterUser(email="ada@runnerly.example", name="Ada"))
+    email = "ada@runnerly.example"
+    try:
+        runner = await bus.handle(users.RegisterUser(email=email, name="Ada"))
+    except EmailTakenError:
+        logger.info("the demo runner is registered already (data/ keeps the databases)")
+        return
     monday = week_of(datetime.now(tz=UTC))
     for day, meters in enumerate((5000.0, 8000.0, 3000.0)):
         started = monday + timedelta(days=day, hours=7)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import atoll
+from atoll.persistence.unit_of_work import UnitOfWork
 from runnerly.runs.domain import (
     InvalidRunError,
     RunRepository,
@@ -20,6 +21,7 @@ __all__ = [
     "RecordRun",
     "RunRecorded",
     "Runs",
+    "RunsUnitOfWork",
     "UnknownRunnerError",
     "get_weekly_meters",
     "record_run",
@@ -44,15 +46,22 @@ class RecordRun:
 
 @dataclass(frozen=True)
 class RunRecorded:
-    """A run was recorded."""
+    """A run was recorded: the event other services (stats) build on."""
 
     run_id: int
     user_id: int
     meters: float
+    started_at: datetime
+
+
+class RunsUnitOfWork(UnitOfWork):
+    """The runs service's unit of work."""
+
+    runs: RunRepository
 
 
 class Runs:
-    """The runs service's use cases."""
+    """The runs service's use cases, over a repository and the users service."""
 
     def __init__(self, repository: RunRepository, users: UserDirectory) -> None:
         self._repository = repository
@@ -63,47 +72,44 @@ class Runs:
         if not await self._users.exists(command.user_id):
             raise UnknownRunnerError(f"no runner with id {command.user_id}")
         check_run(command.meters, command.seconds)
-        run = Run(
-            id=self._repository.next_id(),
-            user_id=command.user_id,
-            meters=command.meters,
-            seconds=command.seconds,
-            started_at=command.started_at,
+        return await self._repository.add(
+            Run(None, command.user_id, command.meters, command.seconds, command.started_at)
         )
-        self._repository.add(run)
-        return run
 
-    def runs_of(self, user_id: int) -> list[Run]:
-        """A runner's runs, oldest first."""
-        return self._repository.of_user(user_id)
-
-    def weekly_meters(self, user_id: int, moment: datetime) -> float:
+    async def weekly_meters(self, user_id: int, moment: datetime) -> float:
         """The distance a runner covered in the week of ``moment``."""
-        return weekly_meters(self._repository.of_user(user_id), week_of(moment))
+        return weekly_meters(await self._repository.of_user(user_id), week_of(moment))
 
 
-service = atoll.Service("runs", version="0.1.0", description="Runs and weekly distances.")
-service.provide(Runs)
+service = atoll.Service("runs", version="0.2.0", description="Runs and weekly distances.")
 service.error(UnknownRunnerError, status=404, code=-32004)
 service.error(InvalidRunError, status=422, code=-32002)
 
 
 @service.command(RecordRun, path="/runs", status=201)
-async def record_run(command: RecordRun, runs: Runs, events: atoll.Events) -> Run:
-    """Record a run of a registered runner."""
-    run = await runs.record(command)
-    events.add(RunRecorded(run.id, run.user_id, run.meters))
+async def record_run(command: RecordRun, uow: RunsUnitOfWork, users: UserDirectory) -> Run:
+    """Record a run of a registered runner; RunRecorded goes out through the outbox."""
+    async with uow:
+        run = await Runs(uow.runs, users).record(command)
+        assert run.id is not None  # noqa: S101 - the repository assigned it
+        event = RunRecorded(run.id, run.user_id, run.meters, run.started_at)
+        uow.publish(event, stream=f"Run:{run.id}")
+        await uow.commit()
     return run
 
 
 @service.get("/users/{user_id}/runs")
-async def runs_of(user_id: int, runs: Runs) -> list[Run]:
+async def runs_of(user_id: int, uow: RunsUnitOfWork) -> list[Run]:
     """A runner's runs, oldest first."""
-    return runs.runs_of(user_id)
+    async with uow:
+        return await uow.runs.of_user(user_id)
 
 
 @service.rpc(name="weekly_meters")
 @service.get("/users/{user_id}/weekly-meters")
-async def get_weekly_meters(user_id: int, runs: Runs, day: datetime | None = None) -> float:
+async def get_weekly_meters(
+    user_id: int, uow: RunsUnitOfWork, users: UserDirectory, day: datetime | None = None
+) -> float:
     """The meters a runner ran in the week (Monday to Sunday) of ``day``, this week by default."""
-    return runs.weekly_meters(user_id, day or datetime.now(tz=UTC))
+    async with uow:
+        return await Runs(uow.runs, users).weekly_meters(user_id, day or datetime.now(tz=UTC))

@@ -18,15 +18,11 @@ class InvalidRunError(ValueError):
 class RunRepository(Protocol):
     """Where runs are kept."""
 
-    def next_id(self) -> int:
-        """A fresh id for a new run."""
+    async def add(self, run: Run) -> Run:
+        """Keep a new run; its id is assigned by the time this returns."""
         ...
 
-    def add(self, run: Run) -> None:
-        """Keep a new run."""
-        ...
-
-    def of_user(self, user_id: int) -> list[Run]:
+    async def of_user(self, user_id: int) -> list[Run]:
         """A runner's runs, oldest first."""
         ...
 

@@ -1,40 +1,70 @@
-"""The runs infrastructure: an in-memory repository, and the users service through its client."""
+"""The runs infrastructure: the runs table and its repository, and users through a client."""
 
 from __future__ import annotations
 
-import itertools
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
 
 from atoll.endpoints.clients import Clients
 from atoll.errors import RemoteError
+from atoll.persistence.repository import Repository
+from atoll.persistence.schema import Schema
+from runnerly.runs.model import Run
 
-if TYPE_CHECKING:
-    from runnerly.runs.model import Run
-
-__all__ = ["USERS_UNKNOWN_USER", "InMemoryRunRepository", "RemoteUserDirectory"]
+__all__ = ["USERS_UNKNOWN_USER", "RemoteUserDirectory", "RunRecords", "UtcDateTime", "schema"]
 
 USERS_UNKNOWN_USER = -32004
 """The code the users service answers for an unknown user: its published interface."""
 
 
-class InMemoryRunRepository:
-    """Runs kept in a list, for the demo and for tests."""
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A moment kept in UTC, read back as an aware datetime (SQLite keeps no time zone)."""
 
-    def __init__(self) -> None:
-        self._runs: list[Run] = []
-        self._ids = itertools.count(1)
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
 
-    def next_id(self) -> int:
-        """A fresh id for a new run."""
-        return next(self._ids)
+    def process_bind_param(
+        self,
+        value: datetime | None,
+        dialect: sa.Dialect,  # noqa: ARG002 - SQLAlchemy's signature
+    ) -> datetime | None:
+        """Store the moment in UTC."""
+        return None if value is None else value.astimezone(UTC)
 
-    def add(self, run: Run) -> None:
-        """Keep a new run."""
-        self._runs.append(run)
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: sa.Dialect,  # noqa: ARG002 - SQLAlchemy's signature
+    ) -> datetime | None:
+        """Read it back aware, in UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    def of_user(self, user_id: int) -> list[Run]:
+
+metadata = sa.MetaData()
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("meters", sa.Float, nullable=False),
+    sa.Column("seconds", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+)
+
+schema = Schema(metadata, migrations=Path(__file__).with_name("migrations"))
+schema.map(Run, runs)
+
+
+class RunRecords(Repository[Run]):
+    """The runs, in the runs service's database."""
+
+    async def of_user(self, user_id: int) -> list[Run]:
         """A runner's runs, oldest first."""
-        return sorted((r for r in self._runs if r.user_id == user_id), key=lambda r: r.started_at)
+        return sorted(await self.find(user_id=user_id), key=lambda run: run.started_at)
 
 
 class RemoteUserDirectory:

@@ -8,9 +8,9 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Run:
-    """One run, as its runner recorded it."""
+    """One run, as its runner recorded it; the database assigns the id of a new one."""
 
-    id: int
+    id: int | None
     user_id: int
     meters: float
     seconds: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import atoll
+from atoll.persistence.unit_of_work import UnitOfWork
 from runnerly.users.domain import (
     EmailTakenError,
     UnknownUserError,
@@ -18,6 +19,7 @@ __all__ = [
     "RegisterUser",
     "UserRegistered",
     "Users",
+    "UsersUnitOfWork",
     "get_profile",
     "register",
     "service",
@@ -43,45 +45,52 @@ class UserRegistered:
     name: str
 
 
+class UsersUnitOfWork(UnitOfWork):
+    """The users service's unit of work."""
+
+    users: UserRepository
+
+
 class Users:
-    """The users service's use cases."""
+    """The users service's use cases, over a repository."""
 
     def __init__(self, repository: UserRepository) -> None:
         self._repository = repository
 
-    def register(self, command: RegisterUser) -> User:
+    async def register(self, command: RegisterUser) -> User:
         """Register a runner; an email can be registered once."""
         email = normalise_email(command.email)
-        if self._repository.by_email(email) is not None:
+        if await self._repository.by_email(email) is not None:
             raise EmailTakenError(email)
-        user = User(id=self._repository.next_id(), email=email, name=command.name.strip())
-        self._repository.add(user)
-        return user
+        return await self._repository.add(User(id=None, email=email, name=command.name.strip()))
 
-    def profile(self, user_id: int) -> User:
+    async def profile(self, user_id: int) -> User:
         """The runner with this id."""
-        user = self._repository.get(user_id)
+        user = await self._repository.get(user_id)
         if user is None:
             raise UnknownUserError(user_id)
         return user
 
 
-service = atoll.Service("users", version="0.1.0", description="Runnerly's runners.")
-service.provide(Users)
+service = atoll.Service("users", version="0.2.0", description="Runnerly's runners.")
 service.error(EmailTakenError, status=409, code=-32001)
 service.error(UnknownUserError, status=404, code=UNKNOWN_USER)
 
 
 @service.command(RegisterUser, path="/users", status=201)
-async def register(command: RegisterUser, users: Users, events: atoll.Events) -> User:
+async def register(command: RegisterUser, uow: UsersUnitOfWork) -> User:
     """Register a runner; the email must not be registered yet."""
-    user = users.register(command)
-    events.add(UserRegistered(user.id, user.name))
+    async with uow:
+        user = await Users(uow.users).register(command)
+        assert user.id is not None  # noqa: S101 - the repository assigned it
+        uow.publish(UserRegistered(user.id, user.name), stream=f"User:{user.id}")
+        await uow.commit()
     return user
 
 
 @service.rpc
 @service.get("/users/{user_id}")
-async def get_profile(user_id: int, users: Users) -> User:
+async def get_profile(user_id: int, uow: UsersUnitOfWork) -> User:
     """The runner with this id."""
-    return users.profile(user_id)
+    async with uow:
+        return await Users(uow.users).profile(user_id)

@@ -27,19 +27,15 @@ class UnknownUserError(LookupError):
 class UserRepository(Protocol):
     """Where users are kept."""
 
-    def next_id(self) -> int:
-        """A fresh id for a new user."""
+    async def add(self, user: User) -> User:
+        """Keep a new user; its id is assigned by the time this returns."""
         ...
 
-    def add(self, user: User) -> None:
-        """Keep a new user."""
-        ...
-
-    def get(self, user_id: int) -> User | None:
+    async def get(self, identity: object) -> User | None:
         """The user with this id, if any."""
         ...
 
-    def by_email(self, email: str) -> User | None:
+    async def by_email(self, email: str) -> User | None:
         """The user with this email, if any."""
         ...
 

@@ -1,33 +1,34 @@
-"""The users infrastructure: an in-memory repository (SQL joins it with persistence)."""
+"""The users infrastructure: the users table, and the repository over it."""
 
 from __future__ import annotations
 
-import itertools
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-if TYPE_CHECKING:
-    from runnerly.users.model import User
+import sqlalchemy as sa
+
+from atoll.persistence.repository import Repository
+from atoll.persistence.schema import Schema
+from runnerly.users.model import User
+
+__all__ = ["UserRecords", "schema", "users"]
+
+metadata = sa.MetaData()
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+)
+
+schema = Schema(metadata, migrations=Path(__file__).with_name("migrations"))
+schema.map(User, users)
 
 
-class InMemoryUserRepository:
-    """Users kept in a dictionary, for the demo and for tests."""
+class UserRecords(Repository[User]):
+    """The users, in the users service's database."""
 
-    def __init__(self) -> None:
-        self._users: dict[int, User] = {}
-        self._ids = itertools.count(1)
-
-    def next_id(self) -> int:
-        """A fresh id for a new user."""
-        return next(self._ids)
-
-    def add(self, user: User) -> None:
-        """Keep a new user."""
-        self._users[user.id] = user
-
-    def get(self, user_id: int) -> User | None:
-        """The user with this id, if any."""
-        return self._users.get(user_id)
-
-    def by_email(self, email: str) -> User | None:
+    async def by_email(self, email: str) -> User | None:
         """The user with this email, if any."""
-        return next((u for u in self._users.values() if u.email == email), None)
+        found = await self.find(email=email)
+        return found[0] if found else None

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class User:
-    """A registered runner."""
+    """A registered runner; the database assigns the id of a new one."""
 
-    id: int
+    id: int | None
     email: str
     name: str

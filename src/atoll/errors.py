@@ -20,6 +20,7 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   └── ShuttingDownError                   new work was refused while stopping
     ├── NoHandlerError(LookupError)             a command or query nothing handles
     ├── DuplicateMessageError                   a message's effect is already committed
+    ├── DeliveryError                           a handler of a delivered message failed
     ├── PersistenceError
     │   ├── ConflictError                       a concurrent change won; the call is retried
     │   │   └── TooManyConflictsError           ...until the retries ran out
@@ -39,6 +40,7 @@ __all__ = [
     "ContainerError",
     "CycleError",
     "DatabaseUnavailableError",
+    "DeliveryError",
     "DuplicateMessageError",
     "GraphError",
     "LifecycleError",
@@ -145,6 +147,15 @@ class DuplicateMessageError(AtollError):
     A unit of work raises it on entering (or, if a twin delivery won the race, on commit) when
     the inbox holds the message's id for this consumer; the bus then acknowledges the message
     and skips the handler, which is the point of an idempotent consumer.
+    """
+
+
+class DeliveryError(AtollError):
+    """A handler of a delivered message failed, so the message is not acknowledged.
+
+    The bus raises it after every handler has run (each failure is logged with its traceback);
+    the relay, or a broker, delivers the message again later. Handlers that committed their
+    effect skip it then, by their inbox.
     """
 
 

@@ -5,7 +5,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from atoll.errors import ConflictError, DuplicateMessageError, TooManyConflictsError
+from atoll.errors import (
+    ConflictError,
+    DeliveryError,
+    DuplicateMessageError,
+    TooManyConflictsError,
+)
 from atoll.kernel.registry import Registry
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, seal
@@ -164,3 +169,22 @@ async def test_too_many_conflicts_from_inside_is_not_retried_again():
     with pytest.raises(TooManyConflictsError, match="inner gave up"):
         await bus.handle(Ship(1))
     assert runs == [1]
+
+
+async def test_a_failed_handler_is_raised_once_the_others_have_run(caplog):
+    seen = []
+
+    async def notify(event: Shipped) -> None:
+        raise RuntimeError("mail server away")
+
+    async def invoice(event: Shipped) -> None:
+        seen.append(event)
+
+    bus = bound(on(notify), on(invoice))
+    envelope = seal(Shipped(4))
+    with pytest.raises(DeliveryError, match=r"1 handler\(s\) failed on .*Shipped") as raised:
+        await bus.deliver(envelope)
+    assert envelope.id in str(raised.value)
+    assert "'notify'" in str(raised.value)
+    assert seen == [Shipped(4)]
+    assert "mail server away" in caplog.text

@@ -10,6 +10,7 @@ import atoll.testing
 from atoll.errors import (
     ConfigError,
     DatabaseUnavailableError,
+    DeliveryError,
     MissingDependencyError,
     PersistenceError,
 )
@@ -266,3 +267,30 @@ async def test_readiness_follows_the_database_and_recovers_without_a_restart():
         }
         del database.ping
         assert (await harness.client.get("/health/ready")).status_code == 200
+
+
+async def test_an_event_whose_handler_failed_stays_in_the_outbox_until_it_is_handled():
+    service, weigh = post_service()
+    failures = [RuntimeError("scale away")]
+    seen = []
+
+    @service.on(Weighed)
+    async def heavy_parcels(event: Weighed, uow: ParcelUnits) -> None:
+        if failures:
+            raise failures.pop()
+        async with uow:
+            await uow.commit()
+        seen.append(event)
+
+    argv = ["--db-url", "memory://", "--no-db-relay"]
+    async with atoll.testing.run(service, argv=argv) as harness:
+        await harness.send(weigh(12))
+        relay = harness.container.get(OutboxRelay, "post")
+        database = harness.container.get(Database, "post")
+        with pytest.raises(DeliveryError, match="heavy_parcels"):
+            await relay.flush()
+        assert len(database.unsent()) == 1
+        assert seen == []
+        assert await relay.flush() == 1
+        assert seen == [Weighed(1, 12)]
+        assert database.unsent() == []

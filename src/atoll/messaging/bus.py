@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from atoll.errors import (
     ConfigError,
     ConflictError,
+    DeliveryError,
     DuplicateMessageError,
     NoHandlerError,
     ScopeError,
@@ -264,9 +265,15 @@ class MessageBus:
 
         A handler whose unit of work has seen the message already is skipped; one that fails is
         logged, and the others still run, as for :meth:`publish`. The events they raise follow.
+        Unlike :meth:`publish`, a failure is raised once every handler has run, so that the
+        message is not acknowledged.
 
         Returns:
             Whether any handler here handles the envelope's type.
+
+        Raises:
+            DeliveryError: a handler failed (it is logged); the message must be delivered
+                again, so that its effect is not lost.
         """
         self._bound(f"deliver {envelope.type}")
         event_type = self._named.get(envelope.type)
@@ -274,12 +281,20 @@ class MessageBus:
             return False
         message = open_envelope(envelope, event_type)
         pending: collections.deque[object] = collections.deque()
+        failed = []
         for handler in self._events[event_type]:
             delivery = Delivery(
                 envelope.id, f"{handler.service}.{handler.name}", dict(envelope.headers)
             )
-            await self._run_logged(handler, message, pending, {Delivery: delivery})
+            if not await self._run_logged(handler, message, pending, {Delivery: delivery}):
+                failed.append(handler.label)
         await self._drain(pending)
+        if failed:
+            raise DeliveryError(
+                f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
+                f"{'; '.join(failed)}. It is delivered again; the handlers that committed "
+                "skip it by their inbox"
+            )
         return True
 
     async def call(
@@ -415,7 +430,8 @@ class MessageBus:
         message: object,
         pending: collections.deque[object],
         seeds: dict[Any, Any] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Run one handler of ``message``; whether it succeeded (or had done it already)."""
         call = Call(handler, {handler_message_parameter(self, handler): message}, seeds or {})
         try:
             result = await self._through_middleware(call)
@@ -425,16 +441,17 @@ class MessageBus:
                 handler.label,
                 type(message).__qualname__,
             )
-            return
+            return True
         except Exception:
             logger.exception(
                 "%s failed handling %s; the other handlers go on",
                 handler.label,
                 type(message).__qualname__,
             )
-            return
+            return False
         pending.extend(call.events)
         pending.extend(self.returned_events(handler, result))
+        return True
 
 
 def _link(middleware: Middleware, call_next: Next) -> Next:

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from atoll.errors import DatabaseUnavailableError
+from atoll.errors import DatabaseUnavailableError, DeliveryError
 
 if TYPE_CHECKING:
     from atoll.messaging.publishing import Publisher
@@ -121,7 +121,10 @@ class OutboxRelay:
             except Exception as error:
                 failures += 1
                 pause = min(self.interval * 2 ** (failures - 1), _LONGEST_PAUSE)
-                level = logging.WARNING if isinstance(error, DatabaseUnavailableError) else 0
+                # Told already (a database out of reach says what to check; a failed handler
+                # was logged with its traceback): a warning, with no traceback of the relay's.
+                told = isinstance(error, DatabaseUnavailableError | DeliveryError)
+                level = logging.WARNING if told else 0
                 logger.log(
                     level or logging.ERROR,
                     "the outbox relay of %s failed (%s: %s); trying again in %.1f s",

@@ -108,7 +108,28 @@ def add_outbox_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     return outbox, inbox
 
 
-class PostgresOutboxClaim:
+class _Claim:
+    """What both claims keep: the records claimed, and whether they are settled."""
+
+    def __init__(self, outbox: sa.Table, records: list[OutboxRecord], translate: Translate) -> None:
+        self._outbox = outbox
+        self._records = records
+        self._translate = translate
+        self._settled = False
+
+    @property
+    def records(self) -> Sequence[OutboxRecord]:
+        """What to publish, each stream's in the order they committed."""
+        return self._records
+
+    def _settling(self, sent: Sequence[int]) -> None:
+        """Settle once, and only positions this claim holds."""
+        _check_unsettled(settled=self._settled)
+        self._settled = True
+        _check_claimed(self._records, sent)
+
+
+class PostgresOutboxClaim(_Claim):
     """Outbox records one relay holds locked, until it settles them.
 
     Args:
@@ -125,16 +146,8 @@ class PostgresOutboxClaim:
         records: list[OutboxRecord],
         translate: Translate,
     ) -> None:
+        super().__init__(outbox, records, translate)
         self._connection = connection
-        self._outbox = outbox
-        self._records = records
-        self._translate = translate
-        self._settled = False
-
-    @property
-    def records(self) -> Sequence[OutboxRecord]:
-        """What to publish, each stream's in the order they committed."""
-        return self._records
 
     async def settle(self, sent: Sequence[int]) -> None:
         """Mark the records at positions ``sent`` as published, and release every lock.
@@ -145,19 +158,18 @@ class PostgresOutboxClaim:
             DatabaseUnavailableError: the database was lost; nothing is marked, and the
                 records are claimed again.
         """
-        _check_unsettled(settled=self._settled)
-        self._settled = True
         try:
-            _check_claimed(self._records, sent)
+            self._settling(sent)
             with self._translate("mark outbox records sent"):
                 if sent:
                     await self._connection.execute(_mark_sent(self._outbox, sent))
                 await self._connection.commit()
         finally:
-            await self._connection.close()
+            if not self._connection.closed:
+                await self._connection.close()
 
 
-class SqliteOutboxClaim:
+class SqliteOutboxClaim(_Claim):
     """The first unsent records of a SQLite outbox: read, not locked, until settled.
 
     Args:
@@ -174,16 +186,8 @@ class SqliteOutboxClaim:
         records: list[OutboxRecord],
         translate: Translate,
     ) -> None:
+        super().__init__(outbox, records, translate)
         self._engine = engine
-        self._outbox = outbox
-        self._records = records
-        self._translate = translate
-        self._settled = False
-
-    @property
-    def records(self) -> Sequence[OutboxRecord]:
-        """What to publish, in the order they committed."""
-        return self._records
 
     async def settle(self, sent: Sequence[int]) -> None:
         """Mark the records at positions ``sent`` as published, in a short transaction.
@@ -194,9 +198,7 @@ class SqliteOutboxClaim:
             ConflictError: the database stayed locked by writers longer than the busy timeout.
             DatabaseUnavailableError: the database cannot be written.
         """
-        _check_unsettled(settled=self._settled)
-        self._settled = True
-        _check_claimed(self._records, sent)
+        self._settling(sent)
         if sent:
             with self._translate("mark outbox records sent"):
                 async with self._engine.begin() as connection:

@@ -16,6 +16,8 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 
+import atoll
+import atoll.testing
 from atoll.adapters.sqlalchemy import SqlDatabase, SqlTransaction, add_outbox_tables
 from atoll.errors import (
     ConfigError,
@@ -27,7 +29,9 @@ from atoll.errors import (
 )
 from atoll.messaging.envelope import Envelope
 from atoll.persistence.options import DatabaseOptions
+from atoll.persistence.repository import Repository
 from atoll.persistence.schema import Schema
+from atoll.persistence.unit_of_work import UnitOfWork
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 POSTGRES = pytest.mark.services("postgres")
@@ -927,3 +931,45 @@ async def test_an_aggregate_that_cannot_be_mapped_is_a_config_error(tmp_path, pr
     mapped = {"version": "version"} if problem == "no version column" else {}
     with pytest.raises(ConfigError, match=expected):
         await start_with(tmp_path, Broken, table, **mapped)
+
+
+@dataclass(frozen=True)
+class Jot:
+    text: str
+
+
+class NoteUnits(UnitOfWork):
+    notes: Repository[Note]
+
+
+@POSTGRES
+async def test_a_service_is_not_ready_while_its_database_is_away_and_recovers_by_itself(pg_url):
+    proxy = Proxy()
+    await proxy.start()
+    service = atoll.Service("notes")
+    service.database(SCHEMA, NoteUnits)
+
+    @service.command(Jot)
+    async def jot(command: Jot, uow: NoteUnits) -> int:
+        async with uow:
+            note = await uow.notes.add(Note(command.text))
+            await uow.commit()
+        return note.id
+
+    url = pg_url.replace("5432", str(proxy.port))
+    argv = ["--db-url", url, "--db-migrate", "always", "--db-connect-timeout", "2"]
+    try:
+        async with atoll.testing.run(service, argv=argv) as harness:
+            assert (await harness.client.get("/health/ready")).status_code == 200
+            await proxy.cut()
+            away = await harness.client.get("/health/ready")
+            assert away.status_code == 503
+            reason = away.json()["checks"]["database notes"]
+            assert f"cannot reach PostgreSQL at 127.0.0.1:{proxy.port}" in reason
+            with pytest.raises(DatabaseUnavailableError, match=f"127.0.0.1:{proxy.port}"):
+                await harness.send(Jot("lost"))
+            await proxy.start()
+            assert (await harness.client.get("/health/ready")).status_code == 200
+            assert await harness.send(Jot("back")) > 0
+    finally:
+        await proxy.cut()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import signal
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -38,11 +40,14 @@ MEMORY = [
 ]
 
 
+SERVICES = ("users", "runs", "stats")
+
+
 def on_sqlite(directory: Path) -> list[str]:
     """Flags keeping each service's SQLite database in ``directory``."""
     return [
         *NO_SEED,
-        *(f"--{name}-db-data-dir={directory}" for name in ("users", "runs", "stats")),
+        *(f"--{name}-db-data-dir={directory}" for name in SERVICES),
     ]
 
 
@@ -201,12 +206,54 @@ async def test_a_redelivered_run_is_counted_once_by_stats():
         assert (total["meters"], total["runs"]) == (10000.0, 2)
 
 
+@pytest.fixture
+async def postgres_databases():
+    """A fresh PostgreSQL database for each service, dropped afterwards."""
+    names = {service: f"runnerly_{service}_{uuid.uuid4().hex[:8]}" for service in SERVICES}
+    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        for name in names.values():
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        yield {s: f"postgresql+asyncpg://postgres@127.0.0.1:5432/{n}" for s, n in names.items()}
+    finally:
+        for name in names.values():
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.mark.services("postgres")
+async def test_on_postgresql_by_configuration_alone_migrated_at_start(postgres_databases):
+    argv = [*NO_SEED]
+    for service, url in postgres_databases.items():
+        argv += [f"--{service}-db-url", url, f"--{service}-db-migrate", "always"]
+    async with atoll.testing.run(system, argv=argv) as harness:
+        ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
+        await harness.send(RecordRun(ada.id, 5000, 1500, MONDAY))
+        await harness.send(RecordRun(ada.id, 3000, 1500, MONDAY + timedelta(days=1)))
+        (total,) = await harness.rpc.methods.stats.weekly_totals(user_id=ada.id)
+        assert (total["meters"], total["runs"]) == (8000.0, 2)
+        day = MONDAY.isoformat()
+        assert await harness.rpc.methods.runs.weekly_meters(user_id=ada.id, day=day) == 8000
+    connection = await asyncpg.connect(
+        postgres_databases["runs"].replace("postgresql+asyncpg", "postgresql")
+    )
+    try:
+        tables = {r["tablename"] for r in await connection.fetch("SELECT tablename FROM pg_tables")}
+        assert {"runs", "atoll_outbox", "atoll_inbox", "alembic_version_runs"} <= tables
+        unsent = await connection.fetchval(
+            "SELECT count(*) FROM atoll_outbox WHERE sent_at IS NULL"
+        )
+        assert unsent == 0
+    finally:
+        await connection.close()
+
+
 # -- the demo, as `make demo` runs it -----------------------------------------------------------
 
 
 @pytest.mark.slow
 def test_the_demo_serves_the_system_and_stops_cleanly_on_ctrl_c(spawn, tmp_path):
-    flags = [f"--{name}-db-data-dir={tmp_path}" for name in ("users", "runs", "stats")]
+    flags = [f"--{name}-db-data-dir={tmp_path}" for name in SERVICES]
     process = spawn(
         sys.executable, "-m", "runnerly", "--server-port", "0", *flags, cwd=str(RUNNERLY)
     )

@@ -8,9 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import atoll
-from atoll.persistence.repository import Repository
-from atoll.persistence.schema import Schema
-from atoll.persistence.unit_of_work import UnitOfWork
 
 
 @dataclass
@@ -52,14 +49,14 @@ class Tally:
     value: int
 
 
-class CountingUnitOfWork(UnitOfWork):
+class CountingUnitOfWork(atoll.UnitOfWork):
     """The service's unit of work: its repositories, by annotation."""
 
-    counters: Repository[Counter]
-    tallies: Repository[Tally]
+    counters: atoll.Repository[Counter]
+    tallies: atoll.Repository[Tally]
 
 
-schema = Schema()  # give Schema(metadata) and tables to schema.map for the SQL adapter
+schema = atoll.Schema()  # give atoll.Schema(metadata) and tables to schema.map for the SQL adapter
 schema.map(Counter, version="version")
 schema.map(Tally)
 

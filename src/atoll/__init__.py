@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from atoll.kernel.inflight import InFlight
     from atoll.kernel.lifecycle import Component, Lifecycle, State
     from atoll.messaging.bus import Events
+    from atoll.persistence.repository import Repository
+    from atoll.persistence.schema import Schema
+    from atoll.persistence.unit_of_work import UnitOfWork
 
 __all__ = [
     "App",
@@ -39,6 +42,8 @@ __all__ = [
     "Named",
     "Registry",
     "RemoteService",
+    "Repository",
+    "Schema",
     "Scope",
     "ScopedContainer",
     "Secret",
@@ -46,6 +51,7 @@ __all__ = [
     "State",
     "SyncRemoteService",
     "System",
+    "UnitOfWork",
     "__version__",
     "inject",
     "main",
@@ -56,6 +62,9 @@ _LAZY = {
     "Component": "atoll.kernel.lifecycle",
     "Events": "atoll.messaging.bus",
     "RemoteService": "atoll.endpoints.client",
+    "Repository": "atoll.persistence.repository",
+    "Schema": "atoll.persistence.schema",
+    "UnitOfWork": "atoll.persistence.unit_of_work",
     "SyncRemoteService": "atoll.endpoints.client",
     "InFlight": "atoll.kernel.inflight",
     "Lifecycle": "atoll.kernel.lifecycle",

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import atoll
-from atoll.persistence.unit_of_work import UnitOfWork
 from runnerly.runs.domain import (
     InvalidRunError,
     RunRepository,
@@ -54,7 +53,7 @@ class RunRecorded:
     started_at: datetime
 
 
-class RunsUnitOfWork(UnitOfWork):
+class RunsUnitOfWork(atoll.UnitOfWork):
     """The runs service's unit of work."""
 
     runs: RunRepository

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+import atoll
 from atoll.endpoints.clients import Clients
 from atoll.errors import RemoteError
-from atoll.persistence.repository import Repository
-from atoll.persistence.schema import Schema
 from runnerly.runs.model import Run
 
 __all__ = ["USERS_UNKNOWN_USER", "RemoteUserDirectory", "RunRecords", "UtcDateTime", "schema"]
@@ -55,11 +54,11 @@ runs = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=False),
 )
 
-schema = Schema(metadata, migrations=Path(__file__).with_name("migrations"))
+schema = atoll.Schema(metadata, migrations=Path(__file__).with_name("migrations"))
 schema.map(Run, runs)
 
 
-class RunRecords(Repository[Run]):
+class RunRecords(atoll.Repository[Run]):
     """The runs, in the runs service's database."""
 
     async def of_user(self, user_id: int) -> list[Run]:

@@ -8,7 +8,6 @@ redelivered event is counted once: its unit of work keeps an inbox of the events
 from __future__ import annotations
 
 import atoll
-from atoll.persistence.unit_of_work import UnitOfWork
 from runnerly.runs.application import RunRecorded
 from runnerly.stats.domain import WeeklyTotals, monday_of
 from runnerly.stats.model import WeeklyTotal
@@ -16,7 +15,7 @@ from runnerly.stats.model import WeeklyTotal
 __all__ = ["StatsUnitOfWork", "count_run", "service", "weekly_totals"]
 
 
-class StatsUnitOfWork(UnitOfWork):
+class StatsUnitOfWork(atoll.UnitOfWork):
     """The stats service's unit of work."""
 
     totals: WeeklyTotals

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from atoll.persistence.repository import Repository
-from atoll.persistence.schema import Schema
+import atoll
 from runnerly.stats.model import WeeklyTotal
 
 __all__ = ["WeeklyTotalRecords", "schema", "weekly_totals"]
@@ -26,11 +25,11 @@ weekly_totals = sa.Table(
     sa.UniqueConstraint("user_id", "week"),
 )
 
-schema = Schema(metadata, migrations=Path(__file__).with_name("migrations"))
+schema = atoll.Schema(metadata, migrations=Path(__file__).with_name("migrations"))
 schema.map(WeeklyTotal, weekly_totals, version="version")
 
 
-class WeeklyTotalRecords(Repository[WeeklyTotal]):
+class WeeklyTotalRecords(atoll.Repository[WeeklyTotal]):
     """The weekly totals, in the stats service's database."""
 
     async def week(self, user_id: int, week: date) -> WeeklyTotal | None:

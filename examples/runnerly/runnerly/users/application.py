@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import atoll
-from atoll.persistence.unit_of_work import UnitOfWork
 from runnerly.users.domain import (
     EmailTakenError,
     UnknownUserError,
@@ -45,7 +44,7 @@ class UserRegistered:
     name: str
 
 
-class UsersUnitOfWork(UnitOfWork):
+class UsersUnitOfWork(atoll.UnitOfWork):
     """The users service's unit of work."""
 
     users: UserRepository

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from atoll.persistence.repository import Repository
-from atoll.persistence.schema import Schema
+import atoll
 from runnerly.users.model import User
 
 __all__ = ["UserRecords", "schema", "users"]
@@ -21,11 +20,11 @@ users = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
 )
 
-schema = Schema(metadata, migrations=Path(__file__).with_name("migrations"))
+schema = atoll.Schema(metadata, migrations=Path(__file__).with_name("migrations"))
 schema.map(User, users)
 
 
-class UserRecords(Repository[User]):
+class UserRecords(atoll.Repository[User]):
     """The users, in the users service's database."""
 
     async def by_email(self, email: str) -> User | None:

@@ -19,9 +19,9 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   ├── TaskFailedError                     a supervised background task died
     │   └── ShuttingDownError                   new work was refused while stopping
     ├── NoHandlerError(LookupError)             a command or query nothing handles
-    ├── DuplicateMessageError                   a message's effect is already committed
-    ├── DeliveryError                           a handler of a delivered message failed
-    ├── PersistenceError
+    ├── DuplicateMessageError(RuntimeError)     a message's effect is already committed
+    ├── DeliveryError(RuntimeError)             a handler of a delivered message failed
+    ├── PersistenceError(RuntimeError)
     │   ├── ConflictError                       a concurrent change won; the call is retried
     │   │   └── TooManyConflictsError           ...until the retries ran out
     │   └── DatabaseUnavailableError(ConnectionError)   the database cannot be reached
@@ -141,7 +141,7 @@ class NoHandlerError(AtollError, LookupError):
     """A command or query was sent, and nothing handles its type."""
 
 
-class DuplicateMessageError(AtollError):
+class DuplicateMessageError(AtollError, RuntimeError):
     """A message was delivered again, and its handler's effect is already committed.
 
     A unit of work raises it on entering (or, if a twin delivery won the race, on commit) when
@@ -150,16 +150,22 @@ class DuplicateMessageError(AtollError):
     """
 
 
-class DeliveryError(AtollError):
+class DeliveryError(AtollError, RuntimeError):
     """A handler of a delivered message failed, so the message is not acknowledged.
 
     The bus raises it after every handler has run (each failure is logged with its traceback);
-    the relay, or a broker, delivers the message again later. Handlers that committed their
-    effect skip it then, by their inbox.
+    the relay delivers the message again later, to the handlers that failed.
+
+    Attributes:
+        failed: the consumers (``service.handler``) that failed.
     """
 
+    def __init__(self, message: str, *, failed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.failed = failed
 
-class PersistenceError(AtollError):
+
+class PersistenceError(AtollError, RuntimeError):
     """The database could not do what a unit of work asked."""
 
 

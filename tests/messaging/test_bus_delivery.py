@@ -188,3 +188,25 @@ async def test_a_failed_handler_is_raised_once_the_others_have_run(caplog):
     assert "'notify'" in str(raised.value)
     assert seen == [Shipped(4)]
     assert "mail server away" in caplog.text
+
+
+async def test_a_redelivery_after_a_failure_goes_to_the_handlers_that_failed():
+    runs = {"notify": 0, "invoice": 0}
+
+    async def notify(event: Shipped) -> None:
+        runs["notify"] += 1
+        if runs["notify"] == 1:
+            raise RuntimeError("mail server away")
+
+    async def invoice(event: Shipped) -> None:
+        runs["invoice"] += 1
+
+    publisher = LocalPublisher(bound(on(notify), on(invoice)))
+    envelope = seal(Shipped(4))
+    with pytest.raises(DeliveryError) as raised:
+        await publisher.publish(envelope)
+    assert raised.value.failed == ("shop.notify",)
+    await publisher.publish(envelope)
+    assert runs == {"notify": 2, "invoice": 1}
+    await publisher.publish(envelope)  # delivered in full again: nothing is pending for it
+    assert runs == {"notify": 3, "invoice": 2}

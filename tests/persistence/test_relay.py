@@ -20,13 +20,15 @@ class Noted:
 
 
 class Recorder:
-    def __init__(self, fail_on=()):
+    def __init__(self, fail_on=(), *, always=False):
         self.published = []
         self.fail_on = set(fail_on)
+        self.always = always
 
     async def publish(self, envelope):
         if envelope.payload in self.fail_on:
-            self.fail_on.discard(envelope.payload)
+            if not self.always:
+                self.fail_on.discard(envelope.payload)
             raise ConnectionError("broker away")
         self.published.append(envelope.payload)
 
@@ -54,16 +56,45 @@ async def test_flush_publishes_every_committed_event_in_order_and_marks_it_sent(
     assert relay.published == 3
 
 
-async def test_a_failed_publish_leaves_it_and_what_follows_for_the_next_try(database):
+async def test_a_failed_publish_holds_back_its_stream_and_lets_the_others_go_on(database):
     await commit(database, Noted(1), Noted(2), Noted(3), stream="s")
+    await commit(database, Noted(4), stream="t")
+    await commit(database, Noted(5))
     recorder = Recorder(fail_on={b'{"n":2}'})
     relay = OutboxRelay(database, recorder)
-    with pytest.raises(ConnectionError):
-        await relay.relay_once()
-    assert recorder.published == [b'{"n":1}']
+    assert await relay.relay_once() == 3
+    assert recorder.published == [b'{"n":1}', b'{"n":4}', b'{"n":5}']
     assert [r.envelope.payload for r in database.unsent()] == [b'{"n":2}', b'{"n":3}']
-    await relay.flush()
-    assert recorder.published == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    assert await relay.relay_once() == 0  # its backoff has not run out
+    assert await relay.flush() == 2  # a flush tries it at once
+    assert recorder.published[3:] == [b'{"n":2}', b'{"n":3}']
+
+
+async def test_a_record_that_fails_once_in_a_flush_is_published_by_it(database):
+    await commit(database, Noted(1), stream="a")
+    await commit(database, Noted(2), stream="b")
+    relay = OutboxRelay(database, Recorder(fail_on={b'{"n":1}'}))
+    assert await relay.flush() == 2
+
+
+async def test_a_record_of_no_stream_that_fails_holds_back_nothing(database):
+    await commit(database, Noted(1), Noted(2))
+    recorder = Recorder(fail_on={b'{"n":1}'})
+    relay = OutboxRelay(database, recorder)
+    assert await relay.relay_once() == 1
+    assert recorder.published == [b'{"n":2}']
+
+
+async def test_flush_raises_what_failed_once_the_rest_is_relayed(database):
+    await commit(database, Noted(1), stream="a")
+    await commit(database, Noted(2), stream="b")
+    recorder = Recorder(fail_on={b'{"n":1}'}, always=True)
+    relay = OutboxRelay(database, recorder)
+    with pytest.raises(ConnectionError, match="broker away"):
+        await relay.flush()
+    assert recorder.published == [b'{"n":2}']
+    recorder.fail_on.clear()
+    assert await relay.flush() == 1
 
 
 async def test_the_background_relay_wakes_on_a_commit(database):
@@ -95,9 +126,10 @@ async def test_the_background_relay_logs_a_failure_and_tries_again(database, cap
         finally:
             await relay.stop()
     assert recorder.published == [b'{"n":1}']
-    assert "the outbox relay of memory:// (relayed) failed (ConnectionError: broker away)" in (
-        caplog.text
-    )
+    assert (
+        "the outbox relay of memory:// (relayed) could not publish "
+        f"{__name__}.Noted (ConnectionError: broker away)"
+    ) in caplog.text
 
 
 async def test_an_unreachable_database_is_a_warning_not_a_traceback(database, caplog):

@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 
+import pytest
+
 import atoll
 import atoll.testing
+from atoll.errors import DeliveryError
 from atoll.messaging.envelope import message_type, seal
 from atoll.persistence.repository import Repository
 from atoll.persistence.schema import Schema
@@ -92,3 +95,19 @@ def test_a_message_type_is_found_by_its_name_or_not_at_all():
     assert message_type(f"{__name__}.post_office") is None  # a function, not a type
     assert message_type("no_such_module.Posted") is None
     assert message_type("Posted") is None
+
+
+async def test_an_event_relayed_again_after_a_failure_is_recorded_once():
+    service, _, argv = post_office()
+    failures = [RuntimeError("van away")]
+
+    @service.on(Delivered)
+    async def sign(event: Delivered) -> None:
+        if failures:
+            raise failures.pop()
+
+    async with atoll.testing.run(service, argv=argv) as harness:
+        with pytest.raises(DeliveryError):
+            await harness.send(Post("ada"))
+        await harness.settle()
+        assert harness.events == [Posted(1, "ada"), Delivered(1)]

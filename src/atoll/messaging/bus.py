@@ -41,7 +41,7 @@ from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, open_e
 from atoll.messaging.handlers import Handler, HandlerKind, Signature
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Collection, Iterator, Sequence
 
     from atoll.kernel.container import Container
     from atoll.kernel.registry import Registry
@@ -260,13 +260,18 @@ class MessageBus:
         self._bound("publish " + ", ".join(type(event).__qualname__ for event in events))
         await self._drain(collections.deque(events))
 
-    async def deliver(self, envelope: Envelope) -> bool:
+    async def deliver(self, envelope: Envelope, *, only: Collection[str] | None = None) -> bool:
         """Handle a delivered event: each of its handlers gets the delivery in its scope.
 
         A handler whose unit of work has seen the message already is skipped; one that fails is
         logged, and the others still run, as for :meth:`publish`. The events they raise follow.
         Unlike :meth:`publish`, a failure is raised once every handler has run, so that the
         message is not acknowledged.
+
+        Args:
+            envelope: the event, sealed.
+            only: the consumers (``service.handler``) to deliver to; all by default. A
+                redelivery after a failure goes to those that failed.
 
         Returns:
             Whether any handler here handles the envelope's type.
@@ -281,19 +286,20 @@ class MessageBus:
             return False
         message = open_envelope(envelope, event_type)
         pending: collections.deque[object] = collections.deque()
-        failed = []
+        failed: dict[str, str] = {}
         for handler in self._events[event_type]:
-            delivery = Delivery(
-                envelope.id, f"{handler.service}.{handler.name}", dict(envelope.headers)
-            )
+            consumer = f"{handler.service}.{handler.name}"
+            if only is not None and consumer not in only:
+                continue
+            delivery = Delivery(envelope.id, consumer, dict(envelope.headers))
             if not await self._run_logged(handler, message, pending, {Delivery: delivery}):
-                failed.append(handler.label)
+                failed[consumer] = handler.label
         await self._drain(pending)
         if failed:
             raise DeliveryError(
                 f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
-                f"{'; '.join(failed)}. It is delivered again; the handlers that committed "
-                "skip it by their inbox"
+                f"{'; '.join(failed.values())}. It is delivered to them again",
+                failed=tuple(failed),
             )
         return True
 

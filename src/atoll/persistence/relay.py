@@ -14,6 +14,7 @@ the message id, with the inbox their unit of work keeps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -21,14 +22,14 @@ from atoll.errors import DatabaseUnavailableError, DeliveryError
 
 if TYPE_CHECKING:
     from atoll.messaging.publishing import Publisher
-    from atoll.persistence.ports import Database
+    from atoll.persistence.ports import Database, OutboxRecord
 
 __all__ = ["OutboxRelay"]
 
 logger = logging.getLogger("atoll.outbox")
 
-_LONGEST_PAUSE = 5.0
-"""Seconds a relay waits at the most after failures, before it tries again."""
+_LONGEST_PAUSE = 30.0
+"""Seconds a relay waits at the most before it tries again what failed."""
 
 
 class OutboxRelay:
@@ -62,12 +63,17 @@ class OutboxRelay:
         # One batch at a time in this process: on SQLite a claim locks nothing, so a flush
         # beside the background loop must not claim the same records.
         self._turn = asyncio.Lock()
+        self._stopped = asyncio.Event()
+        # A failed record's attempts so far, and when it may be tried again (loop time).
+        self._retries: dict[int, tuple[int, float]] = {}
+        self._flush_errors: dict[int, Exception] | None = None
 
     async def start(self) -> None:
         """Start relaying in the background, unless disabled."""
         if not self.enabled:
             return
         self._stopping = False
+        self._stopped.clear()
         self._task = asyncio.create_task(self._run(), name=f"outbox relay of {self.database}")
 
     async def stop(self) -> None:
@@ -76,6 +82,7 @@ class OutboxRelay:
         if task is None:
             return
         self._stopping = True
+        self._stopped.set()
         self.database.outbox_signal.notify()
         await task
 
@@ -84,19 +91,38 @@ class OutboxRelay:
         if self._task is not None:
             self._task.cancel()
 
-    async def relay_once(self) -> int:
+    async def relay_once(self, *, due_only: bool = True) -> int:
         """Claim one batch, publish it in order, mark what was published; the count published.
 
+        A record whose publish fails is left unsent, and tried again after a backoff that
+        doubles with each failure (``due_only=False`` tries it at once); the later records of
+        its stream wait for it, and the other streams go on.
+
         Raises:
-            Exception: what the publisher raised; the records before it are marked sent, it
-                and the ones after it are left for the next try.
+            Exception: what claiming or settling raised (the database out of reach).
         """
         async with self._turn:
             claim = await self.database.claim_outbox(self.batch)
             sent: list[int] = []
+            held: set[str] = set()
+            now = asyncio.get_running_loop().time()
             try:
                 for record in claim.records:
-                    await self.publisher.publish(record.envelope)
+                    stream = record.envelope.stream
+                    retry = self._retries.get(record.position)
+                    waiting = due_only and retry is not None and retry[1] > now
+                    if (stream and stream in held) or waiting:
+                        held.add(stream)  # records of no stream ("") are in no order
+                        continue
+                    try:
+                        await self.publisher.publish(record.envelope)
+                    except Exception as error:  # noqa: BLE001 - kept, logged, tried again
+                        self._failed(record, error, now)
+                        held.add(stream)
+                        continue
+                    self._retries.pop(record.position, None)
+                    if self._flush_errors is not None:
+                        self._flush_errors.pop(record.position, None)
                     sent.append(record.position)
             finally:
                 await claim.settle(sent)
@@ -104,11 +130,46 @@ class OutboxRelay:
             return len(sent)
 
     async def flush(self) -> int:
-        """Relay batches until the outbox has nothing this relay can claim; the count published."""
+        """Relay batches until the outbox has nothing this relay can claim; the count published.
+
+        Each record is tried once, even one waiting for its backoff.
+
+        Raises:
+            Exception: the error of the first record left unpublished, once the rest is
+                relayed.
+        """
+        self._flush_errors = {}
         total = 0
-        while count := await self.relay_once():
-            total += count
+        try:
+            while count := await self.relay_once(due_only=False):
+                total += count
+            errors = list(self._flush_errors.values())
+        finally:
+            self._flush_errors = None
+        if errors:
+            raise errors[0]
         return total
+
+    def _failed(self, record: OutboxRecord, error: Exception, now: float) -> None:
+        attempts = self._retries.get(record.position, (0, now))[0] + 1
+        pause = min(self.interval * 2 ** (attempts - 1), _LONGEST_PAUSE)
+        self._retries[record.position] = (attempts, now + pause)
+        if self._flush_errors is not None:
+            self._flush_errors.setdefault(record.position, error)
+        # Told already (a database out of reach says what to check; a failed handler was
+        # logged with its traceback): a warning, with no traceback of the relay's.
+        told = isinstance(error, DatabaseUnavailableError | DeliveryError)
+        logger.log(
+            logging.WARNING if told else logging.ERROR,
+            "the outbox relay of %s could not publish %s (%s: %s); trying it again in %.1f s, "
+            "and the records of its stream after it",
+            self.database.describe(),
+            record.envelope.type,
+            type(error).__name__,
+            error,
+            pause,
+            exc_info=not told,
+        )
 
     async def _run(self) -> None:
         failures = 0
@@ -121,20 +182,19 @@ class OutboxRelay:
             except Exception as error:
                 failures += 1
                 pause = min(self.interval * 2 ** (failures - 1), _LONGEST_PAUSE)
-                # Told already (a database out of reach says what to check; a failed handler
-                # was logged with its traceback): a warning, with no traceback of the relay's.
-                told = isinstance(error, DatabaseUnavailableError | DeliveryError)
-                level = logging.WARNING if told else 0
+                told = isinstance(error, DatabaseUnavailableError)
                 logger.log(
-                    level or logging.ERROR,
+                    logging.WARNING if told else logging.ERROR,
                     "the outbox relay of %s failed (%s: %s); trying again in %.1f s",
                     self.database.describe(),
                     type(error).__name__,
                     error,
                     pause,
-                    exc_info=not level,
+                    exc_info=not told,
                 )
-                await signal.wait(pause)
+                # Not the outbox signal: commits must not cut short the pause of a failure.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), pause)
                 continue
             failures = 0
             if not count:  # while the outbox has work, no pause

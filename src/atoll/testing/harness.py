@@ -276,10 +276,14 @@ class _RecordingPublisher:
     def __init__(self, publisher: Publisher, recorder: _EventRecorder) -> None:
         self.publisher = publisher
         self.recorder = recorder
+        self._seen: set[str] = set()
 
     async def publish(self, envelope: Envelope) -> None:
         kind = message_type(envelope.type)
-        if kind is not None:  # before its handlers run, so that it precedes what they raise
+        # Recorded before its handlers run, so that it precedes what they raise; and once,
+        # however often it is published again after a handler failed.
+        if kind is not None and envelope.id not in self._seen:
+            self._seen.add(envelope.id)
             self.recorder.events.append(open_envelope(envelope, kind))
         await self.publisher.publish(envelope)
 

@@ -9,7 +9,7 @@ POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 class SqlContract(DatabaseContract):
-    """The contract with tables of its own (``contract_*``), emptied before each test."""
+    """The contract with tables of its own (``contract_*``), made anew before each test."""
 
     def tables(self):
         cls = type(self)
@@ -26,6 +26,7 @@ class SqlContract(DatabaseContract):
             sa.Column("name", sa.String(50), nullable=False),
             sa.Column("value", sa.Integer, nullable=False),
             sa.Column("version", sa.Integer, nullable=False),
+            sa.Column("label", sa.String(50), nullable=False),
         )
         entry = sa.Table(
             "contract_entry",
@@ -34,13 +35,19 @@ class SqlContract(DatabaseContract):
             sa.Column("counter", sa.Integer, nullable=False),
             sa.Column("note", sa.String(50), nullable=False),
         )
-        return metadata, {"counter": counter, "entry": entry}
+        tally = sa.Table(
+            "contract_tally",
+            metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("value", sa.Integer, nullable=False),
+        )
+        return metadata, {"counter": counter, "entry": entry, "tally": tally}
 
     async def prepared(self, database):
-        await database.create_tables()
+        # Made anew for each test: a table left by an older run of the suite has old columns.
         async with database.engine.begin() as connection:
-            for table in reversed(database.schema.metadata.sorted_tables):
-                await connection.execute(table.delete())
+            await connection.run_sync(database.schema.metadata.drop_all)
+        await database.create_tables()
 
 
 class TestSqlite(SqlContract):

@@ -45,7 +45,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("sqlalchemy", "sql") from error
 
-from atoll.adapters.sqlalchemy_mapping import AGGREGATES
+from atoll.adapters.sqlalchemy_mapping import AGGREGATES, count_changes, new_version
 from atoll.adapters.sqlalchemy_outbox import (
     PostgresOutboxClaim,
     SqliteOutboxClaim,
@@ -244,6 +244,7 @@ class SqlDatabase:
     async def begin(self) -> SqlTransaction:
         """A new transaction, at the isolation level of the options, on its own connection."""
         session = AsyncSession(self.engine, expire_on_commit=False, autoflush=True)
+        event.listen(session.sync_session, "before_flush", count_changes)
         try:
             with self._errors.translated("begin a transaction", connecting=True):
                 await session.connection()
@@ -344,6 +345,7 @@ class SqlTransaction:
         """Insert ``aggregate`` now (uncommitted), so that an id of ``None`` is assigned."""
         session = self._open("add")
         session.add(aggregate)
+        new_version(aggregate)
         await self._run(f"add a {_named(mapping)}", session.flush())
 
     async def remove(self, mapping: Mapping, aggregate: object) -> None:

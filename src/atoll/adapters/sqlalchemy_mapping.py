@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from atoll.persistence.schema import Mapping
 
-__all__ = ["AGGREGATES", "Aggregates"]
+__all__ = ["AGGREGATES", "Aggregates", "count_changes", "new_version"]
 
 
 class Aggregates:
@@ -65,7 +65,9 @@ class Aggregates:
             cls,
             table,
             version_id_col=version,
-            version_id_generator=_next_version,
+            # atoll counts the version itself (count_changes): one more per commit that
+            # changes the aggregate, however many flushes the commit took.
+            version_id_generator=False,
             # An unversioned row removed twice is removed: SQLAlchemy would warn.
             confirm_deleted_rows=version is not None,
         )
@@ -139,9 +141,33 @@ def _column(column: sa.ColumnElement[Any] | None) -> str:
     return "none" if column is None else repr(getattr(column, "name", str(column)))
 
 
-def _next_version(current: int | None) -> int:
-    """0 for a new row, one more at each update: the count of its committed changes."""
-    return 0 if current is None else current + 1
+def count_changes(session: orm.Session, _context: object, _instances: object) -> None:
+    """Before a flush: one more on the version of each aggregate changed, once a transaction.
+
+    SQLAlchemy checks the version it loaded on every UPDATE; a version it generated would grow
+    at each flush, and a unit of work may flush more than once before it commits.
+    """
+    counted: set[int] = session.info.setdefault("atoll_counted", set())
+    for aggregate in session.dirty:
+        if id(aggregate) in counted or not session.is_modified(aggregate):
+            continue
+        mapper = sa.inspect(aggregate).mapper
+        column = mapper.version_id_col
+        if column is None:
+            continue
+        name = mapper.get_property_by_column(column).key
+        object.__setattr__(aggregate, name, getattr(aggregate, name) + 1)
+        counted.add(id(aggregate))
+
+
+def new_version(aggregate: object) -> None:
+    """A new aggregate's version: the one it holds, or 0 for ``None``."""
+    mapper = sa.inspect(aggregate).mapper
+    column = mapper.version_id_col
+    if column is not None:
+        name = mapper.get_property_by_column(column).key
+        if getattr(aggregate, name) is None:
+            object.__setattr__(aggregate, name, 0)
 
 
 def _install_state(instance: object, state: object) -> None:

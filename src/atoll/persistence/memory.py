@@ -264,11 +264,15 @@ class MemoryTransaction:
             )
         for key, loaded in changed:
             stored = tables.rows.get(key)
-            if stored is None or stored.version != loaded.version:
-                raise ConflictError(
-                    f"{loaded.mapping.aggregate.__qualname__} {key[1]!r} was changed or "
-                    "removed by another unit of work since this one read it"
-                )
+            # Only a versioned aggregate's change is checked; of an unversioned one, the last
+            # commit's change stays, as in SQL. One removed meanwhile is gone either way.
+            unchecked = loaded.mapping.version is None
+            if stored is not None and (unchecked or stored.version == loaded.version):
+                continue
+            raise ConflictError(
+                f"{loaded.mapping.aggregate.__qualname__} {key[1]!r} was changed or "
+                "removed by another unit of work since this one read it"
+            )
         for mapping, aggregate in self._added.values():
             key = (mapping.aggregate, getattr(aggregate, mapping.id))
             if key in tables.rows:
@@ -294,11 +298,11 @@ class MemoryTransaction:
 
 
 def _state(aggregate: object) -> list[object]:
-    """What a change is seen in: the compared fields' values, copied."""
+    """What a change is seen in: every field's value, copied, but the events it raised."""
     return [
         copy.deepcopy(getattr(aggregate, f.name))
         for f in dataclasses.fields(aggregate)  # type: ignore[arg-type]
-        if f.compare
+        if f.name != "events"
     ]
 
 

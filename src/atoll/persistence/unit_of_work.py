@@ -79,7 +79,7 @@ class UnitOfWork:
         self._done = False
         self._tracked: dict[int, tuple[Mapping, object]] = {}
         self._published: list[Envelope] = []
-        for name, repository in _repositories(type(self), repositories or {}).items():
+        for name, repository in _cached_repositories(type(self), repositories).items():
             setattr(self, name, repository(self))
 
     # -- the block ---------------------------------------------------------------------------
@@ -92,9 +92,14 @@ class UnitOfWork:
             )
         self._transaction = await self._guard(self.database.begin())
         delivery = self.delivery
-        if delivery.message_id is not None and await self._guard(
-            self._transaction.seen(delivery.consumer, delivery.message_id)
-        ):
+        try:
+            seen = delivery.message_id is not None and await self._guard(
+                self._transaction.seen(delivery.consumer, delivery.message_id)
+            )
+        except BaseException:
+            await self._end(commit=False)  # __aexit__ does not run when entering fails
+            raise
+        if seen:
             await self._end(commit=False)
             raise DuplicateMessageError(
                 f"{delivery.consumer} has committed the effect of message "
@@ -222,6 +227,24 @@ class UnitOfWork:
                 retries=options.conflict_retries,
                 backoff=options.conflict_backoff,
             ) from conflict
+
+
+_MADE: dict[tuple[type[UnitOfWork], frozenset[tuple[Any, type]]], dict[str, type[Any]]] = {}
+
+
+def _cached_repositories(
+    cls: type[UnitOfWork], implementations: dict[Any, type[Repository[Any]]] | None
+) -> dict[str, type[Repository[Any]]]:
+    """:func:`_repositories`, read once per class and implementations.
+
+    A handler call makes a unit of work; reading the annotations again each time would cost
+    more than the rest of the unit of work does.
+    """
+    key = (cls, frozenset((implementations or {}).items()))
+    made = _MADE.get(key)
+    if made is None:
+        made = _MADE[key] = _repositories(cls, implementations or {})
+    return made
 
 
 def _repositories(

@@ -61,6 +61,7 @@ class Model:
             name: str = ""
             value: int = 0
             version: int = 0
+            label: str = field(default="", compare=False)
             events: list[object] = field(default_factory=list, compare=False, repr=False)
 
             def count(self) -> None:
@@ -73,17 +74,29 @@ class Model:
             counter: int
             note: str = ""
 
+        @dataclass
+        class Tally:
+            id: int | None
+            value: int = 0
+
         # A module of their own for each adapter's classes: an ORM that looks classes up by
         # module and name must not take one adapter's Counter for another's.
-        for made in (Counter, Entry):
+        for made in (Counter, Entry, Tally):
             made.__module__ = f"{__name__}.{owner}" if owner else __name__
         self.Counter = Counter
         self.Entry = Entry
+        self.Tally = Tally
         # Annotations given as objects: the class is made here, around this model's types.
         self.units = type(
             "ContractUnitOfWork",
             (UnitOfWork,),
-            {"__annotations__": {"counters": Repository[Counter], "entries": Repository[Entry]}},
+            {
+                "__annotations__": {
+                    "counters": Repository[Counter],
+                    "entries": Repository[Entry],
+                    "tallies": Repository[Tally],
+                }
+            },
         )
 
     def schema(self, tables: dict[str, Any] | None = None, metadata: Any = None) -> Schema:
@@ -92,6 +105,7 @@ class Model:
         schema = Schema(metadata)
         schema.map(self.Counter, tables.get("counter"), version="version")
         schema.map(self.Entry, tables.get("entry"))
+        schema.map(self.Tally, tables.get("tally"))
         return schema
 
 
@@ -106,7 +120,7 @@ class DatabaseContract:
         cls.model = Model(f"{cls.__module__}.{cls.__qualname__}")
 
     def tables(self) -> tuple[Any, dict[str, Any]]:
-        """The adapter's metadata and tables for :class:`Model` (``counter``, ``entry``)."""
+        """The adapter's metadata and its tables for :class:`Model`: counter, entry, tally."""
         return None, {}
 
     async def prepared(self, database: Database) -> None:
@@ -193,6 +207,7 @@ class DatabaseContract:
         identity = await self.add_counter(database)
         async with self.uow(database) as writer:
             (await writer.counters.get(identity)).count()
+            assert [c.value for c in await writer.counters.find()] == [1]  # written, uncommitted
             async with self.uow(database) as reader:
                 assert (await reader.counters.get(identity)).value == 0
             await writer.commit()
@@ -253,6 +268,46 @@ class DatabaseContract:
                 counter.count()
                 await uow.commit()
             assert counter.version == expected
+
+    async def test_a_commit_that_writes_twice_adds_one_to_the_version(
+        self, database: Database
+    ) -> None:
+        identity = await self.add_counter(database)
+        async with self.uow(database) as uow:
+            counter = await uow.counters.get(identity)
+            counter.count()
+            await uow.counters.find()  # a query between two changes writes the first
+            counter.count()
+            await uow.commit()
+        async with self.uow(database) as uow:
+            counter = await uow.counters.get(identity)
+            assert (counter.value, counter.version) == (2, 1)
+
+    async def test_a_change_to_a_field_left_out_of_comparisons_is_kept(
+        self, database: Database
+    ) -> None:
+        identity = await self.add_counter(database)
+        async with self.uow(database) as uow:
+            (await uow.counters.get(identity)).label = "kept"
+            await uow.commit()
+        async with self.uow(database) as uow:
+            assert (await uow.counters.get(identity)).label == "kept"
+
+    async def test_of_two_changes_to_an_unversioned_aggregate_the_last_commit_stays(
+        self, database: Database
+    ) -> None:
+        async with self.uow(database) as uow:
+            tally = await uow.tallies.add(self.model.Tally(None))
+            await uow.commit()
+        first, second = self.uow(database), self.uow(database)
+        async with first:
+            (await first.tallies.get(tally.id)).value = 1
+            async with second:
+                (await second.tallies.get(tally.id)).value = 2
+                await second.commit()
+            await first.commit()
+        async with self.uow(database) as uow:
+            assert (await uow.tallies.get(tally.id)).value == 1
 
     async def test_reading_what_another_changed_is_no_conflict(self, database: Database) -> None:
         identity = await self.add_counter(database)

@@ -3,8 +3,9 @@
 :class:`SqlDatabase` is a service's database when its URL is ``postgresql://`` (or
 ``postgres://``, ``postgresql+asyncpg://``) or ``sqlite://``, the default: a file in
 ``--db-data-dir``. Starting it maps each aggregate dataclass to its table, imperatively (the
-model layer imports nothing), creates the async engine and checks the connection; on SQLite it
-also creates the missing tables, which on PostgreSQL come from migrations. Each unit of work
+model layer imports nothing), creates the async engine, checks the connection, and brings the
+tables up to date as ``--db-migrate`` says (on SQLite by default): to the head of the schema's
+migrations, or the missing tables created when it has none. Each unit of work
 gets a :class:`SqlTransaction`, one ``AsyncSession``. The outbox and the inbox are tables in
 the same metadata (:mod:`atoll.adapters.sqlalchemy_outbox`): one commit writes the changes,
 the events and the inbox entry together.
@@ -284,7 +285,9 @@ class SqlDatabase:
         if timeout is not None:
             engine["pool_timeout"] = timeout
         if sqlite:
-            # SQLite is serializable whatever is asked; its busy timeout is set per connection.
+            # The isolation level is PostgreSQL's to set: pysqlite begins a transaction at the
+            # first write, so a SQLite unit of work's reads see what others committed meanwhile.
+            # Its busy timeout is set per connection.
             return engine
         if options.isolation not in _ISOLATION:
             raise ConfigError(

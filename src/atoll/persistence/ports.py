@@ -4,7 +4,7 @@ A :class:`Database` is an app-scoped component (started and stopped by the lifec
 unit of work begins a :class:`Transaction` on it and ends it with ``commit`` or ``rollback``;
 the relay claims batches of the outbox with :meth:`Database.claim_outbox`. The in-memory
 adapter (:mod:`atoll.persistence.memory`) and the SQL one (:mod:`atoll.adapters.sqlalchemy`)
-pass the same contract suite (``tests/persistence/contract.py``).
+pass the same contract suite (:mod:`atoll.testing.database_contract`).
 """
 
 from __future__ import annotations

@@ -66,11 +66,14 @@ class Runs:
         self._repository = repository
         self._users = users
 
-    async def record(self, command: RecordRun) -> Run:
-        """Record a run of a registered runner."""
+    async def check(self, command: RecordRun) -> None:
+        """Refuse a run of an unknown runner, or of no distance or time."""
         if not await self._users.exists(command.user_id):
             raise UnknownRunnerError(f"no runner with id {command.user_id}")
         check_run(command.meters, command.seconds)
+
+    async def record(self, command: RecordRun) -> Run:
+        """Keep a run that :meth:`check` accepted."""
         return await self._repository.add(
             Run(None, command.user_id, command.meters, command.seconds, command.started_at)
         )
@@ -88,8 +91,10 @@ service.error(InvalidRunError, status=422, code=-32002)
 @service.command(RecordRun, path="/runs", status=201)
 async def record_run(command: RecordRun, uow: RunsUnitOfWork, users: UserDirectory) -> Run:
     """Record a run of a registered runner; RunRecorded goes out through the outbox."""
+    runs = Runs(uow.runs, users)
+    await runs.check(command)  # the users service is asked before any transaction opens
     async with uow:
-        run = await Runs(uow.runs, users).record(command)
+        run = await runs.record(command)
         assert run.id is not None  # noqa: S101 - the repository assigned it
         event = RunRecorded(run.id, run.user_id, run.meters, run.started_at)
         uow.publish(event, stream=f"Run:{run.id}")

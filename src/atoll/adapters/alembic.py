@@ -34,7 +34,7 @@ from alembic import command, context
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -534,5 +534,12 @@ def _run_sync(connection: Connection, environment: _Environment, options: dict[s
         }
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Instances that start together migrate one after the other: the second finds the
+            # database at the head. The lock is the transaction's, released with it.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:table))"),
+                {"table": environment.version_table},
+            )
         context.run_migrations()
         environment.current = tuple(context.get_context().get_current_heads())

@@ -23,6 +23,8 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
+import logging
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -74,6 +76,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("atoll.outbox")
 
 _MIGRATING = threading.Lock()
 """Held while a database of this process is migrated at start (Alembic's state is global)."""
@@ -145,6 +149,7 @@ class SqlDatabase:
         self.outbox_table, self.inbox_table = add_outbox_tables(metadata)
         self._errors = _Errors(self.url, options)
         self._engine: AsyncEngine | None = None
+        self._relay_lock = _RelayLock(None)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -183,6 +188,7 @@ class SqlDatabase:
         sqlite = url.get_backend_name() == "sqlite"
         if sqlite:
             _make_directory(url, self._errors)
+            self._relay_lock = _RelayLock(url.database)
         engine = create_async_engine(url, **self._engine_options(sqlite=sqlite))
         if sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self.options))
@@ -198,6 +204,7 @@ class SqlDatabase:
 
     async def stop(self) -> None:
         """Close every connection; a stopped database may be started again."""
+        self._relay_lock.release()
         engine, self._engine = self._engine, None
         if engine is not None:
             await engine.dispose()
@@ -258,7 +265,9 @@ class SqlDatabase:
         """Claim up to ``limit`` unsent records, each stream's in the order they committed.
 
         On PostgreSQL the records stay locked (so other relays skip them) until the claim is
-        settled. SQLite holds no lock meanwhile, so each SQLite database has one relay.
+        settled. SQLite holds no lock on them meanwhile, so one relay at a time claims from a
+        SQLite file: the first to take a lock on ``<file>.relay-lock``; the others claim
+        nothing until it lets go (its process stops or dies).
 
         Raises:
             DatabaseUnavailableError: the database cannot be reached.
@@ -266,6 +275,8 @@ class SqlDatabase:
         engine = self.engine
         with self._errors.translated("claim outbox records"):
             if engine.dialect.name == "sqlite":
+                if not self._relay_lock.held():
+                    return SqliteOutboxClaim(engine, self.outbox_table, [], self._errors.translated)
                 return await claim_sqlite(engine, self.outbox_table, limit, self._errors.translated)
             return await claim_postgres(engine, self.outbox_table, limit, self._errors.translated)
 
@@ -579,6 +590,42 @@ def _unreachable(error: Exception) -> bool:
     if code is not None:
         return code & 0xFF in _SQLITE_UNREACHABLE
     return (sqlstate or "")[:2] in _UNREACHABLE_SQLSTATE_CLASSES
+
+
+class _RelayLock:
+    """An exclusive lock on ``<file>.relay-lock``: held by the one relay of a SQLite file."""
+
+    def __init__(self, database: str | None) -> None:
+        self._path = f"{database}.relay-lock" if database else None
+        self._descriptor: int | None = None
+        self._told = False
+
+    def held(self) -> bool:
+        """Whether this process's relay holds the lock, taking it if it is free."""
+        if self._descriptor is not None or self._path is None:
+            return True
+        import fcntl  # noqa: PLC0415 - POSIX; loaded by the first SQLite claim
+
+        descriptor = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            if not self._told:
+                logger.info(
+                    "another relay holds %s; this one claims nothing while it does", self._path
+                )
+                self._told = True
+            return False
+        self._descriptor = descriptor
+        return True
+
+    def release(self) -> None:
+        """Let another relay take the file's outbox."""
+        if self._descriptor is not None:
+            os.close(self._descriptor)  # closing it releases the lock
+            self._descriptor = None
+            self._told = False
 
 
 def _named(mapping: Mapping) -> str:

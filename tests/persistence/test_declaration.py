@@ -9,10 +9,13 @@ import atoll
 import atoll.testing
 from atoll.errors import (
     ConfigError,
+    ConflictError,
     DatabaseUnavailableError,
     DeliveryError,
     MissingDependencyError,
     PersistenceError,
+    RemoteError,
+    TooManyConflictsError,
 )
 from atoll.persistence import declaration
 from atoll.persistence.declaration import DatabaseDeclaration, open_database
@@ -294,3 +297,28 @@ async def test_an_event_whose_handler_failed_stays_in_the_outbox_until_it_is_han
         assert await relay.flush() == 1
         assert seen == [Weighed(1, 12)]
         assert database.unsent() == []
+
+
+async def test_a_change_that_lost_on_every_run_is_a_409_and_a_json_rpc_error():
+    service, _ = post_service()
+
+    @service.rpc
+    @service.post("/hot")
+    async def hot(uow: ParcelUnits) -> None:
+        raise ConflictError("version 3 is not 2", retries=1, backoff=0.0)
+
+    async with atoll.testing.run(service, argv=["--db-url", "memory://"]) as harness:
+        answer = await harness.client.post("/hot")
+        assert answer.status_code == 409
+        assert "met a concurrent change on each of its 2 runs" in answer.json()["detail"]
+        with pytest.raises(RemoteError) as raised:
+            await harness.rpc.methods.hot()
+        assert raised.value.code == -32009
+
+
+def test_a_service_rule_for_conflicts_wins_over_atolls():
+    service = atoll.Service("post")
+    service.error(TooManyConflictsError, status=503, code=-32050)
+    service.database(schema())
+    fault = service.api().faults.describe(TooManyConflictsError("gave up"))
+    assert (fault.status, fault.code) == (503, -32050)

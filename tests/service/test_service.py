@@ -374,7 +374,8 @@ def test_api_gathers_what_the_service_exposes():
     assert (api.title, api.version, api.description) == ("runs", "1.2.0", "Runs.")
     assert api.routes == service.routes
     assert api.methods == service.methods
-    assert api.faults is service.faults
+    taken = EmailTakenError("taken")
+    assert api.faults.describe(taken) == service.faults.describe(taken) is not None
     assert api.mounts == [("/legacy", legacy)]
     assert api.routes is not service.routes
 

@@ -29,7 +29,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from atoll.endpoints.api import METHODS, Api, Method, Route, kebab, snake
-from atoll.errors import ConfigError, ProviderError
+from atoll.errors import ConfigError, ProviderError, TooManyConflictsError
 from atoll.kernel.app import App, Declarations
 from atoll.messaging.faults import FaultMap
 from atoll.messaging.handlers import Handler, HandlerKind
@@ -44,7 +44,10 @@ if TYPE_CHECKING:
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
 
-__all__ = ["Service"]
+__all__ = ["CONFLICT_CODE", "Service"]
+
+CONFLICT_CODE = -32009
+"""The JSON-RPC code of a change that lost to concurrent ones on every run (REST: 409)."""
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -72,6 +75,7 @@ class Service(Declarations):
         self.routes: list[Route] = []
         self.methods: list[Method] = []
         self.faults = FaultMap()
+        self._default_faults = FaultMap()
         self.middleware: list[Middleware] = []
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.database_declaration: DatabaseDeclaration | None = None
@@ -277,6 +281,9 @@ class Service(Declarations):
         self.database_declaration = DatabaseDeclaration(
             schema, unit_of_work or UnitOfWork, repositories
         )
+        # A change that lost to concurrent ones on every run is the caller's to try again; a
+        # service's own rule for it, declared before or after, wins.
+        self._default_faults.add(TooManyConflictsError, status=409, code=CONFLICT_CODE)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -288,9 +295,16 @@ class Service(Declarations):
             description=self.description,
             routes=list(self.routes),
             methods=list(self.methods),
-            faults=self.faults,
+            faults=self._faults(),
             mounts=list(self.mounts),
         )
+
+    def _faults(self) -> FaultMap:
+        """What callers may see: atoll's rules for this service's parts, then its own."""
+        faults = FaultMap()
+        faults.update(self._default_faults)
+        faults.update(self.faults)
+        return faults
 
     def __atoll_app__(self) -> App:
         from atoll.service.composition import compose_target  # noqa: PLC0415 - `import atoll` stays light

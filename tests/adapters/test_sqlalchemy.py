@@ -514,7 +514,7 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(tmp_
         await database.stop()
 
 
-async def test_a_connect_timeout_of_0_waits_without_limit(tmp_path):
+async def test_a_connect_timeout_of_0_makes_sqlite_wait_for_ever_on_a_lock(tmp_path):
     database = make(f"sqlite+aiosqlite:///{tmp_path}/runs.db", connect_timeout=0)
     await database.start()
     try:

@@ -669,7 +669,7 @@ def _make_directory(url: sa.URL, errors: _Errors) -> None:
 
 
 def _limit(seconds: float) -> float | None:
-    """A timeout from the options: 0 waits without limit."""
+    """A timeout from the options: 0 is none of atoll's (the driver's own, if any, applies)."""
     return seconds if seconds > 0 else None
 
 

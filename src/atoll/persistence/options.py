@@ -50,7 +50,7 @@ class DatabaseOptions:
     pool_size: int = option(5, help="connections kept open to the database")
     connect_timeout: float = option(
         5.0,
-        help="seconds to wait for a connection, and SQLite's busy timeout; 0: SQLite waits for ever",
+        help="seconds to wait for a connection, and SQLite's busy timeout (0: for ever)",
     )
     relay: bool = option(
         default=True, help="relay the outbox from this process (off for a process that only reads)"

@@ -973,3 +973,21 @@ async def test_a_service_is_not_ready_while_its_database_is_away_and_recovers_by
             assert await harness.send(Jot("back")) > 0
     finally:
         await proxy.cut()
+
+
+async def test_in_a_system_the_errors_name_the_service_s_own_flags(tmp_path):
+    options = DatabaseOptions(url="postgresql+asyncpg://u:sekret@127.0.0.1:1/runs")
+    database = SqlDatabase(options, Schema(), "runs", section="runs_db")
+    with pytest.raises(DatabaseUnavailableError, match="Check --runs-db-url") as error:
+        await database.start()
+    assert "sekret" not in str(error.value)
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    sqlite = SqlDatabase(
+        DatabaseOptions(url=f"sqlite+aiosqlite:///{blocked}/runs.db"),
+        Schema(),
+        "runs",
+        section="runs_db",
+    )
+    with pytest.raises(DatabaseUnavailableError, match="--runs-db-url or --runs-db-data-dir"):
+        await sqlite.start()

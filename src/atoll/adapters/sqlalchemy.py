@@ -131,7 +131,9 @@ class SqlDatabase:
         ConfigError: the schema's metadata is not a ``sqlalchemy.MetaData``.
     """
 
-    def __init__(self, options: DatabaseOptions, schema: Schema, service: str) -> None:
+    def __init__(
+        self, options: DatabaseOptions, schema: Schema, service: str, *, section: str = "db"
+    ) -> None:
         self.options = options
         self.schema = schema
         self.service = service
@@ -147,7 +149,7 @@ class SqlDatabase:
         # Added now, not at start: migrations (alembic autogenerate) read the metadata
         # without starting the database.
         self.outbox_table, self.inbox_table = add_outbox_tables(metadata)
-        self._errors = _Errors(self.url, options)
+        self._errors = _Errors(self.url, options, flags=f"--{section.replace('_', '-')}-")
         self._engine: AsyncEngine | None = None
         self._relay_lock = _RelayLock(None)
 
@@ -488,10 +490,12 @@ class _Errors:
     Args:
         url: the database's URL, which messages show without its password.
         options: its options, for the timeouts and the isolation messages name.
+        flags: how its options' flags begin: ``--db-``, or ``--runs-db-`` in a system.
     """
 
-    def __init__(self, url: str, options: DatabaseOptions) -> None:
+    def __init__(self, url: str, options: DatabaseOptions, *, flags: str = "--db-") -> None:
         self._options = options
+        self._flags = flags
         self._url: sa.URL | None = None
         self.where = f"{url.partition(':')[0]}:// (unreadable URL)"
         with contextlib.suppress(exc.ArgumentError):
@@ -536,7 +540,7 @@ class _Errors:
         elif code is not None and code & 0xFF in _SQLITE_BUSY:
             what = (
                 "the SQLite database stayed locked by another writer for longer than the "
-                f"busy timeout ({self._options.connect_timeout:g} s, --db-connect-timeout)"
+                f"busy timeout ({self._options.connect_timeout:g} s, {self._flags}connect-timeout)"
             )
         elif code in _SQLITE_DUPLICATE_KEY:
             what = f"another unit of work added a row with the same key ({error.orig})"
@@ -554,14 +558,14 @@ class _Errors:
             return DatabaseUnavailableError(
                 f"cannot open the SQLite database {url.database} to {doing}: {detail}. Check "
                 "that its directory exists and is writable and that the file is a SQLite "
-                "database; --db-url or --db-data-dir choose another"
+                f"database; {self._flags}url or {self._flags}data-dir choose another"
             )
         host = url.host if url is not None and url.host else "localhost"
         port = url.port if url is not None and url.port else 5432
         name = (url.database or url.username) if url is not None else None
         return DatabaseUnavailableError(
             f"cannot reach PostgreSQL at {host}:{port} to {doing}: {detail}. Is PostgreSQL "
-            f"running on {host}:{port}, and does database {name!r} exist? Check --db-url "
+            f"running on {host}:{port}, and does database {name!r} exist? Check {self._flags}url "
             f"({self.where})"
         )
 

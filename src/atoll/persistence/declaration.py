@@ -42,8 +42,12 @@ ADAPTERS = {
 """The database adapter of each URL scheme (before any ``+driver``): module, class, extra."""
 
 
-def open_database(options: DatabaseOptions, schema: Schema, service: str) -> Database:
+def open_database(
+    options: DatabaseOptions, schema: Schema, service: str, *, section: str = "db"
+) -> Database:
     """The database adapter for ``options``' URL; nothing is connected until it starts.
+
+    ``section`` names the options' section, which the adapter's messages name flags by.
 
     Raises:
         ConfigError: the URL's scheme is not one atoll has an adapter for.
@@ -64,7 +68,7 @@ def open_database(options: DatabaseOptions, schema: Schema, service: str) -> Dat
         if extra is None or error.name is None or not error.name.startswith(extra[0]):
             raise
         raise MissingDependencyError(extra[0], extra[1]) from error
-    database: Database = getattr(module, class_name)(options, schema, service)
+    database: Database = getattr(module, class_name)(options, schema, service, section=section)
     return database
 
 
@@ -118,7 +122,7 @@ class DatabaseDeclaration:
         def database(
             options: Annotated[DatabaseOptions, Named(section)], readiness: Readiness
         ) -> Database:
-            opened = open_database(options, schema, service)
+            opened = open_database(options, schema, service, section=section)
 
             async def ping() -> None:
                 await opened.ping()

@@ -63,7 +63,14 @@ class MemoryDatabase:
         service: the service it belongs to, for messages.
     """
 
-    def __init__(self, options: DatabaseOptions, schema: Schema, service: str = "") -> None:
+    def __init__(
+        self,
+        options: DatabaseOptions,
+        schema: Schema,
+        service: str = "",
+        *,
+        section: str = "db",  # noqa: ARG002 - the port's; memory has no flags to name
+    ) -> None:
         self.options = options
         self.schema = schema
         self.service = service

@@ -111,3 +111,12 @@ async def test_an_event_relayed_again_after_a_failure_is_recorded_once():
             await harness.send(Post("ada"))
         await harness.settle()
         assert harness.events == [Posted(1, "ada"), Delivered(1)]
+
+
+async def test_a_json_rpc_call_returns_once_what_it_committed_is_handled():
+    service, handled, argv = post_office()
+    async with atoll.testing.run(service, argv=argv) as harness:
+        assert await harness.rpc.methods.post(to="bo") == 1
+        assert handled == [Posted(1, "bo")]
+        await harness.rpc.notifications.post(to="cy")
+        assert handled == [Posted(1, "bo"), Posted(2, "cy")]

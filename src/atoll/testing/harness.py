@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
 
     from atoll.endpoints.client import RemoteService
+    from atoll.endpoints.transports import LocalTransport
     from atoll.kernel.app import App
     from atoll.kernel.container import Container
     from atoll.messaging.bus import Call, Middleware, Next
@@ -215,13 +216,15 @@ class ServiceHarness:
 
         The same encoding, validation and errors as over HTTP:
         ``await harness.rpc.methods.weekly_meters(user_id=1)``; a system's methods are
-        ``harness.rpc.methods.runs.weekly_meters(...)``.
+        ``harness.rpc.methods.runs.weekly_meters(...)``. Like :meth:`send`, a call returns
+        once the events it committed are handled.
         """
         if self._rpc is None:
             from atoll.endpoints.client import RemoteService  # noqa: PLC0415 - on first use
             from atoll.endpoints.transports import LocalTransport  # noqa: PLC0415 - on first use
 
-            self._rpc = RemoteService(LocalTransport(self.http.rpc, name=self.http.api.title))
+            local = LocalTransport(self.http.rpc, name=self.http.api.title)
+            self._rpc = RemoteService(_SettlingRpc(local, self._relays))
         return self._rpc
 
     async def aclose(self) -> None:
@@ -260,6 +263,24 @@ class _SettlingTransport(httpx.ASGITransport):
         with contextlib.suppress(DatabaseUnavailableError):
             await _settle(self._relays)
         return response
+
+
+class _SettlingRpc:
+    """A JSON-RPC transport in the process that relays what each call committed, after it."""
+
+    def __init__(self, transport: LocalTransport, relays: Sequence[OutboxRelay]) -> None:
+        self._transport = transport
+        self._relays = relays
+        self.url = transport.url
+
+    async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
+        answer = await self._transport.exchange(body, notification=notification)
+        with contextlib.suppress(DatabaseUnavailableError):  # as for the HTTP client
+            await _settle(self._relays)
+        return answer
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
 
 def _relays(container: Container) -> list[OutboxRelay]:

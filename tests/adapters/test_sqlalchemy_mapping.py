@@ -101,3 +101,27 @@ async def test_an_aggregate_that_cannot_be_mapped_is_a_config_error(tmp_path, pr
     mapped = {"version": "version"} if problem == "no version column" else {}
     with pytest.raises(ConfigError, match=expected):
         await start_with(tmp_path, Broken, table, **mapped)
+
+
+@dataclass
+class Lot:
+    id: int | None = None
+    version: int | None = None
+
+
+lots = fresh_table("mapping_lots", sa.Column("version", sa.Integer, nullable=False))
+
+
+async def test_a_new_aggregate_without_a_version_starts_at_0(tmp_path):
+    schema = Schema(lots.metadata)
+    mapping = schema.map(Lot, lots, version="version")
+    database = make(f"sqlite+aiosqlite:///{tmp_path}/lots.db", schema)
+    await database.start()
+    try:
+        transaction = await database.begin()
+        lot = Lot()
+        await transaction.add(mapping, lot)
+        await transaction.commit([], None)
+        assert lot.version == 0
+    finally:
+        await database.stop()

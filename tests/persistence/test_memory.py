@@ -3,6 +3,7 @@
 import pytest
 
 from atoll.errors import ConflictError, PersistenceError
+from atoll.messaging.envelope import Delivery
 from atoll.persistence.declaration import open_database
 from atoll.persistence.options import DatabaseOptions
 from atoll.testing.database_contract import DatabaseContract
@@ -78,3 +79,24 @@ async def test_a_transaction_is_over_after_its_commit(memory):
     with pytest.raises(PersistenceError, match="this transaction is over"):
         await transaction.seen("a", "b")
     await transaction.rollback()  # never raises once over
+
+
+async def test_a_unit_whose_entering_fails_ends_its_transaction(memory):
+    contract, database = memory
+    ended = []
+
+    class Broken:
+        async def seen(self, consumer, message_id):
+            raise RuntimeError("inbox unreadable")
+
+        async def rollback(self):
+            ended.append("rollback")
+
+    async def begin():
+        return Broken()
+
+    database.begin = begin
+    with pytest.raises(RuntimeError, match="inbox unreadable"):
+        async with contract.uow(database, Delivery("m", "c.h", {})):
+            pytest.fail("the block must not run")
+    assert ended == ["rollback"]

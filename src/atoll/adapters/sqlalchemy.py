@@ -48,7 +48,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("sqlalchemy", "sql") from error
 
-from atoll.adapters.sqlalchemy_mapping import AGGREGATES, count_changes, new_version
+from atoll.adapters.sqlalchemy_mapping import AGGREGATES, CountingSession, new_version
 from atoll.adapters.sqlalchemy_outbox import (
     PostgresOutboxClaim,
     SqliteOutboxClaim,
@@ -151,7 +151,7 @@ class SqlDatabase:
         self.outbox_table, self.inbox_table = add_outbox_tables(metadata)
         self._errors = _Errors(self.url, options, flags=f"--{section.replace('_', '-')}-")
         self._engine: AsyncEngine | None = None
-        self._relay_lock = _RelayLock(None)
+        self._relay_lock: _RelayLock | None = None  # SQLite's, once started
 
     @property
     def engine(self) -> AsyncEngine:
@@ -190,7 +190,7 @@ class SqlDatabase:
         sqlite = url.get_backend_name() == "sqlite"
         if sqlite:
             _make_directory(url, self._errors)
-            self._relay_lock = _RelayLock(url.database)
+            self._relay_lock = _RelayLock(f"{url.database}.relay-lock")
         engine = create_async_engine(url, **self._engine_options(sqlite=sqlite))
         if sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self.options))
@@ -206,7 +206,8 @@ class SqlDatabase:
 
     async def stop(self) -> None:
         """Close every connection; a stopped database may be started again."""
-        self._relay_lock.release()
+        if self._relay_lock is not None:
+            self._relay_lock.release()
         engine, self._engine = self._engine, None
         if engine is not None:
             await engine.dispose()
@@ -253,8 +254,12 @@ class SqlDatabase:
 
     async def begin(self) -> SqlTransaction:
         """A new transaction, at the isolation level of the options, on its own connection."""
-        session = AsyncSession(self.engine, expire_on_commit=False, autoflush=True)
-        event.listen(session.sync_session, "before_flush", count_changes)
+        session = AsyncSession(
+            self.engine,
+            expire_on_commit=False,
+            autoflush=True,
+            sync_session_class=CountingSession,
+        )
         try:
             with self._errors.translated("begin a transaction", connecting=True):
                 await session.connection()
@@ -277,7 +282,7 @@ class SqlDatabase:
         engine = self.engine
         with self._errors.translated("claim outbox records"):
             if engine.dialect.name == "sqlite":
-                if not self._relay_lock.held():
+                if self._relay_lock is not None and not self._relay_lock.held():
                     return SqliteOutboxClaim(engine, self.outbox_table, [], self._errors.translated)
                 return await claim_sqlite(engine, self.outbox_table, limit, self._errors.translated)
             return await claim_postgres(engine, self.outbox_table, limit, self._errors.translated)
@@ -599,14 +604,14 @@ def _unreachable(error: Exception) -> bool:
 class _RelayLock:
     """An exclusive lock on ``<file>.relay-lock``: held by the one relay of a SQLite file."""
 
-    def __init__(self, database: str | None) -> None:
-        self._path = f"{database}.relay-lock" if database else None
+    def __init__(self, path: str) -> None:
+        self._path = path
         self._descriptor: int | None = None
         self._told = False
 
     def held(self) -> bool:
         """Whether this process's relay holds the lock, taking it if it is free."""
-        if self._descriptor is not None or self._path is None:
+        if self._descriptor is not None:
             return True
         import fcntl  # noqa: PLC0415 - POSIX; loaded by the first SQLite claim
 

@@ -17,7 +17,7 @@ Declaring records what the service keeps. Composing the service installs, in its
 import importlib
 from typing import Annotated, Any
 
-from atoll.errors import ConfigError, MissingDependencyError
+from atoll.errors import ConfigError
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.kernel.providers import Named, Scope
@@ -29,17 +29,21 @@ from atoll.persistence.ports import Database
 from atoll.persistence.relay import OutboxRelay
 from atoll.persistence.repository import Repository
 from atoll.persistence.schema import Schema
-from atoll.persistence.unit_of_work import UnitOfWork, _repositories
+from atoll.persistence.unit_of_work import UnitOfWork, _cached_repositories
 
 __all__ = ["ADAPTERS", "DatabaseDeclaration", "open_database"]
 
 ADAPTERS = {
-    "memory": ("atoll.persistence.memory", "MemoryDatabase", None),
-    "sqlite": ("atoll.adapters.sqlalchemy", "SqlDatabase", ("sqlalchemy", "sql")),
-    "postgresql": ("atoll.adapters.sqlalchemy", "SqlDatabase", ("sqlalchemy", "sql")),
-    "postgres": ("atoll.adapters.sqlalchemy", "SqlDatabase", ("sqlalchemy", "sql")),
+    "memory": ("atoll.persistence.memory", "MemoryDatabase"),
+    "sqlite": ("atoll.adapters.sqlalchemy", "SqlDatabase"),
+    "postgresql": ("atoll.adapters.sqlalchemy", "SqlDatabase"),
+    "postgres": ("atoll.adapters.sqlalchemy", "SqlDatabase"),
 }
-"""The database adapter of each URL scheme (before any ``+driver``): module, class, extra."""
+"""The database adapter of each URL scheme (before any ``+driver``): its module and class.
+
+Loaded by name, as the server adapters are: an adapter module whose library is missing raises
+:class:`~atoll.errors.MissingDependencyError` itself, naming the extra.
+"""
 
 
 def open_database(
@@ -61,13 +65,8 @@ def open_database(
             f"reads; use one of {', '.join(f'{s}://' for s in ADAPTERS)} "
             "(postgresql+asyncpg://user@host/name, sqlite+aiosqlite:///file.db)"
         )
-    module_name, class_name, extra = ADAPTERS[scheme]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        if extra is None or error.name is None or not error.name.startswith(extra[0]):
-            raise
-        raise MissingDependencyError(extra[0], extra[1]) from error
+    module_name, class_name = ADAPTERS[scheme]
+    module = importlib.import_module(module_name)
     database: Database = getattr(module, class_name)(options, schema, service, section=section)
     return database
 
@@ -99,7 +98,7 @@ class DatabaseDeclaration:
         self.schema = schema
         self.unit_of_work = unit_of_work
         self.repositories = dict(repositories or {})
-        _repositories(unit_of_work, self.repositories)  # refuse what cannot be made, now
+        _cached_repositories(unit_of_work, self.repositories)  # refused now, or read once
 
     def install(self, app: App, *, service: str, section: str) -> None:
         """Provide the options, the database, its relay and the unit of work in ``app``.

@@ -40,7 +40,7 @@ class OutboxRelay:
         publisher: where to hand the envelopes.
         batch: records claimed at once.
         interval: seconds between looks at the outbox when nothing wakes the relay.
-        enabled: whether :meth:`start` starts relaying (``--db-relay false`` turns it off).
+        enabled: whether :meth:`start` starts relaying (``--no-db-relay`` turns it off).
     """
 
     def __init__(
@@ -59,7 +59,6 @@ class OutboxRelay:
         self.enabled = enabled
         self.published = 0
         self._task: asyncio.Task[None] | None = None
-        self._stopping = False
         # One batch at a time in this process: on SQLite a claim locks nothing, so a flush
         # beside the background loop must not claim the same records.
         self._turn = asyncio.Lock()
@@ -72,7 +71,6 @@ class OutboxRelay:
         """Start relaying in the background, unless disabled."""
         if not self.enabled:
             return
-        self._stopping = False
         self._stopped.clear()
         self._task = asyncio.create_task(self._run(), name=f"outbox relay of {self.database}")
 
@@ -81,7 +79,6 @@ class OutboxRelay:
         task, self._task = self._task, None
         if task is None:
             return
-        self._stopping = True
         self._stopped.set()
         self.database.outbox_signal.notify()
         await task
@@ -174,7 +171,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         failures = 0
         signal = self.database.outbox_signal
-        while not self._stopping:
+        while not self._stopped.is_set():
             try:
                 count = await self.relay_once()
             except asyncio.CancelledError:

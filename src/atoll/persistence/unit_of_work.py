@@ -97,10 +97,10 @@ class UnitOfWork:
                 self._transaction.seen(delivery.consumer, delivery.message_id)
             )
         except BaseException:
-            await self._end(commit=False)  # __aexit__ does not run when entering fails
+            await self._end()  # __aexit__ does not run when entering fails
             raise
         if seen:
-            await self._end(commit=False)
+            await self._end()
             raise DuplicateMessageError(
                 f"{delivery.consumer} has committed the effect of message "
                 f"{delivery.message_id} already; it is acknowledged and skipped"
@@ -114,7 +114,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         if self._transaction is not None:
-            await self._end(commit=False)
+            await self._end()
 
     async def commit(self) -> None:
         """Write every change, the events raised, and the inbox entry, in one transaction.
@@ -134,18 +134,16 @@ class UnitOfWork:
         try:
             await self._guard(transaction.commit(outbox, inbox))
         except BaseException:
-            await self._end(commit=False)
+            await self._end()
             raise
-        self._transaction = None
-        self._done = True
-        self._published.clear()
+        await self._end(rollback=False)
         if outbox:
             self.database.outbox_signal.notify()
 
     async def rollback(self) -> None:
         """Forget every change; the unit of work is over afterwards."""
         if self._transaction is not None:
-            await self._end(commit=False)
+            await self._end()
 
     def publish(self, *events: object, stream: str = "") -> None:
         """Raise ``events`` through the outbox, committed with the changes, in ``stream``.
@@ -208,11 +206,13 @@ class UnitOfWork:
             return {}
         return {"causation_id": delivery.message_id}
 
-    async def _end(self, *, commit: bool) -> None:
+    async def _end(self, *, rollback: bool = True) -> None:
+        """Over: forget what was tracked and published, rolling back unless it committed."""
         transaction, self._transaction = self._transaction, None
         self._done = True
         self._tracked.clear()
-        if transaction is not None and not commit:
+        self._published.clear()
+        if transaction is not None and rollback:
             await transaction.rollback()
 
     async def _guard(self, operation: Awaitable[T]) -> T:

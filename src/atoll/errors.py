@@ -25,6 +25,8 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   ├── ConflictError                       a concurrent change won; the call is retried
     │   │   └── TooManyConflictsError           ...until the retries ran out
     │   └── DatabaseUnavailableError(ConnectionError)   the database cannot be reached
+    ├── BrokerError                             a message broker refused what was asked
+    │   └── BrokerUnavailableError(ConnectionError)     the broker cannot be reached
     ├── RemoteError                             a remote service answered with an error
     ├── RemoteUnavailableError(ConnectionError) a remote service could not be reached in time
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
@@ -35,6 +37,8 @@ from __future__ import annotations
 
 __all__ = [
     "AtollError",
+    "BrokerError",
+    "BrokerUnavailableError",
     "ConfigError",
     "ConflictError",
     "ContainerError",
@@ -192,6 +196,14 @@ class TooManyConflictsError(ConflictError):
 
 class DatabaseUnavailableError(PersistenceError, ConnectionError):
     """The database cannot be reached; the message names its host (never its password)."""
+
+
+class BrokerError(AtollError, RuntimeError):
+    """A message broker refused what was asked; the message names its URL (never its password)."""
+
+
+class BrokerUnavailableError(BrokerError, ConnectionError):
+    """The broker cannot be reached; the message names its URL and what to check."""
 
 
 class RemoteError(AtollError):

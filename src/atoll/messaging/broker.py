@@ -1,0 +1,401 @@
+"""The broker port: how envelopes travel between processes, and how they are settled.
+
+A broker carries three things:
+
+- **events**, published to their topic (the event type's name, :func:`message_name`): every
+  service subscribed to the topic receives each one, and within a service the instances
+  compete, one of them handling it;
+- **sends**, to one service's own durable queue: the commands it owns, and the dead letters
+  redriven to it;
+- **requests**, answered by one instance of a service within a timeout: broker RPC, which
+  carries JSON-RPC bodies so that :class:`~atoll.endpoints.client.RemoteService` calls over a
+  broker exactly as over HTTP.
+
+A consuming service :meth:`Broker.subscribe` s and takes :class:`Received` messages in
+batches. Each is settled once: acknowledged (its effect is committed), returned to be tried
+again after a delay, or moved to the service's dead-letter queue with the error. One that is
+never settled (its consumer died) is delivered again, to any instance, once its ``ack_wait``
+has passed, and its :attr:`Received.attempt` counts every delivery, so that a message that
+kills its consumers still ends in the dead-letter queue.
+
+:class:`~atoll.messaging.consumer.BrokerConsumer` is the one loop that drives every adapter:
+the adapters carry, they do not decide. Each adapter passes the conformance suite in
+:mod:`atoll.testing.broker_contract`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypeAlias
+
+from atoll.errors import ConfigError
+from atoll.messaging.envelope import Envelope
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Collection, Mapping
+
+__all__ = [
+    "ADAPTERS",
+    "Broker",
+    "DeadLetter",
+    "Received",
+    "Receiver",
+    "Responder",
+    "RetryPolicy",
+    "Serving",
+    "Subscription",
+    "envelope_from_headers",
+    "envelope_headers",
+    "masked_url",
+    "open_broker",
+]
+
+ADAPTERS = {
+    "memory": ("atoll.messaging.memory_broker", "MemoryBroker"),
+    "nats": ("atoll.adapters.nats", "NatsBroker"),
+    "amqp": ("atoll.adapters.rabbitmq", "RabbitBroker"),
+    "amqps": ("atoll.adapters.rabbitmq", "RabbitBroker"),
+    "redis": ("atoll.adapters.redis", "RedisBroker"),
+    "rediss": ("atoll.adapters.redis", "RedisBroker"),
+}
+"""The broker adapter of each URL scheme: its module and class, loaded by name."""
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*")
+_USERINFO = re.compile(r"(//[^/@:]*):[^/@]*@")
+
+ID_HEADER = "atoll-id"
+TYPE_HEADER = "atoll-type"
+STREAM_HEADER = "atoll-stream"
+_OWN_HEADERS = (ID_HEADER, TYPE_HEADER, STREAM_HEADER)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password hidden: what every message about a broker shows."""
+    return _USERINFO.sub(r"\1:********@", url)
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` (a service's name, a message type's name) if every broker can carry it.
+
+    Letters, digits and ``_``, in parts joined by ``.`` or ``-``: NATS subjects, AMQP routing
+    keys and Redis keys all take that.
+
+    Raises:
+        ConfigError: ``name`` has another character, or an empty part.
+    """
+    if not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"the {what} {name!r} cannot travel through a broker: use letters, digits and _, "
+            "in parts joined by . or - (a type defined inside a function has no such name; "
+            "define it at a module's top level)"
+        )
+    return name
+
+
+def envelope_headers(envelope: Envelope) -> dict[str, str]:
+    """The headers an envelope travels with: its own (``atoll-id``...) and those it carries."""
+    headers = dict(envelope.headers)
+    headers[ID_HEADER] = envelope.id
+    headers[TYPE_HEADER] = envelope.type
+    if envelope.stream:
+        headers[STREAM_HEADER] = envelope.stream
+    return headers
+
+
+def envelope_from_headers(headers: Mapping[str, str], payload: bytes) -> Envelope:
+    """The envelope :func:`envelope_headers` and a payload travelled as.
+
+    Raises:
+        ValueError: the headers lack the id or the type: the message is no envelope.
+    """
+    if ID_HEADER not in headers or TYPE_HEADER not in headers:
+        raise ValueError(
+            f"a message without the {ID_HEADER} and {TYPE_HEADER} headers is no atoll "
+            f"envelope (headers: {sorted(headers)[:8]})"
+        )
+    return Envelope(
+        id=headers[ID_HEADER],
+        type=headers[TYPE_HEADER],
+        payload=payload,
+        stream=headers.get(STREAM_HEADER, ""),
+        headers={k: v for k, v in headers.items() if k not in _OWN_HEADERS},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a failed message is tried again, and when it is given up for the dead-letter queue.
+
+    Attributes:
+        deliveries: deliveries at the most; a message that failed on the last goes to the
+            dead-letter queue. Counts the deliveries a dead consumer took, too.
+        backoff: seconds before the first retry.
+        factor: each retry waits this many times longer than the one before.
+        longest: seconds a retry waits at the most.
+    """
+
+    deliveries: int = 5
+    backoff: float = 0.5
+    factor: float = 2.0
+    longest: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.deliveries < 1:
+            raise ConfigError(
+                f"deliveries must be at least 1 (a message is delivered once at the least); "
+                f"got {self.deliveries}"
+            )
+        if self.backoff < 0 or self.longest < self.backoff or self.factor < 1:
+            raise ConfigError(
+                "a retry policy needs 0 <= backoff <= longest and factor >= 1; got "
+                f"backoff={self.backoff}, longest={self.longest}, factor={self.factor}"
+            )
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before the delivery after ``attempt`` (1 for the first), with jitter.
+
+        The jitter (within 20%) keeps messages that failed together from retrying in step.
+        """
+        base = min(self.backoff * self.factor ** max(attempt - 1, 0), self.longest)
+        return base * random.uniform(0.8, 1.2)  # noqa: S311 - not cryptography
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What one service consumes: what is sent to it, and the events of some topics.
+
+    Every instance of a service subscribes alike; they compete for its messages.
+
+    Attributes:
+        service: the consuming service; names its durable queue(s) and its dead letters.
+        events: the topics it takes: the :func:`message_name` of each event type it handles.
+        deliveries: the deliveries of a message the broker makes at the least before it may
+            drop it; the consumer dead-letters a message before that.
+        ack_wait: seconds a delivered message may stay unsettled before it is delivered
+            again (to another instance: its consumer is taken for dead).
+        prefetch: messages an instance holds unsettled at the most.
+    """
+
+    service: str
+    events: tuple[str, ...] = ()
+    deliveries: int = 5
+    ack_wait: float = 30.0
+    prefetch: int = 64
+
+    def __post_init__(self) -> None:
+        check_name(self.service, "service name")
+        for topic in self.events:
+            check_name(topic, "event type name")
+        if self.ack_wait <= 0 or self.prefetch < 1 or self.deliveries < 1:
+            raise ConfigError(
+                "a subscription needs ack_wait > 0, prefetch >= 1 and deliveries >= 1; got "
+                f"ack_wait={self.ack_wait}, prefetch={self.prefetch}, "
+                f"deliveries={self.deliveries}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message a service gave up on, kept with the reason.
+
+    Attributes:
+        id: the broker's handle of the dead letter, for :meth:`Broker.redrive` and
+            :meth:`Broker.purge`.
+        service: whose dead letter it is.
+        envelope: the message, as it was delivered.
+        error: why it was given up: the last failure.
+        deliveries: how many times it was delivered.
+        failed_at: when it was given up (Unix time).
+    """
+
+    id: str
+    service: str
+    envelope: Envelope
+    error: str
+    deliveries: int
+    failed_at: float = field(default_factory=time.time)
+
+
+DEAD_ERROR = "atoll-error"
+DEAD_DELIVERIES = "atoll-deliveries"
+DEAD_AT = "atoll-failed-at"
+
+
+def dead_letter_headers(envelope: Envelope, error: str, deliveries: int) -> dict[str, str]:
+    """The headers a dead letter travels with to its queue: the envelope's, and why."""
+    headers = envelope_headers(envelope)
+    headers[DEAD_ERROR] = error[:2000]
+    headers[DEAD_DELIVERIES] = str(deliveries)
+    headers[DEAD_AT] = repr(time.time())
+    return headers
+
+
+def dead_letter_from(
+    handle: str, service: str, headers: Mapping[str, str], payload: bytes
+) -> DeadLetter:
+    """The dead letter :func:`dead_letter_headers` and a payload travelled as."""
+    own = {k: v for k, v in headers.items() if k not in {DEAD_ERROR, DEAD_DELIVERIES, DEAD_AT}}
+    return DeadLetter(
+        id=handle,
+        service=service,
+        envelope=envelope_from_headers(own, payload),
+        error=headers.get(DEAD_ERROR, ""),
+        deliveries=int(headers.get(DEAD_DELIVERIES, "0") or 0),
+        failed_at=float(headers.get(DEAD_AT, "0") or 0),
+    )
+
+
+class Received(Protocol):
+    """A delivered message, until it is settled by exactly one of its three methods."""
+
+    @property
+    def envelope(self) -> Envelope:
+        """The message."""
+        ...
+
+    @property
+    def attempt(self) -> int:
+        """Which delivery this is: 1 for the first; redeliveries of any cause count."""
+        ...
+
+    async def ack(self) -> None:
+        """Its effect is committed: never deliver it again."""
+        ...
+
+    async def retry(self, delay: float) -> None:
+        """Deliver it again, to any instance, no sooner than ``delay`` seconds from now."""
+        ...
+
+    async def dead_letter(self, error: str) -> None:
+        """Move it to the service's dead-letter queue with ``error``, until it is redriven."""
+        ...
+
+
+class Receiver(Protocol):
+    """One instance's share of a subscription's messages."""
+
+    async def receive(self, limit: int, wait: float) -> list[Received]:
+        """Up to ``limit`` messages, as soon as there is one; ``[]`` after ``wait`` seconds.
+
+        May be cancelled: what it had taken and not returned is delivered again (at the latest
+        once its ``ack_wait`` has passed).
+
+        Raises:
+            BrokerUnavailableError: the broker is out of reach (the adapter reconnects).
+        """
+        ...
+
+    async def close(self) -> None:
+        """Take no more; the messages received and not settled are delivered again."""
+        ...
+
+
+Responder: TypeAlias = "Callable[[bytes], Awaitable[bytes]]"
+"""What answers a request: its body in, the reply's body out (a JSON-RPC engine)."""
+
+
+class Serving(Protocol):
+    """The requests one instance answers, until closed."""
+
+    async def close(self) -> None:
+        """Take no more requests; those being answered are answered first."""
+        ...
+
+
+class Broker(Protocol):
+    """A connection to a message broker. A component: start connects, stop closes."""
+
+    def describe(self) -> str:
+        """The broker's URL without its password, for messages."""
+        ...
+
+    async def start(self) -> None:
+        """Connect.
+
+        Raises:
+            BrokerUnavailableError: the broker is out of reach; the message names its URL.
+        """
+        ...
+
+    async def stop(self) -> None:
+        """Close the connection; subscriptions and servings close first."""
+        ...
+
+    async def ping(self) -> None:
+        """Return if the broker is reachable now; raise BrokerUnavailableError if not."""
+        ...
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Publish an event to its topic; return once the broker has it for good.
+
+        Raises:
+            BrokerUnavailableError: it was not taken; publish it again.
+        """
+        ...
+
+    async def send(self, envelope: Envelope, service: str) -> None:
+        """Put ``envelope`` in ``service``'s own queue; return once the broker has it for good.
+
+        Sent before the service first subscribed, it waits for it.
+        """
+        ...
+
+    async def subscribe(self, subscription: Subscription) -> Receiver:
+        """Take a share of ``subscription``'s messages, making the durable queues it needs.
+
+        The share holds what was sent to the service, and the events of its topics published
+        since the service first subscribed to them.
+        """
+        ...
+
+    async def request(self, service: str, body: bytes, wait: float) -> bytes:
+        """Send ``body`` to one instance of ``service`` and return its reply.
+
+        Raises:
+            RemoteUnavailableError: no instance answered within ``wait`` seconds (the
+                request may have been run), or none serves.
+        """
+        ...
+
+    async def serve(self, service: str, respond: Responder) -> Serving:
+        """Answer requests to ``service`` with ``respond``, competing with its other instances."""
+        ...
+
+    async def dead_letters(self, service: str, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters of ``service``."""
+        ...
+
+    async def redrive(self, service: str, ids: Collection[str] | None = None) -> int:
+        """Send dead letters (all, or those of ``ids``) back to ``service``; the count.
+
+        A redriven message starts its deliveries anew.
+        """
+        ...
+
+    async def purge(self, service: str, ids: Collection[str] | None = None) -> int:
+        """Delete dead letters (all, or those of ``ids``) of ``service``; the count."""
+        ...
+
+
+def open_broker(url: str) -> Broker:
+    """The broker adapter for ``url``; nothing is connected until it starts.
+
+    Raises:
+        ConfigError: no adapter reads the URL's scheme.
+        MissingDependencyError: the adapter's library is not installed.
+    """
+    scheme = url.partition(":")[0].lower()
+    if "://" not in url or scheme not in ADAPTERS:
+        raise ConfigError(
+            f"the broker URL {masked_url(url)!r} starts with no scheme an adapter reads; use "
+            f"one of {', '.join(f'{s}://' for s in ADAPTERS)} (nats://127.0.0.1:4222, "
+            "amqp://guest:guest@127.0.0.1:5672/, redis://127.0.0.1:6379/0, memory://)"
+        )
+    module_name, class_name = ADAPTERS[scheme]
+    module = importlib.import_module(module_name)
+    broker: Broker = getattr(module, class_name)(url)
+    return broker

@@ -1,0 +1,315 @@
+"""The in-memory broker: the broker port in one process, for tests and embedded runs.
+
+It keeps what a real broker keeps (a queue per service, the topics each subscribed to, the
+unsettled messages with their ack-wait timers, the dead letters) in this process's memory, and
+passes the same conformance suite as the adapters of real brokers. ``memory://`` is a broker of
+its own for each instance; ``memory://NAME`` is shared by every instance of that name in the
+process, so that services composed apart in one test talk through it. Nothing survives the
+process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from atoll.errors import BrokerUnavailableError, ConfigError, RemoteUnavailableError
+from atoll.messaging.broker import DeadLetter, check_name
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from atoll.messaging.broker import Responder, Subscription
+    from atoll.messaging.envelope import Envelope
+
+__all__ = ["MemoryBroker"]
+
+_SHARED: dict[str, _State] = {}
+
+
+@dataclass(eq=False)
+class _Message:
+    envelope: Envelope
+    attempt: int = 1
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(eq=False)
+class _Queue:
+    """One service's queue: ready messages, and the signal that one arrived."""
+
+    ready: collections.deque[_Message] = field(default_factory=collections.deque)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    ack_wait: float = 30.0
+    dead: dict[str, DeadLetter] = field(default_factory=dict)
+
+    def put(self, message: _Message) -> None:
+        self.ready.append(message)
+        self.arrived.set()
+
+
+@dataclass(eq=False)
+class _State:
+    queues: dict[str, _Queue] = field(default_factory=dict)
+    topics: dict[str, set[str]] = field(default_factory=lambda: collections.defaultdict(set))
+    responders: dict[str, list[Responder]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
+    turns: itertools.count[int] = field(default_factory=itertools.count)
+    handles: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def queue(self, service: str) -> _Queue:
+        queue = self.queues.get(service)
+        if queue is None:
+            queue = self.queues[service] = _Queue()
+        return queue
+
+
+class _Received:
+    """A message taken from a queue, until settled; one left unsettled comes back."""
+
+    __slots__ = ("_message", "_queue", "_receiver", "_settled")
+
+    def __init__(self, message: _Message, queue: _Queue, receiver: _Receiver) -> None:
+        self._message = message
+        self._queue = queue
+        self._receiver = receiver
+        self._settled = False
+        loop = asyncio.get_running_loop()
+        message.timer = loop.call_later(queue.ack_wait, self._expired)
+
+    @property
+    def envelope(self) -> Envelope:
+        return self._message.envelope
+
+    @property
+    def attempt(self) -> int:
+        return self._message.attempt
+
+    def _settle(self) -> bool:
+        if self._settled:
+            return False
+        self._settled = True
+        self._receiver.unsettled.discard(self)
+        if self._message.timer is not None:
+            self._message.timer.cancel()
+            self._message.timer = None
+        return True
+
+    def _expired(self) -> None:
+        self._message.timer = None
+        self.give_back()
+
+    def give_back(self, delay: float = 0.0) -> None:
+        """Deliver it again after ``delay`` seconds, counted as another delivery."""
+        if not self._settle():
+            return
+        again = _Message(self._message.envelope, self._message.attempt + 1)
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._queue.put, again)
+        else:
+            self._queue.put(again)
+
+    async def ack(self) -> None:
+        self._settle()
+
+    async def retry(self, delay: float) -> None:
+        self.give_back(delay)
+
+    async def dead_letter(self, error: str) -> None:
+        if self._settle():
+            handle = str(next(self._receiver.state.handles))
+            self._queue.dead[handle] = DeadLetter(
+                handle, self._receiver.service, self.envelope, error, self.attempt
+            )
+
+
+class _Receiver:
+    def __init__(self, state: _State, subscription: Subscription) -> None:
+        self.state = state
+        self.service = subscription.service
+        self.queue = state.queue(subscription.service)
+        self.queue.ack_wait = subscription.ack_wait
+        self.unsettled: set[_Received] = set()
+        self.closed = False
+
+    async def receive(self, limit: int, wait: float) -> list[_Received]:
+        if self.closed:
+            return []
+        queue = self.queue
+        if not queue.ready:
+            queue.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(queue.arrived.wait(), wait)
+        taken: list[_Received] = []
+        while queue.ready and len(taken) < limit and not self.closed:
+            received = _Received(queue.ready.popleft(), queue, self)
+            self.unsettled.add(received)
+            taken.append(received)
+        if queue.ready:
+            queue.arrived.set()  # what is left is for the other instances
+        return taken
+
+    async def close(self) -> None:
+        self.closed = True
+        for received in list(self.unsettled):
+            received.give_back()
+
+
+class _Serving:
+    def __init__(self, state: _State, service: str, respond: Responder) -> None:
+        self._state = state
+        self._service = service
+        self._respond = respond
+        self._calls: set[asyncio.Task[bytes]] = set()
+
+    async def answer(self, body: bytes) -> bytes:
+        task = asyncio.ensure_future(self._respond(body))
+        self._calls.add(task)
+        try:
+            return await asyncio.shield(task)
+        finally:
+            self._calls.discard(task)
+
+    async def close(self) -> None:
+        responders = self._state.responders[self._service]
+        if self.answer in responders:
+            responders.remove(self.answer)
+        if self._calls:
+            await asyncio.wait(self._calls)
+
+
+class MemoryBroker:
+    """The broker port in this process's memory.
+
+    Args:
+        url: ``memory://`` for a broker of this instance's own, ``memory://NAME`` for the one
+            every instance of that name shares in this process.
+    """
+
+    def __init__(self, url: str = "memory://") -> None:
+        if not url.startswith("memory://"):
+            raise ConfigError(f"a memory broker's URL is memory:// or memory://NAME; got {url!r}")
+        self.url = url
+        self._name = url.removeprefix("memory://").strip("/")
+        self._state: _State | None = None
+        self._receivers: list[_Receiver] = []
+        self._servings: list[_Serving] = []
+        self.stopped = False
+
+    def describe(self) -> str:
+        """The URL."""
+        return self.url
+
+    @property
+    def state(self) -> _State:
+        """What this broker keeps: its own, or the one its name shares."""
+        if self._state is None:
+            if self._name:
+                self._state = _SHARED.setdefault(self._name, _State())
+            else:
+                self._state = _State()
+        return self._state
+
+    async def start(self) -> None:
+        """Take messages from now on."""
+        self.stopped = False
+        _ = self.state
+
+    async def stop(self) -> None:
+        """Close every serving and receiver made here; take nothing more."""
+        for serving in self._servings:
+            await serving.close()
+        for receiver in self._receivers:
+            await receiver.close()
+        self._servings.clear()
+        self._receivers.clear()
+        self.stopped = True
+
+    async def ping(self) -> None:
+        """Raise BrokerUnavailableError once stopped."""
+        if self.stopped:
+            raise BrokerUnavailableError(f"the broker {self.url} is stopped")
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Put ``envelope`` in the queue of every service subscribed to its type."""
+        await self.ping()
+        state = self.state
+        for service in sorted(state.topics.get(envelope.type, ())):
+            state.queue(service).put(_Message(envelope))
+
+    async def send(self, envelope: Envelope, service: str) -> None:
+        """Put ``envelope`` in ``service``'s queue."""
+        await self.ping()
+        check_name(service, "service name")
+        self.state.queue(service).put(_Message(envelope))
+
+    async def subscribe(self, subscription: Subscription) -> _Receiver:
+        """A receiver of ``subscription``'s queue, which now takes its topics."""
+        await self.ping()
+        state = self.state
+        for topic in subscription.events:
+            state.topics[topic].add(subscription.service)
+        receiver = _Receiver(state, subscription)
+        self._receivers.append(receiver)
+        return receiver
+
+    async def request(self, service: str, body: bytes, wait: float) -> bytes:
+        """Ask the servings of ``service`` in turn."""
+        await self.ping()
+        state = self.state
+        responders = state.responders.get(service)
+        if not responders:
+            raise RemoteUnavailableError(
+                f"no instance of {service!r} serves requests on the broker {self.url}; check "
+                "that it runs with the same --broker-url"
+            )
+        respond = responders[next(state.turns) % len(responders)]
+        try:
+            return await asyncio.wait_for(respond(body), wait)
+        except TimeoutError:
+            raise RemoteUnavailableError(
+                f"{service!r} did not answer within {wait} s on the broker {self.url}; the "
+                "call may have run"
+            ) from None
+
+    async def serve(self, service: str, respond: Responder) -> _Serving:
+        """Answer requests to ``service`` in turn with the other servings."""
+        await self.ping()
+        check_name(service, "service name")
+        serving = _Serving(self.state, service, respond)
+        self.state.responders[service].append(serving.answer)
+        self._servings.append(serving)
+        return serving
+
+    async def dead_letters(self, service: str, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters of ``service``."""
+        queue = self.state.queues.get(service)
+        return [] if queue is None else list(queue.dead.values())[:limit]
+
+    async def redrive(self, service: str, ids: Collection[str] | None = None) -> int:
+        """Put dead letters back in the queue, as first deliveries."""
+        queue = self.state.queues.get(service)
+        if queue is None:
+            return 0
+        chosen = [h for h in queue.dead if ids is None or h in ids]
+        for handle in chosen:
+            queue.put(_Message(queue.dead.pop(handle).envelope))
+        return len(chosen)
+
+    async def purge(self, service: str, ids: Collection[str] | None = None) -> int:
+        """Forget dead letters."""
+        queue = self.state.queues.get(service)
+        if queue is None:
+            return 0
+        chosen = [h for h in queue.dead if ids is None or h in ids]
+        for handle in chosen:
+            del queue.dead[handle]
+        return len(chosen)
+
+    def __repr__(self) -> str:
+        return f"MemoryBroker({self.url!r})"

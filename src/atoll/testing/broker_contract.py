@@ -1,0 +1,487 @@
+"""The broker contract: what every adapter of the broker port must do, as pytest tests.
+
+Subclass :class:`BrokerContract` in a test module and give it a ``broker_url`` fixture (a URL
+that two broker instances can share: they are two processes' connections) and an
+``unreachable_url`` one (where no broker listens, with a password in it)::
+
+    class TestMemory(BrokerContract):
+        @pytest.fixture
+        def broker_url(self) -> str:
+            return f"memory://contract-{uuid.uuid4().hex}"
+
+Every test uses service and topic names of its own, so that a real broker's leftovers from an
+earlier run never reach it. The in-memory broker and the NATS, RabbitMQ and Redis adapters run
+this same suite, against the real brokers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
+
+from atoll.errors import BrokerUnavailableError, RemoteUnavailableError
+from atoll.messaging.broker import Subscription, open_broker
+from atoll.messaging.envelope import Envelope
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+
+    from atoll.messaging.broker import Broker, Received, Receiver
+
+__all__ = ["BrokerContract"]
+
+
+def _envelope(topic: str, n: int = 0, **headers: str) -> Envelope:
+    return Envelope(
+        id=uuid.uuid4().hex,
+        type=topic,
+        payload=b'{"n":%d}' % n,
+        stream=f"Counter:{n % 3}",
+        headers=dict(headers),
+    )
+
+
+class BrokerContract:
+    """The tests every broker adapter passes; subclasses give the URLs as fixtures."""
+
+    ack_wait: ClassVar[float] = 1.0
+    """The ack wait of the contract's subscriptions; an adapter may need a longer one."""
+
+    patience: ClassVar[float] = 10.0
+    """Seconds a test waits at the most for what it expects to arrive."""
+
+    # -- fixtures and helpers ----------------------------------------------------------------
+
+    @pytest.fixture
+    async def broker(self, broker_url: str) -> AsyncIterator[Broker]:
+        """A started broker."""
+        broker = open_broker(broker_url)
+        await broker.start()
+        try:
+            yield broker
+        finally:
+            await broker.stop()
+
+    @pytest.fixture
+    async def other(self, broker_url: str) -> AsyncIterator[Broker]:
+        """A second connection to the same broker: another process's."""
+        broker = open_broker(broker_url)
+        await broker.start()
+        try:
+            yield broker
+        finally:
+            await broker.stop()
+
+    @pytest.fixture
+    def names(self) -> Names:
+        """Service and topic names of this test's own."""
+        return Names()
+
+    def subscription(self, service: str, *topics: str, **settings: Any) -> Subscription:
+        """A subscription with the contract's ack wait, unless ``settings`` says otherwise."""
+        settings.setdefault("ack_wait", self.ack_wait)
+        return Subscription(service, tuple(topics), **settings)
+
+    async def take(self, receiver: Receiver, count: int, *, settle: str = "ack") -> list[Received]:
+        """``count`` messages from ``receiver``, acknowledged unless ``settle`` is ``"none"``.
+
+        Fails if they are not there within :attr:`patience`.
+        """
+        taken: list[Received] = []
+        deadline = time.monotonic() + self.patience
+        while len(taken) < count:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{len(taken)} of {count} messages arrived"
+            batch = await receiver.receive(count - len(taken), min(left, 1.0))
+            for received in batch:
+                if settle == "ack":
+                    await received.ack()
+            taken.extend(batch)
+        return taken
+
+    async def nothing(self, receiver: Receiver, wait: float = 0.3) -> None:
+        """Fails if ``receiver`` gets a message within ``wait`` seconds."""
+        extra = await receiver.receive(10, wait)
+        assert extra == [], [r.envelope.id for r in extra]
+
+    # -- events ------------------------------------------------------------------------------
+
+    async def test_an_event_reaches_every_subscribed_service_intact(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        stats = await broker.subscribe(self.subscription(names.service("stats"), topic))
+        mail = await broker.subscribe(self.subscription(names.service("mail"), topic))
+        sent = [_envelope(topic, n, correlation_id=f"c{n}", sender="runs") for n in range(3)]
+        for envelope in sent:
+            await broker.publish(envelope)
+        for receiver in (stats, mail):
+            got = [r.envelope for r in await self.take(receiver, 3)]
+            assert sorted(got, key=lambda e: e.id) == sorted(sent, key=lambda e: e.id)
+            await self.nothing(receiver)
+
+    async def test_an_envelope_keeps_its_headers_payload_and_stream(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        receiver = await broker.subscribe(self.subscription(names.service(), topic))
+        payload = bytes(range(256)) * 256  # 64 KiB, every byte value
+        sent = Envelope(
+            uuid.uuid4().hex,
+            topic,
+            payload,
+            "Run:42",
+            {
+                "correlation_id": "corr-1",
+                "causation_id": "cause-1",
+                "sender": "runs",
+                "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            },
+        )
+        await broker.publish(sent)
+        [received] = await self.take(receiver, 1)
+        assert received.envelope == sent
+        assert received.attempt == 1
+
+    async def test_the_instances_of_a_service_compete(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        topic, service = names.topic(), names.service()
+        first = await broker.subscribe(self.subscription(service, topic))
+        second = await other.subscribe(self.subscription(service, topic))
+        sent = {
+            e.id for e in [_envelope(topic, n) for n in range(20)] if await _published(broker, e)
+        }
+        got: list[str] = []
+        deadline = time.monotonic() + self.patience
+        while len(got) < len(sent) and time.monotonic() < deadline:
+            for receiver in (first, second):
+                for received in await receiver.receive(5, 0.1):
+                    got.append(received.envelope.id)
+                    await received.ack()
+        assert sorted(got) == sorted(sent)  # each once, none twice
+        await self.nothing(first)
+        await self.nothing(second)
+
+    async def test_an_event_of_a_topic_not_subscribed_is_not_received(
+        self, broker: Broker, names: Names
+    ) -> None:
+        taken, other_topic = names.topic(), names.topic()
+        receiver = await broker.subscribe(self.subscription(names.service(), taken))
+        await broker.publish(_envelope(other_topic))
+        await broker.publish(wanted := _envelope(taken))
+        [received] = await self.take(receiver, 1)
+        assert received.envelope.id == wanted.id
+        await self.nothing(receiver)
+
+    async def test_publishing_to_a_topic_nobody_takes_is_fine(
+        self, broker: Broker, names: Names
+    ) -> None:
+        await broker.publish(_envelope(names.topic()))
+
+    async def test_a_service_subscribed_to_two_topics_gets_both(
+        self, broker: Broker, names: Names
+    ) -> None:
+        one, two = names.topic(), names.topic()
+        receiver = await broker.subscribe(self.subscription(names.service(), one, two))
+        await broker.publish(a := _envelope(one))
+        await broker.publish(b := _envelope(two))
+        got = {r.envelope.id for r in await self.take(receiver, 2)}
+        assert got == {a.id, b.id}
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def test_a_message_sent_before_the_service_subscribes_waits_for_it(
+        self, broker: Broker, names: Names
+    ) -> None:
+        service = names.service()
+        sent = [_envelope(names.topic(), n) for n in range(3)]
+        for envelope in sent:
+            await broker.send(envelope, service)
+        receiver = await broker.subscribe(self.subscription(service))
+        got = [r.envelope for r in await self.take(receiver, 3)]
+        assert {e.id for e in got} == {e.id for e in sent}
+
+    async def test_a_message_sent_goes_to_that_service_only(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic, runs, stats = names.topic(), names.service("runs"), names.service("stats")
+        to_runs = await broker.subscribe(self.subscription(runs, topic))
+        to_stats = await broker.subscribe(self.subscription(stats, topic))
+        await broker.send(sent := _envelope(topic), runs)
+        [received] = await self.take(to_runs, 1)
+        assert received.envelope.id == sent.id
+        await self.nothing(to_stats)
+
+    # -- settling ----------------------------------------------------------------------------
+
+    async def test_an_acknowledged_message_is_not_delivered_again(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        receiver = await broker.subscribe(self.subscription(names.service(), topic))
+        await broker.publish(_envelope(topic))
+        await self.take(receiver, 1)
+        await self.nothing(receiver, self.ack_wait * 1.5)
+
+    async def test_a_retried_message_comes_back_after_its_delay_as_the_next_attempt(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        receiver = await broker.subscribe(self.subscription(names.service(), topic))
+        await broker.publish(sent := _envelope(topic))
+        [first] = await self.take(receiver, 1, settle="none")
+        returned = time.monotonic()
+        await first.retry(0.5)
+        [second] = await self.take(receiver, 1)
+        assert time.monotonic() - returned >= 0.45  # never sooner than asked
+        assert (second.envelope, second.attempt) == (sent, 2)
+
+    async def test_a_retried_message_does_not_hold_back_the_others(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        receiver = await broker.subscribe(self.subscription(names.service(), topic))
+        await broker.publish(stuck := _envelope(topic, 0))
+        [first] = await self.take(receiver, 1, settle="none")
+        await first.retry(5.0)
+        later = [_envelope(topic, n) for n in range(1, 4)]
+        for envelope in later:
+            await broker.publish(envelope)
+        got = {r.envelope.id for r in await self.take(receiver, 3)}
+        assert got == {e.id for e in later}
+        assert stuck.id not in got
+
+    async def test_every_delivery_counts_as_an_attempt(self, broker: Broker, names: Names) -> None:
+        topic = names.topic()
+        receiver = await broker.subscribe(self.subscription(names.service(), topic, deliveries=3))
+        await broker.publish(_envelope(topic))
+        attempts = []
+        for _ in range(4):  # the deliveries allowed, and one more for the consumer to refuse
+            [received] = await self.take(receiver, 1, settle="none")
+            attempts.append(received.attempt)
+            await received.retry(0)
+        assert attempts == [1, 2, 3, 4]
+
+    async def test_a_message_left_unsettled_past_its_ack_wait_is_delivered_again(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        topic, service = names.topic(), names.service()
+        stuck = await broker.subscribe(self.subscription(service, topic))
+        await broker.publish(sent := _envelope(topic))
+        [held] = await self.take(stuck, 1, settle="none")  # its consumer hangs, or died
+        assert held.attempt == 1
+        rescuer = await other.subscribe(self.subscription(service, topic))
+        [again] = await self.take(rescuer, 1)
+        assert (again.envelope.id, again.attempt) == (sent.id, 2)
+
+    async def test_a_closed_receiver_gives_back_what_it_had_not_settled(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        topic, service = names.topic(), names.service()
+        leaving = await broker.subscribe(self.subscription(service, topic, ack_wait=60.0))
+        sent = [_envelope(topic, n) for n in range(3)]
+        for envelope in sent:
+            await broker.publish(envelope)
+        taken = await self.take(leaving, 3, settle="none")
+        await taken[0].ack()
+        await leaving.close()
+        staying = await other.subscribe(self.subscription(service, topic, ack_wait=60.0))
+        got = {r.envelope.id for r in await self.take(staying, 2)}
+        assert got == {taken[1].envelope.id, taken[2].envelope.id}
+        assert await leaving.receive(10, 0.1) == []
+
+    # -- dead letters ------------------------------------------------------------------------
+
+    async def test_a_dead_letter_keeps_the_message_and_the_error(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic, service = names.topic(), names.service()
+        receiver = await broker.subscribe(self.subscription(service, topic))
+        await broker.publish(poison := _envelope(topic, 0, correlation_id="c-poison"))
+        await broker.publish(fine := _envelope(topic, 1))
+        got = await self.take(receiver, 2, settle="none")
+        for received in got:
+            if received.envelope.id == poison.id:
+                await received.dead_letter("ValueError: no such user 7")
+            else:
+                await received.ack()
+        [dead] = await _eventually(lambda: broker.dead_letters(service), self.patience)
+        assert dead.envelope == poison
+        assert (dead.service, dead.error, dead.deliveries) == (
+            service,
+            "ValueError: no such user 7",
+            1,
+        )
+        assert dead.failed_at <= time.time() + 1
+        assert fine.id in {r.envelope.id for r in got}
+        await self.nothing(receiver, self.ack_wait * 1.5)  # not delivered again
+
+    async def test_a_redriven_dead_letter_is_delivered_anew_to_its_service_only(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic, service, bystander = names.topic(), names.service(), names.service("by")
+        receiver = await broker.subscribe(self.subscription(service, topic))
+        watcher = await broker.subscribe(self.subscription(bystander, topic))
+        await broker.publish(poison := _envelope(topic))
+        await self.take(watcher, 1)
+        [received] = await self.take(receiver, 1, settle="none")
+        await received.retry(0)
+        [received] = await self.take(receiver, 1, settle="none")
+        await received.dead_letter("boom")
+        [dead] = await _eventually(lambda: broker.dead_letters(service), self.patience)
+        assert dead.deliveries == 2
+        assert await broker.redrive(service) == 1
+        [again] = await self.take(receiver, 1)
+        assert (again.envelope, again.attempt) == (poison, 1)
+        assert await broker.dead_letters(service) == []
+        await self.nothing(watcher)
+
+    async def test_redrive_and_purge_take_the_dead_letters_named(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic, service = names.topic(), names.service()
+        receiver = await broker.subscribe(self.subscription(service, topic))
+        sent = [_envelope(topic, n) for n in range(3)]
+        for envelope in sent:
+            await broker.publish(envelope)
+        for received in await self.take(receiver, 3, settle="none"):
+            await received.dead_letter(f"failed {received.envelope.id}")
+        dead = await _eventually(lambda: broker.dead_letters(service), self.patience, count=3)
+        by_message = {d.envelope.id: d for d in dead}
+        assert set(by_message) == {e.id for e in sent}
+        assert by_message[sent[0].id].error == f"failed {sent[0].id}"
+        assert await broker.purge(service, [by_message[sent[0].id].id]) == 1
+        assert await broker.redrive(service, [by_message[sent[1].id].id]) == 1
+        [again] = await self.take(receiver, 1)
+        assert again.envelope.id == sent[1].id
+        [left] = await broker.dead_letters(service)
+        assert left.envelope.id == sent[2].id
+        assert await broker.purge(service) == 1
+        assert await broker.dead_letters(service) == []
+
+    async def test_dead_letters_of_a_service_never_seen_are_none(
+        self, broker: Broker, names: Names
+    ) -> None:
+        service = names.service()
+        assert await broker.dead_letters(service) == []
+        assert await broker.redrive(service) == 0
+        assert await broker.purge(service) == 0
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def test_a_request_is_answered_by_one_instance(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        service = names.service()
+        answered: list[str] = []
+
+        def responder(name: str) -> Any:
+            async def respond(body: bytes) -> bytes:
+                answered.append(name)
+                return b"re:" + body
+
+            return respond
+
+        await broker.serve(service, responder("first"))
+        await other.serve(service, responder("second"))
+        replies = await asyncio.gather(
+            *(broker.request(service, b"%d" % n, 5.0) for n in range(50))
+        )
+        assert replies == [b"re:%d" % n for n in range(50)]  # each its own answer
+        assert len(answered) == 50
+
+    async def test_a_request_nobody_serves_is_unavailable(
+        self, broker: Broker, names: Names
+    ) -> None:
+        with pytest.raises(RemoteUnavailableError):
+            await broker.request(names.service(), b"{}", 0.5)
+
+    async def test_a_request_not_answered_in_time_is_unavailable(
+        self, broker: Broker, names: Names
+    ) -> None:
+        service = names.service()
+        release = asyncio.Event()
+
+        async def respond(body: bytes) -> bytes:
+            await release.wait()
+            return body
+
+        await broker.serve(service, respond)
+        try:
+            with pytest.raises(RemoteUnavailableError, match=service):
+                await broker.request(service, b"slow", 0.3)
+        finally:
+            release.set()
+
+    async def test_a_closed_serving_takes_no_more_requests(
+        self, broker: Broker, names: Names
+    ) -> None:
+        service = names.service()
+
+        async def respond(body: bytes) -> bytes:
+            return body
+
+        serving = await broker.serve(service, respond)
+        assert await broker.request(service, b"ping", 5.0) == b"ping"
+        await serving.close()
+        with pytest.raises(RemoteUnavailableError):
+            await broker.request(service, b"ping", 0.5)
+
+    # -- connection --------------------------------------------------------------------------
+
+    async def test_a_started_broker_answers_ping(self, broker: Broker) -> None:
+        await broker.ping()
+
+    async def test_an_unreachable_broker_is_named_without_its_password(
+        self, unreachable_url: str
+    ) -> None:
+        broker = open_broker(unreachable_url)
+        with pytest.raises(BrokerUnavailableError) as caught:
+            await broker.start()
+        message = str(caught.value)
+        assert "s3cret" not in message
+        assert "s3cret" not in broker.describe()
+        assert broker.describe() in message
+        await broker.stop()  # stopping what never connected is fine
+
+
+class Names:
+    """Fresh service and topic names for one test."""
+
+    def __init__(self) -> None:
+        self.run = uuid.uuid4().hex[:10]
+        self.count = 0
+
+    def service(self, base: str = "svc") -> str:
+        """A service name no other test uses."""
+        self.count += 1
+        return f"{base}-{self.run}-{self.count}"
+
+    def topic(self) -> str:
+        """An event type name no other test uses."""
+        self.count += 1
+        return f"contract.t{self.run}.Ticked{self.count}"
+
+
+async def _published(broker: Broker, envelope: Envelope) -> bool:
+    await broker.publish(envelope)
+    return True
+
+
+async def _eventually(read: Any, patience: float, *, count: int = 1) -> list[Any]:
+    """What ``read()`` returns once it holds ``count`` items, or the patience is out.
+
+    Dead letters settle asynchronously on some brokers.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        found: Iterable[Any] = await read()
+        found = list(found)
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.05)

@@ -33,6 +33,8 @@ def test_all_is_sorted_and_holds_exactly_the_daily_names():
         "AtollError",
         "Component",
         "Container",
+        "Clients",
+        "Delivery",
         "Events",
         "InFlight",
         "Lifecycle",

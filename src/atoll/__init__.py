@@ -23,10 +23,12 @@ from atoll.service.system import System
 
 if TYPE_CHECKING:
     from atoll.endpoints.client import RemoteService, SyncRemoteService
+    from atoll.endpoints.clients import Clients
     from atoll.kernel.entrypoint import main
     from atoll.kernel.inflight import InFlight
     from atoll.kernel.lifecycle import Component, Lifecycle, State
     from atoll.messaging.bus import Events
+    from atoll.messaging.envelope import Delivery
     from atoll.persistence.repository import Repository
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
@@ -34,8 +36,10 @@ if TYPE_CHECKING:
 __all__ = [
     "App",
     "AtollError",
+    "Clients",
     "Component",
     "Container",
+    "Delivery",
     "Events",
     "InFlight",
     "Lifecycle",
@@ -60,6 +64,8 @@ __all__ = [
 
 _LAZY = {
     "Component": "atoll.kernel.lifecycle",
+    "Clients": "atoll.endpoints.clients",
+    "Delivery": "atoll.messaging.envelope",
     "Events": "atoll.messaging.bus",
     "RemoteService": "atoll.endpoints.client",
     "Repository": "atoll.persistence.repository",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from atoll.endpoints.client import RemoteService
-from atoll.endpoints.transports import LocalTransport, masked, rpc_url
+from atoll.endpoints.transports import BrokerTransport, LocalTransport, masked, rpc_url
 from atoll.errors import ConfigError
 from atoll.kernel.options import option
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from atoll.endpoints.transports import RpcEngine
+    from atoll.messaging.broker import Broker
 
 __all__ = ["ClientOptions", "Clients"]
 
@@ -69,13 +70,15 @@ class Clients:
     """The remote services this process calls, by name.
 
     A service running in this process is called through its engine (:class:`LocalTransport`),
-    any other over HTTP at its URL in ``options.urls``. A component: :meth:`stop` closes the
+    any other over HTTP at its URL in ``options.urls``, or, without one, over the broker
+    (:class:`BrokerTransport`) when the process has one. A component: :meth:`stop` closes the
     connections.
 
     Args:
         options: the ``clients`` option section.
         local: the engines of the services in this process, by name.
         env_prefix: the application's environment prefix, for messages (``RUNS``).
+        broker: the broker remote services answer on, if any.
     """
 
     def __init__(
@@ -84,8 +87,10 @@ class Clients:
         local: Mapping[str, RpcEngine] | None = None,
         *,
         env_prefix: str = "<PREFIX>",
+        broker: Broker | None = None,
     ) -> None:
         self.options = options
+        self.broker = broker
         self._local = dict(local or {})
         self._urls = options.targets()
         self._env_var = f"{env_prefix}_CLIENTS_URLS".upper()
@@ -107,12 +112,15 @@ class Clients:
         if engine is not None:
             return RemoteService(LocalTransport(engine, name=name))
         url = self._urls.get(name)
+        if url is None and self.broker is not None:
+            transport = BrokerTransport(self.broker, name, timeout=self.options.timeout)
+            return RemoteService(transport)
         if url is None:
             known = ", ".join(sorted({*self._local, *self._urls})) or "none"
             raise ConfigError(
                 f"no URL for the remote service {name!r} (known: {known}); set it with "
                 f"--clients-urls {name}=http://HOST:PORT/rpc or the environment variable "
-                f"{self._env_var}"
+                f"{self._env_var}, or run both with the same --broker-url"
             )
         return RemoteService(url, timeout=self.options.timeout)
 

@@ -37,8 +37,11 @@ from atoll.kernel.options import MASK
 if TYPE_CHECKING:
     import httpx
 
+    from atoll.messaging.broker import Broker
+
 __all__ = [
     "BODY_SHOWN",
+    "BrokerTransport",
     "HttpTransport",
     "LocalTransport",
     "RpcEngine",
@@ -145,6 +148,41 @@ class LocalTransport:
 
     def __repr__(self) -> str:
         return f"LocalTransport({self.url!r})"
+
+
+class BrokerTransport:
+    """Carries request bodies to a service over a broker: broker RPC, request and reply.
+
+    One instance of the service answers each request, with the very engine HTTP would hand
+    the body to. A notification is a request too, whose empty answer is dropped: the broker
+    says whether some instance took it.
+
+    Args:
+        broker: the broker the service answers on.
+        service: the service's name.
+        timeout: seconds to wait for the answer.
+    """
+
+    def __init__(self, broker: Broker, service: str, *, timeout: float = 10.0) -> None:
+        self.broker = broker
+        self.service = service
+        self.timeout = timeout
+        self.url = f"{broker.describe()} ({service})"
+
+    async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
+        """Ask one instance of the service; its answer's body, None for a notification.
+
+        Raises:
+            RemoteUnavailableError: no instance answered within the timeout, or none serves.
+        """
+        answer = await self.broker.request(self.service, body, self.timeout)
+        return None if notification or not answer else answer
+
+    async def aclose(self) -> None:
+        """Nothing to release: the broker's connection is the process's."""
+
+    def __repr__(self) -> str:
+        return f"BrokerTransport({self.url!r})"
 
 
 class _Http(Generic[T]):

@@ -215,6 +215,11 @@ class MessageBus:
                 if handler.is_async and not signature.dependencies
             )
         self._named = {message_name(event_type): event_type for event_type in self._events}
+        self._named.update(
+            (message_name(message), message)
+            for message, handler in self._commands.items()
+            if handler.kind is HandlerKind.COMMAND
+        )
         self._container = container
 
     def signature(self, handler: Handler) -> Signature:
@@ -260,18 +265,27 @@ class MessageBus:
         self._bound("publish " + ", ".join(type(event).__qualname__ for event in events))
         await self._drain(collections.deque(events))
 
-    async def deliver(self, envelope: Envelope, *, only: Collection[str] | None = None) -> bool:
-        """Handle a delivered event: each of its handlers gets the delivery in its scope.
+    async def deliver(
+        self,
+        envelope: Envelope,
+        *,
+        only: Collection[str] | None = None,
+        service: str | None = None,
+    ) -> bool:
+        """Handle a delivered event or command: each handler gets the delivery in its scope.
 
-        A handler whose unit of work has seen the message already is skipped; one that fails is
-        logged, and the others still run, as for :meth:`publish`. The events they raise follow.
-        Unlike :meth:`publish`, a failure is raised once every handler has run, so that the
-        message is not acknowledged.
+        An event goes to each of its handlers, a command to its one handler. A handler whose
+        unit of work has seen the message already is skipped; one that fails is logged, and
+        the others still run, as for :meth:`publish`. The events they raise follow. Unlike
+        :meth:`publish`, a failure is raised once every handler has run, so that the message
+        is not acknowledged.
 
         Args:
-            envelope: the event, sealed.
+            envelope: the event or command, sealed.
             only: the consumers (``service.handler``) to deliver to; all by default. A
                 redelivery after a failure goes to those that failed.
+            service: deliver to that service's handlers only: a broker delivers to each
+                service apart, even when several run in one process.
 
         Returns:
             Whether any handler here handles the envelope's type.
@@ -281,15 +295,19 @@ class MessageBus:
                 again, so that its effect is not lost.
         """
         self._bound(f"deliver {envelope.type}")
-        event_type = self._named.get(envelope.type)
-        if event_type is None:
+        message_type = self._named.get(envelope.type)
+        if message_type is None:
             return False
-        message = open_envelope(envelope, event_type)
+        message = open_envelope(envelope, message_type)
+        command = self._commands.get(message_type)
+        handlers = [command] if command is not None else self._events[message_type]
         pending: collections.deque[object] = collections.deque()
         failed: dict[str, str] = {}
-        for handler in self._events[event_type]:
+        for handler in handlers:
             consumer = f"{handler.service}.{handler.name}"
-            if only is not None and consumer not in only:
+            if (only is not None and consumer not in only) or (
+                service is not None and handler.service != service
+            ):
                 continue
             delivery = Delivery(envelope.id, consumer, dict(envelope.headers))
             if not await self._run_logged(handler, message, pending, {Delivery: delivery}):
@@ -302,6 +320,11 @@ class MessageBus:
                 failed=tuple(failed),
             )
         return True
+
+    @property
+    def delivered_types(self) -> dict[str, type]:
+        """The types :meth:`deliver` handles, by :func:`message_name`: events and commands."""
+        return dict(self._named)
 
     async def call(
         self, handler: Handler, arguments: dict[str, Any], seeds: dict[Any, Any] | None = None

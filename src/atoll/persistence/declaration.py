@@ -6,7 +6,8 @@ Declaring records what the service keeps. Composing the service installs, in its
 - the :class:`~atoll.persistence.ports.Database`, named after the service, an app-scoped
   component: the adapter is chosen by the URL's scheme when the application starts, and its
   ``ping`` joins the readiness checks (``/health/ready`` answers 503 while it fails);
-- its :class:`~atoll.persistence.relay.OutboxRelay`, delivering to this process's bus;
+- its :class:`~atoll.persistence.relay.OutboxRelay`, handing what it relays to the application's
+  :class:`~atoll.messaging.publishing.Publisher`: this process's bus, or a broker;
 - the unit of work, request-scoped: a new one for each handler call, which sees the call's
   :class:`~atoll.messaging.envelope.Delivery`.
 """
@@ -21,9 +22,8 @@ from atoll.errors import ConfigError
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.kernel.providers import Named, Scope
-from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import Delivery
-from atoll.messaging.publishing import LocalPublisher
+from atoll.messaging.publishing import Publisher
 from atoll.persistence.options import DatabaseOptions
 from atoll.persistence.ports import Database
 from atoll.persistence.relay import OutboxRelay
@@ -132,11 +132,11 @@ class DatabaseDeclaration:
         def relay(
             options: Annotated[DatabaseOptions, Named(section)],
             db: Annotated[Database, Named(service)],
-            bus: MessageBus,
+            publisher: Publisher,
         ) -> OutboxRelay:
             return OutboxRelay(
                 db,
-                LocalPublisher(bus),
+                publisher,
                 batch=options.relay_batch,
                 interval=options.relay_interval,
                 enabled=options.relay,

@@ -2,7 +2,8 @@
 
 The kernel runs an :class:`~atoll.App`: options, providers, tasks. A service adds handlers and
 endpoints; composing it gives the App that runs them: the services' own declarations, plus a
-message bus bound to the container once it is built, the ``server`` options, the ASGI app, and
+message bus bound to the container once it is built, the ``broker`` options with the broker and
+what uses it (:mod:`atoll.service.messaging`), the ``server`` options, the ASGI app, and
 (unless an outside ASGI server serves it) the HTTP server component.
 """
 
@@ -24,7 +25,10 @@ from atoll.kernel.app import App
 from atoll.kernel.entrypoint import load_config, running
 from atoll.kernel.health import Readiness
 from atoll.kernel.lifecycle import Lifecycle, State
+from atoll.messaging.broker import Broker  # noqa: TC001 - the container reads hints at run time
 from atoll.messaging.bus import MessageBus
+from atoll.messaging.options import BrokerOptions  # noqa: TC001 - as Broker
+from atoll.service.messaging import install_broker
 from atoll.service.service import Service
 from atoll.service.system import System
 
@@ -89,6 +93,7 @@ def compose(
             section = "db" if alone else f"{service.name.replace('-', '_')}_db"
             service.database_declaration.install(app, service=service.name, section=section)
     api = services[0].api() if alone else system_api(name, app.version, services, app.description)
+    install_broker(app, services)
     app.options("server", ServerOptions)
 
     def make_http_app(bus: MessageBus, options: ServerOptions, readiness: Readiness) -> HttpApp:
@@ -99,10 +104,13 @@ def compose(
     app.options("clients", ClientOptions)
     prefix = app.env_prefix
 
-    def make_clients(http: HttpApp, options: ClientOptions) -> Clients:
+    def make_clients(
+        http: HttpApp, options: ClientOptions, broker: Broker, broker_options: BrokerOptions
+    ) -> Clients:
         # The very engines HTTP serves: a call in the process is decoded, checked and
         # answered as one over the network is.
-        return Clients(options, http.engines, env_prefix=prefix)
+        remote = None if broker_options.local else broker
+        return Clients(options, http.engines, env_prefix=prefix, broker=remote)
 
     app.provide(make_clients)
     if serve:

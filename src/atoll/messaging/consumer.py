@@ -1,0 +1,243 @@
+"""The consumer: one service's messages taken from a broker, handled by the bus, and settled.
+
+Every broker adapter is driven by this one loop, so that the delivery guarantees do not depend
+on the broker:
+
+- a message is acknowledged only once :meth:`~atoll.messaging.bus.MessageBus.deliver` returned,
+  that is, once each handler (and the unit of work it committed, with its inbox entry) is done;
+- a handler that failed gets the message again after a backoff that grows with each delivery
+  (:class:`~atoll.messaging.broker.RetryPolicy`); the other messages go on meanwhile;
+- on its last allowed delivery, a message that fails again goes to the service's dead-letter
+  queue with the error; so does one delivered more often than allowed because its consumers
+  died while handling it (it is not run again), and one whose payload no longer decodes;
+- up to ``concurrency`` messages are handled at once; those of one stream (one aggregate) one
+  after the other, in the order this instance received them;
+- stopping takes no new message, lets those in hand finish and settle, and gives back what the
+  receiver holds unstarted, for the next instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from atoll.errors import BrokerUnavailableError, DeliveryError
+
+if TYPE_CHECKING:
+    from atoll.messaging.broker import Broker, Received, Receiver, RetryPolicy, Subscription
+    from atoll.messaging.bus import MessageBus
+
+__all__ = ["BrokerConsumer"]
+
+logger = logging.getLogger("atoll.broker")
+
+_LONGEST_PAUSE = 30.0
+"""Seconds a consumer waits at the most before it asks a broker out of reach again."""
+
+
+class BrokerConsumer:
+    """Takes one service's messages from a broker and has the bus handle them.
+
+    A component: :meth:`start` subscribes and starts the loop, :meth:`stop` ends it
+    gracefully.
+
+    Args:
+        broker: where the messages come from.
+        bus: who handles them.
+        subscription: what the service takes.
+        policy: when a failed message is tried again, and when it is given up.
+        concurrency: messages handled at once at the most.
+        poll: seconds each wait for messages lasts before it is asked again.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        bus: MessageBus,
+        subscription: Subscription,
+        policy: RetryPolicy,
+        *,
+        concurrency: int = 16,
+        poll: float = 1.0,
+    ) -> None:
+        self.broker = broker
+        self.bus = bus
+        self.subscription = subscription
+        self.policy = policy
+        self.concurrency = concurrency
+        self.poll = poll
+        self.handled = 0
+        self.dead = 0
+        self._receiver: Receiver | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._streams: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def service(self) -> str:
+        """The service whose messages these are."""
+        return self.subscription.service
+
+    async def start(self) -> None:
+        """Subscribe, and handle messages in the background from now on.
+
+        Raises:
+            BrokerUnavailableError: the broker is out of reach.
+        """
+        self._stopping.clear()
+        self._receiver = await self.broker.subscribe(self.subscription)
+        self._task = asyncio.create_task(self._run(), name=f"consumer of {self.service}")
+
+    async def stop(self) -> None:
+        """Take no more; let the messages in hand finish and settle; give back the rest."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._stopping.set()
+            await task
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            try:
+                await receiver.close()
+            except Exception as error:  # noqa: BLE001 - what it held is redelivered anyway
+                logger.warning(
+                    "the consumer of %s could not give back what it held (%s: %s); the "
+                    "broker delivers it again once its ack wait has passed",
+                    self.service,
+                    type(error).__name__,
+                    error,
+                )
+
+    def kill(self) -> None:
+        """Stop at once: what is in hand is delivered again, as after a crash."""
+        for task in [*self._inflight, *([self._task] if self._task else [])]:
+            task.cancel()
+
+    async def _run(self) -> None:
+        receiver = self._receiver
+        assert receiver is not None  # noqa: S101 - start() set it
+        failures = 0
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                free = self.concurrency - len(self._inflight)
+                if free <= 0:
+                    await asyncio.wait(
+                        [stopping, *self._inflight], return_when=asyncio.FIRST_COMPLETED
+                    )
+                    continue
+                receiving = asyncio.ensure_future(receiver.receive(free, self.poll))
+                await asyncio.wait([receiving, stopping], return_when=asyncio.FIRST_COMPLETED)
+                if not receiving.done():
+                    receiving.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await receiving
+                    break
+                try:
+                    batch = receiving.result()
+                except BrokerUnavailableError as error:
+                    failures += 1
+                    pause = min(self.poll * 2 ** (failures - 1), _LONGEST_PAUSE)
+                    logger.warning(
+                        "the consumer of %s cannot receive (%s); trying again in %.1f s",
+                        self.service,
+                        error,
+                        pause,
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(stopping), pause)
+                    continue
+                failures = 0
+                for received in batch:
+                    self._spawn(received)
+        finally:
+            stopping.cancel()
+            if self._inflight:
+                await asyncio.wait(self._inflight)
+
+    def _spawn(self, received: Received) -> None:
+        stream = received.envelope.stream
+        before = self._streams.get(stream) if stream else None
+        task = asyncio.create_task(self._handle_after(received, before))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        if stream:
+            self._streams[stream] = task
+            task.add_done_callback(lambda done: self._forget(stream, done))
+
+    def _forget(self, stream: str, task: asyncio.Task[None]) -> None:
+        if self._streams.get(stream) is task:
+            del self._streams[stream]
+
+    async def _handle_after(self, received: Received, before: asyncio.Task[None] | None) -> None:
+        if before is not None:
+            await asyncio.wait([before])  # its outcome is its own; only the order matters
+        await self.handle(received)
+
+    async def handle(self, received: Received) -> None:
+        """Deliver one message to the bus and settle it: ack, retry or dead letter."""
+        envelope = received.envelope
+        try:
+            if received.attempt > self.policy.deliveries:
+                await self._give_up(
+                    received,
+                    f"delivered {received.attempt} times, more than the {self.policy.deliveries} "
+                    "allowed: its consumers stopped while handling it (a crash, a kill, a "
+                    "timeout), so it is not run again",
+                )
+                return
+            try:
+                await self.bus.deliver(envelope, service=self.service)
+            except DeliveryError as error:
+                await self._failed(received, str(error))
+                return
+            except Exception as error:  # noqa: BLE001 - a message that cannot be decoded
+                await self._give_up(
+                    received,
+                    f"cannot be read as {envelope.type}: {type(error).__name__}: {error}",
+                )
+                return
+            await received.ack()
+            self.handled += 1
+        except Exception as error:  # noqa: BLE001 - a settle the broker refused
+            logger.warning(
+                "the consumer of %s could not settle message %s (%s: %s); the broker "
+                "delivers it again",
+                self.service,
+                envelope.id,
+                type(error).__name__,
+                error,
+            )
+
+    async def _failed(self, received: Received, error: str) -> None:
+        if received.attempt >= self.policy.deliveries:
+            await self._give_up(received, error)
+            return
+        delay = self.policy.delay(received.attempt)
+        logger.warning(
+            "%s: delivery %d of %d failed; trying again in %.1f s",
+            received.envelope.type,
+            received.attempt,
+            self.policy.deliveries,
+            delay,
+        )
+        await received.retry(delay)
+
+    async def _give_up(self, received: Received, error: str) -> None:
+        await received.dead_letter(error)
+        self.dead += 1
+        logger.error(
+            "%s (message %s) is in the dead-letter queue of %s after %d deliveries: %s; "
+            "once fixed, redrive it with: atoll dlq redrive %s",
+            received.envelope.type,
+            received.envelope.id,
+            self.service,
+            received.attempt,
+            error,
+            self.service,
+        )
+
+    def __repr__(self) -> str:
+        return f"BrokerConsumer({self.service!r} on {self.broker.describe()})"

@@ -1,0 +1,79 @@
+"""The options of the broker a process's services talk through: ``--broker-url`` and the rest.
+
+One ``broker`` section per process, shared by the services it runs (``--broker-url``,
+``<PREFIX>_BROKER_URL``, ``[broker]`` in the config file). ``memory://``, the default, keeps
+every message in the process: events committed to an outbox are delivered to this process's
+handlers by the relay. Any other URL names a broker adapter: the relay publishes to it, each
+service consumes its own messages from it and answers broker RPC on it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from atoll.kernel.options import option
+from atoll.messaging.broker import RetryPolicy
+
+__all__ = ["LOCAL", "BrokerOptions"]
+
+LOCAL = "memory://"
+"""The broker URL that keeps every message in the process."""
+
+
+@dataclass(frozen=True)
+class BrokerOptions:
+    """The broker, and how its messages are retried, held and handled."""
+
+    url: str = option(
+        LOCAL,
+        help=(
+            "the broker: nats://host:4222, amqp://user:password@host:5672/, "
+            "redis://host:6379/0; memory:// keeps messages in this process"
+        ),
+    )
+    deliveries: int = option(
+        5, help="deliveries of a message at the most; then it goes to the dead-letter queue"
+    )
+    retry_backoff: float = option(
+        0.5, help="seconds before a failed message is delivered again; doubling each time"
+    )
+    retry_longest: float = option(60.0, help="seconds a retry waits at the most")
+    ack_wait: float = option(
+        30.0,
+        help="seconds a message may be in hand before it is delivered to another instance",
+    )
+    prefetch: int = option(64, help="messages an instance holds unsettled at the most")
+    concurrency: int = option(16, help="messages an instance handles at once at the most")
+    rpc: bool = option(default=True, help="answer JSON-RPC calls that come over the broker")
+
+    def __post_init__(self) -> None:
+        for name in ("retry_backoff", "retry_longest", "ack_wait"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                msg = f"{name} must be a finite number of seconds, 0 or more; got {value}"
+                raise ValueError(msg)
+        if self.ack_wait == 0:
+            msg = "ack_wait must be above 0 seconds, such as 30"
+            raise ValueError(msg)
+        for name in ("deliveries", "prefetch", "concurrency"):
+            if getattr(self, name) < 1:
+                msg = f"{name} must be 1 or more; got {getattr(self, name)}"
+                raise ValueError(msg)
+        if self.retry_longest < self.retry_backoff:
+            msg = (
+                f"retry_longest ({self.retry_longest}) must be at least retry_backoff "
+                f"({self.retry_backoff})"
+            )
+            raise ValueError(msg)
+
+    @property
+    def local(self) -> bool:
+        """Whether messages stay in this process (``memory://``)."""
+        return self.url == LOCAL
+
+    def policy(self) -> RetryPolicy:
+        """How failed messages are retried, from these options."""
+        return RetryPolicy(
+            deliveries=self.deliveries, backoff=self.retry_backoff, longest=self.retry_longest
+        )

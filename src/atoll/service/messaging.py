@@ -1,0 +1,158 @@
+"""The broker of a process, installed: the ``broker`` options, the broker, and what uses it.
+
+Composing an application installs, beside the services' own declarations:
+
+- the ``broker`` options section (:class:`~atoll.messaging.options.BrokerOptions`);
+- the :class:`~atoll.messaging.broker.Broker` chosen by ``--broker-url``, an app-scoped
+  component whose ``ping`` joins the readiness checks (``/health/ready`` answers 503 while the
+  broker is out of reach);
+- the :class:`~atoll.messaging.publishing.Publisher` every outbox relay hands its events to:
+  the bus of this process for ``memory://``, the broker for any other URL;
+- :class:`BrokerLink`, an entrypoint: with a broker, each service consumes its own messages
+  (the events it handles, what is sent to it) through a
+  :class:`~atoll.messaging.consumer.BrokerConsumer`, and answers the JSON-RPC calls that come
+  over the broker (broker RPC) with its own engine.
+"""
+
+# No `from __future__ import annotations` here: the container reads the hints of the
+# factories below when they are registered, so the types they name are imported for real.
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from atoll.endpoints.asgi import HttpApp
+from atoll.endpoints.transports import RpcEngine
+from atoll.kernel.app import App
+from atoll.kernel.health import Readiness
+from atoll.messaging.broker import Broker, Serving, Subscription, open_broker
+from atoll.messaging.bus import MessageBus
+from atoll.messaging.consumer import BrokerConsumer
+from atoll.messaging.envelope import message_name
+from atoll.messaging.handlers import HandlerKind
+from atoll.messaging.options import BrokerOptions
+from atoll.messaging.publishing import LocalPublisher, Publisher
+from atoll.service.service import Service
+
+__all__ = ["BrokerLink", "install_broker", "subscription_of"]
+
+
+def subscription_of(service: Service, options: BrokerOptions) -> Subscription | None:
+    """What ``service`` takes from a broker: the events it handles and what is sent to it.
+
+    ``None`` for a service that handles no event and no command.
+    """
+    events: set[str] = set()
+    commands = False
+    for handler in service.handlers:
+        if handler.kind is HandlerKind.EVENT and handler.message is not None:
+            events.add(message_name(handler.message))
+        elif handler.kind is HandlerKind.COMMAND:
+            commands = True
+    if not events and not commands:
+        return None
+    return Subscription(
+        service.name,
+        tuple(sorted(events)),
+        deliveries=options.deliveries,
+        ack_wait=options.ack_wait,
+        prefetch=options.prefetch,
+    )
+
+
+class BrokerLink:
+    """The services of this process on the broker: their consumers and their RPC servings.
+
+    An entrypoint: it starts once every other component has, and stops before them, so that
+    messages in hand find what their handlers use. With ``memory://`` it does nothing.
+
+    Args:
+        options: the ``broker`` options.
+        broker: the broker.
+        bus: who handles what the consumers take.
+        services: the services of this process.
+        http: whose JSON-RPC engines answer broker RPC.
+    """
+
+    atoll_entrypoint = True
+
+    def __init__(
+        self,
+        options: BrokerOptions,
+        broker: Broker,
+        bus: MessageBus,
+        services: Sequence[Service],
+        http: HttpApp,
+    ) -> None:
+        self.options = options
+        self.broker = broker
+        self.bus = bus
+        self.consumers: list[BrokerConsumer] = []
+        policy = options.policy()
+        for service in services if not options.local else ():
+            subscription = subscription_of(service, options)
+            if subscription is not None:
+                self.consumers.append(
+                    BrokerConsumer(
+                        broker, bus, subscription, policy, concurrency=options.concurrency
+                    )
+                )
+        self._engines: dict[str, RpcEngine] = (
+            {s.name: http.engines[s.name] for s in services if s.name in http.engines}
+            if options.rpc and not options.local
+            else {}
+        )
+        self._servings: list[Serving] = []
+
+    async def start(self) -> None:
+        """Serve RPC and start consuming, for each service."""
+        for name, engine in self._engines.items():
+            self._servings.append(await self.broker.serve(name, _responder(engine)))
+        for consumer in self.consumers:
+            await consumer.start()
+
+    async def stop(self) -> None:
+        """Take no more calls and messages; finish those in hand."""
+        servings, self._servings = self._servings, []
+        for serving in servings:
+            await serving.close()
+        for consumer in self.consumers:
+            await consumer.stop()
+
+    def kill(self) -> None:
+        """Stop at once: the messages in hand are delivered again, as after a crash."""
+        for consumer in self.consumers:
+            consumer.kill()
+
+    def __repr__(self) -> str:
+        return f"BrokerLink({self.broker.describe()}, {len(self.consumers)} consumer(s))"
+
+
+def _responder(engine: RpcEngine) -> Callable[[bytes], Awaitable[bytes]]:
+    async def respond(body: bytes) -> bytes:
+        return await engine.handle(body) or b""  # a notification's answer is empty
+
+    return respond
+
+
+def install_broker(app: App, services: Sequence[Service]) -> None:
+    """Provide the ``broker`` options, the broker, the relays' publisher and the link."""
+    app.options("broker", BrokerOptions)
+
+    def broker(options: BrokerOptions, readiness: Readiness) -> Broker:
+        opened = open_broker(options.url)
+        if not options.local:
+
+            async def ping() -> None:
+                await opened.ping()
+
+            readiness.add("broker", ping)
+        return opened
+
+    def publisher(options: BrokerOptions, bus: MessageBus, broker: Broker) -> Publisher:
+        return LocalPublisher(bus) if options.local else broker
+
+    def link(options: BrokerOptions, broker: Broker, bus: MessageBus, http: HttpApp) -> BrokerLink:
+        return BrokerLink(options, broker, bus, services, http)
+
+    app.provide(broker, provides=Broker)
+    app.provide(publisher, provides=Publisher)
+    app.provide(link)

@@ -1,0 +1,294 @@
+"""The consumer: delivers to the bus, acks after success, retries with backoff, dead-letters."""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from atoll.errors import BrokerUnavailableError
+from atoll.kernel.registry import Registry
+from atoll.messaging.broker import RetryPolicy, Subscription
+from atoll.messaging.bus import MessageBus
+from atoll.messaging.consumer import BrokerConsumer
+from atoll.messaging.envelope import Delivery, Envelope, message_name, seal
+from atoll.messaging.handlers import Handler, HandlerKind
+from atoll.messaging.memory_broker import MemoryBroker, _Message
+
+
+@dataclass(frozen=True)
+class Shipped:
+    order: int
+
+
+@dataclass(frozen=True)
+class Ship:
+    order: int
+
+
+FAST = RetryPolicy(deliveries=3, backoff=0.01, longest=0.05)
+
+
+def bound(*handlers):
+    bus = MessageBus()
+    for handler in handlers:
+        bus.add(handler)
+    registry = Registry()
+    bus.register(registry)
+    bus.bind(registry.build())
+    return bus
+
+
+def on(function, message=Shipped, kind=HandlerKind.EVENT, service="shop"):
+    return Handler(function, kind, function.__name__, service, message)
+
+
+async def started(bus, *, policy=FAST, service="shop", events=(Shipped,), **settings):
+    broker = MemoryBroker()
+    await broker.start()
+    subscription = Subscription(service, tuple(message_name(e) for e in events), ack_wait=5.0)
+    consumer = BrokerConsumer(broker, bus, subscription, policy, poll=0.05, **settings)
+    await consumer.start()
+    return broker, consumer
+
+
+async def until(condition, patience=5.0):
+    for _ in range(int(patience / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
+async def test_an_event_is_handled_then_acknowledged():
+    seen = []
+
+    async def notify(event: Shipped, delivery: Delivery) -> None:
+        seen.append((event, delivery.message_id))
+
+    bus = bound(on(notify))
+    broker, consumer = await started(bus)
+    envelope = seal(Shipped(1))
+    await broker.publish(envelope)
+    await until(lambda: consumer.handled == 1)
+    assert seen == [(Shipped(1), envelope.id)]
+    await consumer.stop()
+    assert not broker.state.queues["shop"].ready
+
+
+async def test_a_command_sent_to_the_service_is_handled_with_its_delivery():
+    seen = []
+
+    async def ship(command: Ship, delivery: Delivery) -> None:
+        seen.append((command, delivery.consumer))
+
+    bus = bound(on(ship, Ship, HandlerKind.COMMAND))
+    broker, consumer = await started(bus, events=())
+    await broker.send(seal(Ship(4)), "shop")
+    await until(lambda: consumer.handled == 1)
+    await consumer.stop()
+    assert seen == [(Ship(4), "shop.ship")]
+
+
+async def test_a_failing_handler_is_retried_until_it_succeeds(caplog):
+    runs = []
+
+    async def flaky(event: Shipped) -> None:
+        runs.append(event)
+        if len(runs) < 3:
+            raise RuntimeError("not yet")
+
+    bus = bound(on(flaky))
+    broker, consumer = await started(bus)
+    await broker.publish(seal(Shipped(2)))
+    await until(lambda: consumer.handled == 1)
+    await consumer.stop()
+    assert len(runs) == 3
+    assert consumer.dead == 0
+    retries = [r.getMessage() for r in caplog.records if "trying again" in r.getMessage()]
+    assert retries[0].startswith(f"{message_name(Shipped)}: delivery 1 of 3 failed")
+
+
+async def test_a_message_failing_every_delivery_goes_to_the_dead_letters_and_others_go_on(caplog):
+    handled = []
+
+    async def picky(event: Shipped) -> None:
+        if event.order == 0:
+            raise ValueError("order 0 does not exist")
+        handled.append(event.order)
+
+    bus = bound(on(picky))
+    broker, consumer = await started(bus)
+    await broker.publish(poison := seal(Shipped(0)))
+    for n in range(1, 4):
+        await broker.publish(seal(Shipped(n)))
+    await until(lambda: consumer.dead == 1 and consumer.handled == 3)
+    await consumer.stop()
+    assert sorted(handled) == [1, 2, 3]
+    [dead] = await broker.dead_letters("shop")
+    assert dead.envelope == poison
+    assert dead.deliveries == 3
+    assert "picky" in dead.error  # the handler that failed; its traceback is in the log
+    logged = [
+        r for r in caplog.records if r.levelno == logging.ERROR and "dead-letter" in r.getMessage()
+    ]
+    assert "atoll dlq redrive shop" in logged[0].getMessage()
+
+
+async def test_a_message_delivered_more_often_than_allowed_is_not_run_again():
+    runs = []
+
+    async def deadly(event: Shipped) -> None:
+        runs.append(event)
+
+    bus = bound(on(deadly))
+    broker, consumer = await started(bus)
+    # Its consumers died while handling it, three times: the broker counted the deliveries.
+    queue = broker.state.queue("shop")
+    queue.put(_Message(seal(Shipped(9)), attempt=4))
+    await until(lambda: consumer.dead == 1)
+    await consumer.stop()
+    assert runs == []
+    [dead] = await broker.dead_letters("shop")
+    assert "more than the 3 allowed" in dead.error
+
+
+async def test_a_payload_that_does_not_decode_is_dead_lettered_at_once():
+    async def notify(event: Shipped) -> None: ...
+
+    bus = bound(on(notify))
+    broker, consumer = await started(bus)
+    await broker.publish(Envelope("bad", message_name(Shipped), b'{"order":"x"}'))
+    await until(lambda: consumer.dead == 1)
+    await consumer.stop()
+    [dead] = await broker.dead_letters("shop")
+    assert dead.deliveries == 1
+    assert dead.error.startswith(f"cannot be read as {message_name(Shipped)}: ValidationError")
+
+
+async def test_messages_of_one_stream_are_handled_in_order_others_side_by_side():
+    order = []
+    release = asyncio.Event()
+
+    async def slow(event: Shipped) -> None:
+        if event.order == 1:
+            await release.wait()
+        order.append(event.order)
+
+    bus = bound(on(slow))
+    broker, consumer = await started(bus)
+    await broker.publish(seal(Shipped(1), stream="Order:1"))
+    await broker.publish(seal(Shipped(2), stream="Order:1"))
+    await broker.publish(seal(Shipped(3), stream="Order:3"))
+    await until(lambda: order == [3])  # the other stream did not wait
+    release.set()
+    await until(lambda: consumer.handled == 3)
+    await consumer.stop()
+    assert order == [3, 1, 2]
+
+
+async def test_only_the_services_own_handlers_run():
+    seen = []
+
+    async def mine(event: Shipped) -> None:
+        seen.append("mine")
+
+    async def theirs(event: Shipped) -> None:
+        seen.append("theirs")
+
+    bus = bound(on(mine), on(theirs, service="mail"))
+    broker, consumer = await started(bus)
+    await broker.publish(seal(Shipped(1)))
+    await until(lambda: consumer.handled == 1)
+    await consumer.stop()
+    assert seen == ["mine"]
+
+
+async def test_stopping_lets_the_messages_in_hand_finish_and_leaves_the_rest():
+    started_handling = asyncio.Event()
+    release = asyncio.Event()
+    done = []
+
+    async def slow(event: Shipped) -> None:
+        started_handling.set()
+        await release.wait()
+        done.append(event.order)
+
+    bus = bound(on(slow))
+    broker, consumer = await started(bus, concurrency=1)
+    for n in range(5):
+        await broker.publish(seal(Shipped(n)))
+    await started_handling.wait()
+    stopping = asyncio.create_task(consumer.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # waits for the message in hand
+    release.set()
+    await stopping
+    assert done == [0]
+    assert consumer.handled == 1
+    left = broker.state.queues["shop"].ready
+    assert len(left) == 4  # the rest wait for the next instance, none lost
+    assert all(m.attempt == 1 for m in left)  # never started: not counted as tried
+
+
+async def test_a_broker_out_of_reach_is_waited_for(caplog):
+    async def notify(event: Shipped) -> None: ...
+
+    bus = bound(on(notify))
+    broker, consumer = await started(bus)
+    receiver = consumer._receiver
+    calls = []
+    real = receiver.receive
+
+    async def failing(limit, wait):
+        calls.append(1)
+        if len(calls) < 3:
+            raise BrokerUnavailableError("cannot reach the broker at nats://x:4222")
+        return await real(limit, wait)
+
+    receiver.receive = failing
+    await broker.publish(seal(Shipped(1)))
+    await until(lambda: consumer.handled == 1)
+    await consumer.stop()
+    warned = [r.getMessage() for r in caplog.records if "cannot receive" in r.getMessage()]
+    assert len(warned) == 2
+    assert "nats://x:4222" in warned[0]
+
+
+async def test_a_settle_the_broker_refuses_is_logged_and_left_to_redelivery(caplog):
+    async def notify(event: Shipped) -> None: ...
+
+    bus = bound(on(notify))
+    broker = MemoryBroker()
+    await broker.start()
+    consumer = BrokerConsumer(broker, bus, Subscription("shop"), FAST)
+
+    class Refusing:
+        envelope = seal(Shipped(1))
+        attempt = 1
+
+        async def ack(self):
+            raise BrokerUnavailableError("gone")
+
+    await consumer.handle(Refusing())
+    assert "could not settle message" in caplog.text
+    assert consumer.handled == 0
+
+
+async def test_kill_cancels_what_is_in_hand():
+    release = asyncio.Event()
+
+    async def slow(event: Shipped) -> None:
+        await release.wait()
+
+    bus = bound(on(slow))
+    broker, consumer = await started(bus)
+    await broker.publish(seal(Shipped(1)))
+    await until(lambda: bool(consumer._inflight))
+    consumer.kill()
+    await asyncio.sleep(0.01)
+    assert consumer.handled == 0
+    assert repr(consumer) == "BrokerConsumer('shop' on memory://)"
+
+
+async def test_stopping_a_consumer_never_started_is_fine():
+    consumer = BrokerConsumer(MemoryBroker(), bound(), Subscription("shop"), FAST)
+    await consumer.stop()

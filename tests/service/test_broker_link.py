@@ -1,0 +1,217 @@
+"""Services apart, on one broker: events through the outbox, RPC, dead letters, readiness.
+
+Each service runs as its own application, as in its own process, on a shared in-memory broker
+(``memory://NAME``); the adapters of real brokers pass the same contract
+(tests/adapters/test_*_broker.py).
+"""
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+
+import atoll
+from atoll.errors import ConfigError, RemoteUnavailableError
+from atoll.kernel.health import Readiness
+from atoll.messaging.broker import Broker
+from atoll.messaging.options import BrokerOptions
+from atoll.service.messaging import BrokerLink, subscription_of
+from atoll.testing import run
+
+
+@dataclass
+class Order:
+    id: int | None
+    item: str = ""
+    events: list[object] = field(default_factory=list, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    item: str
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    order_id: int
+    item: str
+
+
+class OrdersUnitOfWork(atoll.UnitOfWork):
+    orders: atoll.Repository[Order]
+
+
+schema = atoll.Schema()
+schema.map(Order)
+orders = atoll.Service("orders")
+orders.database(schema, OrdersUnitOfWork)
+
+
+@orders.command(PlaceOrder)
+async def place_order(command: PlaceOrder, uow: OrdersUnitOfWork) -> int:
+    async with uow:
+        order = await uow.orders.add(Order(None, command.item))
+        order.events.append(OrderPlaced(order.id, command.item))
+        await uow.commit()
+    return order.id
+
+
+@orders.rpc
+async def count_orders(uow: OrdersUnitOfWork) -> int:
+    async with uow:
+        return len(await uow.orders.find())
+
+
+mail = atoll.Service("mail")
+SENT: list[tuple[str, OrderPlaced]] = []
+
+
+@mail.on(OrderPlaced)
+async def send_mail(event: OrderPlaced, delivery: atoll.Delivery) -> None:
+    if event.item == "poison":
+        raise ValueError("cannot mail about poison")
+    SENT.append((delivery.headers.get("sender", ""), event))
+
+
+@mail.rpc
+async def orders_seen(clients: atoll.Clients) -> int:
+    return await clients.get("orders").methods.count_orders()
+
+
+def flags(url, *extra):
+    return [
+        "--broker-url",
+        url,
+        "--broker-retry-backoff",
+        "0.01",
+        "--broker-deliveries",
+        "2",
+        *extra,
+    ]
+
+
+async def until(condition, patience=5.0):
+    for _ in range(int(patience / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
+@pytest.fixture
+def url():
+    SENT.clear()
+    return f"memory://link-{uuid.uuid4().hex}"
+
+
+async def test_an_event_committed_by_one_service_reaches_another_through_the_broker(url):
+    async with (
+        run(orders, argv=flags(url, "--db-url", "memory://")) as shop,
+        run(mail, argv=flags(url)) as mailer,
+    ):
+        order_id = await shop.send(PlaceOrder("book"))
+        await until(lambda: len(SENT) == 1)
+        assert SENT[0][1] == OrderPlaced(order_id, "book")
+        # The event crossed the broker: the orders process has no handler of it.
+        assert shop.bus.event_handlers(OrderPlaced) == []
+        assert mailer.bus.event_handlers(OrderPlaced) != []
+
+
+async def test_a_message_failing_every_delivery_is_a_dead_letter_and_later_ones_go_on(url):
+    async with (
+        run(orders, argv=flags(url, "--db-url", "memory://")) as shop,
+        run(mail, argv=flags(url)) as mailer,
+    ):
+        await shop.send(PlaceOrder("poison"))
+        await shop.send(PlaceOrder("pen"))
+        broker = await mailer.container.aget(Broker)
+        await until(lambda: len(SENT) == 1)
+        for _ in range(500):
+            dead = await broker.dead_letters("mail")
+            if dead:
+                break
+            await asyncio.sleep(0.01)
+        [letter] = dead
+        assert letter.deliveries == 2
+        assert "send_mail" in letter.error
+        assert SENT[0][1].item == "pen"
+
+
+async def test_a_remote_service_is_called_over_the_broker_without_a_url(url):
+    async with (
+        run(orders, argv=flags(url, "--db-url", "memory://")) as shop,
+        run(mail, argv=flags(url)) as mailer,
+    ):
+        await shop.send(PlaceOrder("book"))
+        await shop.send(PlaceOrder("pen"))
+        assert await mailer.rpc.methods.orders_seen() == 2
+
+
+async def test_a_remote_service_not_running_is_unavailable_over_the_broker(url):
+    async with run(mail, argv=flags(url)) as mailer:
+        clients = await mailer.container.aget(atoll.Clients)
+        with pytest.raises(RemoteUnavailableError, match="no instance of 'orders'"):
+            await clients.get("orders").methods.count_orders()
+
+
+async def test_rpc_over_the_broker_can_be_turned_off(url):
+    async with (
+        run(orders, argv=flags(url, "--db-url", "memory://", "--no-broker-rpc")),
+        run(mail, argv=flags(url)) as mailer,
+    ):
+        clients = await mailer.container.aget(atoll.Clients)
+        with pytest.raises(RemoteUnavailableError):
+            await clients.get("orders").methods.count_orders()
+
+
+async def test_readiness_checks_the_broker(url):
+    async with run(mail, argv=flags(url)) as mailer:
+        readiness = await mailer.container.aget(Readiness)
+        broker = await mailer.container.aget(Broker)
+        report = await readiness.report()
+        assert report.checks["broker"] == "ok"
+        broker.stopped = True  # as a broker out of reach
+        report = await readiness.report()
+        assert report.ready is False
+        assert "is stopped" in report.checks["broker"]
+        broker.stopped = False
+
+
+async def test_the_default_broker_keeps_messages_in_the_process():
+    async with run(mail) as mailer:
+        options = await mailer.container.aget(BrokerOptions)
+        link = await mailer.container.aget(BrokerLink)
+        readiness = await mailer.container.aget(Readiness)
+        assert options.local
+        assert link.consumers == []
+        assert "broker" not in (await readiness.report()).checks
+
+
+async def test_a_broker_url_of_no_adapter_names_the_ones_there_are():
+    with pytest.raises(ConfigError, match=r"'kafka://\*\*\*@h' .*nats://.*amqp://.*redis://"):
+        async with run(mail, argv=["--broker-url", "kafka://***@h"]):
+            pass
+
+
+async def test_a_bad_broker_option_is_refused_with_the_fix():
+    with pytest.raises(ConfigError, match="deliveries must be 1 or more"):
+        async with run(mail, argv=["--broker-deliveries", "0"]):
+            pass
+
+
+def test_a_service_takes_the_events_it_handles_and_what_is_sent_to_it():
+    options = BrokerOptions(url="memory://x")
+    subscription = subscription_of(mail, options)
+    assert subscription.service == "mail"
+    assert subscription.events == (f"{OrderPlaced.__module__}.OrderPlaced",)
+    assert subscription_of(orders, options).events == ()  # commands only: its own queue
+    assert subscription_of(atoll.Service("idle"), options) is None
+
+
+async def test_the_link_says_what_it_links():
+    async with run(mail, argv=flags(f"memory://repr-{uuid.uuid4().hex}")) as mailer:
+        link = await mailer.container.aget(BrokerLink)
+        assert repr(link).startswith("BrokerLink(memory://repr-")
+        assert repr(link).endswith("1 consumer(s))")
+        link.kill()

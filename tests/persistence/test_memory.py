@@ -5,7 +5,10 @@ import pytest
 from atoll.errors import ConflictError, PersistenceError
 from atoll.messaging.envelope import Delivery
 from atoll.persistence.declaration import open_database
+from atoll.persistence.memory import MemoryDatabase
 from atoll.persistence.options import DatabaseOptions
+from atoll.persistence.schema import Schema
+from atoll.persistence.unit_of_work import UnitOfWork
 from atoll.testing.database_contract import DatabaseContract
 
 
@@ -100,3 +103,33 @@ async def test_a_unit_whose_entering_fails_ends_its_transaction(memory):
         async with contract.uow(database, Delivery("m", "c.h", {})):
             pytest.fail("the block must not run")
     assert ended == ["rollback"]
+
+
+async def test_events_carry_their_sender_correlation_causation_and_trace_context():
+    database = MemoryDatabase(DatabaseOptions(url="memory://"), Schema(), "runs")
+    await database.start()
+    async with UnitOfWork(database) as first:
+        first.publish("a", "b")
+        await first.commit()
+    delivery = Delivery(
+        "m-1", "stats.tally", {"correlation_id": "c-9", "traceparent": "00-ab-cd-01", "x": "y"}
+    )
+    async with UnitOfWork(database, delivery) as second:
+        second.publish("c")
+        await second.commit()
+    async with UnitOfWork(database, Delivery("m-2", "stats.tally")) as third:
+        third.publish("d")
+        await third.commit()
+    claim = await database.claim_outbox(10)
+    a, b, c, d = (record.envelope.headers for record in claim.records)
+    assert a == b  # one unit of work: one set of headers
+    assert set(a) == {"sender", "correlation_id"}
+    assert a["sender"] == "runs"
+    assert len(a["correlation_id"]) == 32
+    assert c == {
+        "sender": "runs",
+        "causation_id": "m-1",
+        "correlation_id": "c-9",
+        "traceparent": "00-ab-cd-01",
+    }
+    assert d == {"sender": "runs", "causation_id": "m-2", "correlation_id": "m-2"}

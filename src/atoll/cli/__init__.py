@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from atoll._version import __version__
+from atoll.cli.broker import dlq, publish
 from atoll.cli.call import call
 from atoll.cli.db import db
 from atoll.cli.routes import routes
@@ -40,6 +41,8 @@ cli.add_command(run)
 cli.add_command(call)
 cli.add_command(routes)
 cli.add_command(db)
+cli.add_command(publish)
+cli.add_command(dlq)
 
 
 def main() -> None:

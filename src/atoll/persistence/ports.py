@@ -113,10 +113,12 @@ class Database(Protocol):
     Attributes:
         options: the service's database options.
         schema: what it keeps.
+        service: the service it belongs to: what its events name as their sender.
         outbox_signal: notified by each commit that wrote to the outbox.
     """
 
     options: DatabaseOptions
+    service: str
     schema: Schema
     outbox_signal: OutboxSignal
 

@@ -28,6 +28,7 @@ committed, which the bus takes as done, and ``commit`` records the message id wi
 from __future__ import annotations
 
 import typing
+import uuid
 from typing import TYPE_CHECKING, Any, Self
 
 from atoll.errors import (
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
     from atoll.persistence.schema import Mapping
 
 __all__ = ["UnitOfWork"]
+
+_CARRIED = ("traceparent", "tracestate")
+"""Headers of a delivery that the events raised while handling it carry on (trace context)."""
 
 T = typing.TypeVar("T")
 
@@ -79,6 +83,7 @@ class UnitOfWork:
         self._done = False
         self._tracked: dict[int, tuple[Mapping, object]] = {}
         self._published: list[Envelope] = []
+        self._header_values: dict[str, str] | None = None
         for name, repository in _cached_repositories(type(self), repositories).items():
             setattr(self, name, repository(self))
 
@@ -201,10 +206,29 @@ class UnitOfWork:
         return outbox
 
     def _headers(self) -> dict[str, str]:
-        delivery = self.delivery
-        if delivery.message_id is None:
-            return {}
-        return {"causation_id": delivery.message_id}
+        """What every event this unit of work raises travels with, the same for all of them.
+
+        ``sender`` is the service; ``correlation_id`` is shared by everything that follows
+        from one outside call (the delivery's own, or new here); ``causation_id`` is the
+        message being handled, if any; a ``traceparent`` goes on from the delivery.
+        """
+        if self._header_values is None:
+            delivery = self.delivery
+            headers: dict[str, str] = {}
+            if self.database.service:
+                headers["sender"] = self.database.service
+            if delivery.message_id is None:
+                headers["correlation_id"] = uuid.uuid4().hex
+            else:
+                headers["causation_id"] = delivery.message_id
+                headers["correlation_id"] = str(
+                    delivery.headers.get("correlation_id") or delivery.message_id
+                )
+                for carried in _CARRIED:
+                    if carried in delivery.headers:
+                        headers[carried] = str(delivery.headers[carried])
+            self._header_values = headers
+        return self._header_values
 
     async def _end(self, *, rollback: bool = True) -> None:
         """Over: forget what was tracked and published, rolling back unless it committed."""

@@ -393,7 +393,7 @@ class DatabaseContract:
         await empty.settle([])
 
     async def test_envelopes_keep_their_id_type_and_headers(self, database: Database) -> None:
-        delivery = Delivery("cause", "contract.count", {})
+        delivery = Delivery("cause", "contract.count", {"correlation_id": "corr"})
         async with self.uow(database, delivery) as uow:
             uow.publish(Counted(1, 1))
             await uow.commit()
@@ -403,7 +403,11 @@ class DatabaseContract:
         envelope = record.envelope
         assert len(envelope.id) == 32
         assert envelope.type == "atoll.testing.database_contract.Counted"
-        assert envelope.headers == {"causation_id": "cause"}
+        assert envelope.headers == {
+            "sender": self.service,
+            "causation_id": "cause",
+            "correlation_id": "corr",
+        }
 
     # -- inbox -------------------------------------------------------------------------------
 

@@ -186,6 +186,7 @@ async def test_a_failed_handler_is_raised_once_the_others_have_run(caplog):
         await bus.deliver(envelope)
     assert envelope.id in str(raised.value)
     assert "'notify'" in str(raised.value)
+    assert str(raised.value).endswith("notify): RuntimeError: mail server away")  # why, too
     assert seen == [Shipped(4)]
     assert "mail server away" in caplog.text
 

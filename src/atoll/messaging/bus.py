@@ -310,13 +310,14 @@ class MessageBus:
             ):
                 continue
             delivery = Delivery(envelope.id, consumer, dict(envelope.headers))
-            if not await self._run_logged(handler, message, pending, {Delivery: delivery}):
-                failed[consumer] = handler.label
+            error = await self._run_logged(handler, message, pending, {Delivery: delivery})
+            if error is not None:
+                failed[consumer] = f"{handler.label}: {type(error).__name__}: {error}"
         await self._drain(pending)
         if failed:
             raise DeliveryError(
                 f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
-                f"{'; '.join(failed.values())}. It is delivered to them again",
+                f"{'; '.join(failed.values())}",
                 failed=tuple(failed),
             )
         return True
@@ -459,8 +460,8 @@ class MessageBus:
         message: object,
         pending: collections.deque[object],
         seeds: dict[Any, Any] | None = None,
-    ) -> bool:
-        """Run one handler of ``message``; whether it succeeded (or had done it already)."""
+    ) -> Exception | None:
+        """Run one handler of ``message``; what it raised, or None (done, or done before)."""
         call = Call(handler, {handler_message_parameter(self, handler): message}, seeds or {})
         try:
             result = await self._through_middleware(call)
@@ -470,17 +471,17 @@ class MessageBus:
                 handler.label,
                 type(message).__qualname__,
             )
-            return True
-        except Exception:
+            return None
+        except Exception as error:
             logger.exception(
                 "%s failed handling %s; the other handlers go on",
                 handler.label,
                 type(message).__qualname__,
             )
-            return False
+            return error
         pending.extend(call.events)
         pending.extend(self.returned_events(handler, result))
-        return True
+        return None
 
 
 def _link(middleware: Middleware, call_next: Next) -> Next:

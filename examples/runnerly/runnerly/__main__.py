@@ -1,6 +1,15 @@
-"""``python -m runnerly``: the whole system in one process, until Ctrl-C."""
+"""``python -m runnerly``: the whole system in one process, until Ctrl-C.
+
+``python -m runnerly SERVICE [FLAGS]`` runs one service alone (``users``, ``runs`` or
+``stats``), with its own flags (``--db-url``, ``--broker-url``, ``--server-port``...): what
+``python -m runnerly.fleet`` starts, one process per service.
+"""
+
+import sys
 
 import atoll
-from runnerly.app import system
+from runnerly.app import services, system
 
+if len(sys.argv) > 1 and sys.argv[1] in services:
+    atoll.main(services[sys.argv[1]], sys.argv[2:])
 atoll.main(system)

@@ -3,7 +3,9 @@
 This is the only module that knows every service and every adapter. On embedded defaults each
 service keeps its own SQLite database under ``data/`` (migrated at start) and the services
 call each other in the process; ``--users-db-url``, ``--runs-db-url`` and ``--stats-db-url``
-choose PostgreSQL (or ``memory://``) instead.
+choose PostgreSQL (or ``memory://``) instead. Run apart (:mod:`runnerly.fleet`), each service
+is its own process, on its own database, and they talk through the broker of
+``--broker-url``: events through the outbox and the broker, calls as broker RPC.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from runnerly.users import application as users
 from runnerly.users import infrastructure as users_sql
 from runnerly.users.domain import EmailTakenError, UserRepository
 
-__all__ = ["DemoOptions", "system"]
+__all__ = ["DemoOptions", "services", "system"]
 
 logger = logging.getLogger("runnerly")
 
@@ -41,6 +43,10 @@ stats.service.database(
     stats.StatsUnitOfWork,
     repositories={WeeklyTotals: stats_sql.WeeklyTotalRecords},
 )
+
+services = {"users": users.service, "runs": runs.service, "stats": stats.service}
+"""Each service by name, with its database declared: to run one alone (``python -m runnerly
+runs``), as the fleet does."""
 
 system = atoll.System(
     users.service,

@@ -1,0 +1,786 @@
+"""The NATS adapter of the broker port: JetStream for events and sends, core NATS for RPC.
+
+:class:`NatsBroker` is the broker when ``--broker-url`` is ``nats://``. It maps the port so:
+
+- an **event** is published to the subject ``atoll.event.<type>`` and kept in the stream
+  ``ATOLL_EVENTS``; each service subscribed to the type has one durable pull consumer of that
+  subject (made at its first subscribe, delivering what is published from then on), which
+  its instances share, and so compete for;
+- a **send** goes to ``atoll.send.<service>``, kept in ``ATOLL_SENDS``; the service's one
+  durable consumer of it delivers everything, so what was sent before it first subscribed
+  waits for it;
+- a **dead letter** is published to ``atoll.dead.<service>``, kept in ``ATOLL_DEAD`` with the
+  error in its headers; its handle is its sequence in that stream;
+- a **request** is a core NATS request to ``atoll.rpc.<service>``, which the instances
+  serving it answer in the queue group named for the service; no stream keeps it.
+
+The three streams (file storage, limits retention) are made at start when missing. Every
+publish waits for JetStream's acknowledgement, and carries the envelope's id as
+``Nats-Msg-Id``, so that a publish repeated within the stream's de-duplication window (two
+minutes by default) is stored once. A consumer's ``max_deliver`` is one more than the
+subscription's deliveries: the consuming loop dead-letters a message on the delivery after the
+last allowed, which the broker must still make. Server 2.9 filters a consumer on one subject
+only, so a service with several topics has one consumer per topic, and its receiver pulls from
+them all at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from atoll.errors import (
+    BrokerError,
+    BrokerUnavailableError,
+    MissingDependencyError,
+    RemoteUnavailableError,
+)
+from atoll.messaging.broker import (
+    DEAD_ERROR,
+    check_name,
+    dead_letter_from,
+    dead_letter_headers,
+    envelope_from_headers,
+    envelope_headers,
+    masked_url,
+)
+
+try:
+    import nats.errors
+    from nats.aio.client import Client
+    from nats.js import api
+    from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
+    from nats.js.errors import ServiceUnavailableError as JetStreamUnavailableError
+except ImportError as error:  # pragma: no cover - exercised only without the extra installed
+    raise MissingDependencyError("nats-py", "nats") from error
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterator
+
+    from nats.aio.client import Server
+    from nats.aio.msg import Msg
+    from nats.aio.subscription import Subscription as CoreSubscription
+    from nats.js import JetStreamContext
+
+    from atoll.messaging.broker import DeadLetter, Responder, Subscription
+    from atoll.messaging.envelope import Envelope
+
+    PullSubscription = JetStreamContext.PullSubscription
+
+__all__ = ["NatsBroker"]
+
+logger = logging.getLogger("atoll.broker")
+
+EVENTS, SENDS, DEAD = "ATOLL_EVENTS", "ATOLL_SENDS", "ATOLL_DEAD"
+STREAMS = {EVENTS: "atoll.event.>", SENDS: "atoll.send.>", DEAD: "atoll.dead.>"}
+"""The streams the adapter keeps, and the subjects each captures."""
+
+ALL, NEW = api.DeliverPolicy.ALL, api.DeliverPolicy.NEW
+"""Sends are delivered from the stream's start, events from a consumer's making on."""
+
+MSG_ID = "Nats-Msg-Id"
+_V1_TOKENS = 9
+"""The tokens of a v1 ack subject: $JS.ACK.stream.consumer.delivered.sseq.cseq.time.pending."""
+CONNECT_TIMEOUT = 2
+"""Seconds the first connection may take; after it, the connection is retried forever."""
+API_TIMEOUT = 5.0
+"""Seconds a JetStream call (a publish's acknowledgement, a stream's info) may take."""
+LONGEST_RECONNECT_WAIT = 5.0
+
+_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_ESCAPED = re.compile(r"\\([\\nr])")
+_UNESCAPE = {"\\": "\\", "n": "\n", "r": "\r"}
+
+
+def durable_name(kind: str, service: str, topic: str = "") -> str:
+    """The durable consumer's name of ``service``'s sends, or of its events of ``topic``.
+
+    Consumer names cannot hold ``.``: the readable part has it as ``_``, and a hash of the
+    exact names keeps ``a.b`` and ``a_b`` apart.
+    """
+    digest = hashlib.sha256(f"{kind}\0{service}\0{topic}".encode()).hexdigest()[:10]
+    readable = _UNSAFE.sub("_", f"{service}__{topic}" if topic else service)[:80]
+    return f"atoll_{kind}_{readable}_{digest}"
+
+
+def _escape(text: str) -> str:
+    # A header value cannot hold a line break (nats-py turns it into a space): keep the
+    # error's lines, a traceback's in particular, as \n.
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(lambda match: _UNESCAPE[match[1]], text)
+
+
+def _own_headers(msg: Msg) -> dict[str, str]:
+    """A delivered message's headers, without the one the adapter adds for JetStream."""
+    headers = msg.headers or {}
+    headers.pop(MSG_ID, None)
+    return headers
+
+
+def _next_server(servers: list[Server], _info: dict[str, Any]) -> tuple[Server | None, float]:
+    """Reconnect to the server, waiting longer after each failed attempt (with jitter)."""
+    server = servers[0]
+    wait = min(0.1 * 2.0 ** min(server.reconnects, 10), LONGEST_RECONNECT_WAIT)
+    return server, wait * random.uniform(0.8, 1.2)  # noqa: S311 - not cryptography
+
+
+class _Received:
+    """A delivered JetStream message, until it is settled."""
+
+    __slots__ = ("_msg", "_receiver", "_settled", "envelope")
+
+    def __init__(self, msg: Msg, envelope: Envelope, receiver: _Receiver) -> None:
+        self._msg = msg
+        self.envelope = envelope
+        self._receiver = receiver
+        self._settled = False
+
+    @property
+    def attempt(self) -> int:
+        """The delivery count JetStream keeps for the message: redeliveries of any cause."""
+        # Read from the ack subject ($JS.ACK.<stream>.<consumer>.<delivered>... in the v1 form,
+        # two tokens more in v2), which is what msg.metadata parses, without its timestamp's
+        # datetime: this is read for every message.
+        tokens = self._msg.reply.split(".")
+        return int(tokens[4] if len(tokens) == _V1_TOKENS else tokens[6])
+
+    def _settle(self) -> bool:
+        if self._settled:
+            return False
+        self._settled = True
+        self._receiver.unsettled.discard(self)
+        return True
+
+    async def ack(self) -> None:
+        """Acknowledge it: JetStream never delivers it again."""
+        if self._settle():
+            try:
+                await self._msg.ack()
+            except _UNREACHABLE as error:  # no context manager here: this runs for every message
+                raise self._receiver.broker.unreachable("acknowledge a message", error) from error
+
+    async def retry(self, delay: float) -> None:
+        """Nak it with ``delay``: JetStream delivers it again no sooner."""
+        if self._settle():
+            with self._receiver.broker.reaching("return a message"):
+                await self._msg.nak(delay=delay if delay > 0 else None)
+
+    async def dead_letter(self, error: str) -> None:
+        """Publish it to the service's dead letters, then terminate its deliveries."""
+        if self._settled:
+            return
+        broker, service = self._receiver.broker, self._receiver.service
+        metadata = self._msg.metadata
+        headers = dead_letter_headers(self.envelope, error, metadata.num_delivered)
+        headers[DEAD_ERROR] = _escape(headers[DEAD_ERROR])
+        # Dead-lettered twice (its term was lost, and it came back), it is kept once.
+        headers[MSG_ID] = f"{self.envelope.id}.dead.{metadata.stream}.{metadata.sequence.stream}"
+        await broker.store(f"atoll.dead.{service}", self._msg.data, headers)
+        if self._settle():
+            with broker.reaching("terminate a dead-lettered message"):
+                await self._msg.term()
+
+
+class _Receiver:
+    """One instance's pull subscriptions of a service's durable consumers."""
+
+    check_every = 10.0
+    """Seconds between the checks, while fetches come back empty, that a consumer exists.
+
+    A fetch from a deleted consumer does not fail on server 2.9: it only ever times out.
+    """
+
+    def __init__(
+        self, broker: NatsBroker, service: str, pulls: list[PullSubscription], names: list[str]
+    ) -> None:
+        self.broker = broker
+        self.service = service
+        self._pulls = pulls
+        self._names = names
+        self._ready: collections.deque[Msg] = collections.deque()
+        self._fetching: dict[int, asyncio.Task[list[Msg]]] = {}
+        self.unsettled: set[_Received] = set()
+        self.closed = False
+        self._checked = [time.monotonic()] * len(pulls)
+
+    async def receive(self, limit: int, wait: float) -> list[_Received]:
+        """Up to ``limit`` messages from the consumers, as soon as one has any."""
+        if self.closed:
+            return []
+        deadline = time.monotonic() + wait
+        while not self._ready and not self.closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.broker.connection()  # raises while disconnected
+            await self._pull(limit, left)
+        taken: list[_Received] = []
+        while self._ready and len(taken) < limit:
+            msg = self._ready.popleft()
+            try:
+                envelope = envelope_from_headers(_own_headers(msg), msg.data)
+            except ValueError as error:
+                await self._refuse(msg, error)
+                continue
+            received = _Received(msg, envelope, self)
+            self.unsettled.add(received)
+            taken.append(received)
+        return taken
+
+    async def _pull(self, limit: int, wait: float) -> None:
+        if len(self._pulls) == 1:
+            self._ready.extend(await self._fetch(0, limit, wait))
+            return
+        for index in range(len(self._pulls)):
+            if index not in self._fetching:
+                fetch = self._fetch(index, limit, wait)
+                self._fetching[index] = asyncio.ensure_future(fetch)
+        # Each fetch returns when its consumer has messages; the others go on, and what they
+        # take is returned by the next receive.
+        done, _ = await asyncio.wait(
+            self._fetching.values(), timeout=wait, return_when=asyncio.FIRST_COMPLETED
+        )
+        for index, task in list(self._fetching.items()):
+            if task in done:
+                del self._fetching[index]
+                self._ready.extend(task.result())
+
+    async def _fetch(self, index: int, limit: int, wait: float) -> list[Msg]:
+        try:
+            return await self._pulls[index].fetch(limit, timeout=wait)
+        except TimeoutError:
+            await self._check(index)
+            return []  # nothing came within the wait
+        except APIError as error:
+            raise BrokerError(
+                f"the consumer {self._names[index]} on the broker at {self.broker.describe()} "
+                f"refused a fetch: {error.description}; if it was deleted, start the service "
+                "again to make it anew"
+            ) from error
+        except _UNREACHABLE as error:
+            raise self.broker.unreachable("take messages", error) from error
+
+    async def _check(self, index: int) -> None:
+        if time.monotonic() - self._checked[index] < self.check_every:
+            return
+        self._checked[index] = time.monotonic()
+        try:
+            with self.broker.reaching("check a consumer"):
+                await self._pulls[index].consumer_info()
+        except NotFoundError as error:
+            raise BrokerError(
+                f"the consumer {self._names[index]} is gone from the broker at "
+                f"{self.broker.describe()} (deleted?); start the service again to make it anew"
+            ) from error
+
+    async def _refuse(self, msg: Msg, error: ValueError) -> None:
+        logger.error(
+            "a message on %s (stream sequence %d) is no atoll envelope; terminated, it stays in "
+            "the stream for inspection: %s",
+            msg.subject,
+            msg.metadata.sequence.stream,
+            error,
+        )
+        with self.broker.reaching("terminate a foreign message"):
+            await msg.term()
+
+    async def close(self) -> None:
+        """Take no more; nak what was received and not settled, so that it comes back now."""
+        if self.closed:
+            return
+        self.closed = True
+        for task in self._fetching.values():
+            task.cancel()
+        await asyncio.gather(*self._fetching.values(), return_exceptions=True)
+        self._fetching.clear()
+        for received in list(self.unsettled):
+            with contextlib.suppress(BrokerUnavailableError):
+                await received.retry(0)
+        while self._ready:
+            with contextlib.suppress(*_UNREACHABLE):
+                await self._ready.popleft().nak()
+        for pull in self._pulls:
+            # Unsubscribing leaves the durable consumer, and what it keeps, in place.
+            with contextlib.suppress(*_UNREACHABLE, nats.errors.BadSubscriptionError):
+                await pull.unsubscribe()
+
+
+class _Serving:
+    """The requests one instance answers: each in a task of its own, to answer many at once."""
+
+    def __init__(self, service: str, respond: Responder) -> None:
+        self._service = service
+        self._respond = respond
+        self._calls: set[asyncio.Task[None]] = set()
+        self.subscription: CoreSubscription | None = None
+
+    async def take(self, msg: Msg) -> None:
+        # nats-py awaits a subscription's callback before it hands over the next message.
+        task = asyncio.ensure_future(self._answer(msg))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _answer(self, msg: Msg) -> None:
+        try:
+            reply = await self._respond(msg.data)
+        except Exception:
+            logger.exception("answering a request to %r failed", self._service)
+            return
+        try:
+            await msg.respond(reply)
+        except (*_UNREACHABLE, nats.errors.Error) as error:
+            logger.warning("the reply to a request to %r was not sent: %r", self._service, error)
+
+    async def close(self) -> None:
+        """Take no more requests; answer those taken first."""
+        subscription, self.subscription = self.subscription, None
+        if subscription is not None:
+            try:
+                await subscription.drain()  # type: ignore[no-untyped-call] # answers those delivered
+            except (*_UNREACHABLE, nats.errors.Error):
+                with contextlib.suppress(*_UNREACHABLE, nats.errors.Error):
+                    await subscription.unsubscribe()
+        if self._calls:
+            await asyncio.wait(set(self._calls))
+
+
+class NatsBroker:
+    """The broker port over NATS JetStream (events, sends, dead letters) and core NATS (RPC).
+
+    Args:
+        url: ``nats://[user:password@]host:port``; ``tls://`` for TLS. Nothing connects until
+            :meth:`start`.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._receivers: list[_Receiver] = []
+        self._servings: list[_Serving] = []
+        self._errors: list[Exception] = []
+        self._stopping = False
+
+    def describe(self) -> str:
+        """The URL without its password."""
+        return masked_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"NatsBroker({self.describe()!r})"
+
+    # -- connection --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, and make the streams that are missing.
+
+        Raises:
+            BrokerUnavailableError: no NATS server answers at the URL, or it runs without
+                JetStream.
+            BrokerError: a stream of the adapter's name exists with other subjects.
+        """
+        if self._nc is not None and not self._nc.is_closed:
+            return
+        self._stopping = False
+        self._errors.clear()
+        nc = Client()
+        try:
+            await nc.connect(
+                self.url,
+                name="atoll",
+                connect_timeout=CONNECT_TIMEOUT,
+                # One more attempt, then give up: the first connection fails fast...
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.2,  # type: ignore[arg-type] # nats-py hints int seconds
+                reconnect_to_server_handler=_next_server,
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_reconnected,
+                drain_timeout=5,
+            )
+        except (*_UNREACHABLE, nats.errors.Error) as error:
+            reason = self._errors[-1] if self._errors else error
+            raise BrokerUnavailableError(
+                f"cannot reach the broker at {self.describe()}: {reason!r}; is NATS running "
+                "there with JetStream (nats-server -js)? check --broker-url"
+            ) from error
+        # ...and, once connected, reconnecting goes on for as long as it takes.
+        nc.options["max_reconnect_attempts"] = -1
+        self._nc, self._js = nc, nc.jetstream(timeout=API_TIMEOUT)
+        try:
+            for name, subject in STREAMS.items():
+                await self._make_stream(name, subject)
+        except BaseException:
+            await self._close_connection()
+            raise
+
+    async def _make_stream(self, name: str, subject: str) -> None:
+        js = self.jetstream()
+        try:
+            try:
+                info = await js.stream_info(name)
+            except NotFoundError:
+                config = api.StreamConfig(
+                    name=name,
+                    subjects=[subject],
+                    retention=api.RetentionPolicy.LIMITS,
+                    storage=api.StorageType.FILE,
+                )
+                info = await js.add_stream(config)
+        except JetStreamUnavailableError as error:
+            raise BrokerUnavailableError(
+                f"the NATS server at {self.describe()} answers, but JetStream is not enabled "
+                "there: start it with -js (nats-server -js), or point --broker-url at one that "
+                "has it"
+            ) from error
+        except APIError as error:
+            raise BrokerError(
+                f"cannot make the stream {name} (subjects {subject}) on the broker at "
+                f"{self.describe()}: {error.description}; a stream of another name may capture "
+                f"those subjects: remove it (nats stream rm NAME) or change its subjects"
+            ) from error
+        if subject not in (info.config.subjects or ()) or (
+            info.config.retention == api.RetentionPolicy.WORK_QUEUE
+        ):
+            raise BrokerError(
+                f"the stream {name} on the broker at {self.describe()} has subjects "
+                f"{info.config.subjects} and {info.config.retention} retention, and atoll needs "
+                f"{subject!r} with limits retention: fix it with nats stream edit {name}, or "
+                f"remove it (nats stream rm {name}, losing its messages) for atoll to make it"
+            )
+
+    async def stop(self) -> None:
+        """Close the servings and receivers made here, then drain the connection."""
+        self._stopping = True
+        servings, self._servings = self._servings, []
+        receivers, self._receivers = self._receivers, []
+        for serving in servings:
+            await serving.close()
+        for receiver in receivers:
+            await receiver.close()
+        await self._close_connection()
+
+    async def _close_connection(self) -> None:
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is None or nc.is_closed:
+            return
+        try:
+            if nc.is_connected:
+                await nc.drain()
+        except (*_UNREACHABLE, nats.errors.Error) as error:
+            logger.debug("draining the connection to %s failed: %r", self.describe(), error)
+        finally:
+            await nc.close()
+
+    async def ping(self) -> None:
+        """Return if the server answers a round trip now.
+
+        Raises:
+            BrokerUnavailableError: not connected, or no answer within two seconds.
+        """
+        nc = self.connection()
+        with self.reaching("answer a ping"):
+            await nc.flush(timeout=2)
+
+    def connection(self) -> Client:
+        """The connection, while connected.
+
+        Raises:
+            BrokerUnavailableError: never started, stopped, or reconnecting now.
+        """
+        nc = self._nc
+        if nc is None or not nc.is_connected:
+            state = "reconnecting" if nc is not None and nc.is_reconnecting else "not connected"
+            raise BrokerUnavailableError(
+                f"the broker at {self.describe()} is out of reach ({state}); is NATS running "
+                "there? check --broker-url"
+            )
+        return nc
+
+    def jetstream(self) -> JetStreamContext:
+        """The JetStream context, while connected."""
+        self.connection()
+        assert self._js is not None  # noqa: S101 - set with the connection
+        return self._js
+
+    @contextlib.contextmanager
+    def reaching(self, what: str) -> Iterator[None]:
+        """Turn the connection's failures into BrokerUnavailableError, saying ``what`` failed."""
+        try:
+            yield
+        except _UNREACHABLE as error:
+            raise self.unreachable(what, error) from error
+
+    def unreachable(self, what: str, error: BaseException) -> BrokerUnavailableError:
+        """The error saying that ``what`` failed because the connection did."""
+        return BrokerUnavailableError(
+            f"could not {what} on the broker at {self.describe()}: {error!r}; is NATS running "
+            "there? check --broker-url"
+        )
+
+    async def _on_error(self, error: Exception) -> None:
+        if self._nc is None:
+            self._errors.append(error)  # the first connection's: start's error names it
+        else:
+            logger.debug("the connection to %s: %r", self.describe(), error)
+
+    async def _on_disconnected(self) -> None:
+        if self._nc is not None and not self._stopping:
+            logger.warning("lost the connection to the broker at %s; reconnecting", self.describe())
+
+    async def _on_reconnected(self) -> None:
+        logger.info("reconnected to the broker at %s", self.describe())
+
+    # -- publishing --------------------------------------------------------------------------
+
+    async def store(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        """Publish to a stream's subject and wait for JetStream's acknowledgement.
+
+        Raises:
+            BrokerUnavailableError: not acknowledged; publish it again.
+            BrokerError: no stream captures the subject, or JetStream refused the message.
+        """
+        js = self.jetstream()
+        try:
+            with self.reaching(f"publish to {subject} (publish it again)"):
+                await js.publish(subject, payload, headers=headers)
+        except NoStreamResponseError as error:
+            raise BrokerError(
+                f"no stream keeps {subject} on the broker at {self.describe()}; was one of "
+                f"{', '.join(STREAMS)} removed? start the service again to make it"
+            ) from error
+        except APIError as error:
+            raise BrokerError(
+                f"the broker at {self.describe()} refused a message to {subject}: "
+                f"{error.description}"
+            ) from error
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Publish an event to ``atoll.event.<type>``, kept once per envelope id."""
+        check_name(envelope.type, "event type name")
+        headers = envelope_headers(envelope)
+        headers[MSG_ID] = envelope.id
+        await self.store(f"atoll.event.{envelope.type}", envelope.payload, headers)
+
+    async def send(self, envelope: Envelope, service: str) -> None:
+        """Publish ``envelope`` to ``atoll.send.<service>``, kept once per envelope id."""
+        check_name(service, "service name")
+        headers = envelope_headers(envelope)
+        headers[MSG_ID] = envelope.id
+        await self.store(f"atoll.send.{service}", envelope.payload, headers)
+
+    # -- consuming ---------------------------------------------------------------------------
+
+    async def subscribe(self, subscription: Subscription) -> _Receiver:
+        """Bind to the service's durable consumers, making or updating them as needed."""
+        service = subscription.service
+        wanted = [(SENDS, f"atoll.send.{service}", durable_name("send", service), ALL)]
+        wanted += [
+            (EVENTS, f"atoll.event.{topic}", durable_name("event", service, topic), NEW)
+            for topic in subscription.events
+        ]
+        pulls: list[PullSubscription] = []
+        try:
+            for stream, subject, name, deliver in wanted:
+                pulls.append(await self._consumer(stream, subject, name, deliver, subscription))
+        except BaseException:
+            for pull in pulls:
+                with contextlib.suppress(*_UNREACHABLE, nats.errors.Error):
+                    await pull.unsubscribe()
+            raise
+        receiver = _Receiver(self, service, pulls, [name for _, _, name, _ in wanted])
+        self._receivers.append(receiver)
+        return receiver
+
+    async def _consumer(
+        self,
+        stream: str,
+        subject: str,
+        name: str,
+        deliver: api.DeliverPolicy,
+        subscription: Subscription,
+    ) -> PullSubscription:
+        js = self.jetstream()
+        config = api.ConsumerConfig(
+            name=name,
+            durable_name=name,
+            deliver_policy=deliver,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=subscription.ack_wait,
+            max_deliver=subscription.deliveries + 1,
+            filter_subject=subject,
+            max_ack_pending=max(1024, subscription.prefetch * 16),
+        )
+        try:
+            with self.reaching(f"make the consumer {name}"):
+                # Made if missing; an existing one keeps its messages and takes these settings.
+                await js.add_consumer(stream, config)
+        except APIError as error:
+            raise BrokerError(
+                f"the consumer {name} of the stream {stream} on the broker at "
+                f"{self.describe()} cannot take the settings of {subscription.service!r}: "
+                f"{error.description}; remove it (nats consumer rm {stream} {name}; what it "
+                "has not delivered is lost for this service) and start again"
+            ) from error
+        with self.reaching(f"bind to the consumer {name}"):
+            return await js.pull_subscribe_bind(name, stream=stream)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def request(self, service: str, body: bytes, wait: float) -> bytes:
+        """Ask one instance serving ``service`` (core NATS request/reply), within ``wait``."""
+        check_name(service, "service name")
+        try:
+            nc = self.connection()
+            reply = await nc.request(f"atoll.rpc.{service}", body, timeout=wait)
+        except nats.errors.NoRespondersError:
+            raise RemoteUnavailableError(
+                f"no instance of {service!r} serves requests on the broker at "
+                f"{self.describe()}, so the call did not run; check that it runs with the same "
+                "--broker-url"
+            ) from None
+        except TimeoutError:
+            raise RemoteUnavailableError(
+                f"{service!r} did not answer within {wait} s on the broker at "
+                f"{self.describe()}; the call may have run"
+            ) from None
+        except (BrokerUnavailableError, *_UNREACHABLE) as error:
+            raise RemoteUnavailableError(
+                f"cannot call {service!r}: the broker at {self.describe()} is out of reach "
+                f"({error}); the call did not run"
+            ) from error
+        return reply.data
+
+    async def serve(self, service: str, respond: Responder) -> _Serving:
+        """Answer requests to ``service`` in its queue group, each in a task of its own."""
+        check_name(service, "service name")
+        nc = self.connection()
+        serving = _Serving(service, respond)
+        with self.reaching(f"serve {service!r}"):
+            serving.subscription = await nc.subscribe(
+                f"atoll.rpc.{service}", queue=service, cb=serving.take
+            )
+        self._servings.append(serving)
+        return serving
+
+    # -- dead letters ------------------------------------------------------------------------
+
+    async def _dead(self, service: str, limit: int | None) -> list[tuple[int, Msg]]:
+        """The oldest ``limit`` (or all) messages of ``atoll.dead.<service>``, with their seqs."""
+        check_name(service, "service name")
+        js = self.jetstream()
+        subject = f"atoll.dead.{service}"
+        with self.reaching("read the dead letters"):
+            info = await js.stream_info(DEAD, subjects_filter=subject)
+        count = (info.state.subjects or {}).get(subject, 0)
+        wanted = count if limit is None else min(limit, count)
+        if wanted <= 0:
+            return []
+        name = f"atoll_dead_{uuid.uuid4().hex}"
+        config = api.ConsumerConfig(
+            name=name,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_policy=api.AckPolicy.NONE,
+            filter_subject=subject,
+            inactive_threshold=30.0,
+            mem_storage=True,
+        )
+        msgs: list[Msg] = []
+        with self.reaching("read the dead letters"):
+            await js.add_consumer(DEAD, config)
+            pull = await js.pull_subscribe_bind(name, stream=DEAD)
+            try:
+                while len(msgs) < wanted:
+                    try:
+                        msgs += await pull.fetch(wanted - len(msgs), timeout=1.0)
+                    except TimeoutError:  # some were removed meanwhile
+                        break
+            finally:
+                await pull.unsubscribe()
+                with contextlib.suppress(APIError):
+                    await js.delete_consumer(DEAD, name)
+        return [(msg.metadata.sequence.stream, msg) for msg in msgs]
+
+    def _letter(self, service: str, seq: int, msg: Msg) -> DeadLetter | None:
+        headers = _own_headers(msg)
+        if DEAD_ERROR in headers:
+            headers[DEAD_ERROR] = _unescape(headers[DEAD_ERROR])
+        try:
+            return dead_letter_from(str(seq), service, headers, msg.data)
+        except ValueError as error:
+            logger.warning(
+                "the message %d of %s on %s is no atoll dead letter; skipped: %s",
+                seq,
+                DEAD,
+                msg.subject,
+                error,
+            )
+            return None
+
+    async def _chosen(self, service: str, ids: Collection[str] | None) -> list[DeadLetter]:
+        letters = [self._letter(service, seq, msg) for seq, msg in await self._dead(service, None)]
+        return [d for d in letters if d is not None and (ids is None or d.id in ids)]
+
+    async def dead_letters(self, service: str, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters of ``service``; each one's id is its sequence."""
+        letters = [self._letter(service, seq, msg) for seq, msg in await self._dead(service, limit)]
+        return [d for d in letters if d is not None]
+
+    async def redrive(self, service: str, ids: Collection[str] | None = None) -> int:
+        """Send dead letters back to ``service`` as new messages, and delete them."""
+        count = 0
+        for letter in await self._chosen(service, ids):
+            headers = envelope_headers(letter.envelope)
+            # Its envelope id is in the de-duplication window if it died young: another id.
+            headers[MSG_ID] = f"{letter.envelope.id}.redrive.{letter.id}"
+            await self.store(f"atoll.send.{service}", letter.envelope.payload, headers)
+            count += await self._delete(int(letter.id))
+        return count
+
+    async def purge(self, service: str, ids: Collection[str] | None = None) -> int:
+        """Delete dead letters of ``service``: all (one purge of the subject), or those named."""
+        if ids is not None:
+            count = 0
+            for letter in await self._chosen(service, ids):
+                count += await self._delete(int(letter.id))
+            return count
+        check_name(service, "service name")
+        nc = self.connection()
+        request = json.dumps({"filter": f"atoll.dead.{service}"}).encode()
+        with self.reaching("purge the dead letters"):
+            reply = await nc.request(f"$JS.API.STREAM.PURGE.{DEAD}", request, timeout=API_TIMEOUT)
+        answer: dict[str, Any] = json.loads(reply.data)
+        if "error" in answer:
+            raise BrokerError(
+                f"the broker at {self.describe()} refused to purge {DEAD}: {answer['error']}"
+            )
+        return int(answer.get("purged", 0))
+
+    async def _delete(self, seq: int) -> int:
+        js = self.jetstream()
+        try:
+            with self.reaching("delete a dead letter"):
+                await js.delete_msg(DEAD, seq)
+        except NotFoundError:
+            return 0  # deleted meanwhile, by another instance
+        return 1

@@ -1,0 +1,301 @@
+"""Faults, with real processes on real brokers: kill -9, SIGTERM, a poison message, a restart.
+
+Each test runs ``ledger_service.py`` (a service whose handler adds one ledger row per event,
+in the transaction that records the event in its inbox) as real processes on a broker and a
+fresh PostgreSQL database, and publishes numbered ticks to it. The ledger then tells what was
+lost (a number without a row) and what was applied twice (a number with two rows).
+
+Each test has a service and an event type of its own (``LEDGER_RUN``), so that no durable
+queue of another test, or of an earlier run, is shared.
+"""
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from atoll.errors import BrokerError
+from atoll.messaging.broker import open_broker
+from atoll.messaging.envelope import Envelope
+
+SCRIPT = str(Path(__file__).with_name("ledger_service.py"))
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+
+NATS = pytest.param(
+    "nats://127.0.0.1:4222", marks=pytest.mark.services("nats", "postgres"), id="nats"
+)
+RABBITMQ = pytest.param(
+    "amqp://guest:guest@127.0.0.1:5672/",
+    marks=pytest.mark.services("rabbitmq", "postgres"),
+    id="rabbitmq",
+)
+REDIS = pytest.param(
+    "redis://127.0.0.1:6379/0", marks=pytest.mark.services("redis", "postgres"), id="redis"
+)
+
+RESTART = {
+    "nats": (
+        ["pkill", "-x", "nats-server"],
+        [
+            "start-stop-daemon", "--start", "--oknodo", "--background", "--exec",
+            "/usr/sbin/nats-server", "--", "-a", "127.0.0.1", "-p", "4222", "-js", "-sd",
+            "/var/lib/nats-server", "-l", "/var/log/nats-server.log",
+        ],
+    ),
+    "amqp": (["rabbitmqctl", "stop"], ["rabbitmq-server", "-detached"]),
+    "redis": (
+        ["redis-cli", "-p", "6379", "shutdown", "nosave"],
+        [
+            "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port",
+            "6379", "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile",
+            "/var/log/redis/ci.log",
+        ],
+    ),
+}  # fmt: skip
+"""How each broker is stopped, and started again as DESIGN.md starts it."""
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def ledger():
+    """A fresh PostgreSQL database for the ledger; its URL. Dropped afterwards."""
+    name = f"ledger_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(f"{POSTGRES}/test")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield Ledger(f"{POSTGRES}/{name}")
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+class Ledger:
+    def __init__(self, url):
+        self.url = url
+        self.run = uuid.uuid4().hex[:10]
+        self.service = f"ledger-{self.run}"
+        self.topic = f"__main__.Tick{self.run}"
+
+    @property
+    def db_url(self):
+        return self.url.replace("postgresql://", "postgresql+asyncpg://")
+
+    async def rows(self):
+        """``(n, pid)`` of every ledger row; none before the table exists."""
+        connection = await asyncpg.connect(self.url)
+        try:
+            return [
+                (r["n"], r["pid"])
+                for r in await connection.fetch("SELECT n, pid FROM ledger_entry")
+            ]
+        except asyncpg.UndefinedTableError:
+            return []
+        finally:
+            await connection.close()
+
+    async def until_numbers(self, numbers, patience=60.0):
+        """The rows, once every number in ``numbers`` has one; fails after ``patience``."""
+        deadline = time.monotonic() + patience
+        while True:
+            rows = await self.rows()
+            if {n for n, _ in rows} >= set(numbers) or time.monotonic() > deadline:
+                return rows
+            await asyncio.sleep(0.2)
+
+    def tick(self, n):
+        return Envelope(f"{self.run}-{n}", self.topic, b'{"n":%d}' % n, headers={"sender": "t"})
+
+
+def start(spawn, broker_url, ledger, *flags, **env):
+    process = spawn(
+        sys.executable, SCRIPT,
+        "--broker-url", broker_url,
+        "--db-url", ledger.db_url,
+        "--db-migrate", "always",
+        "--server-port", "0",
+        "--broker-ack-wait", "2",
+        "--broker-retry-backoff", "0.05",
+        *flags,
+        env={"LEDGER_RUN": ledger.run, "PYTHONUNBUFFERED": "1", **env},
+    )  # fmt: skip
+    process.wait_for(f"{ledger.service} ready in")
+    return process
+
+
+async def publish(broker_url, envelopes):
+    broker = open_broker(broker_url)
+    await broker.start()
+    try:
+        for envelope in envelopes:
+            await broker.publish(envelope)
+    finally:
+        await broker.stop()
+
+
+def started_not_finished(process):
+    started = {int(line.split()[-1]) for line in process.lines if line.startswith("handling ")}
+    done = {int(line.split()[-1]) for line in process.lines if line.startswith("handled ")}
+    return started - done
+
+
+def assert_exact(rows, numbers):
+    counted = sorted(n for n, _ in rows)
+    assert sorted(set(counted)) == sorted(numbers), "lost"
+    assert counted == sorted(numbers), "applied twice"
+
+
+@pytest.mark.parametrize("broker_url", [NATS, RABBITMQ, REDIS])
+async def test_a_consumer_killed_mid_handler_loses_nothing_and_applies_nothing_twice(
+    spawn, ledger, broker_url
+):
+    first = start(spawn, broker_url, ledger, LEDGER_DELAY="1.0")
+    second = start(spawn, broker_url, ledger, LEDGER_DELAY="1.0")
+    numbers = range(40)
+    await publish(broker_url, [ledger.tick(n) for n in numbers])
+    first.wait_for("handling ")
+    first.popen.kill()  # SIGKILL, in the middle of its handlers (each sleeps 1 s)
+    first.popen.wait()
+    rows = await ledger.until_numbers(numbers)
+    assert_exact(rows, numbers)
+    interrupted = started_not_finished(first)
+    assert interrupted, first.output
+    by_number = dict(rows)
+    assert {by_number[n] for n in interrupted} == {second.popen.pid}  # delivered again, there
+    second.signal(signal.SIGTERM)
+    assert second.finish() == 0
+
+
+@pytest.mark.parametrize("broker_url", [NATS, RABBITMQ, REDIS])
+async def test_sigterm_finishes_the_messages_in_hand_and_leaves_the_rest(spawn, ledger, broker_url):
+    first = start(spawn, broker_url, ledger, "--broker-concurrency", "4", LEDGER_DELAY="0.3")
+    numbers = range(40)
+    await publish(broker_url, [ledger.tick(n) for n in numbers])
+    for _ in range(6):
+        first.wait_for("handled ")
+    first.signal(signal.SIGTERM)
+    assert first.finish() == 0
+    assert started_not_finished(first) == set()  # what it had started, it finished
+    handled_first = {n for n, _ in await ledger.rows()}
+    assert 0 < len(handled_first) < len(numbers)  # it stopped in the middle of the stream
+    second = start(spawn, broker_url, ledger, "--broker-concurrency", "4")
+    rows = await ledger.until_numbers(numbers)
+    assert_exact(rows, numbers)
+    second.signal(signal.SIGTERM)
+    assert second.finish() == 0
+
+
+@pytest.mark.parametrize("broker_url", [NATS, RABBITMQ, REDIS])
+async def test_a_poison_message_is_dead_lettered_and_the_later_ones_are_handled(
+    spawn, ledger, broker_url
+):
+    process = start(spawn, broker_url, ledger, "--broker-deliveries", "3", LEDGER_POISON="3")
+    numbers = range(10)
+    await publish(broker_url, [ledger.tick(n) for n in numbers])
+    rows = await ledger.until_numbers([n for n in numbers if n != 3])
+    assert_exact(rows, [n for n in numbers if n != 3])
+    broker = open_broker(broker_url)
+    await broker.start()
+    try:
+        for _ in range(100):
+            dead = await broker.dead_letters(ledger.service)
+            if dead:
+                break
+            await asyncio.sleep(0.1)
+        [letter] = dead
+        assert letter.envelope.id == ledger.tick(3).id
+        assert letter.deliveries == 3
+        assert "record" in letter.error  # the handler that failed, and why:
+        assert "ValueError: tick 3 is poison" in letter.error
+    finally:
+        await broker.stop()
+    process.signal(signal.SIGTERM)
+    assert process.finish() == 0
+    assert process.output.count("handling 3\n") == 3  # the deliveries allowed, no more
+
+
+def restart(broker_url):
+    stop, begin = RESTART[broker_url.partition(":")[0]]
+    subprocess.run(stop, check=False, capture_output=True, timeout=60)
+    time.sleep(1.0)
+    subprocess.run(begin, check=True, capture_output=True, timeout=60)
+
+
+async def publish_through(broker_url, envelopes, restart_after):
+    """Publish each envelope until its publish is confirmed, restarting the broker midway.
+
+    The confirmed ids, in order.
+    """
+    broker = open_broker(broker_url)
+    confirmed = []
+    restarting = None
+    await _connect(broker)
+    try:
+        for index, envelope in enumerate(envelopes):
+            if index == restart_after:
+                restarting = asyncio.create_task(asyncio.to_thread(restart, broker_url))
+            while True:
+                try:
+                    await broker.publish(envelope)
+                except (BrokerError, ConnectionError, OSError, TimeoutError):
+                    await asyncio.sleep(0.2)  # not confirmed: publish it again
+                    continue
+                confirmed.append(envelope.id)
+                break
+            await asyncio.sleep(0.01)
+        if restarting is not None:
+            await restarting
+    finally:
+        await broker.stop()
+    return confirmed
+
+
+async def _connect(broker):
+    for _ in range(120):
+        try:
+            await broker.start()
+        except BrokerError:
+            await asyncio.sleep(0.5)
+        else:
+            return
+    pytest.fail(f"{broker.describe()} did not come back")
+
+
+@pytest.mark.parametrize("broker_url", [NATS, RABBITMQ])
+async def test_every_event_confirmed_across_a_broker_restart_is_handled(spawn, ledger, broker_url):
+    process = start(spawn, broker_url, ledger)
+    numbers = list(range(60))
+    envelopes = [ledger.tick(n) for n in numbers]
+    confirmed = await publish_through(broker_url, envelopes, restart_after=20)
+    assert len(confirmed) == len(numbers)
+    rows = await ledger.until_numbers(numbers, patience=120.0)
+    assert_exact(rows, numbers)
+    process.signal(signal.SIGTERM)
+    assert process.finish(timeout=60) == 0
+    assert "reconnect" in process.output  # it lost the broker, and came back
+
+
+@pytest.mark.parametrize("broker_url", [REDIS])
+async def test_redis_is_reconnected_after_a_restart(spawn, ledger, broker_url):
+    # Redis here keeps nothing on disk: what it held before the restart is gone, so only the
+    # reconnection is tested: events published once it is back are all handled.
+    process = start(spawn, broker_url, ledger)
+    await publish(broker_url, [ledger.tick(n) for n in range(5)])
+    await ledger.until_numbers(range(5))
+    await asyncio.to_thread(restart, broker_url)
+    later = range(100, 110)
+    deadline = time.monotonic() + 60
+    while True:  # until the consumer's group is back: publishes before then go to nobody
+        await publish(broker_url, [ledger.tick(n) for n in later])
+        rows = await ledger.until_numbers(later, patience=3.0)
+        if {n for n, _ in rows} >= set(later) or time.monotonic() > deadline:
+            break
+    assert {n for n, _ in rows} >= set(later)
+    process.signal(signal.SIGTERM)
+    assert process.finish(timeout=60) == 0

@@ -9,7 +9,7 @@ DEMO_PATH := examples/runnerly
 PIP_VERSION := 25.3
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck contracts pytest demo bench lock clean
+.PHONY: help install test lint typecheck contracts pytest demo demo-fleet bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ test: lint typecheck contracts pytest  ## every gate: lint, types, layers, tests
 
 demo: $(STAMP)  ## run the reference system on embedded defaults (Ctrl-C stops it)
 	cd $(DEMO_PATH) && ../../$(BIN)/python -m runnerly
+
+demo-fleet: $(STAMP)  ## run the reference system apart: a process per service, NATS and PostgreSQL
+	cd $(DEMO_PATH) && ../../$(BIN)/python -m runnerly.fleet $(FLEET_ARGS)
 
 bench: $(STAMP)  ## run every benchmark in benchmarks/ and print the tables
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -23,7 +23,7 @@ from atoll.messaging.broker import DeadLetter, check_name
 if TYPE_CHECKING:
     from collections.abc import Collection
 
-    from atoll.messaging.broker import Responder, Subscription
+    from atoll.messaging.broker import Received, Responder, Subscription
     from atoll.messaging.envelope import Envelope
 
 __all__ = ["MemoryBroker"]
@@ -137,7 +137,7 @@ class _Receiver:
         self.unsettled: set[_Received] = set()
         self.closed = False
 
-    async def receive(self, limit: int, wait: float) -> list[_Received]:
+    async def receive(self, limit: int, wait: float) -> list[Received]:
         if self.closed:
             return []
         queue = self.queue
@@ -145,7 +145,7 @@ class _Receiver:
             queue.arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(queue.arrived.wait(), wait)
-        taken: list[_Received] = []
+        taken: list[Received] = []
         while queue.ready and len(taken) < limit and not self.closed:
             received = _Received(queue.ready.popleft(), queue, self)
             self.unsettled.add(received)

@@ -36,7 +36,7 @@ RABBITMQ = pytest.param(
     id="rabbitmq",
 )
 REDIS = pytest.param(
-    "redis://127.0.0.1:6379/0", marks=pytest.mark.services("redis", "postgres"), id="redis"
+    "redis://127.0.0.1:6379/6", marks=pytest.mark.services("redis", "postgres"), id="redis"
 )
 
 RESTART = {
@@ -64,16 +64,53 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def ledger():
-    """A fresh PostgreSQL database for the ledger; its URL. Dropped afterwards."""
+async def ledger(broker_url):
+    """A fresh PostgreSQL database for the ledger; its URL. Dropped afterwards, and what the
+    test left on the broker deleted."""
     name = f"ledger_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(f"{POSTGRES}/test")
     await admin.execute(f'CREATE DATABASE "{name}"')
+    made = Ledger(f"{POSTGRES}/{name}")
     try:
-        yield Ledger(f"{POSTGRES}/{name}")
+        yield made
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+        await forget(broker_url, made.run)
+
+
+async def forget(broker_url, run):
+    """Delete the queues, consumers and messages of the test's run from the broker."""
+    scheme = broker_url.partition(":")[0]
+    if scheme == "nats":
+        import nats  # noqa: PLC0415 - each broker's client only for its own tests
+
+        client = await nats.connect(broker_url)
+        js = client.jetstream()
+        for stream in ("ATOLL_EVENTS", "ATOLL_SENDS", "ATOLL_DEAD"):
+            for info in await js.consumers_info(stream):
+                if run in (info.config.filter_subject or ""):
+                    await js.delete_consumer(stream, info.name)
+        await js.purge_stream("ATOLL_EVENTS", subject=f"atoll.event.__main__.Tick{run}")
+        await js.purge_stream("ATOLL_SENDS", subject=f"atoll.send.ledger-{run}")
+        await js.purge_stream("ATOLL_DEAD", subject=f"atoll.dead.ledger-{run}")
+        await client.close()
+    elif scheme == "amqp":
+        import aio_pika  # noqa: PLC0415 - as above
+
+        connection = await aio_pika.connect(broker_url)
+        async with connection:
+            channel = await connection.channel()
+            for suffix in ("", ".dead", ".rpc"):
+                await channel.queue_delete(f"atoll.ledger-{run}{suffix}")
+    elif scheme == "redis":
+        import redis.asyncio  # noqa: PLC0415 - as above
+
+        client = redis.asyncio.from_url(broker_url)
+        keys = [key async for key in client.scan_iter(match=f"*{run}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
 
 
 class Ledger:

@@ -19,7 +19,7 @@ from atoll.adapters.nats import DEAD, EVENTS, SENDS, NatsBroker, _Received, dura
 from atoll.errors import BrokerError, BrokerUnavailableError, RemoteUnavailableError
 from atoll.messaging.broker import Subscription, open_broker
 from atoll.messaging.envelope import Envelope
-from atoll.testing.broker_contract import BrokerContract
+from atoll.testing.broker_contract import BrokerContract, Names
 
 URL = "nats://127.0.0.1:4222"
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -35,6 +35,28 @@ class TestNats(BrokerContract):
     @pytest.fixture
     def unreachable_url(self):
         return "nats://user:s3cret@127.0.0.1:1"
+
+    @pytest.fixture
+    async def names(self):
+        made = Names()
+        yield made
+        await forget(made.run)
+
+
+async def forget(run: str) -> None:
+    """Delete the consumers, and purge the messages, whose subjects hold ``run``."""
+    client = await nats.connect(URL)
+    js = client.jetstream()
+    for stream in (EVENTS, SENDS, DEAD):
+        for info in await js.consumers_info(stream):
+            subject = info.config.filter_subject or ""
+            if run in subject:
+                await js.delete_consumer(stream, info.name)
+                await js.purge_stream(stream, subject=subject)
+                if stream == SENDS:  # the service's dead letters too
+                    service = subject.removeprefix("atoll.send.")
+                    await js.purge_stream(DEAD, subject=f"atoll.dead.{service}")
+    await client.close()
 
 
 def _name(base: str = "svc") -> str:

@@ -35,12 +35,15 @@ How the port maps onto AMQP 0-9-1:
 The connection is aio-pika's robust one: it reconnects by itself, and restores the channels,
 queues and consumers; disconnections and reconnections are logged on ``atoll.broker``. Every
 error names the URL with its password masked.
+
+This module holds :class:`RabbitBroker`: the connection, the publishing and the declaring. The
+delivery side, the receivers that consume a service's queue and the servings that answer its
+requests, is in :mod:`atoll.adapters.rabbitmq_delivery`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import math
 import urllib.parse
@@ -59,7 +62,6 @@ from atoll.messaging.broker import (
     check_name,
     dead_letter_from,
     dead_letter_headers,
-    envelope_from_headers,
     envelope_headers,
     masked_url,
 )
@@ -67,11 +69,19 @@ from atoll.messaging.envelope import Envelope
 
 try:
     import aio_pika
-    from aio_pika.exceptions import ChannelInvalidStateError
     from aiormq.abc import DeliveredMessage
     from aiormq.exceptions import AMQPChannelError, AMQPError, ChannelPreconditionFailed
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("aio-pika", "rabbitmq") from error
+
+from atoll.adapters.rabbitmq_delivery import (
+    _GONE,
+    ATTEMPT_HEADER,
+    _carried,
+    _quietly,
+    _Receiver,
+    _Serving,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -81,13 +91,12 @@ if TYPE_CHECKING:
         AbstractConnection,
         AbstractExchange,
         AbstractIncomingMessage,
-        AbstractQueue,
         AbstractRobustChannel,
         AbstractRobustConnection,
         HeadersType,
     )
 
-    from atoll.messaging.broker import DeadLetter, Received, Responder, Subscription
+    from atoll.messaging.broker import DeadLetter, Responder, Subscription
 
 __all__ = ["ATTEMPT_HEADER", "EVENTS", "SENDS", "RabbitBroker", "delay_bucket"]
 
@@ -97,8 +106,6 @@ EVENTS = "atoll.events"
 """The topic exchange events are published to, keyed by their type's name."""
 SENDS = "atoll.sends"
 """The direct exchange sends are published to, keyed by the service's name."""
-ATTEMPT_HEADER = "atoll-attempt"
-"""The deliveries a message had before it was copied to a delay queue."""
 
 DELIVERY_LIMIT = 1000
 """Every service queue's ``x-delivery-limit``: RabbitMQ drops a message after 1001 deliveries."""
@@ -109,8 +116,6 @@ _PUBLISH_TIMEOUT = 10.0
 _SERVE_PREFETCH = 256
 _BUCKET_SPARE_MS = 60_000  # a delay queue outlives its TTL by this much once unused
 _PERSISTENT = aio_pika.DeliveryMode.PERSISTENT
-_GONE = (AMQPError, ChannelInvalidStateError, OSError)
-"""What aio-pika raises when the channel or the connection is gone (OSError: timeouts too)."""
 
 
 def delay_bucket(delay: float) -> int:
@@ -136,303 +141,6 @@ def _rpc_queue(service: str) -> str:
 
 
 _QUEUE_ARGUMENTS: dict[str, Any] = {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT}
-
-
-def _carried(headers: Mapping[str, Any]) -> dict[str, str]:
-    """The envelope's own headers among a message's: not the broker's (``x-``) nor ours."""
-    return {
-        k: v for k, v in headers.items() if type(v) is str and k[:2] != "x-" and k != ATTEMPT_HEADER
-    }
-
-
-def _attempt(headers: Mapping[str, Any]) -> int:
-    """Which delivery this is: the queue's count, and those before a delayed retry."""
-    count = headers.get("x-delivery-count") or 0
-    before = headers.get(ATTEMPT_HEADER) or 0
-    return int(count) + 1 + int(before)
-
-
-async def _quietly(settling: Awaitable[object]) -> None:
-    """Settle, or close; a channel already gone has given the message back by itself."""
-    try:
-        await settling
-    except _GONE as error:
-        logger.debug("not settled, the channel is gone (it is delivered again): %s", error)
-
-
-class _Received:
-    """A delivered message, until settled once; settling it again is a no-op."""
-
-    __slots__ = ("_message", "_receiver", "_settled", "_timer", "_turn", "attempt", "envelope")
-
-    def __init__(
-        self, receiver: _Receiver, message: AbstractIncomingMessage, envelope: Envelope
-    ) -> None:
-        self._receiver = receiver
-        self._message = message
-        self._settled = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._turn = 0
-        self.envelope = envelope
-        self.attempt = _attempt(message.headers)
-
-    @property
-    def stale(self) -> bool:
-        """Whether it came on a channel since closed (it is delivered again)."""
-        try:
-            _ = self._message.channel
-        except ChannelInvalidStateError:
-            return True
-        return False
-
-    def take(self, loop: asyncio.AbstractEventLoop, ack_wait: float, turn: int) -> None:
-        """Handed out in the receiver's ``turn``: its ack wait starts."""
-        self._turn = turn
-        self._timer = loop.call_later(ack_wait, self._expired)
-
-    def settle(self) -> bool:
-        """Mark it settled; False if it already was."""
-        if self._settled:
-            return False
-        self._settled = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._receiver.unsettled.discard(self)
-        return True
-
-    def _expired(self) -> None:
-        self._timer = None
-        self.settle()  # its timer was cancelled had it been settled
-        self._receiver.expired(self, self._turn)
-
-    async def give_back(self) -> None:
-        """Return it to the queue, to be delivered again at once (counted)."""
-        await _quietly(self._message.nack(requeue=True))
-
-    async def ack(self) -> None:
-        if self.settle():
-            await _quietly(self._message.ack())
-
-    async def retry(self, delay: float) -> None:
-        if not self.settle():
-            return
-        if delay <= 0:
-            await self.give_back()
-            return
-        try:
-            await self._receiver.broker.delay(
-                self._receiver.service, self.envelope, self.attempt, delay
-            )
-        except BaseException:
-            await self.give_back()
-            raise
-        await _quietly(self._message.ack())
-
-    async def dead_letter(self, error: str) -> None:
-        if not self.settle():
-            return
-        try:
-            await self._receiver.broker.bury(
-                self._receiver.service,
-                dead_letter_headers(self.envelope, error, self.attempt),
-                self.envelope.payload,
-            )
-        except BaseException:
-            await self.give_back()
-            raise
-        await _quietly(self._message.ack())
-
-
-class _Receiver:
-    """One instance's consumer of a service's queue, buffering what the broker pushes."""
-
-    def __init__(
-        self,
-        broker: RabbitBroker,
-        subscription: Subscription,
-        channel: AbstractRobustChannel,
-        queue: AbstractQueue,
-    ) -> None:
-        self.broker = broker
-        self.service = subscription.service
-        self.unsettled: set[_Received] = set()
-        self._ack_wait = subscription.ack_wait
-        self._channel = channel
-        self._queue = queue
-        self._ready: collections.deque[_Received] = collections.deque()
-        self._arrived = asyncio.Event()
-        self._tag: str | None = None
-        self._turns = 0
-        self._waiting = False
-        self._paused = False
-        self._closed = False
-        self._switch = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
-        channel.reopen_callbacks.add(self._reopened)
-
-    async def consume(self) -> None:
-        """Have the broker push messages, up to the prefetch unsettled."""
-        self._tag = await self._queue.consume(self._arrive)
-
-    async def _arrive(self, message: AbstractIncomingMessage) -> None:
-        if self._closed or self._paused:
-            await _quietly(message.nack(requeue=True))
-            return
-        try:
-            envelope = envelope_from_headers(_carried(message.headers), message.body)
-        except ValueError as error:
-            await self.broker.foreign(self.service, message, error)
-            return
-        self._ready.append(_Received(self, message, envelope))
-        self._arrived.set()
-
-    def _reopened(self, _channel: AbstractRobustChannel | None, /) -> None:
-        # A new channel after a reconnection: what the old one delivered comes again, and
-        # what the new one delivered already stays.
-        for received in [r for r in self.unsettled if r.stale]:
-            received.settle()
-        self._ready = collections.deque(r for r in self._ready if not r.stale)
-
-    async def receive(self, limit: int, wait: float) -> list[Received]:
-        """Up to ``limit`` messages, as soon as there is one; ``[]`` after ``wait`` seconds."""
-        if self._closed:
-            return []
-        self._turns += 1
-        if self._paused:
-            await self._resume()
-        ready = self._ready
-        if not ready:
-            if not self.broker.connected:
-                raise BrokerUnavailableError(self.broker.unreachable("a receiver of"))
-            self._arrived.clear()
-            self._waiting = True
-            try:
-                async with asyncio.timeout(wait):
-                    await self._arrived.wait()
-            except TimeoutError:
-                return []
-            finally:
-                self._waiting = False
-        taken: list[Received] = []
-        loop = asyncio.get_running_loop()
-        while ready and len(taken) < limit:
-            received = ready.popleft()
-            received.take(loop, self._ack_wait, self._turns)
-            self.unsettled.add(received)
-            taken.append(received)
-        return taken
-
-    def expired(self, received: _Received, turn: int) -> None:
-        """``received`` was not settled within its ack wait: give it back.
-
-        If no message was received since, this instance is taken for dead: it consumes no
-        more until it receives again, and the message goes to another instance.
-        """
-        dead = turn == self._turns and not self._waiting
-        task = asyncio.get_running_loop().create_task(self._expire(received, pause=dead))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _expire(self, received: _Received, *, pause: bool) -> None:
-        if pause:
-            await self._pause()
-        await received.give_back()
-
-    async def _pause(self) -> None:
-        async with self._switch:
-            if self._paused or self._closed:
-                return
-            self._paused = True
-            logger.warning(
-                "a message of %r was not settled within %s s: this instance consumes no more "
-                "until it receives again",
-                self.service,
-                self._ack_wait,
-            )
-            await self._cancel()
-            await self._give_back_ready()
-
-    async def _resume(self) -> None:
-        async with self._switch:
-            if self._paused and not self._closed:
-                self._paused = False
-                await self.consume()
-
-    async def _cancel(self) -> None:
-        if self._tag is not None:
-            tag, self._tag = self._tag, None
-            await _quietly(self._queue.cancel(tag))
-
-    async def _give_back_ready(self) -> None:
-        while self._ready:
-            await self._ready.popleft().give_back()
-
-    async def close(self) -> None:
-        """Consume no more; give back what was received and not settled."""
-        if self._closed:
-            return
-        self._closed = True
-        async with self._switch:
-            await self._cancel()
-        for received in list(self.unsettled):
-            received.settle()
-            await received.give_back()
-        await self._give_back_ready()
-        self._arrived.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await _quietly(self._channel.close())
-
-
-class _Serving:
-    """One instance's consumer of a service's request queue; each request its own task."""
-
-    def __init__(
-        self, service: str, respond: Responder, channel: AbstractChannel, queue: AbstractQueue
-    ) -> None:
-        self._service = service
-        self._respond = respond
-        self._channel = channel
-        self._queue = queue
-        self._tag: str | None = None
-        self._calls: set[asyncio.Task[Any]] = set()
-
-    async def consume(self) -> None:
-        """Take requests."""
-        self._tag = await self._queue.consume(self._answer)
-
-    async def _answer(self, message: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        assert task is not None  # noqa: S101 - aio-pika runs each delivery in a task
-        self._calls.add(task)
-        try:
-            reply = await self._respond(message.body)
-            if message.reply_to:
-                await self._channel.default_exchange.publish(
-                    aio_pika.Message(reply, correlation_id=message.correlation_id),
-                    message.reply_to,
-                    mandatory=False,
-                )
-            await message.ack()
-        except _GONE as error:
-            logger.warning(
-                "a reply of %r was not sent, the channel is gone: %s", self._service, error
-            )
-        except Exception:  # a responder's failure must not end the consumer
-            logger.exception("answering a request to %r failed; it gets no reply", self._service)
-            await _quietly(message.reject(requeue=False))
-        finally:
-            self._calls.discard(task)
-
-    async def close(self) -> None:
-        """Take no more requests; answer those being answered first."""
-        if self._tag is not None:
-            tag, self._tag = self._tag, None
-            await _quietly(self._queue.cancel(tag))
-            await asyncio.sleep(0)  # let the requests delivered before the cancel start
-        if self._calls:
-            await asyncio.wait(list(self._calls))
-        await _quietly(self._channel.close())
 
 
 class RabbitBroker:

@@ -45,7 +45,8 @@ published to the requester's channel with the call's correlation id.
 
 Errors come out as atoll's: a Redis out of reach (or refusing the credentials) is a
 :class:`~atoll.errors.BrokerUnavailableError` naming the URL, never its password. Redis Cluster
-is not supported: a script touches keys of two services.
+is not supported: a script touches keys of two services. The Lua scripts are in
+:mod:`atoll.adapters.redis_scripts`.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("redis", "redis") from error
 
+from atoll.adapters.redis_scripts import _Scripts
+
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
@@ -126,127 +129,6 @@ _ENTRY_ID = re.compile(r"\d+-\d+")
 _encode = msgspec.json.Encoder().encode
 _decode_headers = msgspec.json.Decoder(dict[str, str]).decode
 
-# Settling: each script checks that the entry is still this consumer's (another may have
-# claimed it past its ack wait), acknowledges it and moves it on, atomically.
-_OWNED = """
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-"""
-_REQUEUE = (
-    _OWNED
-    + """
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'p', ARGV[5], 'h', ARGV[6], 'a', ARGV[7])
-return 1
-"""
-)
-_DELAY = (
-    _OWNED
-    + """
-local t = redis.call('TIME')
-local due = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[4])
-redis.call('ZADD', KEYS[2], string.format('%.0f', due), ARGV[5])
-return 1
-"""
-)
-_DEAD = (
-    _OWNED
-    + """
-redis.call('XADD', KEYS[2], '*', 'p', ARGV[4], 'h', ARGV[5], 'd', ARGV[6])
-return 1
-"""
-)
-# A delay-set member is token|attempts|len(h)|h p: unique, and all it takes to re-send it.
-_MOVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now),
-                       'LIMIT', 0, tonumber(ARGV[2]))
-for _, m in ipairs(due) do
-  local i = string.find(m, '|', 1, true)
-  local j = string.find(m, '|', i + 1, true)
-  local k = string.find(m, '|', j + 1, true)
-  local n = tonumber(string.sub(m, j + 1, k - 1))
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'p', string.sub(m, k + 1 + n),
-             'h', string.sub(m, k + 1, k + n), 'a', string.sub(m, i + 1, j - 1))
-  redis.call('ZREM', KEYS[1], m)
-end
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if #first == 0 then return {#due, -1} end
-return {#due, math.max(0, tonumber(first[2]) - now)}
-"""
-_CLAIM = """
-local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
-local counts = {}
-for i, e in ipairs(r[2]) do
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
-  counts[i] = p[1] and p[1][4] or 1
-end
-return {r[1], r[2], counts, #r[3]}
-"""
-_GIVE_BACK = """
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[4]), ARGV[2])
-local left = 0
-for _, e in ipairs(pending) do
-  local entry = redis.call('XRANGE', KEYS[1], e[1], e[1])
-  local p, h, a = nil, nil, 0
-  if #entry > 0 then
-    local f = entry[1][2]
-    for i = 1, #f, 2 do
-      if f[i] == 'p' then p = f[i + 1] elseif f[i] == 'h' then h = f[i + 1]
-      elseif f[i] == 'a' then a = tonumber(f[i + 1]) or 0 end
-    end
-  end
-  if #entry > 0 and not (p and h) then
-    left = left + 1
-  else
-    if p then
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'p', p, 'h', h, 'a', a + e[4])
-    end
-    redis.call('XACK', KEYS[1], ARGV[1], e[1])
-  end
-end
-if left == 0 and #pending < tonumber(ARGV[4]) then
-  redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-end
-return #pending - left
-"""
-_REDRIVE = """
-local n = 0
-for i = 2, #ARGV do
-  local e = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])
-  if #e > 0 then
-    local f, p, h = e[1][2], '', '{}'
-    for j = 1, #f, 2 do
-      if f[j] == 'p' then p = f[j + 1] elseif f[j] == 'h' then h = f[j + 1] end
-    end
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'p', p, 'h', h)
-    redis.call('XDEL', KEYS[1], ARGV[i])
-    n = n + 1
-  end
-end
-return n
-"""
-_REQUEST = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - tonumber(ARGV[1])))
-if redis.call('ZCARD', KEYS[1]) == 0 then return 0 end
-redis.call('LPUSH', KEYS[2], string.format('%.0f', now + tonumber(ARGV[2])) .. '|' .. ARGV[3])
-local ttl = tonumber(ARGV[2]) / 1000 + 60000
-if redis.call('PTTL', KEYS[2]) < ttl then
-  redis.call('PEXPIRE', KEYS[2], string.format('%.0f', ttl))
-end
-return 1
-"""
-_BEAT = """
-local t = redis.call('TIME')
-local now = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], 60000)
-return now
-"""
-
 
 def _instance_name() -> str:
     """A name no other receiver, server or broker takes: host, process, and chance."""
@@ -255,21 +137,6 @@ def _instance_name() -> str:
 
 def _as_int(value: Any) -> int:
     return int(value)
-
-
-class _Scripts:
-    """The Lua scripts, registered once per client (redis-py falls back to EVAL once)."""
-
-    def __init__(self, client: aioredis.Redis) -> None:
-        self.requeue = client.register_script(_REQUEUE)
-        self.delay = client.register_script(_DELAY)
-        self.dead = client.register_script(_DEAD)
-        self.move = client.register_script(_MOVE)
-        self.claim = client.register_script(_CLAIM)
-        self.give_back = client.register_script(_GIVE_BACK)
-        self.redrive = client.register_script(_REDRIVE)
-        self.request = client.register_script(_REQUEST)
-        self.beat = client.register_script(_BEAT)
 
 
 class _Received:

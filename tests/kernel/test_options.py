@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from atoll.errors import ConfigError
-from atoll.kernel.options import MASK, Option, Secret, Section, inspect_section, option
+from atoll.kernel.options import MASK, Option, Secret, Section, inspect_section, masked_url, option
 
 
 class Level(enum.Enum):
@@ -430,3 +430,22 @@ def test_sample_never_shows_a_secret_default():
 
 def test_sample_is_none_when_no_candidate_is_valid():
     assert make_option(Annotated[int, msgspec.Meta(le=0)]).sample() is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("amqp://guest:guest@127.0.0.1:5672/", "amqp://guest:********@127.0.0.1:5672/"),
+        ("kafka://u:pa/ss@h/", "kafka://u:********@h/"),
+        ("redis://:p@ss@h:6379/0", "redis://:********@h:6379/0"),
+        ("nats://a:b@h1:4222,c:d@h2:4222", "nats://a:********@h1:4222,c:********@h2:4222"),
+        ("nats://tok3n@h:4222", "nats://********@h:4222"),
+        ("http://h:8000/rpc", "http://h:8000/rpc"),
+        ("http://ada@h/rpc", "http://ada@h/rpc"),
+        ("http://h/a:b@c", "http://h/a:b@c"),
+        ("memory://", "memory://"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_a_url_shows_no_password_nor_nats_token(url, shown):
+    assert masked_url(url) == shown

@@ -4,6 +4,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+import pytest
+
 from atoll.errors import BrokerUnavailableError
 from atoll.kernel.registry import Registry
 from atoll.messaging.broker import RetryPolicy, Subscription
@@ -273,22 +275,90 @@ async def test_a_settle_the_broker_refuses_is_logged_and_left_to_redelivery(capl
     assert consumer.handled == 0
 
 
-async def test_kill_cancels_what_is_in_hand():
+async def test_kill_cancels_what_is_in_hand_which_is_delivered_again():
     release = asyncio.Event()
 
     async def slow(event: Shipped) -> None:
         await release.wait()
 
     bus = bound(on(slow))
-    broker, consumer = await started(bus)
-    await broker.publish(seal(Shipped(1)))
+    broker = MemoryBroker()
+    await broker.start()
+    subscription = Subscription("shop", (message_name(Shipped),), ack_wait=0.2)
+    consumer = BrokerConsumer(broker, bus, subscription, FAST, poll=0.05)
+    await consumer.start()
+    await broker.publish(sent := seal(Shipped(1)))
     await until(lambda: bool(consumer._inflight))
     consumer.kill()
-    await asyncio.sleep(0.01)
+    await until(consumer._task.done)
     assert consumer.handled == 0
     assert repr(consumer) == "BrokerConsumer('shop' on memory://)"
+    rescuer = await broker.subscribe(subscription)
+    [again] = await rescuer.receive(1, 2.0)  # once its ack wait passed, as after a crash
+    assert (again.envelope.id, again.attempt) == (sent.id, 2)
 
 
 async def test_stopping_a_consumer_never_started_is_fine():
     consumer = BrokerConsumer(MemoryBroker(), bound(), Subscription("shop"), FAST)
     await consumer.stop()
+
+
+async def test_a_retry_here_goes_to_the_handlers_that_failed_only():
+    runs = {"flaky": 0, "steady": 0}
+
+    async def flaky(event: Shipped) -> None:
+        runs["flaky"] += 1
+        if runs["flaky"] == 1:
+            raise RuntimeError("once")
+
+    async def steady(event: Shipped) -> None:
+        runs["steady"] += 1
+
+    bus = bound(on(flaky), on(steady))
+    broker, consumer = await started(bus)
+    await broker.publish(seal(Shipped(1)))
+    await until(lambda: consumer.handled == 1)
+    await consumer.stop()
+    assert runs == {"flaky": 2, "steady": 1}
+
+
+@pytest.mark.parametrize("message", [Ship(1), "unknown"])
+async def test_a_message_no_handler_of_the_service_takes_is_dead_lettered(message):
+    async def ship(command: Ship) -> None: ...
+
+    bus = bound(on(ship, Ship, HandlerKind.COMMAND, service="warehouse"))
+    broker, consumer = await started(bus)
+    envelope = seal(message) if message != "unknown" else Envelope("x", "no.such.Type", b"{}")
+    await broker.send(envelope, "shop")
+    await until(lambda: consumer.dead == 1)
+    await consumer.stop()
+    [dead] = await broker.dead_letters("shop")
+    assert dead.error == (
+        f"no handler of {envelope.type} in service shop; deploy one, then redrive it: "
+        "atoll dlq redrive shop"
+    )
+
+
+async def test_a_receive_that_fails_unexpectedly_is_logged_and_tried_again(caplog):
+    async def notify(event: Shipped) -> None: ...
+
+    bus = bound(on(notify))
+    broker, consumer = await started(bus)
+    receiver = consumer._receiver
+    real = receiver.receive
+    calls = []
+
+    async def broken(limit, wait):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyError("a bug in an adapter")
+        return await real(limit, wait)
+
+    receiver.receive = broken
+    await broker.publish(seal(Shipped(1)))
+    await until(lambda: consumer.handled == 1)
+    await consumer.stop()
+    [record] = [r for r in caplog.records if "cannot receive" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None  # an unexpected error: its traceback
+    assert "KeyError" in record.getMessage()

@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import re
 import socket
 import urllib.parse
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from atoll._version import __version__
 from atoll.endpoints.jsonrpc import INTERNAL_ERROR
-from atoll.errors import ConfigError, RemoteError, RemoteUnavailableError
-from atoll.kernel.options import MASK
+from atoll.errors import BrokerUnavailableError, ConfigError, RemoteError, RemoteUnavailableError
+from atoll.kernel.options import masked_url
 
 if TYPE_CHECKING:
     import httpx
@@ -61,7 +60,6 @@ _HEADERS = {
     "User-Agent": f"atoll/{__version__}",
 }
 _GATEWAY_DOWN = frozenset({502, 503, 504})
-_USERINFO = re.compile(r"(//[^/@:]*):[^/]*@")
 
 
 def rpc_url(url: str) -> str:
@@ -88,7 +86,7 @@ def rpc_url(url: str) -> str:
 
 def masked(url: str) -> str:
     """The URL with its password, if any, masked: ``http://ada:********@host/rpc``."""
-    return _USERINFO.sub(rf"\1:{MASK}@", url, count=1)
+    return masked_url(url)
 
 
 class Transport(Protocol):
@@ -173,9 +171,15 @@ class BrokerTransport:
         """Ask one instance of the service; its answer's body, None for a notification.
 
         Raises:
-            RemoteUnavailableError: no instance answered within the timeout, or none serves.
+            RemoteUnavailableError: no instance answered within the timeout, none serves, or
+                the broker is out of reach.
         """
-        answer = await self.broker.request(self.service, body, self.timeout)
+        try:
+            answer = await self.broker.request(self.service, body, self.timeout)
+        except BrokerUnavailableError as error:
+            raise RemoteUnavailableError(
+                f"cannot call {self.service!r}: {error}; the call was not sent"
+            ) from error
         return None if notification or not answer else answer
 
     async def aclose(self) -> None:

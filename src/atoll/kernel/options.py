@@ -21,12 +21,37 @@ from atoll.errors import ConfigError
 if typing.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["MASK", "Option", "Secret", "Section", "inspect_section", "option"]
+__all__ = ["MASK", "Option", "Secret", "Section", "inspect_section", "masked_url", "option"]
 
 _T = TypeVar("_T")
 
 MASK = "********"
 """What a secret shows instead of its value."""
+
+
+def masked_url(url: str) -> str:
+    """``url`` with every password in it shown as :data:`MASK`.
+
+    ``amqp://guest:********@host/``; each host of a list (``nats://a:********@h1,b:********@h2``);
+    a NATS token (``nats://********@host``). A password may hold ``/`` or ``@``: what comes
+    before a host's last ``@`` is its user information, unless its user name holds a ``/``
+    (then the ``@`` is in the path).
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    token = scheme.lower() in {"nats", "tls"}
+    shown = []
+    for part in rest.split(","):
+        user_info, at, host = part.rpartition("@")
+        user, colon, _ = user_info.partition(":")
+        if not at or "/" in user:
+            shown.append(part)
+        elif colon:
+            shown.append(f"{user}:{MASK}@{host}")
+        else:
+            shown.append(f"{MASK}@{host}" if token else part)
+    return f"{scheme}://{','.join(shown)}"
 
 HELP_KEY = "help"
 """The field metadata key holding an option's help text (the key other dataclass tools use)."""

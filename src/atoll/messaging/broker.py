@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from atoll.errors import ConfigError
+from atoll.kernel.options import masked_url
 from atoll.messaging.envelope import Envelope
 
 if TYPE_CHECKING:
@@ -65,17 +66,11 @@ ADAPTERS = {
 """The broker adapter of each URL scheme: its module and class, loaded by name."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*")
-_USERINFO = re.compile(r"(//[^/@:]*):[^/@]*@")
 
 ID_HEADER = "atoll-id"
 TYPE_HEADER = "atoll-type"
 STREAM_HEADER = "atoll-stream"
 _OWN_HEADERS = (ID_HEADER, TYPE_HEADER, STREAM_HEADER)
-
-
-def masked_url(url: str) -> str:
-    """``url`` with its password hidden: what every message about a broker shows."""
-    return _USERINFO.sub(r"\1:********@", url)
 
 
 def check_name(name: str, what: str) -> str:
@@ -358,6 +353,8 @@ class Broker(Protocol):
         Raises:
             RemoteUnavailableError: no instance answered within ``wait`` seconds (the
                 request may have been run), or none serves.
+            BrokerUnavailableError: the broker is out of reach (or this one is stopped): the
+                request was not sent (an adapter may say so as a RemoteUnavailableError).
         """
         ...
 

@@ -288,7 +288,8 @@ class MessageBus:
                 service apart, even when several run in one process.
 
         Returns:
-            Whether any handler here handles the envelope's type.
+            Whether a handler here took it (one of ``service``'s, among ``only``): False for a
+            type nobody here handles.
 
         Raises:
             DeliveryError: a handler failed (it is logged); the message must be delivered
@@ -298,17 +299,21 @@ class MessageBus:
         message_type = self._named.get(envelope.type)
         if message_type is None:
             return False
-        message = open_envelope(envelope, message_type)
         command = self._commands.get(message_type)
         handlers = [command] if command is not None else self._events[message_type]
+        chosen = [
+            (handler, f"{handler.service}.{handler.name}")
+            for handler in handlers
+            if service is None or handler.service == service
+        ]
+        if only is not None:
+            chosen = [(handler, consumer) for handler, consumer in chosen if consumer in only]
+        if not chosen:
+            return False
+        message = open_envelope(envelope, message_type)
         pending: collections.deque[object] = collections.deque()
         failed: dict[str, str] = {}
-        for handler in handlers:
-            consumer = f"{handler.service}.{handler.name}"
-            if (only is not None and consumer not in only) or (
-                service is not None and handler.service != service
-            ):
-                continue
+        for handler, consumer in chosen:
             delivery = Delivery(envelope.id, consumer, dict(envelope.headers))
             error = await self._run_logged(handler, message, pending, {Delivery: delivery})
             if error is not None:

@@ -7,9 +7,12 @@ on the broker:
   that is, once each handler (and the unit of work it committed, with its inbox entry) is done;
 - a handler that failed gets the message again after a backoff that grows with each delivery
   (:class:`~atoll.messaging.broker.RetryPolicy`); the other messages go on meanwhile;
+- a retry in the same instance goes to the handlers that failed only, not to those that
+  succeeded (another instance runs them all again: the inbox skips those that committed);
 - on its last allowed delivery, a message that fails again goes to the service's dead-letter
   queue with the error; so does one delivered more often than allowed because its consumers
-  died while handling it (it is not run again), and one whose payload no longer decodes;
+  died while handling it (it is not run again), one whose payload no longer decodes, and one
+  that no handler of the service takes (sent to the wrong service, or its handler removed);
 - up to ``concurrency`` messages are handled at once; those of one stream (one aggregate) one
   after the other, in the order this instance received them;
 - stopping takes no new message, lets those in hand finish and settle, and gives back what the
@@ -23,6 +26,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from atoll.errors import BrokerUnavailableError, DeliveryError
 
 if TYPE_CHECKING:
@@ -35,6 +40,9 @@ logger = logging.getLogger("atoll.broker")
 
 _LONGEST_PAUSE = 30.0
 """Seconds a consumer waits at the most before it asks a broker out of reach again."""
+
+_REMEMBERED = 10_000
+"""Messages whose failed handlers a consumer remembers at the most, for their retry here."""
 
 
 class BrokerConsumer:
@@ -75,6 +83,8 @@ class BrokerConsumer:
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._streams: dict[str, asyncio.Task[None]] = {}
+        # The handlers that failed on a message, by its id, until it is delivered again here.
+        self._failed: dict[str, tuple[str, ...]] = {}
 
     @property
     def service(self) -> str:
@@ -137,14 +147,18 @@ class BrokerConsumer:
                     break
                 try:
                     batch = receiving.result()
-                except BrokerUnavailableError as error:
+                except Exception as error:  # logged, waited for, asked again
                     failures += 1
                     pause = min(self.poll * 2 ** (failures - 1), _LONGEST_PAUSE)
-                    logger.warning(
-                        "the consumer of %s cannot receive (%s); trying again in %.1f s",
+                    told = isinstance(error, BrokerUnavailableError)
+                    logger.log(
+                        logging.WARNING if told else logging.ERROR,
+                        "the consumer of %s cannot receive (%s: %s); trying again in %.1f s",
                         self.service,
+                        type(error).__name__,
                         error,
                         pause,
+                        exc_info=not told,
                     )
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(asyncio.shield(stopping), pause)
@@ -188,15 +202,26 @@ class BrokerConsumer:
                     "timeout), so it is not run again",
                 )
                 return
+            only = self._failed.pop(envelope.id, None)
             try:
-                await self.bus.deliver(envelope, service=self.service)
+                took = await self.bus.deliver(envelope, service=self.service, only=only)
             except DeliveryError as error:
-                await self._failed(received, str(error))
+                self._failed[envelope.id] = error.failed
+                if len(self._failed) > _REMEMBERED:  # those retried elsewhere, forgotten
+                    del self._failed[next(iter(self._failed))]
+                await self._failed_delivery(received, str(error))
                 return
-            except Exception as error:  # noqa: BLE001 - a message that cannot be decoded
+            except msgspec.DecodeError as error:
                 await self._give_up(
                     received,
                     f"cannot be read as {envelope.type}: {type(error).__name__}: {error}",
+                )
+                return
+            if not took:
+                await self._give_up(
+                    received,
+                    f"no handler of {envelope.type} in service {self.service}; deploy one, "
+                    f"then redrive it: atoll dlq redrive {self.service}",
                 )
                 return
             await received.ack()
@@ -211,7 +236,7 @@ class BrokerConsumer:
                 error,
             )
 
-    async def _failed(self, received: Received, error: str) -> None:
+    async def _failed_delivery(self, received: Received, error: str) -> None:
         if received.attempt >= self.policy.deliveries:
             await self._give_up(received, error)
             return
@@ -226,6 +251,7 @@ class BrokerConsumer:
         await received.retry(delay)
 
     async def _give_up(self, received: Received, error: str) -> None:
+        self._failed.pop(received.envelope.id, None)
         await received.dead_letter(error)
         self.dead += 1
         logger.error(

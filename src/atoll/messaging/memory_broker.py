@@ -139,7 +139,9 @@ class _Receiver:
 
     async def receive(self, limit: int, wait: float) -> list[Received]:
         if self.closed:
-            return []
+            raise BrokerUnavailableError(
+                f"the receiver of {self.service} is closed; subscribe again to receive"
+            )
         queue = self.queue
         if not queue.ready:
             queue.arrived.clear()

@@ -17,6 +17,7 @@ Composing an application installs, beside the services' own declarations:
 # No `from __future__ import annotations` here: the container reads the hints of the
 # factories below when they are registered, so the types they name are imported for real.
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from atoll.endpoints.asgi import HttpApp
@@ -103,19 +104,21 @@ class BrokerLink:
         self._servings: list[Serving] = []
 
     async def start(self) -> None:
-        """Serve RPC and start consuming, for each service."""
-        for name, engine in self._engines.items():
-            self._servings.append(await self.broker.serve(name, _responder(engine)))
-        for consumer in self.consumers:
-            await consumer.start()
+        """Serve RPC and start consuming, for each service; all of it, or nothing."""
+        try:
+            for name, engine in self._engines.items():
+                self._servings.append(await self.broker.serve(name, _responder(engine)))
+            for consumer in self.consumers:
+                await consumer.start()
+        except BaseException:
+            await self.stop()  # what started, stopped: a unit whose start failed is not
+            raise
 
     async def stop(self) -> None:
-        """Take no more calls and messages; finish those in hand."""
+        """Take no more calls and messages; finish those in hand, every service at once."""
         servings, self._servings = self._servings, []
-        for serving in servings:
-            await serving.close()
-        for consumer in self.consumers:
-            await consumer.stop()
+        await asyncio.gather(*(serving.close() for serving in servings))
+        await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
 
     def kill(self) -> None:
         """Stop at once: the messages in hand are delivered again, as after a crash."""

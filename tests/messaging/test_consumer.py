@@ -362,3 +362,49 @@ async def test_a_receive_that_fails_unexpectedly_is_logged_and_tried_again(caplo
     assert record.levelno == logging.ERROR
     assert record.exc_info is not None  # an unexpected error: its traceback
     assert "KeyError" in record.getMessage()
+
+
+async def test_messages_in_hand_longer_than_their_ack_wait_are_kept_and_run_once():
+    runs = []
+
+    async def slow(event: Shipped) -> None:
+        runs.append(event.order)
+        await asyncio.sleep(0.15)
+
+    bus = bound(on(slow))
+    broker = MemoryBroker()
+    await broker.start()
+    subscription = Subscription("shop", (message_name(Shipped),), ack_wait=0.3)
+    consumer = BrokerConsumer(broker, bus, subscription, FAST, poll=0.05)
+    await consumer.start()
+    for n in range(8):  # one stream: 1.2 s in all, four times the ack wait
+        await broker.publish(seal(Shipped(n), stream="Order:1"))
+    await until(lambda: consumer.handled == 8)
+    await consumer.stop()
+    assert runs == list(range(8))  # each once, in order
+    assert consumer.dead == 0
+
+
+async def test_a_keep_alive_the_broker_refuses_is_logged(caplog, monkeypatch):
+    release = asyncio.Event()
+
+    async def slow(event: Shipped) -> None:
+        await release.wait()
+
+    bus = bound(on(slow))
+    broker = MemoryBroker()
+    await broker.start()
+    subscription = Subscription("shop", (message_name(Shipped),), ack_wait=0.1)
+    consumer = BrokerConsumer(broker, bus, subscription, FAST, poll=0.05)
+    await consumer.start()
+    await broker.publish(seal(Shipped(1)))
+    await until(lambda: bool(consumer._held))
+    [(received, _)] = consumer._held.values()
+
+    async def refused(self):
+        raise BrokerUnavailableError("gone")
+
+    monkeypatch.setattr(type(received), "in_progress", refused)
+    await until(lambda: "could not keep a message in progress" in caplog.text)
+    release.set()
+    await consumer.stop()

@@ -101,8 +101,15 @@ class Fleet:
                 "--broker-url", self.options.broker_url,
                 "--server-port", str(self.ports[name]),
             ]  # fmt: skip
+            # A session of its own: Ctrl-C reaches the fleet alone, which stops each service
+            # with one SIGTERM (a second signal would force it).
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and flags
-                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
             )
             self.processes[name] = process
             threading.Thread(target=self._show, args=(name, process), daemon=True).start()

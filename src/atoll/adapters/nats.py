@@ -180,6 +180,14 @@ class _Received:
             except _UNREACHABLE as error:  # no context manager here: this runs for every message
                 raise self._receiver.broker.unreachable("acknowledge a message", error) from error
 
+    async def in_progress(self) -> None:
+        """Tell JetStream it is still in hand: its ack wait starts again."""
+        if not self._settled:
+            try:
+                await self._msg.in_progress()
+            except _UNREACHABLE as error:
+                raise self._receiver.broker.unreachable("keep a message", error) from error
+
     async def retry(self, delay: float) -> None:
         """Nak it with ``delay``: JetStream delivers it again no sooner."""
         if self._settle():

@@ -110,6 +110,15 @@ class _Received:
         self._turn = turn
         self._timer = loop.call_later(ack_wait, self._expired)
 
+    async def in_progress(self) -> None:
+        """Its ack wait starts again (the broker has none: the timer is this client's)."""
+        timer = self._timer
+        if self._settled or timer is None:
+            return
+        timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._receiver.ack_wait, self._expired)
+
     def settle(self) -> bool:
         """Mark it settled; False if it already was."""
         if self._settled:
@@ -177,7 +186,7 @@ class _Receiver:
         self.broker = broker
         self.service = subscription.service
         self.unsettled: set[_Received] = set()
-        self._ack_wait = subscription.ack_wait
+        self.ack_wait = subscription.ack_wait
         self._channel = channel
         self._queue = queue
         self._ready: collections.deque[_Received] = collections.deque()
@@ -238,7 +247,7 @@ class _Receiver:
         loop = asyncio.get_running_loop()
         while ready and len(taken) < limit:
             received = ready.popleft()
-            received.take(loop, self._ack_wait, self._turns)
+            received.take(loop, self.ack_wait, self._turns)
             self.unsettled.add(received)
             taken.append(received)
         return taken
@@ -268,7 +277,7 @@ class _Receiver:
                 "a message of %r was not settled within %s s: this instance consumes no more "
                 "until it receives again",
                 self.service,
-                self._ack_wait,
+                self.ack_wait,
             )
             await self._cancel()
             await self._give_back_ready()

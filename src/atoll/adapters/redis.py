@@ -183,6 +183,17 @@ class _Received:
             self._settled = False
             raise
 
+    async def in_progress(self) -> None:
+        if self._settled:
+            return
+        receiver = self._receiver
+        try:
+            await receiver.broker.scripts.touch(
+                keys=[self._stream], args=[receiver.group, self._id, receiver.consumer]
+            )
+        except redis_errors.RedisError as error:
+            raise receiver.broker.failure(error) from error
+
     async def retry(self, delay: float) -> None:
         receiver = self._receiver
         scripts = receiver.broker.scripts

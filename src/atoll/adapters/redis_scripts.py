@@ -162,11 +162,25 @@ return now
 """
 
 
+_TOUCH = """
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+"""
+"""Reset the idle time of an entry this consumer still holds (JUSTID: no delivery counted).
+
+KEYS: the stream. ARGV: the group, the entry id, the consumer. Returns 1, or 0 when another
+consumer holds it now.
+"""
+
+
 class _Scripts:
     """The Lua scripts, registered once per client (redis-py falls back to EVAL once)."""
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.requeue = client.register_script(_REQUEUE)
+        self.touch = client.register_script(_TOUCH)
         self.delay = client.register_script(_DELAY)
         self.dead = client.register_script(_DEAD)
         self.move = client.register_script(_MOVE)

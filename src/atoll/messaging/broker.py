@@ -261,6 +261,10 @@ class Received(Protocol):
         """Its effect is committed: never deliver it again."""
         ...
 
+    async def in_progress(self) -> None:
+        """Still in hand: its ack wait starts again, so that no other instance gets it."""
+        ...
+
     async def retry(self, delay: float) -> None:
         """Deliver it again, to any instance, no sooner than ``delay`` seconds from now."""
         ...

@@ -15,6 +15,8 @@ on the broker:
   that no handler of the service takes (sent to the wrong service, or its handler removed);
 - up to ``concurrency`` messages are handled at once; those of one stream (one aggregate) one
   after the other, in the order this instance received them;
+- a message in hand (being handled, or waiting for the one before it in its stream) is kept
+  in progress every third of its ack wait, so that no other instance takes it meanwhile;
 - stopping takes no new message, lets those in hand finish and settle, and gives back what the
   receiver holds unstarted, for the next instance.
 """
@@ -85,6 +87,9 @@ class BrokerConsumer:
         self._streams: dict[str, asyncio.Task[None]] = {}
         # The handlers that failed on a message, by its id, until it is delivered again here.
         self._failed: dict[str, tuple[str, ...]] = {}
+        # What is in hand, by id(): the message and when the broker last heard of it.
+        self._held: dict[int, tuple[Received, float]] = {}
+        self._keeper: asyncio.Task[None] | None = None
 
     @property
     def service(self) -> str:
@@ -100,6 +105,7 @@ class BrokerConsumer:
         self._stopping.clear()
         self._receiver = await self.broker.subscribe(self.subscription)
         self._task = asyncio.create_task(self._run(), name=f"consumer of {self.service}")
+        self._keeper = asyncio.create_task(self._keep(), name=f"keeper of {self.service}")
 
     async def stop(self) -> None:
         """Take no more; let the messages in hand finish and settle; give back the rest."""
@@ -107,6 +113,11 @@ class BrokerConsumer:
         if task is not None:
             self._stopping.set()
             await task
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         receiver, self._receiver = self._receiver, None
         if receiver is not None:
             try:
@@ -122,7 +133,7 @@ class BrokerConsumer:
 
     def kill(self) -> None:
         """Stop at once: what is in hand is delivered again, as after a crash."""
-        for task in [*self._inflight, *([self._task] if self._task else [])]:
+        for task in [*self._inflight, *(t for t in (self._task, self._keeper) if t)]:
             task.cancel()
 
     async def _run(self) -> None:
@@ -186,9 +197,37 @@ class BrokerConsumer:
             del self._streams[stream]
 
     async def _handle_after(self, received: Received, before: asyncio.Task[None] | None) -> None:
-        if before is not None:
-            await asyncio.wait([before])  # its outcome is its own; only the order matters
-        await self.handle(received)
+        key = id(received)
+        self._held[key] = (received, asyncio.get_running_loop().time())
+        try:
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own; only the order matters
+            await self.handle(received)
+        finally:
+            del self._held[key]
+
+    async def _keep(self) -> None:
+        """Keep what is in hand in progress, every third of the ack wait."""
+        every = self.subscription.ack_wait / 3
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(every / 2)
+            now = loop.time()
+            due = [(k, r) for k, (r, last) in self._held.items() if now - last >= every]
+            for key, received in due:
+                self._held[key] = (received, now)
+            outcomes = await asyncio.gather(
+                *(received.in_progress() for _, received in due), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    logger.warning(
+                        "the consumer of %s could not keep a message in progress (%s: %s); "
+                        "another instance may get it once its ack wait has passed",
+                        self.service,
+                        type(outcome).__name__,
+                        outcome,
+                    )
 
     async def handle(self, received: Received) -> None:
         """Deliver one message to the bus and settle it: ack, retry or dead letter."""

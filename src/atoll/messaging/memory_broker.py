@@ -117,6 +117,12 @@ class _Received:
     async def ack(self) -> None:
         self._settle()
 
+    async def in_progress(self) -> None:
+        if not self._settled and self._message.timer is not None:
+            self._message.timer.cancel()
+            loop = asyncio.get_running_loop()
+            self._message.timer = loop.call_later(self._queue.ack_wait, self._expired)
+
     async def retry(self, delay: float) -> None:
         self.give_back(delay)
 

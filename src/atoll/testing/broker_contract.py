@@ -279,6 +279,22 @@ class BrokerContract:
         [again] = await self.take(rescuer, 1)
         assert (again.envelope.id, again.attempt) == (sent.id, 2)
 
+    async def test_a_message_kept_in_progress_is_not_delivered_again(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        topic, service = names.topic(), names.service()
+        slow = await broker.subscribe(self.subscription(service, topic))
+        await broker.publish(sent := _envelope(topic))
+        [held] = await self.take(slow, 1, settle="none")
+        watcher = await other.subscribe(self.subscription(service, topic))
+        for _ in range(4):  # twice its ack wait in all, kept alive at a third of it
+            extra = await watcher.receive(10, self.ack_wait / 2)
+            assert extra == [], "delivered again while in progress"
+            await held.in_progress()
+        await held.ack()
+        await self.nothing(watcher, self.ack_wait * 1.5)
+        assert held.envelope.id == sent.id
+
     async def test_a_closed_receiver_gives_back_what_it_had_not_settled(
         self, broker: Broker, other: Broker, names: Names
     ) -> None:

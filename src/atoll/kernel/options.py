@@ -53,6 +53,7 @@ def masked_url(url: str) -> str:
             shown.append(f"{MASK}@{host}" if token else part)
     return f"{scheme}://{','.join(shown)}"
 
+
 HELP_KEY = "help"
 """The field metadata key holding an option's help text (the key other dataclass tools use)."""
 

@@ -10,6 +10,7 @@ queue of another test, or of an earlier run, is shared.
 """
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from atoll.errors import BrokerError
@@ -257,11 +259,53 @@ async def test_a_poison_message_is_dead_lettered_and_the_later_ones_are_handled(
     assert process.output.count("handling 3\n") == 3  # the deliveries allowed, no more
 
 
-def restart(broker_url):
+def restart(broker_url, between=None):
+    """Stop the broker, run ``between()`` (or wait a second), start it again."""
     stop, begin = RESTART[broker_url.partition(":")[0]]
     subprocess.run(stop, check=False, capture_output=True, timeout=60)
-    time.sleep(1.0)
+    if between is None:
+        time.sleep(1.0)
+    else:
+        between()
     subprocess.run(begin, check=True, capture_output=True, timeout=60)
+
+
+def readiness(process):
+    """What ``/health/ready`` of the process answers: its status, 0 for no answer."""
+    [line] = [line for line in process.lines if "serving on http://127.0.0.1:" in line]
+    base = re.search(r"serving on (http://127\.0\.0\.1:\d+)", line).group(1)
+
+    def status():
+        try:
+            return httpx.get(f"{base}/health/ready", timeout=5).status_code
+        except httpx.HTTPError:
+            return 0
+
+    return status
+
+
+def until_status(status, wanted, patience=60.0):
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if status() == wanted:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("broker_url", [NATS, RABBITMQ, REDIS])
+def test_readiness_is_false_while_the_broker_is_away_and_true_once_it_is_back(
+    spawn, ledger, broker_url
+):
+    process = start(spawn, broker_url, ledger)
+    status = readiness(process)
+    assert until_status(status, 200)
+    seen = []
+    restart(broker_url, between=lambda: seen.append(until_status(status, 503)))
+    assert seen == [True]  # not ready while the broker was away
+    assert until_status(status, 200, patience=120.0)  # ready again once it is back
+    process.signal(signal.SIGTERM)
+    assert process.finish(timeout=60) == 0
 
 
 async def publish_through(broker_url, envelopes, restart_after):

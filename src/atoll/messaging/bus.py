@@ -142,6 +142,7 @@ class MessageBus:
         self._signatures: dict[Handler, Signature] = {}
         self._direct: frozenset[Handler] = frozenset()
         self._named: dict[str, type] = {}
+        self._chosen: dict[tuple[type, str | None], list[tuple[Handler, str]]] = {}
 
     # -- declaring ---------------------------------------------------------------------------
 
@@ -214,6 +215,7 @@ class MessageBus:
                 for handler, signature in self._signatures.items()
                 if handler.is_async and not signature.dependencies
             )
+        self._chosen = {}
         self._named = {message_name(event_type): event_type for event_type in self._events}
         self._named.update(
             (message_name(message), message)
@@ -295,30 +297,33 @@ class MessageBus:
             DeliveryError: a handler failed (it is logged); the message must be delivered
                 again, so that its effect is not lost.
         """
-        self._bound(f"deliver {envelope.type}")
+        if self._container is None:
+            self._bound(f"deliver {envelope.type}")
         message_type = self._named.get(envelope.type)
         if message_type is None:
             return False
-        command = self._commands.get(message_type)
-        handlers = [command] if command is not None else self._events[message_type]
-        chosen = [
-            (handler, f"{handler.service}.{handler.name}")
-            for handler in handlers
-            if service is None or handler.service == service
-        ]
+        chosen = self._chosen.get((message_type, service))
+        if chosen is None:
+            chosen = self._chosen[message_type, service] = self._consumers_of(message_type, service)
         if only is not None:
             chosen = [(handler, consumer) for handler, consumer in chosen if consumer in only]
         if not chosen:
             return False
         message = open_envelope(envelope, message_type)
         pending: collections.deque[object] = collections.deque()
-        failed: dict[str, str] = {}
+        failed: dict[str, str] | None = None
+        direct = self._direct
         for handler, consumer in chosen:
-            delivery = Delivery(envelope.id, consumer, dict(envelope.headers))
-            error = await self._run_logged(handler, message, pending, {Delivery: delivery})
+            if handler in direct:  # it asks for nothing, not even its delivery
+                error = await self._run_logged(handler, message, pending)
+            else:
+                delivery = Delivery(envelope.id, consumer, dict(envelope.headers))
+                error = await self._run_logged(handler, message, pending, {Delivery: delivery})
             if error is not None:
+                failed = failed or {}
                 failed[consumer] = f"{handler.label}: {type(error).__name__}: {error}"
-        await self._drain(pending)
+        if pending:
+            await self._drain(pending)
         if failed:
             raise DeliveryError(
                 f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
@@ -326,6 +331,16 @@ class MessageBus:
                 failed=tuple(failed),
             )
         return True
+
+    def _consumers_of(self, message_type: type, service: str | None) -> list[tuple[Handler, str]]:
+        """The handlers :meth:`deliver` runs for a type, with their consumer names."""
+        command = self._commands.get(message_type)
+        handlers = [command] if command is not None else self._events.get(message_type, [])
+        return [
+            (handler, f"{handler.service}.{handler.name}")
+            for handler in handlers
+            if service is None or handler.service == service
+        ]
 
     @property
     def delivered_types(self) -> dict[str, type]:
@@ -467,7 +482,16 @@ class MessageBus:
         seeds: dict[Any, Any] | None = None,
     ) -> Exception | None:
         """Run one handler of ``message``; what it raised, or None (done, or done before)."""
-        call = Call(handler, {handler_message_parameter(self, handler): message}, seeds or {})
+        name = self._signatures[handler].inputs[0].name
+        if handler in self._direct:  # nothing to inject, no middleware: no scope, no call
+            try:
+                result = await handler.function(**{name: message})
+            except Exception as error:
+                return self._failed(handler, message, error)
+            if result is not None:
+                pending.extend(self.returned_events(handler, result))
+            return None
+        call = Call(handler, {name: message}, seeds or {})
         try:
             result = await self._through_middleware(call)
         except DuplicateMessageError:
@@ -478,15 +502,20 @@ class MessageBus:
             )
             return None
         except Exception as error:
-            logger.exception(
-                "%s failed handling %s; the other handlers go on",
-                handler.label,
-                type(message).__qualname__,
-            )
-            return error
+            return self._failed(handler, message, error)
         pending.extend(call.events)
         pending.extend(self.returned_events(handler, result))
         return None
+
+    @staticmethod
+    def _failed(handler: Handler, message: object, error: Exception) -> Exception:
+        logger.error(
+            "%s failed handling %s; the other handlers go on",
+            handler.label,
+            type(message).__qualname__,
+            exc_info=error,
+        )
+        return error
 
 
 def _link(middleware: Middleware, call_next: Next) -> Next:

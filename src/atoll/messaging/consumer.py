@@ -13,8 +13,9 @@ on the broker:
   queue with the error; so does one delivered more often than allowed because its consumers
   died while handling it (it is not run again), one whose payload no longer decodes, and one
   that no handler of the service takes (sent to the wrong service, or its handler removed);
-- up to ``concurrency`` messages are handled at once; those of one stream (one aggregate) one
-  after the other, in the order this instance received them;
+- up to ``prefetch`` messages are held at once, fetched in batches; up to ``concurrency`` of
+  them are handled at once, by as many workers; those of one stream (one aggregate) one after
+  the other, in the order this instance received them;
 - a message in hand (being handled, or waiting for the one before it in its stream) is kept
   in progress every third of its ack wait, so that no other instance takes it meanwhile;
 - stopping takes no new message, lets those in hand finish and settle, and gives back what the
@@ -24,6 +25,7 @@ on the broker:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from typing import TYPE_CHECKING
@@ -83,8 +85,12 @@ class BrokerConsumer:
         self._receiver: Receiver | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._streams: dict[str, asyncio.Task[None]] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._buffer: collections.deque[Received] = collections.deque()
+        self._waiting: dict[str, collections.deque[Received]] = {}
+        self._busy: set[str] = set()
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
         # The handlers that failed on a message, by its id, until it is delivered again here.
         self._failed: dict[str, tuple[str, ...]] = {}
         # What is in hand, by id(): the message and when the broker last heard of it.
@@ -104,24 +110,38 @@ class BrokerConsumer:
         """
         self._stopping.clear()
         self._receiver = await self.broker.subscribe(self.subscription)
-        self._task = asyncio.create_task(self._run(), name=f"consumer of {self.service}")
-        self._keeper = asyncio.create_task(self._keep(), name=f"keeper of {self.service}")
+        name = self.service
+        self._task = asyncio.create_task(self._fetch(), name=f"consumer of {name}")
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"worker {n} of {name}")
+            for n in range(self.concurrency)
+        ]
+        self._keeper = asyncio.create_task(self._keep(), name=f"keeper of {name}")
 
     async def stop(self) -> None:
         """Take no more; let the messages in hand finish and settle; give back the rest."""
         task, self._task = self._task, None
+        workers, self._workers = self._workers, []
+        self._stopping.set()
+        self._wake.set()
+        self._room.set()
         if task is not None:
-            self._stopping.set()
             await task
+        if workers:
+            await asyncio.wait(workers)
         keeper, self._keeper = self._keeper, None
         if keeper is not None:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
         receiver, self._receiver = self._receiver, None
+        self._buffer.clear()
+        self._waiting.clear()
+        self._busy.clear()
+        self._held.clear()
         if receiver is not None:
             try:
-                await receiver.close()
+                await receiver.close()  # what was received and not started goes back
             except Exception as error:  # noqa: BLE001 - what it held is redelivered anyway
                 logger.warning(
                     "the consumer of %s could not give back what it held (%s: %s); the "
@@ -133,23 +153,30 @@ class BrokerConsumer:
 
     def kill(self) -> None:
         """Stop at once: what is in hand is delivered again, as after a crash."""
-        for task in [*self._inflight, *(t for t in (self._task, self._keeper) if t)]:
+        for task in [*self._workers, *(t for t in (self._task, self._keeper) if t)]:
             task.cancel()
 
-    async def _run(self) -> None:
+    @property
+    def in_hand(self) -> int:
+        """The messages received and not settled yet: being handled, or waiting their turn."""
+        return len(self._held)
+
+    async def _fetch(self) -> None:
+        """Keep the buffer filled up to the prefetch, while not stopping."""
         receiver = self._receiver
         assert receiver is not None  # noqa: S101 - start() set it
+        prefetch = self.subscription.prefetch
+        loop = asyncio.get_running_loop()
         failures = 0
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             while not self._stopping.is_set():
-                free = self.concurrency - len(self._inflight)
-                if free <= 0:
-                    await asyncio.wait(
-                        [stopping, *self._inflight], return_when=asyncio.FIRST_COMPLETED
-                    )
+                room = prefetch - len(self._held)
+                if room <= 0 or (self._buffer and room * 2 < prefetch):
+                    self._room.clear()  # refilled in batches, not a message at a time
+                    await self._room.wait()
                     continue
-                receiving = asyncio.ensure_future(receiver.receive(free, self.poll))
+                receiving = asyncio.ensure_future(receiver.receive(room, self.poll))
                 await asyncio.wait([receiving, stopping], return_when=asyncio.FIRST_COMPLETED)
                 if not receiving.done():
                     receiving.cancel()
@@ -175,36 +202,57 @@ class BrokerConsumer:
                         await asyncio.wait_for(asyncio.shield(stopping), pause)
                     continue
                 failures = 0
-                for received in batch:
-                    self._spawn(received)
+                if batch:
+                    now = loop.time()
+                    for received in batch:
+                        self._held[id(received)] = (received, now)
+                    self._buffer.extend(batch)
+                    self._wake.set()
         finally:
             stopping.cancel()
-            if self._inflight:
-                await asyncio.wait(self._inflight)
 
-    def _spawn(self, received: Received) -> None:
-        stream = received.envelope.stream
-        before = self._streams.get(stream) if stream else None
-        task = asyncio.create_task(self._handle_after(received, before))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-        if stream:
-            self._streams[stream] = task
-            task.add_done_callback(lambda done: self._forget(stream, done))
+    def _next(self) -> Received | None:
+        """The next message whose stream no worker is handling; those behind one wait."""
+        buffer = self._buffer
+        while buffer:
+            received = buffer.popleft()
+            stream = received.envelope.stream
+            if not stream:
+                return received
+            if stream in self._busy:
+                self._waiting.setdefault(stream, collections.deque()).append(received)
+                continue
+            self._busy.add(stream)
+            return received
+        return None
 
-    def _forget(self, stream: str, task: asyncio.Task[None]) -> None:
-        if self._streams.get(stream) is task:
-            del self._streams[stream]
+    async def _work(self) -> None:
+        """Handle messages, one at a time, until stopping; a stream's in the order received."""
+        while not self._stopping.is_set():
+            received = self._next()
+            if received is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            while received is not None:
+                await self.handle(received)
+                self._held.pop(id(received), None)
+                self._room.set()
+                received = self._after(received.envelope.stream)
 
-    async def _handle_after(self, received: Received, before: asyncio.Task[None] | None) -> None:
-        key = id(received)
-        self._held[key] = (received, asyncio.get_running_loop().time())
-        try:
-            if before is not None:
-                await asyncio.wait([before])  # its outcome is its own; only the order matters
-            await self.handle(received)
-        finally:
-            del self._held[key]
+    def _after(self, stream: str) -> Received | None:
+        """The message waiting behind the one just handled in ``stream``, if any (not when
+        stopping: it goes back with the rest)."""
+        if not stream:
+            return None
+        waiting = self._waiting.get(stream)
+        if waiting and not self._stopping.is_set():
+            received = waiting.popleft()
+            if not waiting:
+                del self._waiting[stream]
+            return received
+        self._busy.discard(stream)
+        return None
 
     async def _keep(self) -> None:
         """Keep what is in hand in progress, every third of the ack wait."""

@@ -263,3 +263,15 @@ async def test_a_url_given_for_a_service_wins_over_the_broker(url):
     ) as m:
         clients = await m.container.aget(atoll.Clients)
         assert clients.get("orders").url == "http://127.0.0.1:1/rpc"
+
+
+async def test_two_services_of_one_process_each_consume_their_own_through_the_broker(url):
+    system = atoll.System(orders, mail, name="shop")
+    argv = [*flags(url), "--orders-db-url", "memory://"]
+    async with run(system, argv=argv) as shop:
+        link = await shop.container.aget(BrokerLink)
+        assert sorted(c.service for c in link.consumers) == ["mail", "orders"]
+        order_id = await shop.send(PlaceOrder("lamp"))
+        await until(lambda: len(SENT) == 1)
+        assert SENT == [("orders", OrderPlaced(order_id, "lamp"))]  # once, by mail's consumer
+        assert {c.service: c.handled for c in link.consumers} == {"mail": 1, "orders": 0}

@@ -603,9 +603,10 @@ class NatsBroker:
             BrokerError: no stream captures the subject, or JetStream refused the message.
         """
         js = self.jetstream()
-        try:
-            with self.reaching(f"publish to {subject} (publish it again)"):
-                await js.publish(subject, payload, headers=headers)
+        try:  # no context manager here: this runs for every message
+            await js.publish(subject, payload, headers=headers)
+        except _UNREACHABLE as error:
+            raise self.unreachable(f"publish to {subject} (publish it again)", error) from error
         except NoStreamResponseError as error:
             raise BrokerError(
                 f"no stream keeps {subject} on the broker at {self.describe()}; was one of "

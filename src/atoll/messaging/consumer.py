@@ -89,7 +89,7 @@ class BrokerConsumer:
         self._buffer: collections.deque[Received] = collections.deque()
         self._waiting: dict[str, collections.deque[Received]] = {}
         self._busy: set[str] = set()
-        self._wake = asyncio.Event()
+        self._idle: collections.deque[asyncio.Future[None]] = collections.deque()
         self._room = asyncio.Event()
         # The handlers that failed on a message, by its id, until it is delivered again here.
         self._failed: dict[str, tuple[str, ...]] = {}
@@ -123,7 +123,7 @@ class BrokerConsumer:
         task, self._task = self._task, None
         workers, self._workers = self._workers, []
         self._stopping.set()
-        self._wake.set()
+        self._wake_workers(len(self._idle))
         self._room.set()
         if task is not None:
             await task
@@ -207,7 +207,7 @@ class BrokerConsumer:
                     for received in batch:
                         self._held[id(received)] = (received, now)
                     self._buffer.extend(batch)
-                    self._wake.set()
+                    self._wake_workers(len(batch))
         finally:
             stopping.cancel()
 
@@ -226,13 +226,24 @@ class BrokerConsumer:
             return received
         return None
 
+    def _wake_workers(self, count: int) -> None:
+        """Wake up to ``count`` idle workers: one per message, not all for each."""
+        idle = self._idle
+        while idle and count > 0:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                count -= 1
+
     async def _work(self) -> None:
         """Handle messages, one at a time, until stopping; a stream's in the order received."""
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             received = self._next()
             if received is None:
-                self._wake.clear()
-                await self._wake.wait()
+                waiter = loop.create_future()
+                self._idle.append(waiter)
+                await waiter
                 continue
             while received is not None:
                 await self.handle(received)

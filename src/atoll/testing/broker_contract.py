@@ -17,6 +17,7 @@ this same suite, against the real brokers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -294,6 +295,20 @@ class BrokerContract:
         await held.ack()
         await self.nothing(watcher, self.ack_wait * 1.5)
         assert held.envelope.id == sent.id
+
+    async def test_a_receive_cancelled_while_waiting_loses_nothing(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        receiver = await broker.subscribe(self.subscription(names.service(), topic))
+        waiting = asyncio.ensure_future(receiver.receive(10, 5.0))
+        await asyncio.sleep(0.2)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        await broker.publish(sent := _envelope(topic))
+        [received] = await self.take(receiver, 1)  # at the latest once its ack wait passed
+        assert received.envelope.id == sent.id
 
     async def test_a_closed_receiver_gives_back_what_it_had_not_settled(
         self, broker: Broker, other: Broker, names: Names

@@ -273,5 +273,6 @@ async def test_two_services_of_one_process_each_consume_their_own_through_the_br
         assert sorted(c.service for c in link.consumers) == ["mail", "orders"]
         order_id = await shop.send(PlaceOrder("lamp"))
         await until(lambda: len(SENT) == 1)
-        assert SENT == [("orders", OrderPlaced(order_id, "lamp"))]  # once, by mail's consumer
+        assert len(SENT) == 1  # once, by mail's consumer
+        assert SENT[0] == ("orders", OrderPlaced(order_id, "lamp"))
         assert {c.service: c.handled for c in link.consumers} == {"mail": 1, "orders": 0}

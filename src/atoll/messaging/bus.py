@@ -310,6 +310,19 @@ class MessageBus:
         if not chosen:
             return False
         message = open_envelope(envelope, message_type)
+        failed = await self._deliver_to(chosen, envelope, message)
+        if failed:
+            raise DeliveryError(
+                f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
+                f"{'; '.join(failed.values())}",
+                failed=tuple(failed),
+            )
+        return True
+
+    async def _deliver_to(
+        self, chosen: list[tuple[Handler, str]], envelope: Envelope, message: object
+    ) -> dict[str, str] | None:
+        """Run each chosen handler, then the events they raised; why each that failed did."""
         pending: collections.deque[object] = collections.deque()
         failed: dict[str, str] | None = None
         direct = self._direct
@@ -324,13 +337,7 @@ class MessageBus:
                 failed[consumer] = f"{handler.label}: {type(error).__name__}: {error}"
         if pending:
             await self._drain(pending)
-        if failed:
-            raise DeliveryError(
-                f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
-                f"{'; '.join(failed.values())}",
-                failed=tuple(failed),
-            )
-        return True
+        return failed
 
     def _consumers_of(self, message_type: type, service: str | None) -> list[tuple[Handler, str]]:
         """The handlers :meth:`deliver` runs for a type, with their consumer names."""
@@ -486,7 +493,7 @@ class MessageBus:
         if handler in self._direct:  # nothing to inject, no middleware: no scope, no call
             try:
                 result = await handler.function(**{name: message})
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - logged by _failed, and returned
                 return self._failed(handler, message, error)
             if result is not None:
                 pending.extend(self.returned_events(handler, result))
@@ -501,7 +508,7 @@ class MessageBus:
                 type(message).__qualname__,
             )
             return None
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - as above
             return self._failed(handler, message, error)
         pending.extend(call.events)
         pending.extend(self.returned_events(handler, result))

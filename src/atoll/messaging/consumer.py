@@ -252,8 +252,10 @@ class BrokerConsumer:
                 received = self._after(received.envelope.stream)
 
     def _after(self, stream: str) -> Received | None:
-        """The message waiting behind the one just handled in ``stream``, if any (not when
-        stopping: it goes back with the rest)."""
+        """The message waiting behind the one just handled in ``stream``; none when stopping.
+
+        What still waits when stopping goes back to the broker with the rest.
+        """
         if not stream:
             return None
         waiting = self._waiting.get(stream)

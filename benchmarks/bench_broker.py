@@ -16,7 +16,9 @@ Two measures, on the brokers of this machine (NATS with JetStream, RabbitMQ, Red
    - nameko 2.14 over RabbitMQ: ``@rpc def add(a, b)`` under nameko's ``ServiceRunner`` in its
      own process, called by a ``ClusterRpcProxy`` in another (``broker_apps/nameko_rpc.py``:
      eventlet needs a monkey-patched process), one call after the other, or 100 in flight as
-     a window of ``call_async`` futures.
+     a window of ``call_async`` futures. nameko runs from an environment of its own,
+     ``benchmarks/.venv-nameko``, made from ``benchmarks/nameko.lock`` at the first run (a
+     minute, once): eventlet patches whatever imports it, so it stays out of atoll's.
 
    With 100 in flight, 100 tasks (asyncio) each call in turn until the round's time is up;
    every result is checked against the sum. The tables give the rounds' median, their

@@ -8,6 +8,9 @@ How the port maps onto AMQP 0-9-1:
 - **sends** go to the durable direct exchange ``atoll.sends`` with the service's name as the
   key. They are published *mandatory*: one that no queue takes comes back, and the service's
   queue is declared and bound, and the send published again, so that it waits for the service.
+- A message's id and type are its AMQP ``message_id`` and ``type``; its stream and its headers
+  travel packed in one ``atoll`` header (JSON), since each field of a header table costs
+  pamqp a round of Python on both ends.
 - Each service has one durable **quorum queue**, ``atoll.<service>``, bound to both
   exchanges; its instances consume it and compete. The quorum queue counts every delivery
   (``x-delivery-count``: a nack, a closed channel or a dead connection all count), which
@@ -22,7 +25,7 @@ How the port maps onto AMQP 0-9-1:
   rounded up to at most 1/8 longer, so that jittered delays share a few queues, and one queue
   per delay keeps a long delay from holding back a short one.
 - The **ack wait** is the client's: RabbitMQ has none per consumer. A message taken and not
-  settled within it is given back (nacked, to be delivered again); if its receiver took no
+  settled within it (one sweep per receiver, every quarter of it, looks) is given back (nacked, to be delivered again); if its receiver took no
   more messages since, the instance is taken for dead and stops consuming until it receives
   again, so that the message goes to another instance.
 - **Dead letters** are published to the durable queue ``atoll.<service>.dead`` with the error
@@ -62,7 +65,6 @@ from atoll.messaging.broker import (
     check_name,
     dead_letter_from,
     dead_letter_headers,
-    envelope_headers,
     masked_url,
 )
 from atoll.messaging.envelope import Envelope
@@ -77,10 +79,12 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from atoll.adapters.rabbitmq_delivery import (
     _GONE,
     ATTEMPT_HEADER,
+    PACKED_HEADER,
     _carried,
     _quietly,
     _Receiver,
     _Serving,
+    packed,
 )
 
 if TYPE_CHECKING:
@@ -361,8 +365,9 @@ class RabbitBroker:
     def _message(self, envelope: Envelope, headers: HeadersType | None = None) -> aio_pika.Message:
         return aio_pika.Message(
             envelope.payload,
-            headers={**envelope_headers(envelope)} if headers is None else headers,
+            headers={PACKED_HEADER: packed(envelope)} if headers is None else headers,
             message_id=envelope.id,
+            type=envelope.type,
             delivery_mode=_PERSISTENT,
         )
 
@@ -404,7 +409,7 @@ class RabbitBroker:
         # Declaring resets the queue's expiry: while it is in use, it is declared again in time.
         if loop.time() - self._buckets.get(name, -_BUCKET_SPARE_MS) > _BUCKET_SPARE_MS / 2000:
             await declare()
-        headers: HeadersType = {**envelope_headers(envelope), ATTEMPT_HEADER: attempt}
+        headers: HeadersType = {PACKED_HEADER: packed(envelope), ATTEMPT_HEADER: attempt}
         publisher = self._channel(self._publisher)
         await self._keep(
             publisher.default_exchange, name, self._message(envelope, headers), declare

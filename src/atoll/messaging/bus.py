@@ -302,27 +302,10 @@ class MessageBus:
         message_type = self._named.get(envelope.type)
         if message_type is None:
             return False
-        chosen = self._chosen.get((message_type, service))
-        if chosen is None:
-            chosen = self._chosen[message_type, service] = self._consumers_of(message_type, service)
-        if only is not None:
-            chosen = [(handler, consumer) for handler, consumer in chosen if consumer in only]
+        chosen = self._chosen_for(message_type, service, only)
         if not chosen:
             return False
         message = open_envelope(envelope, message_type)
-        failed = await self._deliver_to(chosen, envelope, message)
-        if failed:
-            raise DeliveryError(
-                f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
-                f"{'; '.join(failed.values())}",
-                failed=tuple(failed),
-            )
-        return True
-
-    async def _deliver_to(
-        self, chosen: list[tuple[Handler, str]], envelope: Envelope, message: object
-    ) -> dict[str, str] | None:
-        """Run each chosen handler, then the events they raised; why each that failed did."""
         pending: collections.deque[object] = collections.deque()
         failed: dict[str, str] | None = None
         direct = self._direct
@@ -337,7 +320,24 @@ class MessageBus:
                 failed[consumer] = f"{handler.label}: {type(error).__name__}: {error}"
         if pending:
             await self._drain(pending)
-        return failed
+        if failed:
+            raise DeliveryError(
+                f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
+                f"{'; '.join(failed.values())}",
+                failed=tuple(failed),
+            )
+        return True
+
+    def _chosen_for(
+        self, message_type: type, service: str | None, only: Collection[str] | None
+    ) -> list[tuple[Handler, str]]:
+        """The handlers :meth:`deliver` runs, with their consumer names; made once per type."""
+        chosen = self._chosen.get((message_type, service))
+        if chosen is None:
+            chosen = self._chosen[message_type, service] = self._consumers_of(message_type, service)
+        if only is not None:
+            return [(handler, consumer) for handler, consumer in chosen if consumer in only]
+        return chosen
 
     def _consumers_of(self, message_type: type, service: str | None) -> list[tuple[Handler, str]]:
         """The handlers :meth:`deliver` runs for a type, with their consumer names."""

@@ -25,9 +25,10 @@ How the port maps onto AMQP 0-9-1:
   rounded up to at most 1/8 longer, so that jittered delays share a few queues, and one queue
   per delay keeps a long delay from holding back a short one.
 - The **ack wait** is the client's: RabbitMQ has none per consumer. A message taken and not
-  settled within it (one sweep per receiver, every quarter of it, looks) is given back (nacked, to be delivered again); if its receiver took no
-  more messages since, the instance is taken for dead and stops consuming until it receives
-  again, so that the message goes to another instance.
+  settled within it (one sweep per receiver, every quarter of it, looks) is given back
+  (nacked, to be delivered again); if its receiver took no more messages since, the instance
+  is taken for dead and stops consuming until it receives again, so that the message goes to
+  another instance.
 - **Dead letters** are published to the durable queue ``atoll.<service>.dead`` with the error
   in headers. Reading them takes them without acknowledging them, and gives them back in
   their order; their handle is the envelope's id.

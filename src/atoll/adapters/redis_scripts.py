@@ -50,7 +50,8 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 _REQUEUE = (
     _OWNED
     + """
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'p', ARGV[5], 'h', ARGV[6], 'a', ARGV[7])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'm', ARGV[6] .. '\\n' .. ARGV[5],
+           'a', ARGV[7])
 return 1
 """
 )
@@ -81,8 +82,9 @@ for _, m in ipairs(due) do
   local j = string.find(m, '|', i + 1, true)
   local k = string.find(m, '|', j + 1, true)
   local n = tonumber(string.sub(m, j + 1, k - 1))
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'p', string.sub(m, k + 1 + n),
-             'h', string.sub(m, k + 1, k + n), 'a', string.sub(m, i + 1, j - 1))
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*',
+             'm', string.sub(m, k + 1, k + n) .. '\\n' .. string.sub(m, k + 1 + n),
+             'a', string.sub(m, i + 1, j - 1))
   redis.call('ZREM', KEYS[1], m)
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -103,19 +105,20 @@ local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV
 local left = 0
 for _, e in ipairs(pending) do
   local entry = redis.call('XRANGE', KEYS[1], e[1], e[1])
-  local p, h, a = nil, nil, 0
+  local m, p, h, a = nil, nil, nil, 0
   if #entry > 0 then
     local f = entry[1][2]
     for i = 1, #f, 2 do
-      if f[i] == 'p' then p = f[i + 1] elseif f[i] == 'h' then h = f[i + 1]
-      elseif f[i] == 'a' then a = tonumber(f[i + 1]) or 0 end
+      if f[i] == 'm' then m = f[i + 1] elseif f[i] == 'p' then p = f[i + 1]
+      elseif f[i] == 'h' then h = f[i + 1] elseif f[i] == 'a' then a = tonumber(f[i + 1]) or 0 end
     end
+    if not m and p and h then m = h .. '\\n' .. p end
   end
-  if #entry > 0 and not (p and h) then
+  if #entry > 0 and not m then
     left = left + 1
   else
-    if p then
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'p', p, 'h', h, 'a', a + e[4])
+    if m then
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', m, 'a', a + e[4])
     end
     redis.call('XACK', KEYS[1], ARGV[1], e[1])
   end
@@ -134,7 +137,7 @@ for i = 2, #ARGV do
     for j = 1, #f, 2 do
       if f[j] == 'p' then p = f[j + 1] elseif f[j] == 'h' then h = f[j + 1] end
     end
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'p', p, 'h', h)
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'm', h .. '\\n' .. p)
     redis.call('XDEL', KEYS[1], ARGV[i])
     n = n + 1
   end

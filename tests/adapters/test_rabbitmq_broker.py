@@ -495,26 +495,6 @@ async def test_a_failing_responder_answers_nothing_and_serves_on(broker, names, 
     assert seen == [b"fail", b"no reply to", b"fine"]
 
 
-async def test_a_closed_serving_answers_what_it_had_begun(broker, names):
-    service = names.service("own")
-    started, release = asyncio.Event(), asyncio.Event()
-
-    async def respond(body: bytes) -> bytes:
-        started.set()
-        await release.wait()
-        return body
-
-    serving = await broker.serve(service, respond)
-    asking = asyncio.create_task(broker.request(service, b"begun", 5.0))
-    await started.wait()
-    closing = asyncio.create_task(serving.close())
-    await asyncio.sleep(0.1)
-    assert not closing.done()  # waiting for the answer in progress
-    release.set()
-    await closing
-    assert await asking == b"begun"
-
-
 async def test_a_request_in_flight_when_the_broker_stops_is_unavailable(names):
     broker, server = RabbitBroker(URL), RabbitBroker(URL)
     await broker.start()

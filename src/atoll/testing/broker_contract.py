@@ -60,22 +60,14 @@ class BrokerContract:
     @pytest.fixture
     async def broker(self, broker_url: str) -> AsyncIterator[Broker]:
         """A started broker."""
-        broker = open_broker(broker_url)
-        await broker.start()
-        try:
+        async with _started(broker_url) as broker:
             yield broker
-        finally:
-            await broker.stop()
 
     @pytest.fixture
     async def other(self, broker_url: str) -> AsyncIterator[Broker]:
         """A second connection to the same broker: another process's."""
-        broker = open_broker(broker_url)
-        await broker.start()
-        try:
+        async with _started(broker_url) as broker:
             yield broker
-        finally:
-            await broker.stop()
 
     @pytest.fixture
     def names(self) -> Names:
@@ -462,6 +454,27 @@ class BrokerContract:
         with pytest.raises((BrokerUnavailableError, RemoteUnavailableError)):
             await stopped.request(names.service(), b"{}", 0.5)
 
+    async def test_a_closed_serving_answers_the_request_in_progress_first(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        service = names.service()
+        started, release = asyncio.Event(), asyncio.Event()
+
+        async def respond(body: bytes) -> bytes:
+            started.set()
+            await release.wait()
+            return b"done:" + body
+
+        serving = await broker.serve(service, respond)
+        call = asyncio.ensure_future(other.request(service, b"{}", 10.0))
+        await started.wait()
+        closing = asyncio.ensure_future(serving.close())
+        await asyncio.sleep(0.1)
+        assert not closing.done()  # it waits for the answer in progress
+        release.set()
+        await closing
+        assert await call == b"done:{}"
+
     async def test_a_closed_serving_takes_no_more_requests(
         self, broker: Broker, names: Names
     ) -> None:
@@ -510,6 +523,16 @@ class Names:
         """An event type name no other test uses."""
         self.count += 1
         return f"contract.t{self.run}.Ticked{self.count}"
+
+
+@contextlib.asynccontextmanager
+async def _started(url: str) -> AsyncIterator[Broker]:
+    broker = open_broker(url)
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop()
 
 
 async def _published(broker: Broker, envelope: Envelope) -> bool:

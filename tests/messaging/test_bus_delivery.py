@@ -15,7 +15,7 @@ from atoll.kernel.registry import Registry
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, seal
 from atoll.messaging.handlers import Handler, HandlerKind
-from atoll.messaging.publishing import LocalPublisher
+from atoll.messaging.publishing import LocalPublisher, Redeliveries
 
 
 @dataclass(frozen=True)
@@ -211,3 +211,14 @@ async def test_a_redelivery_after_a_failure_goes_to_the_handlers_that_failed():
     assert runs == {"notify": 2, "invoice": 1}
     await publisher.publish(envelope)  # delivered in full again: nothing is pending for it
     assert runs == {"notify": 3, "invoice": 2}
+
+
+def test_redeliveries_remember_who_failed_once_and_forget_the_oldest_past_their_bound():
+    redeliveries = Redeliveries(most=2)
+    for envelope_id in ("a", "b", "c"):
+        redeliveries.failed(envelope_id, DeliveryError("x", failed=(f"shop.{envelope_id}",)))
+    assert redeliveries.only("a") is None  # forgotten: delivered to all again
+    assert redeliveries.only("b") == ("shop.b",)
+    assert redeliveries.only("b") is None  # once
+    redeliveries.forget("c")
+    assert redeliveries.only("c") is None

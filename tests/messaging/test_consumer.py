@@ -43,10 +43,10 @@ def on(function, message=Shipped, kind=HandlerKind.EVENT, service="shop"):
     return Handler(function, kind, function.__name__, service, message)
 
 
-async def started(bus, *, policy=FAST, service="shop", events=(Shipped,), **settings):
+async def started(bus, *, policy=FAST, service="shop", events=(Shipped,), ack_wait=5.0, **settings):
     broker = MemoryBroker()
     await broker.start()
-    subscription = Subscription(service, tuple(message_name(e) for e in events), ack_wait=5.0)
+    subscription = Subscription(service, tuple(message_name(e) for e in events), ack_wait=ack_wait)
     consumer = BrokerConsumer(broker, bus, subscription, policy, poll=0.05, **settings)
     await consumer.start()
     return broker, consumer
@@ -283,18 +283,14 @@ async def test_kill_cancels_what_is_in_hand_which_is_delivered_again():
         await release.wait()
 
     bus = bound(on(slow))
-    broker = MemoryBroker()
-    await broker.start()
-    subscription = Subscription("shop", (message_name(Shipped),), ack_wait=0.2)
-    consumer = BrokerConsumer(broker, bus, subscription, FAST, poll=0.05)
-    await consumer.start()
+    broker, consumer = await started(bus, ack_wait=0.2)
     await broker.publish(sent := seal(Shipped(1)))
     await until(lambda: consumer.in_hand == 1)
     consumer.kill()
     await until(consumer._task.done)
     assert consumer.handled == 0
     assert repr(consumer) == "BrokerConsumer('shop' on memory://)"
-    rescuer = await broker.subscribe(subscription)
+    rescuer = await broker.subscribe(consumer.subscription)
     [again] = await rescuer.receive(1, 2.0)  # once its ack wait passed, as after a crash
     assert (again.envelope.id, again.attempt) == (sent.id, 2)
 
@@ -373,11 +369,7 @@ async def test_messages_in_hand_longer_than_their_ack_wait_are_kept_and_run_once
         await asyncio.sleep(0.15)
 
     bus = bound(on(slow))
-    broker = MemoryBroker()
-    await broker.start()
-    subscription = Subscription("shop", (message_name(Shipped),), ack_wait=0.3)
-    consumer = BrokerConsumer(broker, bus, subscription, FAST, poll=0.05)
-    await consumer.start()
+    broker, consumer = await started(bus, ack_wait=0.3)
     for n in range(8):  # one stream: 1.2 s in all, four times the ack wait
         await broker.publish(seal(Shipped(n), stream="Order:1"))
     await until(lambda: consumer.handled == 8)
@@ -393,11 +385,7 @@ async def test_a_keep_alive_the_broker_refuses_is_logged(caplog, monkeypatch):
         await release.wait()
 
     bus = bound(on(slow))
-    broker = MemoryBroker()
-    await broker.start()
-    subscription = Subscription("shop", (message_name(Shipped),), ack_wait=0.1)
-    consumer = BrokerConsumer(broker, bus, subscription, FAST, poll=0.05)
-    await consumer.start()
+    broker, consumer = await started(bus, ack_wait=0.1)
     await broker.publish(seal(Shipped(1)))
     await until(lambda: bool(consumer._held))
     [(received, _)] = consumer._held.values()

@@ -212,12 +212,16 @@ def test_a_service_takes_the_events_it_handles_and_what_is_sent_to_it():
     assert subscription_of(atoll.Service("idle"), options) is None
 
 
-async def test_the_link_says_what_it_links():
+async def test_the_link_says_what_it_links_and_kill_stops_its_consumers_at_once():
     async with run(mail, argv=flags(f"memory://repr-{uuid.uuid4().hex}")) as mailer:
         link = await mailer.container.aget(BrokerLink)
         assert repr(link).startswith("BrokerLink(memory://repr-")
         assert repr(link).endswith("1 consumer(s))")
+        [consumer] = link.consumers
+        fetching = consumer._task
         link.kill()
+        await until(fetching.done)
+        assert fetching.cancelled()
 
 
 async def test_a_link_whose_start_fails_stops_what_it_had_started(url, monkeypatch):

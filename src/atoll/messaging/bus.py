@@ -349,11 +349,6 @@ class MessageBus:
             if service is None or handler.service == service
         ]
 
-    @property
-    def delivered_types(self) -> dict[str, type]:
-        """The types :meth:`deliver` handles, by :func:`message_name`: events and commands."""
-        return dict(self._named)
-
     async def call(
         self, handler: Handler, arguments: dict[str, Any], seeds: dict[Any, Any] | None = None
     ) -> Any:

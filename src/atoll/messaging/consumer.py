@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from atoll.errors import BrokerUnavailableError, DeliveryError
+from atoll.messaging.publishing import Redeliveries
 
 if TYPE_CHECKING:
     from atoll.messaging.broker import Broker, Received, Receiver, RetryPolicy, Subscription
@@ -44,9 +45,6 @@ logger = logging.getLogger("atoll.broker")
 
 _LONGEST_PAUSE = 30.0
 """Seconds a consumer waits at the most before it asks a broker out of reach again."""
-
-_REMEMBERED = 10_000
-"""Messages whose failed handlers a consumer remembers at the most, for their retry here."""
 
 
 class BrokerConsumer:
@@ -91,8 +89,7 @@ class BrokerConsumer:
         self._busy: set[str] = set()
         self._idle: collections.deque[asyncio.Future[None]] = collections.deque()
         self._room = asyncio.Event()
-        # The handlers that failed on a message, by its id, until it is delivered again here.
-        self._failed: dict[str, tuple[str, ...]] = {}
+        self._redeliveries = Redeliveries()
         # What is in hand, by id(): the message and when the broker last heard of it.
         self._held: dict[int, tuple[Received, float]] = {}
         self._keeper: asyncio.Task[None] | None = None
@@ -302,13 +299,11 @@ class BrokerConsumer:
                     "timeout), so it is not run again",
                 )
                 return
-            only = self._failed.pop(envelope.id, None)
+            only = self._redeliveries.only(envelope.id)
             try:
                 took = await self.bus.deliver(envelope, service=self.service, only=only)
             except DeliveryError as error:
-                self._failed[envelope.id] = error.failed
-                if len(self._failed) > _REMEMBERED:  # those retried elsewhere, forgotten
-                    del self._failed[next(iter(self._failed))]
+                self._redeliveries.failed(envelope.id, error)
                 await self._failed_delivery(received, str(error))
                 return
             except msgspec.DecodeError as error:
@@ -351,7 +346,7 @@ class BrokerConsumer:
         await received.retry(delay)
 
     async def _give_up(self, received: Received, error: str) -> None:
-        self._failed.pop(received.envelope.id, None)
+        self._redeliveries.forget(received.envelope.id)
         await received.dead_letter(error)
         self.dead += 1
         logger.error(

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.envelope import Envelope
 
-__all__ = ["LocalPublisher", "Publisher"]
+__all__ = ["LocalPublisher", "Publisher", "Redeliveries"]
 
 
 class Publisher(Protocol):
@@ -23,6 +23,33 @@ class Publisher(Protocol):
     async def publish(self, envelope: Envelope) -> None:
         """Hand ``envelope`` over; raise if it could not be, so that it is tried again."""
         ...
+
+
+class Redeliveries:
+    """The handlers that failed on each envelope, so that its next delivery here goes to them.
+
+    Those that succeeded are not run twice, whether or not they keep an inbox. Bounded: an
+    envelope that is never delivered here again (retried by another process, dead-lettered)
+    is forgotten once ``most`` others came after it.
+    """
+
+    def __init__(self, most: int = 10_000) -> None:
+        self.most = most
+        self._failed: dict[str, tuple[str, ...]] = {}
+
+    def only(self, envelope_id: str) -> tuple[str, ...] | None:
+        """The consumers to deliver ``envelope_id`` to this time: those that failed, or all."""
+        return self._failed.pop(envelope_id, None)
+
+    def failed(self, envelope_id: str, error: DeliveryError) -> None:
+        """Remember who failed on ``envelope_id``, for its next delivery."""
+        self._failed[envelope_id] = error.failed
+        if len(self._failed) > self.most:
+            del self._failed[next(iter(self._failed))]
+
+    def forget(self, envelope_id: str) -> None:
+        """It will not be delivered here again."""
+        self._failed.pop(envelope_id, None)
 
 
 class LocalPublisher:
@@ -38,7 +65,7 @@ class LocalPublisher:
 
     def __init__(self, bus: MessageBus) -> None:
         self.bus = bus
-        self._failed: dict[str, tuple[str, ...]] = {}
+        self._redeliveries = Redeliveries()
 
     async def publish(self, envelope: Envelope) -> None:
         """Deliver ``envelope`` to the handlers of its type here (none is fine).
@@ -46,9 +73,9 @@ class LocalPublisher:
         Raises:
             DeliveryError: a handler failed; publish the envelope again later.
         """
-        only = self._failed.pop(envelope.id, None)
+        only = self._redeliveries.only(envelope.id)
         try:
             await self.bus.deliver(envelope, only=only)
         except DeliveryError as error:
-            self._failed[envelope.id] = error.failed
+            self._redeliveries.failed(envelope.id, error)
             raise

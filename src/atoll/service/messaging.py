@@ -83,9 +83,7 @@ class BrokerLink:
         services: Sequence[Service],
         http: HttpApp,
     ) -> None:
-        self.options = options
         self.broker = broker
-        self.bus = bus
         self.consumers: list[BrokerConsumer] = []
         policy = options.policy()
         for service in services if not options.local else ():

@@ -146,9 +146,10 @@ class BrokerContract:
         topic, service = names.topic(), names.service()
         first = await broker.subscribe(self.subscription(service, topic))
         second = await other.subscribe(self.subscription(service, topic))
-        sent = {
-            e.id for e in [_envelope(topic, n) for n in range(20)] if await _published(broker, e)
-        }
+        envelopes = [_envelope(topic, n) for n in range(20)]
+        for envelope in envelopes:
+            await broker.publish(envelope)
+        sent = {envelope.id for envelope in envelopes}
         got: list[str] = []
         deadline = time.monotonic() + self.patience
         while len(got) < len(sent) and time.monotonic() < deadline:
@@ -533,11 +534,6 @@ async def _started(url: str) -> AsyncIterator[Broker]:
         yield broker
     finally:
         await broker.stop()
-
-
-async def _published(broker: Broker, envelope: Envelope) -> bool:
-    await broker.publish(envelope)
-    return True
 
 
 async def _eventually(read: Any, patience: float, *, count: int = 1) -> list[Any]:

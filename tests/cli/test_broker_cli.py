@@ -83,8 +83,8 @@ def test_publish_checks_the_json_and_puts_the_event_on_its_topic(url):
 
 
 def test_publish_reads_the_json_from_stdin_and_sends_to_one_service(url):
-    result = invoke(
-        "publish", COUNTED, "--to", "tally", "--broker-url", url, stdin='{"counter":3,"value":4}'
+    result = invoke(  # --broker: short for --broker-url
+        "publish", COUNTED, "--to", "tally", "--broker", url, stdin='{"counter":3,"value":4}'
     )
     assert result.exit_code == 0, result.output
     [message] = queued(url, "tally")

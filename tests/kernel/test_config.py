@@ -826,3 +826,99 @@ def test_reference_help_output_is_what_help_prints(capsys, monkeypatch):
     exec(reference_blocks("python")[0][1], namespace)  # noqa: S102 -- the doc's own code
     (shown,) = [code for _, code in reference_blocks("text") if code.startswith("usage:")]
     assert help_text(capsys, namespace["spec"]) == shown
+
+
+# --- an alias: a second flag for one option ------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueOptions:
+    url: str = option("memory://", alias="--queue", help="The queue")
+    depth: int = 8
+
+
+def test_an_alias_sets_its_option_and_is_named_as_the_origin():
+    config = load(["--queue", "nats://q:4222"], sections=[("queue", QueueOptions)])
+    assert config.section("queue").url == "nats://q:4222"
+    assert config.origin("queue.url") == Origin("flag", "--queue")
+
+
+def test_the_option_flag_beside_an_alias_is_still_named_as_itself():
+    config = load(["--queue-url", "nats://q:4222"], sections=[("queue", QueueOptions)])
+    assert config.section("queue").url == "nats://q:4222"
+    assert config.origin("queue.url") == Origin("flag", "--queue-url")
+
+
+def test_the_later_of_an_option_flag_and_its_alias_wins_and_is_named():
+    config = load(["--queue", "a://1", "--queue-url", "b://2"], sections=[("queue", QueueOptions)])
+    assert config.section("queue").url == "b://2"
+    assert config.origin("queue.url") == Origin("flag", "--queue-url")
+
+
+def test_an_alias_overrides_the_environment_like_its_flag():
+    config = load(
+        ["--queue", "a://1"], {"RUNS_QUEUE_URL": "b://2"}, sections=[("queue", QueueOptions)]
+    )
+    assert config.section("queue").url == "a://1"
+
+
+def test_a_bad_value_given_by_an_alias_names_the_alias_and_gives_it_as_the_example():
+    assert problems(["--queue-depth", "deep"], sections=[("queue", QueueOptions)]) == (
+        'queue.depth = "deep" (flag --queue-depth) is invalid: Expected `int`, got `str`; '
+        "for example --queue-depth 8"
+    )
+
+    @dataclasses.dataclass
+    class Sized:
+        depth: int = option(8, alias="--depth")
+
+    assert problems(["--depth", "deep"], sections=[("sized", Sized)]) == (
+        'sized.depth = "deep" (flag --depth) is invalid: Expected `int`, got `str`; '
+        "for example --depth 8"
+    )
+
+
+@pytest.mark.usefixtures("wide_terminal")
+def test_help_lists_an_alias_beside_its_flag(capsys):
+    with pytest.raises(SystemExit):
+        make_spec([("queue", QueueOptions)]).load(argv=["--help"], environ={})
+    assert "--queue-url STR, --queue STR The queue [str;" in squashed(capsys.readouterr().out)
+
+
+def test_an_alias_that_clashes_with_another_flag_is_refused():
+    @dataclasses.dataclass
+    class Other:
+        url: str = option("x", alias="--db-url")
+
+    with pytest.raises(ConfigError) as raised:
+        make_spec([("db", DatabaseOptions), ("other", Other)])
+    assert str(raised.value) == (
+        "option db.url and option other.url both map to flag --db-url; rename one of them"
+    )
+
+
+@pytest.mark.parametrize("alias", ["queue", "--Queue", "--queue url", "-q", "--", 3])
+def test_an_alias_must_be_a_whole_lower_case_flag(alias):
+    @dataclasses.dataclass
+    class Bad:
+        url: str = option("x", alias=alias)
+
+    with pytest.raises(ConfigError) as raised:
+        make_spec([("bad", Bad)])
+    assert str(raised.value) == (
+        f"option bad.url has the alias {alias!r}; an alias is a whole flag in lower case, "
+        "such as '--broker'"
+    )
+
+
+def test_a_switch_cannot_have_an_alias():
+    @dataclasses.dataclass
+    class Bad:
+        on: bool = option(default=False, alias="--on")
+
+    with pytest.raises(ConfigError) as raised:
+        make_spec([("bad", Bad)])
+    assert str(raised.value) == (
+        "option bad.on is a switch (--bad-on and --no-bad-on) and cannot have the alias "
+        "'--on'; give the alias to an option that takes a value"
+    )

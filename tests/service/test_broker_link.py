@@ -190,6 +190,14 @@ async def test_the_default_broker_keeps_messages_in_the_process():
         assert "broker" not in (await readiness.report()).checks
 
 
+async def test_the_broker_is_chosen_by_broker_for_short(url):
+    async with run(mail, argv=["--broker", url]) as mailer:
+        options = await mailer.container.aget(BrokerOptions)
+        link = await mailer.container.aget(BrokerLink)
+        assert options.url == url
+        assert [c.service for c in link.consumers] == ["mail"]
+
+
 async def test_a_broker_url_of_no_adapter_names_the_ones_there_are():
     with pytest.raises(ConfigError, match=r"'kafka://u:\*+@h' .*nats://.*amqp://.*redis://") as e:
         async with run(mail, argv=["--broker-url", "kafka://u:s3cret@h"]):

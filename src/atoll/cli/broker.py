@@ -7,9 +7,9 @@
     atoll dlq redrive stats [ID...]
     atoll dlq purge stats [ID...] [--yes]
 
-The broker is ``--broker-url``, or ``ATOLL_BROKER_URL`` in the environment. The exit status
-says what happened: 0 done, 1 refused (a purge not confirmed, a message that does not match
-its type), 2 a usage error, 3 the broker out of reach.
+The broker is ``--broker-url`` (``--broker`` for short), or ``ATOLL_BROKER_URL`` in the
+environment. The exit status says what happened: 0 done, 1 refused (a purge not confirmed, a
+message that does not match its type), 2 a usage error, 3 the broker out of reach.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ _ERROR_SHOWN = 80
 
 _broker_url = click.option(
     "--broker-url",
+    "--broker",
+    "broker_url",
     envvar="ATOLL_BROKER_URL",
     required=True,
     metavar="URL",

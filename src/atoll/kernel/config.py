@@ -320,7 +320,8 @@ class ConfigSpec:
         elif opt.switch:
             example = opt.flag
         else:
-            example = f"{opt.flag} {shlex.quote(_as_text(sample))}"
+            flag = origin.detail if origin.kind == "flag" else opt.flag  # an alias, if given
+            example = f"{flag} {shlex.quote(_as_text(sample))}"
         return f"{message}; for example {example}"
 
 
@@ -369,7 +370,28 @@ def _refuse_clashes(options: Sequence[Option], prefix: str) -> None:
 
 
 def _flags(opt: Option) -> tuple[str, ...]:
-    return (opt.flag, opt.negative_flag) if opt.switch else (opt.flag,)
+    if opt.switch:
+        return (opt.flag, opt.negative_flag)
+    return (opt.flag, opt.alias) if opt.alias else (opt.flag,)
+
+
+_SPELLINGS = "atoll.spellings"
+"""The namespace entry that maps an option's key to the flag it was given by, if an alias."""
+
+
+class _StoreSpelled(argparse.Action):
+    """Store a flag's value, and remember which of its spellings gave it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,  # noqa: ARG002 - argparse's signature
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        spellings = vars(namespace).setdefault(_SPELLINGS, {})
+        spellings[self.dest] = option_string
 
 
 def _add_flag(group: argparse._ArgumentGroup, opt: Option, prefix: str) -> None:
@@ -390,7 +412,12 @@ def _add_flag(group: argparse._ArgumentGroup, opt: Option, prefix: str) -> None:
         )
     else:
         group.add_argument(
-            opt.flag, metavar=opt.metavar, dest=opt.key, default=argparse.SUPPRESS, help=help_text
+            *_flags(opt),
+            action=_StoreSpelled,
+            metavar=opt.metavar,
+            dest=opt.key,
+            default=argparse.SUPPRESS,
+            help=help_text,
         )
 
 
@@ -438,7 +465,9 @@ def _pick(
     """Return the value of the highest source that gives one, and that source."""
     if opt.key in flags:
         value = flags[opt.key]
-        return value, Origin("flag", opt.negative_flag if value is False else opt.flag)
+        if value is False:
+            return value, Origin("flag", opt.negative_flag)
+        return value, Origin("flag", flags.get(_SPELLINGS, {}).get(opt.key) or opt.flag)
     env_var = opt.env_var(prefix)
     if env_var in environ:
         return environ[env_var], Origin("env", env_var)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import pathlib
+import re
 import types
 import typing
 from typing import Annotated, Any, Literal, TypeVar, final, overload
@@ -56,6 +57,9 @@ def masked_url(url: str) -> str:
 
 HELP_KEY = "help"
 """The field metadata key holding an option's help text (the key other dataclass tools use)."""
+ALIAS_KEY = "atoll.alias"
+"""The field metadata key holding an option's second flag."""
+_ALIAS = re.compile(r"--[a-z][a-z0-9]*(-[a-z0-9]+)*")
 
 _SCALARS: dict[object, str] = {
     str: "str",
@@ -81,16 +85,16 @@ _SUPPORTED = (
 
 
 @overload
-def option(default: _T, *, help: str = "") -> _T: ...
+def option(default: _T, *, help: str = "", alias: str = "") -> _T: ...
 
 
 @overload
-def option(*, default_factory: Callable[[], _T], help: str = "") -> _T: ...
+def option(*, default_factory: Callable[[], _T], help: str = "", alias: str = "") -> _T: ...
 
 
 # A required option has no value to type its field by; dataclasses.field() says Any too.
 @overload
-def option(*, help: str = "") -> Any: ...
+def option(*, help: str = "", alias: str = "") -> Any: ...
 
 
 def option(
@@ -98,6 +102,7 @@ def option(
     *,
     help: str = "",  # noqa: A002 -- argparse's name for it, which users know
     default_factory: Callable[[], object] | None = None,
+    alias: str = "",
 ) -> Any:
     """Declare a configuration option: a dataclass field with help text.
 
@@ -106,11 +111,13 @@ def option(
             ``default_factory``) to make the option required.
         help: one line shown by ``--help``.
         default_factory: called to make the default, for mutable values such as lists.
+        alias: a second, shorter flag for the option, whole (``"--broker"`` beside
+            ``--broker-url``); the environment variable and the file key stay one each.
 
     Returns:
         A :func:`dataclasses.field`; assign it to an annotated attribute of a dataclass.
     """
-    metadata = {HELP_KEY: help}
+    metadata = {HELP_KEY: help, ALIAS_KEY: alias} if alias else {HELP_KEY: help}
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     if default is not dataclasses.MISSING:
@@ -165,6 +172,7 @@ class Option:
         annotation: the field's type, with any ``Annotated`` constraints.
         help: the text given to :func:`option`; empty for a plain field.
         default: makes the default value; ``None`` when the option is required.
+        alias: a second flag, whole (``--broker``); empty for none.
     """
 
     path: tuple[str, ...]
@@ -173,6 +181,7 @@ class Option:
     default: Callable[[], object] | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
+    alias: str = ""
 
     @property
     def key(self) -> str:
@@ -304,6 +313,19 @@ class Section:
                 yield from member.sections()
 
 
+def _check_alias(opt: Option) -> None:
+    if not _ALIAS.fullmatch(str(opt.alias)):
+        raise ConfigError(
+            f"option {opt.key} has the alias {opt.alias!r}; an alias is a whole flag in "
+            "lower case, such as '--broker'"
+        )
+    if opt.switch:
+        raise ConfigError(
+            f"option {opt.key} is a switch ({opt.flag} and {opt.negative_flag}) and cannot "
+            f"have the alias {opt.alias!r}; give the alias to an option that takes a value"
+        )
+
+
 def inspect_section(name: str, cls: object) -> Section:
     """Read a dataclass of options back as a :class:`Section`.
 
@@ -340,7 +362,11 @@ def _inspect(
                 f"configuration cannot read; use {_SUPPORTED}"
             )
         _check_constraints(".".join(member_path), hint)
-        members.append(Option(member_path, hint, field.metadata.get(HELP_KEY, ""), default))
+        alias = field.metadata.get(ALIAS_KEY, "")
+        opt = Option(member_path, hint, field.metadata.get(HELP_KEY, ""), default, alias)
+        if alias:
+            _check_alias(opt)
+        members.append(opt)
     return Section(path, cls, tuple(members))
 
 

@@ -1,10 +1,11 @@
 """The options of the broker a process's services talk through: ``--broker-url`` and the rest.
 
-One ``broker`` section per process, shared by the services it runs (``--broker-url``,
-``<PREFIX>_BROKER_URL``, ``[broker]`` in the config file). ``memory://``, the default, keeps
-every message in the process: events committed to an outbox are delivered to this process's
-handlers by the relay. Any other URL names a broker adapter: the relay publishes to it, each
-service consumes its own messages from it and answers broker RPC on it.
+One ``broker`` section per process, shared by the services it runs (``--broker-url``, or
+``--broker`` for short; ``<PREFIX>_BROKER_URL``; ``[broker]`` in the config file).
+``memory://``, the default, keeps every message in the process: events committed to an outbox
+are delivered to this process's handlers by the relay. Any other URL names a broker adapter:
+the relay publishes to it, each service consumes its own messages from it and answers broker
+RPC on it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class BrokerOptions:
 
     url: str = option(
         LOCAL,
+        alias="--broker",
         help=(
             "the broker: nats://host:4222, amqp://user:password@host:5672/, "
             "redis://host:6379/0; memory:// keeps messages in this process"

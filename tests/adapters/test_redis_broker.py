@@ -471,10 +471,33 @@ async def test_a_receive_while_redis_is_out_of_reach_raises_and_the_next_reconne
     assert received.envelope.id == sent.id
     await proxy.cut()
     with pytest.raises(BrokerUnavailableError):
-        await received.ack()
-    with pytest.raises(BrokerUnavailableError):
         await received.retry(1.0)
     await receiver.close()  # what it held waits for its ack wait
+    await broker.stop()
+
+
+async def test_an_ack_redis_never_got_is_logged_and_its_message_comes_again(names, caplog):
+    service = names.service()
+    proxy = Proxy()
+    await proxy.open()
+    broker = RedisBroker(proxy.url)
+    await broker.start()
+    receiver = await broker.subscribe(Subscription(service, ack_wait=0.3))
+    await broker.send(sent := _envelope("a.B"), service)
+    [received] = await _take(receiver, 1)
+    await proxy.cut()
+    with caplog.at_level(logging.WARNING, "atoll.broker"):
+        await received.ack()  # sent, not waited for: it returns
+        await receiver.close()  # waits for the acks sent
+    assert "1 acknowledgements of" in caplog.text
+    assert "delivered again once their ack wait has passed" in caplog.text
+    await proxy.open()
+    again = await broker.subscribe(Subscription(service, ack_wait=0.3))
+    [redelivered] = await _take(again, 1)
+    assert redelivered.envelope.id == sent.id
+    assert redelivered.attempt == 2
+    await redelivered.ack()
+    await again.close()
     await broker.stop()
 
 

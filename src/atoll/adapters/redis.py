@@ -38,7 +38,9 @@ retry moves the message (atomically with its ``XACK``) to the delay set, from wh
 receiver moves due messages (in a Lua script, on Redis's clock) back to the service's send
 stream: to that service only, never sooner than asked, and at most about a second late when
 another instance asked. A closed receiver gives back what it held to the send stream at once.
-Settling a message that another consumer has claimed since is a no-op, except an ack.
+Settling a message that another consumer has claimed since is a no-op, except an ack. Acks are
+sent, not waited for (as NATS's and RabbitMQ's, which no reply confirms), those made meanwhile
+in one ``XACK``; one that fails is logged, and its message delivered again after its ack wait.
 
 Requests are pushed (after a check for a live server, in one Lua script) to the service's list,
 carrying their deadline on Redis's clock: a server drops those it takes too late. The reply is
@@ -175,14 +177,9 @@ class _Received:
             raise receiver.broker.failure(error) from error
 
     async def ack(self) -> None:
-        if self._settled:
-            return
-        self._settled = True
-        try:
-            await self._receiver.ack(self._stream, self._id)
-        except BaseException:
-            self._settled = False
-            raise
+        if not self._settled:
+            self._settled = True
+            self._receiver.ack(self._stream, self._id)
 
     async def in_progress(self) -> None:
         if self._settled:
@@ -260,7 +257,7 @@ class _Receiver:
         self._reader = broker.blocking_client(self._connected)
         self._idle = asyncio.Event()
         self._idle.set()
-        self._ack_queue: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._ack_queue: list[tuple[str, bytes]] = []
         self._drainer: asyncio.Task[None] | None = None
         self.closed = False
 
@@ -426,40 +423,38 @@ class _Receiver:
 
     # -- acknowledging -----------------------------------------------------------------------
 
-    async def ack(self, stream: str, entry_id: bytes) -> None:
-        """XACK the entry, with the others acknowledged in the same turn of the loop.
+    def ack(self, stream: str, entry_id: bytes) -> None:
+        """XACK the entry, with the others acknowledged meanwhile, in one round trip.
 
-        Acks made together (a batch handled concurrently) go in one round trip; each returns
-        once Redis has answered it.
+        Sent, not waited for, as a NATS ack or an AMQP ``basic.ack``, which no reply confirms
+        either: a worker goes on to its next message, and the acks of a whole batch go
+        together. An ack that fails is logged, and its entry is delivered again once its ack
+        wait has passed (an inbox skips what was handled). :meth:`close` waits for them.
         """
-        future = asyncio.get_running_loop().create_future()
-        self._ack_queue.append((stream, entry_id, future))
+        self._ack_queue.append((stream, entry_id))
         if self._drainer is None:
-            self._drainer = asyncio.create_task(self._drain_acks())
-        await future
+            self._drainer = asyncio.get_running_loop().create_task(self._drain_acks())
 
     async def _drain_acks(self) -> None:
         try:
             while self._ack_queue:
                 batch, self._ack_queue = self._ack_queue, []
-                failure: redis_errors.RedisError | None = None
                 try:
                     await self._send_acks(batch)
                 except redis_errors.RedisError as error:
-                    failure = error
-                for _, _, future in batch:
-                    if future.done():  # its caller was cancelled
-                        continue
-                    if failure is None:
-                        future.set_result(None)
-                    else:
-                        future.set_exception(self.broker.failure(failure))
+                    logger.warning(
+                        "%d acknowledgements of %s were not made (%s); those messages are "
+                        "delivered again once their ack wait has passed",
+                        len(batch),
+                        self.group,
+                        self.broker.failure(error),
+                    )
         finally:
             self._drainer = None
 
-    async def _send_acks(self, batch: list[tuple[str, bytes, asyncio.Future[None]]]) -> None:
+    async def _send_acks(self, batch: list[tuple[str, bytes]]) -> None:
         by_stream: dict[str, list[bytes]] = {}
-        for stream, entry_id, _ in batch:
+        for stream, entry_id in batch:
             by_stream.setdefault(stream, []).append(entry_id)
         if len(by_stream) == 1:
             [(stream, ids)] = by_stream.items()

@@ -34,9 +34,11 @@ Two measures, on the brokers of this machine (NATS with JetStream, RabbitMQ, Red
      (``asyncio.gather`` of tasks): atoll's ``broker.publish(envelope)`` against the raw
      client's confirmed publish: NATS ``js.publish`` awaiting its PubAck (with a
      ``Nats-Msg-Id``, as atoll's), to a file stream of its own; RabbitMQ aio-pika on a channel
-     with publisher confirms, persistent, to a durable quorum queue (the queue type atoll's
-     adapter declares); Redis ``XADD`` (``MAXLEN ~`` as atoll's). A topic carries atoll's
-     events only to a service subscribed to it, so a service is subscribed for the measure;
+     with publisher confirms, persistent, through a durable topic exchange of its own to a
+     durable quorum queue bound by the event's name (the way atoll's events go, and the
+     queue type atoll's adapter declares); Redis ``XADD`` (``MAXLEN ~`` as atoll's). A topic
+     carries atoll's events only to a service subscribed to it, so a service is subscribed for
+     the measure;
    - consume: M messages pre-filled, then the clock runs until all are handled and
      acknowledged: atoll's ``BrokerConsumer`` (what a service runs: receive, ``bus.deliver``
      to one no-op async event handler, ack; the broker options' defaults: 16 at once, 64
@@ -293,6 +295,21 @@ async def amqp_answers(url: str) -> str | None:
     return None
 
 
+async def delete_amqp_queue(url: str, name: str) -> None:
+    """Delete a queue the run made; one left behind is reported, not fatal."""
+    import aio_pika  # noqa: PLC0415 - only when RabbitMQ is measured
+
+    try:
+        connection = await aio_pika.connect(url)
+        try:
+            channel = await connection.channel()
+            await channel.queue_delete(name)
+        finally:
+            await connection.close()
+    except Exception as error:  # noqa: BLE001
+        print(f"  (could not delete the queue {name}: {error})")
+
+
 class RpcBench:
     """The callers of measure 1, and the processes that serve them."""
 
@@ -397,6 +414,8 @@ async def rpc(args: argparse.Namespace) -> dict[str, dict[str, Sample]]:
                         samples[mode][name].add(made, elapsed, used, served)
         finally:
             await bench.close()
+    if not skip_nameko:
+        await delete_amqp_queue(URLS["amqp"], f"rpc-calc_{RUN}")  # nameko's, durable
     return samples
 
 
@@ -547,6 +566,7 @@ class RawRabbit(Raw):
 
     def __init__(self) -> None:
         self.published, self.filled = f"bench.{RUN}.pub", f"bench.{RUN}.fill"
+        self.topics = f"bench.{RUN}.events"
 
     async def open(self) -> None:
         import aio_pika  # noqa: PLC0415
@@ -555,8 +575,16 @@ class RawRabbit(Raw):
         self.connection = await aio_pika.connect_robust(URLS["amqp"])
         self.channel = await self.connection.channel(publisher_confirms=True)
         self.admin = await self.connection.channel(publisher_confirms=False)
+        # Events go through a topic exchange, as atoll's do: a queue per subscriber, each
+        # bound by the event's name (the queue's own name here).
+        self.exchange = await self.channel.declare_exchange(
+            self.topics, aio_pika.ExchangeType.TOPIC, durable=True
+        )
         for name in (self.published, self.filled):
-            await self.admin.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+            queue = await self.admin.declare_queue(
+                name, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            await queue.bind(self.topics, name)
 
     async def close(self) -> None:
         await self.connection.close()
@@ -568,7 +596,7 @@ class RawRabbit(Raw):
             delivery_mode=self.aio_pika.DeliveryMode.PERSISTENT,
         )
         key = self.filled if fill else self.published
-        await self.channel.default_exchange.publish(message, routing_key=key)
+        await self.exchange.publish(message, routing_key=key)
 
     async def consume(self, count: int) -> int:
         channel = await self.connection.channel(publisher_confirms=False)
@@ -604,6 +632,8 @@ class RawRabbit(Raw):
             await underlay.queue_purge(name)
 
     async def clean(self, services: list[str]) -> None:
+        underlay = await self.admin.get_underlay_channel()
+        await underlay.exchange_delete(self.topics)
         for name in self._queues(services) + [f"atoll.{s}.dead" for s in services]:
             channel = await self.connection.channel(publisher_confirms=False)
             try:
@@ -892,7 +922,7 @@ def report_events(
     )
     raw_names = {
         "nats": ("js.publish, PubAck awaited", "pull fetch(64) + ack"),
-        "amqp": ("aio-pika, confirms, persistent, quorum queue", "consume, prefetch 64, ack"),
+        "amqp": ("aio-pika, confirms, persistent, topic exch.", "consume, prefetch 64, ack"),
         "redis": ("XADD", "XREADGROUP COUNT 64 + XACK"),
     }[kind]
     head = f"{'measure':<12}{'contender':<52}{'msgs/s':>9}{'spread':>7}{'atoll/raw':>10}"

@@ -171,8 +171,11 @@ class _Received:
 
     async def ack(self) -> None:
         if self.settle():
+            message = self._message
             try:  # as _quietly does, inlined: this runs for every message
-                await self._message.ack()
+                # Queued for the connection's writer, not waited for: no reply confirms a
+                # basic.ack, and the worker goes on to its next message.
+                await message.channel.basic_ack(message.delivery_tag, wait=False)  # type: ignore[arg-type]
             except _GONE as error:
                 logger.debug("not settled, the channel is gone (it is delivered again): %s", error)
 

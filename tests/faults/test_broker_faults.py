@@ -308,10 +308,13 @@ def test_readiness_is_false_while_the_broker_is_away_and_true_once_it_is_back(
     assert process.finish(timeout=60) == 0
 
 
-async def publish_through(broker_url, envelopes, restart_after):
+async def publish_through(broker_url, envelopes, stop_at, back_by):
     """Publish each envelope until its publish is confirmed, restarting the broker midway.
 
-    The confirmed ids, in order.
+    The restart begins as the ``stop_at``-th envelope is published, and the ``back_by``-th is
+    published only once the broker was stopped and told to start again: the publishes from it
+    on span the broker's coming back, and those before it its going away. The confirmed ids,
+    in order.
     """
     broker = open_broker(broker_url)
     confirmed = []
@@ -319,8 +322,10 @@ async def publish_through(broker_url, envelopes, restart_after):
     await _connect(broker)
     try:
         for index, envelope in enumerate(envelopes):
-            if index == restart_after:
+            if index == stop_at:
                 restarting = asyncio.create_task(asyncio.to_thread(restart, broker_url))
+            if index == back_by and restarting is not None:
+                await restarting
             while True:
                 try:
                     await broker.publish(envelope)
@@ -330,8 +335,6 @@ async def publish_through(broker_url, envelopes, restart_after):
                 confirmed.append(envelope.id)
                 break
             await asyncio.sleep(0.01)
-        if restarting is not None:
-            await restarting
     finally:
         await broker.stop()
     return confirmed
@@ -353,13 +356,33 @@ async def test_every_event_confirmed_across_a_broker_restart_is_handled(spawn, l
     process = start(spawn, broker_url, ledger)
     numbers = list(range(60))
     envelopes = [ledger.tick(n) for n in numbers]
-    confirmed = await publish_through(broker_url, envelopes, restart_after=20)
+    confirmed = await publish_through(broker_url, envelopes, stop_at=20, back_by=40)
     assert len(confirmed) == len(numbers)
     rows = await ledger.until_numbers(numbers, patience=120.0)
     assert_exact(rows, numbers)
     process.signal(signal.SIGTERM)
     assert process.finish(timeout=60) == 0
     assert "reconnect" in process.output  # it lost the broker, and came back
+
+
+@pytest.mark.parametrize("broker_url", [NATS, RABBITMQ, REDIS])
+async def test_sigterm_while_the_broker_is_away_stops_at_once(spawn, ledger, broker_url):
+    process = start(spawn, broker_url, ledger)
+    status = readiness(process)
+    assert until_status(status, 200)
+    stopped = []
+
+    def stop_the_service():
+        stopped.append(until_status(status, 503))  # it knows the broker is away
+        process.signal(signal.SIGTERM)
+        stopped.append(process.finish(timeout=30))
+
+    await asyncio.to_thread(restart, broker_url, stop_the_service)
+    back = open_broker(broker_url)
+    await _connect(back)  # the broker is back, for the ledger's clean-up
+    await back.stop()
+    assert stopped == [True, 0], process.output
+    assert "grace period" not in process.output  # nothing waited for the broker to come back
 
 
 @pytest.mark.parametrize("broker_url", [REDIS])

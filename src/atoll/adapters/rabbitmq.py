@@ -563,7 +563,7 @@ class RabbitBroker:
         channel = await connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=_SERVE_PREFETCH)
         queue = await channel.declare_queue(_rpc_queue(service), auto_delete=True)
-        serving = _Serving(service, respond, channel, queue)
+        serving = _Serving(self, service, respond, channel, queue)
         await serving.consume()
         self._servings.append(serving)
         return serving

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +112,23 @@ async def _quietly(settling: Awaitable[object]) -> None:
         await settling
     except _GONE as error:
         logger.debug("not settled, the channel is gone (it is delivered again): %s", error)
+
+
+_CANCEL_WAIT = 5.0
+"""How long a consumer's cancel waits for the broker's reply while connected."""
+
+
+async def _cancel_consumer(queue: AbstractQueue, tag: str, *, connected: bool) -> None:
+    """Cancel the consumer ``tag`` of ``queue``, waiting for the broker only while connected.
+
+    aio-pika forgets the consumer at once, so that it is not restored on the next connection,
+    then sends the cancel. With the connection gone the broker has forgotten the consumer with
+    it, and a robust channel would hold the cancel until the next connection: a shutdown while
+    the broker is away would wait for the broker to come back.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_CANCEL_WAIT if connected else 0):
+            await _quietly(queue.cancel(tag))
 
 
 class _Received:
@@ -344,7 +362,7 @@ class _Receiver:
     async def _cancel(self) -> None:
         if self._tag is not None:
             tag, self._tag = self._tag, None
-            await _quietly(self._queue.cancel(tag))
+            await _cancel_consumer(self._queue, tag, connected=self.broker.connected)
 
     async def _give_back_ready(self) -> None:
         while self._ready:
@@ -372,8 +390,14 @@ class _Serving:
     """One instance's consumer of a service's request queue; each request its own task."""
 
     def __init__(
-        self, service: str, respond: Responder, channel: AbstractChannel, queue: AbstractQueue
+        self,
+        broker: RabbitBroker,
+        service: str,
+        respond: Responder,
+        channel: AbstractChannel,
+        queue: AbstractQueue,
     ) -> None:
+        self._broker = broker
         self._service = service
         self._respond = respond
         self._channel = channel
@@ -412,7 +436,7 @@ class _Serving:
         """Take no more requests; answer those being answered first."""
         if self._tag is not None:
             tag, self._tag = self._tag, None
-            await _quietly(self._queue.cancel(tag))
+            await _cancel_consumer(self._queue, tag, connected=self._broker.connected)
             await asyncio.sleep(0)  # let the requests delivered before the cancel start
         if self._calls:
             await asyncio.wait(list(self._calls))

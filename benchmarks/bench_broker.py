@@ -484,7 +484,7 @@ class RawNats(Raw):
     def __init__(self) -> None:
         self.stream = f"BENCH_{RUN}"
         self.published, self.filled = f"bench.{RUN}.pub", f"bench.{RUN}.fill"
-        self.durable = f"bench_{RUN}"
+        self.durable, self.sink = f"bench_{RUN}", f"bench_{RUN}_sink"
 
     async def open(self) -> None:
         import nats  # noqa: PLC0415
@@ -498,17 +498,19 @@ class RawNats(Raw):
             retention=api.RetentionPolicy.LIMITS,
             storage=api.StorageType.FILE,
         )
-        await self.js.add_consumer(
-            self.stream,
-            api.ConsumerConfig(
-                durable_name=self.durable,
-                deliver_policy=api.DeliverPolicy.ALL,
-                ack_policy=api.AckPolicy.EXPLICIT,
-                ack_wait=30,
-                filter_subject=self.filled,
-                max_ack_pending=1024,
-            ),
-        )
+        for durable, subject in ((self.durable, self.filled), (self.sink, self.published)):
+            # The published subject has a consumer too, as atoll's topic has its subscriber's.
+            await self.js.add_consumer(
+                self.stream,
+                api.ConsumerConfig(
+                    durable_name=durable,
+                    deliver_policy=api.DeliverPolicy.ALL,
+                    ack_policy=api.AckPolicy.EXPLICIT,
+                    ack_wait=30,
+                    filter_subject=subject,
+                    max_ack_pending=1024,
+                ),
+            )
 
     async def close(self) -> None:
         await self.nc.drain()

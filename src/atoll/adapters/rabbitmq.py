@@ -40,6 +40,11 @@ The connection is aio-pika's robust one: it reconnects by itself, and restores t
 queues and consumers; disconnections and reconnections are logged on ``atoll.broker``. Every
 error names the URL with its password masked.
 
+A publish waits for its confirm without a deadline of its own (a timer per publish cost a
+third of what the adapter adds to aio-pika's): a lost connection, which the heartbeat finds,
+fails the confirms it had pending, and a request has its own deadline. A broker out of memory
+or disk blocks its publishers until it has room again, and aiormq logs it.
+
 This module holds :class:`RabbitBroker`: the connection, the publishing and the declaring. The
 delivery side, the receivers that consume a service's queue and the servings that answer its
 requests, is in :mod:`atoll.adapters.rabbitmq_delivery`.
@@ -117,7 +122,6 @@ DELIVERY_LIMIT = 1000
 
 _REPLY_TO = "amq.rabbitmq.reply-to"
 _CONNECT_TIMEOUT = 5.0
-_PUBLISH_TIMEOUT = 10.0
 _SERVE_PREFETCH = 256
 _BUCKET_SPARE_MS = 60_000  # a delay queue outlives its TTL by this much once unused
 _PERSISTENT = aio_pika.DeliveryMode.PERSISTENT
@@ -304,9 +308,7 @@ class RabbitBroker:
         if not self.connected:
             raise BrokerUnavailableError(self.unreachable(f"publishing {key!r} to"))
         try:
-            result = await exchange.publish(
-                message, key, mandatory=mandatory, timeout=_PUBLISH_TIMEOUT
-            )
+            result = await exchange.publish(message, key, mandatory=mandatory)
         except _GONE as error:
             raise BrokerUnavailableError(
                 self.unreachable(f"publishing {key!r} to", error) + "; publish it again"

@@ -33,7 +33,8 @@ Two measures, on the brokers of this machine (NATS with JetStream, RabbitMQ, Red
    - publish, one after the other (each confirmed before the next) and 100 in flight
      (``asyncio.gather`` of tasks): atoll's ``broker.publish(envelope)`` against the raw
      client's confirmed publish: NATS ``js.publish`` awaiting its PubAck (with a
-     ``Nats-Msg-Id``, as atoll's), to a file stream of its own; RabbitMQ aio-pika on a channel
+     ``Nats-Msg-Id``, as atoll's), to a file stream of its own whose subject has a durable
+     consumer, as atoll's topic has its subscriber's; RabbitMQ aio-pika on a channel
      with publisher confirms, persistent, through a durable topic exchange of its own to a
      durable quorum queue bound by the event's name (the way atoll's events go, and the
      queue type atoll's adapter declares); Redis ``XADD`` (``MAXLEN ~`` as atoll's). A topic

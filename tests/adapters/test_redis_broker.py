@@ -88,6 +88,15 @@ async def _take(receiver, count: int, patience: float = 10.0):
     return taken
 
 
+@pytest.fixture
+async def proxy():
+    """A :class:`Proxy`, open; closed at the end of the test, whatever the test left."""
+    made = Proxy()
+    await made.open()
+    yield made
+    await made.cut()
+
+
 class Proxy:
     """A TCP relay to the real Redis, which a test can cut (and restore) under a broker."""
 
@@ -438,10 +447,8 @@ async def test_a_command_redis_refuses_is_a_broker_error(brokers, names, raw):
         await broker.subscribe(Subscription(service))
 
 
-async def test_a_receive_while_redis_is_out_of_reach_raises_and_the_next_reconnects(names):
+async def test_a_receive_while_redis_is_out_of_reach_raises_and_the_next_reconnects(names, proxy):
     service = names.service()
-    proxy = Proxy()
-    await proxy.open()
     broker = RedisBroker(proxy.url)
     await broker.start()
     await broker.start()  # started already: nothing more
@@ -476,10 +483,8 @@ async def test_a_receive_while_redis_is_out_of_reach_raises_and_the_next_reconne
     await broker.stop()
 
 
-async def test_an_ack_redis_never_got_is_logged_and_its_message_comes_again(names, caplog):
+async def test_an_ack_redis_never_got_is_logged_and_its_message_comes_again(names, proxy, caplog):
     service = names.service()
-    proxy = Proxy()
-    await proxy.open()
     broker = RedisBroker(proxy.url)
     await broker.start()
     receiver = await broker.subscribe(Subscription(service, ack_wait=0.3))
@@ -505,10 +510,10 @@ async def _echo(body: bytes) -> bytes:
     return body
 
 
-async def test_a_serving_and_its_requester_come_back_after_redis_was_out_of_reach(names, caplog):
+async def test_a_serving_and_its_requester_come_back_after_redis_was_out_of_reach(
+    names, proxy, caplog
+):
     service = names.service()
-    proxy = Proxy()
-    await proxy.open()
     broker = RedisBroker(proxy.url)
     await broker.start()
     await broker.serve(service, _echo)
@@ -525,4 +530,3 @@ async def test_a_serving_and_its_requester_come_back_after_redis_was_out_of_reac
     assert "cannot take requests" in caplog.text
     assert "the replies on" in caplog.text
     await broker.stop()
-    await proxy.cut()

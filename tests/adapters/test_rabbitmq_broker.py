@@ -385,6 +385,49 @@ async def test_while_the_connection_is_down_everything_is_refused(broker, names)
     await broker.ping()
 
 
+async def test_a_paused_receiver_refuses_at_once_while_the_connection_is_down(broker, names):
+    service = names.service("own")
+    receiver = await broker.subscribe(Subscription(service, ack_wait=0.3))
+    await broker.send(envelope(), service)
+    await take_one(receiver)
+    await until(lambda: receiver._paused)  # not settled, nothing received since
+    broker._connection.connected.clear()  # as while it reconnects
+    try:
+        async with asyncio.timeout(10):  # consuming again would wait for the connection
+            with pytest.raises(BrokerUnavailableError, match="a receiver of"):
+                await receiver.receive(1, 0.1)
+    finally:
+        broker._connection.connected.set()
+    assert receiver._paused  # it resumes once it receives on a connection again
+    again = await take_one(receiver)
+    assert again.attempt == 2
+    await again.ack()
+
+
+async def test_a_serving_whose_connection_was_lost_mid_answer_closes_at_once(broker, names):
+    service = names.service("own")
+    server = RabbitBroker(URL + "?reconnect_interval=60")  # it stays away for the test
+    await server.start()
+    answering, release = asyncio.Event(), asyncio.Event()
+
+    async def respond(body: bytes) -> bytes:
+        answering.set()
+        await release.wait()
+        return body
+
+    await server.serve(service, respond)
+    asking = asyncio.create_task(broker.request(service, b"slow", 1.0))
+    await answering.wait()
+    assert server._connection.transport is not None
+    await server._connection.transport.connection.close(ConnectionError("cut by the test"))
+    await until(lambda: not server.connected)
+    release.set()
+    async with asyncio.timeout(10):  # not until the next connection, a minute away
+        await server.stop()
+    with pytest.raises(RemoteUnavailableError, match="did not answer"):
+        await asking  # its requester got no reply, and was told
+
+
 # -- failures ---------------------------------------------------------------------------------
 
 

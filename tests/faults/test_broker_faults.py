@@ -263,11 +263,13 @@ def restart(broker_url, between=None):
     """Stop the broker, run ``between()`` (or wait a second), start it again."""
     stop, begin = RESTART[broker_url.partition(":")[0]]
     subprocess.run(stop, check=False, capture_output=True, timeout=60)
-    if between is None:
-        time.sleep(1.0)
-    else:
-        between()
-    subprocess.run(begin, check=True, capture_output=True, timeout=60)
+    try:
+        if between is None:
+            time.sleep(1.0)
+        else:
+            between()
+    finally:  # started again whatever ``between`` did, for the tests after this one
+        subprocess.run(begin, check=True, capture_output=True, timeout=60)
 
 
 def readiness(process):
@@ -313,8 +315,8 @@ async def publish_through(broker_url, envelopes, stop_at, back_by):
 
     The restart begins as the ``stop_at``-th envelope is published, and the ``back_by``-th is
     published only once the broker was stopped and told to start again: the publishes from it
-    on span the broker's coming back, and those before it its going away. The confirmed ids,
-    in order.
+    on span the broker's coming back (those before it may meet its going away). The confirmed
+    ids, in order.
     """
     broker = open_broker(broker_url)
     confirmed = []

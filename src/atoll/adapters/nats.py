@@ -531,12 +531,13 @@ class NatsBroker:
                 await nc.drain()
         except (*_UNREACHABLE, nats.errors.Error) as error:
             logger.debug("draining the connection to %s failed: %r", self.describe(), error)
-        try:
-            await nc.close()
-        except _UNREACHABLE as error:
-            # nats-py writes what it buffered while reconnecting before it closes, and the lost
-            # connection refuses it: acks, whose messages the server delivers again.
-            logger.debug("closing the connection to %s failed: %r", self.describe(), error)
+        finally:
+            try:
+                await nc.close()
+            except _UNREACHABLE as error:
+                # nats-py first writes what it buffered while reconnecting (acks, whose messages
+                # the server delivers again), and a lost connection refuses it.
+                logger.debug("closing the connection to %s failed: %r", self.describe(), error)
 
     async def ping(self) -> None:
         """Return if the server answers a round trip now.

@@ -41,8 +41,9 @@ queues and consumers; disconnections and reconnections are logged on ``atoll.bro
 error names the URL with its password masked.
 
 A publish waits for its confirm without a deadline of its own (a timer per publish cost a
-third of what the adapter adds to aio-pika's): a lost connection, which the heartbeat finds,
-fails the confirms it had pending, and a request has its own deadline. A broker out of memory
+third of what the adapter adds to aio-pika's): a lost connection fails the confirms it had
+pending, at once when it is reset, within a few heartbeats (60 s each unless the URL says
+``?heartbeat=N``) when it goes silent; a request has its own deadline. A broker out of memory
 or disk blocks its publishers until it has room again, and aiormq logs it.
 
 This module holds :class:`RabbitBroker`: the connection, the publishing and the declaring. The

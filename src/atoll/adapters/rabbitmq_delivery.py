@@ -59,6 +59,8 @@ ATTEMPT_HEADER = "atoll-attempt"
 """The deliveries a message had before it was copied to a delay queue."""
 _GONE = (AMQPError, ChannelInvalidStateError, OSError)
 """What aio-pika raises when the channel or the connection is gone (OSError: timeouts too)."""
+_CANCEL_WAIT = 5.0
+"""How long a consumer's cancel waits for the broker's reply while connected."""
 
 
 PACKED_HEADER = "atoll"
@@ -112,10 +114,6 @@ async def _quietly(settling: Awaitable[object]) -> None:
         await settling
     except _GONE as error:
         logger.debug("not settled, the channel is gone (it is delivered again): %s", error)
-
-
-_CANCEL_WAIT = 5.0
-"""How long a consumer's cancel waits for the broker's reply while connected."""
 
 
 async def _cancel_consumer(queue: AbstractQueue, tag: str, *, connected: bool) -> None:
@@ -284,6 +282,8 @@ class _Receiver:
             return []
         self._turns += 1
         if self._paused:
+            if not self.broker.connected:  # consuming again would wait for the connection
+                raise BrokerUnavailableError(self.broker.unreachable("a receiver of"))
             await self._resume()
         ready = self._ready
         if not ready:

@@ -281,14 +281,14 @@ class _Receiver:
         if self._closed:
             return []
         self._turns += 1
-        if self._paused:
-            if not self.broker.connected:  # consuming again would wait for the connection
-                raise BrokerUnavailableError(self.broker.unreachable("a receiver of"))
-            await self._resume()
         ready = self._ready
+        # Nothing to hand out (a paused receiver gave back what it held) and nothing to wait
+        # for: consuming again, on a robust channel, would wait for the next connection.
+        if not ready and not self.broker.connected:
+            raise BrokerUnavailableError(self.broker.unreachable("a receiver of"))
+        if self._paused:
+            await self._resume()
         if not ready:
-            if not self.broker.connected:
-                raise BrokerUnavailableError(self.broker.unreachable("a receiver of"))
             self._arrived.clear()
             self._waiting = True
             try:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass
 
 import pytest
 
 import atoll
 from atoll.errors import ConfigError, ProviderError, TargetError
-from atoll.kernel.app import App, LogOptions, ShutdownOptions, as_app
+from atoll.kernel.app import App, LogOptions, LoopOptions, ShutdownOptions, as_app
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,29 @@ def test_env_prefix_defaults_to_the_upper_cased_name():
 
 
 def test_every_app_has_the_kernel_sections():
-    assert App("runs").sections == [("shutdown", ShutdownOptions), ("log", LogOptions)]
+    assert App("runs").sections == [
+        ("shutdown", ShutdownOptions),
+        ("log", LogOptions),
+        ("loop", LoopOptions),
+    ]
+
+
+def test_the_loop_is_uvloop_s_when_installed_unless_asyncio_is_asked_for():
+    uvloop = pytest.importorskip("uvloop")
+    assert LoopOptions().factory() is uvloop.new_event_loop
+    assert LoopOptions("uvloop").factory() is uvloop.new_event_loop
+    assert LoopOptions("asyncio").factory() is None
+
+
+def test_auto_falls_back_to_asyncio_without_uvloop(monkeypatch):
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    assert LoopOptions().factory() is None
+
+
+def test_uvloop_asked_for_but_missing_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ValueError, match="uvloop is not installed: install it"):
+        LoopOptions("uvloop")
 
 
 def test_options_add_a_section_in_order():

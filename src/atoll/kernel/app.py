@@ -2,11 +2,14 @@
 
 An :class:`App` only records what it is made of; nothing is read, connected or started until
 :func:`atoll.main` (or ``atoll run``) runs it. The kernel adds two sections of its own to every
-application: ``shutdown`` (the grace period) and ``log`` (the log level).
+application: ``shutdown`` (the grace period), ``log`` (the log level) and ``loop`` (the event
+loop).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
 import math
 import re
@@ -18,6 +21,7 @@ from atoll.kernel.options import option
 from atoll.kernel.registry import Registry
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Awaitable, Callable
 
     from atoll.kernel.container import Container
@@ -28,6 +32,7 @@ __all__ = [
     "BackgroundTaskSpec",
     "Declarations",
     "LogOptions",
+    "LoopOptions",
     "ShutdownOptions",
     "as_app",
 ]
@@ -61,6 +66,38 @@ class LogOptions:
     level: Literal["debug", "info", "warning", "error"] = option(
         "info", help="the lowest level of log record written"
     )
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    """Which event loop the application runs on."""
+
+    impl: Literal["auto", "uvloop", "asyncio"] = option(
+        "auto",
+        help="the event loop: uvloop's (the faster) when it is installed, or asyncio's own",
+    )
+
+    def __post_init__(self) -> None:
+        if self.impl == "uvloop" and importlib.util.find_spec("uvloop") is None:
+            msg = (
+                "impl is uvloop, but uvloop is not installed: install it (pip install uvloop; "
+                "it does not run on Windows) or choose auto"
+            )
+            raise ValueError(msg)
+
+    def factory(self) -> Callable[[], asyncio.AbstractEventLoop] | None:
+        """What makes the chosen loop; None for asyncio's own.
+
+        uvloop is imported here, when the application runs, never when atoll is imported.
+        """
+        if self.impl == "asyncio":
+            return None
+        try:
+            uvloop = importlib.import_module("uvloop")
+        except ImportError:  # auto without uvloop: asyncio's own loop
+            return None
+        factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+        return factory
 
 
 @dataclass(frozen=True)
@@ -122,6 +159,7 @@ class App:
         self._on_build: list[Callable[[Container], None]] = []
         self.options("shutdown", ShutdownOptions)
         self.options("log", LogOptions)
+        self.options("loop", LoopOptions)
 
     @property
     def sections(self) -> list[tuple[str, type[Any]]]:

@@ -6,8 +6,9 @@
    a message naming the option if a value is wrong;
 2. builds the container (the provider graph is checked) with every option section provided by
    type, and makes the app-scoped instances;
-3. starts the components it finds among them (objects with ``async def start`` and ``async def
-   stop``) in dependency order, then the background tasks, and logs that it is ready;
+3. on uvloop's event loop when uvloop is installed (``--loop-impl``), starts the components
+   it finds among them (objects with ``async def start`` and ``async def stop``) in
+   dependency order, then the background tasks, and logs that it is ready;
 4. on SIGTERM or SIGINT, drains in-flight work within the grace period, stops everything in
    reverse, and exits.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from atoll.errors import ConfigError, ContainerError
-from atoll.kernel.app import App, LogOptions, ShutdownOptions, as_app
+from atoll.kernel.app import App, LogOptions, LoopOptions, ShutdownOptions, as_app
 from atoll.kernel.config import ConfigSpec
 from atoll.kernel.inflight import InFlight
 from atoll.kernel.lifecycle import BackgroundTask, Lifecycle, Unit, is_component
@@ -85,9 +86,11 @@ def execute(
         print(config.describe())  # noqa: T201 - asked for with --print-config
         return 0
     _configure_logging(config.section("log"))
+    loop: LoopOptions = config.section("loop")
     watchdog = _ForcedExit()
     try:
-        return asyncio.run(serve(application, config, on_forced=watchdog.arm))
+        with asyncio.Runner(loop_factory=loop.factory()) as runner:
+            return runner.run(serve(application, config, on_forced=watchdog.arm))
     except Exception as error:  # the last line of defence: log, then exit 1
         logger.critical("%s failed: %s", application.name, error, exc_info=error)
         return EXIT_FAILURE

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ServiceApp", "asgi_app", "compose", "compose_target", "make_readiness", "system_api"]
 
-_KERNEL_SECTIONS = frozenset({"shutdown", "log"})
+_KERNEL_SECTIONS = frozenset({"shutdown", "log", "loop"})
 
 
 def compose(

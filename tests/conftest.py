@@ -8,6 +8,7 @@ where it fails instead: a CI run must never pass by skipping what it was meant t
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import socket
@@ -38,6 +39,20 @@ SERVICES = {
         ),
     ),
 }
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored():
+    """The root logger as it was before the test: ``atoll.main`` run in-process configures it.
+
+    Without this, a test that runs an application in the test process leaves a stderr handler
+    at INFO on the root logger, and a later test that reads stderr sees other libraries' lines.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def reachable(port: int, host: str = "127.0.0.1") -> bool:

@@ -68,6 +68,12 @@ UVICORN_OPTIONS = (
     "--workers", "1", "--loop", "uvloop", "--http", "httptools",
     "--no-access-log", "--log-level", "warning",
 )  # fmt: skip
+GRANIAN_OPTIONS = (
+    "--interface", "asginl", "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+    "--no-ws", "--backlog", "2048", "--log-level", "warning",
+)  # fmt: skip
+"""As atoll's granian adapter runs granian: ASGI without lifespan, one runtime thread."""
+LATENCY_CONNECTIONS = (1, 64, 256)
 
 
 class BenchError(RuntimeError):
@@ -128,21 +134,41 @@ RPC_OVER_GEMSTONE = 7.0
 
 @dataclass(frozen=True)
 class Framework:
-    """A contender: how to start its server and which scenarios it serves."""
+    """A contender: how to start its server and which scenarios it serves.
+
+    ``server`` says how it is started: ``uvicorn`` or ``granian`` (the servers' own command
+    lines, for the ASGI apps of the peers and raw), ``atoll-run`` (``atoll run
+    MODULE:service``, the entry users run, on the server ``impl`` chooses), ``python-m``
+    (``python -m MODULE``, whose ``__main__`` calls ``atoll.main``), or ``gemstone`` (its
+    own Tornado server).
+    """
 
     name: str
     module: str
+    server: str = "uvicorn"
     scenarios: tuple[str, ...] = ("get", "post", "rpc")
     rpc_path: str = "/rpc"
     rpc_extra: dict[str, Any] = field(default_factory=dict)
+    impl: str = "uvicorn"
 
     def command(self, port: int) -> list[str]:
-        """The server's command line, without the CPU pinning."""
-        if self.name == "gemstone":
+        """The server's command line, without the CPU pinning; run in ``APPS``."""
+        where = ["--host", HOST, "--port", str(port)]
+        if self.server == "gemstone":
             return [sys.executable, str(APPS / f"{self.module}.py"), "--port", str(port)]
-        app = f"{self.module}:app"
-        where = ["--app-dir", str(APPS), "--host", HOST, "--port", str(port)]
-        return [sys.executable, "-m", "uvicorn", app, *where, *UVICORN_OPTIONS]
+        if self.server == "granian":
+            return [sys.executable, "-m", "granian", *where, *GRANIAN_OPTIONS, f"{self.module}:app"]
+        if self.server == "atoll-run":
+            entry = [sys.executable, "-m", "atoll", "run", f"{self.module}:service"]
+            return [*entry, *self.atoll_options(port), "--server-impl", self.impl]
+        if self.server == "python-m":
+            return [sys.executable, "-m", self.module, *self.atoll_options(port)]
+        return [sys.executable, "-m", "uvicorn", f"{self.module}:app", *where, *UVICORN_OPTIONS]
+
+    @staticmethod
+    def atoll_options(port: int) -> list[str]:
+        """An atoll service's options: the address, and no log line per start and stop."""
+        return ["--server-host", HOST, "--server-port", str(port), "--log-level", "warning"]
 
     def path(self, scenario: Scenario) -> str:
         """Where this framework serves the scenario."""
@@ -151,13 +177,27 @@ class Framework:
 
 FRAMEWORKS = (
     Framework("raw", "raw"),
-    Framework("atoll", "atoll_app"),
+    Framework("atoll", "atoll_app", "atoll-run"),
+    Framework("atoll-m", "atoll_app", "python-m"),
+    Framework("atoll-asgi", "atoll_app"),
     Framework("starlette", "starlette_app"),
     Framework("fastapi", "fastapi_app"),
     # gemstone also answers "error": null beside the result, which JSON-RPC 2.0 forbids; the
     # check tolerates that one deviation so that the peer can be measured at all.
-    Framework("gemstone", "gemstone_app", ("rpc",), "/api", {"error": None}),
+    Framework("gemstone", "gemstone_app", "gemstone", ("rpc",), "/api", {"error": None}),
+    Framework("raw-granian", "raw", "granian"),
+    Framework("atoll-granian", "atoll_app", "atoll-run", impl="granian"),
 )
+ENTRIES = {
+    "atoll": "`atoll run atoll_app:service` (uvicorn)",
+    "atoll-m": "`python -m atoll_app`",
+    "atoll-asgi": "`service.asgi()` under the uvicorn command line",
+    "atoll-granian": "`atoll run atoll_app:service --server-impl granian`",
+}
+"""The entries of atoll measured, each against raw on the same server."""
+LATENCY_FRAMEWORKS = ("raw", "atoll", "raw-granian", "atoll-granian")
+GRANIAN_TARGET = 0.85
+"""atoll run on granian against raw ASGI on granian, every scenario."""
 
 
 def free_port() -> int:
@@ -183,7 +223,7 @@ class Server:
         with self.log.open("wb") as log:
             # a session of its own: Ctrl-C reaches the benchmark, which then stops the group
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=APPS
             )
 
     def wait_ready(self) -> None:
@@ -280,9 +320,11 @@ def verify(server: Server, scenario: Scenario) -> None:
 
 @dataclass(frozen=True)
 class Load:
-    """What one wrk run reports."""
+    """What one wrk run reports: the rate, the 50th and 99th percentile latency (ms)."""
 
     rate: float
+    p50: float
+    p99: float
     non_2xx: int
     socket_errors: str
 
@@ -300,9 +342,23 @@ def lua_script(scenario: Scenario, directory: Path) -> Path | None:
     return script
 
 
-def load(port: int, path: str, script: Path | None, seconds: int) -> Load:
+MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def percentile(output: str, which: int) -> float:
+    """The ``which``th percentile latency of wrk's ``--latency`` report, in ms."""
+    found = re.search(rf"^\s+{which}%\s+([\d.]+)(us|ms|s|m)\s*$", output, flags=re.MULTILINE)
+    if found is None:
+        raise BenchError(f"wrk printed no {which}% latency:\n{output}")
+    return float(found.group(1)) * MS_PER_UNIT[found.group(2)]
+
+
+def load(
+    port: int, path: str, script: Path | None, seconds: int, connections: int = CONNECTIONS
+) -> Load:
     """Run wrk on the load core against one URL for ``seconds``."""
-    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s"]
+    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    command.append("--latency")
     if script is not None:
         command += ["-s", str(script)]
     command.append(f"http://{HOST}:{port}{path}")
@@ -314,14 +370,22 @@ def load(port: int, path: str, script: Path | None, seconds: int) -> Load:
     errors = re.search(r"Socket errors:\s+(.+)", done.stdout)
     return Load(
         rate=float(rate.group(1)),
+        p50=percentile(done.stdout, 50),
+        p99=percentile(done.stdout, 99),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=errors.group(1).strip() if errors else "",
     )
 
 
-def measure(server: Server, scenario: Scenario, script: Path | None, seconds: int) -> float | None:
-    """One load; its requests per second, or None (with a warning) if it cannot count."""
-    result = load(server.port, server.framework.path(scenario), script, seconds)
+def measure(
+    server: Server,
+    scenario: Scenario,
+    script: Path | None,
+    seconds: int,
+    connections: int = CONNECTIONS,
+) -> Load | None:
+    """One load; what it measured, or None (with a warning) if it cannot count."""
+    result = load(server.port, server.framework.path(scenario), script, seconds, connections)
     if result.socket_errors:
         print(f"  warning: {server.framework.name} {scenario.key}: {result.socket_errors}")
     if result.non_2xx:
@@ -330,12 +394,21 @@ def measure(server: Server, scenario: Scenario, script: Path | None, seconds: in
             "were not 2xx; this load is discarded"
         )
         return None
-    return result.rate
+    return result
 
 
-def fmt_rate(rates: list[float]) -> str:
+Results = dict[str, dict[str, list[Load]]]
+"""The loads that counted, by scenario and framework."""
+
+
+def median_rate(loads: list[Load]) -> float:
+    """The median requests per second of some loads."""
+    return statistics.median(load.rate for load in loads)
+
+
+def fmt_rate(loads: list[Load]) -> str:
     """A median rate for the table, or a dash."""
-    return f"{statistics.median(rates):,.0f}" if rates else "-"
+    return f"{median_rate(loads):,.0f}" if loads else "-"
 
 
 def verdict(ok: bool) -> str:  # noqa: FBT001 - a plain predicate
@@ -343,25 +416,31 @@ def verdict(ok: bool) -> str:  # noqa: FBT001 - a plain predicate
     return "PASS" if ok else "MISS"
 
 
-def table_row(scenario: Scenario, results: dict[str, list[float]], names: list[str]) -> str:
-    """One markdown row: the medians, atoll's ratio to raw and the target's verdict."""
-    median = {name: statistics.median(rates) for name, rates in results.items() if rates}
+def ratio(results: dict[str, list[Load]], name: str, base: str) -> float | None:
+    """The median rate of ``name`` over that of ``base``; None if either has none."""
+    if not results.get(name) or not results.get(base):
+        return None
+    return median_rate(results[name]) / median_rate(results[base])
+
+
+def table_row(scenario: Scenario, results: dict[str, list[Load]], names: list[str]) -> str:
+    """One markdown row: the medians, atoll's ratios to raw and the targets' verdicts."""
     cells = [scenario.title, *(fmt_rate(results.get(name, [])) for name in names)]
-    target = f">= {scenario.target:.0%} of raw"
-    if "atoll" in median and "raw" in median:
-        ratio = median["atoll"] / median["raw"]
-        cells.append(f"{ratio:.0%}")
-        target += f": {verdict(ratio >= scenario.target)}"
-    else:
-        cells.append("-")
-        target += ": n/a"
+    shares = {
+        entry: ratio(results, entry, "raw-granian" if entry == "atoll-granian" else "raw")
+        for entry in ENTRIES
+    }
+    cells += [f"{share:.0%}" if share is not None else "-" for share in shares.values()]
+    atoll = shares["atoll"]
+    target = f"atoll run >= {scenario.target:.0%} of raw"
+    target += f": {verdict(atoll >= scenario.target)}" if atoll is not None else ": n/a"
     if scenario.key == "rpc":
+        times = ratio(results, "atoll", "gemstone")
         target += f"; >= {RPC_OVER_GEMSTONE:.0f}x gemstone"
-        if "atoll" in median and "gemstone" in median:
-            times = median["atoll"] / median["gemstone"]
-            target += f" ({times:.1f}x): {verdict(times >= RPC_OVER_GEMSTONE)}"
-        else:
-            target += ": n/a"
+        target += f" ({times:.1f}x): {verdict(times >= RPC_OVER_GEMSTONE)}" if times else ": n/a"
+    granian = shares["atoll-granian"]
+    target += f"; granian >= {GRANIAN_TARGET:.0%}"
+    target += f": {verdict(granian >= GRANIAN_TARGET)}" if granian is not None else ": n/a"
     cells.append(target)
     return "| " + " | ".join(cells) + " |"
 
@@ -369,9 +448,15 @@ def table_row(scenario: Scenario, results: dict[str, list[float]], names: list[s
 def parse_args() -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--duration", type=int, default=5, help="seconds per load (default 5)")
     parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds (default 2)")
+    parser.add_argument(
+        "--latency-rounds",
+        type=int,
+        default=1,
+        help="loads per server and scenario at 1 and 256 connections (default 1; 0: none)",
+    )
     names = ",".join(framework.name for framework in FRAMEWORKS)
     parser.add_argument(
         "--only", default=names, help=f"comma-separated frameworks to measure (default {names})"
@@ -415,44 +500,102 @@ def served(servers: list[Server]) -> Iterator[tuple[Server, Scenario]]:
 
 def measure_rounds(
     servers: list[Server], scripts: dict[str, Path | None], args: argparse.Namespace
-) -> dict[str, dict[str, list[float]]]:
+) -> Results:
     """Check, warm up, then measure every pair ``args.rounds`` times, interleaved."""
     for server, scenario in served(servers):
         verify(server, scenario)
     print(f"all answers checked; warming up ({args.warmup} s per server and scenario)")
     for server, scenario in served(servers):
         measure(server, scenario, scripts[scenario.key], args.warmup)
-    results: dict[str, dict[str, list[float]]] = {scenario.key: {} for scenario in SCENARIOS}
+    results: Results = {scenario.key: {} for scenario in SCENARIOS}
     for round_number in range(1, args.rounds + 1):
         # one load per framework and scenario, in turn, so that noise is shared alike
         line: list[str] = []
         for server, scenario in served(servers):
-            rate = measure(server, scenario, scripts[scenario.key], args.duration)
-            if rate is not None:
-                results[scenario.key].setdefault(server.framework.name, []).append(rate)
-            line.append(f"{scenario.key} {server.framework.name} {rate or 0:,.0f}")
+            result = measure(server, scenario, scripts[scenario.key], args.duration)
+            if result is not None:
+                results[scenario.key].setdefault(server.framework.name, []).append(result)
+            line.append(
+                f"{scenario.key} {server.framework.name} {result.rate if result else 0:,.0f}"
+            )
         print(f"round {round_number}/{args.rounds}: {', '.join(line)}")
     return results
 
 
-def print_table(results: dict[str, dict[str, list[float]]], args: argparse.Namespace) -> None:
+def measure_latency(
+    servers: list[Server], scripts: dict[str, Path | None], args: argparse.Namespace
+) -> dict[int, Results]:
+    """The latency of raw and atoll at each of ``LATENCY_CONNECTIONS``, interleaved.
+
+    At ``CONNECTIONS`` the throughput rounds' loads are used; the other counts get
+    ``args.latency_rounds`` loads of their own.
+    """
+    chosen = [server for server in servers if server.framework.name in LATENCY_FRAMEWORKS]
+    found: dict[int, Results] = {}
+    for connections in LATENCY_CONNECTIONS:
+        if connections == CONNECTIONS:
+            continue
+        found[connections] = {scenario.key: {} for scenario in SCENARIOS}
+        for round_number in range(1, args.latency_rounds + 1):
+            line: list[str] = []
+            for server, scenario in served(chosen):
+                result = measure(
+                    server, scenario, scripts[scenario.key], args.duration, connections
+                )
+                if result is not None:
+                    loads = found[connections][scenario.key]
+                    loads.setdefault(server.framework.name, []).append(result)
+                    line.append(f"{scenario.key} {server.framework.name} p50 {result.p50:.2f} ms")
+            print(f"latency at {connections} connections, round {round_number}: {', '.join(line)}")
+    return found
+
+
+def print_table(results: Results, args: argparse.Namespace) -> None:
     """The markdown table of medians, ratios and targets."""
     names = [framework.name for framework in FRAMEWORKS]
     print()
     print(
         f"HTTP requests/s, median of {args.rounds} interleaved rounds of {args.duration} s "
         f"(servers on core {SERVER_CORE}, `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}), "
-        f"Python {sys.version.split()[0]}"
+        f"Python {sys.version.split()[0]}. atoll's entries:"
     )
     print()
-    print(f"| scenario | {' | '.join(names)} | atoll/raw | target |")
-    print("| --- |" + " ---: |" * (len(names) + 1) + " --- |")
+    for name, entry in ENTRIES.items():
+        print(f"- {name}: {entry}")
+    print()
+    shares = " | ".join(f"{name}/raw" for name in ENTRIES)
+    print(f"| scenario | {' | '.join(names)} | {shares} | targets |")
+    print("| --- |" + " ---: |" * (len(names) + len(ENTRIES)) + " --- |")
     for scenario in SCENARIOS:
         print(table_row(scenario, results[scenario.key], names))
 
 
+def latency_cell(loads: list[Load]) -> str:
+    """Median p50 / median p99 in ms, or a dash."""
+    if not loads:
+        return "-"
+    p50 = statistics.median(load.p50 for load in loads)
+    p99 = statistics.median(load.p99 for load in loads)
+    return f"{p50:.2f} / {p99:.2f}"
+
+
+def print_latency(results: Results, latency: dict[int, Results]) -> None:
+    """The markdown table of p50 / p99 latency by scenario and connections."""
+    every = {**latency, CONNECTIONS: results}
+    print()
+    print("Latency in ms, p50 / p99 (median over the loads), by connections:")
+    print()
+    print(f"| scenario | connections | {' | '.join(LATENCY_FRAMEWORKS)} |")
+    print("| --- | ---: |" + " ---: |" * len(LATENCY_FRAMEWORKS))
+    for scenario in SCENARIOS:
+        for connections in LATENCY_CONNECTIONS:
+            loads = every.get(connections, {}).get(scenario.key, {})
+            cells = [latency_cell(loads.get(name, [])) for name in LATENCY_FRAMEWORKS]
+            print(f"| {scenario.title} | {connections} | {' | '.join(cells)} |")
+
+
 def run(args: argparse.Namespace) -> None:
-    """Start the servers, check them, warm them up, measure the rounds, print the table."""
+    """Start the servers, check them, warm them up, measure the rounds, print the tables."""
     check_tools()
     frameworks = choose(args.only)
     with (
@@ -461,7 +604,9 @@ def run(args: argparse.Namespace) -> None:
     ):
         scripts = {scenario.key: lua_script(scenario, Path(scratch)) for scenario in SCENARIOS}
         results = measure_rounds(servers, scripts, args)
+        latency = measure_latency(servers, scripts, args) if args.latency_rounds else {}
     print_table(results, args)
+    print_latency(results, latency)
 
 
 def main() -> None:

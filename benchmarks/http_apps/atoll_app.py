@@ -4,7 +4,8 @@ Plain frozen dataclasses for the model, one ``Service`` exposing a REST read, a 
 with a typed body and a JSON-RPC procedure; ``service.asgi()`` is the ASGI app (its lifespan
 starts and stops the service).
 
-Served by ``uvicorn atoll_app:app --app-dir benchmarks/http_apps`` (see ``bench_http.py``).
+Served three ways (see ``bench_http.py``): ``atoll run atoll_app:service`` and ``python -m
+atoll_app``, the entries users run, and ``uvicorn atoll_app:app`` on ``service.asgi()``.
 """
 
 from __future__ import annotations
@@ -55,3 +56,6 @@ async def add(a: int, b: int) -> int:
 
 
 app = service.asgi()
+
+if __name__ == "__main__":  # python -m atoll_app, as a user runs a service
+    atoll.main(service)

@@ -550,7 +550,7 @@ class RawNats(Raw):
     async def clean(self, services: list[str]) -> None:
         from nats.js.errors import NotFoundError  # noqa: PLC0415
 
-        from atoll.adapters.nats import EVENTS, SENDS, durable_name  # noqa: PLC0415
+        from atoll.adapters.nats.broker import EVENTS, SENDS, durable_name  # noqa: PLC0415
 
         await self.reset(services)
         with contextlib.suppress(NotFoundError):

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from atoll.adapters.alembic import TEMPLATE
+from atoll.adapters.sqlalchemy.migrations import TEMPLATE
 from atoll.cli import cli
 
 HERE = Path(__file__).parent
@@ -473,16 +473,16 @@ def test_a_failing_migration_fails_with_its_error(tmp_path, migrations):
 
 
 def test_without_alembic_the_extra_to_install_is_named(migrations, monkeypatch):
-    monkeypatch.delitem(sys.modules, "atoll.adapters.alembic", raising=False)
+    monkeypatch.delitem(sys.modules, "atoll.adapters.sqlalchemy.migrations", raising=False)
     monkeypatch.setitem(sys.modules, "alembic", None)
     err = failure(atoll_db("history", "db_service:service", migrations=migrations))
     assert 'alembic is not installed; install it with: pip install "atoll[sql]"' in err
 
 
 def test_a_broken_adapter_import_is_reported_as_it_is(migrations, monkeypatch):
-    monkeypatch.setitem(sys.modules, "atoll.adapters.alembic", None)
+    monkeypatch.setitem(sys.modules, "atoll.adapters.sqlalchemy.migrations", None)
     err = failure(atoll_db("history", "db_service:service", migrations=migrations))
-    assert "ModuleNotFoundError: import of atoll.adapters.alembic halted" in err
+    assert "ModuleNotFoundError: import of atoll.adapters.sqlalchemy.migrations halted" in err
 
 
 # -- as a real process -------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from atoll.service.system import System
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from atoll.adapters.alembic import Migrated, Migrations
+    from atoll.adapters.sqlalchemy.migrations import Migrated, Migrations
     from atoll.persistence.declaration import DatabaseDeclaration
 
 __all__ = ["db"]
@@ -315,7 +315,7 @@ def _migrations_class() -> type[Migrations]:
         MissingDependencyError: Alembic or SQLAlchemy is not installed.
     """
     try:
-        from atoll.adapters.alembic import Migrations  # noqa: PLC0415 - see above
+        from atoll.adapters.sqlalchemy.migrations import Migrations  # noqa: PLC0415 - see above
     except ModuleNotFoundError as error:
         library = (error.name or "").partition(".")[0]
         if library not in {"alembic", "sqlalchemy"}:

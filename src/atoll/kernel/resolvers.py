@@ -36,7 +36,6 @@ from atoll.kernel.providers import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from atoll.kernel.container import Container
     from atoll.kernel.graph import Graph
 
 __all__ = ["AwaitNeededError", "Resolvers", "compile_resolvers"]
@@ -72,7 +71,7 @@ class Resolvers:
     root_async: dict[Key, Callable[[Any], Awaitable[Any]]]
 
 
-def compile_resolvers(graph: Graph, root: Container, app: dict[Key, Any]) -> Resolvers:
+def compile_resolvers(graph: Graph, root: object, app: dict[Key, Any]) -> Resolvers:
     """Write and compile the resolvers for ``graph``.
 
     Args:

@@ -29,7 +29,7 @@ from atoll.persistence.ports import Database
 from atoll.persistence.relay import OutboxRelay
 from atoll.persistence.repository import Repository
 from atoll.persistence.schema import Schema
-from atoll.persistence.unit_of_work import UnitOfWork, _cached_repositories
+from atoll.persistence.unit_of_work import UnitOfWork, cached_repositories
 
 __all__ = ["ADAPTERS", "DatabaseDeclaration", "open_database"]
 
@@ -98,7 +98,7 @@ class DatabaseDeclaration:
         self.schema = schema
         self.unit_of_work = unit_of_work
         self.repositories = dict(repositories or {})
-        _cached_repositories(unit_of_work, self.repositories)  # refused now, or read once
+        cached_repositories(unit_of_work, self.repositories)  # refused now, or read once
 
     def install(self, app: App, *, service: str, section: str) -> None:
         """Provide the options, the database, its relay and the unit of work in ``app``.

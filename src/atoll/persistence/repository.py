@@ -15,16 +15,40 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from atoll.errors import ConfigError
 
 if TYPE_CHECKING:
-    from atoll.persistence.unit_of_work import UnitOfWork
+    from collections.abc import Awaitable
 
-__all__ = ["Repository", "repository_for"]
+    from atoll.persistence.ports import Transaction
+    from atoll.persistence.schema import Mapping
+
+__all__ = ["Repository", "Tracking", "repository_for"]
 
 A = TypeVar("A")
+T = TypeVar("T")
+
+
+class Tracking(Protocol):
+    """What a repository asks of its unit of work (:class:`~atoll.UnitOfWork` is one)."""
+
+    def mapping(self, aggregate: type) -> Mapping:
+        """How ``aggregate`` is kept in the unit of work's database."""
+        ...
+
+    def transaction(self, what: str) -> Transaction:
+        """The open transaction, for a repository's own queries."""
+        ...
+
+    def track(self, mapping: Mapping, aggregate: object) -> None:
+        """Collect the events ``aggregate`` raises, on commit."""
+        ...
+
+    async def run(self, operation: Awaitable[T]) -> T:
+        """Await ``operation`` on the transaction, with its conflicts told how to retry."""
+        ...
 
 
 class Repository(Generic[A]):
@@ -37,7 +61,7 @@ class Repository(Generic[A]):
     aggregate: ClassVar[type[Any]]
     """The aggregate type; set for each subclass of ``Repository[Run]``."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: Tracking) -> None:
         aggregate = getattr(type(self), "aggregate", None)
         if aggregate is None:
             raise ConfigError(

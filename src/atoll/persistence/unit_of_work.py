@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from atoll.persistence.ports import Database, Transaction
     from atoll.persistence.schema import Mapping
 
-__all__ = ["UnitOfWork"]
+__all__ = ["UnitOfWork", "cached_repositories"]
 
 _CARRIED = ("traceparent", "tracestate")
 """Headers of a delivery that the events raised while handling it carry on (trace context)."""
@@ -84,7 +84,7 @@ class UnitOfWork:
         self._tracked: dict[int, tuple[Mapping, object]] = {}
         self._published: list[Envelope] = []
         self._header_values: dict[str, str] | None = None
-        for name, repository in _cached_repositories(type(self), repositories).items():
+        for name, repository in cached_repositories(type(self), repositories).items():
             setattr(self, name, repository(self))
 
     # -- the block ---------------------------------------------------------------------------
@@ -256,10 +256,10 @@ class UnitOfWork:
 _MADE: dict[tuple[type[UnitOfWork], frozenset[tuple[Any, type]]], dict[str, type[Any]]] = {}
 
 
-def _cached_repositories(
+def cached_repositories(
     cls: type[UnitOfWork], implementations: dict[Any, type[Repository[Any]]] | None
 ) -> dict[str, type[Repository[Any]]]:
-    """:func:`_repositories`, read once per class and implementations.
+    """The repositories ``cls`` declares, with ``implementations``, read once for both.
 
     A handler call makes a unit of work; reading the annotations again each time would cost
     more than the rest of the unit of work does.

@@ -6,6 +6,6 @@ and no environment. Keyword arguments to ``run_migrations`` go to alembic's
 ``context.configure``: ``run_migrations(compare_server_default=True)``.
 """
 
-from atoll.adapters.alembic import run_migrations
+from atoll.adapters.sqlalchemy.migrations import run_migrations
 
 run_migrations()

@@ -40,7 +40,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from atoll.adapters.sqlalchemy import add_outbox_tables
+from atoll.adapters.sqlalchemy.outbox import add_outbox_tables
 from atoll.errors import ConfigError, DatabaseUnavailableError
 
 if TYPE_CHECKING:
@@ -497,7 +497,8 @@ def run_migrations(**options: Any) -> None:
         raise ConfigError(
             "this env.py runs under `atoll db`, which tells it the database, the schema and the "
             "version table; run `atoll db upgrade MODULE:OBJECT` rather than `alembic upgrade` "
-            "(or pass the config of atoll.adapters.alembic.Migrations.config() to alembic)"
+            "(or pass alembic the config of "
+            "atoll.adapters.sqlalchemy.migrations.Migrations.config())"
         )
     _open_sqlite_file(environment)
     asyncio.run(_run_online(environment, options))

@@ -14,7 +14,7 @@ from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from atoll.adapters.alembic import TEMPLATE, Migrated, Migrations, Step
+from atoll.adapters.sqlalchemy.migrations import TEMPLATE, Migrated, Migrations, Step
 from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.persistence.schema import Schema
 
@@ -333,7 +333,7 @@ def test_env_py_passes_its_options_to_alembic(directory, url):
     m = migrations(directory, url)
     m.revision("first")
     (directory / "env.py").write_text(
-        "from atoll.adapters.alembic import run_migrations\n\n"
+        "from atoll.adapters.sqlalchemy.migrations import run_migrations\n\n"
         "run_migrations(version_table='custom_versions')\n"
     )
     m.upgrade()

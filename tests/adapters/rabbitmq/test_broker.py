@@ -10,8 +10,10 @@ import uuid
 import aio_pika
 import pytest
 
-from atoll.adapters import rabbitmq
-from atoll.adapters.rabbitmq import ATTEMPT_HEADER, DELIVERY_LIMIT, RabbitBroker, delay_bucket
+from atoll.adapters.rabbitmq import RabbitBroker
+from atoll.adapters.rabbitmq import broker as adapter
+from atoll.adapters.rabbitmq.broker import DELIVERY_LIMIT, delay_bucket
+from atoll.adapters.rabbitmq.delivery import ATTEMPT_HEADER
 from atoll.errors import BrokerError, BrokerUnavailableError, ConfigError, RemoteUnavailableError
 from atoll.messaging.broker import Subscription, open_broker
 from atoll.messaging.envelope import Envelope
@@ -497,7 +499,7 @@ async def test_exchanges_of_another_type_are_an_error(monkeypatch):
     connection = await aio_pika.connect(URL)
     channel = await connection.channel()
     await channel.declare_exchange(events, aio_pika.ExchangeType.FANOUT, auto_delete=True)
-    monkeypatch.setattr(rabbitmq, "EVENTS", events)
+    monkeypatch.setattr(adapter, "EVENTS", events)
     broker = RabbitBroker(URL)
     try:
         with pytest.raises(BrokerError, match="a durable topic exchange"):
@@ -510,7 +512,7 @@ async def test_exchanges_of_another_type_are_an_error(monkeypatch):
 
 
 async def test_a_binding_the_broker_refuses_is_an_error(broker, names, monkeypatch):
-    monkeypatch.setattr(rabbitmq, "EVENTS", f"atoll.no-such-exchange-{uuid.uuid4().hex}")
+    monkeypatch.setattr(adapter, "EVENTS", f"atoll.no-such-exchange-{uuid.uuid4().hex}")
     with pytest.raises(BrokerError, match="refused subscribing"):
         await broker.subscribe(Subscription(names.service("own"), ("own.t.Happened",)))
     await broker.ping()

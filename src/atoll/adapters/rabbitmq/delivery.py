@@ -1,18 +1,18 @@
 """The delivery side of the RabbitMQ adapter: its receivers, what they deliver, its servings.
 
-A :class:`_Receiver` consumes a service's quorum queue for one instance: it buffers what
+A :class:`RabbitReceiver` consumes a service's quorum queue for one instance: it buffers what
 RabbitMQ pushes (up to the subscription's prefetch) and hands it out as :class:`_Received`
 messages, each settled once. It keeps the ack wait, which RabbitMQ has none of: a message not
 settled within it is given back, and if its receiver has not received since, the receiver
 stops consuming until it receives again. What a channel delivered before a reconnection comes
-again on the restored one: the receiver forgets it. A :class:`_Serving` answers a service's
+again on the restored one: the receiver forgets it. A :class:`RabbitServing` answers a service's
 requests, each in a task of its own.
 
-They are apart from :mod:`atoll.adapters.rabbitmq`, which keeps
-:class:`~atoll.adapters.rabbitmq.RabbitBroker`: the connection, the publishing and the
-declaring. A receiver reaches it only through the broker it is given (for a retry's delay
-queue, a dead letter, a foreign message, and whether the connection is up), so that this
-module imports it for type checking only. The broker imports from here what both sides read:
+They are apart from :mod:`atoll.adapters.rabbitmq.broker`, which keeps
+:class:`~atoll.adapters.rabbitmq.broker.RabbitBroker`: the connection, the publishing and the
+declaring. A receiver reaches it only through what :class:`Connected` describes (a retry's
+delay queue, a dead letter, a foreign message, and whether the connection is up), so that this
+module does not import the broker's. The broker imports from here what both sides read:
 :data:`ATTEMPT_HEADER`, the envelope's headers among a message's, what aio-pika raises when a
 channel is gone, and settling that ignores it.
 """
@@ -23,7 +23,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -48,16 +48,26 @@ if TYPE_CHECKING:
         AbstractRobustChannel,
     )
 
-    from atoll.adapters.rabbitmq import RabbitBroker
     from atoll.messaging.broker import Received, Responder, Subscription
 
-__all__ = ["ATTEMPT_HEADER", "PACKED_HEADER", "envelope_of", "packed"]
+__all__ = [
+    "ATTEMPT_HEADER",
+    "GONE",
+    "PACKED_HEADER",
+    "Connected",
+    "RabbitReceiver",
+    "RabbitServing",
+    "envelope_of",
+    "own_headers",
+    "packed",
+    "quietly",
+]
 
 logger = logging.getLogger("atoll.broker")
 
 ATTEMPT_HEADER = "atoll-attempt"
 """The deliveries a message had before it was copied to a delay queue."""
-_GONE = (AMQPError, ChannelInvalidStateError, OSError)
+GONE = (AMQPError, ChannelInvalidStateError, OSError)
 """What aio-pika raises when the channel or the connection is gone (OSError: timeouts too)."""
 _CANCEL_WAIT = 5.0
 """How long a consumer's cancel waits for the broker's reply while connected."""
@@ -86,7 +96,7 @@ def envelope_of(message: AbstractIncomingMessage) -> Envelope:
     headers = message.headers
     carried = headers.get(PACKED_HEADER)
     if type(carried) is not str or not message.message_id or not message.type:
-        return envelope_from_headers(_carried(headers), message.body)
+        return envelope_from_headers(own_headers(headers), message.body)
     try:
         stream, own = _unpack(carried)
     except msgspec.DecodeError as error:
@@ -94,7 +104,7 @@ def envelope_of(message: AbstractIncomingMessage) -> Envelope:
     return Envelope(message.message_id, message.type, message.body, stream, own)
 
 
-def _carried(headers: Mapping[str, Any]) -> dict[str, str]:
+def own_headers(headers: Mapping[str, Any]) -> dict[str, str]:
     """The envelope's own headers among a message's: not the broker's (``x-``) nor ours."""
     return {
         k: v for k, v in headers.items() if type(v) is str and k[:2] != "x-" and k != ATTEMPT_HEADER
@@ -108,11 +118,11 @@ def _attempt(headers: Mapping[str, Any]) -> int:
     return int(count) + 1 + int(before)
 
 
-async def _quietly(settling: Awaitable[object]) -> None:
+async def quietly(settling: Awaitable[object]) -> None:
     """Settle, or close; a channel already gone has given the message back by itself."""
     try:
         await settling
-    except _GONE as error:
+    except GONE as error:
         logger.debug("not settled, the channel is gone (it is delivered again): %s", error)
 
 
@@ -126,7 +136,34 @@ async def _cancel_consumer(queue: AbstractQueue, tag: str, *, connected: bool) -
     """
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(_CANCEL_WAIT if connected else 0):
-            await _quietly(queue.cancel(tag))
+            await quietly(queue.cancel(tag))
+
+
+class Connected(Protocol):
+    """What a receiver and a serving need of their broker."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open now (not closed, not reconnecting)."""
+        ...
+
+    def unreachable(self, what: str, error: BaseException | None = None) -> str:
+        """The message of a BrokerUnavailableError about ``what`` (an action)."""
+        ...
+
+    async def delay(self, service: str, envelope: Envelope, attempt: int, delay: float) -> None:
+        """Put a copy of ``envelope`` in the delay queue that returns it after ``delay`` s."""
+        ...
+
+    async def bury(self, service: str, headers: Mapping[str, str], payload: bytes) -> None:
+        """Put a dead letter in ``service``'s dead-letter queue."""
+        ...
+
+    async def foreign(
+        self, service: str, message: AbstractIncomingMessage, error: ValueError
+    ) -> None:
+        """Dead-letter a message that is no atoll envelope, so that it kills no consumer."""
+        ...
 
 
 class _Received:
@@ -135,7 +172,7 @@ class _Received:
     __slots__ = ("_message", "_receiver", "_settled", "_taken", "_turn", "attempt", "envelope")
 
     def __init__(
-        self, receiver: _Receiver, message: AbstractIncomingMessage, envelope: Envelope
+        self, receiver: RabbitReceiver, message: AbstractIncomingMessage, envelope: Envelope
     ) -> None:
         self._receiver = receiver
         self._message = message
@@ -183,16 +220,16 @@ class _Received:
 
     async def give_back(self) -> None:
         """Return it to the queue, to be delivered again at once (counted)."""
-        await _quietly(self._message.nack(requeue=True))
+        await quietly(self._message.nack(requeue=True))
 
     async def ack(self) -> None:
         if self.settle():
             message = self._message
-            try:  # as _quietly does, inlined: this runs for every message
+            try:  # as quietly does, inlined: this runs for every message
                 # Queued for the connection's writer, not waited for: no reply confirms a
                 # basic.ack, and the worker goes on to its next message.
                 await message.channel.basic_ack(message.delivery_tag, wait=False)  # type: ignore[arg-type]
-            except _GONE as error:
+            except GONE as error:
                 logger.debug("not settled, the channel is gone (it is delivered again): %s", error)
 
     async def retry(self, delay: float) -> None:
@@ -208,7 +245,7 @@ class _Received:
         except BaseException:
             await self.give_back()
             raise
-        await _quietly(self._message.ack())
+        await quietly(self._message.ack())
 
     async def dead_letter(self, error: str) -> None:
         if not self.settle():
@@ -222,15 +259,15 @@ class _Received:
         except BaseException:
             await self.give_back()
             raise
-        await _quietly(self._message.ack())
+        await quietly(self._message.ack())
 
 
-class _Receiver:
+class RabbitReceiver:
     """One instance's consumer of a service's queue, buffering what the broker pushes."""
 
     def __init__(
         self,
-        broker: RabbitBroker,
+        broker: Connected,
         subscription: Subscription,
         channel: AbstractRobustChannel,
         queue: AbstractQueue,
@@ -259,7 +296,7 @@ class _Receiver:
 
     async def _arrive(self, message: AbstractIncomingMessage) -> None:
         if self._closed or self._paused:
-            await _quietly(message.nack(requeue=True))
+            await quietly(message.nack(requeue=True))
             return
         try:
             envelope = envelope_of(message)
@@ -383,15 +420,15 @@ class _Receiver:
         await self._give_back_ready()
         self._arrived.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await _quietly(self._channel.close())
+        await quietly(self._channel.close())
 
 
-class _Serving:
+class RabbitServing:
     """One instance's consumer of a service's request queue; each request its own task."""
 
     def __init__(
         self,
-        broker: RabbitBroker,
+        broker: Connected,
         service: str,
         respond: Responder,
         channel: AbstractChannel,
@@ -422,13 +459,13 @@ class _Serving:
                     mandatory=False,
                 )
             await message.ack()
-        except _GONE as error:
+        except GONE as error:
             logger.warning(
                 "a reply of %r was not sent, the channel is gone: %s", self._service, error
             )
         except Exception:  # a responder's failure must not end the consumer
             logger.exception("answering a request to %r failed; it gets no reply", self._service)
-            await _quietly(message.reject(requeue=False))
+            await quietly(message.reject(requeue=False))
         finally:
             self._calls.discard(task)
 
@@ -440,4 +477,4 @@ class _Serving:
             await asyncio.sleep(0)  # let the requests delivered before the cancel start
         if self._calls:
             await asyncio.wait(list(self._calls))
-        await _quietly(self._channel.close())
+        await quietly(self._channel.close())

@@ -48,7 +48,7 @@ or disk blocks its publishers until it has room again, and aiormq logs it.
 
 This module holds :class:`RabbitBroker`: the connection, the publishing and the declaring. The
 delivery side, the receivers that consume a service's queue and the servings that answer its
-requests, is in :mod:`atoll.adapters.rabbitmq_delivery`.
+requests, is in :mod:`atoll.adapters.rabbitmq.delivery`.
 """
 
 from __future__ import annotations
@@ -83,15 +83,15 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("aio-pika", "rabbitmq") from error
 
-from atoll.adapters.rabbitmq_delivery import (
-    _GONE,
+from atoll.adapters.rabbitmq.delivery import (
     ATTEMPT_HEADER,
+    GONE,
     PACKED_HEADER,
-    _carried,
-    _quietly,
-    _Receiver,
-    _Serving,
+    RabbitReceiver,
+    RabbitServing,
+    own_headers,
     packed,
+    quietly,
 )
 
 if TYPE_CHECKING:
@@ -173,8 +173,8 @@ class RabbitBroker:
         self._replies_on: object = None
         self._replies_lock = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[bytes]] = {}
-        self._receivers: list[_Receiver] = []
-        self._servings: list[_Serving] = []
+        self._receivers: list[RabbitReceiver] = []
+        self._servings: list[RabbitServing] = []
         self._buckets: dict[str, float] = {}
         self._stopping = False
 
@@ -277,7 +277,7 @@ class RabbitBroker:
         connection, self._connection = self._connection, None
         self._publisher = self._admin = self._replies = None
         if connection is not None:
-            await _quietly(connection.close())
+            await quietly(connection.close())
 
     async def ping(self) -> None:
         """Raise BrokerUnavailableError unless the connection is open now."""
@@ -310,7 +310,7 @@ class RabbitBroker:
             raise BrokerUnavailableError(self.unreachable(f"publishing {key!r} to"))
         try:
             result = await exchange.publish(message, key, mandatory=mandatory)
-        except _GONE as error:
+        except GONE as error:
             raise BrokerUnavailableError(
                 self.unreachable(f"publishing {key!r} to", error) + "; publish it again"
             ) from error
@@ -347,7 +347,7 @@ class RabbitBroker:
             raise BrokerError(self._inequivalent(name, error)) from error
         except AMQPChannelError as error:
             raise BrokerError(self._refused(f"declaring {name!r}", error)) from error
-        except _GONE as error:
+        except GONE as error:
             raise BrokerUnavailableError(
                 self.unreachable(f"declaring {name!r} on", error)
             ) from error
@@ -445,19 +445,19 @@ class RabbitBroker:
             message.message_id or uuid.uuid4().hex,
             "amqp.ForeignMessage",
             message.body,
-            headers=_carried(message.headers),
+            headers=own_headers(message.headers),
         )
         try:
             await self.bury(service, dead_letter_headers(envelope, str(error), 1), message.body)
         except (BrokerError, BrokerUnavailableError) as failed:
             logger.warning("the foreign message goes back to its queue: %s", failed)
-            await _quietly(message.nack(requeue=True))
+            await quietly(message.nack(requeue=True))
             return
-        await _quietly(message.ack())
+        await quietly(message.ack())
 
     # -- consuming ---------------------------------------------------------------------------
 
-    async def subscribe(self, subscription: Subscription) -> _Receiver:
+    async def subscribe(self, subscription: Subscription) -> RabbitReceiver:
         """Consume ``subscription``'s queue, declaring it and its bindings.
 
         Raises:
@@ -481,16 +481,16 @@ class RabbitBroker:
             for topic in subscription.events:
                 await queue.bind(EVENTS, topic)
             await channel.declare_queue(_dead_queue(service), durable=True)
-            receiver = _Receiver(self, subscription, channel, queue)
+            receiver = RabbitReceiver(self, subscription, channel, queue)
             await receiver.consume()
         except ChannelPreconditionFailed as error:
-            await _quietly(channel.close())
+            await quietly(channel.close())
             raise BrokerError(self._inequivalent(name, error)) from error
         except AMQPChannelError as error:
-            await _quietly(channel.close())
+            await quietly(channel.close())
             raise BrokerError(self._refused(f"subscribing {name!r}", error)) from error
-        except _GONE as error:
-            await _quietly(channel.close())
+        except GONE as error:
+            await quietly(channel.close())
             raise BrokerUnavailableError(
                 self.unreachable(f"subscribing {name!r} to", error)
             ) from error
@@ -510,7 +510,7 @@ class RabbitBroker:
         async with self._replies_lock:
             if self._replies is None or self._replies_on is not connection.transport:
                 if self._replies is not None:
-                    await _quietly(self._replies.close())
+                    await quietly(self._replies.close())
                 channel = await connection.channel(publisher_confirms=True)
                 queue = await channel.get_queue(_REPLY_TO, ensure=False)
                 await queue.consume(self._replied, no_ack=True)
@@ -559,14 +559,14 @@ class RabbitBroker:
         finally:
             self._pending.pop(correlation, None)
 
-    async def serve(self, service: str, respond: Responder) -> _Serving:
+    async def serve(self, service: str, respond: Responder) -> RabbitServing:
         """Answer requests to ``service``, competing with its other servers."""
         check_name(service, "service name")
         connection = self._open("serving on")
         channel = await connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=_SERVE_PREFETCH)
         queue = await channel.declare_queue(_rpc_queue(service), auto_delete=True)
-        serving = _Serving(self, service, respond, channel, queue)
+        serving = RabbitServing(self, service, respond, channel, queue)
         await serving.consume()
         self._servings.append(serving)
         return serving
@@ -582,14 +582,14 @@ class RabbitBroker:
         try:
             queue = await channel.declare_queue(_dead_queue(service), passive=True)
         except AMQPError:  # no such queue: the service never subscribed
-            await _quietly(channel.close())
+            await quietly(channel.close())
             return None
         taken: list[tuple[DeadLetter, AbstractIncomingMessage]] = []
         while limit is None or len(taken) < limit:
             message = await queue.get(no_ack=False, fail=False)
             if message is None:
                 break
-            headers = _carried(message.headers)
+            headers = own_headers(message.headers)
             letter = dead_letter_from(headers.get(ID_HEADER, ""), service, headers, message.body)
             taken.append((letter, message))
         return channel, taken
@@ -600,7 +600,7 @@ class RabbitBroker:
         if found is None:
             return []
         channel, taken = found
-        await _quietly(channel.close())  # gives them all back, in their order
+        await quietly(channel.close())  # gives them all back, in their order
         return [letter for letter, _ in taken]
 
     async def redrive(self, service: str, ids: Collection[str] | None = None) -> int:
@@ -618,7 +618,7 @@ class RabbitBroker:
             except AMQPError:  # no such queue
                 return 0
             finally:
-                await _quietly(channel.close())
+                await quietly(channel.close())
             return int(result.message_count or 0)
         return await self._settle_dead(service, ids, redrive=False)
 
@@ -640,5 +640,5 @@ class RabbitBroker:
                 await message.ack()
                 count += 1
         finally:
-            await _quietly(channel.close())  # gives the others back
+            await quietly(channel.close())  # gives the others back
         return count

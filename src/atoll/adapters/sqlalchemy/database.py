@@ -7,7 +7,7 @@ model layer imports nothing), creates the async engine, checks the connection, a
 tables up to date as ``--db-migrate`` says (on SQLite by default): to the head of the schema's
 migrations, or the missing tables created when it has none. Each unit of work
 gets a :class:`SqlTransaction`, one ``AsyncSession``. The outbox and the inbox are tables in
-the same metadata (:mod:`atoll.adapters.sqlalchemy_outbox`): one commit writes the changes,
+the same metadata (:mod:`atoll.adapters.sqlalchemy.outbox`): one commit writes the changes,
 the events and the inbox entry together.
 
 Errors come out as atoll's: a version mismatch, a serialization failure, a deadlock, a key
@@ -48,8 +48,8 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("sqlalchemy", "sql") from error
 
-from atoll.adapters.sqlalchemy_mapping import AGGREGATES, CountingSession, new_version
-from atoll.adapters.sqlalchemy_outbox import (
+from atoll.adapters.sqlalchemy.mapping import AGGREGATES, CountingSession, new_version
+from atoll.adapters.sqlalchemy.outbox import (
     PostgresOutboxClaim,
     SqliteOutboxClaim,
     add_outbox_tables,
@@ -67,13 +67,7 @@ if TYPE_CHECKING:
     from atoll.persistence.options import DatabaseOptions
     from atoll.persistence.schema import Mapping, Schema
 
-__all__ = [
-    "PostgresOutboxClaim",
-    "SqlDatabase",
-    "SqlTransaction",
-    "SqliteOutboxClaim",
-    "add_outbox_tables",
-]
+__all__ = ["SqlDatabase", "SqlTransaction"]
 
 T = TypeVar("T")
 
@@ -230,7 +224,7 @@ class SqlDatabase:
         if directory is None or not directory.is_dir():
             await self._create_tables(engine)
             return
-        from atoll.adapters.alembic import Migrations  # noqa: PLC0415 - only with migrations
+        from atoll.adapters.sqlalchemy.migrations import Migrations  # noqa: PLC0415 - only with migrations
 
         migrations = Migrations(
             self.schema, self.url, self.service, connect_timeout=self.options.connect_timeout

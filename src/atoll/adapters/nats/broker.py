@@ -25,7 +25,7 @@ them all at once.
 
 This module holds :class:`NatsBroker`: the connection, the streams, the publishing and the dead
 letters. The delivery side, the receivers that pull a service's consumers and the servings that
-answer its requests, is in :mod:`atoll.adapters.nats_delivery`.
+answer its requests, is in :mod:`atoll.adapters.nats.delivery`.
 """
 
 from __future__ import annotations
@@ -39,14 +39,14 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from atoll.adapters.nats_delivery import (
-    _UNREACHABLE,
+from atoll.adapters.nats.delivery import (
     MSG_ID,
-    _own_headers,
-    _Receiver,
-    _Serving,
-    _unescape,
-    _wire,
+    UNREACHABLE,
+    NatsReceiver,
+    NatsServing,
+    own_headers,
+    unescape,
+    wire,
 )
 from atoll.errors import (
     BrokerError,
@@ -133,8 +133,8 @@ class NatsBroker:
         self.url = url
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
-        self._receivers: list[_Receiver] = []
-        self._servings: list[_Serving] = []
+        self._receivers: list[NatsReceiver] = []
+        self._servings: list[NatsServing] = []
         self._errors: list[Exception] = []
         self._stopping = False
 
@@ -174,7 +174,7 @@ class NatsBroker:
                 reconnected_cb=self._on_reconnected,
                 drain_timeout=5,
             )
-        except (*_UNREACHABLE, nats.errors.Error) as error:
+        except (*UNREACHABLE, nats.errors.Error) as error:
             reason = self._errors[-1] if self._errors else error
             raise BrokerUnavailableError(
                 f"cannot reach the broker at {self.describe()}: {reason!r}; is NATS running "
@@ -243,12 +243,12 @@ class NatsBroker:
         try:
             if nc.is_connected:
                 await nc.drain()
-        except (*_UNREACHABLE, nats.errors.Error) as error:
+        except (*UNREACHABLE, nats.errors.Error) as error:
             logger.debug("draining the connection to %s failed: %r", self.describe(), error)
         finally:
             try:
                 await nc.close()
-            except _UNREACHABLE as error:
+            except UNREACHABLE as error:
                 # nats-py first writes what it buffered while reconnecting (acks, whose messages
                 # the server delivers again), and a lost connection refuses it.
                 logger.debug("closing the connection to %s failed: %r", self.describe(), error)
@@ -289,7 +289,7 @@ class NatsBroker:
         """Turn the connection's failures into BrokerUnavailableError, saying ``what`` failed."""
         try:
             yield
-        except _UNREACHABLE as error:
+        except UNREACHABLE as error:
             raise self.unreachable(what, error) from error
 
     def unreachable(self, what: str, error: BaseException) -> BrokerUnavailableError:
@@ -324,7 +324,7 @@ class NatsBroker:
         js = self.jetstream()
         try:  # no context manager here: this runs for every message
             await js.publish(subject, payload, headers=headers)
-        except _UNREACHABLE as error:
+        except UNREACHABLE as error:
             raise self.unreachable(f"publish to {subject} (publish it again)", error) from error
         except NoStreamResponseError as error:
             raise BrokerError(
@@ -340,16 +340,16 @@ class NatsBroker:
     async def publish(self, envelope: Envelope) -> None:
         """Publish an event to ``atoll.event.<type>``, kept once per envelope id."""
         check_name(envelope.type, "event type name")
-        await self.store(f"atoll.event.{envelope.type}", envelope.payload, _wire(envelope))
+        await self.store(f"atoll.event.{envelope.type}", envelope.payload, wire(envelope))
 
     async def send(self, envelope: Envelope, service: str) -> None:
         """Publish ``envelope`` to ``atoll.send.<service>``, kept once per envelope id."""
         check_name(service, "service name")
-        await self.store(f"atoll.send.{service}", envelope.payload, _wire(envelope))
+        await self.store(f"atoll.send.{service}", envelope.payload, wire(envelope))
 
     # -- consuming ---------------------------------------------------------------------------
 
-    async def subscribe(self, subscription: Subscription) -> _Receiver:
+    async def subscribe(self, subscription: Subscription) -> NatsReceiver:
         """Bind to the service's durable consumers, making or updating them as needed."""
         service = subscription.service
         wanted = [(SENDS, f"atoll.send.{service}", durable_name("send", service), ALL)]
@@ -363,10 +363,10 @@ class NatsBroker:
                 pulls.append(await self._consumer(stream, subject, name, deliver, subscription))
         except BaseException:
             for pull in pulls:
-                with contextlib.suppress(*_UNREACHABLE, nats.errors.Error):
+                with contextlib.suppress(*UNREACHABLE, nats.errors.Error):
                     await pull.unsubscribe()
             raise
-        receiver = _Receiver(self, service, pulls, [name for _, _, name, _ in wanted])
+        receiver = NatsReceiver(self, service, pulls, [name for _, _, name, _ in wanted])
         self._receivers.append(receiver)
         return receiver
 
@@ -422,18 +422,18 @@ class NatsBroker:
                 f"{service!r} did not answer within {wait} s on the broker at "
                 f"{self.describe()}; the call may have run"
             ) from None
-        except (BrokerUnavailableError, *_UNREACHABLE) as error:
+        except (BrokerUnavailableError, *UNREACHABLE) as error:
             raise RemoteUnavailableError(
                 f"cannot call {service!r}: the broker at {self.describe()} is out of reach "
                 f"({error}); the call did not run"
             ) from error
         return reply.data
 
-    async def serve(self, service: str, respond: Responder) -> _Serving:
+    async def serve(self, service: str, respond: Responder) -> NatsServing:
         """Answer requests to ``service`` in its queue group, each in a task of its own."""
         check_name(service, "service name")
         nc = self.connection()
-        serving = _Serving(service, respond)
+        serving = NatsServing(service, respond)
         with self.reaching(f"serve {service!r}"):
             serving.subscription = await nc.subscribe(
                 f"atoll.rpc.{service}", queue=service, cb=serving.take
@@ -480,9 +480,9 @@ class NatsBroker:
         return [(msg.metadata.sequence.stream, msg) for msg in msgs]
 
     def _letter(self, service: str, seq: int, msg: Msg) -> DeadLetter | None:
-        headers = _own_headers(msg)
+        headers = own_headers(msg)
         if DEAD_ERROR in headers:
-            headers[DEAD_ERROR] = _unescape(headers[DEAD_ERROR])
+            headers[DEAD_ERROR] = unescape(headers[DEAD_ERROR])
         try:
             return dead_letter_from(str(seq), service, headers, msg.data)
         except ValueError as error:

@@ -1,16 +1,16 @@
 """The delivery side of the NATS adapter: its receivers, what they deliver, its servings.
 
-A :class:`_Receiver` pulls a service's messages for one instance from its durable JetStream
+A :class:`NatsReceiver` pulls a service's messages for one instance from its durable JetStream
 consumers (one per topic, and one of its sends) and hands them out as :class:`_Received`
 messages, each settled once: acked, kept in progress, given back, or dead-lettered. A
-:class:`_Serving` answers a service's core NATS requests, each in a task of its own.
+:class:`NatsServing` answers a service's core NATS requests, each in a task of its own.
 
-They are apart from :mod:`atoll.adapters.nats`, which keeps
-:class:`~atoll.adapters.nats.NatsBroker`: the connection, the streams, the publishing and the
-dead letters. A receiver reaches it only through the broker it is given, so that this module
-imports it for type checking only. The broker imports from here what both sides read: how an
-envelope travels in headers, what nats-py raises when the server is out of reach, and how an
-error's lines are kept in a header.
+They are apart from :mod:`atoll.adapters.nats.broker`, which keeps
+:class:`~atoll.adapters.nats.broker.NatsBroker`: the connection, the streams, the publishing and
+the dead letters. A receiver reaches it only through what :class:`Connected` describes, so that
+this module does not import the broker's. The broker imports from here what both sides read:
+how an envelope travels in headers, what nats-py raises when the server is out of reach, and
+how an error's lines are kept in a header.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import contextlib
 import logging
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
@@ -36,16 +36,25 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise MissingDependencyError("nats-py", "nats") from error
 
 if TYPE_CHECKING:
+    from nats.aio.client import Client
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription as CoreSubscription
     from nats.js import JetStreamContext
 
-    from atoll.adapters.nats import NatsBroker
     from atoll.messaging.broker import Responder
 
     PullSubscription = JetStreamContext.PullSubscription
 
-__all__ = ["MSG_ID"]
+__all__ = [
+    "MSG_ID",
+    "UNREACHABLE",
+    "Connected",
+    "NatsReceiver",
+    "NatsServing",
+    "own_headers",
+    "unescape",
+    "wire",
+]
 
 logger = logging.getLogger("atoll.broker")
 
@@ -53,7 +62,7 @@ MSG_ID = "Nats-Msg-Id"
 _V1_TOKENS = 9
 """The tokens of a v1 ack subject: $JS.ACK.stream.consumer.delivered.sseq.cseq.time.pending."""
 
-_UNREACHABLE = (
+UNREACHABLE = (
     OSError,
     TimeoutError,
     nats.errors.ConnectionClosedError,
@@ -73,7 +82,8 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _unescape(text: str) -> str:
+def unescape(text: str) -> str:
+    """The text ``escape`` was given: an error's lines, read back from a header."""
     return _ESCAPED.sub(lambda match: _UNESCAPE[match[1]], text)
 
 
@@ -86,7 +96,7 @@ _pack = msgspec.json.Encoder().encode
 _unpack = msgspec.json.Decoder(tuple[str, str, dict[str, str]]).decode
 
 
-def _wire(envelope: Envelope) -> dict[str, str]:
+def wire(envelope: Envelope) -> dict[str, str]:
     """The headers of an event or a send: its id for de-duplication, the rest packed."""
     packed = _pack((envelope.type, envelope.stream, envelope.headers)).decode()
     return {MSG_ID: envelope.id, _PACKED: packed}
@@ -101,7 +111,7 @@ def _envelope_of(msg: Msg) -> Envelope:
     headers = msg.headers or {}
     packed = headers.get(_PACKED)
     if packed is None or MSG_ID not in headers:
-        return envelope_from_headers(_own_headers(msg), msg.data)
+        return envelope_from_headers(own_headers(msg), msg.data)
     try:
         kind, stream, carried = _unpack(packed)
     except msgspec.DecodeError as error:
@@ -109,11 +119,35 @@ def _envelope_of(msg: Msg) -> Envelope:
     return Envelope(headers[MSG_ID], kind, msg.data, stream, carried)
 
 
-def _own_headers(msg: Msg) -> dict[str, str]:
+def own_headers(msg: Msg) -> dict[str, str]:
     """A delivered message's headers, without the one the adapter adds for JetStream."""
     headers = msg.headers or {}
     headers.pop(MSG_ID, None)
     return headers
+
+
+class Connected(Protocol):
+    """What a receiver needs of its broker: the connection, and the words for its failures."""
+
+    def describe(self) -> str:
+        """The broker's URL without its password."""
+        ...
+
+    def connection(self) -> Client:
+        """The connection, while connected; raises BrokerUnavailableError otherwise."""
+        ...
+
+    def reaching(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """Turn the connection's failures into BrokerUnavailableError, saying ``what`` failed."""
+        ...
+
+    def unreachable(self, what: str, error: BaseException) -> BrokerUnavailableError:
+        """The error saying that ``what`` failed because the connection did."""
+        ...
+
+    async def store(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        """Store a message on a JetStream subject, confirmed."""
+        ...
 
 
 class _Received:
@@ -121,7 +155,7 @@ class _Received:
 
     __slots__ = ("_msg", "_receiver", "_settled", "envelope")
 
-    def __init__(self, msg: Msg, envelope: Envelope, receiver: _Receiver) -> None:
+    def __init__(self, msg: Msg, envelope: Envelope, receiver: NatsReceiver) -> None:
         self._msg = msg
         self.envelope = envelope
         self._receiver = receiver
@@ -148,7 +182,7 @@ class _Received:
         if self._settle():
             try:
                 await self._msg.ack()
-            except _UNREACHABLE as error:  # no context manager here: this runs for every message
+            except UNREACHABLE as error:  # no context manager here: this runs for every message
                 raise self._receiver.broker.unreachable("acknowledge a message", error) from error
 
     async def in_progress(self) -> None:
@@ -156,7 +190,7 @@ class _Received:
         if not self._settled:
             try:
                 await self._msg.in_progress()
-            except _UNREACHABLE as error:
+            except UNREACHABLE as error:
                 raise self._receiver.broker.unreachable("keep a message", error) from error
 
     async def retry(self, delay: float) -> None:
@@ -181,7 +215,7 @@ class _Received:
                 await self._msg.term()
 
 
-class _Receiver:
+class NatsReceiver:
     """One instance's pull subscriptions of a service's durable consumers."""
 
     check_every = 10.0
@@ -191,7 +225,7 @@ class _Receiver:
     """
 
     def __init__(
-        self, broker: NatsBroker, service: str, pulls: list[PullSubscription], names: list[str]
+        self, broker: Connected, service: str, pulls: list[PullSubscription], names: list[str]
     ) -> None:
         self.broker = broker
         self.service = service
@@ -257,7 +291,7 @@ class _Receiver:
                 f"refused a fetch: {error.description}; if it was deleted, start the service "
                 "again to make it anew"
             ) from error
-        except _UNREACHABLE as error:
+        except UNREACHABLE as error:
             raise self.broker.unreachable("take messages", error) from error
 
     async def _check(self, index: int) -> None:
@@ -297,15 +331,15 @@ class _Receiver:
             with contextlib.suppress(BrokerUnavailableError):
                 await received.retry(0)
         while self._ready:
-            with contextlib.suppress(*_UNREACHABLE):
+            with contextlib.suppress(*UNREACHABLE):
                 await self._ready.popleft().nak()
         for pull in self._pulls:
             # Unsubscribing leaves the durable consumer, and what it keeps, in place.
-            with contextlib.suppress(*_UNREACHABLE, nats.errors.BadSubscriptionError):
+            with contextlib.suppress(*UNREACHABLE, nats.errors.BadSubscriptionError):
                 await pull.unsubscribe()
 
 
-class _Serving:
+class NatsServing:
     """The requests one instance answers: each in a task of its own, to answer many at once."""
 
     def __init__(self, service: str, respond: Responder) -> None:
@@ -315,6 +349,7 @@ class _Serving:
         self.subscription: CoreSubscription | None = None
 
     async def take(self, msg: Msg) -> None:
+        """Answer ``msg`` in a task of its own, so that the next request is taken at once."""
         # nats-py awaits a subscription's callback before it hands over the next message.
         task = asyncio.ensure_future(self._answer(msg))
         self._calls.add(task)
@@ -328,7 +363,7 @@ class _Serving:
             return
         try:
             await msg.respond(reply)
-        except (*_UNREACHABLE, nats.errors.Error) as error:
+        except (*UNREACHABLE, nats.errors.Error) as error:
             logger.warning("the reply to a request to %r was not sent: %r", self._service, error)
 
     async def close(self) -> None:
@@ -337,8 +372,8 @@ class _Serving:
         if subscription is not None:
             try:
                 await subscription.drain()  # type: ignore[no-untyped-call] # answers those delivered
-            except (*_UNREACHABLE, nats.errors.Error):
-                with contextlib.suppress(*_UNREACHABLE, nats.errors.Error):
+            except (*UNREACHABLE, nats.errors.Error):
+                with contextlib.suppress(*UNREACHABLE, nats.errors.Error):
                     await subscription.unsubscribe()
         if self._calls:
             await asyncio.wait(set(self._calls))

@@ -15,8 +15,9 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
-from atoll.adapters.nats import DEAD, EVENTS, SENDS, NatsBroker, durable_name
-from atoll.adapters.nats_delivery import _Received
+from atoll.adapters.nats import NatsBroker
+from atoll.adapters.nats.broker import DEAD, EVENTS, SENDS, durable_name
+from atoll.adapters.nats.delivery import _Received
 from atoll.errors import BrokerError, BrokerUnavailableError, RemoteUnavailableError
 from atoll.messaging.broker import Subscription, open_broker
 from atoll.messaging.envelope import Envelope

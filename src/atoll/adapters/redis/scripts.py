@@ -4,8 +4,8 @@ Redis runs a script whole, no other client's command between its own, and on its
 (``TIME``): settling, retrying, reclaiming, giving back, redriving and requesting are scripts,
 so that no two receivers, servers or brokers see a message half moved, and so that a due time
 or a deadline means the same to every instance. They are apart from
-:mod:`atoll.adapters.redis` because they are source of another language, read on its own; the
-adapter calls them through :class:`_Scripts`, which registers them on its client once it starts.
+:mod:`atoll.adapters.redis.broker` because they are source of another language, read on its own; the
+adapter calls them through :class:`Scripts`, which registers them on its client once it starts.
 
 Each takes the keys and the arguments the adapter passes (``KEYS``; ``ARGV``), times in
 microseconds unless named otherwise::
@@ -178,7 +178,7 @@ consumer holds it now.
 """
 
 
-class _Scripts:
+class Scripts:
     """The Lua scripts, registered once per client (redis-py falls back to EVAL once)."""
 
     def __init__(self, client: aioredis.Redis) -> None:

@@ -1,6 +1,9 @@
 """Calling functions through atoll.kernel.container: call, acall and the inject decorator."""
 
 import pytest
+
+from atoll.errors import MissingProviderError, ScopeError
+from atoll.kernel.container import current_container, inject
 from tests.kernel.container_doubles import (
     Clock,
     Db,
@@ -11,9 +14,6 @@ from tests.kernel.container_doubles import (
     async_registry,
     web_registry,
 )
-
-from atoll.errors import MissingProviderError, ScopeError
-from atoll.kernel.container import current_container, inject
 
 
 def test_call_fills_the_parameters_not_given_from_their_hints():

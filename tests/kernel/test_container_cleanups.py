@@ -1,6 +1,9 @@
 """How atoll.kernel.container runs cleanups when a scope or the root closes, and when they fail."""
 
 import pytest
+
+from atoll.errors import ScopeError
+from atoll.kernel.providers import Scope
 from tests.kernel.container_doubles import (
     BlockError,
     Conn,
@@ -9,9 +12,6 @@ from tests.kernel.container_doubles import (
     recording_async,
     web_registry,
 )
-
-from atoll.errors import ScopeError
-from atoll.kernel.providers import Scope
 
 
 class StopNowError(BaseException):

@@ -3,6 +3,11 @@
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+
+from atoll.errors import ProviderError, ScopeError
+from atoll.kernel.container import current_container
+from atoll.kernel.providers import Scope
+from atoll.kernel.registry import Registry
 from tests.kernel.container_doubles import (
     Conn,
     Engine,
@@ -11,11 +16,6 @@ from tests.kernel.container_doubles import (
     async_registry,
     open_engine,
 )
-
-from atoll.errors import ProviderError, ScopeError
-from atoll.kernel.container import current_container
-from atoll.kernel.providers import Scope
-from atoll.kernel.registry import Registry
 
 
 def make_engine(settings: Settings) -> Engine:

@@ -3,15 +3,15 @@
 from typing import Annotated
 
 import pytest
+
+from atoll.errors import MissingProviderError
+from atoll.kernel.providers import Named
+from atoll.kernel.registry import Registry
 from tests.kernel.container_doubles import (
     Db,
     Engine,
     web_registry,
 )
-
-from atoll.errors import MissingProviderError
-from atoll.kernel.providers import Named
-from atoll.kernel.registry import Registry
 
 
 def test_get_resolves_by_type():

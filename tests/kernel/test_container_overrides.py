@@ -1,6 +1,9 @@
 """Overrides in atoll.kernel.container: what they replace, what they remake, how they unwind."""
 
 import pytest
+
+from atoll.errors import MissingProviderError
+from atoll.kernel.registry import Registry
 from tests.kernel.container_doubles import (
     BlockError,
     Db,
@@ -12,9 +15,6 @@ from tests.kernel.container_doubles import (
     async_registry,
     web_registry,
 )
-
-from atoll.errors import MissingProviderError
-from atoll.kernel.registry import Registry
 
 
 def test_scopes_opened_inside_an_override_see_the_value():

@@ -3,6 +3,10 @@
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+
+from atoll.kernel.container import Container, ScopedContainer, current_container
+from atoll.kernel.providers import Scope
+from atoll.kernel.registry import Registry
 from tests.kernel.container_doubles import (
     Clock,
     Conn,
@@ -15,10 +19,6 @@ from tests.kernel.container_doubles import (
     recording_async,
     web_registry,
 )
-
-from atoll.kernel.container import Container, ScopedContainer, current_container
-from atoll.kernel.providers import Scope
-from atoll.kernel.registry import Registry
 
 
 def eager_registry(events):

@@ -1,6 +1,10 @@
 """The lifetimes of atoll.kernel.container: one per root, one per scope, one per call."""
 
 import pytest
+
+from atoll.errors import ScopeError
+from atoll.kernel.providers import Scope
+from atoll.kernel.registry import Registry
 from tests.kernel.container_doubles import (
     Clock,
     Engine,
@@ -9,10 +13,6 @@ from tests.kernel.container_doubles import (
     Settings,
     web_registry,
 )
-
-from atoll.errors import ScopeError
-from atoll.kernel.providers import Scope
-from atoll.kernel.registry import Registry
 
 
 def test_an_app_scoped_instance_is_one_per_root_and_shared_by_its_scopes():

@@ -3,6 +3,9 @@
 import asyncio
 
 import pytest
+
+from atoll.errors import LifecycleError
+from atoll.kernel.lifecycle import Lifecycle, State, Unit
 from tests.kernel.lifecycle_doubles import (
     KillablePart,
     Part,
@@ -10,9 +13,6 @@ from tests.kernel.lifecycle_doubles import (
     unit,
     within,
 )
-
-from atoll.errors import LifecycleError
-from atoll.kernel.lifecycle import Lifecycle, State, Unit
 
 pytestmark = pytest.mark.usefixtures("lifecycle_logs")
 

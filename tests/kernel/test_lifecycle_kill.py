@@ -4,6 +4,9 @@ import asyncio
 import logging
 
 import pytest
+
+from atoll.errors import LifecycleError
+from atoll.kernel.lifecycle import BackgroundTask, Lifecycle
 from tests.kernel.lifecycle_doubles import (
     KillablePart,
     Part,
@@ -12,9 +15,6 @@ from tests.kernel.lifecycle_doubles import (
     unit,
     within,
 )
-
-from atoll.errors import LifecycleError
-from atoll.kernel.lifecycle import BackgroundTask, Lifecycle
 
 pytestmark = pytest.mark.usefixtures("lifecycle_logs")
 

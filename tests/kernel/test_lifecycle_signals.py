@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
+
+from atoll.kernel.lifecycle import Lifecycle, State
 from tests.kernel.lifecycle_doubles import (
     LIMIT,
     KillablePart,
@@ -17,8 +19,6 @@ from tests.kernel.lifecycle_doubles import (
     unit,
     within,
 )
-
-from atoll.kernel.lifecycle import Lifecycle, State
 
 pytestmark = pytest.mark.usefixtures("lifecycle_logs")
 

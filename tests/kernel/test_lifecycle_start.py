@@ -4,15 +4,15 @@ import asyncio
 import re
 
 import pytest
+
+from atoll.errors import LifecycleError
+from atoll.kernel.lifecycle import Lifecycle, State, Unit
 from tests.kernel.lifecycle_doubles import (
     Part,
     messages,
     unit,
     within,
 )
-
-from atoll.errors import LifecycleError
-from atoll.kernel.lifecycle import Lifecycle, State, Unit
 
 pytestmark = pytest.mark.usefixtures("lifecycle_logs")
 

@@ -4,6 +4,9 @@ import asyncio
 import re
 
 import pytest
+
+from atoll.errors import LifecycleError, ShuttingDownError
+from atoll.kernel.lifecycle import Lifecycle, State, Unit
 from tests.kernel.lifecycle_doubles import (
     Part,
     messages,
@@ -11,9 +14,6 @@ from tests.kernel.lifecycle_doubles import (
     unit,
     within,
 )
-
-from atoll.errors import LifecycleError, ShuttingDownError
-from atoll.kernel.lifecycle import Lifecycle, State, Unit
 
 pytestmark = pytest.mark.usefixtures("lifecycle_logs")
 

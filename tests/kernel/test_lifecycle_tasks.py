@@ -4,6 +4,9 @@ import asyncio
 import logging
 
 import pytest
+
+from atoll.errors import TaskFailedError
+from atoll.kernel.lifecycle import BackgroundTask, Lifecycle, State
 from tests.kernel.lifecycle_doubles import (
     Part,
     forever,
@@ -12,9 +15,6 @@ from tests.kernel.lifecycle_doubles import (
     unit,
     within,
 )
-
-from atoll.errors import TaskFailedError
-from atoll.kernel.lifecycle import BackgroundTask, Lifecycle, State
 
 pytestmark = pytest.mark.usefixtures("lifecycle_logs")
 

@@ -4,14 +4,14 @@ import math
 import re
 
 import pytest
+
+from atoll.errors import LifecycleError
+from atoll.kernel.lifecycle import Lifecycle, State, Unit
 from tests.kernel.lifecycle_doubles import (
     Part,
     stopper,
     unit,
 )
-
-from atoll.errors import LifecycleError
-from atoll.kernel.lifecycle import Lifecycle, State, Unit
 
 
 def test_a_unit_refuses_an_object_that_is_not_a_component():

@@ -1,17 +1,16 @@
 import contextlib
 import socket
-import threading
 from typing import Any
 
 import click
 import msgspec
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from atoll.cli import cli
 from atoll.cli.call import parse_params
 from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
+from tests.rpc_doubles import RpcApp, serving
 
 LIMIT = 10.0  # every wait is bounded, so a bug fails the test instead of hanging it
 
@@ -34,53 +33,16 @@ def make_engine() -> JsonRpc:
     return JsonRpc(methods, title="calc")
 
 
-class RpcApp:
-    """The smallest JSON-RPC endpoint over ASGI, or a fixed answer to every request."""
-
-    def __init__(self, engine: JsonRpc | None = None, answer: bytes = b"", status: int = 200):
-        self.engine = engine
-        self.answer = answer
-        self.status = status
-
-    async def __call__(self, scope, receive, send) -> None:
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        if self.engine is None:
-            answer, status = self.answer, self.status
-        else:
-            answer = await self.engine.handle(body) or b""
-            status = 200 if answer else 204
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": answer})
-
-
 @contextlib.contextmanager
-def serving(app):
-    """Serve ``app`` with uvicorn over a real TCP socket, in a thread; yield ``host:port``."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        ticks = threading.Event()
-        for _ in range(int(LIMIT / 0.01)):
-            if server.started or ticks.wait(0.01) or not thread.is_alive():
-                break
-        assert server.started, "uvicorn did not start"
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(LIMIT)
-        sock.close()
+def served_at(app):
+    """Serve ``app``; yield its ``host:port``, the short form ``atoll call`` takes."""
+    with serving(app) as url:
+        yield url.removeprefix("http://").removesuffix("/rpc")
 
 
 @pytest.fixture(scope="module")
 def address():
-    with serving(RpcApp(make_engine())) as served:
+    with served_at(RpcApp(make_engine())) as served:
         yield served
 
 
@@ -163,7 +125,7 @@ def test_a_remote_error_prints_its_code_message_and_data_and_exits_1(address):
 
 def test_a_remote_error_without_data_prints_one_line():
     answer = b'{"jsonrpc": "2.0", "error": {"code": -32000, "message": "no"}, "id": null}'
-    with serving(RpcApp(answer=answer)) as address:
+    with served_at(RpcApp(answer=answer)) as address:
         result = atoll(address, "add", "1", "2")
     assert (result.exit_code, result.stderr) == (1, "error -32000: no\n")
 
@@ -202,13 +164,13 @@ def test_raw_prints_nothing_for_a_notification(address):
 
 
 def test_raw_prints_an_answer_that_is_not_json_as_it_is():
-    with serving(RpcApp(answer=b"plain words")) as address:
+    with served_at(RpcApp(answer=b"plain words")) as address:
         result = atoll("--raw", address, "{}")
     assert result.stdout == "plain words\n"
 
 
 def test_raw_reports_an_http_error_status_as_a_remote_error():
-    with serving(RpcApp(answer=b"too large", status=413)) as address:
+    with served_at(RpcApp(answer=b"too large", status=413)) as address:
         result = atoll("--raw", address, "{}")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error -32603: HTTP 413 from http://{address}/rpc\n")

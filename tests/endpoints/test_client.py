@@ -1,20 +1,18 @@
-import contextlib
 import copy
 import socket
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
-import uvicorn
 
 from atoll.endpoints.client import Pending, RemoteService, SyncRemoteService
 from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
 from atoll.endpoints.transports import HttpTransport, LocalTransport, SyncHttpTransport
 from atoll.errors import ConfigError, RemoteError, RemoteUnavailableError
 from atoll.messaging.faults import FaultMap
+from tests.rpc_doubles import RpcApp, answer_with, serving
 
 LIMIT = 10.0  # every wait is bounded, so a bug fails the test instead of hanging it
 URL = "http://calc.test/rpc"
@@ -62,28 +60,6 @@ def make_engine(touched: list[int] | None = None) -> JsonRpc:
     return JsonRpc(methods, faults=faults, max_batch=3, title="calc")
 
 
-class RpcApp:
-    """The smallest JSON-RPC endpoint over ASGI: every body goes to the engine, and is kept."""
-
-    def __init__(self, engine: JsonRpc) -> None:
-        self.engine = engine
-        self.bodies: list[bytes] = []
-
-    async def __call__(self, scope, receive, send) -> None:
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        self.bodies.append(body)
-        answer = await self.engine.handle(body)
-        headers = [(b"content-type", b"application/json")] if answer else []
-        await send(
-            {"type": "http.response.start", "status": 200 if answer else 204, "headers": headers}
-        )
-        await send({"type": "http.response.body", "body": answer or b""})
-
-
 @pytest.fixture
 def touched():
     return []
@@ -99,21 +75,6 @@ def app(engine):
     return RpcApp(engine)
 
 
-@pytest.fixture
-async def clients():
-    """httpx clients made by a test, closed after it (a given client is its owner's to close)."""
-    made: list[httpx.AsyncClient] = []
-
-    def make(handler=None, app=None) -> httpx.AsyncClient:
-        transport = httpx.MockTransport(handler) if handler else httpx.ASGITransport(app)
-        made.append(httpx.AsyncClient(transport=transport))
-        return made[-1]
-
-    yield make
-    for client in made:
-        await client.aclose()
-
-
 @pytest.fixture(params=["local", "http"])
 async def service(request, engine, app, clients):
     """The same service, in the process and over HTTP: every test on it must pass for both."""
@@ -123,52 +84,6 @@ async def service(request, engine, app, clients):
         transport = HttpTransport(URL, client=clients(app=app))
     async with RemoteService(transport) as remote:
         yield remote
-
-
-@pytest.fixture
-def scripted(clients):
-    """A service over HTTP whose every answer comes from ``handler(request)``."""
-
-    def make(handler, url=URL) -> RemoteService:
-        return RemoteService(HttpTransport(url, client=clients(handler=handler)))
-
-    return make
-
-
-def answer_with(payload=None, *, status=200, content=None):
-    """A handler answering each request with ``payload`` (``"$id"`` becomes the request's id)."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if content is not None:
-            return httpx.Response(status, content=content)
-        rid = (
-            msgspec.json.decode(request.content).get("id") if request.content[:1] == b"{" else None
-        )
-        body = msgspec.json.encode(payload).replace(b'"$id"', msgspec.json.encode(rid))
-        return httpx.Response(status, content=body)
-
-    return handle
-
-
-@contextlib.contextmanager
-def serving(app):
-    """Serve ``app`` with uvicorn over a real TCP socket, in a thread; yield its RPC URL."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        started = threading.Event()
-        for _ in range(int(LIMIT / 0.01)):
-            if server.started or started.wait(0.01) or not thread.is_alive():
-                break
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}/rpc"
-    finally:
-        server.should_exit = True
-        thread.join(LIMIT)
-        sock.close()
 
 
 def closed_port() -> int:

@@ -1,16 +1,13 @@
-import contextlib
-import socket
-import threading
 from typing import Any
 
 import pytest
-import uvicorn
 
 from atoll.endpoints.clients import ClientOptions, Clients
 from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
 from atoll.endpoints.transports import LocalTransport
 from atoll.errors import ConfigError
 from atoll.kernel.config import ConfigSpec
+from tests.rpc_doubles import RpcApp, serving
 
 LIMIT = 10.0  # every wait is bounded, so a bug fails the test instead of hanging it
 
@@ -22,28 +19,6 @@ def make_engine() -> JsonRpc:
     return JsonRpc([RpcMethod("add", (Param("a", int), Param("b", int)), add, int)], title="calc")
 
 
-class RpcApp:
-    """The smallest JSON-RPC endpoint over ASGI: every body goes to the engine, and is kept."""
-
-    def __init__(self, engine: JsonRpc) -> None:
-        self.engine = engine
-        self.bodies: list[bytes] = []
-
-    async def __call__(self, scope, receive, send) -> None:
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        self.bodies.append(body)
-        answer = await self.engine.handle(body)
-        headers = [(b"content-type", b"application/json")] if answer else []
-        await send(
-            {"type": "http.response.start", "status": 200 if answer else 204, "headers": headers}
-        )
-        await send({"type": "http.response.body", "body": answer or b""})
-
-
 @pytest.fixture
 def engine():
     return make_engine()
@@ -52,27 +27,6 @@ def engine():
 @pytest.fixture
 def app(engine):
     return RpcApp(engine)
-
-
-@contextlib.contextmanager
-def serving(app):
-    """Serve ``app`` with uvicorn over a real TCP socket, in a thread; yield its RPC URL."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        started = threading.Event()
-        for _ in range(int(LIMIT / 0.01)):
-            if server.started or started.wait(0.01) or not thread.is_alive():
-                break
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}/rpc"
-    finally:
-        server.should_exit = True
-        thread.join(LIMIT)
-        sock.close()
 
 
 # --- services by name -------------------------------------------------------------------------

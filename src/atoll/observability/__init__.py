@@ -1,5 +1,4 @@
-"""What a running fleet tells its operators: log context and formats, access logs, metrics,
-traces.
+"""What a running fleet tells its operators: logs, access logs, metrics and traces.
 
 To hold: the correlation and trace context carried in contextvars across HTTP, JSON-RPC, broker
 and outbox hops; structured log formats; access logs per request, call and message; the

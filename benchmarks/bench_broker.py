@@ -83,8 +83,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 import atoll
-from atoll.endpoints.client import RemoteService
-from atoll.endpoints.transports import BrokerTransport
+from atoll.clients.remote import RemoteService
+from atoll.clients.transports import BrokerTransport
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.broker import ADAPTERS, Subscription, open_broker
 from atoll.messaging.bus import MessageBus

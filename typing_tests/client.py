@@ -6,21 +6,21 @@ from typing import Any, assert_type
 
 import httpx
 
-from atoll.endpoints.client import (
+from atoll.clients.directory import ClientOptions, Clients
+from atoll.clients.remote import (
     Batch,
     Pending,
     RemoteService,
     SyncBatch,
     SyncRemoteService,
 )
-from atoll.endpoints.clients import ClientOptions, Clients
-from atoll.endpoints.jsonrpc import JsonRpc
-from atoll.endpoints.transports import (
+from atoll.clients.transports import (
     HttpTransport,
     LocalTransport,
     SyncHttpTransport,
     Transport,
 )
+from atoll.endpoints.jsonrpc import JsonRpc
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from atoll.service.service import Service
 from atoll.service.system import System
 
 if TYPE_CHECKING:
-    from atoll.endpoints.client import RemoteService, SyncRemoteService
-    from atoll.endpoints.clients import Clients
+    from atoll.clients.directory import Clients
+    from atoll.clients.remote import RemoteService, SyncRemoteService
     from atoll.kernel.entrypoint import main
     from atoll.kernel.inflight import InFlight
     from atoll.kernel.lifecycle import Component, Lifecycle, State
@@ -64,14 +64,14 @@ __all__ = [
 
 _LAZY = {
     "Component": "atoll.kernel.lifecycle",
-    "Clients": "atoll.endpoints.clients",
+    "Clients": "atoll.clients.directory",
     "Delivery": "atoll.messaging.envelope",
     "Events": "atoll.messaging.bus",
-    "RemoteService": "atoll.endpoints.client",
+    "RemoteService": "atoll.clients.remote",
     "Repository": "atoll.persistence.repository",
     "Schema": "atoll.persistence.schema",
     "UnitOfWork": "atoll.persistence.unit_of_work",
-    "SyncRemoteService": "atoll.endpoints.client",
+    "SyncRemoteService": "atoll.clients.remote",
     "InFlight": "atoll.kernel.inflight",
     "Lifecycle": "atoll.kernel.lifecycle",
     "State": "atoll.kernel.lifecycle",

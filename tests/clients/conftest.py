@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from atoll.endpoints.client import RemoteService
-from atoll.endpoints.transports import HttpTransport
+from atoll.clients.remote import RemoteService
+from atoll.clients.transports import HttpTransport
 
 URL = "http://calc.test/rpc"
 

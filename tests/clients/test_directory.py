@@ -2,9 +2,9 @@ from typing import Any
 
 import pytest
 
-from atoll.endpoints.clients import ClientOptions, Clients
+from atoll.clients.directory import ClientOptions, Clients
+from atoll.clients.transports import LocalTransport
 from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
-from atoll.endpoints.transports import LocalTransport
 from atoll.errors import ConfigError
 from atoll.kernel.config import ConfigSpec
 from tests.rpc_doubles import RpcApp, serving

@@ -7,9 +7,9 @@ import httpx
 import msgspec
 import pytest
 
-from atoll.endpoints.client import Pending, RemoteService, SyncRemoteService
+from atoll.clients.remote import Pending, RemoteService, SyncRemoteService
+from atoll.clients.transports import HttpTransport, LocalTransport, SyncHttpTransport
 from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
-from atoll.endpoints.transports import HttpTransport, LocalTransport, SyncHttpTransport
 from atoll.errors import ConfigError, RemoteError, RemoteUnavailableError
 from atoll.messaging.faults import FaultMap
 from tests.rpc_doubles import RpcApp, answer_with, serving

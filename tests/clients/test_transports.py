@@ -7,15 +7,15 @@ from typing import Any
 import httpx
 import pytest
 
-from atoll.endpoints.client import RemoteService, SyncRemoteService
-from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
-from atoll.endpoints.transports import (
+from atoll.clients.remote import RemoteService, SyncRemoteService
+from atoll.clients.transports import (
     HttpTransport,
     LocalTransport,
     SyncHttpTransport,
     masked,
     rpc_url,
 )
+from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
 from atoll.errors import ConfigError, RemoteError, RemoteUnavailableError
 from tests.rpc_doubles import RpcApp, answer_with, serving
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import atoll
-from atoll.endpoints.clients import Clients
+from atoll.clients.directory import Clients
 from atoll.messaging.bus import MessageBus
 from runnerly.runs import application as runs
 from runnerly.runs import infrastructure as runs_sql

@@ -14,8 +14,8 @@ from typing import Any
 import click
 import msgspec
 
-from atoll.endpoints.client import Params, SyncRemoteService
-from atoll.endpoints.transports import rpc_url
+from atoll.clients.remote import Params, SyncRemoteService
+from atoll.clients.transports import rpc_url
 from atoll.errors import ConfigError, RemoteError, RemoteUnavailableError
 
 __all__ = ["call", "parse_params"]

@@ -3,9 +3,9 @@
 Code that calls another service should not know where it runs. :class:`Clients` reads the
 ``clients`` option section (:class:`ClientOptions`: ``--clients-urls users=http://...``, or
 ``<PREFIX>_CLIENTS_URLS`` in the environment) and gives a
-:class:`~atoll.endpoints.client.RemoteService` for each name: over HTTP at the configured URL,
+:class:`~atoll.clients.remote.RemoteService` for each name: over HTTP at the configured URL,
 or, for a service composed into the same process, through that service's own JSON-RPC engine
-(:class:`~atoll.endpoints.transports.LocalTransport`), with the same encoding, validation and
+(:class:`~atoll.clients.transports.LocalTransport`), with the same encoding, validation and
 errors. Moving a service out of the process is then a change of configuration, not of code.
 """
 
@@ -14,15 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from atoll.endpoints.client import RemoteService
-from atoll.endpoints.transports import BrokerTransport, LocalTransport, masked, rpc_url
+from atoll.clients.remote import RemoteService
+from atoll.clients.transports import BrokerTransport, LocalTransport, masked, rpc_url
 from atoll.errors import ConfigError
 from atoll.kernel.options import option
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from atoll.endpoints.transports import RpcEngine
+    from atoll.clients.transports import RpcEngine
     from atoll.messaging.broker import Broker
 
 __all__ = ["ClientOptions", "Clients"]

@@ -11,10 +11,10 @@
 
 This module is the JSON-RPC 2.0 side of a call: it encodes requests (each call a fresh integer
 id), checks that an answer is the response to them, and gives each call its result or error.
-How the bytes travel is a :class:`~atoll.endpoints.transports.Transport`'s business: over HTTP,
+How the bytes travel is a :class:`~atoll.clients.transports.Transport`'s business: over HTTP,
 or in the process, where a colocated service is called with exactly the same encoding,
 validation and errors. :class:`RemoteService` is the async client, :class:`SyncRemoteService`
-the same, blocking, for scripts, the REPL and ``atoll call``; :mod:`atoll.endpoints.clients`
+the same, blocking, for scripts, the REPL and ``atoll call``; :mod:`atoll.clients.directory`
 gives them by service name.
 
 A call that returns no result raises one of two errors:
@@ -43,14 +43,14 @@ from typing import (
 
 import msgspec
 
+from atoll.clients.transports import BODY_SHOWN, HttpTransport, SyncHttpTransport
 from atoll.endpoints.jsonrpc import INTERNAL_ERROR
-from atoll.endpoints.transports import BODY_SHOWN, HttpTransport, SyncHttpTransport
 from atoll.errors import RemoteError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
-    from atoll.endpoints.transports import Transport
+    from atoll.clients.transports import Transport
 
 __all__ = [
     "Batch",
@@ -407,7 +407,7 @@ class RemoteService:
     Args:
         target: the URL of the service's JSON-RPC endpoint (``http://127.0.0.1:8000/rpc``;
             ``/rpc`` when it has no path), or a :class:`Transport`. A service known by name
-            comes from :meth:`~atoll.endpoints.clients.Clients.get`.
+            comes from :meth:`~atoll.clients.directory.Clients.get`.
         timeout: seconds an HTTP call may take at each step, for a URL.
 
     Raises:

@@ -1,6 +1,6 @@
 """Transports: how the bytes of a JSON-RPC request reach a service, and its answer comes back.
 
-A client (:mod:`atoll.endpoints.client`) encodes requests and checks answers; a
+A client (:mod:`atoll.clients.remote`) encodes requests and checks answers; a
 :class:`Transport` only carries bodies. Keeping the two apart is what lets a colocated service
 be called exactly as a remote one: the same client, the same bytes, handed to the service's
 own engine (:class:`LocalTransport`) instead of being posted over HTTP (:class:`HttpTransport`,

@@ -8,7 +8,7 @@ A broker carries three things:
 - **sends**, to one service's own durable queue: the commands it owns, and the dead letters
   redriven to it;
 - **requests**, answered by one instance of a service within a timeout: broker RPC, which
-  carries JSON-RPC bodies so that :class:`~atoll.endpoints.client.RemoteService` calls over a
+  carries JSON-RPC bodies so that :class:`~atoll.clients.remote.RemoteService` calls over a
   broker exactly as over HTTP.
 
 A consuming service :meth:`Broker.subscribe` s and takes :class:`Received` messages in

@@ -14,9 +14,9 @@ import contextlib
 import os
 from typing import TYPE_CHECKING
 
+from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.api import Api, Method
 from atoll.endpoints.asgi import HttpApp
-from atoll.endpoints.clients import ClientOptions, Clients
 from atoll.endpoints.problems import HTTPError
 from atoll.endpoints.responses import send_problem
 from atoll.endpoints.server import HttpServer, ServerOptions

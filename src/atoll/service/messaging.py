@@ -20,8 +20,8 @@ Composing an application installs, beside the services' own declarations:
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from atoll.clients.transports import RpcEngine
 from atoll.endpoints.asgi import HttpApp
-from atoll.endpoints.transports import RpcEngine
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.messaging.broker import Broker, Serving, Subscription, open_broker

@@ -43,8 +43,8 @@ from atoll.testing.client import TEST_BASE_URL
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
 
-    from atoll.endpoints.client import RemoteService
-    from atoll.endpoints.transports import LocalTransport
+    from atoll.clients.remote import RemoteService
+    from atoll.clients.transports import LocalTransport
     from atoll.kernel.app import App
     from atoll.kernel.container import Container
     from atoll.messaging.bus import Call, Middleware, Next
@@ -220,8 +220,8 @@ class ServiceHarness:
         once the events it committed are handled.
         """
         if self._rpc is None:
-            from atoll.endpoints.client import RemoteService  # noqa: PLC0415 - on first use
-            from atoll.endpoints.transports import LocalTransport  # noqa: PLC0415 - on first use
+            from atoll.clients.remote import RemoteService  # noqa: PLC0415 - on first use
+            from atoll.clients.transports import LocalTransport  # noqa: PLC0415 - on first use
 
             local = LocalTransport(self.http.rpc, name=self.http.api.title)
             self._rpc = RemoteService(_SettlingRpc(local, self._relays))

@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 import atoll
-from atoll.endpoints.clients import Clients
+from atoll.clients.directory import Clients
 from atoll.errors import RemoteError
 from runnerly.runs.model import Run
 

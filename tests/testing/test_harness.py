@@ -186,6 +186,12 @@ async def test_an_unknown_flag_is_a_config_error():
             pass
 
 
+async def test_http_turned_off_is_refused_since_the_harness_reaches_the_service_over_it():
+    with pytest.raises(ConfigError, match="--no-server-enabled leaves out"):
+        async with run(service, argv=["--no-server-enabled"]):
+            pass
+
+
 async def test_components_start_on_entering_and_stop_on_leaving():
     async with run(service) as harness:
         journal = await harness.container.aget(Journal)

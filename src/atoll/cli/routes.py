@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 import click
 
 from atoll.cli.run import load_target
-from atoll.endpoints.asgi import rpc_methods
+from atoll.endpoints.rpc_engines import rpc_methods
 from atoll.errors import ConfigError, ContainerError, TargetError
 from atoll.kernel.app import App, AppLike, as_app
 from atoll.kernel.config import Config

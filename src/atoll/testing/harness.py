@@ -32,12 +32,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from atoll.endpoints.asgi import HttpApp
-from atoll.errors import DatabaseUnavailableError
+from atoll.endpoints.rpc_engines import RpcEngines
+from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import message_type, open_envelope
 from atoll.persistence.relay import OutboxRelay
-from atoll.service.composition import compose_target
+from atoll.service.composition import compose_target, serves_http
 from atoll.testing.client import TEST_BASE_URL
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ async def run(
             is made from an overridden provider, not even once.
 
     Raises:
-        ConfigError: a flag is unknown or its value invalid.
+        ConfigError: a flag is unknown or its value invalid, or turns HTTP off.
         ContainerError: the providers do not fit together, or an override has no provider.
         Exception: what a factory or a component's ``start`` raised; on leaving, what a
             component's ``stop`` raised, or :class:`~atoll.errors.TaskFailedError` if a
@@ -86,6 +87,12 @@ async def run(
     recorder = _EventRecorder()
     app = _composed(target, recorder)
     config = load_config(app, argv, {})
+    if not serves_http(config):
+        raise ConfigError(
+            "the harness reaches the service through its HTTP app, which --no-server-enabled "
+            "leaves out; drop the flag, or run the application with "
+            "atoll.kernel.entrypoint.running(app, config) to test it without HTTP"
+        )
 
     with contextlib.ExitStack() as overriding:  # undone last, once everything has stopped
 
@@ -223,7 +230,8 @@ class ServiceHarness:
             from atoll.endpoints.client import RemoteService  # noqa: PLC0415 - on first use
             from atoll.endpoints.transports import LocalTransport  # noqa: PLC0415 - on first use
 
-            local = LocalTransport(self.http.rpc, name=self.http.api.title)
+            engines = self.container.get(RpcEngines)
+            local = LocalTransport(engines.whole, name=engines.api.title)
             self._rpc = RemoteService(_SettlingRpc(local, self._relays))
         return self._rpc
 

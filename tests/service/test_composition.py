@@ -201,7 +201,7 @@ async def test_the_engines_take_the_batch_limit_of_the_server_options():
 async def test_a_service_run_without_http_answers_broker_rpc_and_builds_no_http_app():
     url = memory_url()
     app = compose("users", [users_service()], serve=True)  # as `atoll run` composes it
-    config = load_config(app, ["--broker-url", url, "--no-server-enabled"], {})
+    config = load_config(app, ["--broker-url", url, "--no-server"], {})
 
     async with running(app, config) as container:
         made = container.instances().values()

@@ -187,8 +187,8 @@ async def test_an_unknown_flag_is_a_config_error():
 
 
 async def test_http_turned_off_is_refused_since_the_harness_reaches_the_service_over_it():
-    with pytest.raises(ConfigError, match="--no-server-enabled leaves out"):
-        async with run(service, argv=["--no-server-enabled"]):
+    with pytest.raises(ConfigError, match="--no-server leaves out"):
+        async with run(service, argv=["--no-server"]):
             pass
 
 

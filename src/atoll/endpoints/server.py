@@ -35,8 +35,9 @@ class ServerOptions:
 
     enabled: bool = option(
         default=True,
-        help="serve HTTP; with --no-server-enabled no HTTP app is built and no port opened: "
-        "the process serves broker RPC and consumes its messages only",
+        alias="--server",
+        help="serve HTTP; with --no-server no HTTP app is built and no port opened: the "
+        "process serves broker RPC and consumes its messages only",
     )
     host: str = option("127.0.0.1", help="the address to listen on; 0.0.0.0 for every interface")
     port: int = option(8000, help="the TCP port to listen on; 0 for any free port")

@@ -5,7 +5,7 @@ endpoints; composing it gives the App that runs them: the services' own declarat
 message bus bound to the container once it is built, the ``broker`` options with the broker and
 what uses it (:mod:`atoll.service.messaging`), the ``server`` options, the JSON-RPC engines
 (:class:`~atoll.endpoints.rpc_engines.RpcEngines`, which HTTP, broker RPC and the clients all
-answer through), the ``clients``, and, unless ``--no-server-enabled`` turns HTTP off, the ASGI
+answer through), the ``clients``, and, unless ``--no-server`` turns HTTP off, the ASGI
 app and (unless an outside ASGI server serves it) the HTTP server component.
 """
 
@@ -162,7 +162,7 @@ def compose_target(
 
 
 def serves_http(config: Config) -> bool:
-    """Whether the configuration asks for HTTP (``--no-server-enabled`` says no)."""
+    """Whether the configuration asks for HTTP (``--no-server`` says no)."""
     options: ServerOptions = config.section("server")
     return options.enabled
 

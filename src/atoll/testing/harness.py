@@ -89,7 +89,7 @@ async def run(
     config = load_config(app, argv, {})
     if not serves_http(config):
         raise ConfigError(
-            "the harness reaches the service through its HTTP app, which --no-server-enabled "
+            "the harness reaches the service through its HTTP app, which --no-server "
             "leaves out; drop the flag, or run the application with "
             "atoll.kernel.entrypoint.running(app, config) to test it without HTTP"
         )

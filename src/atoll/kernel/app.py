@@ -194,10 +194,19 @@ class App:
         return options
 
     @overload
-    def provide(self, factory: T, /, **kwargs: Any) -> T: ...
+    def provide(
+        self, factory: T, /, *, when: Callable[[Config], bool] | None = ..., **kwargs: Any
+    ) -> T: ...
 
     @overload
-    def provide(self, factory: None = None, /, **kwargs: Any) -> Callable[[T], T]: ...
+    def provide(
+        self,
+        factory: None = None,
+        /,
+        *,
+        when: Callable[[Config], bool] | None = ...,
+        **kwargs: Any,
+    ) -> Callable[[T], T]: ...
 
     def provide(
         self,

@@ -59,6 +59,19 @@ def open_outbox() -> Iterator[Outbox]:
     yield Outbox()
 
 
+# when= takes a condition on the resolved configuration, and keeps what it is given too.
+assert_type(app.provide(Outbox, when=lambda config: config.section("greeting").shout), type[Outbox])
+app.provide(Outbox, when=True)  # type: ignore[call-overload]
+
+
+@app.provide(when=lambda config: config.section("greeting").shout, name="spare")
+def spare_outbox() -> Outbox:
+    return Outbox()
+
+
+assert_type(spare_outbox, Callable[[], Outbox])
+
+
 # Calling by keyword type-checks only if the parameters kept their names.
 assert_type(make_outbox(greeting=Greeting(token=atoll.Secret("t"))), Outbox)
 assert_type(open_outbox, Callable[[], Iterator[Outbox]])

@@ -8,6 +8,7 @@ import pytest
 
 import atoll
 from atoll.endpoints.asgi import HttpApp
+from atoll.endpoints.rpc_engines import RpcEngines
 from atoll.endpoints.server import ServerOptions
 from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
@@ -60,6 +61,7 @@ async def client_with(readiness_of=None, **options):
             service.api(),
             await container.aget(MessageBus),
             ServerOptions(**options),
+            await container.aget(RpcEngines),
             readiness=readiness,
         )
         async with asgi_client(http) as client:
@@ -234,7 +236,8 @@ async def test_the_app_keeps_its_readiness():
     service = build()
     async with started(service) as container:
         bus = await container.aget(MessageBus)
-        http = HttpApp(service.api(), bus, ServerOptions(), readiness=readiness)
+        engines = await container.aget(RpcEngines)
+        http = HttpApp(service.api(), bus, ServerOptions(), engines, readiness=readiness)
     assert http.readiness is readiness
 
 

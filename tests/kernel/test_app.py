@@ -149,3 +149,28 @@ def test_a_task_must_be_an_async_function():
         ProviderError, match=r"background task 'blocking' .* is not an async function"
     ):
         app.task(blocking)
+
+
+def test_a_provider_given_when_waits_for_the_configuration_to_be_registered():
+    app = App("runs")
+
+    @app.provide(when=lambda config: config.section("db").url != "", name="wall")
+    def clock() -> Clock:
+        return Clock()
+
+    assert (Clock, "wall") not in app.registry
+    [conditional] = app.conditional_providers
+    assert conditional.key == (Clock, "wall")
+    assert conditional.factory is clock
+    assert (Clock, "wall") in conditional.registry()
+
+
+def test_a_provider_given_when_is_refused_at_once_when_it_cannot_be_registered():
+    app = App("runs")
+
+    def clock():  # no return type: nothing says what it provides
+        return Clock()
+
+    with pytest.raises(ProviderError):
+        app.provide(clock, when=lambda config: True)
+    assert app.conditional_providers == []

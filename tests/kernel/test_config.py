@@ -911,14 +911,57 @@ def test_an_alias_must_be_a_whole_lower_case_flag(alias):
     )
 
 
-def test_a_switch_cannot_have_an_alias():
+@dataclasses.dataclass(frozen=True)
+class WorkerOptions:
+    enabled: bool = option(default=True, alias="--worker", help="Work")
+
+
+@pytest.mark.parametrize(
+    ("argv", "value", "flag"),
+    [
+        (["--no-worker"], False, "--no-worker"),
+        (["--worker"], True, "--worker"),
+        (["--no-worker-enabled"], False, "--no-worker-enabled"),
+        (["--worker-enabled"], True, "--worker-enabled"),
+        (["--no-worker", "--worker-enabled"], True, "--worker-enabled"),
+    ],
+)
+def test_a_switchs_alias_sets_it_both_ways_and_is_named_as_the_origin(argv, value, flag):
+    config = load(argv, sections=[("worker", WorkerOptions)])
+    assert config.section("worker").enabled is value
+    assert config.origin("worker.enabled") == Origin("flag", flag)
+
+
+@pytest.mark.usefixtures("wide_terminal")
+def test_help_lists_a_switchs_alias_and_its_negative_beside_its_flags(capsys):
+    with pytest.raises(SystemExit):
+        make_spec([("worker", WorkerOptions)]).load(argv=["--help"], environ={})
+    assert "--worker-enabled, --no-worker-enabled, --worker, --no-worker" in squashed(
+        capsys.readouterr().out
+    )
+
+
+def test_the_negative_of_a_switchs_alias_clashing_with_another_flag_is_refused():
+    @dataclasses.dataclass
+    class Other:
+        worker: bool = option(default=False)
+
+    with pytest.raises(ConfigError) as raised:
+        make_spec([("no", Other), ("worker", WorkerOptions)])
+    assert str(raised.value) == (
+        "option no.worker and option worker.enabled both map to flag --no-worker; "
+        "rename one of them"
+    )
+
+
+def test_a_switchs_alias_is_its_positive_flag():
     @dataclasses.dataclass
     class Bad:
-        on: bool = option(default=False, alias="--on")
+        on: bool = option(default=True, alias="--no-on")
 
     with pytest.raises(ConfigError) as raised:
         make_spec([("bad", Bad)])
     assert str(raised.value) == (
-        "option bad.on is a switch (--bad-on and --no-bad-on) and cannot have the alias "
-        "'--on'; give the alias to an option that takes a value"
+        "option bad.on is a switch and has the alias '--no-on'; a switch's alias is its "
+        "positive flag, such as '--on', and gets its --no- flag from it"
     )

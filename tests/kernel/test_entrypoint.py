@@ -419,3 +419,44 @@ def test_the_program_name_is_how_the_process_was_started(monkeypatch, capsys, ar
     monkeypatch.setattr(sys, "argv", [argv0, "--version"])
     assert execute(App("shop", version="1"), None, {}) == 0
     assert capsys.readouterr().out == f"{prog} 1\n"
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    clock: bool = atoll.option(default=False, help="provide the clock")
+
+
+class Clock:
+    pass
+
+
+def _app_with_a_switched_clock() -> App:
+    app = App("runs")
+    app.options("feature", FeatureOptions)
+    app.provide(Clock, when=lambda config: config.section("feature").clock)
+    return app
+
+
+@pytest.mark.parametrize(("argv", "provided"), [([], False), (["--feature-clock"], True)])
+def test_a_provider_given_when_is_in_the_container_only_if_the_configuration_asks(argv, provided):
+    app = _app_with_a_switched_clock()
+    config = entrypoint.load_config(app, argv, {})
+
+    container = entrypoint.build_container(app, config, Lifecycle(app.name))
+
+    assert (Clock in container.graph.providers) is provided
+    with container:
+        assert any(isinstance(i, Clock) for i in container.instances().values()) is provided
+
+
+def test_what_needs_a_provider_switched_off_fails_the_graph_check():
+    app = _app_with_a_switched_clock()
+
+    def alarm(clock: Clock) -> Journal:
+        return Journal()
+
+    app.provide(alarm)
+    config = entrypoint.load_config(app, [], {})
+
+    with pytest.raises(MissingProviderError, match="Clock"):
+        entrypoint.build_container(app, config, Lifecycle(app.name))

@@ -6,20 +6,26 @@ Each service runs as its own application, as in its own process, on a shared in-
 """
 
 import asyncio
+import signal
+import sys
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 import atoll
+from atoll.clients.directory import ClientOptions
 from atoll.errors import ConfigError, RemoteUnavailableError
 from atoll.kernel.health import Readiness
-from atoll.messaging.broker import Broker
+from atoll.messaging.broker import Broker, open_broker
 from atoll.messaging.envelope import seal
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
 from atoll.service.messaging import BrokerLink, subscription_of
 from atoll.testing import run
+
+HERE = Path(__file__).parent
 
 
 @dataclass
@@ -288,3 +294,34 @@ async def test_two_services_of_one_process_each_consume_their_own_through_the_br
         assert len(SENT) == 1  # once, by mail's consumer
         assert SENT[0] == ("orders", OrderPlaced(order_id, "lamp"))
         assert {c.service: c.handled for c in link.consumers} == {"mail": 1, "orders": 0}
+
+
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+@pytest.mark.slow
+@pytest.mark.services("nats")
+async def test_a_worker_process_without_http_answers_rpc_over_a_real_broker(spawn):
+    process = spawn(
+        sys.executable,
+        "-m",
+        "atoll",
+        "run",
+        "doubler_service:service",
+        "--no-server",
+        "--broker-url",
+        NATS_URL,
+        cwd=str(HERE),
+    )
+    await asyncio.to_thread(process.wait_for, "doubler ready")
+    broker = open_broker(NATS_URL)
+    await broker.start()
+    try:
+        clients = atoll.Clients(ClientOptions(), broker=broker)
+        assert await clients.get("doubler").methods.double(number=21) == 42
+        await clients.aclose()
+    finally:
+        await broker.stop()
+    process.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(process.finish) == 0
+    assert "serving on" not in process.output

@@ -1,6 +1,7 @@
 """Composition: services made into one application, its API, and the ASGI app of its lifespan."""
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -8,13 +9,18 @@ import httpx
 import pytest
 
 import atoll
+from atoll.clients.directory import ClientOptions
 from atoll.endpoints.asgi import HttpApp
+from atoll.endpoints.rpc_engines import RpcEngines
 from atoll.endpoints.server import HttpServer, ServerOptions
 from atoll.errors import ConfigError, ProviderError
 from atoll.kernel.entrypoint import build_container, load_config, running
 from atoll.kernel.lifecycle import Lifecycle
 from atoll.messaging.bus import Events, MessageBus
+from atoll.messaging.envelope import seal
+from atoll.messaging.memory_broker import MemoryBroker
 from atoll.service.composition import ServiceApp, asgi_app, compose, compose_target, system_api
+from atoll.service.messaging import BrokerLink
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ async def test_the_composed_app_serves_the_services_api_with_the_server_options(
         assert http.api.methods == runs.methods
         assert http.options == ServerOptions()
     assert HttpServer not in app.registry
+    assert HttpServer not in [provider.key for provider in app.conditional_providers]
 
 
 async def test_the_composed_app_has_an_http_server_of_its_http_app_when_it_serves_itself():
@@ -135,6 +142,100 @@ async def test_the_composed_app_has_an_http_server_of_its_http_app_when_it_serve
         assert server.app is container.get(HttpApp)
         assert server.options is container.get(ServerOptions)
         assert server.options.port == 0
+
+
+# -- the JSON-RPC engines and running without HTTP ----------------------------------------------
+
+
+def memory_url():
+    return f"memory://composition-{uuid.uuid4().hex}"
+
+
+async def until(condition, patience=5.0):
+    for _ in range(int(patience / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
+async def test_http_broker_rpc_and_clients_answer_through_the_one_set_of_engines():
+    app = compose("runs", [runs_service()], serve=True)
+    config = load_config(app, ["--server-port", "0", "--broker-url", memory_url()], {})
+
+    async with build_container(app, config, Lifecycle(app.name)) as container:
+        engines = container.get(RpcEngines)
+        assert list(engines) == ["runs"]
+        assert container.get(HttpApp).engines is engines
+        assert container.get(HttpApp).rpc is engines.whole is engines["runs"]
+        assert container.get(BrokerLink)._engines == {"runs": engines["runs"]}
+        assert container.get(BrokerLink)._engines["runs"] is engines["runs"]
+        assert container.get(atoll.Clients)._local["runs"] is engines["runs"]
+        made = [i for i in container.instances().values() if isinstance(i, RpcEngines)]
+        assert made == [engines]  # made once, under its one key
+
+
+async def test_a_systems_engines_are_one_per_service_and_one_for_the_whole_at_the_rpc_path():
+    app = compose("runnerly", [users_service(), runs_service()], serve=False)
+
+    async with started(app) as container:
+        engines = container.get(RpcEngines)
+        http = container.get(HttpApp)
+        assert sorted(engines) == ["runs", "users"]
+        assert len(engines) == 2
+        assert repr(engines) == "RpcEngines(users, runs)"
+        assert http.rpc is engines.whole
+        assert engines.whole.methods.keys() >= {"users.count", "runs.count"}
+        clients = container.get(atoll.Clients)
+        assert await clients.get("users").methods.count() == 1
+        assert await clients.get("runs").methods.count() == 2
+
+
+async def test_the_engines_take_the_batch_limit_of_the_server_options():
+    app = compose("runs", [runs_service()], serve=False)
+
+    async with running(app, load_config(app, ["--server-max-batch", "3"], {})) as container:
+        assert container.get(RpcEngines)["runs"]._max_batch == 3
+
+
+async def test_a_service_run_without_http_answers_broker_rpc_and_builds_no_http_app():
+    url = memory_url()
+    app = compose("users", [users_service()], serve=True)  # as `atoll run` composes it
+    config = load_config(app, ["--broker-url", url, "--no-server"], {})
+
+    async with running(app, config) as container:
+        made = container.instances().values()
+        assert not any(isinstance(instance, (HttpApp, HttpServer)) for instance in made)
+        assert HttpApp not in container.graph.providers
+        assert HttpServer not in container.graph.providers
+        caller = atoll.Clients(ClientOptions(), broker=MemoryBroker(url))
+        assert await caller.get("users").methods.count() == 1
+        await caller.aclose()
+        # and it consumes what is sent to it
+        [consumer] = container.get(BrokerLink).consumers
+        await MemoryBroker(url).send(seal(RegisterUser("a@b.c")), "users")
+        await until(lambda: consumer.handled == 1)
+
+
+async def test_http_turned_off_in_the_environment_is_refused_under_an_asgi_server(monkeypatch):
+    monkeypatch.setenv("GREETER_SERVER_ENABLED", "false")
+    lifespan = Lifespan(asgi_app(greeter()))
+
+    message = await lifespan.startup()
+    await lifespan.finished()
+
+    assert message["type"] == "lifespan.startup.failed"
+    assert "GREETER_SERVER_ENABLED turns HTTP off" in message["message"]
+
+
+def test_a_services_provider_given_when_stays_conditional_in_the_app():
+    runs = atoll.Service("runs")
+    runs.provide(Clock, when=lambda config: False)
+
+    app = compose("runs", [runs], serve=False)
+
+    assert Clock not in app.registry
+    assert Clock in [provider.key for provider in app.conditional_providers]
 
 
 def test_one_service_lends_its_version_description_and_environment_prefix():

@@ -421,7 +421,7 @@ def test_a_service_runs_as_an_app_that_serves_http():
 
     assert isinstance(app, App)
     assert (app.name, app.version) == ("runs", "1.0.0")
-    assert HttpServer in app.registry
+    assert HttpServer in [provider.key for provider in app.conditional_providers]
 
 
 def test_a_service_gives_an_asgi_app_for_an_outside_server():

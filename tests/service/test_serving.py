@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -50,6 +51,31 @@ def test_atoll_run_serves_the_service_until_sigterm(spawn):
     assert process.finish() == 0
     assert "greeter stopped" in process.output
     assert "hello stopped" in process.output
+
+
+def test_atoll_run_without_http_runs_the_service_and_listens_on_no_port(spawn):
+    # The port given is held here: a server built in spite of --no-server could not bind it,
+    # and the process would exit at once, saying the address is in use.
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = str(held.getsockname()[1])
+        process = spawn(
+            sys.executable,
+            "-m",
+            "atoll",
+            "run",
+            "hello_service:service",
+            "--server-port",
+            port,
+            "--no-server",
+            cwd=str(HERE),
+        )
+        process.wait_for("hello ready")
+        assert "greeter started" in process.output
+        process.signal(signal.SIGTERM)
+        assert process.finish() == 0
+    assert "serving on" not in process.output
+    assert "in use" not in process.output
+    assert "greeter stopped" in process.output
 
 
 def test_uvicorn_serves_the_services_asgi_app_and_its_lifespan_runs_the_service(spawn):

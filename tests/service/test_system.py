@@ -59,7 +59,7 @@ def test_a_system_runs_as_one_app_serving_http_and_described_by_default():
 
     assert (app.name, app.version, app.env_prefix) == ("runnerly", "0.0.0", "RUNNERLY")
     assert app.description == "The runnerly system."
-    assert HttpServer in app.registry
+    assert HttpServer in [provider.key for provider in app.conditional_providers]
 
 
 def test_a_systems_own_description_and_version_win():

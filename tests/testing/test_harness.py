@@ -186,6 +186,19 @@ async def test_an_unknown_flag_is_a_config_error():
             pass
 
 
+async def test_a_worker_without_http_is_reached_by_send_and_rpc_and_has_no_http_app():
+    async with run(service, argv=["--no-server"]) as harness:
+        await harness.send(RecordRun(4, 1000))
+        assert await harness.rpc.methods.total(user_id=4) == 1000.0
+        made = harness.container.instances().values()
+        assert not any(isinstance(instance, HttpApp) for instance in made)
+        assert repr(harness) == "<ServiceHarness of 'runs'>"
+        with pytest.raises(ConfigError, match=r"harness.http .* --no-server turned off"):
+            _ = harness.http
+        with pytest.raises(ConfigError, match=r"harness.client .* --no-server turned off"):
+            _ = harness.client
+
+
 async def test_components_start_on_entering_and_stop_on_leaving():
     async with run(service) as harness:
         journal = await harness.container.aget(Journal)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 import click
 
 from atoll.cli.run import load_target
-from atoll.endpoints.asgi import rpc_methods
+from atoll.endpoints.rpc_engines import rpc_methods
 from atoll.errors import ConfigError, ContainerError, TargetError
 from atoll.kernel.app import App, AppLike, as_app
 from atoll.kernel.config import Config
@@ -85,7 +85,7 @@ def describe_routes(app: App, services: Sequence[Service] = ()) -> str:
     Raises:
         ContainerError: the providers do not fit together, as ``atoll run`` would find.
     """
-    config = Config({section: _Unread() for section, _ in app.sections}, (), {})
+    config = Config({section: _defaults(options) for section, options in app.sections}, (), {})
     container = build_container(app, config, Lifecycle(app.name))
     bus = container.get(MessageBus) if MessageBus in container.graph.providers else None
     api = _api(app, services)
@@ -96,6 +96,17 @@ def describe_routes(app: App, services: Sequence[Service] = ()) -> str:
 
 class _Unread:
     """Stands for an option section's values, which listing routes never reads."""
+
+
+def _defaults(options: type[Any]) -> object:
+    """A section at its defaults, which decide the providers switched on by ``when=``.
+
+    A section with a required option has no defaults: it stands unread.
+    """
+    try:
+        return options()
+    except (TypeError, ValueError):  # a required option, or a default its own check refuses
+        return _Unread()
 
 
 def _api(app: App, services: Sequence[Service]) -> Api | None:

@@ -16,32 +16,32 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
 from atoll.endpoints.apipage import api_page
-from atoll.endpoints.jsonrpc import InvalidParamsError, JsonRpc, Param, RpcMethod
 from atoll.endpoints.mount import Mount
 from atoll.endpoints.openapi import openapi_document
 from atoll.endpoints.problems import HTTPError
 from atoll.endpoints.requests import ClientDisconnectedError, Request, require_json, route_path
 from atoll.endpoints.responses import send_bytes, send_empty, send_json, send_problem
-from atoll.endpoints.rest import RestEndpoint, message_fields
+from atoll.endpoints.rest import RestEndpoint
 from atoll.endpoints.routing import Router
 from atoll.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import Awaitable, Callable
 
-    from atoll.endpoints.api import Api, Method
+    from atoll.endpoints.api import Api
+    from atoll.endpoints.jsonrpc import JsonRpc
+    from atoll.endpoints.rpc_engines import RpcEngines
     from atoll.endpoints.server import ServerOptions
     from atoll.endpoints.types import Receive, Scope, Send
     from atoll.kernel.health import Readiness
     from atoll.messaging.bus import MessageBus
-    from atoll.messaging.handlers import Handler
 
-__all__ = ["HEALTH_PATHS", "LIVE_PATH", "READY_PATH", "HttpApp", "rpc_engine", "rpc_methods"]
+__all__ = ["HEALTH_PATHS", "LIVE_PATH", "READY_PATH", "HttpApp"]
 
 _Special: TypeAlias = "Callable[[Request, Send], Awaitable[None]]"
 
@@ -62,63 +62,15 @@ _LIVE = b'{"status":"live"}'
 _READY_WITHOUT_CHECKS = b'{"status":"ready","checks":{}}'
 
 
-def rpc_methods(methods: Iterable[Method], bus: MessageBus) -> list[RpcMethod]:
-    """The JSON-RPC methods of ``methods``, each calling its handler through ``bus``."""
-    return [_rpc_method(method.name, method.handler, bus) for method in methods]
-
-
-def rpc_engine(api: Api, bus: MessageBus, *, max_batch: int = 100) -> JsonRpc:
-    """A JSON-RPC engine answering ``api``'s methods through ``bus``."""
-    return JsonRpc(
-        rpc_methods(api.methods, bus),
-        faults=api.faults,
-        max_batch=max_batch,
-        title=api.title,
-        version=api.version,
-        description=api.description,
-    )
-
-
-def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
-    if handler.message is not None:
-        message = handler.message
-        parameter = bus.signature(handler).inputs[0].name
-        fields = message_fields(message)
-
-        async def call_with_message(arguments: dict[str, Any]) -> Any:
-            try:
-                built = message(**arguments)
-            except (TypeError, ValueError) as error:  # the message's own check refused them
-                raise InvalidParamsError(str(error), "$") from error
-            return await bus.call(handler, {parameter: built})
-
-        params = fields
-        call: Callable[[dict[str, Any]], Awaitable[Any]] = call_with_message
-    else:
-        params = list(bus.signature(handler).inputs)
-        call = bus.caller(handler)
-    return RpcMethod(
-        name=name,
-        params=tuple(
-            Param(item.name, item.hint, positional=not item.keyword_only)
-            if item.required
-            else Param(item.name, item.hint, item.default, positional=not item.keyword_only)
-            for item in params
-        ),
-        call=call,
-        result=handler.returns,
-        summary=handler.summary,
-        description=handler.description,
-    )
-
-
 class HttpApp:
     """The ASGI app serving one :class:`~atoll.endpoints.api.Api` through a message bus.
 
     Args:
         api: what to serve.
         bus: the bound bus the handlers are called through.
-        options: the server's options (body limit, RPC path, batch size, documents, health).
+        options: the server's options (body limit, RPC path, documents, health).
+        engines: the JSON-RPC engines of ``api``, which this app serves and does not own:
+            broker RPC and in-process clients answer through the same ones.
         readiness: what ``/health/ready`` reports; without it, ready with no checks.
     """
 
@@ -127,13 +79,15 @@ class HttpApp:
         api: Api,
         bus: MessageBus,
         options: ServerOptions,
+        engines: RpcEngines,
         *,
         readiness: Readiness | None = None,
     ) -> None:
         self.api = api
         self.bus = bus
         self.options = options
-        self.rpc = rpc_engine(api, bus, max_batch=options.max_batch)
+        self.engines = engines
+        self.rpc = engines.whole
         self.router: Router[RestEndpoint] = Router()
         self.endpoints: list[RestEndpoint] = []
         for route in api.routes:
@@ -146,11 +100,10 @@ class HttpApp:
         self.mounts = [Mount(prefix, app) for prefix, app in api.mounts]
         rpc = self._rpc_endpoint(self.rpc)
         self._special: dict[str, _Special] = {options.rpc_path: rpc, GEMSTONE_PATH: rpc}
-        self.engines: dict[str, JsonRpc] = {} if api.parts else {api.title: self.rpc}
-        """Each service's engine, answering its methods by plain name: what clients call."""
         for part in api.parts:  # in a system, each service also at /rpc/<service>, by plain names
-            engine = self.engines[part.title] = rpc_engine(part, bus, max_batch=options.max_batch)
-            self._special[f"{options.rpc_path}/{part.title}"] = self._rpc_endpoint(engine)
+            self._special[f"{options.rpc_path}/{part.title}"] = self._rpc_endpoint(
+                engines[part.title]
+            )
         if options.docs:
             self._special["/openapi.json"] = self._document(b"application/json", self._openapi())
             self._special["/docs"] = self._document(_HTML, api_page(api.title, "openapi.json"))

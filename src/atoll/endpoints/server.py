@@ -35,12 +35,20 @@ BACKLOG = 2048
 class ServerOptions:
     """How the service is served over HTTP."""
 
+    enabled: bool = option(
+        default=True,
+        alias="--server",
+        help="serve HTTP; with --no-server no HTTP app is built and no port opened: the "
+        "process serves broker RPC and consumes its messages only",
+    )
     host: str = option("127.0.0.1", help="the address to listen on; 0.0.0.0 for every interface")
     port: int = option(8000, help="the TCP port to listen on; 0 for any free port")
     impl: Literal["uvicorn", "granian"] = option("uvicorn", help="the ASGI server that serves")
     max_body: int = option(MEBIBYTE, help="the largest request body accepted, in bytes")
     rpc_path: str = option("/rpc", help="the path of the JSON-RPC endpoint (also served at /api)")
-    max_batch: int = option(100, help="the most calls one JSON-RPC batch may hold")
+    max_batch: int = option(
+        100, help="the most calls one JSON-RPC batch may hold, over HTTP, the broker or in-process"
+    )
     docs: bool = option(default=True, help="serve the API page /docs and /openapi.json")
     health: bool = option(default=True, help="serve /health/live and /health/ready")
 

@@ -13,7 +13,7 @@ import importlib.util
 import inspect
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 from atoll.errors import ConfigError, ProviderError, TargetError
@@ -22,14 +22,17 @@ from atoll.kernel.registry import Registry
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
+    from atoll.kernel.config import Config
     from atoll.kernel.container import Container
+    from atoll.kernel.providers import Key
 
 __all__ = [
     "App",
     "AppLike",
     "BackgroundTaskSpec",
+    "ConditionalProvider",
     "Declarations",
     "LogOptions",
     "LoopOptions",
@@ -108,6 +111,29 @@ class BackgroundTaskSpec:
     function: Callable[..., Awaitable[Any]]
 
 
+@dataclass(frozen=True)
+class ConditionalProvider:
+    """A provider registered only when the configuration asks for it (``provide(when=...)``)."""
+
+    when: Callable[[Config], bool]
+    """Called with the resolved configuration when the container is built."""
+    factory: Callable[..., Any]
+    """The recipe."""
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    """The other arguments of :meth:`Registry.provide`: ``scope``, ``provides``, ``name``."""
+
+    def registry(self) -> Registry:
+        """A registry holding this provider alone."""
+        alone = Registry()
+        alone.provide(self.factory, **self.arguments)
+        return alone
+
+    @property
+    def key(self) -> Key:
+        """What the provider provides: its type, or ``(type, name)``."""
+        return next(iter(self.registry()))
+
+
 @runtime_checkable
 class AppLike(Protocol):
     """Anything that can hand over an :class:`App`, such as a service or a system of them."""
@@ -157,6 +183,7 @@ class App:
         self._sections: dict[str, type[Any]] = {}
         self._tasks: list[BackgroundTaskSpec] = []
         self._on_build: list[Callable[[Container], None]] = []
+        self._conditional: list[ConditionalProvider] = []
         self.options("shutdown", ShutdownOptions)
         self.options("log", LogOptions)
         self.options("loop", LoopOptions)
@@ -170,6 +197,11 @@ class App:
     def tasks(self) -> list[BackgroundTaskSpec]:
         """The background tasks, in the order they were added."""
         return list(self._tasks)
+
+    @property
+    def conditional_providers(self) -> list[ConditionalProvider]:
+        """The providers registered with ``when=``, in the order added."""
+        return list(self._conditional)
 
     @property
     def build_hooks(self) -> list[Callable[[Container], None]]:
@@ -200,14 +232,46 @@ class App:
         return options
 
     @overload
-    def provide(self, factory: T, /, **kwargs: Any) -> T: ...
+    def provide(
+        self, factory: T, /, *, when: Callable[[Config], bool] | None = ..., **kwargs: Any
+    ) -> T: ...
 
     @overload
-    def provide(self, factory: None = None, /, **kwargs: Any) -> Callable[[T], T]: ...
+    def provide(
+        self,
+        factory: None = None,
+        /,
+        *,
+        when: Callable[[Config], bool] | None = ...,
+        **kwargs: Any,
+    ) -> Callable[[T], T]: ...
 
-    def provide(self, factory: Any = None, /, **kwargs: Any) -> Any:
-        """Register a provider; the arguments are those of :meth:`Registry.provide`."""
-        return self.registry.provide(factory, **kwargs)
+    def provide(
+        self,
+        factory: Any = None,
+        /,
+        *,
+        when: Callable[[Config], bool] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Register a provider; the arguments are those of :meth:`Registry.provide`.
+
+        Args:
+            factory: the recipe.
+            when: register it only if this returns true for the resolved configuration, when
+                the container is built: ``when=lambda config: config.section("server").enabled``.
+                Otherwise nothing is ever made from it, and whatever depends on it fails the
+                graph check.
+            **kwargs: ``scope``, ``provides``, ``name``, ``replace``.
+        """
+        if when is None:
+            return self.registry.provide(factory, **kwargs)
+        if factory is None:
+            return lambda f: self.provide(f, when=when, **kwargs)
+        conditional = ConditionalProvider(when, factory, kwargs)
+        conditional.registry()  # its hints are read, and refused, now rather than at start
+        self._conditional.append(conditional)
+        return factory
 
     def value(self, value: object, /, **kwargs: Any) -> None:
         """Register an instance; the arguments are those of :meth:`Registry.value`."""

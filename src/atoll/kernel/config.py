@@ -371,12 +371,28 @@ def _refuse_clashes(options: Sequence[Option], prefix: str) -> None:
 
 def _flags(opt: Option) -> tuple[str, ...]:
     if opt.switch:
-        return (opt.flag, opt.negative_flag)
+        switches = (opt.flag, opt.negative_flag)
+        return (*switches, opt.alias, opt.negative_alias) if opt.alias else switches
     return (opt.flag, opt.alias) if opt.alias else (opt.flag,)
 
 
 _SPELLINGS = "atoll.spellings"
 """The namespace entry that maps an option's key to the flag it was given by, if an alias."""
+
+
+class _SwitchSpelled(argparse.BooleanOptionalAction):
+    """Set a switch, and remember which of its flags gave it (``--no-server``)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        spellings = vars(namespace).setdefault(_SPELLINGS, {})
+        spellings[self.dest] = option_string
 
 
 class _StoreSpelled(argparse.Action):
@@ -404,8 +420,8 @@ def _add_flag(group: argparse._ArgumentGroup, opt: Option, prefix: str) -> None:
     # SUPPRESS leaves flags that were not given out of the namespace, so they override nothing.
     if opt.switch:
         group.add_argument(
-            opt.flag,
-            action=argparse.BooleanOptionalAction,
+            *((opt.flag, opt.alias) if opt.alias else (opt.flag,)),
+            action=_SwitchSpelled,
             dest=opt.key,
             default=argparse.SUPPRESS,
             help=help_text,
@@ -465,9 +481,10 @@ def _pick(
     """Return the value of the highest source that gives one, and that source."""
     if opt.key in flags:
         value = flags[opt.key]
+        spelled = flags.get(_SPELLINGS, {}).get(opt.key)
         if value is False:
-            return value, Origin("flag", opt.negative_flag)
-        return value, Origin("flag", flags.get(_SPELLINGS, {}).get(opt.key) or opt.flag)
+            return value, Origin("flag", spelled or opt.negative_flag)
+        return value, Origin("flag", spelled or opt.flag)
     env_var = opt.env_var(prefix)
     if env_var in environ:
         return environ[env_var], Origin("env", env_var)

@@ -265,6 +265,8 @@ def is_entrypoint(component: object) -> bool:
 def build_container(app: App, config: Config, lifecycle: Lifecycle) -> Container:
     """The container of ``app``: its providers, options, lifecycle and build hooks, checked.
 
+    A provider registered with ``when=`` is among them if its condition holds for ``config``.
+
     Raises:
         ContainerError: the providers, a background task or a build hook do not fit.
     """
@@ -278,6 +280,9 @@ def build_container(app: App, config: Config, lifecycle: Lifecycle) -> Container
     registry.value(lifecycle)
     registry.value(lifecycle.inflight, provides=InFlight)
     try:
+        for conditional in app.conditional_providers:
+            if conditional.when(config):
+                registry.include(conditional.registry(), label="a provider switched on by `when`")
         container = registry.build()
         for task in app.tasks:
             container.graph.check_consumer(f"background task {task.name!r}", task.function)

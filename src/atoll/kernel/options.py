@@ -112,7 +112,8 @@ def option(
         help: one line shown by ``--help``.
         default_factory: called to make the default, for mutable values such as lists.
         alias: a second, shorter flag for the option, whole (``"--broker"`` beside
-            ``--broker-url``); the environment variable and the file key stay one each.
+            ``--broker-url``); the environment variable and the file key stay one each. A
+            switch's alias gets its negative flag too (``"--server"`` gives ``--no-server``).
 
     Returns:
         A :func:`dataclasses.field`; assign it to an annotated attribute of a dataclass.
@@ -197,6 +198,11 @@ class Option:
     def negative_flag(self) -> str:
         """The flag that sets a bool option to false: ``--no-server-debug``."""
         return "--no-" + self.flag[2:]
+
+    @property
+    def negative_alias(self) -> str:
+        """The alias that sets a bool option to false: ``--no-server``; empty for none."""
+        return "--no-" + self.alias[2:] if self.alias else ""
 
     def env_var(self, prefix: str) -> str:
         """Return the environment variable under ``prefix``: ``RUNS_DB_POOL_SIZE``."""
@@ -319,10 +325,11 @@ def _check_alias(opt: Option) -> None:
             f"option {opt.key} has the alias {opt.alias!r}; an alias is a whole flag in "
             "lower case, such as '--broker'"
         )
-    if opt.switch:
+    if opt.switch and opt.alias.startswith("--no-"):
         raise ConfigError(
-            f"option {opt.key} is a switch ({opt.flag} and {opt.negative_flag}) and cannot "
-            f"have the alias {opt.alias!r}; give the alias to an option that takes a value"
+            f"option {opt.key} is a switch and has the alias {opt.alias!r}; a switch's alias "
+            f"is its positive flag, such as {'--' + opt.alias.removeprefix('--no-')!r}, and "
+            "gets its --no- flag from it"
         )
 
 

@@ -3,8 +3,10 @@
 The kernel runs an :class:`~atoll.App`: options, providers, tasks. A service adds handlers and
 endpoints; composing it gives the App that runs them: the services' own declarations, plus a
 message bus bound to the container once it is built, the ``broker`` options with the broker and
-what uses it (:mod:`atoll.service.messaging`), the ``server`` options, the ASGI app, and
-(unless an outside ASGI server serves it) the HTTP server component.
+what uses it (:mod:`atoll.service.messaging`), the ``server`` options, the JSON-RPC engines
+(:class:`~atoll.endpoints.rpc_engines.RpcEngines`, which HTTP, broker RPC and the clients all
+answer through), the ``clients``, and, unless ``--no-server`` turns HTTP off, the ASGI
+app and (unless an outside ASGI server serves it) the HTTP server component.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from atoll.endpoints.api import Api, Method
 from atoll.endpoints.asgi import HttpApp
 from atoll.endpoints.problems import HTTPError
 from atoll.endpoints.responses import send_problem
+from atoll.endpoints.rpc_engines import RpcEngines
 from atoll.endpoints.server import HttpServer, ServerOptions
 from atoll.errors import ConfigError
 from atoll.kernel.app import App
@@ -36,9 +39,18 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from atoll.endpoints.types import Receive, Scope, Send
+    from atoll.kernel.config import Config
     from atoll.messaging.bus import Middleware
 
-__all__ = ["ServiceApp", "asgi_app", "compose", "compose_target", "make_readiness", "system_api"]
+__all__ = [
+    "ServiceApp",
+    "asgi_app",
+    "compose",
+    "compose_target",
+    "make_readiness",
+    "serves_http",
+    "system_api",
+]
 
 _KERNEL_SECTIONS = frozenset({"shutdown", "log", "loop"})
 
@@ -96,25 +108,31 @@ def compose(
     install_broker(app, services)
     app.options("server", ServerOptions)
 
-    def make_http_app(bus: MessageBus, options: ServerOptions, readiness: Readiness) -> HttpApp:
-        return HttpApp(api, bus, options, readiness=readiness)
+    def make_rpc_engines(bus: MessageBus, options: ServerOptions) -> RpcEngines:
+        return RpcEngines(api, bus, max_batch=options.max_batch)
+
+    def make_http_app(
+        bus: MessageBus, options: ServerOptions, engines: RpcEngines, readiness: Readiness
+    ) -> HttpApp:
+        return HttpApp(api, bus, options, engines, readiness=readiness)
 
     app.provide(make_readiness)
-    app.provide(make_http_app)
+    app.provide(make_rpc_engines)
+    app.provide(make_http_app, when=serves_http)
     app.options("clients", ClientOptions)
     prefix = app.env_prefix
 
     def make_clients(
-        http: HttpApp, options: ClientOptions, broker: Broker, broker_options: BrokerOptions
+        engines: RpcEngines, options: ClientOptions, broker: Broker, broker_options: BrokerOptions
     ) -> Clients:
-        # The very engines HTTP serves: a call in the process is decoded, checked and
-        # answered as one over the network is.
+        # The very engines HTTP and the broker serve: a call in the process is decoded,
+        # checked and answered as one over the network is.
         remote = None if broker_options.local else broker
-        return Clients(options, http.engines, env_prefix=prefix, broker=remote)
+        return Clients(options, engines, env_prefix=prefix, broker=remote)
 
     app.provide(make_clients)
     if serve:
-        app.provide(_server_for_http_app)
+        app.provide(_server_for_http_app, when=serves_http)
     return app
 
 
@@ -141,6 +159,12 @@ def compose_target(
     raise TypeError(
         f"expected an atoll.Service or an atoll.System; got {type(target).__name__} {target!r:.60}"
     )
+
+
+def serves_http(config: Config) -> bool:
+    """Whether the configuration asks for HTTP (``--no-server`` says no)."""
+    options: ServerOptions = config.section("server")
+    return options.enabled
 
 
 def make_readiness(lifecycle: Lifecycle) -> Readiness:
@@ -185,6 +209,8 @@ def _include(app: App, part: App, label: str) -> None:
         app.task(name=task.name)(task.function)
     for hook in part.build_hooks:
         app.on_build(hook)
+    for conditional in part.conditional_providers:
+        app.provide(conditional.factory, when=conditional.when, **conditional.arguments)
 
 
 def system_api(name: str, version: str, services: Sequence[Service], description: str = "") -> Api:
@@ -265,7 +291,7 @@ class ServiceApp:
         stack = contextlib.AsyncExitStack()
         try:
             app = compose_target(self.target, serve=False)
-            config = load_config(app, [], os.environ)
+            config = _config_for_an_asgi_server(app)
             container = await stack.enter_async_context(running(app, config))
             self.http = await container.aget(HttpApp)
             lifecycle = container.get(Lifecycle)
@@ -286,6 +312,21 @@ class ServiceApp:
             await send({"type": "lifespan.shutdown.failed", "message": f"{self.name}: {error}"})
             return
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _config_for_an_asgi_server(app: App) -> Config:
+    """The configuration of ``app`` from the environment, which must not turn HTTP off.
+
+    Raises:
+        ConfigError: an option is invalid, or turns HTTP off, which an ASGI server serves.
+    """
+    config = load_config(app, [], os.environ)
+    if not serves_http(config):
+        raise ConfigError(
+            f"{app.env_prefix}_SERVER_ENABLED turns HTTP off, but an ASGI server serves "
+            f"{app.name}; unset it, or run {app.name} without HTTP with `atoll run`"
+        )
+    return config
 
 
 def asgi_app(target: Service | System) -> ServiceApp:

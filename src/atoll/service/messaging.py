@@ -18,10 +18,10 @@ Composing an application installs, beside the services' own declarations:
 # factories below when they are registered, so the types they name are imported for real.
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from atoll.clients.transports import RpcEngine
-from atoll.endpoints.asgi import HttpApp
+from atoll.endpoints.rpc_engines import RpcEngines
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.messaging.broker import Broker, Serving, Subscription, open_broker
@@ -70,7 +70,8 @@ class BrokerLink:
         broker: the broker.
         bus: who handles what the consumers take.
         services: the services of this process.
-        http: whose JSON-RPC engines answer broker RPC.
+        engines: the JSON-RPC engines of the services, by name, which answer broker RPC: the
+            ones HTTP and in-process clients answer through too.
     """
 
     atoll_entrypoint = True
@@ -81,7 +82,7 @@ class BrokerLink:
         broker: Broker,
         bus: MessageBus,
         services: Sequence[Service],
-        http: HttpApp,
+        engines: Mapping[str, RpcEngine],
     ) -> None:
         self.broker = broker
         self.consumers: list[BrokerConsumer] = []
@@ -95,7 +96,7 @@ class BrokerLink:
                     )
                 )
         self._engines: dict[str, RpcEngine] = (
-            {s.name: http.engines[s.name] for s in services if s.name in http.engines}
+            {s.name: engines[s.name] for s in services if s.name in engines}
             if options.rpc and not options.local
             else {}
         )
@@ -151,8 +152,10 @@ def install_broker(app: App, services: Sequence[Service]) -> None:
     def publisher(options: BrokerOptions, bus: MessageBus, broker: Broker) -> Publisher:
         return LocalPublisher(bus) if options.local else broker
 
-    def link(options: BrokerOptions, broker: Broker, bus: MessageBus, http: HttpApp) -> BrokerLink:
-        return BrokerLink(options, broker, bus, services, http)
+    def link(
+        options: BrokerOptions, broker: Broker, bus: MessageBus, engines: RpcEngines
+    ) -> BrokerLink:
+        return BrokerLink(options, broker, bus, services, engines)
 
     app.provide(broker, provides=Broker)
     app.provide(publisher, provides=Publisher)

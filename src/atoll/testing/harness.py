@@ -21,7 +21,8 @@ but no port is opened. What it adds is for tests:
 - every event raised or published on the bus is recorded, in the order the bus handles them
   (:attr:`ServiceHarness.events`), including events no handler of this process listens to:
   those another service would consume are what a test of this one asserts on;
-- an HTTP client and a JSON-RPC client reach the service in the process.
+- an HTTP client and a JSON-RPC client reach the service in the process; with
+  ``--no-server`` (a worker) only the JSON-RPC client does, and no HTTP app is built.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from atoll.endpoints.asgi import HttpApp
-from atoll.errors import DatabaseUnavailableError
+from atoll.endpoints.rpc_engines import RpcEngines
+from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import message_type, open_envelope
 from atoll.persistence.relay import OutboxRelay
-from atoll.service.composition import compose_target
+from atoll.service.composition import compose_target, serves_http
 from atoll.testing.client import TEST_BASE_URL
 
 if TYPE_CHECKING:
@@ -99,9 +101,14 @@ async def run(
             relays = _relays(container)
             for relay in relays:
                 relay.publisher = _RecordingPublisher(relay.publisher, recorder)
-            http = await container.aget(HttpApp)
-            transport = _SettlingTransport(http, relays)
-            async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as client:
+            async with contextlib.AsyncExitStack() as serving:
+                http = client = None
+                if serves_http(config):  # not with --no-server: a worker has no HTTP app
+                    http = await container.aget(HttpApp)
+                    transport = _SettlingTransport(http, relays)
+                    client = await serving.enter_async_context(
+                        httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL)
+                    )
                 harness = ServiceHarness(container, recorder, http, client, relays)
                 try:
                     yield harness
@@ -126,27 +133,48 @@ class ServiceHarness:
     Attributes:
         container: the started container: ``await harness.container.aget(Repo)``.
         bus: the message bus every handler call goes through.
-        http: the service's ASGI app, which :attr:`client` sends requests to.
-        client: an ``httpx.AsyncClient`` on the service, with base URL
-            ``http://testserver``: ``await harness.client.get("/runs/1")``. Like
-            :meth:`send`, it returns once the events the request committed are handled.
     """
 
     def __init__(
         self,
         container: Container,
         recorder: _EventRecorder,
-        http: HttpApp,
-        client: httpx.AsyncClient,
+        http: HttpApp | None,
+        client: httpx.AsyncClient | None,
         relays: Sequence[OutboxRelay] = (),
     ) -> None:
         self.container = container
         self.bus = recorder.bus
-        self.http = http
-        self.client = client
+        self._http = http
+        self._client = client
         self._recorder = recorder
         self._relays = list(relays)
         self._rpc: RemoteService | None = None
+
+    @property
+    def http(self) -> HttpApp:
+        """The service's ASGI app, which :attr:`client` sends requests to.
+
+        Raises:
+            ConfigError: the service runs with ``--no-server``, so it has no HTTP app.
+        """
+        if self._http is None:
+            raise _no_http("http")
+        return self._http
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` on the service, with base URL ``http://testserver``.
+
+        ``await harness.client.get("/runs/1")``. Like :meth:`send`, it returns once the events
+        the request committed are handled.
+
+        Raises:
+            ConfigError: the service runs with ``--no-server``, so it has no HTTP app.
+        """
+        if self._client is None:
+            raise _no_http("client")
+        return self._client
 
     @property
     def events(self) -> list[object]:
@@ -223,7 +251,8 @@ class ServiceHarness:
             from atoll.clients.remote import RemoteService  # noqa: PLC0415 - on first use
             from atoll.clients.transports import LocalTransport  # noqa: PLC0415 - on first use
 
-            local = LocalTransport(self.http.rpc, name=self.http.api.title)
+            engines = self.container.get(RpcEngines)
+            local = LocalTransport(engines.whole, name=engines.api.title)
             self._rpc = RemoteService(_SettlingRpc(local, self._relays))
         return self._rpc
 
@@ -234,7 +263,15 @@ class ServiceHarness:
             self._rpc = None
 
     def __repr__(self) -> str:
-        return f"<ServiceHarness of {self.http.api.title!r}>"
+        return f"<ServiceHarness of {self.container.get(RpcEngines).api.title!r}>"
+
+
+def _no_http(asked: str) -> ConfigError:
+    return ConfigError(
+        f"harness.{asked} reaches the service over HTTP, which --no-server turned off; drop "
+        "the flag to test HTTP, or reach the service with harness.send, harness.rpc or a "
+        "client over its broker"
+    )
 
 
 async def _settle(relays: Sequence[OutboxRelay]) -> int:

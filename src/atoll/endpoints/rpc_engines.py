@@ -1,0 +1,114 @@
+"""The JSON-RPC engines of a process: one per service, made once, shared by every transport.
+
+An engine (:class:`~atoll.endpoints.jsonrpc.JsonRpc`) knows no transport, so none of them owns
+it: the composition makes :class:`RpcEngines` once, and HTTP (the ASGI app's ``/rpc``), broker
+RPC (the broker link's servings) and in-process clients
+(:class:`~atoll.clients.directory.Clients`) all answer through the same objects. A process that
+serves no HTTP still has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from atoll.endpoints.jsonrpc import InvalidParamsError, JsonRpc, Param, RpcMethod
+from atoll.endpoints.rest import message_fields
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
+
+    from atoll.endpoints.api import Api, Method
+    from atoll.messaging.bus import MessageBus
+    from atoll.messaging.handlers import Handler
+
+__all__ = ["RpcEngines", "rpc_engine", "rpc_methods"]
+
+
+class RpcEngines(Mapping[str, JsonRpc]):
+    """The JSON-RPC engine of each service of an :class:`~atoll.endpoints.api.Api`, by name.
+
+    ``engines["runs"]`` answers the methods of the service ``runs`` by their plain names: what
+    clients in the process call and what broker RPC serves. :attr:`whole` answers every method
+    of the API: the service's own engine for a service, and for a system each service's methods
+    as ``service.method``; HTTP serves it at the RPC path.
+
+    Args:
+        api: the API of a service, or of a system (whose ``parts`` are its services' APIs).
+        bus: the bound bus the handlers are called through.
+        max_batch: the most calls one JSON-RPC batch may hold, on every transport.
+
+    Raises:
+        ConfigError: a method cannot be served (see :class:`~atoll.endpoints.jsonrpc.JsonRpc`).
+    """
+
+    def __init__(self, api: Api, bus: MessageBus, *, max_batch: int = 100) -> None:
+        self.api = api
+        self.whole = rpc_engine(api, bus, max_batch=max_batch)
+        self._engines: dict[str, JsonRpc] = (
+            {part.title: rpc_engine(part, bus, max_batch=max_batch) for part in api.parts}
+            if api.parts
+            else {api.title: self.whole}
+        )
+
+    def __getitem__(self, name: str) -> JsonRpc:
+        return self._engines[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._engines)
+
+    def __len__(self) -> int:
+        return len(self._engines)
+
+    def __repr__(self) -> str:
+        return f"RpcEngines({', '.join(self._engines)})"
+
+
+def rpc_methods(methods: Iterable[Method], bus: MessageBus) -> list[RpcMethod]:
+    """The JSON-RPC methods of ``methods``, each calling its handler through ``bus``."""
+    return [_rpc_method(method.name, method.handler, bus) for method in methods]
+
+
+def rpc_engine(api: Api, bus: MessageBus, *, max_batch: int = 100) -> JsonRpc:
+    """A JSON-RPC engine answering ``api``'s methods through ``bus``."""
+    return JsonRpc(
+        rpc_methods(api.methods, bus),
+        faults=api.faults,
+        max_batch=max_batch,
+        title=api.title,
+        version=api.version,
+        description=api.description,
+    )
+
+
+def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
+    if handler.message is not None:
+        message = handler.message
+        parameter = bus.signature(handler).inputs[0].name
+        fields = message_fields(message)
+
+        async def call_with_message(arguments: dict[str, Any]) -> Any:
+            try:
+                built = message(**arguments)
+            except (TypeError, ValueError) as error:  # the message's own check refused them
+                raise InvalidParamsError(str(error), "$") from error
+            return await bus.call(handler, {parameter: built})
+
+        params = fields
+        call: Callable[[dict[str, Any]], Awaitable[Any]] = call_with_message
+    else:
+        params = list(bus.signature(handler).inputs)
+        call = bus.caller(handler)
+    return RpcMethod(
+        name=name,
+        params=tuple(
+            Param(item.name, item.hint, positional=not item.keyword_only)
+            if item.required
+            else Param(item.name, item.hint, item.default, positional=not item.keyword_only)
+            for item in params
+        ),
+        call=call,
+        result=handler.returns,
+        summary=handler.summary,
+        description=handler.description,
+    )

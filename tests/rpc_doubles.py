@@ -17,7 +17,7 @@ import uvicorn
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from atoll.endpoints.jsonrpc import JsonRpc
+    from atoll.endpoints.rpc.jsonrpc import JsonRpc
 
 LIMIT = 10.0  # every wait is bounded, so a bug fails the test instead of hanging it
 

@@ -1,8 +1,8 @@
-# The ASGI aliases of atoll.endpoints.types, as an application written without atoll meets them.
+# The ASGI aliases of atoll.endpoints.http.types, as an app written without atoll meets them.
 # Type-checked by mypy --strict, never run. Each `type: ignore[code]` marks a line mypy must
 # reject: with warn_unused_ignores (part of --strict), mypy fails if the error goes away.
 import atoll
-from atoll.endpoints.types import ASGIApp, Message, Receive, Scope, Send
+from atoll.endpoints.http.types import ASGIApp, Message, Receive, Scope, Send
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:

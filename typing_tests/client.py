@@ -20,7 +20,7 @@ from atoll.clients.transports import (
     SyncHttpTransport,
     Transport,
 )
-from atoll.endpoints.jsonrpc import JsonRpc
+from atoll.endpoints.rpc.jsonrpc import JsonRpc
 
 
 @dataclass(frozen=True)

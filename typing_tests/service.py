@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, assert_type
 
 import atoll
-from atoll.endpoints.types import ASGIApp
+from atoll.endpoints.http.types import ASGIApp
 from atoll.messaging.bus import Call, Next
 
 

@@ -10,7 +10,7 @@ import pytest
 from granian.server.embed import Server
 
 from atoll.adapters import granian as adapter
-from atoll.endpoints.server import HttpServer, ServerOptions
+from atoll.endpoints.http.server import HttpServer, ServerOptions
 from atoll.errors import LifecycleError
 
 

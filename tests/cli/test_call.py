@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from atoll.cli import cli
 from atoll.cli.call import parse_params
-from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
+from atoll.endpoints.rpc.jsonrpc import JsonRpc
+from atoll.endpoints.rpc.methods import Param, RpcMethod
 from tests.rpc_doubles import RpcApp, serving
 
 LIMIT = 10.0  # every wait is bounded, so a bug fails the test instead of hanging it

@@ -4,7 +4,8 @@ import pytest
 
 from atoll.clients.directory import ClientOptions, Clients
 from atoll.clients.transports import LocalTransport
-from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
+from atoll.endpoints.rpc.jsonrpc import JsonRpc
+from atoll.endpoints.rpc.methods import Param, RpcMethod
 from atoll.errors import ConfigError
 from atoll.kernel.config import ConfigSpec
 from tests.rpc_doubles import RpcApp, serving

@@ -9,7 +9,8 @@ import pytest
 
 from atoll.clients.remote import Pending, RemoteService, SyncRemoteService
 from atoll.clients.transports import HttpTransport, LocalTransport, SyncHttpTransport
-from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
+from atoll.endpoints.rpc.jsonrpc import JsonRpc
+from atoll.endpoints.rpc.methods import Param, RpcMethod
 from atoll.errors import ConfigError, RemoteError, RemoteUnavailableError
 from atoll.messaging.faults import FaultMap
 from tests.rpc_doubles import RpcApp, answer_with, serving

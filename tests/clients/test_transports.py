@@ -15,7 +15,8 @@ from atoll.clients.transports import (
     masked,
     rpc_url,
 )
-from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
+from atoll.endpoints.rpc.jsonrpc import JsonRpc
+from atoll.endpoints.rpc.methods import Param, RpcMethod
 from atoll.errors import ConfigError, RemoteError, RemoteUnavailableError
 from tests.rpc_doubles import RpcApp, answer_with, serving
 

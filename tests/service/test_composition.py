@@ -10,9 +10,9 @@ import pytest
 
 import atoll
 from atoll.clients.directory import ClientOptions
-from atoll.endpoints.asgi import HttpApp
-from atoll.endpoints.rpc_engines import RpcEngines
-from atoll.endpoints.server import HttpServer, ServerOptions
+from atoll.endpoints.http.asgi import HttpApp
+from atoll.endpoints.http.server import HttpServer, ServerOptions
+from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import ConfigError, ProviderError
 from atoll.kernel.entrypoint import build_container, load_config, running
 from atoll.kernel.lifecycle import Lifecycle

@@ -6,7 +6,7 @@ import pytest
 
 import atoll
 from atoll.endpoints.api import Method, Route
-from atoll.endpoints.server import HttpServer
+from atoll.endpoints.http.server import HttpServer
 from atoll.errors import ConfigError, ProviderError
 from atoll.kernel.app import App
 from atoll.messaging.handlers import HandlerKind

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 import atoll
-from atoll.endpoints.server import HttpServer
+from atoll.endpoints.http.server import HttpServer
 from atoll.errors import ConfigError
 from atoll.service.composition import ServiceApp
 

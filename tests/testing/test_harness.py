@@ -7,7 +7,7 @@ import pytest
 
 import atoll
 import atoll.testing
-from atoll.endpoints.asgi import HttpApp
+from atoll.endpoints.http.asgi import HttpApp
 from atoll.errors import (
     ConfigError,
     MissingProviderError,

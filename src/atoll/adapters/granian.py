@@ -24,7 +24,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 if TYPE_CHECKING:
     import socket
 
-    from atoll.endpoints.types import ASGIApp
+    from atoll.endpoints.http.types import ASGIApp
 
 __all__ = ["serve"]
 

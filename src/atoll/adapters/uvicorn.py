@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import socket
     from collections.abc import Iterator
 
-    from atoll.endpoints.types import ASGIApp
+    from atoll.endpoints.http.types import ASGIApp
 
 __all__ = ["serve"]
 

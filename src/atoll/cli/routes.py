@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 import click
 
 from atoll.cli.run import load_target
-from atoll.endpoints.rpc_engines import rpc_methods
+from atoll.endpoints.rpc.engines import rpc_methods
 from atoll.errors import ConfigError, ContainerError, TargetError
 from atoll.kernel.app import App, AppLike, as_app
 from atoll.kernel.config import Config
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from atoll.endpoints.api import Api
-    from atoll.endpoints.jsonrpc import Param
+    from atoll.endpoints.rpc.methods import Param
 
 __all__ = ["describe_routes", "routes", "type_name"]
 

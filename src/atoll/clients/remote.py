@@ -44,7 +44,7 @@ from typing import (
 import msgspec
 
 from atoll.clients.transports import BODY_SHOWN, HttpTransport, SyncHttpTransport
-from atoll.endpoints.jsonrpc import INTERNAL_ERROR
+from atoll.endpoints.rpc.jsonrpc import INTERNAL_ERROR
 from atoll.errors import RemoteError
 
 if TYPE_CHECKING:

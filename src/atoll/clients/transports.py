@@ -29,7 +29,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from atoll._version import __version__
-from atoll.endpoints.jsonrpc import INTERNAL_ERROR
+from atoll.endpoints.rpc.jsonrpc import INTERNAL_ERROR
 from atoll.errors import BrokerUnavailableError, ConfigError, RemoteError, RemoteUnavailableError
 from atoll.kernel.options import masked_url
 
@@ -112,7 +112,7 @@ class Transport(Protocol):
 
 
 class RpcEngine(Protocol):
-    """Answers JSON-RPC bodies in the process: :class:`atoll.endpoints.jsonrpc.JsonRpc`."""
+    """Answers JSON-RPC bodies in the process: :class:`atoll.endpoints.rpc.jsonrpc.JsonRpc`."""
 
     async def handle(self, body: bytes) -> bytes | None:
         """The encoded answer to ``body``, or None when nothing is answered."""

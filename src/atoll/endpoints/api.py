@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from atoll.messaging.faults import FaultMap
 
 if TYPE_CHECKING:
-    from atoll.endpoints.types import ASGIApp
+    from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.handlers import Handler
 
 __all__ = ["Api", "Method", "Route", "kebab", "snake"]

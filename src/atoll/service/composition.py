@@ -4,7 +4,7 @@ The kernel runs an :class:`~atoll.App`: options, providers, tasks. A service add
 endpoints; composing it gives the App that runs them: the services' own declarations, plus a
 message bus bound to the container once it is built, the ``broker`` options with the broker and
 what uses it (:mod:`atoll.service.messaging`), the ``server`` options, the JSON-RPC engines
-(:class:`~atoll.endpoints.rpc_engines.RpcEngines`, which HTTP, broker RPC and the clients all
+(:class:`~atoll.endpoints.rpc.engines.RpcEngines`, which HTTP, broker RPC and the clients all
 answer through), the ``clients``, and, unless ``--no-server`` turns HTTP off, the ASGI
 app and (unless an outside ASGI server serves it) the HTTP server component.
 """
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.api import Api, Method
-from atoll.endpoints.asgi import HttpApp
-from atoll.endpoints.problems import HTTPError
-from atoll.endpoints.responses import send_problem
-from atoll.endpoints.rpc_engines import RpcEngines
-from atoll.endpoints.server import HttpServer, ServerOptions
+from atoll.endpoints.http.asgi import HttpApp
+from atoll.endpoints.http.problems import HTTPError
+from atoll.endpoints.http.responses import send_problem
+from atoll.endpoints.http.server import HttpServer, ServerOptions
+from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import ConfigError
 from atoll.kernel.app import App
 from atoll.kernel.entrypoint import load_config, running
@@ -38,7 +38,7 @@ from atoll.service.system import System
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from atoll.endpoints.types import Receive, Scope, Send
+    from atoll.endpoints.http.types import Receive, Scope, Send
     from atoll.kernel.config import Config
     from atoll.messaging.bus import Middleware
 

@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from atoll.clients.transports import RpcEngine
-from atoll.endpoints.rpc_engines import RpcEngines
+from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.messaging.broker import Broker, Serving, Subscription, open_broker

@@ -37,7 +37,7 @@ from atoll.messaging.handlers import Handler, HandlerKind
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from atoll.endpoints.types import ASGIApp
+    from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.bus import Middleware
     from atoll.persistence.declaration import DatabaseDeclaration
     from atoll.persistence.repository import Repository

@@ -20,7 +20,7 @@ from atoll.errors import ConfigError
 from atoll.kernel.app import App, Declarations
 
 if TYPE_CHECKING:
-    from atoll.endpoints.types import ASGIApp
+    from atoll.endpoints.http.types import ASGIApp
     from atoll.service.service import Service
 
 

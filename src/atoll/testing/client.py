@@ -29,7 +29,7 @@ from atoll.errors import LifecycleError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from atoll.endpoints.types import ASGIApp, Message, Receive, Scope, Send
+    from atoll.endpoints.http.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["TEST_BASE_URL", "asgi_client"]
 

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from atoll.endpoints.asgi import HttpApp
-from atoll.endpoints.rpc_engines import RpcEngines
+from atoll.endpoints.http.asgi import HttpApp
+from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.bus import MessageBus

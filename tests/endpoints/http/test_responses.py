@@ -1,7 +1,7 @@
 import msgspec
 
-from atoll.endpoints.problems import HTTPError
-from atoll.endpoints.responses import send_bytes, send_empty, send_json, send_problem
+from atoll.endpoints.http.problems import HTTPError
+from atoll.endpoints.http.responses import send_bytes, send_empty, send_json, send_problem
 
 
 class Recorder:

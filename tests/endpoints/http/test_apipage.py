@@ -3,7 +3,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from atoll.endpoints.apipage import api_page
+from atoll.endpoints.http.apipage import api_page
 
 VOID = {"meta", "input", "br", "hr", "img", "link", "source", "col", "area", "base", "wbr"}
 

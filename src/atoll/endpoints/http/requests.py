@@ -17,12 +17,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import parse_qs
 
-from atoll.endpoints.problems import HTTPError
+from atoll.endpoints.http.problems import HTTPError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from atoll.endpoints.types import Receive, Scope
+    from atoll.endpoints.http.types import Receive, Scope
 
 __all__ = ["ClientDisconnectedError", "Request", "require_json", "route_path"]
 
@@ -39,7 +39,7 @@ _COMMON_TYPES = {
 class ClientDisconnectedError(Exception):
     """The client went away before its request was read; no response can be sent.
 
-    Like :class:`~atoll.endpoints.problems.HTTPError`, a control-flow signal of the HTTP layer
+    Like :class:`~atoll.endpoints.http.problems.HTTPError`, a control-flow signal of the HTTP layer
     rather than an :class:`~atoll.errors.AtollError`: the app stops handling the request and
     answers nothing.
     """
@@ -49,7 +49,7 @@ def route_path(scope: Scope) -> str:
     """The request's path below the application's mount point, which routes are matched on.
 
     ASGI servers put the whole request target in ``path`` and where the application is mounted
-    in ``root_path`` (``--root-path /api``, or a :class:`~atoll.endpoints.mount.Mount`), so
+    in ``root_path`` (``--root-path /api``, or a :class:`~atoll.endpoints.http.mount.Mount`), so
     ``/api/runs/1`` under ``/api`` is routed as ``/runs/1``. A ``path`` outside ``root_path``
     (an older server that strips it itself) is used as it is.
     """

@@ -36,19 +36,18 @@ import logging
 import re
 import uuid
 from collections import Counter
-from dataclasses import dataclass
-from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from atoll.endpoints.openrpc import build_document
+from atoll.endpoints.rpc.methods import RpcMethod
+from atoll.endpoints.rpc.openrpc import build_document
 from atoll.errors import ConfigError
 from atoll.messaging.faults import FaultMap
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+    from collections.abc import Coroutine, Iterable, Mapping
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -56,12 +55,9 @@ __all__ = [
     "INVALID_REQUEST",
     "MAX_DEPTH",
     "METHOD_NOT_FOUND",
-    "NO_DEFAULT",
     "PARSE_ERROR",
     "InvalidParamsError",
     "JsonRpc",
-    "Param",
-    "RpcMethod",
 ]
 
 PARSE_ERROR: Final = -32700
@@ -74,52 +70,6 @@ MAX_DEPTH: Final = 128
 """The most arrays and objects a body may nest, the batch and the request included."""
 
 logger = logging.getLogger("atoll.rpc")
-
-
-class _NoDefault(Enum):
-    NO_DEFAULT = "NO_DEFAULT"
-
-    def __repr__(self) -> str:
-        return "NO_DEFAULT"
-
-
-NO_DEFAULT: Final = _NoDefault.NO_DEFAULT
-"""The default of a required parameter."""
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
-    """One parameter of a method, as callers see it."""
-
-    name: str
-    hint: Any
-    """A type msgspec converts to: ``int``, ``list[int]``, a dataclass, ``X | None``..."""
-    default: Any = NO_DEFAULT
-    """The value when the caller gives none; :data:`NO_DEFAULT` makes the parameter required."""
-    positional: bool = True
-    """False for a keyword-only parameter, which callers must pass by name."""
-
-    @property
-    def required(self) -> bool:
-        """Whether a caller must give this parameter."""
-        return self.default is NO_DEFAULT
-
-
-@dataclass(frozen=True, slots=True)
-class RpcMethod:
-    """A method callers may invoke: its name, parameters and the coroutine that runs it."""
-
-    name: str
-    params: tuple[Param, ...]
-    """The parameters, in signature order."""
-    call: Callable[[dict[str, Any]], Awaitable[Any]]
-    """Runs the method with its validated, converted arguments, by name; returns the result."""
-    result: Any = Any
-    """The result's type hint, for the OpenRPC document."""
-    summary: str = ""
-    """The first line of the docstring."""
-    description: str = ""
-    """The rest of the docstring."""
 
 
 class JsonRpc:

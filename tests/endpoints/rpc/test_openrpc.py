@@ -4,8 +4,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
-from atoll.endpoints.openrpc import OPENRPC_VERSION, build_document
+from atoll.endpoints.rpc.jsonrpc import JsonRpc
+from atoll.endpoints.rpc.methods import Param, RpcMethod
+from atoll.endpoints.rpc.openrpc import OPENRPC_VERSION, build_document
 
 
 @dataclass

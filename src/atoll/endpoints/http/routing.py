@@ -13,7 +13,7 @@ path is one dictionary lookup; a templated one splits the path on ``/`` once and
 literal segments, among only the templates with that many segments. Everything else (parsing
 templates, checking types, finding conflicts) happens in :meth:`Router.add`.
 
-The rules, each raised as :class:`~atoll.endpoints.problems.HTTPError`:
+The rules, each raised as :class:`~atoll.endpoints.http.problems.HTTPError`:
 
 - A static route beats a templated one (``/runs/latest`` before ``/runs/{run_id}``); between
   two templates, at the first segment where they differ a literal beats a parameter.
@@ -38,7 +38,7 @@ from functools import cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from atoll.endpoints.problems import HTTPError
+from atoll.endpoints.http.problems import HTTPError
 from atoll.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ class Router(Generic[E]):
         Args:
             method: the request's method, upper-case.
             path: the path below the application's root (see
-                :func:`~atoll.endpoints.requests.route_path`).
+                :func:`~atoll.endpoints.http.requests.route_path`).
 
         Raises:
             HTTPError: 404 when no route has this path, 405 (with ``Allow``) when none of its

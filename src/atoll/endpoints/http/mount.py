@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from atoll.errors import ConfigError
 
 if TYPE_CHECKING:
-    from atoll.endpoints.types import ASGIApp, Receive, Scope, Send
+    from atoll.endpoints.http.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["Mount"]
 

@@ -1,7 +1,7 @@
 import pytest
 
-from atoll.endpoints.problems import HTTPError
-from atoll.endpoints.requests import ClientDisconnectedError, Request, require_json, route_path
+from atoll.endpoints.http.problems import HTTPError
+from atoll.endpoints.http.requests import ClientDisconnectedError, Request, require_json, route_path
 from atoll.errors import AtollError
 
 

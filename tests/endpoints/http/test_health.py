@@ -7,9 +7,9 @@ import contextlib
 import pytest
 
 import atoll
-from atoll.endpoints.asgi import HttpApp
-from atoll.endpoints.rpc_engines import RpcEngines
-from atoll.endpoints.server import ServerOptions
+from atoll.endpoints.http.asgi import HttpApp
+from atoll.endpoints.http.server import ServerOptions
+from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.kernel.health import Readiness

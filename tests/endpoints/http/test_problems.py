@@ -1,7 +1,7 @@
 import msgspec
 import pytest
 
-from atoll.endpoints.problems import PROBLEM_JSON, HTTPError, problem_body, reason
+from atoll.endpoints.http.problems import PROBLEM_JSON, HTTPError, problem_body, reason
 from atoll.errors import AtollError
 
 

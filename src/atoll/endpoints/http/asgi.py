@@ -20,24 +20,24 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import msgspec
 
-from atoll.endpoints.apipage import api_page
-from atoll.endpoints.mount import Mount
-from atoll.endpoints.openapi import openapi_document
-from atoll.endpoints.problems import HTTPError
-from atoll.endpoints.requests import ClientDisconnectedError, Request, require_json, route_path
-from atoll.endpoints.responses import send_bytes, send_empty, send_json, send_problem
-from atoll.endpoints.rest import RestEndpoint
-from atoll.endpoints.routing import Router
+from atoll.endpoints.http.apipage import api_page
+from atoll.endpoints.http.mount import Mount
+from atoll.endpoints.http.openapi import openapi_document
+from atoll.endpoints.http.problems import HTTPError
+from atoll.endpoints.http.requests import ClientDisconnectedError, Request, require_json, route_path
+from atoll.endpoints.http.responses import send_bytes, send_empty, send_json, send_problem
+from atoll.endpoints.http.rest import RestEndpoint
+from atoll.endpoints.http.routing import Router
 from atoll.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from atoll.endpoints.api import Api
-    from atoll.endpoints.jsonrpc import JsonRpc
-    from atoll.endpoints.rpc_engines import RpcEngines
-    from atoll.endpoints.server import ServerOptions
-    from atoll.endpoints.types import Receive, Scope, Send
+    from atoll.endpoints.http.server import ServerOptions
+    from atoll.endpoints.http.types import Receive, Scope, Send
+    from atoll.endpoints.rpc.engines import RpcEngines
+    from atoll.endpoints.rpc.jsonrpc import JsonRpc
     from atoll.kernel.health import Readiness
     from atoll.messaging.bus import MessageBus
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import atoll
-from atoll.endpoints.server import HttpServer, ServerOptions
+from atoll.endpoints.http.server import HttpServer, ServerOptions
 from atoll.errors import ConfigError, LifecycleError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.service.composition import compose

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from atoll.endpoints.jsonrpc import JsonRpc, Param, RpcMethod
+from atoll.endpoints.rpc.jsonrpc import JsonRpc
+from atoll.endpoints.rpc.methods import Param, RpcMethod
 
 ran: list[tuple[str, dict[str, Any]]] = []
 

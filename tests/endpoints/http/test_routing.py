@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from atoll.endpoints.problems import HTTPError
-from atoll.endpoints.routing import Match, Route, Router
+from atoll.endpoints.http.problems import HTTPError
+from atoll.endpoints.http.routing import Match, Route, Router
 from atoll.errors import ConfigError
 
 

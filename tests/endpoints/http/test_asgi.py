@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import atoll
-from atoll.endpoints.asgi import HttpApp
+from atoll.endpoints.http.asgi import HttpApp
 from atoll.errors import ConfigError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.service.composition import compose

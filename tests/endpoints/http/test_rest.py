@@ -10,8 +10,8 @@ import msgspec
 import pytest
 
 import atoll
-from atoll.endpoints.asgi import HttpApp
-from atoll.endpoints.rest import message_fields, path_names
+from atoll.endpoints.http.asgi import HttpApp
+from atoll.endpoints.http.rest import message_fields, path_names
 from atoll.errors import ConfigError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.service.composition import compose

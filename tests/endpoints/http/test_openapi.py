@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 import atoll
-from atoll.endpoints.asgi import HttpApp
-from atoll.endpoints.openapi import openapi_document
+from atoll.endpoints.http.asgi import HttpApp
+from atoll.endpoints.http.openapi import openapi_document
 from atoll.kernel.entrypoint import load_config, running
 from atoll.service.composition import compose
 

@@ -15,15 +15,14 @@ JSON path (``Expected `float`, got `str` - at `$.meters```).
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import typing
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
-from atoll.endpoints.problems import HTTPError
-from atoll.endpoints.requests import Request, require_json
+from atoll.endpoints.fields import message_fields
+from atoll.endpoints.http.problems import HTTPError
+from atoll.endpoints.http.requests import Request, require_json
 from atoll.errors import ConfigError
 from atoll.messaging.handlers import HandlerKind, Input, is_data_hint
 
@@ -31,11 +30,11 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from atoll.endpoints.api import Route
-    from atoll.endpoints.types import Receive, Scope
+    from atoll.endpoints.http.types import Receive, Scope
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
 
-__all__ = ["RestEndpoint", "message_fields", "path_names"]
+__all__ = ["RestEndpoint", "path_names"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _encode = msgspec.json.encode
@@ -51,27 +50,6 @@ def path_names(template: str) -> list[str]:
     return [
         part[1:-1] for part in template.split("/") if part.startswith("{") and part.endswith("}")
     ]
-
-
-def message_fields(message: type) -> list[Input]:
-    """The fields of a message type (a dataclass or a msgspec Struct), as inputs."""
-    if issubclass(message, msgspec.Struct):
-        hints = _hints(message)
-        return [
-            Input(f.name, hints[f.name], _struct_default(f))
-            for f in msgspec.structs.fields(message)
-        ]
-    if dataclasses.is_dataclass(message):
-        hints = _hints(message)
-        return [
-            Input(f.name, hints[f.name], _dataclass_default(f))
-            for f in dataclasses.fields(message)
-            if f.init
-        ]
-    raise ConfigError(
-        f"message type {message.__qualname__} is neither a dataclass nor a msgspec Struct; "
-        "declare it with @dataclass(frozen=True)"
-    )
 
 
 class RestEndpoint:
@@ -265,26 +243,6 @@ def _struct_of(name: str, inputs: list[Input]) -> Any:
         for item in inputs
     ]
     return msgspec.defstruct(name, fields, forbid_unknown_fields=False)
-
-
-def _hints(tp: type) -> dict[str, Any]:
-    return typing.get_type_hints(tp, include_extras=True)
-
-
-def _struct_default(field: msgspec.structs.FieldInfo) -> Any:
-    if field.default is not msgspec.NODEFAULT:
-        return field.default
-    if field.default_factory is not msgspec.NODEFAULT:
-        return field.default_factory()
-    return inspect.Parameter.empty
-
-
-def _dataclass_default(field: dataclasses.Field[Any]) -> Any:
-    if field.default is not dataclasses.MISSING:
-        return field.default
-    if field.default_factory is not dataclasses.MISSING:
-        return field.default_factory()
-    return inspect.Parameter.empty
 
 
 def _is_sequence(hint: object) -> bool:

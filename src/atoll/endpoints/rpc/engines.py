@@ -1,6 +1,6 @@
 """The JSON-RPC engines of a process: one per service, made once, shared by every transport.
 
-An engine (:class:`~atoll.endpoints.jsonrpc.JsonRpc`) knows no transport, so none of them owns
+An engine (:class:`~atoll.endpoints.rpc.jsonrpc.JsonRpc`) knows no transport, so none of them owns
 it: the composition makes :class:`RpcEngines` once, and HTTP (the ASGI app's ``/rpc``), broker
 RPC (the broker link's servings) and in-process clients
 (:class:`~atoll.clients.directory.Clients`) all answer through the same objects. A process that
@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from atoll.endpoints.jsonrpc import InvalidParamsError, JsonRpc, Param, RpcMethod
-from atoll.endpoints.rest import message_fields
+from atoll.endpoints.fields import message_fields
+from atoll.endpoints.rpc.jsonrpc import InvalidParamsError, JsonRpc
+from atoll.endpoints.rpc.methods import Param, RpcMethod
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -39,7 +40,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
         max_batch: the most calls one JSON-RPC batch may hold, on every transport.
 
     Raises:
-        ConfigError: a method cannot be served (see :class:`~atoll.endpoints.jsonrpc.JsonRpc`).
+        ConfigError: a method cannot be served (see :class:`~atoll.endpoints.rpc.jsonrpc.JsonRpc`).
     """
 
     def __init__(self, api: Api, bus: MessageBus, *, max_batch: int = 100) -> None:

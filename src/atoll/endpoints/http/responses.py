@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from atoll.endpoints.problems import HTTPError
-    from atoll.endpoints.types import Send
+    from atoll.endpoints.http.problems import HTTPError
+    from atoll.endpoints.http.types import Send
 
 __all__ = ["JSON", "PROBLEM", "send_bytes", "send_empty", "send_json", "send_problem"]
 

@@ -20,7 +20,7 @@ from atoll.errors import LifecycleError
 from atoll.kernel.options import option
 
 if TYPE_CHECKING:
-    from atoll.endpoints.types import ASGIApp
+    from atoll.endpoints.http.types import ASGIApp
 
 __all__ = ["HttpServer", "RunningServer", "ServerOptions"]
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from atoll.endpoints.problems import PROBLEM_JSON
+from atoll.endpoints.http.problems import PROBLEM_JSON
 
 if TYPE_CHECKING:
     from atoll.endpoints.api import Api
-    from atoll.endpoints.rest import RestEndpoint
+    from atoll.endpoints.http.rest import RestEndpoint
 
 __all__ = ["openapi_document"]
 

@@ -3,7 +3,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from atoll.endpoints.mount import Mount
+from atoll.endpoints.http.mount import Mount
 from atoll.errors import ConfigError
 
 

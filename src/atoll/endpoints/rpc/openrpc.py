@@ -23,7 +23,7 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from atoll.endpoints.jsonrpc import Param, RpcMethod
+    from atoll.endpoints.rpc.methods import Param, RpcMethod
 
 __all__ = ["OPENRPC_VERSION", "build_document"]
 

@@ -9,18 +9,16 @@ from typing import Any
 import msgspec
 import pytest
 
-from atoll.endpoints.jsonrpc import (
+from atoll.endpoints.rpc.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     MAX_DEPTH,
     METHOD_NOT_FOUND,
-    NO_DEFAULT,
     PARSE_ERROR,
     JsonRpc,
-    Param,
-    RpcMethod,
 )
+from atoll.endpoints.rpc.methods import NO_DEFAULT, Param, RpcMethod
 from atoll.errors import ConfigError
 from atoll.messaging.faults import FaultMap
 

@@ -1,0 +1,1 @@
+"""The HTTP side: the ASGI app, routing, REST, problems, OpenAPI, the API page, the server."""

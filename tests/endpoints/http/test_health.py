@@ -94,6 +94,13 @@ async def test_live_answers_200_live():
     assert response.json() == {"status": "live"}
 
 
+async def test_an_app_given_no_readiness_answers_ready_with_no_checks():
+    async with client_with() as client:
+        response = await client.get("/health/ready")
+    assert_probe_answer(response, 200)
+    assert response.json() == {"status": "ready", "checks": {}}
+
+
 async def test_live_answers_200_while_the_application_is_not_ready():
     async with client_with(lambda _: Readiness(Lifecycle("never started"))) as client:
         live = await client.get("/health/live")

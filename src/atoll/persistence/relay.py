@@ -18,7 +18,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from atoll.errors import DatabaseUnavailableError, DeliveryError
+from atoll.errors import BrokerUnavailableError, DatabaseUnavailableError, DeliveryError
 
 if TYPE_CHECKING:
     from atoll.messaging.publishing import Publisher
@@ -153,9 +153,9 @@ class OutboxRelay:
         self._retries[record.position] = (attempts, now + pause)
         if self._flush_errors is not None:
             self._flush_errors.setdefault(record.position, error)
-        # Told already (a database out of reach says what to check; a failed handler was
-        # logged with its traceback): a warning, with no traceback of the relay's.
-        told = isinstance(error, DatabaseUnavailableError | DeliveryError)
+        # Told already (a database or broker out of reach says what to check; a failed
+        # handler was logged with its traceback): a warning, with no traceback of the relay's.
+        told = isinstance(error, DatabaseUnavailableError | BrokerUnavailableError | DeliveryError)
         logger.log(
             logging.WARNING if told else logging.ERROR,
             "the outbox relay of %s could not publish %s (%s: %s); trying it again in %.1f s, "

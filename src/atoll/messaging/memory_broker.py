@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -57,10 +56,10 @@ class _Message:
 
 @dataclass(eq=False)
 class _Queue:
-    """One service's queue: ready messages, and the signal that one arrived."""
+    """One service's queue: ready messages, and the receivers waiting for one to arrive."""
 
     ready: collections.deque[_Message] = field(default_factory=collections.deque)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: list[asyncio.Future[None]] = field(default_factory=list)
     ack_wait: float = 30.0
     dead: dict[str, DeadLetter] = field(default_factory=dict)
     receivers: int = 0
@@ -80,7 +79,28 @@ class _Queue:
 
     def put(self, message: _Message) -> None:
         self.ready.append(message)
-        self.arrived.set()
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake the receivers waiting for a message."""
+        waiting, self.waiting = self.waiting, []
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def arrival(self, wait: float) -> None:
+        """Return once a message is put here, or after ``wait`` seconds."""
+        loop = asyncio.get_running_loop()
+        # A future and a timer: cheaper than wait_for on an event, which makes a task per wait.
+        waiter: asyncio.Future[None] = loop.create_future()
+        self.waiting.append(waiter)
+        timer = loop.call_later(wait, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if waiter in self.waiting:
+                self.waiting.remove(waiter)
 
     def done(self) -> None:
         """A message was acknowledged or dead-lettered."""
@@ -199,16 +219,14 @@ class _Receiver:
             )
         queue = self.queue
         if not queue.ready:
-            queue.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(queue.arrived.wait(), wait)
+            await queue.arrival(wait)
         taken: list[Received] = []
         while queue.ready and len(taken) < limit and not self.closed:
             received = _Received(queue.ready.popleft(), queue, self)
             self.unsettled.add(received)
             taken.append(received)
         if queue.ready:
-            queue.arrived.set()  # what is left is for the other instances
+            queue.wake()  # what is left is for the other instances
         return taken
 
     async def close(self) -> None:
@@ -222,6 +240,11 @@ class _Receiver:
         if not queue.receivers:  # the publishes waiting for these keep their events
             for message in queue.ready:
                 message.settled(_no_consumer(self.service))
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _no_consumer(service: str) -> BrokerUnavailableError:

@@ -202,3 +202,21 @@ async def test_a_broker_out_of_reach_is_a_warning_not_a_traceback(database, capl
     assert record.levelno == logging.WARNING
     assert not record.exc_info
     assert len(database.unsent()) == 1
+
+
+async def test_streams_are_published_side_by_side_each_in_its_order(database):
+    await commit(database, Noted(1), Noted(2), stream="a")
+    await commit(database, Noted(3), stream="b")
+    b_published = asyncio.Event()
+    published = []
+
+    class HandledBeforeReturning:  # as memory:// is: a publish waits for its handling
+        async def publish(self, envelope):
+            if envelope.stream == "a" and not b_published.is_set():
+                await asyncio.wait_for(b_published.wait(), 5.0)  # b is not held behind a
+            published.append(envelope.payload)
+            if envelope.stream == "b":
+                b_published.set()
+
+    assert await OutboxRelay(database, HandledBeforeReturning()).flush() == 3
+    assert published == [b'{"n":3}', b'{"n":1}', b'{"n":2}']

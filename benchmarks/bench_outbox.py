@@ -19,9 +19,10 @@ it; skipped with a note when the server does not answer), three measures:
    one that writes a row through its unit of work, which keeps the inbox.
 3. **The relay alone**: the outbox pre-filled with E events with the relay off (streams of 100
    events, as one aggregate's), then ``OutboxRelay.flush()`` delivering them to the handler
-   that does no database work. Its peer is a hand-written relay on the same rows: claim 100
-   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), decode each, call the handler, mark them sent,
-   in one transaction. It does not keep each stream's order across relays, which atoll's does.
+   that does no database work, through the ``memory://`` broker and the service's consumer.
+   Its peer is a hand-written relay on the same rows: claim 100 (``FOR UPDATE SKIP LOCKED``
+   on PostgreSQL), decode each, call the handler, mark them sent, in one transaction. It
+   does not keep each stream's order across relays, which atoll's does.
 
 The service runs as ``atoll run`` runs it (``running`` on the composed app, without its HTTP
 server), not under ``atoll.testing.run``: the test harness relays the outbox inside each
@@ -626,7 +627,7 @@ def report(
     print(f"{'relay':<52}{'events/s':>9}{'us/event':>9}{'spread':>7}{'atoll/x':>8}", end="")
     print(f"{'CPU us':>8}{'/x':>6}")
     labels = {
-        "atoll": "atoll: OutboxRelay.flush(), bus.deliver, handler",
+        "atoll": "atoll: OutboxRelay.flush(), memory://, consumer",
         "hand-written": "hand-written: claim 100, decode, call, mark sent",
     }
     ours, our_cpu = alone["atoll"].median, alone["atoll"].cpu_micros

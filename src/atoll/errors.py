@@ -158,7 +158,7 @@ class DeliveryError(AtollError, RuntimeError):
     """A handler of a delivered message failed, so the message is not acknowledged.
 
     The bus raises it after every handler has run (each failure is logged with its traceback);
-    the relay delivers the message again later, to the handlers that failed.
+    the consumer delivers the message again later, to the handlers that failed.
 
     Attributes:
         failed: the consumers (``service.handler``) that failed.

@@ -177,3 +177,14 @@ def test_dlq_purge_deletes_when_confirmed_or_told_yes(url):
     assert result.output.endswith("deleted 1 dead letter(s) of stats\n")
     result = invoke("dlq", "purge", "stats", "--yes", "--broker-url", url)
     assert result.output == "deleted 2 dead letter(s) of stats\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["dlq", "list", "stats"], ["dlq", "redrive", "stats"], ["publish", "a.B", "{}", "--no-check"]],
+)
+def test_the_broker_of_one_application_is_refused_with_the_fix(args):
+    result = CliRunner().invoke(cli, [*args, "--broker-url", "memory://"])
+    assert result.exit_code == 2
+    assert "memory:// is the broker of one running application" in result.output
+    assert "Run the services on a broker their processes share" in result.output

@@ -15,7 +15,7 @@ from atoll.kernel.registry import Registry
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, seal
 from atoll.messaging.handlers import Handler, HandlerKind
-from atoll.messaging.publishing import LocalPublisher, Redeliveries
+from atoll.messaging.publishing import Redeliveries
 
 
 @dataclass(frozen=True)
@@ -109,17 +109,6 @@ async def test_a_duplicate_is_skipped_quietly_and_the_others_still_run(caplog):
     assert "ERROR" not in caplog.text
 
 
-async def test_local_publisher_delivers_to_the_bus():
-    seen = []
-
-    async def notify(event: Shipped) -> None:
-        seen.append(event)
-
-    bus = bound(on(notify))
-    await LocalPublisher(bus).publish(seal(Shipped(9)))
-    assert seen == [Shipped(9)]
-
-
 async def test_a_conflict_runs_the_handler_again_in_a_new_scope():
     runs = []
 
@@ -189,28 +178,6 @@ async def test_a_failed_handler_is_raised_once_the_others_have_run(caplog):
     assert str(raised.value).endswith("notify): RuntimeError: mail server away")  # why, too
     assert seen == [Shipped(4)]
     assert "mail server away" in caplog.text
-
-
-async def test_a_redelivery_after_a_failure_goes_to_the_handlers_that_failed():
-    runs = {"notify": 0, "invoice": 0}
-
-    async def notify(event: Shipped) -> None:
-        runs["notify"] += 1
-        if runs["notify"] == 1:
-            raise RuntimeError("mail server away")
-
-    async def invoice(event: Shipped) -> None:
-        runs["invoice"] += 1
-
-    publisher = LocalPublisher(bound(on(notify), on(invoice)))
-    envelope = seal(Shipped(4))
-    with pytest.raises(DeliveryError) as raised:
-        await publisher.publish(envelope)
-    assert raised.value.failed == ("shop.notify",)
-    await publisher.publish(envelope)
-    assert runs == {"notify": 2, "invoice": 1}
-    await publisher.publish(envelope)  # delivered in full again: nothing is pending for it
-    assert runs == {"notify": 3, "invoice": 2}
 
 
 def test_redeliveries_remember_who_failed_once_and_forget_the_oldest_past_their_bound():

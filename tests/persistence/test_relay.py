@@ -1,4 +1,4 @@
-"""The outbox relay: committed events reach the bus once, in order; failures are retried."""
+"""The outbox relay: committed events reach the publisher once, in order; failures are retried."""
 
 import asyncio
 import logging
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from atoll.errors import DatabaseUnavailableError
+from atoll.errors import BrokerUnavailableError, DatabaseUnavailableError
 from atoll.messaging.envelope import seal
 from atoll.persistence.memory import MemoryDatabase
 from atoll.persistence.options import DatabaseOptions
@@ -187,3 +187,36 @@ async def test_two_claims_never_hold_one_stream_at_once(database):
     await second.settle([])
     third = await database.claim_outbox(10)
     assert [r.envelope.payload for r in third.records] == [b'{"n":2}', b'{"n":3}']
+
+
+async def test_a_broker_out_of_reach_is_a_warning_not_a_traceback(database, caplog):
+    class Away:
+        async def publish(self, envelope):
+            raise BrokerUnavailableError("no consumer takes it now")
+
+    await commit(database, Noted(1))
+    relay = OutboxRelay(database, Away())
+    with caplog.at_level(logging.WARNING, "atoll.outbox"), pytest.raises(BrokerUnavailableError):
+        await relay.flush()
+    (record,) = [r for r in caplog.records if "no consumer takes it now" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert not record.exc_info
+    assert len(database.unsent()) == 1
+
+
+async def test_streams_are_published_side_by_side_each_in_its_order(database):
+    await commit(database, Noted(1), Noted(2), stream="a")
+    await commit(database, Noted(3), stream="b")
+    b_published = asyncio.Event()
+    published = []
+
+    class HandledBeforeReturning:  # as memory:// is: a publish waits for its handling
+        async def publish(self, envelope):
+            if envelope.stream == "a" and not b_published.is_set():
+                await asyncio.wait_for(b_published.wait(), 5.0)  # b is not held behind a
+            published.append(envelope.payload)
+            if envelope.stream == "b":
+                b_published.set()
+
+    assert await OutboxRelay(database, HandledBeforeReturning()).flush() == 3
+    assert published == [b'{"n":3}', b'{"n":1}', b'{"n":2}']

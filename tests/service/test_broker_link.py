@@ -186,14 +186,14 @@ async def test_readiness_checks_the_broker(url):
         broker.stopped = False
 
 
-async def test_the_default_broker_keeps_messages_in_the_process():
+async def test_the_default_broker_is_the_applications_own_in_its_memory():
     async with run(mail) as mailer:
         options = await mailer.container.aget(BrokerOptions)
         link = await mailer.container.aget(BrokerLink)
         readiness = await mailer.container.aget(Readiness)
-        assert options.local
-        assert link.consumers == []
-        assert "broker" not in (await readiness.report()).checks
+        assert options.private
+        assert [c.service for c in link.consumers] == ["mail"]  # consumed as on any broker
+        assert "broker" not in (await readiness.report()).checks  # up while the process is
 
 
 async def test_the_broker_is_chosen_by_broker_for_short(url):

@@ -10,6 +10,12 @@
 The broker is ``--broker-url`` (``--broker`` for short), or ``ATOLL_BROKER_URL`` in the
 environment. The exit status says what happened: 0 done, 1 refused (a purge not confirmed, a
 message that does not match its type), 2 a usage error, 3 the broker out of reach.
+
+``memory://`` is refused (a usage error): it is the broker of one running application, in its
+process's memory, which a command run in a process of its own cannot reach. Its dead letters
+are process-local: a test reaches them through its harness (``Broker.dead_letters``,
+``redrive``, ``purge``); services whose dead letters are tended from the command line run on
+a broker their processes share.
 """
 
 from __future__ import annotations
@@ -52,6 +58,15 @@ _broker_url = click.option(
 
 def _with_broker(url: str, work: Callable[[Broker], Awaitable[Any]]) -> Any:
     """Run ``work`` on the broker at ``url``, connected for it; exit 3 if it is out of reach."""
+    if url.rstrip("/") == "memory:":
+        raise click.BadParameter(
+            "memory:// is the broker of one running application, kept in its process's "
+            "memory: a command run in a process of its own cannot reach it, and would find it "
+            "empty. Run the services on a broker their processes share (--broker-url "
+            "nats://HOST:4222, amqp://USER:PASSWORD@HOST:5672/ or redis://HOST:6379/0) and "
+            "give this command the same URL",
+            param_hint="--broker-url",
+        )
     try:
         broker = open_broker(url)
     except ConfigError as error:

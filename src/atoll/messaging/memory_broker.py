@@ -6,13 +6,18 @@ passes the same conformance suite as the adapters of real brokers. ``memory://``
 its own for each instance; ``memory://NAME`` is shared by every instance of that name in the
 process, so that services composed apart in one test talk through it. Nothing survives the
 process.
+
+An application run on ``--broker-url memory://`` (the default) gets a broker of its own, made
+with ``until_handled=True``: it has no store that outlives the process, so a publish returns
+only once the consumers took the message and settled its first delivery (handled, or failed
+and due again after a backoff, or dead-lettered). Until then the outbox keeps the event, and
+a crash or a stop cannot lose it; only a message waiting for a retry lives in memory alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -36,20 +41,73 @@ class _Message:
     envelope: Envelope
     attempt: int = 1
     timer: asyncio.TimerHandle | None = None
+    # The publish waiting for its first delivery to be settled (``until_handled``), if any.
+    waiter: asyncio.Future[None] | None = None
+
+    def settled(self, error: Exception | None = None) -> None:
+        """Let the publish waiting for this message return (or raise ``error``)."""
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
 
 
 @dataclass(eq=False)
 class _Queue:
-    """One service's queue: ready messages, and the signal that one arrived."""
+    """One service's queue: ready messages, and the receivers waiting for one to arrive."""
 
     ready: collections.deque[_Message] = field(default_factory=collections.deque)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: list[asyncio.Future[None]] = field(default_factory=list)
     ack_wait: float = 30.0
     dead: dict[str, DeadLetter] = field(default_factory=dict)
+    receivers: int = 0
+    received_once: bool = False
+    # Messages put here and not yet acknowledged or dead-lettered: ready, in hand, or due again.
+    outstanding: int = 0
+    empty: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.empty.set()
+
+    def add(self, message: _Message) -> None:
+        """A new message: one more to be settled."""
+        self.outstanding += 1
+        self.empty.clear()
+        self.put(message)
 
     def put(self, message: _Message) -> None:
         self.ready.append(message)
-        self.arrived.set()
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake the receivers waiting for a message."""
+        waiting, self.waiting = self.waiting, []
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def arrival(self, wait: float) -> None:
+        """Return once a message is put here, or after ``wait`` seconds."""
+        loop = asyncio.get_running_loop()
+        # A future and a timer: cheaper than wait_for on an event, which makes a task per wait.
+        waiter: asyncio.Future[None] = loop.create_future()
+        self.waiting.append(waiter)
+        timer = loop.call_later(wait, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if waiter in self.waiting:
+                self.waiting.remove(waiter)
+
+    def done(self) -> None:
+        """A message was acknowledged or dead-lettered."""
+        self.outstanding -= 1
+        if self.outstanding <= 0:
+            self.outstanding = 0
+            self.empty.set()
 
 
 @dataclass(eq=False)
@@ -108,14 +166,20 @@ class _Received:
         """Deliver it again after ``delay`` seconds, counted as another delivery."""
         if not self._settle():
             return
-        again = _Message(self._message.envelope, self._message.attempt + 1)
+        message = self._message
+        # Given back unhandled (its ack wait passed, its receiver closed): the publish waiting
+        # for it goes on waiting for the next delivery.
+        again = _Message(message.envelope, message.attempt + 1, waiter=message.waiter)
+        message.waiter = None
         if delay > 0:
             asyncio.get_running_loop().call_later(delay, self._queue.put, again)
         else:
             self._queue.put(again)
 
     async def ack(self) -> None:
-        self._settle()
+        if self._settle():
+            self._message.settled()
+            self._queue.done()
 
     async def in_progress(self) -> None:
         if not self._settled and self._message.timer is not None:
@@ -124,10 +188,13 @@ class _Received:
             self._message.timer = loop.call_later(self._queue.ack_wait, self._expired)
 
     async def retry(self, delay: float) -> None:
+        self._message.settled()  # its first delivery is settled: it failed, and is due again
         self.give_back(delay)
 
     async def dead_letter(self, error: str) -> None:
         if self._settle():
+            self._message.settled()
+            self._queue.done()
             handle = str(next(self._receiver.state.handles))
             self._queue.dead[handle] = DeadLetter(
                 handle, self._receiver.service, self.envelope, error, self.attempt
@@ -140,6 +207,8 @@ class _Receiver:
         self.service = subscription.service
         self.queue = state.queue(subscription.service)
         self.queue.ack_wait = subscription.ack_wait
+        self.queue.receivers += 1
+        self.queue.received_once = True
         self.unsettled: set[_Received] = set()
         self.closed = False
 
@@ -150,22 +219,39 @@ class _Receiver:
             )
         queue = self.queue
         if not queue.ready:
-            queue.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(queue.arrived.wait(), wait)
+            await queue.arrival(wait)
         taken: list[Received] = []
         while queue.ready and len(taken) < limit and not self.closed:
             received = _Received(queue.ready.popleft(), queue, self)
             self.unsettled.add(received)
             taken.append(received)
         if queue.ready:
-            queue.arrived.set()  # what is left is for the other instances
+            queue.wake()  # what is left is for the other instances
         return taken
 
     async def close(self) -> None:
+        if self.closed:
+            return
         self.closed = True
         for received in list(self.unsettled):
             received.give_back()
+        queue = self.queue
+        queue.receivers -= 1
+        if not queue.receivers:  # the publishes waiting for these keep their events
+            for message in queue.ready:
+                message.settled(_no_consumer(self.service))
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _no_consumer(service: str) -> BrokerUnavailableError:
+    return BrokerUnavailableError(
+        f"no consumer of {service} takes messages from this process's memory broker: its "
+        "services are stopping; the outbox keeps the event for their next start"
+    )
 
 
 class _Serving:
@@ -197,12 +283,17 @@ class MemoryBroker:
     Args:
         url: ``memory://`` for a broker of this instance's own, ``memory://NAME`` for the one
             every instance of that name shares in this process.
+        until_handled: whether :meth:`publish` returns only once the first delivery of the
+            message is settled in each queue it went to (handled, failed and due again, or
+            dead-lettered), rather than once it is queued: for a publisher that must not
+            forget the message before then, such as an outbox relay.
     """
 
-    def __init__(self, url: str = "memory://") -> None:
+    def __init__(self, url: str = "memory://", *, until_handled: bool = False) -> None:
         if not url.startswith("memory://"):
             raise ConfigError(f"a memory broker's URL is memory:// or memory://NAME; got {url!r}")
         self.url = url
+        self.until_handled = until_handled
         self._name = url.removeprefix("memory://").strip("/")
         self._state: _State | None = None
         self._receivers: list[_Receiver] = []
@@ -244,27 +335,77 @@ class MemoryBroker:
             raise BrokerUnavailableError(f"the broker {self.url} is stopped")
 
     async def publish(self, envelope: Envelope) -> None:
-        """Put ``envelope`` in the queue of every service subscribed to its type."""
+        """Put ``envelope`` in the queue of every service subscribed to its type.
+
+        With ``until_handled``, wait until its first delivery is settled in each.
+
+        Raises:
+            BrokerUnavailableError: the broker is stopped; or, with ``until_handled``, the
+                consumers of a queue it goes to have stopped.
+        """
         await self.ping()
         state = self.state
-        for service in sorted(state.topics.get(envelope.type, ())):
-            state.queue(service).put(_Message(envelope))
+        services = sorted(state.topics.get(envelope.type, ()))
+        queues = [state.queue(service) for service in services]
+        if not self.until_handled:
+            for queue in queues:
+                queue.add(_Message(envelope))
+            return
+        for service, queue in zip(services, queues, strict=True):
+            if queue.received_once and not queue.receivers:
+                raise _no_consumer(service)
+        loop = asyncio.get_running_loop()
+        waiters: list[asyncio.Future[None]] = []
+        for queue in queues:
+            waiter: asyncio.Future[None] = loop.create_future()
+            waiters.append(waiter)
+            queue.add(_Message(envelope, waiter=waiter))
+        if len(waiters) == 1:
+            await waiters[0]
+        elif waiters:
+            await asyncio.gather(*waiters)
 
     async def send(self, envelope: Envelope, service: str) -> None:
         """Put ``envelope`` in ``service``'s queue."""
         await self.ping()
         check_name(service, "service name")
-        self.state.queue(service).put(_Message(envelope))
+        self.state.queue(service).add(_Message(envelope))
+
+    def declare(self, subscription: Subscription) -> None:
+        """Keep ``subscription``'s messages from now on, before a consumer subscribes.
+
+        As a real broker keeps a durable queue between the runs of its consumers: what is
+        published meanwhile waits in the queue.
+        """
+        state = self.state
+        for topic in subscription.events:
+            state.topics[topic].add(subscription.service)
+        state.queue(subscription.service).ack_wait = subscription.ack_wait
 
     async def subscribe(self, subscription: Subscription) -> _Receiver:
         """A receiver of ``subscription``'s queue, which now takes its topics."""
         await self.ping()
-        state = self.state
-        for topic in subscription.events:
-            state.topics[topic].add(subscription.service)
-        receiver = _Receiver(state, subscription)
+        self.declare(subscription)
+        receiver = _Receiver(self.state, subscription)
         self._receivers.append(receiver)
         return receiver
+
+    async def settled(self, services: Collection[str]) -> None:
+        """Wait until the queues of ``services`` hold nothing unsettled.
+
+        Nothing ready, nothing in hand, nothing due again after a backoff: every message put
+        in them was acknowledged or dead-lettered.
+        """
+        queues = self.state.queues
+        while True:
+            pending = [
+                queues[name].empty
+                for name in services
+                if name in queues and not queues[name].empty.is_set()
+            ]
+            if not pending:
+                return
+            await pending[0].wait()
 
     async def request(self, service: str, body: bytes, wait: float) -> bytes:
         """Ask the servings of ``service`` in turn."""
@@ -306,7 +447,7 @@ class MemoryBroker:
             return 0
         chosen = [h for h in queue.dead if ids is None or h in ids]
         for handle in chosen:
-            queue.put(_Message(queue.dead.pop(handle).envelope))
+            queue.add(_Message(queue.dead.pop(handle).envelope))
         return len(chosen)
 
     async def purge(self, service: str, ids: Collection[str] | None = None) -> int:

@@ -2,10 +2,13 @@
 
 One ``broker`` section per process, shared by the services it runs (``--broker-url``, or
 ``--broker`` for short; ``<PREFIX>_BROKER_URL``; ``[broker]`` in the config file).
-``memory://``, the default, keeps every message in the process: events committed to an outbox
-are delivered to this process's handlers by the relay. Any other URL names a broker adapter:
-the relay publishes to it, each service consumes its own messages from it and answers broker
-RPC on it.
+Whatever the URL, the outbox relays publish to the broker and each service consumes its own
+messages from it, with the same retries, delivery limit and dead-letter queue. ``memory://``,
+the default, is a broker in the process's memory, of this application's own: no other
+process, nor another application in this one, reaches it, so it answers no broker RPC and
+clients find no other service on it. Any other URL names a broker adapter (or
+``memory://NAME``, one shared by name in the process), on which each service also answers
+broker RPC.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from atoll.messaging.broker import RetryPolicy
 __all__ = ["LOCAL", "BrokerOptions"]
 
 LOCAL = "memory://"
-"""The broker URL that keeps every message in the process."""
+"""The broker URL of a broker in the process's memory, of the application's own."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class BrokerOptions:
         alias="--broker",
         help=(
             "the broker: nats://host:4222, amqp://user:password@host:5672/, "
-            "redis://host:6379/0; memory:// keeps messages in this process"
+            "redis://host:6379/0; memory:// keeps messages in this process's memory"
         ),
     )
     deliveries: int = option(
@@ -70,8 +73,8 @@ class BrokerOptions:
             raise ValueError(msg)
 
     @property
-    def local(self) -> bool:
-        """Whether messages stay in this process (``memory://``)."""
+    def private(self) -> bool:
+        """Whether the broker is the application's own (``memory://``), reached by no other."""
         return self.url == LOCAL
 
     def policy(self) -> RetryPolicy:

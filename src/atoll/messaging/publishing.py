@@ -1,20 +1,19 @@
 """Publishing: where an outbox relay hands the envelopes it takes from the outbox.
 
-:class:`Publisher` is the port; :class:`LocalPublisher` delivers to the handlers of this
-process's bus. A broker adapter is another publisher: the relay does not change for it.
+:class:`Publisher` is the port; every :class:`~atoll.messaging.broker.Broker` is one, the
+in-memory broker of ``memory://`` included, so the relay does not change with the URL.
+:class:`Redeliveries` is what a consumer remembers of a failed delivery, for the next one.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from atoll.errors import DeliveryError
-
 if TYPE_CHECKING:
-    from atoll.messaging.bus import MessageBus
+    from atoll.errors import DeliveryError
     from atoll.messaging.envelope import Envelope
 
-__all__ = ["LocalPublisher", "Publisher", "Redeliveries"]
+__all__ = ["Publisher", "Redeliveries"]
 
 
 class Publisher(Protocol):
@@ -50,32 +49,3 @@ class Redeliveries:
     def forget(self, envelope_id: str) -> None:
         """It will not be delivered here again."""
         self._failed.pop(envelope_id, None)
-
-
-class LocalPublisher:
-    """Delivers each envelope to the handlers of this process's bus, before returning.
-
-    An envelope published again after a :class:`~atoll.errors.DeliveryError` goes to the
-    handlers that failed only: those that succeeded are not run twice, whether or not they
-    keep an inbox.
-
-    Args:
-        bus: the bus whose event handlers consume what is published.
-    """
-
-    def __init__(self, bus: MessageBus) -> None:
-        self.bus = bus
-        self._redeliveries = Redeliveries()
-
-    async def publish(self, envelope: Envelope) -> None:
-        """Deliver ``envelope`` to the handlers of its type here (none is fine).
-
-        Raises:
-            DeliveryError: a handler failed; publish the envelope again later.
-        """
-        only = self._redeliveries.only(envelope.id)
-        try:
-            await self.bus.deliver(envelope, only=only)
-        except DeliveryError as error:
-            self._redeliveries.failed(envelope.id, error)
-            raise

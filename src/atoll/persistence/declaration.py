@@ -7,7 +7,7 @@ Declaring records what the service keeps. Composing the service installs, in its
   component: the adapter is chosen by the URL's scheme when the application starts, and its
   ``ping`` joins the readiness checks (``/health/ready`` answers 503 while it fails);
 - its :class:`~atoll.persistence.relay.OutboxRelay`, handing what it relays to the application's
-  :class:`~atoll.messaging.publishing.Publisher`: this process's bus, or a broker;
+  :class:`~atoll.messaging.publishing.Publisher`: the broker, ``memory://``'s included;
 - the unit of work, request-scoped: a new one for each handler call, which sees the call's
   :class:`~atoll.messaging.envelope.Delivery`.
 """

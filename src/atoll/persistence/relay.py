@@ -18,7 +18,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from atoll.errors import DatabaseUnavailableError, DeliveryError
+from atoll.errors import BrokerUnavailableError, DatabaseUnavailableError, DeliveryError
 
 if TYPE_CHECKING:
     from atoll.messaging.publishing import Publisher
@@ -91,9 +91,11 @@ class OutboxRelay:
     async def relay_once(self, *, due_only: bool = True) -> int:
         """Claim one batch, publish it in order, mark what was published; the count published.
 
-        A record whose publish fails is left unsent, and tried again after a backoff that
-        doubles with each failure (``due_only=False`` tries it at once); the later records of
-        its stream wait for it, and the other streams go on.
+        Each stream's records are published one after the other, in order; the streams (and
+        the records of no stream) side by side. A record whose publish fails is left unsent,
+        and tried again after a backoff that doubles with each failure (``due_only=False``
+        tries it at once); the later records of its stream wait for it, and the other streams
+        go on.
 
         Raises:
             Exception: what claiming or settling raised (the database out of reach).
@@ -101,30 +103,47 @@ class OutboxRelay:
         async with self._turn:
             claim = await self.database.claim_outbox(self.batch)
             sent: list[int] = []
-            held: set[str] = set()
             now = asyncio.get_running_loop().time()
+            # One chain per stream, published in order; the streams side by side, so that a
+            # publisher that returns once the message is handled (memory://) has them
+            # handled side by side too. Records of no stream ("") are in no order.
+            chains: dict[str, list[OutboxRecord]] = {}
+            for record in claim.records:
+                stream = record.envelope.stream
+                chains.setdefault(stream or f"#{record.position}", []).append(record)
             try:
-                for record in claim.records:
-                    stream = record.envelope.stream
-                    retry = self._retries.get(record.position)
-                    waiting = due_only and retry is not None and retry[1] > now
-                    if (stream and stream in held) or waiting:
-                        held.add(stream)  # records of no stream ("") are in no order
-                        continue
-                    try:
-                        await self.publisher.publish(record.envelope)
-                    except Exception as error:  # noqa: BLE001 - kept, logged, tried again
-                        self._failed(record, error, now)
-                        held.add(stream)
-                        continue
-                    self._retries.pop(record.position, None)
-                    if self._flush_errors is not None:
-                        self._flush_errors.pop(record.position, None)
-                    sent.append(record.position)
+                if len(chains) == 1:  # no task for a lone stream
+                    [chain] = chains.values()
+                    await self._publish_in_order(chain, sent, now, due_only=due_only)
+                else:
+                    await asyncio.gather(
+                        *(
+                            self._publish_in_order(chain, sent, now, due_only=due_only)
+                            for chain in chains.values()
+                        )
+                    )
             finally:
                 await claim.settle(sent)
                 self.published += len(sent)
             return len(sent)
+
+    async def _publish_in_order(
+        self, chain: list[OutboxRecord], sent: list[int], now: float, *, due_only: bool
+    ) -> None:
+        """Publish one stream's records in order, up to the first left unpublished."""
+        for record in chain:
+            retry = self._retries.get(record.position)
+            if due_only and retry is not None and retry[1] > now:
+                return  # waiting for its backoff, and the rest of its stream with it
+            try:
+                await self.publisher.publish(record.envelope)
+            except Exception as error:  # noqa: BLE001 - kept, logged, tried again
+                self._failed(record, error, now)
+                return
+            self._retries.pop(record.position, None)
+            if self._flush_errors is not None:
+                self._flush_errors.pop(record.position, None)
+            sent.append(record.position)
 
     async def flush(self) -> int:
         """Relay batches until the outbox has nothing this relay can claim; the count published.
@@ -140,7 +159,7 @@ class OutboxRelay:
         try:
             while count := await self.relay_once(due_only=False):
                 total += count
-            errors = list(self._flush_errors.values())
+            errors = [error for _, error in sorted(self._flush_errors.items())]
         finally:
             self._flush_errors = None
         if errors:
@@ -153,9 +172,9 @@ class OutboxRelay:
         self._retries[record.position] = (attempts, now + pause)
         if self._flush_errors is not None:
             self._flush_errors.setdefault(record.position, error)
-        # Told already (a database out of reach says what to check; a failed handler was
-        # logged with its traceback): a warning, with no traceback of the relay's.
-        told = isinstance(error, DatabaseUnavailableError | DeliveryError)
+        # Told already (a database or broker out of reach says what to check; a failed
+        # handler was logged with its traceback): a warning, with no traceback of the relay's.
+        told = isinstance(error, DatabaseUnavailableError | BrokerUnavailableError | DeliveryError)
         logger.log(
             logging.WARNING if told else logging.ERROR,
             "the outbox relay of %s could not publish %s (%s: %s); trying it again in %.1f s, "

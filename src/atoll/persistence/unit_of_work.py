@@ -15,9 +15,9 @@
 A unit of work is an async context. Inside it, repositories load and add aggregates, and the
 unit of work tracks each of them. ``commit`` writes their changes and, in the same
 transaction, the events they raised (each aggregate's ``events`` list, and those given to
-:meth:`UnitOfWork.publish`) to the outbox; an outbox relay hands them to the bus once they are
-committed, so that a crash between the commit and the publish loses nothing. Leaving the block
-without ``commit`` rolls everything back.
+:meth:`UnitOfWork.publish`) to the outbox; an outbox relay hands them to the broker once they
+are committed, so that a crash between the commit and the publish loses nothing. Leaving the
+block without ``commit`` rolls everything back.
 
 When the handler is consuming a delivered message (see
 :class:`~atoll.messaging.envelope.Delivery`), the unit of work also keeps an inbox: entering

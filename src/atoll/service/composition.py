@@ -127,7 +127,7 @@ def compose(
     ) -> Clients:
         # The very engines HTTP and the broker serve: a call in the process is decoded,
         # checked and answered as one over the network is.
-        remote = None if broker_options.local else broker
+        remote = None if broker_options.private else broker
         return Clients(options, engines, env_prefix=prefix, broker=remote)
 
     app.provide(make_clients)

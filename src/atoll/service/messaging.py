@@ -5,13 +5,16 @@ Composing an application installs, beside the services' own declarations:
 - the ``broker`` options section (:class:`~atoll.messaging.options.BrokerOptions`);
 - the :class:`~atoll.messaging.broker.Broker` chosen by ``--broker-url``, an app-scoped
   component whose ``ping`` joins the readiness checks (``/health/ready`` answers 503 while the
-  broker is out of reach);
+  broker is out of reach). For ``memory://``, a
+  :class:`~atoll.messaging.memory_broker.MemoryBroker` of the application's own, whose
+  publish returns once the message's first delivery is settled (it has no store that
+  outlives the process: the outbox keeps the event until then);
 - the :class:`~atoll.messaging.publishing.Publisher` every outbox relay hands its events to:
-  the bus of this process for ``memory://``, the broker for any other URL;
-- :class:`BrokerLink`, an entrypoint: with a broker, each service consumes its own messages
-  (the events it handles, what is sent to it) through a
-  :class:`~atoll.messaging.consumer.BrokerConsumer`, and answers the JSON-RPC calls that come
-  over the broker (broker RPC) with its own engine.
+  the broker, whatever the URL;
+- :class:`BrokerLink`, an entrypoint: each service consumes its own messages (the events it
+  handles, what is sent to it) through a :class:`~atoll.messaging.consumer.BrokerConsumer`,
+  and, on a broker other processes reach, answers the JSON-RPC calls that come over it
+  (broker RPC) with its own engine.
 """
 
 # No `from __future__ import annotations` here: the container reads the hints of the
@@ -29,8 +32,9 @@ from atoll.messaging.bus import MessageBus
 from atoll.messaging.consumer import BrokerConsumer
 from atoll.messaging.envelope import message_name
 from atoll.messaging.handlers import HandlerKind
+from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
-from atoll.messaging.publishing import LocalPublisher, Publisher
+from atoll.messaging.publishing import Publisher
 from atoll.service.service import Service
 
 __all__ = ["BrokerLink", "install_broker", "subscription_of"]
@@ -63,7 +67,8 @@ class BrokerLink:
     """The services of this process on the broker: their consumers and their RPC servings.
 
     An entrypoint: it starts once every other component has, and stops before them, so that
-    messages in hand find what their handlers use. With ``memory://`` it does nothing.
+    messages in hand find what their handlers use. On ``memory://``, which no other
+    application reaches, it serves no RPC.
 
     Args:
         options: the ``broker`` options.
@@ -87,7 +92,7 @@ class BrokerLink:
         self.broker = broker
         self.consumers: list[BrokerConsumer] = []
         policy = options.policy()
-        for service in services if not options.local else ():
+        for service in services:
             subscription = subscription_of(service, options)
             if subscription is not None:
                 self.consumers.append(
@@ -97,7 +102,7 @@ class BrokerLink:
                 )
         self._engines: dict[str, RpcEngine] = (
             {s.name: engines[s.name] for s in services if s.name in engines}
-            if options.rpc and not options.local
+            if options.rpc and not options.private
             else {}
         )
         self._servings: list[Serving] = []
@@ -140,8 +145,20 @@ def install_broker(app: App, services: Sequence[Service]) -> None:
     app.options("broker", BrokerOptions)
 
     def broker(options: BrokerOptions, readiness: Readiness) -> Broker:
-        opened = open_broker(options.url)
-        if not options.local:
+        opened: Broker
+        if options.private:
+            opened = MemoryBroker(options.url, until_handled=True)
+        else:
+            opened = open_broker(options.url)
+        if isinstance(opened, MemoryBroker):
+            # Its queues keep what the relays publish before the consumers start, as a real
+            # broker's durable queues do.
+            for service in services:
+                subscription = subscription_of(service, options)
+                if subscription is not None:
+                    opened.declare(subscription)
+
+        if not options.private:  # one in this process's memory is up while the process is
 
             async def ping() -> None:
                 await opened.ping()
@@ -149,8 +166,8 @@ def install_broker(app: App, services: Sequence[Service]) -> None:
             readiness.add("broker", ping)
         return opened
 
-    def publisher(options: BrokerOptions, bus: MessageBus, broker: Broker) -> Publisher:
-        return LocalPublisher(bus) if options.local else broker
+    def publisher(broker: Broker) -> Publisher:
+        return broker  # the one place that decides where the relays publish
 
     def link(
         options: BrokerOptions, broker: Broker, bus: MessageBus, engines: RpcEngines

@@ -17,6 +17,8 @@ but no port is opened. What it adds is for tests:
 
 - the configuration comes from ``argv`` alone, the service's own flags, and an empty
   environment, so that a developer's variables and config file never change a test's result;
+  one default differs: a failed message is delivered again at once
+  (``--broker-retry-backoff 0``), so that a test waits for no backoff; ``argv`` may set it;
 - ``overrides`` replace providers before anything is made, so no real adapter is ever built;
 - every event raised or published on the bus is recorded, in the order the bus handles them
   (:attr:`ServiceHarness.events`), including events no handler of this process listens to:
@@ -27,6 +29,7 @@ but no port is opened. What it adds is for tests:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,10 +39,13 @@ from atoll.endpoints.http.asgi import HttpApp
 from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
+from atoll.messaging.broker import Broker
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import message_type, open_envelope
+from atoll.messaging.memory_broker import MemoryBroker
 from atoll.persistence.relay import OutboxRelay
 from atoll.service.composition import compose_target, serves_http
+from atoll.service.messaging import BrokerLink
 from atoll.testing.client import TEST_BASE_URL
 
 if TYPE_CHECKING:
@@ -58,6 +64,9 @@ if TYPE_CHECKING:
 __all__ = ["ServiceHarness", "run"]
 
 E = TypeVar("E")
+
+_TEST_DEFAULTS = ("--broker-retry-backoff", "0")
+"""Flags put before a test's own ``argv``: a failed message is delivered again at once."""
 
 
 @contextlib.asynccontextmanager
@@ -87,7 +96,7 @@ async def run(
     """
     recorder = _EventRecorder()
     app = _composed(target, recorder)
-    config = load_config(app, argv, {})
+    config = load_config(app, [*_TEST_DEFAULTS, *argv], {})  # argv's own flags win
 
     with contextlib.ExitStack() as overriding:  # undone last, once everything has stopped
 
@@ -101,15 +110,16 @@ async def run(
             relays = _relays(container)
             for relay in relays:
                 relay.publisher = _RecordingPublisher(relay.publisher, recorder)
+            settling = _Settling(relays, _queues(container))
             async with contextlib.AsyncExitStack() as serving:
                 http = client = None
                 if serves_http(config):  # not with --no-server: a worker has no HTTP app
                     http = await container.aget(HttpApp)
-                    transport = _SettlingTransport(http, relays)
+                    transport = _SettlingTransport(http, settling)
                     client = await serving.enter_async_context(
                         httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL)
                     )
-                harness = ServiceHarness(container, recorder, http, client, relays)
+                harness = ServiceHarness(container, recorder, http, client, settling)
                 try:
                     yield harness
                 finally:
@@ -141,14 +151,14 @@ class ServiceHarness:
         recorder: _EventRecorder,
         http: HttpApp | None,
         client: httpx.AsyncClient | None,
-        relays: Sequence[OutboxRelay] = (),
+        settling: _Settling | None = None,
     ) -> None:
         self.container = container
         self.bus = recorder.bus
         self._http = http
         self._client = client
         self._recorder = recorder
-        self._relays = list(relays)
+        self._settling = settling or _Settling([], None)
         self._rpc: RemoteService | None = None
 
     @property
@@ -220,12 +230,15 @@ class ServiceHarness:
         """Relay what units of work committed to the outboxes, until none is left.
 
         The events relayed are handled, and recorded, before this returns; so are those
-        their handlers commit in turn. A relay turned off (``--no-db-relay``) is left alone.
+        their handlers commit in turn. On a broker in memory (``memory://``, the default, or
+        ``memory://NAME``), so is every message its consumers here hold: one whose handler
+        fails is delivered again until it is handled or, past ``--broker-deliveries``, in the
+        dead-letter queue. A relay turned off (``--no-db-relay``) is left alone.
 
         Returns:
             How many events were relayed.
         """
-        return await _settle(self._relays)
+        return await self._settling.settle()
 
     def override(
         self, tp: object, value: object, /, *, name: str | None = None
@@ -253,7 +266,7 @@ class ServiceHarness:
 
             engines = self.container.get(RpcEngines)
             local = LocalTransport(engines.whole, name=engines.api.title)
-            self._rpc = RemoteService(_SettlingRpc(local, self._relays))
+            self._rpc = RemoteService(_SettlingRpc(local, self._settling))
         return self._rpc
 
     async def aclose(self) -> None:
@@ -274,46 +287,70 @@ def _no_http(asked: str) -> ConfigError:
     )
 
 
-async def _settle(relays: Sequence[OutboxRelay]) -> int:
-    total = 0
-    while True:
-        count = 0
-        for relay in relays:
-            if relay.enabled:
-                count += await relay.flush()
-        if not count:
-            return total
-        total += count
+class _Settling:
+    """Waits until what was committed and published here is handled, or dead-lettered.
+
+    Args:
+        relays: the outbox relays of the application.
+        queues: its broker, if in memory, and the services whose consumers run here.
+    """
+
+    def __init__(
+        self,
+        relays: Sequence[OutboxRelay],
+        queues: tuple[MemoryBroker, tuple[str, ...]] | None,
+    ) -> None:
+        self.relays = list(relays)
+        self.queues = queues
+        self._turn = asyncio.Lock()
+
+    async def settle(self) -> int:
+        async with self._turn:  # one flush of a relay at a time: concurrent sends take turns
+            return await self._settle()
+
+    async def _settle(self) -> int:
+        total = 0
+        while True:
+            count = 0
+            for relay in self.relays:
+                if relay.enabled:
+                    count += await relay.flush()
+            if self.queues is not None:
+                broker, services = self.queues
+                await broker.settled(services)
+            if not count:
+                return total
+            total += count
 
 
 class _SettlingTransport(httpx.ASGITransport):
     """Calls the app in the process, then relays what the request committed to an outbox."""
 
-    def __init__(self, app: HttpApp, relays: Sequence[OutboxRelay]) -> None:
+    def __init__(self, app: HttpApp, settling: _Settling) -> None:
         super().__init__(app=app)
-        self._relays = relays
+        self._settling = settling
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await super().handle_async_request(request)
         # The response is what the test asked for: a database out of reach (the test may have
         # cut it) leaves the outbox to the background relay rather than fail the request.
         with contextlib.suppress(DatabaseUnavailableError):
-            await _settle(self._relays)
+            await self._settling.settle()
         return response
 
 
 class _SettlingRpc:
     """A JSON-RPC transport in the process that relays what each call committed, after it."""
 
-    def __init__(self, transport: LocalTransport, relays: Sequence[OutboxRelay]) -> None:
+    def __init__(self, transport: LocalTransport, settling: _Settling) -> None:
         self._transport = transport
-        self._relays = relays
+        self._settling = settling
         self.url = transport.url
 
     async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
         answer = await self._transport.exchange(body, notification=notification)
         with contextlib.suppress(DatabaseUnavailableError):  # as for the HTTP client
-            await _settle(self._relays)
+            await self._settling.settle()
         return answer
 
     async def aclose(self) -> None:
@@ -326,6 +363,15 @@ def _relays(container: Container) -> list[OutboxRelay]:
         if isinstance(instance, OutboxRelay) and not any(instance is r for r in found):
             found.append(instance)
     return found
+
+
+def _queues(container: Container) -> tuple[MemoryBroker, tuple[str, ...]] | None:
+    """The broker, if in memory, and the services consuming from it here."""
+    broker = container.get(Broker)
+    if not isinstance(broker, MemoryBroker):
+        return None
+    link = container.get(BrokerLink)
+    return broker, tuple(consumer.service for consumer in link.consumers)
 
 
 class _RecordingPublisher:

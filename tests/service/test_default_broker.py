@@ -76,7 +76,7 @@ async def test_a_handler_that_always_fails_is_dead_lettered_and_its_stream_goes_
     argv = ["--db-url", "memory://", "--broker-deliveries", "3"]
     # A backoff long beside the handling of one event: the one after the poison is handled
     # while the poison waits for its next delivery.
-    argv += ["--broker-retry-backoff", "0.2", "--broker-retry-longest", "0.2"]
+    argv += ["--broker-retry-backoff", "0.5", "--broker-retry-longest", "0.5"]
     async with run(service, argv=argv) as harness:
         await harness.send(Label(("poison", "after")))  # returns once dead-lettered
         assert calls.count("poison") == 3

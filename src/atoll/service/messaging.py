@@ -6,9 +6,10 @@ Composing an application installs, beside the services' own declarations:
 - the :class:`~atoll.messaging.broker.Broker` chosen by ``--broker-url``, an app-scoped
   component whose ``ping`` joins the readiness checks (``/health/ready`` answers 503 while the
   broker is out of reach). For ``memory://``, a
-  :class:`~atoll.messaging.memory_broker.MemoryBroker` of the application's own, whose
-  publish returns once the message's first delivery is settled (it has no store that
-  outlives the process: the outbox keeps the event until then);
+  :class:`~atoll.messaging.memory_broker.MemoryBroker` of the application's own, up while the
+  process is (no readiness check), whose publish returns once the message's first delivery
+  is settled (it has no store that outlives the process: the outbox keeps the event until
+  then);
 - the :class:`~atoll.messaging.publishing.Publisher` every outbox relay hands its events to:
   the broker, whatever the URL;
 - :class:`BrokerLink`, an entrypoint: each service consumes its own messages (the events it

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import atoll
-from atoll.errors import ConfigError, RemoteUnavailableError
+from atoll.errors import ConfigError, DatabaseUnavailableError, RemoteUnavailableError
 from atoll.kernel.health import Readiness
 from atoll.messaging.broker import Broker
 from atoll.messaging.envelope import seal
@@ -178,6 +178,19 @@ async def test_readiness_checks_the_broker(url):
         assert report.ready is False
         assert "is stopped" in report.checks["broker"]
         broker.stopped = False
+
+
+async def test_readiness_checks_each_consumer_s_dependencies(url):
+    async with run(mail, argv=flags(url)) as mailer:
+        readiness = await mailer.container.aget(Readiness)
+        [consumer] = (await mailer.container.aget(BrokerLink)).consumers
+        assert (await readiness.report()).checks["consumer mail"] == "ok"
+        consumer.outage.failed(DatabaseUnavailableError("cannot reach PostgreSQL at db:5432"))
+        report = await readiness.report()
+        assert report.ready is False
+        assert "cannot reach its database" in report.checks["consumer mail"]
+        consumer.outage.recovered()
+        assert (await readiness.report()).checks["consumer mail"] == "ok"
 
 
 async def test_the_default_broker_keeps_messages_in_the_process():

@@ -10,8 +10,10 @@ Composing an application installs, beside the services' own declarations:
   the bus of this process for ``memory://``, the broker for any other URL;
 - :class:`BrokerLink`, an entrypoint: with a broker, each service consumes its own messages
   (the events it handles, what is sent to it) through a
-  :class:`~atoll.messaging.consumer.BrokerConsumer`, and answers the JSON-RPC calls that come
-  over the broker (broker RPC) with its own engine.
+  :class:`~atoll.messaging.consumer.BrokerConsumer`, whose ``ping`` joins the readiness checks
+  (``consumer <service>`` fails while its handlers cannot reach a dependency, such as their
+  database), and answers the JSON-RPC calls that come over the broker (broker RPC) with its
+  own engine.
 """
 
 # No `from __future__ import annotations` here: the container reads the hints of the
@@ -31,6 +33,7 @@ from atoll.messaging.envelope import message_name
 from atoll.messaging.handlers import HandlerKind
 from atoll.messaging.options import BrokerOptions
 from atoll.messaging.publishing import LocalPublisher, Publisher
+from atoll.persistence.inboxes import Inboxes
 from atoll.service.service import Service
 
 __all__ = ["BrokerLink", "install_broker", "subscription_of"]
@@ -71,6 +74,7 @@ class BrokerLink:
         bus: who handles what the consumers take.
         services: the services of this process.
         http: whose JSON-RPC engines answer broker RPC.
+        inboxes: the services' inboxes, asked of a message delivered more often than allowed.
     """
 
     atoll_entrypoint = True
@@ -82,6 +86,8 @@ class BrokerLink:
         bus: MessageBus,
         services: Sequence[Service],
         http: HttpApp,
+        *,
+        inboxes: Inboxes | None = None,
     ) -> None:
         self.broker = broker
         self.consumers: list[BrokerConsumer] = []
@@ -91,7 +97,12 @@ class BrokerLink:
             if subscription is not None:
                 self.consumers.append(
                     BrokerConsumer(
-                        broker, bus, subscription, policy, concurrency=options.concurrency
+                        broker,
+                        bus,
+                        subscription,
+                        policy,
+                        concurrency=options.concurrency,
+                        committed=None if inboxes is None else inboxes.committed,
                     )
                 )
         self._engines: dict[str, RpcEngine] = (
@@ -151,9 +162,22 @@ def install_broker(app: App, services: Sequence[Service]) -> None:
     def publisher(options: BrokerOptions, bus: MessageBus, broker: Broker) -> Publisher:
         return LocalPublisher(bus) if options.local else broker
 
-    def link(options: BrokerOptions, broker: Broker, bus: MessageBus, http: HttpApp) -> BrokerLink:
-        return BrokerLink(options, broker, bus, services, http)
+    def link(
+        options: BrokerOptions,
+        broker: Broker,
+        bus: MessageBus,
+        http: HttpApp,
+        *,
+        inboxes: Inboxes,
+        readiness: Readiness,
+    ) -> BrokerLink:
+        made = BrokerLink(options, broker, bus, services, http, inboxes=inboxes)
+        for consumer in made.consumers:  # not ready while its handlers' dependency is away
+            readiness.add(f"consumer {consumer.service}", consumer.ping)
+        return made
 
+    if Inboxes not in app.registry:  # no service keeps a database
+        app.provide(Inboxes)
     app.provide(broker, provides=Broker)
     app.provide(publisher, provides=Publisher)
     app.provide(link)

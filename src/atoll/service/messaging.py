@@ -5,7 +5,8 @@ Composing an application installs, beside the services' own declarations:
 - the ``broker`` options section (:class:`~atoll.messaging.options.BrokerOptions`);
 - the :class:`~atoll.messaging.broker.Broker` chosen by ``--broker-url``, an app-scoped
   component whose ``ping`` joins the readiness checks (``/health/ready`` answers 503 while the
-  broker is out of reach);
+  broker is out of reach); one out of reach at start is connected in the background
+  (:class:`~atoll.messaging.connecting.ConnectingBroker`), so that the service starts anyway;
 - the :class:`~atoll.messaging.publishing.Publisher` every outbox relay hands its events to:
   the bus of this process for ``memory://``, the broker for any other URL;
 - :class:`BrokerLink`, an entrypoint: with a broker, each service consumes its own messages
@@ -20,14 +21,18 @@ Composing an application installs, beside the services' own declarations:
 # factories below when they are registered, so the types they name are imported for real.
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from atoll.endpoints.asgi import HttpApp
 from atoll.endpoints.transports import RpcEngine
+from atoll.errors import BrokerUnavailableError
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.messaging.broker import Broker, Serving, Subscription, open_broker
 from atoll.messaging.bus import MessageBus
+from atoll.messaging.connecting import ConnectingBroker
 from atoll.messaging.consumer import BrokerConsumer
 from atoll.messaging.envelope import message_name
 from atoll.messaging.handlers import HandlerKind
@@ -37,6 +42,11 @@ from atoll.persistence.inboxes import Inboxes
 from atoll.service.service import Service
 
 __all__ = ["BrokerLink", "install_broker", "subscription_of"]
+
+logger = logging.getLogger("atoll.broker")
+
+_LONGEST_PAUSE = 10.0
+"""Seconds between two attempts at the most to start a link whose broker is out of reach."""
 
 
 def subscription_of(service: Service, options: BrokerOptions) -> Subscription | None:
@@ -111,26 +121,68 @@ class BrokerLink:
             else {}
         )
         self._servings: list[Serving] = []
+        self._starting: asyncio.Task[None] | None = None
+        self.backoff = 0.5
+        """Seconds before the first attempt again to start, if the broker was out of reach."""
 
     async def start(self) -> None:
-        """Serve RPC and start consuming, for each service; all of it, or nothing."""
+        """Serve RPC and start consuming, for each service; all of it, or nothing.
+
+        With the broker out of reach, it starts all of it in the background instead, with
+        backoff, once the broker answers: the service runs meanwhile (its broker readiness
+        check fails), where it would otherwise not start at all.
+        """
         try:
-            for name, engine in self._engines.items():
-                self._servings.append(await self.broker.serve(name, _responder(engine)))
-            for consumer in self.consumers:
-                await consumer.start()
+            await self._start_all()
+        except BrokerUnavailableError:
+            await self._stop_all()
+            self._starting = asyncio.create_task(self._start_later(), name=repr(self))
         except BaseException:
-            await self.stop()  # what started, stopped: a unit whose start failed is not
+            await self._stop_all()  # what started, stopped: a unit whose start failed is not
             raise
+
+    async def _start_all(self) -> None:
+        for name, engine in self._engines.items():
+            self._servings.append(await self.broker.serve(name, _responder(engine)))
+        for consumer in self.consumers:
+            await consumer.start()
+
+    async def _start_later(self) -> None:
+        failures = 0
+        while True:
+            failures += 1
+            await asyncio.sleep(min(self.backoff * 2 ** (failures - 1), _LONGEST_PAUSE))
+            try:
+                await self._start_all()
+            except BrokerUnavailableError as error:  # the broker's outage is told by itself
+                logger.debug("%r cannot start yet: %s", self, error)
+                await self._stop_all()
+                continue
+            except Exception:
+                logger.exception("%r could not start; its services take nothing", self)
+                await self._stop_all()
+                return
+            logger.info("%r started, once the broker answered", self)
+            return
 
     async def stop(self) -> None:
         """Take no more calls and messages; finish those in hand, every service at once."""
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        await self._stop_all()
+
+    async def _stop_all(self) -> None:
         servings, self._servings = self._servings, []
         await asyncio.gather(*(serving.close() for serving in servings))
         await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
 
     def kill(self) -> None:
         """Stop at once: the messages in hand are delivered again, as after a crash."""
+        if self._starting is not None:
+            self._starting.cancel()
         for consumer in self.consumers:
             consumer.kill()
 
@@ -151,6 +203,8 @@ def install_broker(app: App, services: Sequence[Service]) -> None:
 
     def broker(options: BrokerOptions, readiness: Readiness) -> Broker:
         opened = open_broker(options.url)
+        if not options.url.startswith("memory:"):  # the only brokers that can be away
+            opened = ConnectingBroker(opened)
         if not options.local:
 
             async def ping() -> None:

@@ -11,7 +11,7 @@ from atoll.kernel.registry import Registry
 from atoll.messaging.broker import RetryPolicy, Subscription
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.consumer import BrokerConsumer
-from atoll.messaging.envelope import message_name, seal
+from atoll.messaging.envelope import Envelope, message_name, seal
 from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.messaging.memory_broker import MemoryBroker, _Message
 
@@ -240,6 +240,11 @@ async def test_stopping_during_an_outage_gives_the_messages_back_unsettled():
     assert consumer.dead == 0
     assert not await broker.dead_letters("shop")
     assert len(broker.state.queues["shop"].ready) == 3  # back for the next instance
+    database.up.set()
+    await consumer.start()  # started again, it ends the outage it had met
+    await until(lambda: consumer.handled == 3)
+    await consumer.stop()
+    assert not consumer.outage.active
 
 
 async def test_a_message_past_its_limit_that_every_handler_committed_is_acknowledged(caplog):
@@ -261,6 +266,7 @@ async def test_a_message_past_its_limit_that_every_handler_committed_is_acknowle
     await until(lambda: consumer.handled == 1)
     await consumer.stop()
     assert asked == [(envelope.id, ("shop.book",))]
+    assert bus.consumers(Envelope("x", "no.such.Type", b"{}")) == []
     assert consumer.dead == 0
     assert not await broker.dead_letters("shop")
     assert any("had committed it already: acknowledged" in m for m in told(caplog))

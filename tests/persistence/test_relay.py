@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from atoll.errors import BrokerUnavailableError, DatabaseUnavailableError
+from atoll.errors import BrokerUnavailableError, DatabaseUnavailableError, DeliveryError
 from atoll.messaging.envelope import seal
 from atoll.persistence.memory import MemoryDatabase
 from atoll.persistence.options import DatabaseOptions
@@ -131,6 +131,27 @@ async def test_the_background_relay_logs_a_failure_and_tries_again(database, cap
         f"the outbox relay of memory:// (relayed) could not publish {__name__}.Noted (message "
     ) in caplog.text
     assert "(RuntimeError: refused)" in caplog.text
+
+
+async def test_handlers_here_that_met_an_outage_are_told_once_not_per_record(database, caplog):
+    await commit(database, Noted(1), Noted(2))
+    away = DatabaseUnavailableError("cannot reach PostgreSQL")
+    failure = DeliveryError("1 handler(s) failed", failed=("shop.book",), causes=(away,))
+    recorder = Recorder({b'{"n":1}', b'{"n":2}'}, error=failure)
+    relay = OutboxRelay(database, recorder, interval=0.01)
+    with caplog.at_level(logging.INFO, "atoll.outbox"):
+        await relay.start()
+        try:
+            for _ in range(500):
+                if len(recorder.published) == 2:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await relay.stop()
+    told = [r.getMessage() for r in caplog.records if r.name == "atoll.outbox"]
+    assert len(told) == 2
+    assert "cannot reach its database" in told[0]
+    assert "reaches its database again" in told[1]
 
 
 async def test_a_broker_outage_is_told_once_when_it_begins_and_once_when_it_ends(database, caplog):

@@ -150,6 +150,8 @@ class BrokerConsumer:
             BrokerUnavailableError: the broker is out of reach.
         """
         self._stopping.clear()
+        self._prober = None  # a worker that probed before a stop is gone
+        self._back.set()
         self._receiver = await self.broker.subscribe(self.subscription)
         name = self.service
         self._task = asyncio.create_task(self._fetch(), name=f"consumer of {name}")

@@ -164,8 +164,9 @@ class OutboxRelay:
         self._retries[record.position] = (attempts, now + pause)
         if self._flush_errors is not None:
             self._flush_errors.setdefault(record.position, error)
-        if _out_of_reach(error):  # the outage is told once, not for each record
-            self.outage.failed(error)
+        unreached = _unreached(error)
+        if unreached is not None:  # the outage is told once, not for each record
+            self.outage.failed(unreached)
             return
         # A failed handler was logged with its traceback: a warning, with none of the relay's.
         told = isinstance(error, DeliveryError)
@@ -218,8 +219,10 @@ class OutboxRelay:
         return f"OutboxRelay({self.database.describe()})"
 
 
-def _out_of_reach(error: Exception) -> bool:
-    """Whether a publish failed for a dependency out of reach: the broker, or every handler's."""
+def _unreached(error: Exception) -> BaseException | None:
+    """What a publish could not reach (the broker, or what every handler here needs), if so."""
     if isinstance(error, DeliveryError):  # delivered in this process: its handlers failed
-        return bool(error.causes) and all(map(out_of_reach, error.causes))
-    return out_of_reach(error)
+        if error.causes and all(map(out_of_reach, error.causes)):
+            return error.causes[0]
+        return None
+    return error if out_of_reach(error) else None

@@ -386,7 +386,8 @@ async def test_messages_in_hand_longer_than_their_ack_wait_are_kept_and_run_once
     assert consumer.dead == 0
 
 
-async def test_a_keep_alive_the_broker_refuses_is_logged(caplog, monkeypatch):
+async def keep_refused(error):
+    """A consumer whose message in hand cannot be kept in progress: ``error`` each time."""
     release = asyncio.Event()
 
     async def slow(event: Shipped) -> None:
@@ -399,9 +400,28 @@ async def test_a_keep_alive_the_broker_refuses_is_logged(caplog, monkeypatch):
     [(received, _)] = consumer._held.values()
 
     async def refused(self):
-        raise BrokerUnavailableError("gone")
+        raise error
 
-    monkeypatch.setattr(type(received), "in_progress", refused)
-    await until(lambda: "could not keep a message in progress" in caplog.text)
+    type(received).in_progress, kept = refused, type(received).in_progress
+    return consumer, release, lambda: setattr(type(received), "in_progress", kept)
+
+
+async def test_a_keep_alive_the_broker_refuses_is_logged(caplog):
+    consumer, release, restore = await keep_refused(RuntimeError("refused"))
+    try:
+        await until(lambda: "could not keep a message in progress" in caplog.text)
+    finally:
+        restore()
     release.set()
     await consumer.stop()
+
+
+async def test_keep_alives_while_the_broker_is_out_of_reach_are_told_once(caplog):
+    consumer, release, restore = await keep_refused(BrokerUnavailableError("gone"))
+    try:
+        await until(lambda: consumer.keep_outage.failures >= 3)
+    finally:
+        restore()
+    release.set()
+    await consumer.stop()
+    assert caplog.text.count("cannot reach its broker") == 1

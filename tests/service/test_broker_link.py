@@ -18,6 +18,7 @@ from atoll.messaging.broker import Broker
 from atoll.messaging.envelope import seal
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
+from atoll.persistence.inboxes import Inboxes
 from atoll.service.messaging import BrokerLink, subscription_of
 from atoll.testing import run
 
@@ -191,6 +192,15 @@ async def test_readiness_checks_each_consumer_s_dependencies(url):
         assert "cannot reach its database" in report.checks["consumer mail"]
         consumer.outage.recovered()
         assert (await readiness.report()).checks["consumer mail"] == "ok"
+
+
+async def test_a_consumer_asks_the_inbox_of_its_service_s_database(url):
+    async with run(orders, argv=flags(url, "--db-url", "memory://")) as shop:
+        inboxes = await shop.container.aget(Inboxes)
+        [consumer] = (await shop.container.aget(BrokerLink)).consumers
+        assert repr(inboxes) == "Inboxes(['orders'])"
+        assert consumer.committed == inboxes.committed
+        assert not await inboxes.committed(seal(PlaceOrder("book")), ("orders.place_order",))
 
 
 async def test_the_default_broker_keeps_messages_in_the_process():

@@ -118,6 +118,11 @@ class BrokerConsumer:
             logger, who, "it takes no new message and runs those in hand again once it answers"
         )
         self.broker_outage = Outage(logger, who, "it takes no new message")
+        self.keep_outage = Outage(
+            logger,
+            who,
+            "another instance may get the messages in hand once their ack wait has passed",
+        )
         self._receiver: Receiver | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -344,7 +349,9 @@ class BrokerConsumer:
                 *(received.in_progress() for _, received in due), return_exceptions=True
             )
             for outcome in outcomes:
-                if isinstance(outcome, Exception):
+                if isinstance(outcome, Exception) and out_of_reach(outcome):
+                    self.keep_outage.failed(outcome)  # told once, not for each message
+                elif isinstance(outcome, Exception):
                     logger.warning(
                         "the consumer of %s could not keep a message in progress (%s: %s); "
                         "another instance may get it once its ack wait has passed",
@@ -352,6 +359,8 @@ class BrokerConsumer:
                         type(outcome).__name__,
                         outcome,
                     )
+            if outcomes and not any(isinstance(o, Exception) for o in outcomes):
+                self.keep_outage.recovered()
 
     async def handle(self, received: Received) -> None:
         """Deliver one message to the bus and settle it: ack, retry or dead letter.

@@ -440,7 +440,12 @@ class BrokerConsumer:
 
     def _got_past(self) -> None:
         """A delivery got past the dependencies (its handlers ran): a paused consumer goes on."""
-        if self._prober is asyncio.current_task() or (self._prober is None and self.outage.active):
+        prober = self._prober
+        if prober is None:  # the hot path: no outage (or one whose prober a stop ended)
+            if self.outage.active:
+                self.outage.recovered()
+            return
+        if prober is asyncio.current_task():  # the others wait for what the prober finds
             self._prober = None
             self.outage.recovered()
             self._back.set()

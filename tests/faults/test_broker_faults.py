@@ -501,6 +501,11 @@ def rpc(process, method, **params):
 async def test_a_service_started_while_its_broker_is_away_serves_and_connects_later(
     spawn, ledger, broker_url, tcp_proxy
 ):
+    # The service ran once before, so that its durable queues hold what is published for it
+    # while it is away, as they do for a service restarted during a broker outage.
+    before = start(spawn, broker_url, ledger)
+    before.signal(signal.SIGTERM)
+    assert before.finish() == 0
     scheme = broker_url.partition(":")[0]
     port = BROKER_PORTS[scheme]
     proxy = tcp_proxy(port, closed=True)  # the broker is away: its port refuses

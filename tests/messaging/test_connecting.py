@@ -53,7 +53,8 @@ async def test_it_starts_while_the_broker_is_away_and_connects_once_it_answers(c
         await broker.publish(seal(Paid(1)))
     await until(lambda: inner.attempts >= 5)
     inner.back = True
-    await until(lambda: broker.connected)
+    await asyncio.wait_for(broker.wait_connected(), 10)
+    assert broker.connected
     await broker.ping()
     receiver = await broker.subscribe(Subscription("shop", (message_name(Paid),)))
     await broker.publish(seal(Paid(2)))

@@ -59,6 +59,7 @@ class ConnectingBroker:
             "its consumers wait",
         )
         self._connecting: asyncio.Task[None] | None = None
+        self._joined = asyncio.Event()
 
     def describe(self) -> str:
         """The broker's URL without its password."""
@@ -75,6 +76,11 @@ class ConnectingBroker:
             )
             return
         self.connected = True
+        self._joined.set()
+
+    async def wait_connected(self) -> None:
+        """Return once the broker is connected (at once if it is)."""
+        await self._joined.wait()
 
     async def _connect(self) -> None:
         failures = 0
@@ -87,6 +93,7 @@ class ConnectingBroker:
                 self.outage.failed(error)
                 continue
             self.connected = True
+            self._joined.set()
             self.outage.recovered()
             return
 
@@ -99,6 +106,7 @@ class ConnectingBroker:
                 await connecting
         if self.connected:
             self.connected = False
+            self._joined.clear()
             await self.broker.stop()
 
     def _ready(self, doing: str) -> Broker:

@@ -151,7 +151,10 @@ class BrokerLink:
         failures = 0
         while True:
             failures += 1
-            await asyncio.sleep(min(self.backoff * 2 ** (failures - 1), _LONGEST_PAUSE))
+            if isinstance(self.broker, ConnectingBroker) and not self.broker.connected:
+                await self.broker.wait_connected()  # it tells the outage; start as it ends
+            else:
+                await asyncio.sleep(min(self.backoff * 2 ** (failures - 1), _LONGEST_PAUSE))
             try:
                 await self._start_all()
             except BrokerUnavailableError as error:  # the broker's outage is told by itself

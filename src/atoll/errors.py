@@ -21,14 +21,15 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     ├── NoHandlerError(LookupError)             a command or query nothing handles
     ├── DuplicateMessageError(RuntimeError)     a message's effect is already committed
     ├── DeliveryError(RuntimeError)             a handler of a delivered message failed
+    ├── UnavailableError(ConnectionError)      something a service needs cannot be reached
+    │   ├── DatabaseUnavailableError(PersistenceError)  the database cannot be reached
+    │   ├── BrokerUnavailableError(BrokerError)         the broker cannot be reached
+    │   └── RemoteUnavailableError              a remote service could not be reached in time
     ├── PersistenceError(RuntimeError)
-    │   ├── ConflictError                       a concurrent change won; the call is retried
-    │   │   └── TooManyConflictsError           ...until the retries ran out
-    │   └── DatabaseUnavailableError(ConnectionError)   the database cannot be reached
+    │   └── ConflictError                       a concurrent change won; the call is retried
+    │       └── TooManyConflictsError           ...until the retries ran out
     ├── BrokerError                             a message broker refused what was asked
-    │   └── BrokerUnavailableError(ConnectionError)     the broker cannot be reached
     ├── RemoteError                             a remote service answered with an error
-    ├── RemoteUnavailableError(ConnectionError) a remote service could not be reached in time
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
@@ -61,6 +62,7 @@ __all__ = [
     "TargetError",
     "TaskFailedError",
     "TooManyConflictsError",
+    "UnavailableError",
 ]
 
 
@@ -162,11 +164,30 @@ class DeliveryError(AtollError, RuntimeError):
 
     Attributes:
         failed: the consumers (``service.handler``) that failed.
+        causes: what each of them raised, in the same order.
     """
 
-    def __init__(self, message: str, *, failed: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed: tuple[str, ...] = (),
+        causes: tuple[BaseException, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.failed = failed
+        self.causes = causes
+
+
+class UnavailableError(AtollError, ConnectionError):
+    """Something a service needs (its database, its broker, another service) cannot be reached.
+
+    Not the fault of the code that met it: what asked may succeed once the dependency answers
+    again. A consumer whose handler fails with it (or with a :class:`ConnectionError` or
+    :class:`TimeoutError` of its own) pauses until the dependency is back and runs the message
+    again, without spending one of its deliveries. A handler may raise it for a dependency of
+    its own, such as an HTTP API that does not answer.
+    """
 
 
 class PersistenceError(AtollError, RuntimeError):
@@ -194,7 +215,7 @@ class TooManyConflictsError(ConflictError):
     """A handler met a conflict on every run, and the retries ran out."""
 
 
-class DatabaseUnavailableError(PersistenceError, ConnectionError):
+class DatabaseUnavailableError(PersistenceError, UnavailableError):
     """The database cannot be reached; the message names its host (never its password)."""
 
 
@@ -202,7 +223,7 @@ class BrokerError(AtollError, RuntimeError):
     """A message broker refused what was asked; the message names its URL (never its password)."""
 
 
-class BrokerUnavailableError(BrokerError, ConnectionError):
+class BrokerUnavailableError(BrokerError, UnavailableError):
     """The broker cannot be reached; the message names its URL and what to check."""
 
 
@@ -227,5 +248,5 @@ class RemoteError(AtollError):
         return type(self), (self.code, self.message, self.data)
 
 
-class RemoteUnavailableError(AtollError, ConnectionError):
+class RemoteUnavailableError(UnavailableError):
     """A remote service could not be reached, or did not answer within its timeout."""

@@ -8,6 +8,7 @@ transaction as the inbox entry: a tick lost leaves no row, a tick applied twice 
 in the middle of a handler; a tick whose number is in ``LEDGER_POISON`` always fails. The
 process prints ``handling N`` and ``handled N`` around each. ``LEDGER_RUN`` names the service
 (``ledger-<RUN>``) and the event type (``__main__.Tick<RUN>``), so that each test has its own.
+The ``emit`` command commits a tick to the outbox, for the tests of a producer.
 """
 
 import asyncio
@@ -53,6 +54,20 @@ service.database(schema, LedgerUnitOfWork)
 
 DELAY = float(os.environ.get("LEDGER_DELAY", "0"))
 POISON = {int(n) for n in os.environ.get("LEDGER_POISON", "").split(",") if n}
+
+
+@dataclass(frozen=True)
+class Emit:
+    n: int
+
+
+@service.command(Emit)
+async def emit(command: Emit, uow: LedgerUnitOfWork) -> int:
+    """Commit a tick to the outbox: the relay publishes it, and ``record`` books it."""
+    async with uow:
+        uow.publish(Tick(command.n))
+        await uow.commit()
+    return command.n
 
 
 @service.on(Tick)

@@ -405,3 +405,125 @@ async def test_redis_is_reconnected_after_a_restart(spawn, ledger, broker_url):
     assert {n for n, _ in rows} >= set(later)
     process.signal(signal.SIGTERM)
     assert process.finish(timeout=60) == 0
+
+
+# -- outages of what the consumers need ---------------------------------------------------------
+
+DATABASE_OUTAGE = 30.0
+"""Seconds the consumers' database stays away: long enough to spend every delivery allowed."""
+
+
+def through(proxy, ledger):
+    """The ledger's database URL, through ``proxy``."""
+    return ledger.db_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+
+
+async def publish_steadily(broker_url, ledger, numbers, every, stop_when):
+    """Publish a tick of each number, one every ``every`` seconds; ``stop_when()`` is polled
+    in between and ends the load early when true (the numbers published are returned)."""
+    broker = open_broker(broker_url)
+    await broker.start()
+    published = []
+    try:
+        for n in numbers:
+            await broker.publish(ledger.tick(n))
+            published.append(n)
+            if stop_when():
+                break
+            await asyncio.sleep(every)
+    finally:
+        await broker.stop()
+    return published
+
+
+@pytest.mark.parametrize("broker_url", [NATS, RABBITMQ, REDIS])
+async def test_a_database_outage_under_load_is_waited_out_with_nothing_dead_lost_or_doubled(
+    spawn, ledger, broker_url, tcp_proxy
+):
+    proxy = tcp_proxy(5432)
+    flags = ("--db-url", through(proxy, ledger), "--broker-deliveries", "3")
+    first = start(spawn, broker_url, ledger, *flags)
+    second = start(spawn, broker_url, ledger, *flags)
+    status = readiness(first)
+    assert until_status(status, 200)
+    cut_at, restored_at = 3.0, 3.0 + DATABASE_OUTAGE
+    began = time.monotonic()
+    seen_not_ready = []
+
+    async def outage():
+        await asyncio.sleep(cut_at)
+        await asyncio.to_thread(proxy.cut)
+        seen_not_ready.append(await asyncio.to_thread(until_status, status, 503))
+        await asyncio.sleep(max(0.0, restored_at - (time.monotonic() - began)))
+        await asyncio.to_thread(proxy.open)
+
+    cutting = asyncio.create_task(outage())
+    # A steady load from before the outage to after it: ten events a second.
+    numbers = await publish_steadily(
+        broker_url, ledger, range(10_000), 0.1, lambda: time.monotonic() - began > restored_at + 3
+    )
+    await cutting
+    assert seen_not_ready == [True]  # /health/ready said so while the database was away
+    rows = await ledger.until_numbers(numbers, patience=120.0)  # drained by itself
+    assert_exact(rows, numbers)  # nothing lost, nothing applied twice
+    broker = open_broker(broker_url)
+    await broker.start()
+    try:
+        assert await broker.dead_letters(ledger.service) == []
+    finally:
+        await broker.stop()
+    assert until_status(status, 200)
+    for process in (first, second):
+        process.signal(signal.SIGTERM)
+        assert process.finish(timeout=60) == 0
+        # Told once per outage, not per message, and with no traceback.
+        consumer = f"the consumer of {ledger.service}"
+        told = [line for line in process.lines if f"{consumer} cannot reach its database" in line]
+        assert len(told) == 1, process.output
+        assert f"{consumer} reaches its database again" in process.output
+        assert "Traceback" not in process.output, process.output
+        assert "dead-letter queue" not in process.output
+
+
+BROKER_PORTS = {"nats": 4222, "amqp": 5672, "redis": 6379}
+
+
+def rpc(process, method, **params):
+    """Call ``method`` over the process's JSON-RPC endpoint; the response's status and body."""
+    [line] = [line for line in process.lines if "serving on http://127.0.0.1:" in line]
+    base = re.search(r"serving on (http://127\.0\.0\.1:\d+)", line).group(1)
+    call = {"jsonrpc": "2.0", "method": method, "params": params, "id": 1}
+    response = httpx.post(f"{base}/rpc", json=call, timeout=10)
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize("broker_url", [NATS, RABBITMQ, REDIS])
+async def test_a_service_started_while_its_broker_is_away_serves_and_connects_later(
+    spawn, ledger, broker_url, tcp_proxy
+):
+    # The service ran once before, so that its durable queues hold what is published for it
+    # while it is away, as they do for a service restarted during a broker outage.
+    before = start(spawn, broker_url, ledger)
+    before.signal(signal.SIGTERM)
+    assert before.finish() == 0
+    scheme = broker_url.partition(":")[0]
+    port = BROKER_PORTS[scheme]
+    proxy = tcp_proxy(port, closed=True)  # the broker is away: its port refuses
+    away_url = broker_url.replace(f":{port}", f":{proxy.port}")
+    process = start(spawn, away_url, ledger)
+    status = readiness(process)
+    assert until_status(status, 503)  # not ready: no broker
+    numbers = range(5)
+    for n in numbers:  # it serves its callers, and commits to its outbox
+        assert rpc(process, "emit", n=n) == (200, {"jsonrpc": "2.0", "result": n, "id": 1})
+    assert process.popen.poll() is None
+    proxy.open()  # the broker is back
+    assert until_status(status, 200)
+    rows = await ledger.until_numbers(numbers)  # relayed, consumed and booked
+    assert_exact(rows, numbers)
+    process.signal(signal.SIGTERM)
+    assert process.finish(timeout=60) == 0
+    assert "Traceback" not in process.output, process.output
+    # Told once: by the link when it began, and once when it ended.
+    assert process.output.count("link to ") == 2, process.output
+    assert "reaches its broker again" in process.output

@@ -106,7 +106,8 @@ async def test_a_failing_handler_is_retried_until_it_succeeds(caplog):
     assert len(runs) == 3
     assert consumer.dead == 0
     retries = [r.getMessage() for r in caplog.records if "trying again" in r.getMessage()]
-    assert retries[0].startswith(f"{message_name(Shipped)}: delivery 1 of 3 failed")
+    assert retries[0].startswith(f"{message_name(Shipped)} (message ")  # its type and id
+    assert "delivery 1 of 3 failed" in retries[0]
 
 
 async def test_a_message_failing_every_delivery_goes_to_the_dead_letters_and_others_go_on(caplog):
@@ -233,6 +234,8 @@ async def test_stopping_lets_the_messages_in_hand_finish_and_leaves_the_rest():
 
 
 async def test_a_broker_out_of_reach_is_waited_for(caplog):
+    caplog.set_level(logging.INFO, "atoll.broker")
+
     async def notify(event: Shipped) -> None: ...
 
     bus = bound(on(notify))
@@ -251,9 +254,12 @@ async def test_a_broker_out_of_reach_is_waited_for(caplog):
     await broker.publish(seal(Shipped(1)))
     await until(lambda: consumer.handled == 1)
     await consumer.stop()
-    warned = [r.getMessage() for r in caplog.records if "cannot receive" in r.getMessage()]
-    assert len(warned) == 2
-    assert "nats://x:4222" in warned[0]
+    told = [r for r in caplog.records if r.name == "atoll.broker"]
+    # Told once when it began (what to check), once when it ended: not per failure.
+    assert [r.levelname for r in told] == ["WARNING", "INFO"]
+    assert "cannot reach its broker" in told[0].getMessage()
+    assert "nats://x:4222" in told[0].getMessage()
+    assert "reaches its broker again" in told[1].getMessage()
 
 
 async def test_a_settle_the_broker_refuses_is_logged_and_left_to_redelivery(caplog):
@@ -272,7 +278,9 @@ async def test_a_settle_the_broker_refuses_is_logged_and_left_to_redelivery(capl
             raise BrokerUnavailableError("gone")
 
     await consumer.handle(Refusing())
-    assert "could not settle message" in caplog.text
+    assert f"could not settle {Refusing.envelope.type} (message {Refusing.envelope.id})" in (
+        caplog.text
+    )
     assert consumer.handled == 0
 
 
@@ -378,7 +386,8 @@ async def test_messages_in_hand_longer_than_their_ack_wait_are_kept_and_run_once
     assert consumer.dead == 0
 
 
-async def test_a_keep_alive_the_broker_refuses_is_logged(caplog, monkeypatch):
+async def keep_refused(error):
+    """A consumer whose message in hand cannot be kept in progress: ``error`` each time."""
     release = asyncio.Event()
 
     async def slow(event: Shipped) -> None:
@@ -391,9 +400,28 @@ async def test_a_keep_alive_the_broker_refuses_is_logged(caplog, monkeypatch):
     [(received, _)] = consumer._held.values()
 
     async def refused(self):
-        raise BrokerUnavailableError("gone")
+        raise error
 
-    monkeypatch.setattr(type(received), "in_progress", refused)
-    await until(lambda: "could not keep a message in progress" in caplog.text)
+    type(received).in_progress, kept = refused, type(received).in_progress
+    return consumer, release, lambda: setattr(type(received), "in_progress", kept)
+
+
+async def test_a_keep_alive_the_broker_refuses_is_logged(caplog):
+    consumer, release, restore = await keep_refused(RuntimeError("refused"))
+    try:
+        await until(lambda: "could not keep a message in progress" in caplog.text)
+    finally:
+        restore()
     release.set()
     await consumer.stop()
+
+
+async def test_keep_alives_while_the_broker_is_out_of_reach_are_told_once(caplog):
+    consumer, release, restore = await keep_refused(BrokerUnavailableError("gone"))
+    try:
+        await until(lambda: consumer.keep_outage.failures >= 3)
+    finally:
+        restore()
+    release.set()
+    await consumer.stop()
+    assert caplog.text.count("cannot reach its broker") == 1

@@ -252,7 +252,8 @@ async def test_readiness_follows_the_database_and_recovers_without_a_restart():
     service, _ = post_service()
     async with atoll.testing.run(service, argv=["--db-url", "memory://"]) as harness:
         ready = await harness.client.get("/health/ready")
-        assert (ready.status_code, ready.json()["checks"]) == (200, {"database post": "ok"})
+        checks = {"database post": "ok", "consumer post": "ok"}  # its consumer on memory://
+        assert (ready.status_code, ready.json()["checks"]) == (200, checks)
         database = harness.container.get(Database, "post")
 
         async def unreachable() -> None:
@@ -262,7 +263,8 @@ async def test_readiness_follows_the_database_and_recovers_without_a_restart():
         down = await harness.client.get("/health/ready")
         assert down.status_code == 503
         assert down.json()["checks"] == {
-            "database post": "cannot reach 127.0.0.1:5432; is PostgreSQL running?"
+            "database post": "cannot reach 127.0.0.1:5432; is PostgreSQL running?",
+            "consumer post": "ok",
         }
         del database.ping
         assert (await harness.client.get("/health/ready")).status_code == 200

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from atoll.errors import BrokerUnavailableError, DatabaseUnavailableError
+from atoll.errors import BrokerUnavailableError, DatabaseUnavailableError, DeliveryError
 from atoll.messaging.envelope import seal
 from atoll.persistence.memory import MemoryDatabase
 from atoll.persistence.options import DatabaseOptions
@@ -20,16 +20,17 @@ class Noted:
 
 
 class Recorder:
-    def __init__(self, fail_on=(), *, always=False):
+    def __init__(self, fail_on=(), *, always=False, error=None):
         self.published = []
         self.fail_on = set(fail_on)
         self.always = always
+        self.error = error or ConnectionError("broker away")
 
     async def publish(self, envelope):
         if envelope.payload in self.fail_on:
             if not self.always:
                 self.fail_on.discard(envelope.payload)
-            raise ConnectionError("broker away")
+            raise self.error
         self.published.append(envelope.payload)
 
 
@@ -114,7 +115,7 @@ async def test_the_background_relay_wakes_on_a_commit(database):
 
 async def test_the_background_relay_logs_a_failure_and_tries_again(database, caplog):
     await commit(database, Noted(1))
-    recorder = Recorder(fail_on={b'{"n":1}'})
+    recorder = Recorder(fail_on={b'{"n":1}'}, error=RuntimeError("refused"))
     relay = OutboxRelay(database, recorder, interval=0.01)
     with caplog.at_level(logging.ERROR, "atoll.outbox"):
         await relay.start()
@@ -127,9 +128,59 @@ async def test_the_background_relay_logs_a_failure_and_tries_again(database, cap
             await relay.stop()
     assert recorder.published == [b'{"n":1}']
     assert (
-        "the outbox relay of memory:// (relayed) could not publish "
-        f"{__name__}.Noted (ConnectionError: broker away)"
+        f"the outbox relay of memory:// (relayed) could not publish {__name__}.Noted (message "
     ) in caplog.text
+    assert "(RuntimeError: refused)" in caplog.text
+
+
+async def test_handlers_here_that_met_an_outage_are_told_once_not_per_record(database, caplog):
+    await commit(database, Noted(1), Noted(2))
+    away = DatabaseUnavailableError("cannot reach PostgreSQL")
+    failure = DeliveryError("1 handler(s) failed", failed=("shop.book",), causes=(away,))
+    recorder = Recorder({b'{"n":1}', b'{"n":2}'}, error=failure)
+    relay = OutboxRelay(database, recorder, interval=0.01)
+    with caplog.at_level(logging.INFO, "atoll.outbox"):
+        await relay.start()
+        try:
+            for _ in range(500):
+                if len(recorder.published) == 2:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await relay.stop()
+    told = [r.getMessage() for r in caplog.records if r.name == "atoll.outbox"]
+    assert len(told) == 2
+    assert "cannot reach its database" in told[0]
+    assert "reaches its database again" in told[1]
+
+
+async def test_a_broker_outage_is_told_once_when_it_begins_and_once_when_it_ends(database, caplog):
+    caplog.set_level(logging.INFO, "atoll.outbox")
+    numbers = range(20)
+    await commit(database, *(Noted(n) for n in numbers))
+    payloads = {b'{"n":%d}' % n for n in numbers}
+    recorder = Recorder(payloads, always=True, error=BrokerUnavailableError("nats:// away"))
+    relay = OutboxRelay(database, recorder, interval=0.01)
+    await relay.start()
+    try:
+        for _ in range(300):
+            if relay.outage.failures >= 60:  # every record failed, many times over
+                break
+            await asyncio.sleep(0.01)
+        recorder.fail_on.clear()  # the broker is back
+        for _ in range(1000):
+            if len(recorder.published) == len(numbers):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await relay.stop()
+    assert len(recorder.published) == len(numbers)
+    told = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "atoll.outbox"]
+    assert [level for level, _ in told] == ["WARNING", "INFO"]
+    assert "cannot reach its broker (BrokerUnavailableError: nats:// away)" in told[0][1]
+    assert "its events wait in the outbox" in told[0][1]
+    assert "reaches its broker again" in told[1][1]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 async def test_an_unreachable_database_is_a_warning_not_a_traceback(database, caplog):

@@ -16,12 +16,13 @@ import pytest
 
 import atoll
 from atoll.clients.directory import ClientOptions
-from atoll.errors import ConfigError, RemoteUnavailableError
+from atoll.errors import ConfigError, DatabaseUnavailableError, RemoteUnavailableError
 from atoll.kernel.health import Readiness
 from atoll.messaging.broker import Broker, open_broker
 from atoll.messaging.envelope import seal
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
+from atoll.persistence.inboxes import Inboxes
 from atoll.service.messaging import BrokerLink, subscription_of
 from atoll.testing import run
 
@@ -184,6 +185,28 @@ async def test_readiness_checks_the_broker(url):
         assert report.ready is False
         assert "is stopped" in report.checks["broker"]
         broker.stopped = False
+
+
+async def test_readiness_checks_each_consumer_s_dependencies(url):
+    async with run(mail, argv=flags(url)) as mailer:
+        readiness = await mailer.container.aget(Readiness)
+        [consumer] = (await mailer.container.aget(BrokerLink)).consumers
+        assert (await readiness.report()).checks["consumer mail"] == "ok"
+        consumer.outage.failed(DatabaseUnavailableError("cannot reach PostgreSQL at db:5432"))
+        report = await readiness.report()
+        assert report.ready is False
+        assert "cannot reach its database" in report.checks["consumer mail"]
+        consumer.outage.recovered()
+        assert (await readiness.report()).checks["consumer mail"] == "ok"
+
+
+async def test_a_consumer_asks_the_inbox_of_its_service_s_database(url):
+    async with run(orders, argv=flags(url, "--db-url", "memory://")) as shop:
+        inboxes = await shop.container.aget(Inboxes)
+        [consumer] = (await shop.container.aget(BrokerLink)).consumers
+        assert repr(inboxes) == "Inboxes(['orders'])"
+        assert consumer.committed == inboxes.committed
+        assert not await inboxes.committed(seal(PlaceOrder("book")), ("orders.place_order",))
 
 
 async def test_the_default_broker_is_the_applications_own_in_its_memory():

@@ -39,6 +39,7 @@ from atoll.errors import (
 from atoll.kernel.providers import Scope
 from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, open_envelope
 from atoll.messaging.handlers import Handler, HandlerKind, Signature
+from atoll.messaging.outage import out_of_reach
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Sequence
@@ -307,26 +308,41 @@ class MessageBus:
             return False
         message = open_envelope(envelope, message_type)
         pending: collections.deque[object] = collections.deque()
-        failed: dict[str, str] | None = None
+        failed: dict[str, Exception] | None = None
         direct = self._direct
         for handler, consumer in chosen:
             if handler in direct:  # it asks for nothing, not even its delivery
-                error = await self._run_logged(handler, message, pending)
+                error = await self._run_logged(handler, message, pending, delivered=envelope)
             else:
                 delivery = Delivery(envelope.id, consumer, dict(envelope.headers))
-                error = await self._run_logged(handler, message, pending, {Delivery: delivery})
+                error = await self._run_logged(
+                    handler, message, pending, {Delivery: delivery}, delivered=envelope
+                )
             if error is not None:
                 failed = failed or {}
-                failed[consumer] = f"{handler.label}: {type(error).__name__}: {error}"
+                failed[consumer] = error
         if pending:
             await self._drain(pending)
         if failed:
+            labels = {consumer: handler.label for handler, consumer in chosen}
+            told = "; ".join(
+                f"{labels[consumer]}: {type(error).__name__}: {error}"
+                for consumer, error in failed.items()
+            )
             raise DeliveryError(
                 f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
-                f"{'; '.join(failed.values())}",
+                f"{told}",
                 failed=tuple(failed),
+                causes=tuple(failed.values()),
             )
         return True
+
+    def consumers(self, envelope: Envelope, service: str | None = None) -> list[str]:
+        """The consumers (``service.handler``) :meth:`deliver` would hand ``envelope`` to."""
+        message_type = self._named.get(envelope.type)
+        if message_type is None:
+            return []
+        return [consumer for _, consumer in self._chosen_for(message_type, service, None)]
 
     def _chosen_for(
         self, message_type: type, service: str | None, only: Collection[str] | None
@@ -482,14 +498,20 @@ class MessageBus:
         message: object,
         pending: collections.deque[object],
         seeds: dict[Any, Any] | None = None,
+        *,
+        delivered: Envelope | None = None,
     ) -> Exception | None:
-        """Run one handler of ``message``; what it raised, or None (done, or done before)."""
+        """Run one handler of ``message``; what it raised, or None (done, or done before).
+
+        A handler of a ``delivered`` message that failed because a dependency is out of reach
+        is logged at DEBUG only: whoever delivered it tells the outage, once.
+        """
         name = self._signatures[handler].inputs[0].name
         if handler in self._direct:  # nothing to inject, no middleware: no scope, no call
             try:
                 result = await handler.function(**{name: message})
             except Exception as error:  # noqa: BLE001 - logged by _failed, and returned
-                return self._failed(handler, message, error)
+                return self._failed(handler, message, error, delivered)
             if result is not None:
                 pending.extend(self.returned_events(handler, result))
             return None
@@ -504,17 +526,30 @@ class MessageBus:
             )
             return None
         except Exception as error:  # noqa: BLE001 - as above
-            return self._failed(handler, message, error)
+            return self._failed(handler, message, error, delivered)
         pending.extend(call.events)
         pending.extend(self.returned_events(handler, result))
         return None
 
     @staticmethod
-    def _failed(handler: Handler, message: object, error: Exception) -> Exception:
+    def _failed(
+        handler: Handler, message: object, error: Exception, delivered: Envelope | None = None
+    ) -> Exception:
+        if delivered is not None and out_of_reach(error):
+            logger.debug(
+                "%s could not handle %s (message %s): %s: %s",
+                handler.label,
+                delivered.type,
+                delivered.id,
+                type(error).__name__,
+                error,
+            )
+            return error
         logger.error(
-            "%s failed handling %s; the other handlers go on",
+            "%s failed handling %s%s; the other handlers go on",
             handler.label,
             type(message).__qualname__,
+            "" if delivered is None else f" (message {delivered.id})",
             exc_info=error,
         )
         return error

@@ -9,10 +9,18 @@ on the broker:
   (:class:`~atoll.messaging.broker.RetryPolicy`); the other messages go on meanwhile;
 - a retry in the same instance goes to the handlers that failed only, not to those that
   succeeded (another instance runs them all again: the inbox skips those that committed);
+- a delivery whose every failed handler met a dependency out of reach
+  (:func:`~atoll.messaging.outage.out_of_reach`: the database, the broker, another service)
+  spends none of the message's deliveries: the consumer takes no new message, keeps those in
+  hand (in progress, so that no other instance takes them), runs one of them again with backoff
+  until it gets past the dependency, then runs the others again and goes on. Meanwhile its
+  readiness check says what it cannot reach, and the outage is logged once, not per message;
 - on its last allowed delivery, a message that fails again goes to the service's dead-letter
-  queue with the error; so does one delivered more often than allowed because its consumers
-  died while handling it (it is not run again), one whose payload no longer decodes, and one
+  queue, with what its deliveries met; so does one whose payload no longer decodes, and one
   that no handler of the service takes (sent to the wrong service, or its handler removed);
+- a message delivered more often than allowed because its consumers stopped while handling it
+  (a crash, a kill) is not run again: it is acknowledged if each of its handlers committed it
+  already (the service's inbox holds it), and goes to the dead-letter queue if not;
 - up to ``prefetch`` messages are held at once, fetched in batches; up to ``concurrency`` of
   them are handled at once, by as many workers; those of one stream (one aggregate) one after
   the other, in the order this instance received them;
@@ -32,12 +40,16 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from atoll.errors import BrokerUnavailableError, DeliveryError
+from atoll.errors import DeliveryError, UnavailableError
+from atoll.messaging.outage import Outage, dependency_of, out_of_reach
 from atoll.messaging.publishing import Redeliveries
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from atoll.messaging.broker import Broker, Received, Receiver, RetryPolicy, Subscription
     from atoll.messaging.bus import MessageBus
+    from atoll.messaging.envelope import Envelope
 
 __all__ = ["BrokerConsumer"]
 
@@ -45,6 +57,22 @@ logger = logging.getLogger("atoll.broker")
 
 _LONGEST_PAUSE = 30.0
 """Seconds a consumer waits at the most before it asks a broker out of reach again."""
+
+_LONGEST_PROBE = 10.0
+"""Seconds a paused consumer waits at the most before it tries a dependency out of reach again."""
+
+_REMEMBERED = 10_000
+"""Messages whose deliveries a consumer remembers at the most, for the dead letters' reasons."""
+
+
+class _Met:
+    """What the deliveries of one message met in this instance."""
+
+    __slots__ = ("failures", "unreached")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.unreached: collections.Counter[str] = collections.Counter()
 
 
 class BrokerConsumer:
@@ -59,7 +87,10 @@ class BrokerConsumer:
         subscription: what the service takes.
         policy: when a failed message is tried again, and when it is given up.
         concurrency: messages handled at once at the most.
-        poll: seconds each wait for messages lasts before it is asked again.
+        poll: seconds each wait for messages lasts before it is asked again; the first pause
+            after a dependency was found out of reach, too.
+        committed: whether each of the consumers named has committed an envelope (its id is in
+            their inbox); without it, no message is taken for committed.
     """
 
     def __init__(
@@ -71,6 +102,7 @@ class BrokerConsumer:
         *,
         concurrency: int = 16,
         poll: float = 1.0,
+        committed: Callable[[Envelope, tuple[str, ...]], Awaitable[bool]] | None = None,
     ) -> None:
         self.broker = broker
         self.bus = bus
@@ -78,8 +110,19 @@ class BrokerConsumer:
         self.policy = policy
         self.concurrency = concurrency
         self.poll = poll
+        self.committed = committed
         self.handled = 0
         self.dead = 0
+        who = f"the consumer of {subscription.service}"
+        self.outage = Outage(
+            logger, who, "it takes no new message and runs those in hand again once it answers"
+        )
+        self.broker_outage = Outage(logger, who, "it takes no new message")
+        self.keep_outage = Outage(
+            logger,
+            who,
+            "another instance may get the messages in hand once their ack wait has passed",
+        )
         self._receiver: Receiver | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -93,6 +136,12 @@ class BrokerConsumer:
         # What is in hand, by id(): the message and when the broker last heard of it.
         self._held: dict[int, tuple[Received, float]] = {}
         self._keeper: asyncio.Task[None] | None = None
+        # Set but while a dependency is out of reach; one worker (the prober) tries it again.
+        self._back = asyncio.Event()
+        self._back.set()
+        self._prober: asyncio.Task[None] | None = None
+        self._probes = 0
+        self._met: dict[str, _Met] = {}
 
     @property
     def service(self) -> str:
@@ -106,6 +155,8 @@ class BrokerConsumer:
             BrokerUnavailableError: the broker is out of reach.
         """
         self._stopping.clear()
+        self._prober = None  # a worker that probed before a stop is gone
+        self._back.set()
         self._receiver = await self.broker.subscribe(self.subscription)
         name = self.service
         self._task = asyncio.create_task(self._fetch(), name=f"consumer of {name}")
@@ -122,6 +173,7 @@ class BrokerConsumer:
         self._stopping.set()
         self._wake_workers(len(self._idle))
         self._room.set()
+        self._back.set()  # a paused worker gives its message back with the rest
         if task is not None:
             await task
         if workers:
@@ -153,6 +205,16 @@ class BrokerConsumer:
         for task in [*self._workers, *(t for t in (self._task, self._keeper) if t)]:
             task.cancel()
 
+    async def ping(self) -> None:
+        """Return if the consumer goes on; raise while a dependency of its handlers is away.
+
+        Raises:
+            UnavailableError: its handlers cannot reach a dependency (it says which), so it
+                takes no new message.
+        """
+        if self.outage.active:
+            raise UnavailableError(self.outage.reason())
+
     @property
     def in_hand(self) -> int:
         """The messages received and not settled yet: being handled, or waiting their turn."""
@@ -168,6 +230,9 @@ class BrokerConsumer:
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             while not self._stopping.is_set():
+                if not self._back.is_set():  # paused: no new message until it is back
+                    await self._back.wait()
+                    continue
                 room = prefetch - len(self._held)
                 if room <= 0 or (self._buffer and room * 2 < prefetch):
                     self._room.clear()  # refilled in batches, not a message at a time
@@ -185,20 +250,23 @@ class BrokerConsumer:
                 except Exception as error:  # logged, waited for, asked again
                     failures += 1
                     pause = min(self.poll * 2 ** (failures - 1), _LONGEST_PAUSE)
-                    told = isinstance(error, BrokerUnavailableError)
-                    logger.log(
-                        logging.WARNING if told else logging.ERROR,
-                        "the consumer of %s cannot receive (%s: %s); trying again in %.1f s",
-                        self.service,
-                        type(error).__name__,
-                        error,
-                        pause,
-                        exc_info=not told,
-                    )
+                    if out_of_reach(error):  # told once per outage
+                        self.broker_outage.failed(error)
+                    else:
+                        logger.log(  # the level passed: a traceback, with the error's text
+                            logging.ERROR,
+                            "the consumer of %s cannot receive (%s: %s); trying again in %.1f s",
+                            self.service,
+                            type(error).__name__,
+                            error,
+                            pause,
+                            exc_info=True,
+                        )
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(asyncio.shield(stopping), pause)
                     continue
                 failures = 0
+                self.broker_outage.recovered()
                 if batch:
                     now = loop.time()
                     for received in batch:
@@ -236,6 +304,9 @@ class BrokerConsumer:
         """Handle messages, one at a time, until stopping; a stream's in the order received."""
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
+            if not self._back.is_set():  # paused: no new message until it is back
+                await self._back.wait()
+                continue
             received = self._next()
             if received is None:
                 waiter = loop.create_future()
@@ -278,7 +349,9 @@ class BrokerConsumer:
                 *(received.in_progress() for _, received in due), return_exceptions=True
             )
             for outcome in outcomes:
-                if isinstance(outcome, Exception):
+                if isinstance(outcome, Exception) and out_of_reach(outcome):
+                    self.keep_outage.failed(outcome)  # told once, not for each message
+                elif isinstance(outcome, Exception):
                     logger.warning(
                         "the consumer of %s could not keep a message in progress (%s: %s); "
                         "another instance may get it once its ack wait has passed",
@@ -286,32 +359,45 @@ class BrokerConsumer:
                         type(outcome).__name__,
                         outcome,
                     )
+            if outcomes and not any(isinstance(o, Exception) for o in outcomes):
+                self.keep_outage.recovered()
 
     async def handle(self, received: Received) -> None:
-        """Deliver one message to the bus and settle it: ack, retry or dead letter."""
+        """Deliver one message to the bus and settle it: ack, retry or dead letter.
+
+        While a dependency of its handlers is out of reach, it is kept in hand and run again
+        once the dependency answers, without spending a delivery; stopping meanwhile leaves
+        it unsettled, to be delivered again.
+        """
         envelope = received.envelope
         try:
             if received.attempt > self.policy.deliveries:
-                await self._give_up(
-                    received,
-                    f"delivered {received.attempt} times, more than the {self.policy.deliveries} "
-                    "allowed: its consumers stopped while handling it (a crash, a kill, a "
-                    "timeout), so it is not run again",
-                )
+                await self._past_limit(received)
                 return
             only = self._redeliveries.only(envelope.id)
-            try:
-                took = await self.bus.deliver(envelope, service=self.service, only=only)
-            except DeliveryError as error:
-                self._redeliveries.failed(envelope.id, error)
-                await self._failed_delivery(received, str(error))
-                return
-            except msgspec.DecodeError as error:
-                await self._give_up(
-                    received,
-                    f"cannot be read as {envelope.type}: {type(error).__name__}: {error}",
-                )
-                return
+            while True:
+                try:
+                    took = await self.bus.deliver(envelope, service=self.service, only=only)
+                except DeliveryError as error:
+                    if not (error.causes and all(map(out_of_reach, error.causes))):
+                        self._got_past()
+                        self._redeliveries.failed(envelope.id, error)
+                        await self._failed_delivery(received, error)
+                        return
+                    only = error.failed  # those that succeeded are not run again
+                    self._remember(envelope.id).unreached.update(map(dependency_of, error.causes))
+                    if await self._sit_out(error):
+                        continue
+                    self._redeliveries.failed(envelope.id, error)
+                    return  # stopping: given back unsettled, with what the receiver holds
+                except msgspec.DecodeError as error:
+                    await self._give_up(
+                        received,
+                        f"cannot be read as {envelope.type}: {type(error).__name__}: {error}",
+                    )
+                    return
+                break
+            self._got_past()
             if not took:
                 await self._give_up(
                     received,
@@ -320,45 +406,141 @@ class BrokerConsumer:
                 )
                 return
             await received.ack()
+            self._met.pop(envelope.id, None)
             self.handled += 1
         except Exception as error:  # noqa: BLE001 - a settle the broker refused
             logger.warning(
-                "the consumer of %s could not settle message %s (%s: %s); the broker "
+                "the consumer of %s could not settle %s (message %s) (%s: %s); the broker "
                 "delivers it again",
                 self.service,
+                envelope.type,
                 envelope.id,
                 type(error).__name__,
                 error,
             )
 
-    async def _failed_delivery(self, received: Received, error: str) -> None:
+    async def _sit_out(self, error: DeliveryError) -> bool:
+        """Wait while a dependency is out of reach; False if stopping meanwhile.
+
+        The first worker to meet the outage probes it: it waits with backoff and runs its
+        message again, until the message gets past the dependency. The others wait for that.
+        """
+        me = asyncio.current_task()
+        if self.outage.failed(error.causes[0]) or self._prober is None:
+            self._prober, self._probes = me, 0
+            self._back.clear()
+        if self._prober is me:
+            self._probes += 1
+            pause = min(self.poll * 2 ** (self._probes - 1), _LONGEST_PROBE)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), pause)
+        else:
+            await self._back.wait()
+        return not self._stopping.is_set()
+
+    def _got_past(self) -> None:
+        """A delivery got past the dependencies (its handlers ran): a paused consumer goes on."""
+        prober = self._prober
+        if prober is None:  # the hot path: no outage (or one whose prober a stop ended)
+            if self.outage.active:
+                self.outage.recovered()
+            return
+        if prober is asyncio.current_task():  # the others wait for what the prober finds
+            self._prober = None
+            self.outage.recovered()
+            self._back.set()
+
+    def _remember(self, envelope_id: str) -> _Met:
+        met = self._met.get(envelope_id)
+        if met is None:
+            met = self._met[envelope_id] = _Met()
+            if len(self._met) > _REMEMBERED:
+                del self._met[next(iter(self._met))]
+        return met
+
+    async def _past_limit(self, received: Received) -> None:
+        """A message delivered more often than allowed: acked if committed, or dead-lettered."""
+        envelope = received.envelope
+        consumers = tuple(self.bus.consumers(envelope, self.service))
+        if consumers and self.committed is not None and await self.committed(envelope, consumers):
+            await received.ack()
+            self._met.pop(envelope.id, None)
+            self.handled += 1
+            logger.info(
+                "%s (message %s) was delivered %d times, more than the %d allowed, and each of "
+                "its handlers had committed it already: acknowledged",
+                envelope.type,
+                envelope.id,
+                received.attempt,
+                self.policy.deliveries,
+            )
+            return
+        await self._give_up(
+            received,
+            f"more than the {self.policy.deliveries} allowed, and its consumers stopped while "
+            "handling it (a crash, a kill, a timeout), so it is not run again",
+        )
+
+    async def _failed_delivery(self, received: Received, error: DeliveryError) -> None:
+        envelope = received.envelope
+        self._remember(envelope.id).failures += 1
         if received.attempt >= self.policy.deliveries:
-            await self._give_up(received, error)
+            await self._give_up(received, str(error), counted=True)
             return
         delay = self.policy.delay(received.attempt)
         logger.warning(
-            "%s: delivery %d of %d failed; trying again in %.1f s",
-            received.envelope.type,
+            "%s (message %s): delivery %d of %d failed; trying again in %.1f s",
+            envelope.type,
+            envelope.id,
             received.attempt,
             self.policy.deliveries,
             delay,
         )
         await received.retry(delay)
 
-    async def _give_up(self, received: Received, error: str) -> None:
-        self._redeliveries.forget(received.envelope.id)
-        await received.dead_letter(error)
+    async def _give_up(self, received: Received, error: str, *, counted: bool = False) -> None:
+        """Dead-letter ``received`` with ``error`` and what its deliveries met.
+
+        ``counted``: this delivery's failure is among those remembered already.
+        """
+        envelope = received.envelope
+        self._redeliveries.forget(envelope.id)
+        met = self._deliveries_met(received, counted=counted)
+        reason = f"{met}: {error}" if met else error
+        await received.dead_letter(reason)
         self.dead += 1
         logger.error(
-            "%s (message %s) is in the dead-letter queue of %s after %d deliveries: %s; "
-            "once fixed, redrive it with: atoll dlq redrive %s",
-            received.envelope.type,
-            received.envelope.id,
+            "%s (message %s) is in the dead-letter queue of %s: %s; once fixed, redrive it "
+            "with: atoll dlq redrive %s",
+            envelope.type,
+            envelope.id,
             self.service,
-            received.attempt,
-            error,
+            reason,
             self.service,
         )
+
+    def _deliveries_met(self, received: Received, *, counted: bool) -> str:
+        """What the deliveries of a message met: ``delivered 5 time(s) (4 failure(s)...)``.
+
+        Empty for a message given up on its first delivery, which met nothing else.
+        """
+        met = self._met.pop(received.envelope.id, None) or _Met()
+        told = [f"{met.failures} failure(s) of its handlers"] if met.failures else []
+        # The deliveries this instance did not see end: another instance's, or a consumer
+        # stopped while handling it.
+        elsewhere = received.attempt - met.failures - (0 if counted else 1)
+        if elsewhere > 0:
+            told.append(
+                f"{elsewhere} that ended elsewhere (a consumer stopped while handling it: a "
+                "crash, a kill, a timeout; or another instance's failure)"
+            )
+        told.extend(
+            f"{count} {kind} failure(s) that did not count" for kind, count in met.unreached.items()
+        )
+        if not told and received.attempt == 1:
+            return ""  # the error says it all
+        what = f" ({', '.join(told)})" if told else ""
+        return f"delivered {received.attempt} time(s){what}"
 
     def __repr__(self) -> str:
         return f"BrokerConsumer({self.service!r} on {self.broker.describe()})"

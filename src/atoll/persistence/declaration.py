@@ -5,7 +5,8 @@ Declaring records what the service keeps. Composing the service installs, in its
 - the options section (``db`` for a service run alone, ``<service>_db`` in a system);
 - the :class:`~atoll.persistence.ports.Database`, named after the service, an app-scoped
   component: the adapter is chosen by the URL's scheme when the application starts, and its
-  ``ping`` joins the readiness checks (``/health/ready`` answers 503 while it fails);
+  ``ping`` joins the readiness checks (``/health/ready`` answers 503 while it fails), and it
+  joins the application's :class:`~atoll.persistence.inboxes.Inboxes` as the service's inbox;
 - its :class:`~atoll.persistence.relay.OutboxRelay`, handing what it relays to the application's
   :class:`~atoll.messaging.publishing.Publisher`: the broker, ``memory://``'s included;
 - the unit of work, request-scoped: a new one for each handler call, which sees the call's
@@ -24,6 +25,7 @@ from atoll.kernel.health import Readiness
 from atoll.kernel.providers import Named, Scope
 from atoll.messaging.envelope import Delivery
 from atoll.messaging.publishing import Publisher
+from atoll.persistence.inboxes import Inboxes
 from atoll.persistence.options import DatabaseOptions
 from atoll.persistence.ports import Database
 from atoll.persistence.relay import OutboxRelay
@@ -119,7 +121,9 @@ class DatabaseDeclaration:
         repositories = self.repositories
 
         def database(
-            options: Annotated[DatabaseOptions, Named(section)], readiness: Readiness
+            options: Annotated[DatabaseOptions, Named(section)],
+            readiness: Readiness,
+            inboxes: Inboxes,
         ) -> Database:
             opened = open_database(options, schema, service, section=section)
 
@@ -127,6 +131,7 @@ class DatabaseDeclaration:
                 await opened.ping()
 
             readiness.add(f"database {service}", ping)
+            inboxes.add(service, opened)
             return opened
 
         def relay(
@@ -145,6 +150,8 @@ class DatabaseDeclaration:
         def unit_of_work(db: Annotated[Database, Named(service)], delivery: Delivery) -> UnitOfWork:
             return make_unit(db, delivery, repositories)
 
+        if Inboxes not in app.registry:  # one for every service of the application
+            app.provide(Inboxes)
         app.provide(database, name=service)
         app.provide(relay, name=service)
         app.provide(unit_of_work, scope=Scope.REQUEST, provides=make_unit)

@@ -6,6 +6,10 @@ no other relay on the database can claim meanwhile), hands each to its
 It wakes as soon as a unit of work of this process commits events, and otherwise looks every
 ``relay-interval`` seconds, for records another process committed or left behind when it died.
 
+An outage is told once, not per record: while the publisher's broker (or the database) is out
+of reach, the relay logs a WARNING when the outage begins, a reminder at a bounded rate, and an
+INFO when it ends; the events wait in the outbox meanwhile, and go in order once it is back.
+
 Delivery is at least once: a relay that dies after publishing and before marking the record
 sent publishes it again when it (or another) comes back. Consumers skip what they have seen by
 the message id, with the inbox their unit of work keeps.
@@ -18,7 +22,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from atoll.errors import BrokerUnavailableError, DatabaseUnavailableError, DeliveryError
+from atoll.errors import DeliveryError
+from atoll.messaging.outage import Outage, out_of_reach
 
 if TYPE_CHECKING:
     from atoll.messaging.publishing import Publisher
@@ -66,6 +71,11 @@ class OutboxRelay:
         # A failed record's attempts so far, and when it may be tried again (loop time).
         self._retries: dict[int, tuple[int, float]] = {}
         self._flush_errors: dict[int, Exception] | None = None
+        who = f"the outbox relay of {database.describe()}"
+        self.outage = Outage(logger, who, "its events wait in the outbox")
+        """Its publisher's outage (the broker out of reach), told once."""
+        self.database_outage = Outage(logger, who, "its events wait in the outbox")
+        """Its database's outage, told once."""
 
     async def start(self) -> None:
         """Start relaying in the background, unless disabled."""
@@ -141,6 +151,7 @@ class OutboxRelay:
                 self._failed(record, error, now)
                 return
             self._retries.pop(record.position, None)
+            self.outage.recovered()
             if self._flush_errors is not None:
                 self._flush_errors.pop(record.position, None)
             sent.append(record.position)
@@ -172,15 +183,19 @@ class OutboxRelay:
         self._retries[record.position] = (attempts, now + pause)
         if self._flush_errors is not None:
             self._flush_errors.setdefault(record.position, error)
-        # Told already (a database or broker out of reach says what to check; a failed
-        # handler was logged with its traceback): a warning, with no traceback of the relay's.
-        told = isinstance(error, DatabaseUnavailableError | BrokerUnavailableError | DeliveryError)
+        unreached = _unreached(error)
+        if unreached is not None:  # the outage is told once, not for each record
+            self.outage.failed(unreached)
+            return
+        # A failed handler was logged with its traceback: a warning, with none of the relay's.
+        told = isinstance(error, DeliveryError)
         logger.log(
             logging.WARNING if told else logging.ERROR,
-            "the outbox relay of %s could not publish %s (%s: %s); trying it again in %.1f s, "
-            "and the records of its stream after it",
+            "the outbox relay of %s could not publish %s (message %s) (%s: %s); trying it "
+            "again in %.1f s, and the records of its stream after it",
             self.database.describe(),
             record.envelope.type,
+            record.envelope.id,
             type(error).__name__,
             error,
             pause,
@@ -198,23 +213,35 @@ class OutboxRelay:
             except Exception as error:
                 failures += 1
                 pause = min(self.interval * 2 ** (failures - 1), _LONGEST_PAUSE)
-                told = isinstance(error, DatabaseUnavailableError)
-                logger.log(
-                    logging.WARNING if told else logging.ERROR,
-                    "the outbox relay of %s failed (%s: %s); trying again in %.1f s",
-                    self.database.describe(),
-                    type(error).__name__,
-                    error,
-                    pause,
-                    exc_info=not told,
-                )
+                if out_of_reach(error):  # told once per outage
+                    self.database_outage.failed(error)
+                else:
+                    logger.log(  # the level passed: a traceback, with the error's text
+                        logging.ERROR,
+                        "the outbox relay of %s failed (%s: %s); trying again in %.1f s",
+                        self.database.describe(),
+                        type(error).__name__,
+                        error,
+                        pause,
+                        exc_info=True,
+                    )
                 # Not the outbox signal: commits must not cut short the pause of a failure.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopped.wait(), pause)
                 continue
             failures = 0
+            self.database_outage.recovered()
             if not count:  # while the outbox has work, no pause
                 await signal.wait(self.interval)
 
     def __repr__(self) -> str:
         return f"OutboxRelay({self.database.describe()})"
+
+
+def _unreached(error: Exception) -> BaseException | None:
+    """What a publish could not reach (the broker, or what every handler here needs), if so."""
+    if isinstance(error, DeliveryError):  # delivered in this process: its handlers failed
+        if error.causes and all(map(out_of_reach, error.causes)):
+            return error.causes[0]
+        return None
+    return error if out_of_reach(error) else None

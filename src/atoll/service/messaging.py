@@ -5,40 +5,52 @@ Composing an application installs, beside the services' own declarations:
 - the ``broker`` options section (:class:`~atoll.messaging.options.BrokerOptions`);
 - the :class:`~atoll.messaging.broker.Broker` chosen by ``--broker-url``, an app-scoped
   component whose ``ping`` joins the readiness checks (``/health/ready`` answers 503 while the
-  broker is out of reach). For ``memory://``, a
-  :class:`~atoll.messaging.memory_broker.MemoryBroker` of the application's own, up while the
-  process is (no readiness check), whose publish returns once the message's first delivery
-  is settled (it has no store that outlives the process: the outbox keeps the event until
-  then);
+  broker is out of reach); one out of reach at start is connected in the background
+  (:class:`~atoll.messaging.connecting.ConnectingBroker`), so that the service starts anyway.
+  For ``memory://``, a :class:`~atoll.messaging.memory_broker.MemoryBroker` of the
+  application's own, up while the process is (no readiness check), whose publish returns once
+  the message's first delivery is settled (it has no store that outlives the process: the
+  outbox keeps the event until then);
 - the :class:`~atoll.messaging.publishing.Publisher` every outbox relay hands its events to:
   the broker, whatever the URL;
 - :class:`BrokerLink`, an entrypoint: each service consumes its own messages (the events it
   handles, what is sent to it) through a :class:`~atoll.messaging.consumer.BrokerConsumer`,
-  and, on a broker other processes reach, answers the JSON-RPC calls that come over it
-  (broker RPC) with its own engine.
+  whose ``ping`` joins the readiness checks (``consumer <service>`` fails while its handlers
+  cannot reach a dependency, such as their database), and, on a broker other processes
+  reach, answers the JSON-RPC calls that come over it (broker RPC) with its own engine.
 """
 
 # No `from __future__ import annotations` here: the container reads the hints of the
 # factories below when they are registered, so the types they name are imported for real.
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from atoll.clients.transports import RpcEngine
 from atoll.endpoints.rpc.engines import RpcEngines
+from atoll.errors import BrokerUnavailableError
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.messaging.broker import Broker, Serving, Subscription, open_broker
 from atoll.messaging.bus import MessageBus
+from atoll.messaging.connecting import ConnectingBroker
 from atoll.messaging.consumer import BrokerConsumer
 from atoll.messaging.envelope import message_name
 from atoll.messaging.handlers import HandlerKind
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
 from atoll.messaging.publishing import Publisher
+from atoll.persistence.inboxes import Inboxes
 from atoll.service.service import Service
 
 __all__ = ["BrokerLink", "install_broker", "subscription_of"]
+
+logger = logging.getLogger("atoll.broker")
+
+_LONGEST_PAUSE = 10.0
+"""Seconds between two attempts at the most to start a link whose broker is out of reach."""
 
 
 def subscription_of(service: Service, options: BrokerOptions) -> Subscription | None:
@@ -78,6 +90,7 @@ class BrokerLink:
         services: the services of this process.
         engines: the JSON-RPC engines of the services, by name, which answer broker RPC: the
             ones HTTP and in-process clients answer through too.
+        inboxes: the services' inboxes, asked of a message delivered more often than allowed.
     """
 
     atoll_entrypoint = True
@@ -89,6 +102,8 @@ class BrokerLink:
         bus: MessageBus,
         services: Sequence[Service],
         engines: Mapping[str, RpcEngine],
+        *,
+        inboxes: Inboxes | None = None,
     ) -> None:
         self.broker = broker
         self.consumers: list[BrokerConsumer] = []
@@ -98,7 +113,12 @@ class BrokerLink:
             if subscription is not None:
                 self.consumers.append(
                     BrokerConsumer(
-                        broker, bus, subscription, policy, concurrency=options.concurrency
+                        broker,
+                        bus,
+                        subscription,
+                        policy,
+                        concurrency=options.concurrency,
+                        committed=None if inboxes is None else inboxes.committed,
                     )
                 )
         self._engines: dict[str, RpcEngine] = (
@@ -107,26 +127,71 @@ class BrokerLink:
             else {}
         )
         self._servings: list[Serving] = []
+        self._starting: asyncio.Task[None] | None = None
+        self.backoff = 0.5
+        """Seconds before the first attempt again to start, if the broker was out of reach."""
 
     async def start(self) -> None:
-        """Serve RPC and start consuming, for each service; all of it, or nothing."""
+        """Serve RPC and start consuming, for each service; all of it, or nothing.
+
+        With the broker out of reach, it starts all of it in the background instead, with
+        backoff, once the broker answers: the service runs meanwhile (its broker readiness
+        check fails), where it would otherwise not start at all.
+        """
         try:
-            for name, engine in self._engines.items():
-                self._servings.append(await self.broker.serve(name, _responder(engine)))
-            for consumer in self.consumers:
-                await consumer.start()
+            await self._start_all()
+        except BrokerUnavailableError:
+            await self._stop_all()
+            self._starting = asyncio.create_task(self._start_later(), name=repr(self))
         except BaseException:
-            await self.stop()  # what started, stopped: a unit whose start failed is not
+            await self._stop_all()  # what started, stopped: a unit whose start failed is not
             raise
+
+    async def _start_all(self) -> None:
+        for name, engine in self._engines.items():
+            self._servings.append(await self.broker.serve(name, _responder(engine)))
+        for consumer in self.consumers:
+            await consumer.start()
+
+    async def _start_later(self) -> None:
+        failures = 0
+        while True:
+            failures += 1
+            if isinstance(self.broker, ConnectingBroker) and not self.broker.connected:
+                await self.broker.wait_connected()  # it tells the outage; start as it ends
+            else:
+                await asyncio.sleep(min(self.backoff * 2 ** (failures - 1), _LONGEST_PAUSE))
+            try:
+                await self._start_all()
+            except BrokerUnavailableError as error:  # the broker's outage is told by itself
+                logger.debug("%r cannot start yet: %s", self, error)
+                await self._stop_all()
+                continue
+            except Exception:
+                logger.exception("%r could not start; its services take nothing", self)
+                await self._stop_all()
+                return
+            logger.info("%r started, once the broker answered", self)
+            return
 
     async def stop(self) -> None:
         """Take no more calls and messages; finish those in hand, every service at once."""
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        await self._stop_all()
+
+    async def _stop_all(self) -> None:
         servings, self._servings = self._servings, []
         await asyncio.gather(*(serving.close() for serving in servings))
         await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
 
     def kill(self) -> None:
         """Stop at once: the messages in hand are delivered again, as after a crash."""
+        if self._starting is not None:
+            self._starting.cancel()
         for consumer in self.consumers:
             consumer.kill()
 
@@ -141,24 +206,29 @@ def _responder(engine: RpcEngine) -> Callable[[bytes], Awaitable[bytes]]:
     return respond
 
 
+def _broker_of(options: BrokerOptions, services: Sequence[Service]) -> Broker:
+    """The broker ``--broker-url`` names, as the services of this process use it."""
+    if options.private:
+        opened: Broker = MemoryBroker(options.url, until_handled=True)
+    else:
+        opened = open_broker(options.url)
+    if not isinstance(opened, MemoryBroker):
+        return ConnectingBroker(opened)  # the only brokers that can be away
+    # Its queues keep what the relays publish before the consumers start, as a real broker's
+    # durable queues do.
+    for service in services:
+        subscription = subscription_of(service, options)
+        if subscription is not None:
+            opened.declare(subscription)
+    return opened
+
+
 def install_broker(app: App, services: Sequence[Service]) -> None:
     """Provide the ``broker`` options, the broker, the relays' publisher and the link."""
     app.options("broker", BrokerOptions)
 
     def broker(options: BrokerOptions, readiness: Readiness) -> Broker:
-        opened: Broker
-        if options.private:
-            opened = MemoryBroker(options.url, until_handled=True)
-        else:
-            opened = open_broker(options.url)
-        if isinstance(opened, MemoryBroker):
-            # Its queues keep what the relays publish before the consumers start, as a real
-            # broker's durable queues do.
-            for service in services:
-                subscription = subscription_of(service, options)
-                if subscription is not None:
-                    opened.declare(subscription)
-
+        opened = _broker_of(options, services)
         if not options.private:  # one in this process's memory is up while the process is
 
             async def ping() -> None:
@@ -171,10 +241,21 @@ def install_broker(app: App, services: Sequence[Service]) -> None:
         return broker  # the one place that decides where the relays publish
 
     def link(
-        options: BrokerOptions, broker: Broker, bus: MessageBus, engines: RpcEngines
+        options: BrokerOptions,
+        broker: Broker,
+        bus: MessageBus,
+        engines: RpcEngines,
+        *,
+        inboxes: Inboxes,
+        readiness: Readiness,
     ) -> BrokerLink:
-        return BrokerLink(options, broker, bus, services, engines)
+        made = BrokerLink(options, broker, bus, services, engines, inboxes=inboxes)
+        for consumer in made.consumers:  # not ready while its handlers' dependency is away
+            readiness.add(f"consumer {consumer.service}", consumer.ping)
+        return made
 
+    if Inboxes not in app.registry:  # no service keeps a database
+        app.provide(Inboxes)
     app.provide(broker, provides=Broker)
     app.provide(publisher, provides=Publisher)
     app.provide(link)

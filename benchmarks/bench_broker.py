@@ -91,8 +91,8 @@ from atoll.messaging.bus import MessageBus
 from atoll.messaging.consumer import BrokerConsumer
 from atoll.messaging.envelope import Envelope, message_name
 from atoll.messaging.options import BrokerOptions
+from atoll.service.broker_link import subscription_of
 from atoll.service.composition import compose_target
-from atoll.service.messaging import subscription_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator

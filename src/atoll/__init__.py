@@ -18,8 +18,7 @@ from atoll.kernel.container import Container, ScopedContainer, inject
 from atoll.kernel.options import Secret, option
 from atoll.kernel.providers import Named, Scope
 from atoll.kernel.registry import Registry
-from atoll.service.service import Service
-from atoll.service.system import System
+from atoll.service.runnable import Service, System
 
 if TYPE_CHECKING:
     from atoll.clients.directory import Clients

@@ -23,7 +23,7 @@ from atoll.messaging.envelope import seal
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
 from atoll.persistence.inboxes import Inboxes
-from atoll.service.messaging import BrokerLink, subscription_of
+from atoll.service.broker_link import BrokerLink, subscription_of
 from atoll.testing import run
 
 HERE = Path(__file__).parent

@@ -19,8 +19,8 @@ from atoll.kernel.lifecycle import Lifecycle
 from atoll.messaging.bus import Events, MessageBus
 from atoll.messaging.envelope import seal
 from atoll.messaging.memory_broker import MemoryBroker
+from atoll.service.broker_link import BrokerLink
 from atoll.service.composition import ServiceApp, asgi_app, compose, compose_target, system_api
-from atoll.service.messaging import BrokerLink
 
 
 @dataclass(frozen=True)

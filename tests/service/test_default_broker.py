@@ -17,7 +17,7 @@ from atoll.messaging.broker import Broker
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
 from atoll.persistence.ports import Database
-from atoll.service.messaging import BrokerLink
+from atoll.service.broker_link import BrokerLink
 from atoll.testing import run
 
 WAIT = 10.0

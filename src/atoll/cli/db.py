@@ -32,8 +32,8 @@ from atoll.errors import AtollError, ConfigError, MissingDependencyError, Target
 from atoll.kernel.app import AppLike
 from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE, load_config
 from atoll.service.composition import compose_target
-from atoll.service.service import Service
-from atoll.service.system import System
+from atoll.service.definition import ServiceDefinition
+from atoll.service.system import SystemDefinition
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -251,7 +251,7 @@ def _migrations(
     obj = load_target(target)
     while callable(obj) and not isinstance(obj, type | AppLike):
         obj = obj()  # a factory, as `atoll run` accepts: the service is what it returns
-    if not isinstance(obj, Service | System):
+    if not isinstance(obj, ServiceDefinition | SystemDefinition):
         raise TargetError(
             f"{target!r} is {type(obj).__name__} {obj!r:.60}; atoll db migrates the database of "
             "an atoll.Service, or of a service in an atoll.System"
@@ -275,15 +275,15 @@ def _migrations(
 
 
 def _service(
-    obj: Service | System, target: str, name: str | None
-) -> tuple[Service, DatabaseDeclaration, str]:
+    obj: ServiceDefinition | SystemDefinition[ServiceDefinition], target: str, name: str | None
+) -> tuple[ServiceDefinition, DatabaseDeclaration, str]:
     """The service whose database to migrate, its declaration, and its options section.
 
     Raises:
         TargetError: no service has a database, several have and none is named, or the one
             named has none.
     """
-    services = [obj] if isinstance(obj, Service) else list(obj.services)
+    services = [obj] if isinstance(obj, ServiceDefinition) else list(obj.services)
     declared = {s.name: (s, s.database_declaration) for s in services}
     with_database = [n for n, (_, declaration) in declared.items() if declaration is not None]
     if name is None and not with_database:
@@ -304,7 +304,7 @@ def _service(
             f"those with one: {', '.join(with_database) or 'none'}"
         )
     # Named as compose() names it: "db" for a service run alone, "<service>_db" in a system.
-    section = "db" if isinstance(obj, Service) else f"{name.replace('-', '_')}_db"
+    section = "db" if isinstance(obj, ServiceDefinition) else f"{name.replace('-', '_')}_db"
     return service, declaration, section
 
 

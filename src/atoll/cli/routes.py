@@ -27,8 +27,8 @@ from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE, build_container
 from atoll.kernel.lifecycle import Lifecycle
 from atoll.messaging.bus import MessageBus
 from atoll.service.composition import system_api
-from atoll.service.service import Service
-from atoll.service.system import System
+from atoll.service.definition import ServiceDefinition
+from atoll.service.system import SystemDefinition
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -66,15 +66,15 @@ def routes(context: click.Context, target: str) -> None:
     click.echo(text)
 
 
-def _services(obj: object) -> list[Service]:
-    if isinstance(obj, Service):
+def _services(obj: object) -> list[ServiceDefinition]:
+    if isinstance(obj, ServiceDefinition):
         return [obj]
-    if isinstance(obj, System):
+    if isinstance(obj, SystemDefinition):
         return list(obj.services)
     return []
 
 
-def describe_routes(app: App, services: Sequence[Service] = ()) -> str:
+def describe_routes(app: App, services: Sequence[ServiceDefinition] = ()) -> str:
     """The routes, methods and message handlers of ``app``, as ``atoll routes`` prints them.
 
     Args:
@@ -109,7 +109,7 @@ def _defaults(options: type[Any]) -> object:
         return _Unread()
 
 
-def _api(app: App, services: Sequence[Service]) -> Api | None:
+def _api(app: App, services: Sequence[ServiceDefinition]) -> Api | None:
     if not services:
         return None
     if len(services) == 1:
@@ -117,7 +117,7 @@ def _api(app: App, services: Sequence[Service]) -> Api | None:
     return system_api(app.name, app.version, services)
 
 
-def _rest_section(api: Api | None, services: Sequence[Service]) -> str:
+def _rest_section(api: Api | None, services: Sequence[ServiceDefinition]) -> str:
     rows = [
         (route.method, route.path, _function_name(route.handler.function), route.handler.service)
         for route in (api.routes if api is not None else ())

@@ -3,7 +3,7 @@
 The kernel runs an :class:`~atoll.App`: options, providers, tasks. A service adds handlers and
 endpoints; composing it gives the App that runs them: the services' own declarations, plus a
 message bus bound to the container once it is built, the ``broker`` options with the broker and
-what uses it (:mod:`atoll.service.messaging`), the ``server`` options, the JSON-RPC engines
+what uses it (:mod:`atoll.service.broker_link`), the ``server`` options, the JSON-RPC engines
 (:class:`~atoll.endpoints.rpc.engines.RpcEngines`, which HTTP, broker RPC and the clients all
 answer through), the ``clients``, and, unless ``--no-server`` turns HTTP off, the ASGI
 app and (unless an outside ASGI server serves it) the HTTP server component.
@@ -31,9 +31,9 @@ from atoll.kernel.lifecycle import Lifecycle, State
 from atoll.messaging.broker import Broker  # noqa: TC001 - the container reads hints at run time
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.options import BrokerOptions  # noqa: TC001 - as Broker
-from atoll.service.messaging import install_broker
-from atoll.service.service import Service
-from atoll.service.system import System
+from atoll.service.broker_link import install_broker
+from atoll.service.definition import ServiceDefinition
+from atoll.service.system import SystemDefinition
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,7 +57,7 @@ _KERNEL_SECTIONS = frozenset({"shutdown", "log", "loop"})
 
 def compose(
     name: str,
-    services: Sequence[Service],
+    services: Sequence[ServiceDefinition],
     *,
     serve: bool,
     version: str | None = None,
@@ -137,16 +137,19 @@ def compose(
 
 
 def compose_target(
-    target: Service | System, *, serve: bool, middleware: Sequence[Middleware] = ()
+    target: ServiceDefinition | SystemDefinition[ServiceDefinition],
+    *,
+    serve: bool,
+    middleware: Sequence[Middleware] = (),
 ) -> App:
     """The application of a service or a system, as ``atoll run`` runs it when ``serve``.
 
     Raises:
         TypeError: ``target`` is neither a service nor a system.
     """
-    if isinstance(target, Service):
+    if isinstance(target, ServiceDefinition):
         return compose(target.name, [target], serve=serve, middleware=middleware)
-    if isinstance(target, System):
+    if isinstance(target, SystemDefinition):
         return compose(
             target.name,
             target.services,
@@ -176,7 +179,7 @@ def _server_for_http_app(app: HttpApp, options: ServerOptions) -> HttpServer:
     return HttpServer(app, options)
 
 
-def _bus(services: Sequence[Service], middleware: Sequence[Middleware]) -> MessageBus:
+def _bus(services: Sequence[ServiceDefinition], middleware: Sequence[Middleware]) -> MessageBus:
     """A bus with every service's handlers and middleware, then ``middleware`` innermost."""
     bus = MessageBus()
     used: list[Middleware] = []
@@ -213,7 +216,9 @@ def _include(app: App, part: App, label: str) -> None:
         app.provide(conditional.factory, when=conditional.when, **conditional.arguments)
 
 
-def system_api(name: str, version: str, services: Sequence[Service], description: str = "") -> Api:
+def system_api(
+    name: str, version: str, services: Sequence[ServiceDefinition], description: str = ""
+) -> Api:
     """What a system exposes: every service's routes, and its methods as ``service.method``.
 
     Raises:
@@ -244,7 +249,7 @@ def system_api(name: str, version: str, services: Sequence[Service], description
     return api
 
 
-def _names(services: Sequence[Service]) -> str:
+def _names(services: Sequence[ServiceDefinition]) -> str:
     return ", ".join(service.name for service in services)
 
 
@@ -255,7 +260,7 @@ class ServiceApp:
     environment and the config file; there are no command-line flags), never at import.
     """
 
-    def __init__(self, target: Service | System) -> None:
+    def __init__(self, target: ServiceDefinition | SystemDefinition[ServiceDefinition]) -> None:
         self.target = target
         self.name = target.name
         self.http: HttpApp | None = None
@@ -329,6 +334,6 @@ def _config_for_an_asgi_server(app: App) -> Config:
     return config
 
 
-def asgi_app(target: Service | System) -> ServiceApp:
+def asgi_app(target: ServiceDefinition | SystemDefinition[ServiceDefinition]) -> ServiceApp:
     """An ASGI app running ``target``; see :class:`ServiceApp`."""
     return ServiceApp(target)

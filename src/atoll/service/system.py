@@ -1,4 +1,4 @@
-"""``atoll.System``: several services run as one process.
+"""A system's definition: several services run as one process (``atoll.System``).
 
 ::
 
@@ -14,20 +14,21 @@ the process, with the same encoding, validation and errors as over the network.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from atoll.errors import ConfigError
 from atoll.kernel.app import App, Declarations
 
 if TYPE_CHECKING:
-    from atoll.endpoints.http.types import ASGIApp
-    from atoll.service.service import Service
+    from atoll.service.definition import ServiceDefinition
 
 
-__all__ = ["System"]
+__all__ = ["SystemDefinition"]
+
+S_co = TypeVar("S_co", bound="ServiceDefinition", covariant=True)
 
 
-class System(Declarations):
+class SystemDefinition(Declarations, Generic[S_co]):
     """Several services in one process.
 
     Args:
@@ -42,7 +43,7 @@ class System(Declarations):
 
     def __init__(
         self,
-        *services: Service,
+        *services: S_co,
         name: str = "system",
         version: str = "0.0.0",
         description: str = "",
@@ -57,17 +58,6 @@ class System(Declarations):
             )
         self.services = list(services)
         self.app = App(name, version=version, description=description)
-
-    def __atoll_app__(self) -> App:
-        from atoll.service.composition import compose_target  # noqa: PLC0415 - `import atoll` stays light
-
-        return compose_target(self, serve=True)
-
-    def asgi(self) -> ASGIApp:
-        """An ASGI app for any ASGI server; its lifespan starts and stops the system."""
-        from atoll.service.composition import asgi_app  # noqa: PLC0415 - `import atoll` stays light
-
-        return asgi_app(self)
 
     def __repr__(self) -> str:
         return f"System({', '.join(s.name for s in self.services)}, name={self.name!r})"

@@ -477,7 +477,7 @@ class DatabaseContract:
         self, database_url: str
     ) -> None:
         """N handler calls changing one aggregate at once, retried on conflict, end at N."""
-        from atoll.service.service import Service  # noqa: PLC0415 - the contract's own service
+        from atoll.service.runnable import Service  # noqa: PLC0415 - the contract's own service
         from atoll.testing.harness import run  # noqa: PLC0415 - as above
 
         model = self.model

@@ -44,8 +44,8 @@ from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import message_type, open_envelope
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.persistence.relay import OutboxRelay
+from atoll.service.broker_link import BrokerLink
 from atoll.service.composition import compose_target, serves_http
-from atoll.service.messaging import BrokerLink
 from atoll.testing.client import TEST_BASE_URL
 
 if TYPE_CHECKING:
@@ -58,8 +58,7 @@ if TYPE_CHECKING:
     from atoll.messaging.bus import Call, Middleware, Next
     from atoll.messaging.envelope import Envelope
     from atoll.messaging.publishing import Publisher
-    from atoll.service.service import Service
-    from atoll.service.system import System
+    from atoll.service.runnable import Service, System
 
 __all__ = ["ServiceHarness", "run"]
 

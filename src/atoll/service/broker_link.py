@@ -43,7 +43,7 @@ from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
 from atoll.messaging.publishing import Publisher
 from atoll.persistence.inboxes import Inboxes
-from atoll.service.service import Service
+from atoll.service.definition import ServiceDefinition
 
 __all__ = ["BrokerLink", "install_broker", "subscription_of"]
 
@@ -53,7 +53,7 @@ _LONGEST_PAUSE = 10.0
 """Seconds between two attempts at the most to start a link whose broker is out of reach."""
 
 
-def subscription_of(service: Service, options: BrokerOptions) -> Subscription | None:
+def subscription_of(service: ServiceDefinition, options: BrokerOptions) -> Subscription | None:
     """What ``service`` takes from a broker: the events it handles and what is sent to it.
 
     ``None`` for a service that handles no event and no command.
@@ -100,7 +100,7 @@ class BrokerLink:
         options: BrokerOptions,
         broker: Broker,
         bus: MessageBus,
-        services: Sequence[Service],
+        services: Sequence[ServiceDefinition],
         engines: Mapping[str, RpcEngine],
         *,
         inboxes: Inboxes | None = None,
@@ -206,7 +206,7 @@ def _responder(engine: RpcEngine) -> Callable[[bytes], Awaitable[bytes]]:
     return respond
 
 
-def _broker_of(options: BrokerOptions, services: Sequence[Service]) -> Broker:
+def _broker_of(options: BrokerOptions, services: Sequence[ServiceDefinition]) -> Broker:
     """The broker ``--broker-url`` names, as the services of this process use it."""
     if options.private:
         opened: Broker = MemoryBroker(options.url, until_handled=True)
@@ -223,7 +223,7 @@ def _broker_of(options: BrokerOptions, services: Sequence[Service]) -> Broker:
     return opened
 
 
-def install_broker(app: App, services: Sequence[Service]) -> None:
+def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
     """Provide the ``broker`` options, the broker, the relays' publisher and the link."""
     app.options("broker", BrokerOptions)
 

@@ -1,4 +1,7 @@
-"""``atoll.Service``: one service's handlers, endpoints, options and providers, declared once.
+"""A service's definition: its handlers, endpoints, options and providers, declared once.
+
+:class:`ServiceDefinition` is all of ``atoll.Service`` (:mod:`atoll.service.runnable`) but how
+it runs; the composition reads it, and never the other way round.
 
 ::
 
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
 
-__all__ = ["CONFLICT_CODE", "Service"]
+__all__ = ["CONFLICT_CODE", "ServiceDefinition"]
 
 CONFLICT_CODE = -32009
 """The JSON-RPC code of a change that lost to concurrent ones on every run (REST: 409)."""
@@ -52,7 +55,7 @@ CONFLICT_CODE = -32009
 F = TypeVar("F", bound="Callable[..., Any]")
 
 
-class Service(Declarations):
+class ServiceDefinition(Declarations):
     """A service: handlers and endpoints over its own options, providers and tasks.
 
     Args:
@@ -305,21 +308,6 @@ class Service(Declarations):
         faults.update(self._default_faults)
         faults.update(self.faults)
         return faults
-
-    def __atoll_app__(self) -> App:
-        from atoll.service.composition import compose_target  # noqa: PLC0415 - `import atoll` stays light
-
-        return compose_target(self, serve=True)
-
-    def asgi(self) -> ASGIApp:
-        """An ASGI app for any ASGI server; its lifespan starts and stops the service.
-
-        ``app = service.asgi()`` in a module, then ``uvicorn module:app``. The configuration
-        is read when the server starts it, from the environment and the config file.
-        """
-        from atoll.service.composition import asgi_app  # noqa: PLC0415 - `import atoll` stays light
-
-        return asgi_app(self)
 
     def __repr__(self) -> str:
         return f"Service({self.name!r}, version={self.version!r})"

@@ -22,23 +22,16 @@ import asyncio
 import collections
 import functools
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from atoll.errors import (
-    ConfigError,
-    ConflictError,
-    DeliveryError,
-    DuplicateMessageError,
-    NoHandlerError,
-    ScopeError,
-    TooManyConflictsError,
-)
+from atoll.errors import ConfigError, DuplicateMessageError, NoHandlerError, ScopeError
 from atoll.kernel.providers import Scope
-from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, open_envelope
-from atoll.messaging.handlers import Handler, HandlerKind, Signature
+from atoll.messaging.conflicts import retrying_conflicts
+from atoll.messaging.delivery import Deliverer
+from atoll.messaging.dispatch import RAISING, Dispatch
+from atoll.messaging.envelope import NO_DELIVERY, Delivery
 from atoll.messaging.outage import out_of_reach
 
 if TYPE_CHECKING:
@@ -47,16 +40,11 @@ if TYPE_CHECKING:
     from atoll.kernel.container import Container
     from atoll.kernel.registry import Registry
     from atoll.messaging.envelope import Envelope
+    from atoll.messaging.handlers import Handler, Signature
 
 __all__ = ["Call", "Events", "MessageBus", "Middleware", "Next"]
 
 logger = logging.getLogger("atoll.bus")
-
-_RAISING = frozenset({HandlerKind.COMMAND, HandlerKind.EVENT})
-"""The kinds of handler whose returned events are raised."""
-
-_LONGEST_BACKOFF = 1.0
-"""Seconds a retry after a conflict waits at the most, however many came before."""
 
 
 class Events:
@@ -128,22 +116,27 @@ class MessageBus:
     """Routes messages to handlers and runs every handler call.
 
     A bus is filled while the application is declared (:meth:`add`, :meth:`use`) and bound to
-    the container once that is built (:meth:`bind`); it handles messages from then on.
+    the container once that is built (:meth:`bind`); it handles messages from then on. Which
+    handler takes which message is its :class:`~atoll.messaging.dispatch.Dispatch`; a call
+    that met a concurrent change runs again by
+    :func:`~atoll.messaging.conflicts.retrying_conflicts`; a delivered message reaches its
+    handlers through a :class:`~atoll.messaging.delivery.Deliverer`. Every handler call goes
+    through :meth:`_run`, the one place a handler runs directly (nothing to inject, no
+    middleware: no scope to open) or in a scope, under the middleware.
 
     Args:
         middleware: wrappers around every handler call, outermost first.
     """
 
     def __init__(self, middleware: Sequence[Middleware] = ()) -> None:
-        self._commands: dict[type, Handler] = {}
-        self._events: dict[type, list[Handler]] = collections.defaultdict(list)
-        self._others: list[Handler] = []
+        self._dispatch = Dispatch()
         self._middleware: list[Middleware] = list(middleware)
         self._container: Container | None = None
         self._signatures: dict[Handler, Signature] = {}
         self._direct: frozenset[Handler] = frozenset()
-        self._named: dict[str, type] = {}
-        self._chosen: dict[tuple[type, str | None], list[tuple[Handler, str]]] = {}
+        self._deliverer = Deliverer(
+            self._dispatch, self._run_logged, self._drain, self._direct.__contains__
+        )
 
     # -- declaring ---------------------------------------------------------------------------
 
@@ -155,19 +148,7 @@ class MessageBus:
         """
         if self._container is not None:
             raise ConfigError(f"cannot add {handler.label}: the bus is already running")
-        message = handler.message
-        if handler.kind is HandlerKind.EVENT and message is not None:
-            self._events[message].append(handler)
-        elif handler.kind.takes_message and message is not None:
-            existing = self._commands.get(message)
-            if existing is not None:
-                raise ConfigError(
-                    f"{message.__qualname__} has two handlers, {existing.label} and "
-                    f"{handler.label}; a {handler.kind.value} has exactly one handler"
-                )
-            self._commands[message] = handler
-        else:
-            self._others.append(handler)
+        self._dispatch.add(handler)
 
     def use(self, middleware: Middleware) -> None:
         """Wrap every handler call in ``middleware`` (inside those added before).
@@ -188,16 +169,15 @@ class MessageBus:
     @property
     def handlers(self) -> list[Handler]:
         """Every handler, commands and queries first, then events, then the rest."""
-        events = [h for handlers in self._events.values() for h in handlers]
-        return [*self._commands.values(), *events, *self._others]
+        return self._dispatch.handlers
 
     def handler_for(self, message_type: type) -> Handler | None:
         """The command or query handler of ``message_type``, if any."""
-        return self._commands.get(message_type)
+        return self._dispatch.commands.get(message_type)
 
     def event_handlers(self, event_type: type) -> list[Handler]:
         """The handlers of ``event_type``, in the order they were added."""
-        return list(self._events.get(event_type, ()))
+        return list(self._dispatch.events.get(event_type, ()))
 
     # -- running -----------------------------------------------------------------------------
 
@@ -216,12 +196,9 @@ class MessageBus:
                 for handler, signature in self._signatures.items()
                 if handler.is_async and not signature.dependencies
             )
-        self._chosen = {}
-        self._named = {message_name(event_type): event_type for event_type in self._events}
-        self._named.update(
-            (message_name(message), message)
-            for message, handler in self._commands.items()
-            if handler.kind is HandlerKind.COMMAND
+        self._dispatch.index()
+        self._deliverer = Deliverer(
+            self._dispatch, self._run_logged, self._drain, self._direct.__contains__
         )
         self._container = container
 
@@ -255,12 +232,12 @@ class MessageBus:
             Exception: what the command's handler raised.
         """
         self._bound(f"handle {type(message).__qualname__}")
-        handler = self._commands.get(type(message))
+        handler = self._dispatch.commands.get(type(message))
         if handler is None:
-            if type(message) in self._events:
+            if type(message) in self._dispatch.events:
                 await self.publish(message)
                 return None
-            raise NoHandlerError(_no_handler(message, self._commands))
+            raise NoHandlerError(self._dispatch.no_handler(message))
         return await self.call(handler, {handler_message_parameter(self, handler): message})
 
     async def publish(self, *events: object) -> None:
@@ -300,70 +277,11 @@ class MessageBus:
         """
         if self._container is None:
             self._bound(f"deliver {envelope.type}")
-        message_type = self._named.get(envelope.type)
-        if message_type is None:
-            return False
-        chosen = self._chosen_for(message_type, service, only)
-        if not chosen:
-            return False
-        message = open_envelope(envelope, message_type)
-        pending: collections.deque[object] = collections.deque()
-        failed: dict[str, Exception] | None = None
-        direct = self._direct
-        for handler, consumer in chosen:
-            if handler in direct:  # it asks for nothing, not even its delivery
-                error = await self._run_logged(handler, message, pending, delivered=envelope)
-            else:
-                delivery = Delivery(envelope.id, consumer, dict(envelope.headers))
-                error = await self._run_logged(
-                    handler, message, pending, {Delivery: delivery}, delivered=envelope
-                )
-            if error is not None:
-                failed = failed or {}
-                failed[consumer] = error
-        if pending:
-            await self._drain(pending)
-        if failed:
-            labels = {consumer: handler.label for handler, consumer in chosen}
-            told = "; ".join(
-                f"{labels[consumer]}: {type(error).__name__}: {error}"
-                for consumer, error in failed.items()
-            )
-            raise DeliveryError(
-                f"{len(failed)} handler(s) failed on {envelope.type} (message {envelope.id}): "
-                f"{told}",
-                failed=tuple(failed),
-                causes=tuple(failed.values()),
-            )
-        return True
+        return await self._deliverer.deliver(envelope, only=only, service=service)
 
     def consumers(self, envelope: Envelope, service: str | None = None) -> list[str]:
         """The consumers (``service.handler``) :meth:`deliver` would hand ``envelope`` to."""
-        message_type = self._named.get(envelope.type)
-        if message_type is None:
-            return []
-        return [consumer for _, consumer in self._chosen_for(message_type, service, None)]
-
-    def _chosen_for(
-        self, message_type: type, service: str | None, only: Collection[str] | None
-    ) -> list[tuple[Handler, str]]:
-        """The handlers :meth:`deliver` runs, with their consumer names; made once per type."""
-        chosen = self._chosen.get((message_type, service))
-        if chosen is None:
-            chosen = self._chosen[message_type, service] = self._consumers_of(message_type, service)
-        if only is not None:
-            return [(handler, consumer) for handler, consumer in chosen if consumer in only]
-        return chosen
-
-    def _consumers_of(self, message_type: type, service: str | None) -> list[tuple[Handler, str]]:
-        """The handlers :meth:`deliver` runs for a type, with their consumer names."""
-        command = self._commands.get(message_type)
-        handlers = [command] if command is not None else self._events.get(message_type, [])
-        return [
-            (handler, f"{handler.service}.{handler.name}")
-            for handler in handlers
-            if service is None or handler.service == service
-        ]
+        return self._deliverer.consumers(envelope, service)
 
     async def call(
         self, handler: Handler, arguments: dict[str, Any], seeds: dict[Any, Any] | None = None
@@ -377,39 +295,45 @@ class MessageBus:
         """
         if self._container is None:
             self._bound(f"call {handler.label}")
-        if handler in self._direct and not seeds:
-            # Nothing to inject and no middleware: no scope to open, no events to collect.
-            result = await handler.function(**arguments)
-            if result is not None and self._events:
-                pending = collections.deque(self.returned_events(handler, result))
-                if pending:
-                    await self._drain(pending)
-            return result
-        call = Call(handler, arguments, seeds or {})
-        result = await self._through_middleware(call)
-        pending = collections.deque(call.events)
-        pending.extend(self.returned_events(handler, result))
-        if pending:
-            await self._drain(pending)
+        result, raised = await self._run(handler, arguments, seeds)
+        if result is not None and self._dispatch.events:
+            raised.extend(self._dispatch.returned_events(handler, result))
+        if raised:
+            await self._drain(collections.deque(raised))
         return result
 
     def caller(self, handler: Handler) -> Callable[[dict[str, Any]], Awaitable[Any]]:
         """The cheapest call of ``handler`` that behaves as :meth:`call` (without seeds).
 
-        A transport asks once and calls it per request. An async handler that needs nothing
-        from the container, under no middleware, and whose result is never raised (not a
-        command's, not an event handler's) is its own function: nothing else would happen.
+        A transport asks once and calls it per request. A handler whose result is never
+        raised (not a command's, not an event handler's) is called through :meth:`_run` alone:
+        nothing else would happen after it.
         """
         if self._container is None:
             self._bound(f"call {handler.label}")
-        if handler in self._direct and handler.kind not in _RAISING:
-            function = handler.function
+        if handler.kind in RAISING:
+            return functools.partial(self.call, handler)
+        run = self._run
 
-            async def direct(arguments: dict[str, Any]) -> Any:
-                return await function(**arguments)
+        async def plain(arguments: dict[str, Any]) -> Any:
+            result, _ = await run(handler, arguments)
+            return result
 
-            return direct
-        return functools.partial(self.call, handler)
+        return plain
+
+    async def _run(
+        self, handler: Handler, arguments: dict[str, Any], seeds: dict[Any, Any] | None = None
+    ) -> tuple[Any, list[object]]:
+        """Run one call of ``handler``: its result, and the events it raised.
+
+        The one place a handler runs. One that needs nothing from the container, under no
+        middleware, is called directly: there is no scope to open and no events to collect
+        (nothing it asks for could hold them), so ``seeds`` could reach nothing either.
+        """
+        if handler in self._direct:
+            return await handler.function(**arguments), []
+        call = Call(handler, arguments, seeds or {})
+        return await self._through_middleware(call), call.events
 
     async def _through_middleware(self, call: Call) -> Any:
         if not self._middleware:
@@ -421,26 +345,7 @@ class MessageBus:
 
     async def _invoke(self, call: Call) -> Any:
         """The innermost step, run again after a conflict while its database allows."""
-        runs = 0
-        while True:
-            try:
-                return await self._invoke_once(call)
-            except TooManyConflictsError:
-                raise
-            except ConflictError as conflict:
-                runs += 1
-                if runs > conflict.retries:
-                    if conflict.retries == 0:
-                        raise
-                    raise TooManyConflictsError(
-                        f"{call.handler.label} met a concurrent change on each of its {runs} "
-                        f"runs, and gave up: {conflict}. Raise the database's conflict-retries, "
-                        "or make fewer calls change the same aggregate at once",
-                        retries=0,
-                    ) from conflict
-                # Doubling, capped, with jitter: runs that collided do not collide again in step.
-                wait = min(conflict.backoff * 2 ** (runs - 1), _LONGEST_BACKOFF)
-                await asyncio.sleep(wait * random.uniform(0.5, 1.5))  # noqa: S311 - not crypto
+        return await retrying_conflicts(lambda: self._invoke_once(call), call.handler.label)
 
     async def _invoke_once(self, call: Call) -> Any:
         """A scope, the dependencies, the handler itself."""
@@ -466,30 +371,18 @@ class MessageBus:
     def returned_events(self, handler: Handler, result: object) -> list[object]:
         """What the bus handles next of what ``handler`` returned: events, chained commands.
 
-        Only a command handler's result can raise events, and only an event handler's can also
-        chain a command: what queries, RPC methods and routes return is data (a history of
-        events, say), never news. The result counts when it is an instance of a handled event
-        type, or a list or tuple made only of those.
+        See :meth:`~atoll.messaging.dispatch.Dispatch.returned_events`.
         """
-        if result is None or handler.kind not in _RAISING:
-            return []
-        items = result if isinstance(result, list | tuple) else (result,)
-        follow = [item for item in items if self._is_followed(handler, item)]
-        return follow if len(follow) == len(items) else []
-
-    def _is_followed(self, handler: Handler, item: object) -> bool:
-        kind = type(item)
-        if kind in self._events:
-            return True
-        return handler.kind is HandlerKind.EVENT and kind in self._commands
+        return self._dispatch.returned_events(handler, result)
 
     async def _drain(self, pending: collections.deque[object]) -> None:
+        commands, events = self._dispatch.commands, self._dispatch.events
         while pending:
             message = pending.popleft()
-            if type(message) in self._commands:  # an event handler chained a command
-                await self._run_logged(self._commands[type(message)], message, pending)
+            if type(message) in commands:  # an event handler chained a command
+                await self._run_logged(commands[type(message)], message, pending)
                 continue
-            for handler in self._events.get(type(message), ()):
+            for handler in events.get(type(message), ()):
                 await self._run_logged(handler, message, pending)
 
     async def _run_logged(
@@ -507,17 +400,8 @@ class MessageBus:
         is logged at DEBUG only: whoever delivered it tells the outage, once.
         """
         name = self._signatures[handler].inputs[0].name
-        if handler in self._direct:  # nothing to inject, no middleware: no scope, no call
-            try:
-                result = await handler.function(**{name: message})
-            except Exception as error:  # noqa: BLE001 - logged by _failed, and returned
-                return self._failed(handler, message, error, delivered)
-            if result is not None:
-                pending.extend(self.returned_events(handler, result))
-            return None
-        call = Call(handler, {name: message}, seeds or {})
         try:
-            result = await self._through_middleware(call)
+            result, raised = await self._run(handler, {name: message}, seeds)
         except DuplicateMessageError:
             logger.debug(
                 "%s skipped %s: its effect is already committed",
@@ -525,10 +409,11 @@ class MessageBus:
                 type(message).__qualname__,
             )
             return None
-        except Exception as error:  # noqa: BLE001 - as above
+        except Exception as error:  # noqa: BLE001 - logged by _failed, and returned
             return self._failed(handler, message, error, delivered)
-        pending.extend(call.events)
-        pending.extend(self.returned_events(handler, result))
+        pending.extend(raised)
+        if result is not None:
+            pending.extend(self._dispatch.returned_events(handler, result))
         return None
 
     @staticmethod
@@ -565,13 +450,3 @@ def _link(middleware: Middleware, call_next: Next) -> Next:
 def handler_message_parameter(bus: MessageBus, handler: Handler) -> str:
     """The name of the parameter a message handler receives its message in."""
     return bus.signature(handler).inputs[0].name
-
-
-def _no_handler(message: object, commands: dict[type, Handler]) -> str:
-    kind = type(message)
-    known = ", ".join(sorted(t.__qualname__ for t in commands)) or "none"
-    return (
-        f"no handler for {kind.__module__}.{kind.__qualname__}; declare one with "
-        f"@service.command({kind.__qualname__}) (or .query, or .on for an event). "
-        f"Commands and queries handled here: {known}"
-    )

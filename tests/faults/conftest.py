@@ -41,7 +41,8 @@ class TcpProxy:
         self.cut()
 
     def close(self) -> None:
-        self.cut()
+        """Cut, end every relay, and stop the proxy's loop once every socket is closed."""
+        self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -66,7 +67,18 @@ class TcpProxy:
         if server is not None:
             await server.wait_closed()
 
+    async def _shutdown(self) -> None:
+        await self._cut()
+        relays = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
+        # An aborted transport closes its socket on the loop's next turn: let it come.
+        for _ in range(3):
+            await asyncio.sleep(0)
+
     async def _relay(self, reader, writer) -> None:
+        self._transports.add(writer.transport)
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
         except OSError:

@@ -468,7 +468,8 @@ class BrokerContract:
 
         serving = await broker.serve(service, respond)
         call = asyncio.ensure_future(other.request(service, b"{}", 10.0))
-        await started.wait()
+        async with asyncio.timeout(10):
+            await started.wait()
         closing = asyncio.ensure_future(serving.close())
         await asyncio.sleep(0.1)
         assert not closing.done()  # it waits for the answer in progress

@@ -438,6 +438,9 @@ class NatsBroker:
             serving.subscription = await nc.subscribe(
                 f"atoll.rpc.{service}", queue=service, cb=serving.take
             )
+            # The server has the subscription once it answers a ping after it: a request sent
+            # as soon as this returns, by this process or another, finds it.
+            await nc.flush(timeout=round(API_TIMEOUT))
         self._servings.append(serving)
         return serving
 

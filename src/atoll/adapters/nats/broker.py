@@ -248,9 +248,11 @@ class NatsBroker:
         finally:
             try:
                 await nc.close()
-            except UNREACHABLE as error:
+            except (*UNREACHABLE, RuntimeError) as error:
                 # nats-py first writes what it buffered while reconnecting (acks, whose messages
-                # the server delivers again), and a lost connection refuses it.
+                # the server delivers again), and a lost connection refuses it: with OSError, or
+                # on uvloop with RuntimeError ("the handler is closed"), where asyncio's own
+                # loop drops the write.
                 logger.debug("closing the connection to %s failed: %r", self.describe(), error)
 
     async def ping(self) -> None:

@@ -134,9 +134,7 @@ class MessageBus:
         self._container: Container | None = None
         self._signatures: dict[Handler, Signature] = {}
         self._direct: frozenset[Handler] = frozenset()
-        self._deliverer = Deliverer(
-            self._dispatch, self._run_logged, self._drain, self._direct.__contains__
-        )
+        self._deliverer = Deliverer(self._dispatch, self._run_logged, self._drain, self._is_direct)
 
     # -- declaring ---------------------------------------------------------------------------
 
@@ -197,9 +195,6 @@ class MessageBus:
                 if handler.is_async and not signature.dependencies
             )
         self._dispatch.index()
-        self._deliverer = Deliverer(
-            self._dispatch, self._run_logged, self._drain, self._direct.__contains__
-        )
         self._container = container
 
     def signature(self, handler: Handler) -> Signature:
@@ -320,6 +315,10 @@ class MessageBus:
             return result
 
         return plain
+
+    def _is_direct(self, handler: Handler) -> bool:
+        """Whether :meth:`_run` calls ``handler`` directly: it would see no scope at all."""
+        return handler in self._direct
 
     async def _run(
         self, handler: Handler, arguments: dict[str, Any], seeds: dict[Any, Any] | None = None

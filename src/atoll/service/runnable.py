@@ -19,10 +19,35 @@ if TYPE_CHECKING:
     from atoll.endpoints.http.types import ASGIApp
     from atoll.kernel.app import App
 
-__all__ = ["Service", "System"]
+__all__ = ["Runnable", "Service", "System"]
 
 
-class Service(ServiceDefinition):
+class Runnable:
+    """How a definition runs: ``atoll.main(it)`` and ``it.asgi()`` for another ASGI server."""
+
+    def _definition(self) -> ServiceDefinition | SystemDefinition[ServiceDefinition]:
+        # Mixed only into Service and System, below: what runs is the definition itself.
+        assert isinstance(self, ServiceDefinition | SystemDefinition)  # noqa: S101
+        return self
+
+    def __atoll_app__(self) -> App:
+        """The application that runs it, for ``atoll.main`` and ``atoll run``."""
+        from atoll.service.composition import compose_target  # noqa: PLC0415 - see the module
+
+        return compose_target(self._definition(), serve=True)
+
+    def asgi(self) -> ASGIApp:
+        """An ASGI app for any ASGI server; its lifespan starts and stops what it runs.
+
+        ``app = service.asgi()`` in a module, then ``uvicorn module:app``. The configuration
+        is read when the server starts it, from the environment and the config file.
+        """
+        from atoll.service.composition import asgi_app  # noqa: PLC0415 - see the module
+
+        return asgi_app(self._definition())
+
+
+class Service(Runnable, ServiceDefinition):
     """A service (see :class:`~atoll.service.definition.ServiceDefinition`), which runs.
 
     Args:
@@ -32,24 +57,8 @@ class Service(ServiceDefinition):
         env_prefix: the prefix of its environment variables.
     """
 
-    def __atoll_app__(self) -> App:
-        """The application that runs this service, for ``atoll.main`` and ``atoll run``."""
-        from atoll.service.composition import compose_target  # noqa: PLC0415 - see the module
 
-        return compose_target(self, serve=True)
-
-    def asgi(self) -> ASGIApp:
-        """An ASGI app for any ASGI server; its lifespan starts and stops the service.
-
-        ``app = service.asgi()`` in a module, then ``uvicorn module:app``. The configuration
-        is read when the server starts it, from the environment and the config file.
-        """
-        from atoll.service.composition import asgi_app  # noqa: PLC0415 - see the module
-
-        return asgi_app(self)
-
-
-class System(SystemDefinition[Service]):
+class System(Runnable, SystemDefinition[Service]):
     """Several services in one process (see :class:`~atoll.service.system.SystemDefinition`).
 
     Args:
@@ -58,15 +67,3 @@ class System(SystemDefinition[Service]):
         version: shown by ``--version`` and in the API documents.
         description: the first paragraph of ``--help``.
     """
-
-    def __atoll_app__(self) -> App:
-        """The application that runs these services in one process."""
-        from atoll.service.composition import compose_target  # noqa: PLC0415 - see the module
-
-        return compose_target(self, serve=True)
-
-    def asgi(self) -> ASGIApp:
-        """An ASGI app for any ASGI server; its lifespan starts and stops the system."""
-        from atoll.service.composition import asgi_app  # noqa: PLC0415 - see the module
-
-        return asgi_app(self)

@@ -48,6 +48,7 @@ from atoll.persistence.repository import Repository  # noqa: TC001 - read at run
 from atoll.persistence.schema import Schema
 from atoll.persistence.unit_of_work import UnitOfWork
 from atoll.service.composition import compose_target
+from bench_outbox import Seen
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -110,24 +111,6 @@ class OrderUnits(UnitOfWork):
 
 class BillingUnits(UnitOfWork):
     invoices: Repository[Invoice]
-
-
-class Seen:
-    """Counts the events billing handled; ``done`` is set once it has seen ``target``."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.target = 0
-        self.done = asyncio.Event()
-
-    def expect(self, target: int) -> None:
-        self.count, self.target = 0, target
-        self.done.clear()
-
-    def hit(self) -> None:
-        self.count += 1
-        if self.count >= self.target:
-            self.done.set()
 
 
 def make_system(seen: Seen, handler: str) -> atoll.System:

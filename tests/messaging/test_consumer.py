@@ -7,18 +7,12 @@ from dataclasses import dataclass
 import pytest
 
 from atoll.errors import BrokerUnavailableError
-from atoll.kernel.registry import Registry
 from atoll.messaging.broker import RetryPolicy, Subscription
-from atoll.messaging.bus import MessageBus
 from atoll.messaging.consumer import BrokerConsumer
 from atoll.messaging.envelope import Delivery, Envelope, message_name, seal
-from atoll.messaging.handlers import Handler, HandlerKind
+from atoll.messaging.handlers import HandlerKind
 from atoll.messaging.memory_broker import MemoryBroker, _Message
-
-
-@dataclass(frozen=True)
-class Shipped:
-    order: int
+from tests.messaging.consumer_doubles import Shipped, bound, on, until
 
 
 @dataclass(frozen=True)
@@ -29,20 +23,6 @@ class Ship:
 FAST = RetryPolicy(deliveries=3, backoff=0.01, longest=0.05)
 
 
-def bound(*handlers):
-    bus = MessageBus()
-    for handler in handlers:
-        bus.add(handler)
-    registry = Registry()
-    bus.register(registry)
-    bus.bind(registry.build())
-    return bus
-
-
-def on(function, message=Shipped, kind=HandlerKind.EVENT, service="shop"):
-    return Handler(function, kind, function.__name__, service, message)
-
-
 async def started(bus, *, policy=FAST, service="shop", events=(Shipped,), ack_wait=5.0, **settings):
     broker = MemoryBroker()
     await broker.start()
@@ -50,14 +30,6 @@ async def started(bus, *, policy=FAST, service="shop", events=(Shipped,), ack_wa
     consumer = BrokerConsumer(broker, bus, subscription, policy, poll=0.05, **settings)
     await consumer.start()
     return broker, consumer
-
-
-async def until(condition, patience=5.0):
-    for _ in range(int(patience / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
 
 
 async def test_an_event_is_handled_then_acknowledged():

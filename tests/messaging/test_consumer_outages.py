@@ -2,45 +2,15 @@
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 import pytest
 
 from atoll.errors import DatabaseUnavailableError, UnavailableError
-from atoll.kernel.registry import Registry
 from atoll.messaging.broker import RetryPolicy, Subscription
-from atoll.messaging.bus import MessageBus
 from atoll.messaging.consumer import BrokerConsumer
 from atoll.messaging.envelope import Envelope, message_name, seal
-from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.messaging.memory_broker import MemoryBroker, _Message
-
-
-@dataclass(frozen=True)
-class Shipped:
-    order: int
-
-
-def bound(*handlers):
-    bus = MessageBus()
-    for handler in handlers:
-        bus.add(handler)
-    registry = Registry()
-    bus.register(registry)
-    bus.bind(registry.build())
-    return bus
-
-
-def on(function):
-    return Handler(function, HandlerKind.EVENT, function.__name__, "shop", Shipped)
-
-
-async def until(condition, patience=10.0):
-    for _ in range(int(patience / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
+from tests.messaging.consumer_doubles import Shipped, bound, on, until
 
 
 class Database:

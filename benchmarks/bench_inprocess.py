@@ -13,11 +13,10 @@ its unit of work, which writes an invoice and the inbox entry; the commands one 
 or 16 at once (in memory only: SQLite has one writer at a time, and a writer that finds the
 lock taken sleeps in its busy handler, so that commands sent at once only slow it down).
 Each scenario runs a warm-up round, then the rounds, each on a system started afresh on new
-databases (the memory database's outbox claim reads every record it holds, sent ones too, so
-that a long-lived one slows down with each event). The table gives the median events per
-second, the spread of the rounds ((max - min) / median), and the process's CPU time per
-event (every thread's, aiosqlite's included), which a busy machine disturbs less than the
-wall clock.
+databases, so that no round finds what the one before left in its inbox. The table gives the
+median events per second, the spread of the rounds ((max - min) / median), and the process's
+CPU time per event (every thread's, aiosqlite's included), which a busy machine disturbs less
+than the wall clock.
 
 Run: ``.venv/bin/python benchmarks/bench_inprocess.py [--rounds N] [--events E]
 [--sqlite-events E] [--only memory,sqlite]``, or ``--quick`` for a smoke run.

@@ -47,8 +47,9 @@ class _Loaded:
 class _Tables:
     rows: dict[tuple[type, object], _Stored] = field(default_factory=dict)
     ids: dict[type, itertools.count[int]] = field(default_factory=dict)
-    outbox: list[OutboxRecord] = field(default_factory=list)
-    sent: set[int] = field(default_factory=set)
+    # The records not published yet, by position, in order; a record marked sent is dropped,
+    # so that a claim reads what is left to publish, not every record ever committed.
+    outbox: dict[int, OutboxRecord] = field(default_factory=dict)
     claimed: set[int] = field(default_factory=set)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     positions: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -99,15 +100,15 @@ class MemoryDatabase:
         """Claim the first unsent records no other claim holds, each stream in order."""
         tables = self._tables
         held_streams = {
-            record.envelope.stream
-            for record in tables.outbox
-            if record.position in tables.claimed and record.envelope.stream
+            stream
+            for position in tables.claimed
+            if (stream := tables.outbox[position].envelope.stream)
         }
         records: list[OutboxRecord] = []
-        for record in tables.outbox:
+        for record in tables.outbox.values():
             if len(records) >= limit:
                 break
-            if record.position in tables.sent or record.position in tables.claimed:
+            if record.position in tables.claimed:
                 continue
             stream = record.envelope.stream
             if stream and stream in held_streams:
@@ -119,7 +120,7 @@ class MemoryDatabase:
     def unsent(self) -> list[OutboxRecord]:
         """The outbox records not published yet, in order; for tests and ``atoll`` commands."""
         tables = self._tables
-        return [r for r in tables.outbox if r.position not in tables.sent]
+        return list(tables.outbox.values())
 
     # -- what transactions and claims use ----------------------------------------------------
 
@@ -146,8 +147,9 @@ class MemoryClaim:
     async def settle(self, sent: Sequence[int]) -> None:
         """Mark ``sent`` as published, and give back the rest."""
         tables = self._database._tables  # noqa: SLF001 - the claim is part of the database
-        tables.sent.update(sent)
         tables.claimed.difference_update(record.position for record in self._records)
+        for position in sent:
+            tables.outbox.pop(position, None)
         self._records = []
 
 
@@ -254,7 +256,8 @@ class MemoryTransaction:
                 version = getattr(aggregate, mapping.version) if mapping.version else 0
                 tables.rows[key] = _Stored(version, copy.deepcopy(aggregate))
             for envelope in outbox:
-                tables.outbox.append(OutboxRecord(next(tables.positions), envelope))
+                position = next(tables.positions)
+                tables.outbox[position] = OutboxRecord(position, envelope)
             if inbox is not None:
                 tables.inbox.add(inbox)
 

@@ -5,7 +5,9 @@
 Each ``Tick`` event adds a row (its number, the process id) to ``ledger_entry`` in the same
 transaction as the inbox entry: a tick lost leaves no row, a tick applied twice leaves two.
 ``LEDGER_DELAY`` seconds are spent inside the unit of work, so that a test can kill a process
-in the middle of a handler; a tick whose number is in ``LEDGER_POISON`` always fails. The
+in the middle of a handler; a tick whose number is in ``LEDGER_POISON`` always fails, and
+one in ``LEDGER_HOLD`` is committed (``committed N`` is printed) and then held, its handler
+never returning, so that a test can kill the process between the commit and the ack. The
 process prints ``handling N`` and ``handled N`` around each. ``LEDGER_RUN`` names the service
 (``ledger-<RUN>``) and the event type (``__main__.Tick<RUN>``), so that each test has its own.
 The ``emit`` command commits a tick to the outbox, for the tests of a producer.
@@ -54,6 +56,7 @@ service.database(schema, LedgerUnitOfWork)
 
 DELAY = float(os.environ.get("LEDGER_DELAY", "0"))
 POISON = {int(n) for n in os.environ.get("LEDGER_POISON", "").split(",") if n}
+HOLD = {int(n) for n in os.environ.get("LEDGER_HOLD", "").split(",") if n}
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ async def record(event: Tick, uow: LedgerUnitOfWork) -> None:  # type: ignore[va
         if event.n in POISON:
             raise ValueError(f"tick {event.n} is poison")
         await uow.commit()
+    if event.n in HOLD:
+        print(f"committed {event.n}", flush=True)
+        await asyncio.Event().wait()  # never acknowledged: killed here
     print(f"handled {event.n}", flush=True)
 
 

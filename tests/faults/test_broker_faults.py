@@ -178,6 +178,10 @@ async def publish(broker_url, envelopes):
         await broker.stop()
 
 
+def handled(process):
+    return {int(line.split()[-1]) for line in process.lines if line.startswith("handled ")}
+
+
 def started_not_finished(process):
     started = {int(line.split()[-1]) for line in process.lines if line.startswith("handling ")}
     done = {int(line.split()[-1]) for line in process.lines if line.startswith("handled ")}
@@ -257,6 +261,35 @@ async def test_a_poison_message_is_dead_lettered_and_the_later_ones_are_handled(
     process.signal(signal.SIGTERM)
     assert process.finish() == 0
     assert process.output.count("handling 3\n") == 3  # the deliveries allowed, no more
+
+
+@pytest.mark.parametrize("broker_url", [NATS, RABBITMQ, REDIS])
+async def test_a_message_committed_whose_ack_was_lost_to_a_kill_is_acknowledged_past_its_limit(
+    spawn, ledger, broker_url
+):
+    # One delivery allowed: the one the kill ended took it, so the next is past the limit.
+    first = start(spawn, broker_url, ledger, "--broker-deliveries", "1", LEDGER_HOLD="4")
+    numbers = range(8)
+    await publish(broker_url, [ledger.tick(n) for n in numbers])
+    others = {n for n in numbers if n != 4}
+    while not (others <= handled(first) and "committed 4" in first.lines):
+        first.wait_for("")  # the next line
+    first.popen.kill()  # SIGKILL after tick 4's commit, before its ack
+    first.popen.wait()
+    second = start(spawn, broker_url, ledger, "--broker-deliveries", "1")
+    second.wait_for("had committed it already: acknowledged", timeout=60)
+    rows = await ledger.until_numbers(numbers)
+    assert_exact(rows, numbers)  # tick 4 booked once, by the first process
+    assert dict(rows)[4] == first.popen.pid
+    broker = open_broker(broker_url)
+    await broker.start()
+    try:
+        assert await broker.dead_letters(ledger.service) == []
+    finally:
+        await broker.stop()
+    second.signal(signal.SIGTERM)
+    assert second.finish() == 0
+    assert "handling 4" not in second.output  # not run again: its inbox had it
 
 
 def restart(broker_url, between=None):

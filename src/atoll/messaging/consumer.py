@@ -125,12 +125,14 @@ class BrokerConsumer:
         )
         self._receiver: Receiver | None = None
         self._task: asyncio.Task[None] | None = None
+        self._receiving = False  # the fetch task waits for its receiver
         self._stopping = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._buffer: collections.deque[Received] = collections.deque()
         self._waiting: dict[str, collections.deque[Received]] = {}
         self._busy: set[str] = set()
         self._idle: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waking = 0  # workers woken that have not run yet
         self._room = asyncio.Event()
         self._redeliveries = Redeliveries()
         # What is in hand, by id(): the message and when the broker last heard of it.
@@ -156,6 +158,8 @@ class BrokerConsumer:
         """
         self._stopping.clear()
         self._prober = None  # a worker that probed before a stop is gone
+        self._idle.clear()  # the waits of workers a kill ended
+        self._waking = 0
         self._back.set()
         self._receiver = await self.broker.subscribe(self.subscription)
         name = self.service
@@ -175,6 +179,8 @@ class BrokerConsumer:
         self._room.set()
         self._back.set()  # a paused worker gives its message back with the rest
         if task is not None:
+            if self._receiving:
+                task.cancel()
             await task
         if workers:
             await asyncio.wait(workers)
@@ -221,60 +227,60 @@ class BrokerConsumer:
         return len(self._held)
 
     async def _fetch(self) -> None:
-        """Keep the buffer filled up to the prefetch, while not stopping."""
+        """Keep the buffer filled up to the prefetch, while not stopping.
+
+        It awaits the receiver itself, not a task of its own beside a wait for the stop: a
+        stop cancels it while it waits for the receiver (:attr:`_receiving`), and only then.
+        """
         receiver = self._receiver
         assert receiver is not None  # noqa: S101 - start() set it
         prefetch = self.subscription.prefetch
         loop = asyncio.get_running_loop()
         failures = 0
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        try:
-            while not self._stopping.is_set():
-                if not self._back.is_set():  # paused: no new message until it is back
-                    await self._back.wait()
-                    continue
-                room = prefetch - len(self._held)
-                if room <= 0 or (self._buffer and room * 2 < prefetch):
-                    self._room.clear()  # refilled in batches, not a message at a time
-                    await self._room.wait()
-                    continue
-                receiving = asyncio.ensure_future(receiver.receive(room, self.poll))
-                await asyncio.wait([receiving, stopping], return_when=asyncio.FIRST_COMPLETED)
-                if not receiving.done():
-                    receiving.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await receiving
-                    break
-                try:
-                    batch = receiving.result()
-                except Exception as error:  # logged, waited for, asked again
-                    failures += 1
-                    pause = min(self.poll * 2 ** (failures - 1), _LONGEST_PAUSE)
-                    if out_of_reach(error):  # told once per outage
-                        self.broker_outage.failed(error)
-                    else:
-                        logger.log(  # the level passed: a traceback, with the error's text
-                            logging.ERROR,
-                            "the consumer of %s cannot receive (%s: %s); trying again in %.1f s",
-                            self.service,
-                            type(error).__name__,
-                            error,
-                            pause,
-                            exc_info=True,
-                        )
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(stopping), pause)
-                    continue
-                failures = 0
-                self.broker_outage.recovered()
-                if batch:
-                    now = loop.time()
-                    for received in batch:
-                        self._held[id(received)] = (received, now)
-                    self._buffer.extend(batch)
-                    self._wake_workers(len(batch))
-        finally:
-            stopping.cancel()
+        while not self._stopping.is_set():
+            if not self._back.is_set():  # paused: no new message until it is back
+                await self._back.wait()
+                continue
+            room = prefetch - len(self._held)
+            if room <= 0 or (self._buffer and room * 2 < prefetch):
+                self._room.clear()  # refilled in batches, not a message at a time
+                await self._room.wait()
+                continue
+            self._receiving = True
+            try:
+                batch = await receiver.receive(room, self.poll)
+            except asyncio.CancelledError:
+                if not self._stopping.is_set():
+                    raise  # killed
+                break  # stopping: what the receiver held goes back when it closes
+            except Exception as error:  # logged, waited for, asked again
+                failures += 1
+                pause = min(self.poll * 2 ** (failures - 1), _LONGEST_PAUSE)
+                if out_of_reach(error):  # told once per outage
+                    self.broker_outage.failed(error)
+                else:
+                    logger.log(  # the level passed: a traceback, with the error's text
+                        logging.ERROR,
+                        "the consumer of %s cannot receive (%s: %s); trying again in %.1f s",
+                        self.service,
+                        type(error).__name__,
+                        error,
+                        pause,
+                        exc_info=True,
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), pause)
+                continue
+            finally:
+                self._receiving = False
+            failures = 0
+            self.broker_outage.recovered()
+            if batch:
+                now = loop.time()
+                for received in batch:
+                    self._held[id(received)] = (received, now)
+                self._buffer.extend(batch)
+                self._wake_worker()
 
     def _next(self) -> Received | None:
         """The next message whose stream no worker is handling; those behind one wait."""
@@ -291,13 +297,25 @@ class BrokerConsumer:
             return received
         return None
 
+    def _wake_worker(self) -> None:
+        """Wake an idle worker, unless one woken already has not run yet.
+
+        A worker that takes a message and leaves more in the buffer wakes the next: a handler
+        that waits (on a database, say) lets it run and take one, so that the messages are
+        handled side by side; one that does not wait handles the batch alone, without a
+        worker woken for each message.
+        """
+        if not self._waking:
+            self._wake_workers(1)
+
     def _wake_workers(self, count: int) -> None:
-        """Wake up to ``count`` idle workers: one per message, not all for each."""
+        """Wake up to ``count`` idle workers."""
         idle = self._idle
         while idle and count > 0:
             waiter = idle.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+                self._waking += 1
                 count -= 1
 
     async def _work(self) -> None:
@@ -312,8 +330,11 @@ class BrokerConsumer:
                 waiter = loop.create_future()
                 self._idle.append(waiter)
                 await waiter
+                self._waking -= 1
                 continue
             while received is not None:
+                if self._buffer:  # more than this one: another worker, should this one wait
+                    self._wake_worker()
                 await self.handle(received)
                 self._held.pop(id(received), None)
                 self._room.set()

@@ -333,8 +333,12 @@ class Broker(Protocol):
         """Return if the broker is reachable now; raise BrokerUnavailableError if not."""
         ...
 
-    async def publish(self, envelope: Envelope) -> None:
-        """Publish an event to its topic; return once the broker has it for good.
+    def publish(self, envelope: Envelope) -> Awaitable[None]:
+        """Publish an event to its topic; done once the broker has it for good.
+
+        A coroutine (``async def``), or a future for a broker that takes the message when
+        called (the memory broker): a relay publishing side by side makes no task for a
+        future.
 
         Raises:
             BrokerUnavailableError: it was not taken; publish it again.

@@ -1,7 +1,7 @@
 """The in-memory broker: the broker port in one process, for tests and embedded runs.
 
 It keeps what a real broker keeps (a queue per service, the topics each subscribed to, the
-unsettled messages with their ack-wait timers, the dead letters) in this process's memory, and
+unsettled messages with their ack waits, the dead letters) in this process's memory, and
 passes the same conformance suite as the adapters of real brokers. ``memory://`` is a broker of
 its own for each instance; ``memory://NAME`` is shared by every instance of that name in the
 process, so that services composed apart in one test talk through it. Nothing survives the
@@ -20,7 +20,7 @@ import asyncio
 import collections
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from atoll.errors import BrokerUnavailableError, ConfigError, RemoteUnavailableError
 from atoll.messaging.broker import DeadLetter, check_name
@@ -35,12 +35,14 @@ __all__ = ["MemoryBroker"]
 
 _SHARED: dict[str, _State] = {}
 
+_CLOCK_SLACK = 0.001
+"""Seconds by which a timer may run before its time; an ack wait ending within is over."""
+
 
 @dataclass(eq=False)
 class _Message:
     envelope: Envelope
     attempt: int = 1
-    timer: asyncio.TimerHandle | None = None
     # The publish waiting for its first delivery to be settled (``until_handled``), if any.
     waiter: asyncio.Future[None] | None = None
 
@@ -119,6 +121,16 @@ class _State:
     )
     turns: itertools.count[int] = field(default_factory=itertools.count)
     handles: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # The queues each topic goes to, by service name in order; made again after a declare.
+    routes: dict[str, list[tuple[str, _Queue]]] = field(default_factory=dict)
+
+    def route(self, topic: str) -> list[tuple[str, _Queue]]:
+        """The services subscribed to ``topic``, in order, with their queues."""
+        route = self.routes.get(topic)
+        if route is None:
+            services = sorted(self.topics.get(topic, ()))
+            route = self.routes[topic] = [(name, self.queue(name)) for name in services]
+        return route
 
     def queue(self, service: str) -> _Queue:
         queue = self.queues.get(service)
@@ -130,37 +142,22 @@ class _State:
 class _Received:
     """A message taken from a queue, until settled; one left unsettled comes back."""
 
-    __slots__ = ("_message", "_queue", "_receiver", "_settled")
+    __slots__ = ("_message", "_queue", "_receiver", "_settled", "attempt", "envelope")
 
     def __init__(self, message: _Message, queue: _Queue, receiver: _Receiver) -> None:
         self._message = message
         self._queue = queue
         self._receiver = receiver
         self._settled = False
-        loop = asyncio.get_running_loop()
-        message.timer = loop.call_later(queue.ack_wait, self._expired)
-
-    @property
-    def envelope(self) -> Envelope:
-        return self._message.envelope
-
-    @property
-    def attempt(self) -> int:
-        return self._message.attempt
+        self.envelope = message.envelope
+        self.attempt = message.attempt
 
     def _settle(self) -> bool:
         if self._settled:
             return False
         self._settled = True
-        self._receiver.unsettled.discard(self)
-        if self._message.timer is not None:
-            self._message.timer.cancel()
-            self._message.timer = None
+        self._receiver.unsettled.pop(self, None)
         return True
-
-    def _expired(self) -> None:
-        self._message.timer = None
-        self.give_back()
 
     def give_back(self, delay: float = 0.0) -> None:
         """Deliver it again after ``delay`` seconds, counted as another delivery."""
@@ -182,10 +179,8 @@ class _Received:
             self._queue.done()
 
     async def in_progress(self) -> None:
-        if not self._settled and self._message.timer is not None:
-            self._message.timer.cancel()
-            loop = asyncio.get_running_loop()
-            self._message.timer = loop.call_later(self._queue.ack_wait, self._expired)
+        if not self._settled:
+            self._receiver.hold([self], self._queue.ack_wait)
 
     async def retry(self, delay: float) -> None:
         self._message.settled()  # its first delivery is settled: it failed, and is due again
@@ -209,8 +204,33 @@ class _Receiver:
         self.queue.ack_wait = subscription.ack_wait
         self.queue.receivers += 1
         self.queue.received_once = True
-        self.unsettled: set[_Received] = set()
+        # What was received and is not settled yet, with when its ack wait ends (loop time).
+        self.unsettled: dict[_Received, float] = {}
+        # One timer for the receiver's ack waits, not one per message: at the earliest end.
+        self._sweep: asyncio.TimerHandle | None = None
         self.closed = False
+
+    def hold(self, taken: list[_Received], ack_wait: float) -> None:
+        """Keep ``taken`` unsettled for ``ack_wait`` seconds from now, then give them back."""
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + ack_wait
+        for received in taken:
+            self.unsettled[received] = ends
+        if self._sweep is None:
+            self._sweep = loop.call_at(ends, self._expire)
+        elif ends < self._sweep.when():  # a shorter ack wait than those in hand
+            self._sweep.cancel()
+            self._sweep = loop.call_at(ends, self._expire)
+
+    def _expire(self) -> None:
+        """Give back what is unsettled past its ack wait; wait for the next one to end."""
+        self._sweep = None
+        loop = asyncio.get_running_loop()
+        now = loop.time() + _CLOCK_SLACK
+        for received in [r for r, ends in self.unsettled.items() if ends <= now]:
+            received.give_back()
+        if self.unsettled:
+            self._sweep = loop.call_at(min(self.unsettled.values()), self._expire)
 
     async def receive(self, limit: int, wait: float) -> list[Received]:
         if self.closed:
@@ -220,14 +240,14 @@ class _Receiver:
         queue = self.queue
         if not queue.ready:
             await queue.arrival(wait)
-        taken: list[Received] = []
+        taken: list[_Received] = []
         while queue.ready and len(taken) < limit and not self.closed:
-            received = _Received(queue.ready.popleft(), queue, self)
-            self.unsettled.add(received)
-            taken.append(received)
+            taken.append(_Received(queue.ready.popleft(), queue, self))
+        if taken:
+            self.hold(taken, queue.ack_wait)
         if queue.ready:
             queue.wake()  # what is left is for the other instances
-        return taken
+        return cast("list[Received]", taken)
 
     async def close(self) -> None:
         if self.closed:
@@ -235,11 +255,33 @@ class _Receiver:
         self.closed = True
         for received in list(self.unsettled):
             received.give_back()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         queue = self.queue
         queue.receivers -= 1
         if not queue.receivers:  # the publishes waiting for these keep their events
             for message in queue.ready:
                 message.settled(_no_consumer(self.service))
+
+
+def _all(waiters: list[asyncio.Future[None]]) -> asyncio.Future[None]:
+    """A future done once every one of ``waiters`` is, with the first error met."""
+    gathered = asyncio.gather(*waiters)
+    done: asyncio.Future[None] = gathered.get_loop().create_future()
+
+    def settle(_: asyncio.Future[list[None]]) -> None:
+        if done.done():
+            return
+        if gathered.cancelled():
+            done.cancel()
+        elif (error := gathered.exception()) is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(None)
+
+    gathered.add_done_callback(settle)
+    return done
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -334,36 +376,52 @@ class MemoryBroker:
         if self.stopped:
             raise BrokerUnavailableError(f"the broker {self.url} is stopped")
 
-    async def publish(self, envelope: Envelope) -> None:
+    def publish(self, envelope: Envelope) -> asyncio.Future[None]:
         """Put ``envelope`` in the queue of every service subscribed to its type.
 
-        With ``until_handled``, wait until its first delivery is settled in each.
+        The message is put at once, when called; the future returned is done once the
+        message is queued, or with ``until_handled`` once its first delivery is settled in
+        each queue. A future rather than a coroutine, so that a relay publishing side by side
+        needs no task for each message.
 
         Raises:
-            BrokerUnavailableError: the broker is stopped; or, with ``until_handled``, the
-                consumers of a queue it goes to have stopped.
+            BrokerUnavailableError: (from the future) the broker is stopped; or, with
+                ``until_handled``, the consumers of a queue it goes to have stopped.
         """
-        await self.ping()
-        state = self.state
-        services = sorted(state.topics.get(envelope.type, ()))
-        queues = [state.queue(service) for service in services]
+        loop = asyncio.get_running_loop()
+        try:
+            waiters = self._put(envelope)
+        except BrokerUnavailableError as error:
+            failed: asyncio.Future[None] = loop.create_future()
+            failed.set_exception(error)
+            return failed
+        if len(waiters) == 1:
+            return waiters[0]
+        if waiters:
+            return _all(waiters)
+        done: asyncio.Future[None] = loop.create_future()
+        done.set_result(None)
+        return done
+
+    def _put(self, envelope: Envelope) -> list[asyncio.Future[None]]:
+        """Put ``envelope`` in its queues; with ``until_handled``, a future for each."""
+        if self.stopped:
+            raise BrokerUnavailableError(f"the broker {self.url} is stopped")
+        route = self.state.route(envelope.type)
         if not self.until_handled:
-            for queue in queues:
+            for _, queue in route:
                 queue.add(_Message(envelope))
-            return
-        for service, queue in zip(services, queues, strict=True):
+            return []
+        for service, queue in route:
             if queue.received_once and not queue.receivers:
                 raise _no_consumer(service)
         loop = asyncio.get_running_loop()
         waiters: list[asyncio.Future[None]] = []
-        for queue in queues:
+        for _, queue in route:
             waiter: asyncio.Future[None] = loop.create_future()
             waiters.append(waiter)
             queue.add(_Message(envelope, waiter=waiter))
-        if len(waiters) == 1:
-            await waiters[0]
-        elif waiters:
-            await asyncio.gather(*waiters)
+        return waiters
 
     async def send(self, envelope: Envelope, service: str) -> None:
         """Put ``envelope`` in ``service``'s queue."""
@@ -380,6 +438,7 @@ class MemoryBroker:
         state = self.state
         for topic in subscription.events:
             state.topics[topic].add(subscription.service)
+        state.routes.clear()
         state.queue(subscription.service).ack_wait = subscription.ack_wait
 
     async def subscribe(self, subscription: Subscription) -> _Receiver:

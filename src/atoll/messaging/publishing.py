@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from atoll.errors import DeliveryError
     from atoll.messaging.envelope import Envelope
 
@@ -19,8 +21,12 @@ __all__ = ["Publisher", "Redeliveries"]
 class Publisher(Protocol):
     """Takes envelopes for delivery; returning means the envelope is handed over for good."""
 
-    async def publish(self, envelope: Envelope) -> None:
-        """Hand ``envelope`` over; raise if it could not be, so that it is tried again."""
+    def publish(self, envelope: Envelope) -> Awaitable[None]:
+        """Hand ``envelope`` over; raise if it could not be, so that it is tried again.
+
+        A coroutine, or a future that took the envelope when called (no task is made for it
+        when publishing side by side).
+        """
         ...
 
 

@@ -26,6 +26,8 @@ from atoll.errors import DeliveryError
 from atoll.messaging.outage import Outage, out_of_reach
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from atoll.messaging.publishing import Publisher
     from atoll.persistence.ports import Database, OutboxRecord
 
@@ -122,39 +124,77 @@ class OutboxRelay:
                 stream = record.envelope.stream
                 chains.setdefault(stream or f"#{record.position}", []).append(record)
             try:
-                if len(chains) == 1:  # no task for a lone stream
-                    [chain] = chains.values()
-                    await self._publish_in_order(chain, sent, now, due_only=due_only)
-                else:
-                    await asyncio.gather(
-                        *(
-                            self._publish_in_order(chain, sent, now, due_only=due_only)
-                            for chain in chains.values()
-                        )
-                    )
+                await self._publish_side_by_side(
+                    list(chains.values()), sent, now, due_only=due_only
+                )
             finally:
                 await claim.settle(sent)
                 self.published += len(sent)
             return len(sent)
 
-    async def _publish_in_order(
-        self, chain: list[OutboxRecord], sent: list[int], now: float, *, due_only: bool
+    async def _publish_side_by_side(
+        self,
+        chains: list[list[OutboxRecord]],
+        sent: list[int],
+        now: float,
+        *,
+        due_only: bool,
     ) -> None:
-        """Publish one stream's records in order, up to the first left unpublished."""
-        for record in chain:
-            retry = self._retries.get(record.position)
-            if due_only and retry is not None and retry[1] > now:
-                return  # waiting for its backoff, and the rest of its stream with it
-            try:
-                await self.publisher.publish(record.envelope)
-            except Exception as error:  # noqa: BLE001 - kept, logged, tried again
-                self._failed(record, error, now)
+        """Publish each chain in order, up to its first record left unpublished.
+
+        In rounds: the first record of every chain at once, then the next of each chain whose
+        record went, and so on. A publisher that returns a future (the memory broker) is
+        awaited without a task for each record; a coroutine gets a task, unless alone.
+        """
+        place = [0] * len(chains)  # each chain's next record
+        going = list(range(len(chains)))
+        while going:
+            round_ = [(index, chains[index][place[index]]) for index in going]
+            if due_only and self._retries:  # those waiting for their backoff stay
+                round_ = [(i, r) for i, r in round_ if not self._waits(r, now)]
+            if not round_:
                 return
+            errors = await self._publish_at_once([record for _, record in round_])
+            going = []
+            for (index, record), error in zip(round_, errors, strict=True):
+                if error is not None:
+                    self._failed(record, error, now)  # the rest of its chain waits for it
+                    continue
+                self._published(record, sent)
+                place[index] += 1
+                if place[index] < len(chains[index]):
+                    going.append(index)
+
+    async def _publish_at_once(self, records: list[OutboxRecord]) -> list[Exception | None]:
+        """Publish ``records`` side by side; what each raised, or None."""
+        if len(records) == 1:
+            try:
+                await self.publisher.publish(records[0].envelope)
+            except Exception as error:  # noqa: BLE001 - kept, logged, tried again
+                return [error]
+            return [None]
+        handed = [asyncio.ensure_future(self.publisher.publish(r.envelope)) for r in records]
+        try:
+            await _all_done(handed)
+        except BaseException:  # killed: what is in hand is published again later
+            for publishing in handed:
+                publishing.cancel()
+            raise
+        return [_error(publishing) for publishing in handed]
+
+    def _waits(self, record: OutboxRecord, now: float) -> bool:
+        """Whether ``record`` waits for the backoff of its last failure."""
+        retry = self._retries.get(record.position)
+        return retry is not None and retry[1] > now
+
+    def _published(self, record: OutboxRecord, sent: list[int]) -> None:
+        if self._retries:
             self._retries.pop(record.position, None)
+        if self.outage.active:
             self.outage.recovered()
-            if self._flush_errors is not None:
-                self._flush_errors.pop(record.position, None)
-            sent.append(record.position)
+        if self._flush_errors is not None:
+            self._flush_errors.pop(record.position, None)
+        sent.append(record.position)
 
     async def flush(self) -> int:
         """Relay batches until the outbox has nothing this relay can claim; the count published.
@@ -236,6 +276,30 @@ class OutboxRelay:
 
     def __repr__(self) -> str:
         return f"OutboxRelay({self.database.describe()})"
+
+
+def _all_done(futures: Sequence[asyncio.Future[None]]) -> asyncio.Future[None]:
+    """A future done once each of ``futures`` is (leaner than ``asyncio.wait``: no set)."""
+    all_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    left = len(futures)
+
+    def one_done(_: asyncio.Future[None]) -> None:
+        nonlocal left
+        left -= 1
+        if not left and not all_done.done():
+            all_done.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return all_done
+
+
+def _error(publishing: asyncio.Future[None]) -> Exception | None:
+    """What a finished publish raised; a cancelled one is cancelled in the relay too."""
+    error = publishing.exception()
+    if error is None or isinstance(error, Exception):
+        return error
+    raise error  # not an Exception (a KeyboardInterrupt, a SystemExit): not the record's
 
 
 def _unreached(error: Exception) -> BaseException | None:

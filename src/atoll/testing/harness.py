@@ -49,7 +49,7 @@ from atoll.service.composition import compose_target, serves_http
 from atoll.testing.client import TEST_BASE_URL
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 
     from atoll.clients.remote import RemoteService
     from atoll.clients.transports import LocalTransport
@@ -381,14 +381,14 @@ class _RecordingPublisher:
         self.recorder = recorder
         self._seen: set[str] = set()
 
-    async def publish(self, envelope: Envelope) -> None:
+    def publish(self, envelope: Envelope) -> Awaitable[None]:
         kind = message_type(envelope.type)
         # Recorded before its handlers run, so that it precedes what they raise; and once,
         # however often it is published again after a handler failed.
         if kind is not None and envelope.id not in self._seen:
             self._seen.add(envelope.id)
             self.recorder.events.append(open_envelope(envelope, kind))
-        await self.publisher.publish(envelope)
+        return self.publisher.publish(envelope)  # as it is: a future stays one
 
 
 class _EventRecorder:

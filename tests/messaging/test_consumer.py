@@ -177,6 +177,28 @@ async def test_only_the_services_own_handlers_run():
     assert seen == ["mine"]
 
 
+async def test_handlers_that_wait_run_side_by_side_up_to_the_concurrency():
+    running, most = set(), []
+    release = asyncio.Event()
+
+    async def slow(event: Shipped) -> None:
+        running.add(event.order)
+        most.append(len(running))
+        await release.wait()
+        running.discard(event.order)
+
+    bus = bound(on(slow))
+    broker, consumer = await started(bus, concurrency=4)
+    for n in range(7):
+        await broker.publish(seal(Shipped(n)))
+    await until(lambda: len(running) == 4)  # each waits: one worker wakes the next
+    await asyncio.sleep(0.05)
+    assert max(most) == 4  # no more than the concurrency
+    release.set()
+    await until(lambda: consumer.handled == 7)
+    await consumer.stop()
+
+
 async def test_stopping_lets_the_messages_in_hand_finish_and_leaves_the_rest():
     started_handling = asyncio.Event()
     release = asyncio.Event()

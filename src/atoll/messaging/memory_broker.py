@@ -85,6 +85,8 @@ class _Queue:
 
     def wake(self) -> None:
         """Wake the receivers waiting for a message."""
+        if not self.waiting:
+            return
         waiting, self.waiting = self.waiting, []
         for waiter in waiting:
             if not waiter.done():

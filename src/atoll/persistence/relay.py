@@ -26,8 +26,6 @@ from atoll.errors import DeliveryError
 from atoll.messaging.outage import Outage, out_of_reach
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from atoll.messaging.publishing import Publisher
     from atoll.persistence.ports import Database, OutboxRecord
 
@@ -174,13 +172,22 @@ class OutboxRelay:
                 return [error]
             return [None]
         handed = [asyncio.ensure_future(self.publisher.publish(r.envelope)) for r in records]
+        errors: list[Exception | None] = []
         try:
-            await _all_done(handed)
+            # One after the other: once the first is done, the rest often are too, and a done
+            # future is awaited without a wake-up (a callback on each would cost one apiece).
+            for publishing in handed:
+                try:
+                    await publishing
+                except Exception as error:  # noqa: BLE001 - kept, logged, tried again
+                    errors.append(error)
+                else:
+                    errors.append(None)
         except BaseException:  # killed: what is in hand is published again later
             for publishing in handed:
                 publishing.cancel()
             raise
-        return [_error(publishing) for publishing in handed]
+        return errors
 
     def _waits(self, record: OutboxRecord, now: float) -> bool:
         """Whether ``record`` waits for the backoff of its last failure."""
@@ -276,30 +283,6 @@ class OutboxRelay:
 
     def __repr__(self) -> str:
         return f"OutboxRelay({self.database.describe()})"
-
-
-def _all_done(futures: Sequence[asyncio.Future[None]]) -> asyncio.Future[None]:
-    """A future done once each of ``futures`` is (leaner than ``asyncio.wait``: no set)."""
-    all_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    left = len(futures)
-
-    def one_done(_: asyncio.Future[None]) -> None:
-        nonlocal left
-        left -= 1
-        if not left and not all_done.done():
-            all_done.set_result(None)
-
-    for future in futures:
-        future.add_done_callback(one_done)
-    return all_done
-
-
-def _error(publishing: asyncio.Future[None]) -> Exception | None:
-    """What a finished publish raised; a cancelled one is cancelled in the relay too."""
-    error = publishing.exception()
-    if error is None or isinstance(error, Exception):
-        return error
-    raise error  # not an Exception (a KeyboardInterrupt, a SystemExit): not the record's
 
 
 def _unreached(error: Exception) -> BaseException | None:

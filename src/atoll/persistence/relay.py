@@ -26,6 +26,8 @@ from atoll.errors import DeliveryError
 from atoll.messaging.outage import Outage, out_of_reach
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from atoll.messaging.publishing import Publisher
     from atoll.persistence.ports import Database, OutboxRecord
 
@@ -140,19 +142,80 @@ class OutboxRelay:
     ) -> None:
         """Publish each chain in order, up to its first record left unpublished.
 
-        In rounds: the first record of every chain at once, then the next of each chain whose
-        record went, and so on. A publisher that returns a future (the memory broker) is
-        awaited without a task for each record; a coroutine gets a task, unless alone.
+        A publisher whose ``publish`` returns a future takes the message when called (the
+        memory broker's): every record of every chain is handed to it at once, in order, and
+        the futures are awaited after; no task, and no wait between the records of a stream.
+        Another's coroutines go in rounds: the first record of every chain at once (a task
+        each), then the next of each chain whose record went, and so on, so that a stream's
+        records reach the broker in order whatever fails.
         """
+        going = [chain for chain in chains if not self._waits(chain[0], now, due_only=due_only)]
+        if not going:
+            return
+        first = self.publisher.publish(going[0][0].envelope)
+        if isinstance(first, asyncio.Future):
+            await self._hand_all(going, first, sent, now, due_only=due_only)
+        else:
+            await self._in_rounds(going, first, sent, now, due_only=due_only)
+
+    async def _hand_all(
+        self,
+        chains: list[list[OutboxRecord]],
+        first: Awaitable[None],
+        sent: list[int],
+        now: float,
+        *,
+        due_only: bool,
+    ) -> None:
+        """Every record handed over at once; each chain marked sent up to its first failure."""
+        handed: list[list[tuple[OutboxRecord, Awaitable[None]]]] = []
+        for index, chain in enumerate(chains):
+            mine: list[tuple[OutboxRecord, Awaitable[None]]] = []
+            for place, record in enumerate(chain):
+                if index == place == 0:
+                    mine.append((record, first))
+                    continue
+                if place and self._waits(record, now, due_only=due_only):
+                    break  # it waits for its backoff, and the rest of its stream with it
+                mine.append((record, self.publisher.publish(record.envelope)))
+            handed.append(mine)
+        outcomes = iter(await self._outcomes([pending for mine in handed for _, pending in mine]))
+        for mine in handed:
+            failed = False
+            for record, _ in mine:
+                error = next(outcomes)
+                if failed:
+                    continue  # behind a failure of its stream: published again after it
+                if error is None:
+                    self._published(record, sent)
+                else:
+                    self._failed(record, error, now)
+                    failed = True
+
+    async def _in_rounds(
+        self,
+        chains: list[list[OutboxRecord]],
+        first: Awaitable[None],
+        sent: list[int],
+        now: float,
+        *,
+        due_only: bool,
+    ) -> None:
+        """The first record of every chain at once, then the next of each whose record went."""
         place = [0] * len(chains)  # each chain's next record
         going = list(range(len(chains)))
+        pending: list[Awaitable[None]] = [first]
         while going:
             round_ = [(index, chains[index][place[index]]) for index in going]
-            if due_only and self._retries:  # those waiting for their backoff stay
-                round_ = [(i, r) for i, r in round_ if not self._waits(r, now)]
+            if pending:  # the first round, whose heads were chosen already
+                pending += [self.publisher.publish(r.envelope) for _, r in round_[1:]]
+            else:  # those waiting for their backoff stay, and the rest of their stream
+                round_ = [(i, r) for i, r in round_ if not self._waits(r, now, due_only=due_only)]
+                pending = [self.publisher.publish(r.envelope) for _, r in round_]
             if not round_:
                 return
-            errors = await self._publish_at_once([record for _, record in round_])
+            errors = await self._outcomes(pending)
+            pending = []
             going = []
             for (index, record), error in zip(round_, errors, strict=True):
                 if error is not None:
@@ -163,15 +226,15 @@ class OutboxRelay:
                 if place[index] < len(chains[index]):
                     going.append(index)
 
-    async def _publish_at_once(self, records: list[OutboxRecord]) -> list[Exception | None]:
-        """Publish ``records`` side by side; what each raised, or None."""
-        if len(records) == 1:
+    async def _outcomes(self, pending: list[Awaitable[None]]) -> list[Exception | None]:
+        """Await every publish in ``pending``, side by side; what each raised, or None."""
+        if len(pending) == 1:
             try:
-                await self.publisher.publish(records[0].envelope)
+                await pending[0]
             except Exception as error:  # noqa: BLE001 - kept, logged, tried again
                 return [error]
             return [None]
-        handed = [asyncio.ensure_future(self.publisher.publish(r.envelope)) for r in records]
+        handed = [asyncio.ensure_future(publishing) for publishing in pending]
         errors: list[Exception | None] = []
         try:
             # One after the other: once the first is done, the rest often are too, and a done
@@ -189,8 +252,10 @@ class OutboxRelay:
             raise
         return errors
 
-    def _waits(self, record: OutboxRecord, now: float) -> bool:
+    def _waits(self, record: OutboxRecord, now: float, *, due_only: bool) -> bool:
         """Whether ``record`` waits for the backoff of its last failure."""
+        if not (due_only and self._retries):
+            return False
         retry = self._retries.get(record.position)
         return retry is not None and retry[1] > now
 

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from atoll.kernel.entrypoint import main
     from atoll.kernel.inflight import InFlight
     from atoll.kernel.lifecycle import Component, Lifecycle, State
-    from atoll.messaging.bus import Events
-    from atoll.messaging.envelope import Delivery
+    from atoll.messaging.bus import Events, MessageBus
+    from atoll.messaging.envelope import Delivery, message
     from atoll.persistence.repository import Repository
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
@@ -42,6 +42,7 @@ __all__ = [
     "Events",
     "InFlight",
     "Lifecycle",
+    "MessageBus",
     "Named",
     "Registry",
     "RemoteService",
@@ -58,6 +59,7 @@ __all__ = [
     "__version__",
     "inject",
     "main",
+    "message",
     "option",
 ]
 
@@ -66,6 +68,8 @@ _LAZY = {
     "Clients": "atoll.clients.directory",
     "Delivery": "atoll.messaging.envelope",
     "Events": "atoll.messaging.bus",
+    "MessageBus": "atoll.messaging.bus",
+    "message": "atoll.messaging.envelope",
     "RemoteService": "atoll.clients.remote",
     "Repository": "atoll.persistence.repository",
     "Schema": "atoll.persistence.schema",

@@ -188,3 +188,31 @@ def test_the_broker_of_one_application_is_refused_with_the_fix(args):
     assert result.exit_code == 2
     assert "memory:// is the broker of one running application" in result.output
     assert "Run the services on a broker their processes share" in result.output
+
+
+def test_publish_sends_a_type_under_the_name_it_declares(url):
+    subscribed(url, "shop", "shop.OrderPlaced")
+    result = invoke("publish", "tests.messaging.test_wire_names.OrderPlaced", '{"order": 2}',
+                    "--broker-url", url)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [message] = queued(url, "shop")
+    assert message.envelope.type == "shop.OrderPlaced"
+
+
+def test_publish_finds_a_type_of_the_directory_it_runs_in(url, tmp_path, monkeypatch):
+    (tmp_path / "ledger_events.py").write_text(
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass Booked:\n    n: int\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in {"", "."}])
+    subscribed(url, "books", "ledger_events.Booked")
+    result = invoke("publish", "ledger_events.Booked", '{"n": 1}', "--broker-url", url)
+    assert result.exit_code == 0, result.output
+    assert [m.envelope.type for m in queued(url, "books")] == ["ledger_events.Booked"]
+
+
+@pytest.mark.parametrize("command", ["publish", "call"])
+def test_the_help_keeps_its_examples_one_to_a_line(command):
+    result = invoke(command, "--help")
+    assert "\\b" not in result.output
+    assert "\n  Examples:\n    atoll " in result.output

@@ -2,7 +2,7 @@
 
 ::
 
-    atoll publish runnerly.runs.application.RunRecorded '{"run_id": 1, ...}' --broker-url nats://...
+    atoll publish runnerly.runs.contracts.RunRecorded '{"run_id": 1, ...}' --broker-url nats://...
     atoll dlq list stats --broker-url nats://127.0.0.1:4222
     atoll dlq redrive stats [ID...]
     atoll dlq purge stats [ID...] [--yes]
@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 import click
 import msgspec
 
+from atoll.cli.run import importable_cwd
 from atoll.errors import BrokerError, ConfigError
 from atoll.messaging.broker import check_name, masked_url, open_broker
-from atoll.messaging.envelope import Envelope, message_type
+from atoll.messaging.envelope import Envelope, message_name, message_type
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -115,29 +116,32 @@ def publish(
     headers: tuple[str, ...],
     no_check: bool,
 ) -> None:
-    r"""Publish an event of TYPE with the fields in JSON ('-' or nothing: read stdin).
+    """Publish an event of TYPE with the fields in JSON ('-' or nothing: read stdin).
 
-    TYPE is the message's importable name, MODULE.CLASS. Unless --no-check, the JSON is
-    decoded as TYPE first (importing it), so that a field missing or of the wrong type is
-    refused here rather than dead-lettered by every consumer. The message's id is printed.
+    TYPE is the message's importable name, MODULE.CLASS; it travels under the name its class
+    declares, if any. Unless --no-check, the JSON is decoded as TYPE first (importing it), so
+    that a field missing or of the wrong type is refused here rather than dead-lettered by
+    every consumer; with --no-check TYPE is sent as the name on the wire. The message's id
+    is printed.
 
     \b
     Examples:
-      atoll publish runnerly.runs.application.RunRecorded \\
-        '{"run_id": 1, "user_id": 1, "meters": 5000, "seconds": 1500, "day": "2026-12-01"}' \\
+      atoll publish runnerly.runs.contracts.RunRecorded \\
+        '{"run_id": 1, "user_id": 1, "meters": 5000, "started_at": "2026-12-01T07:00:00Z"}' \\
         --broker-url nats://127.0.0.1:4222
       atoll publish shop.Ship '{"order": 3}' --to shop --broker-url redis://127.0.0.1:6379/0
-    """
+    """  # noqa: D301 - \b is click's mark for a paragraph kept as written
     _checked(type_name, "message type name")
     if service is not None:
         _checked(service, "service name")
     extra = _parsed_headers(headers)
     body = sys.stdin.buffer.read() if payload == "-" else payload.encode()
+    wire_name = type_name
     if not no_check:
-        body = _validated(type_name, body)
+        body, wire_name = _validated(type_name, body)
     envelope = Envelope(
         id=uuid.uuid4().hex,
-        type=type_name,
+        type=wire_name,
         payload=body,
         stream=stream,
         headers={"sender": "atoll publish", **extra},
@@ -153,7 +157,9 @@ def publish(
     click.echo(envelope.id)
 
 
-def _validated(type_name: str, body: bytes) -> bytes:
+def _validated(type_name: str, body: bytes) -> tuple[bytes, str]:
+    """The JSON re-encoded as the type of ``type_name``, and the name it travels under."""
+    importable_cwd()  # as for `atoll run`: the types of the project you are in
     kind = message_type(type_name)
     if kind is None:
         raise click.BadParameter(
@@ -166,7 +172,7 @@ def _validated(type_name: str, body: bytes) -> bytes:
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         click.echo(f"the JSON is not a {kind.__qualname__}: {error}", err=True)
         sys.exit(_REFUSED)
-    return msgspec.json.encode(message)
+    return msgspec.json.encode(message), message_name(kind)
 
 
 def _parsed_headers(headers: tuple[str, ...]) -> dict[str, str]:

@@ -49,7 +49,7 @@ def call(
     list_methods: bool,
     timeout: float,
 ) -> None:
-    r"""Call METHOD of the service at URL, with ARGS, and print the result as JSON.
+    """Call METHOD of the service at URL, with ARGS, and print the result as JSON.
 
     URL is the service's JSON-RPC endpoint; http:// and /rpc are added when missing, so
     127.0.0.1:8000 means http://127.0.0.1:8000/rpc.
@@ -65,7 +65,7 @@ def call(
       atoll call 127.0.0.1:8001 add 1 2
       atoll call 127.0.0.1:8001 --list
       atoll call --raw 127.0.0.1:8001 '{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}'
-    """
+    """  # noqa: D301 - \b is click's mark for a paragraph kept as written
     target = _target(url)
     if list_methods and (raw or method is not None):
         raise click.UsageError("--list takes the URL alone")

@@ -40,6 +40,12 @@ def run(context: click.Context, target: str, options: tuple[str, ...]) -> None:
     context.exit(execute(app, list(options), prog=f"atoll run {target}"))
 
 
+def importable_cwd() -> None:
+    """Make the modules of the current directory importable, as ``python -m`` does."""
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+
+
 def load_target(target: str) -> object:
     """Import ``MODULE:OBJECT`` and return the object; the current directory is importable.
 
@@ -52,8 +58,7 @@ def load_target(target: str) -> object:
         raise TargetError(
             f"{target!r} is not MODULE:OBJECT; write it like `atoll run runnerly.app:app`"
         )
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
+    importable_cwd()
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:

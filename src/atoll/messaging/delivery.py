@@ -67,16 +67,20 @@ class Deliverer:
         Raises:
             DeliveryError: a handler failed (it is logged).
         """
-        message_type = self._dispatch.type_named(envelope.type)
-        if message_type is None:
-            return False
-        chosen = self._dispatch.consumers(message_type, service, only)
+        chosen = self._dispatch.delivered(envelope.type, service, only)
         if not chosen:
             return False
-        message = open_envelope(envelope, message_type)
+        # Decoded once per type before any handler runs, so that a payload no type reads is
+        # refused whole; types of one name (a consumer's own copy of a contract) each get one.
+        kind = chosen[0][2]
+        opened = {kind: open_envelope(envelope, kind)}
+        for _, _, other in chosen:
+            if other not in opened:
+                opened[other] = open_envelope(envelope, other)
         pending: collections.deque[object] = collections.deque()
         failed: dict[str, Exception] | None = None
-        for handler, consumer in chosen:
+        for handler, consumer, kind in chosen:
+            message = opened[kind]
             seeds: dict[Any, Any] | None = None
             if not self._asks_for_nothing(handler):
                 seeds = {Delivery: Delivery(envelope.id, consumer, dict(envelope.headers))}
@@ -87,7 +91,7 @@ class Deliverer:
         if pending:
             await self._drain(pending)
         if failed:
-            labels = {consumer: handler.label for handler, consumer in chosen}
+            labels = {consumer: handler.label for handler, consumer, _ in chosen}
             told = "; ".join(
                 f"{labels[consumer]}: {type(error).__name__}: {error}"
                 for consumer, error in failed.items()
@@ -102,7 +106,4 @@ class Deliverer:
 
     def consumers(self, envelope: Envelope, service: str | None = None) -> list[str]:
         """The consumers (``service.handler``) :meth:`deliver` would hand ``envelope`` to."""
-        message_type = self._dispatch.type_named(envelope.type)
-        if message_type is None:
-            return []
-        return [consumer for _, consumer in self._dispatch.consumers(message_type, service)]
+        return [consumer for _, consumer, _ in self._dispatch.delivered(envelope.type, service)]

@@ -33,8 +33,9 @@ class Dispatch:
         self.events: dict[type, list[Handler]] = collections.defaultdict(list)
         """The handlers of each event type, in the order added."""
         self._others: list[Handler] = []
-        self._named: dict[str, type] = {}
+        self._named: dict[str, tuple[type, ...]] = {}
         self._chosen: dict[tuple[type, str | None], list[tuple[Handler, str]]] = {}
+        self._delivered: dict[tuple[str, str | None], list[tuple[Handler, str, type]]] = {}
 
     def add(self, handler: Handler) -> None:
         """Route ``handler``'s message to it; RPC and route handlers are only remembered.
@@ -65,16 +66,43 @@ class Dispatch:
     def index(self) -> None:
         """Name the types a delivery may carry: the events, and the commands (not queries)."""
         self._chosen = {}
-        self._named = {message_name(event_type): event_type for event_type in self.events}
-        self._named.update(
-            (message_name(message), message)
-            for message, handler in self.commands.items()
-            if handler.kind is HandlerKind.COMMAND
-        )
+        self._delivered = {}
+        named: dict[str, list[type]] = collections.defaultdict(list)
+        for event_type in self.events:
+            named[message_name(event_type)].append(event_type)
+        for message, handler in self.commands.items():
+            if handler.kind is HandlerKind.COMMAND:
+                named[message_name(message)].append(message)
+        self._named = {name: tuple(types) for name, types in named.items()}
 
-    def type_named(self, name: str) -> type | None:
-        """The event or command type whose name on the wire is ``name``, if handled here."""
-        return self._named.get(name)
+    def types_named(self, name: str) -> tuple[type, ...]:
+        """The event and command types handled here whose name on the wire is ``name``.
+
+        Usually one; more when services of one process each declare a type of their own
+        under the same name (:func:`~atoll.messaging.envelope.message`).
+        """
+        return self._named.get(name, ())
+
+    def delivered(
+        self, name: str, service: str | None, only: Collection[str] | None = None
+    ) -> list[tuple[Handler, str, type]]:
+        """The handlers a delivery of the message named ``name`` runs.
+
+        Each with its consumer name and the type it takes the message as; ``service`` and
+        ``only`` as in :meth:`consumers`.
+        """
+        chosen = self._delivered.get((name, service))
+        if chosen is None:
+            if name not in self._named:
+                return []  # not kept: names from outside would grow the cache without end
+            chosen = self._delivered[name, service] = [
+                (handler, consumer, kind)
+                for kind in self._named.get(name, ())
+                for handler, consumer in self.consumers(kind, service)
+            ]
+        if only is not None:
+            return [entry for entry in chosen if entry[1] in only]
+        return chosen
 
     def consumers(
         self, message_type: type, service: str | None, only: Collection[str] | None = None

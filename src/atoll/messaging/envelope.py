@@ -10,35 +10,90 @@ scope, which is how its unit of work knows what to record in the inbox.
 from __future__ import annotations
 
 import importlib
+import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from atoll.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "NO_DELIVERY",
     "Delivery",
     "Envelope",
+    "message",
     "message_name",
     "message_type",
     "open_envelope",
     "seal",
 ]
 
+T = TypeVar("T", bound=type)
+
+WIRE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*")
+"""What every broker carries as a name: letters, digits and ``_``, in parts joined by . or -."""
+
+_DECLARED = "__atoll_message__"
+"""The class attribute :func:`message` sets: the name declared for that class alone."""
+
+_BY_DECLARED_NAME: dict[str, type] = {}
+"""The classes declared with :func:`message` so far, by name (the last one of a name)."""
+
+
+def message(name: str) -> Callable[[T], T]:
+    """Declare the name a message type travels under, instead of its module and class.
+
+    ``@atoll.message("runs.RunRecorded")`` above the dataclass. The name is the type's
+    identity on the wire: a consumer in another code base declares a type of its own with
+    the same name and fields, and moving or renaming the class leaves the wire alone. Renaming
+    the declared name is a change of contract: messages already sent under the old one reach
+    no handler (see docs/reference/service.md).
+
+    Raises:
+        ConfigError: ``name`` has a character a broker cannot carry, or an empty part.
+    """
+    if not WIRE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"a message's name on the wire is letters, digits and _, in parts joined by . or -"
+            f" (such as 'runs.RunRecorded'); got {name!r}"
+        )
+
+    def declare(message_type: T) -> T:
+        setattr(message_type, _DECLARED, name)
+        _BY_DECLARED_NAME[name] = message_type
+        return message_type
+
+    return declare
+
 
 def message_name(message_type: type) -> str:
-    """The name a message type travels under: its module and qualified name.
+    """The name a message type travels under.
 
-    ``runnerly.runs.application.RunRecorded``. Both ends of a hop import the same message
-    module, so the name identifies the type in every process.
+    The name declared with :func:`message` (or the class attribute ``__atoll_message__`` it
+    sets, which a module that imports no framework may set itself), else the type's module
+    and qualified name (``runnerly.runs.application.RecordRun``). A declared name belongs to
+    its class alone: a subclass travels under its own.
     """
+    declared = vars(message_type).get(_DECLARED)
+    if declared is not None:
+        _BY_DECLARED_NAME.setdefault(declared, message_type)  # found again by message_type
+        return str(declared)
     return f"{message_type.__module__}.{message_type.__qualname__}"
 
 
 def message_type(name: str) -> type | None:
-    """The type :func:`message_name` gave ``name``, imported; ``None`` if there is none.
+    """The type named ``name``, or ``None`` if there is none.
 
+    A type declared under that name (with :func:`message`, or sealed or handled under it in
+    this process already), or else the one whose module and class the name gives, imported.
     A type defined inside a function has no importable name, and is never found.
     """
+    declared = _BY_DECLARED_NAME.get(name)
+    if declared is not None:
+        return declared
     parts = name.split(".")
     for split in range(len(parts) - 1, 0, -1):
         try:

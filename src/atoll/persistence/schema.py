@@ -21,7 +21,19 @@ from typing import Any
 
 from atoll.errors import ConfigError
 
-__all__ = ["Mapping", "Schema"]
+__all__ = ["Mapping", "Schema", "bookkeeping"]
+
+_BOOKKEEPING: dict[type, frozenset[str]] = {}
+"""The fields of each aggregate mapped so far that only persistence reads: see bookkeeping."""
+
+
+def bookkeeping(aggregate: type) -> frozenset[str]:
+    """The fields of ``aggregate`` that are persistence's business, never a caller's.
+
+    Its ``events`` (what it raised, until its unit of work commits them) and its version,
+    for an aggregate some schema maps; nothing for any other class. Answers leave them out.
+    """
+    return _BOOKKEEPING.get(aggregate, frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,8 @@ class Schema:
                 )
         mapping = Mapping(aggregate, table, id, version)
         self._mappings[aggregate] = mapping
+        hidden = {name for name in ("events", version) if name in names}
+        _BOOKKEEPING[aggregate] = _BOOKKEEPING.get(aggregate, frozenset()) | hidden
         return mapping
 
     @property

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from atoll.endpoints.http.problems import PROBLEM_JSON
+from atoll.endpoints.shown import shown
 
 if TYPE_CHECKING:
     from atoll.endpoints.api import Api
@@ -83,7 +84,7 @@ def openapi_document(
                 "required": True,
                 "content": {"application/json": {"schema": schema(endpoint.body.hint)}},
             }
-        returns = handler.returns
+        returns = shown(handler.returns).type  # as answered: no aggregate bookkeeping
         responses: dict[str, Any] = {}
         if returns is None or returns is type(None):
             responses["204"] = {"description": "Done; nothing to return."}

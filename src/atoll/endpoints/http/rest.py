@@ -23,6 +23,7 @@ import msgspec
 from atoll.endpoints.fields import message_fields
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.requests import Request, require_json
+from atoll.endpoints.shown import showing
 from atoll.errors import ConfigError
 from atoll.messaging.handlers import HandlerKind, Input, is_data_hint
 
@@ -82,7 +83,7 @@ class RestEndpoint:
         self._multi = frozenset(item.name for item in self.query if _is_sequence(item.hint))
         self._body_decoder = msgspec.json.Decoder(plan[2].hint) if plan[2] is not None else None
         self._status = route.status
-        self._call = bus.caller(handler)
+        self._call = showing(bus.caller(handler), handler.returns)  # no aggregate bookkeeping
         # The common shapes get a respond() of their own, which does nothing it need not.
         self.respond: Responder = self._respond
         if self._query_type is None and self.message is None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from atoll.endpoints.fields import message_fields
 from atoll.endpoints.rpc.jsonrpc import InvalidParamsError, JsonRpc
 from atoll.endpoints.rpc.methods import Param, RpcMethod
+from atoll.endpoints.shown import showing, shown
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -100,6 +101,7 @@ def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
     else:
         params = list(bus.signature(handler).inputs)
         call = bus.caller(handler)
+    shown_as = shown(handler.returns)
     return RpcMethod(
         name=name,
         params=tuple(
@@ -108,8 +110,8 @@ def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
             else Param(item.name, item.hint, item.default, positional=not item.keyword_only)
             for item in params
         ),
-        call=call,
-        result=handler.returns,
+        call=showing(call, handler.returns),
+        result=shown_as.type,
         summary=handler.summary,
         description=handler.description,
     )

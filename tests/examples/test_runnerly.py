@@ -17,11 +17,12 @@ import atoll.testing
 from atoll.errors import RemoteError
 from atoll.persistence.ports import Database
 from runnerly.app import system
-from runnerly.runs.application import RecordRun, RunRecorded, UnknownRunnerError
+from runnerly.runs.application import UnknownRunnerError
+from runnerly.runs.contracts import RecordRun, RunRecorded
 from runnerly.runs.domain import InvalidRunError, week_of
 from runnerly.runs.model import Run
 from runnerly.stats.domain import monday_of
-from runnerly.users.application import RegisterUser, UserRegistered
+from runnerly.users.contracts import RegisterUser, UserRegistered
 from runnerly.users.domain import EmailTakenError
 
 RUNNERLY = Path(__file__).resolve().parents[2] / "examples" / "runnerly"
@@ -55,7 +56,7 @@ def on_sqlite(directory: Path) -> list[str]:
 
 
 async def test_register_normalises_the_email_and_refuses_it_twice():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         ada = await harness.send(RegisterUser(email=" Ada@Example.org ", name="Ada "))
         assert (ada.email, ada.name) == ("ada@example.org", "Ada")
         with pytest.raises(EmailTakenError, match=r"ada@example\.org is already registered"):
@@ -63,13 +64,13 @@ async def test_register_normalises_the_email_and_refuses_it_twice():
 
 
 async def test_profile_of_an_unknown_user_is_an_error():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         with pytest.raises(RemoteError, match="no user with id 7"):
             await harness.rpc.methods.users.get_profile(user_id=7)
 
 
 async def test_weekly_meters_adds_the_runs_of_that_week_only():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
         for meters, seconds, day in ((5000, 1500, 0), (3000, 900, 6), (9000, 2700, -1)):
             await harness.send(RecordRun(ada.id, meters, seconds, MONDAY + timedelta(days=day)))
@@ -80,7 +81,7 @@ async def test_weekly_meters_adds_the_runs_of_that_week_only():
 
 
 async def test_a_run_needs_a_registered_runner_distance_and_time():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         with pytest.raises(UnknownRunnerError, match="no runner with id 1"):
             await harness.send(RecordRun(1, 5000, 1500, MONDAY))
         ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
@@ -103,7 +104,7 @@ def test_a_run_knows_its_pace():
 
 
 async def test_a_runner_registers_over_rest_and_is_read_back():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         created = await harness.client.post(
             "/users", json={"email": "Ada@Example.org", "name": "Ada"}
         )
@@ -115,7 +116,7 @@ async def test_a_runner_registers_over_rest_and_is_read_back():
 
 
 async def test_a_taken_email_is_a_409_and_an_unknown_user_a_404():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         await harness.send(RegisterUser("ada@example.org", "Ada"))
         taken = await harness.client.post("/users", json={"email": "ada@example.org", "name": "A"})
         assert taken.status_code == 409
@@ -124,7 +125,7 @@ async def test_a_taken_email_is_a_409_and_an_unknown_user_a_404():
 
 
 async def test_runs_asks_users_through_its_client_and_records_a_run():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         await harness.send(RegisterUser("ada@example.org", "Ada"))
         body = {"user_id": 1, "meters": 5000, "seconds": 1500, "started_at": MONDAY.isoformat()}
         recorded = await harness.client.post("/runs", json=body)
@@ -137,7 +138,7 @@ async def test_runs_asks_users_through_its_client_and_records_a_run():
 
 
 async def test_weekly_meters_over_json_rpc_with_the_methods_qualified_by_service():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         await harness.send(RegisterUser("ada@example.org", "Ada"))
         await harness.send(RecordRun(1, 5000, 1500, MONDAY))
         day = (MONDAY + timedelta(days=1)).isoformat()
@@ -149,7 +150,7 @@ async def test_weekly_meters_over_json_rpc_with_the_methods_qualified_by_service
 
 
 async def test_each_service_of_the_system_answers_by_plain_names_at_its_own_rpc_path():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         await harness.send(RegisterUser("ada@example.org", "Ada"))
         call = {"jsonrpc": "2.0", "method": "get_profile", "params": {"user_id": 1}, "id": 7}
         answer = (await harness.client.post("/rpc/users", json=call)).json()
@@ -159,7 +160,7 @@ async def test_each_service_of_the_system_answers_by_plain_names_at_its_own_rpc_
 
 
 async def test_the_api_documents_list_both_services():
-    async with atoll.testing.run(system, argv=MEMORY) as harness:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
         document = (await harness.client.get("/openapi.json")).json()
         assert {"/users", "/users/{user_id}", "/runs", "/users/{user_id}/runs"} <= set(
             document["paths"]
@@ -169,7 +170,7 @@ async def test_the_api_documents_list_both_services():
 
 
 async def test_stats_keeps_weekly_totals_from_the_runs_recorded(tmp_path):
-    async with atoll.testing.run(system, argv=on_sqlite(tmp_path)) as harness:
+    async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
         ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
         for meters, day in ((5000, 0), (3000, 2), (9000, 7)):
             await harness.send(RecordRun(ada.id, meters, 1500, MONDAY + timedelta(days=day)))
@@ -184,10 +185,10 @@ async def test_stats_keeps_weekly_totals_from_the_runs_recorded(tmp_path):
 
 
 async def test_the_databases_keep_what_was_recorded_across_restarts(tmp_path):
-    async with atoll.testing.run(system, argv=on_sqlite(tmp_path)) as harness:
+    async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
         ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
         await harness.send(RecordRun(ada.id, 5000, 1500, MONDAY))
-    async with atoll.testing.run(system, argv=on_sqlite(tmp_path)) as harness:
+    async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
         assert (await harness.client.get(f"/users/{ada.id}")).json()["name"] == "Ada"
         day = MONDAY.isoformat()
         assert await harness.rpc.methods.runs.weekly_meters(user_id=ada.id, day=day) == 5000
@@ -197,7 +198,7 @@ async def test_the_databases_keep_what_was_recorded_across_restarts(tmp_path):
 
 async def test_a_run_relayed_again_is_counted_once_by_stats():
     relay_off = [*MEMORY, "--no-runs-db-relay"]
-    async with atoll.testing.run(system, argv=relay_off) as harness:
+    async with atoll.testing.run(system(), argv=relay_off) as harness:
         ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
         await harness.send(RecordRun(ada.id, 5000, 1500, MONDAY))
         runs_database = harness.container.get(Database, "runs")
@@ -228,7 +229,7 @@ async def test_on_postgresql_by_configuration_alone_migrated_at_start(postgres_d
     argv = [*NO_SEED]
     for service, url in postgres_databases.items():
         argv += [f"--{service}-db-url", url, f"--{service}-db-migrate", "always"]
-    async with atoll.testing.run(system, argv=argv) as harness:
+    async with atoll.testing.run(system(), argv=argv) as harness:
         ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
         await harness.send(RecordRun(ada.id, 5000, 1500, MONDAY))
         await harness.send(RecordRun(ada.id, 3000, 1500, MONDAY + timedelta(days=1)))
@@ -274,3 +275,27 @@ def test_the_demo_serves_the_system_and_stops_cleanly_on_ctrl_c(spawn, tmp_path)
     process.signal(signal.SIGINT)
     assert process.finish() == 0
     assert "runnerly stopped" in process.output
+
+
+def test_importing_the_composition_root_changes_no_service(spawn):
+    code = (
+        "import runnerly.app\n"
+        "from runnerly.runs.application import service\n"
+        "print('declared' if service.database_declaration else 'untouched')\n"
+        "runnerly.app.system()\n"
+        "print('declared' if service.database_declaration else 'untouched')\n"
+    )
+    process = spawn(sys.executable, "-c", code, cwd=str(RUNNERLY))
+    assert process.finish() == 0
+    assert process.lines == ["untouched", "declared"]  # composed when asked, not on import
+
+
+async def test_an_aggregate_raises_its_event_in_the_stream_of_its_identity():
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
+        run = await harness.send(RecordRun(ada.id, 5000.0, 1500, MONDAY))
+        [registered] = harness.events_of(UserRegistered)
+        [recorded] = harness.events_of(RunRecorded)
+    assert registered == UserRegistered(ada.id, "Ada")
+    assert recorded == RunRecorded(run.id, ada.id, 5000.0, MONDAY)
+    assert run.events == []  # committed to the outbox, not kept on the aggregate

@@ -8,8 +8,8 @@
 import sys
 
 import atoll
-from runnerly.app import services, system
+from runnerly.app import NAMES, service, system
 
-if len(sys.argv) > 1 and sys.argv[1] in services:
-    atoll.main(services[sys.argv[1]], sys.argv[2:])
-atoll.main(system)
+if len(sys.argv) > 1 and sys.argv[1] in NAMES:
+    atoll.main(service(sys.argv[1]), sys.argv[2:])
+atoll.main(system())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import atoll
+from runnerly.runs.contracts import INVALID_RUN, UNKNOWN_RUNNER, RecordRun
 from runnerly.runs.domain import (
     InvalidRunError,
     RunRepository,
@@ -17,8 +17,6 @@ from runnerly.runs.domain import (
 from runnerly.runs.model import Run
 
 __all__ = [
-    "RecordRun",
-    "RunRecorded",
     "Runs",
     "RunsUnitOfWork",
     "UnknownRunnerError",
@@ -31,26 +29,6 @@ __all__ = [
 
 class UnknownRunnerError(LookupError):
     """Runs are recorded for registered runners only."""
-
-
-@dataclass(frozen=True)
-class RecordRun:
-    """Record a run."""
-
-    user_id: int
-    meters: float
-    seconds: int
-    started_at: datetime
-
-
-@dataclass(frozen=True)
-class RunRecorded:
-    """A run was recorded: the event other services (stats) build on."""
-
-    run_id: int
-    user_id: int
-    meters: float
-    started_at: datetime
 
 
 class RunsUnitOfWork(atoll.UnitOfWork):
@@ -73,10 +51,12 @@ class Runs:
         check_run(command.meters, command.seconds)
 
     async def record(self, command: RecordRun) -> Run:
-        """Keep a run that :meth:`check` accepted."""
-        return await self._repository.add(
+        """Keep a run that :meth:`check` accepted; it raises RunRecorded."""
+        run = await self._repository.add(
             Run(None, command.user_id, command.meters, command.seconds, command.started_at)
         )
+        run.recorded()
+        return run
 
     async def weekly_meters(self, user_id: int, moment: datetime) -> float:
         """The distance a runner covered in the week of ``moment``."""
@@ -84,8 +64,8 @@ class Runs:
 
 
 service = atoll.Service("runs", version="0.2.0", description="Runs and weekly distances.")
-service.error(UnknownRunnerError, status=404, code=-32004)
-service.error(InvalidRunError, status=422, code=-32002)
+service.error(UnknownRunnerError, status=404, code=UNKNOWN_RUNNER)
+service.error(InvalidRunError, status=422, code=INVALID_RUN)
 
 
 @service.command(RecordRun, path="/runs", status=201)
@@ -95,10 +75,7 @@ async def record_run(command: RecordRun, uow: RunsUnitOfWork, users: UserDirecto
     await runs.check(command)  # the users service is asked before any transaction opens
     async with uow:
         run = await runs.record(command)
-        assert run.id is not None  # noqa: S101 - the repository assigned it
-        event = RunRecorded(run.id, run.user_id, run.meters, run.started_at)
-        uow.publish(event, stream=f"Run:{run.id}")
-        await uow.commit()
+        await uow.commit()  # the run and the event it raised, at once
     return run
 
 

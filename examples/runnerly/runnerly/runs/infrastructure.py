@@ -8,14 +8,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 import atoll
-from atoll.clients.directory import Clients
 from atoll.errors import RemoteError
 from runnerly.runs.model import Run
+from runnerly.users.contracts import UNKNOWN_USER
 
-__all__ = ["USERS_UNKNOWN_USER", "RemoteUserDirectory", "RunRecords", "UtcDateTime", "schema"]
-
-USERS_UNKNOWN_USER = -32004
-"""The code the users service answers for an unknown user: its published interface."""
+__all__ = ["RemoteUserDirectory", "RunRecords", "UtcDateTime", "schema"]
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -69,11 +66,11 @@ class RunRecords(atoll.Repository[Run]):
 class RemoteUserDirectory:
     """Asks the users service, wherever it runs: in this process, or over HTTP when apart.
 
-    The runs service knows the users service only by its published interface (the
-    ``get_profile`` method and its error codes), never by its code.
+    The runs service knows the users service only by its published interface: the
+    ``get_profile`` method, and the error codes of ``runnerly.users.contracts``.
     """
 
-    def __init__(self, clients: Clients) -> None:
+    def __init__(self, clients: atoll.Clients) -> None:
         self._clients = clients
 
     async def exists(self, user_id: int) -> bool:
@@ -82,7 +79,7 @@ class RemoteUserDirectory:
         try:
             await users.methods.get_profile(user_id=user_id)
         except RemoteError as error:
-            if error.code == USERS_UNKNOWN_USER:
+            if error.code == UNKNOWN_USER:
                 return False
             raise
         return True

@@ -8,7 +8,7 @@ redelivered event is counted once: its unit of work keeps an inbox of the events
 from __future__ import annotations
 
 import atoll
-from runnerly.runs.application import RunRecorded
+from runnerly.runs.contracts import RunRecorded
 from runnerly.stats.domain import WeeklyTotals, monday_of
 from runnerly.stats.model import WeeklyTotal
 

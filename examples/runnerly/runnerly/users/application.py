@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import atoll
+from runnerly.users.contracts import EMAIL_TAKEN, UNKNOWN_USER, RegisterUser
 from runnerly.users.domain import (
     EmailTakenError,
     UnknownUserError,
@@ -14,34 +13,12 @@ from runnerly.users.domain import (
 from runnerly.users.model import User
 
 __all__ = [
-    "UNKNOWN_USER",
-    "RegisterUser",
-    "UserRegistered",
     "Users",
     "UsersUnitOfWork",
     "get_profile",
     "register",
     "service",
 ]
-
-UNKNOWN_USER = -32004
-"""The JSON-RPC code of "no such user": part of the service's published interface."""
-
-
-@dataclass(frozen=True)
-class RegisterUser:
-    """Register a new runner."""
-
-    email: str
-    name: str
-
-
-@dataclass(frozen=True)
-class UserRegistered:
-    """A runner was registered."""
-
-    user_id: int
-    name: str
 
 
 class UsersUnitOfWork(atoll.UnitOfWork):
@@ -61,7 +38,9 @@ class Users:
         email = normalise_email(command.email)
         if await self._repository.by_email(email) is not None:
             raise EmailTakenError(email)
-        return await self._repository.add(User(id=None, email=email, name=command.name.strip()))
+        user = await self._repository.add(User(id=None, email=email, name=command.name.strip()))
+        user.registered()
+        return user
 
     async def profile(self, user_id: int) -> User:
         """The runner with this id."""
@@ -72,7 +51,7 @@ class Users:
 
 
 service = atoll.Service("users", version="0.2.0", description="Runnerly's runners.")
-service.error(EmailTakenError, status=409, code=-32001)
+service.error(EmailTakenError, status=409, code=EMAIL_TAKEN)
 service.error(UnknownUserError, status=404, code=UNKNOWN_USER)
 
 
@@ -81,9 +60,7 @@ async def register(command: RegisterUser, uow: UsersUnitOfWork) -> User:
     """Register a runner; the email must not be registered yet."""
     async with uow:
         user = await Users(uow.users).register(command)
-        assert user.id is not None  # noqa: S101 - the repository assigned it
-        uow.publish(UserRegistered(user.id, user.name), stream=f"User:{user.id}")
-        await uow.commit()
+        await uow.commit()  # the user and the event it raised, at once
     return user
 
 

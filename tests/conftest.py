@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from atoll.kernel.entrypoint import LIBRARIES
+
 SERVICES = {
     "postgres": (
         5432,
@@ -50,9 +52,12 @@ def _root_logger_restored():
     """
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    libraries = {name: logging.getLogger(name).level for name in LIBRARIES}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, library_level in libraries.items():
+        logging.getLogger(name).setLevel(library_level)
 
 
 def reachable(port: int, host: str = "127.0.0.1") -> bool:

@@ -301,6 +301,48 @@ def test_log_level_option_sets_the_root_level():
         root.setLevel(before)
 
 
+def test_debug_shows_atoll_and_the_application_and_leaves_the_libraries_at_warning():
+    app = App("shop")
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.name)
+
+    @app.task
+    async def stop(lifecycle: Lifecycle) -> None:
+        for name in ("atoll.bus", "shop.orders", "aiosqlite", "sqlalchemy.engine", "alembic"):
+            logger = logging.getLogger(name)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("a detail")
+        lifecycle.request_stop()
+
+    keep = Keep()
+    logging.getLogger().addHandler(keep)
+    try:
+        assert execute(app, ["--log-level", "debug"], {}) == 0
+        shown_first, seen[:] = seen[:], []
+        assert execute(app, ["--log-level", "debug", "--log-libraries", "debug"], {}) == 0
+    finally:
+        logging.getLogger().removeHandler(keep)
+    assert {"atoll.bus", "shop.orders"} <= set(shown_first)
+    assert not {"aiosqlite", "sqlalchemy.engine", "alembic"} & set(shown_first)
+    assert {"aiosqlite", "sqlalchemy.engine", "alembic"} <= set(seen)  # when asked for
+
+
+def test_a_library_level_the_application_set_is_left_alone():
+    app = App("shop")
+
+    @app.task
+    async def stop(lifecycle: Lifecycle) -> None:
+        lifecycle.request_stop()
+
+    logging.getLogger("httpx").setLevel(logging.INFO)
+    assert execute(app, ["--log-level", "debug"], {}) == 0
+    assert logging.getLogger("httpx").level == logging.INFO
+    assert logging.getLogger("aiosqlite").level == logging.WARNING
+
+
 def test_main_exits_with_the_status():
     app = App("shop")
 

@@ -67,7 +67,12 @@ class LogOptions:
     """What the application logs."""
 
     level: Literal["debug", "info", "warning", "error"] = option(
-        "info", help="the lowest level of log record written"
+        "info", help="the lowest level of log record written, of atoll and of the application"
+    )
+    libraries: Literal["debug", "info", "warning", "error"] = option(
+        "warning",
+        help="the lowest level written of the libraries atoll runs on (SQLAlchemy, aiosqlite, "
+        "asyncpg, Alembic, the broker clients, httpx, asyncio)",
     )
 
 

@@ -320,10 +320,42 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """The stream is always the current ``sys.stderr``."""
 
 
+LIBRARIES = (
+    "aiosqlite",
+    "sqlalchemy",
+    "alembic",
+    "asyncpg",
+    "nats",
+    "aio_pika",
+    "aiormq",
+    "redis",
+    "httpx",
+    "httpcore",
+    "asyncio",
+    "hpack",
+    "multipart",
+)
+"""The loggers of the libraries atoll runs on: ``--log-libraries`` sets their level."""
+
+_SET_HERE: dict[str, int] = {}
+"""The level set here last on each library logger: another one was set by the application."""
+
+
 def _configure_logging(options: LogOptions) -> None:
+    """The root logger at ``--log-level``; the libraries' at ``--log-libraries``.
+
+    So that ``--log-level debug`` shows atoll's and the application's records, not every
+    statement aiosqlite runs. A library logger the application set a level on is left alone.
+    """
     root = logging.getLogger()
     if not any(isinstance(handler, _StderrHandler) for handler in root.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(options.level.upper())
+    level = logging.getLevelName(options.libraries.upper())
+    for name in LIBRARIES:
+        library = logging.getLogger(name)
+        if library.level in {logging.NOTSET, _SET_HERE.get(name)}:
+            library.setLevel(level)
+            _SET_HERE[name] = level

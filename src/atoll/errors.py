@@ -215,6 +215,22 @@ class TooManyConflictsError(ConflictError):
     """A handler met a conflict on every run, and the retries ran out."""
 
 
+class AlreadyExistsError(PersistenceError):
+    """What a unit of work adds has the key (or a unique value) of a row that exists.
+
+    Never run again, unlike a :class:`ConflictError`: running the handler again would add the
+    same again. A caller sees a 409 (JSON-RPC -32010) naming the constraint, unless the service
+    maps it (or checks first and raises a domain error of its own).
+
+    Attributes:
+        constraint: the unique constraint or key it broke, as the database names it.
+    """
+
+    def __init__(self, message: str, *, constraint: str = "") -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
 class DatabaseUnavailableError(PersistenceError, UnavailableError):
     """The database cannot be reached; the message names its host (never its password)."""
 

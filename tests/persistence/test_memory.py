@@ -2,7 +2,7 @@
 
 import pytest
 
-from atoll.errors import ConflictError, PersistenceError
+from atoll.errors import AlreadyExistsError, PersistenceError
 from atoll.messaging.envelope import Delivery
 from atoll.persistence.declaration import open_database
 from atoll.persistence.memory import MemoryDatabase
@@ -71,8 +71,9 @@ async def test_two_units_adding_one_id_conflict(memory):
         await first.entries.add(contract.model.Entry(5, 1))
         await second.entries.add(contract.model.Entry(5, 2))
         await first.commit()
-        with pytest.raises(ConflictError, match="exists already"):
+        with pytest.raises(AlreadyExistsError, match="exists already") as refused:
             await second.commit()
+    assert refused.value.constraint.endswith("Entry.id")
 
 
 async def test_a_transaction_is_over_after_its_commit(memory):

@@ -16,7 +16,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from atoll.errors import ConflictError, DuplicateMessageError, PersistenceError
+from atoll.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    DuplicateMessageError,
+    PersistenceError,
+)
 from atoll.persistence.ports import OutboxRecord, OutboxSignal
 
 if TYPE_CHECKING:
@@ -286,9 +291,10 @@ class MemoryTransaction:
         for mapping, aggregate in self._added.values():
             key = (mapping.aggregate, getattr(aggregate, mapping.id))
             if key in tables.rows:
-                raise ConflictError(
+                raise AlreadyExistsError(
                     f"{mapping.aggregate.__qualname__} {key[1]!r} exists already: another "
-                    "unit of work added one with this id"
+                    "unit of work added one with this id",
+                    constraint=f"{mapping.aggregate.__qualname__}.{mapping.id}",
                 )
 
     async def rollback(self) -> None:

@@ -32,7 +32,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from atoll.endpoints.api import METHODS, Api, Method, Route, kebab, snake
-from atoll.errors import ConfigError, ProviderError, TooManyConflictsError
+from atoll.errors import AlreadyExistsError, ConfigError, ProviderError, TooManyConflictsError
 from atoll.kernel.app import App, Declarations
 from atoll.messaging.faults import FaultMap
 from atoll.messaging.handlers import Handler, HandlerKind
@@ -47,10 +47,13 @@ if TYPE_CHECKING:
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
 
-__all__ = ["CONFLICT_CODE", "ServiceDefinition"]
+__all__ = ["ALREADY_EXISTS_CODE", "CONFLICT_CODE", "ServiceDefinition"]
 
 CONFLICT_CODE = -32009
 """The JSON-RPC code of a change that lost to concurrent ones on every run (REST: 409)."""
+
+ALREADY_EXISTS_CODE = -32010
+"""The JSON-RPC code of an addition whose key or unique value exists (REST: 409)."""
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -287,6 +290,7 @@ class ServiceDefinition(Declarations):
         # A change that lost to concurrent ones on every run is the caller's to try again; a
         # service's own rule for it, declared before or after, wins.
         self._default_faults.add(TooManyConflictsError, status=409, code=CONFLICT_CODE)
+        self._default_faults.add(AlreadyExistsError, status=409, code=ALREADY_EXISTS_CODE)
 
     # -- running -------------------------------------------------------------------------------
 

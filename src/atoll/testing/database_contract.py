@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from atoll.errors import ConflictError, DuplicateMessageError, PersistenceError
+from atoll.errors import AlreadyExistsError, ConflictError, DuplicateMessageError, PersistenceError
 from atoll.messaging.envelope import Delivery
 from atoll.persistence.declaration import open_database
 from atoll.persistence.options import DatabaseOptions
@@ -131,7 +131,10 @@ class DatabaseContract:
     @pytest.fixture
     def database_options(self, database_url: str) -> DatabaseOptions:
         """The options the contract's database is opened with."""
-        return DatabaseOptions(url=database_url, conflict_retries=3, conflict_backoff=0.001)
+        # migrate="never": each test makes its tables (prepared), so none are checked at start.
+        return DatabaseOptions(
+            url=database_url, conflict_retries=3, conflict_backoff=0.001, migrate="never"
+        )
 
     @pytest.fixture
     async def database(self, database_options: DatabaseOptions) -> AsyncIterator[Database]:
@@ -176,6 +179,21 @@ class DatabaseContract:
             await uow.commit()
         async with self.uow(database) as uow:
             assert (await uow.entries.get(40)).note == "forty"
+
+    async def test_adding_an_id_that_exists_is_refused_not_a_conflict(
+        self, database: Database
+    ) -> None:
+        async with self.uow(database) as uow:
+            await uow.entries.add(self.model.Entry(41, 1, "first"))
+            await uow.commit()
+        with pytest.raises(AlreadyExistsError) as refused:  # on add, or on commit
+            async with self.uow(database) as uow:
+                await uow.entries.add(self.model.Entry(41, 2, "second"))
+                await uow.commit()
+        assert not isinstance(refused.value, ConflictError)  # never run again
+        assert "exists already" in str(refused.value)
+        async with self.uow(database) as uow:
+            assert (await uow.entries.get(41)).note == "first"
 
     async def test_leaving_without_commit_rolls_back(self, database: Database) -> None:
         async with self.uow(database) as uow:

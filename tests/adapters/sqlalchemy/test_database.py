@@ -20,6 +20,7 @@ import atoll
 import atoll.testing
 from atoll.adapters.sqlalchemy import SqlDatabase, SqlTransaction, add_outbox_tables
 from atoll.errors import (
+    AlreadyExistsError,
     ConfigError,
     ConflictError,
     DatabaseUnavailableError,
@@ -143,7 +144,7 @@ async def database(url):
 
 @pytest.fixture
 async def pg(pg_url):
-    database = make(pg_url)
+    database = make(pg_url, migrate="never")  # the tables are made below
     await database.start()
     try:
         yield await emptied(database)
@@ -289,11 +290,16 @@ async def test_of_two_concurrent_changes_the_first_commit_wins(database):
     assert len(await outbox_rows(database)) == 1
 
 
-async def test_adding_a_key_that_exists_is_a_conflict(database):
+async def test_adding_a_key_that_exists_is_refused_at_once_naming_it(database, caplog):
+    caplog.set_level("INFO", "atoll.db")
     await commit_new(database, NOTES, Note("first", 7))
     transaction = await database.begin()
-    with pytest.raises(ConflictError, match=r"cannot add a Note \(table sqla_notes\): another"):
+    with pytest.raises(
+        AlreadyExistsError, match=r"cannot add a Note \(table sqla_notes\): a row"
+    ) as refused:
         await transaction.add(NOTES, Note("second", 7))
+    assert refused.value.constraint  # as the database names it
+    assert "exists already" in caplog.text  # logged
     with pytest.raises(PersistenceError, match="this transaction is over"):
         await transaction.get(NOTES, 7)
 

@@ -10,9 +10,11 @@ gets a :class:`SqlTransaction`, one ``AsyncSession``. The outbox and the inbox a
 the same metadata (:mod:`atoll.adapters.sqlalchemy.outbox`): one commit writes the changes,
 the events and the inbox entry together.
 
-Errors come out as atoll's: a version mismatch, a serialization failure, a deadlock, a key
-added twice or a SQLite lock held too long is a :class:`~atoll.errors.ConflictError` (the
-handler runs again); a twin delivery is a :class:`~atoll.errors.DuplicateMessageError`; a
+Errors come out as atoll's: a version mismatch, a serialization failure, a deadlock or a
+SQLite lock held too long is a :class:`~atoll.errors.ConflictError` (the handler runs again);
+a key or unique value added twice is an :class:`~atoll.errors.AlreadyExistsError` (answered
+at once: running again would add it again); a twin delivery is a
+:class:`~atoll.errors.DuplicateMessageError`; a
 database out of reach is a :class:`~atoll.errors.DatabaseUnavailableError` naming its host,
 never its password. Other errors (a NOT NULL violated, a missing table) stay SQLAlchemy's.
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from atoll.errors import (
+    AlreadyExistsError,
     AtollError,
     ConfigError,
     ConflictError,
@@ -72,6 +75,7 @@ __all__ = ["SqlDatabase", "SqlTransaction"]
 T = TypeVar("T")
 
 logger = logging.getLogger("atoll.outbox")
+db_logger = logging.getLogger("atoll.db")
 
 _MIGRATING = threading.Lock()
 """Held while a database of this process is migrated at start (Alembic's state is global)."""
@@ -94,8 +98,8 @@ _ISOLATION = {
 _CONFLICT_SQLSTATES = {
     "40001": "PostgreSQL could not serialize it with a concurrent transaction (SQLSTATE 40001)",
     "40P01": "it deadlocked with a concurrent transaction (SQLSTATE 40P01)",
-    "23505": "another unit of work added a row with the same key (SQLSTATE 23505)",
 }
+_UNIQUE_VIOLATION = "23505"
 _UNREACHABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 """connection exception, insufficient resources (too many connections), operator intervention."""
 
@@ -456,7 +460,7 @@ class SqlTransaction:
         try:
             with self._errors.translated(doing):
                 return await operation
-        except (ConflictError, DatabaseUnavailableError):
+        except (ConflictError, AlreadyExistsError, DatabaseUnavailableError):
             # The transaction is lost either way: end it now, so that its locks go at once.
             await self._end()
             raise
@@ -494,7 +498,8 @@ class _Errors:
 
     def __init__(self, url: str, options: DatabaseOptions, *, flags: str = "--db-") -> None:
         self._options = options
-        self._flags = flags
+        self.flags = flags
+        """How the database's flags begin: ``--db-``, or ``--runs-db-`` in a system."""
         self._url: sa.URL | None = None
         self.where = f"{url.partition(':')[0]}:// (unreadable URL)"
         with contextlib.suppress(exc.ArgumentError):
@@ -515,6 +520,10 @@ class _Errors:
         except AtollError:
             raise
         except Exception as error:
+            exists = self.already_exists(error, doing)
+            if exists is not None:
+                db_logger.info("%s", exists)
+                raise exists from error
             conflict = self.conflict(error, doing)
             if conflict is not None:
                 raise conflict from error
@@ -539,11 +548,32 @@ class _Errors:
         elif code is not None and code & 0xFF in _SQLITE_BUSY:
             what = (
                 "the SQLite database stayed locked by another writer for longer than the "
-                f"busy timeout ({self._options.connect_timeout:g} s, {self._flags}connect-timeout)"
+                f"busy timeout ({self._options.connect_timeout:g} s, {self.flags}connect-timeout)"
             )
-        elif code in _SQLITE_DUPLICATE_KEY:
-            what = f"another unit of work added a row with the same key ({error.orig})"
         return None if what is None else ConflictError(f"cannot {doing}: {what}; {suffix}")
+
+    def already_exists(self, error: Exception, doing: str) -> AlreadyExistsError | None:
+        """The addition ``error`` refused: a key or unique value that exists; else ``None``."""
+        if not isinstance(error, exc.IntegrityError):
+            return None
+        sqlstate, code = _codes(error)
+        if sqlstate == _UNIQUE_VIOLATION:
+            cause = error.orig.__cause__ if error.orig is not None else None
+            constraint = str(getattr(cause, "constraint_name", "") or "")
+            detail = str(getattr(cause, "detail", "") or "")
+        elif code in _SQLITE_DUPLICATE_KEY:
+            # "UNIQUE constraint failed: users.email": SQLite names the columns, not the index.
+            constraint = str(error.orig).partition(": ")[2]
+            detail = ""
+        else:
+            return None
+        named = f" (constraint {constraint})" if constraint else ""
+        told = f": {detail}" if detail else ""
+        return AlreadyExistsError(
+            f"cannot {doing}: a row with the same key or unique value exists already{named}"
+            f"{told}; nothing was written",
+            constraint=constraint,
+        )
 
     def unavailable(self, error: BaseException, doing: str) -> DatabaseUnavailableError:
         """The error saying the database could not be reached to do ``doing``, and why."""
@@ -557,14 +587,14 @@ class _Errors:
             return DatabaseUnavailableError(
                 f"cannot open the SQLite database {url.database} to {doing}: {detail}. Check "
                 "that its directory exists and is writable and that the file is a SQLite "
-                f"database; {self._flags}url or {self._flags}data-dir choose another"
+                f"database; {self.flags}url or {self.flags}data-dir choose another"
             )
         host = url.host if url is not None and url.host else "localhost"
         port = url.port if url is not None and url.port else 5432
         name = (url.database or url.username) if url is not None else None
         return DatabaseUnavailableError(
             f"cannot reach PostgreSQL at {host}:{port} to {doing}: {detail}. Is PostgreSQL "
-            f"running on {host}:{port}, and does database {name!r} exist? Check {self._flags}url "
+            f"running on {host}:{port}, and does database {name!r} exist? Check {self.flags}url "
             f"({self.where})"
         )
 

@@ -392,18 +392,19 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running_service(
-    url: str, seen: Seen, consumer: str | None, *, relay: bool
+    url: str, seen: Seen, consumer: str | None, *, relay: bool, migrate: str = "embedded"
 ) -> AsyncIterator[Running]:
     app = compose_target(make_service(seen, consumer), serve=False)
-    config = load_config(app, ["--db-url", url, "--db-relay" if relay else "--no-db-relay"], {})
+    argv = ["--db-url", url, "--db-relay" if relay else "--no-db-relay", "--db-migrate", migrate]
+    config = load_config(app, argv, {})
     async with running(app, config) as container:
         yield Running(container)
 
 
 async def create_tables(url: str, engine: AsyncEngine) -> None:
-    """Every table: atoll's on PostgreSQL too (SQLite's start creates them), and the peers'."""
-    async with running_service(url, Seen(), None, relay=False) as service:
-        await service.database.create_tables()
+    """Every table: atoll's (made at start), and the peers'."""
+    async with running_service(url, Seen(), None, relay=False, migrate="always"):
+        pass
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
         await connection.execute(

@@ -145,7 +145,7 @@ async def bank(request, tmp_path):
     else:
         await on_postgres(f"{POSTGRES}/test", f'CREATE DATABASE "{name}"')
         url = f"{POSTGRES}/{name}"
-    database = SqlDatabase(DatabaseOptions(url=url), tables.schema, "crash")
+    database = SqlDatabase(DatabaseOptions(url=url, migrate="never"), tables.schema, "crash")
     try:
         await database.start()
         await database.create_tables()

@@ -44,7 +44,9 @@ class DatabaseOptions:
         "embedded",
         help=(
             "bring the tables up to date at start (migrations to the head, or the tables "
-            "created when there are none): embedded = on SQLite only, always, or never"
+            "created when there are none): embedded = on SQLite, and elsewhere refuse to "
+            "start on tables behind the schema; always; or never (nor check: the tables "
+            "are the application's business)"
         ),
     )
     pool_size: int = option(5, help="connections kept open to the database")

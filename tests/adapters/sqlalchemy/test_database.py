@@ -121,6 +121,8 @@ def pg_url(pg_database):
 
 
 def make(url: str, schema: Schema = SCHEMA, **options) -> SqlDatabase:
+    if url.startswith("postgres"):  # the tests make PostgreSQL's tables: none checked at start
+        options.setdefault("migrate", "never")
     return SqlDatabase(DatabaseOptions(url=url, **options), schema, "runs")
 
 
@@ -144,7 +146,7 @@ async def database(url):
 
 @pytest.fixture
 async def pg(pg_url):
-    database = make(pg_url, migrate="never")  # the tables are made below
+    database = make(pg_url)
     await database.start()
     try:
         yield await emptied(database)
@@ -921,3 +923,51 @@ async def test_in_a_system_the_errors_name_the_service_s_own_flags(tmp_path):
     )
     with pytest.raises(DatabaseUnavailableError, match="--runs-db-url or --runs-db-data-dir"):
         await sqlite.start()
+
+
+@pytest.fixture
+async def fresh_pg():
+    """The URL of a PostgreSQL database with no table, dropped afterwards."""
+    name = f"atoll_fresh_{uuid.uuid4().hex[:12]}"
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@POSTGRES
+async def test_a_service_refuses_to_start_on_tables_never_made_and_says_how(fresh_pg):
+    database = make(fresh_pg, migrate="embedded")
+    with pytest.raises(PersistenceError) as refused:
+        await database.start()
+    told = str(refused.value)
+    assert "is not up to date for runs: it has no table atoll_inbox, atoll_outbox" in told
+    assert "atoll db upgrade MODULE:OBJECT --db-url URL" in told
+    assert "--db-migrate always" in told
+    migrating = make(fresh_pg, migrate="always")
+    await migrating.start()  # as told: the tables made at start
+    await migrating.stop()
+    database = make(fresh_pg, migrate="embedded")
+    await database.start()  # now up to date: it starts
+    await database.stop()
+
+
+@POSTGRES
+async def test_a_database_behind_the_migrations_head_is_refused_naming_both(fresh_pg, tmp_path):
+    from atoll.adapters.sqlalchemy.migrations import Migrations  # noqa: PLC0415
+
+    migrated = Schema(metadata, migrations=tmp_path / "migrations")
+    migrated.map(Tag, tags)
+    migrations = Migrations(migrated, fresh_pg, "runs")
+    migrations.create_directory()
+    written = await asyncio.to_thread(migrations.revision, "tags")
+    assert written is not None
+    head = written.revision
+    database = SqlDatabase(DatabaseOptions(url=fresh_pg), migrated, "runs", section="runs_db")
+    with pytest.raises(PersistenceError) as refused:
+        await database.start()
+    told = str(refused.value)
+    assert f"it is at revision none (no table made) and the migrations' head is {head}" in told
+    assert "atoll db upgrade MODULE:OBJECT --service runs --runs-db-url URL" in told
+    assert "--runs-db-migrate always" in told

@@ -197,6 +197,8 @@ class SqlDatabase:
             migrate = self.options.migrate
             if migrate == "always" or (migrate == "embedded" and sqlite):
                 await self._bring_up_to_date(engine)
+            elif migrate == "embedded":
+                await self._check_up_to_date(engine)
         except BaseException:
             await engine.dispose()
             raise
@@ -241,6 +243,63 @@ class SqlDatabase:
                 migrations.upgrade()
 
         await asyncio.to_thread(upgrade)
+
+    async def _check_up_to_date(self, engine: AsyncEngine) -> None:
+        """Refuse to start on a database whose tables are behind the schema.
+
+        At the head of the schema's migrations when it has some; else with every table of
+        the schema, the outbox and the inbox. A service started on tables never created
+        would report itself ready and then answer every write with a 500.
+
+        Raises:
+            PersistenceError: the database is behind; the message says how to bring it up.
+        """
+        directory = self.schema.migrations
+        if directory is not None and directory.is_dir():
+            from atoll.adapters.sqlalchemy.migrations import Migrations  # noqa: PLC0415 - only with migrations
+
+            migrations = Migrations(
+                self.schema, self.url, self.service, connect_timeout=self.options.connect_timeout
+            )
+
+            def revisions() -> tuple[tuple[str, ...], tuple[str, ...]]:
+                with _MIGRATING:
+                    return migrations.current(), migrations.heads()
+
+            current, heads = await asyncio.to_thread(revisions)
+            if set(current) == set(heads):
+                return
+            behind = (
+                f"it is at revision {', '.join(current) or 'none (no table made)'} and the "
+                f"migrations' head is {', '.join(heads)}"
+            )
+        else:
+            missing = await self._missing_tables(engine)
+            if not missing:
+                return
+            behind = f"it has no table {', '.join(missing)}"
+        flags = self._errors.flags
+        service = "" if flags == "--db-" else f" --service {self.service}"
+        raise PersistenceError(
+            f"the database {self.describe()} is not up to date for {self.service or 'the service'}"
+            f": {behind}. Bring it up to date with `atoll db upgrade MODULE:OBJECT{service} "
+            f"{flags}url URL`, or have the service do it at start with {flags}migrate always"
+        )
+
+    async def _missing_tables(self, engine: AsyncEngine) -> list[str]:
+        """The tables of the schema, the outbox and the inbox the database does not have."""
+        metadatas = dict.fromkeys(
+            [self.metadata, *(mapping.table.metadata for mapping in self.schema.mappings)]
+        )
+        wanted = [table.name for metadata in metadatas for table in metadata.sorted_tables]
+
+        def present(connection: sa.Connection) -> set[str]:
+            return set(sa.inspect(connection).get_table_names())
+
+        with self._errors.translated("read which tables exist"):
+            async with engine.connect() as connection:
+                found = await connection.run_sync(present)
+        return sorted(set(wanted) - found)
 
     async def create_tables(self) -> None:
         """Create the tables of the schema, the outbox and the inbox that do not exist yet.

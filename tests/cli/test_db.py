@@ -89,7 +89,7 @@ def test_revision_upgrade_current_downgrade_and_back(url, migrations):
     assert f"runs: created {migrations / 'env.py'}\n" in out
     assert "runs: wrote revision " in out
     assert "(first) to " in out
-    assert f"`atoll db upgrade {target}`" in out
+    assert f"`atoll db upgrade {target} --db-url {url}`" in out  # the same database
     first = next(migrations.joinpath("versions").glob("*_first.py")).name.split("_")[2]
 
     out = ok(atoll_db("upgrade", target, "--db-url", url, migrations=migrations))
@@ -115,7 +115,7 @@ def test_revision_upgrade_current_downgrade_and_back(url, migrations):
     out = ok(atoll_db("current", target, "--db-url", url, migrations=migrations))
     assert out == (
         f"runs: {url} is at {first}; the head is {second}: "
-        f"`atoll db upgrade {target}` applies the rest\n"
+        f"`atoll db upgrade {target} --db-url {url}` applies the rest\n"
     )
     ok(atoll_db("upgrade", target, "--db-url", url, migrations=migrations, distance=True))
     assert "distance" in columns(url, "runs")
@@ -283,7 +283,7 @@ def test_a_system_s_service_is_picked_with_service(tmp_path, migrations):
             )
         )
         assert out.startswith(f"{name}: created ")
-        assert f"`atoll db upgrade db_service:system --service {name}`" in out
+        assert f"`atoll db upgrade db_service:system --service {name} {' '.join(flags)}`" in out
         out = ok(
             atoll_db(
                 "upgrade", "db_service:system", "--service", name, *flags, migrations=migrations

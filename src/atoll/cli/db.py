@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 from typing import TYPE_CHECKING
 
 import click
@@ -31,6 +32,7 @@ from atoll.cli.run import load_target
 from atoll.errors import AtollError, ConfigError, MissingDependencyError, TargetError
 from atoll.kernel.app import AppLike
 from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE, load_config
+from atoll.kernel.options import masked_url
 from atoll.service.composition import compose_target
 from atoll.service.definition import ServiceDefinition
 from atoll.service.system import SystemDefinition
@@ -158,7 +160,7 @@ def revision(
         if not empty:
             click.echo(
                 f"  compared with {migrations.safe_url}; read it through, then apply it with "
-                f"`{_upgrade_command(target, service_name)}`"
+                f"`{_upgrade_command(target, service_name, arguments)}`"
             )
 
 
@@ -179,7 +181,7 @@ def current(
         if set(at) != set(heads):
             line += (
                 f"; the head is {', '.join(heads)}: "
-                f"`{_upgrade_command(target, service_name)}` applies the rest"
+                f"`{_upgrade_command(target, service_name, arguments)}` applies the rest"
             )
         click.echo(line)
 
@@ -336,9 +338,11 @@ def _echo_migrated(migrations: Migrations, done: Migrated, verb: str) -> None:
         click.echo(f"  {sign} {step.revision}  {step.message}".rstrip())
 
 
-def _upgrade_command(target: str, service_name: str | None) -> str:
+def _upgrade_command(target: str, service_name: str | None, arguments: Sequence[str]) -> str:
+    """The upgrade of the same database: the application's options as given, passwords masked."""
     service = f" --service {service_name}" if service_name is not None else ""
-    return f"atoll db upgrade {target}{service}"
+    options = "".join(f" {shlex.quote(masked_url(argument))}" for argument in arguments)
+    return f"atoll db upgrade {target}{service}{options}"
 
 
 def _revisions(revisions: Sequence[str], heads: Sequence[str]) -> str:

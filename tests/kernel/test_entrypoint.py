@@ -14,7 +14,7 @@ from typing import Annotated
 import pytest
 
 import atoll
-from atoll.errors import MissingProviderError
+from atoll.errors import DatabaseUnavailableError, MissingProviderError
 from atoll.kernel import entrypoint
 from atoll.kernel.app import App
 from atoll.kernel.config import ConfigSpec
@@ -249,6 +249,49 @@ def test_a_failing_factory_exits_1_and_logs_why(caplog):
     with caplog.at_level(logging.CRITICAL):
         assert execute(app, [], {}) == 1
     assert "shop failed: no disk" in caplog.text
+
+
+class Unreachable:
+    """A component whose start fails as the database adapter's does when it is away."""
+
+    async def start(self) -> None:
+        msg = "cannot reach PostgreSQL at db:5432 to start: refused. Is PostgreSQL running?"
+        raise DatabaseUnavailableError(msg)
+
+    async def stop(self) -> None: ...
+
+
+def test_a_start_failure_atoll_explains_is_one_line_and_its_traceback_waits_for_debug(caplog):
+    app = App("shop")
+    app.provide(Unreachable)
+
+    @app.task
+    async def uses(database: Unreachable) -> None: ...
+
+    with caplog.at_level(logging.INFO):
+        assert execute(app, ["--log-level", "info"], {}) == 1
+        told = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+        assert [r.exc_info for r in told] == [None]  # no traceback
+        assert told[0].getMessage().startswith("shop failed: cannot reach PostgreSQL at db:5432")
+        assert "(--log-level debug shows where)" in told[0].getMessage()
+        caplog.clear()
+        assert execute(app, ["--log-level", "debug"], {}) == 1
+        [told_debug] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert told_debug.exc_info is not None  # with debug, where it came from
+
+
+def test_a_bug_s_failure_keeps_its_traceback(caplog):
+    app = App("shop")
+
+    class Broken:
+        def __init__(self) -> None:
+            raise KeyError("oops")
+
+    app.provide(Broken)
+    with caplog.at_level(logging.CRITICAL):
+        assert execute(app, [], {}) == 1
+    [told] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert told.exc_info is not None
 
 
 def test_a_provider_graph_error_names_the_app(caplog):
@@ -502,3 +545,27 @@ def test_what_needs_a_provider_switched_off_fails_the_graph_check():
 
     with pytest.raises(MissingProviderError, match="Clock"):
         entrypoint.build_container(app, config, Lifecycle(app.name))
+
+
+@pytest.mark.parametrize(
+    ("flags", "told"),
+    [
+        (
+            ["--db-url", "mysql://ada:pw@db/shop"],
+            "url 'mysql://ada:********@db/shop' names no database",
+        ),
+        (["--broker-url", "kafka://h:9092"], "url 'kafka://h:9092' names no broker"),
+    ],
+)
+def test_a_url_no_adapter_reads_is_a_configuration_error_before_anything_starts(
+    flags, told, capsys
+):
+    from atoll.persistence.schema import Schema  # noqa: PLC0415
+    from atoll.service.runnable import Service  # noqa: PLC0415
+
+    service = Service("shop")
+    service.database(Schema())
+    assert execute(service, flags, {}) == 2
+    err = capsys.readouterr().err
+    assert told in err
+    assert "use one of" in err

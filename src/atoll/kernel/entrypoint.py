@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from atoll.errors import ConfigError, ContainerError
+from atoll.errors import AtollError, ConfigError, ContainerError
 from atoll.kernel.app import App, LogOptions, LoopOptions, ShutdownOptions, as_app
 from atoll.kernel.config import ConfigSpec
 from atoll.kernel.inflight import InFlight
@@ -92,7 +92,15 @@ def execute(
         with asyncio.Runner(loop_factory=loop.factory()) as runner:
             return runner.run(serve(application, config, on_forced=watchdog.arm))
     except Exception as error:  # the last line of defence: log, then exit 1
-        logger.critical("%s failed: %s", application.name, error, exc_info=error)
+        # atoll's errors, and the system's (a port in use), say what failed and what to check:
+        # their traceback is for --log-level debug; anything else is a bug, shown whole.
+        explained = isinstance(error, AtollError | OSError)
+        if explained and not logger.isEnabledFor(logging.DEBUG):
+            logger.critical(
+                "%s failed: %s (--log-level debug shows where)", application.name, error
+            )
+        else:
+            logger.critical("%s failed: %s", application.name, error, exc_info=error)
         return EXIT_FAILURE
     finally:
         watchdog.disarm()

@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from atoll.kernel.options import option
-from atoll.messaging.broker import RetryPolicy
+from atoll.kernel.options import masked_url, option
+from atoll.messaging.broker import ADAPTERS, RetryPolicy
 
 __all__ = ["LOCAL", "BrokerOptions"]
 
@@ -60,6 +60,13 @@ class BrokerOptions:
                 raise ValueError(msg)
         if self.ack_wait == 0:
             msg = "ack_wait must be above 0 seconds, such as 30"
+            raise ValueError(msg)
+        if "://" not in self.url or self.url.partition(":")[0].lower() not in ADAPTERS:
+            msg = (
+                f"url {masked_url(self.url)!r} names no broker atoll has an adapter for; use "
+                f"one of {', '.join(f'{s}://' for s in ADAPTERS)} (nats://127.0.0.1:4222, "
+                "amqp://guest:guest@127.0.0.1:5672/, redis://127.0.0.1:6379/0, memory://)"
+            )
             raise ValueError(msg)
         for name in ("deliveries", "prefetch", "concurrency"):
             if getattr(self, name) < 1:

@@ -26,7 +26,7 @@ from atoll.kernel.providers import Named, Scope
 from atoll.messaging.envelope import Delivery
 from atoll.messaging.publishing import Publisher
 from atoll.persistence.inboxes import Inboxes
-from atoll.persistence.options import DatabaseOptions
+from atoll.persistence.options import ADAPTERS, DatabaseOptions
 from atoll.persistence.ports import Database
 from atoll.persistence.relay import OutboxRelay
 from atoll.persistence.repository import Repository
@@ -34,18 +34,6 @@ from atoll.persistence.schema import Schema
 from atoll.persistence.unit_of_work import UnitOfWork, cached_repositories
 
 __all__ = ["ADAPTERS", "DatabaseDeclaration", "open_database"]
-
-ADAPTERS = {
-    "memory": ("atoll.persistence.memory", "MemoryDatabase"),
-    "sqlite": ("atoll.adapters.sqlalchemy", "SqlDatabase"),
-    "postgresql": ("atoll.adapters.sqlalchemy", "SqlDatabase"),
-    "postgres": ("atoll.adapters.sqlalchemy", "SqlDatabase"),
-}
-"""The database adapter of each URL scheme (before any ``+driver``): its module and class.
-
-Loaded by name, as the server adapters are: an adapter module whose library is missing raises
-:class:`~atoll.errors.MissingDependencyError` itself, naming the extra.
-"""
 
 
 def open_database(

@@ -12,9 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from atoll.kernel.options import option
+from atoll.kernel.options import masked_url, option
 
-__all__ = ["DatabaseOptions", "Isolation"]
+ADAPTERS = {
+    "memory": ("atoll.persistence.memory", "MemoryDatabase"),
+    "sqlite": ("atoll.adapters.sqlalchemy", "SqlDatabase"),
+    "postgresql": ("atoll.adapters.sqlalchemy", "SqlDatabase"),
+    "postgres": ("atoll.adapters.sqlalchemy", "SqlDatabase"),
+}
+"""The database adapter of each URL scheme (before any ``+driver``): its module and class.
+
+Loaded by name, as the server adapters are: an adapter module whose library is missing raises
+:class:`~atoll.errors.MissingDependencyError` itself, naming the extra.
+"""
+
+__all__ = ["ADAPTERS", "DatabaseOptions", "Isolation"]
 
 Isolation = Literal["read committed", "repeatable read", "serializable"]
 
@@ -74,6 +86,14 @@ class DatabaseOptions:
                 raise ValueError(msg)
         if self.conflict_retries < 0:
             msg = f"conflict_retries must be 0 or more; got {self.conflict_retries}"
+            raise ValueError(msg)
+        scheme = self.url.partition(":")[0].partition("+")[0].lower()
+        if self.url and ("://" not in self.url or scheme not in ADAPTERS):
+            msg = (
+                f"url {masked_url(self.url)!r} names no database atoll has an "
+                f"adapter for; use one of {', '.join(f'{s}://' for s in ADAPTERS)} "
+                "(postgresql+asyncpg://user@host/name, sqlite+aiosqlite:///file.db, memory://)"
+            )
             raise ValueError(msg)
 
     def url_for(self, service: str) -> str:

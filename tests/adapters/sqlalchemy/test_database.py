@@ -660,7 +660,19 @@ async def test_a_postgresql_database_that_does_not_exist_is_unavailable():
     with pytest.raises(DatabaseUnavailableError) as error:
         await database.start()
     assert "InvalidCatalogNameError" in str(error.value)
-    assert "does database 'atoll_no_such_database' exist?" in str(error.value)
+    assert str(error.value).startswith("PostgreSQL at 127.0.0.1:5432 refused to start: ")
+    assert "Check the user, password and database name in --db-url" in str(error.value)
+
+
+@POSTGRES
+async def test_a_role_postgresql_does_not_know_is_a_refusal_not_an_outage():
+    database = make("postgresql+asyncpg://atoll_no_such_role@127.0.0.1:5432/test")
+    with pytest.raises(DatabaseUnavailableError) as error:
+        await database.start()
+    told = str(error.value)
+    assert told.startswith("PostgreSQL at 127.0.0.1:5432 refused to start: ")
+    assert 'role "atoll_no_such_role" does not exist' in told
+    assert "cannot reach" not in told
 
 
 @POSTGRES

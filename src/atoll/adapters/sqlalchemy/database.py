@@ -651,6 +651,13 @@ class _Errors:
         host = url.host if url is not None and url.host else "localhost"
         port = url.port if url is not None and url.port else 5432
         name = (url.database or url.username) if url is not None else None
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and (sqlstate.startswith("28") or sqlstate == "3D000"):
+            # PostgreSQL answered: it refused the role, the password or the database's name.
+            return DatabaseUnavailableError(
+                f"PostgreSQL at {host}:{port} refused to {doing}: {detail}. Check the user, "
+                f"password and database name in {self.flags}url ({self.where})"
+            )
         return DatabaseUnavailableError(
             f"cannot reach PostgreSQL at {host}:{port} to {doing}: {detail}. Is PostgreSQL "
             f"running on {host}:{port}, and does database {name!r} exist? Check {self.flags}url "

@@ -438,6 +438,29 @@ async def test_a_closed_receiver_gives_back_what_it_fetched_and_had_not_handed_o
         await received.ack()
 
 
+async def test_a_fetch_that_got_messages_as_its_receiver_closed_gives_them_back(broker):
+    first, second = _topic(), _topic()
+    subscription = Subscription(_name(), (first, second), ack_wait=30.0)
+    leaving = await broker.subscribe(subscription)
+    await broker.publish(_envelope(first))
+    [handed] = await leaving.receive(1, 2.0)  # the fetches of the others go on waiting
+    await handed.ack()
+    still = leaving._fetching[2]  # the consumers: the service's sends, then each topic's
+    late = _envelope(second)
+    await broker.publish(late)
+    for _ in range(500):  # the fetch gets it, and ends, before anything asks it for it
+        if still.done():
+            break
+        await asyncio.sleep(0.01)
+    assert still.done()
+    await leaving.close()
+    staying = await broker.subscribe(subscription)
+    # Back at once, not after the 30 s ack wait: the closing receiver gave it back.
+    [again] = await _take(staying, 1)
+    assert again.envelope.id == late.id
+    await again.ack()
+
+
 async def test_settling_twice_and_dead_lettering_a_settled_message_do_nothing(broker):
     service = _name()
     receiver = await broker.subscribe(Subscription(service, ack_wait=5.0))

@@ -323,10 +323,14 @@ class NatsReceiver:
         if self.closed:
             return
         self.closed = True
-        for task in self._fetching.values():
-            task.cancel()
-        await asyncio.gather(*self._fetching.values(), return_exceptions=True)
+        # A fetch still running is let finish (within its wait), not cancelled: one the server
+        # has answered already holds messages counted as delivered to this receiver, which a
+        # cancel would drop, to come back only once their ack wait has passed.
+        fetched = await asyncio.gather(*self._fetching.values(), return_exceptions=True)
         self._fetching.clear()
+        for outcome in fetched:
+            if isinstance(outcome, list):
+                self._ready.extend(outcome)
         for received in list(self.unsettled):
             with contextlib.suppress(BrokerUnavailableError):
                 await received.retry(0)

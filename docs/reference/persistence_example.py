@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+
 import atoll
 
 
@@ -56,9 +58,25 @@ class CountingUnitOfWork(atoll.UnitOfWork):
     tallies: atoll.Repository[Tally]
 
 
-schema = atoll.Schema()  # give atoll.Schema(metadata) and tables to schema.map for the SQL adapter
-schema.map(Counter, version="version")
-schema.map(Tally)
+metadata = sa.MetaData()  # the infrastructure: the tables the SQL adapter keeps them in
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("value", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+tallies = sa.Table(
+    "tallies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("counter_id", sa.Integer, nullable=False),
+    sa.Column("value", sa.Integer, nullable=False),
+)
+
+schema = atoll.Schema(metadata)
+schema.map(Counter, counters, version="version")
+schema.map(Tally, tallies)
 
 service = atoll.Service("counting")
 service.database(schema, CountingUnitOfWork)

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 import pytest
 
+import atoll.testing
+from atoll import Service
 from atoll.errors import MissingProviderError, ProviderError
 from atoll.kernel.providers import Dependency, Named
 from atoll.messaging.handlers import Handler, HandlerKind, Input, Signature, is_data_hint
@@ -157,21 +159,38 @@ def test_a_parameter_without_a_hint_is_refused_naming_it_and_the_handler():
         rpc(weekly)
 
 
-def test_star_args_are_refused():
+def test_star_args_are_refused_saying_why_and_what_to_take_instead():
     async def weekly(*user_ids: int) -> None:
         pass
 
-    with pytest.raises(
-        ProviderError, match=r"takes \*user_ids; a handler's parameters must be named"
-    ):
+    with pytest.raises(ProviderError) as refused:
         rpc(weekly)
+    told = str(refused.value)
+    assert "takes *user_ids; a handler's parameters are named" in told
+    assert "OpenAPI and OpenRPC can describe it" in told
+    assert "take a list, `user_ids: list[int]`" in told
+    assert 'by position as [[1, 2, 3]] or by name as {"user_ids": [1, 2, 3]}' in told
+
+
+async def test_the_list_it_suggests_is_passed_by_position_over_json_rpc():
+    service = Service("sums")
+
+    @service.rpc
+    async def total(numbers: list[int]) -> int:
+        return sum(numbers)
+
+    async with atoll.testing.run(service) as harness:
+        answer = await harness.client.post(
+            "/rpc", json={"jsonrpc": "2.0", "method": "total", "params": [[1, 2, 3]], "id": 1}
+        )
+    assert answer.json() == {"jsonrpc": "2.0", "result": 6, "id": 1}
 
 
 def test_star_star_kwargs_are_refused():
     async def weekly(**options: int) -> None:
         pass
 
-    with pytest.raises(ProviderError, match=r"takes \*options"):
+    with pytest.raises(ProviderError, match=r"takes \*\*options; .* name each one"):
         rpc(weekly)
 
 

@@ -119,11 +119,7 @@ class Handler:
             ) from error
         parameters = tuple(inspect.signature(function).parameters.values())
         for parameter in parameters:
-            if parameter.kind in {parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD}:
-                raise ProviderError(
-                    f"{label} takes *{parameter.name}; a handler's parameters must be named, "
-                    "so that callers and the container know what to pass"
-                )
+            _refuse_variadic(parameter, label, hints)
             if parameter.kind is parameter.POSITIONAL_ONLY:
                 raise ProviderError(
                     f"parameter {parameter.name!r} of {label} is positional-only; callers "
@@ -232,3 +228,27 @@ def is_injectable(hint: object) -> bool:
 
 def _name(tp: object) -> str:
     return getattr(tp, "__qualname__", repr(tp))
+
+
+def _refuse_variadic(parameter: inspect.Parameter, label: str, hints: dict[str, Any]) -> None:
+    """Refuse ``*args`` and ``**kwargs``, saying why and what to take instead.
+
+    Raises:
+        ProviderError: ``parameter`` is variadic.
+    """
+    name = parameter.name
+    if parameter.kind is parameter.VAR_POSITIONAL:
+        item = getattr(hints.get(name), "__name__", "int")
+        raise ProviderError(
+            f"{label} takes *{name}; a handler's parameters are named, so that every "
+            "transport (REST's query and body, JSON-RPC by name or by position, a broker's "
+            "message) passes each to one parameter, and OpenAPI and OpenRPC can describe it: "
+            f"take a list, `{name}: list[{item}]`, which a JSON-RPC caller passes by position "
+            f'as [[1, 2, 3]] or by name as {{"{name}": [1, 2, 3]}}'
+        )
+    if parameter.kind is parameter.VAR_KEYWORD:
+        raise ProviderError(
+            f"{label} takes **{name}; a handler's parameters are named, so that callers and "
+            f"the container know what to pass: name each one, or take a dataclass or a "
+            f"`{name}: dict[str, ...]`"
+        )

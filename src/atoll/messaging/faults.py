@@ -106,6 +106,10 @@ class FaultMap:
         """The rules, in the order they were added."""
         return list(self._rules.values())
 
+    def by_error(self) -> list[tuple[type[BaseException], FaultRule]]:
+        """Each exception type with its rule, in the order they were added."""
+        return list(self._rules.items())
+
     def __len__(self) -> int:
         return len(self._rules)
 

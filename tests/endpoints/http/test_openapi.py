@@ -324,3 +324,72 @@ async def test_posting_to_the_document_is_a_405():
         response = await client.post("/openapi.json", json={})
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, HEAD"
+
+
+class NoSuchRunnerError(LookupError):
+    """No runner has this id."""
+
+
+class FarTooFastError(ValueError):
+    """A run faster than anyone runs."""
+
+
+class WorldRecordError(FarTooFastError):
+    """Faster than the world record: a FarTooFastError, found in the handler's module."""
+
+
+def listed() -> atoll.Service:
+    service = atoll.Service("runs")
+    service.error(NoSuchRunnerError, status=404, code=-32004)
+    service.error(FarTooFastError, status=422, code=-32002)
+
+    @service.get("/runners/{runner_id}")
+    async def runner(runner_id: int) -> str:
+        """A runner's name, as ``name``.
+
+        Raises:
+            NoSuchRunnerError: no runner has this id.
+        """
+        raise NoSuchRunnerError(runner_id)
+
+    @service.get("/fastest")
+    async def fastest() -> str:
+        """The fastest runner; says nothing of what it raises, so it may raise any."""
+        return "ada"
+
+    @service.get("/records/{meters}")
+    async def record(meters: int) -> str:
+        """The record over ``meters``.
+
+        Raises:
+            WorldRecordError: never, but it says so.
+        """
+        return str(meters)
+
+    return service
+
+
+async def test_an_operation_lists_only_the_errors_its_docstring_says_it_raises():
+    document = await fetch_document(listed())
+    paths = document["paths"]
+    responses = {
+        path: set(item["get"]["responses"]) for path, item in paths.items() if "get" in item
+    }
+    assert responses["/runners/{runner_id}"] == {"200", "404", "422", "500"}
+    assert responses["/fastest"] == {"200", "404", "422", "500"}  # no Raises: every error
+    # A subclass named in the handler's module counts for its base's rule.
+    assert responses["/records/{meters}"] == {"200", "422", "500"}
+
+
+async def test_an_operation_without_input_answers_no_422_and_literals_are_code():
+    service = atoll.Service("runs")
+
+    @service.get("/ping")
+    async def ping() -> str:
+        """Answer ``pong``."""
+        return "pong"
+
+    document = await fetch_document(service)
+    operation = document["paths"]["/ping"]["get"]
+    assert set(operation["responses"]) == {"200", "500"}
+    assert operation["summary"] == "Answer `pong`."

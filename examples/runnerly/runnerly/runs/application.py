@@ -70,7 +70,12 @@ service.error(InvalidRunError, status=422, code=INVALID_RUN)
 
 @service.command(RecordRun, path="/runs", status=201)
 async def record_run(command: RecordRun, uow: RunsUnitOfWork, users: UserDirectory) -> Run:
-    """Record a run of a registered runner; RunRecorded goes out through the outbox."""
+    """Record a run of a registered runner; RunRecorded goes out through the outbox.
+
+    Raises:
+        UnknownRunnerError: no runner has this id.
+        InvalidRunError: the run covers no distance, or takes no time.
+    """
     runs = Runs(uow.runs, users)
     await runs.check(command)  # the users service is asked before any transaction opens
     async with uow:

@@ -57,7 +57,11 @@ service.error(UnknownUserError, status=404, code=UNKNOWN_USER)
 
 @service.command(RegisterUser, path="/users", status=201)
 async def register(command: RegisterUser, uow: UsersUnitOfWork) -> User:
-    """Register a runner; the email must not be registered yet."""
+    """Register a runner; the email must not be registered yet.
+
+    Raises:
+        EmailTakenError: a runner has this email already.
+    """
     async with uow:
         user = await Users(uow.users).register(command)
         await uow.commit()  # the user and the event it raised, at once
@@ -67,6 +71,10 @@ async def register(command: RegisterUser, uow: UsersUnitOfWork) -> User:
 @service.rpc
 @service.get("/users/{user_id}")
 async def get_profile(user_id: int, uow: UsersUnitOfWork) -> User:
-    """The runner with this id."""
+    """The runner with this id.
+
+    Raises:
+        UnknownUserError: no runner has this id.
+    """
     async with uow:
         return await Users(uow.users).profile(user_id)

@@ -8,6 +8,8 @@ RFC 9457 problem document.
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,8 @@ from atoll.endpoints.shown import shown
 if TYPE_CHECKING:
     from atoll.endpoints.api import Api
     from atoll.endpoints.http.rest import RestEndpoint
+    from atoll.messaging.faults import FaultRule
+    from atoll.messaging.handlers import Handler
 
 __all__ = ["openapi_document"]
 
@@ -51,7 +55,7 @@ def openapi_document(
         return {"$ypos": len(types) - 1}
 
     paths: dict[str, dict[str, Any]] = {}
-    fault_statuses = sorted({rule.status for rule in api.faults.rules()})
+    faults = api.faults.by_error()
     operation_ids = _operation_ids(endpoints, reserved=() if rpc_path is None else (_RPC_ID,))
     for endpoint, operation_id in zip(endpoints, operation_ids, strict=True):
         route = endpoint.route
@@ -61,9 +65,9 @@ def openapi_document(
             "tags": [handler.service],
         }
         if handler.summary:
-            operation["summary"] = handler.summary
+            operation["summary"] = markdown(handler.summary)
         if handler.description:
-            operation["description"] = handler.description
+            operation["description"] = markdown(handler.description)
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": schema(tp)}
             for name, tp in endpoint.path_types.items()
@@ -93,16 +97,29 @@ def openapi_document(
                 "description": "Success.",
                 "content": {"application/json": {"schema": schema(returns)}},
             }
-        errors = {422: "The request is invalid: malformed JSON or a value of the wrong type."}
-        errors.update(dict.fromkeys(fault_statuses, "An error of the service."))
-        errors[500] = "An unexpected failure; its correlation id is in the service's log."
-        for status, text in errors.items():
-            responses[str(status)] = _problem(text)
+        takes_input = bool(parameters) or endpoint.body is not None or handler.message is not None
+        responses.update(_errors(handler, faults, takes_input=takes_input))
         operation["responses"] = responses
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     if rpc_path is not None:
         paths[rpc_path] = {"post": _rpc_operation()}
     return _resolve(api, paths, types)
+
+
+def _errors(
+    handler: Handler,
+    faults: list[tuple[type[BaseException], FaultRule]],
+    *,
+    takes_input: bool,
+) -> dict[str, Any]:
+    """The error responses an operation can answer: 422 if it takes input, its faults, 500."""
+    errors: dict[int, str] = {}
+    if takes_input:
+        errors[422] = "The request is invalid: malformed JSON or a value of the wrong type."
+    statuses = sorted({rule.status for error, rule in faults if _may_raise(handler, error)})
+    errors.update(dict.fromkeys(statuses, "An error of the service."))
+    errors[500] = "An unexpected failure; its correlation id is in the service's log."
+    return {str(status): _problem(text) for status, text in errors.items()}
 
 
 def _operation_ids(endpoints: list[RestEndpoint], reserved: tuple[str, ...]) -> list[str]:
@@ -197,3 +214,46 @@ def _rpc_operation() -> dict[str, Any]:
             "204": {"description": "Notifications only: nothing to answer."},
         },
     }
+
+
+_LITERAL = re.compile(r"``(.+?)``")
+_RAISES = re.compile(r"^Raises:\s*$", re.MULTILINE)
+_RAISED = re.compile(r"^\s+([A-Za-z_][\w.]*)\s*:", re.MULTILINE)
+
+
+def markdown(text: str) -> str:
+    """A docstring's text for OpenAPI's CommonMark: its ``literals`` as `code`."""
+    return _LITERAL.sub(r"`\1`", text)
+
+
+def raised_names(docstring: str | None) -> set[str] | None:
+    """The exception names a Google-style ``Raises:`` section lists; None without one."""
+    if not docstring:
+        return None
+    found = _RAISES.search(docstring)
+    if found is None:
+        return None
+    section = docstring[found.end() :]
+    end = re.search(r"^\S", section, re.MULTILINE)  # the next section, or unindented text
+    if end is not None:
+        section = section[: end.start()]
+    return {name.rpartition(".")[2] for name in _RAISED.findall(section)}
+
+
+def _may_raise(handler: Handler, error: type[BaseException]) -> bool:
+    """Whether ``handler`` may answer with ``error``.
+
+    atoll's own errors (a conflict, a key added twice) may come from any handler; a
+    service's, from every handler but one whose docstring has a ``Raises:`` section that
+    names neither the error, nor a class it derives from, nor (found in the handler's
+    module) a class that derives from it.
+    """
+    if error.__module__.startswith("atoll."):
+        return True
+    listed = raised_names(inspect.getdoc(handler.function))
+    if listed is None or listed & {klass.__name__ for klass in error.__mro__}:
+        return True
+    scope: dict[str, Any] = getattr(handler.function, "__globals__", {})
+    return any(
+        isinstance(named := scope.get(name), type) and issubclass(named, error) for name in listed
+    )

@@ -38,6 +38,7 @@ def test_all_is_sorted_and_holds_exactly_the_daily_names():
         "Events",
         "InFlight",
         "Lifecycle",
+        "MessageBus",
         "Named",
         "Registry",
         "RemoteService",
@@ -54,6 +55,7 @@ def test_all_is_sorted_and_holds_exactly_the_daily_names():
         "__version__",
         "inject",
         "main",
+        "message",
         "option",
     }
 

@@ -90,8 +90,12 @@ def test_memory_urls_open_the_memory_database():
 
 
 def test_an_unknown_scheme_names_the_ones_known():
+    with pytest.raises(ValueError, match=r"url 'mysql://x/y' names no database .*; use one of"):
+        DatabaseOptions(url="mysql://x/y")  # refused with the configuration: exit 2
+    given = DatabaseOptions()
+    object.__setattr__(given, "url", "mysql://x/y")  # in code, past the options' check
     with pytest.raises(ConfigError, match=r"starts with 'mysql:', which no adapter reads; use"):
-        open_database(DatabaseOptions(url="mysql://x/y"), schema(), "post")
+        open_database(given, schema(), "post")
 
 
 def test_an_adapter_whose_library_is_missing_says_which_extra_to_install(monkeypatch, tmp_path):

@@ -231,6 +231,13 @@ class AlreadyExistsError(PersistenceError):
         self.constraint = constraint
 
 
+class OutOfRangeError(PersistenceError, ValueError):
+    """A value is out of the range its database column holds (a number too big for it).
+
+    The caller's input, not a fault of the service: a 422 (JSON-RPC -32011) unless mapped.
+    """
+
+
 class DatabaseUnavailableError(PersistenceError, UnavailableError):
     """The database cannot be reached; the message names its host (never its password)."""
 

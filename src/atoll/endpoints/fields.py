@@ -8,16 +8,36 @@ them here, so that a field's name, type and default mean the same on every trans
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
+import operator
+import types
 import typing
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from atoll.errors import ConfigError
 from atoll.messaging.handlers import Input
 
-__all__ = ["message_fields"]
+__all__ = ["INT64", "bounded", "message_fields"]
+
+INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""An integer a database column can hold: JSON's are unbounded, and a bigger one made a 500."""
+
+
+def bounded(hint: Any) -> Any:
+    """``hint`` with a plain ``int`` (alone, or in a union) held to 64 bits.
+
+    What a transport decodes a scalar input as, so that a value no database column holds is
+    a 422 naming its parameter, not an error of the database's.
+    """
+    if hint is int:
+        return INT64
+    if typing.get_origin(hint) in {typing.Union, types.UnionType} and int in typing.get_args(hint):
+        held = [INT64 if arg is int else arg for arg in typing.get_args(hint)]
+        return functools.reduce(operator.or_, held)
+    return hint
 
 
 def message_fields(message: type) -> list[Input]:

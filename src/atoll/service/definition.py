@@ -32,7 +32,13 @@ import inspect
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from atoll.endpoints.api import METHODS, Api, Method, Route, kebab, snake
-from atoll.errors import AlreadyExistsError, ConfigError, ProviderError, TooManyConflictsError
+from atoll.errors import (
+    AlreadyExistsError,
+    ConfigError,
+    OutOfRangeError,
+    ProviderError,
+    TooManyConflictsError,
+)
 from atoll.kernel.app import App, Declarations
 from atoll.messaging.faults import FaultMap
 from atoll.messaging.handlers import Handler, HandlerKind
@@ -47,13 +53,16 @@ if TYPE_CHECKING:
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
 
-__all__ = ["ALREADY_EXISTS_CODE", "CONFLICT_CODE", "ServiceDefinition"]
+__all__ = ["ALREADY_EXISTS_CODE", "CONFLICT_CODE", "OUT_OF_RANGE_CODE", "ServiceDefinition"]
 
 CONFLICT_CODE = -32009
 """The JSON-RPC code of a change that lost to concurrent ones on every run (REST: 409)."""
 
 ALREADY_EXISTS_CODE = -32010
 """The JSON-RPC code of an addition whose key or unique value exists (REST: 409)."""
+
+OUT_OF_RANGE_CODE = -32011
+"""The JSON-RPC code of a value out of the range its database column holds (REST: 422)."""
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -291,6 +300,7 @@ class ServiceDefinition(Declarations):
         # service's own rule for it, declared before or after, wins.
         self._default_faults.add(TooManyConflictsError, status=409, code=CONFLICT_CODE)
         self._default_faults.add(AlreadyExistsError, status=409, code=ALREADY_EXISTS_CODE)
+        self._default_faults.add(OutOfRangeError, status=422, code=OUT_OF_RANGE_CODE)
 
     # -- running -------------------------------------------------------------------------------
 

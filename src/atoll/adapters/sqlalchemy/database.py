@@ -39,6 +39,7 @@ from atoll.errors import (
     DatabaseUnavailableError,
     DuplicateMessageError,
     MissingDependencyError,
+    OutOfRangeError,
     PersistenceError,
 )
 from atoll.persistence.ports import OutboxSignal
@@ -579,6 +580,11 @@ class _Errors:
         except AtollError:
             raise
         except Exception as error:
+            if _out_of_range(error):
+                raise OutOfRangeError(
+                    f"cannot {doing}: a value is out of the range its column holds ({error}); "
+                    "nothing was written"
+                ) from error
             exists = self.already_exists(error, doing)
             if exists is not None:
                 db_logger.info("%s", exists)
@@ -663,6 +669,24 @@ class _Errors:
             f"running on {host}:{port}, and does database {name!r} exist? Check {self.flags}url "
             f"({self.where})"
         )
+
+
+def _out_of_range(error: Exception) -> bool:
+    """Whether ``error`` refused a value too big for its column.
+
+    sqlite3 raises OverflowError binding an integer past 64 bits, and asyncpg one past its
+    column's type (raised from the driver's error); PostgreSQL answers SQLSTATE 22003.
+    """
+    if isinstance(error, exc.DBAPIError) and _codes(error)[0] == "22003":
+        return True
+    seen: BaseException | None = error
+    for _ in range(5):  # the error, the driver's, and what each was raised from
+        if seen is None:
+            return False
+        if isinstance(seen, OverflowError):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def _codes(error: exc.DBAPIError) -> tuple[str | None, int | None]:

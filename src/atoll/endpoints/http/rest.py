@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
-from atoll.endpoints.fields import message_fields
+from atoll.endpoints.fields import bounded, message_fields
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.requests import Request, require_json
 from atoll.endpoints.shown import showing
@@ -240,7 +240,9 @@ def _convert(values: dict[str, Any], target: Any, where: str = "$") -> Any:
 
 def _struct_of(name: str, inputs: list[Input]) -> Any:
     fields = [
-        (item.name, item.hint) if item.required else (item.name, item.hint, item.default)
+        (item.name, bounded(item.hint))
+        if item.required
+        else (item.name, bounded(item.hint), item.default)
         for item in inputs
     ]
     return msgspec.defstruct(name, fields, forbid_unknown_fields=False)

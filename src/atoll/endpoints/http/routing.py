@@ -53,10 +53,16 @@ _SHOWN = 40
 """How many characters of a bad parameter value a 422 detail shows."""
 
 
+_INT64 = range(-(2**63), 2**63)
+"""What a database column of integers holds; a path integer outside it is refused (422)."""
+
+
 def _to_int(text: str) -> int:
     # int() also takes " 42", "4_2" and non-ASCII digits: a path integer is [-]digits.
     if text.isascii() and (text.isdigit() or (text[:1] == "-" and text[1:].isdigit())):
-        return int(text)
+        value = int(text)
+        if value in _INT64:
+            return value
     raise ValueError(text)
 
 
@@ -393,7 +399,10 @@ def _convert(
 
 def _unconvertible(name: str, kind: type, value: str) -> HTTPError:
     shown = value if len(value) <= _SHOWN else f"{value[:_SHOWN]}..."
-    return HTTPError(422, f"Expected `{_type_name(kind)}`, got `{shown}` - at `path.{name}`")
+    expected = f"`{_type_name(kind)}`"
+    if kind is int and value.isascii() and value.lstrip("-").isdigit():  # too many digits
+        expected = "`int` of 64 bits at the most (-2**63 to 2**63 - 1)"
+    return HTTPError(422, f"Expected {expected}, got `{shown}` - at `path.{name}`")
 
 
 def _not_allowed(method: str, path: str, allowed: set[str]) -> HTTPError:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from atoll.endpoints.fields import bounded
 from atoll.endpoints.rpc.methods import RpcMethod
 from atoll.endpoints.rpc.openrpc import build_document
 from atoll.errors import ConfigError
@@ -253,15 +254,16 @@ class _Binding:
         self.required = tuple(param.name for param in method.params if param.required)
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
         for param in method.params:
+            hint = bounded(param.hint)  # a JSON integer no database column holds: refused
             if param.required:
-                fields.append((param.name, param.hint))
+                fields.append((param.name, hint))
             elif type(param.default) in _MUTABLE and param.default:
                 # msgspec refuses a non-empty mutable default; a copy per call keeps callers
                 # from sharing (and changing) one list.
                 factory = functools.partial(copy.deepcopy, param.default)
-                fields.append((param.name, param.hint, msgspec.field(default_factory=factory)))
+                fields.append((param.name, hint, msgspec.field(default_factory=factory)))
             else:
-                fields.append((param.name, param.hint, param.default))
+                fields.append((param.name, hint, param.default))
         try:
             self.args = msgspec.defstruct(
                 f"{method.name}_params", fields, kw_only=True, forbid_unknown_fields=True

@@ -11,16 +11,10 @@ from atoll.errors import (
     DuplicateMessageError,
     TooManyConflictsError,
 )
-from atoll.kernel.registry import Registry
-from atoll.messaging.bus import MessageBus
 from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, seal
 from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.messaging.publishing import Redeliveries
-
-
-@dataclass(frozen=True)
-class Shipped:
-    order: int
+from tests.messaging.consumer_doubles import Shipped, bound
 
 
 @dataclass(frozen=True)
@@ -28,26 +22,15 @@ class Ship:
     order: int
 
 
-def bound(*handlers):
-    bus = MessageBus()
-    for handler in handlers:
-        bus.add(handler)
-    registry = Registry()
-    bus.register(registry)
-    container = registry.build()
-    bus.bind(container)
-    return bus
-
-
 def on(function, message=Shipped, kind=HandlerKind.EVENT):
     return Handler(function, kind, function.__name__, "shop", message)
 
 
 def test_a_message_travels_under_its_module_and_name():
-    assert message_name(Shipped) == f"{__name__}.Shipped"
+    assert message_name(Shipped) == "tests.messaging.consumer_doubles.Shipped"
     envelope = seal(Shipped(3), stream="Order:3", headers={"sender": "shop"})
     assert (envelope.type, envelope.payload, envelope.stream) == (
-        f"{__name__}.Shipped",
+        "tests.messaging.consumer_doubles.Shipped",
         b'{"order":3}',
         "Order:3",
     )

@@ -20,9 +20,12 @@ import msgspec
 from atoll.errors import ConfigError
 from atoll.messaging.handlers import Input
 
-__all__ = ["INT64", "bounded", "message_fields"]
+__all__ = ["INT64", "INT64_RANGE", "bounded", "message_fields"]
 
-INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+INT64_RANGE = range(-(2**63), 2**63)
+"""The integers a database column holds at the most (a signed 64-bit integer)."""
+
+INT64 = Annotated[int, msgspec.Meta(ge=INT64_RANGE.start, le=INT64_RANGE.stop - 1)]
 """An integer a database column can hold: JSON's are unbounded, and a bigger one made a 500."""
 
 

@@ -75,14 +75,6 @@ class Dispatch:
                 named[message_name(message)].append(message)
         self._named = {name: tuple(types) for name, types in named.items()}
 
-    def types_named(self, name: str) -> tuple[type, ...]:
-        """The event and command types handled here whose name on the wire is ``name``.
-
-        Usually one; more when services of one process each declare a type of their own
-        under the same name (:func:`~atoll.messaging.envelope.message`).
-        """
-        return self._named.get(name, ())
-
     def delivered(
         self, name: str, service: str | None, only: Collection[str] | None = None
     ) -> list[tuple[Handler, str, type]]:

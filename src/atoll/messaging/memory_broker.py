@@ -20,7 +20,7 @@ import asyncio
 import collections
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from atoll.errors import BrokerUnavailableError, ConfigError, RemoteUnavailableError
 from atoll.messaging.broker import DeadLetter, check_name
@@ -267,25 +267,6 @@ class _Receiver:
                 message.settled(_no_consumer(self.service))
 
 
-def _all(waiters: list[asyncio.Future[None]]) -> asyncio.Future[None]:
-    """A future done once every one of ``waiters`` is, with the first error met."""
-    gathered = asyncio.gather(*waiters)
-    done: asyncio.Future[None] = gathered.get_loop().create_future()
-
-    def settle(_: asyncio.Future[list[None]]) -> None:
-        if done.done():
-            return
-        if gathered.cancelled():
-            done.cancel()
-        elif (error := gathered.exception()) is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(None)
-
-    gathered.add_done_callback(settle)
-    return done
-
-
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
@@ -375,10 +356,13 @@ class MemoryBroker:
 
     async def ping(self) -> None:
         """Raise BrokerUnavailableError once stopped."""
+        self._running()
+
+    def _running(self) -> None:
         if self.stopped:
             raise BrokerUnavailableError(f"the broker {self.url} is stopped")
 
-    def publish(self, envelope: Envelope) -> asyncio.Future[None]:
+    def publish(self, envelope: Envelope) -> asyncio.Future[Any]:
         """Put ``envelope`` in the queue of every service subscribed to its type.
 
         The message is put at once, when called; the future returned is done once the
@@ -397,18 +381,11 @@ class MemoryBroker:
             failed: asyncio.Future[None] = loop.create_future()
             failed.set_exception(error)
             return failed
-        if len(waiters) == 1:
-            return waiters[0]
-        if waiters:
-            return _all(waiters)
-        done: asyncio.Future[None] = loop.create_future()
-        done.set_result(None)
-        return done
+        return waiters[0] if len(waiters) == 1 else asyncio.gather(*waiters)
 
     def _put(self, envelope: Envelope) -> list[asyncio.Future[None]]:
         """Put ``envelope`` in its queues; with ``until_handled``, a future for each."""
-        if self.stopped:
-            raise BrokerUnavailableError(f"the broker {self.url} is stopped")
+        self._running()
         route = self.state.route(envelope.type)
         if not self.until_handled:
             for _, queue in route:

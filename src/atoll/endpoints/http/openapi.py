@@ -116,7 +116,8 @@ def _errors(
     errors: dict[int, str] = {}
     if takes_input:
         errors[422] = "The request is invalid: malformed JSON or a value of the wrong type."
-    statuses = sorted({rule.status for error, rule in faults if _may_raise(handler, error)})
+    listed = raised_names(inspect.getdoc(handler.function))  # read once per operation
+    statuses = sorted({rule.status for error, rule in faults if _may_raise(handler, error, listed)})
     errors.update(dict.fromkeys(statuses, "An error of the service."))
     errors[500] = "An unexpected failure; its correlation id is in the service's log."
     return {str(status): _problem(text) for status, text in errors.items()}
@@ -240,7 +241,7 @@ def raised_names(docstring: str | None) -> set[str] | None:
     return {name.rpartition(".")[2] for name in _RAISED.findall(section)}
 
 
-def _may_raise(handler: Handler, error: type[BaseException]) -> bool:
+def _may_raise(handler: Handler, error: type[BaseException], listed: set[str] | None) -> bool:
     """Whether ``handler`` may answer with ``error``.
 
     atoll's own errors (a conflict, a key added twice) may come from any handler; a
@@ -250,7 +251,6 @@ def _may_raise(handler: Handler, error: type[BaseException]) -> bool:
     """
     if error.__module__.startswith("atoll."):
         return True
-    listed = raised_names(inspect.getdoc(handler.function))
     if listed is None or listed & {klass.__name__ for klass in error.__mro__}:
         return True
     scope: dict[str, Any] = getattr(handler.function, "__globals__", {})

@@ -38,6 +38,7 @@ from functools import cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
+from atoll.endpoints.fields import INT64_RANGE
 from atoll.endpoints.http.problems import HTTPError
 from atoll.errors import ConfigError
 
@@ -53,15 +54,11 @@ _SHOWN = 40
 """How many characters of a bad parameter value a 422 detail shows."""
 
 
-_INT64 = range(-(2**63), 2**63)
-"""What a database column of integers holds; a path integer outside it is refused (422)."""
-
-
 def _to_int(text: str) -> int:
     # int() also takes " 42", "4_2" and non-ASCII digits: a path integer is [-]digits.
     if text.isascii() and (text.isdigit() or (text[:1] == "-" and text[1:].isdigit())):
         value = int(text)
-        if value in _INT64:
+        if value in INT64_RANGE:  # what a database column holds; outside it, a 422
             return value
     raise ValueError(text)
 

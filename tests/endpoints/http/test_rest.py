@@ -81,6 +81,29 @@ class Point(msgspec.Struct, frozen=True):
     tags: list[str] = msgspec.field(default_factory=list)
 
 
+class Strict(msgspec.Struct, forbid_unknown_fields=True):
+    x: int
+
+
+@dataclass(frozen=True)
+class Leg:
+    meters: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    legs: list[Leg]
+
+
+@dataclass(frozen=True)
+class Between:
+    low: int
+    high: int
+    unit: str = "m"
+
+
 @dataclass
 class Counted:
     value: int
@@ -285,9 +308,97 @@ async def test_a_commands_body_is_its_message(api):
 
 async def test_path_parameters_fill_the_fields_of_a_commands_message(api):
     client, seen = api
-    response = await client.post("/runs/9/name", json={"run_id": 0, "name": "morning"})
+    response = await client.post("/runs/9/name", json={"name": "morning"})
     assert response.status_code == 204
     assert seen.calls == [RenameRun(9, "morning")]
+
+
+async def test_a_commands_body_may_repeat_a_path_field_with_the_paths_value(api):
+    client, seen = api
+    response = await client.post("/runs/9/name", json={"run_id": 9, "name": "morning"})
+    assert response.status_code == 204
+    assert seen.calls == [RenameRun(9, "morning")]
+
+
+async def test_a_body_field_that_disagrees_with_the_path_is_a_422_naming_both(api):
+    client, seen = api
+    response = await client.post("/runs/9/name", json={"run_id": 0, "name": "morning"})
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "the body's run_id (0) disagrees with the path's (9); leave run_id out of the body, "
+        "or send the path's value"
+    )
+    assert seen.calls == []
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("POST", "/record-run", {"user_id": 1, "meters": 5.0, "metres": 5.0}),
+        ("POST", "/runs/9/name", {"name": "morning", "metres": 5.0}),
+        ("POST", "/users/ada/runs", {"meters": 5.0, "seconds": 9, "metres": 5.0}),
+        ("PATCH", "/points", {"x": 1, "metres": 5.0}),
+    ],
+    ids=["command", "command-with-path", "dataclass-body", "struct-body"],
+)
+async def test_a_body_field_the_type_does_not_have_is_a_422_naming_it(api, method, url, body):
+    client, seen = api
+    response = await client.request(method, url, json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "Object contains unknown field `metres`"
+    assert seen.calls == []
+
+
+async def test_a_struct_that_forbids_unknown_fields_itself_answers_the_same():
+    service = atoll.Service("points")
+
+    @service.post("/strict")
+    async def strict(point: Strict) -> int:
+        return point.x
+
+    async with client_for(service) as client:
+        refused = await client.post("/strict", json={"x": 1, "y": 2})
+        accepted = await client.post("/strict", json={"x": 1})
+    assert refused.json()["detail"] == "Object contains unknown field `y`"
+    assert accepted.json() == 1
+
+
+async def test_a_body_missing_several_fields_is_a_422_naming_them_all(api):
+    client, _ = api
+    response = await client.post("/users/ada/runs", json={})
+    assert response.status_code == 422
+    assert response.json()["detail"] == "Object missing required fields `meters` and `seconds`"
+
+
+async def test_a_body_missing_one_field_keeps_msgspecs_detail(api):
+    client, _ = api
+    response = await client.post("/record-run", json={"meters": 5.0})
+    assert response.json()["detail"] == "Object missing required field `user_id`"
+
+
+async def test_a_field_missing_deeper_in_the_body_keeps_msgspecs_path():
+    service = atoll.Service("routes")
+
+    @service.post("/routes")
+    async def add_route(route: Route) -> int:
+        return len(route.legs)
+
+    async with client_for(service) as client:
+        response = await client.post("/routes", json={"name": "hill", "legs": [{}]})
+    assert response.json()["detail"] == "Object missing required field `meters` - at `$.legs[0]`"
+
+
+async def test_a_query_missing_several_fields_is_a_422_naming_them_all():
+    service = atoll.Service("runs")
+
+    @service.query(Between)
+    async def between(query: Between) -> int:
+        return query.high - query.low
+
+    async with client_for(service) as client:
+        response = await client.get("/between?unit=km")
+    assert response.status_code == 422
+    assert response.json()["detail"] == "Object missing required fields `low` and `high`"
 
 
 async def test_a_commands_body_may_leave_out_the_fields_the_path_gives():
@@ -490,3 +601,31 @@ async def test_a_route_with_path_query_and_body_gets_all_three():
             "/runs/7/tags", params={"tag": "hills"}, json={"meters": 5.0, "seconds": 9}
         )
     assert response.json() == {"run_id": 7, "tag": "hills", "meters": 5.0}
+
+
+@pytest.mark.parametrize(
+    ("params", "rest_detail", "rpc_detail"),
+    [
+        (
+            {"user_id": 1, "meters": 5.0, "metres": 5.0},
+            "Object contains unknown field `metres`",
+            "record_run has no parameter 'metres'; it takes user_id, meters, note",
+        ),
+        (
+            {"note": "x"},
+            "Object missing required fields `user_id` and `meters`",
+            "record_run needs the parameters 'user_id' and 'meters'",
+        ),
+    ],
+    ids=["unknown", "missing"],
+)
+async def test_rest_and_json_rpc_refuse_the_same_params_of_a_command(
+    api, params, rest_detail, rpc_detail
+):
+    client, seen = api
+    rest = await client.post("/record-run", json=params)
+    call = {"jsonrpc": "2.0", "method": "record_run", "params": params, "id": 1}
+    rpc = (await client.post("/rpc", json=call)).json()
+    assert (rest.status_code, rest.json()["detail"]) == (422, rest_detail)
+    assert (rpc["error"]["code"], rpc["error"]["data"]["detail"]) == (-32602, rpc_detail)
+    assert seen.calls == []

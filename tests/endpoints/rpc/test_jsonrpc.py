@@ -461,6 +461,11 @@ async def test_missing_required_param_is_named(rpc: JsonRpc, params: Any) -> Non
     assert error["data"] == {"detail": "add needs the parameter 'b'", "path": "$.b"}
 
 
+async def test_every_missing_required_param_is_named(rpc: JsonRpc) -> None:
+    error = assert_error(await answer(rpc, request("add", {})), INVALID_PARAMS, 1)
+    assert error["data"] == {"detail": "add needs the parameters 'a' and 'b'", "path": "$.a"}
+
+
 async def test_unknown_named_param_is_named(rpc: JsonRpc) -> None:
     body = request("add", {"a": 1, "b": 2, "c": 3})
     error = assert_error(await answer(rpc, body), INVALID_PARAMS, 1)

@@ -4,23 +4,26 @@ Where each input comes from is decided once, when the app is built:
 
 - a parameter named in the path template is a path parameter, converted by the router;
 - a command's message is the JSON body, except for its fields named in the path, which the
-  path parameters fill (the body may leave them out); a query's message is made of the query
-  string and the path parameters;
+  path parameters fill (the body may leave them out, or repeat them with the same value); a
+  query's message is made of the query string and the path parameters;
 - for a plain route, the one parameter of a dataclass (or msgspec Struct, or dict) type is the
   JSON body, and the parameters of scalar or list types are query parameters.
 
 Invalid JSON and values of the wrong type give 422 with msgspec's message, which carries the
-JSON path (``Expected `float`, got `str` - at `$.meters```).
+JSON path (``Expected `float`, got `str` - at `$.meters```). The rules JSON-RPC keeps for its
+params hold for a body too: a key the body's type has no field for is a 422 naming it, and
+a 422 for missing fields names every one. A body field that disagrees with the path is a 422.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
-from atoll.endpoints.fields import bounded, message_fields
+from atoll.endpoints.fields import bounded, message_fields, missing_detail, unknown_keys_guard
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.requests import Request, require_json
 from atoll.endpoints.shown import showing
@@ -81,7 +84,10 @@ class RestEndpoint:
             )
         self._query_type = _struct_of(f"{handler.name}_query", self.query) if self.query else None
         self._multi = frozenset(item.name for item in self.query if _is_sequence(item.hint))
-        self._body_decoder = msgspec.json.Decoder(plan[2].hint) if plan[2] is not None else None
+        decoded = _body_type(handler, plan) if plan[2] is not None else None
+        self._body_decoder = msgspec.json.Decoder(decoded) if decoded is not None else None
+        self._body_guard = unknown_keys_guard(decoded)
+        self._body_fields = _fields_of(decoded)
         self._status = route.status
         self._call = showing(bus.caller(handler), handler.returns)  # no aggregate bookkeeping
         # The common shapes get a respond() of their own, which does nothing it need not.
@@ -150,10 +156,22 @@ class RestEndpoint:
         return {name: getattr(decoded, name) for name in decoded.__struct_fields__}
 
     def _with_path(self, body: msgspec.Struct, path_params: dict[str, Any]) -> Any:
-        """The message of a command whose body holds the fields its path does not."""
+        """The message of a command whose body holds the fields its path does not.
+
+        The body may repeat a path field with the path's value; another value is a 422.
+        """
         assert self.message is not None  # noqa: S101 - only called for a message
+        values = msgspec.structs.asdict(body)
+        for name, value in path_params.items():
+            given = values.pop(name)
+            if given is not msgspec.UNSET and given != value:
+                raise HTTPError(
+                    422,
+                    f"the body's {name} ({given!r}) disagrees with the path's ({value!r}); "
+                    f"leave {name} out of the body, or send the path's value",
+                )
         try:
-            return self.message(**msgspec.structs.asdict(body), **path_params)
+            return self.message(**values, **path_params)
         except (TypeError, ValueError) as error:
             # What msgspec does when a message's __post_init__ refuses the decoded values.
             raise HTTPError(422, str(error)) from None
@@ -163,15 +181,27 @@ class RestEndpoint:
         raw = await request.body(self.max_body)
         assert self._body_decoder is not None  # noqa: S101 - only called with a body input
         try:
+            if self._body_guard is not None:
+                self._body_guard(raw)
             return self._body_decoder.decode(raw)
         except msgspec.ValidationError as error:
-            raise HTTPError(422, str(error)) from None
+            raise HTTPError(422, self._invalid(raw, str(error))) from None
         except msgspec.DecodeError as error:
             raise HTTPError(422, f"the body is not valid JSON: {error}") from None
         except RecursionError:
             raise HTTPError(
                 422, "the body nests arrays and objects too deeply to be decoded"
             ) from None
+
+    def _invalid(self, raw: bytes, detail: str) -> str:
+        """The 422 detail for a body of the wrong shape, naming every missing field."""
+        if not self._body_fields:
+            return detail
+        try:
+            given = msgspec.json.decode(raw)  # the error path alone: decoded again, untyped
+        except (msgspec.DecodeError, RecursionError):  # pragma: no cover - it decoded just now
+            return detail
+        return missing_detail(detail, given, self._body_fields)
 
 
 Responder: TypeAlias = "Callable[[Scope, Receive, dict[str, Any]], Awaitable[tuple[int, bytes]]]"
@@ -199,6 +229,22 @@ def _plan_message(handler: Handler, in_path: set[str]) -> _Plan:
         return path_types, rest, None
     body = _struct_of(f"{message.__name__}Body", rest) if path_types else message
     return path_types, [], Input("body", body)
+
+
+def _body_type(handler: Handler, plan: _Plan) -> Any:
+    """What a body is decoded as: the body input's type, refusing keys it has no field for.
+
+    A command's body may repeat the fields its path gives (unset unless given, then compared
+    with the path's), though its documented type leaves them out.
+    """
+    path_types, _, body = plan
+    assert body is not None  # noqa: S101 - only asked for a route with a body
+    if handler.message is None or not path_types:
+        return body.hint
+    inputs = message_fields(handler.message)
+    rest = [item for item in inputs if item.name not in path_types]
+    repeated = [Input(name, hint, msgspec.UNSET) for name, hint in path_types.items()]
+    return _struct_of(body.hint.__name__, rest + repeated, forbid_unknown=True)
 
 
 def _plan_route(route: Route, inputs: tuple[Input, ...], in_path: set[str]) -> _Plan:
@@ -232,20 +278,27 @@ def _convert(values: dict[str, Any], target: Any, where: str = "$") -> Any:
     try:
         return msgspec.convert(values, target, strict=False)
     except msgspec.ValidationError as error:
-        text = str(error)
+        text = missing_detail(str(error), values, _fields_of(target))
         if where != "$":
             text = text.replace("`$.", f"`{where}.").replace("`$`", f"`{where}`")
         raise HTTPError(422, text) from None
 
 
-def _struct_of(name: str, inputs: list[Input]) -> Any:
+def _struct_of(name: str, inputs: list[Input], *, forbid_unknown: bool = False) -> Any:
     fields = [
         (item.name, bounded(item.hint))
         if item.required
         else (item.name, bounded(item.hint), item.default)
         for item in inputs
     ]
-    return msgspec.defstruct(name, fields, forbid_unknown_fields=False)
+    return msgspec.defstruct(name, fields, forbid_unknown_fields=forbid_unknown)
+
+
+def _fields_of(tp: Any) -> list[Input]:
+    """The fields of a body or query type, to name the missing ones; none for other types."""
+    if isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp)):
+        return message_fields(tp)
+    return []
 
 
 def _is_sequence(hint: object) -> bool:

@@ -319,11 +319,16 @@ class _Binding:
                 takes = ", ".join(self.names) or "no parameters"
                 detail = f"{self.method.name} has no parameter {name!r}; it takes {takes}"
                 return InvalidParamsError(detail, f"$.{name}")
-        for name in self.required:
-            if name not in params:
-                return InvalidParamsError(
-                    f"{self.method.name} needs the parameter {name!r}", f"$.{name}"
-                )
+        missing = [name for name in self.required if name not in params]
+        if len(missing) == 1:
+            return InvalidParamsError(
+                f"{self.method.name} needs the parameter {missing[0]!r}", f"$.{missing[0]}"
+            )
+        if missing:  # every one named: a caller fixes them all at once
+            names = ", ".join(map(repr, missing[:-1])) + f" and {missing[-1]!r}"
+            return InvalidParamsError(
+                f"{self.method.name} needs the parameters {names}", f"$.{missing[0]}"
+            )
         message = str(error)
         detail, at, path = message.rpartition(" - at `")
         if not at:  # pragma: no cover - msgspec gives a path for all but the two cases above

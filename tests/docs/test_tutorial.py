@@ -1,38 +1,31 @@
-"""The tutorial's code is the file beside it, and it runs as the page says."""
+"""The first tutorial page is the whole of tally.py, and its run shows what tally.py logs."""
 
 from __future__ import annotations
 
-import re
 import signal
 import sys
-from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+from tests.docs.pages import DOCS, TUTORIAL, blocks, files_of, session, shown
 
-
-def test_every_code_block_of_the_tutorial_is_in_tally_py():
-    page = (DOCS / "tutorial" / "first-service.md").read_text()
-    source = (DOCS / "tutorial" / "tally.py").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
-    assert blocks
-    for block in blocks:
-        assert block in source, block
+PAGE = TUTORIAL / "first-service.md"
 
 
-def test_tally_runs_counts_and_stops_as_the_tutorial_shows(spawn):
-    process = spawn(
-        sys.executable,
-        str(DOCS / "tutorial" / "tally.py"),
-        "--tally-start",
-        "5",
-        "--tally-every",
-        "0.05",
-    )
-    process.wait_for("store opened at 5")
-    process.wait_for("tally ready in")
-    process.wait_for("count is 7")
-    process.signal(signal.SIGINT)
+def test_the_pages_python_blocks_joined_in_order_are_tally_py():
+    files = files_of(PAGE.read_text(), default="tally.py")
+    assert list(files) == ["tally.py"]
+    assert files["tally.py"] == (TUTORIAL / "tally.py").read_text()
+
+
+def test_tally_run_as_the_page_shows_logs_the_lines_it_shows(spawn):
+    (run,) = blocks(PAGE.read_text(), "console")
+    _, (command,) = session(run)
+    assert command.argv[:2] == ["python", "docs/tutorial/tally.py"]
+    before_ctrl_c = command.output.index("^C")
+    expected = [*command.output[:before_ctrl_c], *command.output[before_ctrl_c + 1 :]]
+
+    process = spawn(sys.executable, *command.argv[1:], cwd=str(DOCS.parent))
+    process.wait_for(command.output[before_ctrl_c - 1].removeprefix("... "))  # count is 7
+    process.signal(signal.SIGINT)  # what Ctrl-C sends
     assert process.finish() == 0
-    assert "received SIGINT: stopping within 10s (send again to force)" in process.output
-    assert re.search(r"store closed at \d+", process.output)
-    assert "tally stopped" in process.output
+
+    assert [shown(line) for line in process.lines] == [shown(line) for line in expected]

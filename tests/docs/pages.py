@@ -1,0 +1,92 @@
+"""Reading the tutorial's pages: their code blocks, their terminal sessions, their log lines.
+
+The rule the tutorial's tests hold each page to: its ```` ```python ```` blocks are its files,
+whole and in order (see :func:`files_of`), and its ```` ```console ```` blocks are what a
+terminal really shows, once the parts that vary from run to run are made alike on both sides
+(see :func:`shown`).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+TUTORIAL = DOCS / "tutorial"
+
+_BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", flags=re.DOTALL | re.MULTILINE)
+_LINK = re.compile(r"\]\(([\w/]+\.py)\)")
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+_DURATION = re.compile(r"\bin \d+\.\d+s\b")
+_PID = re.compile(r"\[\d+\]")
+
+PARTS_JOINED_BY = "\n\n"
+"""Two blank lines between a file's blocks: where PEP 8 separates top-level definitions."""
+
+
+def blocks(page: str, language: str) -> list[str]:
+    """The page's fenced blocks of ``language``, in order."""
+    return [text for lang, text in _BLOCK.findall(page) if lang == language]
+
+
+def files_of(page: str, default: str | None = None) -> dict[str, str]:
+    """The text of each file the page's python blocks show, by the file's relative path.
+
+    A block belongs to the last ``.py`` file the page linked to before it (``default``
+    before any link); the blocks of one file, joined by :data:`PARTS_JOINED_BY`, are the file.
+    """
+    parts: dict[str, list[str]] = {}
+    current = default
+    position = 0
+    for match in _BLOCK.finditer(page):
+        links = _LINK.findall(page, position, match.start())
+        position = match.end()
+        if links:
+            current = links[-1]
+        if match.group(1) == "python":
+            assert current is not None, f"a python block before any file is named:\n{match[2]}"
+            parts.setdefault(current, []).append(match.group(2))
+    return {path: PARTS_JOINED_BY.join(texts) for path, texts in parts.items()}
+
+
+def shown(line: str) -> str:
+    """A log line as the page shows it: no time stamp, durations and process ids alike.
+
+    The page writes the time stamp as ``...``; a duration (``ready in 0.065s``) and a process id
+    (``[11580]``) differ on every run, so both sides get the same placeholder.
+    """
+    line = _STAMP.sub("... ", line)
+    line = _DURATION.sub("in N.NNNs", line)
+    return _PID.sub("[PID]", line)
+
+
+@dataclass
+class Command:
+    """One ``$`` line of a console block, and the lines the page shows after it."""
+
+    argv: list[str]
+    output: list[str] = field(default_factory=list)
+
+
+def session(block: str) -> tuple[list[str], list[Command]]:
+    """A console block: the lines before its first ``$`` command, and each command with its output.
+
+    A block that starts with output continues the output of a command shown in an earlier
+    block (a process still running).
+    """
+    before: list[str] = []
+    commands: list[Command] = []
+    lines = iter(block.splitlines())
+    for line in lines:
+        if line.startswith("$ "):
+            command = line[2:]
+            while command.endswith("\\"):  # a command continued on the next line
+                command = command[:-1] + next(lines)
+            commands.append(Command(shlex.split(command)))
+        elif commands:
+            commands[-1].output.append(line)
+        else:
+            before.append(line)
+    return before, commands

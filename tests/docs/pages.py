@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 import shlex
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TUTORIAL = DOCS / "tutorial"
@@ -62,6 +65,13 @@ def shown(line: str) -> str:
     return _PID.sub("[PID]", line)
 
 
+def waitable(line: str) -> str:
+    """The start of a shown log line that every run logs alike: what to wait for."""
+    line = line.removeprefix("... ")
+    varying = [m.start() for m in (_DURATION.search(line), _PID.search(line)) if m]
+    return line[: min(varying)] if varying else line
+
+
 @dataclass
 class Command:
     """One ``$`` line of a console block, and the lines the page shows after it."""
@@ -90,3 +100,30 @@ def session(block: str) -> tuple[list[str], list[Command]]:
         else:
             before.append(line)
     return before, commands
+
+
+def request_of(argv: list[str], port: int) -> httpx.Request:
+    """The request a page's ``curl`` command sends, to the server on ``port`` instead of 8000.
+
+    It reads the page's forms only: ``curl URL`` and ``curl --json DATA URL``.
+    """
+    assert argv[0] == "curl", argv
+    url = next(arg for arg in argv if arg.startswith("http://127.0.0.1:8000/"))
+    url = url.replace(":8000/", f":{port}/")
+    if "--json" in argv:
+        body = argv[argv.index("--json") + 1]
+        return httpx.Request(
+            "POST",
+            url,
+            content=body.encode(),
+            headers={"content-type": "application/json", "accept": "application/json"},
+        )
+    assert len(argv) == 2, f"a curl command this test does not read: {argv}"
+    return httpx.Request("GET", url)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -1,0 +1,1 @@
+"""A café: the orders service takes orders, and the kitchen service makes them."""

@@ -959,14 +959,33 @@ async def test_a_service_refuses_to_start_on_tables_never_made_and_says_how(fres
         await database.start()
     told = str(refused.value)
     assert "is not up to date for runs: it has no table atoll_inbox, atoll_outbox" in told
-    assert "atoll db upgrade MODULE:OBJECT --db-url URL" in told
-    assert "--db-migrate always" in told
+    # The schema has no migrations, which `atoll db upgrade` would refuse: not suggested alone.
+    assert "Have the service make its tables at start with --db-migrate always" in told
+    assert "declare its migrations (Schema(metadata, migrations=" in told
     migrating = make(fresh_pg, migrate="always")
     await migrating.start()  # as told: the tables made at start
     await migrating.stop()
     database = make(fresh_pg, migrate="embedded")
     await database.start()  # now up to date: it starts
     await database.stop()
+
+
+@POSTGRES
+async def test_a_schema_whose_migrations_are_not_written_yet_is_told_to_write_the_first(
+    fresh_pg, tmp_path
+):
+    unwritten = Schema(metadata, migrations=tmp_path / "migrations")
+    unwritten.map(Tag, tags)
+    database = SqlDatabase(DatabaseOptions(url=fresh_pg), unwritten, "runs", section="runs_db")
+    with pytest.raises(PersistenceError) as refused:
+        await database.start()
+    told = str(refused.value)
+    assert (
+        'Write its first migration with `atoll db revision MODULE:OBJECT --service runs -m "first"`'
+        in told
+    )
+    assert "apply it with `atoll db upgrade MODULE:OBJECT --service runs --runs-db-url URL`" in told
+    assert "--runs-db-migrate always" in told
 
 
 @POSTGRES

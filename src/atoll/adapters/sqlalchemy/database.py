@@ -281,10 +281,27 @@ class SqlDatabase:
             behind = f"it has no table {', '.join(missing)}"
         flags = self._errors.flags
         service = "" if flags == "--db-" else f" --service {self.service}"
+        upgrade = f"`atoll db upgrade MODULE:OBJECT{service} {flags}url URL`"
+        if directory is None:  # `atoll db upgrade` would refuse a schema without migrations
+            how = (
+                f"Have the service make its tables at start with {flags}migrate always, or "
+                "declare its migrations (Schema(metadata, migrations=Path(__file__).parent / "
+                f'"migrations")) and apply them with {upgrade}'
+            )
+        elif not directory.is_dir():
+            how = (
+                f"Write its first migration with `atoll db revision MODULE:OBJECT{service} -m "
+                f'"first"` and apply it with {upgrade}, or have the service make its tables '
+                f"at start with {flags}migrate always"
+            )
+        else:
+            how = (
+                f"Bring it up to date with {upgrade}, or have the service do it at start with "
+                f"{flags}migrate always"
+            )
         raise PersistenceError(
             f"the database {self.describe()} is not up to date for {self.service or 'the service'}"
-            f": {behind}. Bring it up to date with `atoll db upgrade MODULE:OBJECT{service} "
-            f"{flags}url URL`, or have the service do it at start with {flags}migrate always"
+            f": {behind}. {how}"
         )
 
     async def _missing_tables(self, engine: AsyncEngine) -> list[str]:

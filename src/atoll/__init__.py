@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from atoll.kernel.inflight import InFlight
     from atoll.kernel.lifecycle import Component, Lifecycle, State
     from atoll.messaging.bus import Events, MessageBus
+    from atoll.messaging.context import Headers, Request, Response
     from atoll.messaging.envelope import Delivery, message
     from atoll.persistence.repository import Repository
     from atoll.persistence.schema import Schema
@@ -40,6 +41,7 @@ __all__ = [
     "Container",
     "Delivery",
     "Events",
+    "Headers",
     "InFlight",
     "Lifecycle",
     "MessageBus",
@@ -47,6 +49,8 @@ __all__ = [
     "Registry",
     "RemoteService",
     "Repository",
+    "Request",
+    "Response",
     "Schema",
     "Scope",
     "ScopedContainer",
@@ -68,6 +72,9 @@ _LAZY = {
     "Clients": "atoll.clients.directory",
     "Delivery": "atoll.messaging.envelope",
     "Events": "atoll.messaging.bus",
+    "Headers": "atoll.messaging.context",
+    "Request": "atoll.messaging.context",
+    "Response": "atoll.messaging.context",
     "MessageBus": "atoll.messaging.bus",
     "message": "atoll.messaging.envelope",
     "RemoteService": "atoll.clients.remote",

@@ -157,6 +157,23 @@ async def test_a_remote_service_is_called_over_the_broker_without_a_url(url):
         assert await mailer.rpc.methods.orders_seen() == 2
 
 
+async def test_a_method_called_over_the_broker_reads_a_broker_request(url):
+    counter = atoll.Service("counter")
+
+    @counter.rpc
+    async def transport(request: atoll.Request, response: atoll.Response) -> str:
+        response.headers["x-ignored"] = "off HTTP, a response goes nowhere"
+        return request.transport
+
+    async with (
+        run(counter, argv=flags(url)) as served,
+        run(mail, argv=flags(url)) as mailer,
+    ):
+        clients = await mailer.container.aget(atoll.Clients)
+        assert await clients.get("counter").methods.transport() == "broker"
+        assert await served.rpc.methods.transport() == "local"
+
+
 async def test_a_remote_service_not_running_is_unavailable_over_the_broker(url):
     async with run(mail, argv=flags(url)) as mailer:
         clients = await mailer.container.aget(atoll.Clients)

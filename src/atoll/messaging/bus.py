@@ -36,6 +36,7 @@ from atoll.errors import (
 )
 from atoll.kernel.providers import Scope
 from atoll.messaging.conflicts import retrying_conflicts
+from atoll.messaging.context import Request, Response, request_of_call, response_of_call
 from atoll.messaging.delivery import Deliverer
 from atoll.messaging.dispatch import RAISING, Dispatch
 from atoll.messaging.envelope import NO_DELIVERY, Delivery
@@ -170,6 +171,8 @@ class MessageBus:
         registry.value(self)
         registry.provide(_events_outside_a_handler, scope=Scope.REQUEST, provides=Events)
         registry.provide(_no_delivery, scope=Scope.REQUEST, provides=Delivery)
+        registry.provide(request_of_call, scope=Scope.REQUEST, provides=Request)
+        registry.provide(response_of_call, scope=Scope.REQUEST, provides=Response)
 
     @property
     def handlers(self) -> list[Handler]:
@@ -213,6 +216,18 @@ class MessageBus:
         if self._container is None:
             self._bound(f"read the signature of {handler.label}")
         return self._signatures[handler]
+
+    def asks_for(self, handler: Handler, *keys: type) -> bool:
+        """Whether a call of ``handler`` makes any of ``keys``: as a parameter, or for a provider.
+
+        A transport asks once, to set up what only such a call reads (the
+        :class:`~atoll.messaging.context.CallContext`) for those handlers alone.
+        """
+        container = self._bound(f"read what {handler.label} asks for")
+        wanted = set(keys)
+        for key in keys:
+            wanted |= container.graph.dependents(key)
+        return any(dependency.key in wanted for dependency in self.signature(handler).dependencies)
 
     def _bound(self, what: str) -> Container:
         """The container; asking before :meth:`bind` is an error that says how to run."""

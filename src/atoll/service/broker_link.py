@@ -37,6 +37,7 @@ from atoll.messaging.broker import Broker, Serving, Subscription, open_broker
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.connecting import ConnectingBroker
 from atoll.messaging.consumer import BrokerConsumer
+from atoll.messaging.context import BROKER_REQUEST, CallContext, Request, Response, enter, leave
 from atoll.messaging.envelope import message_name
 from atoll.messaging.handlers import HandlerKind
 from atoll.messaging.memory_broker import MemoryBroker
@@ -106,6 +107,7 @@ class BrokerLink:
         inboxes: Inboxes | None = None,
     ) -> None:
         self.broker = broker
+        self._bus = bus
         self.consumers: list[BrokerConsumer] = []
         policy = options.policy()
         for service in services:
@@ -149,7 +151,7 @@ class BrokerLink:
 
     async def _start_all(self) -> None:
         for name, engine in self._engines.items():
-            self._servings.append(await self.broker.serve(name, _responder(engine)))
+            self._servings.append(await self.broker.serve(name, self._responder(engine)))
         for consumer in self.consumers:
             await consumer.start()
 
@@ -195,15 +197,25 @@ class BrokerLink:
         for consumer in self.consumers:
             consumer.kill()
 
+    def _responder(self, engine: RpcEngine) -> Callable[[bytes], Awaitable[bytes]]:
+        """Answer broker RPC with ``engine``; a handler asking for atoll.Request sees "broker"."""
+
+        async def respond(body: bytes) -> bytes:
+            return await engine.handle(body) or b""  # a notification's answer is empty
+
+        async def respond_in_context(body: bytes) -> bytes:
+            token = enter(CallContext(BROKER_REQUEST))
+            try:
+                return await engine.handle(body) or b""
+            finally:
+                leave(token)
+
+        bus = self._bus
+        asked = any(bus.asks_for(handler, Request, Response) for handler in bus.handlers)
+        return respond_in_context if asked else respond
+
     def __repr__(self) -> str:
         return f"BrokerLink({self.broker.describe()}, {len(self.consumers)} consumer(s))"
-
-
-def _responder(engine: RpcEngine) -> Callable[[bytes], Awaitable[bytes]]:
-    async def respond(body: bytes) -> bytes:
-        return await engine.handle(body) or b""  # a notification's answer is empty
-
-    return respond
 
 
 def _broker_of(options: BrokerOptions, services: Sequence[ServiceDefinition]) -> Broker:

@@ -24,11 +24,20 @@ from atoll.endpoints.http.apipage import api_page
 from atoll.endpoints.http.mount import Mount
 from atoll.endpoints.http.openapi import openapi_document
 from atoll.endpoints.http.problems import HTTPError
-from atoll.endpoints.http.requests import ClientDisconnectedError, Request, require_json, route_path
+from atoll.endpoints.http.requests import (
+    ClientDisconnectedError,
+    Request,
+    call_request,
+    require_json,
+    route_path,
+)
 from atoll.endpoints.http.responses import send_bytes, send_empty, send_json, send_problem
 from atoll.endpoints.http.rest import RestEndpoint
 from atoll.endpoints.http.routing import Router
 from atoll.errors import ConfigError
+from atoll.messaging.context import CallContext, enter, leave
+from atoll.messaging.context import Request as CallRequest
+from atoll.messaging.context import Response as CallResponse
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -170,11 +179,11 @@ class HttpApp:
                         await mount(scope, receive, send)
                         return
             match = self.router.match(scope["method"], path)
-            status, body = await match.endpoint.respond(scope, receive, match.params)
-            if status == 204:  # noqa: PLR2004 - No Content
-                await send_empty(send, 204)
-            else:
-                await send_json(send, status, body)
+            status, body, headers = await match.endpoint.respond(scope, receive, match.params)
+            if body:
+                await send_json(send, status, body, headers)
+            else:  # 204, or the status a handler's Response set
+                await send_empty(send, status, headers)
         except HTTPError as error:
             await send_problem(send, error, path)
         except ClientDisconnectedError:
@@ -206,12 +215,27 @@ class HttpApp:
                     headers=((b"allow", b"POST"),),
                 )
             require_json(request)
-            answer = await engine.handle(await request.body(limit))
+            body = await request.body(limit)
+            if not in_context:
+                answer = await engine.handle(body)
+                headers: list[tuple[bytes, bytes]] = []
+            else:  # a batch's members share the context, and add their headers in order
+                context = CallContext(call_request(request, "jsonrpc"))
+                token = enter(context)
+                try:
+                    answer = await engine.handle(body)
+                finally:
+                    leave(token)
+                headers = [pair for made in context.responses for pair in made.header_pairs()]
             if answer is None:
-                await send_empty(send, 204)
+                await send_empty(send, 204, headers)
             else:
-                await send_json(send, 200, answer)
+                await send_json(send, 200, answer, headers)
 
+        # Only an app some handler of which asks for the request or response sets the context.
+        in_context = any(
+            self.bus.asks_for(handler, CallRequest, CallResponse) for handler in self.bus.handlers
+        )
         return serve
 
     def _failure(self, error: Exception, scope: Scope) -> HTTPError:

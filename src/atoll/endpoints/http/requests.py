@@ -18,13 +18,16 @@ from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import parse_qs
 
 from atoll.endpoints.http.problems import HTTPError
+from atoll.messaging.context import Headers
+from atoll.messaging.context import Request as CallRequest
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from atoll.endpoints.http.types import Receive, Scope
+    from atoll.messaging.context import Transport
 
-__all__ = ["ClientDisconnectedError", "Request", "require_json", "route_path"]
+__all__ = ["ClientDisconnectedError", "Request", "call_request", "require_json", "route_path"]
 
 _CLOSE = ((b"connection", b"close"),)
 # An unread body stays in the connection: closing it is the only safe way to be rid of it.
@@ -295,3 +298,20 @@ def _announces_body(request: Request) -> bool:
     if length is not None:
         return length.strip(b"0") != b""
     return request.header(b"transfer-encoding") is not None
+
+
+def call_request(request: Request, transport: Transport) -> CallRequest:
+    """What a handler asking for :class:`atoll.Request` sees of ``request``."""
+    scope = request.scope
+    client = scope.get("client")
+    return CallRequest(
+        transport,
+        method=request.method,
+        path=request.path,
+        headers=Headers(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+        ),
+        query=request.query,
+        client=(client[0], client[1]) if client else None,
+        scheme=scope.get("scheme", "http"),
+    )

@@ -25,9 +25,12 @@ import msgspec
 
 from atoll.endpoints.fields import bounded, message_fields, missing_detail, unknown_keys_guard
 from atoll.endpoints.http.problems import HTTPError
-from atoll.endpoints.http.requests import Request, require_json
+from atoll.endpoints.http.requests import Request, call_request, require_json
 from atoll.endpoints.shown import showing
 from atoll.errors import ConfigError
+from atoll.messaging.context import CallContext, checked_status, enter, leave
+from atoll.messaging.context import Request as CallRequest
+from atoll.messaging.context import Response as CallResponse
 from atoll.messaging.handlers import HandlerKind, Input, is_data_hint
 
 if TYPE_CHECKING:
@@ -43,6 +46,7 @@ __all__ = ["RestEndpoint", "path_names"]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _encode = msgspec.json.encode
 _NO_CONTENT = b""
+_NO_HEADERS: list[tuple[bytes, bytes]] = []  # never changed: shared by every plain answer
 
 
 def path_names(template: str) -> list[str]:
@@ -97,32 +101,50 @@ class RestEndpoint:
                 self.respond = self._respond_from_path
             else:
                 self.respond = self._respond_with_body
+        if bus.asks_for(handler, CallRequest, CallResponse):  # alone pays for the call context
+            self._respond_plainly = self.respond
+            self.respond = self._respond_in_context
 
-    async def _respond(
-        self, scope: Scope, receive: Receive, path_params: dict[str, Any]
-    ) -> tuple[int, bytes]:
+    async def _respond(self, scope: Scope, receive: Receive, path_params: dict[str, Any]) -> Answer:
         return await self(Request(scope, receive), path_params)
+
+    async def _respond_in_context(
+        self, scope: Scope, receive: Receive, path_params: dict[str, Any]
+    ) -> Answer:
+        """Respond with the call context set: the handler's Request, and its Response applied."""
+        context = CallContext(call_request(Request(scope, receive), "http"))
+        token = enter(context)
+        try:
+            status, body, _ = await self._respond_plainly(scope, receive, path_params)
+        finally:
+            leave(token)
+        headers: list[tuple[bytes, bytes]] = []
+        for response in context.responses:
+            if response.status_code is not None:
+                status = checked_status(response.status_code)
+            headers += response.header_pairs()
+        return status, body, headers
 
     async def _respond_from_path(
         self, _scope: Scope, _receive: Receive, path_params: dict[str, Any]
-    ) -> tuple[int, bytes]:
+    ) -> Answer:
         result = await self._call(path_params)
         if result is None:
-            return 204, _NO_CONTENT
-        return self._status, _encode(result)
+            return 204, _NO_CONTENT, _NO_HEADERS
+        return self._status, _encode(result), _NO_HEADERS
 
     async def _respond_with_body(
         self, scope: Scope, receive: Receive, path_params: dict[str, Any]
-    ) -> tuple[int, bytes]:
+    ) -> Answer:
         assert self.body is not None  # noqa: S101 - chosen for routes with a body
         path_params[self.body.name] = await self._decode_body(Request(scope, receive))
         result = await self._call(path_params)
         if result is None:
-            return 204, _NO_CONTENT
-        return self._status, _encode(result)
+            return 204, _NO_CONTENT, _NO_HEADERS
+        return self._status, _encode(result), _NO_HEADERS
 
-    async def __call__(self, request: Request, path_params: dict[str, Any]) -> tuple[int, bytes]:
-        """The status and JSON body of the response to ``request``.
+    async def __call__(self, request: Request, path_params: dict[str, Any]) -> Answer:
+        """The status, JSON body and extra headers of the response to ``request``.
 
         Raises:
             HTTPError: the request is invalid (413, 415, 422).
@@ -144,8 +166,8 @@ class RestEndpoint:
             arguments = {self._message_parameter: arguments}
         result = await self._call(arguments)
         if result is None:
-            return 204, _NO_CONTENT
-        return self._status, _encode(result)
+            return 204, _NO_CONTENT, _NO_HEADERS
+        return self._status, _encode(result), _NO_HEADERS
 
     def _decode_query(self, request: Request) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -204,8 +226,11 @@ class RestEndpoint:
         return missing_detail(detail, given, self._body_fields)
 
 
-Responder: TypeAlias = "Callable[[Scope, Receive, dict[str, Any]], Awaitable[tuple[int, bytes]]]"
-"""``respond(scope, receive, path_params)``: the status and JSON body of the response."""
+Answer: TypeAlias = tuple[int, bytes, list[tuple[bytes, bytes]]]
+"""The status, the JSON body (empty: no content) and the headers a handler's Response added."""
+
+Responder: TypeAlias = "Callable[[Scope, Receive, dict[str, Any]], Awaitable[Answer]]"
+"""``respond(scope, receive, path_params)``: the :data:`Answer` to one request."""
 
 _Plan = tuple[dict[str, type], list[Input], Input | None]
 

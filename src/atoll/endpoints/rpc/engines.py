@@ -10,12 +10,13 @@ serves no HTTP still has them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from atoll.endpoints.fields import message_fields
 from atoll.endpoints.rpc.jsonrpc import InvalidParamsError, JsonRpc
 from atoll.endpoints.rpc.methods import Param, RpcMethod
 from atoll.endpoints.shown import showing, shown
+from atoll.messaging.context import CallContext, Request, Response, current_call, enter, leave
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from atoll.messaging.handlers import Handler
 
 __all__ = ["RpcEngines", "rpc_engine", "rpc_methods"]
+
+_Call: TypeAlias = "Callable[[dict[str, Any]], Awaitable[Any]]"
 
 
 class RpcEngines(Mapping[str, JsonRpc]):
@@ -101,6 +104,8 @@ def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
     else:
         params = list(bus.signature(handler).inputs)
         call = bus.caller(handler)
+    if bus.asks_for(handler, Request, Response):
+        call = _apart(call)
     shown_as = shown(handler.returns)
     return RpcMethod(
         name=name,
@@ -115,3 +120,26 @@ def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
         summary=handler.summary,
         description=handler.description,
     )
+
+
+def _apart(call: _Call) -> _Call:
+    """``call`` in a call context of its own, whose responses join the transport's on success.
+
+    The members of a batch share their transport's context; a member that fails adds no
+    header nor cookie to the HTTP response that carries the others.
+    """
+
+    async def apart(arguments: dict[str, Any]) -> Any:
+        outer = current_call()
+        if outer is None:
+            return await call(arguments)
+        inner = CallContext(outer.request)
+        token = enter(inner)
+        try:
+            result = await call(arguments)
+        finally:
+            leave(token)
+        outer.responses.extend(inner.responses)
+        return result
+
+    return apart

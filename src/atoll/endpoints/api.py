@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from atoll.messaging.faults import FaultMap
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.handlers import Handler
 
-__all__ = ["Api", "Method", "Route", "kebab", "snake"]
+__all__ = ["Api", "Method", "Route", "Wrapper", "kebab", "snake"]
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
@@ -39,6 +41,18 @@ class Method:
     handler: Handler
 
 
+@dataclass(frozen=True)
+class Wrapper:
+    """An ASGI middleware as declared: ``factory(app, **options)`` makes the wrapping app."""
+
+    factory: Callable[..., ASGIApp]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def around(self, app: ASGIApp) -> ASGIApp:
+        """The middleware around ``app``."""
+        return self.factory(app, **self.options)
+
+
 @dataclass
 class Api:
     """What one service, or a system of them, exposes."""
@@ -50,6 +64,8 @@ class Api:
     methods: list[Method] = field(default_factory=list)
     faults: FaultMap = field(default_factory=FaultMap)
     mounts: list[tuple[str, ASGIApp]] = field(default_factory=list)
+    wrappers: list[Wrapper] = field(default_factory=list)
+    """ASGI middleware around the whole HTTP app, outermost first."""
     parts: list[Api] = field(default_factory=list)
     """In a system, each service's own API: its JSON-RPC methods are served by plain name too."""
 

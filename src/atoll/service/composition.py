@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.api import Api, Method
 from atoll.endpoints.http.asgi import HttpApp
+from atoll.endpoints.http.cors import CorsOptions
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.responses import send_problem
 from atoll.endpoints.http.server import HttpServer, ServerOptions
@@ -38,6 +39,7 @@ from atoll.service.system import SystemDefinition
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from atoll.endpoints.api import Wrapper
     from atoll.endpoints.http.types import Receive, Scope, Send
     from atoll.kernel.config import Config
     from atoll.messaging.bus import Middleware
@@ -65,6 +67,7 @@ def compose(
     env_prefix: str | None = None,
     extra: App | None = None,
     middleware: Sequence[Middleware] = (),
+    wrappers: Sequence[Wrapper] = (),
 ) -> App:
     """The application that runs ``services`` in one process.
 
@@ -77,6 +80,7 @@ def compose(
         env_prefix: the prefix of its environment variables.
         extra: declarations of the system's own (options, providers, tasks) to include.
         middleware: more middleware, inside the services' own (a test's recorder).
+        wrappers: the system's own ASGI middleware, outside the services'.
 
     Raises:
         ConfigError: no service is given, two declare one option section differently, or one
@@ -105,16 +109,22 @@ def compose(
             section = "db" if alone else f"{service.name.replace('-', '_')}_db"
             service.database_declaration.install(app, service=service.name, section=section)
     api = services[0].api() if alone else system_api(name, app.version, services, app.description)
+    api.wrappers[:0] = wrappers  # the system's own, outermost
     install_broker(app, services)
     app.options("server", ServerOptions)
+    app.options("cors", CorsOptions)
 
     def make_rpc_engines(bus: MessageBus, options: ServerOptions) -> RpcEngines:
         return RpcEngines(api, bus, max_batch=options.max_batch)
 
     def make_http_app(
-        bus: MessageBus, options: ServerOptions, engines: RpcEngines, readiness: Readiness
+        bus: MessageBus,
+        options: ServerOptions,
+        engines: RpcEngines,
+        readiness: Readiness,
+        cors: CorsOptions,
     ) -> HttpApp:
-        return HttpApp(api, bus, options, engines, readiness=readiness)
+        return HttpApp(api, bus, options, engines, readiness=readiness, cors=cors)
 
     app.provide(make_readiness)
     app.provide(make_rpc_engines)
@@ -158,6 +168,7 @@ def compose_target(
             description=target.description or f"The {target.name} system.",
             extra=target.app,
             middleware=middleware,
+            wrappers=target.wrappers,
         )
     raise TypeError(
         f"expected an atoll.Service or an atoll.System; got {type(target).__name__} {target!r:.60}"
@@ -176,7 +187,7 @@ def make_readiness(lifecycle: Lifecycle) -> Readiness:
 
 
 def _server_for_http_app(app: HttpApp, options: ServerOptions) -> HttpServer:
-    return HttpServer(app, options)
+    return HttpServer(app.entry, options)
 
 
 def _bus(services: Sequence[ServiceDefinition], middleware: Sequence[Middleware]) -> MessageBus:
@@ -245,6 +256,7 @@ def system_api(
         api.methods.extend(Method(f"{service.name}.{m.name}", m.handler) for m in own.methods)
         api.faults.update(own.faults)
         api.mounts.extend(own.mounts)
+        api.wrappers.extend(own.wrappers)
         api.parts.append(own)
     return api
 
@@ -269,7 +281,10 @@ class ServiceApp:
         """Run the lifespan, or serve a connection once it has started the services."""
         http = self.http
         if http is not None and scope["type"] == "http":  # the hot path first
-            await http.handle_http(scope, receive, send)
+            if http.entry is http:
+                await http.handle_http(scope, receive, send)
+            else:  # through the ASGI middleware declared around it
+                await http.entry(scope, receive, send)
             return
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from atoll.endpoints.api import METHODS, Api, Method, Route, kebab, snake
+from atoll.endpoints.api import METHODS, Api, Method, Route, Wrapper, kebab, snake
 from atoll.errors import (
     AlreadyExistsError,
     ConfigError,
@@ -42,6 +42,7 @@ from atoll.errors import (
 from atoll.kernel.app import App, Declarations
 from atoll.messaging.faults import FaultMap
 from atoll.messaging.handlers import Handler, HandlerKind
+from atoll.service.wrapping import AsgiWrapping
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,7 +68,7 @@ OUT_OF_RANGE_CODE = -32011
 F = TypeVar("F", bound="Callable[..., Any]")
 
 
-class ServiceDefinition(Declarations):
+class ServiceDefinition(Declarations, AsgiWrapping):
     """A service: handlers and endpoints over its own options, providers and tasks.
 
     Args:
@@ -93,6 +94,7 @@ class ServiceDefinition(Declarations):
         self._default_faults = FaultMap()
         self.middleware: list[Middleware] = []
         self.mounts: list[tuple[str, ASGIApp]] = []
+        self.wrappers: list[Wrapper] = []
         self.database_declaration: DatabaseDeclaration | None = None
 
     # -- messages ------------------------------------------------------------------------------
@@ -314,6 +316,7 @@ class ServiceDefinition(Declarations):
             methods=list(self.methods),
             faults=self._faults(),
             mounts=list(self.mounts),
+            wrappers=list(self.wrappers),
         )
 
     def _faults(self) -> FaultMap:

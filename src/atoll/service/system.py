@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from atoll.errors import ConfigError
 from atoll.kernel.app import App, Declarations
+from atoll.service.wrapping import AsgiWrapping
 
 if TYPE_CHECKING:
+    from atoll.endpoints.api import Wrapper
     from atoll.service.definition import ServiceDefinition
 
 
@@ -28,7 +30,7 @@ __all__ = ["SystemDefinition"]
 S_co = TypeVar("S_co", bound="ServiceDefinition", covariant=True)
 
 
-class SystemDefinition(Declarations, Generic[S_co]):
+class SystemDefinition(Declarations, AsgiWrapping, Generic[S_co]):
     """Several services in one process.
 
     Args:
@@ -58,6 +60,7 @@ class SystemDefinition(Declarations, Generic[S_co]):
             )
         self.services = list(services)
         self.app = App(name, version=version, description=description)
+        self.wrappers: list[Wrapper] = []
 
     def __repr__(self) -> str:
         return f"System({', '.join(s.name for s in self.services)}, name={self.name!r})"

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
     from atoll.clients.remote import RemoteService
     from atoll.clients.transports import LocalTransport
+    from atoll.endpoints.http.types import ASGIApp
     from atoll.kernel.app import App
     from atoll.kernel.container import Container
     from atoll.messaging.bus import Call, Middleware, Next
@@ -114,7 +115,7 @@ async def run(
                 http = client = None
                 if serves_http(config):  # not with --no-server: a worker has no HTTP app
                     http = await container.aget(HttpApp)
-                    transport = _SettlingTransport(http, settling)
+                    transport = _SettlingTransport(http.entry, settling)
                     client = await serving.enter_async_context(
                         httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL)
                     )
@@ -162,7 +163,9 @@ class ServiceHarness:
 
     @property
     def http(self) -> HttpApp:
-        """The service's ASGI app, which :attr:`client` sends requests to.
+        """The service's ASGI app; :attr:`client` sends requests to its ``entry``.
+
+        ``entry`` is the app inside the ASGI middleware it declares and CORS, if any.
 
         Raises:
             ConfigError: the service runs with ``--no-server``, so it has no HTTP app.
@@ -325,7 +328,7 @@ class _Settling:
 class _SettlingTransport(httpx.ASGITransport):
     """Calls the app in the process, then relays what the request committed to an outbox."""
 
-    def __init__(self, app: HttpApp, settling: _Settling) -> None:
+    def __init__(self, app: ASGIApp, settling: _Settling) -> None:
         super().__init__(app=app)
         self._settling = settling
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import msgspec
 
 from atoll.endpoints.http.apipage import api_page
+from atoll.endpoints.http.cors import Cors
 from atoll.endpoints.http.mount import Mount
 from atoll.endpoints.http.openapi import openapi_document
 from atoll.endpoints.http.problems import HTTPError
@@ -43,8 +44,9 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from atoll.endpoints.api import Api
+    from atoll.endpoints.http.cors import CorsOptions
     from atoll.endpoints.http.server import ServerOptions
-    from atoll.endpoints.http.types import Receive, Scope, Send
+    from atoll.endpoints.http.types import ASGIApp, Receive, Scope, Send
     from atoll.endpoints.rpc.engines import RpcEngines
     from atoll.endpoints.rpc.jsonrpc import JsonRpc
     from atoll.kernel.health import Readiness
@@ -81,6 +83,12 @@ class HttpApp:
         engines: the JSON-RPC engines of ``api``, which this app serves and does not own:
             broker RPC and in-process clients answer through the same ones.
         readiness: what ``/health/ready`` reports; without it, ready with no checks.
+        cors: which origins' pages may call from a browser; none without it.
+
+    Attributes:
+        entry: what a server serves: this app, inside the ASGI middleware the API declares
+            (the first declared outermost) and CORS outside them all; this app itself when
+            there are none.
     """
 
     def __init__(
@@ -91,6 +99,7 @@ class HttpApp:
         engines: RpcEngines,
         *,
         readiness: Readiness | None = None,
+        cors: CorsOptions | None = None,
     ) -> None:
         self.api = api
         self.bus = bus
@@ -123,6 +132,12 @@ class HttpApp:
                 _ready_without_checks if readiness is None else _ready(readiness)
             )
         self._check_reserved()
+        entry: ASGIApp = self
+        for wrapper in reversed(api.wrappers):
+            entry = wrapper.around(entry)
+        if cors is not None and cors.enabled:
+            entry = Cors(entry, cors)
+        self.entry = entry
 
     def _check_reserved(self) -> None:
         """Refuse a route or a mount that a path of atoll's own would hide."""

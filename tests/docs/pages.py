@@ -1,4 +1,4 @@
-"""Reading the tutorial's pages: their code blocks, their terminal sessions, their log lines.
+"""Reading the documentation's pages: their code blocks, their terminal sessions, their log lines.
 
 The rule the tutorial's tests hold each page to: its ```` ```python ```` blocks are its files,
 whole and in order (see :func:`files_of`), and its ```` ```console ```` blocks are what a
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import socket
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +19,10 @@ import httpx
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TUTORIAL = DOCS / "tutorial"
+REFERENCE = DOCS / "reference"
 
 _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", flags=re.DOTALL | re.MULTILINE)
+_PYTHON = re.compile(r"^( *)```python\n(.*?)^\1```$", flags=re.DOTALL | re.MULTILINE)
 _LINK = re.compile(r"\]\(([\w/]+\.py)\)")
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 _DURATION = re.compile(r"\bin \d+\.\d+s\b")
@@ -32,6 +35,14 @@ PARTS_JOINED_BY = "\n\n"
 def blocks(page: str, language: str) -> list[str]:
     """The page's fenced blocks of ``language``, in order."""
     return [text for lang, text in _BLOCK.findall(page) if lang == language]
+
+
+def python_blocks(path: Path) -> list[str]:
+    """The ```` ```python ```` blocks of the page at ``path``, in order, those in lists included.
+
+    A block indented under a list item is given without its indent, as it would be typed.
+    """
+    return [textwrap.dedent(text) for _, text in _PYTHON.findall(path.read_text())]
 
 
 def files_of(page: str, default: str | None = None) -> dict[str, str]:

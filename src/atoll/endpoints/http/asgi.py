@@ -41,7 +41,7 @@ from atoll.messaging.context import Request as CallRequest
 from atoll.messaging.context import Response as CallResponse
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from atoll.endpoints.api import Api
     from atoll.endpoints.http.cors import CorsOptions
@@ -231,9 +231,10 @@ class HttpApp:
                 )
             require_json(request)
             body = await request.body(limit)
+            headers: Sequence[tuple[bytes, bytes]]
             if not in_context:
                 answer = await engine.handle(body)
-                headers: list[tuple[bytes, bytes]] = []
+                headers = ()
             else:  # a batch's members share the context, and add their headers in order
                 context = CallContext(call_request(request, "jsonrpc"))
                 token = enter(context)

@@ -118,3 +118,37 @@ async def test_a_json_rpc_call_returns_once_what_it_committed_is_handled():
         assert handled == [Posted(1, "bo")]
         await harness.rpc.notifications.post(to="cy")
         assert handled == [Posted(1, "bo"), Posted(2, "cy")]
+
+
+@atoll.message("post.Shipped")
+@dataclass(frozen=True)
+class Shipped:
+    parcel: int
+    to: str
+
+
+@atoll.message("post.Shipped")
+@dataclass(frozen=True)
+class ShippedAsMailSeesIt:
+    """A consumer's own declaration of the post office's event: the same name on the wire."""
+
+    parcel: int
+
+
+async def test_a_relayed_event_is_read_as_any_type_of_its_name_on_the_wire():
+    schema = Schema()
+    schema.map(Parcel)
+    service = atoll.Service("post")
+    service.database(schema, PostUnits)
+
+    @service.command(Post)
+    async def ship(command: Post, uow: PostUnits) -> None:
+        async with uow:
+            uow.publish(Shipped(7, command.to))
+            await uow.commit()
+
+    async with atoll.testing.run(service, argv=["--db-url", "memory://"]) as harness:
+        await harness.send(Post("ada"))
+        assert harness.events_of(Shipped) == [Shipped(7, "ada")]
+        assert harness.events_of(ShippedAsMailSeesIt) == [ShippedAsMailSeesIt(7)]
+        assert len(harness.events) == 1

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -41,7 +42,7 @@ from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.broker import Broker
 from atoll.messaging.bus import MessageBus
-from atoll.messaging.envelope import message_type, open_envelope
+from atoll.messaging.envelope import message_name, message_type, open_envelope
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.persistence.relay import OutboxRelay
 from atoll.service.broker_link import BrokerLink
@@ -198,11 +199,24 @@ class ServiceHarness:
         handler of this process handles it. Those of a handler that failed are not raised, so
         not counted.
         """
-        return list(self._recorder.events)
+        return [_opened(event) for event in self._recorder.events]
 
     def events_of(self, event_type: type[E]) -> list[E]:
-        """The events of :attr:`events` that are instances of ``event_type``, in order."""
-        return [event for event in self._recorder.events if isinstance(event, event_type)]
+        """The events of :attr:`events` that are instances of ``event_type``, in order.
+
+        An event a relay published counts when its name on the wire is ``event_type``'s, and
+        is read as one: another type of the process may carry the same name (a consumer's
+        own declaration of a producer's event).
+        """
+        name = message_name(event_type)
+        found: list[E] = []
+        for event in self._recorder.events:
+            if isinstance(event, _Relayed):
+                if event.envelope.type == name:
+                    found.append(open_envelope(event.envelope, event_type))  # type: ignore[arg-type]
+            elif isinstance(event, event_type):
+                found.append(event)
+        return found
 
     async def send(self, message: object) -> Any:
         """Handle a command or query through the bus and return its handler's result.
@@ -385,13 +399,27 @@ class _RecordingPublisher:
         self._seen: set[str] = set()
 
     def publish(self, envelope: Envelope) -> Awaitable[None]:
-        kind = message_type(envelope.type)
         # Recorded before its handlers run, so that it precedes what they raise; and once,
         # however often it is published again after a handler failed.
-        if kind is not None and envelope.id not in self._seen:
+        if envelope.id not in self._seen and message_type(envelope.type) is not None:
             self._seen.add(envelope.id)
-            self.recorder.events.append(open_envelope(envelope, kind))
+            self.recorder.events.append(_Relayed(envelope))
         return self.publisher.publish(envelope)  # as it is: a future stays one
+
+
+@dataclass(frozen=True, slots=True)
+class _Relayed:
+    """An event a relay published: read as the type asked for, or the one its name gives."""
+
+    envelope: Envelope
+
+
+def _opened(event: object) -> object:
+    if isinstance(event, _Relayed):
+        kind = message_type(event.envelope.type)
+        assert kind is not None  # noqa: S101 - recorded only when a type has the name
+        return open_envelope(event.envelope, kind)
+    return event
 
 
 class _EventRecorder:

@@ -37,6 +37,7 @@ def test_all_is_sorted_and_holds_exactly_the_daily_names():
         "Delivery",
         "Events",
         "Headers",
+        "Identity",
         "InFlight",
         "Lifecycle",
         "MessageBus",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from atoll.persistence.repository import Repository
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
+    from atoll.security.identity import Identity
 
 __all__ = [
     "App",
@@ -42,6 +43,7 @@ __all__ = [
     "Delivery",
     "Events",
     "Headers",
+    "Identity",
     "InFlight",
     "Lifecycle",
     "MessageBus",
@@ -73,6 +75,7 @@ _LAZY = {
     "Delivery": "atoll.messaging.envelope",
     "Events": "atoll.messaging.bus",
     "Headers": "atoll.messaging.context",
+    "Identity": "atoll.security.identity",
     "Request": "atoll.messaging.context",
     "Response": "atoll.messaging.context",
     "MessageBus": "atoll.messaging.bus",

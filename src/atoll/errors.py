@@ -30,6 +30,10 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │       └── TooManyConflictsError           ...until the retries ran out
     ├── BrokerError                             a message broker refused what was asked
     ├── RemoteError                             a remote service answered with an error
+    ├── AuthenticationError(PermissionError)    who is calling could not be established
+    │   ├── UnauthenticatedError                    a call that needs credentials had none
+    │   ├── InvalidTokenError                       the credentials given do not verify
+    │   └── MalformedCredentialsError               the credentials are not sent as they must be
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 __all__ = [
     "AtollError",
+    "AuthenticationError",
     "BrokerError",
     "BrokerUnavailableError",
     "ConfigError",
@@ -48,7 +53,9 @@ __all__ = [
     "DeliveryError",
     "DuplicateMessageError",
     "GraphError",
+    "InvalidTokenError",
     "LifecycleError",
+    "MalformedCredentialsError",
     "MissingDependencyError",
     "MissingProviderError",
     "NoHandlerError",
@@ -62,6 +69,7 @@ __all__ = [
     "TargetError",
     "TaskFailedError",
     "TooManyConflictsError",
+    "UnauthenticatedError",
     "UnavailableError",
 ]
 
@@ -273,3 +281,36 @@ class RemoteError(AtollError):
 
 class RemoteUnavailableError(UnavailableError):
     """A remote service could not be reached, or did not answer within its timeout."""
+
+
+class AuthenticationError(AtollError, PermissionError):
+    """Who is calling could not be established: answered 401 (400 when malformed).
+
+    The message is for the caller (RFC 6750's ``error_description``): it never holds a token,
+    a key or any part of them.
+
+    Attributes:
+        code: RFC 6750's ``error`` of the ``WWW-Authenticate`` challenge (``invalid_token``,
+            ``invalid_request``), or ``""`` when no credentials were given.
+    """
+
+    code = ""
+
+
+class UnauthenticatedError(AuthenticationError):
+    """A call that needs an identity came without credentials (``--auth-anonymous`` off)."""
+
+
+class InvalidTokenError(AuthenticationError):
+    """The token given is expired, revoked, malformed or not for this service."""
+
+    code = "invalid_token"
+
+
+class MalformedCredentialsError(AuthenticationError):
+    """The credentials are not sent as they must be: answered 400 (``invalid_request``).
+
+    Two ``Authorization`` headers, a token in the URL, ``Bearer`` without a token.
+    """
+
+    code = "invalid_request"

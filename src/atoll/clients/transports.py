@@ -32,6 +32,7 @@ from atoll._version import __version__
 from atoll.endpoints.rpc.jsonrpc import INTERNAL_ERROR
 from atoll.errors import BrokerUnavailableError, ConfigError, RemoteError, RemoteUnavailableError
 from atoll.kernel.options import masked_url
+from atoll.messaging.context import LOCAL_REQUEST, CallContext, current_call, enter
 
 if TYPE_CHECKING:
     import httpx
@@ -124,8 +125,8 @@ class LocalTransport:
 
     The bodies are the bytes HTTP would carry, so the engine decodes, validates and fails as
     behind a server. It runs in a task of its own with empty context variables, as in another
-    process: it sees nothing of the caller's request scope or unit of work. There is no
-    timeout: nothing can be unreachable.
+    process: it sees nothing of the caller's request scope or unit of work, only who is
+    calling (the caller's identity). There is no timeout: nothing can be unreachable.
 
     Args:
         engine: answers the bodies.
@@ -137,8 +138,16 @@ class LocalTransport:
         self.url = f"local://{name}"
 
     async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
-        """Answer ``body`` with the engine; None for a notification."""
-        answer = await asyncio.create_task(self.engine.handle(body), context=contextvars.Context())
+        """Answer ``body`` with the engine; None for a notification.
+
+        The caller's identity, once its own call established it, goes with the call: a
+        handler calling another service of its process calls as the one who called it.
+        """
+        context = contextvars.Context()
+        caller = current_call()
+        if caller is not None and caller.identity is not None:
+            context.run(enter, CallContext(LOCAL_REQUEST, caller.identity))
+        answer = await asyncio.create_task(self.engine.handle(body), context=context)
         return None if notification else answer
 
     async def aclose(self) -> None:

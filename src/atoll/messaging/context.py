@@ -291,11 +291,13 @@ class CallContext:
     both types read it.
     """
 
-    __slots__ = ("request", "responses")
+    __slots__ = ("identity", "request", "responses")
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, identity: object = None) -> None:
         self.request = request
         self.responses: list[Response] = []
+        self.identity = identity
+        """Who is calling, once established (an ``atoll.Identity``); ``None`` until then."""
 
     def respond(self) -> Response:
         """A response for one handler call, kept for the transport to read after it."""

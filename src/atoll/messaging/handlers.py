@@ -91,6 +91,7 @@ class Handler:
         name: its name as callers see it: the RPC method, the operation id.
         service: the name of the service that declared it.
         message: the message type of a command, event or query handler.
+        public: whether anonymous callers are served even where the service refuses them.
     """
 
     function: Callable[..., Any]
@@ -98,6 +99,7 @@ class Handler:
     name: str
     service: str
     message: type | None = None
+    public: bool = False
     is_async: bool = field(init=False)
     returns: Any = field(init=False)
     summary: str = field(init=False)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from atoll.errors import AtollError
+from atoll.errors import InvalidTokenError
 from atoll.kernel.options import Secret, masked_url, option
 
 if TYPE_CHECKING:
@@ -59,15 +59,6 @@ _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # A claim name goes into error messages, and those into WWW-Authenticate's quoted string.
 _CLAIM_NAME = re.compile(r"[!#-\[\]-~]+")
 _LONGEST_LEEWAY = 300.0
-
-
-class InvalidTokenError(AtollError):
-    """A bearer token was refused; the message says why, safe to show to the caller.
-
-    The message is one of a few fixed reasons (``the token has expired``, ``the token's
-    audience is not this service``...), as RFC 6750's ``error_description``: it never holds
-    the token, a part of it, or key material. Transports answer 401 with it.
-    """
 
 
 class TokenVerifier(Protocol):

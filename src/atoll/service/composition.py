@@ -29,9 +29,12 @@ from atoll.kernel.app import App
 from atoll.kernel.entrypoint import load_config, running
 from atoll.kernel.health import Readiness
 from atoll.kernel.lifecycle import Lifecycle, State
+from atoll.kernel.providers import Scope as Lifetime
 from atoll.messaging.broker import Broker  # noqa: TC001 - the container reads hints at run time
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.options import BrokerOptions  # noqa: TC001 - as Broker
+from atoll.security.auth import Authenticator, AuthOptions, authenticator_for, identity_of_call
+from atoll.security.identity import Identity
 from atoll.service.broker_link import install_broker
 from atoll.service.definition import ServiceDefinition
 from atoll.service.system import SystemDefinition
@@ -111,24 +114,7 @@ def compose(
     api = services[0].api() if alone else system_api(name, app.version, services, app.description)
     api.wrappers[:0] = wrappers  # the system's own, outermost
     install_broker(app, services)
-    app.options("server", ServerOptions)
-    app.options("cors", CorsOptions)
-
-    def make_rpc_engines(bus: MessageBus, options: ServerOptions) -> RpcEngines:
-        return RpcEngines(api, bus, max_batch=options.max_batch)
-
-    def make_http_app(
-        bus: MessageBus,
-        options: ServerOptions,
-        engines: RpcEngines,
-        readiness: Readiness,
-        cors: CorsOptions,
-    ) -> HttpApp:
-        return HttpApp(api, bus, options, engines, readiness=readiness, cors=cors)
-
-    app.provide(make_readiness)
-    app.provide(make_rpc_engines)
-    app.provide(make_http_app, when=serves_http)
+    _install_endpoints(app, api)
     app.options("clients", ClientOptions)
     prefix = app.env_prefix
 
@@ -144,6 +130,46 @@ def compose(
     if serve:
         app.provide(_server_for_http_app, when=serves_http)
     return app
+
+
+def _install_endpoints(app: App, api: Api) -> None:
+    """The options and providers of the endpoints serving ``api``: HTTP, JSON-RPC, identity."""
+    app.options("server", ServerOptions)
+    app.options("cors", CorsOptions)
+    app.options("auth", AuthOptions)
+    name = app.name
+
+    def make_authenticator(options: AuthOptions, readiness: Readiness) -> Authenticator:
+        return authenticator_for(options, name, readiness)
+
+    def make_rpc_engines(
+        bus: MessageBus, options: ServerOptions, authenticator: Authenticator
+    ) -> RpcEngines:
+        return RpcEngines(api, bus, max_batch=options.max_batch, authenticator=authenticator)
+
+    def make_http_app(  # noqa: PLR0917 - what the app is made of, each by type
+        bus: MessageBus,
+        options: ServerOptions,
+        engines: RpcEngines,
+        readiness: Readiness,
+        cors: CorsOptions,
+        authenticator: Authenticator,
+    ) -> HttpApp:
+        return HttpApp(
+            api,
+            bus,
+            options,
+            engines,
+            readiness=readiness,
+            cors=cors,
+            authenticator=authenticator,
+        )
+
+    app.provide(make_authenticator)
+    app.provide(identity_of_call, scope=Lifetime.REQUEST, provides=Identity)
+    app.provide(make_readiness)
+    app.provide(make_rpc_engines)
+    app.provide(make_http_app, when=serves_http)
 
 
 def compose_target(

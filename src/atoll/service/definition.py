@@ -34,7 +34,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from atoll.endpoints.api import METHODS, Api, Method, Route, Wrapper, kebab, snake
 from atoll.errors import (
     AlreadyExistsError,
+    AuthenticationError,
     ConfigError,
+    MalformedCredentialsError,
     OutOfRangeError,
     ProviderError,
     TooManyConflictsError,
@@ -54,7 +56,13 @@ if TYPE_CHECKING:
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
 
-__all__ = ["ALREADY_EXISTS_CODE", "CONFLICT_CODE", "OUT_OF_RANGE_CODE", "ServiceDefinition"]
+__all__ = [
+    "ALREADY_EXISTS_CODE",
+    "CONFLICT_CODE",
+    "OUT_OF_RANGE_CODE",
+    "UNAUTHENTICATED_CODE",
+    "ServiceDefinition",
+]
 
 CONFLICT_CODE = -32009
 """The JSON-RPC code of a change that lost to concurrent ones on every run (REST: 409)."""
@@ -64,6 +72,10 @@ ALREADY_EXISTS_CODE = -32010
 
 OUT_OF_RANGE_CODE = -32011
 """The JSON-RPC code of a value out of the range its database column holds (REST: 422)."""
+
+UNAUTHENTICATED_CODE = -32012
+"""The JSON-RPC code of a call whose caller is unknown: no, bad or malformed credentials
+(REST: 401, or 400 when malformed); broker RPC and in-process clients answer it too."""
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -92,6 +104,15 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self.methods: list[Method] = []
         self.faults = FaultMap()
         self._default_faults = FaultMap()
+        self._default_faults.add(
+            AuthenticationError, status=401, code=UNAUTHENTICATED_CODE, title="unauthenticated"
+        )
+        self._default_faults.add(
+            MalformedCredentialsError,
+            status=400,
+            code=UNAUTHENTICATED_CODE,
+            title="malformed credentials",
+        )
         self.middleware: list[Middleware] = []
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.wrappers: list[Wrapper] = []
@@ -106,6 +127,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         path: str | Literal[False] | None = None,
         status: int = 200,
+        public: bool = False,
     ) -> Callable[[F], F]:
         """Handle the command ``message``: its one handler, on the bus and every transport.
 
@@ -115,8 +137,9 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             path: the REST route (POST); the type's name in kebab case by default, or False
                 for none.
             status: the status of a successful REST response.
+            public: serve anonymous callers even where the service refuses them.
         """
-        return self._message(HandlerKind.COMMAND, message, name, path, "POST", status)
+        return self._message(HandlerKind.COMMAND, message, name, path, "POST", status, public)
 
     def query(
         self,
@@ -124,9 +147,10 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         *,
         name: str | None = None,
         path: str | Literal[False] | None = None,
+        public: bool = False,
     ) -> Callable[[F], F]:
         """Handle the query ``message``: like a command, but over GET and changing nothing."""
-        return self._message(HandlerKind.QUERY, message, name, path, "GET", 200)
+        return self._message(HandlerKind.QUERY, message, name, path, "GET", 200, public)
 
     def on(self, event: type) -> Callable[[F], F]:
         """Handle every ``event`` raised in this process (and, later, from a broker)."""
@@ -147,12 +171,13 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         path: str | Literal[False] | None,
         method: str,
         status: int,
+        public: bool,  # noqa: FBT001 - private, passed on by command() and query()
     ) -> Callable[[F], F]:
         _check_message_type(message, kind.value)
         rpc_name = name or snake(message.__name__)
 
         def register(function: F) -> F:
-            handler = Handler(function, kind, rpc_name, self.name, message)
+            handler = Handler(function, kind, rpc_name, self.name, message, public)
             self._check_method_name(rpc_name, handler)
             default = f"/{kebab(message.__name__)}"
             route = None if path is False else _route(method, path or default, handler, status)
@@ -170,14 +195,21 @@ class ServiceDefinition(Declarations, AsgiWrapping):
     def rpc(self, function: F, /) -> F: ...
 
     @overload
-    def rpc(self, function: None = None, /, *, name: str | None = None) -> Callable[[F], F]: ...
+    def rpc(
+        self, function: None = None, /, *, name: str | None = None, public: bool = False
+    ) -> Callable[[F], F]: ...
 
-    def rpc(self, function: F | None = None, /, *, name: str | None = None) -> Any:
-        """Expose ``function`` as a JSON-RPC method, named after it unless ``name`` is given."""
+    def rpc(
+        self, function: F | None = None, /, *, name: str | None = None, public: bool = False
+    ) -> Any:
+        """Expose ``function`` as a JSON-RPC method, named after it unless ``name`` is given.
+
+        ``public=True`` serves anonymous callers even where the service refuses them.
+        """
 
         def register(function: F) -> F:
             method = name or function.__name__
-            handler = Handler(function, HandlerKind.RPC, method, self.name)
+            handler = Handler(function, HandlerKind.RPC, method, self.name, public=public)
             self._check_method_name(method, handler)
             self.handlers.append(handler)
             self.methods.append(Method(method, handler))
@@ -186,12 +218,19 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         return register if function is None else register(function)
 
     def route(
-        self, method: str, path: str, *, status: int = 200, name: str | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 200,
+        name: str | None = None,
+        public: bool = False,
     ) -> Callable[[F], F]:
         """Answer ``method path`` with the decorated function.
 
         Path parameters (``/runs/{run_id}``) and query parameters are the function's
         parameters of scalar types; a parameter of a dataclass type is the JSON body.
+        ``public=True`` serves anonymous callers even where the service refuses them.
         """
         verb = method.upper()
         if verb not in METHODS:
@@ -201,7 +240,9 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             )
 
         def register(function: F) -> F:
-            handler = Handler(function, HandlerKind.ROUTE, name or function.__name__, self.name)
+            handler = Handler(
+                function, HandlerKind.ROUTE, name or function.__name__, self.name, public=public
+            )
             route = _route(verb, path, handler, status)
             self.handlers.append(handler)
             self.routes.append(route)
@@ -209,25 +250,35 @@ class ServiceDefinition(Declarations, AsgiWrapping):
 
         return register
 
-    def get(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+    def get(
+        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+    ) -> Callable[[F], F]:
         """Answer ``GET path``; see :meth:`route`."""
-        return self.route("GET", path, status=status, name=name)
+        return self.route("GET", path, status=status, name=name, public=public)
 
-    def post(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+    def post(
+        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+    ) -> Callable[[F], F]:
         """Answer ``POST path``; see :meth:`route`."""
-        return self.route("POST", path, status=status, name=name)
+        return self.route("POST", path, status=status, name=name, public=public)
 
-    def put(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+    def put(
+        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+    ) -> Callable[[F], F]:
         """Answer ``PUT path``; see :meth:`route`."""
-        return self.route("PUT", path, status=status, name=name)
+        return self.route("PUT", path, status=status, name=name, public=public)
 
-    def patch(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+    def patch(
+        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+    ) -> Callable[[F], F]:
         """Answer ``PATCH path``; see :meth:`route`."""
-        return self.route("PATCH", path, status=status, name=name)
+        return self.route("PATCH", path, status=status, name=name, public=public)
 
-    def delete(self, path: str, *, status: int = 200, name: str | None = None) -> Callable[[F], F]:
+    def delete(
+        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+    ) -> Callable[[F], F]:
         """Answer ``DELETE path``; see :meth:`route`."""
-        return self.route("DELETE", path, status=status, name=name)
+        return self.route("DELETE", path, status=status, name=name, public=public)
 
     # Every check comes before any list changes, so a refused declaration leaves no trace.
     def _check_method_name(self, name: str, handler: Handler) -> None:

@@ -42,6 +42,7 @@ from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.broker import Broker
 from atoll.messaging.bus import MessageBus
+from atoll.messaging.context import LOCAL_REQUEST, CallContext, enter, leave
 from atoll.messaging.envelope import message_name, message_type, open_envelope
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.persistence.relay import OutboxRelay
@@ -50,7 +51,7 @@ from atoll.service.composition import compose_target, serves_http
 from atoll.testing.client import TEST_BASE_URL
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 
     from atoll.clients.remote import RemoteService
     from atoll.clients.transports import LocalTransport
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from atoll.messaging.bus import Call, Middleware, Next
     from atoll.messaging.envelope import Envelope
     from atoll.messaging.publishing import Publisher
+    from atoll.security.identity import Identity
     from atoll.service.runnable import Service, System
 
 __all__ = ["ServiceHarness", "run"]
@@ -266,6 +268,20 @@ class ServiceHarness:
         replace what a component holds with ``overrides=`` of :func:`run`.
         """
         return self.container.override(tp, value, name=name)
+
+    @contextlib.contextmanager
+    def acting_as(self, identity: Identity) -> Iterator[None]:
+        """Call as ``identity`` until the block ends, as a caller whose token proved it.
+
+        :attr:`rpc`, :meth:`send` and :meth:`publish` carry it: a guarded method serves it,
+        and a handler asking for :class:`atoll.Identity` gets it. :attr:`client` does not:
+        an HTTP request proves who it is with its own ``Authorization`` header.
+        """
+        token = enter(CallContext(LOCAL_REQUEST, identity))
+        try:
+            yield
+        finally:
+            leave(token)
 
     @property
     def rpc(self) -> RemoteService:

@@ -35,7 +35,7 @@ from atoll.endpoints.http.requests import (
 from atoll.endpoints.http.responses import send_bytes, send_empty, send_json, send_problem
 from atoll.endpoints.http.rest import RestEndpoint
 from atoll.endpoints.http.routing import Router
-from atoll.errors import ConfigError
+from atoll.errors import AuthenticationError, ConfigError
 from atoll.messaging.context import CallContext, enter, leave
 from atoll.messaging.context import Request as CallRequest
 from atoll.messaging.context import Response as CallResponse
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.rpc.jsonrpc import JsonRpc
     from atoll.kernel.health import Readiness
     from atoll.messaging.bus import MessageBus
+    from atoll.security.auth import Authenticator
 
 __all__ = ["HEALTH_PATHS", "LIVE_PATH", "READY_PATH", "HttpApp"]
 
@@ -84,6 +85,7 @@ class HttpApp:
             broker RPC and in-process clients answer through the same ones.
         readiness: what ``/health/ready`` reports; without it, ready with no checks.
         cors: which origins' pages may call from a browser; none without it.
+        authenticator: authenticates the calls of the handlers it guards; none without it.
 
     Attributes:
         entry: what a server serves: this app, inside the ASGI middleware the API declares
@@ -100,8 +102,10 @@ class HttpApp:
         *,
         readiness: Readiness | None = None,
         cors: CorsOptions | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         self.api = api
+        self.authenticator = authenticator
         self.bus = bus
         self.options = options
         self.engines = engines
@@ -109,7 +113,7 @@ class HttpApp:
         self.router: Router[RestEndpoint] = Router()
         self.endpoints: list[RestEndpoint] = []
         for route in api.routes:
-            endpoint = RestEndpoint(route, bus, options.max_body)
+            endpoint = RestEndpoint(route, bus, options.max_body, authenticator)
             try:
                 self.router.add(route.method, route.path, endpoint, endpoint.path_types)
             except ConfigError as error:
@@ -248,9 +252,13 @@ class HttpApp:
             else:
                 await send_json(send, 200, answer, headers)
 
-        # Only an app some handler of which asks for the request or response sets the context.
+        # Only an app some handler of which asks for the request or response, or is guarded,
+        # sets the context.
+        authenticator = self.authenticator
         in_context = any(
-            self.bus.asks_for(handler, CallRequest, CallResponse) for handler in self.bus.handlers
+            self.bus.asks_for(handler, CallRequest, CallResponse)
+            or (authenticator is not None and authenticator.guards(handler, self.bus))
+            for handler in self.bus.handlers
         )
         return serve
 
@@ -260,7 +268,13 @@ class HttpApp:
             # A problem's "type" is a URI naming the kind of problem (RFC 9457, 3.1.1), which
             # an exception's class name is not: it goes in a member of its own.
             extra = {("error_type" if key == "type" else key): v for key, v in fault.data.items()}
-            return HTTPError(fault.status, fault.detail, title=fault.title, extra=extra)
+            headers: tuple[tuple[bytes, bytes], ...] = ()
+            if isinstance(error, AuthenticationError) and self.authenticator is not None:
+                challenge = self.authenticator.challenge(error.code, fault.detail)
+                headers = ((b"www-authenticate", challenge),)
+            return HTTPError(
+                fault.status, fault.detail, title=fault.title, extra=extra, headers=headers
+            )
         correlation = uuid.uuid4().hex
         logger.error(
             "%s %s failed (correlation id %s)",

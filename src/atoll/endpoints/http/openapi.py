@@ -17,6 +17,7 @@ import msgspec
 
 from atoll.endpoints.http.problems import PROBLEM_JSON
 from atoll.endpoints.shown import shown
+from atoll.errors import AuthenticationError
 
 if TYPE_CHECKING:
     from atoll.endpoints.api import Api
@@ -98,7 +99,9 @@ def openapi_document(
                 "content": {"application/json": {"schema": schema(returns)}},
             }
         takes_input = bool(parameters) or endpoint.body is not None or handler.message is not None
-        responses.update(_errors(handler, faults, takes_input=takes_input))
+        responses.update(
+            _errors(handler, faults, takes_input=takes_input, guarded=endpoint.guarded)
+        )
         operation["responses"] = responses
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     if rpc_path is not None:
@@ -111,13 +114,24 @@ def _errors(
     faults: list[tuple[type[BaseException], FaultRule]],
     *,
     takes_input: bool,
+    guarded: bool,
 ) -> dict[str, Any]:
-    """The error responses an operation can answer: 422 if it takes input, its faults, 500."""
+    """The error responses an operation can answer: 422 if it takes input, its faults, 500.
+
+    The errors of authentication (401, 400) only where its calls are authenticated.
+    """
     errors: dict[int, str] = {}
     if takes_input:
         errors[422] = "The request is invalid: malformed JSON or a value of the wrong type."
     listed = raised_names(inspect.getdoc(handler.function))  # read once per operation
-    statuses = sorted({rule.status for error, rule in faults if _may_raise(handler, error, listed)})
+    statuses = sorted(
+        {
+            rule.status
+            for error, rule in faults
+            if (guarded or not issubclass(error, AuthenticationError))
+            and _may_raise(handler, error, listed)
+        }
+    )
     errors.update(dict.fromkeys(statuses, "An error of the service."))
     errors[500] = "An unexpected failure; its correlation id is in the service's log."
     return {str(status): _problem(text) for status, text in errors.items()}

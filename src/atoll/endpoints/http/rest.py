@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.http.types import Receive, Scope
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
+    from atoll.security.auth import Authenticator
 
 __all__ = ["RestEndpoint", "path_names"]
 
@@ -63,7 +64,13 @@ def path_names(template: str) -> list[str]:
 class RestEndpoint:
     """Answers one route: decode, call the handler through the bus, encode."""
 
-    def __init__(self, route: Route, bus: MessageBus, max_body: int) -> None:
+    def __init__(
+        self,
+        route: Route,
+        bus: MessageBus,
+        max_body: int,
+        authenticator: Authenticator | None = None,
+    ) -> None:
         self.route = route
         self.bus = bus
         self.max_body = max_body
@@ -93,7 +100,13 @@ class RestEndpoint:
         self._body_guard = unknown_keys_guard(decoded)
         self._body_fields = _fields_of(decoded)
         self._status = route.status
-        self._call = showing(bus.caller(handler), handler.returns)  # no aggregate bookkeeping
+        call = bus.caller(handler)
+        guarded = authenticator is not None and authenticator.guards(handler, bus)
+        self.guarded = guarded
+        """Whether its calls are authenticated (the API documents list 401 for it)."""
+        if authenticator is not None:
+            call = authenticator.guard(handler, bus, call)
+        self._call = showing(call, handler.returns)  # no aggregate bookkeeping
         # The common shapes get a respond() of their own, which does nothing it need not.
         self.respond: Responder = self._respond
         if self._query_type is None and self.message is None:
@@ -101,7 +114,7 @@ class RestEndpoint:
                 self.respond = self._respond_from_path
             else:
                 self.respond = self._respond_with_body
-        if bus.asks_for(handler, CallRequest, CallResponse):  # alone pays for the call context
+        if guarded or bus.asks_for(handler, CallRequest, CallResponse):  # alone pays for it
             self._respond_plainly = self.respond
             self.respond = self._respond_in_context
 

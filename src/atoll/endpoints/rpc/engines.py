@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.api import Api, Method
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
+    from atoll.security.auth import Authenticator
 
 __all__ = ["RpcEngines", "rpc_engine", "rpc_methods"]
 
@@ -42,16 +43,27 @@ class RpcEngines(Mapping[str, JsonRpc]):
         api: the API of a service, or of a system (whose ``parts`` are its services' APIs).
         bus: the bound bus the handlers are called through.
         max_batch: the most calls one JSON-RPC batch may hold, on every transport.
+        authenticator: authenticates the calls of the handlers it guards; none without it.
 
     Raises:
         ConfigError: a method cannot be served (see :class:`~atoll.endpoints.rpc.jsonrpc.JsonRpc`).
     """
 
-    def __init__(self, api: Api, bus: MessageBus, *, max_batch: int = 100) -> None:
+    def __init__(
+        self,
+        api: Api,
+        bus: MessageBus,
+        *,
+        max_batch: int = 100,
+        authenticator: Authenticator | None = None,
+    ) -> None:
         self.api = api
-        self.whole = rpc_engine(api, bus, max_batch=max_batch)
+        self.whole = rpc_engine(api, bus, max_batch=max_batch, authenticator=authenticator)
         self._engines: dict[str, JsonRpc] = (
-            {part.title: rpc_engine(part, bus, max_batch=max_batch) for part in api.parts}
+            {
+                part.title: rpc_engine(part, bus, max_batch=max_batch, authenticator=authenticator)
+                for part in api.parts
+            }
             if api.parts
             else {api.title: self.whole}
         )
@@ -69,15 +81,19 @@ class RpcEngines(Mapping[str, JsonRpc]):
         return f"RpcEngines({', '.join(self._engines)})"
 
 
-def rpc_methods(methods: Iterable[Method], bus: MessageBus) -> list[RpcMethod]:
+def rpc_methods(
+    methods: Iterable[Method], bus: MessageBus, authenticator: Authenticator | None = None
+) -> list[RpcMethod]:
     """The JSON-RPC methods of ``methods``, each calling its handler through ``bus``."""
-    return [_rpc_method(method.name, method.handler, bus) for method in methods]
+    return [_rpc_method(method.name, method.handler, bus, authenticator) for method in methods]
 
 
-def rpc_engine(api: Api, bus: MessageBus, *, max_batch: int = 100) -> JsonRpc:
+def rpc_engine(
+    api: Api, bus: MessageBus, *, max_batch: int = 100, authenticator: Authenticator | None = None
+) -> JsonRpc:
     """A JSON-RPC engine answering ``api``'s methods through ``bus``."""
     return JsonRpc(
-        rpc_methods(api.methods, bus),
+        rpc_methods(api.methods, bus, authenticator),
         faults=api.faults,
         max_batch=max_batch,
         title=api.title,
@@ -86,7 +102,9 @@ def rpc_engine(api: Api, bus: MessageBus, *, max_batch: int = 100) -> JsonRpc:
     )
 
 
-def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
+def _rpc_method(
+    name: str, handler: Handler, bus: MessageBus, authenticator: Authenticator | None
+) -> RpcMethod:
     if handler.message is not None:
         message = handler.message
         parameter = bus.signature(handler).inputs[0].name
@@ -106,6 +124,8 @@ def _rpc_method(name: str, handler: Handler, bus: MessageBus) -> RpcMethod:
         call = bus.caller(handler)
     if bus.asks_for(handler, Request, Response):
         call = _apart(call)
+    if authenticator is not None:  # outside: a batch's members share one authentication
+        call = authenticator.guard(handler, bus, call)
     shown_as = shown(handler.returns)
     return RpcMethod(
         name=name,
@@ -133,7 +153,7 @@ def _apart(call: _Call) -> _Call:
         outer = current_call()
         if outer is None:
             return await call(arguments)
-        inner = CallContext(outer.request)
+        inner = CallContext(outer.request, outer.identity)
         token = enter(inner)
         try:
             result = await call(arguments)

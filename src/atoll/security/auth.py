@@ -1,0 +1,220 @@
+"""Authentication: the identity a call's credentials prove, established once per request.
+
+The ``[auth]`` option section says which credentials a service accepts (a JWT issuer, under
+``[auth.jwt]``) and whether a call without any is served (``--auth-anonymous``, on by
+default). The :class:`Authenticator` reads the credentials of the call in progress (its
+:class:`~atoll.messaging.context.Request`), verifies them, and keeps the identity on the
+call's context, so that a JSON-RPC batch is authenticated once and every handler of the call
+sees the same identity.
+
+Every transport passes through :meth:`Authenticator.guard`: REST routes, JSON-RPC methods
+over HTTP, broker RPC and in-process clients (their engine is the same). It wraps a handler's
+call only where there is something to do: the handler asks for :class:`Identity` (directly or
+through a provider), or the service refuses anonymous calls and the handler is not marked
+``public=True``. A service that does neither pays nothing.
+
+Credentials are read as RFC 6750 says, and no other way:
+
+- ``Authorization: Bearer <token>``, once; another scheme is no credentials of atoll's;
+- two ``Authorization`` headers, ``Bearer`` without a token, or a token holding spaces:
+  :class:`~atoll.errors.MalformedCredentialsError` (400, ``invalid_request``);
+- a token in the URL (``?access_token=``): refused the same way, since URLs end up in logs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from atoll.errors import MalformedCredentialsError, UnauthenticatedError
+from atoll.kernel.options import option
+from atoll.messaging.context import CallContext, current_call
+from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
+from atoll.security.tokens import JwtOptions
+
+if TYPE_CHECKING:
+    from atoll.kernel.health import Readiness
+    from atoll.messaging.bus import MessageBus
+    from atoll.messaging.context import Request
+    from atoll.messaging.handlers import Handler
+    from atoll.security.tokens import TokenVerifier
+
+__all__ = [
+    "AuthOptions",
+    "Authenticator",
+    "authenticator_for",
+    "bearer_token",
+    "identity_of_call",
+]
+
+
+@dataclass(frozen=True)
+class AuthOptions:
+    """Which credentials the service accepts, and whether calls without any are served."""
+
+    anonymous: bool = option(
+        default=True,
+        help="serve calls without credentials; off: every endpoint not marked public needs "
+        "an identity (401 without one)",
+    )
+    jwt: JwtOptions = option(default_factory=JwtOptions)
+
+
+class Authenticator:
+    """Establishes who is calling, and refuses a call that must say and did not.
+
+    Args:
+        options: the ``[auth]`` section.
+        realm: what the ``WWW-Authenticate`` challenge names: the service or system.
+        verifier: verifies bearer tokens; ``None`` when no issuer is configured, and a
+            bearer token is then no credential of this service (the call is anonymous).
+    """
+
+    def __init__(
+        self, options: AuthOptions, realm: str, verifier: TokenVerifier | None = None
+    ) -> None:
+        self.options = options
+        self.realm = realm
+        self.verifier = verifier
+
+    async def start(self) -> None:
+        """Start the verifier (a JWT verifier loads its keys, and fetches its JWKS)."""
+        if self.verifier is not None:
+            start = getattr(self.verifier, "start", None)
+            if start is not None:
+                await start()
+
+    async def stop(self) -> None:
+        """Stop the verifier."""
+        if self.verifier is not None:
+            stop = getattr(self.verifier, "stop", None)
+            if stop is not None:
+                await stop()
+
+    async def ping(self) -> None:
+        """Readiness: raise why the verifier is degraded (its JWKS out of reach), if it is."""
+        if self.verifier is not None:
+            state = self.verifier.check()
+            if state != "ok":
+                raise RuntimeError(state)
+
+    @property
+    def required(self) -> bool:
+        """Whether a call must prove who it is, unless its handler is public."""
+        return not self.options.anonymous
+
+    def guards(self, handler: Handler, bus: MessageBus) -> bool:
+        """Whether a call of ``handler`` is authenticated: it asks, or must prove who it is."""
+        return (self.required and not handler.public) or bus.asks_for(handler, Identity)
+
+    def guard(self, handler: Handler, bus: MessageBus, call: Any) -> Any:
+        """``call`` (of ``handler``), authenticated first where :meth:`guards` says so.
+
+        The transport must have set the call's context (its request); without one (a call
+        in the process that carried none) the call is anonymous.
+        """
+        if not self.guards(handler, bus):
+            return call
+        needs = self.required and not handler.public
+        identify = self.identify
+
+        async def guarded(arguments: dict[str, Any]) -> Any:
+            identity = await identify(current_call())
+            if needs and not identity.authenticated:
+                raise UnauthenticatedError(
+                    "this call needs credentials: send a token as Authorization: Bearer <token>"
+                )
+            return await call(arguments)
+
+        return guarded
+
+    async def identify(self, context: CallContext | None) -> Identity:
+        """The identity the call's credentials prove, established once per call context.
+
+        Raises:
+            MalformedCredentialsError: the credentials are not sent as RFC 6750 says.
+            InvalidTokenError: the token does not verify (from the verifier).
+        """
+        if context is None:
+            return ANONYMOUS
+        known = context.identity
+        if isinstance(known, Identity):
+            return known
+        token = bearer_token(context.request)
+        if token is None or self.verifier is None:
+            identity = ANONYMOUS
+        else:
+            identity = identity_of_claims(await self.verifier.verify(token))
+        context.identity = identity
+        return identity
+
+    def challenge(self, code: str = "", description: str = "") -> bytes:
+        """The ``WWW-Authenticate`` value of a 401: RFC 6750's, with the error when given."""
+        parts = [f'Bearer realm="{_quoted(self.realm)}"']
+        if code:  # no error without credentials (RFC 6750, 3.1)
+            parts.append(f'error="{code}"')
+            if description:
+                parts.append(f'error_description="{_quoted(description)}"')
+        return ", ".join(parts).encode("latin-1", errors="replace")
+
+
+def authenticator_for(options: AuthOptions, realm: str, readiness: Readiness) -> Authenticator:
+    """The authenticator ``options`` ask for: with a JWT verifier when an issuer is named.
+
+    The verifier's state joins the readiness checks (a JWKS out of reach).
+
+    Raises:
+        MissingDependencyError: the issuer is named and ``atoll[jwt]`` is not installed.
+    """
+    if not options.jwt.issuer:
+        return Authenticator(options, realm)
+    adapter = importlib.import_module("atoll.adapters.jwt")  # atoll[jwt], only when used
+    authenticator = Authenticator(options, realm, adapter.JwtVerifier(options.jwt))
+    readiness.add("auth", authenticator.ping)
+    return authenticator
+
+
+def bearer_token(request: Request) -> str | None:
+    """The bearer token ``request`` carries, or ``None``; never read from the URL.
+
+    Raises:
+        MalformedCredentialsError: two ``Authorization`` headers; ``Bearer`` without a token
+            or with spaces in it; a token in the query string.
+    """
+    if "access_token" in request.query:
+        raise MalformedCredentialsError(
+            "a token in the URL is refused, since URLs are logged: send it as "
+            "Authorization: Bearer <token>"
+        )
+    given = request.headers.getlist("authorization")
+    if not given:
+        return None
+    if len(given) > 1:
+        raise MalformedCredentialsError("send one Authorization header, not several")
+    scheme, _, token = given[0].strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None  # another scheme: no credentials of this service's
+    token = token.strip()
+    if not token:
+        raise MalformedCredentialsError("Authorization: Bearer needs a token after it")
+    if len(token.split(None, 1)) > 1:  # inner whitespace; found at C speed in a 1 MB header
+        raise MalformedCredentialsError("a bearer token holds no spaces")
+    return token
+
+
+def identity_of_call() -> Identity:
+    """The provider of :class:`Identity`: the one the call's guard established.
+
+    A handler that asks for it is always guarded, so over a transport its identity is on the
+    call's context. A delivered command or event, or a call in the process that carried
+    none, is anonymous.
+    """
+    context = current_call()
+    known = None if context is None else context.identity
+    return known if isinstance(known, Identity) else ANONYMOUS
+
+
+def _quoted(text: str) -> str:
+    """``text`` inside a quoted-string: no quote, backslash or control character left."""
+    return "".join(char for char in text if char.isprintable() and char not in '"\\')

@@ -481,6 +481,27 @@ async def test_a_rotated_key_is_taken_and_a_retired_one_refused_without_a_restar
     assert jwks_app.hits == 2  # within jwks_refresh of the last fetch: not fetched again
 
 
+async def test_a_token_verified_before_its_key_retired_is_refused_after(start, jwks_app, jwks_url):
+    clock = Clock()
+    verifier = await start(jwks_options(jwks_url), clock=clock)
+    old, new = rsa_pair(), rsa_pair(1)
+    kept = mint(claims(clock(), exp=int(clock()) + 3600), old)
+    assert (await verifier.verify(kept))["sub"] == "user-1"
+    assert (await verifier.verify(kept))["sub"] == "user-1"  # again: verified once already
+    jwks_app.document = jwks(new, ed25519_pair())
+    clock.advance(30)
+    await verifier.verify(mint(claims(clock()), new))  # a kid not known: fetched again
+    with refused(UNKNOWN_KEY):
+        await verifier.verify(kept)  # its key is gone: not taken for verified any longer
+
+
+async def test_a_verified_tokens_claims_are_the_callers_to_change(start):
+    verifier = await start(options())
+    token = mint(claims())
+    (await verifier.verify(token))["sub"] = "someone else"
+    assert (await verifier.verify(token))["sub"] == "user-1"
+
+
 async def test_unknown_kids_fetch_the_jwks_once_per_refresh_period(start, jwks_app, jwks_url):
     clock = Clock()
     verifier = await start(jwks_options(jwks_url, jwks_refresh=30.0), clock=clock)

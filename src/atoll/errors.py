@@ -33,7 +33,8 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     ├── AuthenticationError(PermissionError)    who is calling could not be established
     │   ├── UnauthenticatedError                    a call that needs credentials had none
     │   ├── InvalidTokenError                       the credentials given do not verify
-    │   └── MalformedCredentialsError               the credentials are not sent as they must be
+    │   ├── MalformedCredentialsError               the credentials are not sent as they must be
+    │   └── CredentialsRefusedError                 a token endpoint refused this client
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ContainerError",
+    "CredentialsRefusedError",
     "CycleError",
     "DatabaseUnavailableError",
     "DeliveryError",
@@ -314,3 +316,11 @@ class MalformedCredentialsError(AuthenticationError):
     """
 
     code = "invalid_request"
+
+
+class CredentialsRefusedError(AuthenticationError):
+    """A token endpoint refused to give this client a token (``invalid_client``...).
+
+    Raised to the caller of a remote service whose client credentials did not get a token;
+    the message names the endpoint and the option to check, never the secret.
+    """

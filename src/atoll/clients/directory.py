@@ -7,6 +7,13 @@ Code that calls another service should not know where it runs. :class:`Clients` 
 or, for a service composed into the same process, through that service's own JSON-RPC engine
 (:class:`~atoll.clients.transports.LocalTransport`), with the same encoding, validation and
 errors. Moving a service out of the process is then a change of configuration, not of code.
+
+A call over HTTP carries a token when the section says how to get one
+(:mod:`atoll.clients.credentials`): ``--clients-token`` (one token for every service), or
+``--clients-token-url`` with ``--clients-client-id`` and ``--clients-client-secret`` (a token
+per service from a token endpoint, by the client credentials grant, its audience the
+service's name or what ``--clients-audiences`` maps the name to). A call in the process
+carries its caller's identity instead.
 """
 
 from __future__ import annotations
@@ -14,10 +21,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from atoll.clients.credentials import (
+    AuthorizedTransport,
+    ClientCredentials,
+    Credentials,
+    StaticToken,
+)
 from atoll.clients.remote import RemoteService
-from atoll.clients.transports import BrokerTransport, LocalTransport, masked, rpc_url
+from atoll.clients.transports import (
+    BrokerTransport,
+    HttpTransport,
+    LocalTransport,
+    masked,
+    rpc_url,
+)
 from atoll.errors import ConfigError
-from atoll.kernel.options import option
+from atoll.kernel.options import Secret, option
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,11 +56,72 @@ class ClientOptions:
         help="the remote services by name: users=http://127.0.0.1:8001/rpc,runs=...",
     )
     timeout: float = option(10.0, help="seconds a remote call may take at each step")
+    token: Secret | None = option(
+        default=None, help="a token sent to every remote service over HTTP"
+    )
+    token_url: str = option(
+        "", help="the token endpoint to get a token per service from (client credentials)"
+    )
+    client_id: str = option("", help="this process's client id at the token endpoint")
+    client_secret: Secret | None = option(
+        default=None, help="this process's client secret at the token endpoint"
+    )
+    scope: str = option("", help="the scopes to ask for, space-separated; the client's by default")
+    audiences: list[str] = option(
+        default_factory=list,
+        help="the audience of each service, NAME=AUDIENCE, when it is not the service's name",
+    )
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
             raise ValueError(f"timeout must be above 0 seconds, such as 10; got {self.timeout}")
         self.targets()
+        self.audience_of("")
+        if self.token is not None and self.token_url:
+            raise ValueError(
+                "token and token_url both say how to get a token; keep one: a token for every "
+                "service, or a token endpoint"
+            )
+        if self.token_url:
+            rpc_url(self.token_url)  # an http(s) URL with a host
+            if not self.client_id or self.client_secret is None:
+                raise ValueError(
+                    "token_url needs client_id and client_secret: the client's registration at "
+                    "the token endpoint"
+                )
+        elif self.client_id or self.client_secret is not None:
+            raise ValueError("client_id and client_secret need token_url: where to use them")
+
+    def audience_of(self, name: str) -> str:
+        """The audience of the service ``name``: its entry in ``audiences``, else the name.
+
+        Raises:
+            ValueError: an entry of ``audiences`` is not ``NAME=AUDIENCE``.
+        """
+        mapped: dict[str, str] = {}
+        for entry in self.audiences:
+            service, equals, audience = (part.strip() for part in entry.partition("="))
+            if not (service and equals and audience):
+                raise ValueError(
+                    f"the audiences entry {entry!r} is not NAME=AUDIENCE; write it like "
+                    "runs=https://runs.example.org"
+                )
+            mapped[service] = audience
+        return mapped.get(name, name)
+
+    def credentials(self) -> Credentials | None:
+        """What gives the tokens remote calls carry, or None when they carry none."""
+        if self.token is not None:
+            return StaticToken(self.token)
+        if self.token_url and self.client_secret is not None:
+            return ClientCredentials(
+                self.token_url,
+                self.client_id,
+                self.client_secret,
+                scope=self.scope,
+                timeout=self.timeout,
+            )
+        return None
 
     def targets(self) -> dict[str, str]:
         """The URL of each service, by name.
@@ -95,6 +175,7 @@ class Clients:
         self._urls = options.targets()
         self._env_var = f"{env_prefix}_CLIENTS_URLS".upper()
         self._services: dict[str, RemoteService] = {}
+        self._credentials = options.credentials()
 
     def get(self, name: str) -> RemoteService:
         """The service ``name``: made at the first call, the same one afterwards.
@@ -122,7 +203,11 @@ class Clients:
                 f"--clients-urls {name}=http://HOST:PORT/rpc or the environment variable "
                 f"{self._env_var}, or run both with the same --broker-url"
             )
-        return RemoteService(url, timeout=self.options.timeout)
+        if self._credentials is None:
+            return RemoteService(url, timeout=self.options.timeout)
+        http = HttpTransport(url, timeout=self.options.timeout)
+        audience = self.options.audience_of(name)
+        return RemoteService(AuthorizedTransport(http, self._credentials, audience))
 
     async def start(self) -> None:
         """Nothing to do: connections open at the first call."""
@@ -136,3 +221,5 @@ class Clients:
         services, self._services = self._services, {}
         for service in services.values():
             await service.aclose()
+        if self._credentials is not None:
+            await self._credentials.aclose()

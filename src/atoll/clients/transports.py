@@ -232,15 +232,21 @@ class HttpTransport(_Http["httpx.AsyncClient"]):
         ConfigError: ``url`` is not an http(s) URL.
     """
 
-    async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
-        """Post ``body``; return the answer's body, or None for 204 or a notification."""
+    async def exchange(
+        self, body: bytes, *, notification: bool, token: str | None = None
+    ) -> bytes | None:
+        """Post ``body``; return the answer's body, or None for 204 or a notification.
+
+        ``token``, when given, goes as ``Authorization: Bearer``.
+        """
         import httpx  # noqa: PLC0415 - loaded by the first call, not by `import atoll` (~100 ms)
 
         if self._client is None:
             self._client = httpx.AsyncClient()
+        headers = _HEADERS if token is None else {**_HEADERS, "Authorization": f"Bearer {token}"}
         try:
             answer = await self._client.post(
-                self._target, content=body, headers=_HEADERS, timeout=self.timeout
+                self._target, content=body, headers=headers, timeout=self.timeout
             )
         except httpx.TransportError as error:
             raise _unavailable(error, self.url, self.timeout) from error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -213,3 +214,69 @@ async def test_a_service_calling_another_in_the_process_calls_as_its_caller():
         with pytest.raises(RemoteError) as refused:
             await harness.rpc.methods.relay.ask()
     assert refused.value.code == -32012
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Parcel:
+    id: int | None
+    events: list[object] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Post:
+    to: str
+
+
+@dataclass(frozen=True)
+class Posted:
+    parcel: int
+
+
+@dataclass(frozen=True)
+class Delivered:
+    parcel: int
+
+
+class PostUnits(atoll.UnitOfWork):
+    parcels: atoll.Repository[Parcel]
+
+
+async def test_who_made_the_call_travels_with_the_events_it_caused_across_hops():
+    schema = atoll.Schema()
+    schema.map(Parcel)
+    post = atoll.Service("post")
+    post.database(schema, PostUnits)
+    seen: list[tuple[str, atoll.Identity]] = []
+
+    @post.command(Post)
+    async def send(command: Post, uow: PostUnits) -> None:
+        async with uow:
+            parcel = await uow.parcels.add(Parcel(None))
+            parcel.events.append(Posted(parcel.id or 0))
+            await uow.commit()
+
+    @post.on(Posted)
+    async def deliver(event: Posted, uow: PostUnits, identity: atoll.Identity) -> None:
+        seen.append(("posted", identity))
+        async with uow:
+            uow.publish(Delivered(event.parcel))
+            await uow.commit()
+
+    @post.on(Delivered)
+    async def delivered(event: Delivered, identity: atoll.Identity) -> None:
+        seen.append(("delivered", identity))
+
+    async with atoll.testing.run(post, argv=["--db-url", "memory://"]) as harness:
+        with harness.acting_as(ADA):
+            await harness.send(Post("bo"))
+        await harness.send(Post("anonymous"))
+    by_hop = [(hop, identity.kind, identity.subject, identity.scheme) for hop, identity in seen]
+    assert by_hop == [
+        ("posted", "user", "ada", "message"),
+        ("delivered", "user", "ada", "message"),
+        ("posted", "anonymous", "", ""),
+        ("delivered", "anonymous", "", ""),
+    ]

@@ -32,12 +32,13 @@ import contextvars
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from http.cookies import Morsel
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from atoll.messaging.envelope import Delivery  # noqa: TC001 - the container reads the hint
 
 __all__ = [
     "CallContext",
+    "Caller",
     "Headers",
     "Request",
     "Response",
@@ -283,6 +284,20 @@ def _cookie_value(value: str) -> str:
     return value
 
 
+class Caller(Protocol):
+    """Who is calling, as this layer knows it: ``atoll.Identity`` is one."""
+
+    @property
+    def kind(self) -> str:
+        """``"user"``, ``"service"`` or ``"anonymous"``."""
+        ...
+
+    @property
+    def subject(self) -> str:
+        """Who: ``""`` when anonymous."""
+        ...
+
+
 class CallContext:
     """The call in progress: the request, and the responses its handlers asked for.
 
@@ -293,7 +308,7 @@ class CallContext:
 
     __slots__ = ("identity", "request", "responses")
 
-    def __init__(self, request: Request, identity: object = None) -> None:
+    def __init__(self, request: Request, identity: Caller | None = None) -> None:
         self.request = request
         self.responses: list[Response] = []
         self.identity = identity

@@ -38,6 +38,7 @@ from atoll.errors import (
     PersistenceError,
     TooManyConflictsError,
 )
+from atoll.messaging.context import current_call
 from atoll.messaging.envelope import NO_DELIVERY, Delivery, seal
 from atoll.persistence.repository import Repository, repository_for
 
@@ -51,8 +52,9 @@ if TYPE_CHECKING:
 
 __all__ = ["UnitOfWork", "cached_repositories"]
 
-_CARRIED = ("traceparent", "tracestate")
-"""Headers of a delivery that the events raised while handling it carry on (trace context)."""
+_CARRIED = ("traceparent", "tracestate", "subject", "subject_kind")
+"""Headers of a delivery that the events raised while handling it carry on: the trace
+context, and who caused the first message."""
 
 T = typing.TypeVar("T")
 
@@ -210,7 +212,8 @@ class UnitOfWork:
 
         ``sender`` is the service; ``correlation_id`` is shared by everything that follows
         from one outside call (the delivery's own, or new here); ``causation_id`` is the
-        message being handled, if any; a ``traceparent`` goes on from the delivery.
+        message being handled, if any; a ``traceparent`` goes on from the delivery; so do
+        ``subject`` and ``subject_kind``, who made the outside call (when it proved who).
         """
         if self._header_values is None:
             delivery = self.delivery
@@ -219,6 +222,11 @@ class UnitOfWork:
                 headers["sender"] = self.database.service
             if delivery.message_id is None:
                 headers["correlation_id"] = uuid.uuid4().hex
+                call = current_call()  # an outside call: who made it, if it proved it
+                caller = None if call is None else call.identity
+                if caller is not None and caller.kind != "anonymous":
+                    headers["subject"] = caller.subject
+                    headers["subject_kind"] = caller.kind
             else:
                 headers["causation_id"] = delivery.message_id
                 headers["correlation_id"] = str(

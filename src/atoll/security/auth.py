@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from atoll.errors import MalformedCredentialsError, UnauthenticatedError
 from atoll.kernel.options import option
 from atoll.messaging.context import CallContext, current_call
+from atoll.messaging.envelope import Delivery  # noqa: TC001 - the container reads the hint
 from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
 from atoll.security.tokens import JwtOptions
 
@@ -203,16 +204,25 @@ def bearer_token(request: Request) -> str | None:
     return token
 
 
-def identity_of_call() -> Identity:
+def identity_of_call(delivery: Delivery) -> Identity:
     """The provider of :class:`Identity`: the one the call's guard established.
 
     A handler that asks for it is always guarded, so over a transport its identity is on the
-    call's context. A delivered command or event, or a call in the process that carried
-    none, is anonymous.
+    call's context. A delivered command or event is the one who made the outside call it
+    follows from (its ``subject`` header, ``scheme == "message"``), or anonymous; so is a
+    call in the process that carried none.
     """
     context = current_call()
     known = None if context is None else context.identity
-    return known if isinstance(known, Identity) else ANONYMOUS
+    if isinstance(known, Identity):
+        return known
+    subject = delivery.headers.get("subject")
+    if delivery.message_id is not None and isinstance(subject, str) and subject:
+        kind = delivery.headers.get("subject_kind")
+        return Identity(
+            kind="service" if kind == "service" else "user", subject=subject, scheme="message"
+        )
+    return ANONYMOUS
 
 
 def _quoted(text: str) -> str:

@@ -280,3 +280,19 @@ async def test_who_made_the_call_travels_with_the_events_it_caused_across_hops()
         ("posted", "anonymous", "", ""),
         ("delivered", "anonymous", "", ""),
     ]
+
+
+async def test_openapi_says_which_operations_take_a_bearer_token_and_which_need_one():
+    async with atoll.testing.run(guarded_service(), argv=["--no-auth-anonymous"]) as harness:
+        denying = (await harness.client.get("/openapi.json")).json()
+    async with atoll.testing.run(guarded_service()) as harness:
+        serving_all = (await harness.client.get("/openapi.json")).json()
+    scheme = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert denying["components"]["securitySchemes"] == {"bearer": scheme}
+    assert denying["paths"]["/runs"]["get"]["security"] == [{"bearer": []}]
+    assert set(denying["paths"]["/runs"]["get"]["responses"]) >= {"400", "401"}
+    assert "security" not in denying["paths"]["/status"]["get"]  # public, and asks for no one
+    assert denying["paths"]["/me"]["get"]["security"] == [{}, {"bearer": []}]  # public, asks
+    assert "security" not in serving_all["paths"]["/runs"]["get"]
+    assert "401" not in serving_all["paths"]["/runs"]["get"]["responses"]
+    assert serving_all["paths"]["/me"]["get"]["security"] == [{}, {"bearer": []}]

@@ -20,6 +20,8 @@ from atoll.endpoints.shown import shown
 from atoll.errors import AuthenticationError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from atoll.endpoints.api import Api
     from atoll.endpoints.http.rest import RestEndpoint
     from atoll.messaging.faults import FaultRule
@@ -60,53 +62,74 @@ def openapi_document(
     operation_ids = _operation_ids(endpoints, reserved=() if rpc_path is None else (_RPC_ID,))
     for endpoint, operation_id in zip(endpoints, operation_ids, strict=True):
         route = endpoint.route
-        handler = endpoint.handler
-        operation: dict[str, Any] = {
-            "operationId": operation_id,
-            "tags": [handler.service],
-        }
-        if handler.summary:
-            operation["summary"] = markdown(handler.summary)
-        if handler.description:
-            operation["description"] = markdown(handler.description)
-        parameters = [
-            {"name": name, "in": "path", "required": True, "schema": schema(tp)}
-            for name, tp in endpoint.path_types.items()
-        ]
-        parameters += [
-            {
-                "name": item.name,
-                "in": "query",
-                "required": item.required,
-                "schema": schema(item.hint),
-            }
-            for item in endpoint.query
-        ]
-        if parameters:
-            operation["parameters"] = parameters
-        if endpoint.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": schema(endpoint.body.hint)}},
-            }
-        returns = shown(handler.returns).type  # as answered: no aggregate bookkeeping
-        responses: dict[str, Any] = {}
-        if returns is None or returns is type(None):
-            responses["204"] = {"description": "Done; nothing to return."}
-        else:
-            responses[str(route.status)] = {
-                "description": "Success.",
-                "content": {"application/json": {"schema": schema(returns)}},
-            }
-        takes_input = bool(parameters) or endpoint.body is not None or handler.message is not None
-        responses.update(
-            _errors(handler, faults, takes_input=takes_input, guarded=endpoint.guarded)
-        )
-        operation["responses"] = responses
+        operation = _operation(endpoint, operation_id, schema, faults)
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     if rpc_path is not None:
         paths[rpc_path] = {"post": _rpc_operation()}
-    return _resolve(api, paths, types)
+    document = _resolve(api, paths, types)
+    if any(endpoint.guarded for endpoint in endpoints):
+        document["components"]["securitySchemes"] = {
+            _BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
+    return document
+
+
+def _operation(
+    endpoint: RestEndpoint,
+    operation_id: str,
+    schema: Callable[[Any], dict[str, Any]],
+    faults: list[tuple[type[BaseException], FaultRule]],
+) -> dict[str, Any]:
+    """The OpenAPI operation of ``endpoint``; ``schema`` gathers the types it names."""
+    route = endpoint.route
+    handler = endpoint.handler
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "tags": [handler.service],
+    }
+    if handler.summary:
+        operation["summary"] = markdown(handler.summary)
+    if handler.description:
+        operation["description"] = markdown(handler.description)
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": schema(tp)}
+        for name, tp in endpoint.path_types.items()
+    ]
+    parameters += [
+        {
+            "name": item.name,
+            "in": "query",
+            "required": item.required,
+            "schema": schema(item.hint),
+        }
+        for item in endpoint.query
+    ]
+    if parameters:
+        operation["parameters"] = parameters
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schema(endpoint.body.hint)}},
+        }
+    returns = shown(handler.returns).type  # as answered: no aggregate bookkeeping
+    responses: dict[str, Any] = {}
+    if returns is None or returns is type(None):
+        responses["204"] = {"description": "Done; nothing to return."}
+    else:
+        responses[str(route.status)] = {
+            "description": "Success.",
+            "content": {"application/json": {"schema": schema(returns)}},
+        }
+    takes_input = bool(parameters) or endpoint.body is not None or handler.message is not None
+    responses.update(_errors(handler, faults, takes_input=takes_input, guarded=endpoint.guarded))
+    if endpoint.guarded:  # a bearer token, needed or (when anonymous calls are served) not
+        operation["security"] = [{_BEARER: []}] if endpoint.needs_identity else [{}, {_BEARER: []}]
+    operation["responses"] = responses
+    return operation
+
+
+_BEARER = "bearer"
+"""The security scheme of an authenticated operation: ``Authorization: Bearer <token>``."""
 
 
 def _errors(

@@ -104,6 +104,12 @@ class RestEndpoint:
         guarded = authenticator is not None and authenticator.guards(handler, bus)
         self.guarded = guarded
         """Whether its calls are authenticated (the API documents list 401 for it)."""
+        self.needs_identity = (
+            guarded
+            and authenticator is not None
+            and (authenticator.required and not handler.public)
+        )
+        """Whether a call without credentials is refused."""
         if authenticator is not None:
             call = authenticator.guard(handler, bus, call)
         self._call = showing(call, handler.returns)  # no aggregate bookkeeping

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from atoll._version import __version__
+from atoll.cli.auth import auth
 from atoll.cli.broker import dlq, publish
 from atoll.cli.call import call
 from atoll.cli.db import db
@@ -43,6 +44,7 @@ cli.add_command(routes)
 cli.add_command(db)
 cli.add_command(publish)
 cli.add_command(dlq)
+cli.add_command(auth)
 
 
 def main() -> None:

@@ -1,0 +1,104 @@
+"""The token service's options: the ``[tokens]`` section (``--tokens-issuer``...)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from atoll.kernel.options import Secret, option
+
+__all__ = ["Clock", "TokenOptions"]
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_LONGEST_LIFETIME = 86400
+
+
+class Clock:
+    """The current time, in seconds since the epoch; a test provides one it sets."""
+
+    def __call__(self) -> float:
+        """Now."""
+        return time.time()
+
+
+@dataclass(frozen=True)
+class TokenOptions:
+    """What the token service issues, and how its keys rotate."""
+
+    issuer: str = option(
+        "http://127.0.0.1:8000",
+        help="the service's public URL: the tokens' iss, and the base of its endpoints' URLs",
+    )
+    lifetime: int = option(300, help="seconds a token is valid for")
+    algorithm: Literal["EdDSA", "RS256"] = option(
+        "EdDSA", help="the algorithm of new signing keys: EdDSA (Ed25519) or RS256 (RSA 3072)"
+    )
+    rotation_delay: float = option(
+        600.0,
+        help="seconds a new key is published before it signs: longer than any JWKS cache",
+    )
+    jwks_max_age: int = option(300, help="seconds a JWKS may be cached (its Cache-Control max-age)")
+    leeway: float = option(
+        30.0,
+        help="seconds a retired key stays published after its last token expired (clock skew)",
+    )
+    key_passphrase: Secret | None = option(
+        None, help="encrypts the private keys in the database; unset: kept unencrypted"
+    )
+    max_body: int = option(4096, help="the largest token request accepted, in bytes")
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.issuer)
+        try:
+            host = parts.hostname or ""
+        except ValueError:
+            host = ""
+        secure = parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK)
+        if not host or not secure or parts.query or parts.fragment:
+            msg = (
+                f"issuer {self.issuer!r} is not the service's public URL: give an https URL "
+                "without query or fragment, such as https://id.example.org (http only on "
+                "127.0.0.1 or localhost), as RFC 8414 asks"
+            )
+            raise ValueError(msg)
+        if not 1 <= self.lifetime <= _LONGEST_LIFETIME:
+            msg = (
+                f"lifetime must be between 1 and {_LONGEST_LIFETIME} seconds (short: a token "
+                f"cannot be revoked), such as 300; got {self.lifetime}"
+            )
+            raise ValueError(msg)
+        for name in ("rotation_delay", "leeway"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                msg = f"{name} must be a finite number of seconds, 0 or more; got {value}"
+                raise ValueError(msg)
+        if self.jwks_max_age < 0 or self.rotation_delay < self.jwks_max_age:
+            msg = (
+                f"rotation_delay ({self.rotation_delay:g} s) must be at least jwks_max_age "
+                f"({self.jwks_max_age} s, not below 0): a new key must reach every cached JWKS "
+                "before it signs"
+            )
+            raise ValueError(msg)
+        if not 256 <= self.max_body <= 65536:  # noqa: PLR2004 - the bounds the message names
+            msg = f"max_body must be between 256 and 65536 bytes, such as 4096; got {self.max_body}"
+            raise ValueError(msg)
+
+    @property
+    def base_url(self) -> str:
+        """The issuer without a trailing ``/``: its endpoints' URLs start with it."""
+        return self.issuer.rstrip("/")
+
+    @property
+    def passphrase(self) -> bytes | None:
+        """The key passphrase's bytes, or ``None``."""
+        if self.key_passphrase is None or not self.key_passphrase:
+            return None
+        return self.key_passphrase.reveal().encode()
+
+    @property
+    def published_after_retirement(self) -> float:
+        """Seconds a key stays published after it stops signing: its last token's life."""
+        return self.lifetime + self.leeway

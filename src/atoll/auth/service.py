@@ -1,0 +1,80 @@
+"""The token service, declared: its options, components, endpoints and database.
+
+:func:`token_service` declares one (``atoll.auth.service`` is the one ``atoll run
+atoll.auth:service`` runs); each call makes a service of its own, with its own token endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atoll.auth.clients import Registrations, registrations_provider
+from atoll.auth.endpoint import TOKEN_PATH, TokenEndpoint
+from atoll.auth.issuer import GRANT, TokenIssuer
+from atoll.auth.keyring import Keyring, keyring_provider
+from atoll.auth.options import Clock, TokenOptions
+from atoll.auth.tables import AuthUnitOfWork, schema
+from atoll.messaging.context import Response  # noqa: TC001 - the container reads hints at run time
+from atoll.service.runnable import Service
+
+__all__ = ["JWKS_PATH", "METADATA_PATH", "TOKEN_ENDPOINT", "metadata", "token_service"]
+
+JWKS_PATH = "/.well-known/jwks.json"
+METADATA_PATH = "/.well-known/oauth-authorization-server"
+TOKEN_ENDPOINT = "/oauth" + TOKEN_PATH
+AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def metadata(options: TokenOptions) -> dict[str, Any]:
+    """The authorization server's metadata (RFC 8414), for the issuer ``options`` name."""
+    base = options.base_url
+    return {
+        "issuer": options.issuer,
+        "token_endpoint": base + TOKEN_ENDPOINT,
+        "jwks_uri": base + JWKS_PATH,
+        "grant_types_supported": [GRANT],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "response_types_supported": [],
+    }
+
+
+def token_service(name: str = "auth", *, version: str = "1.0.0") -> Service:
+    """A token service named ``name``: an OAuth2 authorization server for service calls.
+
+    It serves the client credentials grant at ``POST /oauth/token``, its JWKS at
+    ``/.well-known/jwks.json`` and its metadata at ``/.well-known/oauth-authorization-server``;
+    it keeps its clients and keys in a database of its own (``--db-url``).
+    """
+    service = Service(
+        name,
+        version=version,
+        description="An OAuth2 token service: client credentials grant, JWKS, and metadata.",
+    )
+    service.options("tokens", TokenOptions)
+    service.database(schema, AuthUnitOfWork)
+    endpoint = TokenEndpoint(name)
+    service.mount("/oauth", endpoint)
+    service.provide(Clock)
+    service.provide(keyring_provider(name))
+    service.provide(registrations_provider(name))
+
+    def issuer(
+        options: TokenOptions, keyring: Keyring, registrations: Registrations, clock: Clock
+    ) -> TokenIssuer:
+        return TokenIssuer(options, keyring, registrations, clock, endpoint)
+
+    service.provide(issuer)
+
+    @service.get(JWKS_PATH, public=True)
+    async def jwks(keyring: Keyring, options: TokenOptions, response: Response) -> dict[str, Any]:
+        """The public keys tokens are signed with (RFC 7517), with the next one's."""
+        response.headers["cache-control"] = f"public, max-age={options.jwks_max_age}"
+        return await keyring.jwks()
+
+    @service.get(METADATA_PATH, public=True)
+    async def authorization_server(options: TokenOptions, response: Response) -> dict[str, Any]:
+        """Where the token endpoint and the JWKS are, and what they take (RFC 8414)."""
+        response.headers["cache-control"] = "public, max-age=3600"
+        return metadata(options)
+
+    return service

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from atoll.auth.issuer import TokenIssuer
     from atoll.endpoints.http.types import Receive, Scope, Send
 
-__all__ = ["TOKEN_PATH", "TokenEndpoint"]
+__all__ = ["TOKEN_PATH", "EndpointServing", "TokenEndpoint"]
 
 TOKEN_PATH = "/token"  # noqa: S105 - a path, not a password
 """The endpoint's path below its mount (``/oauth``)."""
@@ -119,6 +119,26 @@ class TokenEndpoint:
             headers.append((b"allow", b"POST"))
         body = {"error": error.error, "error_description": error.description}
         await _send(send, error.status, msgspec.json.encode(body), headers)
+
+
+class EndpointServing:
+    """The component that has a :class:`TokenEndpoint` serve with the running service's issuer.
+
+    A mounted app is declared with the service, before anything runs, and has no other way
+    to reach what the service makes when it starts.
+    """
+
+    def __init__(self, endpoint: TokenEndpoint, issuer: TokenIssuer) -> None:
+        self.endpoint = endpoint
+        self.issuer = issuer
+
+    async def start(self) -> None:
+        """Serve the endpoint with the issuer."""
+        self.endpoint.attach(self.issuer)
+
+    async def stop(self) -> None:
+        """Stop serving: the endpoint answers 503 until started again."""
+        self.endpoint.detach(self.issuer)
 
 
 def _headers(scope: Scope) -> dict[bytes, list[bytes]]:

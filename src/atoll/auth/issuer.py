@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from atoll.auth.clients import Registrations
-    from atoll.auth.endpoint import TokenEndpoint
     from atoll.auth.keyring import Keyring
     from atoll.auth.model import Client
     from atoll.auth.options import TokenOptions
@@ -60,15 +59,11 @@ _INVALID_CLIENT = "the client is unknown, or its secret is wrong"
 class TokenIssuer:
     """Issues tokens to the clients registered, signed with the key that signs now.
 
-    An app-scoped component: started, it serves its ``endpoint`` (the mounted ASGI app,
-    declared with the service, which has no other way to reach the running service).
-
     Args:
         options: the ``[tokens]`` section.
         keyring: the signing keys.
         registrations: the clients.
         clock: the current time.
-        endpoint: the token endpoint it serves, once started.
     """
 
     def __init__(
@@ -77,23 +72,11 @@ class TokenIssuer:
         keyring: Keyring,
         registrations: Registrations,
         clock: Callable[[], float],
-        endpoint: TokenEndpoint | None = None,
     ) -> None:
         self.options = options
         self.keyring = keyring
         self.registrations = registrations
         self.clock = clock
-        self.endpoint = endpoint
-
-    async def start(self) -> None:
-        """Serve the token endpoint."""
-        if self.endpoint is not None:
-            self.endpoint.attach(self)
-
-    async def stop(self) -> None:
-        """Stop serving the token endpoint: it answers 503 until started again."""
-        if self.endpoint is not None:
-            self.endpoint.detach(self)
 
     async def issue(
         self, form: Mapping[str, Sequence[str]], basic: tuple[str, str] | None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from atoll.auth.clients import Registrations, registrations_provider
-from atoll.auth.endpoint import TOKEN_PATH, TokenEndpoint
+from atoll.auth.endpoint import TOKEN_PATH, EndpointServing, TokenEndpoint
 from atoll.auth.issuer import GRANT, TokenIssuer
 from atoll.auth.keyring import Keyring, keyring_provider
 from atoll.auth.options import Clock, TokenOptions
@@ -61,9 +61,13 @@ def token_service(name: str = "auth", *, version: str = "1.0.0") -> Service:
     def issuer(
         options: TokenOptions, keyring: Keyring, registrations: Registrations, clock: Clock
     ) -> TokenIssuer:
-        return TokenIssuer(options, keyring, registrations, clock, endpoint)
+        return TokenIssuer(options, keyring, registrations, clock)
+
+    def serving(issuer: TokenIssuer) -> EndpointServing:
+        return EndpointServing(endpoint, issuer)
 
     service.provide(issuer)
+    service.provide(serving)
 
     @service.get(JWKS_PATH, public=True)
     async def jwks(keyring: Keyring, options: TokenOptions, response: Response) -> dict[str, Any]:

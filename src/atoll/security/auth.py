@@ -1,9 +1,10 @@
 """Authentication: the identity a call's credentials prove, established once per request.
 
 The ``[auth]`` option section says which credentials a service accepts (a JWT issuer, under
-``[auth.jwt]``) and whether a call without any is served (``--auth-anonymous``, on by
-default). The :class:`Authenticator` reads the credentials of the call in progress (its
-:class:`~atoll.messaging.context.Request`), verifies them, and keeps the identity on the
+``[auth.jwt]``; API tokens, with ``--auth-api-tokens``) and whether a call without any is
+served (``--auth-anonymous``, on by default). The :class:`Authenticator` reads the
+credentials of the call in progress (its :class:`~atoll.messaging.context.Request`), verifies
+them, and keeps the identity on the
 call's context, so that a JSON-RPC batch is authenticated once and every handler of the call
 sees the same identity.
 
@@ -19,11 +20,18 @@ Credentials are read as RFC 6750 says, and no other way:
 - two ``Authorization`` headers, ``Bearer`` without a token, or a token holding spaces:
   :class:`~atoll.errors.MalformedCredentialsError` (400, ``invalid_request``);
 - a token in the URL (``?access_token=``): refused the same way, since URLs end up in logs.
+
+With API tokens on (:mod:`atoll.security.api_tokens`), a bearer token starting with ``atl_``
+is one, and so is the value of the ``api-key-header`` (``X-API-Key``) or of the
+``api-key-cookie``, when those are named. A request carries its credentials one way: two of
+them (a bearer token and an ``X-API-Key``, say) are refused as malformed.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +39,7 @@ from atoll.errors import MalformedCredentialsError, UnauthenticatedError
 from atoll.kernel.options import option
 from atoll.messaging.context import CallContext, current_call
 from atoll.messaging.envelope import Delivery  # noqa: TC001 - the container reads the hint
+from atoll.security.api_tokens import API_TOKEN_PREFIX
 from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
 from atoll.security.tokens import JwtOptions
 
@@ -39,6 +48,7 @@ if TYPE_CHECKING:
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.context import Request
     from atoll.messaging.handlers import Handler
+    from atoll.security.api_tokens import ApiTokens
     from atoll.security.tokens import TokenVerifier
 
 __all__ = [
@@ -48,6 +58,9 @@ __all__ = [
     "bearer_token",
     "identity_of_call",
 ]
+
+_LONGEST_CACHE = 3600.0
+_TOKEN_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,39 @@ class AuthOptions:
         "an identity (401 without one)",
     )
     jwt: JwtOptions = option(default_factory=JwtOptions)
+    api_tokens: bool = option(
+        default=False,
+        help="accept the service's API tokens (atl_...): as a bearer token, or in the "
+        "api-key header or cookie",
+    )
+    api_key_header: str = option(
+        "x-api-key", help="the header an API token may come in; empty: none is read"
+    )
+    api_key_cookie: str = option("", help="the cookie an API token may come in; empty: none")
+    api_token_cache: float = option(
+        5.0,
+        help="seconds a token found is served without asking the database again: how long "
+        "another process may still accept a token revoked elsewhere",
+    )
+
+    def __post_init__(self) -> None:
+        if not (
+            math.isfinite(self.api_token_cache) and 0 <= self.api_token_cache <= _LONGEST_CACHE
+        ):
+            msg = (
+                f"api_token_cache must be between 0 and {_LONGEST_CACHE:.0f} seconds, such as 5: "
+                "it is how long a revoked token may still be accepted by another process; "
+                f"got {self.api_token_cache}"
+            )
+            raise ValueError(msg)
+        for name in ("api_key_header", "api_key_cookie"):
+            value = getattr(self, name)
+            if value and not _TOKEN_NAME.fullmatch(value):
+                msg = (
+                    f"{name} must be a header or cookie name (letters, digits, - and _), such "
+                    f"as x-api-key; got {value!r}"
+                )
+                raise ValueError(msg)
 
 
 class Authenticator:
@@ -70,14 +116,20 @@ class Authenticator:
         realm: what the ``WWW-Authenticate`` challenge names: the service or system.
         verifier: verifies bearer tokens; ``None`` when no issuer is configured, and a
             bearer token is then no credential of this service (the call is anonymous).
+        api_tokens: the service's API tokens, read when ``options.api_tokens`` is on.
     """
 
     def __init__(
-        self, options: AuthOptions, realm: str, verifier: TokenVerifier | None = None
+        self,
+        options: AuthOptions,
+        realm: str,
+        verifier: TokenVerifier | None = None,
+        api_tokens: ApiTokens | None = None,
     ) -> None:
         self.options = options
         self.realm = realm
         self.verifier = verifier
+        self.api_tokens = api_tokens if options.api_tokens else None
 
     async def start(self) -> None:
         """Start the verifier (a JWT verifier loads its keys, and fetches its JWKS)."""
@@ -134,8 +186,10 @@ class Authenticator:
         """The identity the call's credentials prove, established once per call context.
 
         Raises:
-            MalformedCredentialsError: the credentials are not sent as RFC 6750 says.
-            InvalidTokenError: the token does not verify (from the verifier).
+            MalformedCredentialsError: the credentials are not sent as RFC 6750 says, or
+                sent two ways at once.
+            InvalidTokenError: the token does not verify (from the verifier), or the API
+                token is not known, revoked or expired.
         """
         if context is None:
             return ANONYMOUS
@@ -143,12 +197,52 @@ class Authenticator:
         if isinstance(known, Identity):
             return known
         token = bearer_token(context.request)
+        if self.api_tokens is not None:
+            api_token = self._api_token(context.request, token)
+            if api_token is not None:
+                identity = await self.api_tokens.verify(api_token)
+                context.identity = identity
+                return identity
         if token is None or self.verifier is None:
             identity = ANONYMOUS
         else:
             identity = identity_of_claims(await self.verifier.verify(token))
         context.identity = identity
         return identity
+
+    def _api_token(self, request: Request, bearer: str | None) -> str | None:
+        """The API token ``request`` carries, if it carries one; the only credential it has.
+
+        Raises:
+            MalformedCredentialsError: credentials sent two ways, or the header twice or
+                empty.
+        """
+        ways: list[tuple[str, str]] = []
+        if bearer is not None:
+            ways.append(("Authorization: Bearer", bearer))
+        header = self.options.api_key_header
+        if header:
+            values = request.headers.getlist(header)
+            if len(values) > 1:
+                raise MalformedCredentialsError(f"send one {header} header, not several")
+            if values:
+                if not values[0].strip():
+                    raise MalformedCredentialsError(f"the {header} header needs an API token")
+                ways.append((header, values[0].strip()))
+        cookie = self.options.api_key_cookie
+        if cookie and cookie in request.cookies:
+            ways.append((f"the cookie {cookie}", request.cookies[cookie]))
+        if len(ways) > 1:
+            raise MalformedCredentialsError(
+                f"send credentials one way, not {len(ways)}: this request has "
+                f"{' and '.join(way for way, _ in ways)}"
+            )
+        if not ways:
+            return None
+        _, token = ways[0]
+        if bearer is not None and not token.startswith(API_TOKEN_PREFIX):
+            return None  # a JWT, for the verifier
+        return token
 
     def challenge(self, code: str = "", description: str = "") -> bytes:
         """The ``WWW-Authenticate`` value of a 401: RFC 6750's, with the error when given."""
@@ -160,18 +254,23 @@ class Authenticator:
         return ", ".join(parts).encode("latin-1", errors="replace")
 
 
-def authenticator_for(options: AuthOptions, realm: str, readiness: Readiness) -> Authenticator:
+def authenticator_for(
+    options: AuthOptions, realm: str, readiness: Readiness, api_tokens: ApiTokens | None = None
+) -> Authenticator:
     """The authenticator ``options`` ask for: with a JWT verifier when an issuer is named.
 
-    The verifier's state joins the readiness checks (a JWKS out of reach).
+    The verifier's state joins the readiness checks (a JWKS out of reach). ``api_tokens``
+    are read when ``options.api_tokens`` is on.
 
     Raises:
         MissingDependencyError: the issuer is named and ``atoll[jwt]`` is not installed.
     """
     if not options.jwt.issuer:
-        return Authenticator(options, realm)
+        return Authenticator(options, realm, api_tokens=api_tokens)
     adapter = importlib.import_module("atoll.adapters.jwt")  # atoll[jwt], only when used
-    authenticator = Authenticator(options, realm, adapter.JwtVerifier(options.jwt))
+    authenticator = Authenticator(
+        options, realm, adapter.JwtVerifier(options.jwt), api_tokens=api_tokens
+    )
     readiness.add("auth", authenticator.ping)
     return authenticator
 

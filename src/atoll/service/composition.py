@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.api import Api, Method
@@ -29,10 +29,13 @@ from atoll.kernel.app import App
 from atoll.kernel.entrypoint import load_config, running
 from atoll.kernel.health import Readiness
 from atoll.kernel.lifecycle import Lifecycle, State
+from atoll.kernel.providers import Named
 from atoll.kernel.providers import Scope as Lifetime
 from atoll.messaging.broker import Broker  # noqa: TC001 - the container reads hints at run time
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.options import BrokerOptions  # noqa: TC001 - as Broker
+from atoll.persistence.ports import Database
+from atoll.security.api_tokens import ApiTokens, ApiTokenStore, api_token_store_for
 from atoll.security.auth import Authenticator, AuthOptions, authenticator_for, identity_of_call
 from atoll.security.identity import Identity
 from atoll.service.broker_link import install_broker
@@ -114,7 +117,10 @@ def compose(
     api = services[0].api() if alone else system_api(name, app.version, services, app.description)
     api.wrappers[:0] = wrappers  # the system's own, outermost
     install_broker(app, services)
+    # A system keeps its API tokens in the first database of its services: see api_tokens.
+    keeper = next((s.name for s in services if s.database_declaration is not None), None)
     _install_endpoints(app, api)
+    _install_api_tokens(app, keeper)
     app.options("clients", ClientOptions)
     prefix = app.env_prefix
 
@@ -139,8 +145,10 @@ def _install_endpoints(app: App, api: Api) -> None:
     app.options("auth", AuthOptions)
     name = app.name
 
-    def make_authenticator(options: AuthOptions, readiness: Readiness) -> Authenticator:
-        return authenticator_for(options, name, readiness)
+    def make_authenticator(
+        options: AuthOptions, readiness: Readiness, api_tokens: ApiTokens
+    ) -> Authenticator:
+        return authenticator_for(options, name, readiness, api_tokens)
 
     def make_rpc_engines(
         bus: MessageBus, options: ServerOptions, authenticator: Authenticator
@@ -170,6 +178,34 @@ def _install_endpoints(app: App, api: Api) -> None:
     app.provide(make_readiness)
     app.provide(make_rpc_engines)
     app.provide(make_http_app, when=serves_http)
+
+
+def _install_api_tokens(app: App, service: str | None) -> None:
+    """The application's :class:`ApiTokens`, kept in the database of ``service``, if any.
+
+    Without a database (or on ``memory://``) they are kept in memory, for as long as the
+    process lives.
+    """
+    if service is None:
+
+        def memory_store() -> ApiTokenStore:
+            return api_token_store_for(None)
+
+        app.provide(memory_store, provides=ApiTokenStore)
+    else:
+
+        def database_store(database: Database) -> ApiTokenStore:
+            return api_token_store_for(database)
+
+        # The service's database is named after it, which a hint cannot say in a module
+        # whose annotations are strings: the hint is given as an object.
+        database_store.__annotations__["database"] = Annotated[Database, Named(service)]
+        app.provide(database_store, provides=ApiTokenStore)
+
+    def api_tokens(store: ApiTokenStore, options: AuthOptions) -> ApiTokens:
+        return ApiTokens(store, cache=options.api_token_cache)
+
+    app.provide(api_tokens)
 
 
 def compose_target(

@@ -98,11 +98,11 @@ def test_the_first_revision_creates_the_directory_from_the_template(directory, u
     assert written.message == "first"
 
 
-def test_the_first_revision_creates_the_tables_and_atoll_outbox_and_inbox(directory, url):
+def test_the_first_revision_creates_the_tables_and_atoll_s_own(directory, url):
     written = migrations(directory, url).revision("first")
     assert written is not None
     script = written.path.read_text()
-    for table in ("runs", "atoll_outbox", "atoll_inbox"):
+    for table in ("runs", "atoll_outbox", "atoll_inbox", "atoll_api_tokens"):
         assert f"op.create_table('{table}'" in script
         assert f"op.drop_table('{table}')" in script
     assert '"""first' in script
@@ -119,7 +119,13 @@ def test_upgrade_creates_the_tables_and_the_version_table_of_the_service(directo
         (Step(written.revision, "first", upgrade=True),), (written.revision,), (written.revision,)
     )
     assert done.at_head
-    assert tables(url) == {"runs", "atoll_outbox", "atoll_inbox", "alembic_version_runs"}
+    assert tables(url) == {
+        "runs",
+        "atoll_outbox",
+        "atoll_inbox",
+        "atoll_api_tokens",
+        "alembic_version_runs",
+    }
     assert columns(url, "atoll_outbox") >= {"position", "id", "type", "payload", "sent_at"}
     assert m.current() == (written.revision,)
 
@@ -356,7 +362,9 @@ def test_the_outbox_tables_are_added_to_the_schema_once(directory, url):
     schema = make_schema(directory)
     Migrations(schema, url, "runs").revision("first")
     Migrations(schema, url, "runs").upgrade()
-    assert {"runs", "atoll_outbox", "atoll_inbox"} == set(schema.metadata.tables)
+    assert {"runs", "atoll_outbox", "atoll_inbox", "atoll_api_tokens"} == set(
+        schema.metadata.tables
+    )
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -480,6 +488,7 @@ def test_autogenerate_refused_at_the_head_gives_alembic_s_reason(directory, url)
         .replace("'runs'", "'twins'")
         .replace("'atoll_outbox'", "'twin_outbox'")
         .replace("'atoll_inbox'", "'twin_inbox'")
+        .replace("'atoll_api_tokens'", "'twin_api_tokens'")
         .replace("'ix_atoll_outbox_stream'", "'ix_twin_outbox_stream'")
         .replace("'atoll_outbox_unsent'", "'twin_outbox_unsent'")
     )

@@ -6,6 +6,7 @@
   their versions;
 - :mod:`~atoll.adapters.sqlalchemy.outbox`: the outbox and inbox tables and how a relay claims
   what is unsent;
+- :mod:`~atoll.adapters.sqlalchemy.api_tokens`: the API token table and its store;
 - :mod:`~atoll.adapters.sqlalchemy.migrations`: migrations with Alembic (``atoll db``),
   imported only when migrations are used.
 """

@@ -52,6 +52,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("sqlalchemy", "sql") from error
 
+from atoll.adapters.sqlalchemy.api_tokens import add_api_token_table
 from atoll.adapters.sqlalchemy.mapping import AGGREGATES, CountingSession, new_version
 from atoll.adapters.sqlalchemy.outbox import (
     PostgresOutboxClaim,
@@ -122,9 +123,10 @@ class SqlDatabase:
     Attributes:
         url: the URL it connects to (shown by :meth:`describe`, without the password).
         metadata: the schema's ``MetaData`` (a new one if the schema has none), holding the
-            outbox and inbox tables too.
+            outbox, inbox and API token tables too.
         outbox_table: the ``atoll_outbox`` table.
         inbox_table: the ``atoll_inbox`` table.
+        api_tokens_table: the ``atoll_api_tokens`` table (:mod:`.api_tokens`).
 
     Raises:
         ConfigError: the schema's metadata is not a ``sqlalchemy.MetaData``.
@@ -148,6 +150,7 @@ class SqlDatabase:
         # Added now, not at start: migrations (alembic autogenerate) read the metadata
         # without starting the database.
         self.outbox_table, self.inbox_table = add_outbox_tables(metadata)
+        self.api_tokens_table = add_api_token_table(metadata)
         self._errors = _Errors(self.url, options, flags=f"--{section.replace('_', '-')}-")
         self._engine: AsyncEngine | None = None
         self._relay_lock: _RelayLock | None = None  # SQLite's, once started
@@ -249,8 +252,8 @@ class SqlDatabase:
         """Refuse to start on a database whose tables are behind the schema.
 
         At the head of the schema's migrations when it has some; else with every table of
-        the schema, the outbox and the inbox. A service started on tables never created
-        would report itself ready and then answer every write with a 500.
+        the schema and atoll's own (outbox, inbox, API tokens). A service started on tables
+        never created would report itself ready and then answer every write with a 500.
 
         Raises:
             PersistenceError: the database is behind; the message says how to bring it up.
@@ -305,7 +308,7 @@ class SqlDatabase:
         )
 
     async def _missing_tables(self, engine: AsyncEngine) -> list[str]:
-        """The tables of the schema, the outbox and the inbox the database does not have."""
+        """The tables of the schema and atoll's own the database does not have."""
         metadatas = dict.fromkeys(
             [self.metadata, *(mapping.table.metadata for mapping in self.schema.mappings)]
         )
@@ -320,7 +323,7 @@ class SqlDatabase:
         return sorted(set(wanted) - found)
 
     async def create_tables(self) -> None:
-        """Create the tables of the schema, the outbox and the inbox that do not exist yet.
+        """Create the tables of the schema and atoll's own that do not exist yet.
 
         SQLite's are created by :meth:`start`; PostgreSQL's come from migrations
         (``atoll db upgrade``), and this is for tests and demos.
@@ -365,6 +368,14 @@ class SqlDatabase:
     def describe(self) -> str:
         """The URL, with ``***`` for its password."""
         return self._errors.where
+
+    def translated(self, doing: str) -> contextlib.AbstractContextManager[None]:
+        """Raise what the block raises as atoll's error for ``doing``, for queries of its own.
+
+        A database out of reach is a :class:`~atoll.errors.DatabaseUnavailableError`, a
+        value added twice an :class:`~atoll.errors.AlreadyExistsError`.
+        """
+        return self._errors.translated(doing)
 
     def __repr__(self) -> str:
         return f"SqlDatabase({self.describe()})"

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from atoll.adapters.sqlalchemy.migrations import Migrated, Migrations
     from atoll.persistence.declaration import DatabaseDeclaration
 
-__all__ = ["db"]
+__all__ = ["db", "load_service_target", "service_with_database"]
 
 _WITH_APP_OPTIONS = {
     "ignore_unknown_options": True,
@@ -250,15 +250,8 @@ def _migrations(
         ConfigError: an option is wrong; the schema names no migrations.
         click.exceptions.Exit: the application's ``--version`` printed what was asked.
     """
-    obj = load_target(target)
-    while callable(obj) and not isinstance(obj, type | AppLike):
-        obj = obj()  # a factory, as `atoll run` accepts: the service is what it returns
-    if not isinstance(obj, ServiceDefinition | SystemDefinition):
-        raise TargetError(
-            f"{target!r} is {type(obj).__name__} {obj!r:.60}; atoll db migrates the database of "
-            "an atoll.Service, or of a service in an atoll.System"
-        )
-    service, declaration, section = _service(obj, target, service_name)
+    obj = load_service_target(target, "atoll db migrates the database of")
+    service, declaration, section = service_with_database(obj, target, service_name)
     migrations_class = _migrations_class()
     if options is None:
         return migrations_class(declaration.schema, None, service.name)
@@ -276,7 +269,27 @@ def _migrations(
     )
 
 
-def _service(
+def load_service_target(
+    target: str, doing: str
+) -> ServiceDefinition | SystemDefinition[ServiceDefinition]:
+    """The service or system ``target`` names, made by its factory if it names one.
+
+    Raises:
+        TargetError: ``target`` names nothing, or something else; ``doing`` says what the
+            command does with one (``"atoll db migrates the database of"``).
+    """
+    obj = load_target(target)
+    while callable(obj) and not isinstance(obj, type | AppLike):
+        obj = obj()  # a factory, as `atoll run` accepts: the service is what it returns
+    if not isinstance(obj, ServiceDefinition | SystemDefinition):
+        raise TargetError(
+            f"{target!r} is {type(obj).__name__} {obj!r:.60}; {doing} "
+            "an atoll.Service, or of a service in an atoll.System"
+        )
+    return obj
+
+
+def service_with_database(
     obj: ServiceDefinition | SystemDefinition[ServiceDefinition], target: str, name: str | None
 ) -> tuple[ServiceDefinition, DatabaseDeclaration, str]:
     """The service whose database to migrate, its declaration, and its options section.

@@ -133,7 +133,11 @@ class ApiTokenStore(Protocol):
     """Where a service's API tokens are kept: the port each store implements."""
 
     async def create(self, record: ApiTokenRecord) -> None:
-        """Keep a new token's record."""
+        """Keep a new token's record.
+
+        Raises:
+            AlreadyExistsError: a record has its id or its digest already.
+        """
         ...
 
     async def find(self, digest: str) -> ApiTokenRecord | None:

@@ -74,7 +74,7 @@ async def test_every_call_is_refused_at_once_until_it_connects():
         broker.send(seal(Paid(1)), "shop"),
         broker.subscribe(Subscription("shop")),
         broker.request("shop", b"{}", 1.0),
-        broker.serve("shop", lambda body: body),
+        broker.serve("shop", lambda body, headers: body),
         broker.dead_letters("shop"),
         broker.redrive("shop"),
         broker.purge("shop"),
@@ -99,3 +99,21 @@ async def test_a_broker_that_answers_at_once_is_the_adapter_itself():
     assert await broker.purge("shop") == 0
     await broker.stop()
     assert inner.stopped
+
+
+async def test_a_connected_broker_passes_a_request_and_its_headers_on():
+    inner = Away()
+    inner.back = True
+    broker = ConnectingBroker(inner)
+    await broker.start()
+    seen = []
+
+    async def respond(body, headers):
+        seen.append(dict(headers))
+        return b"re:" + body
+
+    await broker.serve("shop", respond)
+    assert await broker.request("shop", b"{}", 5.0, {"authorization": "Bearer t"}) == b"re:{}"
+    assert await broker.request("shop", b"{}", 5.0) == b"re:{}"
+    await broker.stop()
+    assert seen == [{"authorization": "Bearer t"}, {}]

@@ -9,7 +9,9 @@ A broker carries three things:
   redriven to it;
 - **requests**, answered by one instance of a service within a timeout: broker RPC, which
   carries JSON-RPC bodies so that :class:`~atoll.clients.remote.RemoteService` calls over a
-  broker exactly as over HTTP.
+  broker exactly as over HTTP, with headers as HTTP has them (the caller's credentials,
+  ``authorization: Bearer <token>``): names lower-case ASCII, values printable ASCII,
+  :data:`MAX_REQUEST_HEADERS` bytes in all (:func:`request_headers` checks them).
 
 A consuming service :meth:`Broker.subscribe` s and takes :class:`Received` messages in
 batches. Each is settled once: acknowledged (its effect is committed), returned to be tried
@@ -30,9 +32,10 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
-from atoll.errors import ConfigError
+from atoll.errors import BrokerError, ConfigError
 from atoll.kernel.options import masked_url
 from atoll.messaging.envelope import Envelope
 
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADAPTERS",
+    "MAX_REQUEST_HEADERS",
     "Broker",
     "DeadLetter",
     "Received",
@@ -53,6 +57,7 @@ __all__ = [
     "envelope_headers",
     "masked_url",
     "open_broker",
+    "request_headers",
 ]
 
 ADAPTERS = {
@@ -69,6 +74,14 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*")
 _CHECKED: set[str] = set()
 """Names found fit already: each publish checks its type's name, and most are seen before."""
 _CHECKED_AT_MOST = 10_000
+
+MAX_REQUEST_HEADERS = 8 * 1024
+"""Bytes a request's headers may take at the most, names and values together.
+
+As an HTTP server's limit on a request's head: a bearer token is far shorter."""
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
+_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?")
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 ID_HEADER = "atoll-id"
 TYPE_HEADER = "atoll-type"
@@ -94,6 +107,43 @@ def check_name(name: str, what: str) -> str:
     if len(_CHECKED) < _CHECKED_AT_MOST:
         _CHECKED.add(name)
     return name
+
+
+def request_headers(headers: Mapping[str, str] | None) -> Mapping[str, str]:
+    """``headers`` if every broker can carry them with a request, exactly; empty for ``None``.
+
+    Names are HTTP tokens in lower case (``authorization``, ``traceparent``); values are
+    printable ASCII without spaces at either end (what HTTP keeps of a field's value); the
+    names and values take :data:`MAX_REQUEST_HEADERS` bytes at the most.
+
+    Raises:
+        BrokerError: a name or a value no broker carries as it is, or too many bytes. The
+            message names the header, never its value (it may be a token).
+    """
+    if not headers:
+        return _NO_HEADERS
+    size = 0
+    for name, value in headers.items():
+        if type(name) is not str or not _HEADER_NAME.fullmatch(name):
+            raise BrokerError(
+                f"a request cannot carry the header {name!r}: a name is lower-case ASCII, "
+                "letters, digits and !#$%&'*+-.^_`|~ (write it in lower case, like "
+                "'authorization')"
+            )
+        if type(value) is not str or not _HEADER_VALUE.fullmatch(value):
+            raise BrokerError(
+                f"a request cannot carry the value of the header {name!r}: a value is "
+                "printable ASCII, without spaces at either end and without line breaks "
+                "(encode other text first, such as with urllib.parse.quote)"
+            )
+        size += len(name) + len(value)
+    if size > MAX_REQUEST_HEADERS:
+        raise BrokerError(
+            f"a request's headers take {size} bytes, more than the {MAX_REQUEST_HEADERS} "
+            f"a broker carries ({', '.join(sorted(headers)[:8])}); send less in headers, "
+            "and the rest in the body"
+        )
+    return headers
 
 
 def envelope_headers(envelope: Envelope) -> dict[str, str]:
@@ -298,8 +348,10 @@ class Receiver(Protocol):
         ...
 
 
-Responder: TypeAlias = "Callable[[bytes], Awaitable[bytes]]"
-"""What answers a request: its body in, the reply's body out (a JSON-RPC engine)."""
+Responder: TypeAlias = "Callable[[bytes, Mapping[str, str]], Awaitable[bytes]]"
+"""What answers a request: its body and headers in, the reply's body out (a JSON-RPC engine).
+
+The headers are those the request was sent with, exactly (an empty mapping for none)."""
 
 
 class Serving(Protocol):
@@ -360,10 +412,20 @@ class Broker(Protocol):
         """
         ...
 
-    async def request(self, service: str, body: bytes, wait: float) -> bytes:
-        """Send ``body`` to one instance of ``service`` and return its reply.
+    async def request(
+        self,
+        service: str,
+        body: bytes,
+        wait: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Send ``body`` with ``headers`` to one instance of ``service`` and return its reply.
+
+        The responder serving it receives the headers exactly as given (see
+        :func:`request_headers`).
 
         Raises:
+            BrokerError: the headers cannot travel (:func:`request_headers`); nothing was sent.
             RemoteUnavailableError: no instance answered within ``wait`` seconds (the
                 request may have been run), or none serves.
             BrokerUnavailableError: the broker is out of reach (or this one is stopped): the
@@ -372,7 +434,10 @@ class Broker(Protocol):
         ...
 
     async def serve(self, service: str, respond: Responder) -> Serving:
-        """Answer requests to ``service`` with ``respond``, competing with its other instances."""
+        """Answer requests to ``service`` with ``respond``, competing with its other instances.
+
+        ``respond`` is given each request's body and headers.
+        """
         ...
 
     async def dead_letters(self, service: str, limit: int = 100) -> list[DeadLetter]:

@@ -21,7 +21,7 @@ from atoll.errors import BrokerUnavailableError
 from atoll.messaging.outage import Outage
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
     from atoll.messaging.broker import (
         Broker,
@@ -138,9 +138,15 @@ class ConnectingBroker:
         """As :meth:`Broker.subscribe`; out of reach until connected."""
         return await self._ready(f"subscribe {subscription.service}").subscribe(subscription)
 
-    async def request(self, service: str, body: bytes, wait: float) -> bytes:
+    async def request(
+        self,
+        service: str,
+        body: bytes,
+        wait: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
         """As :meth:`Broker.request`; out of reach until connected."""
-        return await self._ready(f"call {service}").request(service, body, wait)
+        return await self._ready(f"call {service}").request(service, body, wait, headers=headers)
 
     async def serve(self, service: str, respond: Responder) -> Serving:
         """As :meth:`Broker.serve`; out of reach until connected."""

@@ -16,7 +16,7 @@ Every transport gives the same two types, filled with what it has:
   sets headers and cookies of the HTTP response that carries it (its status stays 200, as the
   specification asks), a batch's members' merged in order.
 - A command or event delivered by a broker (``"broker"``): the message's headers; a broker RPC
-  call (``"broker"``): nothing more, the broker port handing over the body alone. A
+  call (``"broker"``): the headers the request carried (its caller's ``authorization``). A
   :class:`Response` there is made and ignored.
 - A call in the process (``"local"``: the bus, a test, an in-process client): empty.
 
@@ -104,7 +104,7 @@ class Request:
             delivered command or event, or broker RPC) or ``"local"`` (in the process).
         method: the HTTP method (``"POST"``); ``""`` off HTTP.
         path: the HTTP path, percent-decoded, without the query string; ``""`` off HTTP.
-        headers: the HTTP headers, or a delivered message's headers.
+        headers: the HTTP headers, a delivered message's, or a broker RPC request's.
         query: each query-string parameter's values, in order.
         client: the client's address and port, when the server knows them.
         scheme: ``"http"`` or ``"https"``; ``""`` off HTTP.
@@ -162,7 +162,7 @@ LOCAL_REQUEST = Request("local")
 """What a call in the process sees: no transport, nothing sent."""
 
 BROKER_REQUEST = Request("broker")
-"""What a broker RPC call sees: the broker port hands over the body alone."""
+"""What a broker RPC call sent without headers sees."""
 
 
 class Response:

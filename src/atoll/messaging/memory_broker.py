@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from atoll.errors import BrokerUnavailableError, ConfigError, RemoteUnavailableError
-from atoll.messaging.broker import DeadLetter, check_name
+from atoll.messaging.broker import DeadLetter, check_name, request_headers
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
     from atoll.messaging.broker import Received, Responder, Subscription
     from atoll.messaging.envelope import Envelope
@@ -286,8 +286,8 @@ class _Serving:
         self._respond = respond
         self._calls: set[asyncio.Task[bytes]] = set()
 
-    async def answer(self, body: bytes) -> bytes:
-        task = asyncio.ensure_future(self._respond(body))
+    async def answer(self, body: bytes, headers: Mapping[str, str]) -> bytes:
+        task = asyncio.ensure_future(self._respond(body, headers))
         self._calls.add(task)
         try:
             return await asyncio.shield(task)
@@ -445,8 +445,15 @@ class MemoryBroker:
                 return
             await pending[0].wait()
 
-    async def request(self, service: str, body: bytes, wait: float) -> bytes:
-        """Ask the servings of ``service`` in turn."""
+    async def request(
+        self,
+        service: str,
+        body: bytes,
+        wait: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Ask the servings of ``service`` in turn; they get a copy of ``headers``."""
+        carried = dict(request_headers(headers))
         await self.ping()
         state = self.state
         responders = state.responders.get(service)
@@ -457,7 +464,7 @@ class MemoryBroker:
             )
         respond = responders[next(state.turns) % len(responders)]
         try:
-            return await asyncio.wait_for(respond(body), wait)
+            return await asyncio.wait_for(respond(body, carried), wait)
         except TimeoutError:
             raise RemoteUnavailableError(
                 f"{service!r} did not answer within {wait} s on the broker {self.url}; the "

@@ -17,7 +17,9 @@ Composing an application installs, beside the services' own declarations:
   handles, what is sent to it) through a :class:`~atoll.messaging.consumer.BrokerConsumer`,
   whose ``ping`` joins the readiness checks (``consumer <service>`` fails while its handlers
   cannot reach a dependency, such as their database), and, on a broker other processes
-  reach, answers the JSON-RPC calls that come over it (broker RPC) with its own engine.
+  reach, answers the JSON-RPC calls that come over it (broker RPC) with its own engine: a
+  call's headers are its :class:`~atoll.messaging.context.Request`'s, so that the
+  :class:`~atoll.security.auth.Authenticator` reads its credentials as over HTTP.
 """
 
 # No `from __future__ import annotations` here: the container reads the hints of the
@@ -26,24 +28,34 @@ Composing an application installs, beside the services' own declarations:
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from atoll.clients.transports import RpcEngine
 from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import BrokerUnavailableError
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
-from atoll.messaging.broker import Broker, Serving, Subscription, open_broker
+from atoll.messaging.broker import Broker, Responder, Serving, Subscription, open_broker
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.connecting import ConnectingBroker
 from atoll.messaging.consumer import BrokerConsumer
-from atoll.messaging.context import BROKER_REQUEST, CallContext, Request, Response, enter, leave
+from atoll.messaging.context import (
+    BROKER_REQUEST,
+    CallContext,
+    Headers,
+    Request,
+    Response,
+    enter,
+    leave,
+)
 from atoll.messaging.envelope import message_name
 from atoll.messaging.handlers import HandlerKind
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
 from atoll.messaging.publishing import Publisher
 from atoll.persistence.inboxes import Inboxes
+from atoll.security.auth import Authenticator
+from atoll.security.identity import Identity
 from atoll.service.definition import ServiceDefinition
 
 __all__ = ["BrokerLink", "install_broker", "subscription_of"]
@@ -92,6 +104,8 @@ class BrokerLink:
         engines: the JSON-RPC engines of the services, by name, which answer broker RPC: the
             ones HTTP and in-process clients answer through too.
         inboxes: the services' inboxes, asked of a message delivered more often than allowed.
+        authenticator: who authenticates the engines' calls, if any: a call over the broker
+            then carries its headers to it, for its credentials.
     """
 
     atoll_entrypoint = True
@@ -105,9 +119,11 @@ class BrokerLink:
         engines: Mapping[str, RpcEngine],
         *,
         inboxes: Inboxes | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         self.broker = broker
         self._bus = bus
+        self._authenticator = authenticator
         self.consumers: list[BrokerConsumer] = []
         policy = options.policy()
         for service in services:
@@ -197,22 +213,38 @@ class BrokerLink:
         for consumer in self.consumers:
             consumer.kill()
 
-    def _responder(self, engine: RpcEngine) -> Callable[[bytes], Awaitable[bytes]]:
-        """Answer broker RPC with ``engine``; a handler asking for atoll.Request sees "broker"."""
+    def _responder(self, engine: RpcEngine) -> Responder:
+        """Answer broker RPC with ``engine``, in a call context where a handler may need one.
 
-        async def respond(body: bytes) -> bytes:
+        The context holds the request as the broker carried it (``transport == "broker"``, its
+        headers): for a handler asking for atoll.Request, atoll.Response or atoll.Identity,
+        and for the authenticator guarding a handler, which reads ``authorization`` there.
+        A service needing neither answers without one, at no cost.
+        """
+
+        async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:  # noqa: ARG001
             return await engine.handle(body) or b""  # a notification's answer is empty
 
-        async def respond_in_context(body: bytes) -> bytes:
-            token = enter(CallContext(BROKER_REQUEST))
+        async def respond_in_context(body: bytes, headers: Mapping[str, str]) -> bytes:
+            request = (
+                Request("broker", headers=Headers(headers.items())) if headers else BROKER_REQUEST
+            )
+            token = enter(CallContext(request))
             try:
                 return await engine.handle(body) or b""
             finally:
                 leave(token)
 
-        bus = self._bus
-        asked = any(bus.asks_for(handler, Request, Response) for handler in bus.handlers)
-        return respond_in_context if asked else respond
+        return respond_in_context if self._needs_context() else respond
+
+    def _needs_context(self) -> bool:
+        """Whether a handler of the bus may read the call's context: its request or identity."""
+        bus, authenticator = self._bus, self._authenticator
+        return any(
+            bus.asks_for(handler, Request, Response, Identity)
+            or (authenticator is not None and authenticator.guards(handler, bus))
+            for handler in bus.handlers
+        )
 
     def __repr__(self) -> str:
         return f"BrokerLink({self.broker.describe()}, {len(self.consumers)} consumer(s))"
@@ -260,8 +292,17 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
         *,
         inboxes: Inboxes,
         readiness: Readiness,
+        authenticator: Authenticator,
     ) -> BrokerLink:
-        made = BrokerLink(options, broker, bus, services, engines, inboxes=inboxes)
+        made = BrokerLink(
+            options,
+            broker,
+            bus,
+            services,
+            engines,
+            inboxes=inboxes,
+            authenticator=authenticator,
+        )
         for consumer in made.consumers:  # not ready while its handlers' dependency is away
             readiness.add(f"consumer {consumer.service}", consumer.ping)
         return made

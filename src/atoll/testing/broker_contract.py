@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pytest
 
 from atoll.errors import BrokerError, BrokerUnavailableError, RemoteUnavailableError
-from atoll.messaging.broker import Subscription, open_broker
+from atoll.messaging.broker import MAX_REQUEST_HEADERS, Subscription, open_broker
 from atoll.messaging.envelope import Envelope
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import AsyncIterator, Iterable, Mapping
 
     from atoll.messaging.broker import Broker, Received, Receiver
 
@@ -409,7 +409,7 @@ class BrokerContract:
         answered: list[str] = []
 
         def responder(name: str) -> Any:
-            async def respond(body: bytes) -> bytes:
+            async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:  # noqa: ARG001
                 answered.append(name)
                 return b"re:" + body
 
@@ -423,6 +423,73 @@ class BrokerContract:
         assert replies == [b"re:%d" % n for n in range(50)]  # each its own answer
         assert len(answered) == 50
 
+    async def test_a_request_carries_its_headers_to_the_responder_exactly(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        service = names.service()
+        seen: list[dict[str, str]] = []
+
+        async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
+            seen.append(dict(headers))
+            return body
+
+        await other.serve(service, respond)
+        sent = {
+            "authorization": "Bearer eyJhbGciOiJFZERTQSJ9.e30.c2ln",
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "x-spaced": 'a  b, c;d="e"',
+            "x-empty": "",
+            "x-punctuation": "!#$%&'*+-.^_`|~:/?@[]{}<>\\",
+        }
+        assert await broker.request(service, b"{}", 5.0, sent) == b"{}"
+        assert seen == [sent]
+
+    async def test_a_request_without_headers_gives_the_responder_an_empty_mapping(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        service = names.service()
+        seen: list[Mapping[str, str]] = []
+
+        async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
+            seen.append(headers)
+            return body
+
+        await other.serve(service, respond)
+        assert await broker.request(service, b"none", 5.0) == b"none"
+        assert await broker.request(service, b"empty", 5.0, {}) == b"empty"
+        assert [dict(headers) for headers in seen] == [{}, {}]
+
+    async def test_headers_too_large_or_unfit_are_refused_before_the_request_is_sent(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        service = names.service()
+        seen: list[int] = []
+
+        async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
+            seen.append(sum(len(name) + len(value) for name, value in headers.items()))
+            return body
+
+        await other.serve(service, respond)
+        name = "authorization"
+        at_the_limit = {name: "t" * (MAX_REQUEST_HEADERS - len(name))}
+        assert await broker.request(service, b"{}", 5.0, at_the_limit) == b"{}"
+        assert seen == [MAX_REQUEST_HEADERS]
+        over = {name: "s3cret" + "t" * (MAX_REQUEST_HEADERS - len(name) - 5)}
+        with pytest.raises(BrokerError, match=f"more than the {MAX_REQUEST_HEADERS}") as big:
+            await broker.request(service, b"{}", 5.0, over)
+        unfit = [
+            ({"Authorization": "Bearer s3cret"}, "lower-case"),
+            ({"x-line": "s3cret\r\nx-injected: 1"}, "printable ASCII"),
+            ({"x-text": "s3cret caf\u00e9"}, "printable ASCII"),
+            ({"x-padded": " s3cret "}, "spaces at either end"),
+        ]
+        for headers, why in unfit:
+            with pytest.raises(BrokerError, match=why) as refused:
+                await broker.request(service, b"{}", 5.0, headers)
+            assert "s3cret" not in str(refused.value)  # a value may be a token: never shown
+        assert "s3cret" not in str(big.value)
+        assert seen == [MAX_REQUEST_HEADERS]  # nothing refused reached the responder
+
     async def test_a_request_nobody_serves_is_unavailable(
         self, broker: Broker, names: Names
     ) -> None:
@@ -435,7 +502,7 @@ class BrokerContract:
         service = names.service()
         release = asyncio.Event()
 
-        async def respond(body: bytes) -> bytes:
+        async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:  # noqa: ARG001
             await release.wait()
             return body
 
@@ -461,7 +528,7 @@ class BrokerContract:
         service = names.service()
         started, release = asyncio.Event(), asyncio.Event()
 
-        async def respond(body: bytes) -> bytes:
+        async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:  # noqa: ARG001
             started.set()
             await release.wait()
             return b"done:" + body
@@ -482,7 +549,7 @@ class BrokerContract:
     ) -> None:
         service = names.service()
 
-        async def respond(body: bytes) -> bytes:
+        async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:  # noqa: ARG001
             return body
 
         serving = await broker.serve(service, respond)

@@ -10,6 +10,7 @@ import shutil
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 
 import nats
 import pytest
@@ -266,7 +267,7 @@ async def test_a_serving_answers_many_requests_at_once(broker):
     started = asyncio.Event()
     inflight = 0
 
-    async def respond(body: bytes) -> bytes:
+    async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
         nonlocal inflight
         inflight += 1
         if inflight == 20:
@@ -284,7 +285,7 @@ async def test_a_serving_answers_many_requests_at_once(broker):
 async def test_a_failing_responder_leaves_the_caller_to_its_timeout(broker, caplog):
     service = _name()
 
-    async def respond(body: bytes) -> bytes:
+    async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
         raise RuntimeError("engine broke")
 
     await broker.serve(service, respond)
@@ -489,7 +490,7 @@ async def test_settling_on_a_closed_connection_is_unavailable(broker):
     await receiver.close()
 
 
-async def _echo(body: bytes) -> bytes:
+async def _echo(body: bytes, headers: Mapping[str, str]) -> bytes:
     return body
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 
 import aio_pika
 import pytest
@@ -337,7 +338,7 @@ async def test_a_lost_connection_is_logged_and_recovered(names, caplog):
     await server.start()
     release = asyncio.Event()
 
-    async def respond(body: bytes) -> bytes:
+    async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
         await release.wait()
         return body
 
@@ -412,7 +413,7 @@ async def test_a_serving_whose_connection_was_lost_mid_answer_closes_at_once(bro
     await server.start()
     answering, release = asyncio.Event(), asyncio.Event()
 
-    async def respond(body: bytes) -> bytes:
+    async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
         answering.set()
         await release.wait()
         return body
@@ -525,7 +526,7 @@ async def test_a_failing_responder_answers_nothing_and_serves_on(broker, names, 
     service = names.service("own")
     seen = []
 
-    async def respond(body: bytes) -> bytes:
+    async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
         seen.append(body)
         if body == b"fail":
             raise RuntimeError("the responder broke")
@@ -546,7 +547,7 @@ async def test_a_request_in_flight_when_the_broker_stops_is_unavailable(names):
     await server.start()
     release = asyncio.Event()
 
-    async def respond(body: bytes) -> bytes:
+    async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
         await release.wait()
         return body
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 
 import pytest
 import redis.asyncio as aioredis
@@ -344,7 +345,7 @@ async def test_a_request_taken_after_its_deadline_is_not_answered(brokers, names
     broker = await brokers()
     called = []
 
-    async def respond(body: bytes) -> bytes:
+    async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
         called.append(body)
         return body
 
@@ -362,7 +363,7 @@ async def test_a_responder_that_raises_makes_the_request_unavailable(brokers, na
     service = names.service()
     broker = await brokers()
 
-    async def respond(body: bytes) -> bytes:
+    async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
         raise RuntimeError("engine broke")
 
     await broker.serve(service, respond)
@@ -381,7 +382,7 @@ async def test_stopping_fails_the_requests_waiting_for_a_reply(names):
     await asking.start()
     release = asyncio.Event()
 
-    async def respond(body: bytes) -> bytes:
+    async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
         await release.wait()
         return body
 
@@ -506,7 +507,7 @@ async def test_an_ack_redis_never_got_is_logged_and_its_message_comes_again(name
     await broker.stop()
 
 
-async def _echo(body: bytes) -> bytes:
+async def _echo(body: bytes, headers: Mapping[str, str]) -> bytes:
     return body
 
 

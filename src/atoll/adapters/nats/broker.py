@@ -12,7 +12,8 @@
 - a **dead letter** is published to ``atoll.dead.<service>``, kept in ``ATOLL_DEAD`` with the
   error in its headers; its handle is its sequence in that stream;
 - a **request** is a core NATS request to ``atoll.rpc.<service>``, which the instances
-  serving it answer in the queue group named for the service; no stream keeps it.
+  serving it answer in the queue group named for the service; no stream keeps it. Its
+  headers are the message's NATS headers (none at all when it has none).
 
 The three streams (file storage, limits retention) are made at start when missing. Every
 publish waits for JetStream's acknowledgement, and carries the envelope's id as
@@ -60,6 +61,7 @@ from atoll.messaging.broker import (
     dead_letter_from,
     envelope_headers,
     masked_url,
+    request_headers,
 )
 
 try:
@@ -72,7 +74,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise MissingDependencyError("nats-py", "nats") from error
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator
+    from collections.abc import Collection, Iterator, Mapping
 
     from nats.aio.client import Server
     from nats.aio.msg import Msg
@@ -407,12 +409,24 @@ class NatsBroker:
 
     # -- requests ----------------------------------------------------------------------------
 
-    async def request(self, service: str, body: bytes, wait: float) -> bytes:
+    async def request(
+        self,
+        service: str,
+        body: bytes,
+        wait: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
         """Ask one instance serving ``service`` (core NATS request/reply), within ``wait``."""
         check_name(service, "service name")
+        carried = request_headers(headers)
         try:
             nc = self.connection()
-            reply = await nc.request(f"atoll.rpc.{service}", body, timeout=wait)
+            reply = await nc.request(
+                f"atoll.rpc.{service}",
+                body,
+                timeout=wait,
+                headers=dict(carried) if carried else None,  # none: a plain PUB, cheaper
+            )
         except nats.errors.NoRespondersError:
             raise RemoteUnavailableError(
                 f"no instance of {service!r} serves requests on the broker at "

@@ -361,7 +361,7 @@ class NatsServing:
 
     async def _answer(self, msg: Msg) -> None:
         try:
-            reply = await self._respond(msg.data)
+            reply = await self._respond(msg.data, msg.headers or {})
         except Exception:
             logger.exception("answering a request to %r failed", self._service)
             return

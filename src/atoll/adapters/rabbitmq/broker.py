@@ -34,7 +34,8 @@ How the port maps onto AMQP 0-9-1:
   their order; their handle is the envelope's id.
 - **Requests** go to the queue ``atoll.<service>.rpc`` (auto-deleted with its last server),
   published mandatory, so that one nobody serves comes back at once; replies come by direct
-  reply-to (``amq.rabbitmq.reply-to``), matched to their requests by correlation id.
+  reply-to (``amq.rabbitmq.reply-to``), matched to their requests by correlation id. A
+  request's headers are the message's AMQP headers, one field each.
 
 The connection is aio-pika's robust one: it reconnects by itself, and restores the channels,
 queues and consumers; disconnections and reconnections are logged on ``atoll.broker``. Every
@@ -73,6 +74,7 @@ from atoll.messaging.broker import (
     dead_letter_from,
     dead_letter_headers,
     masked_url,
+    request_headers,
 )
 from atoll.messaging.envelope import Envelope
 
@@ -522,19 +524,31 @@ class RabbitBroker:
         if future is not None and not future.done():
             future.set_result(message.body)
 
-    async def request(self, service: str, body: bytes, wait: float) -> bytes:
-        """Send ``body`` to one server of ``service``; its reply.
+    async def request(
+        self,
+        service: str,
+        body: bytes,
+        wait: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Send ``body`` with ``headers`` to one server of ``service``; its reply.
 
         Raises:
+            BrokerError: the headers cannot travel; nothing was sent.
             RemoteUnavailableError: nobody serves ``service``, or none answered in time.
         """
         check_name(service, "service name")
+        carried = request_headers(headers)
         channel = await self._reply_channel()
         correlation = uuid.uuid4().hex
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[correlation] = future
         message = aio_pika.Message(
-            body, correlation_id=correlation, reply_to=_REPLY_TO, expiration=wait
+            body,
+            headers=dict(carried) if carried else None,
+            correlation_id=correlation,
+            reply_to=_REPLY_TO,
+            expiration=wait,
         )
         try:
             async with asyncio.timeout(wait):

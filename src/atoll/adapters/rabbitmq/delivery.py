@@ -111,6 +111,11 @@ def own_headers(headers: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def _sent_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """The headers a request was sent with: its header table's text fields, as they came."""
+    return {k: v for k, v in headers.items() if type(v) is str}
+
+
 def _attempt(headers: Mapping[str, Any]) -> int:
     """Which delivery this is: the queue's count, and those before a delayed retry."""
     count = headers.get("x-delivery-count") or 0
@@ -451,7 +456,7 @@ class RabbitServing:
         assert task is not None  # noqa: S101 - aio-pika runs each delivery in a task
         self._calls.add(task)
         try:
-            reply = await self._respond(message.body)
+            reply = await self._respond(message.body, _sent_headers(message.headers))
             if message.reply_to:
                 await self._channel.default_exchange.publish(
                     aio_pika.Message(reply, correlation_id=message.correlation_id),

@@ -43,8 +43,10 @@ sent, not waited for (as NATS's and RabbitMQ's, which no reply confirms), those 
 in one ``XACK``; one that fails is logged, and its message delivered again after its ack wait.
 
 Requests are pushed (after a check for a live server, in one Lua script) to the service's list,
-carrying their deadline on Redis's clock: a server drops those it takes too late. The reply is
-published to the requester's channel with the call's correlation id.
+carrying their deadline on Redis's clock: a server drops those it takes too late. An entry is
+``deadline|channel|correlation|headers`` (a JSON object, which holds no raw line break; empty
+for none), a line break, and the body. The reply is published to the requester's channel with
+the call's correlation id.
 
 Errors come out as atoll's: a Redis out of reach (or refusing the credentials) is a
 :class:`~atoll.errors.BrokerUnavailableError` naming the URL, never its password. Redis Cluster
@@ -75,6 +77,7 @@ from atoll.messaging.broker import (
     dead_letter_from,
     envelope_headers,
     masked_url,
+    request_headers,
 )
 
 try:
@@ -98,7 +101,7 @@ from atoll.adapters.redis.scripts import Scripts
 from atoll.adapters.redis.serving import BEAT_STALE, RedisServing
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from atoll.messaging.broker import DeadLetter, Responder, Subscription
     from atoll.messaging.envelope import Envelope
@@ -372,16 +375,25 @@ class RedisBroker:
         finally:
             await pubsub.aclose()
 
-    async def request(self, service: str, body: bytes, wait: float) -> bytes:
+    async def request(
+        self,
+        service: str,
+        body: bytes,
+        wait: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
         """Push the request to the service's list if one of its servers beats; await its reply.
 
         Raises:
+            BrokerError: the headers cannot travel; nothing was sent.
             RemoteUnavailableError: no server of ``service`` beats, or none answered in time.
         """
+        carried = request_headers(headers)
+        head = encode(carried) if carried else b""
         correlation = b"%d" % next(self._correlation)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._calls[correlation] = future
-        blob = b"%s|%s|%s" % (self._channel.encode(), correlation, body)
+        blob = b"%s|%s|%s\n%s" % (self._channel.encode(), correlation, head, body)
         try:
             async with asyncio.timeout(wait):
                 await self._listening()

@@ -20,7 +20,13 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("redis", "redis") from error
 
-from atoll.adapters.redis.layout import MAX_BLOCK, Connected, as_int, instance_name
+from atoll.adapters.redis.layout import (
+    MAX_BLOCK,
+    Connected,
+    as_int,
+    decode_headers,
+    instance_name,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
@@ -104,12 +110,14 @@ class RedisServing:
         return self._closing
 
     async def _answer(self, request: bytes) -> None:
-        deadline, channel, correlation, body = request.split(b"|", 3)
+        deadline, channel, correlation, rest = request.split(b"|", 3)
+        head, _, body = rest.partition(b"\n")
         if time.time() * 1_000_000 + self._offset_us > int(deadline):
             logger.debug("dropped a request to %s taken after its deadline", self._service)
             return
         try:
-            reply = correlation + b"|0" + await self._respond(body)
+            headers = decode_headers(head) if head else {}
+            reply = correlation + b"|0" + await self._respond(body, headers)
         except Exception as error:
             logger.exception("a request to %s failed", self._service)
             reply = correlation + b"|1" + f"{type(error).__name__}: {error}".encode()

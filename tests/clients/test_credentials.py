@@ -16,9 +16,10 @@ import atoll.testing
 from atoll.clients.credentials import AuthorizedTransport, ClientCredentials, StaticToken
 from atoll.clients.directory import ClientOptions, Clients
 from atoll.clients.remote import RemoteService
-from atoll.clients.transports import HttpTransport
+from atoll.clients.transports import BrokerTransport, HttpTransport
 from atoll.errors import ConfigError, CredentialsRefusedError, RemoteError, RemoteUnavailableError
 from atoll.kernel.options import Secret
+from atoll.messaging.memory_broker import MemoryBroker
 from tests.clients.token_endpoint import TokenEndpoint
 from tests.security import tokens
 from tests.security.jwks_server import closed_port, serving
@@ -224,6 +225,16 @@ def test_clients_call_over_http_with_a_token_when_the_options_say_how_to_get_one
     assert transport.audience == "https://users.example.org"
     assert isinstance(transport.credentials, ClientCredentials)
     assert Clients(ClientOptions(urls=["users=http://h/rpc"])).get("users").url == "http://h/rpc"
+
+
+def test_clients_call_over_the_broker_with_a_token_when_the_options_say_how_to_get_one():
+    options = ClientOptions(token=Secret("t0ken"), audiences=["users=https://users.example.org"])
+    transport = Clients(options, broker=MemoryBroker()).get("users").transport
+    assert isinstance(transport, AuthorizedTransport)
+    assert isinstance(transport.transport, BrokerTransport)
+    assert transport.audience == "https://users.example.org"
+    bare = Clients(ClientOptions(), broker=MemoryBroker()).get("users").transport
+    assert isinstance(bare, BrokerTransport)  # no credentials: no token
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ Two kinds, both :class:`Credentials`:
 
 A call refused because its token was not taken (JSON-RPC -32012: expired, revoked, a key the
 service no longer trusts) gets one new token and is sent once more
-(:class:`AuthorizedTransport`); a second refusal is the caller's.
+(:class:`AuthorizedTransport`, over HTTP or the broker alike); a second refusal is the
+caller's.
 
 The client secret and the tokens never appear in a message or a log line.
 """
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from atoll.clients.transports import HttpTransport
+    from atoll.clients.transports import TokenTransport
     from atoll.kernel.options import Secret
 
 __all__ = [
@@ -231,15 +232,17 @@ def _refusal(answer: httpx.Response, url: str, client_id: str) -> str:
 
 
 class AuthorizedTransport:
-    """An HTTP transport that sends a token with each request, renewed once if refused.
+    """A transport that sends a token with each request, renewed once if refused.
 
     Args:
-        transport: the HTTP transport carrying the bodies.
+        transport: the transport carrying the bodies and the token: over HTTP
+            (:class:`~atoll.clients.transports.HttpTransport`) or a broker
+            (:class:`~atoll.clients.transports.BrokerTransport`).
         credentials: what gives the tokens.
         audience: the audience of the service called.
     """
 
-    def __init__(self, transport: HttpTransport, credentials: Credentials, audience: str) -> None:
+    def __init__(self, transport: TokenTransport, credentials: Credentials, audience: str) -> None:
         self.transport = transport
         self.credentials = credentials
         self.audience = audience

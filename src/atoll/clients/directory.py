@@ -8,7 +8,7 @@ or, for a service composed into the same process, through that service's own JSO
 (:class:`~atoll.clients.transports.LocalTransport`), with the same encoding, validation and
 errors. Moving a service out of the process is then a change of configuration, not of code.
 
-A call over HTTP carries a token when the section says how to get one
+A call over HTTP or the broker carries a token when the section says how to get one
 (:mod:`atoll.clients.credentials`): ``--clients-token`` (one token for every service), or
 ``--clients-token-url`` with ``--clients-client-id`` and ``--clients-client-secret`` (a token
 per service from a token endpoint, by the client credentials grant, its audience the
@@ -41,7 +41,7 @@ from atoll.kernel.options import Secret, option
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from atoll.clients.transports import RpcEngine
+    from atoll.clients.transports import RpcEngine, TokenTransport, Transport
     from atoll.messaging.broker import Broker
 
 __all__ = ["ClientOptions", "Clients"]
@@ -57,7 +57,7 @@ class ClientOptions:
     )
     timeout: float = option(10.0, help="seconds a remote call may take at each step")
     token: Secret | None = option(
-        default=None, help="a token sent to every remote service over HTTP"
+        default=None, help="a token sent to every remote service, over HTTP and the broker"
     )
     token_url: str = option(
         "", help="the token endpoint to get a token per service from (client credentials)"
@@ -151,8 +151,8 @@ class Clients:
 
     A service running in this process is called through its engine (:class:`LocalTransport`),
     any other over HTTP at its URL in ``options.urls``, or, without one, over the broker
-    (:class:`BrokerTransport`) when the process has one. A component: :meth:`stop` closes the
-    connections.
+    (:class:`BrokerTransport`) when the process has one; with credentials, those two carry a
+    token (:class:`AuthorizedTransport`). A component: :meth:`stop` closes the connections.
 
     Args:
         options: the ``clients`` option section.
@@ -194,8 +194,8 @@ class Clients:
             return RemoteService(LocalTransport(engine, name=name))
         url = self._urls.get(name)
         if url is None and self.broker is not None:
-            transport = BrokerTransport(self.broker, name, timeout=self.options.timeout)
-            return RemoteService(transport)
+            over = BrokerTransport(self.broker, name, timeout=self.options.timeout)
+            return RemoteService(self._authorized(over, name))
         if url is None:
             known = ", ".join(sorted({*self._local, *self._urls})) or "none"
             raise ConfigError(
@@ -206,8 +206,14 @@ class Clients:
         if self._credentials is None:
             return RemoteService(url, timeout=self.options.timeout)
         http = HttpTransport(url, timeout=self.options.timeout)
+        return RemoteService(self._authorized(http, name))
+
+    def _authorized(self, transport: TokenTransport, name: str) -> Transport:
+        """``transport``, sending a token for ``name``'s audience when there are credentials."""
+        if self._credentials is None:
+            return transport
         audience = self.options.audience_of(name)
-        return RemoteService(AuthorizedTransport(http, self._credentials, audience))
+        return AuthorizedTransport(transport, self._credentials, audience)
 
     async def start(self) -> None:
         """Nothing to do: connections open at the first call."""

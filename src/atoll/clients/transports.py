@@ -46,6 +46,7 @@ __all__ = [
     "LocalTransport",
     "RpcEngine",
     "SyncHttpTransport",
+    "TokenTransport",
     "Transport",
     "masked",
     "rpc_url",
@@ -112,6 +113,21 @@ class Transport(Protocol):
         ...
 
 
+class TokenTransport(Transport, Protocol):
+    """A transport that can send a bearer token with a request: HTTP, and the broker."""
+
+    async def exchange(
+        self, body: bytes, *, notification: bool, token: str | None = None
+    ) -> bytes | None:
+        """Send ``body``, with ``token`` as ``Authorization: Bearer`` when given.
+
+        Raises:
+            RemoteError: something answered, but not with a body (an HTTP error status).
+            RemoteUnavailableError: no answer came.
+        """
+        ...
+
+
 class RpcEngine(Protocol):
     """Answers JSON-RPC bodies in the process: :class:`atoll.endpoints.rpc.jsonrpc.JsonRpc`."""
 
@@ -162,7 +178,8 @@ class BrokerTransport:
 
     One instance of the service answers each request, with the very engine HTTP would hand
     the body to. A notification is a request too, whose empty answer is dropped: the broker
-    says whether some instance took it.
+    says whether some instance took it. A token goes in the request's ``authorization``
+    header, as over HTTP.
 
     Args:
         broker: the broker the service answers on.
@@ -176,15 +193,20 @@ class BrokerTransport:
         self.timeout = timeout
         self.url = f"{broker.describe()} ({service})"
 
-    async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
+    async def exchange(
+        self, body: bytes, *, notification: bool, token: str | None = None
+    ) -> bytes | None:
         """Ask one instance of the service; its answer's body, None for a notification.
+
+        ``token``, when given, goes as ``authorization: Bearer``.
 
         Raises:
             RemoteUnavailableError: no instance answered within the timeout, none serves, or
                 the broker is out of reach.
         """
+        headers = None if token is None else {"authorization": f"Bearer {token}"}
         try:
-            answer = await self.broker.request(self.service, body, self.timeout)
+            answer = await self.broker.request(self.service, body, self.timeout, headers)
         except BrokerUnavailableError as error:
             raise RemoteUnavailableError(
                 f"cannot call {self.service!r}: {error}; the call was not sent"

@@ -142,6 +142,8 @@ class MessageBus:
         self._container: Container | None = None
         self._signatures: dict[Handler, Signature] = {}
         self._direct: frozenset[Handler] = frozenset()
+        self._reaching: dict[type, set[Any]] = {}
+        """For :meth:`asks_for`: each key asked about, with the providers that need it."""
         self._deliverer = Deliverer(self._dispatch, self._run_logged, self._drain, self._is_direct)
 
     # -- declaring ---------------------------------------------------------------------------
@@ -206,6 +208,7 @@ class MessageBus:
             )
         self._dispatch.index()
         self._container = container
+        self._reaching = {}
 
     def signature(self, handler: Handler) -> Signature:
         """The inputs and dependencies of ``handler``, once the bus is bound.
@@ -224,9 +227,12 @@ class MessageBus:
         :class:`~atoll.messaging.context.CallContext`) for those handlers alone.
         """
         container = self._bound(f"read what {handler.label} asks for")
-        wanted = set(keys)
+        wanted: set[object] = set(keys)
         for key in keys:
-            wanted |= container.graph.dependents(key)
+            reaching = self._reaching.get(key)
+            if reaching is None:  # the graph is fixed once bound: walked once per key
+                reaching = self._reaching[key] = container.graph.dependents(key)
+            wanted |= reaching
         return any(dependency.key in wanted for dependency in self.signature(handler).dependencies)
 
     def _bound(self, what: str) -> Container:

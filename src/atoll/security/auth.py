@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from atoll.errors import MalformedCredentialsError, UnauthenticatedError
 from atoll.kernel.options import option
-from atoll.messaging.context import CallContext, current_call
+from atoll.messaging.context import CallContext, Request, Response, current_call
 from atoll.messaging.envelope import Delivery  # noqa: TC001 - the container reads the hint
 from atoll.security.api_tokens import API_TOKEN_PREFIX
 from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
@@ -46,7 +46,6 @@ from atoll.security.tokens import JwtOptions
 if TYPE_CHECKING:
     from atoll.kernel.health import Readiness
     from atoll.messaging.bus import MessageBus
-    from atoll.messaging.context import Request
     from atoll.messaging.handlers import Handler
     from atoll.security.api_tokens import ApiTokens
     from atoll.security.tokens import TokenVerifier
@@ -57,6 +56,7 @@ __all__ = [
     "authenticator_for",
     "bearer_token",
     "identity_of_call",
+    "reads_call_context",
 ]
 
 _LONGEST_CACHE = 3600.0
@@ -252,6 +252,21 @@ class Authenticator:
             if description:
                 parts.append(f'error_description="{_quoted(description)}"')
         return ", ".join(parts).encode("latin-1", errors="replace")
+
+
+def reads_call_context(
+    handler: Handler, bus: MessageBus, authenticator: Authenticator | None
+) -> bool:
+    """Whether a call of ``handler`` reads the call context its transport may set.
+
+    It does when it asks for atoll.Request or atoll.Response (directly, or through a
+    provider it uses), or when ``authenticator`` authenticates its calls (it reads the
+    request's credentials, and keeps the identity there). A transport sets the context only
+    for such calls: the others pay nothing.
+    """
+    if bus.asks_for(handler, Request, Response):
+        return True
+    return authenticator is not None and authenticator.guards(handler, bus)
 
 
 def authenticator_for(

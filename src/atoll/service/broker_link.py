@@ -44,7 +44,6 @@ from atoll.messaging.context import (
     CallContext,
     Headers,
     Request,
-    Response,
     enter,
     leave,
 )
@@ -54,8 +53,7 @@ from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
 from atoll.messaging.publishing import Publisher
 from atoll.persistence.inboxes import Inboxes
-from atoll.security.auth import Authenticator
-from atoll.security.identity import Identity
+from atoll.security.auth import Authenticator, reads_call_context
 from atoll.service.definition import ServiceDefinition
 
 __all__ = ["BrokerLink", "install_broker", "subscription_of"]
@@ -240,11 +238,7 @@ class BrokerLink:
     def _needs_context(self) -> bool:
         """Whether a handler of the bus may read the call's context: its request or identity."""
         bus, authenticator = self._bus, self._authenticator
-        return any(
-            bus.asks_for(handler, Request, Response, Identity)
-            or (authenticator is not None and authenticator.guards(handler, bus))
-            for handler in bus.handlers
-        )
+        return any(reads_call_context(handler, bus, authenticator) for handler in bus.handlers)
 
     def __repr__(self) -> str:
         return f"BrokerLink({self.broker.describe()}, {len(self.consumers)} consumer(s))"

@@ -37,8 +37,7 @@ from atoll.endpoints.http.rest import RestEndpoint
 from atoll.endpoints.http.routing import Router
 from atoll.errors import AuthenticationError, ConfigError
 from atoll.messaging.context import CallContext, enter, leave
-from atoll.messaging.context import Request as CallRequest
-from atoll.messaging.context import Response as CallResponse
+from atoll.security.auth import reads_call_context
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -252,12 +251,9 @@ class HttpApp:
             else:
                 await send_json(send, 200, answer, headers)
 
-        # Only an app some handler of which asks for the request or response, or is guarded,
-        # sets the context.
-        authenticator = self.authenticator
+        # Only an app some handler of which reads the call context sets it.
         in_context = any(
-            self.bus.asks_for(handler, CallRequest, CallResponse)
-            or (authenticator is not None and authenticator.guards(handler, self.bus))
+            reads_call_context(handler, self.bus, self.authenticator)
             for handler in self.bus.handlers
         )
         return serve

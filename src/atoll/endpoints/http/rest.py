@@ -29,9 +29,8 @@ from atoll.endpoints.http.requests import Request, call_request, require_json
 from atoll.endpoints.shown import showing
 from atoll.errors import ConfigError
 from atoll.messaging.context import CallContext, checked_status, enter, leave
-from atoll.messaging.context import Request as CallRequest
-from atoll.messaging.context import Response as CallResponse
 from atoll.messaging.handlers import HandlerKind, Input, is_data_hint
+from atoll.security.auth import reads_call_context
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -120,7 +119,7 @@ class RestEndpoint:
                 self.respond = self._respond_from_path
             else:
                 self.respond = self._respond_with_body
-        if guarded or bus.asks_for(handler, CallRequest, CallResponse):  # alone pays for it
+        if reads_call_context(handler, bus, authenticator):  # such a call alone pays for it
             self._respond_plainly = self.respond
             self.respond = self._respond_in_context
 

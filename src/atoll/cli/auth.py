@@ -21,7 +21,6 @@ reach), 2 a usage or configuration error.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import importlib
 import os
@@ -29,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from atoll.cli.reporting import reported
 from atoll.cli.run import load_target
-from atoll.errors import AtollError, ConfigError, TargetError
-from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE, load_config
+from atoll.kernel.entrypoint import EXIT_FAILURE, load_config
 from atoll.service.composition import compose_target
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
 __all__ = ["auth"]
 
@@ -205,7 +204,7 @@ def _run(
     extra = given[leading - positionals : leading]
     options = given[leading:]
     prog = f"atoll auth {command} {target}"
-    with _reported(context, prog):
+    with reported(context, prog, foreign_text=False):
         admin_module = importlib.import_module("atoll.auth.admin")  # above the CLI's layer
         obj = load_target(target)
         service, section = admin_module.token_service_of(obj, repr(target))
@@ -220,24 +219,6 @@ def _run(
                 await work(admin, *extra)
 
         asyncio.run(main())
-
-
-@contextlib.contextmanager
-def _reported(context: click.Context, prog: str) -> Iterator[None]:
-    """Report an error as its message alone, with the exit status of its kind."""
-    try:
-        yield
-    except (click.exceptions.Exit, click.ClickException):
-        raise
-    except TargetError as error:
-        raise click.UsageError(str(error), context) from error
-    except ConfigError as error:
-        click.echo(f"{prog}: {error}", err=True)
-        context.exit(EXIT_USAGE)
-    except Exception as error:  # noqa: BLE001 - the message, not a traceback, is for the user
-        text = str(error) if isinstance(error, AtollError) else type(error).__name__
-        click.echo(f"{prog}: {text}", err=True)
-        context.exit(EXIT_FAILURE)
 
 
 def _when(seconds: float) -> str:

@@ -21,24 +21,24 @@ database, never its password.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 from typing import TYPE_CHECKING
 
 import click
 
+from atoll.cli.reporting import reported
 from atoll.cli.run import load_target
-from atoll.errors import AtollError, ConfigError, MissingDependencyError, TargetError
+from atoll.errors import MissingDependencyError, TargetError
 from atoll.kernel.app import AppLike
-from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE, load_config
+from atoll.kernel.entrypoint import load_config
 from atoll.kernel.options import masked_url
 from atoll.service.composition import compose_target
 from atoll.service.definition import ServiceDefinition
 from atoll.service.system import SystemDefinition
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
     from atoll.adapters.sqlalchemy.migrations import Migrated, Migrations
     from atoll.persistence.declaration import DatabaseDeclaration
@@ -95,7 +95,7 @@ def upgrade(
     `atoll run MODULE:OBJECT --help`.
     """
     revision, options = _split_revision(arguments, required=False)
-    with _reported(context, "upgrade", target):
+    with reported(context, f"atoll db upgrade {target}"):
         migrations = _migrations(target, service_name, options, "upgrade")
         done = migrations.upgrade(revision or "head")
         _echo_migrated(migrations, done, "upgrade")
@@ -112,7 +112,7 @@ def downgrade(
     after TARGET. The options after it are the application's, as for upgrade.
     """
     revision, options = _split_revision(arguments, required=True)
-    with _reported(context, "downgrade", target):
+    with reported(context, f"atoll db downgrade {target}"):
         migrations = _migrations(target, service_name, options, "downgrade")
         done = migrations.downgrade(revision or "")
         _echo_migrated(migrations, done, "downgrade")
@@ -142,7 +142,7 @@ def revision(
     hand. The first revision creates the migrations directory. The options after TARGET are
     the application's, as for upgrade.
     """
-    with _reported(context, "revision", target):
+    with reported(context, f"atoll db revision {target}"):
         migrations = _migrations(target, service_name, arguments, "revision")
         for path in migrations.create_directory():
             click.echo(f"{migrations.service}: created {path}")
@@ -174,7 +174,7 @@ def current(
     And whether it is the head. The options after TARGET are the application's, as for
     upgrade.
     """
-    with _reported(context, "current", target):
+    with reported(context, f"atoll db current {target}"):
         migrations = _migrations(target, service_name, arguments, "current")
         at, heads = migrations.current(), migrations.heads()
         line = f"{migrations.service}: {migrations.safe_url} is at {_revisions(at, heads)}"
@@ -193,7 +193,7 @@ def history(context: click.Context, target: str, service_name: str | None) -> No
 
     Only the migrations directory is read, not the database: no application option is needed.
     """
-    with _reported(context, "history", target):
+    with reported(context, f"atoll db history {target}"):
         migrations = _migrations(target, service_name, None, "history")
         text = migrations.history()
         click.echo(f"{migrations.service}: migrations in {migrations.directory}")
@@ -217,27 +217,6 @@ def _split_revision(arguments: Sequence[str], *, required: bool) -> tuple[str | 
             "base (every one), or a revision id from `atoll db history`"
         )
     return None, list(arguments)
-
-
-@contextlib.contextmanager
-def _reported(context: click.Context, command: str, target: str) -> Iterator[None]:
-    """Report an error as the message alone, with the exit status of its kind."""
-    prog = f"atoll db {command} {target}"
-    try:
-        yield
-    except (click.exceptions.Exit, click.ClickException):
-        raise
-    except TargetError as error:
-        raise click.UsageError(str(error), context) from error
-    except ConfigError as error:
-        click.echo(f"{prog}: {error}", err=True)
-        context.exit(EXIT_USAGE)
-    except Exception as error:  # noqa: BLE001 - the message, not a traceback, is for the user
-        text = str(error)
-        if not isinstance(error, AtollError):  # a migration's own error: say which it is
-            text = f"{type(error).__name__}: {text}" if text else type(error).__name__
-        click.echo(f"{prog}: {text}", err=True)
-        context.exit(EXIT_FAILURE)
 
 
 def _migrations(

@@ -31,15 +31,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from atoll.cli.db import load_service_target, service_with_database
-from atoll.errors import AtollError, ConfigError, TargetError
-from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE, load_config
+from atoll.cli.reporting import reported
+from atoll.errors import ConfigError
+from atoll.kernel.entrypoint import EXIT_FAILURE, load_config
 from atoll.persistence.declaration import open_database
 from atoll.security.api_tokens import ApiTokens, api_token_store_for
 from atoll.service.composition import compose_target
 from atoll.service.definition import ServiceDefinition
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator, Sequence
+    from collections.abc import AsyncIterator, Sequence
 
     from atoll.security.api_tokens import ApiTokenRecord
 
@@ -110,7 +111,7 @@ def create(  # noqa: PLR0917 - the command's options, each one by name
     a system), read as `atoll run` reads them.
     """
     lifetime = None if expires_in is None else _duration(expires_in)
-    with _reported(context, "create", target):
+    with reported(context, f"atoll tokens create {target}", usage=(ConfigError, ValueError)):
 
         async def issue() -> tuple[str, ApiTokenRecord]:
             async with _api_tokens(target, service_name, arguments, "create") as api_tokens:
@@ -143,7 +144,7 @@ def list_tokens(
     Never the tokens themselves: only their hashes are kept. The options after MODULE:OBJECT
     are the application's, as for create.
     """
-    with _reported(context, "list", target):
+    with reported(context, f"atoll tokens list {target}", usage=(ConfigError, ValueError)):
 
         async def listed() -> Sequence[ApiTokenRecord]:
             async with _api_tokens(target, service_name, arguments, "list") as api_tokens:
@@ -186,7 +187,7 @@ def revoke(
     if not arguments or arguments[0].startswith("-"):
         raise click.UsageError("revoke needs the token's ID right after MODULE:OBJECT", context)
     token_id, options = arguments[0], arguments[1:]
-    with _reported(context, "revoke", target):
+    with reported(context, f"atoll tokens revoke {target}", usage=(ConfigError, ValueError)):
 
         async def revoked() -> tuple[ApiTokenRecord | None, float]:
             async with _api_tokens(target, service_name, options, "revoke") as api_tokens:
@@ -265,22 +266,3 @@ async def _api_tokens(
         yield ApiTokens(api_token_store_for(database), cache=config.section("auth").api_token_cache)
     finally:
         await database.stop()
-
-
-@contextlib.contextmanager
-def _reported(context: click.Context, command: str, target: str) -> Iterator[None]:
-    """Report an error as the message alone, with the exit status of its kind."""
-    prog = f"atoll tokens {command} {target}"
-    try:
-        yield
-    except (click.exceptions.Exit, click.ClickException):
-        raise
-    except TargetError as error:
-        raise click.UsageError(str(error), context) from error
-    except (ConfigError, ValueError) as error:
-        click.echo(f"{prog}: {error}", err=True)
-        context.exit(EXIT_USAGE)
-    except Exception as error:  # noqa: BLE001 - the message, not a traceback, is for the user
-        text = str(error) if isinstance(error, AtollError) else f"{type(error).__name__}: {error}"
-        click.echo(f"{prog}: {text}", err=True)
-        context.exit(EXIT_FAILURE)

@@ -98,15 +98,9 @@ class ClientOptions:
         Raises:
             ValueError: an entry of ``audiences`` is not ``NAME=AUDIENCE``.
         """
-        mapped: dict[str, str] = {}
-        for entry in self.audiences:
-            service, equals, audience = (part.strip() for part in entry.partition("="))
-            if not (service and equals and audience):
-                raise ValueError(
-                    f"the audiences entry {entry!r} is not NAME=AUDIENCE; write it like "
-                    "runs=https://runs.example.org"
-                )
-            mapped[service] = audience
+        mapped = dict(
+            _named(self.audiences, "audiences", "AUDIENCE", "runs=https://runs.example.org")
+        )
         return mapped.get(name, name)
 
     def credentials(self) -> Credentials | None:
@@ -130,13 +124,7 @@ class ClientOptions:
             ValueError: an entry is not ``NAME=URL`` with an http(s) URL, or repeats a name.
         """
         targets: dict[str, str] = {}
-        for entry in self.urls:
-            name, equals, url = (part.strip() for part in entry.partition("="))
-            if not (name and equals and url):
-                raise ValueError(
-                    f"the urls entry {masked(entry)!r} is not NAME=URL; write it like "
-                    "users=http://127.0.0.1:8001/rpc"
-                )
+        for name, url in _named(self.urls, "urls", "URL", "users=http://127.0.0.1:8001/rpc"):
             if name in targets:
                 raise ValueError(f"urls names the service {name!r} twice; keep one URL for it")
             try:
@@ -144,6 +132,23 @@ class ClientOptions:
             except ConfigError as error:
                 raise ValueError(f"the urls entry for {name!r}: {error}") from None
         return targets
+
+
+def _named(entries: list[str], option: str, what: str, example: str) -> list[tuple[str, str]]:
+    """The ``NAME=VALUE`` entries of the option ``option``, each split and stripped.
+
+    Raises:
+        ValueError: an entry is not ``NAME=VALUE`` (shown with any password masked).
+    """
+    pairs: list[tuple[str, str]] = []
+    for entry in entries:
+        name, equals, value = (part.strip() for part in entry.partition("="))
+        if not (name and equals and value):
+            raise ValueError(
+                f"the {option} entry {masked(entry)!r} is not NAME={what}; write it like {example}"
+            )
+        pairs.append((name, value))
+    return pairs
 
 
 class Clients:

@@ -134,16 +134,12 @@ class Authenticator:
     async def start(self) -> None:
         """Start the verifier (a JWT verifier loads its keys, and fetches its JWKS)."""
         if self.verifier is not None:
-            start = getattr(self.verifier, "start", None)
-            if start is not None:
-                await start()
+            await self.verifier.start()
 
     async def stop(self) -> None:
         """Stop the verifier."""
         if self.verifier is not None:
-            stop = getattr(self.verifier, "stop", None)
-            if stop is not None:
-                await stop()
+            await self.verifier.stop()
 
     async def ping(self) -> None:
         """Readiness: raise why the verifier is degraded (its JWKS out of reach), if it is."""

@@ -76,6 +76,14 @@ class TokenVerifier(Protocol):
         """Return ``"ok"``, or why the verifier is degraded (its JWKS out of reach)."""
         ...
 
+    async def start(self) -> None:
+        """Load what verifying needs (keys, a JWKS); before any :meth:`verify`."""
+        ...
+
+    async def stop(self) -> None:
+        """Release what :meth:`start` opened."""
+        ...
+
 
 @dataclass(frozen=True)
 class JwtOptions:

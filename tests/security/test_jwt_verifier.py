@@ -403,6 +403,12 @@ PYJWT_LENIENT = {
 claims, leeway and the RSA key pinned to RS256: why the verifier checks those itself."""
 
 
+def _at_the_leeways_edge(name: str) -> bool:
+    """Whether the case is a second from the leeway's edge: on the wall clock, which pyjwt
+    reads, a slow second moves it across (the verifier's own tests set their clock)."""
+    return "the leeway" in name
+
+
 def pyjwt_decode(token: str) -> dict:
     return jwt.decode(
         token,
@@ -427,7 +433,7 @@ def signed_by_the_rsa_key(token: str) -> bool:
 def test_pyjwt_alone_is_lenient_where_the_verifier_checks_for_itself():
     lenient = []
     for refusal in refusals(time.time()):
-        if not signed_by_the_rsa_key(refusal.token):
+        if not signed_by_the_rsa_key(refusal.token) or _at_the_leeways_edge(refusal.name):
             continue
         try:
             pyjwt_decode(refusal.token)
@@ -441,7 +447,9 @@ async def test_what_the_verifier_takes_pyjwt_takes_too(start):
     now = time.time()
     verifier = await start(options(), clock=time.time)
     taken = {
-        name: token for name, token in acceptances(now).items() if signed_by_the_rsa_key(token)
+        name: token
+        for name, token in acceptances(now).items()
+        if signed_by_the_rsa_key(token) and not _at_the_leeways_edge(name)
     }
     assert len(taken) >= 10
     for name, token in taken.items():

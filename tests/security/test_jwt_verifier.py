@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from atoll.adapters.jwt import JwtVerifier
 from atoll.adapters.jwt.keys import KeyRefusedError, algorithms_of
-from atoll.errors import ConfigError, LifecycleError, UnavailableError
+from atoll.errors import ConfigError, LifecycleError
 from atoll.kernel.options import Secret
 from atoll.security.tokens import InvalidTokenError, JwtOptions, TokenVerifier
 from tests.security.jwks_server import LIMIT, JwksApp, closed_port, serving, silent_server
@@ -574,21 +574,35 @@ async def test_an_unreachable_jwks_leaves_the_configured_keys_working(start):
     )
 
 
-async def test_an_unreachable_jwks_fails_the_start_when_it_is_the_only_key_source():
+async def test_a_jwks_out_of_reach_at_start_is_fetched_once_it_answers(start, jwks_app, jwks_url):
+    jwks_app.status = 503  # the issuer is starting too
+    clock = Clock()
+    verifier = await start(jwks_options(jwks_url), clock=clock)
+    assert verifier.check().endswith("(HTTP 503); no key is known, so every token is refused")
+    with refused(UNKNOWN_KEY):
+        await verifier.verify(mint(claims(clock())))
+    jwks_app.status = 200
+    async with asyncio.timeout(30):  # fetched again in the background: 1 s, then 2 s...
+        while verifier.check() != "ok":  # noqa: ASYNC110 - a state, with nothing to wait on
+            await asyncio.sleep(0.05)
+    assert (await verifier.verify(mint(claims(clock()))))["sub"] == "user-1"
+
+
+async def test_an_unreachable_jwks_at_start_leaves_the_service_degraded(start):
     url = closed_port()
-    verifier = JwtVerifier(jwks_options(url))
-    with pytest.raises(UnavailableError) as caught:
-        await verifier.start()
-    assert str(caught.value).startswith(
-        f"cannot fetch the JWKS at {url}: ConnectError; no other key is configured"
-    )
+    clock = Clock()
+    verifier = await start(jwks_options(url), clock=clock)
+    assert verifier.check().startswith(f"the JWKS at {url} cannot be fetched since ")
+    assert "(ConnectError); no key is known, so every token is refused" in verifier.check()
+    with refused(UNKNOWN_KEY):
+        await verifier.verify(mint(claims(clock())))
 
 
 async def test_a_silent_jwks_times_out(start):
     with silent_server() as url:
-        verifier = JwtVerifier(jwks_options(url, jwks_timeout=0.2))
-        with pytest.raises(UnavailableError, match=re.escape(f"the JWKS at {url}: ")):
-            await verifier.start()
+        verifier = await start(jwks_options(url, jwks_timeout=0.2))
+        assert f"the JWKS at {url} cannot be fetched" in verifier.check()
+        assert "(no answer within 0.2 s)" in verifier.check()
 
 
 async def test_a_jwks_out_of_reach_keeps_its_last_keys_and_comes_back(start, jwks_app, jwks_url):

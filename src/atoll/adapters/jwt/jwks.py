@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
     from atoll.adapters.jwt.keys import VerificationKey
 
-__all__ = ["LARGEST_JWKS", "Jwks", "JwksFetchError"]
+__all__ = ["LARGEST_JWKS", "RETRY_FIRST", "Jwks", "JwksFetchError"]
+
+RETRY_FIRST = 1.0
+"""Seconds after a failed first fetch when the JWKS is fetched again, doubling afterwards."""
 
 logger = logging.getLogger("atoll.auth")
 
@@ -96,6 +99,7 @@ class Jwks:
         self._http = http
         self._own_http = http is None
         self._fetching: asyncio.Task[None] | None = None
+        self._retrying: asyncio.Task[None] | None = None
         self._last_attempt: float | None = None
         self._last_success: float | None = None
         self._failing_since: float | None = None
@@ -115,11 +119,12 @@ class Jwks:
 
     async def stop(self) -> None:
         """Cancel a fetch under way, and close the HTTP client if it is this one's own."""
-        fetching, self._fetching = self._fetching, None
-        if fetching is not None:
-            fetching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await fetching
+        for task in (self._retrying, self._fetching):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._retrying = self._fetching = None
         if self._own_http and self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -148,6 +153,27 @@ class Jwks:
             current = asyncio.current_task()
             if not fetching.cancelled() or (current is not None and current.cancelling()):
                 raise
+
+    def retry_until_fetched(self, first: float = RETRY_FIRST) -> None:
+        """Fetch again in the background until a fetch succeeds.
+
+        The first time after ``first`` seconds, then twice as long each time, up to
+        ``refresh`` seconds apart. For a JWKS out of reach when the service starts (its
+        issuer starting too, say): the service serves meanwhile, and refuses the tokens it
+        cannot verify yet.
+        """
+        if self._retrying is None:
+            self._retrying = asyncio.create_task(self._retry(first))
+
+    async def _retry(self, delay: float) -> None:
+        try:
+            while self._last_success is None:
+                await asyncio.sleep(delay)
+                await self.refetch()
+                delay = min(delay * 2, self._refresh)
+        finally:
+            if self._retrying is asyncio.current_task():
+                self._retrying = None
 
     def refresh_if_stale(self) -> None:
         """Start a fetch in the background when the keys are ``max_age`` seconds old."""

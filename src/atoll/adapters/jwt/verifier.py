@@ -42,7 +42,6 @@ from atoll.errors import (
     InvalidTokenError,
     LifecycleError,
     MissingDependencyError,
-    UnavailableError,
 )
 from atoll.kernel.health import OK
 from atoll.kernel.options import masked_url
@@ -194,28 +193,31 @@ class JwtVerifier:
     async def start(self) -> None:
         """Load the configured keys, and fetch the JWKS once.
 
+        A JWKS out of reach (no connection, a timeout, a 5xx) does not stop the start: the
+        verifier refuses the tokens of keys it does not know, :meth:`check` says why, and
+        the JWKS is fetched again in the background until it answers (its issuer may be
+        starting too).
+
         Raises:
             ConfigError: a configured key cannot be used, or the JWKS's URL answers with
                 something else than a JWKS with a usable key (a redirect, a 4xx, another
                 document), and no key is configured besides it.
-            UnavailableError: the JWKS is out of reach (no connection, a timeout, a 5xx) and
-                no key is configured besides it.
         """
         self._configured = tuple(configured_keys(self.options))
         if self._jwks is not None:
             await self._jwks.start()
             await self._jwks.refetch()
             failure = self._jwks.failure
-            if failure is not None and not self._configured:
+            if failure is not None and failure[1].config and not self._configured:
                 await self._jwks.stop()
-                error = failure[1]
-                kind = ConfigError if error.config else UnavailableError
-                raise kind(
-                    f"cannot fetch the JWKS at {masked_url(self._jwks.url)}: {error.reason}; no "
-                    "other key is configured, so no token could be verified: check "
-                    "--auth-jwt-jwks-url and that the issuer serves its JWKS there, or give "
-                    "its public keys with --auth-jwt-keys"
+                raise ConfigError(
+                    f"cannot fetch the JWKS at {masked_url(self._jwks.url)}: "
+                    f"{failure[1].reason}; no other key is configured, so no token could be "
+                    "verified: check --auth-jwt-jwks-url and that the issuer serves its "
+                    "JWKS there, or give its public keys with --auth-jwt-keys"
                 )
+            if failure is not None:
+                self._jwks.retry_until_fetched()
         self._ring = _Keyring(self._configured, self._jwks.keys if self._jwks else ())
 
     async def stop(self) -> None:

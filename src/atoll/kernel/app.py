@@ -186,6 +186,7 @@ class App:
         self.env_prefix = env_prefix or name.upper().replace("-", "_")
         self.registry = Registry()
         self._sections: dict[str, type[Any]] = {}
+        self._defaults: dict[str, object] = {}
         self._tasks: list[BackgroundTaskSpec] = []
         self._on_build: list[Callable[[Container], None]] = []
         self._conditional: list[ConditionalProvider] = []
@@ -235,6 +236,24 @@ class App:
             )
         self._sections[section] = options
         return options
+
+    def defaults(self, values: Mapping[str, Any]) -> None:
+        """Set the defaults of options in place of those their dataclasses declare.
+
+        ``values`` is written as a config file is, a table per section::
+
+            app.defaults({"auth": {"anonymous": False, "jwt": {"issuer": "https://id.example"}}})
+
+        These are the application's own defaults: below its config file, environment and
+        flags, and shown by ``--help`` as the defaults. A key that names no option is an
+        error when the configuration is loaded; a value is checked as any other.
+        """
+        self._defaults.update(_flattened(values))
+
+    @property
+    def option_defaults(self) -> dict[str, object]:
+        """The defaults :meth:`defaults` set, by the options' dotted keys."""
+        return dict(self._defaults)
 
     @overload
     def provide(
@@ -344,6 +363,10 @@ class Declarations:
         """Add a section of options; see :meth:`App.options`."""
         return self.app.options(section, options)
 
+    def defaults(self, values: Mapping[str, Any]) -> None:
+        """Set the defaults of options in place of their dataclasses'; see :meth:`App.defaults`."""
+        self.app.defaults(values)
+
     def provide(self, factory: Any = None, /, **kwargs: Any) -> Any:
         """Register a provider; see :meth:`atoll.Registry.provide`."""
         return self.app.provide(factory, **kwargs)
@@ -355,6 +378,22 @@ class Declarations:
     def task(self, function: Any = None, /, *, name: str | None = None) -> Any:
         """Add a supervised background task; see :meth:`App.task`."""
         return self.app.task(function, name=name)
+
+
+def _flattened(values: Mapping[str, Any], within: str = "") -> dict[str, object]:
+    """``values``, nested by section, as dotted keys.
+
+    ``{"auth": {"anonymous": False}}`` gives ``{"auth.anonymous": False}``: no option's value
+    is a mapping, so a mapping is a section.
+    """
+    flat: dict[str, object] = {}
+    for name, value in values.items():
+        key = f"{within}.{name}" if within else name
+        if isinstance(value, dict):
+            flat.update(_flattened(value, key))
+        else:
+            flat[key] = value
+    return flat
 
 
 def as_app(target: object, label: str = "the target") -> App:

@@ -6,6 +6,9 @@ Each option takes its value from the highest source that gives one::
 
     default  <  TOML file (--config PATH or PREFIX_CONFIG)  <  PREFIX_SECTION_KEY  <  --section-key
 
+The default is the one its dataclass declares, or the one the application sets in its place
+(``defaults``: a composition root's own, shown by ``--help`` as the default).
+
 :meth:`~ConfigSpec.load` reports problems in three stages, each at once: the command line
 (unknown flags), the file (missing or not TOML), then every unknown key and bad value together,
 one per line. Every problem is a :class:`~atoll.errors.ConfigError`.
@@ -14,6 +17,7 @@ one per line. Every problem is a :class:`~atoll.errors.ConfigError`.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import difflib
 import os
@@ -31,7 +35,7 @@ from atoll.errors import ConfigError
 from atoll.kernel.options import MASK, Option, Secret, Section, inspect_section, option
 
 if typing.TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 __all__ = ["Config", "ConfigSpec", "Origin", "Secret", "option"]
 
@@ -163,7 +167,8 @@ class ConfigSpec:
 
     Raises:
         ConfigError: a section is declared twice or is not a dataclass, an option's type is
-            not supported, or two options map to one flag or environment variable.
+            not supported, two options map to one flag or environment variable, or
+            ``defaults`` names no option.
     """
 
     def __init__(
@@ -174,6 +179,7 @@ class ConfigSpec:
         env_prefix: str,
         description: str = "",
         version: str | None = None,
+        defaults: Mapping[str, object] | None = None,
     ) -> None:
         if not _PREFIX.fullmatch(env_prefix):
             raise ConfigError(
@@ -184,7 +190,7 @@ class ConfigSpec:
         self.env_prefix = env_prefix.upper()
         self.description = description
         self.version = version
-        self.sections = _inspect_sections(sections)
+        self.sections = _with_defaults(_inspect_sections(sections), defaults or {})
         self.options = tuple(opt for section in self.sections for opt in section.options())
         _refuse_clashes(self.options, self.env_prefix)
 
@@ -330,6 +336,44 @@ class _ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise ConfigError(f"command line: {message}; run with --help to list the options")
+
+
+def _with_defaults(
+    sections: tuple[Section, ...], defaults: Mapping[str, object]
+) -> tuple[Section, ...]:
+    """``sections``, each option named in ``defaults`` (by its dotted key) defaulting to it.
+
+    Raises:
+        ConfigError: a key of ``defaults`` names no option.
+    """
+    known = {opt.key for section in sections for opt in section.options()}
+    unknown = [key for key in defaults if key not in known]
+    if unknown:
+        problems = [
+            f"defaults name no option {key!r}{_hint(key, known, fallback='--help')}"
+            for key in unknown
+        ]
+        raise ConfigError(_summary(problems))
+    if not defaults:
+        return sections
+    return tuple(_defaulted(section, defaults) for section in sections)
+
+
+def _defaulted(section: Section, defaults: Mapping[str, object]) -> Section:
+    members: list[Option | Section] = []
+    for member in section.members:
+        if isinstance(member, Section):
+            members.append(_defaulted(member, defaults))
+        elif member.key in defaults:
+            members.append(dataclasses.replace(member, default=_copies(defaults[member.key])))
+        else:
+            members.append(member)
+    return dataclasses.replace(section, members=tuple(members))
+
+
+def _copies(value: object) -> Callable[[], object]:
+    """A default that gives a copy of ``value`` each time: a list default is never shared."""
+    return lambda: copy.deepcopy(value)
 
 
 def _inspect_sections(sections: Iterable[tuple[str, type[Any]]]) -> tuple[Section, ...]:

@@ -125,6 +125,7 @@ def load_config(
         env_prefix=app.env_prefix,
         description=app.description,
         version=app.version,
+        defaults=app.option_defaults,
     )
     return spec.load(argv, environ)
 

@@ -266,12 +266,19 @@ def reads_call_context(
 
 
 def authenticator_for(
-    options: AuthOptions, realm: str, readiness: Readiness, api_tokens: ApiTokens | None = None
+    options: AuthOptions,
+    realm: str,
+    readiness: Readiness,
+    api_tokens: ApiTokens | None = None,
+    *,
+    jwks_app: Any = None,
 ) -> Authenticator:
     """The authenticator ``options`` ask for: with a JWT verifier when an issuer is named.
 
     The verifier's state joins the readiness checks (a JWKS out of reach). ``api_tokens``
-    are read when ``options.api_tokens`` is on.
+    are read when ``options.api_tokens`` is on. ``jwks_app`` is the ASGI app of this
+    process that serves the JWKS URL, when it does: the JWKS is read from it, without the
+    network.
 
     Raises:
         MissingDependencyError: the issuer is named and ``atoll[jwt]`` is not installed.
@@ -280,7 +287,7 @@ def authenticator_for(
         return Authenticator(options, realm, api_tokens=api_tokens)
     adapter = importlib.import_module("atoll.adapters.jwt")  # atoll[jwt], only when used
     authenticator = Authenticator(
-        options, realm, adapter.JwtVerifier(options.jwt), api_tokens=api_tokens
+        options, realm, adapter.JwtVerifier(options.jwt, app=jwks_app), api_tokens=api_tokens
     )
     readiness.add("auth", authenticator.ping)
     return authenticator

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.api import Api, Method
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.api import Wrapper
     from atoll.endpoints.http.types import Receive, Scope, Send
     from atoll.kernel.config import Config
+    from atoll.kernel.container import Container
     from atoll.messaging.bus import Middleware
 
 __all__ = [
@@ -144,11 +146,15 @@ def _install_endpoints(app: App, api: Api) -> None:
     app.options("cors", CorsOptions)
     app.options("auth", AuthOptions)
     name = app.name
+    here = ServedHere()
+    app.on_build(here.keep)
 
     def make_authenticator(
-        options: AuthOptions, readiness: Readiness, api_tokens: ApiTokens
+        options: AuthOptions, readiness: Readiness, api_tokens: ApiTokens, server: ServerOptions
     ) -> Authenticator:
-        return authenticator_for(options, name, readiness, api_tokens)
+        jwks_url = options.jwt.jwks_url
+        jwks_app = here if jwks_url and serves_itself(jwks_url, server) else None
+        return authenticator_for(options, name, readiness, api_tokens, jwks_app=jwks_app)
 
     def make_rpc_engines(
         bus: MessageBus, options: ServerOptions, authenticator: Authenticator
@@ -234,6 +240,45 @@ def compose_target(
         )
     raise TypeError(
         f"expected an atoll.Service or an atoll.System; got {type(target).__name__} {target!r:.60}"
+    )
+
+
+class ServedHere:
+    """The process's own HTTP app, as an ASGI app reached without the network.
+
+    A system that holds its token service trusts the JWKS it serves itself: its verifier
+    reads it through this, at start and later, with no port open yet and none needed. The
+    app is looked up in the container at each request, once the container is built.
+    """
+
+    def __init__(self) -> None:
+        self._container: Container | None = None
+
+    def keep(self, container: Container) -> None:
+        """Keep the container the app comes from (an ``on_build`` hook)."""
+        self._container = container
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request with the process's HTTP app."""
+        if self._container is None:
+            raise ConfigError("the HTTP app is asked for before its container is built")
+        http = await self._container.aget(HttpApp)
+        await http.entry(scope, receive, send)
+
+
+def serves_itself(url: str, server: ServerOptions) -> bool:
+    """Whether ``url`` is one of this process's own server: http, its port, a local host."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 80
+    except ValueError:
+        return False
+    local = {"127.0.0.1", "localhost", "::1", server.host}
+    return (
+        server.enabled
+        and parts.scheme == "http"
+        and port == server.port
+        and parts.hostname in local
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -75,6 +75,9 @@ class Jwks:
         clock: the current time, in seconds since the epoch.
         http: the client to fetch with, or ``None`` for one of its own, made by
             :meth:`start` and closed by :meth:`stop`.
+        app: the ASGI app of this very process that serves ``url``, to fetch it from
+            without the network (a system holding its token service); ``None`` to fetch it
+            over the network.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class Jwks:
         max_age: float,
         clock: Callable[[], float],
         http: httpx.AsyncClient | None,
+        app: Any = None,
     ) -> None:
         self.url = url
         self.keys: tuple[VerificationKey, ...] = ()
@@ -98,6 +102,7 @@ class Jwks:
         self._clock = clock
         self._http = http
         self._own_http = http is None
+        self._app = app
         self._fetching: asyncio.Task[None] | None = None
         self._retrying: asyncio.Task[None] | None = None
         self._last_attempt: float | None = None
@@ -115,7 +120,10 @@ class Jwks:
     async def start(self) -> None:
         """Make the HTTP client, unless one was given."""
         if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False, timeout=self._timeout)
+            transport = None if self._app is None else httpx.ASGITransport(app=self._app)
+            self._http = httpx.AsyncClient(
+                follow_redirects=False, timeout=self._timeout, transport=transport
+            )
 
     async def stop(self) -> None:
         """Cancel a fetch under way, and close the HTTP client if it is this one's own."""

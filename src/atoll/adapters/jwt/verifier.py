@@ -135,10 +135,10 @@ class JwtVerifier:
     """Verifies bearer JWTs against one issuer, its keys and this service's audience.
 
     A lifecycle component: :meth:`start` loads the configured keys and fetches the JWKS,
-    :meth:`stop` closes the HTTP client it made. If the JWKS cannot be fetched at start, the
-    start fails only when no key is configured besides it (then no token could be
-    verified); otherwise the configured keys serve, :meth:`check` says what is wrong, and
-    the fetch is tried again (at most once per ``jwks_refresh`` seconds, as tokens come).
+    :meth:`stop` closes the HTTP client it made. If the JWKS is out of reach at start, the
+    configured keys serve (if any), :meth:`check` says what is wrong, and the fetch is tried
+    again in the background until it answers; a JWKS URL that answers with something else
+    fails the start when no key is configured besides it.
 
     Args:
         options: the ``[auth.jwt]`` options; ``issuer`` must be set.
@@ -146,6 +146,8 @@ class JwtVerifier:
             never followed and ``jwks_timeout`` applies, whatever the client's settings.
         clock: the current time in seconds since the epoch, for ``exp``, ``nbf``, ``iat``
             and the JWKS's ages.
+        app: the ASGI app of this process that serves ``jwks_url`` (a system holding its
+            token service): the JWKS is then fetched from it, without the network.
 
     Raises:
         ConfigError: ``options.issuer`` is empty (JWT verification is off).
@@ -157,6 +159,7 @@ class JwtVerifier:
         *,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        app: Any = None,
     ) -> None:
         if not options.enabled:
             raise ConfigError(
@@ -180,6 +183,7 @@ class JwtVerifier:
                 max_age=options.jwks_max_age,
                 clock=clock,
                 http=http,
+                app=app,
             )
             if options.jwks_url
             else None

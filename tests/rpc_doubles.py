@@ -23,7 +23,8 @@ LIMIT = 10.0  # every wait is bounded, so a bug fails the test instead of hangin
 
 
 class RpcApp:
-    """The smallest JSON-RPC endpoint over ASGI: every body goes to the engine, and is kept.
+    """The smallest JSON-RPC endpoint over ASGI: every body goes to the engine, and is kept,
+    with the request's Authorization header.
 
     Without an engine, every request gets ``answer`` with ``status``.
     """
@@ -35,8 +36,10 @@ class RpcApp:
         self.answer = answer
         self.status = status
         self.bodies: list[bytes] = []
+        self.authorizations: list[bytes | None] = []
 
     async def __call__(self, scope, receive, send) -> None:
+        self.authorizations.append(dict(scope["headers"]).get(b"authorization"))
         body, more = b"", True
         while more:
             message = await receive()

@@ -164,6 +164,19 @@ def test_raw_prints_nothing_for_a_notification(address):
     assert (result.exit_code, result.stdout) == (0, "")
 
 
+def test_a_token_goes_as_a_bearer_from_the_option_or_the_environment():
+    app = RpcApp(make_engine())
+    with served_at(app) as address:
+        given = atoll(address, "add", "a=1", "b=2", "--token", "tok-1")
+        from_env = CliRunner().invoke(
+            cli, ["call", address, "add", "a=1", "b=2"], env={"ATOLL_TOKEN": "tok-2"}
+        )
+        without = CliRunner().invoke(cli, ["call", address, "add", "a=1", "b=2"], env={})
+    assert (given.exit_code, from_env.exit_code, without.exit_code) == (0, 0, 0)
+    assert app.authorizations == [b"Bearer tok-1", b"Bearer tok-2", None]
+    assert "tok-1" not in given.output
+
+
 def test_raw_prints_an_answer_that_is_not_json_as_it_is():
     with served_at(RpcApp(answer=b"plain words")) as address:
         result = atoll("--raw", address, "{}")

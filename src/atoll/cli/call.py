@@ -40,6 +40,12 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
     metavar="SECONDS",
     help="How long to wait to connect, send and get the answer.",
 )
+@click.option(
+    "--token",
+    envvar="ATOLL_TOKEN",
+    metavar="TOKEN",
+    help="Send it as Authorization: Bearer, for a service that needs one (env ATOLL_TOKEN).",
+)
 def call(
     url: str,
     method: str | None,
@@ -48,6 +54,7 @@ def call(
     raw: bool,
     list_methods: bool,
     timeout: float,
+    token: str | None,
 ) -> None:
     """Call METHOD of the service at URL, with ARGS, and print the result as JSON.
 
@@ -64,6 +71,7 @@ def call(
       atoll call 127.0.0.1:8001 get_profile user_id=1
       atoll call 127.0.0.1:8001 add 1 2
       atoll call 127.0.0.1:8001 --list
+      ATOLL_TOKEN=eyJ... atoll call 127.0.0.1:8000 runs.weekly_meters user_id=1
       atoll call --raw 127.0.0.1:8001 '{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}'
     """  # noqa: D301 - \b is click's mark for a paragraph kept as written
     target = _target(url)
@@ -75,7 +83,7 @@ def call(
         )
     if raw and args:
         raise click.UsageError("--raw sends one body: quote it as one argument")
-    with SyncRemoteService(target, timeout=timeout) as service:
+    with SyncRemoteService(target, timeout=timeout, token=token) as service:
         try:
             if list_methods:
                 for name in service.method_names():

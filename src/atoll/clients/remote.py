@@ -409,6 +409,7 @@ class RemoteService:
             ``/rpc`` when it has no path), or a :class:`Transport`. A service known by name
             comes from :meth:`~atoll.clients.directory.Clients.get`.
         timeout: seconds an HTTP call may take at each step, for a URL.
+        token: sent with every call as ``Authorization: Bearer``, for a URL.
 
     Raises:
         ConfigError: ``target`` is not an http(s) URL.
@@ -520,9 +521,13 @@ class SyncRemoteService:
         ConfigError: ``target`` is not an http(s) URL.
     """
 
-    def __init__(self, target: str | SyncHttpTransport, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, target: str | SyncHttpTransport, *, timeout: float = 10.0, token: str | None = None
+    ) -> None:
         self.transport = (
-            SyncHttpTransport(target, timeout=timeout) if isinstance(target, str) else target
+            SyncHttpTransport(target, timeout=timeout, token=token)
+            if isinstance(target, str)
+            else target
         )
         self._wire = _Wire(self.transport.url)
         self._document: _Document | None = None

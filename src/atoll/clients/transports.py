@@ -282,7 +282,27 @@ class HttpTransport(_Http["httpx.AsyncClient"]):
 
 
 class SyncHttpTransport(_Http["httpx.Client"]):
-    """:class:`HttpTransport`, blocking: it posts with an ``httpx.Client``."""
+    """:class:`HttpTransport`, blocking: it posts with an ``httpx.Client``.
+
+    Args:
+        url: the endpoint, as :class:`HttpTransport` takes it.
+        timeout: seconds for each of connecting, sending, and waiting for the answer.
+        client: the ``httpx.Client`` to post with, which its owner closes.
+        token: sent with every call as ``Authorization: Bearer``; never shown.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        client: httpx.Client | None = None,
+        token: str | None = None,
+    ) -> None:
+        super().__init__(url, timeout=timeout, client=client)
+        self._headers = (
+            _HEADERS if token is None else {**_HEADERS, "Authorization": f"Bearer {token}"}
+        )
 
     def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
         """Post ``body``; return the answer's body, or None for 204 or a notification."""
@@ -292,7 +312,7 @@ class SyncHttpTransport(_Http["httpx.Client"]):
             self._client = httpx.Client()
         try:
             answer = self._client.post(
-                self._target, content=body, headers=_HEADERS, timeout=self.timeout
+                self._target, content=body, headers=self._headers, timeout=self.timeout
             )
         except httpx.TransportError as error:
             raise _unavailable(error, self.url, self.timeout) from error

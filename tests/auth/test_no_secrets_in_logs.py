@@ -63,10 +63,20 @@ async def test_sessions_log_no_refresh_token_nor_its_hash(clock, caplog):
             await refresh(second["refresh_token"], scope="x:y"),
         ]
         other = (await harness.client.post("/oauth/token", data=session, headers=auth)).json()
-        await refresh(other["refresh_token"])
+        revocations = [
+            await harness.client.post("/oauth/revoke", data={"token": token}, headers=headers)
+            for token, headers in [
+                (other["refresh_token"], auth),
+                (other["access_token"], auth),
+                ("atr_" + secret, auth),
+                (other["refresh_token"], basic("users", secret + "x")),
+            ]
+        ]
     assert [response.json()["error"] for response in refused] == ["invalid_grant"] * 4
+    assert [response.status_code for response in revocations] == [200, 200, 200, 401]
     logged = caplog.text + "".join(repr(record.args) for record in caplog.records)
     assert "the session is revoked" in logged  # the reuse was logged
+    assert "revoked session" in logged  # and the revocation
     tokens = [first, second["refresh_token"], other["refresh_token"]]
     access = [opened["access_token"], second["access_token"], other["access_token"]]
     for private in (secret, *tokens, *(token[4:] for token in tokens), *map(token_id, tokens)):
@@ -74,6 +84,6 @@ async def test_sessions_log_no_refresh_token_nor_its_hash(clock, caplog):
     for token in access:
         assert token not in logged
         assert token.split(".")[2] not in logged
-    answered = "".join(response.text for response in refused)
+    answered = "".join(response.text for response in [*refused, *revocations])
     for private in (secret, *tokens, *(token[4:] for token in tokens), *access):
         assert private not in answered

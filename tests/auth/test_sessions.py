@@ -1,4 +1,4 @@
-"""Users' sessions: the session grant, and refresh token rotation and reuse."""
+"""Users' sessions: the session grant, refresh token rotation and reuse, and revocation."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from atoll.auth import TokenOptions
 from atoll.auth.issuer import SESSION_GRANT
 from atoll.auth.sessions import Sessions, token_id
 from atoll.auth.tables import AuthUnitOfWork
+from atoll.errors import ConflictError
 from atoll.security.identity import identity_of_claims
 from tests.auth.conftest import ISSUER, add_client, basic, running, verifier_for
 
@@ -34,6 +35,10 @@ async def _open(harness, auth, **form):
 async def _refresh(harness, auth, refresh_token, **form):
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token, **form}
     return await harness.client.post("/oauth/token", data=data, headers=auth)
+
+
+async def _revoke(harness, auth, token, **form):
+    return await harness.client.post("/oauth/revoke", data={"token": token, **form}, headers=auth)
 
 
 async def _claims(harness, clock, response, audience="runs"):
@@ -377,16 +382,184 @@ async def test_a_refresh_that_loses_the_race_at_commit_is_reuse(clock, caplog):
     assert "used by a request at once" in warning.getMessage()
 
 
+class _ConflictingCommits:
+    """A database whose next ``conflicts`` commits meet a concurrent change."""
+
+    def __init__(self, database, conflicts: int) -> None:
+        self._database = database
+        self.conflicts = conflicts
+
+    def __getattr__(self, name):
+        return getattr(self._database, name)
+
+    async def begin(self):
+        return _ConflictingTransaction(await self._database.begin(), self)
+
+
+class _ConflictingTransaction:
+    def __init__(self, transaction, database: _ConflictingCommits) -> None:
+        self._transaction = transaction
+        self._database = database
+
+    def __getattr__(self, name):
+        return getattr(self._transaction, name)
+
+    async def commit(self, outbox, inbox) -> None:
+        if self._database.conflicts > 0:
+            self._database.conflicts -= 1
+            await self._transaction.rollback()
+            raise ConflictError("changed by another unit of work meanwhile")
+        await self._transaction.commit(outbox, inbox)
+
+
+async def test_a_revocation_that_meets_a_concurrent_change_reads_the_session_again(clock):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        auth = await _users(harness)
+        refresh_token = (await _open(harness, auth)).json()["refresh_token"]
+        sessions = await harness.container.aget(Sessions)
+        database = sessions.database
+        sessions.database = _ConflictingCommits(database, conflicts=4)
+        assert (await _revoke(harness, auth, refresh_token)).status_code == 200
+        sessions.database = database
+        assert (await _refresh(harness, auth, refresh_token)).json()["error"] == "invalid_grant"
+
+
+async def test_a_revocation_gives_up_after_five_conflicts_and_says_so(clock, caplog):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        auth = await _users(harness)
+        refresh_token = (await _open(harness, auth)).json()["refresh_token"]
+        sessions = await harness.container.aget(Sessions)
+        sessions.database = _ConflictingCommits(sessions.database, conflicts=5)
+        with caplog.at_level(logging.ERROR, logger="atoll.auth"), pytest.raises(ConflictError):
+            await sessions.revoke(refresh_token, "users")
+    (error,) = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert "could not revoke session" in error.getMessage()
+
+
+# -- revocation -----------------------------------------------------------------------------
+
+
+async def test_revoking_a_refresh_token_revokes_its_session(clock, database):
+    async with running(clock, *SESSION_CLIENTS, *database) as harness:
+        auth = await _users(harness)
+        first = (await _open(harness, auth)).json()["refresh_token"]
+        second = (await _refresh(harness, auth, first)).json()["refresh_token"]
+        revoked = await _revoke(harness, auth, first)  # a used one: the session all the same
+        assert revoked.status_code == 200
+        assert revoked.content == b""
+        assert revoked.headers["cache-control"] == "no-store"
+        assert revoked.headers["pragma"] == "no-cache"
+        response = await _refresh(harness, auth, second)
+        assert response.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("hint", ["refresh_token", "access_token", "something_else"])
+async def test_the_token_type_hint_changes_nothing(clock, hint):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        auth = await _users(harness)
+        refresh_token = (await _open(harness, auth)).json()["refresh_token"]
+        revoked = await _revoke(harness, auth, refresh_token, token_type_hint=hint)
+        assert revoked.status_code == 200
+        assert (await _refresh(harness, auth, refresh_token)).json()["error"] == "invalid_grant"
+
+
+async def test_revoking_an_unknown_token_or_an_access_token_answers_200(clock):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        auth = await _users(harness)
+        opened = await _open(harness, auth)
+        for token in ("atr_unknown", "anything", opened.json()["access_token"]):
+            response = await _revoke(harness, auth, token)
+            assert response.status_code == 200
+            assert response.content == b""
+        assert (await _refresh(harness, auth, opened.json()["refresh_token"])).status_code == 200
+
+
+async def test_revoking_another_clients_refresh_token_answers_200_and_revokes_nothing(clock):
+    async with running(clock, "--tokens-session-clients", "users,portal") as harness:
+        auth = await _users(harness)
+        refresh_token = (await _open(harness, auth)).json()["refresh_token"]
+        portal = basic("portal", await add_client(harness, "portal", audiences=AUDIENCES))
+        assert (await _revoke(harness, portal, refresh_token)).status_code == 200
+        assert (await _refresh(harness, auth, refresh_token)).status_code == 200
+
+
+@pytest.mark.parametrize("credentials", [None, ("users", "not-its-secret"), ("nobody", "x")])
+async def test_revocation_needs_the_client_authenticated(clock, credentials):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        auth = await _users(harness)
+        refresh_token = (await _open(harness, auth)).json()["refresh_token"]
+        headers = basic(*credentials) if credentials else {}
+        response = await _revoke(harness, headers, refresh_token)
+        assert response.status_code == 401
+        assert response.json()["error"] == "invalid_client"
+        assert response.headers["www-authenticate"] == 'Basic realm="auth"'
+        assert (await _refresh(harness, auth, refresh_token)).status_code == 200
+
+
+async def test_revocation_authenticates_the_client_by_post_too(clock):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        secret = await add_client(harness, "users", scopes=SCOPES, audiences=AUDIENCES)
+        refresh_token = (await _open(harness, basic("users", secret))).json()["refresh_token"]
+        form = {"client_id": "users", "client_secret": secret}
+        assert (await _revoke(harness, {}, refresh_token, **form)).status_code == 200
+        response = await _refresh(harness, basic("users", secret), refresh_token)
+        assert response.json()["error"] == "invalid_grant"
+
+
+async def test_revocation_without_a_token_is_invalid_request(clock):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        response = await harness.client.post(
+            "/oauth/revoke",
+            data={"token_type_hint": "refresh_token"},
+            headers=await _users(harness),
+        )
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+
+
+async def test_the_revocation_endpoint_takes_post_only(clock):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        response = await harness.client.get("/oauth/revoke")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+        assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "url", "status"),
+    [
+        (b"token=atr_x", {"content-type": "application/json"}, "/oauth/revoke", 400),
+        (b"token=atr_x", None, "/oauth/revoke?token=atr_y", 400),
+        (b"token=" + b"a" * 5000, None, "/oauth/revoke", 413),
+        (b"token=a&token=b", None, "/oauth/revoke", 400),
+    ],
+)
+async def test_the_revocation_endpoint_reads_requests_as_the_token_endpoint(
+    clock, content, headers, url, status
+):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        sent = {"content-type": "application/x-www-form-urlencoded", **await _users(harness)}
+        sent.update(headers or {})
+        response = await harness.client.post(url, content=content, headers=sent)
+        assert response.status_code == status
+        assert response.json()["error"] == "invalid_request"
+
+
 # -- metadata and options -------------------------------------------------------------------
 
 
-async def test_the_metadata_names_the_grants(clock):
+async def test_the_metadata_names_the_grants_and_the_revocation_endpoint(clock):
     async with running(clock, "--tokens-issuer", "https://id.example.org") as harness:
         document = (await harness.client.get("/.well-known/oauth-authorization-server")).json()
         assert document["grant_types_supported"] == [
             "client_credentials",
             "refresh_token",
             SESSION_GRANT,
+        ]
+        assert document["revocation_endpoint"] == "https://id.example.org/oauth/revoke"
+        assert document["revocation_endpoint_auth_methods_supported"] == [
+            "client_secret_basic",
+            "client_secret_post",
         ]
 
 

@@ -1,4 +1,4 @@
-"""The grants of the token endpoint (RFC 6749): who asks, for what, and the tokens they get.
+"""The grants of the token endpoint (RFC 6749), and the revocation of refresh tokens (RFC 7009).
 
 :class:`TokenIssuer` takes a request already read off the wire (its form parameters, and the
 HTTP Basic credentials if any), authenticates the client, and answers as RFC 6749 5.1 says,
@@ -152,6 +152,23 @@ class TokenIssuer:
             "unsupported_grant_type",
             f"this server issues tokens for grant_type {', '.join(GRANTS)} only",
         )
+
+    async def revoke(
+        self, form: Mapping[str, Sequence[str]], basic: tuple[str, str] | None
+    ) -> None:
+        """Revoke the refresh token a request names, and its session (RFC 7009 2.1).
+
+        Anything else (an unknown token, another client's, an access token) revokes nothing,
+        and is answered as if it had: RFC 7009 2.2.
+
+        Raises:
+            OAuthError: no token is named, or the client is not authenticated.
+        """
+        token = _single(form, "token")
+        if token is None:
+            raise invalid_request("token is missing: send token=<the refresh token to revoke>")
+        client = await self._client(form, basic)
+        await self.sessions.revoke(token, client.id)
 
     async def _client_credentials(
         self, client: Client, form: Mapping[str, Sequence[str]]

@@ -89,7 +89,7 @@ class RefreshToken:
         expires: when it stops being accepted; never after ``session_ends``.
         session_ends: when the session started, plus the session lifetime.
         used: it was exchanged for its successor; presented again, it is reuse.
-        revoked: its session was revoked: a token of it was reused.
+        revoked: its session was revoked (by the client, or for a reuse).
         version: its committed changes; two concurrent refreshes with it conflict.
     """
 

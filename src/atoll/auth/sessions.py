@@ -263,6 +263,30 @@ class Sessions:
         )
         return record, token
 
+    async def revoke(self, presented: str, client_id: str) -> bool:
+        """Revoke the session of the refresh token ``presented`` by ``client_id``.
+
+        Returns:
+            Whether it was a refresh token of ``client_id``: another client's, or anything
+            else, revokes nothing.
+        """
+        async with AuthUnitOfWork(self.database) as uow:
+            token = await uow.refresh_tokens.get(token_id(presented))
+            owned: RefreshToken | None = None
+            if token is not None and token.client_id == client_id:
+                owned = dataclasses.replace(token)  # readable once the block is over
+        if owned is None:
+            logger.info("client %s revoked no refresh token of its own", client_id)
+            return False
+        await self.revoke_session(owned.family)
+        logger.info(
+            "revoked session %s of user %s at the request of client %s",
+            owned.family,
+            owned.subject,
+            client_id,
+        )
+        return True
+
     async def revoke_session(self, family: str) -> None:
         """Revoke every refresh token of the session ``family``, in one transaction.
 

@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from atoll.auth import TokenOptions
+from atoll.auth.clients import Registrations
 from atoll.auth.issuer import SESSION_GRANT
 from atoll.auth.sessions import Sessions, token_id
 from atoll.auth.tables import AuthUnitOfWork
@@ -328,6 +329,16 @@ async def test_two_refreshes_with_one_token_at_once_give_tokens_once_and_end_the
         assert lost.json()["error"] == "invalid_grant"
         after = await _refresh(harness, auth, won.json()["refresh_token"])
         assert after.json()["error"] == "invalid_grant"
+
+
+async def test_a_client_removed_and_added_again_has_no_session_of_the_old_one(clock):
+    async with running(clock, *SESSION_CLIENTS) as harness:
+        refresh_token = (await _open(harness, await _users(harness))).json()["refresh_token"]
+        registrations = await harness.container.aget(Registrations)
+        assert await registrations.remove("users")
+        again = await _users(harness)
+        response = await _refresh(harness, again, refresh_token)
+        assert response.json()["error"] == "invalid_grant"
 
 
 class _CommitsTogether:

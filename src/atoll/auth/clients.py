@@ -126,12 +126,18 @@ class Registrations:
             return await uow.clients.find()
 
     async def remove(self, client_id: str) -> bool:
-        """Remove a client; whether there was one. Tokens it holds live until they expire."""
+        """Remove a client, and its users' sessions; whether there was one.
+
+        The access tokens it holds live until they expire. Its refresh tokens go with it:
+        a client added again under the id starts with no session, whatever the old one held.
+        """
         async with AuthUnitOfWork(self.database) as uow:
             client = await uow.clients.get(client_id)
             if client is None:
                 return False
             await uow.clients.remove(client)
+            for token in await uow.refresh_tokens.find(client_id=client_id):
+                await uow.refresh_tokens.remove(token)
             await uow.commit()
         return True
 

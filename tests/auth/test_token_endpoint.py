@@ -194,7 +194,11 @@ async def test_the_metadata_names_the_endpoints(clock):
         assert document["issuer"] == "https://id.example.org/"
         assert document["token_endpoint"] == "https://id.example.org/oauth/token"  # noqa: S105
         assert document["jwks_uri"] == "https://id.example.org/.well-known/jwks.json"
-        assert document["grant_types_supported"] == ["client_credentials"]
+        assert document["grant_types_supported"] == [
+            "client_credentials",
+            "refresh_token",
+            "urn:atoll:params:oauth:grant-type:session",
+        ]
         assert document["token_endpoint_auth_methods_supported"] == [
             "client_secret_basic",
             "client_secret_post",

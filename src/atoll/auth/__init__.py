@@ -1,4 +1,4 @@
-"""atoll's own token service: an OAuth2 authorization server for service-to-service calls.
+"""atoll's own token service: an OAuth2 authorization server for services, and their users.
 
 ::
 
@@ -6,8 +6,10 @@
     atoll auth clients add --client-id runs-worker --scope runs:read --audience runs
 
 It issues access tokens (RFC 9068 JWTs, EdDSA or RS256) by the client credentials grant
-(RFC 6749 4.4) at ``POST /oauth/token``, publishes its keys at ``/.well-known/jwks.json`` and
-its metadata (RFC 8414) at ``/.well-known/oauth-authorization-server``. A service trusts its
+(RFC 6749 4.4) at ``POST /oauth/token``, and users' tokens to the services that check their
+passwords (the session grant, with refresh tokens rotated at each use and revoked at
+``POST /oauth/revoke``); it publishes its keys at ``/.well-known/jwks.json`` and its
+metadata (RFC 8414) at ``/.well-known/oauth-authorization-server``. A service trusts its
 tokens with ``--auth-jwt-issuer``, ``--auth-jwt-audience`` and ``--auth-jwt-jwks-url``.
 
 Declaring it does nothing: the database, the keys and the endpoint come to life when it runs.

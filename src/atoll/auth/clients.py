@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Annotated
 
 from atoll.auth import client_secrets
-from atoll.auth.model import Client
+from atoll.auth.model import CLIENT_ID, Client
 from atoll.auth.options import Clock
 from atoll.auth.tables import AuthUnitOfWork
 from atoll.errors import AlreadyExistsError, ConfigError
@@ -25,8 +25,6 @@ __all__ = [
     "registrations_provider",
 ]
 
-CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,200}")
-"""A client id: what a URL, a log line and HTTP Basic carry as it is."""
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 """A scope token, as RFC 6749 3.3 spells it (NQCHAR: no space, quote or backslash)."""
 AUDIENCE = re.compile(r"[\x21-\x7e]{1,500}")
@@ -128,12 +126,18 @@ class Registrations:
             return await uow.clients.find()
 
     async def remove(self, client_id: str) -> bool:
-        """Remove a client; whether there was one. Tokens it holds live until they expire."""
+        """Remove a client, and its users' sessions; whether there was one.
+
+        The access tokens it holds live until they expire. Its refresh tokens go with it:
+        a client added again under the id starts with no session, whatever the old one held.
+        """
         async with AuthUnitOfWork(self.database) as uow:
             client = await uow.clients.get(client_id)
             if client is None:
                 return False
             await uow.clients.remove(client)
+            for token in await uow.refresh_tokens.find(client_id=client_id):
+                await uow.refresh_tokens.remove(token)
             await uow.commit()
         return True
 

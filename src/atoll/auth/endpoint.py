@@ -1,15 +1,17 @@
-"""The token endpoint: ``POST /oauth/token``, form-encoded in, JSON out, as RFC 6749 asks.
+"""The token and revocation endpoints: ``POST /oauth/token`` and ``POST /oauth/revoke``.
 
 atoll's typed REST reads JSON; a token request is ``application/x-www-form-urlencoded``
-(RFC 6749 4.4.2), so the endpoint is an ASGI app of its own, mounted under ``/oauth``.
-It reads the request (POST only, the form media type, a small body, each parameter once but
-``resource`` and ``audience``, nothing in the query string, HTTP Basic decoded as 2.3.1 says)
-and hands it to the :class:`~atoll.auth.issuer.TokenIssuer` that :meth:`TokenEndpoint.attach`
-gave it, which the service's start does. Every answer is JSON with ``Cache-Control:
-no-store`` and ``Pragma: no-cache`` (5.1); an error is ``{"error", "error_description"}``
-(5.2), ``invalid_client`` with 401 and ``WWW-Authenticate: Basic``.
+(RFC 6749 4.4.2), and so is a revocation request (RFC 7009 2.1), so the two endpoints are an
+ASGI app of their own, mounted under ``/oauth``. It reads the request (POST only, the form
+media type, a small body, each parameter once but ``resource`` and ``audience``, nothing in
+the query string, HTTP Basic decoded as RFC 6749 2.3.1 says) and hands it to the
+:class:`~atoll.auth.issuer.TokenIssuer` that :meth:`TokenEndpoint.attach` gave it, which the
+service's start does. Every answer has ``Cache-Control: no-store`` and ``Pragma: no-cache``
+(RFC 6749 5.1); a token is answered in JSON, a revocation with an empty body (RFC 7009 2.2);
+an error is JSON, ``{"error", "error_description"}`` (RFC 6749 5.2), ``invalid_client`` with
+401 and ``WWW-Authenticate: Basic``.
 
-No answer and no log line holds a client secret or a token.
+No answer and no log line holds a client secret or a token, nor a part of one.
 """
 
 from __future__ import annotations
@@ -29,25 +31,25 @@ if TYPE_CHECKING:
     from atoll.auth.issuer import TokenIssuer
     from atoll.endpoints.http.types import Receive, Scope, Send
 
-__all__ = ["TOKEN_PATH", "EndpointServing", "TokenEndpoint"]
+__all__ = ["REVOKE_PATH", "TOKEN_PATH", "EndpointServing", "TokenEndpoint"]
 
 TOKEN_PATH = "/token"  # noqa: S105 - a path, not a password
-"""The endpoint's path below its mount (``/oauth``)."""
+"""The token endpoint's path below the mount (``/oauth``)."""
+REVOKE_PATH = "/revoke"
+"""The revocation endpoint's path below the mount (``/oauth``)."""
 
 logger = logging.getLogger("atoll.auth")
 
 _FORM = "application/x-www-form-urlencoded"
 _REPEATABLE = frozenset({"resource", "audience"})
 _MOST_FIELDS = 32
-_NO_CACHE = [
-    (b"content-type", b"application/json"),
-    (b"cache-control", b"no-store"),
-    (b"pragma", b"no-cache"),
-]
+_NOT_KEPT = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+_NO_CACHE = [(b"content-type", b"application/json"), *_NOT_KEPT]
+_NAMES = {TOKEN_PATH: "the token endpoint", REVOKE_PATH: "the revocation endpoint"}
 
 
 class TokenEndpoint:
-    """The ASGI app of the token endpoint; it serves once a running service attaches its issuer.
+    """The ASGI app of the token and revocation endpoints; it serves once a service attaches.
 
     Args:
         realm: the realm of the ``WWW-Authenticate: Basic`` challenge: the service's name.
@@ -77,7 +79,7 @@ class TokenEndpoint:
             self._issuer = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer one token request."""
+        """Answer one token or revocation request."""
         if scope["type"] != "http":  # a websocket: refused by closing
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1000})
@@ -87,16 +89,24 @@ class TokenEndpoint:
         except OAuthError as error:
             await self._refuse(send, error)
             return
+        if answer is None:  # revoked, or nothing to revoke: the same answer (RFC 7009 2.2)
+            await _send(send, 200, b"", _NOT_KEPT)
+            return
         await _send(send, 200, msgspec.json.encode(answer), _NO_CACHE)
 
-    async def _answer(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+    async def _answer(self, scope: Scope, receive: Receive) -> dict[str, Any] | None:
+        """The token response, or ``None`` for a revocation done."""
         path = scope["path"][len(scope.get("root_path", "")) :]
-        if path != TOKEN_PATH:
+        endpoint = _NAMES.get(path)
+        if endpoint is None:
             raise OAuthError(
-                "invalid_request", f"no endpoint here; the token endpoint is {TOKEN_PATH}", 404
+                "invalid_request",
+                f"no endpoint here; the token endpoint is {TOKEN_PATH}, the revocation "
+                f"endpoint {REVOKE_PATH}",
+                404,
             )
         if scope["method"] != "POST":
-            raise OAuthError("invalid_request", "the token endpoint takes POST requests", 405)
+            raise OAuthError("invalid_request", f"{endpoint} takes POST requests", 405)
         issuer = self._issuer
         if issuer is None:
             raise OAuthError("temporarily_unavailable", "the token service is not started", 503)
@@ -109,6 +119,9 @@ class TokenEndpoint:
         body = await _body(receive, headers, issuer.options.max_body)
         form = _form(body)
         basic = _basic(headers.get(b"authorization", []))
+        if path == REVOKE_PATH:
+            await issuer.revoke(form, basic)
+            return None
         return await issuer.issue(form, basic)
 
     async def _refuse(self, send: Send, error: OAuthError) -> None:

@@ -1,33 +1,60 @@
-"""The client credentials grant (RFC 6749 4.4): who asks, for what, and the token it gets.
+"""The grants of the token endpoint (RFC 6749), and the revocation of refresh tokens (RFC 7009).
 
-:class:`TokenIssuer` takes a token request already read off the wire (its form parameters,
-and the HTTP Basic credentials if any) and answers as RFC 6749 5.1 says, or raises
-:class:`OAuthError`, which the endpoint answers as 5.2 says. The token is an RFC 9068 access
-token: header ``typ: at+jwt``, ``kid``; claims ``iss``, ``sub`` and ``client_id`` (the client,
-calling for itself), ``aud`` (the service it is for, RFC 8707's ``resource``), ``scope``,
-``iat``, ``nbf``, ``exp`` and a random ``jti``.
+:class:`TokenIssuer` takes a request already read off the wire (its form parameters, and the
+HTTP Basic credentials if any), authenticates the client, and answers as RFC 6749 5.1 says,
+or raises :class:`OAuthError`, which the endpoint answers as 5.2 says. It serves three grants:
+
+- ``client_credentials`` (4.4): a service's token for itself; ``sub`` and ``client_id`` are
+  the client's.
+- the session grant (:data:`SESSION_GRANT`, an extension grant, 4.5): a session client, a
+  service that has checked a user's password, opens a session for the user, and gets the
+  user's access token (``sub`` the user, ``client_id`` the client, ``sid`` the session) with a
+  refresh token.
+- ``refresh_token`` (6): a session client exchanges a session's refresh token for a new
+  access token and the next refresh token (:mod:`atoll.auth.sessions`).
+
+Every access token is an RFC 9068 JWT: header ``typ: at+jwt``, ``kid``; claims ``iss``,
+``sub``, ``client_id``, ``aud`` (the services it is for, RFC 8707's ``resource``),
+``scope``, ``iat``, ``nbf``, ``exp``, a random ``jti``, and a user's ``sid``.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atoll.auth.clients import SCOPE_TOKEN
+from atoll.auth.sessions import SUBJECT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
+    from atoll.adapters.jwt.signer import Signer
     from atoll.auth.clients import Registrations
     from atoll.auth.keyring import Keyring
-    from atoll.auth.model import Client
+    from atoll.auth.model import Client, RefreshToken
     from atoll.auth.options import TokenOptions
+    from atoll.auth.sessions import Sessions
 
-__all__ = ["GRANT", "OAuthError", "TokenIssuer"]
+__all__ = [
+    "GRANT",
+    "GRANTS",
+    "REFRESH_GRANT",
+    "SESSION_GRANT",
+    "OAuthError",
+    "TokenIssuer",
+]
 
 GRANT = "client_credentials"
-"""The one grant the token service serves."""
+"""The client credentials grant: a service's token for itself."""
+SESSION_GRANT = "urn:atoll:params:oauth:grant-type:session"
+"""The session grant: a session client opens a user's session (an RFC 6749 4.5 extension)."""
+REFRESH_GRANT = "refresh_token"
+"""The refresh token grant (RFC 6749 6): a session's next access and refresh tokens."""
+GRANTS = (GRANT, REFRESH_GRANT, SESSION_GRANT)
+"""Every grant the token service serves."""
 
 logger = logging.getLogger("atoll.auth")
 
@@ -54,6 +81,23 @@ def invalid_request(description: str) -> OAuthError:
 
 
 _INVALID_CLIENT = "the client is unknown, or its secret is wrong"
+_INVALID_GRANT = "the refresh token is unknown, expired or revoked; open a new session"
+# The descriptions of invalid_scope and invalid_target; {} stands for what is refused.
+_CLIENT_MAY_NOT = "the client may not ask for {}"
+_CLIENT_MAY_NOT_TARGET = "the client may not ask for a token for {}"
+_SESSION_HAS_NO = "the session was not granted {}"
+_SESSION_HAS_NO_TARGET = "the session was not granted tokens for {}"
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """What one access token says: whose it is, who holds it, for what."""
+
+    subject: str
+    client_id: str
+    audience: list[str]
+    scopes: list[str]
+    session: str | None = None
 
 
 class TokenIssuer:
@@ -63,6 +107,7 @@ class TokenIssuer:
         options: the ``[tokens]`` section.
         keyring: the signing keys.
         registrations: the clients.
+        sessions: users' sessions, for the session and refresh token grants.
         clock: the current time.
     """
 
@@ -71,11 +116,13 @@ class TokenIssuer:
         options: TokenOptions,
         keyring: Keyring,
         registrations: Registrations,
+        sessions: Sessions,
         clock: Callable[[], float],
     ) -> None:
         self.options = options
         self.keyring = keyring
         self.registrations = registrations
+        self.sessions = sessions
         self.clock = clock
 
     async def issue(
@@ -93,40 +140,141 @@ class TokenIssuer:
         """
         grant = _single(form, "grant_type")
         if grant is None:
-            raise invalid_request("grant_type is missing: send grant_type=client_credentials")
+            raise invalid_request(f"grant_type is missing: send one of {', '.join(GRANTS)}")
         client = await self._client(form, basic)
-        if grant != GRANT:
+        if grant == GRANT:
+            return await self._client_credentials(client, form)
+        if grant == SESSION_GRANT:
+            return await self._open_session(client, form)
+        if grant == REFRESH_GRANT:
+            return await self._refresh(client, form)
+        raise OAuthError(
+            "unsupported_grant_type",
+            f"this server issues tokens for grant_type {', '.join(GRANTS)} only",
+        )
+
+    async def revoke(
+        self, form: Mapping[str, Sequence[str]], basic: tuple[str, str] | None
+    ) -> None:
+        """Revoke the refresh token a request names, and its session (RFC 7009 2.1).
+
+        Anything else (an unknown token, another client's, an access token) revokes nothing,
+        and is answered as if it had: RFC 7009 2.2.
+
+        Raises:
+            OAuthError: no token is named, or the client is not authenticated.
+        """
+        token = _single(form, "token")
+        if token is None:
+            raise invalid_request("token is missing: send token=<the refresh token to revoke>")
+        client = await self._client(form, basic)
+        await self.sessions.revoke(token, client.id)
+
+    async def _client_credentials(
+        self, client: Client, form: Mapping[str, Sequence[str]]
+    ) -> dict[str, Any]:
+        """A client's token for itself: for the one audience it names, or its only one."""
+        scopes = _scopes(client.scopes.split(), _single(form, "scope"), _CLIENT_MAY_NOT)
+        asked = _asked_audience(form)
+        if not asked and len(client.audience_list) > 1:
             raise OAuthError(
-                "unsupported_grant_type",
-                f"this server issues tokens for grant_type={GRANT} only",
+                "invalid_target",
+                "name the service the token is for with resource (one of the client's audiences)",
             )
-        scopes = _granted_scopes(client, _single(form, "scope"))
-        audience = _audience(client, [*form.get("resource", ()), *form.get("audience", ())])
+        audience = _targets(client.audience_list, asked, _CLIENT_MAY_NOT_TARGET)
+        signer = await self._signer()
+        return self._answer(signer, _Grant(client.id, client.id, audience, scopes))
+
+    async def _open_session(
+        self, client: Client, form: Mapping[str, Sequence[str]]
+    ) -> dict[str, Any]:
+        """A user's first access token and refresh token, for every audience by default."""
+        self._check_session_client(client)
+        subject = _subject(client, _single(form, "subject"))
+        scopes = _scopes(client.scopes.split(), _single(form, "scope"), _CLIENT_MAY_NOT)
+        audience = _targets(client.audience_list, _asked_audience(form), _CLIENT_MAY_NOT_TARGET)
+        signer = await self._signer()  # before the session: none is opened to be lost
+        record, refresh_token = await self.sessions.open(client.id, subject, audience, scopes)
+        answer = self._answer(signer, _Grant(subject, client.id, audience, scopes, record.family))
+        answer["refresh_token"] = refresh_token
+        return answer
+
+    async def _refresh(self, client: Client, form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """A session's next access token and refresh token; the one presented is used up."""
+        self._check_session_client(client)
+        presented = _single(form, "refresh_token")
+        if presented is None:
+            raise invalid_request(
+                "refresh_token is missing: send the refresh token of the session's last answer"
+            )
+        asked_scope, asked_audience = _single(form, "scope"), _asked_audience(form)
+
+        def narrowed(session: RefreshToken) -> _Grant:
+            scopes = _scopes(session.scopes.split(), asked_scope, _SESSION_HAS_NO)
+            audience = _targets(session.audiences.split(), asked_audience, _SESSION_HAS_NO_TARGET)
+            return _Grant(session.subject, client.id, audience, scopes, session.family)
+
+        signer = await self._signer()  # before the rotation: no token is used up for nothing
+        refreshed = await self.sessions.refresh(presented, client.id, narrowed)
+        if refreshed is None:
+            raise OAuthError("invalid_grant", _INVALID_GRANT)
+        grant, _, refresh_token = refreshed
+        answer = self._answer(signer, grant)
+        answer["refresh_token"] = refresh_token
+        return answer
+
+    def _check_session_client(self, client: Client) -> None:
+        """Refuse a client the service's ``session_clients`` does not name (RFC 6749 5.2)."""
+        if client.id not in self.options.session_clients:
+            logger.info("refused a user's session to client %s: no session client", client.id)
+            raise OAuthError(
+                "unauthorized_client",
+                f"client {client.id!r} may not open or refresh users' sessions: only the "
+                "token service's session_clients may",
+            )
+
+    async def _signer(self) -> Signer:
+        """The key that signs now.
+
+        Raises:
+            OAuthError: ``temporarily_unavailable``: no key signs now.
+        """
         signer = await self.keyring.signer()
         if signer is None:
             logger.error("no signing key signs now; rotate the keys (atoll auth keys rotate)")
             raise OAuthError(
                 "temporarily_unavailable", "no signing key is active; try again later", 503
             )
+        return signer
+
+    def _answer(self, signer: Signer, grant: _Grant) -> dict[str, Any]:
+        """The token response holding a new access token for ``grant``, signed by ``signer``."""
         now = int(self.clock())
         lifetime = self.options.lifetime
+        audience = grant.audience
         claims: dict[str, Any] = {
             "iss": self.options.issuer,
-            "sub": client.id,
-            "client_id": client.id,
+            "sub": grant.subject,
+            "client_id": grant.client_id,
             "aud": audience[0] if len(audience) == 1 else audience,
             "iat": now,
             "nbf": now,
             "exp": now + lifetime,
             "jti": secrets.token_urlsafe(16),
         }
-        if scopes:
-            claims["scope"] = " ".join(scopes)
+        if grant.scopes:
+            claims["scope"] = " ".join(grant.scopes)
+        if grant.session is not None:
+            claims["sid"] = grant.session
         token = signer.sign(claims)
+        whose = ""
+        if grant.session is not None:
+            whose = f" for user {grant.subject}, session {grant.session},"
         logger.info(
-            "issued token %s to client %s for %s (scope %r, key %s)",
+            "issued token %s to client %s%s for %s (scope %r, key %s)",
             claims["jti"],
-            client.id,
+            grant.client_id,
+            whose,
             " ".join(audience),
             claims.get("scope", ""),
             signer.kid,
@@ -136,7 +284,7 @@ class TokenIssuer:
             "token_type": "Bearer",
             "expires_in": lifetime,
         }
-        if scopes:
+        if grant.scopes:
             answer["scope"] = claims["scope"]
         return answer
 
@@ -175,9 +323,27 @@ def _single(form: Mapping[str, Sequence[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _granted_scopes(client: Client, asked: str | None) -> list[str]:
-    """The scopes granted: those asked for, all of them the client's; or all the client's."""
-    allowed = client.scopes.split()
+def _subject(client: Client, subject: str | None) -> str:
+    """The user a session is opened for: named, well formed, and not the client itself."""
+    if subject is None:
+        raise invalid_request("subject is missing: send subject=<the user's id>")
+    if not SUBJECT.fullmatch(subject):
+        raise invalid_request(
+            "subject must be the user's id: 1 to 200 printable ASCII characters, no spaces"
+        )
+    if subject == client.id:
+        raise invalid_request(
+            "subject is the client's own id, and a token whose sub is its client_id reads as "
+            "the client's; name the user"
+        )
+    return subject
+
+
+def _scopes(allowed: list[str], asked: str | None, refusal: str) -> list[str]:
+    """The scopes granted: those asked for, each one ``allowed``; or all of ``allowed``.
+
+    ``refusal`` is the description of ``invalid_scope``, ``{}`` standing for the scopes.
+    """
     if asked is None:
         return allowed
     wanted = list(dict.fromkeys(asked.split(" ")))
@@ -185,27 +351,24 @@ def _granted_scopes(client: Client, asked: str | None) -> list[str]:
         raise OAuthError("invalid_scope", "scope must be scope tokens separated by single spaces")
     refused = [scope for scope in wanted if scope not in allowed]
     if refused:
-        raise OAuthError(
-            "invalid_scope",
-            f"the client may not ask for {' '.join(refused)[:200]}",
-        )
+        raise OAuthError("invalid_scope", refusal.format(" ".join(refused)[:200]))
     return wanted
 
 
-def _audience(client: Client, asked: Sequence[str]) -> list[str]:
-    """The audience of the token: the services asked for, each allowed to the client."""
-    allowed = client.audience_list
+def _asked_audience(form: Mapping[str, Sequence[str]]) -> list[str]:
+    """The services a request names as ``resource`` (RFC 8707) or ``audience``."""
+    return [*form.get("resource", ()), *form.get("audience", ())]
+
+
+def _targets(allowed: list[str], asked: Sequence[str], refusal: str) -> list[str]:
+    """The audience of a token: the services asked for, each one ``allowed``; or all of them.
+
+    ``refusal`` is the description of ``invalid_target``, ``{}`` standing for the service.
+    """
     if not asked:
-        if len(allowed) == 1:
-            return allowed
-        raise OAuthError(
-            "invalid_target",
-            "name the service the token is for with resource (one of the client's audiences)",
-        )
+        return allowed
     wanted = list(dict.fromkeys(asked))
     refused = [name for name in wanted if name not in allowed]
     if refused:
-        raise OAuthError(
-            "invalid_target", f"the client may not ask for a token for {refused[0][:200]!r}"
-        )
+        raise OAuthError("invalid_target", refusal.format(repr(refused[0][:200])))
     return wanted

@@ -1,4 +1,4 @@
-"""The token service's aggregates: the clients it knows and the keys it signs with.
+"""The token service's aggregates: its clients, the keys it signs with, users' refresh tokens.
 
 Plain dataclasses, kept by the service's own database (:mod:`atoll.auth.tables`); times are
 seconds since the epoch, read from the service's clock, so that a test sets them.
@@ -6,9 +6,13 @@ seconds since the epoch, read from the service's clock, so that a test sets them
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["Client", "SigningKey"]
+__all__ = ["CLIENT_ID", "Client", "RefreshToken", "SigningKey"]
+
+CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,200}")
+"""A client id: what a URL, a log line and HTTP Basic carry as it is."""
 
 
 @dataclass
@@ -63,3 +67,41 @@ class SigningKey:
     created: float
     activates_at: float
     retires_at: float | None = None
+
+
+@dataclass
+class RefreshToken:
+    """A refresh token of a user's session, kept by its hash: the token itself never is.
+
+    A session is a family of refresh tokens: the first, given when a session client opens it,
+    and each token's successor, given when that one is used (rotation). Every token used is
+    kept until it expires, so that one presented again is recognised as stolen, and its whole
+    family revoked.
+
+    Attributes:
+        id: the SHA-256 of the token, in hex.
+        family: the session's id, random; the access tokens' ``sid``.
+        client_id: the session client that opened the session; it alone may refresh it.
+        subject: the user's id, the access tokens' ``sub``.
+        audiences: the services the session's access tokens may be for, space-separated.
+        scopes: the scopes they may carry, space-separated.
+        created: when it was given.
+        expires: when it stops being accepted; never after ``session_ends``.
+        session_ends: when the session started, plus the session lifetime.
+        used: it was exchanged for its successor; presented again, it is reuse.
+        revoked: its session was revoked (by the client, or for a reuse).
+        version: its committed changes; two concurrent refreshes with it conflict.
+    """
+
+    id: str
+    family: str
+    client_id: str
+    subject: str
+    audiences: str
+    scopes: str
+    created: float
+    expires: float
+    session_ends: float
+    used: bool = False
+    revoked: bool = False
+    version: int = 0

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from atoll.auth.model import CLIENT_ID
 from atoll.kernel.options import Secret, option
 
 __all__ = ["Clock", "TokenOptions"]
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _LONGEST_LIFETIME = 86400
+_SHORTEST_REFRESH = 60
+_LONGEST_SESSION = 31536000
 
 
 class Clock:
@@ -49,6 +52,20 @@ class TokenOptions:
         None, help="encrypts the private keys in the database; unset: kept unencrypted"
     )
     max_body: int = option(4096, help="the largest token request accepted, in bytes")
+    session_clients: list[str] = option(
+        default_factory=list,
+        help="clients that may open sessions for users (the session grant): the services "
+        "that check users' passwords",
+    )
+    refresh_lifetime: int = option(
+        1209600,
+        help="seconds a refresh token is valid for (14 days); each refresh gives a new one",
+    )
+    session_lifetime: int = option(
+        2592000,
+        help="seconds a session lasts from its start (30 days): its refresh tokens never "
+        "outlive it",
+    )
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer)
@@ -85,6 +102,37 @@ class TokenOptions:
         if not 256 <= self.max_body <= 65536:  # noqa: PLR2004 - the bounds the message names
             msg = f"max_body must be between 256 and 65536 bytes, such as 4096; got {self.max_body}"
             raise ValueError(msg)
+        self._check_sessions()
+
+    def _check_sessions(self) -> None:
+        """Refuse session options a session could not live by, or a malformed client id."""
+        if self.refresh_lifetime < _SHORTEST_REFRESH:
+            msg = (
+                f"refresh_lifetime must be at least {_SHORTEST_REFRESH} seconds, such as "
+                f"1209600 (14 days); got {self.refresh_lifetime}"
+            )
+            raise ValueError(msg)
+        if self.session_lifetime < self.refresh_lifetime:
+            msg = (
+                f"session_lifetime ({self.session_lifetime} s) must be at least "
+                f"refresh_lifetime ({self.refresh_lifetime} s): a session's first refresh "
+                "token would outlive it; raise session_lifetime or lower refresh_lifetime"
+            )
+            raise ValueError(msg)
+        if self.session_lifetime > _LONGEST_SESSION:
+            msg = (
+                f"session_lifetime must be at most {_LONGEST_SESSION} seconds (a year), such "
+                f"as 2592000 (30 days); got {self.session_lifetime}"
+            )
+            raise ValueError(msg)
+        for client_id in self.session_clients:
+            if not CLIENT_ID.fullmatch(client_id):
+                msg = (
+                    f"session_clients holds {client_id!r:.60}, which is no client id: give "
+                    "the ids of registered clients (letters, digits, '.', '_', '~', '-'), "
+                    "such as users"
+                )
+                raise ValueError(msg)
 
     @property
     def base_url(self) -> str:

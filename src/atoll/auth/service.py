@@ -9,19 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 from atoll.auth.clients import Registrations, registrations_provider
-from atoll.auth.endpoint import TOKEN_PATH, EndpointServing, TokenEndpoint
-from atoll.auth.issuer import GRANT, TokenIssuer
+from atoll.auth.endpoint import REVOKE_PATH, TOKEN_PATH, EndpointServing, TokenEndpoint
+from atoll.auth.issuer import GRANTS, TokenIssuer
 from atoll.auth.keyring import Keyring, keyring_provider
 from atoll.auth.options import Clock, TokenOptions
+from atoll.auth.sessions import Sessions, sessions_provider
 from atoll.auth.tables import AuthUnitOfWork, schema
 from atoll.messaging.context import Response  # noqa: TC001 - the container reads hints at run time
 from atoll.service.runnable import Service
 
-__all__ = ["JWKS_PATH", "METADATA_PATH", "TOKEN_ENDPOINT", "metadata", "token_service"]
+__all__ = [
+    "JWKS_PATH",
+    "METADATA_PATH",
+    "REVOCATION_ENDPOINT",
+    "TOKEN_ENDPOINT",
+    "metadata",
+    "token_service",
+]
 
 JWKS_PATH = "/.well-known/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 TOKEN_ENDPOINT = "/oauth" + TOKEN_PATH
+REVOCATION_ENDPOINT = "/oauth" + REVOKE_PATH
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
@@ -32,8 +41,10 @@ def metadata(options: TokenOptions) -> dict[str, Any]:
         "issuer": options.issuer,
         "token_endpoint": base + TOKEN_ENDPOINT,
         "jwks_uri": base + JWKS_PATH,
-        "grant_types_supported": [GRANT],
+        "grant_types_supported": list(GRANTS),
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint": base + REVOCATION_ENDPOINT,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "response_types_supported": [],
     }
 
@@ -41,14 +52,17 @@ def metadata(options: TokenOptions) -> dict[str, Any]:
 def token_service(name: str = "auth", *, version: str = "1.0.0") -> Service:
     """A token service named ``name``: an OAuth2 authorization server for service calls.
 
-    It serves the client credentials grant at ``POST /oauth/token``, its JWKS at
+    It serves the client credentials, session and refresh token grants at ``POST
+    /oauth/token``, the revocation of refresh tokens at ``POST /oauth/revoke``, its JWKS at
     ``/.well-known/jwks.json`` and its metadata at ``/.well-known/oauth-authorization-server``;
-    it keeps its clients and keys in a database of its own (``--db-url``).
+    it keeps its clients, keys and users' refresh tokens in a database of its own
+    (``--db-url``).
     """
     service = Service(
         name,
         version=version,
-        description="An OAuth2 token service: client credentials grant, JWKS, and metadata.",
+        description="An OAuth2 token service: client credentials, users' sessions, JWKS, "
+        "and metadata.",
     )
     service.options("tokens", TokenOptions)
     service.database(schema, AuthUnitOfWork)
@@ -57,11 +71,16 @@ def token_service(name: str = "auth", *, version: str = "1.0.0") -> Service:
     service.provide(Clock)
     service.provide(keyring_provider(name))
     service.provide(registrations_provider(name))
+    service.provide(sessions_provider(name))
 
     def issuer(
-        options: TokenOptions, keyring: Keyring, registrations: Registrations, clock: Clock
+        options: TokenOptions,
+        keyring: Keyring,
+        registrations: Registrations,
+        sessions: Sessions,
+        clock: Clock,
     ) -> TokenIssuer:
-        return TokenIssuer(options, keyring, registrations, clock)
+        return TokenIssuer(options, keyring, registrations, sessions, clock)
 
     def serving(issuer: TokenIssuer) -> EndpointServing:
         return EndpointServing(endpoint, issuer)

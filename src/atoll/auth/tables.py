@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from atoll.auth.model import Client, SigningKey
+from atoll.auth.model import Client, RefreshToken, SigningKey
 from atoll.persistence.repository import Repository  # noqa: TC001 - read at run time
 from atoll.persistence.schema import Schema
 from atoll.persistence.unit_of_work import UnitOfWork
 
-__all__ = ["AuthUnitOfWork", "clients", "metadata", "schema", "signing_keys"]
+__all__ = [
+    "AuthUnitOfWork",
+    "clients",
+    "metadata",
+    "refresh_tokens",
+    "schema",
+    "signing_keys",
+]
 
 metadata = sa.MetaData()
 clients = sa.Table(
@@ -31,14 +38,32 @@ signing_keys = sa.Table(
     sa.Column("activates_at", sa.Float, nullable=False),
     sa.Column("retires_at", sa.Float, nullable=True),
 )
+refresh_tokens = sa.Table(
+    "auth_refresh_tokens",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("family", sa.String(64), nullable=False, index=True),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("audiences", sa.Text, nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Column("session_ends", sa.Float, nullable=False),
+    sa.Column("used", sa.Boolean, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
 
 schema = Schema(metadata)
 schema.map(Client, clients)
 schema.map(SigningKey, signing_keys)
+schema.map(RefreshToken, refresh_tokens, version="version")
 
 
 class AuthUnitOfWork(UnitOfWork):
-    """The token service's unit of work: its clients and its signing keys."""
+    """The token service's unit of work: its clients, its signing keys, users' refresh tokens."""
 
     clients: Repository[Client]
     keys: Repository[SigningKey]
+    refresh_tokens: Repository[RefreshToken]

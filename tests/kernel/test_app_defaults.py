@@ -83,6 +83,19 @@ def test_a_default_of_the_wrong_type_is_refused_as_any_value_is():
         load_config(app, [], {})
 
 
+async def test_a_system_s_defaults_apply_when_composed_and_win_over_its_services():
+    import atoll.testing  # noqa: PLC0415 - the harness, for this test only
+
+    service = atoll.Service("runs")
+    service.options("store", DbOptions)
+    service.defaults({"store": {"url": "memory://runs", "hosts": ["a"]}})
+    system = atoll.System(service, name="club")
+    system.defaults({"store": {"url": "memory://club"}})
+    async with atoll.testing.run(system) as harness:
+        store = harness.container.get(DbOptions)
+    assert (store.url, store.hosts) == ("memory://club", ["a"])
+
+
 def test_a_service_and_a_system_set_defaults_through_their_app():
     service = atoll.Service("runs")
     service.options("db", DbOptions)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from atoll.persistence.repository import Repository
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
+    from atoll.security.auth import acting_as
     from atoll.security.identity import Identity
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "System",
     "UnitOfWork",
     "__version__",
+    "acting_as",
     "inject",
     "main",
     "message",
@@ -76,6 +78,7 @@ _LAZY = {
     "Events": "atoll.messaging.bus",
     "Headers": "atoll.messaging.context",
     "Identity": "atoll.security.identity",
+    "acting_as": "atoll.security.auth",
     "Request": "atoll.messaging.context",
     "Response": "atoll.messaging.context",
     "MessageBus": "atoll.messaging.bus",

@@ -200,6 +200,17 @@ async def test_a_test_calls_a_guarded_method_acting_as_an_identity():
             await harness.rpc.methods.whoami()  # the block is over: anonymous again
 
 
+async def test_code_of_the_process_calls_a_guarded_method_acting_as_an_identity():
+    nightly = Identity(kind="service", subject="nightly", scheme="process")
+    async with atoll.testing.run(guarded_service(), argv=["--no-auth-anonymous"]) as harness:
+        runs = harness.container.get(atoll.Clients).get("runs")  # as a task would ask
+        with atoll.acting_as(nightly):
+            assert await runs.methods.whoami() == "nightly"
+        with pytest.raises(RemoteError) as refused:
+            await runs.methods.whoami()  # the block is over: anonymous again
+    assert refused.value.code == -32012
+
+
 async def test_a_service_calling_another_in_the_process_calls_as_its_caller():
     relay = atoll.Service("relay")
 

@@ -29,6 +29,7 @@ them (a bearer token and an ``X-API-Key``, say) are refused as malformed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import re
@@ -37,13 +38,23 @@ from typing import TYPE_CHECKING, Any
 
 from atoll.errors import MalformedCredentialsError, UnauthenticatedError
 from atoll.kernel.options import option
-from atoll.messaging.context import CallContext, Request, Response, current_call
+from atoll.messaging.context import (
+    LOCAL_REQUEST,
+    CallContext,
+    Request,
+    Response,
+    current_call,
+    enter,
+    leave,
+)
 from atoll.messaging.envelope import Delivery  # noqa: TC001 - the container reads the hint
 from atoll.security.api_tokens import API_TOKEN_PREFIX
 from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
 from atoll.security.tokens import JwtOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from atoll.kernel.health import Readiness
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
@@ -53,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthOptions",
     "Authenticator",
+    "acting_as",
     "authenticator_for",
     "bearer_token",
     "identity_of_call",
@@ -248,6 +260,22 @@ class Authenticator:
             if description:
                 parts.append(f'error_description="{_quoted(description)}"')
         return ", ".join(parts).encode("latin-1", errors="replace")
+
+
+@contextlib.contextmanager
+def acting_as(identity: Identity) -> Iterator[None]:
+    """Call in the process as ``identity`` until the block ends.
+
+    For code of the process itself (a background task, a script, a test): the services it
+    calls in the process (``bus.handle``, ``clients.get(...)`` of a service composed here)
+    serve it as a caller whose token proved ``identity``. Nothing outside the process can
+    do this: a transport establishes the identity from the credentials it is sent.
+    """
+    token = enter(CallContext(LOCAL_REQUEST, identity))
+    try:
+        yield
+    finally:
+        leave(token)
 
 
 def reads_call_context(

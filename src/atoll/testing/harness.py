@@ -42,10 +42,10 @@ from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.broker import Broker
 from atoll.messaging.bus import MessageBus
-from atoll.messaging.context import LOCAL_REQUEST, CallContext, enter, leave
 from atoll.messaging.envelope import message_name, message_type, open_envelope
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.persistence.relay import OutboxRelay
+from atoll.security.auth import acting_as
 from atoll.service.broker_link import BrokerLink
 from atoll.service.composition import compose_target, serves_http
 from atoll.testing.client import TEST_BASE_URL
@@ -277,11 +277,8 @@ class ServiceHarness:
         and a handler asking for :class:`atoll.Identity` gets it. :attr:`client` does not:
         an HTTP request proves who it is with its own ``Authorization`` header.
         """
-        token = enter(CallContext(LOCAL_REQUEST, identity))
-        try:
+        with acting_as(identity):
             yield
-        finally:
-            leave(token)
 
     @property
     def rpc(self) -> RemoteService:

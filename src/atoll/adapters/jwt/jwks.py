@@ -111,6 +111,11 @@ class Jwks:
         self._failure: JwksFetchError | None = None
 
     @property
+    def local(self) -> bool:
+        """Whether the JWKS is read from an app of this process, not over the network."""
+        return self._app is not None
+
+    @property
     def failure(self) -> tuple[float, JwksFetchError] | None:
         """Since when, and why, the fetches fail; ``None`` while the last one succeeded."""
         if self._failing_since is None or self._failure is None:

@@ -208,7 +208,11 @@ class JwtVerifier:
                 document), and no key is configured besides it.
         """
         self._configured = tuple(configured_keys(self.options))
-        if self._jwks is not None:
+        if self._jwks is not None and self._jwks.local:
+            # Served by this process, whose other components may not have started yet (the
+            # token service's database): read when the first token asks for a key.
+            await self._jwks.start()
+        elif self._jwks is not None:
             await self._jwks.start()
             await self._jwks.refetch()
             failure = self._jwks.failure

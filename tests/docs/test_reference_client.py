@@ -21,6 +21,7 @@ from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.http.server import HttpServer
 from atoll.errors import RemoteError
 from atoll.kernel.entrypoint import load_config, running
+from atoll.security.identity import Identity
 from atoll.service.composition import compose_target
 from runnerly.app import system
 from runnerly.users.contracts import UNKNOWN_USER, RegisterUser
@@ -34,7 +35,7 @@ PAGE_URL = "http://127.0.0.1:8001/rpc"
 TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 RUNNERLY = [
     "--no-demo-seed",
-    *(f"--{name}-db-url=memory://" for name in ("users", "runs", "stats")),
+    *(f"--{name}-db-url=memory://" for name in ("users", "runs", "stats", "auth")),
 ]
 
 
@@ -151,10 +152,12 @@ def user_directory() -> type:
 
 async def test_the_user_directory_asks_the_users_service_in_the_process():
     async with atoll.testing.run(system(), argv=RUNNERLY) as harness:
-        ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
+        registering = RegisterUser("ada@example.org", "Ada", "ada runs far")
+        ada = await harness.send(registering)
         directory = user_directory()(harness.container.get(Clients))
-        assert await directory.exists(ada.id) is True
-        assert await directory.exists(ada.id + 1) is False  # -32004, the users service's own
+        with harness.acting_as(Identity(kind="user", subject=str(ada.id))):  # a token is needed
+            assert await directory.exists(ada.id) is True
+            assert await directory.exists(ada.id + 1) is False  # -32004, the users service's
 
 
 class UsersAwayError(Exception):

@@ -170,8 +170,12 @@ def test_main_of_the_system_takes_help_with_its_services_and_its_own_options(cap
 
 async def test_a_client_of_users_works_at_the_systems_rpc_and_at_its_own():
     argv = ["--users-db-url", "memory://", "--runs-db-url", "memory://"]
+    # users opens sessions at a token service, which this system does not hold: over HTTP.
+    argv += ["--clients-token-url", "http://127.0.0.1:8004/oauth/token"]
+    argv += ["--clients-client-id", "users", "--clients-client-secret", "never-used"]
     async with atoll.testing.run(composed()["system"], argv=argv) as harness:
-        ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
+        registering = RegisterUser("ada@example.org", "Ada", "ada runs far")
+        ada = await harness.send(registering)
         whole = HttpTransport(f"{TEST_BASE_URL}/rpc", client=harness.client)
         own = HttpTransport(f"{TEST_BASE_URL}/rpc/users", client=harness.client)
         async with atoll.RemoteService(whole) as system, atoll.RemoteService(own) as users_alone:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import pytest
 import atoll.testing
 from atoll.errors import RemoteError
 from atoll.persistence.ports import Database
+from atoll.security.identity import Identity
 from runnerly.app import system
 from runnerly.runs.application import UnknownRunnerError
 from runnerly.runs.contracts import RecordRun, RunRecorded
@@ -30,26 +32,41 @@ MONDAY = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
 NO_SEED = ["--no-demo-seed"]
 
 
-MEMORY = [
-    *NO_SEED,
-    "--users-db-url",
-    "memory://",
-    "--runs-db-url",
-    "memory://",
-    "--stats-db-url",
-    "memory://",
-]
-
-
 SERVICES = ("users", "runs", "stats")
+DATABASES = (*SERVICES, "auth")  # the token service's, beside the three services'
+MEMORY = [*NO_SEED, *(arg for name in DATABASES for arg in (f"--{name}-db-url", "memory://"))]
+PASSWORD = "correct horse battery"  # noqa: S105 - the test runners'
+ADA = Identity(kind="user", subject="1", scheme="jwt")
+"""The first runner registered, as a token of hers proves: for the in-process clients."""
 
 
 def on_sqlite(directory: Path) -> list[str]:
     """Flags keeping each service's SQLite database in ``directory``."""
-    return [
-        *NO_SEED,
-        *(f"--{name}-db-data-dir={directory}" for name in SERVICES),
-    ]
+    return [*NO_SEED, *(f"--{name}-db-data-dir={directory}" for name in DATABASES)]
+
+
+async def record(harness, command: RecordRun):
+    """Record a run as the runner: runs asks users about her, which needs an identity."""
+    with harness.acting_as(ADA):
+        return await harness.send(command)
+
+
+def ada(email: str = "ada@example.org", name: str = "Ada") -> RegisterUser:
+    """Registering a runner, with the tests' password."""
+    return RegisterUser(email=email, name=name, password=PASSWORD)
+
+
+async def log_in(harness, email: str = "ada@example.org", password: str = PASSWORD) -> dict:
+    """The answer to a login over REST: the session's tokens."""
+    answer = await harness.client.post("/login", json={"email": email, "password": password})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def bearer(harness, email: str = "ada@example.org") -> dict[str, str]:
+    """The headers of a call made with the runner's access token."""
+    tokens = await log_in(harness, email)
+    return {"authorization": f"Bearer {tokens['access_token']}"}
 
 
 # -- the use cases ------------------------------------------------------------------------------
@@ -57,38 +74,42 @@ def on_sqlite(directory: Path) -> list[str]:
 
 async def test_register_normalises_the_email_and_refuses_it_twice():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
-        ada = await harness.send(RegisterUser(email=" Ada@Example.org ", name="Ada "))
-        assert (ada.email, ada.name) == ("ada@example.org", "Ada")
+        registered = await harness.send(ada(email=" Ada@Example.org ", name="Ada "))
+        assert (registered.email, registered.name) == ("ada@example.org", "Ada")
         with pytest.raises(EmailTakenError, match=r"ada@example\.org is already registered"):
-            await harness.send(RegisterUser(email="ADA@example.org", name="Other"))
+            await harness.send(ada(email="ADA@example.org", name="Other"))
 
 
 async def test_profile_of_an_unknown_user_is_an_error():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
-        with pytest.raises(RemoteError, match="no user with id 7"):
+        with harness.acting_as(ADA), pytest.raises(RemoteError, match="no user with id 7"):
             await harness.rpc.methods.users.get_profile(user_id=7)
 
 
 async def test_weekly_meters_adds_the_runs_of_that_week_only():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
-        ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
+        runner = await harness.send(ada())
         for meters, seconds, day in ((5000, 1500, 0), (3000, 900, 6), (9000, 2700, -1)):
-            await harness.send(RecordRun(ada.id, meters, seconds, MONDAY + timedelta(days=day)))
+            await record(
+                harness, RecordRun(runner.id, meters, seconds, MONDAY + timedelta(days=day))
+            )
         day = (MONDAY + timedelta(days=2)).isoformat()
-        assert await harness.rpc.methods.runs.weekly_meters(user_id=ada.id, day=day) == 8000
-        runs = (await harness.client.get(f"/users/{ada.id}/runs")).json()
+        with harness.acting_as(ADA):
+            assert await harness.rpc.methods.runs.weekly_meters(user_id=runner.id, day=day) == 8000
+        headers = await bearer(harness)
+        runs = (await harness.client.get(f"/users/{runner.id}/runs", headers=headers)).json()
         assert [r["meters"] for r in runs] == [9000, 5000, 3000]
 
 
 async def test_a_run_needs_a_registered_runner_distance_and_time():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
         with pytest.raises(UnknownRunnerError, match="no runner with id 1"):
-            await harness.send(RecordRun(1, 5000, 1500, MONDAY))
-        ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
+            await record(harness, RecordRun(1, 5000, 1500, MONDAY))
+        runner = await harness.send(ada())
         with pytest.raises(InvalidRunError, match="covers some distance"):
-            await harness.send(RecordRun(ada.id, 0, 1500, MONDAY))
+            await record(harness, RecordRun(runner.id, 0, 1500, MONDAY))
         with pytest.raises(InvalidRunError, match="takes some time"):
-            await harness.send(RecordRun(ada.id, 5000, 0, MONDAY))
+            await record(harness, RecordRun(runner.id, 5000, 0, MONDAY))
 
 
 def test_a_week_starts_on_monday_at_midnight():
@@ -103,116 +124,143 @@ def test_a_run_knows_its_pace():
 # -- the services, in one process ---------------------------------------------------------------
 
 
-async def test_a_runner_registers_over_rest_and_is_read_back():
+async def test_a_runner_registers_over_rest_and_is_read_back_with_her_token():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
         created = await harness.client.post(
-            "/users", json={"email": "Ada@Example.org", "name": "Ada"}
+            "/users", json={"email": "Ada@Example.org", "name": "Ada", "password": PASSWORD}
         )
         assert created.status_code == 201
-        ada = created.json()
-        assert ada == {"id": 1, "email": "ada@example.org", "name": "Ada"}
-        assert (await harness.client.get("/users/1")).json() == ada
+        profile = created.json()
+        assert profile == {"id": 1, "email": "ada@example.org", "name": "Ada"}  # no hash
+        headers = await bearer(harness)
+        assert (await harness.client.get("/users/1", headers=headers)).json() == profile
+        assert (await harness.client.get("/me", headers=headers)).json() == profile
         assert harness.events_of(UserRegistered) == [UserRegistered(1, "Ada")]
 
 
 async def test_a_taken_email_is_a_409_and_an_unknown_user_a_404():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
-        await harness.send(RegisterUser("ada@example.org", "Ada"))
-        taken = await harness.client.post("/users", json={"email": "ada@example.org", "name": "A"})
+        await harness.send(ada())
+        body = {"email": "ada@example.org", "name": "A", "password": PASSWORD}
+        taken = await harness.client.post("/users", json=body)
         assert taken.status_code == 409
         assert taken.json()["detail"] == "ada@example.org is already registered"
-        assert (await harness.client.get("/users/9")).status_code == 404
+        headers = await bearer(harness)
+        assert (await harness.client.get("/users/9", headers=headers)).status_code == 404
 
 
 async def test_runs_asks_users_through_its_client_and_records_a_run():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
-        await harness.send(RegisterUser("ada@example.org", "Ada"))
+        await harness.send(ada())
+        headers = await bearer(harness)
         body = {"user_id": 1, "meters": 5000, "seconds": 1500, "started_at": MONDAY.isoformat()}
-        recorded = await harness.client.post("/runs", json=body)
+        recorded = await harness.client.post("/runs", json=body, headers=headers)
         assert recorded.status_code == 201
         assert recorded.json()["meters"] == 5000
         assert harness.events_of(RunRecorded) == [RunRecorded(1, 1, 5000.0, MONDAY)]
-        unknown = await harness.client.post("/runs", json={**body, "user_id": 2})
+        unknown = await harness.client.post("/runs", json={**body, "user_id": 2}, headers=headers)
         assert unknown.status_code == 404
         assert unknown.json()["detail"] == "no runner with id 2"
 
 
 async def test_weekly_meters_over_json_rpc_with_the_methods_qualified_by_service():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
-        await harness.send(RegisterUser("ada@example.org", "Ada"))
-        await harness.send(RecordRun(1, 5000, 1500, MONDAY))
+        await harness.send(ada())
+        await record(harness, RecordRun(1, 5000, 1500, MONDAY))
         day = (MONDAY + timedelta(days=1)).isoformat()
-        total = await harness.rpc.methods.runs.weekly_meters(user_id=1, day=day)
-        assert total == 5000
-        with pytest.raises(RemoteError) as error:
-            await harness.rpc.methods.users.get_profile(user_id=5)
+        with harness.acting_as(ADA):
+            total = await harness.rpc.methods.runs.weekly_meters(user_id=1, day=day)
+            assert total == 5000
+            with pytest.raises(RemoteError) as error:
+                await harness.rpc.methods.users.get_profile(user_id=5)
         assert error.value.code == -32004
 
 
 async def test_each_service_of_the_system_answers_by_plain_names_at_its_own_rpc_path():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
-        await harness.send(RegisterUser("ada@example.org", "Ada"))
+        await harness.send(ada())
+        headers = await bearer(harness)
         call = {"jsonrpc": "2.0", "method": "get_profile", "params": {"user_id": 1}, "id": 7}
-        answer = (await harness.client.post("/rpc/users", json=call)).json()
+        answer = (await harness.client.post("/rpc/users", json=call, headers=headers)).json()
         assert answer["result"]["name"] == "Ada"
-        unknown = (await harness.client.post("/rpc/runs", json=call)).json()
+        unknown = (await harness.client.post("/rpc/runs", json=call, headers=headers)).json()
         assert unknown["error"]["code"] == -32601
 
 
-async def test_the_api_documents_list_both_services():
+async def test_the_api_documents_list_the_services_and_their_bearer_scheme():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
         document = (await harness.client.get("/openapi.json")).json()
-        assert {"/users", "/users/{user_id}", "/runs", "/users/{user_id}/runs"} <= set(
-            document["paths"]
-        )
-        names = await harness.rpc.method_names()
+        assert {
+            "/users",
+            "/users/{user_id}",
+            "/login",
+            "/refresh",
+            "/logout",
+            "/me",
+            "/runs",
+            "/users/{user_id}/runs",
+        } <= set(document["paths"])
+        assert "bearer" in str(document["components"]["securitySchemes"]).lower()
+        with harness.acting_as(ADA):
+            names = await harness.rpc.method_names()
         assert {"users.get_profile", "users.register_user", "runs.weekly_meters"} <= set(names)
 
 
 async def test_stats_keeps_weekly_totals_from_the_runs_recorded(tmp_path):
     async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
-        ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
+        runner = await harness.send(ada())
         for meters, day in ((5000, 0), (3000, 2), (9000, 7)):
-            await harness.send(RecordRun(ada.id, meters, 1500, MONDAY + timedelta(days=day)))
-        totals = await harness.rpc.methods.stats.weekly_totals(user_id=ada.id)
+            await record(harness, RecordRun(runner.id, meters, 1500, MONDAY + timedelta(days=day)))
+        with harness.acting_as(ADA):
+            totals = await harness.rpc.methods.stats.weekly_totals(user_id=runner.id)
         assert [(t["week"], t["meters"], t["runs"]) for t in totals] == [
             ("2026-11-23", 8000.0, 2),
             ("2026-11-30", 9000.0, 1),
         ]
-        rest = (await harness.client.get(f"/users/{ada.id}/weekly-totals")).json()
-        assert rest == totals
-    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["runs.db", "stats.db", "users.db"]
+        headers = await bearer(harness)
+        url = f"/users/{runner.id}/weekly-totals"
+        assert (await harness.client.get(url, headers=headers)).json() == totals
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == [
+        "auth.db",
+        "runs.db",
+        "stats.db",
+        "users.db",
+    ]
 
 
 async def test_the_databases_keep_what_was_recorded_across_restarts(tmp_path):
     async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
-        ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
-        await harness.send(RecordRun(ada.id, 5000, 1500, MONDAY))
+        runner = await harness.send(ada())
+        await record(harness, RecordRun(runner.id, 5000, 1500, MONDAY))
     async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
-        assert (await harness.client.get(f"/users/{ada.id}")).json()["name"] == "Ada"
+        headers = await bearer(harness)  # her password, kept as its hash
+        profile = await harness.client.get(f"/users/{runner.id}", headers=headers)
+        assert profile.json()["name"] == "Ada"
         day = MONDAY.isoformat()
-        assert await harness.rpc.methods.runs.weekly_meters(user_id=ada.id, day=day) == 5000
-        (total,) = await harness.rpc.methods.stats.weekly_totals(user_id=ada.id)
+        with harness.acting_as(ADA):
+            assert await harness.rpc.methods.runs.weekly_meters(user_id=runner.id, day=day) == 5000
+            (total,) = await harness.rpc.methods.stats.weekly_totals(user_id=runner.id)
         assert total["runs"] == 1
 
 
 async def test_a_run_relayed_again_is_counted_once_by_stats():
     relay_off = [*MEMORY, "--no-runs-db-relay"]
     async with atoll.testing.run(system(), argv=relay_off) as harness:
-        ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
-        await harness.send(RecordRun(ada.id, 5000, 1500, MONDAY))
+        runner = await harness.send(ada())
+        await record(harness, RecordRun(runner.id, 5000, 1500, MONDAY))
         runs_database = harness.container.get(Database, "runs")
-        (record,) = runs_database.unsent()
-        await harness.bus.deliver(record.envelope)
-        await harness.bus.deliver(record.envelope)  # the relay died before marking it sent
-        (total,) = await harness.rpc.methods.stats.weekly_totals(user_id=ada.id)
+        (kept,) = runs_database.unsent()
+        await harness.bus.deliver(kept.envelope)
+        await harness.bus.deliver(kept.envelope)  # the relay died before marking it sent
+        with harness.acting_as(ADA):
+            (total,) = await harness.rpc.methods.stats.weekly_totals(user_id=runner.id)
         assert (total["meters"], total["runs"]) == (5000.0, 1)
 
 
 @pytest.fixture
 async def postgres_databases():
     """A fresh PostgreSQL database for each service, dropped afterwards."""
-    names = {service: f"runnerly_{service}_{uuid.uuid4().hex[:8]}" for service in SERVICES}
+    names = {service: f"runnerly_{service}_{uuid.uuid4().hex[:8]}" for service in DATABASES}
     admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
     try:
         for name in names.values():
@@ -230,13 +278,16 @@ async def test_on_postgresql_by_configuration_alone_migrated_at_start(postgres_d
     for service, url in postgres_databases.items():
         argv += [f"--{service}-db-url", url, f"--{service}-db-migrate", "always"]
     async with atoll.testing.run(system(), argv=argv) as harness:
-        ada = await harness.send(RegisterUser("ada@example.org", "Ada"))
-        await harness.send(RecordRun(ada.id, 5000, 1500, MONDAY))
-        await harness.send(RecordRun(ada.id, 3000, 1500, MONDAY + timedelta(days=1)))
-        (total,) = await harness.rpc.methods.stats.weekly_totals(user_id=ada.id)
+        runner = await harness.send(ada())
+        await record(harness, RecordRun(runner.id, 5000, 1500, MONDAY))
+        await record(harness, RecordRun(runner.id, 3000, 1500, MONDAY + timedelta(days=1)))
+        headers = await bearer(harness)  # the token service keeps its keys in PostgreSQL too
+        url = f"/users/{runner.id}/weekly-totals"
+        (total,) = (await harness.client.get(url, headers=headers)).json()
         assert (total["meters"], total["runs"]) == (8000.0, 2)
         day = MONDAY.isoformat()
-        assert await harness.rpc.methods.runs.weekly_meters(user_id=ada.id, day=day) == 8000
+        with harness.acting_as(ADA):
+            assert await harness.rpc.methods.runs.weekly_meters(user_id=runner.id, day=day) == 8000
     connection = await asyncpg.connect(
         postgres_databases["runs"].replace("postgresql+asyncpg", "postgresql")
     )
@@ -255,22 +306,33 @@ async def test_on_postgresql_by_configuration_alone_migrated_at_start(postgres_d
 
 
 @pytest.mark.slow
-def test_the_demo_serves_the_system_and_stops_cleanly_on_ctrl_c(spawn, tmp_path):
-    flags = [f"--{name}-db-data-dir={tmp_path}" for name in SERVICES]
-    process = spawn(
-        sys.executable, "-m", "runnerly", "--server-port", "0", *flags, cwd=str(RUNNERLY)
-    )
+def test_the_demo_serves_the_system_and_says_how_to_log_in(spawn, tmp_path):
+    flags = [f"--{name}-db-data-dir={tmp_path}" for name in DATABASES]
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    here = f"http://127.0.0.1:{port}"
+    # Served elsewhere than on 8000: its URL for the token service, and for what trusts it.
+    flags += ["--server-port", str(port), "--tokens-issuer", here, "--auth-jwt-issuer", here]
+    flags += ["--auth-jwt-jwks-url", f"{here}/.well-known/jwks.json"]
+    process = spawn(sys.executable, "-m", "runnerly", *flags, cwd=str(RUNNERLY))
     serving = process.wait_for("serving on http://127.0.0.1:")
     found = re.search(
         r"serving on (http://127\.0\.0\.1:\d+): API page at \1/docs, JSON-RPC at \1/rpc", serving
     )
     assert found, serving
     base = found.group(1)
-    process.wait_for("seeded runner Ada (id 1): 16.0 km this week")
-    profile = httpx.get(f"{base}/users/1", timeout=5)
-    assert profile.json()["name"] == "Ada"
+    process.wait_for("seeded runner Ada (id 1) and a week of runs")
+    how = process.wait_for("log in as the demo runner:")
+    login = re.search(r"-d '(\{.*\})'", how)
+    assert login, how
+    assert httpx.get(f"{base}/users/1", timeout=5).status_code == 401  # a token is needed
+    assert f"curl -X POST {base}/login" in how
+    json = {"content-type": "application/json"}
+    tokens = httpx.post(f"{base}/login", content=login.group(1), headers=json, timeout=5).json()
+    headers = {"authorization": f"Bearer {tokens['access_token']}"}
+    assert httpx.get(f"{base}/users/1", headers=headers, timeout=5).json()["name"] == "Ada"
     call = {"jsonrpc": "2.0", "method": "runs.weekly_meters", "params": {"user_id": 1}, "id": 0}
-    answer = httpx.post(f"{base}/rpc", json=call, timeout=5).json()
+    answer = httpx.post(f"{base}/rpc", json=call, headers=headers, timeout=5).json()
     assert answer == {"jsonrpc": "2.0", "result": 16000.0, "id": 0}
     process.signal(signal.SIGINT)
     assert process.finish() == 0
@@ -292,10 +354,10 @@ def test_importing_the_composition_root_changes_no_service(spawn):
 
 async def test_an_aggregate_raises_its_event_in_the_stream_of_its_identity():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
-        ada = await harness.send(RegisterUser(email="ada@example.org", name="Ada"))
-        run = await harness.send(RecordRun(ada.id, 5000.0, 1500, MONDAY))
+        runner = await harness.send(ada())
+        run = await record(harness, RecordRun(runner.id, 5000.0, 1500, MONDAY))
         [registered] = harness.events_of(UserRegistered)
         [recorded] = harness.events_of(RunRecorded)
-    assert registered == UserRegistered(ada.id, "Ada")
-    assert recorded == RunRecorded(run.id, ada.id, 5000.0, MONDAY)
+    assert registered == UserRegistered(runner.id, "Ada")
+    assert recorded == RunRecorded(run.id, runner.id, 5000.0, MONDAY)
     assert run.events == []  # committed to the outbox, not kept on the aggregate

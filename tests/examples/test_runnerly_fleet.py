@@ -31,19 +31,22 @@ def free_ports(count):
 @pytest.mark.slow
 @pytest.mark.services("nats", "postgres")
 def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(spawn):
-    base = free_ports(3)
+    base = free_ports(4)  # users, runs, stats and the token service
     process = spawn(
         sys.executable, "-m", "runnerly.fleet", "--once", "--base-port", str(base),
         cwd=str(RUNNERLY),
     )  # fmt: skip
     assert process.finish(timeout=120) == 0, process.output
     output = process.output
-    for service in ("users", "runs", "stats"):
+    for service in ("users", "runs", "stats", "auth"):
         assert re.search(rf"{service} \| .*{service} ready in", output), output
+    assert "fleet: registered users at the token service" in output
+    assert "fleet: registered runs at the token service" in output
+    assert re.search(r"fleet: runner \d+ logged in with users", output)
     assert "fleet: recorded 3 runs of runner" in output
     assert re.search(
         r"fleet: stats counted 3 runs, 16\.0 km, in the week of \d{4}-\d\d-\d\d", output
     )
     assert "fleet: stopped (exit status 0)" in output
     # Each service stopped on SIGTERM, after what it held.
-    assert output.count("stopped in") == 3
+    assert output.count("stopped in") == 4

@@ -9,6 +9,11 @@ service alone. On embedded defaults each service keeps its own SQLite database u
 ``memory://``) instead. Run apart (:mod:`runnerly.fleet`), each service is its own process,
 on its own database, and they talk through the broker of ``--broker-url``: events through
 the outbox and the broker, calls as broker RPC.
+
+Every call but registering and logging in needs a token: the system holds atoll's token
+service (``auth``), which issues the runners' tokens when ``users`` opens a session for them
+(in the process here; over HTTP, as a registered client, when apart), and every service
+trusts its keys. The defaults that say so are the system's own (:func:`system`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import atoll
+import atoll.auth
+from atoll.adapters.argon2 import Argon2Passwords
+from atoll.auth.clients import Registrations
+from atoll.auth.issuer import OAuthError, TokenIssuer
+from atoll.auth.service import JWKS_PATH
+from atoll.kernel.config import Config
 from runnerly.runs import application as runs
 from runnerly.runs import infrastructure as runs_sql
 from runnerly.runs.contracts import RecordRun
@@ -28,15 +39,22 @@ from runnerly.stats import infrastructure as stats_sql
 from runnerly.stats.domain import WeeklyTotals
 from runnerly.users import application as users
 from runnerly.users import infrastructure as users_sql
-from runnerly.users.contracts import RegisterUser
-from runnerly.users.domain import EmailTakenError, UserRepository
+from runnerly.users.contracts import RegisterUser, SessionTokens
+from runnerly.users.domain import EmailTakenError, PasswordHasher, Sessions, UserRepository
 
-__all__ = ["NAMES", "DemoOptions", "service", "system"]
+__all__ = ["ISSUER", "NAMES", "DemoOptions", "IssuerSessions", "SessionClient", "service", "system"]
 
 logger = logging.getLogger("runnerly")
 
 NAMES = ("users", "runs", "stats")
 """The services, by name: each runs alone with ``python -m runnerly NAME``."""
+
+ISSUER = "http://127.0.0.1:8000"
+"""Where the system serves on embedded defaults: its token service's issuer."""
+DEMO_EMAIL = "ada@runnerly.example"
+DEMO_PASSWORD = "ada-runs-far"  # noqa: S105 - the demo runner's, printed at start
+SEEDER = atoll.Identity(kind="service", subject="runnerly-demo", scheme="process")
+"""Who the demo's seeding task calls the services as."""
 
 
 @functools.cache
@@ -50,6 +68,8 @@ def _services() -> dict[str, atoll.Service]:
     runs.service.database(
         runs_sql.schema, runs.RunsUnitOfWork, repositories={RunRepository: runs_sql.RunRecords}
     )
+    users.service.provide(_passwords, provides=PasswordHasher)
+    users.service.provide(users_sql.TokenServiceSessions, provides=Sessions, when=_token_url_set)
     runs.service.provide(runs_sql.RemoteUserDirectory, provides=UserDirectory)
     stats.service.database(
         stats_sql.schema,
@@ -57,6 +77,19 @@ def _services() -> dict[str, atoll.Service]:
         repositories={WeeklyTotals: stats_sql.WeeklyTotalRecords},
     )
     return {"users": users.service, "runs": runs.service, "stats": stats.service}
+
+
+def _passwords() -> Argon2Passwords:
+    return Argon2Passwords()
+
+
+def _token_url_set(config: Config) -> bool:
+    """Whether ``users`` opens sessions at a token service over HTTP (``--clients-token-url``)."""
+    return bool(config.section("clients").token_url)
+
+
+def _in_process(config: Config) -> bool:
+    return not _token_url_set(config)
 
 
 def service(name: str) -> atoll.Service:
@@ -73,33 +106,132 @@ class DemoOptions:
     )
 
 
+class SessionClient:
+    """The users service's registration at the system's token service, made at each start.
+
+    In one process there is no secret to keep: the client is registered again at each start
+    (a session client, for every service of the system), with a secret this object alone
+    holds, so that ``users`` asks the token service as any client does.
+    """
+
+    CLIENT_ID = "users"
+
+    def __init__(self, registrations: Registrations) -> None:
+        self._registrations = registrations
+        self.secret = ""
+
+    async def start(self) -> None:
+        """Register the client, replacing the registration of an earlier start."""
+        await self._registrations.remove(self.CLIENT_ID)
+        _, self.secret = await self._registrations.add(self.CLIENT_ID, (), NAMES)
+
+    async def stop(self) -> None:
+        """Nothing to release: the registration stays until the next start replaces it."""
+
+    @property
+    def basic(self) -> tuple[str, str]:
+        """The client's id and secret, as HTTP Basic would carry them."""
+        return self.CLIENT_ID, self.secret
+
+
+class IssuerSessions:
+    """The sessions port, asking the token service of this process: no HTTP, same requests.
+
+    Args:
+        issuer: the token service's issuer.
+        client: the users service's registration there.
+    """
+
+    def __init__(self, issuer: TokenIssuer, client: SessionClient) -> None:
+        self._issuer = issuer
+        self._client = client
+
+    async def open(self, user_id: int) -> SessionTokens:
+        """A new session for the user."""
+        return await self._ask(users_sql.session_form(user_id))
+
+    async def refresh(self, refresh_token: str) -> SessionTokens:
+        """New tokens for the session of ``refresh_token``, which is then spent."""
+        return await self._ask({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    async def close(self, refresh_token: str) -> None:
+        """End the session of ``refresh_token``."""
+        form = {"token": [refresh_token], "token_type_hint": ["refresh_token"]}
+        try:
+            await self._issuer.revoke(form, self._client.basic)
+        except OAuthError as error:
+            users_sql.answer_of(error.status, {"error": error.error})
+
+    async def _ask(self, form: dict[str, str]) -> SessionTokens:
+        try:
+            answer = await self._issuer.issue(
+                {name: [value] for name, value in form.items()}, self._client.basic
+            )
+        except OAuthError as error:
+            return users_sql.answer_of(
+                error.status, {"error": error.error, "error_description": error.description}
+            )
+        return users_sql.answer_of(200, answer)
+
+
 @functools.cache
 def system() -> atoll.System:
-    """The three services as one system, with the demo's seeding task: made once, when asked."""
+    """The three services and the token service as one system, with the demo's seeding task.
+
+    Made once, when asked. Its own defaults: calls need a token (``--no-auth-anonymous``),
+    the token service's, for any of the three services; ``users`` opens sessions there.
+    """
     composed = atoll.System(
         *_services().values(),
+        atoll.auth.service,
         name="runnerly",
-        version="0.2.0",
+        version="0.3.0",
         description="Runnerly, the running club's system.",
     )
     composed.options("demo", DemoOptions)
+    composed.provide(SessionClient)
+    composed.provide(IssuerSessions, provides=Sessions, when=_in_process)
+    composed.defaults(
+        {
+            "auth": {
+                "anonymous": False,
+                "jwt": {
+                    "issuer": ISSUER,
+                    "audience": list(NAMES),
+                    "jwks_url": ISSUER + JWKS_PATH,
+                    "types": ["at+jwt"],
+                },
+            },
+            "tokens": {"issuer": ISSUER, "session_clients": [SessionClient.CLIENT_ID]},
+        }
+    )
     composed.task(seed)
     return composed
 
 
-async def seed(options: DemoOptions, bus: atoll.MessageBus, clients: atoll.Clients) -> None:
+async def seed(
+    options: DemoOptions, tokens: atoll.auth.TokenOptions, bus: atoll.MessageBus
+) -> None:
     """Register a demo runner and record a week of runs, so there is something to see."""
     if not options.seed:
         return
-    email = "ada@runnerly.example"
     try:
-        runner = await bus.handle(RegisterUser(email=email, name="Ada"))
+        runner = await bus.handle(RegisterUser(DEMO_EMAIL, "Ada", DEMO_PASSWORD))
     except EmailTakenError:
         logger.info("the demo runner is registered already (data/ keeps the databases)")
-        return
-    monday = week_of(datetime.now(tz=UTC))
-    for day, meters in enumerate((5000.0, 8000.0, 3000.0)):
-        started = monday + timedelta(days=day, hours=7)
-        await bus.handle(RecordRun(runner.id, meters, int(meters * 0.33), started))
-    week = await clients.get("runs").methods.weekly_meters(user_id=runner.id)
-    logger.info("seeded runner %s (id %d): %.1f km this week", runner.name, runner.id, week / 1000)
+    else:
+        monday = week_of(datetime.now(tz=UTC))
+        with atoll.acting_as(SEEDER):  # runs asks users about her: a call needs an identity
+            for day, meters in enumerate((5000.0, 8000.0, 3000.0)):
+                started = monday + timedelta(days=day, hours=7)
+                await bus.handle(RecordRun(runner.id, meters, int(meters * 0.33), started))
+        logger.info("seeded runner %s (id %d) and a week of runs", runner.name, runner.id)
+    logger.info(
+        "log in as the demo runner: curl -X POST %s/login -H 'content-type: application/json' "
+        """-d '{"email": "%s", "password": "%s"}', then send its access_token as """
+        "Authorization: Bearer <access_token> (or paste it on %s/docs)",
+        tokens.base_url,
+        DEMO_EMAIL,
+        DEMO_PASSWORD,
+        tokens.base_url,
+    )

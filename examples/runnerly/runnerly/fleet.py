@@ -7,13 +7,18 @@
     python -m runnerly.fleet --once               # start, show the flow, stop (for scripts)
 
 It makes each service's PostgreSQL database if it is missing (``runnerly_users``,
-``runnerly_runs``, ``runnerly_stats``), starts ``python -m runnerly SERVICE`` for each service
-with its own database, the broker and a port of its own (8001, 8002, 8003), and waits until
-each is ready. Then it registers a runner with ``users`` and records runs with ``runs``: ``runs``
-asks ``users`` whether the runner exists over broker RPC, commits each run with its
-``RunRecorded`` event to its outbox, and the relay publishes the event to the broker, from which
-``stats`` consumes it into its weekly totals. The fleet shows the totals once ``stats`` has
-them. Ctrl-C stops every service: each finishes the messages it holds before it exits.
+``runnerly_runs``, ``runnerly_stats``, and ``runnerly_auth`` for the token service), starts
+atoll's token service (``atoll run atoll.auth:service``, port 8004) and registers ``users``
+and ``runs`` as its clients (``atoll auth clients add``: ``users`` opens the runners'
+sessions, ``runs`` gets tokens to call ``users``), then starts ``python -m runnerly SERVICE``
+for each service with its own database, the broker, a port of its own (8001, 8002, 8003), its
+client secret in its environment, and the token service's keys to trust; it waits until each
+is ready. Then it registers a runner with ``users``, logs her in, and records runs with
+``runs`` with her token: ``runs`` asks ``users`` whether the runner exists over broker RPC with
+a token of its own, commits each run with its ``RunRecorded`` event to its outbox, and the
+relay publishes the event to the broker, from which ``stats`` consumes it into its weekly
+totals. The fleet shows the totals once ``stats`` has them. Ctrl-C stops every service: each
+finishes the messages it holds before it exits.
 
 Only the configuration differs from ``python -m runnerly``, which runs the same services in one
 process on embedded defaults.
@@ -38,6 +43,10 @@ import asyncpg
 import httpx
 
 SERVICES = ("users", "runs", "stats")
+DATABASES = (*SERVICES, "auth")
+CLIENTS = {"users": SERVICES, "runs": ("users",)}
+"""The token service's clients: each with the services it may ask tokens for."""
+PASSWORD = "ada-runs-far"  # noqa: S105 - the fleet's demo runner's
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 NATS = "nats://127.0.0.1:4222"
 RUNS = (5000.0, 8000.0, 3000.0)
@@ -73,7 +82,7 @@ async def make_databases(server: str) -> None:
     dsn = server.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
     connection = await asyncpg.connect(dsn)
     try:
-        for name in SERVICES:
+        for name in DATABASES:
             exists = await connection.fetchval(
                 "SELECT 1 FROM pg_database WHERE datname = $1", f"runnerly_{name}"
             )
@@ -89,30 +98,88 @@ class Fleet:
     def __init__(self, options: argparse.Namespace) -> None:
         self.options = options
         self.processes: dict[str, subprocess.Popen[str]] = {}
-        self.ports = {name: options.base_port + i for i, name in enumerate(SERVICES)}
+        self.ports = {name: options.base_port + i for i, name in enumerate(DATABASES)}
+        self.secrets: dict[str, str] = {}
+
+    @property
+    def issuer(self) -> str:
+        """The token service's URL: its tokens' iss."""
+        return self.url("auth")
+
+    def start_token_service(self) -> None:
+        """Start atoll's token service, ``runnerly_auth`` its database."""
+        self._spawn(
+            "auth",
+            [
+                "-m", "atoll", "run", "atoll.auth:service",
+                "--db-url", f"{self.options.postgres}/runnerly_auth",
+                "--db-migrate", "always",
+                "--server-port", str(self.ports["auth"]),
+                "--tokens-issuer", self.issuer,
+                "--tokens-session-clients", "users",
+            ],
+            {},
+        )  # fmt: skip
+
+    def register_clients(self) -> None:
+        """Register ``users`` and ``runs`` at the token service, each with a new secret."""
+        database = ["--db-url", f"{self.options.postgres}/runnerly_auth"]
+        for client, audiences in CLIENTS.items():
+            subprocess.run(  # noqa: S603 - our own interpreter and flags; gone or not, fine
+                [sys.executable, "-m", "atoll", "auth", "clients", "remove", client, *database],
+                capture_output=True,
+                check=False,
+            )
+            wanted = [arg for name in audiences for arg in ("--audience", name)]
+            added = subprocess.run(  # noqa: S603 - our own interpreter and flags
+                [sys.executable, "-m", "atoll", "auth", "clients", "add",
+                 "--client-id", client, *wanted, *database],
+                capture_output=True,
+                text=True,
+                check=True,
+            )  # fmt: skip
+            (line,) = (x for x in added.stdout.splitlines() if x.startswith("client_secret: "))
+            self.secrets[client] = line.removeprefix("client_secret: ")
+            say(f"fleet: registered {client} at the token service (atoll auth clients add)")
 
     def start(self) -> None:
-        """Start each service in a process of its own."""
+        """Start each service in a process of its own, trusting the token service's keys."""
         for name in SERVICES:
             argv = [
-                sys.executable, "-m", "runnerly", name,
+                "-m", "runnerly", name,
                 "--db-url", f"{self.options.postgres}/runnerly_{name}",
                 "--db-migrate", "always",
                 "--broker-url", self.options.broker_url,
                 "--server-port", str(self.ports[name]),
+                "--no-auth-anonymous",
+                "--auth-jwt-issuer", self.issuer,
+                "--auth-jwt-audience", name,
+                "--auth-jwt-jwks-url", f"{self.issuer}/.well-known/jwks.json",
             ]  # fmt: skip
-            # A session of its own: Ctrl-C reaches the fleet alone, which stops each service
-            # with one SIGTERM (a second signal would force it).
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and flags
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                bufsize=1,
-                start_new_session=True,
-            )
-            self.processes[name] = process
-            threading.Thread(target=self._show, args=(name, process), daemon=True).start()
+            environment = {}
+            if name in self.secrets:  # a client of the token service: its secret, not a flag
+                prefix = name.upper()
+                environment = {
+                    f"{prefix}_CLIENTS_TOKEN_URL": f"{self.issuer}/oauth/token",
+                    f"{prefix}_CLIENTS_CLIENT_ID": name,
+                    f"{prefix}_CLIENTS_CLIENT_SECRET": self.secrets[name],
+                }
+            self._spawn(name, argv, environment)
+
+    def _spawn(self, name: str, argv: list[str], environment: dict[str, str]) -> None:
+        # A session of its own: Ctrl-C reaches the fleet alone, which stops each service
+        # with one SIGTERM (a second signal would force it).
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and flags
+            [sys.executable, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+            env={**os.environ, **environment},
+        )
+        self.processes[name] = process
+        threading.Thread(target=self._show, args=(name, process), daemon=True).start()
 
     @staticmethod
     def _show(name: str, process: subprocess.Popen[str]) -> None:
@@ -156,10 +223,10 @@ async def until(what: str, check, patience: float, fleet: Fleet):  # noqa: ANN00
     sys.exit(f"fleet: no {what} within {patience:g} s")
 
 
-async def show_the_flow(fleet: Fleet, patience: float) -> None:
-    """Register a runner, record runs, and wait for stats to have counted them."""
+async def wait_until_ready(fleet: Fleet, names: tuple[str, ...], patience: float) -> None:
+    """Wait until each of ``names`` answers ``/health/ready``."""
     async with httpx.AsyncClient(timeout=10.0) as http:
-        for name in SERVICES:
+        for name in names:
 
             async def ready(name: str = name) -> bool:
                 return (
@@ -167,12 +234,21 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
                 ).status_code == HTTPStatus.OK
 
             await until(f"{name} ready", ready, patience, fleet)
-        urls = ", ".join(fleet.url(name) for name in SERVICES)
-        say(f"fleet: users, runs and stats are ready on {urls}")
+
+
+async def show_the_flow(fleet: Fleet, patience: float) -> None:
+    """Register a runner, log her in, record runs, and wait for stats to have counted them."""
+    await wait_until_ready(fleet, SERVICES, patience)
+    urls = ", ".join(fleet.url(name) for name in SERVICES)
+    say(f"fleet: users, runs and stats are ready on {urls}; the token service on {fleet.issuer}")
+    async with httpx.AsyncClient(timeout=10.0) as http:
         email = f"ada-{uuid.uuid4().hex[:6]}@runnerly.example"
-        runner = (
-            await http.post(f"{fleet.url('users')}/users", json={"email": email, "name": "Ada"})
-        ).json()
+        account = {"email": email, "name": "Ada", "password": PASSWORD}
+        runner = (await http.post(f"{fleet.url('users')}/users", json=account)).json()
+        login = {"email": email, "password": PASSWORD}
+        tokens = (await http.post(f"{fleet.url('users')}/login", json=login)).json()
+        headers = {"authorization": f"Bearer {tokens['access_token']}"}
+        say(f"fleet: runner {runner['id']} logged in with users: a session from the token service")
         monday = datetime.now(tz=UTC).replace(hour=7, minute=0, second=0, microsecond=0)
         monday -= timedelta(days=monday.weekday())
         for day, meters in enumerate(RUNS):
@@ -182,14 +258,13 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
                 "seconds": int(meters * 0.33),
                 "started_at": (monday + timedelta(days=day)).isoformat(),
             }
-            answer = await http.post(f"{fleet.url('runs')}/runs", json=run)
+            answer = await http.post(f"{fleet.url('runs')}/runs", json=run, headers=headers)
             answer.raise_for_status()
-        say(f"fleet: recorded {len(RUNS)} runs of runner {runner['id']} with runs")
+        say(f"fleet: recorded {len(RUNS)} runs of runner {runner['id']} with runs, with her token")
 
         async def counted() -> list[dict[str, object]] | None:
-            totals = (
-                await http.get(f"{fleet.url('stats')}/users/{runner['id']}/weekly-totals")
-            ).json()
+            url = f"{fleet.url('stats')}/users/{runner['id']}/weekly-totals"
+            totals = (await http.get(url, headers=headers)).json()
             meters = sum(float(t["meters"]) for t in totals)
             return totals if meters == sum(RUNS) else None
 
@@ -209,8 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     fleet = Fleet(options)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    fleet.start()
     try:
+        fleet.start_token_service()
+        asyncio.run(wait_until_ready(fleet, ("auth",), options.patience))
+        fleet.register_clients()
+        fleet.start()
         asyncio.run(show_the_flow(fleet, options.patience))
         if not options.once:
             say("fleet: running; Ctrl-C stops it")

@@ -1,15 +1,42 @@
-"""The users infrastructure: the users table, and the repository over it."""
+"""The users infrastructure: the users table and its repository, passwords, and sessions.
+
+:class:`TokenServiceSessions` opens, refreshes and ends sessions at atoll's token service
+over HTTP, as the client the users service is registered as there (``--clients-token-url``,
+``--clients-client-id``, ``--clients-client-secret``): the token service issues the runners'
+tokens, and every service of runnerly trusts its keys. Composed in one process with the
+token service, the users service asks it in the process instead (``runnerly.app``), with the
+same requests and the same answers.
+"""
 
 from __future__ import annotations
 
+import urllib.parse
+from base64 import b64encode
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import sqlalchemy as sa
 
 import atoll
+from atoll.clients.directory import ClientOptions
+from atoll.errors import ConfigError, RemoteUnavailableError
+from runnerly.users.contracts import SessionTokens
+from runnerly.users.domain import SessionEndedError
 from runnerly.users.model import User
 
-__all__ = ["UserRecords", "schema", "users"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "SESSION_GRANT",
+    "TokenServiceSessions",
+    "UserRecords",
+    "answer_of",
+    "schema",
+    "session_form",
+    "users",
+]
 
 metadata = sa.MetaData()
 users = sa.Table(
@@ -18,10 +45,14 @@ users = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("email", sa.String(320), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=True),
 )
 
 schema = atoll.Schema(metadata, migrations=Path(__file__).with_name("migrations"))
 schema.map(User, users)
+
+SESSION_GRANT = "urn:atoll:params:oauth:grant-type:session"
+"""The token service's grant that opens a session for a user, asked by a session client."""
 
 
 class UserRecords(atoll.Repository[User]):
@@ -31,3 +62,106 @@ class UserRecords(atoll.Repository[User]):
         """The user with this email, if any."""
         found = await self.find(email=email)
         return found[0] if found else None
+
+
+def session_form(user_id: int) -> dict[str, str]:
+    """The token request that opens a session for the user ``user_id``."""
+    return {"grant_type": SESSION_GRANT, "subject": str(user_id)}
+
+
+def answer_of(status: int, answer: Mapping[str, Any]) -> SessionTokens:
+    """The tokens of the token service's answer, or the error it means.
+
+    Raises:
+        SessionEndedError: the refresh token was refused (``invalid_grant``).
+        RemoteUnavailableError: any other refusal: the users service's own registration at
+            the token service is wrong, or the token service is not ready.
+    """
+    if status == 200:  # noqa: PLR2004 - RFC 6749 5.1
+        return SessionTokens(
+            access_token=str(answer["access_token"]),
+            refresh_token=str(answer["refresh_token"]),
+            expires_in=int(answer["expires_in"]),
+        )
+    if answer.get("error") == "invalid_grant":
+        raise SessionEndedError
+    raise RemoteUnavailableError(
+        f"the token service refused the users service's request ({answer.get('error')}: "
+        f"{answer.get('error_description')}); check its registration there "
+        "(--clients-client-id, --clients-client-secret, and --tokens-session-clients)"
+    )
+
+
+class TokenServiceSessions:
+    """The sessions port, over HTTP, at atoll's token service.
+
+    A component: :meth:`stop` closes its connections.
+
+    Args:
+        options: the ``clients`` option section: ``token_url``, ``client_id`` and
+            ``client_secret`` (the users service's registration), ``timeout``.
+        transport: what carries the requests; httpx's own by default.
+    """
+
+    def __init__(
+        self, options: ClientOptions, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        if not options.token_url or options.client_secret is None:
+            raise ConfigError(
+                "the users service opens sessions at the token service: set "
+                "--clients-token-url (such as http://127.0.0.1:8004/oauth/token), "
+                "--clients-client-id and --clients-client-secret"
+            )
+        self._token_url = options.token_url
+        self._revoke_url = options.token_url.rsplit("/", 1)[0] + "/revoke"
+        pair = ":".join(
+            urllib.parse.quote_plus(part)
+            for part in (options.client_id, options.client_secret.reveal())
+        )
+        self._headers = {
+            "Authorization": "Basic " + b64encode(pair.encode()).decode("ascii"),
+            "Accept": "application/json",
+        }
+        self._http = httpx.AsyncClient(timeout=options.timeout, transport=transport)
+
+    async def start(self) -> None:
+        """Nothing to do: connections open at the first request."""
+
+    async def stop(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    async def open(self, user_id: int) -> SessionTokens:
+        """A new session for the user: an access token and a refresh token."""
+        return await self._ask(session_form(user_id))
+
+    async def refresh(self, refresh_token: str) -> SessionTokens:
+        """New tokens for the session of ``refresh_token``, which is then spent."""
+        return await self._ask({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    async def close(self, refresh_token: str) -> None:
+        """End the session of ``refresh_token`` (RFC 7009)."""
+        form = {"token": refresh_token, "token_type_hint": "refresh_token"}
+        response = await self._post(self._revoke_url, form)
+        if response.status_code != 200:  # noqa: PLR2004 - RFC 7009 2.2
+            answer_of(response.status_code, _json(response))
+
+    async def _ask(self, form: dict[str, str]) -> SessionTokens:
+        response = await self._post(self._token_url, form)
+        return answer_of(response.status_code, _json(response))
+
+    async def _post(self, url: str, form: dict[str, str]) -> httpx.Response:
+        try:
+            return await self._http.post(url, data=form, headers=self._headers)
+        except httpx.HTTPError as error:
+            raise RemoteUnavailableError(
+                f"the token service at {url} did not answer ({type(error).__name__})"
+            ) from None
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    return answer if isinstance(answer, dict) else {"error": f"HTTP {response.status_code}"}

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runnerly.users.contracts import UserRegistered
+from runnerly.users.contracts import Profile, UserRegistered
 
 
 @dataclass(frozen=True)
 class User:
     """A registered runner; the database assigns the id of a new one.
 
+    ``password_hash`` is what the users service keeps of the password (an Argon2id hash with
+    its salt); ``None`` for a runner registered before passwords were, who cannot log in.
     ``events`` holds what the user raised until its unit of work commits them; it is never
-    stored, and never shown.
+    stored, and never shown. Answers show a :class:`Profile`, never a user.
     """
 
     id: int | None
     email: str
     name: str
+    password_hash: str | None = field(default=None, repr=False)
     events: list[object] = field(default_factory=list, compare=False, repr=False)
 
     def registered(self) -> None:
@@ -25,3 +28,9 @@ class User:
         if self.id is None:
             raise ValueError("a user is registered once its repository added it and gave it an id")
         self.events.append(UserRegistered(self.id, self.name))
+
+    def profile(self) -> Profile:
+        """What others see of the user, once it has its id."""
+        if self.id is None:
+            raise ValueError("a user has a profile once its repository added it")
+        return Profile(self.id, self.email, self.name)

@@ -53,7 +53,7 @@ from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
 from atoll.security.tokens import JwtOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from atoll.kernel.health import Readiness
     from atoll.messaging.bus import MessageBus
@@ -299,13 +299,13 @@ def authenticator_for(
     readiness: Readiness,
     api_tokens: ApiTokens | None = None,
     *,
-    jwks_app: Any = None,
+    jwks_app_for: Callable[[str], Any] | None = None,
 ) -> Authenticator:
     """The authenticator ``options`` ask for: with a JWT verifier when an issuer is named.
 
     The verifier's state joins the readiness checks (a JWKS out of reach). ``api_tokens``
-    are read when ``options.api_tokens`` is on. ``jwks_app`` is the ASGI app of this
-    process that serves the JWKS URL, when it does: the JWKS is read from it, without the
+    are read when ``options.api_tokens`` is on. ``jwks_app_for`` gives the ASGI app of this
+    process that serves a JWKS URL, when it does: that JWKS is read from it, without the
     network.
 
     Raises:
@@ -315,7 +315,10 @@ def authenticator_for(
         return Authenticator(options, realm, api_tokens=api_tokens)
     adapter = importlib.import_module("atoll.adapters.jwt")  # atoll[jwt], only when used
     authenticator = Authenticator(
-        options, realm, adapter.JwtVerifier(options.jwt, app=jwks_app), api_tokens=api_tokens
+        options,
+        realm,
+        adapter.verifier_for(options.jwt, app_for=jwks_app_for),
+        api_tokens=api_tokens,
     )
     readiness.add("auth", authenticator.ping)
     return authenticator

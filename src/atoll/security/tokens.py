@@ -14,6 +14,7 @@ This module imports no third-party library: the options are read, and checked, w
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -134,6 +135,10 @@ class JwtOptions:
     jwks_max_age: float = option(
         3600.0, help="seconds after which the JWKS is fetched again, in the background"
     )
+    trusted: list[str] = option(
+        default_factory=list,
+        help="more issuers accepted, each ISSUER=JWKS_URL, with the same audience and checks",
+    )
 
     def __post_init__(self) -> None:
         if not self.issuer:
@@ -143,6 +148,44 @@ class JwtOptions:
         self._check_keys()
         self._check_claims()
         self._check_numbers()
+        self.more_issuers()
+
+    def more_issuers(self) -> dict[str, str]:
+        """The JWKS URL of each issuer of ``trusted``, by issuer.
+
+        Raises:
+            ValueError: an entry is not ``ISSUER=JWKS_URL`` with an https JWKS URL, names an
+                issuer twice, or the algorithms are HMAC ones (which a JWKS does not serve).
+        """
+        issuers: dict[str, str] = {}
+        for entry in self.trusted:
+            cut = max(entry.find("=https://"), entry.find("=http://"))
+            issuer, url = (entry[:cut], entry[cut + 1 :]) if cut > 0 else ("", "")
+            if not issuer or not url:
+                msg = (
+                    f"trusted holds {entry[:200]!r}, which is not ISSUER=JWKS_URL: give each "
+                    "issuer with its JWKS, such as https://id.example.org=https://id.example.org"
+                    "/.well-known/jwks.json"
+                )
+                raise ValueError(msg)
+            if issuer == self.issuer or issuer in issuers:
+                msg = f"the issuer {issuer!r} is trusted twice; keep it once"
+                raise ValueError(msg)
+            _check_jwks_url(url)
+            issuers[issuer] = url
+        if issuers and any(name in HMAC_ALGORITHMS for name in self.algorithms):
+            msg = (
+                "trusted names issuers known by their JWKS, but algorithms holds HMAC ones, "
+                "which a JWKS does not serve: use public-key algorithms, such as EdDSA,RS256"
+            )
+            raise ValueError(msg)
+        return issuers
+
+    def for_issuer(self, issuer: str, jwks_url: str) -> JwtOptions:
+        """These options for another issuer of ``trusted``: its JWKS, the same checks."""
+        return dataclasses.replace(
+            self, issuer=issuer, jwks_url=jwks_url, keys=[], secret=None, trusted=[]
+        )
 
     @property
     def enabled(self) -> bool:
@@ -150,7 +193,7 @@ class JwtOptions:
         return bool(self.issuer)
 
     def _check_off(self) -> None:
-        for name in ("audience", "jwks_url", "keys", "secret"):
+        for name in ("audience", "jwks_url", "keys", "secret", "trusted"):
             if getattr(self, name):
                 msg = (
                     f"{name} is set but issuer is empty, so JWT verification is off: set "

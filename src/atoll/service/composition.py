@@ -152,9 +152,10 @@ def _install_endpoints(app: App, api: Api) -> None:
     def make_authenticator(
         options: AuthOptions, readiness: Readiness, api_tokens: ApiTokens, server: ServerOptions
     ) -> Authenticator:
-        jwks_url = options.jwt.jwks_url
-        jwks_app = here if jwks_url and serves_itself(jwks_url, server) else None
-        return authenticator_for(options, name, readiness, api_tokens, jwks_app=jwks_app)
+        def jwks_app_for(url: str) -> ServedHere | None:
+            return here if serves_itself(url, server) else None
+
+        return authenticator_for(options, name, readiness, api_tokens, jwks_app_for=jwks_app_for)
 
     def make_rpc_engines(
         bus: MessageBus, options: ServerOptions, authenticator: Authenticator

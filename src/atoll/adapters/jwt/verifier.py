@@ -52,7 +52,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise MissingDependencyError("pyjwt[crypto]", "jwt") from error
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import httpx
     from jwt.algorithms import Algorithm
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from atoll.adapters.jwt.keys import VerificationKey
     from atoll.security.tokens import JwtOptions
 
-__all__ = ["JwtVerifier"]
+__all__ = ["IssuersVerifier", "JwtVerifier", "verifier_for"]
 
 logger = logging.getLogger("atoll.auth")
 
@@ -377,6 +377,90 @@ class JwtVerifier:
 def _media_type(typ: str) -> str:
     """A ``typ`` or ``cty`` as compared: in lower case, without ``application/`` (RFC 7515)."""
     return typ.lower().removeprefix("application/")
+
+
+class IssuersVerifier:
+    """Verifies the tokens of several issuers: each by the verifier of the issuer it names.
+
+    The token's ``iss`` is read before its signature is checked, only to pick the verifier
+    (never to pick a key); that verifier then checks the whole token, ``iss`` included, as
+    it would alone, with the keys of its own issuer alone. So a token naming one issuer and
+    signed by another's key is refused.
+
+    Args:
+        verifiers: a started-together verifier per issuer, the first the ``[auth.jwt]``
+            issuer's.
+        max_bytes: a longer token is refused before it is read.
+    """
+
+    def __init__(self, verifiers: Mapping[str, JwtVerifier], max_bytes: int) -> None:
+        self.verifiers = dict(verifiers)
+        self._max_bytes = max_bytes
+
+    async def start(self) -> None:
+        """Start every issuer's verifier; if one fails, stop those started."""
+        started: list[JwtVerifier] = []
+        try:
+            for verifier in self.verifiers.values():
+                await verifier.start()
+                started.append(verifier)
+        except BaseException:
+            for verifier in reversed(started):
+                await verifier.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop every issuer's verifier."""
+        for verifier in self.verifiers.values():
+            await verifier.stop()
+
+    def check(self) -> str:
+        """``"ok"``, or why each degraded issuer's verifier is."""
+        degraded = [state for v in self.verifiers.values() if (state := v.check()) != OK]
+        return "; ".join(degraded) or OK
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        """The claims of ``token``, verified by its issuer's verifier.
+
+        Raises:
+            InvalidTokenError: the token is refused, by the shape, by its issuer (not one of
+                these) or by that issuer's verifier.
+        """
+        if len(token) > self._max_bytes:
+            raise InvalidTokenError(TOO_LARGE)
+        if _COMPACT.fullmatch(token) is None:
+            raise InvalidTokenError(MALFORMED)
+        issuer = _json_object(token.split(".")[1]).get("iss")
+        if issuer is None:
+            raise InvalidTokenError("the token lacks the claim iss")
+        verifier = self.verifiers.get(issuer) if isinstance(issuer, str) else None
+        if verifier is None:
+            raise InvalidTokenError(ISSUER)
+        return await verifier.verify(token)
+
+
+def verifier_for(
+    options: JwtOptions, *, app_for: Callable[[str], Any] | None = None
+) -> JwtVerifier | IssuersVerifier:
+    """The verifier of ``options``: of its issuer, and of each issuer it also trusts.
+
+    Args:
+        options: the ``[auth.jwt]`` options, ``issuer`` set.
+        app_for: the ASGI app of this process that serves a JWKS URL, or ``None`` for one
+            fetched over the network (see :class:`JwtVerifier`'s ``app``).
+    """
+
+    def app(url: str) -> Any:
+        return None if app_for is None or not url else app_for(url)
+
+    first = JwtVerifier(options, app=app(options.jwks_url))
+    more = options.more_issuers()
+    if not more:
+        return first
+    verifiers = {options.issuer: first}
+    for issuer, url in more.items():
+        verifiers[issuer] = JwtVerifier(options.for_issuer(issuer, url), app=app(url))
+    return IssuersVerifier(verifiers, options.max_bytes)
 
 
 def _segment(part: str) -> bytes:

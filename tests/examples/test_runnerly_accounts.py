@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 
 import atoll.testing
-from atoll.errors import RemoteError
-from runnerly.app import system
+from atoll.errors import ConfigError, RemoteError
+from runnerly.app import service, system
 from runnerly.users.contracts import (
     INVALID_CREDENTIALS,
     SESSION_ENDED,
@@ -175,3 +175,9 @@ async def test_no_password_or_token_reaches_a_log_line(caplog):
     secrets = (PASSWORD, "nope!", tokens["access_token"], tokens["refresh_token"])
     for secret in (*secrets, headers["authorization"].split()[1]):
         assert secret not in logged
+
+
+async def test_users_alone_without_a_token_service_says_which_flags_to_set():
+    with pytest.raises(ConfigError, match="set --clients-token-url"):
+        async with atoll.testing.run(service("users"), argv=["--db-url", "memory://"]):
+            pass

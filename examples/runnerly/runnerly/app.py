@@ -29,6 +29,7 @@ from atoll.adapters.argon2 import Argon2Passwords
 from atoll.auth.clients import Registrations
 from atoll.auth.issuer import OAuthError, TokenIssuer
 from atoll.auth.service import JWKS_PATH
+from atoll.errors import ConfigError
 from atoll.kernel.config import Config
 from runnerly.runs import application as runs
 from runnerly.runs import infrastructure as runs_sql
@@ -69,7 +70,7 @@ def _services() -> dict[str, atoll.Service]:
         runs_sql.schema, runs.RunsUnitOfWork, repositories={RunRepository: runs_sql.RunRecords}
     )
     users.service.provide(_passwords, provides=PasswordHasher)
-    users.service.provide(users_sql.TokenServiceSessions, provides=Sessions, when=_token_url_set)
+    users.service.provide(users_sql.TokenServiceSessions, provides=Sessions, when=_over_http)
     runs.service.provide(runs_sql.RemoteUserDirectory, provides=UserDirectory)
     stats.service.database(
         stats_sql.schema,
@@ -83,13 +84,26 @@ def _passwords() -> Argon2Passwords:
     return Argon2Passwords()
 
 
-def _token_url_set(config: Config) -> bool:
-    """Whether ``users`` opens sessions at a token service over HTTP (``--clients-token-url``)."""
-    return bool(config.section("clients").token_url)
+def _token_service_here(config: Config) -> bool:
+    """Whether the token service runs in this process (its ``[tokens]`` options are there)."""
+    try:
+        config.section(atoll.auth.TokenOptions)
+    except ConfigError:
+        return False
+    return True
 
 
 def _in_process(config: Config) -> bool:
-    return not _token_url_set(config)
+    """Whether ``users`` asks the token service of this process: unless told of another."""
+    return _token_service_here(config) and not config.section("clients").token_url
+
+
+def _over_http(config: Config) -> bool:
+    """Whether ``users`` opens sessions at a token service over HTTP (``--clients-token-url``).
+
+    So it does alone, where a missing URL is a start-up error that names the flags.
+    """
+    return not _in_process(config)
 
 
 def service(name: str) -> atoll.Service:

@@ -117,28 +117,13 @@ class Keyring:
         self.options = options
         self.clock = clock
         self._signers: dict[str, Signer] = {}
-        self._first: asyncio.Lock | None = None
-        self._ready = False
 
     async def start(self) -> None:
         """Make a key that signs at once when none does (the first start, say).
 
         A key made by a rotation before the first start, not signing yet, takes over from it
-        when it activates. The JWKS and the signer ask for this too, once, if they are used
-        before the start (by a verifier of the same process starting first).
+        when it activates.
         """
-        await self._ensure(again=True)
-
-    async def _ensure(self, *, again: bool = False) -> None:
-        """Make the first key, if :meth:`start` has not looked yet (or ``again``)."""
-        if self._first is None:
-            self._first = asyncio.Lock()
-        async with self._first:
-            if again or not self._ready:
-                await self._make_first_key()
-                self._ready = True
-
-    async def _make_first_key(self) -> None:
         now = self.clock()
         async with self._unit() as uow:
             keys = await uow.keys.find()
@@ -154,7 +139,6 @@ class Keyring:
     async def stop(self) -> None:
         """Forget the private keys loaded."""
         self._signers.clear()
-        self._ready = False
 
     async def keys(self) -> list[SigningKey]:
         """Every key in the database, published or not yet withdrawn."""
@@ -163,13 +147,11 @@ class Keyring:
 
     async def signer(self) -> Signer | None:
         """What signs now: the signing key, loaded; ``None`` when no key signs now."""
-        await self._ensure()
         key = signing_key(await self.keys(), self.clock())
         return None if key is None else await self._loaded(key)
 
     async def jwks(self) -> dict[str, Any]:
         """The JWKS: the public keys of the keys published now."""
-        await self._ensure()
         hold = self.options.published_after_retirement
         keys = published(await self.keys(), self.clock(), hold)
         return {"keys": [(await self._loaded(key)).public_jwk() for key in keys]}

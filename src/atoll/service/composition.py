@@ -327,13 +327,7 @@ def _include(app: App, part: App, label: str) -> None:
             continue
         app.options(section, options)
     # The system's defaults are included first, and win over its services' own.
-    app.defaults(
-        {
-            key: value
-            for key, value in part.option_defaults.items()
-            if key not in app.option_defaults
-        }
-    )
+    app.defaults({**part.option_defaults, **app.option_defaults})
     app.registry.include(part.registry, label=label)
     for task in part.tasks:
         app.task(name=task.name)(task.function)

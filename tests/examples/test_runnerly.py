@@ -232,7 +232,11 @@ async def test_the_databases_keep_what_was_recorded_across_restarts(tmp_path):
     async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
         runner = await harness.send(ada())
         await record(harness, RecordRun(runner.id, 5000, 1500, MONDAY))
+        before = await log_in(harness)
     async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
+        refresh = {"refresh_token": before["refresh_token"]}
+        ended = await harness.client.post("/refresh", json=refresh)
+        assert ended.status_code == 401  # the demo's client is registered anew: sessions end
         headers = await bearer(harness)  # her password, kept as its hash
         profile = await harness.client.get(f"/users/{runner.id}", headers=headers)
         assert profile.json()["name"] == "Ada"

@@ -125,7 +125,8 @@ class SessionClient:
 
     In one process there is no secret to keep: the client is registered again at each start
     (a session client, for every service of the system), with a secret this object alone
-    holds, so that ``users`` asks the token service as any client does.
+    holds, so that ``users`` asks the token service as any client does. Removing the
+    registration of the start before ends its sessions: runners log in again after a restart.
     """
 
     CLIENT_ID = "users"
@@ -166,26 +167,32 @@ class IssuerSessions:
 
     async def refresh(self, refresh_token: str) -> SessionTokens:
         """New tokens for the session of ``refresh_token``, which is then spent."""
-        return await self._ask({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        return await self._ask(users_sql.refresh_form(refresh_token))
 
     async def close(self, refresh_token: str) -> None:
         """End the session of ``refresh_token``."""
-        form = {"token": [refresh_token], "token_type_hint": ["refresh_token"]}
         try:
-            await self._issuer.revoke(form, self._client.basic)
+            await self._issuer.revoke(
+                _listed(users_sql.revoke_form(refresh_token)), self._client.basic
+            )
         except OAuthError as error:
-            users_sql.answer_of(error.status, {"error": error.error})
+            raise _refusal(error) from None
 
     async def _ask(self, form: dict[str, str]) -> SessionTokens:
         try:
-            answer = await self._issuer.issue(
-                {name: [value] for name, value in form.items()}, self._client.basic
-            )
+            answer = await self._issuer.issue(_listed(form), self._client.basic)
         except OAuthError as error:
-            return users_sql.answer_of(
-                error.status, {"error": error.error, "error_description": error.description}
-            )
-        return users_sql.answer_of(200, answer)
+            raise _refusal(error) from None
+        return users_sql.tokens_of(answer)
+
+
+def _listed(form: dict[str, str]) -> dict[str, list[str]]:
+    """A form as the token service reads one off the wire: each parameter with its values."""
+    return {name: [value] for name, value in form.items()}
+
+
+def _refusal(error: OAuthError) -> Exception:
+    return users_sql.refusal({"error": error.error, "error_description": error.description})
 
 
 @functools.cache

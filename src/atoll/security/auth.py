@@ -1,6 +1,6 @@
 """Authentication: the identity a call's credentials prove, established once per request.
 
-The ``[auth]`` option section says which credentials a service accepts (a JWT issuer, under
+The ``[auth]`` option section says which credentials a service accepts (JWT issuers, under
 ``[auth.jwt]``; API tokens, with ``--auth-api-tokens``) and whether a call without any is
 served (``--auth-anonymous``, on by default). The :class:`Authenticator` reads the
 credentials of the call in progress (its :class:`~atoll.messaging.context.Request`), verifies

@@ -32,9 +32,12 @@ __all__ = [
     "SESSION_GRANT",
     "TokenServiceSessions",
     "UserRecords",
-    "answer_of",
+    "refresh_form",
+    "refusal",
+    "revoke_form",
     "schema",
     "session_form",
+    "tokens_of",
     "users",
 ]
 
@@ -69,26 +72,38 @@ def session_form(user_id: int) -> dict[str, str]:
     return {"grant_type": SESSION_GRANT, "subject": str(user_id)}
 
 
-def answer_of(status: int, answer: Mapping[str, Any]) -> SessionTokens:
-    """The tokens of the token service's answer, or the error it means.
+def refresh_form(refresh_token: str) -> dict[str, str]:
+    """The token request that trades ``refresh_token`` for new tokens (RFC 6749 6)."""
+    return {"grant_type": "refresh_token", "refresh_token": refresh_token}
 
-    Raises:
-        SessionEndedError: the refresh token was refused (``invalid_grant``).
-        RemoteUnavailableError: any other refusal: the users service's own registration at
-            the token service is wrong, or the token service is not ready.
+
+def revoke_form(refresh_token: str) -> dict[str, str]:
+    """The revocation request that ends the session of ``refresh_token`` (RFC 7009 2.1)."""
+    return {"token": refresh_token, "token_type_hint": "refresh_token"}
+
+
+def refusal(answer: Mapping[str, Any]) -> Exception:
+    """What the token service's refusal (an RFC 6749 5.2 error) means here.
+
+    :class:`SessionEndedError` for a refresh token refused (``invalid_grant``);
+    :class:`RemoteUnavailableError` for any other: the users service's own registration at
+    the token service is wrong, or the token service is not ready.
     """
-    if status == 200:  # noqa: PLR2004 - RFC 6749 5.1
-        return SessionTokens(
-            access_token=str(answer["access_token"]),
-            refresh_token=str(answer["refresh_token"]),
-            expires_in=int(answer["expires_in"]),
-        )
     if answer.get("error") == "invalid_grant":
-        raise SessionEndedError
-    raise RemoteUnavailableError(
+        return SessionEndedError()
+    return RemoteUnavailableError(
         f"the token service refused the users service's request ({answer.get('error')}: "
         f"{answer.get('error_description')}); check its registration there "
         "(--clients-client-id, --clients-client-secret, and --tokens-session-clients)"
+    )
+
+
+def tokens_of(answer: Mapping[str, Any]) -> SessionTokens:
+    """The tokens of the token service's answer (RFC 6749 5.1)."""
+    return SessionTokens(
+        access_token=str(answer["access_token"]),
+        refresh_token=str(answer["refresh_token"]),
+        expires_in=int(answer["expires_in"]),
     )
 
 
@@ -133,35 +148,35 @@ class TokenServiceSessions:
 
     async def open(self, user_id: int) -> SessionTokens:
         """A new session for the user: an access token and a refresh token."""
-        return await self._ask(session_form(user_id))
+        return tokens_of(await self._post(self._token_url, session_form(user_id)))
 
     async def refresh(self, refresh_token: str) -> SessionTokens:
         """New tokens for the session of ``refresh_token``, which is then spent."""
-        return await self._ask({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        return tokens_of(await self._post(self._token_url, refresh_form(refresh_token)))
 
     async def close(self, refresh_token: str) -> None:
         """End the session of ``refresh_token`` (RFC 7009)."""
-        form = {"token": refresh_token, "token_type_hint": "refresh_token"}
-        response = await self._post(self._revoke_url, form)
-        if response.status_code != 200:  # noqa: PLR2004 - RFC 7009 2.2
-            answer_of(response.status_code, _json(response))
+        await self._post(self._revoke_url, revoke_form(refresh_token))
 
-    async def _ask(self, form: dict[str, str]) -> SessionTokens:
-        response = await self._post(self._token_url, form)
-        return answer_of(response.status_code, _json(response))
+    async def _post(self, url: str, form: dict[str, str]) -> dict[str, Any]:
+        """The answer of a 200 to ``form`` (nothing for a revocation's empty body).
 
-    async def _post(self, url: str, form: dict[str, str]) -> httpx.Response:
+        Raises:
+            SessionEndedError, RemoteUnavailableError: what a refusal means (:func:`refusal`),
+                or no answer.
+        """
         try:
-            return await self._http.post(url, data=form, headers=self._headers)
+            response = await self._http.post(url, data=form, headers=self._headers)
         except httpx.HTTPError as error:
             raise RemoteUnavailableError(
                 f"the token service at {url} did not answer ({type(error).__name__})"
             ) from None
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    return answer if isinstance(answer, dict) else {"error": f"HTTP {response.status_code}"}
+        try:
+            answer = response.json() if response.content else {}
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            answer = {"error": f"HTTP {response.status_code}"}
+        if response.status_code != 200:  # noqa: PLR2004 - RFC 6749 5.1, RFC 7009 2.2
+            raise refusal(answer)
+        return answer

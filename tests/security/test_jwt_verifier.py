@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from atoll.adapters.jwt import JwtVerifier
-from atoll.adapters.jwt.keys import KeyRefusedError, algorithms_of
+from atoll.adapters.jwt.keys import KeyRefusedError, algorithms_of, thumbprint
 from atoll.errors import ConfigError, LifecycleError
 from atoll.kernel.options import Secret
 from atoll.security.tokens import InvalidTokenError, JwtOptions, TokenVerifier
@@ -771,3 +771,33 @@ async def test_stop_closes_its_own_client_and_never_one_it_was_given(jwks_url):
         assert client.is_closed
     finally:
         await given.aclose()
+
+
+RFC_7638_KEY = {
+    "kty": "RSA",
+    "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJ"
+    "ECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2Q"
+    "vzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6"
+    "WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+    "e": "AQAB",
+    "alg": "RS256",
+    "kid": "2011-04-29",
+}
+
+
+def test_a_thumbprint_is_the_one_rfc_7638_computes_for_its_example() -> None:
+    assert thumbprint(RFC_7638_KEY) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_a_thumbprint_ignores_the_members_a_key_does_not_need() -> None:
+    bare = {name: RFC_7638_KEY[name] for name in ("kty", "n", "e")}
+    assert thumbprint(bare) == thumbprint({**RFC_7638_KEY, "use": "sig"})
+
+
+@pytest.mark.parametrize(
+    ("jwk", "said"),
+    [({"kty": "oct", "k": "c2VjcmV0"}, "kty"), ({"kty": "OKP", "crv": "Ed25519"}, "'x'")],
+)
+def test_a_thumbprint_of_no_public_key_is_refused(jwk: dict[str, str], said: str) -> None:
+    with pytest.raises(KeyRefusedError, match=said):
+        thumbprint(jwk)

@@ -8,6 +8,8 @@ whose algorithms hold it; an HS256 token never meets an RSA key, whatever its ``
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,14 @@ if TYPE_CHECKING:
 
     from atoll.security.tokens import JwtOptions
 
-__all__ = ["KeyRefusedError", "VerificationKey", "algorithms_of", "configured_keys", "from_jwk"]
+__all__ = [
+    "KeyRefusedError",
+    "VerificationKey",
+    "algorithms_of",
+    "configured_keys",
+    "from_jwk",
+    "thumbprint",
+]
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 SMALLEST_RSA_BITS = 2048
@@ -132,6 +141,38 @@ def from_jwk(jwk: object, allowed: Iterable[str], *, published: bool) -> Verific
             f"serves {alg or ', '.join(sorted(own))}, which algorithms does not hold"
         )
     return VerificationKey(kid, algorithms, key)
+
+
+_THUMBPRINT_MEMBERS = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+}
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """The JWK thumbprint of a public key (RFC 7638): base64url SHA-256 of its required members.
+
+    The same key gives the same thumbprint whatever else its JWK holds (``kid``, ``use``...).
+
+    Raises:
+        KeyRefusedError: ``kty`` is not RSA, EC or OKP, or a required member is not a string.
+    """
+    kty = jwk.get("kty")
+    members = _THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
+    if members is None:
+        raise KeyRefusedError(f'has "kty": {kty!r:.40}; use RSA, EC or OKP')
+    required = {}
+    for name in members:
+        value = jwk.get(name)
+        if not isinstance(value, str):
+            raise KeyRefusedError(f"has no {name!r} string, which a {kty} key needs")
+        required[name] = value
+    digest = hashlib.sha256(_canonical_json(required)).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+_canonical_json = msgspec.json.Encoder(order="sorted").encode
 
 
 def _check_members(jwk: dict[str, Any], *, published: bool) -> None:

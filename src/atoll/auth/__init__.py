@@ -11,6 +11,8 @@ passwords (the session grant, with refresh tokens rotated at each use and revoke
 ``POST /oauth/revoke``); it publishes its keys at ``/.well-known/jwks.json`` and its
 metadata (RFC 8414) at ``/.well-known/oauth-authorization-server``. A service trusts its
 tokens with ``--auth-jwt-issuer``, ``--auth-jwt-audience`` and ``--auth-jwt-jwks-url``.
+Clients register the public keys they sign their messages with at ``POST
+/oauth/message-keys``, published at ``/.well-known/message-keys.json``.
 
 Declaring it does nothing: the database, the keys and the endpoint come to life when it runs.
 See ``docs/reference/token-service.md``.

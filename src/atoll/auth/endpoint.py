@@ -1,15 +1,16 @@
-"""The token and revocation endpoints: ``POST /oauth/token`` and ``POST /oauth/revoke``.
+"""The token service's endpoints: ``POST /oauth/token``, ``/oauth/revoke``, ``/oauth/message-keys``.
 
 atoll's typed REST reads JSON; a token request is ``application/x-www-form-urlencoded``
-(RFC 6749 4.4.2), and so is a revocation request (RFC 7009 2.1), so the two endpoints are an
-ASGI app of their own, mounted under ``/oauth``. It reads the request (POST only, the form
-media type, a small body, each parameter once but ``resource`` and ``audience``, nothing in
-the query string, HTTP Basic decoded as RFC 6749 2.3.1 says) and hands it to the
+(RFC 6749 4.4.2), and so is a revocation request (RFC 7009 2.1) and, to be read the same way,
+a message key's registration, so the endpoints are an ASGI app of their own, mounted under
+``/oauth``. It reads the request (POST only, the form media type, a small body, each
+parameter once but ``resource`` and ``audience``, nothing in the query string, HTTP Basic
+decoded as RFC 6749 2.3.1 says) and hands it to the
 :class:`~atoll.auth.issuer.TokenIssuer` that :meth:`TokenEndpoint.attach` gave it, which the
 service's start does. Every answer has ``Cache-Control: no-store`` and ``Pragma: no-cache``
-(RFC 6749 5.1); a token is answered in JSON, a revocation with an empty body (RFC 7009 2.2);
-an error is JSON, ``{"error", "error_description"}`` (RFC 6749 5.2), ``invalid_client`` with
-401 and ``WWW-Authenticate: Basic``.
+(RFC 6749 5.1); a token or a message key registered is answered in JSON, a revocation with
+an empty body (RFC 7009 2.2); an error is JSON, ``{"error", "error_description"}``
+(RFC 6749 5.2), ``invalid_client`` with 401 and ``WWW-Authenticate: Basic``.
 
 No answer and no log line holds a client secret or a token, nor a part of one.
 """
@@ -31,12 +32,14 @@ if TYPE_CHECKING:
     from atoll.auth.issuer import TokenIssuer
     from atoll.endpoints.http.types import Receive, Scope, Send
 
-__all__ = ["REVOKE_PATH", "TOKEN_PATH", "EndpointServing", "TokenEndpoint"]
+__all__ = ["MESSAGE_KEYS_PATH", "REVOKE_PATH", "TOKEN_PATH", "EndpointServing", "TokenEndpoint"]
 
 TOKEN_PATH = "/token"  # noqa: S105 - a path, not a password
 """The token endpoint's path below the mount (``/oauth``)."""
 REVOKE_PATH = "/revoke"
 """The revocation endpoint's path below the mount (``/oauth``)."""
+MESSAGE_KEYS_PATH = "/message-keys"
+"""The message keys endpoint's path below the mount (``/oauth``)."""
 
 logger = logging.getLogger("atoll.auth")
 
@@ -45,11 +48,15 @@ _REPEATABLE = frozenset({"resource", "audience"})
 _MOST_FIELDS = 32
 _NOT_KEPT = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 _NO_CACHE = [(b"content-type", b"application/json"), *_NOT_KEPT]
-_NAMES = {TOKEN_PATH: "the token endpoint", REVOKE_PATH: "the revocation endpoint"}
+_NAMES = {
+    TOKEN_PATH: "the token endpoint",
+    REVOKE_PATH: "the revocation endpoint",
+    MESSAGE_KEYS_PATH: "the message keys endpoint",
+}
 
 
 class TokenEndpoint:
-    """The ASGI app of the token and revocation endpoints; it serves once a service attaches.
+    """The ASGI app of the token service's endpoints; it serves once a service attaches.
 
     Args:
         realm: the realm of the ``WWW-Authenticate: Basic`` challenge: the service's name.
@@ -79,7 +86,7 @@ class TokenEndpoint:
             self._issuer = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer one token or revocation request."""
+        """Answer one request: a token, a revocation, a message key."""
         if scope["type"] != "http":  # a websocket: refused by closing
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1000})
@@ -95,14 +102,14 @@ class TokenEndpoint:
         await _send(send, 200, msgspec.json.encode(answer), _NO_CACHE)
 
     async def _answer(self, scope: Scope, receive: Receive) -> dict[str, Any] | None:
-        """The token response, or ``None`` for a revocation done."""
+        """The JSON answer, or ``None`` for a revocation done."""
         path = scope["path"][len(scope.get("root_path", "")) :]
         endpoint = _NAMES.get(path)
         if endpoint is None:
             raise OAuthError(
                 "invalid_request",
                 f"no endpoint here; the token endpoint is {TOKEN_PATH}, the revocation "
-                f"endpoint {REVOKE_PATH}",
+                f"endpoint {REVOKE_PATH}, the message keys endpoint {MESSAGE_KEYS_PATH}",
                 404,
             )
         if scope["method"] != "POST":
@@ -122,6 +129,8 @@ class TokenEndpoint:
         if path == REVOKE_PATH:
             await issuer.revoke(form, basic)
             return None
+        if path == MESSAGE_KEYS_PATH:
+            return await issuer.register_message_key(form, basic)
         return await issuer.issue(form, basic)
 
     async def _refuse(self, send: Send, error: OAuthError) -> None:

@@ -1,4 +1,4 @@
-"""The grants of the token endpoint (RFC 6749), and the revocation of refresh tokens (RFC 7009).
+"""The token endpoint's grants (RFC 6749), refresh tokens' revocation (RFC 7009), message keys.
 
 :class:`TokenIssuer` takes a request already read off the wire (its form parameters, and the
 HTTP Basic credentials if any), authenticates the client, and answers as RFC 6749 5.1 says,
@@ -16,6 +16,9 @@ or raises :class:`OAuthError`, which the endpoint answers as 5.2 says. It serves
 Every access token is an RFC 9068 JWT: header ``typ: at+jwt``, ``kid``; claims ``iss``,
 ``sub``, ``client_id``, ``aud`` (the services it is for, RFC 8707's ``resource``),
 ``scope``, ``iat``, ``nbf``, ``exp``, a random ``jti``, and a user's ``sid``.
+
+A client authenticated as at the token endpoint registers the public key it signs its
+messages with (:mod:`atoll.auth.message_keys`); a key refused is ``invalid_request``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atoll.auth.clients import SCOPE_TOKEN
+from atoll.auth.message_keys import MessageKeyRefusedError
 from atoll.auth.sessions import SUBJECT
 
 if TYPE_CHECKING:
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from atoll.adapters.jwt.signer import Signer
     from atoll.auth.clients import Registrations
     from atoll.auth.keyring import Keyring
+    from atoll.auth.message_keys import MessageKeys
     from atoll.auth.model import Client, RefreshToken
     from atoll.auth.options import TokenOptions
     from atoll.auth.sessions import Sessions
@@ -108,21 +113,24 @@ class TokenIssuer:
         keyring: the signing keys.
         registrations: the clients.
         sessions: users' sessions, for the session and refresh token grants.
+        message_keys: the clients' message keys.
         clock: the current time.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - built in one place, each collaborator by type
         self,
         options: TokenOptions,
         keyring: Keyring,
         registrations: Registrations,
         sessions: Sessions,
+        message_keys: MessageKeys,
         clock: Callable[[], float],
     ) -> None:
         self.options = options
         self.keyring = keyring
         self.registrations = registrations
         self.sessions = sessions
+        self.message_keys = message_keys
         self.clock = clock
 
     async def issue(
@@ -169,6 +177,30 @@ class TokenIssuer:
             raise invalid_request("token is missing: send token=<the refresh token to revoke>")
         client = await self._client(form, basic)
         await self.sessions.revoke(token, client.id)
+
+    async def register_message_key(
+        self, form: Mapping[str, Sequence[str]], basic: tuple[str, str] | None
+    ) -> dict[str, Any]:
+        """Register the public key a request's ``jwk`` holds as its client's message key.
+
+        Returns:
+            ``{"kid", "expires_in"}``: the key's id, and the seconds it is published for.
+
+        Raises:
+            OAuthError: no ``jwk`` is sent, the client is not authenticated, or the key is
+                refused (``invalid_request``, saying why).
+        """
+        text = _single(form, "jwk")
+        if text is None:
+            raise invalid_request(
+                "jwk is missing: send jwk=<the JSON of the public Ed25519 JWK to sign with>"
+            )
+        client = await self._client(form, basic)
+        try:
+            key = await self.message_keys.register(client.id, text)
+        except MessageKeyRefusedError as refused:
+            raise invalid_request(str(refused)) from None
+        return {"kid": key.kid, "expires_in": self.options.message_key_lifetime}
 
     async def _client_credentials(
         self, client: Client, form: Mapping[str, Sequence[str]]

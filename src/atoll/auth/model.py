@@ -1,4 +1,4 @@
-"""The token service's aggregates: its clients, the keys it signs with, users' refresh tokens.
+"""The token service's aggregates: clients, signing keys, refresh tokens, message keys.
 
 Plain dataclasses, kept by the service's own database (:mod:`atoll.auth.tables`); times are
 seconds since the epoch, read from the service's clock, so that a test sets them.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["CLIENT_ID", "Client", "RefreshToken", "SigningKey"]
+__all__ = ["CLIENT_ID", "Client", "MessageKey", "RefreshToken", "SigningKey"]
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,200}")
 """A client id: what a URL, a log line and HTTP Basic carry as it is."""
@@ -105,3 +105,27 @@ class RefreshToken:
     used: bool = False
     revoked: bool = False
     version: int = 0
+
+
+@dataclass
+class MessageKey:
+    """A public key a client signs its messages with, published until it expires.
+
+    The client makes the key pair and keeps the private key; the token service keeps the
+    public half only, registered by the client authenticated, so that a consumer trusts a
+    message's signature as the client's.
+
+    Attributes:
+        kid: the key's RFC 7638 thumbprint: the same key has the same ``kid`` everywhere.
+        client_id: the client that registered it; it alone may register it again.
+        jwk: the public JWK, as JSON: exactly ``kty``, ``crv``, ``x``, ``kid``, ``alg`` and
+            ``use``.
+        registered: when it was first registered.
+        expires: when it leaves the published keys; registering it again moves it on.
+    """
+
+    kid: str
+    client_id: str
+    jwk: str
+    registered: float
+    expires: float

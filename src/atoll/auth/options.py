@@ -66,6 +66,15 @@ class TokenOptions:
         help="seconds a session lasts from its start (30 days): its refresh tokens never "
         "outlive it",
     )
+    message_key_lifetime: int = option(
+        604800,
+        help="seconds a registered message key is published (7 days); a signer registers a "
+        "new one before it ends",
+    )
+    message_keys_per_client: int = option(
+        8,
+        help="message keys a client has published at once; one more removes its oldest",
+    )
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.issuer)
@@ -103,6 +112,7 @@ class TokenOptions:
             msg = f"max_body must be between 256 and 65536 bytes, such as 4096; got {self.max_body}"
             raise ValueError(msg)
         self._check_sessions()
+        self._check_message_keys()
 
     def _check_sessions(self) -> None:
         """Refuse session options a session could not live by, or a malformed client id."""
@@ -133,6 +143,21 @@ class TokenOptions:
                     "such as users"
                 )
                 raise ValueError(msg)
+
+    def _check_message_keys(self) -> None:
+        """Refuse message key options under which no key would be published."""
+        if self.message_key_lifetime < 1:
+            msg = (
+                "message_key_lifetime must be at least 1 second, such as 604800 (7 days); "
+                f"got {self.message_key_lifetime}"
+            )
+            raise ValueError(msg)
+        if self.message_keys_per_client < 1:
+            msg = (
+                "message_keys_per_client must be at least 1, such as 8: a client keeps its "
+                f"last key published; got {self.message_keys_per_client}"
+            )
+            raise ValueError(msg)
 
     @property
     def base_url(self) -> str:

@@ -9,9 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from atoll.auth.clients import Registrations, registrations_provider
-from atoll.auth.endpoint import REVOKE_PATH, TOKEN_PATH, EndpointServing, TokenEndpoint
+from atoll.auth.endpoint import (
+    MESSAGE_KEYS_PATH,
+    REVOKE_PATH,
+    TOKEN_PATH,
+    EndpointServing,
+    TokenEndpoint,
+)
 from atoll.auth.issuer import GRANTS, TokenIssuer
 from atoll.auth.keyring import Keyring, keyring_provider
+from atoll.auth.message_keys import MessageKeys, message_keys_provider
 from atoll.auth.options import Clock, TokenOptions
 from atoll.auth.sessions import Sessions, sessions_provider
 from atoll.auth.tables import AuthUnitOfWork, schema
@@ -20,6 +27,8 @@ from atoll.service.runnable import Service
 
 __all__ = [
     "JWKS_PATH",
+    "MESSAGE_JWKS_PATH",
+    "MESSAGE_KEYS_ENDPOINT",
     "METADATA_PATH",
     "REVOCATION_ENDPOINT",
     "TOKEN_ENDPOINT",
@@ -31,6 +40,8 @@ JWKS_PATH = "/.well-known/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 TOKEN_ENDPOINT = "/oauth" + TOKEN_PATH
 REVOCATION_ENDPOINT = "/oauth" + REVOKE_PATH
+MESSAGE_JWKS_PATH = "/.well-known/message-keys.json"
+MESSAGE_KEYS_ENDPOINT = "/oauth" + MESSAGE_KEYS_PATH
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
@@ -54,15 +65,17 @@ def token_service(name: str = "auth", *, version: str = "1.0.0") -> Service:
 
     It serves the client credentials, session and refresh token grants at ``POST
     /oauth/token``, the revocation of refresh tokens at ``POST /oauth/revoke``, its JWKS at
-    ``/.well-known/jwks.json`` and its metadata at ``/.well-known/oauth-authorization-server``;
-    it keeps its clients, keys and users' refresh tokens in a database of its own
+    ``/.well-known/jwks.json`` and its metadata at ``/.well-known/oauth-authorization-server``.
+    Clients register the public keys they sign their messages with at ``POST
+    /oauth/message-keys``, and it publishes them at ``/.well-known/message-keys.json``. It
+    keeps its clients, keys, users' refresh tokens and message keys in a database of its own
     (``--db-url``).
     """
     service = Service(
         name,
         version=version,
-        description="An OAuth2 token service: client credentials, users' sessions, JWKS, "
-        "and metadata.",
+        description="An OAuth2 token service: client credentials, users' sessions, message "
+        "keys, JWKS, and metadata.",
     )
     service.options("tokens", TokenOptions)
     service.database(schema, AuthUnitOfWork)
@@ -72,15 +85,17 @@ def token_service(name: str = "auth", *, version: str = "1.0.0") -> Service:
     service.provide(keyring_provider(name))
     service.provide(registrations_provider(name))
     service.provide(sessions_provider(name))
+    service.provide(message_keys_provider(name))
 
-    def issuer(
+    def issuer(  # noqa: PLR0917 - what the issuer is made of, each by type
         options: TokenOptions,
         keyring: Keyring,
         registrations: Registrations,
         sessions: Sessions,
+        message_keys: MessageKeys,
         clock: Clock,
     ) -> TokenIssuer:
-        return TokenIssuer(options, keyring, registrations, sessions, clock)
+        return TokenIssuer(options, keyring, registrations, sessions, message_keys, clock)
 
     def serving(issuer: TokenIssuer) -> EndpointServing:
         return EndpointServing(endpoint, issuer)
@@ -93,6 +108,14 @@ def token_service(name: str = "auth", *, version: str = "1.0.0") -> Service:
         """The public keys tokens are signed with (RFC 7517), with the next one's."""
         response.headers["cache-control"] = f"public, max-age={options.jwks_max_age}"
         return await keyring.jwks()
+
+    @service.get(MESSAGE_JWKS_PATH, public=True)
+    async def message_jwks(
+        message_keys: MessageKeys, options: TokenOptions, response: Response
+    ) -> dict[str, Any]:
+        """The public keys clients sign their messages with, each with its ``client_id``."""
+        response.headers["cache-control"] = f"public, max-age={options.jwks_max_age}"
+        return await message_keys.jwks()
 
     @service.get(METADATA_PATH, public=True)
     async def authorization_server(options: TokenOptions, response: Response) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from atoll.auth.model import Client, RefreshToken, SigningKey
+from atoll.auth.model import Client, MessageKey, RefreshToken, SigningKey
 from atoll.persistence.repository import Repository  # noqa: TC001 - read at run time
 from atoll.persistence.schema import Schema
 from atoll.persistence.unit_of_work import UnitOfWork
@@ -12,6 +12,7 @@ from atoll.persistence.unit_of_work import UnitOfWork
 __all__ = [
     "AuthUnitOfWork",
     "clients",
+    "message_keys",
     "metadata",
     "refresh_tokens",
     "schema",
@@ -54,16 +55,27 @@ refresh_tokens = sa.Table(
     sa.Column("revoked", sa.Boolean, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
 )
+message_keys = sa.Table(
+    "auth_message_keys",
+    metadata,
+    sa.Column("kid", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(200), nullable=False, index=True),
+    sa.Column("jwk", sa.Text, nullable=False),
+    sa.Column("registered", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+)
 
 schema = Schema(metadata)
 schema.map(Client, clients)
 schema.map(SigningKey, signing_keys)
 schema.map(RefreshToken, refresh_tokens, version="version")
+schema.map(MessageKey, message_keys, id="kid")
 
 
 class AuthUnitOfWork(UnitOfWork):
-    """The token service's unit of work: its clients, its signing keys, users' refresh tokens."""
+    """The token service's unit of work: clients, signing keys, refresh tokens, message keys."""
 
     clients: Repository[Client]
     keys: Repository[SigningKey]
     refresh_tokens: Repository[RefreshToken]
+    message_keys: Repository[MessageKey]

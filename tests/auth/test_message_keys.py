@@ -420,7 +420,18 @@ async def test_a_registration_gives_up_after_five_conflicts_and_says_so(clock, c
     assert "could not register message key" in error.getMessage()
 
 
-# -- options --------------------------------------------------------------------------------
+# -- metadata and options -------------------------------------------------------------------
+
+
+async def test_the_metadata_names_where_keys_are_registered_and_published(clock):
+    async with running(clock, "--tokens-issuer", "https://id.example.org/") as harness:
+        document = (await harness.client.get("/.well-known/oauth-authorization-server")).json()
+        assert document["atoll_message_keys_endpoint"] == (
+            "https://id.example.org/oauth/message-keys"
+        )
+        assert document["atoll_message_jwks_uri"] == (
+            "https://id.example.org/.well-known/message-keys.json"
+        )
 
 
 def test_message_keys_are_published_for_7_days_and_8_per_client_by_default():

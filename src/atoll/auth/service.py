@@ -46,7 +46,11 @@ AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 def metadata(options: TokenOptions) -> dict[str, Any]:
-    """The authorization server's metadata (RFC 8414), for the issuer ``options`` name."""
+    """The authorization server's metadata (RFC 8414), for the issuer ``options`` name.
+
+    Beside RFC 8414's fields, two of atoll's own (RFC 8414 2 lets a server add fields): where
+    clients register their message keys, and where those are published.
+    """
     base = options.base_url
     return {
         "issuer": options.issuer,
@@ -57,6 +61,8 @@ def metadata(options: TokenOptions) -> dict[str, Any]:
         "revocation_endpoint": base + REVOCATION_ENDPOINT,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "response_types_supported": [],
+        "atoll_message_keys_endpoint": base + MESSAGE_KEYS_ENDPOINT,
+        "atoll_message_jwks_uri": base + MESSAGE_JWKS_PATH,
     }
 
 
@@ -119,7 +125,7 @@ def token_service(name: str = "auth", *, version: str = "1.0.0") -> Service:
 
     @service.get(METADATA_PATH, public=True)
     async def authorization_server(options: TokenOptions, response: Response) -> dict[str, Any]:
-        """Where the token endpoint and the JWKS are, and what they take (RFC 8414)."""
+        """Where the endpoints and the JWKS are, and what they take (RFC 8414)."""
         response.headers["cache-control"] = "public, max-age=3600"
         return metadata(options)
 

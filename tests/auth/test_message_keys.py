@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
 from atoll.auth import TokenOptions
+from atoll.auth.clients import Registrations
 from atoll.auth.message_keys import MessageKeys
 from atoll.auth.tables import AuthUnitOfWork
 from atoll.errors import ConflictError
@@ -369,6 +370,21 @@ async def test_a_client_with_one_key_allowed_replaces_it(clock):
         assert [key["kid"] for key in await _published(harness)] == [first["kid"]]
         await _register(harness, auth, second)
         assert [key["kid"] for key in await _published(harness)] == [second["kid"]]
+
+
+async def test_removing_a_client_removes_its_keys_and_no_others(clock, database):
+    async with running(clock, *database) as harness:
+        runs, stats = await _worker(harness), await _worker(harness, "stats-worker")
+        mine, theirs = _public_key(), _public_key()
+        await _register(harness, runs, mine)
+        await _register(harness, stats, theirs)
+        registrations = await harness.container.aget(Registrations)
+        assert await registrations.remove("runs-worker")
+        assert [key["kid"] for key in await _published(harness)] == [theirs["kid"]]
+        # Added again under the id, the client registers the key anew, as its own.
+        again = await _worker(harness)
+        assert await _published(harness) == [{**theirs, "client_id": "stats-worker"}]
+        assert (await _register(harness, again, mine)).status_code == 200
 
 
 class _ConflictingCommits:

@@ -126,10 +126,12 @@ class Registrations:
             return await uow.clients.find()
 
     async def remove(self, client_id: str) -> bool:
-        """Remove a client, and its users' sessions; whether there was one.
+        """Remove a client, its users' sessions and its message keys; whether there was one.
 
-        The access tokens it holds live until they expire. Its refresh tokens go with it:
-        a client added again under the id starts with no session, whatever the old one held.
+        The access tokens it holds live until they expire. Its refresh tokens and message
+        keys go with it: a client added again under the id starts with no session and no key
+        published, whatever the old one held, and messages signed with the old keys are no
+        longer verified as the client's.
         """
         async with AuthUnitOfWork(self.database) as uow:
             client = await uow.clients.get(client_id)
@@ -138,6 +140,8 @@ class Registrations:
             await uow.clients.remove(client)
             for token in await uow.refresh_tokens.find(client_id=client_id):
                 await uow.refresh_tokens.remove(token)
+            for key in await uow.message_keys.find(client_id=client_id):
+                await uow.message_keys.remove(key)
             await uow.commit()
         return True
 

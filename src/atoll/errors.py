@@ -34,7 +34,8 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   ├── UnauthenticatedError                    a call that needs credentials had none
     │   ├── InvalidTokenError                       the credentials given do not verify
     │   ├── MalformedCredentialsError               the credentials are not sent as they must be
-    │   └── CredentialsRefusedError                 a token endpoint refused this client
+    │   ├── CredentialsRefusedError                 a token endpoint refused this client
+    │   └── UnverifiedMessageError                  a message's signature is missing or wrong
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
@@ -73,6 +74,7 @@ __all__ = [
     "TooManyConflictsError",
     "UnauthenticatedError",
     "UnavailableError",
+    "UnverifiedMessageError",
 ]
 
 
@@ -323,4 +325,13 @@ class CredentialsRefusedError(AuthenticationError):
 
     Raised to the caller of a remote service whose client credentials did not get a token;
     the message names the endpoint and the option to check, never the secret.
+    """
+
+
+class UnverifiedMessageError(AuthenticationError):
+    """A message consumed is unsigned, altered, or signed by a key not published.
+
+    Raised where the consumer takes signed messages only (``--messages-require-signed``):
+    the key must be one the token service publishes. The consumer sends the message to the
+    dead-letter queue at once, with this error's message as the reason.
     """

@@ -43,6 +43,7 @@ __all__ = [
     "ClientCredentials",
     "Credentials",
     "StaticToken",
+    "basic_authorization",
 ]
 
 UNAUTHENTICATED = -32012
@@ -161,8 +162,7 @@ class ClientCredentials:
         form = {"grant_type": "client_credentials", "resource": audience}
         if self.scope:
             form["scope"] = self.scope
-        pair = f"{_quote(self.client_id)}:{_quote(self._secret.reveal())}"
-        basic = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        basic = basic_authorization(self.client_id, self._secret)
         started = self._clock()
         try:
             answer = await self._client.post(
@@ -206,8 +206,16 @@ class ClientCredentials:
         return f"ClientCredentials({masked_url(self.url)!r}, client_id={self.client_id!r})"
 
 
+def basic_authorization(client_id: str, secret: Secret) -> str:
+    """The ``Authorization`` header of a client authenticating with HTTP Basic.
+
+    RFC 6749 2.3.1: the id and secret are form-encoded before they are joined.
+    """
+    pair = f"{_quote(client_id)}:{_quote(secret.reveal())}"
+    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
 def _quote(text: str) -> str:
-    """RFC 6749 2.3.1: the id and secret form-encoded before they are joined for Basic."""
     return urllib.parse.quote(text, safe="")
 
 

@@ -16,8 +16,9 @@ on the broker:
   until it gets past the dependency, then runs the others again and goes on. Meanwhile its
   readiness check says what it cannot reach, and the outage is logged once, not per message;
 - on its last allowed delivery, a message that fails again goes to the service's dead-letter
-  queue, with what its deliveries met; so does one whose payload no longer decodes, and one
-  that no handler of the service takes (sent to the wrong service, or its handler removed);
+  queue, with what its deliveries met; so does one whose payload no longer decodes, one
+  that no handler of the service takes (sent to the wrong service, or its handler removed),
+  and, where the service takes signed messages only, one whose signature is refused;
 - a message delivered more often than allowed because its consumers stopped while handling it
   (a crash, a kill) is not run again: it is acknowledged if each of its handlers committed it
   already (the service's inbox holds it), and goes to the dead-letter queue if not;
@@ -40,9 +41,10 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from atoll.errors import DeliveryError, UnavailableError
+from atoll.errors import DeliveryError, UnavailableError, UnverifiedMessageError
 from atoll.messaging.outage import Outage, dependency_of, out_of_reach
 from atoll.messaging.publishing import Redeliveries
+from atoll.messaging.signing import without_signer
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from atoll.messaging.broker import Broker, Received, Receiver, RetryPolicy, Subscription
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.envelope import Envelope
+    from atoll.messaging.signing import EnvelopeVerifier
 
 __all__ = ["BrokerConsumer"]
 
@@ -91,6 +94,11 @@ class BrokerConsumer:
             after a dependency was found out of reach, too.
         committed: whether each of the consumers named has committed an envelope (its id is in
             their inbox); without it, no message is taken for committed.
+        verifier: what checks each message's signature, when the service takes signed
+            messages only (:mod:`~atoll.messaging.signing`): one that fails it goes to the
+            dead-letter queue at once; one whose key cannot be fetched waits, as for a
+            dependency out of reach. Without it, an ``atoll-signed-by`` header a message
+            came with is removed.
     """
 
     def __init__(
@@ -103,6 +111,7 @@ class BrokerConsumer:
         concurrency: int = 16,
         poll: float = 1.0,
         committed: Callable[[Envelope, tuple[str, ...]], Awaitable[bool]] | None = None,
+        verifier: EnvelopeVerifier | None = None,
     ) -> None:
         self.broker = broker
         self.bus = bus
@@ -111,6 +120,7 @@ class BrokerConsumer:
         self.concurrency = concurrency
         self.poll = poll
         self.committed = committed
+        self.verifier = verifier
         self.handled = 0
         self.dead = 0
         who = f"the consumer of {subscription.service}"
@@ -398,24 +408,23 @@ class BrokerConsumer:
             only = self._redeliveries.only(envelope.id)
             while True:
                 try:
-                    took = await self.bus.deliver(envelope, service=self.service, only=only)
+                    opened = await self._opened(envelope, only)
+                    took = await self.bus.deliver(opened, service=self.service, only=only)
                 except DeliveryError as error:
                     if not (error.causes and all(map(out_of_reach, error.causes))):
                         self._got_past()
                         self._redeliveries.failed(envelope.id, error)
                         await self._failed_delivery(received, error)
                         return
-                    only = error.failed  # those that succeeded are not run again
+                    only = error.failed or only  # those that succeeded are not run again
                     self._remember(envelope.id).unreached.update(map(dependency_of, error.causes))
                     if await self._sit_out(error):
                         continue
-                    self._redeliveries.failed(envelope.id, error)
+                    if error.failed:
+                        self._redeliveries.failed(envelope.id, error)
                     return  # stopping: given back unsettled, with what the receiver holds
-                except msgspec.DecodeError as error:
-                    await self._give_up(
-                        received,
-                        f"cannot be read as {envelope.type}: {type(error).__name__}: {error}",
-                    )
+                except (msgspec.DecodeError, UnverifiedMessageError) as error:
+                    await self._give_up(received, _unreadable(envelope, error))
                     return
                 break
             self._got_past()
@@ -439,6 +448,20 @@ class BrokerConsumer:
                 type(error).__name__,
                 error,
             )
+
+    async def _opened(self, envelope: Envelope, only: tuple[str, ...] | None) -> Envelope:
+        """``envelope`` as its handlers see it: its signature checked, or its signer unsaid.
+
+        Raises:
+            UnverifiedMessageError: its signature was refused.
+            DeliveryError: its key cannot be fetched now (caused by an UnavailableError).
+        """
+        if self.verifier is None:
+            return without_signer(envelope)
+        try:
+            return await self.verifier.verify(without_signer(envelope))
+        except UnavailableError as error:
+            raise DeliveryError(str(error), failed=only or (), causes=(error,)) from error
 
     async def _sit_out(self, error: DeliveryError) -> bool:
         """Wait while a dependency is out of reach; False if stopping meanwhile.
@@ -565,3 +588,10 @@ class BrokerConsumer:
 
     def __repr__(self) -> str:
         return f"BrokerConsumer({self.service!r} on {self.broker.describe()})"
+
+
+def _unreadable(envelope: Envelope, error: Exception) -> str:
+    """Why a message no handler can take is dead-lettered."""
+    if isinstance(error, UnverifiedMessageError):
+        return f"its signature was refused: {error}"
+    return f"cannot be read as {envelope.type}: {type(error).__name__}: {error}"

@@ -48,6 +48,7 @@ from atoll.messaging.context import (
     leave,
 )
 from atoll.messaging.envelope import Delivery  # noqa: TC001 - the container reads the hint
+from atoll.messaging.signing import SIGNED_BY
 from atoll.security.api_tokens import API_TOKEN_PREFIX
 from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
 from atoll.security.tokens import JwtOptions
@@ -358,7 +359,9 @@ def identity_of_call(delivery: Delivery) -> Identity:
     A handler that asks for it is always guarded, so over a transport its identity is on the
     call's context. A delivered command or event is the one who made the outside call it
     follows from (its ``subject`` header, ``scheme == "message"``), or anonymous; so is a
-    call in the process that carried none.
+    call in the process that carried none. A message whose signature its consumer checked
+    (:mod:`~atoll.messaging.signing`) has ``scheme == "signed-message"``, and the signing
+    client's id as its ``issuer``: who vouches for the subject.
     """
     context = current_call()
     known = None if context is None else context.identity
@@ -367,8 +370,12 @@ def identity_of_call(delivery: Delivery) -> Identity:
     subject = delivery.headers.get("subject")
     if delivery.message_id is not None and isinstance(subject, str) and subject:
         kind = delivery.headers.get("subject_kind")
+        signer = delivery.headers.get(SIGNED_BY)
         return Identity(
-            kind="service" if kind == "service" else "user", subject=subject, scheme="message"
+            kind="service" if kind == "service" else "user",
+            subject=subject,
+            issuer=signer if isinstance(signer, str) else "",
+            scheme="message" if signer is None else "signed-message",
         )
     return ANONYMOUS
 

@@ -27,12 +27,14 @@ Composing an application installs, beside the services' own declarations:
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import Mapping, Sequence
 
+from atoll.clients.directory import ClientOptions
 from atoll.clients.transports import RpcEngine
 from atoll.endpoints.rpc.engines import RpcEngines
-from atoll.errors import BrokerUnavailableError
+from atoll.errors import BrokerUnavailableError, ConfigError
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.messaging.broker import Broker, Responder, Serving, Subscription, open_broker
@@ -52,11 +54,17 @@ from atoll.messaging.handlers import HandlerKind
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.messaging.options import BrokerOptions
 from atoll.messaging.publishing import Publisher
+from atoll.messaging.signing import (
+    EnvelopeSigner,
+    EnvelopeVerifier,
+    SigningOptions,
+    SigningPublisher,
+)
 from atoll.persistence.inboxes import Inboxes
 from atoll.security.auth import Authenticator, reads_call_context
 from atoll.service.definition import ServiceDefinition
 
-__all__ = ["BrokerLink", "install_broker", "subscription_of"]
+__all__ = ["BrokerLink", "Signatures", "install_broker", "signatures_of", "subscription_of"]
 
 logger = logging.getLogger("atoll.broker")
 
@@ -104,6 +112,8 @@ class BrokerLink:
         inboxes: the services' inboxes, asked of a message delivered more often than allowed.
         authenticator: who authenticates the engines' calls, if any: a call over the broker
             then carries its headers to it, for its credentials.
+        verifier: what checks the signature of each message consumed, when the process
+            takes signed messages only.
     """
 
     atoll_entrypoint = True
@@ -118,6 +128,7 @@ class BrokerLink:
         *,
         inboxes: Inboxes | None = None,
         authenticator: Authenticator | None = None,
+        verifier: EnvelopeVerifier | None = None,
     ) -> None:
         self.broker = broker
         self._bus = bus
@@ -135,6 +146,7 @@ class BrokerLink:
                         policy,
                         concurrency=options.concurrency,
                         committed=None if inboxes is None else inboxes.committed,
+                        verifier=verifier,
                     )
                 )
         self._engines: dict[str, RpcEngine] = (
@@ -244,6 +256,76 @@ class BrokerLink:
         return f"BrokerLink({self.broker.describe()}, {len(self.consumers)} consumer(s))"
 
 
+class Signatures:
+    """The process's signer and verifier of envelopes, as ``[messages]`` asks; a component.
+
+    It starts before the relays and the consumers that use them, and stops after them.
+    """
+
+    def __init__(
+        self, signer: EnvelopeSigner | None = None, verifier: EnvelopeVerifier | None = None
+    ) -> None:
+        self.signer = signer
+        self.verifier = verifier
+
+    async def start(self) -> None:
+        """Start the verifier (it fetches the keys), then the signer (it registers its key)."""
+        if self.verifier is not None:
+            await self.verifier.start()
+        if self.signer is not None:
+            try:
+                await self.signer.start()
+            except BaseException:
+                if self.verifier is not None:
+                    await self.verifier.stop()
+                raise
+
+    async def stop(self) -> None:
+        """Stop both."""
+        if self.signer is not None:
+            await self.signer.stop()
+        if self.verifier is not None:
+            await self.verifier.stop()
+
+    def __repr__(self) -> str:
+        return f"Signatures(signer={self.signer!r}, verifier={self.verifier!r})"
+
+
+def signatures_of(options: SigningOptions, clients: ClientOptions) -> Signatures:
+    """The signer and verifier ``options`` ask for, the signer with the client credentials.
+
+    Raises:
+        ConfigError: ``--messages-sign`` without ``--clients-client-id`` and
+            ``--clients-client-secret``, which register the key.
+        MissingDependencyError: the JWT adapter (``atoll[jwt]``) is not installed.
+    """
+    if not options.sign and not options.require_signed:
+        return Signatures()
+    if options.sign and (not clients.client_id or clients.client_secret is None):
+        raise ConfigError(
+            "--messages-sign registers this process's message key at the token service as "
+            "its client: set --clients-client-id and --clients-client-secret (the secret "
+            "best in the environment)"
+        )
+    adapter = importlib.import_module("atoll.adapters.jwt.envelopes")  # atoll[jwt], if used
+    signer = (
+        adapter.KeySigner(
+            options.keys_endpoint,
+            clients.client_id,
+            clients.client_secret,
+            timeout=options.timeout,
+        )
+        if options.sign
+        else None
+    )
+    verifier = (
+        adapter.KeyVerifier(options.jwks_url, timeout=options.timeout)
+        if options.require_signed
+        else None
+    )
+    return Signatures(signer, verifier)
+
+
 def _broker_of(options: BrokerOptions, services: Sequence[ServiceDefinition]) -> Broker:
     """The broker ``--broker-url`` names, as the services of this process use it."""
     if options.private:
@@ -264,6 +346,7 @@ def _broker_of(options: BrokerOptions, services: Sequence[ServiceDefinition]) ->
 def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
     """Provide the ``broker`` options, the broker, the relays' publisher and the link."""
     app.options("broker", BrokerOptions)
+    app.options("messages", SigningOptions)
 
     def broker(options: BrokerOptions, readiness: Readiness) -> Broker:
         opened = _broker_of(options, services)
@@ -275,8 +358,11 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
             readiness.add("broker", ping)
         return opened
 
-    def publisher(broker: Broker) -> Publisher:
-        return broker  # the one place that decides where the relays publish
+    def publisher(broker: Broker, signatures: Signatures) -> Publisher:
+        # The one place that decides where the relays publish, and whether signed.
+        if signatures.signer is None:
+            return broker
+        return SigningPublisher(broker, signatures.signer)
 
     def link(
         options: BrokerOptions,
@@ -287,6 +373,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
         inboxes: Inboxes,
         readiness: Readiness,
         authenticator: Authenticator,
+        signatures: Signatures,
     ) -> BrokerLink:
         made = BrokerLink(
             options,
@@ -296,6 +383,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
             engines,
             inboxes=inboxes,
             authenticator=authenticator,
+            verifier=signatures.verifier,
         )
         for consumer in made.consumers:  # not ready while its handlers' dependency is away
             readiness.add(f"consumer {consumer.service}", consumer.ping)
@@ -303,6 +391,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
 
     if Inboxes not in app.registry:  # no service keeps a database
         app.provide(Inboxes)
+    app.provide(signatures_of)
     app.provide(broker, provides=Broker)
     app.provide(publisher, provides=Publisher)
     app.provide(link)

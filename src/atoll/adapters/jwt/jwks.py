@@ -78,6 +78,8 @@ class Jwks:
         app: the ASGI app of this very process that serves ``url``, to fetch it from
             without the network (a system holding its token service); ``None`` to fetch it
             over the network.
+        empty: whether a JWKS without a key is an answer (the message keys, before any
+            process registered one), not a failure.
     """
 
     def __init__(
@@ -91,8 +93,10 @@ class Jwks:
         clock: Callable[[], float],
         http: httpx.AsyncClient | None,
         app: Any = None,
+        empty: bool = False,
     ) -> None:
         self.url = url
+        self._empty = empty
         self.keys: tuple[VerificationKey, ...] = ()
         """The keys of the last fetch that succeeded; empty before one has."""
         self._algorithms = frozenset(algorithms)
@@ -282,7 +286,7 @@ class Jwks:
                 kid = jwk.get("kid") if isinstance(jwk, dict) else None
                 name = f"kid {kid!r:.60}" if isinstance(kid, str) else f"key {position}"
                 ignored.append(f"{name} {error}")
-        if not keys:
+        if not keys and (ignored or not self._empty):
             raise JwksFetchError(
                 "it holds no key usable here: " + ("; ".join(ignored) or "it is empty"),
                 config=True,

@@ -68,11 +68,14 @@ class VerificationKey:
         kid: the key's id, from its JWK; ``None`` for a PEM key or the secret.
         algorithms: the algorithms it checks, pinned when it was loaded.
         key: the cryptography public key, or the secret's bytes.
+        owner: who the key is registered to, when its JWK says (a message key's
+            ``client_id`` at the token service); ``None`` otherwise.
     """
 
     kid: str | None
     algorithms: frozenset[str]
     key: Any
+    owner: str | None = None
 
 
 class KeyRefusedError(ValueError):
@@ -140,7 +143,8 @@ def from_jwk(jwk: object, allowed: Iterable[str], *, published: bool) -> Verific
         raise KeyRefusedError(
             f"serves {alg or ', '.join(sorted(own))}, which algorithms does not hold"
         )
-    return VerificationKey(kid, algorithms, key)
+    owner = jwk.get("client_id")
+    return VerificationKey(kid, algorithms, key, owner if isinstance(owner, str) else None)
 
 
 _THUMBPRINT_MEMBERS = {

@@ -1,0 +1,424 @@
+"""Signed envelopes, made and checked: Ed25519 keys registered at the token service.
+
+- :class:`KeySigner` makes an Ed25519 key when it starts (kept in memory only), registers its
+  public half at atoll's token service (``POST /oauth/message-keys``, the client
+  authenticated with HTTP Basic as at its token endpoint), and signs each envelope with it:
+  a JWS compact serialization with a detached payload (RFC 7515, appendix F), its header
+  ``{"alg": "EdDSA", "kid": <the key's RFC 7638 thumbprint>, "typ": "atoll-envelope"}``,
+  over :func:`~atoll.messaging.signing.signing_input`. It registers a new key once half of
+  the last one's life has passed, and signs with the old one meanwhile.
+- :class:`KeyVerifier` checks a signature against the keys the token service publishes
+  (``/.well-known/message-keys.json``, fetched and kept by
+  :class:`~atoll.adapters.jwt.jwks.Jwks`), and names the client each key is registered to.
+
+See :mod:`atoll.messaging.signing` for what is signed and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import dataclasses
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from atoll.adapters.jwt.jwks import Jwks
+from atoll.adapters.jwt.keys import thumbprint
+from atoll.clients.credentials import basic_authorization
+from atoll.errors import (
+    ConfigError,
+    CredentialsRefusedError,
+    MissingDependencyError,
+    RemoteUnavailableError,
+    UnavailableError,
+    UnverifiedMessageError,
+)
+from atoll.kernel.options import masked_url
+from atoll.messaging.signing import SIGNATURE, SIGNED_BY, signing_input
+
+try:
+    import httpx
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from jwt.algorithms import OKPAlgorithm
+except ImportError as error:  # pragma: no cover - exercised only without the extra installed
+    raise MissingDependencyError("pyjwt[crypto]", "jwt") from error
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from atoll.kernel.options import Secret
+    from atoll.messaging.envelope import Envelope
+
+__all__ = ["ENVELOPE_TYPE", "KeySigner", "KeyVerifier"]
+
+logger = logging.getLogger("atoll.auth")
+
+ENVELOPE_TYPE = "atoll-envelope"
+"""The ``typ`` of an envelope's signature: never taken for a token's, nor a token for it."""
+
+RETRY_FIRST = 1.0
+"""Seconds before a registration that failed is tried again, doubling each time."""
+RETRY_LONGEST = 60.0
+"""Seconds between two attempts to register at the most."""
+
+_HEADER_KEYS = frozenset({"alg", "kid", "typ"})
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class _Key(msgspec.Struct):
+    kid: str
+    expires_in: float
+
+
+class KeySigner:
+    """Signs envelopes with a key of its own, registered at the token service.
+
+    A component: :meth:`start` makes and registers the key. A token service out of reach
+    does not stop the start: registration goes on in the background (1 s, then twice as
+    long each time, up to a minute), and meanwhile :meth:`sign` raises, so the outbox keeps
+    the messages until it succeeds.
+
+    Args:
+        endpoint: the token service's message keys endpoint.
+        client_id: this process's client id at the token service.
+        secret: its client secret.
+        timeout: seconds a registration may take.
+        clock: the time, in seconds.
+        http: the client to register with, or ``None`` for one of its own.
+        app: the ASGI app of this process that serves ``endpoint``, or ``None``.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        client_id: str,
+        secret: Secret,
+        *,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        http: httpx.AsyncClient | None = None,
+        app: Any = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.client_id = client_id
+        self._secret = secret
+        self._timeout = timeout
+        self._clock = clock
+        self._http = http
+        self._own_http = http is None
+        self._app = app
+        self._signing: tuple[ed25519.Ed25519PrivateKey, bytes] | None = None
+        self._renew_at = float("inf")
+        self._registering: asyncio.Task[None] | None = None
+        self.kid: str | None = None
+        """The id of the key that signs now; ``None`` until one is registered."""
+
+    async def start(self) -> None:
+        """Make a key and register it; in the background if the token service is away.
+
+        Raises:
+            ConfigError: the token service refused the client (a wrong id or secret), or
+                answered with something else than a registered key.
+        """
+        if self._http is None:
+            transport = None if self._app is None else httpx.ASGITransport(app=self._app)
+            self._http = httpx.AsyncClient(
+                follow_redirects=False, timeout=self._timeout, transport=transport
+            )
+        try:
+            await self._register()
+        except UnavailableError as error:
+            logger.warning(
+                "cannot register this process's message key at %s (%s); messages are "
+                "published once it is",
+                masked_url(self.endpoint),
+                error,
+            )
+            self._registering = asyncio.create_task(self._register_later())
+
+    async def stop(self) -> None:
+        """Stop registering, forget the key, and close the HTTP client if it is this one's."""
+        registering, self._registering = self._registering, None
+        if registering is not None:
+            registering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await registering
+        self._signing = self.kid = None
+        if self._own_http and self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+    def sign(self, envelope: Envelope) -> Envelope:
+        """``envelope`` with its signature in the ``atoll-signature`` header.
+
+        Raises:
+            RemoteUnavailableError: no key is registered yet.
+        """
+        signing = self._signing
+        if signing is None:
+            raise RemoteUnavailableError(
+                f"cannot sign {envelope.type}: this process's message key is not registered "
+                f"at {masked_url(self.endpoint)} yet; it is published once it is"
+            )
+        if self._clock() >= self._renew_at and self._registering is None:
+            self._registering = asyncio.create_task(self._register_later(first=0.0))
+        key, header = signing
+        signed = header + b"." + _b64(signing_input(envelope))
+        signature = header + b".." + _b64(key.sign(signed))
+        headers = {**envelope.headers, SIGNATURE: signature.decode("ascii")}
+        return dataclasses.replace(envelope, headers=headers)
+
+    async def _register_later(self, first: float = RETRY_FIRST) -> None:
+        delay = first
+        try:
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self._register()
+                except (UnavailableError, ConfigError) as error:
+                    logger.warning(
+                        "cannot register a message key at %s (%s); trying again",
+                        masked_url(self.endpoint),
+                        error,
+                    )
+                    delay = min(max(delay * 2, RETRY_FIRST), RETRY_LONGEST)
+                    continue
+                return
+        finally:
+            if self._registering is asyncio.current_task():
+                self._registering = None
+
+    async def _register(self) -> None:
+        """Make a key, register it, and sign with it from now on."""
+        key = ed25519.Ed25519PrivateKey.generate()
+        jwk: dict[str, Any] = OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
+        kid = thumbprint(jwk)
+        jwk.update({"kid": kid, "alg": "EdDSA", "use": "sig"})
+        started = self._clock()
+        registered = await self._post(msgspec.json.encode(jwk).decode("utf-8"))
+        header = _b64(msgspec.json.encode({"alg": "EdDSA", "kid": kid, "typ": ENVELOPE_TYPE}))
+        self._signing = (key, header)
+        self.kid = kid
+        self._renew_at = started + registered.expires_in / 2
+        logger.info(
+            "registered message key %r at %s, for %g s",
+            kid,
+            masked_url(self.endpoint),
+            registered.expires_in,
+        )
+
+    async def _post(self, jwk: str) -> _Key:
+        if self._http is None:
+            raise RemoteUnavailableError("the envelope signer is stopped")
+        basic = basic_authorization(self.client_id, self._secret)
+        where = masked_url(self.endpoint)
+        try:
+            answer = await self._http.post(
+                self.endpoint,
+                data={"jwk": jwk},
+                headers={"Authorization": basic, "Accept": "application/json"},
+                timeout=self._timeout,
+            )
+        except httpx.TransportError as error:
+            raise RemoteUnavailableError(
+                f"{where} does not answer ({type(error).__name__}); check "
+                "--messages-token-service and that the token service runs"
+            ) from None
+        if answer.status_code >= 500 or answer.status_code == 429:  # noqa: PLR2004 - may pass
+            raise RemoteUnavailableError(f"{where} answered HTTP {answer.status_code}")
+        if answer.status_code == 401:  # noqa: PLR2004 - RFC 6749 5.2's invalid_client
+            raise CredentialsRefusedError(
+                f"{where} does not know the client {self.client_id!r} with this secret; check "
+                "--clients-client-id and --clients-client-secret"
+            )
+        if answer.status_code != 200:  # noqa: PLR2004 - the one answer holding the key
+            raise ConfigError(
+                f"{where} refused this process's message key: HTTP {answer.status_code} "
+                f"({_described(answer)}); check --messages-token-service: it names an atoll "
+                "token service"
+            )
+        try:
+            return msgspec.json.decode(answer.content, type=_Key)
+        except msgspec.DecodeError:
+            raise ConfigError(
+                f"{where} answered 200 without a kid and expires_in; check "
+                "--messages-token-service: it names an atoll token service"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"KeySigner({masked_url(self.endpoint)!r}, client_id={self.client_id!r})"
+
+
+class KeyVerifier:
+    """Checks envelopes' signatures against the keys the token service publishes.
+
+    A component: :meth:`start` fetches the keys once; a token service out of reach does
+    not stop the start (they are fetched again in the background). A signature whose key
+    is not known fetches them again (at most once per ``refresh`` seconds).
+
+    Args:
+        jwks_url: the token service's message keys JWKS.
+        timeout: seconds a fetch may take.
+        refresh: seconds at least between two fetches for a key not known.
+        max_age: seconds after which the keys are fetched again in the background.
+        clock: the time, in seconds.
+        http: the client to fetch with, or ``None`` for one of its own.
+        app: the ASGI app of this process that serves ``jwks_url``, or ``None``.
+    """
+
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        timeout: float = 10.0,
+        refresh: float = 30.0,
+        max_age: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        http: httpx.AsyncClient | None = None,
+        app: Any = None,
+    ) -> None:
+        self.jwks = Jwks(
+            jwks_url,
+            algorithms=("EdDSA",),
+            timeout=timeout,
+            refresh=refresh,
+            max_age=max_age,
+            clock=clock,
+            http=http,
+            app=app,
+            empty=True,
+        )
+
+    async def start(self) -> None:
+        """Fetch the keys once; again in the background until it succeeds, if it failed.
+
+        Raises:
+            ConfigError: the URL answers with something else than a JWKS.
+        """
+        jwks = self.jwks
+        await jwks.start()
+        if jwks.local:
+            return  # this process serves it, and may not have started its token service yet
+        await jwks.refetch()
+        failure = jwks.failure
+        if failure is not None and failure[1].config:
+            await jwks.stop()
+            raise ConfigError(
+                f"cannot read the message keys at {masked_url(jwks.url)}: {failure[1].reason}; "
+                "check --messages-token-service: it names an atoll token service"
+            )
+        if failure is not None:
+            jwks.retry_until_fetched()
+
+    async def stop(self) -> None:
+        """Stop a fetch under way, and close the HTTP client if it is this one's."""
+        await self.jwks.stop()
+
+    async def verify(self, envelope: Envelope) -> Envelope:
+        """``envelope`` with the ``atoll-signed-by`` header, once its signature holds.
+
+        Raises:
+            UnverifiedMessageError: it is unsigned, altered, or signed by a key the token
+                service does not publish (unknown, expired, or its client removed).
+            RemoteUnavailableError: its key is not known, and the keys cannot be fetched.
+        """
+        signature = envelope.headers.get(SIGNATURE)
+        if not signature:
+            raise UnverifiedMessageError(
+                "it is not signed, and this service takes signed messages only "
+                "(--messages-require-signed): have its sender publish with --messages-sign"
+            )
+        header_part, signature_part = _parts(signature)
+        kid = _kid(header_part)
+        jwks = self.jwks
+        jwks.refresh_if_stale()
+        key = _key(jwks, kid)
+        if key is None and jwks.may_refetch():
+            await jwks.refetch()
+            key = _key(jwks, kid)
+        if key is None:
+            failure = jwks.failure
+            if failure is not None and not failure[1].config:
+                raise RemoteUnavailableError(
+                    f"cannot check its signature: its key {kid!r:.60} is not known, and the "
+                    f"message keys at {masked_url(jwks.url)} cannot be fetched "
+                    f"({failure[1].reason})"
+                )
+            raise UnverifiedMessageError(
+                f"it is signed with a key the token service does not publish ({kid!r:.60}): "
+                "unknown, expired, or its client was removed"
+            )
+        if key.owner is None:
+            raise UnverifiedMessageError(
+                f"its key {kid!r:.60} names no client (no client_id in the JWKS); check "
+                "--messages-token-service: it names an atoll token service"
+            )
+        signed = header_part.encode("ascii") + b"." + _b64(signing_input(envelope))
+        try:
+            key.key.verify(_unb64(signature_part), signed)
+        except (InvalidSignature, binascii.Error, ValueError):
+            raise UnverifiedMessageError(
+                f"its signature does not hold: it was changed after {key.owner!r} signed it"
+            ) from None
+        return dataclasses.replace(envelope, headers={**envelope.headers, SIGNED_BY: key.owner})
+
+    def __repr__(self) -> str:
+        return f"KeyVerifier({masked_url(self.jwks.url)!r})"
+
+
+def _parts(signature: str) -> tuple[str, str]:
+    """The header and signature of a JWS with a detached payload: ``HEADER..SIGNATURE``."""
+    parts = signature.split(".")
+    if len(parts) != 3 or parts[1] or not parts[0] or not parts[2]:  # noqa: PLR2004 - JWS's 3
+        raise UnverifiedMessageError(
+            "its atoll-signature header is no JWS with a detached payload (HEADER..SIGNATURE)"
+        )
+    return parts[0], parts[2]
+
+
+def _kid(header_part: str) -> str:
+    """The ``kid`` of a signature's header, once the header is one a signer makes."""
+    try:
+        header = msgspec.json.decode(_unb64(header_part))
+    except (msgspec.DecodeError, binascii.Error, ValueError, RecursionError):
+        header = None
+    if (
+        not isinstance(header, dict)
+        or header.get("alg") != "EdDSA"
+        or header.get("typ") != ENVELOPE_TYPE
+        or not isinstance(header.get("kid"), str)
+        or not _HEADER_KEYS.issuperset(header)
+    ):
+        raise UnverifiedMessageError(
+            'its signature\'s header is not {"alg": "EdDSA", "kid": ..., "typ": '
+            f'"{ENVELOPE_TYPE}"}}'
+        )
+    kid: str = header["kid"]
+    return kid
+
+
+def _key(jwks: Jwks, kid: str) -> Any:
+    return next((key for key in jwks.keys if key.kid == kid), None)
+
+
+def _described(answer: httpx.Response) -> str:
+    try:
+        body: Any = msgspec.json.decode(answer.content)
+    except msgspec.DecodeError:
+        return "no OAuth error in the answer"
+    if not isinstance(body, dict):
+        return "no OAuth error in the answer"
+    return f"{body.get('error', 'error')}: {str(body.get('error_description', ''))[:160]}"

@@ -1,0 +1,470 @@
+"""Signed envelopes: signed by a key registered at the token service, checked by consumers.
+
+The token service is atoll's own, running in the test's process; the signer and the
+verifier reach it through its ASGI app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+
+import httpx
+import pytest
+
+import atoll
+import atoll.messaging.broker
+import atoll.testing
+from atoll.adapters.jwt.envelopes import KeySigner, KeyVerifier
+from atoll.auth.clients import Registrations
+from atoll.clients.directory import ClientOptions
+from atoll.errors import (
+    ConfigError,
+    CredentialsRefusedError,
+    RemoteUnavailableError,
+    UnverifiedMessageError,
+)
+from atoll.kernel.options import Secret
+from atoll.messaging.broker import RetryPolicy, Subscription
+from atoll.messaging.consumer import BrokerConsumer
+from atoll.messaging.envelope import Delivery, message_name, seal
+from atoll.messaging.memory_broker import MemoryBroker
+from atoll.messaging.signing import (
+    SIGNATURE,
+    SIGNED_BY,
+    SIGNED_HEADERS,
+    SigningOptions,
+    SigningPublisher,
+    signing_input,
+)
+from atoll.service.broker_link import Signatures, signatures_of
+from tests.auth.conftest import FakeClock, add_client, running
+from tests.messaging.consumer_doubles import Shipped, bound, on, until
+from tests.security.test_auth import Parcel, Post, Posted, PostUnits
+
+BASE = "http://testserver"
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+ENDPOINT = f"{BASE}/oauth/message-keys"
+JWKS = f"{BASE}/.well-known/message-keys.json"
+
+
+@contextlib.asynccontextmanager
+async def token_service(clock, *argv):
+    """The token service, with a client ``runs`` registered; the harness and the secret."""
+    async with running(clock, *argv) as harness:
+        secret = await add_client(harness, "runs")
+        yield harness, secret
+
+
+@contextlib.asynccontextmanager
+async def signer_of(harness, secret, client_id="runs", clock=None):
+    signer = KeySigner(
+        ENDPOINT,
+        client_id,
+        Secret(secret),
+        http=harness.client,
+        **({} if clock is None else {"clock": clock}),
+    )
+    await signer.start()
+    try:
+        yield signer
+    finally:
+        await signer.stop()
+
+
+@contextlib.asynccontextmanager
+async def verifier_of(harness, **settings):
+    verifier = KeyVerifier(JWKS, http=harness.client, refresh=0.0, **settings)
+    await verifier.start()
+    try:
+        yield verifier
+    finally:
+        await verifier.stop()
+
+
+@contextlib.asynccontextmanager
+async def signing(clock, signer_clock=None):
+    """The token service, a signer registered as ``runs``, and a verifier."""
+    async with (
+        token_service(clock) as (harness, secret),
+        signer_of(harness, secret, clock=signer_clock) as signer,
+        verifier_of(harness) as verifier,
+    ):
+        yield harness, signer, verifier
+
+
+def event(**headers):
+    return seal(
+        Shipped(7),
+        stream="Order:7",
+        headers={"sender": "runs", "subject": "user-1", "subject_kind": "user", **headers},
+    )
+
+
+# What is signed
+
+
+def test_the_signing_input_covers_id_type_stream_payload_and_the_signed_headers():
+    sealed = event()
+    base = signing_input(sealed)
+    changed = [
+        dataclasses.replace(sealed, id="other"),
+        dataclasses.replace(sealed, type="other.Type"),
+        dataclasses.replace(sealed, stream="Order:8"),
+        dataclasses.replace(sealed, payload=b'{"order":8}'),
+        *(
+            dataclasses.replace(sealed, headers={**sealed.headers, name: "x"})
+            for name in SIGNED_HEADERS
+        ),
+    ]
+    assert all(signing_input(one) != base for one in changed)
+
+
+def test_a_signed_header_absent_differs_from_present_and_unsigned_headers_do_not_count():
+    bare = seal(Shipped(7))
+    assert signing_input(bare) != signing_input(dataclasses.replace(bare, headers={"subject": ""}))
+    assert signing_input(bare) == signing_input(
+        dataclasses.replace(bare, headers={"atoll-error": "x", "other": "y"})
+    )
+
+
+# The options
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"sign": True}, "--messages-sign needs the token service"),
+        ({"require_signed": True}, "--messages-require-signed needs the token service"),
+        ({"token_service": "ftp://x"}, "no http:// or https:// URL"),
+        ({"timeout": 0.0}, "timeout must be above 0"),
+    ],
+)
+def test_options_that_cannot_work_say_the_fix(settings, said):
+    with pytest.raises(ValueError, match=said):
+        SigningOptions(**settings)
+
+
+def test_the_options_name_the_token_services_endpoint_and_jwks():
+    options = SigningOptions(sign=True, token_service="http://127.0.0.1:8003/")  # noqa: S106 - a URL
+    assert options.keys_endpoint == "http://127.0.0.1:8003/oauth/message-keys"
+    assert options.jwks_url == "http://127.0.0.1:8003/.well-known/message-keys.json"
+
+
+def test_signing_without_client_credentials_names_the_options():
+    options = SigningOptions(sign=True, token_service="http://127.0.0.1:8003")  # noqa: S106 - a URL
+    with pytest.raises(ConfigError, match="--clients-client-id and --clients-client-secret"):
+        signatures_of(options, ClientOptions())
+
+
+def test_no_signing_asked_makes_neither_signer_nor_verifier():
+    made = signatures_of(SigningOptions(), ClientOptions())
+    assert made.signer is None
+    assert made.verifier is None
+
+
+# Signing and checking
+
+
+async def test_a_signed_envelope_verifies_and_names_its_signer(clock):
+    async with signing(clock) as (_, signer, verifier):
+        signed = signer.sign(event())
+        checked = await verifier.verify(signed)
+    assert signed.headers[SIGNATURE].count(".") == 2
+    assert ".." in signed.headers[SIGNATURE]  # the payload is detached
+    assert checked.headers[SIGNED_BY] == "runs"
+    assert checked.payload == signed.payload
+
+
+async def test_the_registered_key_is_published_for_its_client(clock):
+    async with token_service(clock) as (harness, secret), signer_of(harness, secret) as signer:
+        published = (await harness.client.get("/.well-known/message-keys.json")).json()
+        kid = signer.kid
+    assert [(key["kid"], key["client_id"]) for key in published["keys"]] == [(kid, "runs")]
+    assert "d" not in published["keys"][0]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda e: dataclasses.replace(e, payload=b'{"order":8}'),
+        lambda e: dataclasses.replace(e, id="another"),
+        lambda e: dataclasses.replace(e, headers={**e.headers, "subject": "admin"}),
+        lambda e: dataclasses.replace(e, headers={**e.headers, "causation_id": "x"}),
+        lambda e: dataclasses.replace(
+            e, headers={k: v for k, v in e.headers.items() if k != "subject"}
+        ),
+    ],
+    ids=["payload", "id", "subject", "added header", "removed header"],
+)
+async def test_an_envelope_changed_after_signing_is_refused(clock, change):
+    async with signing(clock) as (_, signer, verifier):
+        signed = signer.sign(event())
+        with pytest.raises(UnverifiedMessageError, match="changed after 'runs' signed it"):
+            await verifier.verify(change(signed))
+
+
+async def test_an_unsigned_envelope_is_refused(clock):
+    async with token_service(clock) as (harness, _), verifier_of(harness) as verifier:
+        with pytest.raises(UnverifiedMessageError, match=r"not signed.*--messages-sign"):
+            await verifier.verify(event())
+
+
+@pytest.mark.parametrize(
+    ("signature", "said"),
+    [
+        ("abc", "no JWS with a detached payload"),
+        ("a.b.c", "no JWS with a detached payload"),
+        ("e30..c2ln", "header is not"),  # {}
+        ("eyJhbGciOiJub25lIn0..c2ln", "header is not"),  # {"alg":"none"}
+    ],
+)
+async def test_a_malformed_signature_is_refused(clock, signature, said):
+    async with token_service(clock) as (harness, _), verifier_of(harness) as verifier:
+        with pytest.raises(UnverifiedMessageError, match=said):
+            await verifier.verify(event(**{SIGNATURE: signature}))
+
+
+async def test_a_key_the_token_service_does_not_publish_is_refused(clock):
+    async with token_service(clock) as (harness, secret):
+        async with signer_of(harness, secret) as signer:
+            signed = signer.sign(event())
+        registrations = await harness.container.aget(Registrations)
+        assert await registrations.remove("runs")
+        async with verifier_of(harness) as verifier:
+            with pytest.raises(UnverifiedMessageError, match="does not publish"):
+                await verifier.verify(signed)
+
+
+async def test_a_key_met_before_the_verifier_knew_it_is_fetched(clock):
+    async with token_service(clock) as (harness, secret), verifier_of(harness) as verifier:
+        assert verifier.jwks.keys == ()
+        async with signer_of(harness, secret) as signer:
+            checked = await verifier.verify(signer.sign(event()))
+    assert checked.headers[SIGNED_BY] == "runs"
+
+
+async def test_a_key_not_known_while_the_keys_cannot_be_read_waits(clock):
+    async with token_service(clock) as (harness, secret), signer_of(harness, secret) as signer:
+        signed = signer.sign(event())
+    away = httpx.AsyncClient(transport=httpx.MockTransport(_refused))
+    verifier = KeyVerifier(JWKS, http=away, refresh=0.0)
+    await verifier.start()
+    try:
+        with pytest.raises(RemoteUnavailableError, match="cannot be fetched"):
+            await verifier.verify(signed)
+    finally:
+        await verifier.stop()
+        await away.aclose()
+
+
+def _refused(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("refused", request=request)
+
+
+async def test_a_wrong_client_secret_stops_the_signer_at_start(clock):
+    async with token_service(clock) as (harness, _):
+        signer = KeySigner(ENDPOINT, "runs", Secret("wrong"), http=harness.client)
+        with pytest.raises(CredentialsRefusedError, match="--clients-client-secret"):
+            await signer.start()
+
+
+async def test_a_token_service_out_of_reach_defers_signing_until_it_answers(clock, caplog):
+    caplog.set_level(logging.WARNING, "atoll.auth")
+    async with token_service(clock) as (harness, secret):
+        gate = Gate(harness.client)
+        signer = KeySigner(ENDPOINT, "runs", Secret(secret), http=gate.client)
+        await signer.start()
+        try:
+            assert "cannot register this process's message key" in caplog.text
+            with pytest.raises(RemoteUnavailableError, match="not registered"):
+                signer.sign(event())
+            published = SigningPublisher(MemoryBroker(), signer).publish(event())
+            with pytest.raises(RemoteUnavailableError):
+                await published  # the relay keeps it in the outbox, and tries again
+            gate.open = True
+            await until(lambda: signer.kid is not None)
+            async with verifier_of(harness) as verifier:
+                checked = await verifier.verify(signer.sign(event()))
+        finally:
+            await signer.stop()
+            await gate.client.aclose()
+    assert checked.headers[SIGNED_BY] == "runs"
+
+
+class Gate:
+    """An HTTP client to the token service that answers 503 until ``open``."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.open = False
+        self.inner = client
+        self.client = httpx.AsyncClient(transport=httpx.MockTransport(self._answer))
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
+        if not self.open:
+            return httpx.Response(503)
+        answer = await self.inner.send(request)
+        await answer.aread()
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+async def test_a_key_half_way_through_its_life_is_replaced_and_the_old_one_still_verifies(clock):
+    async with signing(clock, signer_clock=clock) as (_, signer, verifier):
+        before = signer.sign(event())
+        first = signer.kid
+        clock.advance(4 * 24 * 3600)  # past half of the 7 days a key is published
+        signer.sign(event())  # signed with the old key, and a new one is registered
+        await until(lambda: signer.kid != first)
+        after = signer.sign(event())
+        assert (await verifier.verify(before)).headers[SIGNED_BY] == "runs"
+        assert (await verifier.verify(after)).headers[SIGNED_BY] == "runs"
+
+
+# The consumer
+
+
+FAST = RetryPolicy(deliveries=3, backoff=0.01, longest=0.05)
+
+
+async def consuming(bus, verifier=None):
+    broker = MemoryBroker()
+    await broker.start()
+    subscription = Subscription("shop", (message_name(Shipped),))
+    consumer = BrokerConsumer(broker, bus, subscription, FAST, poll=0.05, verifier=verifier)
+    await consumer.start()
+    return broker, consumer
+
+
+async def test_a_consumer_requiring_signatures_hands_signed_messages_on(clock):
+    seen = []
+
+    async def notify(event: Shipped, delivery: Delivery) -> None:
+        seen.append(delivery.headers.get(SIGNED_BY))
+
+    async with signing(clock) as (_, signer, verifier):
+        broker, consumer = await consuming(bound(on(notify)), verifier)
+        await SigningPublisher(broker, signer).publish(event())
+        await until(lambda: consumer.handled == 1)
+        await consumer.stop()
+    assert seen == ["runs"]
+
+
+async def test_a_consumer_requiring_signatures_dead_letters_an_unsigned_message_at_once(clock):
+    async def notify(event: Shipped) -> None:
+        raise AssertionError("never handled")
+
+    async with token_service(clock) as (harness, _), verifier_of(harness) as verifier:
+        broker, consumer = await consuming(bound(on(notify)), verifier)
+        await broker.publish(event())
+        await until(lambda: consumer.dead == 1)
+        await consumer.stop()
+    [dead] = await broker.dead_letters("shop")
+    assert dead.deliveries == 1
+    assert dead.error.startswith("its signature was refused: it is not signed")
+
+
+async def test_a_consumer_waits_out_keys_it_cannot_read_then_handles_the_message(clock):
+    seen = []
+
+    async def notify(event: Shipped) -> None:
+        seen.append(event)
+
+    async with token_service(clock) as (harness, secret), signer_of(harness, secret) as signer:
+        gate = Gate(harness.client)
+        verifier = KeyVerifier(JWKS, http=gate.client, refresh=0.0)
+        await verifier.start()
+        broker, consumer = await consuming(bound(on(notify)), verifier)
+        await SigningPublisher(broker, signer).publish(event())
+        await until(lambda: consumer.outage.active)
+        assert consumer.dead == 0
+        gate.open = True
+        await until(lambda: consumer.handled == 1)
+        await consumer.stop()
+        await verifier.stop()
+        await gate.client.aclose()
+    assert seen == [Shipped(7)]
+
+
+async def test_a_signed_by_header_sent_with_a_message_never_reaches_a_handler():
+    seen = []
+
+    async def notify(event: Shipped, delivery: Delivery) -> None:
+        seen.append(dict(delivery.headers))
+
+    broker, consumer = await consuming(bound(on(notify)))
+    await broker.publish(event(**{SIGNED_BY: "admin"}))
+    await until(lambda: consumer.handled == 1)
+    await consumer.stop()
+    assert SIGNED_BY not in seen[0]
+    assert seen[0]["subject"] == "user-1"
+
+
+# The identity of a signed message, through a service
+
+
+def post_service(seen: list[atoll.Identity]) -> atoll.Service:
+    schema = atoll.Schema()
+    schema.map(Parcel)
+    post = atoll.Service("post")
+    post.database(schema, PostUnits)
+
+    @post.command(Post)
+    async def send(command: Post, uow: PostUnits) -> None:
+        async with uow:
+            parcel = await uow.parcels.add(Parcel(None))
+            parcel.events.append(Posted(parcel.id or 0))
+            await uow.commit()
+
+    @post.on(Posted)
+    async def posted(event: Posted, identity: atoll.Identity) -> None:
+        seen.append(identity)
+
+    return post
+
+
+async def test_a_service_signs_what_its_outbox_publishes_and_its_handler_sees_the_signer(clock):
+    seen: list[atoll.Identity] = []
+    async with token_service(clock) as (auth, secret):
+        signer = KeySigner(ENDPOINT, "runs", Secret(secret), http=auth.client)
+        verifier = KeyVerifier(JWKS, http=auth.client, refresh=0.0)
+        async with atoll.testing.run(
+            post_service(seen),
+            argv=["--db-url", "memory://"],
+            overrides={Signatures: Signatures(signer, verifier)},
+        ) as harness:
+            with harness.acting_as(atoll.Identity(kind="user", subject="ada", scheme="jwt")):
+                await harness.send(Post("bo"))
+            await until(lambda: len(seen) == 1)
+            assert signer.kid is not None  # started with the service, and stopped with it
+        assert signer.kid is None
+    [identity] = seen
+    assert (identity.subject, identity.issuer, identity.scheme) == ("ada", "runs", "signed-message")
+
+
+async def test_a_service_requiring_signatures_dead_letters_what_an_unsigned_outbox_sent(clock):
+    seen: list[atoll.Identity] = []
+    async with token_service(clock) as (auth, _):
+        verifier = KeyVerifier(JWKS, http=auth.client, refresh=0.0)
+        async with atoll.testing.run(
+            post_service(seen),
+            argv=["--db-url", "memory://"],
+            overrides={Signatures: Signatures(None, verifier)},
+        ) as harness:
+            await harness.send(Post("bo"))
+            broker = await harness.container.aget(atoll.messaging.broker.Broker)
+            dead = await broker.dead_letters("post")
+    assert seen == []
+    assert [letter.error for letter in dead] == [
+        (
+            "its signature was refused: it is not signed, and this service takes signed "
+            "messages only (--messages-require-signed): have its sender publish with "
+            "--messages-sign"
+        )
+    ]

@@ -44,6 +44,8 @@ def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(spaw
     assert "fleet: registered runs at the token service" in output
     assert re.search(r"fleet: runner \d+ logged in with users", output)
     assert "fleet: recorded 3 runs of runner" in output
+    # runs signs its events, and stats, which takes signed ones only, counted them.
+    assert re.search(r"runs \| .*registered message key '[\w-]{43}'", output), output
     assert re.search(
         r"fleet: stats counted 3 runs, 16\.0 km, in the week of \d{4}-\d\d-\d\d", output
     )

@@ -251,6 +251,18 @@ async def test_a_key_met_before_the_verifier_knew_it_is_fetched(clock):
     assert checked.headers[SIGNED_BY] == "runs"
 
 
+async def test_a_key_registered_after_the_last_fetch_is_waited_for_not_refused(clock):
+    async with token_service(clock) as (harness, secret):
+        verifier = KeyVerifier(JWKS, http=harness.client, refresh=0.2)
+        await verifier.start()  # fetched now, before the signer registers its key
+        try:
+            async with signer_of(harness, secret) as signer:
+                checked = await verifier.verify(signer.sign(event()))
+        finally:
+            await verifier.stop()
+    assert checked.headers[SIGNED_BY] == "runs"
+
+
 async def test_a_key_not_known_while_the_keys_cannot_be_read_waits(clock):
     async with token_service(clock) as (harness, secret), signer_of(harness, secret) as signer:
         signed = signer.sign(event())

@@ -16,9 +16,11 @@ client secret in its environment, and the token service's keys to trust; it wait
 is ready. Then it registers a runner with ``users``, logs her in, and records runs with
 ``runs`` with her token: ``runs`` asks ``users`` whether the runner exists over broker RPC with
 a token of its own, commits each run with its ``RunRecorded`` event to its outbox, and the
-relay publishes the event to the broker, from which ``stats`` consumes it into its weekly
-totals. The fleet shows the totals once ``stats`` has them. Ctrl-C stops every service: each
-finishes the messages it holds before it exits.
+relay publishes the event to the broker, signed with a key ``runs`` registered at the token
+service (``--messages-sign``), from which ``stats`` consumes it into its weekly totals once
+the signature holds (``--messages-require-signed``). The fleet shows the totals once
+``stats`` has them. Ctrl-C stops every service: each finishes the messages it holds before
+it exits.
 
 Only the configuration differs from ``python -m runnerly``, which runs the same services in one
 process on embedded defaults.
@@ -46,6 +48,8 @@ SERVICES = ("users", "runs", "stats")
 DATABASES = (*SERVICES, "auth")
 CLIENTS = {"users": SERVICES, "runs": ("users",)}
 """The token service's clients: each with the services it may ask tokens for."""
+SIGNING = {"runs": "--messages-sign", "stats": "--messages-require-signed"}
+"""``runs`` signs the events it publishes; ``stats`` takes signed events only."""
 PASSWORD = "ada-runs-far"  # noqa: S105 - the fleet's demo runner's
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 NATS = "nats://127.0.0.1:4222"
@@ -156,6 +160,8 @@ class Fleet:
                 "--auth-jwt-audience", name,
                 "--auth-jwt-jwks-url", f"{self.issuer}/.well-known/jwks.json",
             ]  # fmt: skip
+            if name in SIGNING:
+                argv += [SIGNING[name], "--messages-token-service", self.issuer]
             environment = {}
             if name in self.secrets:  # a client of the token service: its secret, not a flag
                 prefix = name.upper()

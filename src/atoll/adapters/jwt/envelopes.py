@@ -267,12 +267,16 @@ class KeyVerifier:
 
     A component: :meth:`start` fetches the keys once; a token service out of reach does
     not stop the start (they are fetched again in the background). A signature whose key
-    is not known fetches them again (at most once per ``refresh`` seconds).
+    is not known waits for the keys to be fetched again (at most once per ``refresh``
+    seconds), since its signer may have registered it since the last fetch: it is refused
+    only if the keys fetched then do not hold it either.
 
     Args:
         jwks_url: the token service's message keys JWKS.
         timeout: seconds a fetch may take.
-        refresh: seconds at least between two fetches for a key not known.
+        refresh: seconds at least between two fetches for a key not known: how long a
+            message signed with a new key may wait, and how often messages naming unknown
+            keys make the token service answer.
         max_age: seconds after which the keys are fetched again in the background.
         clock: the time, in seconds.
         http: the client to fetch with, or ``None`` for one of its own.
@@ -284,7 +288,7 @@ class KeyVerifier:
         jwks_url: str,
         *,
         timeout: float = 10.0,
-        refresh: float = 30.0,
+        refresh: float = 1.0,
         max_age: float = 300.0,
         clock: Callable[[], float] = time.time,
         http: httpx.AsyncClient | None = None,
@@ -346,8 +350,8 @@ class KeyVerifier:
         jwks = self.jwks
         jwks.refresh_if_stale()
         key = _key(jwks, kid)
-        if key is None and jwks.may_refetch():
-            await jwks.refetch()
+        if key is None:  # registered after the last fetch, maybe: fetched again first
+            await jwks.refetch_soon()
             key = _key(jwks, kid)
         if key is None:
             failure = jwks.failure

@@ -171,6 +171,18 @@ class Jwks:
             if not fetching.cancelled() or (current is not None and current.cancelling()):
                 raise
 
+    async def refetch_soon(self) -> None:
+        """Fetch the JWKS once :meth:`may_refetch` allows it (within ``refresh`` seconds).
+
+        For keys that must be known before an answer is given (a message's key, registered
+        after the last fetch): the caller waits for the next fetch rather than refuses.
+        """
+        if self._fetching is None and self._last_attempt is not None:
+            wait = self._last_attempt + self._refresh - self._clock()
+            if 0 < wait <= self._refresh:
+                await asyncio.sleep(wait)
+        await self.refetch()
+
     def retry_until_fetched(self, first: float = RETRY_FIRST) -> None:
         """Fetch again in the background until a fetch succeeds.
 

@@ -6,6 +6,7 @@ verifier reach it through its ASGI app.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import logging
@@ -480,3 +481,23 @@ async def test_a_service_requiring_signatures_dead_letters_what_an_unsigned_outb
             "--messages-sign"
         )
     ]
+
+
+async def test_signing_and_checking_log_no_client_secret_nor_private_key(clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with token_service(clock) as (harness, secret):
+        refused = KeySigner(ENDPOINT, "runs", Secret(secret + "x"), http=harness.client)
+        with pytest.raises(CredentialsRefusedError) as wrong:
+            await refused.start()
+        async with signer_of(harness, secret) as signer, verifier_of(harness) as verifier:
+            signed = signer.sign(event())
+            await verifier.verify(signed)
+            with pytest.raises(UnverifiedMessageError):
+                await verifier.verify(dataclasses.replace(signed, payload=b"{}"))
+            key, _ = signer._signing
+            private = key.private_bytes_raw()
+    logged = caplog.text + "".join(repr(record.args) for record in caplog.records)
+    assert "registered message key" in logged  # the registration was logged
+    for hidden in (secret, secret + "x", base64.urlsafe_b64encode(private).decode().rstrip("=")):
+        assert hidden not in logged
+        assert hidden not in str(wrong.value)

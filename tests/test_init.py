@@ -59,6 +59,7 @@ def test_all_is_sorted_and_holds_exactly_the_daily_names():
         "UnitOfWork",
         "__version__",
         "acting_as",
+        "allow",
         "inject",
         "main",
         "message",

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from atoll.persistence.unit_of_work import UnitOfWork
     from atoll.security.auth import acting_as
     from atoll.security.identity import Identity
+    from atoll.security.policies import allow
 
 __all__ = [
     "App",
@@ -65,6 +66,7 @@ __all__ = [
     "UnitOfWork",
     "__version__",
     "acting_as",
+    "allow",
     "inject",
     "main",
     "message",
@@ -79,6 +81,7 @@ _LAZY = {
     "Headers": "atoll.messaging.context",
     "Identity": "atoll.security.identity",
     "acting_as": "atoll.security.auth",
+    "allow": "atoll.security.policies",
     "Request": "atoll.messaging.context",
     "Response": "atoll.messaging.context",
     "MessageBus": "atoll.messaging.bus",

@@ -36,6 +36,7 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   ├── MalformedCredentialsError               the credentials are not sent as they must be
     │   ├── CredentialsRefusedError                 a token endpoint refused this client
     │   └── UnverifiedMessageError                  a message's signature is missing or wrong
+    ├── ForbiddenError(PermissionError)         the caller is known, and may not do this
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
@@ -55,6 +56,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "DeliveryError",
     "DuplicateMessageError",
+    "ForbiddenError",
     "GraphError",
     "InvalidTokenError",
     "LifecycleError",
@@ -334,4 +336,14 @@ class UnverifiedMessageError(AuthenticationError):
     Raised where the consumer takes signed messages only (``--messages-require-signed``):
     the key must be one the token service publishes. The consumer sends the message to the
     dead-letter queue at once, with this error's message as the reason.
+    """
+
+
+class ForbiddenError(AtollError, PermissionError):
+    """A handler's policy refused the caller: answered 403 (JSON-RPC -32013).
+
+    The caller proved who it is (an anonymous caller a policy refuses gets an
+    :class:`UnauthenticatedError` instead, 401), and may not run this handler: a scope, a
+    role, a claim or the calling service is missing. A delivered message whose handler's
+    policy refuses its sender goes to the dead-letter queue at once, with this message.
     """

@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from atoll.errors import (
+    AuthenticationError,
     ConfigError,
     ConflictError,
     DuplicateMessageError,
+    ForbiddenError,
     NoHandlerError,
     ScopeError,
     TooManyConflictsError,
@@ -40,6 +42,7 @@ from atoll.messaging.context import Request, Response, request_of_call, response
 from atoll.messaging.delivery import Deliverer
 from atoll.messaging.dispatch import RAISING, Dispatch
 from atoll.messaging.envelope import NO_DELIVERY, Delivery
+from atoll.messaging.handlers import Handler, Policy
 from atoll.messaging.outage import out_of_reach
 
 if TYPE_CHECKING:
@@ -48,9 +51,9 @@ if TYPE_CHECKING:
     from atoll.kernel.container import Container
     from atoll.kernel.registry import Registry
     from atoll.messaging.envelope import Envelope
-    from atoll.messaging.handlers import Handler, Signature
+    from atoll.messaging.handlers import Signature
 
-__all__ = ["Call", "Events", "MessageBus", "Middleware", "Next"]
+__all__ = ["Authorize", "Call", "Events", "MessageBus", "Middleware", "Next"]
 
 logger = logging.getLogger("atoll.bus")
 
@@ -115,6 +118,9 @@ class Call:
     events: list[object] = field(default_factory=list)
 
 
+Authorize: TypeAlias = Callable[[Handler, Policy, Delivery], Awaitable[None]]
+"""``await authorize(handler, policy, delivery)``: returns if the call may run, raises if not."""
+
 Next: TypeAlias = Callable[[Call], Awaitable[Any]]
 Middleware: TypeAlias = Callable[[Call, Next], Awaitable[Any]]
 """``async def middleware(call, call_next) -> result``: runs around every handler call."""
@@ -145,6 +151,13 @@ class MessageBus:
         self._reaching: dict[type, set[Any]] = {}
         """For :meth:`asks_for`: each key asked about, with the providers that need it."""
         self._deliverer = Deliverer(self._dispatch, self._run_logged, self._drain, self._is_direct)
+        self._policies: dict[Handler, Policy] = {}
+        self.authorize: Authorize | None = None
+        """Judges a handler's policy before each of its calls (the service's authorizer,
+        set as the application is built); needed once a handler declares a policy."""
+        self.default_policy: Policy | None = None
+        """The policy of every handler declaring none and not public (a service refusing
+        by default); set before :meth:`bind`."""
 
     # -- declaring ---------------------------------------------------------------------------
 
@@ -200,15 +213,34 @@ class MessageBus:
         """
         provided = container.graph.providers.keys()
         self._signatures = {handler: handler.signature(provided) for handler in self.handlers}
+        policies = {handler: self._policy_of(handler) for handler in self.handlers}
+        self._policies = {handler: policy for handler, policy in policies.items() if policy}
+        if self._policies and self.authorize is None:
+            first = next(iter(self._policies))
+            raise ConfigError(
+                f"{first.label} declares who may run it, but nothing judges it on this bus: "
+                "run the service (atoll.main, atoll run, atoll.testing.run), which sets the "
+                "bus's authorizer, or set bus.authorize before binding it"
+            )
         if not self._middleware:
             self._direct = frozenset(
                 handler
                 for handler, signature in self._signatures.items()
-                if handler.is_async and not signature.dependencies
+                if handler.is_async and not signature.dependencies and handler not in self._policies
             )
         self._dispatch.index()
         self._container = container
         self._reaching = {}
+
+    def _policy_of(self, handler: Handler) -> Policy | None:
+        if handler.policy is not None:
+            return handler.policy
+        return None if handler.public else self.default_policy
+
+    def policy_of(self, handler: Handler) -> Policy | None:
+        """Who may run ``handler``: its own policy, or the default one; once bound."""
+        self._bound(f"read the policy of {handler.label}")
+        return self._policies.get(handler)
 
     def signature(self, handler: Handler) -> Signature:
         """The inputs and dependencies of ``handler``, once the bus is bound.
@@ -362,6 +394,10 @@ class MessageBus:
         """
         if handler in self._direct:
             return await handler.function(**arguments), []
+        policy = self._policies.get(handler)
+        if policy is not None and self.authorize is not None:  # bind() checked it is set
+            delivery = seeds.get(Delivery, NO_DELIVERY) if seeds else NO_DELIVERY
+            await self.authorize(handler, policy, delivery)
         call = Call(handler, arguments, seeds or {})
         return await self._through_middleware(call), call.events
 
@@ -457,6 +493,15 @@ class MessageBus:
     def _failed(
         handler: Handler, message: object, error: Exception, delivered: Envelope | None = None
     ) -> Exception:
+        if isinstance(error, ForbiddenError | AuthenticationError):  # a policy's refusal
+            logger.warning(
+                "%s refused %s%s: %s",
+                handler.label,
+                type(message).__qualname__,
+                "" if delivered is None else f" (message {delivered.id})",
+                error,
+            )
+            return error
         if delivered is not None and out_of_reach(error):
             logger.debug(
                 "%s could not handle %s (message %s): %s: %s",

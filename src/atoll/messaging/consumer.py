@@ -18,7 +18,8 @@ on the broker:
 - on its last allowed delivery, a message that fails again goes to the service's dead-letter
   queue, with what its deliveries met; so does one whose payload no longer decodes, one
   that no handler of the service takes (sent to the wrong service, or its handler removed),
-  and, where the service takes signed messages only, one whose signature is refused;
+  where the service takes signed messages only, one whose signature is refused, and one
+  that each of its failed handlers' policies refused (``policy=``);
 - a message delivered more often than allowed because its consumers stopped while handling it
   (a crash, a kill) is not run again: it is acknowledged if each of its handlers committed it
   already (the service's inbox holds it), and goes to the dead-letter queue if not;
@@ -41,7 +42,13 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from atoll.errors import DeliveryError, UnavailableError, UnverifiedMessageError
+from atoll.errors import (
+    AuthenticationError,
+    DeliveryError,
+    ForbiddenError,
+    UnavailableError,
+    UnverifiedMessageError,
+)
 from atoll.messaging.outage import Outage, dependency_of, out_of_reach
 from atoll.messaging.publishing import Redeliveries
 from atoll.messaging.signing import without_signer
@@ -63,6 +70,9 @@ _LONGEST_PAUSE = 30.0
 
 _LONGEST_PROBE = 10.0
 """Seconds a paused consumer waits at the most before it tries a dependency out of reach again."""
+
+REFUSALS = (ForbiddenError, AuthenticationError)
+"""What a handler's policy raises: a message it refused is refused again at every delivery."""
 
 _REMEMBERED = 10_000
 """Messages whose deliveries a consumer remembers at the most, for the dead letters' reasons."""
@@ -528,7 +538,8 @@ class BrokerConsumer:
     async def _failed_delivery(self, received: Received, error: DeliveryError) -> None:
         envelope = received.envelope
         self._remember(envelope.id).failures += 1
-        if received.attempt >= self.policy.deliveries:
+        refused = bool(error.causes) and all(isinstance(c, REFUSALS) for c in error.causes)
+        if received.attempt >= self.policy.deliveries or refused:  # a refusal stays one
             await self._give_up(received, str(error), counted=True)
             return
         delay = self.policy.delay(received.attempt)

@@ -18,7 +18,7 @@ import inspect
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Protocol, Union, get_args, get_origin
 
 from atoll.errors import MissingProviderError, ProviderError
 from atoll.kernel.providers import Dependency, Key, describe_key, key_of_hint
@@ -26,7 +26,7 @@ from atoll.kernel.providers import Dependency, Key, describe_key, key_of_hint
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
-__all__ = ["Handler", "HandlerKind", "Input", "Signature", "is_data_hint"]
+__all__ = ["Handler", "HandlerKind", "Input", "Policy", "Signature", "is_data_hint"]
 
 _SCALARS = frozenset({int, float, str, bool, bytes, bytearray, type(None)})
 # Named rather than imported, so that declaring a service does not import them.
@@ -56,6 +56,19 @@ class HandlerKind(enum.Enum):
     def takes_message(self) -> bool:
         """Whether the handler's first parameter is a message."""
         return self in {HandlerKind.COMMAND, HandlerKind.EVENT, HandlerKind.QUERY}
+
+
+class Policy(Protocol):
+    """Who may run a handler, as the bus sees it: ``atoll.allow(...)`` makes one.
+
+    The bus hands it to its authorizer before each call of the handler (see
+    :attr:`~atoll.messaging.bus.MessageBus.authorize`), which judges it: the bus itself does
+    not know identities.
+    """
+
+    def describe(self) -> str:
+        """What it asks for, in a few words: ``scopes runs:read; roles admin``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +105,8 @@ class Handler:
         service: the name of the service that declared it.
         message: the message type of a command, event or query handler.
         public: whether anonymous callers are served even where the service refuses them.
+        policy: who may run it (``atoll.allow(...)``); ``None`` for whoever the service
+            serves.
     """
 
     function: Callable[..., Any]
@@ -100,6 +115,7 @@ class Handler:
     service: str
     message: type | None = None
     public: bool = False
+    policy: Policy | None = None
     is_async: bool = field(init=False)
     returns: Any = field(init=False)
     summary: str = field(init=False)

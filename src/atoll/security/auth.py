@@ -85,6 +85,11 @@ class AuthOptions:
         help="serve calls without credentials; off: every endpoint not marked public needs "
         "an identity (401 without one)",
     )
+    default_deny: bool = option(
+        default=False,
+        help="refuse every call and message whose handler declares no policy= (403), "
+        "unless it is public",
+    )
     jwt: JwtOptions = option(default_factory=JwtOptions)
     api_tokens: bool = option(
         default=False,
@@ -167,8 +172,12 @@ class Authenticator:
         return not self.options.anonymous
 
     def guards(self, handler: Handler, bus: MessageBus) -> bool:
-        """Whether a call of ``handler`` is authenticated: it asks, or must prove who it is."""
-        return (self.required and not handler.public) or bus.asks_for(handler, Identity)
+        """Whether a call of ``handler`` is authenticated: it asks, meets a policy, or must."""
+        return (
+            (self.required and not handler.public)
+            or bus.policy_of(handler) is not None
+            or bus.asks_for(handler, Identity)
+        )
 
     def guard(self, handler: Handler, bus: MessageBus, call: Any) -> Any:
         """``call`` (of ``handler``), authenticated first where :meth:`guards` says so.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ from atoll.persistence.ports import Database
 from atoll.security.api_tokens import ApiTokens, ApiTokenStore, api_token_store_for
 from atoll.security.auth import Authenticator, AuthOptions, authenticator_for, identity_of_call
 from atoll.security.identity import Identity
+from atoll.security.policies import DENY, Authorizer
 from atoll.service.broker_link import install_broker
 from atoll.service.definition import ServiceDefinition
 from atoll.service.system import SystemDefinition
@@ -110,6 +112,7 @@ def compose(
         _include(app, service.app, f"service {service.name!r}")
     bus = _bus(services, middleware)
     bus.register(app.registry)
+    app.on_build(functools.partial(_authorize_on, bus))
     app.on_build(bus.bind)
     alone = len(services) == 1 and extra is None  # a system of one is still a system
     for service in services:
@@ -138,6 +141,16 @@ def compose(
     if serve:
         app.provide(_server_for_http_app, when=serves_http)
     return app
+
+
+def _authorize_on(bus: MessageBus, container: Container) -> None:
+    """Have ``bus`` judge its handlers' policies with the service's authorizer.
+
+    Before the bus is bound, which reads the default policy: ``--auth-default-deny``'s.
+    """
+    options = container.get(AuthOptions)
+    bus.default_policy = DENY if options.default_deny else None
+    bus.authorize = Authorizer(container.get(Authenticator)).authorize
 
 
 def _install_endpoints(app: App, api: Api) -> None:

@@ -36,6 +36,7 @@ from atoll.errors import (
     AlreadyExistsError,
     AuthenticationError,
     ConfigError,
+    ForbiddenError,
     MalformedCredentialsError,
     OutOfRangeError,
     ProviderError,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.bus import Middleware
+    from atoll.messaging.handlers import Policy
     from atoll.persistence.declaration import DatabaseDeclaration
     from atoll.persistence.repository import Repository
     from atoll.persistence.schema import Schema
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ALREADY_EXISTS_CODE",
     "CONFLICT_CODE",
+    "FORBIDDEN_CODE",
     "OUT_OF_RANGE_CODE",
     "UNAUTHENTICATED_CODE",
     "ServiceDefinition",
@@ -76,6 +79,10 @@ OUT_OF_RANGE_CODE = -32011
 UNAUTHENTICATED_CODE = -32012
 """The JSON-RPC code of a call whose caller is unknown: no, bad or malformed credentials
 (REST: 401, or 400 when malformed); broker RPC and in-process clients answer it too."""
+
+FORBIDDEN_CODE = -32013
+"""The JSON-RPC code of a call a handler's policy refused (REST: 403); broker RPC and
+in-process clients answer it too."""
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -107,6 +114,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self._default_faults.add(
             AuthenticationError, status=401, code=UNAUTHENTICATED_CODE, title="unauthenticated"
         )
+        self._default_faults.add(ForbiddenError, status=403, code=FORBIDDEN_CODE, title="forbidden")
         self._default_faults.add(
             MalformedCredentialsError,
             status=400,
@@ -128,6 +136,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         path: str | Literal[False] | None = None,
         status: int = 200,
         public: bool = False,
+        policy: Policy | None = None,
     ) -> Callable[[F], F]:
         """Handle the command ``message``: its one handler, on the bus and every transport.
 
@@ -138,8 +147,11 @@ class ServiceDefinition(Declarations, AsgiWrapping):
                 for none.
             status: the status of a successful REST response.
             public: serve anonymous callers even where the service refuses them.
+            policy: who may run it, on every transport (``atoll.allow(...)``).
         """
-        return self._message(HandlerKind.COMMAND, message, name, path, "POST", status, public)
+        return self._message(
+            HandlerKind.COMMAND, message, name, path, "POST", status, public, policy
+        )
 
     def query(
         self,
@@ -148,16 +160,23 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         path: str | Literal[False] | None = None,
         public: bool = False,
+        policy: Policy | None = None,
     ) -> Callable[[F], F]:
         """Handle the query ``message``: like a command, but over GET and changing nothing."""
-        return self._message(HandlerKind.QUERY, message, name, path, "GET", 200, public)
+        return self._message(HandlerKind.QUERY, message, name, path, "GET", 200, public, policy)
 
-    def on(self, event: type) -> Callable[[F], F]:
-        """Handle every ``event`` raised in this process (and, later, from a broker)."""
+    def on(self, event: type, *, policy: Policy | None = None) -> Callable[[F], F]:
+        """Handle every ``event`` raised in this process or delivered by a broker.
+
+        ``policy`` says whose events it takes, such as ``atoll.allow(services=["runs"])``:
+        one refused goes to the dead-letter queue.
+        """
         _check_message_type(event, "event")
 
         def register(function: F) -> F:
-            handler = Handler(function, HandlerKind.EVENT, function.__name__, self.name, event)
+            handler = Handler(
+                function, HandlerKind.EVENT, function.__name__, self.name, event, policy=policy
+            )
             self.handlers.append(handler)
             return function
 
@@ -172,12 +191,13 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         method: str,
         status: int,
         public: bool,  # noqa: FBT001 - private, passed on by command() and query()
+        policy: Policy | None,
     ) -> Callable[[F], F]:
         _check_message_type(message, kind.value)
         rpc_name = name or snake(message.__name__)
 
         def register(function: F) -> F:
-            handler = Handler(function, kind, rpc_name, self.name, message, public)
+            handler = Handler(function, kind, rpc_name, self.name, message, public, policy)
             self._check_method_name(rpc_name, handler)
             default = f"/{kebab(message.__name__)}"
             route = None if path is False else _route(method, path or default, handler, status)
@@ -196,20 +216,35 @@ class ServiceDefinition(Declarations, AsgiWrapping):
 
     @overload
     def rpc(
-        self, function: None = None, /, *, name: str | None = None, public: bool = False
+        self,
+        function: None = None,
+        /,
+        *,
+        name: str | None = None,
+        public: bool = False,
+        policy: Policy | None = None,
     ) -> Callable[[F], F]: ...
 
     def rpc(
-        self, function: F | None = None, /, *, name: str | None = None, public: bool = False
+        self,
+        function: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        public: bool = False,
+        policy: Policy | None = None,
     ) -> Any:
         """Expose ``function`` as a JSON-RPC method, named after it unless ``name`` is given.
 
-        ``public=True`` serves anonymous callers even where the service refuses them.
+        ``public=True`` serves anonymous callers even where the service refuses them;
+        ``policy`` says who may call it (``atoll.allow(...)``).
         """
 
         def register(function: F) -> F:
             method = name or function.__name__
-            handler = Handler(function, HandlerKind.RPC, method, self.name, public=public)
+            handler = Handler(
+                function, HandlerKind.RPC, method, self.name, public=public, policy=policy
+            )
             self._check_method_name(method, handler)
             self.handlers.append(handler)
             self.methods.append(Method(method, handler))
@@ -225,12 +260,14 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         status: int = 200,
         name: str | None = None,
         public: bool = False,
+        policy: Policy | None = None,
     ) -> Callable[[F], F]:
         """Answer ``method path`` with the decorated function.
 
         Path parameters (``/runs/{run_id}``) and query parameters are the function's
         parameters of scalar types; a parameter of a dataclass type is the JSON body.
-        ``public=True`` serves anonymous callers even where the service refuses them.
+        ``public=True`` serves anonymous callers even where the service refuses them;
+        ``policy`` says who may call it (``atoll.allow(...)``).
         """
         verb = method.upper()
         if verb not in METHODS:
@@ -241,7 +278,12 @@ class ServiceDefinition(Declarations, AsgiWrapping):
 
         def register(function: F) -> F:
             handler = Handler(
-                function, HandlerKind.ROUTE, name or function.__name__, self.name, public=public
+                function,
+                HandlerKind.ROUTE,
+                name or function.__name__,
+                self.name,
+                public=public,
+                policy=policy,
             )
             route = _route(verb, path, handler, status)
             self.handlers.append(handler)
@@ -251,34 +293,64 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         return register
 
     def get(
-        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+        self,
+        path: str,
+        *,
+        status: int = 200,
+        name: str | None = None,
+        public: bool = False,
+        policy: Policy | None = None,
     ) -> Callable[[F], F]:
         """Answer ``GET path``; see :meth:`route`."""
-        return self.route("GET", path, status=status, name=name, public=public)
+        return self.route("GET", path, status=status, name=name, public=public, policy=policy)
 
     def post(
-        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+        self,
+        path: str,
+        *,
+        status: int = 200,
+        name: str | None = None,
+        public: bool = False,
+        policy: Policy | None = None,
     ) -> Callable[[F], F]:
         """Answer ``POST path``; see :meth:`route`."""
-        return self.route("POST", path, status=status, name=name, public=public)
+        return self.route("POST", path, status=status, name=name, public=public, policy=policy)
 
     def put(
-        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+        self,
+        path: str,
+        *,
+        status: int = 200,
+        name: str | None = None,
+        public: bool = False,
+        policy: Policy | None = None,
     ) -> Callable[[F], F]:
         """Answer ``PUT path``; see :meth:`route`."""
-        return self.route("PUT", path, status=status, name=name, public=public)
+        return self.route("PUT", path, status=status, name=name, public=public, policy=policy)
 
     def patch(
-        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+        self,
+        path: str,
+        *,
+        status: int = 200,
+        name: str | None = None,
+        public: bool = False,
+        policy: Policy | None = None,
     ) -> Callable[[F], F]:
         """Answer ``PATCH path``; see :meth:`route`."""
-        return self.route("PATCH", path, status=status, name=name, public=public)
+        return self.route("PATCH", path, status=status, name=name, public=public, policy=policy)
 
     def delete(
-        self, path: str, *, status: int = 200, name: str | None = None, public: bool = False
+        self,
+        path: str,
+        *,
+        status: int = 200,
+        name: str | None = None,
+        public: bool = False,
+        policy: Policy | None = None,
     ) -> Callable[[F], F]:
         """Answer ``DELETE path``; see :meth:`route`."""
-        return self.route("DELETE", path, status=status, name=name, public=public)
+        return self.route("DELETE", path, status=status, name=name, public=public, policy=policy)
 
     # Every check comes before any list changes, so a refused declaration leaves no trace.
     def _check_method_name(self, name: str, handler: Handler) -> None:

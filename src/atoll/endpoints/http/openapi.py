@@ -17,7 +17,7 @@ import msgspec
 
 from atoll.endpoints.http.problems import PROBLEM_JSON
 from atoll.endpoints.shown import shown
-from atoll.errors import AuthenticationError
+from atoll.errors import AuthenticationError, ForbiddenError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -121,7 +121,15 @@ def _operation(
             "content": {"application/json": {"schema": schema(returns)}},
         }
     takes_input = bool(parameters) or endpoint.body is not None or handler.message is not None
-    responses.update(_errors(handler, faults, takes_input=takes_input, guarded=endpoint.guarded))
+    responses.update(
+        _errors(
+            handler,
+            faults,
+            takes_input=takes_input,
+            guarded=endpoint.guarded,
+            policed=endpoint.policed,
+        )
+    )
     if endpoint.guarded:  # a bearer token, needed or (when anonymous calls are served) not
         operation["security"] = [{_BEARER: []}] if endpoint.needs_identity else [{}, {_BEARER: []}]
     operation["responses"] = responses
@@ -138,10 +146,12 @@ def _errors(
     *,
     takes_input: bool,
     guarded: bool,
+    policed: bool,
 ) -> dict[str, Any]:
     """The error responses an operation can answer: 422 if it takes input, its faults, 500.
 
-    The errors of authentication (401, 400) only where its calls are authenticated.
+    The errors of authentication (401, 400) only where its calls are authenticated; a
+    refusal (403) only where a policy judges them.
     """
     errors: dict[int, str] = {}
     if takes_input:
@@ -152,6 +162,7 @@ def _errors(
             rule.status
             for error, rule in faults
             if (guarded or not issubclass(error, AuthenticationError))
+            and (policed or not issubclass(error, ForbiddenError))
             and _may_raise(handler, error, listed)
         }
     )

@@ -109,6 +109,8 @@ class RestEndpoint:
             and (authenticator.required and not handler.public)
         )
         """Whether a call without credentials is refused."""
+        self.policed = authenticator is not None and bus.policy_of(handler) is not None
+        """Whether a policy judges its calls (the API documents list 403 for it)."""
         if authenticator is not None:
             call = authenticator.guard(handler, bus, call)
         self._call = showing(call, handler.returns)  # no aggregate bookkeeping

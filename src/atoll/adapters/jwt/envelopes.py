@@ -55,7 +55,14 @@ if TYPE_CHECKING:
     from atoll.kernel.options import Secret
     from atoll.messaging.envelope import Envelope
 
-__all__ = ["ENVELOPE_TYPE", "KeySigner", "KeyVerifier"]
+__all__ = [
+    "ENVELOPE_TYPE",
+    "PROOF_TYPE",
+    "KeySigner",
+    "KeyVerifier",
+    "check_key_proof",
+    "key_proof",
+]
 
 logger = logging.getLogger("atoll.auth")
 
@@ -75,7 +82,78 @@ def _b64(data: bytes) -> bytes:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of base64url ``text``; a character outside the alphabet is refused.
+
+    Raises:
+        binascii.Error: ``text`` is not base64url.
+    """
+    padded = (text + "=" * (-len(text) % 4)).encode("ascii", errors="replace")
+    return base64.b64decode(padded.translate(_URLSAFE), validate=True)
+
+
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+PROOF_TYPE = "atoll-key-proof"
+"""The ``typ`` of the proof that a registering client holds a message key's private half."""
+
+PROOF_LEEWAY = 300.0
+"""Seconds a proof's ``iat`` may be off the token service's clock, either way."""
+
+
+def key_proof(key: ed25519.Ed25519PrivateKey, kid: str, client_id: str, now: float) -> str:
+    """A proof that ``client_id`` holds ``key``: a JWS by the key over the client and the time.
+
+    Its header is ``{"alg": "EdDSA", "kid": kid, "typ": "atoll-key-proof"}``, its payload
+    ``{"client_id": client_id, "iat": now}``. The token service registers a key only with a
+    fresh proof by that very key, made for the client registering it: nobody registers a
+    public key they do not hold, such as another client's, seen in the JWKS.
+    """
+    header = _b64(msgspec.json.encode({"alg": "EdDSA", "kid": kid, "typ": PROOF_TYPE}))
+    payload = _b64(msgspec.json.encode({"client_id": client_id, "iat": int(now)}))
+    signed = header + b"." + payload
+    return (signed + b"." + _b64(key.sign(signed))).decode("ascii")
+
+
+def check_key_proof(jwk: dict[str, Any], proof: str, client_id: str, now: float) -> None:
+    """Return if ``proof`` is a fresh proof by ``jwk``'s private half, for ``client_id``.
+
+    Raises:
+        ValueError: it is not; the message says why, and how to make one.
+    """
+    how = (
+        "send proof=<a JWS by the key itself, typ atoll-key-proof, over "
+        '{"client_id": <this client>, "iat": <now>}>'
+    )
+    parts = proof.split(".")
+    if len(parts) != 3:  # noqa: PLR2004 - a JWS compact serialization's three parts
+        raise ValueError(f"proof is no JWS: {how}")
+    try:
+        header = msgspec.json.decode(_unb64(parts[0]))
+        claims = msgspec.json.decode(_unb64(parts[1]))
+        signature = _unb64(parts[2])
+    except (msgspec.DecodeError, binascii.Error, ValueError):
+        raise ValueError(f"proof is no JWS: {how}") from None
+    if (
+        not isinstance(header, dict)
+        or header.get("alg") != "EdDSA"
+        or header.get("typ") != PROOF_TYPE
+        or header.get("kid") != jwk.get("kid")
+    ):
+        raise ValueError(f"proof's header is not the key's, typ {PROOF_TYPE}: {how}")
+    try:
+        public = ed25519.Ed25519PublicKey.from_public_bytes(_unb64(str(jwk.get("x", ""))))
+        public.verify(signature, f"{parts[0]}.{parts[1]}".encode("ascii"))
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise ValueError(f"proof is not signed by the key registered: {how}") from None
+    if not isinstance(claims, dict) or claims.get("client_id") != client_id:
+        raise ValueError(f"proof is made for another client than the one registering: {how}")
+    issued = claims.get("iat")
+    if not isinstance(issued, int | float) or abs(now - issued) > PROOF_LEEWAY:
+        raise ValueError(
+            f"proof's iat is not within {PROOF_LEEWAY:g} s of now: make a new proof, and set "
+            "the clocks right"
+        )
 
 
 class _Key(msgspec.Struct):

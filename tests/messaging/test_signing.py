@@ -60,7 +60,7 @@ JWKS = f"{BASE}/.well-known/message-keys.json"
 async def token_service(clock, *argv):
     """The token service, with a client ``runs`` registered; the harness and the secret."""
     async with running(clock, *argv) as harness:
-        secret = await add_client(harness, "runs")
+        secret = await add_client(harness, "runs", scopes=("atoll:sign-messages",))
         yield harness, secret
 
 
@@ -313,16 +313,19 @@ async def test_a_token_service_out_of_reach_defers_signing_until_it_answers(cloc
 
 
 class Gate:
-    """An HTTP client to the token service that answers 503 until ``open``."""
+    """An HTTP client to the token service that answers ``closed`` (503) until ``open``."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, closed: int = 503) -> None:
         self.open = False
+        self.closed = closed
+        self.requests = 0
         self.inner = client
         self.client = httpx.AsyncClient(transport=httpx.MockTransport(self._answer))
 
     async def _answer(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
         if not self.open:
-            return httpx.Response(503)
+            return httpx.Response(self.closed)
         answer = await self.inner.send(request)
         await answer.aread()
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
@@ -338,6 +341,77 @@ async def test_a_key_half_way_through_its_life_is_replaced_and_the_old_one_still
         after = signer.sign(event())
         assert (await verifier.verify(before)).headers[SIGNED_BY] == "runs"
         assert (await verifier.verify(after)).headers[SIGNED_BY] == "runs"
+
+
+async def test_a_quiet_process_replaces_its_key_half_way_through_its_life(clock):
+    async with token_service(clock) as (harness, secret):
+        signer = KeySigner(
+            ENDPOINT, "runs", Secret(secret), http=harness.client, clock=clock, check_every=0.01
+        )
+        await signer.start()
+        try:
+            first = signer.kid
+            clock.advance(4 * 24 * 3600)  # nothing published meanwhile
+            await until(lambda: signer.kid != first)
+        finally:
+            await signer.stop()
+
+
+async def test_a_key_that_expired_without_a_new_one_signs_nothing(clock):
+    async with token_service(clock) as (harness, secret):
+        gate = Gate(harness.client)
+        gate.open = True
+        signer = KeySigner(ENDPOINT, "runs", Secret(secret), http=gate.client, clock=clock)
+        await signer.start()
+        try:
+            gate.open = False  # the token service away from now on
+            clock.advance(8 * 24 * 3600)  # past the 7 days the key is published
+            with pytest.raises(RemoteUnavailableError, match="expired, and no new one is"):
+                signer.sign(event())  # the outbox keeps the message
+        finally:
+            await signer.stop()
+            await gate.client.aclose()
+
+
+async def test_a_client_refused_after_an_outage_is_told_and_tried_again_by_one_task(clock, caplog):
+    caplog.set_level(logging.WARNING, "atoll.auth")
+    async with token_service(clock) as (harness, _):
+        gate = Gate(harness.client)
+        signer = KeySigner(ENDPOINT, "runs", Secret("not-the-secret"), http=gate.client)
+        await signer.start()  # the token service away: started, registering in the background
+        try:
+            gate.open = True  # back, and refusing the secret
+            await until(lambda: "--clients-client-secret" in caplog.text)
+            for _ in range(20):
+                with pytest.raises(RemoteUnavailableError):
+                    signer.sign(event())
+            assert signer._keeping is not None
+            assert not signer._keeping.done()
+            assert not signer._due.is_set()  # signing asks for no registration
+        finally:
+            await signer.stop()
+            await gate.client.aclose()
+    assert any(
+        record.levelno == logging.ERROR and "does not know the client" in record.getMessage()
+        for record in caplog.records
+    )
+
+
+async def test_keys_answered_with_a_client_error_make_a_message_wait_not_refused(clock):
+    async with token_service(clock) as (harness, secret), signer_of(harness, secret) as signer:
+        signed = signer.sign(event())
+        gate = Gate(harness.client, closed=429)
+        gate.open = True
+        verifier = KeyVerifier(JWKS, http=gate.client, refresh=0.0)
+        await verifier.start()  # the keys read once, before the signer's key was known
+        gate.open = False  # then: Too Many Requests
+        verifier.jwks.keys = ()
+        try:
+            with pytest.raises(RemoteUnavailableError, match="HTTP 429"):
+                await verifier.verify(signed)
+        finally:
+            await verifier.stop()
+            await gate.client.aclose()
 
 
 # The consumer
@@ -417,6 +491,27 @@ async def test_a_signed_by_header_sent_with_a_message_never_reaches_a_handler():
     await consumer.stop()
     assert SIGNED_BY not in seen[0]
     assert seen[0]["subject"] == "user-1"
+
+
+async def test_a_process_signing_without_checking_takes_no_subject_from_messages():
+    seen = []
+
+    async def notify(event: Shipped, delivery: Delivery) -> None:
+        seen.append(dict(delivery.headers))
+
+    broker = MemoryBroker()
+    await broker.start()
+    subscription = Subscription("shop", (message_name(Shipped),))
+    consumer = BrokerConsumer(
+        broker, bound(on(notify)), subscription, FAST, poll=0.05, forget_subjects=True
+    )
+    await consumer.start()
+    await broker.publish(event(subject="admin", subject_kind="user"))
+    await until(lambda: consumer.handled == 1)
+    await consumer.stop()
+    assert "subject" not in seen[0]
+    assert "subject_kind" not in seen[0]
+    assert seen[0]["sender"] == "runs"
 
 
 # The identity of a signed message, through a service

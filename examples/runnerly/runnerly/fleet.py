@@ -50,6 +50,8 @@ CLIENTS = {"users": SERVICES, "runs": ("users",)}
 """The token service's clients: each with the services it may ask tokens for."""
 SIGNING = {"runs": "--messages-sign", "stats": "--messages-require-signed"}
 """``runs`` signs the events it publishes; ``stats`` takes signed events only."""
+SIGN_MESSAGES = "atoll:sign-messages"
+"""The scope a client needs to register the key it signs its messages with."""
 PASSWORD = "ada-runs-far"  # noqa: S105 - the fleet's demo runner's
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 NATS = "nats://127.0.0.1:4222"
@@ -135,6 +137,8 @@ class Fleet:
                 check=False,
             )
             wanted = [arg for name in audiences for arg in ("--audience", name)]
+            if SIGNING.get(client) == "--messages-sign":
+                wanted += ["--scope", SIGN_MESSAGES]
             added = subprocess.run(  # noqa: S603 - our own interpreter and flags
                 [sys.executable, "-m", "atoll", "auth", "clients", "add",
                  "--client-id", client, *wanted, *database],

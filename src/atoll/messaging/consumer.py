@@ -51,7 +51,7 @@ from atoll.errors import (
 )
 from atoll.messaging.outage import Outage, dependency_of, out_of_reach
 from atoll.messaging.publishing import Redeliveries
-from atoll.messaging.signing import without_signer
+from atoll.messaging.signing import without_signer, without_subject
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -109,6 +109,8 @@ class BrokerConsumer:
             dead-letter queue at once; one whose key cannot be fetched waits, as for a
             dependency out of reach. Without it, an ``atoll-signed-by`` header a message
             came with is removed.
+        forget_subjects: remove the ``subject`` of each message taken, unchecked: the
+            process signs what it publishes and would vouch for it (without a verifier).
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class BrokerConsumer:
         poll: float = 1.0,
         committed: Callable[[Envelope, tuple[str, ...]], Awaitable[bool]] | None = None,
         verifier: EnvelopeVerifier | None = None,
+        forget_subjects: bool = False,
     ) -> None:
         self.broker = broker
         self.bus = bus
@@ -131,6 +134,7 @@ class BrokerConsumer:
         self.poll = poll
         self.committed = committed
         self.verifier = verifier
+        self.forget_subjects = forget_subjects and verifier is None
         self.handled = 0
         self.dead = 0
         who = f"the consumer of {subscription.service}"
@@ -467,7 +471,8 @@ class BrokerConsumer:
             DeliveryError: its key cannot be fetched now (caused by an UnavailableError).
         """
         if self.verifier is None:
-            return without_signer(envelope)
+            opened = without_signer(envelope)
+            return without_subject(opened) if self.forget_subjects else opened
         try:
             return await self.verifier.verify(without_signer(envelope))
         except UnavailableError as error:

@@ -47,6 +47,7 @@ __all__ = [
     "SigningPublisher",
     "signing_input",
     "without_signer",
+    "without_subject",
 ]
 
 SIGNATURE = "atoll-signature"
@@ -98,6 +99,19 @@ def without_signer(envelope: Envelope) -> Envelope:
     if SIGNED_BY not in envelope.headers:
         return envelope
     headers = {k: v for k, v in envelope.headers.items() if k != SIGNED_BY}
+    return dataclasses.replace(envelope, headers=headers)
+
+
+def without_subject(envelope: Envelope) -> Envelope:
+    """``envelope`` without who made the outside call it follows from.
+
+    What a process that signs its messages, but does not check those it consumes, does
+    with what it consumes: it would otherwise carry an unchecked subject on, under its own
+    signature.
+    """
+    if "subject" not in envelope.headers and "subject_kind" not in envelope.headers:
+        return envelope
+    headers = {k: v for k, v in envelope.headers.items() if k not in {"subject", "subject_kind"}}
     return dataclasses.replace(envelope, headers=headers)
 
 

@@ -114,6 +114,8 @@ class BrokerLink:
             then carries its headers to it, for its credentials.
         verifier: what checks the signature of each message consumed, when the process
             takes signed messages only.
+        signs: whether the process signs what it publishes: without a verifier, it then
+            takes no subject from the messages it consumes, which it would vouch for.
     """
 
     atoll_entrypoint = True
@@ -129,6 +131,7 @@ class BrokerLink:
         inboxes: Inboxes | None = None,
         authenticator: Authenticator | None = None,
         verifier: EnvelopeVerifier | None = None,
+        signs: bool = False,
     ) -> None:
         self.broker = broker
         self._bus = bus
@@ -147,6 +150,7 @@ class BrokerLink:
                         concurrency=options.concurrency,
                         committed=None if inboxes is None else inboxes.committed,
                         verifier=verifier,
+                        forget_subjects=signs,
                     )
                 )
         self._engines: dict[str, RpcEngine] = (
@@ -384,6 +388,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
             inboxes=inboxes,
             authenticator=authenticator,
             verifier=signatures.verifier,
+            signs=signatures.signer is not None,
         )
         for consumer in made.consumers:  # not ready while its handlers' dependency is away
             readiness.add(f"consumer {consumer.service}", consumer.ping)

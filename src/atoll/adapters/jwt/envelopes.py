@@ -31,6 +31,7 @@ from atoll.adapters.jwt.jwks import Jwks
 from atoll.adapters.jwt.keys import thumbprint
 from atoll.clients.credentials import basic_authorization
 from atoll.errors import (
+    AuthenticationError,
     ConfigError,
     CredentialsRefusedError,
     MissingDependencyError,
@@ -73,6 +74,8 @@ RETRY_FIRST = 1.0
 """Seconds before a registration that failed is tried again, doubling each time."""
 RETRY_LONGEST = 60.0
 """Seconds between two attempts to register at the most."""
+RENEW_CHECK = 3600.0
+"""Seconds at the most between two looks at the clock for a key due to be replaced."""
 
 _HEADER_KEYS = frozenset({"alg", "kid", "typ"})
 
@@ -164,10 +167,13 @@ class _Key(msgspec.Struct):
 class KeySigner:
     """Signs envelopes with a key of its own, registered at the token service.
 
-    A component: :meth:`start` makes and registers the key. A token service out of reach
+    A component: :meth:`start` makes and registers the key, and a task of its own keeps one
+    registered: a new key once half of the last one's life has passed (it signs with the
+    old one meanwhile), whether the process publishes or not. A token service out of reach
     does not stop the start: registration goes on in the background (1 s, then twice as
     long each time, up to a minute), and meanwhile :meth:`sign` raises, so the outbox keeps
-    the messages until it succeeds.
+    the messages until a key is registered; so it does once the key expired without a new
+    one.
 
     Args:
         endpoint: the token service's message keys endpoint.
@@ -177,6 +183,7 @@ class KeySigner:
         clock: the time, in seconds.
         http: the client to register with, or ``None`` for one of its own.
         app: the ASGI app of this process that serves ``endpoint``, or ``None``.
+        check_every: seconds at the most between two looks at ``clock`` for a key due.
     """
 
     def __init__(
@@ -189,6 +196,7 @@ class KeySigner:
         clock: Callable[[], float] = time.time,
         http: httpx.AsyncClient | None = None,
         app: Any = None,
+        check_every: float = RENEW_CHECK,
     ) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
@@ -200,7 +208,10 @@ class KeySigner:
         self._app = app
         self._signing: tuple[ed25519.Ed25519PrivateKey, bytes] | None = None
         self._renew_at = float("inf")
-        self._registering: asyncio.Task[None] | None = None
+        self._expires_at = float("-inf")
+        self._due = asyncio.Event()
+        self._keeping: asyncio.Task[None] | None = None
+        self._check_every = check_every
         self.kid: str | None = None
         """The id of the key that signs now; ``None`` until one is registered."""
 
@@ -208,14 +219,16 @@ class KeySigner:
         """Make a key and register it; in the background if the token service is away.
 
         Raises:
-            ConfigError: the token service refused the client (a wrong id or secret), or
-                answered with something else than a registered key.
+            CredentialsRefusedError: the token service does not know the client with this
+                secret.
+            ConfigError: it answered with something else than a registered key.
         """
         if self._http is None:
             transport = None if self._app is None else httpx.ASGITransport(app=self._app)
             self._http = httpx.AsyncClient(
                 follow_redirects=False, timeout=self._timeout, transport=transport
             )
+        first = 0.0
         try:
             await self._register()
         except UnavailableError as error:
@@ -225,16 +238,23 @@ class KeySigner:
                 masked_url(self.endpoint),
                 error,
             )
-            self._registering = asyncio.create_task(self._register_later())
+            first = RETRY_FIRST
+        except BaseException:
+            await self._close()
+            raise
+        self._keeping = asyncio.create_task(self._keep_registered(first))
 
     async def stop(self) -> None:
         """Stop registering, forget the key, and close the HTTP client if it is this one's."""
-        registering, self._registering = self._registering, None
-        if registering is not None:
-            registering.cancel()
+        keeping, self._keeping = self._keeping, None
+        if keeping is not None:
+            keeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await registering
+                await keeping
         self._signing = self.kid = None
+        await self._close()
+
+    async def _close(self) -> None:
         if self._own_http and self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
@@ -243,54 +263,67 @@ class KeySigner:
         """``envelope`` with its signature in the ``atoll-signature`` header.
 
         Raises:
-            RemoteUnavailableError: no key is registered yet.
+            RemoteUnavailableError: no key is registered, or the one registered expired.
         """
         signing = self._signing
-        if signing is None:
+        now = self._clock()
+        if signing is None or now >= self._expires_at:
+            state = "is not registered" if signing is None else "expired, and no new one is"
             raise RemoteUnavailableError(
-                f"cannot sign {envelope.type}: this process's message key is not registered "
-                f"at {masked_url(self.endpoint)} yet; it is published once it is"
+                f"cannot sign {envelope.type}: this process's message key {state} at "
+                f"{masked_url(self.endpoint)} yet; it is published once one is"
             )
-        if self._clock() >= self._renew_at and self._registering is None:
-            self._registering = asyncio.create_task(self._register_later(first=0.0))
+        if now >= self._renew_at:
+            self._due.set()  # the task registers a new one now, however long it slept
         key, header = signing
         signed = header + b"." + _b64(signing_input(envelope))
         signature = header + b".." + _b64(key.sign(signed))
         headers = {**envelope.headers, SIGNATURE: signature.decode("ascii")}
         return dataclasses.replace(envelope, headers=headers)
 
-    async def _register_later(self, first: float = RETRY_FIRST) -> None:
-        delay = first
-        try:
-            while True:
-                await asyncio.sleep(delay)
-                try:
-                    await self._register()
-                except (UnavailableError, ConfigError) as error:
-                    logger.warning(
-                        "cannot register a message key at %s (%s); trying again",
-                        masked_url(self.endpoint),
-                        error,
-                    )
-                    delay = min(max(delay * 2, RETRY_FIRST), RETRY_LONGEST)
-                    continue
-                return
-        finally:
-            if self._registering is asyncio.current_task():
-                self._registering = None
+    async def _keep_registered(self, delay: float) -> None:
+        """Register a key whenever none is, or the last one is half way through its life."""
+        failures = 0
+        while True:
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._due.wait(), delay)
+            self._due.clear()
+            wait = self._renew_at - self._clock()
+            if self._signing is not None and wait > 0:
+                delay = min(wait, self._check_every)
+                continue
+            try:
+                await self._register()
+            except (UnavailableError, ConfigError, AuthenticationError) as error:
+                failures += 1
+                delay = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_LONGEST)
+                refused = isinstance(error, AuthenticationError | ConfigError)
+                logger.log(
+                    logging.ERROR if refused else logging.WARNING,
+                    "cannot register a message key at %s (%s); trying again in %g s%s",
+                    masked_url(self.endpoint),
+                    error,
+                    delay,
+                    "" if self._signing is None else ", signing with the last one meanwhile",
+                )
+                continue
+            failures, delay = 0, 0.0
 
     async def _register(self) -> None:
-        """Make a key, register it, and sign with it from now on."""
+        """Make a key, register it with a proof that this process holds it, and sign with it."""
         key = ed25519.Ed25519PrivateKey.generate()
         jwk: dict[str, Any] = OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
         kid = thumbprint(jwk)
         jwk.update({"kid": kid, "alg": "EdDSA", "use": "sig"})
         started = self._clock()
-        registered = await self._post(msgspec.json.encode(jwk).decode("utf-8"))
+        proof = key_proof(key, kid, self.client_id, started)
+        registered = await self._post(msgspec.json.encode(jwk).decode("utf-8"), proof)
         header = _b64(msgspec.json.encode({"alg": "EdDSA", "kid": kid, "typ": ENVELOPE_TYPE}))
         self._signing = (key, header)
         self.kid = kid
         self._renew_at = started + registered.expires_in / 2
+        self._expires_at = started + registered.expires_in
         logger.info(
             "registered message key %r at %s, for %g s",
             kid,
@@ -298,7 +331,7 @@ class KeySigner:
             registered.expires_in,
         )
 
-    async def _post(self, jwk: str) -> _Key:
+    async def _post(self, jwk: str, proof: str) -> _Key:
         if self._http is None:
             raise RemoteUnavailableError("the envelope signer is stopped")
         basic = basic_authorization(self.client_id, self._secret)
@@ -306,7 +339,7 @@ class KeySigner:
         try:
             answer = await self._http.post(
                 self.endpoint,
-                data={"jwk": jwk},
+                data={"jwk": jwk, "proof": proof},
                 headers={"Authorization": basic, "Accept": "application/json"},
                 timeout=self._timeout,
             )
@@ -428,12 +461,14 @@ class KeyVerifier:
         jwks = self.jwks
         jwks.refresh_if_stale()
         key = _key(jwks, kid)
-        if key is None:  # registered after the last fetch, maybe: fetched again first
-            await jwks.refetch_soon()
+        for _ in range(2):  # the first fetch joined may have begun before it was registered
+            if key is not None:
+                break
+            await jwks.refetch_soon()  # registered after the last fetch, maybe
             key = _key(jwks, kid)
         if key is None:
             failure = jwks.failure
-            if failure is not None and not failure[1].config:
+            if failure is not None:  # whatever the answer was (a 429, a proxy's 404): wait
                 raise RemoteUnavailableError(
                     f"cannot check its signature: its key {kid!r:.60} is not known, and the "
                     f"message keys at {masked_url(jwks.url)} cannot be fetched "

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -446,3 +446,98 @@ def test_the_refusals_are_the_errors_their_names_say():
 
 async def test_messages_of_a_type_are_named_on_the_wire():
     assert message_name(RunRecorded) == "policies.RunRecorded"
+
+
+# -- object-level rules: a check of the call, in its scope ---------------------------------------
+
+
+class UnknownRunError(LookupError):
+    """No run has this id (or none the caller may know of)."""
+
+
+class RunsReader:
+    """Who owns each run; a request-scoped dependency, as a repository would be."""
+
+    owners: ClassVar[dict[int, str]] = {1: "ada", 2: "bo"}
+    made = 0
+
+    def __init__(self) -> None:
+        RunsReader.made += 1
+
+    def owner(self, run_id: int) -> str | None:
+        return self.owners.get(run_id)
+
+
+@dataclass(frozen=True)
+class DeleteRun:
+    run_id: int
+
+
+async def runner_owns_run(run_id: int, identity: Identity, runs: RunsReader) -> bool:
+    """The run's owner may; anyone else is told it does not exist, as for a missing run."""
+    if runs.owner(run_id) != identity.subject:
+        raise UnknownRunError(f"no run {run_id}")
+    return True
+
+
+def owned_runs(deleted: list[int]) -> atoll.Service:
+    service = atoll.Service("runs")
+    service.error(UnknownRunError, status=404, code=-32040)
+    service.provide(RunsReader, scope=atoll.Scope.REQUEST)
+
+    @service.get("/runs/{run_id}", policy=allow(check=runner_owns_run))
+    async def get_run(run_id: int, runs: RunsReader) -> dict[str, object]:
+        owner = runs.owner(run_id)
+        if owner is None:
+            raise UnknownRunError(f"no run {run_id}")
+        return {"id": run_id, "owner": owner}
+
+    @service.command(DeleteRun, policy=allow(check=runner_owns_run))
+    async def delete_run(command: DeleteRun) -> None:
+        deleted.append(command.run_id)
+
+    return service
+
+
+async def test_an_object_level_rule_answers_someone_elses_run_as_one_that_does_not_exist():
+    deleted: list[int] = []
+    async with atoll.testing.run(owned_runs(deleted), argv=jwt_argv()) as harness:
+        ada = headers_of("writer")  # sub "ada", who owns run 1
+        own = await harness.client.get("/runs/1", headers=ada)
+        others = await harness.client.get("/runs/2", headers=ada)
+        missing = await harness.client.get("/runs/3", headers=ada)
+        body = {"jsonrpc": "2.0", "method": "delete_run", "params": {"run_id": 2}, "id": 1}
+        rpc_other = (await harness.client.post("/rpc", json=body, headers=ada)).json()
+        body["params"] = {"run_id": 1}
+        rpc_own = (await harness.client.post("/rpc", json=body, headers=ada)).json()
+    assert (own.status_code, own.json()) == (200, {"id": 1, "owner": "ada"})
+    assert others.status_code == missing.status_code == 404
+    assert others.json()["detail"] == "no run 2"
+    assert {k: v for k, v in others.json().items() if k not in {"detail", "instance"}} == {
+        k: v for k, v in missing.json().items() if k not in {"detail", "instance"}
+    }
+    assert rpc_other["error"]["code"] == -32040  # the command's field, read by the check
+    assert "result" in rpc_own
+    assert deleted == [1]  # the handler never ran for someone else's run
+
+
+async def test_a_check_shares_the_calls_scope_with_its_handler():
+    RunsReader.made = 0
+    async with atoll.testing.run(owned_runs([]), argv=jwt_argv()) as harness:
+        assert (await harness.client.get("/runs/1", headers=headers_of("writer"))).is_success
+    assert RunsReader.made == 1  # one reader for the check and the handler
+
+
+async def test_a_check_asking_for_what_nothing_gives_is_refused_when_the_service_starts():
+    async def strange(nothing_of_the_kind: int) -> bool:
+        return True
+
+    service = atoll.Service("runs")
+
+    @service.rpc(policy=allow(check=strange))
+    async def guarded() -> str:
+        return "x"
+
+    with pytest.raises(ConfigError, match="asks for 'nothing_of_the_kind', which a call of it"):
+        async with atoll.testing.run(service, argv=jwt_argv()):
+            pass

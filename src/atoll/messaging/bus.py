@@ -36,6 +36,7 @@ from atoll.errors import (
     ScopeError,
     TooManyConflictsError,
 )
+from atoll.kernel.container import ScopedContainer
 from atoll.kernel.providers import Scope
 from atoll.messaging.conflicts import retrying_conflicts
 from atoll.messaging.context import Request, Response, request_of_call, response_of_call
@@ -118,8 +119,11 @@ class Call:
     events: list[object] = field(default_factory=list)
 
 
-Authorize: TypeAlias = Callable[[Handler, Policy, Delivery], Awaitable[None]]
-"""``await authorize(handler, policy, delivery)``: returns if the call may run, raises if not."""
+Authorize: TypeAlias = Callable[
+    [Handler, Policy, Delivery, dict[str, Any], ScopedContainer], Awaitable[None]
+]
+"""``await authorize(handler, policy, delivery, arguments, scope)``: returns if the call may
+run, in the call's scope, before the handler's dependencies are made; raises if not."""
 
 Next: TypeAlias = Callable[[Call], Awaitable[Any]]
 Middleware: TypeAlias = Callable[[Call, Next], Awaitable[Any]]
@@ -215,6 +219,8 @@ class MessageBus:
         self._signatures = {handler: handler.signature(provided) for handler in self.handlers}
         policies = {handler: self._policy_of(handler) for handler in self.handlers}
         self._policies = {handler: policy for handler, policy in policies.items() if policy}
+        for handler, policy in self._policies.items():
+            policy.prepare(handler, provided)
         if self._policies and self.authorize is None:
             first = next(iter(self._policies))
             raise ConfigError(
@@ -394,10 +400,6 @@ class MessageBus:
         """
         if handler in self._direct:
             return await handler.function(**arguments), []
-        policy = self._policies.get(handler)
-        if policy is not None and self.authorize is not None:  # bind() checked it is set
-            delivery = seeds.get(Delivery, NO_DELIVERY) if seeds else NO_DELIVERY
-            await self.authorize(handler, policy, delivery)
         call = Call(handler, arguments, seeds or {})
         return await self._through_middleware(call), call.events
 
@@ -431,6 +433,10 @@ class MessageBus:
             scope.seed(Events, events)
             for tp, instance in call.seeds.items():
                 scope.seed(tp, instance)
+            policy = self._policies.get(handler)
+            if policy is not None and self.authorize is not None:  # bind() checked it is set
+                delivery = call.seeds.get(Delivery, NO_DELIVERY)
+                await self.authorize(handler, policy, delivery, call.arguments, scope)
             arguments = call.arguments
             if signature.dependencies:
                 arguments = {**arguments, **await scope.afill(signature.dependencies)}

@@ -70,6 +70,17 @@ class Policy(Protocol):
         """What it asks for, in a few words: ``scopes runs:read; roles admin``."""
         ...
 
+    def prepare(self, handler: Handler, provided: Collection[Key]) -> None:
+        """Get ready to judge calls of ``handler``, in a container providing ``provided``.
+
+        The bus calls it for each handler with the policy, as it is bound.
+
+        Raises:
+            ConfigError: a function it calls needs what neither the container nor a call
+                of ``handler`` gives.
+        """
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Input:

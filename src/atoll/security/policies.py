@@ -25,30 +25,36 @@ JSON-RPC -32012); one that proved who it is, :class:`~atoll.errors.ForbiddenErro
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+import typing
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from atoll.errors import ConfigError, ForbiddenError, UnauthenticatedError
+from atoll.errors import ConfigError, ForbiddenError, ProviderError, UnauthenticatedError
 from atoll.messaging.context import current_call
+from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.messaging.signing import SIGNED_BY
 from atoll.security.auth import identity_of_call
 from atoll.security.identity import Identity
 
 if TYPE_CHECKING:
+    from atoll.kernel.container import ScopedContainer
+    from atoll.kernel.providers import Key
     from atoll.messaging.envelope import Delivery
-    from atoll.messaging.handlers import Handler, Policy
+    from atoll.messaging.handlers import Policy, Signature
     from atoll.security.auth import Authenticator
 
-__all__ = ["DENY", "Allow", "Authorizer", "allow"]
+__all__ = ["DENY", "Allow", "Authorizer", "PolicedCall", "allow"]
 
-Check = Callable[[Identity], bool | Awaitable[bool]]
+Check = Callable[..., bool | Awaitable[bool]]
+"""A function of the caller's identity, or of the call's arguments and dependencies."""
 
 
 class Allow:
     """A policy: who may run a handler; every condition given must hold. See :func:`allow`."""
 
-    __slots__ = ("check", "claims", "roles", "scopes", "services")
+    __slots__ = ("_plan", "check", "claims", "roles", "scopes", "services")
 
     def __init__(
         self,
@@ -66,9 +72,48 @@ class Allow:
         if check is not None and not callable(check):
             raise ConfigError(f"check must be a function of the Identity; got {check!r:.60}")
         self.check = check
+        self._plan: Signature | None = None
+        """A check's parameters, once prepared: ``None`` for a function of the identity."""
 
-    async def permits(self, identity: Identity, sender: str | None = None) -> bool:
-        """Whether ``identity`` (or, for a delivered message, ``sender``) may run it."""
+    def prepare(self, handler: Handler, provided: Collection[Key]) -> None:
+        """Split a check's parameters between the call's inputs and the container's.
+
+        A check of one parameter, unannotated or an :class:`Identity`, is given the caller's
+        identity; any other is called as a handler is: each parameter the container
+        provides (the identity, a repository, a reader...) from the call's scope, each other
+        from the call of ``handler``: an argument by name, or a field of its message.
+
+        Raises:
+            ConfigError: the check's parameters cannot be told apart (no type hints), or
+                one is neither provided nor given by a call of ``handler``.
+        """
+        check = self.check
+        if check is None or _of_the_identity(check):
+            return
+        name = getattr(check, "__name__", "check")
+        if self._plan is None:
+            try:
+                self._plan = Handler(check, HandlerKind.RPC, name, "policy").signature(provided)
+            except ProviderError as error:
+                raise ConfigError(
+                    f"the check {name}() of a policy cannot be called: {error}"
+                ) from None
+        given = _given_by(handler, provided)
+        for item in self._plan.inputs:
+            if item.required and item.name not in given:
+                raise ConfigError(
+                    f"the check {name}() of the policy of {handler.label} asks for "
+                    f"{item.name!r}, which a call of it does not give: name a parameter of "
+                    "the handler, a field of its message, or a type the container provides"
+                )
+
+    async def permits(
+        self, identity: Identity, sender: str | None = None, call: PolicedCall | None = None
+    ) -> bool:
+        """Whether ``identity`` (or, for a delivered message, ``sender``) may run it.
+
+        ``call``: the call judged, which a check of more than the identity reads.
+        """
         if not identity.has_scopes(*self.scopes) or not identity.has_roles(*self.roles):
             return False
         if any(not _holds(identity.claims.get(k), v) for k, v in self.claims.items()):
@@ -76,7 +121,12 @@ class Allow:
         if self.services and _calling_service(identity, sender) not in self.services:
             return False
         if self.check is not None:
-            verdict = self.check(identity)
+            if self._plan is None:
+                verdict = self.check(identity)
+            elif call is None:
+                raise ConfigError(f"{self!r} judges a call, and none was given")
+            else:
+                verdict = self.check(**await call.arguments_of(self._plan))
             if inspect.isawaitable(verdict):
                 verdict = await verdict
             return verdict is True
@@ -101,6 +151,51 @@ class Allow:
         return f"allow({self.describe()})"
 
 
+class PolicedCall:
+    """The call a policy judges: its handler's arguments, and its scope.
+
+    Args:
+        handler: the handler called.
+        arguments: the caller's inputs, by parameter name (a message handler's message
+            under its first parameter's name).
+        scope: the call's scope, which the handler's own dependencies come from too.
+    """
+
+    __slots__ = ("arguments", "handler", "scope")
+
+    def __init__(self, handler: Handler, arguments: dict[str, Any], scope: ScopedContainer) -> None:
+        self.handler = handler
+        self.arguments = arguments
+        self.scope = scope
+
+    async def arguments_of(self, plan: Signature) -> dict[str, Any]:
+        """A check's arguments: its inputs from the call, its dependencies from the scope.
+
+        Raises:
+            ConfigError: an input the call does not have, by name nor as a message field.
+        """
+        given = {}
+        message = (
+            next(iter(self.arguments.values()), None) if self.handler.kind.takes_message else None
+        )
+        for item in plan.inputs:
+            if item.name in self.arguments:
+                given[item.name] = self.arguments[item.name]
+            elif message is not None and hasattr(message, item.name):
+                given[item.name] = getattr(message, item.name)
+            elif not item.required:
+                continue
+            else:
+                raise ConfigError(
+                    f"a policy's check asks for {item.name!r}, which {self.handler.label} is "
+                    "not called with: name a parameter of the handler, a field of its message, "
+                    "or a type the container provides"
+                )
+        if plan.dependencies:
+            given.update(await self.scope.afill(plan.dependencies))
+        return given
+
+
 class _Deny:
     """The policy of a service refusing by default: nobody, for a handler declaring none."""
 
@@ -110,9 +205,13 @@ class _Deny:
         self,
         identity: Identity,  # noqa: ARG002 - nobody is permitted
         sender: str | None = None,  # noqa: ARG002
+        call: PolicedCall | None = None,  # noqa: ARG002
     ) -> bool:
         """Nobody."""
         return False
+
+    def prepare(self, handler: Handler, provided: Collection[Key]) -> None:
+        """Nothing to prepare."""
 
     def describe(self) -> str:
         """Why nobody may."""
@@ -169,8 +268,19 @@ class Authorizer:
     def __init__(self, authenticator: Authenticator) -> None:
         self.authenticator = authenticator
 
-    async def authorize(self, handler: Handler, policy: Policy, delivery: Delivery) -> None:
+    async def authorize(
+        self,
+        handler: Handler,
+        policy: Policy,
+        delivery: Delivery,
+        arguments: dict[str, Any],
+        scope: ScopedContainer,
+    ) -> None:
         """Return if the caller may run ``handler``; raise if ``policy`` refuses it.
+
+        It runs in the call's scope, before the handler's own dependencies are made. A
+        check may raise an error of its own instead of refusing, such as the one the
+        handler raises for what does not exist: its caller then cannot tell the two apart.
 
         Raises:
             UnauthenticatedError: the caller proved nothing (a call), and the policy asks
@@ -185,7 +295,9 @@ class Authorizer:
         else:
             identity = await self.authenticator.identify(context)
         permits = getattr(policy, "permits", None)
-        if permits is not None and await permits(identity, sender):
+        if permits is not None and await permits(
+            identity, sender, PolicedCall(handler, arguments, scope)
+        ):
             return
         wanted = policy.describe()
         if delivery.message_id is not None and context is None:
@@ -199,6 +311,27 @@ class Authorizer:
                 f"{handler.name} needs {wanted}: send a token as Authorization: Bearer <token>"
             )
         raise ForbiddenError(f"{handler.name} needs {wanted}")
+
+
+def _given_by(handler: Handler, provided: Collection[Key]) -> set[str]:
+    """The names a call of ``handler`` gives: its inputs, and its message's fields."""
+    names = {item.name for item in handler.signature(provided).inputs}
+    if handler.message is not None:
+        with contextlib.suppress(Exception):  # a message type without hints has no fields
+            names |= set(typing.get_type_hints(handler.message))
+    return names
+
+
+def _of_the_identity(check: Callable[..., object]) -> bool:
+    """Whether ``check`` takes the identity alone: one parameter, unannotated or Identity."""
+    try:
+        parameters = list(inspect.signature(check).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: given the identity
+        return True
+    if len(parameters) != 1:
+        return False
+    annotation = parameters[0].annotation
+    return annotation in (inspect.Parameter.empty, Identity, "Identity", "atoll.Identity")
 
 
 def _sender(delivery: Delivery) -> str | None:

@@ -37,6 +37,7 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   ├── CredentialsRefusedError                 a token endpoint refused this client
     │   └── UnverifiedMessageError                  a message's signature is missing or wrong
     ├── ForbiddenError(PermissionError)         the caller is known, and may not do this
+    ├── ServerOwnedFieldError(ValueError)       a caller set a field only the server sets
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
@@ -70,6 +71,7 @@ __all__ = [
     "RemoteUnavailableError",
     "ScopeError",
     "ScopeMismatchError",
+    "ServerOwnedFieldError",
     "ShuttingDownError",
     "TargetError",
     "TaskFailedError",
@@ -347,3 +349,19 @@ class ForbiddenError(AtollError, PermissionError):
     role, a claim or the calling service is missing. A delivered message whose handler's
     policy refuses its sender goes to the dead-letter queue at once, with this message.
     """
+
+
+class ServerOwnedFieldError(AtollError, ValueError):
+    """A caller set a field its handler's policy marks server-owned: answered 422 (-32602).
+
+    ``policy=atoll.allow(server_owned=["owner_id"])``: the server fills the field in (from
+    the caller's identity, say), and a caller giving it a value other than its default is
+    refused, naming it, before the handler runs (mass assignment).
+
+    Attributes:
+        field: the field's name.
+    """
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -541,3 +541,62 @@ async def test_a_check_asking_for_what_nothing_gives_is_refused_when_the_service
     with pytest.raises(ConfigError, match="asks for 'nothing_of_the_kind', which a call of it"):
         async with atoll.testing.run(service, argv=jwt_argv()):
             pass
+
+
+# -- mass assignment: fields only the server sets ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogRun:
+    meters: int
+    owner: str = ""
+    """Set by the server, from the caller's identity."""
+
+
+def logging_service(logged: list[tuple[int, str]]) -> atoll.Service:
+    service = atoll.Service("runs")
+
+    @service.command(LogRun, policy=allow(server_owned=["owner"]))
+    async def log_run(command: LogRun, identity: Identity) -> str:
+        logged.append((command.meters, identity.subject))
+        return identity.subject
+
+    return service
+
+
+async def test_a_caller_setting_a_server_owned_field_is_refused_naming_it_on_each_transport():
+    logged: list[tuple[int, str]] = []
+    async with atoll.testing.run(logging_service(logged), argv=jwt_argv()) as harness:
+        ada = headers_of("writer")
+        rest = await harness.client.post("/log-run", json={"meters": 5, "owner": "bo"}, headers=ada)
+        body = {"jsonrpc": "2.0", "method": "log_run", "params": {"meters": 5, "owner": "bo"}}
+        rpc = (await harness.client.post("/rpc", json={**body, "id": 1}, headers=ada)).json()
+        with harness.acting_as(identity_of("writer")):
+            with pytest.raises(atoll.errors.ServerOwnedFieldError) as in_process:
+                await harness.send(LogRun(5, owner="bo"))
+            assert await harness.send(LogRun(7)) == "ada"  # left out: served
+        served = await harness.client.post("/log-run", json={"meters": 9}, headers=ada)
+    assert (rest.status_code, rest.json()["detail"]) == (
+        422,
+        "owner is set by the server, not by the caller: leave it out of the call of log_run",
+    )
+    assert (rpc["error"]["code"], rpc["error"]["message"]) == (-32602, "Invalid params")
+    assert rpc["error"]["data"]["detail"].startswith("owner is set by the server")
+    assert in_process.value.field == "owner"
+    assert (served.status_code, served.json()) == (200, "ada")
+    assert logged == [(7, "ada"), (9, "ada")]  # refused calls never reached the handler
+
+
+@pytest.mark.parametrize(
+    ("owned", "said"),
+    [(["nobody"], "names 'nobody', which is no field"), (["meters"], "'meters' .* has no default")],
+)
+async def test_server_owned_fields_that_cannot_work_are_refused_at_start(owned, said):
+    service = atoll.Service("runs")
+
+    @service.command(LogRun, policy=allow(server_owned=owned))
+    async def log_run(command: LogRun) -> None: ...
+
+    with pytest.raises(ConfigError, match=said):
+        async with atoll.testing.run(service, argv=jwt_argv()):
+            pass

@@ -26,12 +26,19 @@ JSON-RPC -32012); one that proved who it is, :class:`~atoll.errors.ForbiddenErro
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from atoll.errors import ConfigError, ForbiddenError, ProviderError, UnauthenticatedError
+from atoll.errors import (
+    ConfigError,
+    ForbiddenError,
+    ProviderError,
+    ServerOwnedFieldError,
+    UnauthenticatedError,
+)
 from atoll.messaging.context import current_call
 from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.messaging.signing import SIGNED_BY
@@ -54,7 +61,7 @@ Check = Callable[..., bool | Awaitable[bool]]
 class Allow:
     """A policy: who may run a handler; every condition given must hold. See :func:`allow`."""
 
-    __slots__ = ("_plan", "check", "claims", "roles", "scopes", "services")
+    __slots__ = ("_plan", "check", "claims", "roles", "scopes", "server_owned", "services")
 
     def __init__(
         self,
@@ -64,7 +71,9 @@ class Allow:
         claims: Mapping[str, object] | None = None,
         services: Iterable[str] = (),
         check: Check | None = None,
+        server_owned: Iterable[str] = (),
     ) -> None:
+        self.server_owned = frozenset(_names(server_owned, "server_owned"))
         self.scopes = frozenset(_names(scopes, "scopes"))
         self.roles = frozenset(_names(roles, "roles"))
         self.claims = dict(claims or {})
@@ -87,6 +96,8 @@ class Allow:
             ConfigError: the check's parameters cannot be told apart (no type hints), or
                 one is neither provided nor given by a call of ``handler``.
         """
+        if self.server_owned:
+            _check_server_owned(handler, self.server_owned)
         check = self.check
         if check is None or _of_the_identity(check):
             return
@@ -143,6 +154,8 @@ class Allow:
             parts.append("claims " + ", ".join(f"{k}={v!r}" for k, v in self.claims.items()))
         if self.services:
             parts.append(f"the service {' or '.join(sorted(self.services))}")
+        if self.server_owned:
+            parts.append(f"server-owned {' '.join(sorted(self.server_owned))}")
         if self.check is not None:
             parts.append(f"{getattr(self.check, '__qualname__', 'a check')}()")
         return "; ".join(parts) or "an identity"
@@ -231,6 +244,7 @@ def allow(
     claims: Mapping[str, object] | None = None,
     services: Iterable[str] = (),
     check: Check | None = None,
+    server_owned: Iterable[str] = (),
 ) -> Allow:
     """A policy: callers holding every one of ``scopes`` and ``roles``, and so on.
 
@@ -244,14 +258,25 @@ def allow(
             message sent by it (the client that signed it, where the service takes signed
             messages only; else its ``sender`` header).
         check: a function of the caller's :class:`~atoll.security.identity.Identity`,
-            plain or ``async``, that returns ``True`` to allow.
+            plain or ``async``, that returns ``True`` to allow; or of the call's arguments
+            and dependencies (see :meth:`Allow.prepare`), for an object-level rule.
+        server_owned: fields of the message (or body) that the server fills in, such as
+            the owner: a call giving one a value other than its default is refused with
+            :class:`~atoll.errors.ServerOwnedFieldError` (422).
 
     ``allow()`` with nothing asks for an authenticated caller alone.
 
     Raises:
         ConfigError: a name that is not a non-empty string, or a check that is not callable.
     """
-    return Allow(scopes, roles=roles, claims=claims, services=services, check=check)
+    return Allow(
+        scopes,
+        roles=roles,
+        claims=claims,
+        services=services,
+        check=check,
+        server_owned=server_owned,
+    )
 
 
 class Authorizer:
@@ -298,6 +323,9 @@ class Authorizer:
         if permits is not None and await permits(
             identity, sender, PolicedCall(handler, arguments, scope)
         ):
+            owned = getattr(policy, "server_owned", None)
+            if owned:
+                _refuse_server_owned(handler, owned, arguments)
             return
         wanted = policy.describe()
         if delivery.message_id is not None and context is None:
@@ -311,6 +339,63 @@ class Authorizer:
                 f"{handler.name} needs {wanted}: send a token as Authorization: Bearer <token>"
             )
         raise ForbiddenError(f"{handler.name} needs {wanted}")
+
+
+def _field_defaults(value: object) -> dict[str, object]:
+    """The fields of a dataclass instance or type that have a default, with it."""
+    if not dataclasses.is_dataclass(value):
+        return {}
+    defaults: dict[str, object] = {}
+    for item in dataclasses.fields(value):
+        if item.default is not dataclasses.MISSING:
+            defaults[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            defaults[item.name] = item.default_factory()
+    return defaults
+
+
+def _check_server_owned(handler: Handler, owned: frozenset[str]) -> None:
+    """Refuse server-owned names that are no field with a default of what ``handler`` takes.
+
+    Raises:
+        ConfigError: a name is no field of its message (or a dataclass parameter), or
+            one without a default, which a caller could not leave out.
+    """
+    types: list[Any] = [handler.message] if handler.message is not None else []
+    types += [
+        hint
+        for name, hint in typing.get_type_hints(handler.function).items()
+        if name != "return" and isinstance(hint, type) and dataclasses.is_dataclass(hint)
+    ]
+    fields = {item.name for kind in types for item in dataclasses.fields(kind)}
+    defaults = {name for kind in types for name in _field_defaults(kind)}
+    for name in sorted(owned):
+        if name not in fields:
+            raise ConfigError(
+                f"server_owned names {name!r}, which is no field of what {handler.label} "
+                "takes: name a field of its message or of its body's dataclass"
+            )
+        if name not in defaults:
+            raise ConfigError(
+                f"server-owned field {name!r} of what {handler.label} takes has no default, "
+                "so a caller could never leave it out: give it one (the server fills it in)"
+            )
+
+
+def _refuse_server_owned(
+    handler: Handler, owned: frozenset[str], arguments: dict[str, Any]
+) -> None:
+    """Raise if an argument sets a server-owned field to anything but its default."""
+    for value in arguments.values():
+        if isinstance(value, type):
+            continue
+        for name, default in _field_defaults(value).items():
+            if name in owned and getattr(value, name) != default:
+                raise ServerOwnedFieldError(
+                    f"{name} is set by the server, not by the caller: leave it out of the "
+                    f"call of {handler.name}",
+                    name,
+                )
 
 
 def _given_by(handler: Handler, provided: Collection[Key]) -> set[str]:

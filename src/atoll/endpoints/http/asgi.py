@@ -35,7 +35,7 @@ from atoll.endpoints.http.requests import (
 from atoll.endpoints.http.responses import send_bytes, send_empty, send_json, send_problem
 from atoll.endpoints.http.rest import RestEndpoint
 from atoll.endpoints.http.routing import Router
-from atoll.errors import AuthenticationError, ConfigError
+from atoll.errors import AuthenticationError, ConfigError, ServerOwnedFieldError
 from atoll.messaging.context import CallContext, enter, leave
 from atoll.security.auth import reads_call_context
 
@@ -259,6 +259,8 @@ class HttpApp:
         return serve
 
     def _failure(self, error: Exception, scope: Scope) -> HTTPError:
+        if isinstance(error, ServerOwnedFieldError):  # the body is invalid, as for a bad type
+            return HTTPError(422, str(error))
         fault = self.api.faults.describe(error)
         if fault is not None:
             # A problem's "type" is a URI naming the kind of problem (RFC 9457, 3.1.1), which

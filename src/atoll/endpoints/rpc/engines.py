@@ -16,6 +16,7 @@ from atoll.endpoints.fields import message_fields
 from atoll.endpoints.rpc.jsonrpc import InvalidParamsError, JsonRpc
 from atoll.endpoints.rpc.methods import Param, RpcMethod
 from atoll.endpoints.shown import showing, shown
+from atoll.errors import ServerOwnedFieldError
 from atoll.messaging.context import CallContext, Request, Response, current_call, enter, leave
 
 if TYPE_CHECKING:
@@ -102,6 +103,20 @@ def rpc_engine(
     )
 
 
+def _server_owned_as_invalid_params(
+    call: Callable[[dict[str, Any]], Awaitable[Any]],
+) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+    """``call``, a server-owned field set by the caller answered as invalid params (-32602)."""
+
+    async def checked(arguments: dict[str, Any]) -> Any:
+        try:
+            return await call(arguments)
+        except ServerOwnedFieldError as error:
+            raise InvalidParamsError(str(error), f"$.{error.field}") from error
+
+    return checked
+
+
 def _rpc_method(
     name: str, handler: Handler, bus: MessageBus, authenticator: Authenticator | None
 ) -> RpcMethod:
@@ -126,6 +141,8 @@ def _rpc_method(
         call = _apart(call)
     if authenticator is not None:  # outside: a batch's members share one authentication
         call = authenticator.guard(handler, bus, call)
+    if bus.policy_of(handler) is not None:
+        call = _server_owned_as_invalid_params(call)
     shown_as = shown(handler.returns)
     return RpcMethod(
         name=name,

@@ -600,3 +600,32 @@ async def test_server_owned_fields_that_cannot_work_are_refused_at_start(owned, 
     with pytest.raises(ConfigError, match=said):
         async with atoll.testing.run(service, argv=jwt_argv()):
             pass
+
+
+# -- who may call, as the documents and `atoll routes` say ---------------------------------------
+
+
+async def test_openapi_and_openrpc_say_who_may_call_each_operation(served):
+    harness, _ = served
+    openapi = (await harness.client.get("/openapi.json")).json()
+    discover = {"jsonrpc": "2.0", "method": "rpc.discover", "id": 1}
+    openrpc = (await harness.client.post("/rpc", json=discover)).json()["result"]
+    assert openapi["paths"]["/runs"]["get"]["x-atoll-policy"] == "scopes runs:read"
+    by_name = {method["name"]: method for method in openrpc["methods"]}
+    assert by_name["close_week"]["x-atoll-policy"] == "roles admin"
+    assert by_name["for_stats"]["x-atoll-policy"] == "the service stats"
+    assert "x-atoll-policy" not in by_name["open_to_all"]
+
+
+def test_atoll_routes_says_who_may_call_each_route_and_method():
+    from atoll.cli.routes import describe_routes  # noqa: PLC0415 - the command's own function
+    from atoll.service.composition import compose_target  # noqa: PLC0415
+
+    service = club()
+    text = describe_routes(compose_target(service, serve=False), [service])
+    lines = {line.split()[0] + " " + line.split()[1]: line for line in text.splitlines() if line}
+    assert lines["GET /runs"].endswith("scopes runs:read"), text
+    section = text.split("JSON-RPC methods\n")[1].split("\n\n")[0]
+    rpc = {line.split()[0]: line for line in section.splitlines()}
+    assert rpc["close_week"].endswith("roles admin"), text
+    assert rpc["open_to_all"].endswith("str"), text  # no policy: nothing said

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from atoll.endpoints.api import Api
     from atoll.endpoints.rpc.methods import Param
+    from atoll.messaging.handlers import Handler
 
 __all__ = ["describe_routes", "routes", "type_name"]
 
@@ -119,23 +120,50 @@ def _api(app: App, services: Sequence[ServiceDefinition]) -> Api | None:
 
 def _rest_section(api: Api | None, services: Sequence[ServiceDefinition]) -> str:
     rows = [
-        (route.method, route.path, _function_name(route.handler.function), route.handler.service)
+        (
+            route.method,
+            route.path,
+            _function_name(route.handler.function),
+            route.handler.service,
+            _who(route.handler),
+        )
         for route in (api.routes if api is not None else ())
     ]
     rows += [
-        ("*", f"{prefix}/...", f"mounted {_function_name(mounted)}", service.name)
+        ("*", f"{prefix}/...", f"mounted {_function_name(mounted)}", service.name, "")
         for service in services
         for prefix, mounted in service.mounts
     ]
-    return _section("REST routes", ("METHOD", "PATH", "HANDLER", "SERVICE"), rows)
+    return _section("REST routes", ("METHOD", "PATH", "HANDLER", "SERVICE", "WHO"), _told(rows))
 
 
 def _rpc_section(api: Api | None, bus: MessageBus | None) -> str:
     methods = rpc_methods(api.methods, bus) if api is not None and bus is not None else []
+    handlers = {method.name: method.handler for method in (api.methods if api else ())}
     rows = [
-        (method.name, _parameters(method.params), type_name(method.result)) for method in methods
+        (
+            method.name,
+            _parameters(method.params),
+            type_name(method.result),
+            _who(handlers[method.name]) if method.name in handlers else "",
+        )
+        for method in methods
     ]
-    return _section("JSON-RPC methods", ("METHOD", "PARAMETERS", "RESULT"), rows)
+    return _section("JSON-RPC methods", ("METHOD", "PARAMETERS", "RESULT", "WHO"), _told(rows))
+
+
+def _told(rows: Sequence[tuple[str, ...]]) -> Sequence[tuple[str, ...]]:
+    """``rows`` without their last column (who may call) when it says nothing in any row."""
+    if any(row[-1] for row in rows):
+        return rows
+    return [row[:-1] for row in rows]
+
+
+def _who(handler: Handler) -> str:
+    """Who may call ``handler`` as declared: its policy, ``public``, or blank for the service's."""
+    if handler.policy is not None:
+        return handler.policy.describe()
+    return "public" if handler.public else ""
 
 
 def _message_section(bus: MessageBus | None) -> str:
@@ -155,6 +183,7 @@ def _message_section(bus: MessageBus | None) -> str:
 def _section(title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     if not rows:
         return f"{title}\n{_NONE}"
+    header = header[: len(rows[0])]
     table = [header, *rows]
     widths = [max(len(row[column]) for row in table) for column in range(len(header))]
     lines = [

@@ -18,9 +18,13 @@ if TYPE_CHECKING:
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.handlers import Handler
 
-__all__ = ["Api", "Method", "Route", "Wrapper", "kebab", "snake"]
+__all__ = ["POLICY_EXTENSION", "Api", "Method", "Route", "Wrapper", "kebab", "snake"]
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+POLICY_EXTENSION = "x-atoll-policy"
+"""The member of an OpenAPI operation or OpenRPC method saying who may call it, in a few
+words (``scopes runs:read``): the others are refused (401, or 403 and JSON-RPC -32013)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from atoll.endpoints.api import POLICY_EXTENSION
 from atoll.endpoints.http.problems import PROBLEM_JSON
 from atoll.endpoints.shown import shown
 from atoll.errors import AuthenticationError, ForbiddenError
@@ -130,6 +131,8 @@ def _operation(
             policed=endpoint.policed,
         )
     )
+    if endpoint.policy:  # who may call it: others are refused (401 or 403)
+        operation[POLICY_EXTENSION] = endpoint.policy
     if endpoint.guarded:  # a bearer token, needed or (when anonymous calls are served) not
         operation["security"] = [{_BEARER: []}] if endpoint.needs_identity else [{}, {_BEARER: []}]
     operation["responses"] = responses

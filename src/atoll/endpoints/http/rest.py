@@ -109,7 +109,10 @@ class RestEndpoint:
             and (authenticator.required and not handler.public)
         )
         """Whether a call without credentials is refused."""
-        self.policed = authenticator is not None and bus.policy_of(handler) is not None
+        policy = bus.policy_of(handler) if authenticator is not None else None
+        self.policy = "" if policy is None else policy.describe()
+        """Who may call it, in a few words, when a policy judges its calls."""
+        self.policed = policy is not None
         """Whether a policy judges its calls (the API documents list 403 for it)."""
         if authenticator is not None:
             call = authenticator.guard(handler, bus, call)

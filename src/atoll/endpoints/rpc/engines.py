@@ -156,7 +156,14 @@ def _rpc_method(
         result=shown_as.type,
         summary=handler.summary,
         description=handler.description,
+        policy=_policy_of(bus, handler),
     )
+
+
+def _policy_of(bus: MessageBus, handler: Handler) -> str:
+    """Who may call ``handler``, in a few words; ``""`` for whoever the service serves."""
+    policy = bus.policy_of(handler)
+    return "" if policy is None else policy.describe()
 
 
 def _apart(call: _Call) -> _Call:

@@ -61,3 +61,5 @@ class RpcMethod:
     """The first line of the docstring."""
     description: str = ""
     """The rest of the docstring."""
+    policy: str = ""
+    """Who may call it, in a few words, when a policy says (``scopes runs:read``)."""

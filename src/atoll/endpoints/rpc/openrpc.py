@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from atoll.endpoints.api import POLICY_EXTENSION
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -80,6 +82,8 @@ def _method(method: RpcMethod, params: list[dict[str, Any]], result: dict[str, A
         _param(param, schema) for param, schema in zip(method.params, params, strict=True)
     ]
     entry["result"] = {"name": "result", "schema": result}
+    if method.policy:  # who may call it: others are refused (JSON-RPC -32012 or -32013)
+        entry[POLICY_EXTENSION] = method.policy
     if any(param.required and not param.positional for param in method.params):
         # A required keyword-only parameter cannot be given in an array ("either" is the default).
         entry["paramStructure"] = "by-name"

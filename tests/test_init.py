@@ -61,6 +61,7 @@ def test_all_is_sorted_and_holds_exactly_the_daily_names():
         "acting_as",
         "allow",
         "inject",
+        "limit",
         "main",
         "message",
         "option",

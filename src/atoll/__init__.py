@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from atoll.persistence.unit_of_work import UnitOfWork
     from atoll.security.auth import acting_as
     from atoll.security.identity import Identity
+    from atoll.security.limits import limit
     from atoll.security.policies import allow
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "acting_as",
     "allow",
     "inject",
+    "limit",
     "main",
     "message",
     "option",
@@ -82,6 +84,7 @@ _LAZY = {
     "Identity": "atoll.security.identity",
     "acting_as": "atoll.security.auth",
     "allow": "atoll.security.policies",
+    "limit": "atoll.security.limits",
     "Request": "atoll.messaging.context",
     "Response": "atoll.messaging.context",
     "MessageBus": "atoll.messaging.bus",

@@ -38,6 +38,7 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   └── UnverifiedMessageError                  a message's signature is missing or wrong
     ├── ForbiddenError(PermissionError)         the caller is known, and may not do this
     ├── ServerOwnedFieldError(ValueError)       a caller set a field only the server sets
+    ├── RateLimitedError                        a caller went over a rate limit
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
@@ -67,6 +68,7 @@ __all__ = [
     "NoHandlerError",
     "PersistenceError",
     "ProviderError",
+    "RateLimitedError",
     "RemoteError",
     "RemoteUnavailableError",
     "ScopeError",
@@ -365,3 +367,29 @@ class ServerOwnedFieldError(AtollError, ValueError):
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class RateLimitedError(AtollError):
+    """A call went over a rate limit: answered 429 with ``Retry-After`` (JSON-RPC -32015).
+
+    The handler never ran. The message names the limit; ``retry_after`` says when a call
+    may be served again.
+
+    Attributes:
+        retry_after: whole seconds until the limit lets a call through again.
+        policy: the limit's rates, as declared (``10/second; 1000/hour``).
+        name: the limit's name, in the ``RateLimit-Policy`` header.
+        window: the seconds of the window that refused the call.
+        quota: the calls that window lets through.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: int, policy: str, name: str, window: int, quota: int
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.policy = policy
+        self.name = name
+        self.window = window
+        self.quota = quota
+        self.fault_data = {"retry_after": retry_after}

@@ -63,6 +63,7 @@ async def serve(app: ASGIApp, sock: socket.socket) -> _Running:
         access_log=False,
         log_config=None,
         server_header=False,
+        proxy_headers=False,  # atoll reads them, from --server-trusted-proxies alone
     )
     server = _Server(config)
     task = asyncio.create_task(_run(server, sock), name="uvicorn")

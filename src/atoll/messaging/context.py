@@ -63,33 +63,64 @@ class Headers(Mapping[str, str]):
     value of a repeated header apart.
     """
 
-    __slots__ = ("_joined", "_pairs")
+    __slots__ = ("_joined", "_pairs", "_raw")
+    _joined: dict[str, str] | None
+    _pairs: list[tuple[str, str]]
+    _raw: Iterable[tuple[bytes, bytes]] | None
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        self._raw = None
         self._pairs = [(name.lower(), value) for name, value in pairs]
+        self._joined = self._join()
+
+    @classmethod
+    def of_http(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """The headers of an ASGI scope, decoded (as Latin-1) when first read.
+
+        A handler that reads no header, and a call judged by the client's address alone (a
+        rate limit per ip), never pay for decoding them.
+        """
+        headers = cls.__new__(cls)
+        headers._raw = raw  # noqa: SLF001 - made here, decoded by _load
+        headers._pairs = []  # noqa: SLF001
+        headers._joined = None  # noqa: SLF001
+        return headers
+
+    def _join(self) -> dict[str, str]:
         joined: dict[str, str] = {}
         for name, value in self._pairs:
             joined[name] = f"{joined[name]}, {value}" if name in joined else value
-        self._joined = joined
+        return joined
+
+    def _load(self) -> dict[str, str]:
+        if self._joined is None:
+            raw = self._raw or ()
+            self._pairs = [
+                (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw
+            ]
+            self._joined = self._join()
+        return self._joined
 
     def __getitem__(self, name: str) -> str:
-        return self._joined[name.lower()]
+        return self._load()[name.lower()]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._joined
+        return isinstance(name, str) and name.lower() in self._load()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._joined)
+        return iter(self._load())
 
     def __len__(self) -> int:
-        return len(self._joined)
+        return len(self._load())
 
     def getlist(self, name: str) -> list[str]:
         """Every value of the header ``name``, in the order they came; ``[]`` without one."""
+        self._load()
         wanted = name.lower()
         return [value for key, value in self._pairs if key == wanted]
 
     def __repr__(self) -> str:
+        self._load()
         return f"Headers({self._pairs!r})"
 
 

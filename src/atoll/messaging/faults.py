@@ -98,7 +98,7 @@ class FaultMap:
                     code=rule.code,
                     title=rule.title,
                     detail=str(error) or rule.title,
-                    data={"type": type(error).__name__},
+                    data={"type": type(error).__name__, **getattr(error, "fault_data", {})},
                 )
         return None
 

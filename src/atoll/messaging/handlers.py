@@ -118,6 +118,7 @@ class Handler:
         public: whether anonymous callers are served even where the service refuses them.
         policy: who may run it (``atoll.allow(...)``); ``None`` for whoever the service
             serves.
+        limits: how often a caller may run it (``atoll.limit(...)``, each).
     """
 
     function: Callable[..., Any]
@@ -127,6 +128,7 @@ class Handler:
     message: type | None = None
     public: bool = False
     policy: Policy | None = None
+    limits: tuple[Any, ...] = ()
     is_async: bool = field(init=False)
     returns: Any = field(init=False)
     summary: str = field(init=False)

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
     from atoll.security.api_tokens import ApiTokens
+    from atoll.security.limits import Limiter
     from atoll.security.tokens import TokenVerifier
 
 __all__ = [
@@ -135,6 +136,7 @@ class Authenticator:
         verifier: verifies bearer tokens; ``None`` when no issuer is configured, and a
             bearer token is then no credential of this service (the call is anonymous).
         api_tokens: the service's API tokens, read when ``options.api_tokens`` is on.
+        limiter: judges the rate limits of each call a transport brings, as it guards it.
     """
 
     def __init__(
@@ -143,11 +145,13 @@ class Authenticator:
         realm: str,
         verifier: TokenVerifier | None = None,
         api_tokens: ApiTokens | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.options = options
         self.realm = realm
         self.verifier = verifier
         self.api_tokens = api_tokens if options.api_tokens else None
+        self.limiter = limiter
 
     async def start(self) -> None:
         """Start the verifier (a JWT verifier loads its keys, and fetches its JWKS)."""
@@ -179,19 +183,33 @@ class Authenticator:
             or bus.asks_for(handler, Identity)
         )
 
-    def guard(self, handler: Handler, bus: MessageBus, call: Any) -> Any:
-        """``call`` (of ``handler``), authenticated first where :meth:`guards` says so.
+    def limits(self, handler: Handler) -> bool:
+        """Whether a rate limit counts the calls of ``handler`` (its own, or its service's)."""
+        return self.limiter is not None and self.limiter.counts(handler)
 
-        The transport must have set the call's context (its request); without one (a call
-        in the process that carried none) the call is anonymous.
+    def guard(self, handler: Handler, bus: MessageBus, call: Any) -> Any:
+        """``call`` (of ``handler``), counted and authenticated first as need be.
+
+        Its rate limits count it first (:meth:`limits`; not a call in the process), then
+        it is authenticated where :meth:`guards` says so. The transport must have set the
+        call's context (its request); without one (a call in the process that carried
+        none) the call is anonymous, and not counted. Counted here, before any scope is
+        opened, a limit costs a call no more than it must.
         """
-        if not self.guards(handler, bus):
+        guards, limiter = self.guards(handler, bus), self.limiter
+        if limiter is None or not limiter.counts(handler):
+            limiter = None
+        if not guards and limiter is None:
             return call
         needs = self.required and not handler.public
         identify = self.identify
+        identified = guards or (limiter is not None and limiter.needs_identity(handler))
 
         async def guarded(arguments: dict[str, Any]) -> Any:
-            identity = await identify(current_call())
+            context = current_call()
+            identity = await identify(context) if identified else ANONYMOUS
+            if limiter is not None and context is not None:
+                await limiter.check(handler, identity, context.request)
             if needs and not identity.authenticated:
                 raise UnauthenticatedError(
                     "this call needs credentials: send a token as Authorization: Bearer <token>"
@@ -300,7 +318,9 @@ def reads_call_context(
     """
     if bus.asks_for(handler, Request, Response):
         return True
-    return authenticator is not None and authenticator.guards(handler, bus)
+    return authenticator is not None and (
+        authenticator.guards(handler, bus) or authenticator.limits(handler)
+    )
 
 
 def authenticator_for(
@@ -310,25 +330,27 @@ def authenticator_for(
     api_tokens: ApiTokens | None = None,
     *,
     jwks_app_for: Callable[[str], Any] | None = None,
+    limiter: Limiter | None = None,
 ) -> Authenticator:
     """The authenticator ``options`` ask for: with a JWT verifier when an issuer is named.
 
     The verifier's state joins the readiness checks (a JWKS out of reach). ``api_tokens``
     are read when ``options.api_tokens`` is on. ``jwks_app_for`` gives the ASGI app of this
     process that serves a JWKS URL, when it does: that JWKS is read from it, without the
-    network.
+    network. ``limiter`` counts the calls of the handlers with rate limits.
 
     Raises:
         MissingDependencyError: the issuer is named and ``atoll[jwt]`` is not installed.
     """
     if not options.jwt.issuer:
-        return Authenticator(options, realm, api_tokens=api_tokens)
+        return Authenticator(options, realm, api_tokens=api_tokens, limiter=limiter)
     adapter = importlib.import_module("atoll.adapters.jwt")  # atoll[jwt], only when used
     authenticator = Authenticator(
         options,
         realm,
         adapter.verifier_for(options.jwt, app_for=jwks_app_for),
         api_tokens=api_tokens,
+        limiter=limiter,
     )
     readiness.add("auth", authenticator.ping)
     return authenticator

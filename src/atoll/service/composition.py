@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import os
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
@@ -40,6 +41,7 @@ from atoll.persistence.ports import Database
 from atoll.security.api_tokens import ApiTokens, ApiTokenStore, api_token_store_for
 from atoll.security.auth import Authenticator, AuthOptions, authenticator_for, identity_of_call
 from atoll.security.identity import Identity
+from atoll.security.limits import Limiter, LimitOptions, MemoryRateLimiter
 from atoll.security.policies import DENY, Authorizer
 from atoll.service.broker_link import install_broker
 from atoll.service.definition import ServiceDefinition
@@ -125,6 +127,7 @@ def compose(
     # A system keeps its API tokens in the first database of its services: see api_tokens.
     keeper = next((s.name for s in services if s.database_declaration is not None), None)
     _install_endpoints(app, api)
+    _install_limits(app, services)
     _install_api_tokens(app, keeper)
     app.options("clients", ClientOptions)
     prefix = app.env_prefix
@@ -153,6 +156,27 @@ def _authorize_on(bus: MessageBus, container: Container) -> None:
     bus.authorize = Authorizer(container.get(Authenticator)).authorize
 
 
+def _install_limits(app: App, services: Sequence[ServiceDefinition]) -> None:
+    """The ``[limits]`` options, and the :class:`Limiter` of the services' rate limits.
+
+    Counted in the process's memory, or, for a Redis storage, by the rate limiting adapter
+    (``atoll[limits]``), loaded then alone.
+    """
+    app.options("limits", LimitOptions)
+    shared = {service.name: tuple(service.limits) for service in services if service.limits}
+    declared = bool(shared) or any(h.limits for s in services for h in s.handlers)
+
+    def limiter(options: LimitOptions) -> Limiter:
+        if not declared or not options.enabled:
+            return Limiter(None, shared)
+        if options.storage.startswith("memory://"):
+            return Limiter(MemoryRateLimiter(options.strategy), shared)
+        adapter = importlib.import_module("atoll.adapters.limits")  # atoll[limits], for Redis
+        return Limiter(adapter.LimitsRateLimiter(options.storage, options.strategy), shared)
+
+    app.provide(limiter)
+
+
 def _install_endpoints(app: App, api: Api) -> None:
     """The options and providers of the endpoints serving ``api``: HTTP, JSON-RPC, identity."""
     app.options("server", ServerOptions)
@@ -163,12 +187,18 @@ def _install_endpoints(app: App, api: Api) -> None:
     app.on_build(here.keep)
 
     def make_authenticator(
-        options: AuthOptions, readiness: Readiness, api_tokens: ApiTokens, server: ServerOptions
+        options: AuthOptions,
+        readiness: Readiness,
+        api_tokens: ApiTokens,
+        server: ServerOptions,
+        limiter: Limiter,
     ) -> Authenticator:
         def jwks_app_for(url: str) -> ServedHere | None:
             return here if serves_itself(url, server) else None
 
-        return authenticator_for(options, name, readiness, api_tokens, jwks_app_for=jwks_app_for)
+        return authenticator_for(
+            options, name, readiness, api_tokens, jwks_app_for=jwks_app_for, limiter=limiter
+        )
 
     def make_rpc_engines(
         bus: MessageBus, options: ServerOptions, authenticator: Authenticator

@@ -29,7 +29,7 @@ caller's or the container's depending on whether the container provides its type
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, overload
 
 from atoll.endpoints.api import METHODS, Api, Method, Route, Wrapper, kebab, snake
 from atoll.errors import (
@@ -40,6 +40,7 @@ from atoll.errors import (
     MalformedCredentialsError,
     OutOfRangeError,
     ProviderError,
+    RateLimitedError,
     TooManyConflictsError,
 )
 from atoll.kernel.app import App, Declarations
@@ -48,11 +49,14 @@ from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.service.wrapping import AsgiWrapping
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.bus import Middleware
     from atoll.messaging.handlers import Policy
+    from atoll.security.limits import Limit
+
+    Limits: TypeAlias = Limit | Sequence[Limit] | None
     from atoll.persistence.declaration import DatabaseDeclaration
     from atoll.persistence.repository import Repository
     from atoll.persistence.schema import Schema
@@ -63,6 +67,7 @@ __all__ = [
     "CONFLICT_CODE",
     "FORBIDDEN_CODE",
     "OUT_OF_RANGE_CODE",
+    "RATE_LIMITED_CODE",
     "UNAUTHENTICATED_CODE",
     "ServiceDefinition",
 ]
@@ -79,6 +84,10 @@ OUT_OF_RANGE_CODE = -32011
 UNAUTHENTICATED_CODE = -32012
 """The JSON-RPC code of a call whose caller is unknown: no, bad or malformed credentials
 (REST: 401, or 400 when malformed); broker RPC and in-process clients answer it too."""
+
+RATE_LIMITED_CODE = -32015
+"""The JSON-RPC code of a call over a rate limit (REST: 429, with Retry-After); its data
+holds ``retry_after``, in seconds."""
 
 FORBIDDEN_CODE = -32013
 """The JSON-RPC code of a call a handler's policy refused (REST: 403); broker RPC and
@@ -116,12 +125,17 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         )
         self._default_faults.add(ForbiddenError, status=403, code=FORBIDDEN_CODE, title="forbidden")
         self._default_faults.add(
+            RateLimitedError, status=429, code=RATE_LIMITED_CODE, title="rate limited"
+        )
+        self._default_faults.add(
             MalformedCredentialsError,
             status=400,
             code=UNAUTHENTICATED_CODE,
             title="malformed credentials",
         )
         self.middleware: list[Middleware] = []
+        self.limits: list[Limit] = []
+        """The rate limits of every handler of the service (:meth:`limit`)."""
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.wrappers: list[Wrapper] = []
         self.database_declaration: DatabaseDeclaration | None = None
@@ -137,6 +151,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         status: int = 200,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Callable[[F], F]:
         """Handle the command ``message``: its one handler, on the bus and every transport.
 
@@ -148,9 +163,10 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             status: the status of a successful REST response.
             public: serve anonymous callers even where the service refuses them.
             policy: who may run it, on every transport (``atoll.allow(...)``).
+            limit: how often a caller may (``atoll.limit(...)``, or a list of them).
         """
         return self._message(
-            HandlerKind.COMMAND, message, name, path, "POST", status, public, policy
+            HandlerKind.COMMAND, message, name, path, "POST", status, public, policy, limit
         )
 
     def query(
@@ -161,9 +177,12 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         path: str | Literal[False] | None = None,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Callable[[F], F]:
         """Handle the query ``message``: like a command, but over GET and changing nothing."""
-        return self._message(HandlerKind.QUERY, message, name, path, "GET", 200, public, policy)
+        return self._message(
+            HandlerKind.QUERY, message, name, path, "GET", 200, public, policy, limit
+        )
 
     def on(self, event: type, *, policy: Policy | None = None) -> Callable[[F], F]:
         """Handle every ``event`` raised in this process or delivered by a broker.
@@ -192,12 +211,15 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         status: int,
         public: bool,  # noqa: FBT001 - private, passed on by command() and query()
         policy: Policy | None,
+        limit: Limits,
     ) -> Callable[[F], F]:
         _check_message_type(message, kind.value)
         rpc_name = name or snake(message.__name__)
 
         def register(function: F) -> F:
-            handler = Handler(function, kind, rpc_name, self.name, message, public, policy)
+            handler = Handler(
+                function, kind, rpc_name, self.name, message, public, policy, _listed(limit)
+            )
             self._check_method_name(rpc_name, handler)
             default = f"/{kebab(message.__name__)}"
             route = None if path is False else _route(method, path or default, handler, status)
@@ -223,6 +245,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Callable[[F], F]: ...
 
     def rpc(
@@ -233,17 +256,25 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Any:
         """Expose ``function`` as a JSON-RPC method, named after it unless ``name`` is given.
 
         ``public=True`` serves anonymous callers even where the service refuses them;
-        ``policy`` says who may call it (``atoll.allow(...)``).
+        ``policy`` says who may call it (``atoll.allow(...)``), ``limit`` how often
+        (``atoll.limit(...)``).
         """
 
         def register(function: F) -> F:
             method = name or function.__name__
             handler = Handler(
-                function, HandlerKind.RPC, method, self.name, public=public, policy=policy
+                function,
+                HandlerKind.RPC,
+                method,
+                self.name,
+                public=public,
+                policy=policy,
+                limits=_listed(limit),
             )
             self._check_method_name(method, handler)
             self.handlers.append(handler)
@@ -261,6 +292,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Callable[[F], F]:
         """Answer ``method path`` with the decorated function.
 
@@ -284,6 +316,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
                 self.name,
                 public=public,
                 policy=policy,
+                limits=_listed(limit),
             )
             route = _route(verb, path, handler, status)
             self.handlers.append(handler)
@@ -300,9 +333,12 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Callable[[F], F]:
         """Answer ``GET path``; see :meth:`route`."""
-        return self.route("GET", path, status=status, name=name, public=public, policy=policy)
+        return self.route(
+            "GET", path, status=status, name=name, public=public, policy=policy, limit=limit
+        )
 
     def post(
         self,
@@ -312,9 +348,12 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Callable[[F], F]:
         """Answer ``POST path``; see :meth:`route`."""
-        return self.route("POST", path, status=status, name=name, public=public, policy=policy)
+        return self.route(
+            "POST", path, status=status, name=name, public=public, policy=policy, limit=limit
+        )
 
     def put(
         self,
@@ -324,9 +363,12 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Callable[[F], F]:
         """Answer ``PUT path``; see :meth:`route`."""
-        return self.route("PUT", path, status=status, name=name, public=public, policy=policy)
+        return self.route(
+            "PUT", path, status=status, name=name, public=public, policy=policy, limit=limit
+        )
 
     def patch(
         self,
@@ -336,9 +378,12 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Callable[[F], F]:
         """Answer ``PATCH path``; see :meth:`route`."""
-        return self.route("PATCH", path, status=status, name=name, public=public, policy=policy)
+        return self.route(
+            "PATCH", path, status=status, name=name, public=public, policy=policy, limit=limit
+        )
 
     def delete(
         self,
@@ -348,9 +393,12 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         name: str | None = None,
         public: bool = False,
         policy: Policy | None = None,
+        limit: Limits = None,
     ) -> Callable[[F], F]:
         """Answer ``DELETE path``; see :meth:`route`."""
-        return self.route("DELETE", path, status=status, name=name, public=public, policy=policy)
+        return self.route(
+            "DELETE", path, status=status, name=name, public=public, policy=policy, limit=limit
+        )
 
     # Every check comes before any list changes, so a refused declaration leaves no trace.
     def _check_method_name(self, name: str, handler: Handler) -> None:
@@ -377,6 +425,15 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         a correlation id, and the traceback is logged, never sent.
         """
         self.faults.add(error, status=status, code=code, title=title)
+
+    def limit(self, *limits: Limit) -> None:
+        """Limit how often a caller may call each handler of this service, together.
+
+        Each of ``limits`` (``atoll.limit("100/second", per="ip")``) counts the calls of
+        one key to every handler of the service in the same windows, besides a handler's
+        own ``limit=``.
+        """
+        self.limits.extend(_listed(list(limits)))
 
     def use(self, middleware: Middleware) -> None:
         """Wrap every handler call of the process in ``middleware``; see :class:`Middleware`."""
@@ -469,3 +526,20 @@ def _check_message_type(message: object, kind: str) -> None:
         raise ProviderError(
             f"the {kind} type must be a class, such as a frozen dataclass; got {message!r}"
         )
+
+
+def _listed(limit: Limits) -> tuple[Limit, ...]:
+    """The limits ``limit`` gives: none, one, or each of a list.
+
+    Raises:
+        ConfigError: something else than what ``atoll.limit(...)`` makes.
+    """
+    if limit is None:
+        return ()
+    listed: list[Any] = [limit] if not isinstance(limit, list | tuple) else list(limit)
+    for item in listed:
+        if not hasattr(item, "windows") or not hasattr(item, "per"):
+            raise ConfigError(
+                f"limit takes what atoll.limit(...) makes, or a list of them; got {item!r:.60}"
+            )
+    return tuple(listed)

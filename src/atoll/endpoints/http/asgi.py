@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
@@ -35,9 +35,15 @@ from atoll.endpoints.http.requests import (
 from atoll.endpoints.http.responses import send_bytes, send_empty, send_json, send_problem
 from atoll.endpoints.http.rest import RestEndpoint
 from atoll.endpoints.http.routing import Router
-from atoll.errors import AuthenticationError, ConfigError, ServerOwnedFieldError
+from atoll.errors import (
+    AuthenticationError,
+    ConfigError,
+    RateLimitedError,
+    ServerOwnedFieldError,
+)
 from atoll.messaging.context import CallContext, enter, leave
 from atoll.security.auth import reads_call_context
+from atoll.security.limits import client_address
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -140,6 +146,9 @@ class HttpApp:
             entry = wrapper.around(entry)
         if cors is not None and cors.enabled:
             entry = Cors(entry, cors)
+        trusted = options.proxies()
+        if trusted:
+            entry = _ClientBehindProxies(entry, trusted)
         self.entry = entry
 
     def _check_reserved(self) -> None:
@@ -270,6 +279,8 @@ class HttpApp:
             if isinstance(error, AuthenticationError) and self.authenticator is not None:
                 challenge = self.authenticator.challenge(error.code, fault.detail)
                 headers = ((b"www-authenticate", challenge),)
+            elif isinstance(error, RateLimitedError):
+                headers = rate_limit_headers(error)
             return HTTPError(
                 fault.status, fault.detail, title=fault.title, extra=extra, headers=headers
             )
@@ -287,6 +298,36 @@ class HttpApp:
             "correlation id",
             extra={"correlation_id": correlation},
         )
+
+
+def rate_limit_headers(error: RateLimitedError) -> tuple[tuple[bytes, bytes], ...]:
+    """``Retry-After`` and the IETF RateLimit headers of a call over a limit.
+
+    ``RateLimit-Policy`` names the limit with its quota and window, ``RateLimit`` says what
+    remains of it (nothing) and when it resets (draft-ietf-httpapi-ratelimit-headers).
+    """
+    name = error.name.replace('"', "")
+    return (
+        (b"retry-after", str(error.retry_after).encode()),
+        (b"ratelimit-policy", f'"{name}";q={error.quota};w={error.window}'.encode()),
+        (b"ratelimit", f'"{name}";r=0;t={error.retry_after}'.encode()),
+    )
+
+
+class _ClientBehindProxies:
+    """The app, its requests' client the one a trusted proxy forwards for (``[server]``)."""
+
+    def __init__(self, app: ASGIApp, trusted: tuple[Any, ...]) -> None:
+        self.app = app
+        self.trusted = trusted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            peer = scope.get("client")
+            client = client_address(tuple(peer) if peer else None, scope["headers"], self.trusted)
+            if client != peer:
+                scope = {**scope, "client": client}
+        await self.app(scope, receive, send)
 
 
 def _read_only_with_get(request: Request) -> None:

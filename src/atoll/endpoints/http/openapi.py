@@ -18,7 +18,7 @@ import msgspec
 from atoll.endpoints.api import POLICY_EXTENSION
 from atoll.endpoints.http.problems import PROBLEM_JSON
 from atoll.endpoints.shown import shown
-from atoll.errors import AuthenticationError, ForbiddenError
+from atoll.errors import AuthenticationError, ForbiddenError, RateLimitedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,7 +68,7 @@ def openapi_document(
     if rpc_path is not None:
         paths[rpc_path] = {"post": _rpc_operation()}
     document = _resolve(api, paths, types)
-    if any(endpoint.guarded for endpoint in endpoints):
+    if any(endpoint.access.guarded for endpoint in endpoints):
         document["components"]["securitySchemes"] = {
             _BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         }
@@ -127,14 +127,16 @@ def _operation(
             handler,
             faults,
             takes_input=takes_input,
-            guarded=endpoint.guarded,
-            policed=endpoint.policed,
+            guarded=endpoint.access.guarded,
+            policed=endpoint.access.policed,
+            limited=endpoint.access.limited,
         )
     )
-    if endpoint.policy:  # who may call it: others are refused (401 or 403)
-        operation[POLICY_EXTENSION] = endpoint.policy
-    if endpoint.guarded:  # a bearer token, needed or (when anonymous calls are served) not
-        operation["security"] = [{_BEARER: []}] if endpoint.needs_identity else [{}, {_BEARER: []}]
+    access = endpoint.access
+    if access.policy:  # who may call it: others are refused (401 or 403)
+        operation[POLICY_EXTENSION] = access.policy
+    if access.guarded:  # a bearer token, needed or (when anonymous calls are served) not
+        operation["security"] = [{_BEARER: []}] if access.needs_identity else [{}, {_BEARER: []}]
     operation["responses"] = responses
     return operation
 
@@ -150,11 +152,12 @@ def _errors(
     takes_input: bool,
     guarded: bool,
     policed: bool,
+    limited: bool,
 ) -> dict[str, Any]:
     """The error responses an operation can answer: 422 if it takes input, its faults, 500.
 
     The errors of authentication (401, 400) only where its calls are authenticated; a
-    refusal (403) only where a policy judges them.
+    refusal (403) only where a policy judges them; 429 only where a rate limit counts them.
     """
     errors: dict[int, str] = {}
     if takes_input:
@@ -166,6 +169,7 @@ def _errors(
             for error, rule in faults
             if (guarded or not issubclass(error, AuthenticationError))
             and (policed or not issubclass(error, ForbiddenError))
+            and (limited or not issubclass(error, RateLimitedError))
             and _may_raise(handler, error, listed)
         }
     )

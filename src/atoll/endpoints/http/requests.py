@@ -308,9 +308,7 @@ def call_request(request: Request, transport: Transport) -> CallRequest:
         transport,
         method=request.method,
         path=request.path,
-        headers=Headers(
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
-        ),
+        headers=Headers.of_http(scope["headers"]),
         query=request.query,
         client=(client[0], client[1]) if client else None,
         scheme=scope.get("scheme", "http"),

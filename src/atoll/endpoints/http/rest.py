@@ -60,6 +60,40 @@ def path_names(template: str) -> list[str]:
     ]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Access:
+    """Who may call an endpoint, and how a call may be refused: what its operation lists.
+
+    Attributes:
+        guarded: its calls are authenticated (401 is listed).
+        needs_identity: a call without credentials is refused.
+        policy: who may call it, in a few words, when a policy judges its calls.
+        policed: a policy judges its calls (403 is listed).
+        limited: a rate limit counts its calls (429 is listed).
+    """
+
+    guarded: bool = False
+    needs_identity: bool = False
+    policy: str = ""
+    policed: bool = False
+    limited: bool = False
+
+    @classmethod
+    def of(cls, handler: Handler, bus: MessageBus, authenticator: Authenticator | None) -> Access:
+        """The access of ``handler``'s endpoint, served through ``bus``."""
+        if authenticator is None:
+            return cls()
+        guarded = authenticator.guards(handler, bus)
+        policy = bus.policy_of(handler)
+        return cls(
+            guarded=guarded,
+            needs_identity=guarded and authenticator.required and not handler.public,
+            policy="" if policy is None else policy.describe(),
+            policed=policy is not None,
+            limited=authenticator.limits(handler),
+        )
+
+
 class RestEndpoint:
     """Answers one route: decode, call the handler through the bus, encode."""
 
@@ -100,20 +134,8 @@ class RestEndpoint:
         self._body_fields = _fields_of(decoded)
         self._status = route.status
         call = bus.caller(handler)
-        guarded = authenticator is not None and authenticator.guards(handler, bus)
-        self.guarded = guarded
-        """Whether its calls are authenticated (the API documents list 401 for it)."""
-        self.needs_identity = (
-            guarded
-            and authenticator is not None
-            and (authenticator.required and not handler.public)
-        )
-        """Whether a call without credentials is refused."""
-        policy = bus.policy_of(handler) if authenticator is not None else None
-        self.policy = "" if policy is None else policy.describe()
-        """Who may call it, in a few words, when a policy judges its calls."""
-        self.policed = policy is not None
-        """Whether a policy judges its calls (the API documents list 403 for it)."""
+        self.access = Access.of(handler, bus, authenticator)
+        """Who may call it, and how it is refused, as the API documents say."""
         if authenticator is not None:
             call = authenticator.guard(handler, bus, call)
         self._call = showing(call, handler.returns)  # no aggregate bookkeeping

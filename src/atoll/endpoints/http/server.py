@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
@@ -51,8 +52,14 @@ class ServerOptions:
     )
     docs: bool = option(default=True, help="serve the API page /docs and /openapi.json")
     health: bool = option(default=True, help="serve /health/live and /health/ready")
+    trusted_proxies: list[str] = option(
+        default_factory=list,
+        help="the proxies whose X-Forwarded-For and Forwarded headers say who the client is: "
+        "addresses or networks, 10.0.0.0/8,127.0.0.1; from anyone else they are ignored",
+    )
 
     def __post_init__(self) -> None:
+        self.proxies()
         if not 0 <= self.port <= 65535:  # noqa: PLR2004 - the TCP port range
             raise ValueError(f"port must be 0..65535, such as 8000; got {self.port}")
         if self.max_body < 1:
@@ -66,6 +73,24 @@ class ServerOptions:
                 f"rpc_path must start with '/' and not end with one, such as /rpc; got "
                 f"{self.rpc_path!r}"
             )
+
+    def proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The networks of :attr:`trusted_proxies`.
+
+        Raises:
+            ValueError: an entry is no address nor network.
+        """
+        networks = []
+        for entry in self.trusted_proxies:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                msg = (
+                    f"trusted_proxies holds {entry!r}, which is no address nor network; "
+                    "give addresses or CIDR networks, such as 10.0.0.0/8,127.0.0.1"
+                )
+                raise ValueError(msg) from None
+        return tuple(networks)
 
 
 class RunningServer(Protocol):

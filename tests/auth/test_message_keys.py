@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import logging
@@ -11,23 +12,37 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from atoll.auth import TokenOptions
+from atoll.adapters.jwt.envelopes import key_proof
+from atoll.auth import Clock, TokenOptions
 from atoll.auth.clients import Registrations
 from atoll.auth.message_keys import MessageKeys
 from atoll.auth.tables import AuthUnitOfWork
 from atoll.errors import ConflictError
-from tests.auth.conftest import add_client, basic, running
+from tests.auth.conftest import NOW, add_client, basic, running
 
 ENDPOINT = "/oauth/message-keys"
 JWKS = "/.well-known/message-keys.json"
 WEEK = 604800
 
 
-def _key_pair() -> tuple[Ed25519PrivateKey, dict]:
-    """A new Ed25519 key pair: its private key, and the public JWK a signer registers.
+@dataclasses.dataclass(frozen=True)
+class _Key:
+    """An Ed25519 key pair as a signer makes it: its private key, and the public JWK."""
 
-    The ``kid`` is the RFC 7638 thumbprint, computed here as the RFC spells it out.
-    """
+    private: Ed25519PrivateKey
+    jwk: dict
+
+    @property
+    def kid(self) -> str:
+        return self.jwk["kid"]
+
+    def proof(self, client_id: str, now: float) -> str:
+        """The proof that ``client_id`` holds this key, made at ``now``."""
+        return key_proof(self.private, self.kid, client_id, now)
+
+
+def _new_key() -> _Key:
+    """A new key pair; the ``kid`` is the RFC 7638 thumbprint, computed as the RFC spells it."""
     private = Ed25519PrivateKey.generate()
     jwk = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
     required = json.dumps(
@@ -35,20 +50,40 @@ def _key_pair() -> tuple[Ed25519PrivateKey, dict]:
     )
     digest = hashlib.sha256(required.encode()).digest()
     kid = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    return private, {**jwk, "kid": kid, "alg": "EdDSA", "use": "sig"}
+    return _Key(private, {**jwk, "kid": kid, "alg": "EdDSA", "use": "sig"})
 
 
-def _public_key() -> dict:
-    return _key_pair()[1]
+async def _register(harness, auth, key, *, jwk=None, proof=None, **form):
+    """POST ``key``'s public JWK (or ``jwk`` in its place) with a proof by ``key``.
 
-
-async def _register(harness, auth, jwk, **form):
-    data = {"jwk": jwk if isinstance(jwk, str) else json.dumps(jwk), **form}
+    The proof is made on the service's clock, for the client ``auth`` (or ``client_id`` in
+    ``form``) names, unless ``proof`` is given.
+    """
+    sent = key.jwk if jwk is None else jwk
+    if proof is None:
+        now = (await harness.container.aget(Clock))()
+        proof = key.proof(form.get("client_id") or _client_id(auth), now)
+    data = {"jwk": sent if isinstance(sent, str) else json.dumps(sent), "proof": proof, **form}
     return await harness.client.post(ENDPOINT, data=data, headers=auth)
+
+
+def _client_id(auth: dict[str, str]) -> str:
+    """The client id of ``auth``'s Basic credentials, or ``nobody`` without any."""
+    if "authorization" not in auth:
+        return "nobody"
+    credentials = base64.b64decode(auth["authorization"].removeprefix("Basic "))
+    return credentials.decode().partition(":")[0]
 
 
 async def _published(harness) -> list[dict]:
     return (await harness.client.get(JWKS)).json()["keys"]
+
+
+async def _kept(harness) -> list[str]:
+    """The kids of the keys in the database, published or expired."""
+    message_keys = await harness.container.aget(MessageKeys)
+    async with AuthUnitOfWork(message_keys.database) as uow:
+        return [key.kid for key in await uow.message_keys.find()]
 
 
 async def _worker(harness, client_id="runs-worker") -> dict[str, str]:
@@ -69,42 +104,43 @@ def database(request, tmp_path) -> list[str]:
 
 async def test_a_client_registers_a_public_key_and_gets_its_kid_and_lifetime(clock, database):
     async with running(clock, *database) as harness:
-        jwk = _public_key()
-        response = await _register(harness, await _worker(harness), jwk)
+        key = _new_key()
+        response = await _register(harness, await _worker(harness), key)
         assert response.status_code == 200
         assert response.headers["cache-control"] == "no-store"
-        assert response.json() == {"kid": jwk["kid"], "expires_in": WEEK}
+        assert response.json() == {"kid": key.kid, "expires_in": WEEK}
 
 
 async def test_the_message_jwks_publishes_the_key_with_its_client(clock, database):
     async with running(clock, *database) as harness:
-        jwk = _public_key()
-        await _register(harness, await _worker(harness), jwk)
+        key = _new_key()
+        await _register(harness, await _worker(harness), key)
         response = await harness.client.get(JWKS)
         assert response.status_code == 200
         assert response.headers["cache-control"] == "public, max-age=300"
-        assert response.json() == {"keys": [{**jwk, "client_id": "runs-worker"}]}
+        assert response.json() == {"keys": [{**key.jwk, "client_id": "runs-worker"}]}
 
 
 async def test_a_key_is_published_with_exactly_the_members_of_a_message_key(clock):
     async with running(clock) as harness:
-        jwk = _public_key()
-        sent = {k: v for k, v in jwk.items() if k not in ("alg", "use")}
+        key = _new_key()
+        sent = {k: v for k, v in key.jwk.items() if k not in ("alg", "use")}
         sent["key_ops"] = ["verify"]
-        assert (await _register(harness, await _worker(harness), sent)).status_code == 200
+        response = await _register(harness, await _worker(harness), key, jwk=sent)
+        assert response.status_code == 200
         (published,) = await _published(harness)
         assert list(published) == ["kty", "crv", "x", "kid", "alg", "use", "client_id"]
-        assert published == {**jwk, "client_id": "runs-worker"}
+        assert published == {**key.jwk, "client_id": "runs-worker"}
 
 
 async def test_the_key_published_verifies_what_its_private_key_signed(clock):
     async with running(clock) as harness:
-        private, jwk = _key_pair()
-        await _register(harness, await _worker(harness), jwk)
+        key = _new_key()
+        await _register(harness, await _worker(harness), key)
         (published,) = await _published(harness)
         public = OKPAlgorithm.from_jwk(published)
         message = b'{"type":"RunRecorded","run_id":7}'
-        signature = private.sign(message)
+        signature = key.private.sign(message)
         assert OKPAlgorithm().verify(message, public, signature)
         assert not OKPAlgorithm().verify(message + b" ", public, signature)
 
@@ -112,8 +148,8 @@ async def test_the_key_published_verifies_what_its_private_key_signed(clock):
 async def test_the_client_authenticates_with_client_id_and_secret_in_the_form_too(clock):
     async with running(clock) as harness:
         secret = await add_client(harness)
-        jwk = _public_key()
-        response = await _register(harness, {}, jwk, client_id="runs-worker", client_secret=secret)
+        key = _new_key()
+        response = await _register(harness, {}, key, client_id="runs-worker", client_secret=secret)
         assert response.status_code == 200
         assert [key["client_id"] for key in await _published(harness)] == ["runs-worker"]
 
@@ -125,7 +161,7 @@ async def test_a_client_not_authenticated_is_invalid_client(clock, credentials):
     async with running(clock) as harness:
         await _worker(harness)
         headers = basic(*credentials) if credentials else {}
-        response = await _register(harness, headers, _public_key())
+        response = await _register(harness, headers, _new_key())
         assert response.status_code == 401
         assert response.json()["error"] == "invalid_client"
         assert response.headers["www-authenticate"] == 'Basic realm="auth"'
@@ -195,8 +231,8 @@ def _x_off_canonical(jwk):
 )
 async def test_a_key_that_is_no_public_ed25519_message_key_is_refused(clock, change, description):
     async with running(clock) as harness:
-        jwk = _public_key()
-        response = await _register(harness, await _worker(harness), change(jwk))
+        key = _new_key()
+        response = await _register(harness, await _worker(harness), key, jwk=change(key.jwk))
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_request"
         assert description in response.json()["error_description"]
@@ -206,17 +242,18 @@ async def test_a_key_that_is_no_public_ed25519_message_key_is_refused(clock, cha
 
 async def test_a_wrong_kid_is_told_the_thumbprint_to_send(clock):
     async with running(clock) as harness:
-        jwk = _public_key()
-        response = await _register(harness, await _worker(harness), {**jwk, "kid": "k1"})
-        assert f'"kid": "{jwk["kid"]}"' in response.json()["error_description"]
+        key = _new_key()
+        wrong = {**key.jwk, "kid": "k1"}
+        response = await _register(harness, await _worker(harness), key, jwk=wrong)
+        assert f'"kid": "{key.kid}"' in response.json()["error_description"]
 
 
 async def test_a_private_key_is_refused_and_neither_answered_nor_logged(clock, caplog):
     caplog.set_level(logging.DEBUG)
-    private, jwk = _key_pair()
-    d = OKPAlgorithm.to_jwk(private, as_dict=True)["d"]
+    key = _new_key()
+    d = OKPAlgorithm.to_jwk(key.private, as_dict=True)["d"]
     async with running(clock) as harness:
-        response = await _register(harness, await _worker(harness), {**jwk, "d": d})
+        response = await _register(harness, await _worker(harness), key, jwk={**key.jwk, "d": d})
         assert response.status_code == 400
         assert "send the public key only" in response.json()["error_description"]
         assert await _published(harness) == []
@@ -233,6 +270,109 @@ async def test_a_request_without_jwk_is_invalid_request(clock):
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_request"
         assert "jwk is missing" in response.json()["error_description"]
+
+
+async def test_a_request_without_proof_is_told_how_to_make_one(clock):
+    async with running(clock) as harness:
+        data = {"jwk": json.dumps(_new_key().jwk)}
+        response = await harness.client.post(ENDPOINT, data=data, headers=await _worker(harness))
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+        description = response.json()["error_description"]
+        assert description.startswith("proof is missing: send proof=<a JWS by the key itself")
+        assert '"typ": "atoll-key-proof"' in description
+        assert await _published(harness) == []
+
+
+def _jws(key: _Key, header: dict, payload: dict) -> str:
+    """A JWS compact serialization by ``key`` of ``header`` and ``payload``, as given."""
+    signed = b".".join(_b64(json.dumps(part).encode()) for part in (header, payload))
+    return (signed + b"." + _b64(key.private.sign(signed))).decode()
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+_NESTED = _b64(b"[" * 1000 + b"]" * 1000).decode()
+"""A JSON header nested deeper than the decoder goes."""
+
+
+@pytest.mark.parametrize(
+    ("prove", "description"),
+    [
+        (
+            lambda key, other: key_proof(other.private, key.kid, "runs-worker", NOW),
+            "proof is not signed by the key registered",
+        ),
+        (lambda key, other: other.proof("runs-worker", NOW), "proof's header is not the key's"),
+        (lambda key, other: key.proof("stats-worker", NOW), "made for another client"),
+        (
+            lambda key, other: _jws(
+                key,
+                {"alg": "EdDSA", "kid": key.kid, "typ": "atoll-envelope"},
+                {"client_id": "runs-worker", "iat": NOW},
+            ),
+            "proof's header is not the key's, typ atoll-key-proof",
+        ),
+        (
+            lambda key, other: _jws(
+                key, {"alg": "EdDSA", "kid": key.kid, "typ": "atoll-key-proof"}, {"iat": NOW}
+            ),
+            "made for another client",
+        ),
+        (lambda key, other: "x", "proof is no JWS"),
+        (lambda key, other: f"{_NESTED}.e30.AA", "proof is no JWS"),
+    ],
+    ids=[
+        "by-another-key-under-this-kid",
+        "by-another-key-under-its-kid",
+        "for-another-client",
+        "a-signature-of-another-type",
+        "for-no-client",
+        "no-jws",
+        "a-header-nested-too-deep",
+    ],
+)
+async def test_a_proof_that_does_not_show_the_client_holds_the_key_is_refused(
+    clock, prove, description
+):
+    async with running(clock) as harness:
+        key = _new_key()
+        response = await _register(
+            harness, await _worker(harness), key, proof=prove(key, _new_key())
+        )
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+        assert description in response.json()["error_description"]
+        assert await _published(harness) == []
+
+
+@pytest.mark.parametrize(
+    ("made", "status"),
+    [(-300, 200), (-301, 400), (300, 200), (301, 400)],
+    ids=["300-s-old", "301-s-old", "300-s-ahead", "301-s-ahead"],
+)
+async def test_a_proof_made_over_300_s_from_the_services_clock_is_refused(clock, made, status):
+    async with running(clock) as harness:
+        key, auth = _new_key(), await _worker(harness)
+        proof = key.proof("runs-worker", NOW + made)
+        response = await _register(harness, auth, key, proof=proof)
+        assert response.status_code == status
+        if status == 400:
+            assert "proof's iat is not within 300 s of now" in response.json()["error_description"]
+
+
+async def test_a_proof_is_stale_once_the_clock_passes_300_s(clock):
+    async with running(clock) as harness:
+        key, auth = _new_key(), await _worker(harness)
+        proof = key.proof("runs-worker", NOW)
+        clock.advance(301)
+        response = await _register(harness, auth, key, proof=proof)
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+        assert "make a new proof" in response.json()["error_description"]
+        assert await _published(harness) == []
 
 
 @pytest.mark.parametrize(
@@ -269,121 +409,123 @@ async def test_the_endpoint_takes_post_only(clock):
 async def test_registering_a_key_again_publishes_it_for_the_lifetime_from_then(clock, database):
     lifetime = ("--tokens-message-key-lifetime", "100")
     async with running(clock, *lifetime, *database) as harness:
-        auth, jwk = await _worker(harness), _public_key()
-        await _register(harness, auth, jwk)
+        auth, key = await _worker(harness), _new_key()
+        await _register(harness, auth, key)
         clock.advance(60)
-        again = await _register(harness, auth, jwk)
+        again = await _register(harness, auth, key)
         assert again.status_code == 200
-        assert again.json() == {"kid": jwk["kid"], "expires_in": 100}
+        assert again.json() == {"kid": key.kid, "expires_in": 100}
         clock.advance(99)  # 159: past the first registration's end
-        assert [key["kid"] for key in await _published(harness)] == [jwk["kid"]]
+        assert [published["kid"] for published in await _published(harness)] == [key.kid]
         clock.advance(1)
         assert await _published(harness) == []
 
 
 async def test_a_key_another_client_holds_is_refused(clock, database):
     async with running(clock, *database) as harness:
-        jwk = _public_key()
-        await _register(harness, await _worker(harness), jwk)
-        response = await _register(harness, await _worker(harness, "stats-worker"), jwk)
+        key = _new_key()
+        await _register(harness, await _worker(harness), key)
+        # Even with the private key, so with a proof that holds, for stats-worker.
+        response = await _register(harness, await _worker(harness, "stats-worker"), key)
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_request"
         assert "registered by another client" in response.json()["error_description"]
-        assert [key["client_id"] for key in await _published(harness)] == ["runs-worker"]
+        assert [published["client_id"] for published in await _published(harness)] == [
+            "runs-worker"
+        ]
 
 
 async def test_a_key_leaves_the_jwks_when_its_lifetime_ends(clock):
     async with running(clock, "--tokens-message-key-lifetime", "100") as harness:
-        jwk = _public_key()
-        await _register(harness, await _worker(harness), jwk)
+        key = _new_key()
+        await _register(harness, await _worker(harness), key)
         clock.advance(99)
-        assert [key["kid"] for key in await _published(harness)] == [jwk["kid"]]
+        assert [published["kid"] for published in await _published(harness)] == [key.kid]
         clock.advance(1)
         assert await _published(harness) == []
 
 
 async def test_expired_keys_are_deleted_when_a_key_is_registered(clock, database):
     async with running(clock, "--tokens-message-key-lifetime", "100", *database) as harness:
-        old = _public_key()
+        old = _new_key()
         await _register(harness, await _worker(harness), old)
         clock.advance(100)
-        new = _public_key()
+        new = _new_key()
         await _register(harness, await _worker(harness, "stats-worker"), new)
-        message_keys = await harness.container.aget(MessageKeys)
-        async with AuthUnitOfWork(message_keys.database) as uow:
-            kept = [key.kid for key in await uow.message_keys.find()]
-        assert kept == [new["kid"]]
+        assert await _kept(harness) == [new.kid]
 
 
 async def test_an_expired_key_may_be_registered_again_by_any_client(clock, database):
     async with running(clock, "--tokens-message-key-lifetime", "100", *database) as harness:
-        jwk = _public_key()
-        await _register(harness, await _worker(harness), jwk)
+        key = _new_key()
+        await _register(harness, await _worker(harness), key)
         clock.advance(100)
-        response = await _register(harness, await _worker(harness, "stats-worker"), jwk)
+        response = await _register(harness, await _worker(harness, "stats-worker"), key)
         assert response.status_code == 200
-        assert [key["client_id"] for key in await _published(harness)] == ["stats-worker"]
+        assert [published["client_id"] for published in await _published(harness)] == [
+            "stats-worker"
+        ]
 
 
 async def test_keys_are_published_in_the_order_they_were_registered(clock):
     async with running(clock) as harness:
         runs, stats = await _worker(harness), await _worker(harness, "stats-worker")
-        keys = [_public_key() for _ in range(3)]
-        for jwk, auth in zip(keys, (runs, stats, runs), strict=True):
-            await _register(harness, auth, jwk)
+        keys = [_new_key() for _ in range(3)]
+        for key, auth in zip(keys, (runs, stats, runs), strict=True):
+            await _register(harness, auth, key)
             clock.advance(1)
         await _register(harness, runs, keys[0])  # a renewal keeps its place
         published = await _published(harness)
-        assert [key["kid"] for key in published] == [jwk["kid"] for jwk in keys]
-        owners = [key["client_id"] for key in published]
+        assert [jwk["kid"] for jwk in published] == [key.kid for key in keys]
+        owners = [jwk["client_id"] for jwk in published]
         assert owners == ["runs-worker", "stats-worker", "runs-worker"]
 
 
 async def test_one_key_more_than_a_client_may_have_removes_its_oldest(clock, database):
     async with running(clock, "--tokens-message-keys-per-client", "2", *database) as harness:
         runs, stats = await _worker(harness), await _worker(harness, "stats-worker")
-        first, second, third, others = (_public_key() for _ in range(4))
+        first, second, third, others = (_new_key() for _ in range(4))
         await _register(harness, stats, others)
-        for jwk in (first, second, third):
+        for key in (first, second, third):
             clock.advance(1)
-            assert (await _register(harness, runs, jwk)).status_code == 200
-        published = [key["kid"] for key in await _published(harness)]
-        assert published == [others["kid"], second["kid"], third["kid"]]
+            assert (await _register(harness, runs, key)).status_code == 200
+        published = [jwk["kid"] for jwk in await _published(harness)]
+        assert published == [others.kid, second.kid, third.kid]
 
 
 async def test_the_key_registered_least_recently_is_the_oldest(clock):
     async with running(clock, "--tokens-message-keys-per-client", "2") as harness:
         auth = await _worker(harness)
-        first, second, third = (_public_key() for _ in range(3))
-        for jwk in (first, second, first, third):  # first renewed after second
+        first, second, third = (_new_key() for _ in range(3))
+        for key in (first, second, first, third):  # first renewed after second
             clock.advance(1)
-            await _register(harness, auth, jwk)
-        assert [key["kid"] for key in await _published(harness)] == [first["kid"], third["kid"]]
+            await _register(harness, auth, key)
+        assert [jwk["kid"] for jwk in await _published(harness)] == [first.kid, third.kid]
 
 
 async def test_a_client_with_one_key_allowed_replaces_it(clock):
     async with running(clock, "--tokens-message-keys-per-client", "1") as harness:
         auth = await _worker(harness)
-        first, second = _public_key(), _public_key()
+        first, second = _new_key(), _new_key()
         await _register(harness, auth, first)
         await _register(harness, auth, first)  # a renewal is no key more
-        assert [key["kid"] for key in await _published(harness)] == [first["kid"]]
+        assert [jwk["kid"] for jwk in await _published(harness)] == [first.kid]
         await _register(harness, auth, second)
-        assert [key["kid"] for key in await _published(harness)] == [second["kid"]]
+        assert [jwk["kid"] for jwk in await _published(harness)] == [second.kid]
 
 
 async def test_removing_a_client_removes_its_keys_and_no_others(clock, database):
     async with running(clock, *database) as harness:
         runs, stats = await _worker(harness), await _worker(harness, "stats-worker")
-        mine, theirs = _public_key(), _public_key()
+        mine, theirs = _new_key(), _new_key()
         await _register(harness, runs, mine)
         await _register(harness, stats, theirs)
         registrations = await harness.container.aget(Registrations)
         assert await registrations.remove("runs-worker")
-        assert [key["kid"] for key in await _published(harness)] == [theirs["kid"]]
+        assert [jwk["kid"] for jwk in await _published(harness)] == [theirs.kid]
         # Added again under the id, the client registers the key anew, as its own.
         again = await _worker(harness)
-        assert await _published(harness) == [{**theirs, "client_id": "stats-worker"}]
+        assert await _published(harness) == [{**theirs.jwk, "client_id": "stats-worker"}]
         assert (await _register(harness, again, mine)).status_code == 200
 
 
@@ -419,19 +561,21 @@ class _ConflictingTransaction:
 
 async def test_a_registration_that_meets_a_concurrent_change_reads_the_keys_again(clock):
     async with running(clock) as harness:
-        auth, jwk = await _worker(harness), _public_key()
+        auth, key = await _worker(harness), _new_key()
         message_keys = await harness.container.aget(MessageKeys)
         message_keys.database = _ConflictingCommits(message_keys.database, conflicts=4)
-        assert (await _register(harness, auth, jwk)).status_code == 200
-        assert [key["kid"] for key in await _published(harness)] == [jwk["kid"]]
+        assert (await _register(harness, auth, key)).status_code == 200
+        assert [jwk["kid"] for jwk in await _published(harness)] == [key.kid]
 
 
 async def test_a_registration_gives_up_after_five_conflicts_and_says_so(clock, caplog):
     async with running(clock) as harness:
         message_keys = await harness.container.aget(MessageKeys)
         message_keys.database = _ConflictingCommits(message_keys.database, conflicts=5)
+        key = _new_key()
+        jwk, proof = json.dumps(key.jwk), key.proof("runs-worker", NOW)
         with caplog.at_level(logging.ERROR, logger="atoll.auth"), pytest.raises(ConflictError):
-            await message_keys.register("runs-worker", json.dumps(_public_key()))
+            await message_keys.register("runs-worker", jwk, proof)
     (error,) = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert "could not register message key" in error.getMessage()
 

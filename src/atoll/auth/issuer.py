@@ -18,7 +18,8 @@ Every access token is an RFC 9068 JWT: header ``typ: at+jwt``, ``kid``; claims `
 ``scope``, ``iat``, ``nbf``, ``exp``, a random ``jti``, and a user's ``sid``.
 
 A client authenticated as at the token endpoint registers the public key it signs its
-messages with (:mod:`atoll.auth.message_keys`); a key refused is ``invalid_request``.
+messages with (:mod:`atoll.auth.message_keys`), with a proof by the key itself; a key or a
+proof refused is ``invalid_request``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atoll.auth.clients import SCOPE_TOKEN
-from atoll.auth.message_keys import MessageKeyRefusedError
+from atoll.auth.message_keys import PROOF_WANTED, MessageKeyRefusedError
 from atoll.auth.sessions import SUBJECT
 
 if TYPE_CHECKING:
@@ -183,21 +184,27 @@ class TokenIssuer:
     ) -> dict[str, Any]:
         """Register the public key a request's ``jwk`` holds as its client's message key.
 
+        The request's ``proof`` is a JWS by that key, made for the client: only the holder
+        of the private key registers it.
+
         Returns:
             ``{"kid", "expires_in"}``: the key's id, and the seconds it is published for.
 
         Raises:
-            OAuthError: no ``jwk`` is sent, the client is not authenticated, or the key is
-                refused (``invalid_request``, saying why).
+            OAuthError: no ``jwk`` or ``proof`` is sent, the client is not authenticated,
+                or the key or its proof is refused (``invalid_request``, saying why).
         """
         text = _single(form, "jwk")
         if text is None:
             raise invalid_request(
                 "jwk is missing: send jwk=<the JSON of the public Ed25519 JWK to sign with>"
             )
+        proof = _single(form, "proof")
+        if proof is None:
+            raise invalid_request(f"proof is missing: {PROOF_WANTED}")
         client = await self._client(form, basic)
         try:
-            key = await self.message_keys.register(client.id, text)
+            key = await self.message_keys.register(client.id, text, proof)
         except MessageKeyRefusedError as refused:
             raise invalid_request(str(refused)) from None
         return {"kid": key.kid, "expires_in": self.options.message_key_lifetime}

@@ -9,9 +9,12 @@ A key's life::
                       └ registered again by its client: published for lifetime more
 
 A key is registered under its RFC 7638 thumbprint as ``kid``, so the same key has the same
-``kid`` wherever it is, and no client takes another's ``kid``. A client has at most
-``message_keys_per_client`` keys published: registering one more removes the one that would
-expire first, its least recently registered. Expired keys are deleted at the next
+``kid`` wherever it is, and no client takes another's ``kid``. It is registered only with a
+proof by the key itself, made for the client registering it
+(:func:`~atoll.adapters.jwt.envelopes.key_proof`): without it, a client could register a
+public key it has seen, such as another client's, and pass for its owner. A client has at
+most ``message_keys_per_client`` keys published: registering one more removes the one that
+would expire first, its least recently registered. Expired keys are deleted at the next
 registration, whoever's it is.
 
 The rules are the module's functions, on a list of :class:`~atoll.auth.model.MessageKey`
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
+from atoll.adapters.jwt.envelopes import check_key_proof
 from atoll.adapters.jwt.keys import thumbprint
 from atoll.auth.model import MessageKey
 from atoll.auth.options import Clock, TokenOptions
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 __all__ = [
+    "PROOF_WANTED",
     "MessageKeyRefusedError",
     "MessageKeys",
     "expired",
@@ -49,6 +54,13 @@ __all__ = [
     "public_jwk",
     "published",
 ]
+
+PROOF_WANTED = (
+    'send proof=<a JWS by the key itself, header {"alg": "EdDSA", "kid": <its kid>, "typ": '
+    '"atoll-key-proof"}, payload {"client_id": <this client>, "iat": <now>}>, as '
+    "atoll.adapters.jwt.envelopes.key_proof makes it"
+)
+"""What to send for a proof that the client holds the key: the end of a refusal's message."""
 
 _X = re.compile(r"[A-Za-z0-9_-]{43}")
 """32 bytes in base64url without padding."""
@@ -134,6 +146,20 @@ def _key_bytes(x: str) -> bytes | None:
     return raw if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") == x else None
 
 
+def _check_proof(jwk: dict[str, str], proof: str, client_id: str, now: float) -> None:
+    """Return if ``proof`` shows that ``client_id`` holds ``jwk``'s private half, at ``now``.
+
+    Raises:
+        MessageKeyRefusedError: it does not; the message says why, and what to send.
+    """
+    try:
+        check_key_proof(jwk, proof, client_id, now)
+    except RecursionError:  # msgspec's answer to a header or payload nested too deep
+        raise MessageKeyRefusedError(f"proof is no JWS: {PROOF_WANTED}") from None
+    except ValueError as refused:
+        raise MessageKeyRefusedError(str(refused)) from None
+
+
 def expired(keys: Sequence[MessageKey], now: float) -> list[MessageKey]:
     """The keys no longer published at ``now``: nothing needs them."""
     return [key for key in keys if key.expires <= now]
@@ -174,7 +200,7 @@ class MessageKeys:
         self.options = options
         self.clock = clock
 
-    async def register(self, client_id: str, text: str) -> MessageKey:
+    async def register(self, client_id: str, text: str, proof: str) -> MessageKey:
         """Publish the public key ``text`` holds as ``client_id``'s, for the key lifetime.
 
         A key the client has registered already is published for the lifetime from now;
@@ -184,16 +210,23 @@ class MessageKeys:
         Args:
             client_id: the client, authenticated.
             text: the JSON of the public JWK (see :func:`public_jwk`).
+            proof: a JWS by the key itself, made for ``client_id`` within 300 s of now
+                (see :func:`~atoll.adapters.jwt.envelopes.check_key_proof`).
 
         Returns:
             The key as registered.
 
         Raises:
-            MessageKeyRefusedError: the JWK is not a message key's, or its ``kid`` is
-                another client's.
+            MessageKeyRefusedError: the JWK is not a message key's, the proof does not
+                hold, or its ``kid`` is another client's.
             ConflictError: the keys changed under each of several attempts.
         """
         jwk = public_jwk(text)
+        try:
+            _check_proof(jwk, proof, client_id, self.clock())
+        except MessageKeyRefusedError as refused:
+            logger.info("refused message key %s to client %s: %s", jwk["kid"], client_id, refused)
+            raise
         attempts = 0
         while True:
             try:

@@ -79,11 +79,11 @@ async def _published(harness) -> list[dict]:
     return (await harness.client.get(JWKS)).json()["keys"]
 
 
-async def _kept(harness) -> list[str]:
-    """The kids of the keys in the database, published or expired."""
+async def _kept(harness) -> dict[str, str]:
+    """The keys in the database, published or expired: each kid's client."""
     message_keys = await harness.container.aget(MessageKeys)
     async with AuthUnitOfWork(message_keys.database) as uow:
-        return [key.kid for key in await uow.message_keys.find()]
+        return {key.kid: key.client_id for key in await uow.message_keys.find()}
 
 
 async def _worker(harness, client_id="runs-worker") -> dict[str, str]:
@@ -452,19 +452,36 @@ async def test_expired_keys_are_deleted_when_a_key_is_registered(clock, database
         clock.advance(100)
         new = _new_key()
         await _register(harness, await _worker(harness, "stats-worker"), new)
-        assert await _kept(harness) == [new.kid]
+        assert await _kept(harness) == {new.kid: "stats-worker"}
 
 
-async def test_an_expired_key_may_be_registered_again_by_any_client(clock, database):
+async def test_an_expired_key_is_registered_again_by_its_client_as_a_new_one(clock, database):
+    async with running(clock, "--tokens-message-key-lifetime", "100", *database) as harness:
+        runs, stats = await _worker(harness), await _worker(harness, "stats-worker")
+        mine, theirs = _new_key(), _new_key()
+        await _register(harness, runs, mine)
+        clock.advance(50)
+        await _register(harness, stats, theirs)
+        clock.advance(50)  # mine expired, still in the database
+        response = await _register(harness, runs, mine)
+        assert response.status_code == 200
+        published = [(jwk["kid"], jwk["client_id"]) for jwk in await _published(harness)]
+        assert published == [(theirs.kid, "stats-worker"), (mine.kid, "runs-worker")]
+
+
+async def test_another_client_never_takes_an_expired_kid_even_with_its_private_key(clock, database):
     async with running(clock, "--tokens-message-key-lifetime", "100", *database) as harness:
         key = _new_key()
         await _register(harness, await _worker(harness), key)
-        clock.advance(100)
+        clock.advance(100)  # expired, still in the database
+        # The proof holds: stats-worker signs it with the key, for itself.
         response = await _register(harness, await _worker(harness, "stats-worker"), key)
-        assert response.status_code == 200
-        assert [published["client_id"] for published in await _published(harness)] == [
-            "stats-worker"
-        ]
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+        description = response.json()["error_description"]
+        assert "registered by another client, and a kid never changes hands" in description
+        assert await _published(harness) == []
+        assert await _kept(harness) == {key.kid: "runs-worker"}
 
 
 async def test_keys_are_published_in_the_order_they_were_registered(clock):

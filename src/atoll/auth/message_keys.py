@@ -9,13 +9,14 @@ A key's life::
                       └ registered again by its client: published for lifetime more
 
 A key is registered under its RFC 7638 thumbprint as ``kid``, so the same key has the same
-``kid`` wherever it is, and no client takes another's ``kid``. It is registered only with a
-proof by the key itself, made for the client registering it
-(:func:`~atoll.adapters.jwt.envelopes.key_proof`): without it, a client could register a
-public key it has seen, such as another client's, and pass for its owner. A client has at
-most ``message_keys_per_client`` keys published: registering one more removes the one that
-would expire first, its least recently registered. Expired keys are deleted at the next
-registration, whoever's it is.
+``kid`` wherever it is. It is registered only with a proof by the key itself, made for the
+client registering it (:func:`~atoll.adapters.jwt.envelopes.key_proof`): without it, a
+client could register a public key it has seen, such as another client's, and pass for its
+owner. A ``kid`` never changes hands: while a client's key is in the database, published or
+expired, no other client registers it. A client has at most ``message_keys_per_client`` keys
+published: registering one more removes the one that would expire first, its least recently
+registered. Expired keys are deleted at the next registration, whoever's it is; once
+deleted, a key is registered anew by whoever holds its private key and proves it.
 
 The rules are the module's functions, on a list of :class:`~atoll.auth.model.MessageKey`
 and a time; :class:`MessageKeys` applies them to the service's database. Only public keys
@@ -218,7 +219,7 @@ class MessageKeys:
 
         Raises:
             MessageKeyRefusedError: the JWK is not a message key's, the proof does not
-                hold, or its ``kid`` is another client's.
+                hold, or another client holds its ``kid``, published or expired.
             ConflictError: the keys changed under each of several attempts.
         """
         jwk = public_jwk(text)
@@ -251,16 +252,19 @@ class MessageKeys:
         async with AuthUnitOfWork(self.database) as uow:
             keys = await uow.message_keys.find()
             held = next((key for key in keys if key.kid == kid), None)
-            if held is not None and held.expires > now and held.client_id != client_id:
+            if held is not None and held.client_id != client_id:
+                # Even expired: a consumer's copy of the JWKS may still name its client.
                 logger.info(
-                    "refused message key %s to client %s: client %s holds it",
+                    "refused message key %s to client %s: client %s holds it%s",
                     kid,
                     client_id,
                     held.client_id,
+                    "" if held.expires > now else " (expired)",
                 )
                 raise MessageKeyRefusedError(
-                    f"kid {kid} is registered by another client: make a key pair of this "
-                    "client's own, and register its public key"
+                    f"kid {kid} is registered by another client, and a kid never changes "
+                    "hands, even once expired: make a key pair of this client's own, and "
+                    "register its public key"
                 )
             renewed = held is not None and held.expires > now
             gone = [key for key in expired(keys, now) if key is not held]
@@ -270,8 +274,8 @@ class MessageKeys:
                 held = MessageKey(kid, client_id, _json(jwk), now, expires)
                 await uow.message_keys.add(held)
                 keys.append(held)
-            elif not renewed:  # expired, and not deleted yet: registered as if it had been
-                held.client_id, held.registered = client_id, now
+            elif not renewed:  # the client's, expired and not deleted yet: as if it had been
+                held.registered = now
             held.expires = expires
             dropped = over_the_cap(published(keys, now), held, self.options.message_keys_per_client)
             for key in dropped:

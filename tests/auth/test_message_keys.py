@@ -15,7 +15,7 @@ from jwt.algorithms import OKPAlgorithm
 from atoll.adapters.jwt.envelopes import key_proof
 from atoll.auth import Clock, TokenOptions
 from atoll.auth.clients import Registrations
-from atoll.auth.message_keys import MessageKeys
+from atoll.auth.message_keys import SIGN_MESSAGES_SCOPE, MessageKeys
 from atoll.auth.tables import AuthUnitOfWork
 from atoll.errors import ConflictError
 from tests.auth.conftest import NOW, add_client, basic, running
@@ -23,6 +23,8 @@ from tests.auth.conftest import NOW, add_client, basic, running
 ENDPOINT = "/oauth/message-keys"
 JWKS = "/.well-known/message-keys.json"
 WEEK = 604800
+SCOPES = ("runs:write", SIGN_MESSAGES_SCOPE)
+"""A signer's scopes: its own, and the one that lets it register message keys."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,8 +89,8 @@ async def _kept(harness) -> dict[str, str]:
 
 
 async def _worker(harness, client_id="runs-worker") -> dict[str, str]:
-    """Register a client; its Basic credentials."""
-    return basic(client_id, await add_client(harness, client_id))
+    """Register a client that may sign messages; its Basic credentials."""
+    return basic(client_id, await add_client(harness, client_id, scopes=SCOPES))
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -147,7 +149,7 @@ async def test_the_key_published_verifies_what_its_private_key_signed(clock):
 
 async def test_the_client_authenticates_with_client_id_and_secret_in_the_form_too(clock):
     async with running(clock) as harness:
-        secret = await add_client(harness)
+        secret = await add_client(harness, scopes=SCOPES)
         key = _new_key()
         response = await _register(harness, {}, key, client_id="runs-worker", client_secret=secret)
         assert response.status_code == 200
@@ -167,6 +169,26 @@ async def test_a_client_not_authenticated_is_invalid_client(clock, credentials):
         assert response.headers["www-authenticate"] == 'Basic realm="auth"'
         assert response.headers["cache-control"] == "no-store"
         assert await _published(harness) == []
+
+
+async def test_a_client_without_the_scope_to_sign_messages_is_invalid_scope(clock, caplog):
+    async with running(clock) as harness:
+        secret = await add_client(harness, "stats-worker", scopes=("runs:read",))
+        with caplog.at_level(logging.INFO, logger="atoll.auth"):
+            response = await _register(harness, basic("stats-worker", secret), _new_key())
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_scope"
+        description = response.json()["error_description"]
+        assert "'stats-worker' may not register message keys" in description
+        assert "atoll auth clients add --client-id stats-worker --scope atoll:sign-messages" in (
+            description
+        )
+        assert await _published(harness) == []
+    assert "refused a message key to client stats-worker: no scope" in caplog.text
+
+
+def test_the_scope_to_sign_messages_is_atoll_sign_messages():
+    assert SIGN_MESSAGES_SCOPE == "atoll:sign-messages"
 
 
 def _without(name):

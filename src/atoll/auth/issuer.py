@@ -19,7 +19,8 @@ Every access token is an RFC 9068 JWT: header ``typ: at+jwt``, ``kid``; claims `
 
 A client authenticated as at the token endpoint registers the public key it signs its
 messages with (:mod:`atoll.auth.message_keys`), with a proof by the key itself; a key or a
-proof refused is ``invalid_request``.
+proof refused is ``invalid_request``, a client without the scope ``atoll:sign-messages``
+``invalid_scope``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from atoll.auth.clients import SCOPE_TOKEN
-from atoll.auth.message_keys import PROOF_WANTED, MessageKeyRefusedError
+from atoll.auth.message_keys import PROOF_WANTED, SIGN_MESSAGES_SCOPE, MessageKeyRefusedError
 from atoll.auth.sessions import SUBJECT
 
 if TYPE_CHECKING:
@@ -185,14 +186,16 @@ class TokenIssuer:
         """Register the public key a request's ``jwk`` holds as its client's message key.
 
         The request's ``proof`` is a JWS by that key, made for the client: only the holder
-        of the private key registers it.
+        of the private key registers it. The client needs the scope
+        :data:`~atoll.auth.message_keys.SIGN_MESSAGES_SCOPE`.
 
         Returns:
             ``{"kid", "expires_in"}``: the key's id, and the seconds it is published for.
 
         Raises:
             OAuthError: no ``jwk`` or ``proof`` is sent, the client is not authenticated,
-                or the key or its proof is refused (``invalid_request``, saying why).
+                it lacks the scope (``invalid_scope``), or the key or its proof is refused
+                (``invalid_request``, saying why).
         """
         text = _single(form, "jwk")
         if text is None:
@@ -203,6 +206,18 @@ class TokenIssuer:
         if proof is None:
             raise invalid_request(f"proof is missing: {PROOF_WANTED}")
         client = await self._client(form, basic)
+        if SIGN_MESSAGES_SCOPE not in client.scope_set:
+            logger.info(
+                "refused a message key to client %s: no scope %s", client.id, SIGN_MESSAGES_SCOPE
+            )
+            raise OAuthError(
+                "invalid_scope",
+                f"client {client.id!r} may not register message keys: it lacks the scope "
+                f"{SIGN_MESSAGES_SCOPE}. Add the client again with it: atoll auth clients "
+                f"remove {client.id}, then atoll auth clients add --client-id {client.id} "
+                f"--scope {SIGN_MESSAGES_SCOPE} with its other scopes and audiences, and give "
+                "it the new secret",
+            )
         try:
             key = await self.message_keys.register(client.id, text, proof)
         except MessageKeyRefusedError as refused:

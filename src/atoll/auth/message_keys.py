@@ -8,15 +8,17 @@ A key's life::
     registered ── published ─────────────────── expires (registered + lifetime)
                       └ registered again by its client: published for lifetime more
 
-A key is registered under its RFC 7638 thumbprint as ``kid``, so the same key has the same
-``kid`` wherever it is. It is registered only with a proof by the key itself, made for the
-client registering it (:func:`~atoll.adapters.jwt.envelopes.key_proof`): without it, a
-client could register a public key it has seen, such as another client's, and pass for its
-owner. A ``kid`` never changes hands: while a client's key is in the database, published or
-expired, no other client registers it. A client has at most ``message_keys_per_client`` keys
-published: registering one more removes the one that would expire first, its least recently
-registered. Expired keys are deleted at the next registration, whoever's it is; once
-deleted, a key is registered anew by whoever holds its private key and proves it.
+Only a client holding the scope :data:`SIGN_MESSAGES_SCOPE` registers message keys (the
+endpoint checks it, in :meth:`~atoll.auth.issuer.TokenIssuer.register_message_key`). A key
+is registered under its RFC 7638 thumbprint as ``kid``, so the same key has the same ``kid``
+wherever it is, and only with a proof by the key itself, made for the client registering it
+(:func:`~atoll.adapters.jwt.envelopes.key_proof`): without it, a client could register a
+public key it has seen, such as another client's, and pass for its owner. A ``kid`` never
+changes hands: while a client's key is in the database, published or expired, no other
+client registers it. A client has at most ``message_keys_per_client`` keys published:
+registering one more removes the one that would expire first, its least recently registered.
+Expired keys are deleted at the next registration, whoever's it is; once deleted, a key is
+registered anew by whoever holds its private key and proves it.
 
 The rules are the module's functions, on a list of :class:`~atoll.auth.model.MessageKey`
 and a time; :class:`MessageKeys` applies them to the service's database. Only public keys
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROOF_WANTED",
+    "SIGN_MESSAGES_SCOPE",
     "MessageKeyRefusedError",
     "MessageKeys",
     "expired",
@@ -55,6 +58,9 @@ __all__ = [
     "public_jwk",
     "published",
 ]
+
+SIGN_MESSAGES_SCOPE = "atoll:sign-messages"
+"""The scope a client needs to register message keys, so to sign messages as itself."""
 
 PROOF_WANTED = (
     'send proof=<a JWS by the key itself, header {"alg": "EdDSA", "kid": <its kid>, "typ": '
@@ -209,7 +215,7 @@ class MessageKeys:
         keys are deleted meanwhile, whoever's they are.
 
         Args:
-            client_id: the client, authenticated.
+            client_id: the client, authenticated, holding :data:`SIGN_MESSAGES_SCOPE`.
             text: the JSON of the public JWK (see :func:`public_jwk`).
             proof: a JWS by the key itself, made for ``client_id`` within 300 s of now
                 (see :func:`~atoll.adapters.jwt.envelopes.check_key_proof`).

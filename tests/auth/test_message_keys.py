@@ -532,6 +532,25 @@ async def test_one_key_more_than_a_client_may_have_removes_its_oldest(clock, dat
         assert published == [others.kid, second.kid, third.kid]
 
 
+async def test_removing_a_clients_oldest_keys_warns_naming_them_and_the_option(clock, caplog):
+    async with running(clock, "--tokens-message-keys-per-client", "2") as harness:
+        auth = await _worker(harness)
+        first, second, third = (_new_key() for _ in range(3))
+        with caplog.at_level(logging.INFO, logger="atoll.auth"):
+            for key in (first, second, second, third):
+                clock.advance(1)
+                assert (await _register(harness, auth, key)).status_code == 200
+    (warning,) = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    logged = warning.getMessage()
+    assert warning.levelno == logging.WARNING
+    assert f"removed message key(s) {first.kid} of client runs-worker to publish {third.kid}" in (
+        logged
+    )
+    assert "messages still signed with them will be refused" in logged
+    assert "raise --tokens-message-keys-per-client above the number of processes" in logged
+    assert second.kid not in logged
+
+
 async def test_the_key_registered_least_recently_is_the_oldest(clock):
     async with running(clock, "--tokens-message-keys-per-client", "2") as harness:
         auth = await _worker(harness)
@@ -633,10 +652,10 @@ async def test_the_metadata_names_where_keys_are_registered_and_published(clock)
         )
 
 
-def test_message_keys_are_published_for_7_days_and_8_per_client_by_default():
+def test_message_keys_are_published_for_7_days_and_32_per_client_by_default():
     options = TokenOptions()
     assert options.message_key_lifetime == WEEK
-    assert options.message_keys_per_client == 8
+    assert options.message_keys_per_client == 32
 
 
 @pytest.mark.parametrize(

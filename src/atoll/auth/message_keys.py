@@ -283,9 +283,11 @@ class MessageKeys:
             elif not renewed:  # the client's, expired and not deleted yet: as if it had been
                 held.registered = now
             held.expires = expires
-            dropped = over_the_cap(published(keys, now), held, self.options.message_keys_per_client)
+            most = self.options.message_keys_per_client
+            dropped = over_the_cap(published(keys, now), held, most)
             for key in dropped:
                 await uow.message_keys.remove(key)
+            removed = [key.kid for key in dropped]
             registered = dataclasses.replace(held)  # readable once the block is over
             await uow.commit()
         logger.info(
@@ -295,9 +297,20 @@ class MessageKeys:
             kid,
             client_id,
             self.options.message_key_lifetime,
-            len(dropped),
+            len(removed),
             len(gone),
         )
+        if removed:
+            logger.warning(
+                "removed message key(s) %s of client %s to publish %s, as a client has %d "
+                "published at most: messages still signed with them will be refused: raise "
+                "--tokens-message-keys-per-client above the number of processes signing as "
+                "this client, restarts included",
+                ", ".join(removed),
+                client_id,
+                kid,
+                most,
+            )
         return registered
 
     async def jwks(self) -> dict[str, Any]:

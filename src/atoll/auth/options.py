@@ -72,8 +72,10 @@ class TokenOptions:
         "new one before it ends",
     )
     message_keys_per_client: int = option(
-        8,
-        help="message keys a client has published at once; one more removes its oldest",
+        32,
+        help="message keys a client has published at once; one more removes its oldest, and "
+        "messages still signed with it are refused: keep it above the number of processes "
+        "signing as one client, restarts included",
     )
 
     def __post_init__(self) -> None:
@@ -154,7 +156,7 @@ class TokenOptions:
             raise ValueError(msg)
         if self.message_keys_per_client < 1:
             msg = (
-                "message_keys_per_client must be at least 1, such as 8: a client keeps its "
+                "message_keys_per_client must be at least 1, such as 32: a client keeps its "
                 f"last key published; got {self.message_keys_per_client}"
             )
             raise ValueError(msg)

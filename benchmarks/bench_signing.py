@@ -171,7 +171,7 @@ async def main() -> None:
 
     async with atoll.testing.run(token_service(), argv=["--db-url", "memory://"]) as auth:
         registrations = await auth.container.aget(Registrations)
-        _, secret = await registrations.add("runs", (), ("stats",))
+        _, secret = await registrations.add("runs", ("atoll:sign-messages",), ("stats",))
         signer = KeySigner(f"{BASE}/oauth/message-keys", "runs", Secret(secret), http=auth.client)
         verifier = KeyVerifier(f"{BASE}/.well-known/message-keys.json", http=auth.client)
         await signer.start()

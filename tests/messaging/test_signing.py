@@ -18,6 +18,7 @@ import atoll
 import atoll.messaging.broker
 import atoll.testing
 from atoll.adapters.jwt.envelopes import KeySigner, KeyVerifier
+from atoll.auth import Clock
 from atoll.auth.clients import Registrations
 from atoll.clients.directory import ClientOptions
 from atoll.errors import (
@@ -66,12 +67,13 @@ async def token_service(clock, *argv):
 
 @contextlib.asynccontextmanager
 async def signer_of(harness, secret, client_id="runs", clock=None):
+    """A signer registered as ``client_id``, on the token service's clock unless told."""
     signer = KeySigner(
         ENDPOINT,
         client_id,
         Secret(secret),
         http=harness.client,
-        **({} if clock is None else {"clock": clock}),
+        clock=clock or harness.container.get(Clock),  # its proofs' time, the service's
     )
     await signer.start()
     try:
@@ -284,7 +286,7 @@ def _refused(request: httpx.Request) -> httpx.Response:
 
 async def test_a_wrong_client_secret_stops_the_signer_at_start(clock):
     async with token_service(clock) as (harness, _):
-        signer = KeySigner(ENDPOINT, "runs", Secret("wrong"), http=harness.client)
+        signer = KeySigner(ENDPOINT, "runs", Secret("wrong"), http=harness.client, clock=clock)
         with pytest.raises(CredentialsRefusedError, match="--clients-client-secret"):
             await signer.start()
 
@@ -293,7 +295,7 @@ async def test_a_token_service_out_of_reach_defers_signing_until_it_answers(cloc
     caplog.set_level(logging.WARNING, "atoll.auth")
     async with token_service(clock) as (harness, secret):
         gate = Gate(harness.client)
-        signer = KeySigner(ENDPOINT, "runs", Secret(secret), http=gate.client)
+        signer = KeySigner(ENDPOINT, "runs", Secret(secret), http=gate.client, clock=clock)
         await signer.start()
         try:
             assert "cannot register this process's message key" in caplog.text
@@ -377,7 +379,9 @@ async def test_a_client_refused_after_an_outage_is_told_and_tried_again_by_one_t
     caplog.set_level(logging.WARNING, "atoll.auth")
     async with token_service(clock) as (harness, _):
         gate = Gate(harness.client)
-        signer = KeySigner(ENDPOINT, "runs", Secret("not-the-secret"), http=gate.client)
+        signer = KeySigner(
+            ENDPOINT, "runs", Secret("not-the-secret"), http=gate.client, clock=clock
+        )
         await signer.start()  # the token service away: started, registering in the background
         try:
             gate.open = True  # back, and refusing the secret
@@ -540,7 +544,7 @@ def post_service(seen: list[atoll.Identity]) -> atoll.Service:
 async def test_a_service_signs_what_its_outbox_publishes_and_its_handler_sees_the_signer(clock):
     seen: list[atoll.Identity] = []
     async with token_service(clock) as (auth, secret):
-        signer = KeySigner(ENDPOINT, "runs", Secret(secret), http=auth.client)
+        signer = KeySigner(ENDPOINT, "runs", Secret(secret), http=auth.client, clock=clock)
         verifier = KeyVerifier(JWKS, http=auth.client, refresh=0.0)
         async with atoll.testing.run(
             post_service(seen),
@@ -581,7 +585,9 @@ async def test_a_service_requiring_signatures_dead_letters_what_an_unsigned_outb
 async def test_signing_and_checking_log_no_client_secret_nor_private_key(clock, caplog):
     caplog.set_level(logging.DEBUG)
     async with token_service(clock) as (harness, secret):
-        refused = KeySigner(ENDPOINT, "runs", Secret(secret + "x"), http=harness.client)
+        refused = KeySigner(
+            ENDPOINT, "runs", Secret(secret + "x"), http=harness.client, clock=clock
+        )
         with pytest.raises(CredentialsRefusedError) as wrong:
             await refused.start()
         async with signer_of(harness, secret) as signer, verifier_of(harness) as verifier:

@@ -135,7 +135,7 @@ def check_key_proof(jwk: dict[str, Any], proof: str, client_id: str, now: float)
         header = msgspec.json.decode(_unb64(parts[0]))
         claims = msgspec.json.decode(_unb64(parts[1]))
         signature = _unb64(parts[2])
-    except (msgspec.DecodeError, binascii.Error, ValueError):
+    except (msgspec.DecodeError, binascii.Error, ValueError, RecursionError):
         raise ValueError(f"proof is no JWS: {how}") from None
     if (
         not isinstance(header, dict)

@@ -129,6 +129,7 @@ async def run(rounds: int, requests: int) -> None:
         "--auth-jwt-issuer", ISSUER, "--auth-jwt-audience", AUDIENCE,
         "--auth-jwt-algorithms", ",".join(made),
         "--auth-jwt-keys", json.dumps([json.dumps(jwk) for _, jwk in made.values()]),
+        "--server-max-header-bytes", "2000000",  # the verifier's refusal, not the HTTP layer's
     ]  # fmt: skip
     async with atoll.testing.run(service(), argv=argv) as harness:
         app = harness.http.entry

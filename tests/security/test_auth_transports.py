@@ -81,7 +81,10 @@ def catalogue() -> dict[str, tokens.Refusal]:
 
 @pytest.fixture
 async def harness():
-    async with atoll.testing.run(identity_service(), argv=jwt_argv()) as running:
+    # Header fields of any size reach the verifier: past --server-max-header-bytes the HTTP
+    # layer refuses them first (431, tests/endpoints/http/test_request_limits.py).
+    argv = jwt_argv("--server-max-header-bytes", "2000000")
+    async with atoll.testing.run(identity_service(), argv=argv) as running:
         yield running
 
 

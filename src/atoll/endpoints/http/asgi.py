@@ -14,6 +14,7 @@ never a dropped connection:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -196,6 +197,9 @@ class HttpApp:
         """Answer one HTTP request; whatever fails becomes a response."""
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         try:
+            self._check_size(scope)
+            if scope["method"] in _BODY_METHODS:
+                receive = _within(receive, self.options.body_timeout)
             special = self._special.get(path)
             if special is not None:
                 await special(Request(scope, receive), send)
@@ -217,6 +221,37 @@ class HttpApp:
             return
         except Exception as error:  # noqa: BLE001 - every failure becomes a response
             await send_problem(send, self._failure(error, scope), path)
+
+    def _check_size(self, scope: Scope) -> None:
+        """Refuse a request whose header fields or query parameters are too many or large.
+
+        Raises:
+            HTTPError: 431 for the header fields, 414 for the query parameters.
+        """
+        options = self.options
+        headers = scope["headers"]
+        if len(headers) > options.max_headers:
+            raise HTTPError(
+                431,
+                f"the request has {len(headers)} header fields; the server takes at most "
+                f"{options.max_headers} (--server-max-headers)",
+                headers=_CLOSE,
+            )
+        size = sum(len(name) + len(value) for name, value in headers)
+        if size > options.max_header_bytes:
+            raise HTTPError(
+                431,
+                f"the request's header fields hold {size} bytes; the server takes at most "
+                f"{options.max_header_bytes} (--server-max-header-bytes)",
+                headers=_CLOSE,
+            )
+        query: bytes = scope.get("query_string", b"")
+        if query and query.count(b"&") + 1 > options.max_query_params:
+            raise HTTPError(
+                414,
+                f"the query has more than {options.max_query_params} parameters; the server "
+                "takes at most that many (--server-max-query-params)",
+            )
 
     def _document(self, content_type: bytes, body: bytes) -> _Special:
         async def serve(request: Request, send: Send) -> None:
@@ -298,6 +333,35 @@ class HttpApp:
             "correlation id",
             extra={"correlation_id": correlation},
         )
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_CLOSE = ((b"connection", b"close"),)
+
+
+def _within(receive: Receive, seconds: float) -> Receive:
+    """``receive``, refusing a body that has not arrived whole ``seconds`` after the first read.
+
+    A client trickling its body (slowloris) is cut off: 408, and the connection closed.
+    """
+    deadline: float | None = None
+
+    async def timed() -> Any:
+        nonlocal deadline
+        loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + seconds
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await receive()
+        except TimeoutError:
+            raise HTTPError(
+                408,
+                f"the body did not arrive within {seconds:g} s (--server-body-timeout)",
+                headers=_CLOSE,
+            ) from None
+
+    return timed
 
 
 def rate_limit_headers(error: RateLimitedError) -> tuple[tuple[bytes, bytes], ...]:

@@ -52,6 +52,16 @@ class ServerOptions:
     )
     docs: bool = option(default=True, help="serve the API page /docs and /openapi.json")
     health: bool = option(default=True, help="serve /health/live and /health/ready")
+    max_headers: int = option(100, help="the most header fields a request may have (431 past)")
+    max_header_bytes: int = option(
+        16384, help="the most bytes a request's header fields may hold together (431 past)"
+    )
+    max_query_params: int = option(
+        256, help="the most query parameters a request may have (414 past)"
+    )
+    body_timeout: float = option(
+        30.0, help="seconds a request's body may take to arrive, whole (408 past)"
+    )
     trusted_proxies: list[str] = option(
         default_factory=list,
         help="the proxies whose X-Forwarded-For and Forwarded headers say who the client is: "
@@ -65,6 +75,13 @@ class ServerOptions:
         if self.max_body < 1:
             raise ValueError(
                 f"max_body must be at least 1 byte, such as 1048576; got {self.max_body}"
+            )
+        for name in ("max_headers", "max_header_bytes", "max_query_params"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if not self.body_timeout > 0:
+            raise ValueError(
+                f"body_timeout must be above 0 seconds, such as 30; got {self.body_timeout}"
             )
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, such as 100; got {self.max_batch}")

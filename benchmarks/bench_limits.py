@@ -35,6 +35,7 @@ from typing import Any
 
 import atoll
 import atoll.testing
+from bench_auth import Answer, receive  # the same ASGI doubles: a request without a body
 
 TARGET = 0.85
 STRATEGIES = ("moving-window", "fixed-window", "sliding-window-counter")
@@ -65,20 +66,6 @@ def scope(path: str, client: str = "127.0.0.1") -> dict[str, Any]:
             "query_string": b"", "headers": [(b"host", b"bench")], "http_version": "1.1",
             "scheme": "http", "client": (client, 5000), "server": ("bench", 80),
             "root_path": ""}  # fmt: skip
-
-
-async def receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
-class Answer:
-    """A send channel that keeps the status of the last answer."""
-
-    status = 0
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
 
 
 async def measure(app: Any, path: str, requests: int) -> float:

@@ -21,7 +21,7 @@ from atoll.errors import ConfigError, ForbiddenError, RemoteError, Unauthenticat
 from atoll.kernel.registry import Registry
 from atoll.messaging.broker import Broker
 from atoll.messaging.bus import MessageBus
-from atoll.messaging.envelope import message_name, seal
+from atoll.messaging.envelope import seal
 from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
 from atoll.security.policies import DENY, allow
@@ -442,10 +442,6 @@ async def test_openapi_lists_no_403_without_a_policy():
 def test_the_refusals_are_the_errors_their_names_say():
     assert issubclass(ForbiddenError, PermissionError)
     assert not issubclass(ForbiddenError, UnauthenticatedError)
-
-
-async def test_messages_of_a_type_are_named_on_the_wire():
-    assert message_name(RunRecorded) == "policies.RunRecorded"
 
 
 # -- object-level rules: a check of the call, in its scope ---------------------------------------

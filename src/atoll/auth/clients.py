@@ -166,7 +166,7 @@ def registrations_provider(service: str) -> Callable[..., Registrations]:
     def registrations(database: Database, clock: Clock) -> Registrations:
         return Registrations(database, clock)
 
-    # As keyring_provider: the service's name is this call's, not a global.
+    # As on_database: the service's name is this call's, not a global.
     registrations.__annotations__ = {
         "database": Annotated[Database, Named(service)],
         "clock": Clock,

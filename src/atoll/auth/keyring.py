@@ -20,21 +20,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from atoll.adapters.jwt.signer import Signer, new_private_key
 from atoll.auth.model import SigningKey
-from atoll.auth.options import Clock, TokenOptions
 from atoll.auth.tables import AuthUnitOfWork
-from atoll.kernel.providers import Named
-from atoll.persistence.ports import Database
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from atoll.auth.options import TokenOptions
+    from atoll.persistence.ports import Database
+
 __all__ = [
     "Keyring",
-    "keyring_provider",
     "new_key",
     "published",
     "retire_for",
@@ -193,20 +192,3 @@ class Keyring:
 
     def _unit(self) -> AuthUnitOfWork:
         return AuthUnitOfWork(self.database)
-
-
-def keyring_provider(service: str) -> Callable[..., Keyring]:
-    """The provider of the :class:`Keyring` of the token service named ``service``."""
-
-    def keyring(database: Database, options: TokenOptions, clock: Clock) -> Keyring:
-        return Keyring(database, options, clock)
-
-    # Set here rather than written in the signature: the annotations of this module are read
-    # lazily, and the service's name is this call's, not a global.
-    keyring.__annotations__ = {
-        "database": Annotated[Database, Named(service)],
-        "options": TokenOptions,
-        "clock": Clock,
-        "return": Keyring,
-    }
-    return keyring

@@ -31,21 +31,21 @@ import base64
 import dataclasses
 import logging
 import re
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from atoll.adapters.jwt.envelopes import check_key_proof
 from atoll.adapters.jwt.keys import thumbprint
 from atoll.auth.model import MessageKey
-from atoll.auth.options import Clock, TokenOptions
 from atoll.auth.tables import AuthUnitOfWork
 from atoll.errors import AlreadyExistsError, ConflictError
-from atoll.kernel.providers import Named
-from atoll.persistence.ports import Database
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from atoll.auth.options import TokenOptions
+    from atoll.persistence.ports import Database
 
 __all__ = [
     "PROOF_WANTED",
@@ -53,7 +53,6 @@ __all__ = [
     "MessageKeyRefusedError",
     "MessageKeys",
     "expired",
-    "message_keys_provider",
     "over_the_cap",
     "public_jwk",
     "published",
@@ -326,19 +325,3 @@ class MessageKeys:
 
 def _json(jwk: dict[str, str]) -> str:
     return msgspec.json.encode(jwk).decode("ascii")
-
-
-def message_keys_provider(service: str) -> Callable[..., MessageKeys]:
-    """The provider of the :class:`MessageKeys` of the token service named ``service``."""
-
-    def message_keys(database: Database, options: TokenOptions, clock: Clock) -> MessageKeys:
-        return MessageKeys(database, options, clock)
-
-    # As keyring_provider: the service's name is this call's, not a global.
-    message_keys.__annotations__ = {
-        "database": Annotated[Database, Named(service)],
-        "options": TokenOptions,
-        "clock": Clock,
-        "return": MessageKeys,
-    }
-    return message_keys

@@ -5,18 +5,47 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from atoll.auth.model import CLIENT_ID
 from atoll.kernel.options import Secret, option
+from atoll.kernel.providers import Named
+from atoll.persistence.ports import Database
 
-__all__ = ["Clock", "TokenOptions"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["Clock", "TokenOptions", "on_database"]
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _LONGEST_LIFETIME = 86400
 _SHORTEST_REFRESH = 60
 _LONGEST_SESSION = 31536000
+
+
+T = TypeVar("T")
+
+
+def on_database(kind: Callable[[Database, TokenOptions, Clock], T], service: str) -> Any:
+    """The provider of ``kind`` (the keyring, the sessions...) of the token service ``service``.
+
+    Each is made of the service's database, its ``[tokens]`` options and its clock. The
+    database's name is this call's (``Named(service)``), not a global: the hint is set
+    here, as an object, since the annotations of these modules are read lazily.
+    """
+
+    def provider(database: Database, options: TokenOptions, clock: Clock) -> T:
+        return kind(database, options, clock)
+
+    provider.__name__ = getattr(kind, "__name__", "provider").lower()
+    provider.__annotations__ = {
+        "database": Annotated[Database, Named(service)],
+        "options": TokenOptions,
+        "clock": Clock,
+        "return": kind,
+    }
+    return provider
 
 
 class Clock:

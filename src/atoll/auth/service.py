@@ -17,10 +17,10 @@ from atoll.auth.endpoint import (
     TokenEndpoint,
 )
 from atoll.auth.issuer import GRANTS, TokenIssuer
-from atoll.auth.keyring import Keyring, keyring_provider
-from atoll.auth.message_keys import MessageKeys, message_keys_provider
-from atoll.auth.options import Clock, TokenOptions
-from atoll.auth.sessions import Sessions, sessions_provider
+from atoll.auth.keyring import Keyring
+from atoll.auth.message_keys import MessageKeys
+from atoll.auth.options import Clock, TokenOptions, on_database
+from atoll.auth.sessions import Sessions
 from atoll.auth.tables import AuthUnitOfWork, schema
 from atoll.messaging.context import Response  # noqa: TC001 - the container reads hints at run time
 from atoll.service.runnable import Service
@@ -88,10 +88,10 @@ def token_service(name: str = "auth", *, version: str = "1.0.0") -> Service:
     endpoint = TokenEndpoint(name)
     service.mount("/oauth", endpoint)
     service.provide(Clock)
-    service.provide(keyring_provider(name))
+    service.provide(on_database(Keyring, name))
     service.provide(registrations_provider(name))
-    service.provide(sessions_provider(name))
-    service.provide(message_keys_provider(name))
+    service.provide(on_database(Sessions, name))
+    service.provide(on_database(MessageKeys, name))
 
     def issuer(  # noqa: PLR0917 - what the issuer is made of, each by type
         options: TokenOptions,

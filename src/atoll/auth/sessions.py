@@ -29,17 +29,17 @@ import hashlib
 import logging
 import re
 import secrets
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from atoll.auth.model import RefreshToken
-from atoll.auth.options import Clock, TokenOptions
 from atoll.auth.tables import AuthUnitOfWork
 from atoll.errors import ConflictError
-from atoll.kernel.providers import Named
-from atoll.persistence.ports import Database
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from atoll.auth.options import TokenOptions
+    from atoll.persistence.ports import Database
 
 __all__ = [
     "PREFIX",
@@ -49,7 +49,6 @@ __all__ = [
     "expired",
     "new_refresh_token",
     "opening",
-    "sessions_provider",
     "standing",
     "successor",
     "token_id",
@@ -314,19 +313,3 @@ class Sessions:
                     raise
             else:
                 return
-
-
-def sessions_provider(service: str) -> Callable[..., Sessions]:
-    """The provider of the :class:`Sessions` of the token service named ``service``."""
-
-    def sessions(database: Database, options: TokenOptions, clock: Clock) -> Sessions:
-        return Sessions(database, options, clock)
-
-    # As keyring_provider: the service's name is this call's, not a global.
-    sessions.__annotations__ = {
-        "database": Annotated[Database, Named(service)],
-        "options": TokenOptions,
-        "clock": Clock,
-        "return": Sessions,
-    }
-    return sessions

@@ -44,6 +44,7 @@ __all__ = [
     "Credentials",
     "StaticToken",
     "basic_authorization",
+    "oauth_error",
 ]
 
 UNAUTHENTICATED = -32012
@@ -219,14 +220,20 @@ def _quote(text: str) -> str:
     return urllib.parse.quote(text, safe="")
 
 
-def _refusal(answer: httpx.Response, url: str, client_id: str) -> str:
-    """Why the token endpoint refused, from its RFC 6749 5.2 answer (never the secret)."""
+def oauth_error(answer: httpx.Response) -> tuple[str, str]:
+    """The ``error`` and ``error_description`` of an RFC 6749 5.2 answer; empty if none."""
     try:
         body: Any = msgspec.json.decode(answer.content)
     except msgspec.DecodeError:
-        body = {}
-    code = body.get("error", "") if isinstance(body, dict) else ""
-    described = body.get("error_description", "") if isinstance(body, dict) else ""
+        return "", ""
+    if not isinstance(body, dict):
+        return "", ""
+    return str(body.get("error", "")), str(body.get("error_description", ""))
+
+
+def _refusal(answer: httpx.Response, url: str, client_id: str) -> str:
+    """Why the token endpoint refused, from its RFC 6749 5.2 answer (never the secret)."""
+    code, described = oauth_error(answer)
     why = {
         "invalid_client": f"it does not know the client {client_id!r} with this secret; check "
         "--clients-client-id and --clients-client-secret",
@@ -234,8 +241,8 @@ def _refusal(answer: httpx.Response, url: str, client_id: str) -> str:
         "invalid_target": "the client may not call this service; ask for its audience to be "
         "added to the client",
         "unauthorized_client": "the client may not use the client credentials grant",
-    }.get(str(code), f"HTTP {answer.status_code}")
-    shown = f" ({str(described)[:120]})" if described else ""
+    }.get(code, f"HTTP {answer.status_code}")
+    shown = f" ({described[:120]})" if described else ""
     return f"{masked_url(url)} refused a token: {code or 'error'}{shown}: {why}"
 
 

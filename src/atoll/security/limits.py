@@ -87,8 +87,7 @@ class Limit:
 
     def describe(self) -> str:
         """The limit in a few words: ``10/second; 1000/hour per ip``."""
-        per = self.per if isinstance(self.per, str) else getattr(self.per, "__name__", "key")
-        return f"{self.rates} per {per}"
+        return f"{self.rates} per {_per(self)}"
 
 
 def limit(rates: str, *, per: Per = "subject", name: str = "") -> Limit:
@@ -340,10 +339,6 @@ class Limiter:
                     window=window.seconds,
                     quota=window.quota,
                 )
-
-    def limits(self, handler: Handler) -> bool:
-        """Whether ``handler`` has a limit of its service's (its own are on it)."""
-        return self.backend is not None and bool(self.service_limits.get(handler.service))
 
     async def start(self) -> None:
         """Open the backend's storage."""

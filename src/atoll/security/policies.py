@@ -402,7 +402,7 @@ def _given_by(handler: Handler, provided: Collection[Key]) -> set[str]:
     """The names a call of ``handler`` gives: its inputs, and its message's fields."""
     names = {item.name for item in handler.signature(provided).inputs}
     if handler.message is not None:
-        with contextlib.suppress(Exception):  # a message type without hints has no fields
+        with contextlib.suppress(NameError, TypeError):  # hints it cannot read: no fields
             names |= set(typing.get_type_hints(handler.message))
     return names
 

@@ -29,7 +29,7 @@ import msgspec
 
 from atoll.adapters.jwt.jwks import Jwks
 from atoll.adapters.jwt.keys import thumbprint
-from atoll.clients.credentials import basic_authorization
+from atoll.clients.credentials import basic_authorization, oauth_error
 from atoll.errors import (
     AuthenticationError,
     ConfigError,
@@ -47,6 +47,7 @@ try:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import ed25519
     from jwt.algorithms import OKPAlgorithm
+    from jwt.utils import base64url_encode as _b64
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("pyjwt[crypto]", "jwt") from error
 
@@ -78,10 +79,6 @@ RENEW_CHECK = 3600.0
 """Seconds at the most between two looks at the clock for a key due to be replaced."""
 
 _HEADER_KEYS = frozenset({"alg", "kid", "typ"})
-
-
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def _unb64(text: str) -> bytes:
@@ -182,7 +179,6 @@ class KeySigner:
         timeout: seconds a registration may take.
         clock: the time, in seconds.
         http: the client to register with, or ``None`` for one of its own.
-        app: the ASGI app of this process that serves ``endpoint``, or ``None``.
         check_every: seconds at the most between two looks at ``clock`` for a key due.
     """
 
@@ -195,7 +191,6 @@ class KeySigner:
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         http: httpx.AsyncClient | None = None,
-        app: Any = None,
         check_every: float = RENEW_CHECK,
     ) -> None:
         self.endpoint = endpoint
@@ -205,7 +200,6 @@ class KeySigner:
         self._clock = clock
         self._http = http
         self._own_http = http is None
-        self._app = app
         self._signing: tuple[ed25519.Ed25519PrivateKey, bytes] | None = None
         self._renew_at = float("inf")
         self._expires_at = float("-inf")
@@ -224,10 +218,7 @@ class KeySigner:
             ConfigError: it answered with something else than a registered key.
         """
         if self._http is None:
-            transport = None if self._app is None else httpx.ASGITransport(app=self._app)
-            self._http = httpx.AsyncClient(
-                follow_redirects=False, timeout=self._timeout, transport=transport
-            )
+            self._http = httpx.AsyncClient(follow_redirects=False, timeout=self._timeout)
         first = 0.0
         try:
             await self._register()
@@ -356,10 +347,11 @@ class KeySigner:
                 "--clients-client-id and --clients-client-secret"
             )
         if answer.status_code != 200:  # noqa: PLR2004 - the one answer holding the key
+            code, described = oauth_error(answer)
             raise ConfigError(
                 f"{where} refused this process's message key: HTTP {answer.status_code} "
-                f"({_described(answer)}); check --messages-token-service: it names an atoll "
-                "token service"
+                f"({code or 'no OAuth error'}: {described[:160]}); check "
+                "--messages-token-service: it names an atoll token service"
             )
         try:
             return msgspec.json.decode(answer.content, type=_Key)
@@ -391,7 +383,6 @@ class KeyVerifier:
         max_age: seconds after which the keys are fetched again in the background.
         clock: the time, in seconds.
         http: the client to fetch with, or ``None`` for one of its own.
-        app: the ASGI app of this process that serves ``jwks_url``, or ``None``.
     """
 
     def __init__(
@@ -403,7 +394,6 @@ class KeyVerifier:
         max_age: float = 300.0,
         clock: Callable[[], float] = time.time,
         http: httpx.AsyncClient | None = None,
-        app: Any = None,
     ) -> None:
         self.jwks = Jwks(
             jwks_url,
@@ -413,7 +403,6 @@ class KeyVerifier:
             max_age=max_age,
             clock=clock,
             http=http,
-            app=app,
             empty=True,
         )
 
@@ -425,8 +414,6 @@ class KeyVerifier:
         """
         jwks = self.jwks
         await jwks.start()
-        if jwks.local:
-            return  # this process serves it, and may not have started its token service yet
         await jwks.refetch()
         failure = jwks.failure
         if failure is not None and failure[1].config:
@@ -529,13 +516,3 @@ def _kid(header_part: str) -> str:
 
 def _key(jwks: Jwks, kid: str) -> Any:
     return next((key for key in jwks.keys if key.kid == kid), None)
-
-
-def _described(answer: httpx.Response) -> str:
-    try:
-        body: Any = msgspec.json.decode(answer.content)
-    except msgspec.DecodeError:
-        return "no OAuth error in the answer"
-    if not isinstance(body, dict):
-        return "no OAuth error in the answer"
-    return f"{body.get('error', 'error')}: {str(body.get('error_description', ''))[:160]}"

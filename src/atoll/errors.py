@@ -39,6 +39,9 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     ├── ForbiddenError(PermissionError)         the caller is known, and may not do this
     ├── ServerOwnedFieldError(ValueError)       a caller set a field only the server sets
     ├── RateLimitedError                        a caller went over a rate limit
+    ├── IdempotencyKeyError                     a call's idempotency key cannot be honoured
+    │   ├── IdempotencyKeyReusedError(ValueError)   the key came with another request
+    │   └── IdempotencyKeyInUseError                the key's first request has no answer yet
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
@@ -60,6 +63,9 @@ __all__ = [
     "DuplicateMessageError",
     "ForbiddenError",
     "GraphError",
+    "IdempotencyKeyError",
+    "IdempotencyKeyInUseError",
+    "IdempotencyKeyReusedError",
     "InvalidTokenError",
     "LifecycleError",
     "MalformedCredentialsError",
@@ -393,3 +399,24 @@ class RateLimitedError(AtollError):
         self.window = window
         self.quota = quota
         self.fault_data = {"retry_after": retry_after}
+
+
+class IdempotencyKeyError(AtollError):
+    """A call's ``Idempotency-Key`` cannot be honoured; the handler did not run."""
+
+
+class IdempotencyKeyReusedError(IdempotencyKeyError, ValueError):
+    """The key was used before with another request: answered 422 (JSON-RPC -32016).
+
+    Another operation, other arguments or another body: a client reuses a key for a retry of
+    the same request only, and makes a new one for each new request.
+    """
+
+
+class IdempotencyKeyInUseError(IdempotencyKeyError):
+    """The key's first request has no answer to replay: answered 409 (JSON-RPC -32017).
+
+    Either it is still running (try again once it has answered), or it took effect and its
+    answer was lost (its process stopped in between): then it never runs again, and the
+    message says so.
+    """

@@ -211,6 +211,35 @@ async def test_an_event_committed_just_before_a_kill_is_published_once_after_the
     assert await bank.balances() == {"alice": 5}
 
 
+async def test_a_request_retried_with_its_key_after_a_kill_past_its_commit_runs_once(bank, spawn):
+    # The process dies between the deposit's commit and its stored answer: the retry finds
+    # the key committed with the deposit, in the same transaction, and does not run it again.
+    process, url = await start(spawn, bank, "--crash-after-commit", "k9")
+    key = {"idempotency-key": "retry-9"}
+    async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+        with pytest.raises(httpx.TransportError):
+            await client.post("/deposit", json=deposit("k9"), headers=key)
+    assert await finish(process) == -signal.SIGKILL, process.output
+
+    process, url = await start(spawn, bank)
+    async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
+        retried = await client.post("/deposit", json=deposit("k9"), headers=key)
+        another = await client.post(
+            "/deposit", json=deposit("k10"), headers={"idempotency-key": "10"}
+        )
+        replayed = await client.post(
+            "/deposit", json=deposit("k10"), headers={"idempotency-key": "10"}
+        )
+    await stop(process)
+    assert retried.status_code == 409, retried.text
+    assert "took effect, and its answer was lost" in retried.json()["detail"]
+    assert (another.status_code, replayed.status_code) == (200, 200)
+    assert replayed.json() == another.json() == 10
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert await bank.receipts() == {"k9": ("alice", 5), "k10": ("alice", 5)}
+    assert await bank.balances() == {"alice": 10}
+
+
 async def test_an_event_whose_consumer_committed_just_before_a_kill_is_skipped_when_redelivered(
     bank, spawn
 ):

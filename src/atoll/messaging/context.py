@@ -37,6 +37,7 @@ from typing import Any, Literal, Protocol
 from atoll.messaging.envelope import Delivery  # noqa: TC001 - the container reads the hint
 
 __all__ = [
+    "IDEMPOTENCY_KEY",
     "CallContext",
     "Caller",
     "Headers",
@@ -355,6 +356,12 @@ class CallContext:
 _CURRENT: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
     "atoll_call", default=None
 )
+
+IDEMPOTENCY_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "atoll_idempotency_key", default=None
+)
+"""The idempotency key the call in progress carries: set by its transport (REST's
+``Idempotency-Key`` header, JSON-RPC's ``idempotency_key`` member), read as it is guarded."""
 
 current_call = _CURRENT.get
 """The call in progress in this context, or ``None``."""

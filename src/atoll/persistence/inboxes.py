@@ -17,7 +17,10 @@ __all__ = ["Inboxes"]
 
 
 class Inboxes:
-    """The database of each service that keeps an inbox; app-scoped, filled as they are made."""
+    """The database of each service that keeps an inbox; app-scoped, filled as they are made.
+
+    Idempotency keys are kept in the same databases (:mod:`atoll.security.idempotency`).
+    """
 
     def __init__(self) -> None:
         self._databases: dict[str, Database] = {}
@@ -25,6 +28,14 @@ class Inboxes:
     def add(self, service: str, database: Database) -> None:
         """``service`` keeps its inbox in ``database``."""
         self._databases[service] = database
+
+    def database(self, service: str) -> Database | None:
+        """The database of ``service``, if it has one."""
+        return self._databases.get(service)
+
+    def databases(self) -> list[Database]:
+        """Every database known, one per service that has one."""
+        return list(self._databases.values())
 
     async def committed(self, envelope: Envelope, consumers: tuple[str, ...]) -> bool:
         """Whether each of ``consumers`` (``service.handler``) has ``envelope`` in its inbox.

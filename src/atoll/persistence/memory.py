@@ -20,14 +20,17 @@ from atoll.errors import (
     AlreadyExistsError,
     ConflictError,
     DuplicateMessageError,
+    IdempotencyKeyInUseError,
     PersistenceError,
 )
+from atoll.persistence.idempotency import MemoryKeyStore
 from atoll.persistence.ports import OutboxRecord, OutboxSignal
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from atoll.messaging.envelope import Envelope
+    from atoll.persistence.idempotency import KeyHold
     from atoll.persistence.options import DatabaseOptions
     from atoll.persistence.schema import Mapping, Schema
 
@@ -81,6 +84,7 @@ class MemoryDatabase:
         self.schema = schema
         self.service = service
         self.outbox_signal = OutboxSignal()
+        self.keys = MemoryKeyStore()
         self._tables = _Tables()
         self._lock = asyncio.Lock()
 
@@ -239,8 +243,13 @@ class MemoryTransaction:
         self._check_open()
         return (consumer, message_id) in self._database._tables.inbox  # noqa: SLF001
 
-    async def commit(self, outbox: Sequence[Envelope], inbox: tuple[str, str] | None) -> None:
-        """Check every version, then write the changes, the outbox and the inbox at once."""
+    async def commit(
+        self,
+        outbox: Sequence[Envelope],
+        inbox: tuple[str, str] | None,
+        key: KeyHold | None = None,
+    ) -> None:
+        """Check every version, then write the changes, outbox, inbox and key at once."""
         self._check_open()
         database = self._database
         tables = database._tables  # noqa: SLF001 - same adapter
@@ -248,18 +257,24 @@ class MemoryTransaction:
             self._over = True
             changed = self._changed()
             self._check(tables, changed, inbox)
-            for key, loaded in changed:
-                if key in self._removed:
-                    del tables.rows[key]
+            if key is not None and not database.keys.commit(key.scope, key.key, key.owner):
+                raise IdempotencyKeyInUseError(
+                    f"the idempotency key {key.key!r} was taken over by a retry of its request "
+                    "while this call held it past its lock (--idempotency-lock-timeout); "
+                    "nothing of this call is written"
+                )
+            for row, loaded in changed:
+                if row in self._removed:
+                    del tables.rows[row]
                     continue
                 version = loaded.version + 1
                 if loaded.mapping.version is not None:
                     _set(loaded.live, loaded.mapping.version, version)
-                tables.rows[key] = _Stored(version, copy.deepcopy(loaded.live))
+                tables.rows[row] = _Stored(version, copy.deepcopy(loaded.live))
             for mapping, aggregate in self._added.values():
-                key = (mapping.aggregate, getattr(aggregate, mapping.id))
+                row = (mapping.aggregate, getattr(aggregate, mapping.id))
                 version = getattr(aggregate, mapping.version) if mapping.version else 0
-                tables.rows[key] = _Stored(version, copy.deepcopy(aggregate))
+                tables.rows[row] = _Stored(version, copy.deepcopy(aggregate))
             for envelope in outbox:
                 position = next(tables.positions)
                 tables.outbox[position] = OutboxRecord(position, envelope)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from atoll.messaging.envelope import Envelope
+    from atoll.persistence.idempotency import KeyHold, KeyStore
     from atoll.persistence.options import DatabaseOptions
     from atoll.persistence.schema import Mapping, Schema
 
@@ -72,16 +73,23 @@ class Transaction(Protocol):
         """Whether the inbox holds ``message_id`` for ``consumer``."""
         ...
 
-    async def commit(self, outbox: Sequence[Envelope], inbox: tuple[str, str] | None) -> None:
+    async def commit(
+        self,
+        outbox: Sequence[Envelope],
+        inbox: tuple[str, str] | None,
+        key: KeyHold | None = None,
+    ) -> None:
         """Write the changes, ``outbox`` and the ``(consumer, message_id)`` inbox entry at once.
 
         An aggregate changed since it was loaded by another transaction is a conflict; its
-        version attribute is one more afterwards.
+        version attribute is one more afterwards. ``key``, the idempotency key the call holds
+        (in this database's :attr:`Database.keys`), is marked committed with them.
 
         Raises:
             ConflictError: a concurrent change won; nothing was written.
             DuplicateMessageError: the inbox got ``inbox`` from a twin delivery meanwhile;
                 nothing was written.
+            IdempotencyKeyInUseError: the call no longer holds ``key``; nothing was written.
         """
         ...
 
@@ -115,12 +123,14 @@ class Database(Protocol):
         schema: what it keeps.
         service: the service it belongs to: what its events name as their sender.
         outbox_signal: notified by each commit that wrote to the outbox.
+        keys: the idempotency keys of the service's calls.
     """
 
     options: DatabaseOptions
     service: str
     schema: Schema
     outbox_signal: OutboxSignal
+    keys: KeyStore
 
     async def start(self) -> None:
         """Connect (and check the connection).

@@ -40,6 +40,7 @@ from atoll.errors import (
 )
 from atoll.messaging.context import current_call
 from atoll.messaging.envelope import NO_DELIVERY, Delivery, seal
+from atoll.persistence.idempotency import HOLD
 from atoll.persistence.repository import Repository, repository_for
 
 if TYPE_CHECKING:
@@ -128,9 +129,13 @@ class UnitOfWork:
 
         The unit of work is over afterwards.
 
+        The idempotency key the call holds, if any (kept in this database), is marked
+        committed with them: a retry of the call then never runs it again.
+
         Raises:
             ConflictError: a concurrent change won; the bus runs the handler again.
             DuplicateMessageError: a twin delivery of the message committed first.
+            IdempotencyKeyInUseError: the call's idempotency key was taken over meanwhile.
         """
         transaction = self._open("commit")
         outbox = [*self._collect(), *self._published]
@@ -138,8 +143,15 @@ class UnitOfWork:
         inbox = (
             (delivery.consumer, delivery.message_id) if delivery.message_id is not None else None
         )
+        key = HOLD.get()
+        if key is not None and key.store is not self.database.keys:
+            key = None  # the call's key is kept by another service's database
         try:
-            await self._guard(transaction.commit(outbox, inbox))
+            if key is None:
+                await self._guard(transaction.commit(outbox, inbox))
+            else:
+                await self._guard(transaction.commit(outbox, inbox, key))
+                key.committed = True
         except BaseException:
             await self._end()
             raise

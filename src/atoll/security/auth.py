@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from atoll.errors import MalformedCredentialsError, UnauthenticatedError
 from atoll.kernel.options import option
 from atoll.messaging.context import (
+    IDEMPOTENCY_KEY,
     LOCAL_REQUEST,
     CallContext,
     Request,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
     from atoll.security.api_tokens import ApiTokens
+    from atoll.security.idempotency import Idempotency
     from atoll.security.limits import Limiter
     from atoll.security.tokens import TokenVerifier
 
@@ -137,21 +139,24 @@ class Authenticator:
             bearer token is then no credential of this service (the call is anonymous).
         api_tokens: the service's API tokens, read when ``options.api_tokens`` is on.
         limiter: judges the rate limits of each call a transport brings, as it guards it.
+        idempotency: runs a call that carries an idempotency key once per caller and key.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - what judges a call before it runs, each optional
         self,
         options: AuthOptions,
         realm: str,
         verifier: TokenVerifier | None = None,
         api_tokens: ApiTokens | None = None,
         limiter: Limiter | None = None,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self.options = options
         self.realm = realm
         self.verifier = verifier
         self.api_tokens = api_tokens if options.api_tokens else None
         self.limiter = limiter
+        self.idempotency = idempotency
 
     async def start(self) -> None:
         """Start the verifier (a JWT verifier loads its keys, and fetches its JWKS)."""
@@ -183,11 +188,15 @@ class Authenticator:
             or bus.asks_for(handler, Identity)
         )
 
+    def keys(self, handler: Handler) -> bool:
+        """Whether a call of ``handler`` may carry an idempotency key."""
+        return self.idempotency is not None and self.idempotency.serves(handler)
+
     def limits(self, handler: Handler) -> bool:
         """Whether a rate limit counts the calls of ``handler`` (its own, or its service's)."""
         return self.limiter is not None and self.limiter.counts(handler)
 
-    def guard(self, handler: Handler, bus: MessageBus, call: Any) -> Any:
+    def guard(self, handler: Handler, bus: MessageBus, call: Any, *, keyed: bool = False) -> Any:
         """``call`` (of ``handler``), counted and authenticated first as need be.
 
         Its rate limits count it first (:meth:`limits`; not a call in the process), then
@@ -195,15 +204,23 @@ class Authenticator:
         call's context (its request); without one (a call in the process that carried
         none) the call is anonymous, and not counted. Counted here, before any scope is
         opened, a limit costs a call no more than it must.
+
+        ``keyed``: the transport calls this one for a call that carries an idempotency key
+        (and the other for the calls that do not, which pay nothing for keys): last, it runs
+        once for its caller and key (:attr:`idempotency`).
         """
         guards, limiter = self.guards(handler, bus), self.limiter
         if limiter is None or not limiter.counts(handler):
             limiter = None
-        if not guards and limiter is None:
+        keys = self.idempotency if keyed else None
+        if keys is not None and not keys.serves(handler):
+            keys = None
+        if not guards and limiter is None and keys is None:
             return call
         needs = self.required and not handler.public
         identify = self.identify
         identified = guards or (limiter is not None and limiter.needs_identity(handler))
+        key_of_call = IDEMPOTENCY_KEY.get
 
         async def guarded(arguments: dict[str, Any]) -> Any:
             context = current_call()
@@ -214,6 +231,12 @@ class Authenticator:
                 raise UnauthenticatedError(
                     "this call needs credentials: send a token as Authorization: Bearer <token>"
                 )
+            if keys is not None:
+                key = key_of_call()
+                if key is not None:
+                    if not identified:  # whose key it is
+                        identity = await identify(context)
+                    return await keys.call(handler, identity, key, arguments, call)
             return await call(arguments)
 
         return guarded
@@ -331,19 +354,23 @@ def authenticator_for(
     *,
     jwks_app_for: Callable[[str], Any] | None = None,
     limiter: Limiter | None = None,
+    idempotency: Idempotency | None = None,
 ) -> Authenticator:
     """The authenticator ``options`` ask for: with a JWT verifier when an issuer is named.
 
     The verifier's state joins the readiness checks (a JWKS out of reach). ``api_tokens``
     are read when ``options.api_tokens`` is on. ``jwks_app_for`` gives the ASGI app of this
     process that serves a JWKS URL, when it does: that JWKS is read from it, without the
-    network. ``limiter`` counts the calls of the handlers with rate limits.
+    network. ``limiter`` counts the calls of the handlers with rate limits; ``idempotency``
+    runs the calls that carry an idempotency key once.
 
     Raises:
         MissingDependencyError: the issuer is named and ``atoll[jwt]`` is not installed.
     """
     if not options.jwt.issuer:
-        return Authenticator(options, realm, api_tokens=api_tokens, limiter=limiter)
+        return Authenticator(
+            options, realm, api_tokens=api_tokens, limiter=limiter, idempotency=idempotency
+        )
     adapter = importlib.import_module("atoll.adapters.jwt")  # atoll[jwt], only when used
     authenticator = Authenticator(
         options,
@@ -351,6 +378,7 @@ def authenticator_for(
         adapter.verifier_for(options.jwt, app_for=jwks_app_for),
         api_tokens=api_tokens,
         limiter=limiter,
+        idempotency=idempotency,
     )
     readiness.add("auth", authenticator.ping)
     return authenticator

@@ -233,10 +233,13 @@ class BrokerLink:
         The context holds the request as the broker carried it (``transport == "broker"``, its
         headers): for a handler asking for atoll.Request, atoll.Response or atoll.Identity,
         and for the authenticator guarding a handler, which reads ``authorization`` there.
-        A service needing neither answers without one, at no cost.
+        A service needing neither answers without one, at no cost, but a call that carries an
+        idempotency key (whose caller it is the key of).
         """
 
-        async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:  # noqa: ARG001
+        async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
+            if b'"idempotency_key"' in body:  # whose key it is: the context tells
+                return await respond_in_context(body, headers)
             return await engine.handle(body) or b""  # a notification's answer is empty
 
         async def respond_in_context(body: bytes, headers: Mapping[str, str]) -> bytes:

@@ -37,9 +37,11 @@ from atoll.kernel.providers import Scope as Lifetime
 from atoll.messaging.broker import Broker  # noqa: TC001 - the container reads hints at run time
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.options import BrokerOptions  # noqa: TC001 - as Broker
+from atoll.persistence.inboxes import Inboxes  # noqa: TC001 - the container reads the hint
 from atoll.persistence.ports import Database
 from atoll.security.api_tokens import ApiTokens, ApiTokenStore, api_token_store_for
 from atoll.security.auth import Authenticator, AuthOptions, authenticator_for, identity_of_call
+from atoll.security.idempotency import Idempotency, IdempotencyOptions
 from atoll.security.identity import Identity
 from atoll.security.limits import Limiter, LimitOptions, MemoryRateLimiter
 from atoll.security.policies import DENY, Authorizer
@@ -182,23 +184,34 @@ def _install_endpoints(app: App, api: Api) -> None:
     app.options("server", ServerOptions)
     app.options("cors", CorsOptions)
     app.options("auth", AuthOptions)
+    app.options("idempotency", IdempotencyOptions)
     name = app.name
     here = ServedHere()
     app.on_build(here.keep)
 
-    def make_authenticator(
+    def make_authenticator(  # noqa: PLR0917 - what judges a call, each by type
         options: AuthOptions,
         readiness: Readiness,
         api_tokens: ApiTokens,
         server: ServerOptions,
         limiter: Limiter,
+        idempotency: Idempotency,
     ) -> Authenticator:
         def jwks_app_for(url: str) -> ServedHere | None:
             return here if serves_itself(url, server) else None
 
         return authenticator_for(
-            options, name, readiness, api_tokens, jwks_app_for=jwks_app_for, limiter=limiter
+            options,
+            name,
+            readiness,
+            api_tokens,
+            jwks_app_for=jwks_app_for,
+            limiter=limiter,
+            idempotency=idempotency,
         )
+
+    def make_idempotency(options: IdempotencyOptions, databases: Inboxes) -> Idempotency:
+        return Idempotency(options, databases)
 
     def make_rpc_engines(
         bus: MessageBus, options: ServerOptions, authenticator: Authenticator
@@ -224,6 +237,7 @@ def _install_endpoints(app: App, api: Api) -> None:
         )
 
     app.provide(make_authenticator)
+    app.provide(make_idempotency)
     app.provide(identity_of_call, scope=Lifetime.REQUEST, provides=Identity)
     app.provide(make_readiness)
     app.provide(make_rpc_engines)

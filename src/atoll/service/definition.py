@@ -37,6 +37,8 @@ from atoll.errors import (
     AuthenticationError,
     ConfigError,
     ForbiddenError,
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
     MalformedCredentialsError,
     OutOfRangeError,
     ProviderError,
@@ -66,6 +68,8 @@ __all__ = [
     "ALREADY_EXISTS_CODE",
     "CONFLICT_CODE",
     "FORBIDDEN_CODE",
+    "IDEMPOTENCY_KEY_IN_USE_CODE",
+    "IDEMPOTENCY_KEY_REUSED_CODE",
     "OUT_OF_RANGE_CODE",
     "RATE_LIMITED_CODE",
     "UNAUTHENTICATED_CODE",
@@ -92,6 +96,14 @@ holds ``retry_after``, in seconds."""
 FORBIDDEN_CODE = -32013
 """The JSON-RPC code of a call a handler's policy refused (REST: 403); broker RPC and
 in-process clients answer it too."""
+
+IDEMPOTENCY_KEY_REUSED_CODE = -32016
+"""The JSON-RPC code of a call whose idempotency key came with another request before (REST:
+422)."""
+
+IDEMPOTENCY_KEY_IN_USE_CODE = -32017
+"""The JSON-RPC code of a call whose idempotency key's first request has no answer to replay:
+it runs still, or its answer was lost (REST: 409)."""
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -126,6 +138,18 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self._default_faults.add(ForbiddenError, status=403, code=FORBIDDEN_CODE, title="forbidden")
         self._default_faults.add(
             RateLimitedError, status=429, code=RATE_LIMITED_CODE, title="rate limited"
+        )
+        self._default_faults.add(
+            IdempotencyKeyReusedError,
+            status=422,
+            code=IDEMPOTENCY_KEY_REUSED_CODE,
+            title="idempotency key reused",
+        )
+        self._default_faults.add(
+            IdempotencyKeyInUseError,
+            status=409,
+            code=IDEMPOTENCY_KEY_IN_USE_CODE,
+            title="idempotency key in use",
         )
         self._default_faults.add(
             MalformedCredentialsError,

@@ -21,9 +21,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from atoll.errors import AlreadyExistsError, ConflictError, DuplicateMessageError, PersistenceError
+from atoll.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    DuplicateMessageError,
+    IdempotencyKeyInUseError,
+    PersistenceError,
+)
 from atoll.messaging.envelope import Delivery
 from atoll.persistence.declaration import open_database
+from atoll.persistence.idempotency import HOLD, KeyHold, KeyRecord, MemoryKeyStore
 from atoll.persistence.options import DatabaseOptions
 from atoll.persistence.ports import Database
 from atoll.persistence.repository import Repository
@@ -467,6 +474,129 @@ class DatabaseContract:
             await uow.entries.add(self.model.Entry(None, 4))
         async with self.uow(database, delivery) as uow:
             await uow.commit()
+
+    # -- idempotency keys --------------------------------------------------------------------
+
+    @staticmethod
+    def key_record(key: str = "k", owner: str = "first", **changes: Any) -> KeyRecord:
+        """A record of ``key``, held by ``owner``, locked for a minute, kept for a day."""
+        values: dict[str, Any] = {
+            "scope": "caller",
+            "key": key,
+            "fingerprint": "f" * 64,
+            "owner": owner,
+            "locked_until": 1_000_060.0,
+            "expires_at": 1_086_400.0,
+        }
+        return KeyRecord(**{**values, **changes})
+
+    async def test_a_key_is_reserved_by_one_request(self, database: Database) -> None:
+        keys = database.keys
+        assert await keys.get("caller", "k") is None
+        assert await keys.put(self.key_record(owner="first"), None)
+        assert not await keys.put(self.key_record(owner="second"), None)
+        assert await keys.get("caller", "k") == self.key_record(owner="first")
+        assert await keys.get("another caller", "k") is None
+
+    async def test_a_key_is_taken_over_only_from_the_holder_seen(self, database: Database) -> None:
+        keys = database.keys
+        first = self.key_record(owner="first")
+        await keys.put(first, None)
+        second = self.key_record(owner="second", locked_until=1_000_120.0)
+        assert await keys.put(second, first)
+        assert not await keys.put(self.key_record(owner="third"), first)  # first's is gone
+        assert await keys.get("caller", "k") == second
+
+    async def test_the_answer_is_kept_for_the_holder_only(self, database: Database) -> None:
+        keys = database.keys
+        await keys.put(self.key_record(owner="first"), None)
+        assert not await keys.answer("caller", "k", "second", b"theirs")
+        assert await keys.answer("caller", "k", "first", b'{"id":1}')
+        kept = await keys.get("caller", "k")
+        assert kept is not None
+        assert (kept.response, kept.locked_until) == (b'{"id":1}', 0)
+
+    async def test_a_released_key_is_forgotten_unless_committed(self, database: Database) -> None:
+        keys = database.keys
+        await keys.put(self.key_record("a"), None)
+        await keys.put(self.key_record("b", committed=True), None)
+        await keys.release("caller", "a", "another owner")
+        assert await keys.get("caller", "a") is not None
+        await keys.release("caller", "a", "first")
+        await keys.release("caller", "b", "first")
+        assert await keys.get("caller", "a") is None
+        assert await keys.get("caller", "b") is not None
+
+    async def test_expired_keys_are_purged(self, database: Database) -> None:
+        keys = database.keys
+        await keys.put(self.key_record("old", expires_at=10.0), None)
+        await keys.put(self.key_record("new", expires_at=30.0), None)
+        assert await keys.purge(20.0) == 1
+        assert await keys.get("caller", "old") is None
+        assert await keys.get("caller", "new") is not None
+
+    async def test_a_commit_marks_the_key_it_holds_with_its_effect(
+        self, database: Database
+    ) -> None:
+        keys = database.keys
+        await keys.put(self.key_record(), None)
+        hold = KeyHold(keys, "caller", "k", "first")
+        token = HOLD.set(hold)
+        try:
+            async with self.uow(database) as uow:
+                await uow.entries.add(self.model.Entry(None, 50))
+                assert not (await keys.get("caller", "k")).committed  # type: ignore[union-attr]
+                await uow.commit()
+        finally:
+            HOLD.reset(token)
+        assert hold.committed
+        assert (await keys.get("caller", "k")).committed  # type: ignore[union-attr]
+
+    async def test_a_commit_whose_key_was_taken_over_writes_nothing(
+        self, database: Database
+    ) -> None:
+        keys = database.keys
+        first = self.key_record()
+        await keys.put(first, None)
+        await keys.put(self.key_record(owner="retry"), first)  # its lock ran out meanwhile
+        hold = KeyHold(keys, "caller", "k", "first")
+        token = HOLD.set(hold)
+        try:
+            with pytest.raises(IdempotencyKeyInUseError, match="taken over"):
+                async with self.uow(database) as uow:
+                    await uow.entries.add(self.model.Entry(None, 51))
+                    await uow.commit()
+        finally:
+            HOLD.reset(token)
+        assert not hold.committed
+        async with self.uow(database) as uow:
+            assert await uow.entries.find(counter=51) == []
+        assert not (await keys.get("caller", "k")).committed  # type: ignore[union-attr]
+
+    async def test_a_rolled_back_unit_leaves_its_key_uncommitted(self, database: Database) -> None:
+        keys = database.keys
+        await keys.put(self.key_record(), None)
+        token = HOLD.set(KeyHold(keys, "caller", "k", "first"))
+        try:
+            async with self.uow(database) as uow:
+                await uow.entries.add(self.model.Entry(None, 52))
+        finally:
+            HOLD.reset(token)
+        assert not (await keys.get("caller", "k")).committed  # type: ignore[union-attr]
+
+    async def test_a_key_kept_elsewhere_is_left_alone(self, database: Database) -> None:
+        elsewhere = MemoryKeyStore()  # another service's database
+        hold = KeyHold(elsewhere, "caller", "k", "first")
+        token = HOLD.set(hold)
+        try:
+            async with self.uow(database) as uow:
+                await uow.entries.add(self.model.Entry(None, 53))
+                await uow.commit()
+        finally:
+            HOLD.reset(token)
+        assert not hold.committed
+        async with self.uow(database) as uow:
+            assert len(await uow.entries.find(counter=53)) == 1
 
     # -- misuse ------------------------------------------------------------------------------
 

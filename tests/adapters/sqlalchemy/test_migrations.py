@@ -102,7 +102,7 @@ def test_the_first_revision_creates_the_tables_and_atoll_s_own(directory, url):
     written = migrations(directory, url).revision("first")
     assert written is not None
     script = written.path.read_text()
-    for table in ("runs", "atoll_outbox", "atoll_inbox", "atoll_api_tokens"):
+    for table in ("runs", "atoll_outbox", "atoll_inbox", "atoll_api_tokens", "atoll_idempotency"):
         assert f"op.create_table('{table}'" in script
         assert f"op.drop_table('{table}')" in script
     assert '"""first' in script
@@ -124,6 +124,7 @@ def test_upgrade_creates_the_tables_and_the_version_table_of_the_service(directo
         "atoll_outbox",
         "atoll_inbox",
         "atoll_api_tokens",
+        "atoll_idempotency",
         "alembic_version_runs",
     }
     assert columns(url, "atoll_outbox") >= {"position", "id", "type", "payload", "sent_at"}
@@ -362,9 +363,13 @@ def test_the_outbox_tables_are_added_to_the_schema_once(directory, url):
     schema = make_schema(directory)
     Migrations(schema, url, "runs").revision("first")
     Migrations(schema, url, "runs").upgrade()
-    assert {"runs", "atoll_outbox", "atoll_inbox", "atoll_api_tokens"} == set(
-        schema.metadata.tables
-    )
+    assert {
+        "runs",
+        "atoll_outbox",
+        "atoll_inbox",
+        "atoll_api_tokens",
+        "atoll_idempotency",
+    } == set(schema.metadata.tables)
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -489,6 +494,8 @@ def test_autogenerate_refused_at_the_head_gives_alembic_s_reason(directory, url)
         .replace("'atoll_outbox'", "'twin_outbox'")
         .replace("'atoll_inbox'", "'twin_inbox'")
         .replace("'atoll_api_tokens'", "'twin_api_tokens'")
+        .replace("'atoll_idempotency'", "'twin_idempotency'")
+        .replace("'ix_atoll_idempotency_expires_at'", "'ix_twin_idempotency_expires_at'")
         .replace("'ix_atoll_outbox_stream'", "'ix_twin_outbox_stream'")
         .replace("'atoll_outbox_unsent'", "'twin_outbox_unsent'")
     )

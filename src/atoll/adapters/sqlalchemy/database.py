@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from atoll.errors import (
     AlreadyExistsError,
@@ -38,6 +38,7 @@ from atoll.errors import (
     ConflictError,
     DatabaseUnavailableError,
     DuplicateMessageError,
+    IdempotencyKeyInUseError,
     MissingDependencyError,
     OutOfRangeError,
     PersistenceError,
@@ -53,6 +54,11 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise MissingDependencyError("sqlalchemy", "sql") from error
 
 from atoll.adapters.sqlalchemy.api_tokens import add_api_token_table
+from atoll.adapters.sqlalchemy.idempotency import (
+    SqlKeyStore,
+    add_idempotency_table,
+    mark_committed,
+)
 from atoll.adapters.sqlalchemy.mapping import AGGREGATES, CountingSession, new_version
 from atoll.adapters.sqlalchemy.outbox import (
     PostgresOutboxClaim,
@@ -69,6 +75,7 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
     from atoll.messaging.envelope import Envelope
+    from atoll.persistence.idempotency import KeyHold
     from atoll.persistence.options import DatabaseOptions
     from atoll.persistence.schema import Mapping, Schema
 
@@ -127,6 +134,7 @@ class SqlDatabase:
         outbox_table: the ``atoll_outbox`` table.
         inbox_table: the ``atoll_inbox`` table.
         api_tokens_table: the ``atoll_api_tokens`` table (:mod:`.api_tokens`).
+        keys: the idempotency keys of its calls, in ``atoll_idempotency`` (:mod:`.idempotency`).
 
     Raises:
         ConfigError: the schema's metadata is not a ``sqlalchemy.MetaData``.
@@ -151,6 +159,7 @@ class SqlDatabase:
         # without starting the database.
         self.outbox_table, self.inbox_table = add_outbox_tables(metadata)
         self.api_tokens_table = add_api_token_table(metadata)
+        self.keys = SqlKeyStore(self, add_idempotency_table(metadata))
         self._errors = _Errors(self.url, options, flags=f"--{section.replace('_', '-')}-")
         self._engine: AsyncEngine | None = None
         self._relay_lock: _RelayLock | None = None  # SQLite's, once started
@@ -344,7 +353,9 @@ class SqlDatabase:
         except BaseException:
             await session.close()
             raise
-        return SqlTransaction(session, self.outbox_table, self.inbox_table, self._errors)
+        return SqlTransaction(
+            session, self.outbox_table, self.inbox_table, self._errors, self.keys.table
+        )
 
     async def claim_outbox(self, limit: int) -> PostgresOutboxClaim | SqliteOutboxClaim:
         """Claim up to ``limit`` unsent records, each stream's in the order they committed.
@@ -433,12 +444,18 @@ class SqlTransaction:
     """
 
     def __init__(
-        self, session: AsyncSession, outbox: sa.Table, inbox: sa.Table, errors: _Errors
+        self,
+        session: AsyncSession,
+        outbox: sa.Table,
+        inbox: sa.Table,
+        errors: _Errors,
+        keys: sa.Table,
     ) -> None:
         self.session = session
         self._outbox = outbox
         self._inbox = inbox
         self._errors = errors
+        self._keys = keys
         self._over = False
 
     async def get(self, mapping: Mapping, identity: object) -> object | None:
@@ -503,8 +520,13 @@ class SqlTransaction:
         result = await self._run("read the inbox", session.execute(statement))
         return result.first() is not None
 
-    async def commit(self, outbox: Sequence[Envelope], inbox: tuple[str, str] | None) -> None:
-        """Write the changes, then the inbox entry and ``outbox`` in order, and commit.
+    async def commit(
+        self,
+        outbox: Sequence[Envelope],
+        inbox: tuple[str, str] | None,
+        key: KeyHold | None = None,
+    ) -> None:
+        """Write the changes, the inbox entry, ``outbox`` in order and ``key``'s mark; commit.
 
         The transaction is over afterwards, whatever happened.
 
@@ -512,6 +534,8 @@ class SqlTransaction:
             ConflictError: a concurrent change won; nothing was written.
             DuplicateMessageError: a twin delivery committed ``inbox`` first; nothing was
                 written.
+            IdempotencyKeyInUseError: the call no longer holds ``key`` (another request took
+                it over once its lock ran out); nothing was written.
         """
         session = self._open("commit")
         changed = sorted({type(aggregate).__qualname__ for aggregate in session.dirty})
@@ -521,6 +545,8 @@ class SqlTransaction:
                 await session.flush()
                 if inbox is not None:
                     await self._keep_delivery(session, *inbox)
+                if key is not None:
+                    await self._mark_key(session, key)
                 if outbox:
                     # An envelope's fields are the outbox's columns. One executemany, in
                     # order: positions grow in the order the events were raised.
@@ -564,6 +590,16 @@ class SqlTransaction:
                 f"{consumer} has committed the effect of message {message_id} meanwhile (a "
                 "twin delivery won); nothing of this one is written, and it is acknowledged"
             ) from error
+
+    async def _mark_key(self, session: AsyncSession, key: KeyHold) -> None:
+        statement = mark_committed(self._keys, key.scope, key.key, key.owner)
+        marked = cast("sa.CursorResult[Any]", await session.execute(statement))
+        if not marked.rowcount:
+            raise IdempotencyKeyInUseError(
+                f"the idempotency key {key.key!r} was taken over by a retry of its request "
+                "while this call held it past its lock (--idempotency-lock-timeout); nothing "
+                "of this call is written"
+            )
 
     async def _end(self) -> None:
         if not self._over:

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from atoll.adapters.sqlalchemy.api_tokens import add_api_token_table
+from atoll.adapters.sqlalchemy.idempotency import add_idempotency_table
 from atoll.adapters.sqlalchemy.outbox import add_outbox_tables
 from atoll.errors import ConfigError, DatabaseUnavailableError
 
@@ -368,6 +369,7 @@ class Migrations:
         metadata: MetaData = self.schema.metadata
         add_outbox_tables(metadata)  # atoll's own tables are migrated with the service's
         add_api_token_table(metadata)
+        add_idempotency_table(metadata)
         connect_args: dict[str, Any] = (
             {"timeout": self.connect_timeout} if url.drivername == "postgresql+asyncpg" else {}
         )

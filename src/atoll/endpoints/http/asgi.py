@@ -279,7 +279,8 @@ class HttpApp:
             require_json(request)
             body = await request.body(limit)
             headers: Sequence[tuple[bytes, bytes]]
-            if not in_context:
+            # A call with an idempotency key needs the context too: its key is its caller's.
+            if not in_context and b'"idempotency_key"' not in body:
                 answer = await engine.handle(body)
                 headers = ()
             else:  # a batch's members share the context, and add their headers in order

@@ -17,8 +17,14 @@ import msgspec
 
 from atoll.endpoints.api import POLICY_EXTENSION
 from atoll.endpoints.http.problems import PROBLEM_JSON
-from atoll.endpoints.shown import shown
-from atoll.errors import AuthenticationError, ForbiddenError, RateLimitedError
+from atoll.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    IdempotencyKeyError,
+    RateLimitedError,
+)
+from atoll.persistence.shown import shown
+from atoll.security.idempotency import MAX_KEY_LENGTH
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,6 +111,8 @@ def _operation(
         }
         for item in endpoint.query
     ]
+    if endpoint.access.keyed:
+        parameters.append(_IDEMPOTENCY_KEY)
     if parameters:
         operation["parameters"] = parameters
     if endpoint.body is not None:
@@ -130,6 +138,7 @@ def _operation(
             guarded=endpoint.access.guarded,
             policed=endpoint.access.policed,
             limited=endpoint.access.limited,
+            keyed=endpoint.access.keyed,
         )
     )
     access = endpoint.access
@@ -144,6 +153,19 @@ def _operation(
 _BEARER = "bearer"
 """The security scheme of an authenticated operation: ``Authorization: Bearer <token>``."""
 
+_IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Retry safely: a request repeated with the same key and body answers as the first did, "
+        "and runs once (the answer carries `Idempotent-Replayed: true`). The same key with "
+        "another body is a 422; while the first runs, a 409. Keys are the caller's own."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+}
+"""The header parameter of an operation whose requests may carry an idempotency key."""
+
 
 def _errors(
     handler: Handler,
@@ -153,15 +175,19 @@ def _errors(
     guarded: bool,
     policed: bool,
     limited: bool,
+    keyed: bool,
 ) -> dict[str, Any]:
     """The error responses an operation can answer: 422 if it takes input, its faults, 500.
 
     The errors of authentication (401, 400) only where its calls are authenticated; a
-    refusal (403) only where a policy judges them; 429 only where a rate limit counts them.
+    refusal (403) only where a policy judges them; 429 only where a rate limit counts them;
+    those of an idempotency key (400, 409, 422) only where a request may carry one.
     """
     errors: dict[int, str] = {}
     if takes_input:
         errors[422] = "The request is invalid: malformed JSON or a value of the wrong type."
+    if keyed:
+        errors[400] = "The Idempotency-Key header is invalid, or sent twice."
     listed = raised_names(inspect.getdoc(handler.function))  # read once per operation
     statuses = sorted(
         {
@@ -170,6 +196,7 @@ def _errors(
             if (guarded or not issubclass(error, AuthenticationError))
             and (policed or not issubclass(error, ForbiddenError))
             and (limited or not issubclass(error, RateLimitedError))
+            and (keyed or not issubclass(error, IdempotencyKeyError))
             and _may_raise(handler, error, listed)
         }
     )

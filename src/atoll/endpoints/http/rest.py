@@ -26,11 +26,12 @@ import msgspec
 from atoll.endpoints.fields import bounded, message_fields, missing_detail, unknown_keys_guard
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.requests import Request, call_request, require_json
-from atoll.endpoints.shown import showing
 from atoll.errors import ConfigError
-from atoll.messaging.context import CallContext, checked_status, enter, leave
+from atoll.messaging.context import IDEMPOTENCY_KEY, CallContext, checked_status, enter, leave
 from atoll.messaging.handlers import HandlerKind, Input, is_data_hint
+from atoll.persistence.shown import showing
 from atoll.security.auth import reads_call_context
+from atoll.security.idempotency import key_problem
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["RestEndpoint", "path_names"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""The methods whose requests may carry an ``Idempotency-Key``."""
 _encode = msgspec.json.encode
 _NO_CONTENT = b""
 _NO_HEADERS: list[tuple[bytes, bytes]] = []  # never changed: shared by every plain answer
@@ -70,6 +73,7 @@ class Access:
         policy: who may call it, in a few words, when a policy judges its calls.
         policed: a policy judges its calls (403 is listed).
         limited: a rate limit counts its calls (429 is listed).
+        keyed: a request may carry an ``Idempotency-Key`` (an unsafe method's).
     """
 
     guarded: bool = False
@@ -77,20 +81,24 @@ class Access:
     policy: str = ""
     policed: bool = False
     limited: bool = False
+    keyed: bool = False
 
     @classmethod
-    def of(cls, handler: Handler, bus: MessageBus, authenticator: Authenticator | None) -> Access:
-        """The access of ``handler``'s endpoint, served through ``bus``."""
+    def of(cls, route: Route, bus: MessageBus, authenticator: Authenticator | None) -> Access:
+        """The access of ``route``'s endpoint, served through ``bus``."""
         if authenticator is None:
             return cls()
+        handler = route.handler
         guarded = authenticator.guards(handler, bus)
         policy = bus.policy_of(handler)
+        keys = authenticator.idempotency
         return cls(
             guarded=guarded,
             needs_identity=guarded and authenticator.required and not handler.public,
             policy="" if policy is None else policy.describe(),
             policed=policy is not None,
             limited=authenticator.limits(handler),
+            keyed=route.method in _UNSAFE_METHODS and keys is not None and keys.serves(handler),
         )
 
 
@@ -103,6 +111,8 @@ class RestEndpoint:
         bus: MessageBus,
         max_body: int,
         authenticator: Authenticator | None = None,
+        *,
+        keyed: bool = False,
     ) -> None:
         self.route = route
         self.bus = bus
@@ -134,10 +144,10 @@ class RestEndpoint:
         self._body_fields = _fields_of(decoded)
         self._status = route.status
         call = bus.caller(handler)
-        self.access = Access.of(handler, bus, authenticator)
+        self.access = Access.of(route, bus, authenticator)
         """Who may call it, and how it is refused, as the API documents say."""
         if authenticator is not None:
-            call = authenticator.guard(handler, bus, call)
+            call = authenticator.guard(handler, bus, call, keyed=keyed)
         self._call = showing(call, handler.returns)  # no aggregate bookkeeping
         # The common shapes get a respond() of their own, which does nothing it need not.
         self.respond: Responder = self._respond
@@ -146,9 +156,13 @@ class RestEndpoint:
                 self.respond = self._respond_from_path
             else:
                 self.respond = self._respond_with_body
-        if reads_call_context(handler, bus, authenticator):  # such a call alone pays for it
-            self._respond_plainly = self.respond
+        self._respond_plainly = self.respond
+        if keyed or reads_call_context(handler, bus, authenticator):  # such calls alone pay
             self.respond = self._respond_in_context
+        if self.access.keyed and not keyed:  # a request carrying a key alone pays for it
+            self._keyed = RestEndpoint(route, bus, max_body, authenticator, keyed=True)
+            self._respond_unkeyed = self.respond
+            self.respond = self._respond_keyed
 
     async def _respond(self, scope: Scope, receive: Receive, path_params: dict[str, Any]) -> Answer:
         return await self(Request(scope, receive), path_params)
@@ -169,6 +183,19 @@ class RestEndpoint:
                 status = checked_status(response.status_code)
             headers += response.header_pairs()
         return status, body, headers
+
+    async def _respond_keyed(
+        self, scope: Scope, receive: Receive, path_params: dict[str, Any]
+    ) -> Answer:
+        """Respond once per caller and ``Idempotency-Key``, when the request has one."""
+        key = idempotency_key(scope)
+        if key is None:
+            return await self._respond_unkeyed(scope, receive, path_params)
+        token = IDEMPOTENCY_KEY.set(key)
+        try:
+            return await self._keyed.respond(scope, receive, path_params)
+        finally:
+            IDEMPOTENCY_KEY.reset(token)
 
     async def _respond_from_path(
         self, _scope: Scope, _receive: Receive, path_params: dict[str, Any]
@@ -269,6 +296,29 @@ class RestEndpoint:
         except (msgspec.DecodeError, RecursionError):  # pragma: no cover - it decoded just now
             return detail
         return missing_detail(detail, given, self._body_fields)
+
+
+def idempotency_key(scope: Scope) -> str | None:
+    """The request's ``Idempotency-Key``: a token, or a structured-field string (``"..."``).
+
+    Raises:
+        HTTPError: 400, the header is sent twice or its value is no key.
+    """
+    found: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == b"idempotency-key":
+            if found is not None:
+                raise HTTPError(400, "send one Idempotency-Key header, not several")
+            found = value
+    if found is None:
+        return None
+    key = found.decode("latin-1").strip()
+    if len(key) > 1 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    problem = key_problem(key)
+    if problem is not None:
+        raise HTTPError(400, f"the Idempotency-Key header is invalid: {problem}")
+    return key
 
 
 Answer: TypeAlias = tuple[int, bytes, list[tuple[bytes, bytes]]]

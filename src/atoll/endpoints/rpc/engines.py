@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from atoll.endpoints.fields import message_fields
 from atoll.endpoints.rpc.jsonrpc import InvalidParamsError, JsonRpc
 from atoll.endpoints.rpc.methods import Param, RpcMethod
-from atoll.endpoints.shown import showing, shown
 from atoll.errors import ServerOwnedFieldError
 from atoll.messaging.context import CallContext, Request, Response, current_call, enter, leave
+from atoll.persistence.shown import showing, shown
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -139,10 +139,16 @@ def _rpc_method(
         call = bus.caller(handler)
     if bus.asks_for(handler, Request, Response):
         call = _apart(call)
-    if authenticator is not None:  # outside: a batch's members share one authentication
-        call = authenticator.guard(handler, bus, call)
-    if bus.policy_of(handler) is not None:
-        call = _server_owned_as_invalid_params(call)
+
+    def guarded(*, keyed: bool) -> _Call:
+        made = call
+        if authenticator is not None:  # outside: a batch's members share one authentication
+            made = authenticator.guard(handler, bus, made, keyed=keyed)
+        if bus.policy_of(handler) is not None:
+            made = _server_owned_as_invalid_params(made)
+        return showing(made, handler.returns)
+
+    takes_keys = authenticator is not None and authenticator.keys(handler)
     shown_as = shown(handler.returns)
     return RpcMethod(
         name=name,
@@ -152,7 +158,8 @@ def _rpc_method(
             else Param(item.name, item.hint, item.default, positional=not item.keyword_only)
             for item in params
         ),
-        call=showing(call, handler.returns),
+        call=guarded(keyed=False),
+        keyed_call=guarded(keyed=True) if takes_keys else None,
         result=shown_as.type,
         summary=handler.summary,
         description=handler.description,

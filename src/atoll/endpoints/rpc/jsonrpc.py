@@ -13,7 +13,10 @@ leaves open as follows:
   ``{"jsonrpc": "2.0", "method": 1, "params": "bar"}``). Its ``id`` is echoed when it is
   readable (a string, a number or null, in an object whose keys are unique), else it is null.
 - A well-formed notification is never answered, whatever happens to it.
-- Members other than ``jsonrpc``, ``method``, ``params`` and ``id`` are ignored.
+- Members other than ``jsonrpc``, ``method``, ``params`` and ``id`` are ignored, but
+  ``idempotency_key``: a string of 1 to 255 printable ASCII characters that makes a retry of
+  the call run it once per caller (:mod:`atoll.security.idempotency`); another value makes the
+  request invalid (-32600).
 - JSON-RPC needs unique keys: an object that repeats a key, at any depth, makes its request
   invalid (-32600), and the error names the key. JSON nested deeper than :data:`MAX_DEPTH`
   arrays and objects is refused as a parse error (-32700), before the engine recurses into it.
@@ -45,7 +48,9 @@ from atoll.endpoints.fields import bounded
 from atoll.endpoints.rpc.methods import RpcMethod
 from atoll.endpoints.rpc.openrpc import build_document
 from atoll.errors import ConfigError
+from atoll.messaging.context import IDEMPOTENCY_KEY
 from atoll.messaging.faults import FaultMap
+from atoll.security.idempotency import key_problem
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Iterable, Mapping
@@ -202,6 +207,9 @@ class JsonRpc:
         params = request.get("params")
         if params is not None and type(params) is not dict and type(params) is not list:
             return _error(rid, INVALID_REQUEST, "Invalid Request", _BAD_PARAMS)
+        key = request.get("idempotency_key")
+        if key is not None and (problem := key_problem(key)) is not None:
+            return _error(rid, INVALID_REQUEST, "Invalid Request", problem)
         binding = self._bindings.get(name)
         if binding is None:
             if notification:
@@ -215,7 +223,7 @@ class JsonRpc:
                 return None
             return _error(rid, INVALID_PARAMS, "Invalid params", error.data)
         try:
-            result = await binding.call(args)
+            result = await (binding.call(args) if key is None else _keyed(binding, args, key))
         except InvalidParamsError as error:
             return (
                 None if notification else _error(rid, INVALID_PARAMS, "Invalid params", error.data)
@@ -242,11 +250,12 @@ class JsonRpc:
 class _Binding:
     """Turns the ``params`` of a request into a method's arguments, or explains why not."""
 
-    __slots__ = ("args", "call", "method", "names", "positional", "required")
+    __slots__ = ("args", "call", "keyed_call", "method", "names", "positional", "required")
 
     def __init__(self, method: RpcMethod) -> None:
         self.method = method
         self.call = method.call
+        self.keyed_call = method.keyed_call or method.call
         self.names = tuple(param.name for param in method.params)
         if len(set(self.names)) < len(self.names):
             raise ConfigError(f"method {method.name!r} names a parameter twice: {self.names}")
@@ -421,6 +430,15 @@ def _duplicated(request: Any, duplicates: Any) -> bytes:
     key = _duplicate_key(duplicates)
     detail = f"the key {key!r} appears twice in one object; JSON-RPC needs unique keys"
     return _error(rid, INVALID_REQUEST, "Invalid Request", detail)
+
+
+async def _keyed(binding: _Binding, args: dict[str, Any], key: str) -> Any:
+    """The method's answer to a request with an ``idempotency_key``, which its guard reads."""
+    token = IDEMPOTENCY_KEY.set(key)
+    try:
+        return await binding.keyed_call(args)
+    finally:
+        IDEMPOTENCY_KEY.reset(token)
 
 
 async def _settled(answer: bytes) -> bytes:

@@ -63,3 +63,6 @@ class RpcMethod:
     """The rest of the docstring."""
     policy: str = ""
     """Who may call it, in a few words, when a policy says (``scopes runs:read``)."""
+    keyed_call: Callable[[dict[str, Any]], Awaitable[Any]] | None = None
+    """Runs a call that carries an idempotency key; ``None``: the method takes no key, and
+    such a call runs as any other."""

@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 
 import atoll
 import atoll.testing
-from atoll.endpoints.shown import shown
 from atoll.persistence.schema import Schema
+from atoll.persistence.shown import shown
 
 
 @dataclass

@@ -7,6 +7,8 @@ the machine: the counts are exact, and nothing waits for the clock.
 from __future__ import annotations
 
 import ipaddress
+import time
+import types
 import uuid
 
 import pytest
@@ -296,6 +298,18 @@ async def test_each_rate_limiter_counts_a_quota_exactly_and_keys_apart(make):
     assert refusal.window == windows[0]
     assert 0 < refusal.retry_after <= 3600
     assert others == [None, None]
+
+
+async def test_a_refusal_read_as_resetting_now_waits_for_the_window_to_end():
+    # limits' sliding-window-counter reads the reset of a key made in the same millisecond
+    # as a whole number of windows from now: "now". The window is full all the same.
+    class ResetNow:
+        async def get_window_stats(self, item, key):
+            return types.SimpleNamespace(reset_time=time.time(), remaining=0)
+
+    (window,) = limit("3/hour").windows
+    refusal = await LimitsRateLimiter._refusal(ResetNow(), window, None, "k")
+    assert 0 < refusal.retry_after <= 3600
 
 
 @pytest.mark.parametrize("make", backends())

@@ -111,7 +111,15 @@ class LimitsRateLimiter:
     @staticmethod
     async def _refusal(limiter: Any, window: Window, item: Any, key: str) -> Refusal:
         stats = await limiter.get_window_stats(item, key)
-        return Refusal(window, max(0.0, stats.reset_time - time.time()))
+        now = time.time()
+        wait = stats.reset_time - now
+        if wait <= 0:
+            # The sliding-window-counter's reset is the current window key's time to live
+            # modulo the window; read in the millisecond the key was made, that is a whole
+            # number of windows, and the wait comes out 0 though the window is full. It
+            # frees up no sooner than the current fixed window ends.
+            wait = window.seconds - now % window.seconds
+        return Refusal(window, wait)
 
     def __repr__(self) -> str:
         return f"LimitsRateLimiter({masked_url(self.url)!r}, {self.strategy!r})"

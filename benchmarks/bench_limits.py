@@ -13,8 +13,16 @@
    10 a second (within 10%), the second every call. Paced on the wall clock, so a busy
    machine sends less than asked: the figures printed say what was sent.
 
+On a shared machine the HTTP figures move by a third from one run to the next (steal time
+from the host), so the cost over HTTP is also counted in CPU instructions per request, as
+``bench_http_instructions.py`` counts them: the server (``atoll run``) under valgrind's
+callgrind, each route sent N times in turn over one keep-alive connection, the server's idle
+work taken out. The count does not depend on what else the machine does, and the plain
+route's count over the limited route's predicts the share of throughput the limit keeps
+(skipped without valgrind, or with ``--no-instructions``).
+
 Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_limits.py [--rounds N]
-[--requests N] [--seconds N]``.
+[--requests N] [--seconds N] [--no-instructions]``.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import os
 import re
@@ -167,8 +176,51 @@ def _wrk(port: int, path: str, seconds: int) -> float:
     return float(rate.group(1))
 
 
-async def run(rounds: int, requests: int, seconds: float) -> None:
+def instructions_cost(requests: int, strategy: str) -> None:
+    """Instructions per request of each route over HTTP, the server under callgrind."""
+    import tempfile  # noqa: PLC0415 - this mode alone
+
+    import bench_http_instructions as counting  # noqa: PLC0415 - as above
+    from bench_http import Framework, Scenario  # noqa: PLC0415 - as above
+
+    class LimitedApp(Framework):
+        def command(self, port: int) -> list[str]:
+            return [*super().command(port), "--limits-strategy", strategy]
+
+    routes = {
+        path: Scenario(path, f"GET {path}", "GET", path, None, 200, {"run_id": 7}, TARGET)
+        for path in ("/runs/7", "/limited/7")
+    }
+    per_request: dict[str, list[float]] = {path: [] for path in routes}
+    with tempfile.TemporaryDirectory() as scratch:
+        framework = LimitedApp("atoll", "limited_app", "atoll-run", scenarios=tuple(routes))
+        with counting.running(framework, Path(scratch)) as server:
+            for scenario in routes.values():
+                counting.send(server, scenario, counting.WARMUP_REQUESTS)
+            idle = counting.counted(server, lambda: time.sleep(counting.IDLE_SECONDS))
+            rate = idle.instructions / idle.seconds
+            for _ in range(2):
+                for path, scenario in routes.items():
+                    load = functools.partial(counting.send, server, scenario, requests)
+                    count = counting.counted(server, load)
+                    per_request[path].append((count.instructions - rate * count.seconds) / requests)
+    plain, limited = (sum(counts) / len(counts) for counts in per_request.values())
+    ratio = plain / limited
+    verdict = "PASS" if ratio >= TARGET else "FAIL"
+    print(f"| memory, {strategy} | {plain / 1000:,.1f}k | {limited / 1000:,.1f}k | "
+          f"{ratio:.2f} | >= {TARGET:.2f}: {verdict} |")  # fmt: skip
+
+
+async def run(rounds: int, requests: int, seconds: float, *, instructions: bool = True) -> None:
     await cost(rounds, requests)
+    if instructions and shutil.which("valgrind") is not None:
+        print("\nOver HTTP in CPU instructions per request (atoll run, uvicorn, under "
+              "callgrind; mean of 2 rounds of 1000 sequential keep-alive requests); the "
+              "ratio is no limit's count over limited's:\n")  # fmt: skip
+        print("| storage, strategy | no limit | limited | predicted limited / no limit | target |")
+        print("| --- | ---: | ---: | ---: | --- |")
+        for strategy in STRATEGIES:
+            instructions_cost(1000, strategy)
     if shutil.which("wrk") is None:
         print("\nOver HTTP: skipped, wrk is not installed (apt-get install -y wrk)")
     else:
@@ -186,8 +238,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--no-instructions", dest="instructions", action="store_false",
+        help="skip the count of instructions under callgrind",
+    )  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(run(args.rounds, args.requests, args.seconds))
+    asyncio.run(run(args.rounds, args.requests, args.seconds, instructions=args.instructions))
 
 
 if __name__ == "__main__":

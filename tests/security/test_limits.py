@@ -62,6 +62,36 @@ async def test_a_caller_over_a_limit_gets_429_with_retry_after_and_the_ratelimit
     )
 
 
+async def test_a_call_is_counted_once_whichever_way_its_route_serves_it():
+    # A limit per address alone is counted before the call without a call context; a route
+    # whose handler reads the request, and a request carrying an idempotency key, are
+    # counted in the call's context instead: each once.
+    service = atoll.Service("runs")
+
+    @service.post("/plain", limit=limit("3/minute", per="ip"))
+    async def plain() -> str:
+        return "plain"
+
+    @service.post("/reads", limit=limit("3/minute", per="ip"))
+    async def reads(request: atoll.Request) -> str:
+        return request.method
+
+    @service.post("/keyed", limit=limit("3/minute", per="ip"))
+    async def keyed() -> str:
+        return "keyed"
+
+    async with atoll.testing.run(service) as harness:
+        plain_answers = [(await harness.client.post("/plain")).status_code for _ in range(4)]
+        read_answers = [(await harness.client.post("/reads")).status_code for _ in range(4)]
+        keyed_answers = [
+            (await harness.client.post("/keyed", headers={"idempotency-key": str(n)})).status_code
+            for n in range(4)
+        ]
+    assert plain_answers == [200, 200, 200, 429]
+    assert read_answers == [200, 200, 200, 429]
+    assert keyed_answers == [200, 200, 200, 429]
+
+
 async def test_json_rpc_over_a_limit_gets_its_pinned_code_with_retry_after():
     async with atoll.testing.run(limited()) as harness:
         answers = [(await harness.client.post("/rpc", json=rpc("ping"))).json() for _ in range(4)]

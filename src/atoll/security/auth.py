@@ -188,6 +188,21 @@ class Authenticator:
             or bus.asks_for(handler, Identity)
         )
 
+    def counts_alone(self, handler: Handler, bus: MessageBus) -> bool:
+        """Whether the transport may count ``handler``'s calls with no call context.
+
+        So when they are counted per address only, and nothing else reads the context: the
+        call is not authenticated, and asks for no atoll.Request nor atoll.Response.
+        """
+        limiter = self.limiter
+        return (
+            limiter is not None
+            and limiter.counts(handler)
+            and not limiter.needs_identity(handler)
+            and not self.guards(handler, bus)
+            and not bus.asks_for(handler, Request, Response)
+        )
+
     def keys(self, handler: Handler) -> bool:
         """Whether a call of ``handler`` may carry an idempotency key."""
         return self.idempotency is not None and self.idempotency.serves(handler)
@@ -196,7 +211,15 @@ class Authenticator:
         """Whether a rate limit counts the calls of ``handler`` (its own, or its service's)."""
         return self.limiter is not None and self.limiter.counts(handler)
 
-    def guard(self, handler: Handler, bus: MessageBus, call: Any, *, keyed: bool = False) -> Any:
+    def guard(
+        self,
+        handler: Handler,
+        bus: MessageBus,
+        call: Any,
+        *,
+        keyed: bool = False,
+        counted: bool = False,
+    ) -> Any:
         """``call`` (of ``handler``), counted and authenticated first as need be.
 
         Its rate limits count it first (:meth:`limits`; not a call in the process), then
@@ -208,9 +231,12 @@ class Authenticator:
         ``keyed``: the transport calls this one for a call that carries an idempotency key
         (and the other for the calls that do not, which pay nothing for keys): last, it runs
         once for its caller and key (:attr:`idempotency`).
+
+        ``counted``: the transport counted the call's limits itself (all per address, see
+        :meth:`counts_alone`), so they are not counted again here.
         """
         guards, limiter = self.guards(handler, bus), self.limiter
-        if limiter is None or not limiter.counts(handler):
+        if counted or limiter is None or not limiter.counts(handler):
             limiter = None
         keys = self.idempotency if keyed else None
         if keys is not None and not keys.serves(handler):

@@ -327,18 +327,25 @@ class Limiter:
                 continue
             refusal = await self.backend.hit(item.windows, prefix + key)
             if refusal is not None:
-                seconds = max(1, math.ceil(refusal.retry_after))
-                window = refusal.window
-                raise RateLimitedError(
-                    f"{handler.name} takes {window.quota} calls per {window.seconds} s "
-                    f"from each {_per(item)}, and this one went over: call again in "
-                    f"{seconds} s",
-                    retry_after=seconds,
-                    policy=item.rates,
-                    name=item.name or handler.name,
-                    window=window.seconds,
-                    quota=window.quota,
-                )
+                raise _refused(handler, item, refusal)
+
+    async def check_address(self, handler: Handler, client: tuple[str, int] | None) -> None:
+        """Count a call of ``handler`` from ``client``, whose limits are all per address.
+
+        What :meth:`check` does for such a handler (see :meth:`needs_identity`), for a
+        transport that knows the client's address without making a call context.
+
+        Raises:
+            RateLimitedError: a window is full.
+        """
+        backend = self.backend
+        if backend is None:
+            return
+        address = f"ip:{client[0] if client else _UNKNOWN_CLIENT}"
+        for prefix, item in self.limits_of(handler):
+            refusal = await backend.hit(item.windows, prefix + address)
+            if refusal is not None:
+                raise _refused(handler, item, refusal)
 
     async def start(self) -> None:
         """Open the backend's storage."""
@@ -349,6 +356,20 @@ class Limiter:
         """Close it."""
         if self.backend is not None:
             await self.backend.stop()
+
+
+def _refused(handler: Handler, item: Limit, refusal: Refusal) -> RateLimitedError:
+    seconds = max(1, math.ceil(refusal.retry_after))
+    window = refusal.window
+    return RateLimitedError(
+        f"{handler.name} takes {window.quota} calls per {window.seconds} s from each "
+        f"{_per(item)}, and this one went over: call again in {seconds} s",
+        retry_after=seconds,
+        policy=item.rates,
+        name=item.name or handler.name,
+        window=window.seconds,
+        quota=window.quota,
+    )
 
 
 def _per(item: Limit) -> str:

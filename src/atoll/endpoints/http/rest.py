@@ -146,8 +146,12 @@ class RestEndpoint:
         call = bus.caller(handler)
         self.access = Access.of(route, bus, authenticator)
         """Who may call it, and how it is refused, as the API documents say."""
+        # A limit per address alone is counted here, before the call, without a call context.
+        counted = (
+            not keyed and authenticator is not None and authenticator.counts_alone(handler, bus)
+        )
         if authenticator is not None:
-            call = authenticator.guard(handler, bus, call, keyed=keyed)
+            call = authenticator.guard(handler, bus, call, keyed=keyed, counted=counted)
         self._call = showing(call, handler.returns)  # no aggregate bookkeeping
         # The common shapes get a respond() of their own, which does nothing it need not.
         self.respond: Responder = self._respond
@@ -157,7 +161,11 @@ class RestEndpoint:
             else:
                 self.respond = self._respond_with_body
         self._respond_plainly = self.respond
-        if keyed or reads_call_context(handler, bus, authenticator):  # such calls alone pay
+        limiter = None if authenticator is None else authenticator.limiter
+        if counted and limiter is not None:
+            self._count = limiter.check_address
+            self.respond = self._respond_counted
+        elif keyed or reads_call_context(handler, bus, authenticator):  # such calls alone pay
             self.respond = self._respond_in_context
         if self.access.keyed and not keyed:  # a request carrying a key alone pays for it
             self._keyed = RestEndpoint(route, bus, max_body, authenticator, keyed=True)
@@ -183,6 +191,13 @@ class RestEndpoint:
                 status = checked_status(response.status_code)
             headers += response.header_pairs()
         return status, body, headers
+
+    async def _respond_counted(
+        self, scope: Scope, receive: Receive, path_params: dict[str, Any]
+    ) -> Answer:
+        """Count the call against its limits per address, then respond."""
+        await self._count(self.handler, scope.get("client"))
+        return await self._respond_plainly(scope, receive, path_params)
 
     async def _respond_keyed(
         self, scope: Scope, receive: Receive, path_params: dict[str, Any]

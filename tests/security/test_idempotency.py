@@ -27,6 +27,7 @@ from atoll.persistence.schema import Schema
 from atoll.security.idempotency import Idempotency, IdempotencyOptions, key_problem
 from atoll.security.identity import ANONYMOUS, identity_of_claims
 from tests.security import tokens
+from tests.security.test_policies import jwt_argv
 
 
 @dataclass
@@ -109,15 +110,6 @@ def runs_service(track: Track, name: str = "runs") -> atoll.Service:
             await uow.commit()
 
     return service
-
-
-def jwt_argv(*more: str) -> list[str]:
-    return [
-        "--auth-jwt-issuer", tokens.ISSUER,
-        "--auth-jwt-audience", tokens.AUDIENCE,
-        "--auth-jwt-keys", json.dumps([json.dumps(tokens.ed25519_pair().jwk)]),
-        *more,
-    ]  # fmt: skip
 
 
 def bearer(subject: str) -> dict[str, str]:

@@ -22,12 +22,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Protocol
 
+from atoll.errors import IdempotencyKeyInUseError
+
 __all__ = [
     "HOLD",
     "KeyHold",
     "KeyRecord",
     "KeyStore",
     "MemoryKeyStore",
+    "taken_over",
 ]
 
 
@@ -115,6 +118,15 @@ class KeyHold:
 
     def __repr__(self) -> str:
         return f"KeyHold({self.scope!r}, {self.key!r}, committed={self.committed})"
+
+
+def taken_over(key: KeyHold) -> IdempotencyKeyInUseError:
+    """What a commit raises when its call no longer holds ``key``: nothing is written."""
+    return IdempotencyKeyInUseError(
+        f"the idempotency key {key.key!r} was taken over by a retry of its request while "
+        "this call held it past its lock (--idempotency-lock-timeout); nothing of this call "
+        "is written"
+    )
 
 
 HOLD: contextvars.ContextVar[KeyHold | None] = contextvars.ContextVar(

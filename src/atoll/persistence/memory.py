@@ -20,10 +20,9 @@ from atoll.errors import (
     AlreadyExistsError,
     ConflictError,
     DuplicateMessageError,
-    IdempotencyKeyInUseError,
     PersistenceError,
 )
-from atoll.persistence.idempotency import MemoryKeyStore
+from atoll.persistence.idempotency import MemoryKeyStore, taken_over
 from atoll.persistence.ports import OutboxRecord, OutboxSignal
 
 if TYPE_CHECKING:
@@ -258,11 +257,7 @@ class MemoryTransaction:
             changed = self._changed()
             self._check(tables, changed, inbox)
             if key is not None and not database.keys.commit(key.scope, key.key, key.owner):
-                raise IdempotencyKeyInUseError(
-                    f"the idempotency key {key.key!r} was taken over by a retry of its request "
-                    "while this call held it past its lock (--idempotency-lock-timeout); "
-                    "nothing of this call is written"
-                )
+                raise taken_over(key)
             for row, loaded in changed:
                 if row in self._removed:
                     del tables.rows[row]

@@ -38,11 +38,11 @@ from atoll.errors import (
     ConflictError,
     DatabaseUnavailableError,
     DuplicateMessageError,
-    IdempotencyKeyInUseError,
     MissingDependencyError,
     OutOfRangeError,
     PersistenceError,
 )
+from atoll.persistence.idempotency import taken_over
 from atoll.persistence.ports import OutboxSignal
 
 try:
@@ -595,11 +595,7 @@ class SqlTransaction:
         statement = mark_committed(self._keys, key.scope, key.key, key.owner)
         marked = cast("sa.CursorResult[Any]", await session.execute(statement))
         if not marked.rowcount:
-            raise IdempotencyKeyInUseError(
-                f"the idempotency key {key.key!r} was taken over by a retry of its request "
-                "while this call held it past its lock (--idempotency-lock-timeout); nothing "
-                "of this call is written"
-            )
+            raise taken_over(key)
 
     async def _end(self) -> None:
         if not self._over:

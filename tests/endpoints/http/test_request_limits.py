@@ -36,7 +36,17 @@ def notes() -> atoll.Service:
     async def echo(text: str) -> str:
         return text
 
+    service.mount("/legacy", _reads_its_body)
     return service
+
+
+async def _reads_its_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A mounted ASGI app, which reads the body itself: the body timeout holds for it too."""
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"read"})
 
 
 async def test_a_request_with_too_many_header_fields_is_refused_with_431():
@@ -84,6 +94,7 @@ class Trickle:
         self.path = path
         self.messages: list[dict[str, Any]] = []
         self.done = asyncio.Event()
+        self.waiting = asyncio.Event()
         self.sent_first = False
 
     def scope(self) -> dict[str, Any]:
@@ -98,6 +109,7 @@ class Trickle:
         if not self.sent_first:
             self.sent_first = True
             return {"type": "http.request", "body": b'{"text": "he', "more_body": True}
+        self.waiting.set()
         await asyncio.Event().wait()  # the rest never comes
         raise AssertionError("unreachable")
 
@@ -107,7 +119,7 @@ class Trickle:
             self.done.set()
 
 
-@pytest.mark.parametrize("path", ["/notes", "/rpc"])
+@pytest.mark.parametrize("path", ["/notes", "/rpc", "/legacy/notes"])
 async def test_a_body_trickling_past_the_body_timeout_is_cut_off_with_408(path):
     async with atoll.testing.run(notes(), argv=["--server-body-timeout", "0.2"]) as harness:
         client = Trickle(path)
@@ -118,6 +130,65 @@ async def test_a_body_trickling_past_the_body_timeout_is_cut_off_with_408(path):
     assert start["status"] == 408
     assert (b"connection", b"close") in start["headers"]
     assert b"--server-body-timeout" in client.messages[1]["body"]
+
+
+class Slow(Trickle):
+    """An ASGI client whose body arrives in parts, each after the server waits for it."""
+
+    def __init__(self, path: str, parts: list[bytes], awaitable: bool = False) -> None:
+        super().__init__(path)
+        self.parts = parts
+        self.awaitable = awaitable
+
+    def receive(self) -> Any:
+        reading = self._next()
+        return _Awaitable(reading) if self.awaitable else reading
+
+    async def _next(self) -> dict[str, Any]:
+        await asyncio.sleep(0)  # the part is not there yet: the read waits for it
+        part = self.parts.pop(0)
+        return {"type": "http.request", "body": part, "more_body": bool(self.parts)}
+
+
+class _Awaitable:
+    """A read that is an awaitable, not a coroutine, as some servers' reads are."""
+
+    def __init__(self, coroutine: Any) -> None:
+        self.coroutine = coroutine
+
+    def __await__(self) -> Any:
+        return self.coroutine.__await__()
+
+
+@pytest.mark.parametrize("awaitable", [False, True], ids=["coroutine", "awaitable"])
+@pytest.mark.parametrize("path", ["/notes", "/rpc"])
+async def test_a_body_whose_parts_each_wait_for_the_network_arrives_whole(path, awaitable):
+    body = (
+        b'{"text": "hello"}'
+        if path == "/notes"
+        else b'{"jsonrpc": "2.0", "method": "echo", "params": {"text": "hello"}, "id": 1}'
+    )
+    parts = [body[:5], body[5:12], body[12:]]
+    async with atoll.testing.run(notes()) as harness:
+        client = Slow(path, parts, awaitable=awaitable)
+        await asyncio.wait_for(
+            harness.http.entry(client.scope(), client.receive, client.send), timeout=30
+        )
+    assert client.messages[0]["status"] == 200, client.messages
+    assert b"hello" in client.messages[1]["body"]
+
+
+async def test_a_request_cancelled_while_its_body_is_awaited_is_cancelled():
+    async with atoll.testing.run(notes(), argv=["--server-body-timeout", "60"]) as harness:
+        client = Trickle("/notes")
+        serving = asyncio.create_task(
+            harness.http.entry(client.scope(), client.receive, client.send)
+        )
+        await asyncio.wait_for(client.waiting.wait(), timeout=30)  # it waits for the rest
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(serving, timeout=30)
+    assert client.messages == []
 
 
 @pytest.mark.parametrize(

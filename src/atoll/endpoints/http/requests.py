@@ -14,7 +14,9 @@ is nobody left to answer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+import asyncio
+import types
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs
 
 from atoll.endpoints.http.problems import HTTPError
@@ -22,12 +24,19 @@ from atoll.messaging.context import Headers
 from atoll.messaging.context import Request as CallRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Coroutine, Generator, Iterable
 
     from atoll.endpoints.http.types import Receive, Scope
     from atoll.messaging.context import Transport
 
-__all__ = ["ClientDisconnectedError", "Request", "call_request", "require_json", "route_path"]
+__all__ = [
+    "ClientDisconnectedError",
+    "Deadline",
+    "Request",
+    "call_request",
+    "require_json",
+    "route_path",
+]
 
 _CLOSE = ((b"connection", b"close"),)
 # An unread body stays in the connection: closing it is the only safe way to be rid of it.
@@ -164,22 +173,32 @@ class Request:
             return known
         return value.partition(b";")[0].strip().decode("latin-1").lower()
 
-    async def body(self, limit: int) -> bytes:
+    async def body(self, limit: int, within: float = 30.0) -> bytes:
         """The whole body, read once (later calls return it again).
+
+        A read the server answers at once (the usual one: the whole body arrived with the
+        headers) costs no timer: the read is stepped once, and only a read that waits for the
+        network waits under the deadline, ``within`` seconds from then for the whole body.
+        A timer per read (``asyncio.timeout``) cost a request with a body 15% more CPU
+        instructions.
 
         Args:
             limit: the most bytes accepted.
+            within: the most seconds the body may take to arrive whole.
 
         Raises:
             HTTPError: 413 when the body is larger than ``limit`` (a ``Content-Length`` that
                 announces it is refused before reading); 400 when ``Content-Length`` is not a
-                number or the body does not have the length it announced.
+                number or the body does not have the length it announced; 408 when it has not
+                arrived whole ``within`` seconds, the connection then closed.
             ClientDisconnectedError: the client went away before the end of the body.
         """
         if self._body is not None:
             return self._body
         declared = self._declared_length(limit)
-        message = await self.receive()
+        answered, got = _stepped(self.receive())
+        deadline = None if answered else Deadline(within)
+        message: dict[str, Any] = got if deadline is None else await deadline.wait(got)
         chunk: bytes = message.get("body", b"")
         if (
             len(chunk) == declared
@@ -196,7 +215,7 @@ class Request:
         if not message.get("more_body", False):
             body = chunk
         else:
-            body = await self._rest(chunk, limit, declared)
+            body = await self._rest(chunk, limit, declared, deadline or Deadline(within))
         if declared is not None and len(body) < declared:
             raise HTTPError(
                 400,
@@ -229,12 +248,14 @@ class Request:
             )
         return declared
 
-    async def _rest(self, first: bytes, limit: int, declared: int | None) -> bytes:
+    async def _rest(
+        self, first: bytes, limit: int, declared: int | None, deadline: Deadline
+    ) -> bytes:
         chunks = [first]
         size = len(first)
         more = True
         while more:
-            message = await self.receive()
+            message = await deadline.wait(self.receive())
             if message["type"] == "http.disconnect":
                 raise ClientDisconnectedError(
                     f"the client disconnected after sending {size} bytes of its body"
@@ -313,3 +334,83 @@ def call_request(request: Request, transport: Transport) -> CallRequest:
         client=(client[0], client[1]) if client else None,
         scheme=scope.get("scheme", "http"),
     )
+
+
+class Deadline:
+    """When a body must have arrived whole: ``seconds`` from its making, on the loop's clock.
+
+    Made at the body's first read that waits for the network.
+    """
+
+    __slots__ = ("at", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = asyncio.get_running_loop().time() + seconds
+
+    async def wait(self, reading: Awaitable[Any]) -> Any:
+        """What ``reading`` (a read of the body) gives, if it does by the deadline.
+
+        Raises:
+            HTTPError: 408, the deadline has passed; the connection is closed, since what
+                the client sends next is the body's rest.
+        """
+        try:
+            async with asyncio.timeout_at(self.at):
+                return await reading
+        except TimeoutError:
+            raise HTTPError(
+                408,
+                f"the body did not arrive within {self.seconds:g} s (--server-body-timeout)",
+                headers=_CLOSE,
+            ) from None
+
+
+def _stepped(reading: Awaitable[Any]) -> tuple[bool, Any]:
+    """``(True, message)`` when ``reading`` gives it without waiting; else ``(False, rest)``.
+
+    A coroutine is stepped once: one that returns at once costs no timer; one that waits is
+    given back as an awaitable that resumes it where it waits. Another awaitable is given
+    back as it is.
+    """
+    if type(reading) is not types.CoroutineType:
+        return False, reading
+    try:
+        waits_for = reading.send(None)
+    except StopIteration as read:
+        return True, read.value
+    return False, _Resumed(reading, waits_for)
+
+
+class _Resumed:
+    """A coroutine stepped once already, awaited from where it waits (PEP 380's ``yield from``).
+
+    ``waits_for`` is what its first step yielded (the future it waits on); awaiting this
+    yields it to the task, then sends what the task sends, and throws what the task throws
+    (a cancellation), into the coroutine until it returns.
+    """
+
+    __slots__ = ("_coroutine", "_waits_for")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], waits_for: Any) -> None:
+        self._coroutine = coroutine
+        self._waits_for = waits_for
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine, waits_for = self._coroutine, self._waits_for
+        while True:
+            try:
+                sent = yield waits_for
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as error:  # noqa: BLE001 - thrown in: the coroutine's to handle
+                try:
+                    waits_for = coroutine.throw(error)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waits_for = coroutine.send(sent)
+                except StopIteration as done:
+                    return done.value

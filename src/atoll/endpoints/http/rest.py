@@ -113,10 +113,11 @@ class RestEndpoint:
         authenticator: Authenticator | None = None,
         *,
         keyed: bool = False,
+        body_timeout: float = 30.0,
     ) -> None:
         self.route = route
         self.bus = bus
-        self.max_body = max_body
+        self.max_body, self.body_timeout = max_body, body_timeout
         handler = route.handler
         self.handler = handler
         inputs = bus.signature(handler).inputs
@@ -168,7 +169,9 @@ class RestEndpoint:
         elif keyed or reads_call_context(handler, bus, authenticator):  # such calls alone pay
             self.respond = self._respond_in_context
         if self.access.keyed and not keyed:  # a request carrying a key alone pays for it
-            self._keyed = RestEndpoint(route, bus, max_body, authenticator, keyed=True)
+            self._keyed = RestEndpoint(
+                route, bus, max_body, authenticator, keyed=True, body_timeout=body_timeout
+            )
             self._respond_unkeyed = self.respond
             self.respond = self._respond_keyed
 
@@ -287,7 +290,7 @@ class RestEndpoint:
 
     async def _decode_body(self, request: Request) -> Any:
         require_json(request)
-        raw = await request.body(self.max_body)
+        raw = await request.body(self.max_body, self.body_timeout)
         assert self._body_decoder is not None  # noqa: S101 - only called with a body input
         try:
             if self._body_guard is not None:

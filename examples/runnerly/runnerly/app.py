@@ -34,7 +34,7 @@ from atoll.kernel.config import Config
 from runnerly.runs import application as runs
 from runnerly.runs import infrastructure as runs_sql
 from runnerly.runs.contracts import RecordRun
-from runnerly.runs.domain import RunRepository, UserDirectory, week_of
+from runnerly.runs.domain import RunOwners, RunRepository, UserDirectory, week_of
 from runnerly.stats import application as stats
 from runnerly.stats import infrastructure as stats_sql
 from runnerly.stats.domain import WeeklyTotals
@@ -54,8 +54,6 @@ ISSUER = "http://127.0.0.1:8000"
 """Where the system serves on embedded defaults: its token service's issuer."""
 DEMO_EMAIL = "ada@runnerly.example"
 DEMO_PASSWORD = "ada-runs-far"  # noqa: S105 - the demo runner's, printed at start
-SEEDER = atoll.Identity(kind="service", subject="runnerly-demo", scheme="process")
-"""Who the demo's seeding task calls the services as."""
 
 
 @functools.cache
@@ -72,6 +70,7 @@ def _services() -> dict[str, atoll.Service]:
     users.service.provide(_passwords, provides=PasswordHasher)
     users.service.provide(users_sql.TokenServiceSessions, provides=Sessions, when=_over_http)
     runs.service.provide(runs_sql.RemoteUserDirectory, provides=UserDirectory)
+    runs.service.provide(runs_sql.RunOwnerRecords, provides=RunOwners)
     stats.service.database(
         stats_sql.schema,
         stats.StatsUnitOfWork,
@@ -242,10 +241,11 @@ async def seed(
         logger.info("the demo runner is registered already (data/ keeps the databases)")
     else:
         monday = week_of(datetime.now(tz=UTC))
-        with atoll.acting_as(SEEDER):  # runs asks users about her: a call needs an identity
+        # A run is its runner's, who records it herself: the seeding task acts as her.
+        with atoll.acting_as(atoll.Identity(kind="user", subject=str(runner.id), scheme="process")):
             for day, meters in enumerate((5000.0, 8000.0, 3000.0)):
                 started = monday + timedelta(days=day, hours=7)
-                await bus.handle(RecordRun(runner.id, meters, int(meters * 0.33), started))
+                await bus.handle(RecordRun(meters, int(meters * 0.33), started))
         logger.info("seeded runner %s (id %d) and a week of runs", runner.name, runner.id)
     logger.info(
         "log in as the demo runner: curl -X POST %s/login -H 'content-type: application/json' "

@@ -262,8 +262,7 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
         monday = datetime.now(tz=UTC).replace(hour=7, minute=0, second=0, microsecond=0)
         monday -= timedelta(days=monday.weekday())
         for day, meters in enumerate(RUNS):
-            run = {
-                "user_id": runner["id"],
+            run = {  # hers: runs reads whose from her token
                 "meters": meters,
                 "seconds": int(meters * 0.33),
                 "started_at": (monday + timedelta(days=day)).isoformat(),

@@ -22,6 +22,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import atoll
 import atoll.auth
@@ -41,7 +42,17 @@ from runnerly.stats.domain import WeeklyTotals
 from runnerly.users import application as users
 from runnerly.users import infrastructure as users_sql
 from runnerly.users.contracts import RegisterUser, SessionTokens
-from runnerly.users.domain import EmailTakenError, PasswordHasher, Sessions, UserRepository
+from runnerly.users.domain import (
+    ADMIN_SCOPE,
+    RUNNER_SCOPE,
+    EmailTakenError,
+    PasswordHasher,
+    Sessions,
+    UserRepository,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["ISSUER", "NAMES", "DemoOptions", "IssuerSessions", "SessionClient", "service", "system"]
 
@@ -123,12 +134,14 @@ class SessionClient:
     """The users service's registration at the system's token service, made at each start.
 
     In one process there is no secret to keep: the client is registered again at each start
-    (a session client, for every service of the system), with a secret this object alone
-    holds, so that ``users`` asks the token service as any client does. Removing the
-    registration of the start before ends its sessions: runners log in again after a restart.
+    (a session client, for every service of the system, which may ask for a runner's scope
+    and an admin's), with a secret this object alone holds, so that ``users`` asks the token
+    service as any client does. Removing the registration of the start before ends its
+    sessions: runners log in again after a restart.
     """
 
     CLIENT_ID = "users"
+    SCOPES = (RUNNER_SCOPE, ADMIN_SCOPE)
 
     def __init__(self, registrations: Registrations) -> None:
         self._registrations = registrations
@@ -137,7 +150,7 @@ class SessionClient:
     async def start(self) -> None:
         """Register the client, replacing the registration of an earlier start."""
         await self._registrations.remove(self.CLIENT_ID)
-        _, self.secret = await self._registrations.add(self.CLIENT_ID, (), NAMES)
+        _, self.secret = await self._registrations.add(self.CLIENT_ID, self.SCOPES, NAMES)
 
     async def stop(self) -> None:
         """Nothing to release: the registration stays until the next start replaces it."""
@@ -160,13 +173,13 @@ class IssuerSessions:
         self._issuer = issuer
         self._client = client
 
-    async def open(self, user_id: int) -> SessionTokens:
-        """A new session for the user."""
-        return await self._ask(users_sql.session_form(user_id))
+    async def open(self, user_id: int, scopes: Sequence[str]) -> SessionTokens:
+        """A new session for the user, with ``scopes``."""
+        return await self._ask(users_sql.session_form(user_id, scopes))
 
-    async def refresh(self, refresh_token: str) -> SessionTokens:
-        """New tokens for the session of ``refresh_token``, which is then spent."""
-        return await self._ask(users_sql.refresh_form(refresh_token))
+    async def refresh(self, refresh_token: str, scopes: Sequence[str]) -> SessionTokens:
+        """New tokens with ``scopes`` for the session of ``refresh_token``, then spent."""
+        return await self._ask(users_sql.refresh_form(refresh_token, scopes))
 
     async def close(self, refresh_token: str) -> None:
         """End the session of ``refresh_token``."""

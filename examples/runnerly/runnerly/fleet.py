@@ -10,17 +10,17 @@ It makes each service's PostgreSQL database if it is missing (``runnerly_users``
 ``runnerly_runs``, ``runnerly_stats``, and ``runnerly_auth`` for the token service), starts
 atoll's token service (``atoll run atoll.auth:service``, port 8004) and registers ``users``
 and ``runs`` as its clients (``atoll auth clients add``: ``users`` opens the runners'
-sessions, ``runs`` gets tokens to call ``users``), then starts ``python -m runnerly SERVICE``
-for each service with its own database, the broker, a port of its own (8001, 8002, 8003), its
-client secret in its environment, and the token service's keys to trust; it waits until each
-is ready. Then it registers a runner with ``users``, logs her in, and records runs with
-``runs`` with her token: ``runs`` asks ``users`` whether the runner exists over broker RPC with
-a token of its own, commits each run with its ``RunRecorded`` event to its outbox, and the
-relay publishes the event to the broker, signed with a key ``runs`` registered at the token
-service (``--messages-sign``), from which ``stats`` consumes it into its weekly totals once
-the signature holds (``--messages-require-signed``). The fleet shows the totals once
-``stats`` has them. Ctrl-C stops every service: each finishes the messages it holds before
-it exits.
+sessions, with a runner's scope or an admin's, ``runs`` gets tokens to call ``users``), then
+starts ``python -m runnerly SERVICE`` for each service with its own database, the broker, a
+port of its own (8001, 8002, 8003), its client secret in its environment, and the token
+service's keys to trust; it waits until each is ready. Then it registers a runner with
+``users``, logs her in, and records runs with ``runs`` with her token: ``runs`` asks ``users``
+whether the runner exists over broker RPC with a token of its own, commits each run with its
+``RunRecorded`` event to its outbox, and the relay publishes the event to the broker, signed
+with a key ``runs`` registered at the token service (``--messages-sign``), from which
+``stats`` consumes it into its weekly totals once the signature holds
+(``--messages-require-signed``). The fleet shows the totals once ``stats`` has them. Ctrl-C
+stops every service: each finishes the messages it holds before it exits.
 
 Only the configuration differs from ``python -m runnerly``, which runs the same services in one
 process on embedded defaults.
@@ -50,6 +50,8 @@ CLIENTS = {"users": SERVICES, "runs": ("users",)}
 """The token service's clients: each with the services it may ask tokens for."""
 SIGNING = {"runs": "--messages-sign", "stats": "--messages-require-signed"}
 """``runs`` signs the events it publishes; ``stats`` takes signed events only."""
+SCOPES = {"users": ("runnerly:runner", "runnerly:admin")}
+"""The scopes ``users`` asks for in the runners' sessions: a runner's, and an admin's."""
 SIGN_MESSAGES = "atoll:sign-messages"
 """The scope a client needs to register the key it signs its messages with."""
 PASSWORD = "ada-runs-far"  # noqa: S105 - the fleet's demo runner's
@@ -137,6 +139,7 @@ class Fleet:
                 check=False,
             )
             wanted = [arg for name in audiences for arg in ("--audience", name)]
+            wanted += [arg for scope in SCOPES.get(client, ()) for arg in ("--scope", scope)]
             if SIGNING.get(client) == "--messages-sign":
                 wanted += ["--scope", SIGN_MESSAGES]
             added = subprocess.run(  # noqa: S603 - our own interpreter and flags

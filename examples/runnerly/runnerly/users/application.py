@@ -3,10 +3,15 @@
 Registration keeps a runner with the Argon2id hash of their password. A login checks it and
 has the sessions port (the token service, in the process or apart) open a session: an access
 token every service of runnerly accepts, and a refresh token that gives new tokens once.
-Registration, login, refresh and logout are public; everything else needs a token.
+Registration, login, refresh and logout are public; everything else needs a token. A runner
+sees her own profile; an admin (her email in ``--accounts-admins``) lists every runner: her
+login's token carries the scope ``runnerly:admin``, which the policy of ``list_users`` asks for.
 """
 
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
 
 import atoll
 from runnerly.users.contracts import (
@@ -23,6 +28,8 @@ from runnerly.users.contracts import (
     SessionTokens,
 )
 from runnerly.users.domain import (
+    ADMIN_SCOPE,
+    SCOPES_AT_REFRESH,
     EmailTakenError,
     InvalidCredentialsError,
     PasswordHasher,
@@ -33,13 +40,18 @@ from runnerly.users.domain import (
     WeakPasswordError,
     check_password,
     normalise_email,
+    scopes_at_login,
 )
 from runnerly.users.model import User
 
 __all__ = [
+    "ADMIN",
+    "AccountOptions",
     "Users",
     "UsersUnitOfWork",
+    "caller_may_see_profile",
     "get_profile",
+    "list_users",
     "log_in",
     "log_out",
     "me",
@@ -47,6 +59,20 @@ __all__ = [
     "register",
     "service",
 ]
+
+
+logger = logging.getLogger("runnerly.users")
+
+
+@dataclass(frozen=True)
+class AccountOptions:
+    """Who the admins are."""
+
+    admins: list[str] = atoll.option(
+        default_factory=list,
+        help="the emails of the runners who are admins: a login of theirs gives a token "
+        "with the scope runnerly:admin, which lists every runner",
+    )
 
 
 class UsersUnitOfWork(atoll.UnitOfWork):
@@ -85,7 +111,27 @@ class Users:
         return user
 
 
-service = atoll.Service("users", version="0.3.0", description="Runnerly's runners.")
+def caller_may_see_profile(user_id: int, identity: atoll.Identity) -> bool:
+    """Whether the caller may see runner ``user_id``: she herself, an admin, or a service.
+
+    Raises:
+        UnknownUserError: the caller is another runner, whether runner ``user_id`` exists or
+            not: told as an id no runner has is told.
+    """
+    if identity.kind == "service" or identity.has_scopes(ADMIN_SCOPE):
+        return True
+    if identity.kind != "user" or identity.subject != str(user_id):
+        raise UnknownUserError(user_id)
+    return True
+
+
+ADMIN = atoll.allow(ADMIN_SCOPE)
+"""An admin: her token carries the scope ``runnerly:admin``, which a login of hers gives."""
+PROFILE_READER = atoll.allow(check=caller_may_see_profile)
+"""The runner herself, an admin, or a service of the system (``runs``)."""
+
+service = atoll.Service("users", version="0.4.0", description="Runnerly's runners.")
+service.options("accounts", AccountOptions)
 service.error(EmailTakenError, status=409, code=EMAIL_TAKEN)
 service.error(UnknownUserError, status=404, code=UNKNOWN_USER)
 service.error(WeakPasswordError, status=422, code=WEAK_PASSWORD)
@@ -111,27 +157,35 @@ async def register(
 
 @service.command(LogIn, path="/login", public=True)
 async def log_in(
-    command: LogIn, uow: UsersUnitOfWork, passwords: PasswordHasher, sessions: Sessions
+    command: LogIn,
+    uow: UsersUnitOfWork,
+    passwords: PasswordHasher,
+    sessions: Sessions,
+    accounts: AccountOptions,
 ) -> SessionTokens:
     """Log in with an email and a password: an access token and a refresh token.
+
+    An admin's access token carries the scope ``runnerly:admin`` too.
 
     Raises:
         InvalidCredentialsError: the email or the password is wrong (which is not said).
     """
     async with uow:
         user = await Users(uow.users, passwords).authenticate(command)
-    return await sessions.open(user.profile().id)
+    return await sessions.open(user.profile().id, scopes_at_login(user, accounts.admins))
 
 
 @service.command(RefreshSession, path="/refresh", public=True)
 async def refresh(command: RefreshSession, sessions: Sessions) -> SessionTokens:
     """New tokens for a refresh token, which is spent: send each one once.
 
+    They are a runner's, an admin's too: the admin's scope comes with a login alone.
+
     Raises:
         SessionEndedError: the refresh token is expired, revoked, unknown, or was used
             before (and then the whole session is ended, since it may have been stolen).
     """
-    return await sessions.refresh(command.refresh_token)
+    return await sessions.refresh(command.refresh_token, SCOPES_AT_REFRESH)
 
 
 @service.command(LogOut, path="/logout", status=204, public=True)
@@ -140,13 +194,13 @@ async def log_out(command: LogOut, sessions: Sessions) -> None:
     await sessions.close(command.refresh_token)
 
 
-@service.rpc
-@service.get("/users/{user_id}")
+@service.rpc(policy=PROFILE_READER)
+@service.get("/users/{user_id}", policy=PROFILE_READER)
 async def get_profile(user_id: int, uow: UsersUnitOfWork) -> Profile:
-    """The runner with this id.
+    """The runner with this id: the caller herself, unless she is an admin or a service.
 
     Raises:
-        UnknownUserError: no runner has this id.
+        UnknownUserError: no runner has this id, or it is another runner's (the same answer).
     """
     async with uow:
         user = await uow.users.get(user_id)
@@ -155,7 +209,21 @@ async def get_profile(user_id: int, uow: UsersUnitOfWork) -> Profile:
     return user.profile()
 
 
-@service.get("/me")
+@service.rpc(policy=ADMIN)
+@service.get("/users", policy=ADMIN)
+async def list_users(identity: atoll.Identity, uow: UsersUnitOfWork) -> list[Profile]:
+    """Every runner, by id: for admins.
+
+    Raises:
+        ForbiddenError: the caller is no admin (her token has no ``runnerly:admin``).
+    """
+    async with uow:
+        everyone = await uow.users.everyone()
+    logger.info("admin %s listed the %d runners", identity.subject, len(everyone))
+    return [user.profile() for user in everyone]
+
+
+@service.get("/me", policy=atoll.allow())
 async def me(identity: atoll.Identity, uow: UsersUnitOfWork) -> Profile:
     """The runner whose token this is.
 

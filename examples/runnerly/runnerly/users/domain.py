@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from runnerly.users.contracts import SessionTokens
     from runnerly.users.model import User
 
@@ -12,6 +14,11 @@ SHORTEST_PASSWORD = 8
 """NIST SP 800-63B's shortest password; no rule on what it is made of."""
 LONGEST_PASSWORD = 256
 """Longer is refused before it is hashed: a megabyte password would only cost the server."""
+
+RUNNER_SCOPE = "runnerly:runner"
+"""The scope of every runner's access token."""
+ADMIN_SCOPE = "runnerly:admin"
+"""The scope of an admin's: the admin role, as the token service carries it (in ``scope``)."""
 
 
 class EmailTakenError(ValueError):
@@ -63,6 +70,10 @@ class UserRepository(Protocol):
         """The user with this email, if any."""
         ...
 
+    async def everyone(self) -> list[User]:
+        """Every user, by id."""
+        ...
+
 
 class PasswordHasher(Protocol):
     """Hashes passwords, and checks them against their hashes."""
@@ -79,12 +90,12 @@ class PasswordHasher(Protocol):
 class Sessions(Protocol):
     """Opens, refreshes and ends the sessions of users: what issues their tokens."""
 
-    async def open(self, user_id: int) -> SessionTokens:
-        """A new session for the user: an access token and a refresh token."""
+    async def open(self, user_id: int, scopes: Sequence[str]) -> SessionTokens:
+        """A new session for the user: an access token and a refresh token, with ``scopes``."""
         ...
 
-    async def refresh(self, refresh_token: str) -> SessionTokens:
-        """New tokens for the session of ``refresh_token``, which is then spent.
+    async def refresh(self, refresh_token: str, scopes: Sequence[str]) -> SessionTokens:
+        """New tokens with ``scopes`` for the session of ``refresh_token``, which is then spent.
 
         Raises:
             SessionEndedError: the refresh token does not refresh.
@@ -109,3 +120,22 @@ def check_password(password: str) -> None:
         )
     if len(password) > LONGEST_PASSWORD:
         raise WeakPasswordError(f"a password has at most {LONGEST_PASSWORD} characters")
+
+
+def is_admin(user: User, admins: Iterable[str]) -> bool:
+    """Whether ``user`` is an admin: her email is one of ``admins``."""
+    return user.email in {normalise_email(email) for email in admins}
+
+
+def scopes_at_login(user: User, admins: Iterable[str]) -> tuple[str, ...]:
+    """The scopes of a session a login opens: a runner's, and an admin's for an admin."""
+    return (RUNNER_SCOPE, ADMIN_SCOPE) if is_admin(user, admins) else (RUNNER_SCOPE,)
+
+
+SCOPES_AT_REFRESH = (RUNNER_SCOPE,)
+"""The scopes of the tokens a refresh gives, of an admin's session too: a runner's.
+
+The admin role comes with a login, for as long as its access token lasts (five minutes), and
+not with the refreshes after it: an admin removed from the list is one no more once her
+token expires, and a stolen refresh token never gives an admin's.
+"""

@@ -26,7 +26,7 @@ from runnerly.users.domain import SessionEndedError
 from runnerly.users.model import User
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "SESSION_GRANT",
@@ -66,15 +66,27 @@ class UserRecords(atoll.Repository[User]):
         found = await self.find(email=email)
         return found[0] if found else None
 
+    async def everyone(self) -> list[User]:
+        """Every user, by id."""
+        return await self.find()
 
-def session_form(user_id: int) -> dict[str, str]:
-    """The token request that opens a session for the user ``user_id``."""
-    return {"grant_type": SESSION_GRANT, "subject": str(user_id)}
+
+def session_form(user_id: int, scopes: Sequence[str]) -> dict[str, str]:
+    """The token request that opens a session for the user ``user_id``, with ``scopes``.
+
+    The scopes are always named: left out, the token service would grant every scope the
+    users service may ask for, an admin's among them.
+    """
+    return {"grant_type": SESSION_GRANT, "subject": str(user_id), "scope": " ".join(scopes)}
 
 
-def refresh_form(refresh_token: str) -> dict[str, str]:
-    """The token request that trades ``refresh_token`` for new tokens (RFC 6749 6)."""
-    return {"grant_type": "refresh_token", "refresh_token": refresh_token}
+def refresh_form(refresh_token: str, scopes: Sequence[str]) -> dict[str, str]:
+    """The token request that trades ``refresh_token`` for tokens with ``scopes`` (RFC 6749 6)."""
+    return {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "scope": " ".join(scopes),
+    }
 
 
 def revoke_form(refresh_token: str) -> dict[str, str]:
@@ -146,13 +158,14 @@ class TokenServiceSessions:
         """Close the connections."""
         await self._http.aclose()
 
-    async def open(self, user_id: int) -> SessionTokens:
-        """A new session for the user: an access token and a refresh token."""
-        return tokens_of(await self._post(self._token_url, session_form(user_id)))
+    async def open(self, user_id: int, scopes: Sequence[str]) -> SessionTokens:
+        """A new session for the user, with ``scopes``."""
+        return tokens_of(await self._post(self._token_url, session_form(user_id, scopes)))
 
-    async def refresh(self, refresh_token: str) -> SessionTokens:
-        """New tokens for the session of ``refresh_token``, which is then spent."""
-        return tokens_of(await self._post(self._token_url, refresh_form(refresh_token)))
+    async def refresh(self, refresh_token: str, scopes: Sequence[str]) -> SessionTokens:
+        """New tokens with ``scopes`` for the session of ``refresh_token``, then spent."""
+        form = refresh_form(refresh_token, scopes)
+        return tokens_of(await self._post(self._token_url, form))
 
     async def close(self, refresh_token: str) -> None:
         """End the session of ``refresh_token`` (RFC 7009)."""

@@ -45,7 +45,9 @@ from runnerly.users.contracts import RegisterUser, SessionTokens
 from runnerly.users.domain import (
     ADMIN_SCOPE,
     RUNNER_SCOPE,
+    Clock,
     EmailTakenError,
+    FailedLoginRepository,
     PasswordHasher,
     Sessions,
     UserRepository,
@@ -73,12 +75,16 @@ def _services() -> dict[str, atoll.Service]:
     users.service.database(
         users_sql.schema,
         users.UsersUnitOfWork,
-        repositories={UserRepository: users_sql.UserRecords},
+        repositories={
+            UserRepository: users_sql.UserRecords,
+            FailedLoginRepository: users_sql.FailedLoginRecords,
+        },
     )
     runs.service.database(
         runs_sql.schema, runs.RunsUnitOfWork, repositories={RunRepository: runs_sql.RunRecords}
     )
     users.service.provide(_passwords, provides=PasswordHasher)
+    users.service.provide(users_sql.SystemClock, provides=Clock)
     users.service.provide(users_sql.TokenServiceSessions, provides=Sessions, when=_over_http)
     runs.service.provide(runs_sql.RemoteUserDirectory, provides=UserDirectory)
     runs.service.provide(runs_sql.RunOwnerRecords, provides=RunOwners)

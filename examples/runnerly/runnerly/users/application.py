@@ -11,9 +11,11 @@ login's token carries the scope ``runnerly:admin``, which the policy of ``list_u
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import atoll
+from atoll.errors import AlreadyExistsError, ConflictError, RateLimitedError
 from runnerly.users.contracts import (
     EMAIL_TAKEN,
     INVALID_CREDENTIALS,
@@ -29,9 +31,14 @@ from runnerly.users.contracts import (
 )
 from runnerly.users.domain import (
     ADMIN_SCOPE,
+    FORGET_AFTER,
+    LOCK_AFTER,
     SCOPES_AT_REFRESH,
+    Clock,
     EmailTakenError,
+    FailedLoginRepository,
     InvalidCredentialsError,
+    LoginsLockedError,
     PasswordHasher,
     SessionEndedError,
     Sessions,
@@ -39,10 +46,11 @@ from runnerly.users.domain import (
     UserRepository,
     WeakPasswordError,
     check_password,
+    count_failure,
     normalise_email,
     scopes_at_login,
 )
-from runnerly.users.model import User
+from runnerly.users.model import FailedLogins, User
 
 __all__ = [
     "ADMIN",
@@ -79,6 +87,7 @@ class UsersUnitOfWork(atoll.UnitOfWork):
     """The users service's unit of work."""
 
     users: UserRepository
+    failed_logins: FailedLoginRepository
 
 
 class Users:
@@ -101,14 +110,43 @@ class Users:
         user.registered()
         return user
 
-    async def authenticate(self, command: LogIn) -> User:
-        """The runner this email and password are of; an unknown email costs as long."""
-        user = await self._repository.by_email(normalise_email(command.email))
+    async def authenticate(
+        self, command: LogIn, failed_logins: FailedLoginRepository, now: float
+    ) -> User | None:
+        """The runner this email and password are of, or ``None``: the failure is counted.
+
+        An unknown email costs as long as a wrong password, and is counted alike. A success
+        forgets the email's failures.
+
+        Raises:
+            LoginsLockedError: the email has failed too often of late; the password is not
+                even checked.
+        """
+        email = normalise_email(command.email)
+        failures = await failed_logins.get(email)
+        if failures is not None and (wait := failures.wait(now)) > 0:
+            raise LoginsLockedError(math.ceil(wait))
+        user = await self._repository.by_email(email)
         hashed = None if user is None else user.password_hash
         verified = await self._passwords.verify(hashed, command.password)  # even for no user
-        if user is None or not verified:
-            raise InvalidCredentialsError
-        return user
+        if user is not None and verified:
+            if failures is not None:
+                await failed_logins.remove(failures)
+            return user
+        if failures is None:
+            failures = FailedLogins(email)
+            count_failure(failures, now)
+            await failed_logins.add(failures)
+        else:
+            count_failure(failures, now)
+        if failures.wait(now) > 0:
+            logger.warning(
+                "logins with %s are refused for %d s: %d failed in a row",
+                email,
+                failures.wait(now),
+                failures.failures,
+            )
+        return None
 
 
 def caller_may_see_profile(user_id: int, identity: atoll.Identity) -> bool:
@@ -139,7 +177,13 @@ service.error(InvalidCredentialsError, status=401, code=INVALID_CREDENTIALS)
 service.error(SessionEndedError, status=401, code=SESSION_ENDED)
 
 
-@service.command(RegisterUser, path="/users", status=201, public=True)
+REGISTRATIONS = atoll.limit("5/minute; 20/hour", per="ip")
+"""How often one client address may register a runner."""
+LOGINS = atoll.limit("10/minute; 100/hour", per="ip")
+"""How often one client address may try to log in, whichever the email."""
+
+
+@service.command(RegisterUser, path="/users", status=201, public=True, limit=REGISTRATIONS)
 async def register(
     command: RegisterUser, uow: UsersUnitOfWork, passwords: PasswordHasher
 ) -> Profile:
@@ -148,6 +192,8 @@ async def register(
     Raises:
         WeakPasswordError: the password is shorter than 8 characters, or longer than 256.
         EmailTakenError: a runner has this email already.
+        RateLimitedError: this client address registered too often of late (5 a minute, 20
+            an hour).
     """
     async with uow:
         user = await Users(uow.users, passwords).register(command)
@@ -155,23 +201,51 @@ async def register(
     return user.profile()
 
 
-@service.command(LogIn, path="/login", public=True)
+@service.command(LogIn, path="/login", public=True, limit=LOGINS)
 async def log_in(
     command: LogIn,
+    *,  # the rest is the container's
     uow: UsersUnitOfWork,
     passwords: PasswordHasher,
     sessions: Sessions,
     accounts: AccountOptions,
+    clock: Clock,
 ) -> SessionTokens:
     """Log in with an email and a password: an access token and a refresh token.
 
-    An admin's access token carries the scope ``runnerly:admin`` too.
+    An admin's access token carries the scope ``runnerly:admin`` too. Five failures in a row
+    with one email refuse its logins for a minute; each failure after that, for twice as long
+    as the last time, 15 minutes at the most; a login that succeeds starts the count again.
 
     Raises:
         InvalidCredentialsError: the email or the password is wrong (which is not said).
+        RateLimitedError: too many failed logins with this email of late, whether an account
+            has it or not (429, with Retry-After), or from this client address (10 a minute,
+            100 an hour).
     """
-    async with uow:
-        user = await Users(uow.users, passwords).authenticate(command)
+    try:
+        async with uow:
+            user = await Users(uow.users, passwords).authenticate(
+                command, uow.failed_logins, clock.now()
+            )
+            await uow.commit()  # the failure counted, or the count forgotten
+    except LoginsLockedError as locked:
+        raise RateLimitedError(
+            str(locked),
+            retry_after=locked.retry_after,
+            policy=f"{LOCK_AFTER} failed logins",
+            name="failed_logins",
+            window=FORGET_AFTER,
+            quota=LOCK_AFTER,
+        ) from None
+    except AlreadyExistsError as error:
+        # Another login counted this email's first failure meanwhile: run again, on top of it.
+        options = uow.database.options
+        raise ConflictError(
+            str(error), retries=options.conflict_retries, backoff=options.conflict_backoff
+        ) from error
+    if user is None:
+        raise InvalidCredentialsError
     return await sessions.open(user.profile().id, scopes_at_login(user, accounts.admins))
 
 

@@ -8,12 +8,21 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from runnerly.users.contracts import SessionTokens
-    from runnerly.users.model import User
+    from runnerly.users.model import FailedLogins, User
 
 SHORTEST_PASSWORD = 8
 """NIST SP 800-63B's shortest password; no rule on what it is made of."""
 LONGEST_PASSWORD = 256
 """Longer is refused before it is hashed: a megabyte password would only cost the server."""
+
+LOCK_AFTER = 5
+"""Failed logins in a row with one email after which its logins are refused for a while."""
+FIRST_LOCKOUT = 60
+"""Seconds the logins with an email are refused after its :data:`LOCK_AFTER`-th failure."""
+LONGEST_LOCKOUT = 15 * 60
+"""Seconds a lockout lasts at the most: each failure after a lockout doubles the next."""
+FORGET_AFTER = 24 * 60 * 60
+"""Seconds after an email's last failed login that its count starts again."""
 
 RUNNER_SCOPE = "runnerly:runner"
 """The scope of every runner's access token."""
@@ -48,6 +57,17 @@ class InvalidCredentialsError(PermissionError):
         super().__init__("the email or the password is wrong")
 
 
+class LoginsLockedError(PermissionError):
+    """Too many failed logins with this email of late: every login with it waits a while.
+
+    The same for an email no account has, so that it tells nothing of which accounts exist.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins with this email: log in again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class SessionEndedError(PermissionError):
     """A refresh token that does not refresh: expired, revoked, used before, or unknown."""
 
@@ -72,6 +92,30 @@ class UserRepository(Protocol):
 
     async def everyone(self) -> list[User]:
         """Every user, by id."""
+        ...
+
+
+class FailedLoginRepository(Protocol):
+    """Where the failed logins with each email are counted."""
+
+    async def add(self, failures: FailedLogins) -> FailedLogins:
+        """Count the failures of an email no failure was counted for yet."""
+        ...
+
+    async def get(self, identity: object) -> FailedLogins | None:
+        """The failures counted for this email, if any."""
+        ...
+
+    async def remove(self, failures: FailedLogins) -> None:
+        """Forget an email's failures: a login with it succeeded."""
+        ...
+
+
+class Clock(Protocol):
+    """The time, as the rules about failed logins read it."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
         ...
 
 
@@ -120,6 +164,25 @@ def check_password(password: str) -> None:
         )
     if len(password) > LONGEST_PASSWORD:
         raise WeakPasswordError(f"a password has at most {LONGEST_PASSWORD} characters")
+
+
+def lockout(failures: int) -> int:
+    """Seconds a login with an email is refused after its ``failures``-th failure in a row.
+
+    None before the :data:`LOCK_AFTER`-th; then :data:`FIRST_LOCKOUT`, doubling with each
+    failure after it, :data:`LONGEST_LOCKOUT` at the most: 60, 120, 240, 480, 900, 900...
+    """
+    if failures < LOCK_AFTER:
+        return 0
+    doublings = min(failures - LOCK_AFTER, 32)  # bounded: a count in the thousands stays cheap
+    return min(FIRST_LOCKOUT * 2**doublings, LONGEST_LOCKOUT)
+
+
+def count_failure(failures: FailedLogins, now: float) -> None:
+    """Count a failed login at ``now``, and lock the email out if that makes too many."""
+    seconds = lockout(failures.failed(now, FORGET_AFTER))
+    if seconds:
+        failures.lock(now + seconds)
 
 
 def is_admin(user: User, admins: Iterable[str]) -> bool:

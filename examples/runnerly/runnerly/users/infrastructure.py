@@ -1,4 +1,4 @@
-"""The users infrastructure: the users table and its repository, passwords, and sessions.
+"""The users infrastructure: its tables and repositories, a clock, and sessions.
 
 :class:`TokenServiceSessions` opens, refreshes and ends sessions at atoll's token service
 over HTTP, as the client the users service is registered as there (``--clients-token-url``,
@@ -10,6 +10,7 @@ same requests and the same answers.
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from base64 import b64encode
 from pathlib import Path
@@ -23,15 +24,18 @@ from atoll.clients.directory import ClientOptions
 from atoll.errors import ConfigError, RemoteUnavailableError
 from runnerly.users.contracts import SessionTokens
 from runnerly.users.domain import SessionEndedError
-from runnerly.users.model import User
+from runnerly.users.model import FailedLogins, User
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 __all__ = [
     "SESSION_GRANT",
+    "FailedLoginRecords",
+    "SystemClock",
     "TokenServiceSessions",
     "UserRecords",
+    "failed_logins",
     "refresh_form",
     "refusal",
     "revoke_form",
@@ -50,9 +54,19 @@ users = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("password_hash", sa.String(200), nullable=True),
 )
+failed_logins = sa.Table(
+    "failed_logins",
+    metadata,
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failed", sa.Float, nullable=False),
+    sa.Column("locked_until", sa.Float, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
 
 schema = atoll.Schema(metadata, migrations=Path(__file__).with_name("migrations"))
 schema.map(User, users)
+schema.map(FailedLogins, failed_logins, id="email", version="version")
 
 SESSION_GRANT = "urn:atoll:params:oauth:grant-type:session"
 """The token service's grant that opens a session for a user, asked by a session client."""
@@ -69,6 +83,22 @@ class UserRecords(atoll.Repository[User]):
     async def everyone(self) -> list[User]:
         """Every user, by id."""
         return await self.find()
+
+
+class FailedLoginRecords(atoll.Repository[FailedLogins]):
+    """The failed logins with each email, in the users service's database.
+
+    Every instance of the service counts in the same rows: a lockout holds whichever instance
+    a login reaches.
+    """
+
+
+class SystemClock:
+    """The time of the machine."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        return time.time()
 
 
 def session_form(user_id: int, scopes: Sequence[str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ import atoll.testing
 from atoll.errors import RemoteError
 from atoll.persistence.ports import Database
 from atoll.security.identity import Identity
+from atoll.security.policies import DENY
 from runnerly.app import system
 from runnerly.runs.application import UnknownRunnerError
 from runnerly.runs.contracts import RecordRun, RunRecorded
@@ -187,6 +188,14 @@ async def test_each_service_of_the_system_answers_by_plain_names_at_its_own_rpc_
         assert answer["result"]["name"] == "Ada"
         unknown = (await harness.client.post("/rpc/runs", json=call, headers=headers)).json()
         assert unknown["error"]["code"] == -32601
+
+
+async def test_every_handler_says_who_may_run_it_and_one_that_forgot_would_be_refused():
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        assert harness.bus.default_policy is DENY  # --auth-default-deny, the system's default
+        handlers = harness.bus.handlers
+        assert {"list_users", "get_run", "record_run", "count_run"} <= {h.name for h in handlers}
+        assert [h.label for h in handlers if h.policy is None and not h.public] == []
 
 
 async def test_the_api_documents_list_the_services_and_their_bearer_scheme():

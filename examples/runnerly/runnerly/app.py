@@ -234,6 +234,7 @@ def system() -> atoll.System:
         {
             "auth": {
                 "anonymous": False,
+                "default_deny": True,
                 "jwt": {
                     "issuer": ISSUER,
                     "audience": list(NAMES),

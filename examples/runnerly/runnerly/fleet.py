@@ -8,19 +8,19 @@
 
 It makes each service's PostgreSQL database if it is missing (``runnerly_users``,
 ``runnerly_runs``, ``runnerly_stats``, and ``runnerly_auth`` for the token service), starts
-atoll's token service (``atoll run atoll.auth:service``, port 8004) and registers ``users``
-and ``runs`` as its clients (``atoll auth clients add``: ``users`` opens the runners'
-sessions, with a runner's scope or an admin's, ``runs`` gets tokens to call ``users``), then
-starts ``python -m runnerly SERVICE`` for each service with its own database, the broker, a
-port of its own (8001, 8002, 8003), its client secret in its environment, and the token
-service's keys to trust; it waits until each is ready. Then it registers a runner with
-``users``, logs her in, and records runs with ``runs`` with her token: ``runs`` asks ``users``
-whether the runner exists over broker RPC with a token of its own, commits each run with its
-``RunRecorded`` event to its outbox, and the relay publishes the event to the broker, signed
-with a key ``runs`` registered at the token service (``--messages-sign``), from which
-``stats`` consumes it into its weekly totals once the signature holds
-(``--messages-require-signed``). The fleet shows the totals once ``stats`` has them. Ctrl-C
-stops every service: each finishes the messages it holds before it exits.
+atoll's token service (``atoll run atoll.auth:service``, port 8004) and registers ``users`` and
+``runs`` as its clients (``atoll auth clients add``: ``users`` opens the runners' sessions,
+with a runner's scope or an admin's, ``runs`` gets tokens to call ``users``), then starts
+``python -m runnerly SERVICE`` for each service with its own database, the broker, a port of
+its own (8001, 8002, 8003), its client secret in its environment, and the token service's keys
+to trust (refusing calls without a token, and handlers without a policy); it waits until each
+is ready. Then it registers a runner with ``users``, logs her in, and records runs with
+``runs`` with her token: ``runs`` asks ``users`` whether the runner exists over broker RPC with
+a token of its own, commits each run with its ``RunRecorded`` event to its outbox, and the
+relay publishes the event to the broker, signed with a key ``runs`` registered at the token
+service (``--messages-sign``), from which ``stats`` consumes it into its weekly totals once the
+signature holds (``--messages-require-signed``). The fleet shows the totals once ``stats`` has
+them. Ctrl-C stops every service: each finishes the messages it holds before it exits.
 
 Only the configuration differs from ``python -m runnerly``, which runs the same services in one
 process on embedded defaults.
@@ -163,6 +163,7 @@ class Fleet:
                 "--broker-url", self.options.broker_url,
                 "--server-port", str(self.ports[name]),
                 "--no-auth-anonymous",
+                "--auth-default-deny",
                 "--auth-jwt-issuer", self.issuer,
                 "--auth-jwt-audience", name,
                 "--auth-jwt-jwks-url", f"{self.issuer}/.well-known/jwks.json",

@@ -159,6 +159,18 @@ async def test_a_runner_reads_changes_and_deletes_her_own_run(transport):
         assert totals.json() == []  # a week left with no run has no total
 
 
+async def test_a_change_that_changes_nothing_raises_no_event():
+    async with club() as runners:
+        same = {"meters": 5000, "notes": "easy"}
+        path = f"/runs/{runners.bo_run}"
+        unchanged = await runners.harness.client.patch(path, json=same, headers=runners.bo)
+        assert (unchanged.status_code, unchanged.json()["meters"]) == (200, 5000)
+        assert runners.harness.events_of(RunChanged) == []
+        run = await stored(runners.harness, runners.bo_run)
+        assert run is not None
+        assert run.version == 0
+
+
 async def test_another_runners_runs_and_weeks_are_answered_as_no_runners():
     async with club() as runners:
         client, ada_headers = runners.harness.client, runners.ada
@@ -210,7 +222,9 @@ async def test_whose_run_is_the_servers_to_say_and_a_call_saying_it_is_refused()
         assert "user_id" in error["data"]["detail"]
         with harness.acting_as(ADA), pytest.raises(ServerOwnedFieldError):
             await harness.send(RecordRun(5000, 1500, MONDAY, user_id=2))
-        assert (await stored(harness, runners.bo_run)).user_id == 2  # type: ignore[union-attr]
+        run = await stored(harness, runners.bo_run)
+        assert run is not None
+        assert run.user_id == 2
         assert [run["user_id"] for run in await runs_in(harness)] == [2]  # and no other run
 
 

@@ -141,13 +141,14 @@ class Runs:
         return run
 
     async def change(self, run_id: int, runner: int, change: RunChange) -> Run:
-        """Change what ``change`` gives of a run of ``runner``'s; it raises RunChanged."""
+        """Change what ``change`` gives of a run of ``runner``'s; it raises RunChanged if any."""
         run = await self.of(run_id, runner)
         meters = run.meters if change.meters is None else change.meters
         seconds = run.seconds if change.seconds is None else change.seconds
         notes = run.notes if change.notes is None else change.notes
         check_run(meters, seconds, notes)
-        run.change(meters, seconds, notes)
+        if (meters, seconds, notes) != (run.meters, run.seconds, run.notes):
+            run.change(meters, seconds, notes)  # a change that changes nothing raises nothing
         return run
 
     async def delete(self, run_id: int, runner: int) -> None:

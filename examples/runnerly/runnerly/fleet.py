@@ -7,10 +7,11 @@
     python -m runnerly.fleet --once               # start, show the flow, stop (for scripts)
 
 It makes each service's PostgreSQL database if it is missing (``runnerly_users``,
-``runnerly_runs``, ``runnerly_stats``, and ``runnerly_auth`` for the token service), starts
-atoll's token service (``atoll run atoll.auth:service``, port 8004) and registers ``users`` and
-``runs`` as its clients (``atoll auth clients add``: ``users`` opens the runners' sessions,
-with a runner's scope or an admin's, ``runs`` gets tokens to call ``users``), then starts
+``runnerly_runs``, ``runnerly_stats``, and ``runnerly_auth`` for the token service; another
+prefix than ``runnerly`` with ``--database-prefix``), starts atoll's token service
+(``atoll run atoll.auth:service``, port 8004) and registers ``users`` and ``runs`` as its
+clients (``atoll auth clients add``: ``users`` opens the runners' sessions, with a runner's
+scope or an admin's, ``runs`` gets tokens to call ``users``), then starts
 ``python -m runnerly SERVICE`` for each service with its own database, the broker, a port of
 its own (8001, 8002, 8003), its client secret in its environment, and the token service's keys
 to trust (refusing calls without a token, and handlers without a policy); it waits until each
@@ -80,22 +81,27 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--base-port", type=int, default=8001, help="the first service's port (default 8001)"
     )
+    parser.add_argument(
+        "--database-prefix",
+        default="runnerly",
+        help="what each database's name starts with: PREFIX_users... (default runnerly)",
+    )
     parser.add_argument("--once", action="store_true", help="stop once the runs reached stats")
     parser.add_argument("--patience", type=float, default=60.0, help="seconds to wait at each step")
     return parser.parse_args(argv)
 
 
-async def make_databases(server: str) -> None:
+async def make_databases(server: str, prefix: str) -> None:
     """Create the services' databases on ``server`` where they are missing."""
     dsn = server.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
     connection = await asyncpg.connect(dsn)
     try:
         for name in DATABASES:
             exists = await connection.fetchval(
-                "SELECT 1 FROM pg_database WHERE datname = $1", f"runnerly_{name}"
+                "SELECT 1 FROM pg_database WHERE datname = $1", f"{prefix}_{name}"
             )
             if not exists:
-                await connection.execute(f'CREATE DATABASE "runnerly_{name}"')
+                await connection.execute(f'CREATE DATABASE "{prefix}_{name}"')
     finally:
         await connection.close()
 
@@ -109,18 +115,22 @@ class Fleet:
         self.ports = {name: options.base_port + i for i, name in enumerate(DATABASES)}
         self.secrets: dict[str, str] = {}
 
+    def database(self, name: str) -> str:
+        """The URL of the database of ``name`` (a service, or ``auth``)."""
+        return f"{self.options.postgres}/{self.options.database_prefix}_{name}"
+
     @property
     def issuer(self) -> str:
         """The token service's URL: its tokens' iss."""
         return self.url("auth")
 
     def start_token_service(self) -> None:
-        """Start atoll's token service, ``runnerly_auth`` its database."""
+        """Start atoll's token service, ``PREFIX_auth`` its database."""
         self._spawn(
             "auth",
             [
                 "-m", "atoll", "run", "atoll.auth:service",
-                "--db-url", f"{self.options.postgres}/runnerly_auth",
+                "--db-url", self.database("auth"),
                 "--db-migrate", "always",
                 "--server-port", str(self.ports["auth"]),
                 "--tokens-issuer", self.issuer,
@@ -131,7 +141,7 @@ class Fleet:
 
     def register_clients(self) -> None:
         """Register ``users`` and ``runs`` at the token service, each with a new secret."""
-        database = ["--db-url", f"{self.options.postgres}/runnerly_auth"]
+        database = ["--db-url", self.database("auth")]
         for client, audiences in CLIENTS.items():
             subprocess.run(  # noqa: S603 - our own interpreter and flags; gone or not, fine
                 [sys.executable, "-m", "atoll", "auth", "clients", "remove", client, *database],
@@ -158,7 +168,7 @@ class Fleet:
         for name in SERVICES:
             argv = [
                 "-m", "runnerly", name,
-                "--db-url", f"{self.options.postgres}/runnerly_{name}",
+                "--db-url", self.database(name),
                 "--db-migrate", "always",
                 "--broker-url", self.options.broker_url,
                 "--server-port", str(self.ports[name]),
@@ -293,7 +303,7 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Start the fleet, show the flow, and run until Ctrl-C (or stop, with ``--once``)."""
     options = arguments(argv)
-    asyncio.run(make_databases(options.postgres))
+    asyncio.run(make_databases(options.postgres, options.database_prefix))
     fleet = Fleet(options)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

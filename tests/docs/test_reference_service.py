@@ -22,6 +22,7 @@ import pytest
 import atoll
 import atoll.testing
 from atoll.clients.transports import HttpTransport
+from atoll.errors import RemoteError
 from atoll.messaging.bus import Call, Next
 from atoll.testing.client import TEST_BASE_URL
 from runnerly import app as runnerly_app
@@ -179,7 +180,16 @@ async def test_a_client_of_users_works_at_the_systems_rpc_and_at_its_own():
         whole = HttpTransport(f"{TEST_BASE_URL}/rpc", client=harness.client)
         own = HttpTransport(f"{TEST_BASE_URL}/rpc/users", client=harness.client)
         async with atoll.RemoteService(whole) as system, atoll.RemoteService(own) as users_alone:
-            profile = await system.methods.users.get_profile(user_id=ada.id)
-            assert profile["name"] == "Ada"
-            assert await users_alone.methods.get_profile(user_id=ada.id) == profile
+            bo = {"email": "bo@example.org", "name": "Bo", "password": "bo runs far"}
+            profile = await system.methods.users.register_user(**bo)
+            assert profile == {"id": ada.id + 1, "email": "bo@example.org", "name": "Bo"}
+            cy = {**bo, "email": "cy@example.org", "name": "Cy"}
+            assert (await users_alone.methods.register_user(**cy))["id"] == ada.id + 2
+            # Ada's profile is hers: a caller proving nothing is refused alike at both.
+            refusals = []
+            for methods in (system.methods.users, users_alone.methods):
+                with pytest.raises(RemoteError) as refused:
+                    await methods.get_profile(user_id=ada.id)
+                refusals.append((refused.value.code, refused.value.data))
+            assert refusals[0] == refusals[1]
             assert await users_alone.name() == "users"

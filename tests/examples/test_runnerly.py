@@ -18,6 +18,7 @@ import atoll.testing
 from atoll.errors import RemoteError
 from atoll.persistence.ports import Database
 from atoll.security.identity import Identity
+from atoll.security.policies import DENY
 from runnerly.app import system
 from runnerly.runs.application import UnknownRunnerError
 from runnerly.runs.contracts import RecordRun, RunRecorded
@@ -90,9 +91,7 @@ async def test_weekly_meters_adds_the_runs_of_that_week_only():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
         runner = await harness.send(ada())
         for meters, seconds, day in ((5000, 1500, 0), (3000, 900, 6), (9000, 2700, -1)):
-            await record(
-                harness, RecordRun(runner.id, meters, seconds, MONDAY + timedelta(days=day))
-            )
+            await record(harness, RecordRun(meters, seconds, MONDAY + timedelta(days=day)))
         day = (MONDAY + timedelta(days=2)).isoformat()
         with harness.acting_as(ADA):
             assert await harness.rpc.methods.runs.weekly_meters(user_id=runner.id, day=day) == 8000
@@ -104,12 +103,12 @@ async def test_weekly_meters_adds_the_runs_of_that_week_only():
 async def test_a_run_needs_a_registered_runner_distance_and_time():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
         with pytest.raises(UnknownRunnerError, match="no runner with id 1"):
-            await record(harness, RecordRun(1, 5000, 1500, MONDAY))
-        runner = await harness.send(ada())
+            await record(harness, RecordRun(5000, 1500, MONDAY))
+        await harness.send(ada())
         with pytest.raises(InvalidRunError, match="covers some distance"):
-            await record(harness, RecordRun(runner.id, 0, 1500, MONDAY))
+            await record(harness, RecordRun(0, 1500, MONDAY))
         with pytest.raises(InvalidRunError, match="takes some time"):
-            await record(harness, RecordRun(runner.id, 5000, 0, MONDAY))
+            await record(harness, RecordRun(5000, 0, MONDAY))
 
 
 def test_a_week_starts_on_monday_at_midnight():
@@ -149,24 +148,28 @@ async def test_a_taken_email_is_a_409_and_an_unknown_user_a_404():
         assert (await harness.client.get("/users/9", headers=headers)).status_code == 404
 
 
-async def test_runs_asks_users_through_its_client_and_records_a_run():
+async def test_runs_asks_users_through_its_client_and_records_a_run_of_the_caller():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
         await harness.send(ada())
         headers = await bearer(harness)
-        body = {"user_id": 1, "meters": 5000, "seconds": 1500, "started_at": MONDAY.isoformat()}
+        body = {"meters": 5000, "seconds": 1500, "started_at": MONDAY.isoformat()}
         recorded = await harness.client.post("/runs", json=body, headers=headers)
         assert recorded.status_code == 201
-        assert recorded.json()["meters"] == 5000
+        assert recorded.json() == {
+            "id": 1,
+            "user_id": 1,  # hers: her token says whose
+            "meters": 5000.0,
+            "seconds": 1500,
+            "started_at": "2026-11-23T07:30:00Z",
+            "notes": "",
+        }
         assert harness.events_of(RunRecorded) == [RunRecorded(1, 1, 5000.0, MONDAY)]
-        unknown = await harness.client.post("/runs", json={**body, "user_id": 2}, headers=headers)
-        assert unknown.status_code == 404
-        assert unknown.json()["detail"] == "no runner with id 2"
 
 
 async def test_weekly_meters_over_json_rpc_with_the_methods_qualified_by_service():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
         await harness.send(ada())
-        await record(harness, RecordRun(1, 5000, 1500, MONDAY))
+        await record(harness, RecordRun(5000, 1500, MONDAY))
         day = (MONDAY + timedelta(days=1)).isoformat()
         with harness.acting_as(ADA):
             total = await harness.rpc.methods.runs.weekly_meters(user_id=1, day=day)
@@ -185,6 +188,14 @@ async def test_each_service_of_the_system_answers_by_plain_names_at_its_own_rpc_
         assert answer["result"]["name"] == "Ada"
         unknown = (await harness.client.post("/rpc/runs", json=call, headers=headers)).json()
         assert unknown["error"]["code"] == -32601
+
+
+async def test_every_handler_says_who_may_run_it_and_one_that_forgot_would_be_refused():
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        assert harness.bus.default_policy is DENY  # --auth-default-deny, the system's default
+        handlers = harness.bus.handlers
+        assert {"list_users", "get_run", "record_run", "count_run"} <= {h.name for h in handlers}
+        assert [h.label for h in handlers if h.policy is None and not h.public] == []
 
 
 async def test_the_api_documents_list_the_services_and_their_bearer_scheme():
@@ -210,7 +221,7 @@ async def test_stats_keeps_weekly_totals_from_the_runs_recorded(tmp_path):
     async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
         runner = await harness.send(ada())
         for meters, day in ((5000, 0), (3000, 2), (9000, 7)):
-            await record(harness, RecordRun(runner.id, meters, 1500, MONDAY + timedelta(days=day)))
+            await record(harness, RecordRun(meters, 1500, MONDAY + timedelta(days=day)))
         with harness.acting_as(ADA):
             totals = await harness.rpc.methods.stats.weekly_totals(user_id=runner.id)
         assert [(t["week"], t["meters"], t["runs"]) for t in totals] == [
@@ -231,7 +242,7 @@ async def test_stats_keeps_weekly_totals_from_the_runs_recorded(tmp_path):
 async def test_the_databases_keep_what_was_recorded_across_restarts(tmp_path):
     async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
         runner = await harness.send(ada())
-        await record(harness, RecordRun(runner.id, 5000, 1500, MONDAY))
+        await record(harness, RecordRun(5000, 1500, MONDAY))
         before = await log_in(harness)
     async with atoll.testing.run(system(), argv=on_sqlite(tmp_path)) as harness:
         refresh = {"refresh_token": before["refresh_token"]}
@@ -251,7 +262,7 @@ async def test_a_run_relayed_again_is_counted_once_by_stats():
     relay_off = [*MEMORY, "--no-runs-db-relay"]
     async with atoll.testing.run(system(), argv=relay_off) as harness:
         runner = await harness.send(ada())
-        await record(harness, RecordRun(runner.id, 5000, 1500, MONDAY))
+        await record(harness, RecordRun(5000, 1500, MONDAY))
         runs_database = harness.container.get(Database, "runs")
         (kept,) = runs_database.unsent()
         await harness.bus.deliver(kept.envelope)
@@ -283,8 +294,8 @@ async def test_on_postgresql_by_configuration_alone_migrated_at_start(postgres_d
         argv += [f"--{service}-db-url", url, f"--{service}-db-migrate", "always"]
     async with atoll.testing.run(system(), argv=argv) as harness:
         runner = await harness.send(ada())
-        await record(harness, RecordRun(runner.id, 5000, 1500, MONDAY))
-        await record(harness, RecordRun(runner.id, 3000, 1500, MONDAY + timedelta(days=1)))
+        await record(harness, RecordRun(5000, 1500, MONDAY))
+        await record(harness, RecordRun(3000, 1500, MONDAY + timedelta(days=1)))
         headers = await bearer(harness)  # the token service keeps its keys in PostgreSQL too
         url = f"/users/{runner.id}/weekly-totals"
         (total,) = (await harness.client.get(url, headers=headers)).json()
@@ -359,7 +370,7 @@ def test_importing_the_composition_root_changes_no_service(spawn):
 async def test_an_aggregate_raises_its_event_in_the_stream_of_its_identity():
     async with atoll.testing.run(system(), argv=MEMORY) as harness:
         runner = await harness.send(ada())
-        run = await record(harness, RecordRun(runner.id, 5000.0, 1500, MONDAY))
+        run = await record(harness, RecordRun(5000.0, 1500, MONDAY))
         [registered] = harness.events_of(UserRegistered)
         [recorded] = harness.events_of(RunRecorded)
     assert registered == UserRegistered(runner.id, "Ada")

@@ -1,13 +1,37 @@
 """Runnerly apart: a process per service on NATS JetStream and PostgreSQL (make demo-fleet)."""
 
+import asyncio
 import re
 import socket
 import sys
+import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 RUNNERLY = Path(__file__).parents[2] / "examples" / "runnerly"
+DATABASES = ("users", "runs", "stats", "auth")
+
+
+@pytest.fixture
+def database_prefix():
+    """A prefix of the fleet's database names of this test's own, dropped afterwards.
+
+    The fleet's own (``runnerly_users``...) may be another checkout's, migrated further.
+    """
+    prefix = f"runnerly_{uuid.uuid4().hex[:8]}"
+    yield prefix
+
+    async def drop() -> None:
+        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+        try:
+            for name in DATABASES:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{prefix}_{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
 
 
 def free_ports(count):
@@ -30,11 +54,11 @@ def free_ports(count):
 
 @pytest.mark.slow
 @pytest.mark.services("nats", "postgres")
-def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(spawn):
+def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(spawn, database_prefix):
     base = free_ports(4)  # users, runs, stats and the token service
     process = spawn(
         sys.executable, "-m", "runnerly.fleet", "--once", "--base-port", str(base),
-        cwd=str(RUNNERLY),
+        "--database-prefix", database_prefix, cwd=str(RUNNERLY),
     )  # fmt: skip
     assert process.finish(timeout=120) == 0, process.output
     output = process.output

@@ -33,7 +33,7 @@ async def test_a_run_retried_with_its_idempotency_key_is_recorded_once(argv):
             "authorization": f"Bearer {tokens['access_token']}",
             "idempotency-key": "0d5a3e58-1f0c-4c8e-9c1f-6f1b2f4f2a10",
         }
-        body = {"user_id": 1, "meters": 5000, "seconds": 1500, "started_at": MONDAY.isoformat()}
+        body = {"meters": 5000, "seconds": 1500, "started_at": MONDAY.isoformat()}
         first = await harness.client.post("/runs", json=body, headers=headers)
         retried = await harness.client.post("/runs", json=body, headers=headers)
         changed = await harness.client.post("/runs", json={**body, "meters": 6000}, headers=headers)

@@ -22,6 +22,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import atoll
 import atoll.auth
@@ -34,14 +35,26 @@ from atoll.kernel.config import Config
 from runnerly.runs import application as runs
 from runnerly.runs import infrastructure as runs_sql
 from runnerly.runs.contracts import RecordRun
-from runnerly.runs.domain import RunRepository, UserDirectory, week_of
+from runnerly.runs.domain import RunOwners, RunRepository, UserDirectory, week_of
 from runnerly.stats import application as stats
 from runnerly.stats import infrastructure as stats_sql
 from runnerly.stats.domain import WeeklyTotals
 from runnerly.users import application as users
 from runnerly.users import infrastructure as users_sql
 from runnerly.users.contracts import RegisterUser, SessionTokens
-from runnerly.users.domain import EmailTakenError, PasswordHasher, Sessions, UserRepository
+from runnerly.users.domain import (
+    ADMIN_SCOPE,
+    RUNNER_SCOPE,
+    Clock,
+    EmailTakenError,
+    FailedLoginRepository,
+    PasswordHasher,
+    Sessions,
+    UserRepository,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["ISSUER", "NAMES", "DemoOptions", "IssuerSessions", "SessionClient", "service", "system"]
 
@@ -54,8 +67,6 @@ ISSUER = "http://127.0.0.1:8000"
 """Where the system serves on embedded defaults: its token service's issuer."""
 DEMO_EMAIL = "ada@runnerly.example"
 DEMO_PASSWORD = "ada-runs-far"  # noqa: S105 - the demo runner's, printed at start
-SEEDER = atoll.Identity(kind="service", subject="runnerly-demo", scheme="process")
-"""Who the demo's seeding task calls the services as."""
 
 
 @functools.cache
@@ -64,14 +75,19 @@ def _services() -> dict[str, atoll.Service]:
     users.service.database(
         users_sql.schema,
         users.UsersUnitOfWork,
-        repositories={UserRepository: users_sql.UserRecords},
+        repositories={
+            UserRepository: users_sql.UserRecords,
+            FailedLoginRepository: users_sql.FailedLoginRecords,
+        },
     )
     runs.service.database(
         runs_sql.schema, runs.RunsUnitOfWork, repositories={RunRepository: runs_sql.RunRecords}
     )
     users.service.provide(_passwords, provides=PasswordHasher)
+    users.service.provide(users_sql.SystemClock, provides=Clock)
     users.service.provide(users_sql.TokenServiceSessions, provides=Sessions, when=_over_http)
     runs.service.provide(runs_sql.RemoteUserDirectory, provides=UserDirectory)
+    runs.service.provide(runs_sql.RunOwnerRecords, provides=RunOwners)
     stats.service.database(
         stats_sql.schema,
         stats.StatsUnitOfWork,
@@ -124,12 +140,14 @@ class SessionClient:
     """The users service's registration at the system's token service, made at each start.
 
     In one process there is no secret to keep: the client is registered again at each start
-    (a session client, for every service of the system), with a secret this object alone
-    holds, so that ``users`` asks the token service as any client does. Removing the
-    registration of the start before ends its sessions: runners log in again after a restart.
+    (a session client, for every service of the system, which may ask for a runner's scope
+    and an admin's), with a secret this object alone holds, so that ``users`` asks the token
+    service as any client does. Removing the registration of the start before ends its
+    sessions: runners log in again after a restart.
     """
 
     CLIENT_ID = "users"
+    SCOPES = (RUNNER_SCOPE, ADMIN_SCOPE)
 
     def __init__(self, registrations: Registrations) -> None:
         self._registrations = registrations
@@ -138,7 +156,7 @@ class SessionClient:
     async def start(self) -> None:
         """Register the client, replacing the registration of an earlier start."""
         await self._registrations.remove(self.CLIENT_ID)
-        _, self.secret = await self._registrations.add(self.CLIENT_ID, (), NAMES)
+        _, self.secret = await self._registrations.add(self.CLIENT_ID, self.SCOPES, NAMES)
 
     async def stop(self) -> None:
         """Nothing to release: the registration stays until the next start replaces it."""
@@ -161,13 +179,13 @@ class IssuerSessions:
         self._issuer = issuer
         self._client = client
 
-    async def open(self, user_id: int) -> SessionTokens:
-        """A new session for the user."""
-        return await self._ask(users_sql.session_form(user_id))
+    async def open(self, user_id: int, scopes: Sequence[str]) -> SessionTokens:
+        """A new session for the user, with ``scopes``."""
+        return await self._ask(users_sql.session_form(user_id, scopes))
 
-    async def refresh(self, refresh_token: str) -> SessionTokens:
-        """New tokens for the session of ``refresh_token``, which is then spent."""
-        return await self._ask(users_sql.refresh_form(refresh_token))
+    async def refresh(self, refresh_token: str, scopes: Sequence[str]) -> SessionTokens:
+        """New tokens with ``scopes`` for the session of ``refresh_token``, then spent."""
+        return await self._ask(users_sql.refresh_form(refresh_token, scopes))
 
     async def close(self, refresh_token: str) -> None:
         """End the session of ``refresh_token``."""
@@ -216,6 +234,7 @@ def system() -> atoll.System:
         {
             "auth": {
                 "anonymous": False,
+                "default_deny": True,
                 "jwt": {
                     "issuer": ISSUER,
                     "audience": list(NAMES),
@@ -242,10 +261,11 @@ async def seed(
         logger.info("the demo runner is registered already (data/ keeps the databases)")
     else:
         monday = week_of(datetime.now(tz=UTC))
-        with atoll.acting_as(SEEDER):  # runs asks users about her: a call needs an identity
+        # A run is its runner's, who records it herself: the seeding task acts as her.
+        with atoll.acting_as(atoll.Identity(kind="user", subject=str(runner.id), scheme="process")):
             for day, meters in enumerate((5000.0, 8000.0, 3000.0)):
                 started = monday + timedelta(days=day, hours=7)
-                await bus.handle(RecordRun(runner.id, meters, int(meters * 0.33), started))
+                await bus.handle(RecordRun(meters, int(meters * 0.33), started))
         logger.info("seeded runner %s (id %d) and a week of runs", runner.name, runner.id)
     logger.info(
         "log in as the demo runner: curl -X POST %s/login -H 'content-type: application/json' "

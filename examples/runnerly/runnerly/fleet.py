@@ -7,20 +7,21 @@
     python -m runnerly.fleet --once               # start, show the flow, stop (for scripts)
 
 It makes each service's PostgreSQL database if it is missing (``runnerly_users``,
-``runnerly_runs``, ``runnerly_stats``, and ``runnerly_auth`` for the token service), starts
-atoll's token service (``atoll run atoll.auth:service``, port 8004) and registers ``users``
-and ``runs`` as its clients (``atoll auth clients add``: ``users`` opens the runners'
-sessions, ``runs`` gets tokens to call ``users``), then starts ``python -m runnerly SERVICE``
-for each service with its own database, the broker, a port of its own (8001, 8002, 8003), its
-client secret in its environment, and the token service's keys to trust; it waits until each
+``runnerly_runs``, ``runnerly_stats``, and ``runnerly_auth`` for the token service; another
+prefix than ``runnerly`` with ``--database-prefix``), starts atoll's token service
+(``atoll run atoll.auth:service``, port 8004) and registers ``users`` and ``runs`` as its
+clients (``atoll auth clients add``: ``users`` opens the runners' sessions, with a runner's
+scope or an admin's, ``runs`` gets tokens to call ``users``), then starts
+``python -m runnerly SERVICE`` for each service with its own database, the broker, a port of
+its own (8001, 8002, 8003), its client secret in its environment, and the token service's keys
+to trust (refusing calls without a token, and handlers without a policy); it waits until each
 is ready. Then it registers a runner with ``users``, logs her in, and records runs with
 ``runs`` with her token: ``runs`` asks ``users`` whether the runner exists over broker RPC with
 a token of its own, commits each run with its ``RunRecorded`` event to its outbox, and the
 relay publishes the event to the broker, signed with a key ``runs`` registered at the token
-service (``--messages-sign``), from which ``stats`` consumes it into its weekly totals once
-the signature holds (``--messages-require-signed``). The fleet shows the totals once
-``stats`` has them. Ctrl-C stops every service: each finishes the messages it holds before
-it exits.
+service (``--messages-sign``), from which ``stats`` consumes it into its weekly totals once the
+signature holds (``--messages-require-signed``). The fleet shows the totals once ``stats`` has
+them. Ctrl-C stops every service: each finishes the messages it holds before it exits.
 
 Only the configuration differs from ``python -m runnerly``, which runs the same services in one
 process on embedded defaults.
@@ -50,6 +51,8 @@ CLIENTS = {"users": SERVICES, "runs": ("users",)}
 """The token service's clients: each with the services it may ask tokens for."""
 SIGNING = {"runs": "--messages-sign", "stats": "--messages-require-signed"}
 """``runs`` signs the events it publishes; ``stats`` takes signed events only."""
+SCOPES = {"users": ("runnerly:runner", "runnerly:admin")}
+"""The scopes ``users`` asks for in the runners' sessions: a runner's, and an admin's."""
 SIGN_MESSAGES = "atoll:sign-messages"
 """The scope a client needs to register the key it signs its messages with."""
 PASSWORD = "ada-runs-far"  # noqa: S105 - the fleet's demo runner's
@@ -78,22 +81,27 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--base-port", type=int, default=8001, help="the first service's port (default 8001)"
     )
+    parser.add_argument(
+        "--database-prefix",
+        default="runnerly",
+        help="what each database's name starts with: PREFIX_users... (default runnerly)",
+    )
     parser.add_argument("--once", action="store_true", help="stop once the runs reached stats")
     parser.add_argument("--patience", type=float, default=60.0, help="seconds to wait at each step")
     return parser.parse_args(argv)
 
 
-async def make_databases(server: str) -> None:
+async def make_databases(server: str, prefix: str) -> None:
     """Create the services' databases on ``server`` where they are missing."""
     dsn = server.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
     connection = await asyncpg.connect(dsn)
     try:
         for name in DATABASES:
             exists = await connection.fetchval(
-                "SELECT 1 FROM pg_database WHERE datname = $1", f"runnerly_{name}"
+                "SELECT 1 FROM pg_database WHERE datname = $1", f"{prefix}_{name}"
             )
             if not exists:
-                await connection.execute(f'CREATE DATABASE "runnerly_{name}"')
+                await connection.execute(f'CREATE DATABASE "{prefix}_{name}"')
     finally:
         await connection.close()
 
@@ -107,18 +115,22 @@ class Fleet:
         self.ports = {name: options.base_port + i for i, name in enumerate(DATABASES)}
         self.secrets: dict[str, str] = {}
 
+    def database(self, name: str) -> str:
+        """The URL of the database of ``name`` (a service, or ``auth``)."""
+        return f"{self.options.postgres}/{self.options.database_prefix}_{name}"
+
     @property
     def issuer(self) -> str:
         """The token service's URL: its tokens' iss."""
         return self.url("auth")
 
     def start_token_service(self) -> None:
-        """Start atoll's token service, ``runnerly_auth`` its database."""
+        """Start atoll's token service, ``PREFIX_auth`` its database."""
         self._spawn(
             "auth",
             [
                 "-m", "atoll", "run", "atoll.auth:service",
-                "--db-url", f"{self.options.postgres}/runnerly_auth",
+                "--db-url", self.database("auth"),
                 "--db-migrate", "always",
                 "--server-port", str(self.ports["auth"]),
                 "--tokens-issuer", self.issuer,
@@ -129,7 +141,7 @@ class Fleet:
 
     def register_clients(self) -> None:
         """Register ``users`` and ``runs`` at the token service, each with a new secret."""
-        database = ["--db-url", f"{self.options.postgres}/runnerly_auth"]
+        database = ["--db-url", self.database("auth")]
         for client, audiences in CLIENTS.items():
             subprocess.run(  # noqa: S603 - our own interpreter and flags; gone or not, fine
                 [sys.executable, "-m", "atoll", "auth", "clients", "remove", client, *database],
@@ -137,6 +149,7 @@ class Fleet:
                 check=False,
             )
             wanted = [arg for name in audiences for arg in ("--audience", name)]
+            wanted += [arg for scope in SCOPES.get(client, ()) for arg in ("--scope", scope)]
             if SIGNING.get(client) == "--messages-sign":
                 wanted += ["--scope", SIGN_MESSAGES]
             added = subprocess.run(  # noqa: S603 - our own interpreter and flags
@@ -155,11 +168,12 @@ class Fleet:
         for name in SERVICES:
             argv = [
                 "-m", "runnerly", name,
-                "--db-url", f"{self.options.postgres}/runnerly_{name}",
+                "--db-url", self.database(name),
                 "--db-migrate", "always",
                 "--broker-url", self.options.broker_url,
                 "--server-port", str(self.ports[name]),
                 "--no-auth-anonymous",
+                "--auth-default-deny",
                 "--auth-jwt-issuer", self.issuer,
                 "--auth-jwt-audience", name,
                 "--auth-jwt-jwks-url", f"{self.issuer}/.well-known/jwks.json",
@@ -262,8 +276,7 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
         monday = datetime.now(tz=UTC).replace(hour=7, minute=0, second=0, microsecond=0)
         monday -= timedelta(days=monday.weekday())
         for day, meters in enumerate(RUNS):
-            run = {
-                "user_id": runner["id"],
+            run = {  # hers: runs reads whose from her token
                 "meters": meters,
                 "seconds": int(meters * 0.33),
                 "started_at": (monday + timedelta(days=day)).isoformat(),
@@ -290,7 +303,7 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Start the fleet, show the flow, and run until Ctrl-C (or stop, with ``--once``)."""
     options = arguments(argv)
-    asyncio.run(make_databases(options.postgres))
+    asyncio.run(make_databases(options.postgres, options.database_prefix))
     fleet = Fleet(options)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

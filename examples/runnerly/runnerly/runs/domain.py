@@ -10,9 +10,28 @@ if TYPE_CHECKING:
 
     from runnerly.runs.model import Run
 
+LONGEST_NOTES = 2000
+"""The most characters a run's notes hold."""
+
 
 class InvalidRunError(ValueError):
-    """A run must cover some distance in some time."""
+    """A run must cover some distance in some time, and its notes be of a sensible length."""
+
+
+class UnknownRunnerError(LookupError):
+    """No runner has this id; or she is not the caller, who is told the same way."""
+
+    def __init__(self, user_id: object) -> None:
+        super().__init__(f"no runner with id {user_id}")
+        self.user_id = user_id
+
+
+class UnknownRunError(LookupError):
+    """No run has this id; or none of the caller's does, which she is told the same way."""
+
+    def __init__(self, run_id: object) -> None:
+        super().__init__(f"no run with id {run_id}")
+        self.run_id = run_id
 
 
 class RunRepository(Protocol):
@@ -22,8 +41,24 @@ class RunRepository(Protocol):
         """Keep a new run; its id is assigned by the time this returns."""
         ...
 
+    async def get(self, identity: object) -> Run | None:
+        """The run with this id, if any."""
+        ...
+
+    async def remove(self, run: Run) -> None:
+        """Delete a run this unit of work got."""
+        ...
+
     async def of_user(self, user_id: int) -> list[Run]:
         """A runner's runs, oldest first."""
+        ...
+
+
+class RunOwners(Protocol):
+    """Whose each run is: what deciding who may touch a run reads, before the call's work."""
+
+    async def owner_of(self, run_id: int) -> int | None:
+        """The id of the runner of run ``run_id``; ``None`` when no run has this id."""
         ...
 
 
@@ -35,12 +70,14 @@ class UserDirectory(Protocol):
         ...
 
 
-def check_run(meters: float, seconds: int) -> None:
-    """Refuse runs of no distance or no time."""
+def check_run(meters: float, seconds: int, notes: str = "") -> None:
+    """Refuse runs of no distance or no time, and notes longer than :data:`LONGEST_NOTES`."""
     if meters <= 0:
         raise InvalidRunError(f"a run covers some distance; got {meters} meters")
     if seconds <= 0:
         raise InvalidRunError(f"a run takes some time; got {seconds} seconds")
+    if len(notes) > LONGEST_NOTES:
+        raise InvalidRunError(f"a run's notes hold at most {LONGEST_NOTES} characters")
 
 
 def week_of(moment: datetime) -> datetime:

@@ -1,18 +1,20 @@
-"""The runs infrastructure: the runs table and its repository, and users through a client."""
+"""The runs infrastructure: the runs table, its repository, its owners, and users by a client."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import sqlalchemy as sa
 
 import atoll
 from atoll.errors import RemoteError
+from atoll.persistence.ports import Database
 from runnerly.runs.model import Run
 from runnerly.users.contracts import UNKNOWN_USER
 
-__all__ = ["RemoteUserDirectory", "RunRecords", "UtcDateTime", "schema"]
+__all__ = ["RemoteUserDirectory", "RunOwnerRecords", "RunRecords", "UtcDateTime", "schema"]
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -49,10 +51,12 @@ runs = sa.Table(
     sa.Column("meters", sa.Float, nullable=False),
     sa.Column("seconds", sa.Integer, nullable=False),
     sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("notes", sa.Text, nullable=False, server_default=""),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
 )
 
 schema = atoll.Schema(metadata, migrations=Path(__file__).with_name("migrations"))
-schema.map(Run, runs)
+schema.map(Run, runs, version="version")
 
 
 class RunRecords(atoll.Repository[Run]):
@@ -61,6 +65,24 @@ class RunRecords(atoll.Repository[Run]):
     async def of_user(self, user_id: int) -> list[Run]:
         """A runner's runs, oldest first."""
         return sorted(await self.find(user_id=user_id), key=lambda run: run.started_at)
+
+
+class RunOwnerRecords:
+    """Whose each run is, read in a transaction of its own.
+
+    What a policy reads before the handler runs, in the call's scope, where the call's unit of
+    work is the handler's to open: the handler reads the run again in its own, and finds it
+    gone if it was deleted in between.
+    """
+
+    def __init__(self, database: Annotated[Database, atoll.Named("runs")]) -> None:
+        self._database = database
+
+    async def owner_of(self, run_id: int) -> int | None:
+        """The id of the runner of run ``run_id``; ``None`` when no run has this id."""
+        async with atoll.UnitOfWork(self._database) as uow:
+            run = await RunRecords(uow).get(run_id)
+        return None if run is None else run.user_id
 
 
 class RemoteUserDirectory:

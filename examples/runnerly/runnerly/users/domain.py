@@ -5,13 +5,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from runnerly.users.contracts import SessionTokens
-    from runnerly.users.model import User
+    from runnerly.users.model import FailedLogins, User
 
 SHORTEST_PASSWORD = 8
 """NIST SP 800-63B's shortest password; no rule on what it is made of."""
 LONGEST_PASSWORD = 256
 """Longer is refused before it is hashed: a megabyte password would only cost the server."""
+
+LOCK_AFTER = 5
+"""Failed logins in a row with one email after which its logins are refused for a while."""
+FIRST_LOCKOUT = 60
+"""Seconds the logins with an email are refused after its :data:`LOCK_AFTER`-th failure."""
+LONGEST_LOCKOUT = 15 * 60
+"""Seconds a lockout lasts at the most: each failure after a lockout doubles the next."""
+FORGET_AFTER = 24 * 60 * 60
+"""Seconds after an email's last failed login that its count starts again."""
+
+RUNNER_SCOPE = "runnerly:runner"
+"""The scope of every runner's access token."""
+ADMIN_SCOPE = "runnerly:admin"
+"""The scope of an admin's: the admin role, as the token service carries it (in ``scope``)."""
 
 
 class EmailTakenError(ValueError):
@@ -41,6 +57,17 @@ class InvalidCredentialsError(PermissionError):
         super().__init__("the email or the password is wrong")
 
 
+class LoginsLockedError(PermissionError):
+    """Too many failed logins with this email of late: every login with it waits a while.
+
+    The same for an email no account has, so that it tells nothing of which accounts exist.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins with this email: log in again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class SessionEndedError(PermissionError):
     """A refresh token that does not refresh: expired, revoked, used before, or unknown."""
 
@@ -63,6 +90,34 @@ class UserRepository(Protocol):
         """The user with this email, if any."""
         ...
 
+    async def everyone(self) -> list[User]:
+        """Every user, by id."""
+        ...
+
+
+class FailedLoginRepository(Protocol):
+    """Where the failed logins with each email are counted."""
+
+    async def add(self, failures: FailedLogins) -> FailedLogins:
+        """Count the failures of an email no failure was counted for yet."""
+        ...
+
+    async def get(self, identity: object) -> FailedLogins | None:
+        """The failures counted for this email, if any."""
+        ...
+
+    async def remove(self, failures: FailedLogins) -> None:
+        """Forget an email's failures: a login with it succeeded."""
+        ...
+
+
+class Clock(Protocol):
+    """The time, as the rules about failed logins read it."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
 
 class PasswordHasher(Protocol):
     """Hashes passwords, and checks them against their hashes."""
@@ -79,12 +134,12 @@ class PasswordHasher(Protocol):
 class Sessions(Protocol):
     """Opens, refreshes and ends the sessions of users: what issues their tokens."""
 
-    async def open(self, user_id: int) -> SessionTokens:
-        """A new session for the user: an access token and a refresh token."""
+    async def open(self, user_id: int, scopes: Sequence[str]) -> SessionTokens:
+        """A new session for the user: an access token and a refresh token, with ``scopes``."""
         ...
 
-    async def refresh(self, refresh_token: str) -> SessionTokens:
-        """New tokens for the session of ``refresh_token``, which is then spent.
+    async def refresh(self, refresh_token: str, scopes: Sequence[str]) -> SessionTokens:
+        """New tokens with ``scopes`` for the session of ``refresh_token``, which is then spent.
 
         Raises:
             SessionEndedError: the refresh token does not refresh.
@@ -109,3 +164,41 @@ def check_password(password: str) -> None:
         )
     if len(password) > LONGEST_PASSWORD:
         raise WeakPasswordError(f"a password has at most {LONGEST_PASSWORD} characters")
+
+
+def lockout(failures: int) -> int:
+    """Seconds a login with an email is refused after its ``failures``-th failure in a row.
+
+    None before the :data:`LOCK_AFTER`-th; then :data:`FIRST_LOCKOUT`, doubling with each
+    failure after it, :data:`LONGEST_LOCKOUT` at the most: 60, 120, 240, 480, 900, 900...
+    """
+    if failures < LOCK_AFTER:
+        return 0
+    doublings = min(failures - LOCK_AFTER, 32)  # bounded: a count in the thousands stays cheap
+    return min(FIRST_LOCKOUT * 2**doublings, LONGEST_LOCKOUT)
+
+
+def count_failure(failures: FailedLogins, now: float) -> None:
+    """Count a failed login at ``now``, and lock the email out if that makes too many."""
+    seconds = lockout(failures.failed(now, FORGET_AFTER))
+    if seconds:
+        failures.lock(now + seconds)
+
+
+def is_admin(user: User, admins: Iterable[str]) -> bool:
+    """Whether ``user`` is an admin: her email is one of ``admins``."""
+    return user.email in {normalise_email(email) for email in admins}
+
+
+def scopes_at_login(user: User, admins: Iterable[str]) -> tuple[str, ...]:
+    """The scopes of a session a login opens: a runner's, and an admin's for an admin."""
+    return (RUNNER_SCOPE, ADMIN_SCOPE) if is_admin(user, admins) else (RUNNER_SCOPE,)
+
+
+SCOPES_AT_REFRESH = (RUNNER_SCOPE,)
+"""The scopes of the tokens a refresh gives, of an admin's session too: a runner's.
+
+The admin role comes with a login, for as long as its access token lasts (five minutes), and
+not with the refreshes after it: an admin removed from the list is one no more once her
+token expires, and a stolen refresh token never gives an admin's.
+"""

@@ -1,4 +1,4 @@
-"""The users infrastructure: the users table and its repository, passwords, and sessions.
+"""The users infrastructure: its tables and repositories, a clock, and sessions.
 
 :class:`TokenServiceSessions` opens, refreshes and ends sessions at atoll's token service
 over HTTP, as the client the users service is registered as there (``--clients-token-url``,
@@ -10,6 +10,7 @@ same requests and the same answers.
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from base64 import b64encode
 from pathlib import Path
@@ -23,15 +24,18 @@ from atoll.clients.directory import ClientOptions
 from atoll.errors import ConfigError, RemoteUnavailableError
 from runnerly.users.contracts import SessionTokens
 from runnerly.users.domain import SessionEndedError
-from runnerly.users.model import User
+from runnerly.users.model import FailedLogins, User
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "SESSION_GRANT",
+    "FailedLoginRecords",
+    "SystemClock",
     "TokenServiceSessions",
     "UserRecords",
+    "failed_logins",
     "refresh_form",
     "refusal",
     "revoke_form",
@@ -50,9 +54,19 @@ users = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("password_hash", sa.String(200), nullable=True),
 )
+failed_logins = sa.Table(
+    "failed_logins",
+    metadata,
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failed", sa.Float, nullable=False),
+    sa.Column("locked_until", sa.Float, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
 
 schema = atoll.Schema(metadata, migrations=Path(__file__).with_name("migrations"))
 schema.map(User, users)
+schema.map(FailedLogins, failed_logins, id="email", version="version")
 
 SESSION_GRANT = "urn:atoll:params:oauth:grant-type:session"
 """The token service's grant that opens a session for a user, asked by a session client."""
@@ -66,15 +80,43 @@ class UserRecords(atoll.Repository[User]):
         found = await self.find(email=email)
         return found[0] if found else None
 
+    async def everyone(self) -> list[User]:
+        """Every user, by id."""
+        return await self.find()
 
-def session_form(user_id: int) -> dict[str, str]:
-    """The token request that opens a session for the user ``user_id``."""
-    return {"grant_type": SESSION_GRANT, "subject": str(user_id)}
+
+class FailedLoginRecords(atoll.Repository[FailedLogins]):
+    """The failed logins with each email, in the users service's database.
+
+    Every instance of the service counts in the same rows: a lockout holds whichever instance
+    a login reaches.
+    """
 
 
-def refresh_form(refresh_token: str) -> dict[str, str]:
-    """The token request that trades ``refresh_token`` for new tokens (RFC 6749 6)."""
-    return {"grant_type": "refresh_token", "refresh_token": refresh_token}
+class SystemClock:
+    """The time of the machine."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        return time.time()
+
+
+def session_form(user_id: int, scopes: Sequence[str]) -> dict[str, str]:
+    """The token request that opens a session for the user ``user_id``, with ``scopes``.
+
+    The scopes are always named: left out, the token service would grant every scope the
+    users service may ask for, an admin's among them.
+    """
+    return {"grant_type": SESSION_GRANT, "subject": str(user_id), "scope": " ".join(scopes)}
+
+
+def refresh_form(refresh_token: str, scopes: Sequence[str]) -> dict[str, str]:
+    """The token request that trades ``refresh_token`` for tokens with ``scopes`` (RFC 6749 6)."""
+    return {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "scope": " ".join(scopes),
+    }
 
 
 def revoke_form(refresh_token: str) -> dict[str, str]:
@@ -146,13 +188,14 @@ class TokenServiceSessions:
         """Close the connections."""
         await self._http.aclose()
 
-    async def open(self, user_id: int) -> SessionTokens:
-        """A new session for the user: an access token and a refresh token."""
-        return tokens_of(await self._post(self._token_url, session_form(user_id)))
+    async def open(self, user_id: int, scopes: Sequence[str]) -> SessionTokens:
+        """A new session for the user, with ``scopes``."""
+        return tokens_of(await self._post(self._token_url, session_form(user_id, scopes)))
 
-    async def refresh(self, refresh_token: str) -> SessionTokens:
-        """New tokens for the session of ``refresh_token``, which is then spent."""
-        return tokens_of(await self._post(self._token_url, refresh_form(refresh_token)))
+    async def refresh(self, refresh_token: str, scopes: Sequence[str]) -> SessionTokens:
+        """New tokens with ``scopes`` for the session of ``refresh_token``, then spent."""
+        form = refresh_form(refresh_token, scopes)
+        return tokens_of(await self._post(self._token_url, form))
 
     async def close(self, refresh_token: str) -> None:
         """End the session of ``refresh_token`` (RFC 7009)."""

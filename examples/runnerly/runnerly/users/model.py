@@ -34,3 +34,39 @@ class User:
         if self.id is None:
             raise ValueError("a user has a profile once its repository added it")
         return Profile(self.id, self.email, self.name)
+
+
+@dataclass
+class FailedLogins:
+    """The failed logins with one email since its last login, and the lockout they earned.
+
+    Kept for any email a login names, registered or not, so that a lockout tells nothing of
+    whether an account has the email. Times are seconds since the epoch. ``version`` counts
+    its committed changes, so that two failures at once are both counted.
+    """
+
+    email: str
+    failures: int = 0
+    last_failed: float = 0.0
+    locked_until: float = 0.0
+    version: int = 0
+
+    def wait(self, now: float) -> float:
+        """Seconds until a login with the email is tried again; 0 when it is not locked."""
+        return max(0.0, self.locked_until - now)
+
+    def failed(self, now: float, forget_after: float) -> int:
+        """Count a failure at ``now``: the count starts again ``forget_after`` s after the last.
+
+        Returns:
+            The failures in a row, this one counted.
+        """
+        if now - self.last_failed >= forget_after:
+            self.failures = 0
+        self.failures += 1
+        self.last_failed = now
+        return self.failures
+
+    def lock(self, until: float) -> None:
+        """Refuse every login with the email until ``until``, its password right or wrong."""
+        self.locked_until = until

@@ -54,7 +54,7 @@ from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
 from atoll.security.tokens import JwtOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Awaitable, Callable, Iterator
 
     from atoll.kernel.health import Readiness
     from atoll.messaging.bus import MessageBus
@@ -188,24 +188,43 @@ class Authenticator:
         return self.limiter is not None and self.limiter.counts(handler)
 
     def guard(self, handler: Handler, bus: MessageBus, call: Any) -> Any:
-        """``call`` (of ``handler``), counted and authenticated first as need be.
+        """``call`` (of ``handler``), admitted first as :meth:`admission` says."""
+        admit = self.admission(handler, bus)
+        if admit is None:
+            return call
+
+        async def guarded(arguments: dict[str, Any]) -> Any:
+            await admit()
+            return await call(arguments)
+
+        return guarded
+
+    def admission(self, handler: Handler, bus: MessageBus) -> Callable[[], Awaitable[None]] | None:
+        """What admits a call of ``handler``, before its input is read; ``None``: nothing.
 
         Its rate limits count it first (:meth:`limits`; not a call in the process), then
         it is authenticated where :meth:`guards` says so. The transport must have set the
         call's context (its request); without one (a call in the process that carried
         none) the call is anonymous, and not counted. Counted here, before any scope is
-        opened, a limit costs a call no more than it must.
+        opened, a limit costs a call no more than it must. A transport admits a call before
+        it decodes the call's input, so that a caller who must prove who they are learns
+        nothing of an operation's input rules without doing so (a 401, never a 422).
+
+        Raises (the admission):
+            UnauthenticatedError: the call needs credentials and carries none.
+            AuthenticationError: the credentials are malformed or do not verify.
+            RateLimitedError: a limit of the handler is reached.
         """
         guards, limiter = self.guards(handler, bus), self.limiter
         if limiter is None or not limiter.counts(handler):
             limiter = None
         if not guards and limiter is None:
-            return call
+            return None
         needs = self.required and not handler.public
         identify = self.identify
         identified = guards or (limiter is not None and limiter.needs_identity(handler))
 
-        async def guarded(arguments: dict[str, Any]) -> Any:
+        async def admit() -> None:
             context = current_call()
             identity = await identify(context) if identified else ANONYMOUS
             if limiter is not None and context is not None:
@@ -214,9 +233,8 @@ class Authenticator:
                 raise UnauthenticatedError(
                     "this call needs credentials: send a token as Authorization: Bearer <token>"
                 )
-            return await call(arguments)
 
-        return guarded
+        return admit
 
     async def identify(self, context: CallContext | None) -> Identity:
         """The identity the call's credentials prove, established once per call context.

@@ -136,8 +136,7 @@ class RestEndpoint:
         call = bus.caller(handler)
         self.access = Access.of(handler, bus, authenticator)
         """Who may call it, and how it is refused, as the API documents say."""
-        if authenticator is not None:
-            call = authenticator.guard(handler, bus, call)
+        self._admit = None if authenticator is None else authenticator.admission(handler, bus)
         self._call = showing(call, handler.returns)  # no aggregate bookkeeping
         # The common shapes get a respond() of their own, which does nothing it need not.
         self.respond: Responder = self._respond
@@ -156,10 +155,17 @@ class RestEndpoint:
     async def _respond_in_context(
         self, scope: Scope, receive: Receive, path_params: dict[str, Any]
     ) -> Answer:
-        """Respond with the call context set: the handler's Request, and its Response applied."""
+        """Respond with the call context set: the handler's Request, and its Response applied.
+
+        The call is admitted (counted, authenticated) before its query and body are decoded:
+        a caller who must prove who they are gets a 401 whatever they hold. (The router has
+        converted the path's values: a path that does not convert matches no operation.)
+        """
         context = CallContext(call_request(Request(scope, receive), "http"))
         token = enter(context)
         try:
+            if self._admit is not None:
+                await self._admit()
             status, body, _ = await self._respond_plainly(scope, receive, path_params)
         finally:
             leave(token)

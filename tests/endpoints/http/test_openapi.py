@@ -236,6 +236,18 @@ async def test_request_bodies_refer_to_their_schema_in_the_components(document):
     assert set(resolve(document, ref)["properties"]) == {"user_id", "meters"}
 
 
+async def test_a_request_bodys_object_has_no_other_members_as_the_server_refuses_them(document):
+    for path in ("/users/{user}/runs", "/record-run", "/runs/{run_id}/name"):
+        body = document["paths"][path]["post"]["requestBody"]
+        ref = body["content"]["application/json"]["schema"]["$ref"]
+        assert resolve(document, ref)["additionalProperties"] is False, path
+    assert "additionalProperties" not in resolve(document, "#/components/schemas/RunView")
+    async with client_for(build()) as client:
+        refused = await client.post("/record-run", json={"user_id": 1, "meters": 2, "x": 0})
+    assert refused.status_code == 422
+    assert "unknown field `x`" in refused.json()["detail"]
+
+
 async def test_a_commands_body_schema_leaves_out_the_fields_its_path_gives(document):
     operation = document["paths"]["/runs/{run_id}/name"]["post"]
     ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]

@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 document of a service's REST routes, generated from the handlers' types.
 
 Schemas come from msgspec, the same library that decodes requests, so the document cannot
-disagree with what the service accepts. Every operation documents the errors it can answer:
+disagree with what the service accepts; a request body's object says that it has no other
+members (``additionalProperties: false``), since a key its type lacks is refused. Every
+operation documents the errors it can answer:
 422 for invalid input, the statuses of the service's declared errors, and 500; each as an
 RFC 9457 problem document.
 """
@@ -53,9 +55,12 @@ def openapi_document(
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``endpoints``, with ``rpc_path`` as one more operation."""
     types: list[Any] = []
+    closed: set[int] = set()
 
-    def schema(hint: Any) -> dict[str, Any]:
+    def schema(hint: Any, *, body: bool = False) -> dict[str, Any]:
         types.append(hint)
+        if body:
+            closed.add(len(types) - 1)
         return {"$ypos": len(types) - 1}
 
     paths: dict[str, dict[str, Any]] = {}
@@ -67,7 +72,7 @@ def openapi_document(
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     if rpc_path is not None:
         paths[rpc_path] = {"post": _rpc_operation()}
-    document = _resolve(api, paths, types)
+    document = _resolve(api, paths, types, closed)
     if any(endpoint.access.guarded for endpoint in endpoints):
         document["components"]["securitySchemes"] = {
             _BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -78,7 +83,7 @@ def openapi_document(
 def _operation(
     endpoint: RestEndpoint,
     operation_id: str,
-    schema: Callable[[Any], dict[str, Any]],
+    schema: Callable[..., dict[str, Any]],
     faults: list[tuple[type[BaseException], FaultRule]],
 ) -> dict[str, Any]:
     """The OpenAPI operation of ``endpoint``; ``schema`` gathers the types it names."""
@@ -110,7 +115,7 @@ def _operation(
     if endpoint.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": schema(endpoint.body.hint)}},
+            "content": {"application/json": {"schema": schema(endpoint.body.hint, body=True)}},
         }
     returns = shown(handler.returns).type  # as answered: no aggregate bookkeeping
     responses: dict[str, Any] = {}
@@ -199,11 +204,22 @@ def _operation_ids(endpoints: list[RestEndpoint], reserved: tuple[str, ...]) -> 
     return ids
 
 
-def _resolve(api: Api, paths: dict[str, Any], types: list[Any]) -> dict[str, Any]:
-    """Replace each schema placeholder by its msgspec schema, the components gathered once."""
+def _resolve(api: Api, paths: dict[str, Any], types: list[Any], closed: set[int]) -> dict[str, Any]:
+    """Replace each schema placeholder by its msgspec schema, the components gathered once.
+
+    The objects of the types at ``closed`` (request bodies) are documented with no other
+    members: REST refuses a key a body's type lacks, where msgspec's schema of a dataclass
+    (or of a Struct not declared ``forbid_unknown_fields``) would allow any. The objects
+    nested in a body are decoded as msgspec decodes them, unknown keys ignored, and so are
+    left open.
+    """
     schemas, components = msgspec.json.schema_components(
         types, schema_hook=_unknown_schema, ref_template=_REF
     )
+    for index in closed:
+        ref = schemas[index].get("$ref", "")
+        if ref.startswith(_REF.format(name="")):
+            components[ref.rpartition("/")[2]]["additionalProperties"] = False
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):

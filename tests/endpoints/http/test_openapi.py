@@ -9,10 +9,13 @@ every response described.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 import httpx
+import msgspec
 import pytest
 
 import atoll
@@ -246,6 +249,53 @@ async def test_a_request_bodys_object_has_no_other_members_as_the_server_refuses
         refused = await client.post("/record-run", json={"user_id": 1, "meters": 2, "x": 0})
     assert refused.status_code == 422
     assert "unknown field `x`" in refused.json()["detail"]
+
+
+@dataclass(frozen=True)
+class Lap:
+    at: dt.datetime
+    laps: list[dt.datetime]
+    ended: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    lap: Lap
+    split: dt.timedelta
+    marked: Annotated[dt.datetime, msgspec.Meta(tz=True)]
+
+
+async def test_a_datetime_is_documented_as_an_rfc_3339_date_time_as_the_server_reads_one():
+    service = atoll.Service("laps")
+
+    @service.post("/sessions")
+    async def add(session: Session, since: dt.datetime | None = None) -> list[Lap]:
+        return [session.lap]
+
+    @service.get("/laps")
+    async def lap(at: dt.datetime) -> dict[str, Lap]:
+        return {}
+
+    document = await fetch_document(service)
+    date_time = {"type": "string", "format": "date-time"}
+    lap_schema = resolve(document, "#/components/schemas/Lap")["properties"]
+    assert lap_schema["at"] == date_time
+    assert lap_schema["laps"]["items"] == date_time
+    assert lap_schema["ended"]["anyOf"] == [date_time, {"type": "null"}]
+    session = resolve(document, "#/components/schemas/Session")["properties"]
+    assert session["split"] == {"type": "string", "format": "duration"}
+    assert session["marked"] == date_time
+    (since,) = document["paths"]["/sessions"]["post"]["parameters"]
+    assert since["schema"]["anyOf"][0] == date_time
+    (at,) = document["paths"]["/laps"]["get"]["parameters"]
+    assert at["schema"] == date_time
+    laps = document["paths"]["/laps"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert laps["schema"]["additionalProperties"] == {"$ref": "#/components/schemas/Lap"}
+    async with client_for(service) as client:
+        refused = await client.get("/laps", params={"at": "monday"})
+        served = await client.get("/laps", params={"at": "2026-11-23T07:30:00Z"})
+    assert refused.status_code == 422
+    assert served.status_code == 200
 
 
 async def test_a_commands_body_schema_leaves_out_the_fields_its_path_gives(document):

@@ -112,6 +112,26 @@ async def test_a_run_needs_a_registered_runner_distance_and_time():
             await record(harness, RecordRun(runner.id, 5000, 0, MONDAY))
 
 
+async def test_a_time_without_its_offset_is_refused_rather_than_compared_with_aware_ones():
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        runner = await harness.send(ada())
+        await record(harness, RecordRun(runner.id, 5000, 1500, MONDAY))
+        naive = MONDAY.replace(tzinfo=None)
+        with pytest.raises(InvalidRunError, match="a run's start needs its offset from UTC"):
+            await record(harness, RecordRun(runner.id, 3000, 900, naive))
+        headers = await bearer(harness)
+        body = {"user_id": 1, "meters": 3000, "seconds": 900, "started_at": naive.isoformat()}
+        refused = await harness.client.post("/runs", json=body, headers=headers)
+        url = f"/users/{runner.id}/weekly-meters"
+        asked = await harness.client.get(url, params={"day": naive.isoformat()}, headers=headers)
+        runs = await harness.client.get(f"/users/{runner.id}/runs", headers=headers)
+    assert refused.status_code == 422  # was a 201, then a 500 for every read of her runs
+    assert refused.json()["detail"].endswith("as in 2026-11-23T07:30:00Z; got 2026-11-23T07:30:00")
+    assert asked.status_code == 422  # was a 500
+    assert asked.json()["detail"].startswith("the day needs its offset from UTC")
+    assert [run["meters"] for run in runs.json()] == [5000]
+
+
 def test_a_week_starts_on_monday_at_midnight():
     assert week_of(MONDAY + timedelta(days=3, hours=5)) == MONDAY.replace(hour=0, minute=0)
     assert monday_of(MONDAY + timedelta(days=6, hours=10)) == MONDAY.date()

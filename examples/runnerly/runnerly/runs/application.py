@@ -10,6 +10,7 @@ from runnerly.runs.domain import (
     InvalidRunError,
     RunRepository,
     UserDirectory,
+    check_moment,
     check_run,
     week_of,
     weekly_meters,
@@ -45,10 +46,10 @@ class Runs:
         self._users = users
 
     async def check(self, command: RecordRun) -> None:
-        """Refuse a run of an unknown runner, or of no distance or time."""
+        """Refuse a run of an unknown runner, of no distance or time, or of a naive start."""
         if not await self._users.exists(command.user_id):
             raise UnknownRunnerError(f"no runner with id {command.user_id}")
-        check_run(command.meters, command.seconds)
+        check_run(command.meters, command.seconds, command.started_at)
 
     async def record(self, command: RecordRun) -> Run:
         """Keep a run that :meth:`check` accepted; it raises RunRecorded."""
@@ -59,7 +60,8 @@ class Runs:
         return run
 
     async def weekly_meters(self, user_id: int, moment: datetime) -> float:
-        """The distance a runner covered in the week of ``moment``."""
+        """The distance a runner covered in the week of ``moment``, which says its offset."""
+        check_moment(moment, "the day")
         return weekly_meters(await self._repository.of_user(user_id), week_of(moment))
 
 
@@ -74,7 +76,8 @@ async def record_run(command: RecordRun, uow: RunsUnitOfWork, users: UserDirecto
 
     Raises:
         UnknownRunnerError: no runner has this id.
-        InvalidRunError: the run covers no distance, or takes no time.
+        InvalidRunError: the run covers no distance, or takes no time, or its start has no
+            offset from UTC.
     """
     runs = Runs(uow.runs, users)
     await runs.check(command)  # the users service is asked before any transaction opens
@@ -96,6 +99,10 @@ async def runs_of(user_id: int, uow: RunsUnitOfWork) -> list[Run]:
 async def get_weekly_meters(
     user_id: int, uow: RunsUnitOfWork, users: UserDirectory, day: datetime | None = None
 ) -> float:
-    """The meters a runner ran in the week (Monday to Sunday) of ``day``, this week by default."""
+    """The meters a runner ran in the week (Monday to Sunday) of ``day``, this week by default.
+
+    Raises:
+        InvalidRunError: ``day`` has no offset from UTC.
+    """
     async with uow:
         return await Runs(uow.runs, users).weekly_meters(user_id, day or datetime.now(tz=UTC))

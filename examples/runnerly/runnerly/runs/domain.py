@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 class InvalidRunError(ValueError):
-    """A run must cover some distance in some time."""
+    """A run must cover some distance in some time, and say when it started, offset and all."""
 
 
 class RunRepository(Protocol):
@@ -35,12 +35,26 @@ class UserDirectory(Protocol):
         ...
 
 
-def check_run(meters: float, seconds: int) -> None:
-    """Refuse runs of no distance or no time."""
+def check_run(meters: float, seconds: int, started_at: datetime) -> None:
+    """Refuse runs of no distance or no time, or that started at a time without its offset."""
     if meters <= 0:
         raise InvalidRunError(f"a run covers some distance; got {meters} meters")
     if seconds <= 0:
         raise InvalidRunError(f"a run takes some time; got {seconds} seconds")
+    check_moment(started_at, "a run's start")
+
+
+def check_moment(moment: datetime, what: str) -> None:
+    """Refuse a time without its offset from UTC: the week it falls in would be a guess.
+
+    Raises:
+        InvalidRunError: ``moment`` is naive; the message names ``what`` it is.
+    """
+    if moment.utcoffset() is None:
+        raise InvalidRunError(
+            f"{what} needs its offset from UTC, as in 2026-11-23T07:30:00Z; "
+            f"got {moment.isoformat()}"
+        )
 
 
 def week_of(moment: datetime) -> datetime:

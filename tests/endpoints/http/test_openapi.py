@@ -211,12 +211,26 @@ async def test_the_docstring_gives_summary_and_description(document):
     assert operation["tags"] == ["runs"]
 
 
+INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+
+
 async def test_path_parameters_are_required_and_query_parameters_say_whether_they_are(document):
     operation = document["paths"]["/runs/{run_id}"]["get"]
     assert operation["parameters"] == [
-        {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        {"name": "run_id", "in": "path", "required": True, "schema": INT64},
         {"name": "verbose", "in": "query", "required": False, "schema": {"type": "boolean"}},
     ]
+
+
+async def test_an_integer_parameter_is_documented_with_the_64_bits_the_server_holds_it_to(
+    document,
+):
+    (user_id, limit) = document["paths"]["/runs-of"]["get"]["parameters"]
+    assert (user_id["schema"], limit["schema"]) == (INT64, INT64)
+    async with client_for(build()) as client:
+        path = await client.get(f"/runs/{2**63}")
+        query = await client.get("/runs-of", params={"user_id": 2**63})
+    assert (path.status_code, query.status_code) == (422, 422)
 
 
 async def test_a_query_messages_fields_are_query_parameters(document):

@@ -19,6 +19,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from atoll.endpoints.api import POLICY_EXTENSION
+from atoll.endpoints.fields import bounded
 from atoll.endpoints.http.problems import PROBLEM_JSON
 from atoll.endpoints.shown import shown
 from atoll.errors import AuthenticationError, ForbiddenError, RateLimitedError
@@ -98,8 +99,9 @@ def _operation(
         operation["summary"] = markdown(handler.summary)
     if handler.description:
         operation["description"] = markdown(handler.description)
+    # An integer parameter is held to 64 bits, as the router and the query's decoder hold it.
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": schema(tp)}
+        {"name": name, "in": "path", "required": True, "schema": schema(bounded(tp))}
         for name, tp in endpoint.path_types.items()
     ]
     parameters += [
@@ -107,7 +109,7 @@ def _operation(
             "name": item.name,
             "in": "query",
             "required": item.required,
-            "schema": schema(item.hint),
+            "schema": schema(bounded(item.hint)),
         }
         for item in endpoint.query
     ]

@@ -18,6 +18,7 @@ a 422 for missing fields names every one. A body field that disagrees with the p
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import typing
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -128,6 +129,7 @@ class RestEndpoint:
             )
         self._query_type = _struct_of(f"{handler.name}_query", self.query) if self.query else None
         self._multi = frozenset(item.name for item in self.query if _is_sequence(item.hint))
+        self._timed = {item.name: item.hint for item in self.query if _holds_time(item.hint)}
         decoded = _body_type(handler, plan) if plan[2] is not None else None
         self._body_decoder = msgspec.json.Decoder(decoded) if decoded is not None else None
         self._body_guard = unknown_keys_guard(decoded)
@@ -225,6 +227,8 @@ class RestEndpoint:
         multi = self._multi
         for name, given in request.query.items():
             values[name] = given if name in multi else given[-1]
+        for name in self._timed.keys() & values.keys():
+            values[name] = _time_of(values[name], self._timed[name], name)
         decoded = _convert(values, self._query_type, where="query")
         return {name: getattr(decoded, name) for name in decoded.__struct_fields__}
 
@@ -368,6 +372,29 @@ def _struct_of(name: str, inputs: list[Input], *, forbid_unknown: bool = False) 
         for item in inputs
     ]
     return msgspec.defstruct(name, fields, forbid_unknown_fields=forbid_unknown)
+
+
+_TIMES = (dt.datetime, dt.time, dt.timedelta)
+
+
+def _holds_time(hint: object) -> bool:
+    """Whether ``hint`` is a time, a duration, or a union or list holding one."""
+    return hint in _TIMES or any(_holds_time(arg) for arg in typing.get_args(hint))
+
+
+def _time_of(given: Any, hint: Any, name: str) -> Any:
+    """A query parameter's time, read from its RFC 3339 (or ISO 8601 duration) text only.
+
+    The query's decoder is lax, as values of the query string are text (``"5"`` is read as
+    the integer 5), and would read ``"0.5"`` as a Unix timestamp, a value the OpenAPI
+    document does not allow: a time must be written as one.
+    """
+    try:
+        return msgspec.convert(given, hint)
+    except msgspec.ValidationError as error:
+        where = f"query.{name}"
+        text = str(error).replace("`$", f"`{where}")
+        raise HTTPError(422, text if "- at `" in text else f"{text} - at `{where}`") from None
 
 
 def _fields_of(tp: Any) -> list[Input]:

@@ -132,6 +132,16 @@ async def test_a_time_without_its_offset_is_refused_rather_than_compared_with_aw
     assert [run["meters"] for run in runs.json()] == [5000]
 
 
+async def test_a_run_of_a_runner_id_past_64_bits_is_a_404_not_a_500():
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        await harness.send(ada())
+        headers = await bearer(harness)
+        body = {"user_id": 2**63, "meters": 5000, "seconds": 1500, "started_at": MONDAY.isoformat()}
+        refused = await harness.client.post("/runs", json=body, headers=headers)
+    assert refused.status_code == 404  # users refused the id as a parameter: it is no runner's
+    assert refused.json()["detail"] == f"no runner with id {2**63}"
+
+
 def test_a_week_starts_on_monday_at_midnight():
     assert week_of(MONDAY + timedelta(days=3, hours=5)) == MONDAY.replace(hour=0, minute=0)
     assert monday_of(MONDAY + timedelta(days=6, hours=10)) == MONDAY.date()

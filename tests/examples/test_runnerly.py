@@ -142,6 +142,36 @@ async def test_a_run_of_a_runner_id_past_64_bits_is_a_404_not_a_500():
     assert refused.json()["detail"] == f"no runner with id {2**63}"
 
 
+async def test_a_run_past_the_longest_is_refused_so_that_no_total_overflows_to_null():
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        runner = await harness.send(ada())
+        await record(harness, RecordRun(runner.id, 1_000_000.0, 360_000, MONDAY))
+        for meters in (1e308, float("inf")):
+            with pytest.raises(InvalidRunError, match="at most 1000000 meters"):
+                await record(harness, RecordRun(runner.id, meters, 1500, MONDAY))
+        headers = await bearer(harness)
+        huge = (
+            b'{"user_id": 1, "meters": 1e999, "seconds": 1, "started_at": "2026-11-23T07:30:00Z"}'
+        )
+        refused = await harness.client.post(
+            "/runs", content=huge, headers={**headers, "content-type": "application/json"}
+        )
+        totals = await harness.client.get(f"/users/{runner.id}/weekly-totals", headers=headers)
+    assert refused.status_code == 422
+    assert [total["meters"] for total in totals.json()] == [1_000_000.0]
+
+
+async def test_the_last_week_of_the_calendar_adds_up_without_overflowing():
+    last = datetime(9999, 12, 30, 7, 30, tzinfo=UTC)
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        runner = await harness.send(ada())
+        await record(harness, RecordRun(runner.id, 5000, 1500, last))
+        headers = await bearer(harness)
+        url = f"/users/{runner.id}/weekly-meters"
+        total = await harness.client.get(url, params={"day": last.isoformat()}, headers=headers)
+    assert (total.status_code, total.json()) == (200, 5000)  # was a 500 (OverflowError)
+
+
 def test_a_week_starts_on_monday_at_midnight():
     assert week_of(MONDAY + timedelta(days=3, hours=5)) == MONDAY.replace(hour=0, minute=0)
     assert monday_of(MONDAY + timedelta(days=6, hours=10)) == MONDAY.date()

@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from runnerly.runs.model import Run
 
 
+LONGEST_RUN = 1_000_000.0
+"""The most meters a run covers (1,000 km): past it, a run is a mistake, and the sums overflow."""
+
+
 class InvalidRunError(ValueError):
     """A run must cover some distance in some time, and say when it started, offset and all."""
 
@@ -39,6 +43,8 @@ def check_run(meters: float, seconds: int, started_at: datetime) -> None:
     """Refuse runs of no distance or no time, or that started at a time without its offset."""
     if meters <= 0:
         raise InvalidRunError(f"a run covers some distance; got {meters} meters")
+    if not meters <= LONGEST_RUN:  # infinity too: "1e999" is a float to JSON
+        raise InvalidRunError(f"a run covers at most {LONGEST_RUN:.0f} meters; got {meters}")
     if seconds <= 0:
         raise InvalidRunError(f"a run takes some time; got {seconds} seconds")
     check_moment(started_at, "a run's start")
@@ -64,6 +70,10 @@ def week_of(moment: datetime) -> datetime:
 
 
 def weekly_meters(runs: Iterable[Run], week_start: datetime) -> float:
-    """The distance run in the week that starts at ``week_start``."""
-    week_end = week_start + timedelta(days=7)
-    return sum(run.meters for run in runs if week_start <= run.started_at < week_end)
+    """The distance run in the week that starts at ``week_start``.
+
+    Measured from the week's start: its end, in the last week of the year 9999, is past the
+    last datetime.
+    """
+    week = timedelta(days=7)
+    return sum(run.meters for run in runs if timedelta(0) <= run.started_at - week_start < week)

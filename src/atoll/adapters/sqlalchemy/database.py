@@ -385,7 +385,13 @@ class SqlDatabase:
     def _engine_options(self, *, sqlite: bool) -> dict[str, Any]:
         options = self.options
         timeout = _limit(options.connect_timeout)
-        engine: dict[str, Any] = {"pool_pre_ping": True, "pool_size": options.pool_size}
+        engine: dict[str, Any] = {
+            "pool_pre_ping": True,
+            "pool_size": options.pool_size,
+            # A statement's values are the users' data (a password's hash, a token's): an
+            # error, a traceback logged, a message shows the statement without them.
+            "hide_parameters": True,
+        }
         if timeout is not None:
             engine["pool_timeout"] = timeout
         if sqlite:
@@ -610,8 +616,8 @@ class _Errors:
         except Exception as error:
             if _out_of_range(error):
                 raise OutOfRangeError(
-                    f"cannot {doing}: a value is out of the range its column holds ({error}); "
-                    "nothing was written"
+                    f"cannot {doing}: a value is out of the range its column holds "
+                    f"({_reason(error)}); nothing was written"
                 ) from error
             exists = self.already_exists(error, doing)
             if exists is not None:
@@ -715,6 +721,17 @@ def _out_of_range(error: Exception) -> bool:
             return True
         seen = getattr(seen, "orig", None) or seen.__cause__
     return False
+
+
+def _reason(error: BaseException) -> str:
+    """What the driver, or the conversion of a value, said: not SQLAlchemy's rendering of it.
+
+    SQLAlchemy's message adds the statement and its parameters, which are no caller's to
+    read (a users table's password hashes, other columns' values, the schema).
+    """
+    while isinstance(error, exc.StatementError) and error.orig is not None:
+        error = error.orig
+    return str(error)
 
 
 def _codes(error: exc.DBAPIError) -> tuple[str | None, int | None]:

@@ -111,6 +111,67 @@ async def test_a_run_needs_a_registered_runner_distance_and_time():
             await record(harness, RecordRun(5000, 0, MONDAY))
 
 
+async def test_a_time_without_its_offset_is_refused_rather_than_compared_with_aware_ones():
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        runner = await harness.send(ada())
+        await record(harness, RecordRun(5000, 1500, MONDAY))
+        naive = MONDAY.replace(tzinfo=None)
+        with pytest.raises(InvalidRunError, match="a run's start needs its offset from UTC"):
+            await record(harness, RecordRun(3000, 900, naive))
+        headers = await bearer(harness)
+        body = {"meters": 3000, "seconds": 900, "started_at": naive.isoformat()}
+        refused = await harness.client.post("/runs", json=body, headers=headers)
+        url = f"/users/{runner.id}/weekly-meters"
+        asked = await harness.client.get(url, params={"day": naive.isoformat()}, headers=headers)
+        runs = await harness.client.get(f"/users/{runner.id}/runs", headers=headers)
+    assert refused.status_code == 422  # was a 201, then a 500 for every read of her runs
+    assert refused.json()["detail"].endswith("as in 2026-11-23T07:30:00Z; got 2026-11-23T07:30:00")
+    assert asked.status_code == 422  # was a 500
+    assert asked.json()["detail"].startswith("the day needs its offset from UTC")
+    assert [run["meters"] for run in runs.json()] == [5000]
+
+
+async def test_a_run_naming_a_runner_id_past_64_bits_is_a_422_not_a_500():
+    # Its runner is the caller's token's: a body naming one is refused, however large.
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        await harness.send(ada())
+        headers = await bearer(harness)
+        body = {"user_id": 2**63, "meters": 5000, "seconds": 1500, "started_at": MONDAY.isoformat()}
+        refused = await harness.client.post("/runs", json=body, headers=headers)
+        runs = await harness.client.get("/users/1/runs", headers=headers)
+    assert refused.status_code == 422  # was a 500, when the body named the runner
+    assert "user_id" in refused.json()["detail"]
+    assert runs.json() == []
+
+
+async def test_a_run_past_the_longest_is_refused_so_that_no_total_overflows_to_null():
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        runner = await harness.send(ada())
+        await record(harness, RecordRun(1_000_000.0, 360_000, MONDAY))
+        for meters in (1e308, float("inf")):
+            with pytest.raises(InvalidRunError, match="at most 1000000 meters"):
+                await record(harness, RecordRun(meters, 1500, MONDAY))
+        headers = await bearer(harness)
+        huge = b'{"meters": 1e999, "seconds": 1, "started_at": "2026-11-23T07:30:00Z"}'
+        refused = await harness.client.post(
+            "/runs", content=huge, headers={**headers, "content-type": "application/json"}
+        )
+        totals = await harness.client.get(f"/users/{runner.id}/weekly-totals", headers=headers)
+    assert refused.status_code == 422
+    assert [total["meters"] for total in totals.json()] == [1_000_000.0]
+
+
+async def test_the_last_week_of_the_calendar_adds_up_without_overflowing():
+    last = datetime(9999, 12, 30, 7, 30, tzinfo=UTC)
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        runner = await harness.send(ada())
+        await record(harness, RecordRun(5000, 1500, last))
+        headers = await bearer(harness)
+        url = f"/users/{runner.id}/weekly-meters"
+        total = await harness.client.get(url, params={"day": last.isoformat()}, headers=headers)
+    assert (total.status_code, total.json()) == (200, 5000)  # was a 500 (OverflowError)
+
+
 def test_a_week_starts_on_monday_at_midnight():
     assert week_of(MONDAY + timedelta(days=3, hours=5)) == MONDAY.replace(hour=0, minute=0)
     assert monday_of(MONDAY + timedelta(days=6, hours=10)) == MONDAY.date()

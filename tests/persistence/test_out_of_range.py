@@ -1,7 +1,9 @@
 """A value no database column holds is the caller's 422, naming it, never a 500."""
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -80,6 +82,76 @@ async def test_a_field_past_the_database_s_range_is_a_422_not_a_500(tmp_path):
         answer = await harness.client.post("/members", json={"points": HUGE})
     assert answer.status_code == 422
     assert "out of the range its column holds" in answer.json()["detail"]
+
+
+class Moment(sa.TypeDecorator[datetime]):
+    """A moment kept in UTC, as Runnerly keeps one: year 1 at +23:59 is before the year 1."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else value.astimezone(UTC)
+
+
+@dataclass
+class Badge:
+    id: int | None
+    secret: str
+    issued: datetime
+
+
+@dataclass(frozen=True)
+class Issue:
+    secret: str
+    issued: datetime
+
+
+badges_metadata = sa.MetaData()
+badges = sa.Table(
+    "badges",
+    badges_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("secret", sa.String, nullable=False),
+    sa.Column("issued", Moment, nullable=False),
+)
+badges_schema = Schema(badges_metadata)
+badges_schema.map(Badge, badges)
+
+
+class Badges(atoll.UnitOfWork):
+    badges: atoll.Repository[Badge]
+
+
+def badge_office() -> atoll.Service:
+    service = atoll.Service("badges")
+    service.database(badges_schema, Badges)
+
+    @service.command(Issue, path="/badges", status=201)
+    async def issue(command: Issue, uow: Badges) -> int:
+        async with uow:
+            added = await uow.badges.add(Badge(None, command.secret, command.issued))
+            await uow.commit()
+        return added.id or 0
+
+    return service
+
+
+async def test_a_value_refused_on_its_way_to_the_column_shows_no_statement_nor_values(
+    tmp_path, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    body = {"secret": "hash-of-a-password", "issued": "0001-01-01T00:00:00+23:59"}
+    async with atoll.testing.run(badge_office(), argv=["--db-data-dir", str(tmp_path)]) as harness:
+        answer = await harness.client.post("/badges", json=body)
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert detail == (
+        "cannot add a Badge (table badges): a value is out of the range its column holds "
+        "(date value out of range); nothing was written"
+    )
+    logged = caplog.text + "".join(repr(record.args) for record in caplog.records)
+    assert "hash-of-a-password" not in answer.text + logged
 
 
 @pytest.mark.services("postgres")

@@ -163,6 +163,50 @@ async def test_json_rpc_refuses_an_anonymous_call_with_its_pinned_code_and_serve
     assert refused.value.code == -32012
 
 
+@dataclass(frozen=True)
+class Pace:
+    meters: float
+    seconds: int
+
+
+def service_with_input() -> atoll.Service:
+    service = atoll.Service("runs")
+
+    @service.post("/paces")
+    async def pace(body: Pace) -> float:
+        return body.seconds / body.meters
+
+    @service.get("/runs/{run_id}")
+    async def run(run_id: int, day: dt.date | None = None) -> int:
+        return run_id
+
+    return service
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/paces", b'{"meters": "far", "unknown": 1}'),
+        ("POST", "/paces", b"not json"),
+        ("GET", "/runs/7?day=someday", None),
+    ],
+    ids=["wrong-body", "not-json", "wrong-query"],
+)
+async def test_a_call_that_must_prove_who_it_is_is_refused_before_its_input_is_read(
+    method, path, body
+):
+    async with atoll.testing.run(service_with_input(), argv=["--no-auth-anonymous"]) as harness:
+        headers = {"content-type": "application/json"}
+        anonymous = await harness.client.request(method, path, content=body, headers=headers)
+        headers["authorization"] = "Bearer"
+        malformed = await harness.client.request(method, path, content=body, headers=headers)
+    assert anonymous.status_code == 401, anonymous.text  # not a 422 telling the input's rules
+    assert "far" not in anonymous.text
+    assert "someday" not in anonymous.text
+    assert malformed.status_code == 400
+    assert malformed.json()["title"] != "Unprocessable Entity"
+
+
 async def test_malformed_credentials_are_a_400_with_invalid_request():
     async with atoll.testing.run(guarded_service()) as harness:
         refused = await harness.client.get("/me", params={"access_token": "abc"})

@@ -583,6 +583,16 @@ async def test_a_caller_setting_a_server_owned_field_is_refused_naming_it_on_eac
     assert logged == [(7, "ada"), (9, "ada")]  # refused calls never reached the handler
 
 
+async def test_the_api_documents_leave_server_owned_fields_out_of_the_request():
+    async with atoll.testing.run(logging_service([]), argv=jwt_argv()) as harness:
+        document = (await harness.client.get("/openapi.json")).json()
+    body = document["paths"]["/log-run"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"] == {"meters": {"type": "integer"}}
+    assert body["schema"]["additionalProperties"] is False
+    # The type's own schema, which another operation may name, keeps the field.
+    assert "owner" in document["components"]["schemas"]["LogRun"]["properties"]
+
+
 @pytest.mark.parametrize(
     ("owned", "said"),
     [(["nobody"], "names 'nobody', which is no field"), (["meters"], "'meters' .* has no default")],

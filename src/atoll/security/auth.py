@@ -55,7 +55,7 @@ from atoll.security.identity import ANONYMOUS, Identity, identity_of_claims
 from atoll.security.tokens import JwtOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Awaitable, Callable, Iterator
 
     from atoll.kernel.health import Readiness
     from atoll.messaging.bus import MessageBus
@@ -220,35 +220,76 @@ class Authenticator:
         keyed: bool = False,
         counted: bool = False,
     ) -> Any:
-        """``call`` (of ``handler``), counted and authenticated first as need be.
+        """``call`` (of ``handler``), admitted first as :meth:`admission` says.
+
+        ``keyed``: the transport calls this one for a call that carries an idempotency key
+        (and the other for the calls that do not, which pay nothing for keys): once
+        admitted, it runs once for its caller and key (:meth:`keyed`). ``counted``: as
+        :meth:`admission` says.
+        """
+        admit = self.admission(handler, bus, counted=counted)
+        if keyed:
+            call = self.keyed(handler, call)
+        if admit is None:
+            return call
+
+        async def guarded(arguments: dict[str, Any]) -> Any:
+            await admit()
+            return await call(arguments)
+
+        return guarded
+
+    def keyed(self, handler: Handler, call: Any) -> Any:
+        """``call``, run once per caller and idempotency key when its transport gave one.
+
+        ``call`` itself when the handler takes no key (:meth:`keys`). The caller's identity
+        is the call context's: established by the admission, or here when none needed it.
+        """
+        keys = self.idempotency
+        if keys is None or not keys.serves(handler):
+            return call
+        identify, key_of_call = self.identify, IDEMPOTENCY_KEY.get
+
+        async def once(arguments: dict[str, Any]) -> Any:
+            key = key_of_call()
+            if key is None:
+                return await call(arguments)
+            identity = await identify(current_call())  # whose key it is
+            return await keys.call(handler, identity, key, arguments, call)
+
+        return once
+
+    def admission(
+        self, handler: Handler, bus: MessageBus, *, counted: bool = False
+    ) -> Callable[[], Awaitable[None]] | None:
+        """What admits a call of ``handler``, before its input is read; ``None``: nothing.
 
         Its rate limits count it first (:meth:`limits`; not a call in the process), then
         it is authenticated where :meth:`guards` says so. The transport must have set the
         call's context (its request); without one (a call in the process that carried
         none) the call is anonymous, and not counted. Counted here, before any scope is
-        opened, a limit costs a call no more than it must.
-
-        ``keyed``: the transport calls this one for a call that carries an idempotency key
-        (and the other for the calls that do not, which pay nothing for keys): last, it runs
-        once for its caller and key (:attr:`idempotency`).
+        opened, a limit costs a call no more than it must. A transport admits a call before
+        it decodes the call's input, so that a caller who must prove who they are learns
+        nothing of an operation's input rules without doing so (a 401, never a 422).
 
         ``counted``: the transport counted the call's limits itself (all per address, see
         :meth:`counts_alone`), so they are not counted again here.
+
+        Raises (the admission):
+            UnauthenticatedError: the call needs credentials and carries none.
+            AuthenticationError: the credentials are malformed or do not verify.
+            RateLimitedError: a limit of the handler is reached.
         """
         guards, limiter = self.guards(handler, bus), self.limiter
         if counted or limiter is None or not limiter.counts(handler):
             limiter = None
-        keys = self.idempotency if keyed else None
-        if keys is not None and not keys.serves(handler):
-            keys = None
-        if not guards and limiter is None and keys is None:
-            return call
+        if not guards and limiter is None:
+            return None
         needs = self.required and not handler.public
         identify = self.identify
         identified = guards or (limiter is not None and limiter.needs_identity(handler))
-        key_of_call = IDEMPOTENCY_KEY.get
 
-        async def guarded(arguments: dict[str, Any]) -> Any:
+        async def admit() -> None:
             context = current_call()
             identity = await identify(context) if identified else ANONYMOUS
             if limiter is not None and context is not None:
@@ -257,15 +298,8 @@ class Authenticator:
                 raise UnauthenticatedError(
                     "this call needs credentials: send a token as Authorization: Bearer <token>"
                 )
-            if keys is not None:
-                key = key_of_call()
-                if key is not None:
-                    if not identified:  # whose key it is
-                        identity = await identify(context)
-                    return await keys.call(handler, identity, key, arguments, call)
-            return await call(arguments)
 
-        return guarded
+        return admit
 
     async def identify(self, context: CallContext | None) -> Identity:
         """The identity the call's credentials prove, established once per call context.

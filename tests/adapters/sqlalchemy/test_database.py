@@ -7,6 +7,7 @@ it, so that they share no table with any other test run on the server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import threading
 import uuid
@@ -184,6 +185,34 @@ async def outbox_rows(database: SqlDatabase) -> list[tuple[int, bytes, bool]]:
             )
         )
         return [tuple(row) for row in rows]
+
+
+# -- logs ---------------------------------------------------------------------------------------
+
+
+async def test_with_every_library_logging_at_debug_no_value_written_or_read_is_logged(url, caplog):
+    caplog.set_level(logging.DEBUG)
+    libraries = [logging.getLogger(name) for name in ("sqlalchemy", "aiosqlite", "asyncpg")]
+    levels = [library.level for library in libraries]
+    for library in libraries:
+        library.setLevel(logging.DEBUG)
+    try:
+        database = make(url)
+        await database.start()
+        try:
+            await emptied(database)
+            (note,) = await commit_new(database, NOTES, Note("private-note-value"))
+            transaction = await database.begin()
+            assert (await transaction.get(NOTES, note.id)).text == "private-note-value"
+            await transaction.commit([], None)
+        finally:
+            await database.stop()
+    finally:
+        for library, level in zip(libraries, levels, strict=True):
+            library.setLevel(level)
+    logged = caplog.text + "".join(repr(record.args) for record in caplog.records)
+    assert "INSERT INTO sqla_notes" in logged  # what was run is still told
+    assert "private-note-value" not in logged
 
 
 # -- aggregates --------------------------------------------------------------------------------

@@ -9,10 +9,13 @@ every response described.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 import httpx
+import msgspec
 import pytest
 
 import atoll
@@ -208,12 +211,26 @@ async def test_the_docstring_gives_summary_and_description(document):
     assert operation["tags"] == ["runs"]
 
 
+INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+
+
 async def test_path_parameters_are_required_and_query_parameters_say_whether_they_are(document):
     operation = document["paths"]["/runs/{run_id}"]["get"]
     assert operation["parameters"] == [
-        {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        {"name": "run_id", "in": "path", "required": True, "schema": INT64},
         {"name": "verbose", "in": "query", "required": False, "schema": {"type": "boolean"}},
     ]
+
+
+async def test_an_integer_parameter_is_documented_with_the_64_bits_the_server_holds_it_to(
+    document,
+):
+    (user_id, limit) = document["paths"]["/runs-of"]["get"]["parameters"]
+    assert (user_id["schema"], limit["schema"]) == (INT64, INT64)
+    async with client_for(build()) as client:
+        path = await client.get(f"/runs/{2**63}")
+        query = await client.get("/runs-of", params={"user_id": 2**63})
+    assert (path.status_code, query.status_code) == (422, 422)
 
 
 async def test_a_query_messages_fields_are_query_parameters(document):
@@ -234,6 +251,66 @@ async def test_request_bodies_refer_to_their_schema_in_the_components(document):
     command = document["paths"]["/record-run"]["post"]["requestBody"]
     ref = command["content"]["application/json"]["schema"]["$ref"]
     assert set(resolve(document, ref)["properties"]) == {"user_id", "meters"}
+
+
+async def test_a_request_bodys_object_has_no_other_members_as_the_server_refuses_them(document):
+    for path in ("/users/{user}/runs", "/record-run", "/runs/{run_id}/name"):
+        body = document["paths"][path]["post"]["requestBody"]
+        ref = body["content"]["application/json"]["schema"]["$ref"]
+        assert resolve(document, ref)["additionalProperties"] is False, path
+    assert "additionalProperties" not in resolve(document, "#/components/schemas/RunView")
+    async with client_for(build()) as client:
+        refused = await client.post("/record-run", json={"user_id": 1, "meters": 2, "x": 0})
+    assert refused.status_code == 422
+    assert "unknown field `x`" in refused.json()["detail"]
+
+
+@dataclass(frozen=True)
+class Lap:
+    at: dt.datetime
+    laps: list[dt.datetime]
+    ended: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    lap: Lap
+    split: dt.timedelta
+    marked: Annotated[dt.datetime, msgspec.Meta(tz=True)]
+
+
+async def test_a_datetime_is_documented_as_an_rfc_3339_date_time_as_the_server_reads_one():
+    service = atoll.Service("laps")
+
+    @service.post("/sessions")
+    async def add(session: Session, since: dt.datetime | None = None) -> list[Lap]:
+        return [session.lap]
+
+    @service.get("/laps")
+    async def lap(at: dt.datetime) -> dict[str, Lap]:
+        return {}
+
+    document = await fetch_document(service)
+    date_time = {"type": "string", "format": "date-time"}
+    lap_schema = resolve(document, "#/components/schemas/Lap")["properties"]
+    assert lap_schema["at"] == date_time
+    assert lap_schema["laps"]["items"] == date_time
+    assert lap_schema["ended"]["anyOf"] == [date_time, {"type": "null"}]
+    session = resolve(document, "#/components/schemas/Session")["properties"]
+    assert session["split"] == {"type": "string", "format": "duration"}
+    assert session["marked"] == date_time
+    parameters = document["paths"]["/sessions"]["post"]["parameters"]
+    (since,) = [parameter for parameter in parameters if parameter["name"] == "since"]
+    assert since["schema"]["anyOf"][0] == date_time
+    (at,) = document["paths"]["/laps"]["get"]["parameters"]
+    assert at["schema"] == date_time
+    laps = document["paths"]["/laps"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert laps["schema"]["additionalProperties"] == {"$ref": "#/components/schemas/Lap"}
+    async with client_for(service) as client:
+        refused = await client.get("/laps", params={"at": "monday"})
+        served = await client.get("/laps", params={"at": "2026-11-23T07:30:00Z"})
+    assert refused.status_code == 422
+    assert served.status_code == 200
 
 
 async def test_a_commands_body_schema_leaves_out_the_fields_its_path_gives(document):

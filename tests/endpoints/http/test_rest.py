@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from dataclasses import dataclass, field
 
 import httpx
@@ -399,6 +400,34 @@ async def test_a_query_missing_several_fields_is_a_422_naming_them_all():
         response = await client.get("/between?unit=km")
     assert response.status_code == 422
     assert response.json()["detail"] == "Object missing required fields `low` and `high`"
+
+
+async def test_a_time_in_the_query_string_is_read_from_its_text_never_as_a_timestamp():
+    service = atoll.Service("runs")
+
+    @service.get("/week")
+    async def week(
+        day: dt.datetime | None = None,
+        pace: dt.timedelta = dt.timedelta(0),
+        laps: tuple[dt.datetime, ...] = (),
+    ) -> list[str]:
+        return [str(day), str(pace), str(laps)]
+
+    async with client_for(service) as client:
+        read = await client.get(
+            "/week",
+            params={"day": "2026-11-23T07:30:00Z", "pace": "PT5M", "laps": "2026-11-23T08:00:00Z"},
+        )
+        stamp = await client.get("/week", params={"day": "0.5"})
+        seconds = await client.get("/week", params={"pace": "300"})
+        listed = await client.get("/week?laps=2026-11-23T07:30:00Z&laps=1700000000")
+    day, pace, laps = read.json()
+    assert (day, pace) == ("2026-11-23 07:30:00+00:00", "0:05:00")
+    assert laps.startswith("(datetime.datetime(2026, 11, 23, 8, 0")
+    assert (stamp.status_code, seconds.status_code, listed.status_code) == (422, 422, 422)
+    assert stamp.json()["detail"] == "Invalid RFC3339 encoded datetime - at `query.day`"
+    assert seconds.json()["detail"].endswith(" - at `query.pace`")
+    assert listed.json()["detail"].endswith(" - at `query.laps[1]`")
 
 
 async def test_a_commands_body_may_leave_out_the_fields_the_path_gives():

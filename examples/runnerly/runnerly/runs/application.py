@@ -27,6 +27,7 @@ from runnerly.runs.domain import (
     UnknownRunError,
     UnknownRunnerError,
     UserDirectory,
+    check_moment,
     check_run,
     week_of,
     weekly_meters,
@@ -116,10 +117,11 @@ class Runs:
 
     @staticmethod
     async def check(command: RecordRun, runner: int, users: UserDirectory) -> None:
-        """Refuse a run of an unknown runner, or of no distance or time."""
+        """Refuse a run of an unknown runner, of no distance or time, or of a naive start."""
         if not await users.exists(runner):
             raise UnknownRunnerError(runner)
         check_run(command.meters, command.seconds, command.notes)
+        check_moment(command.started_at, "a run's start")
 
     async def record(self, command: RecordRun, runner: int) -> Run:
         """Keep a run of ``runner``'s that :meth:`check` accepted; it raises RunRecorded."""
@@ -158,7 +160,8 @@ class Runs:
         await self._repository.remove(run)
 
     async def weekly_meters(self, user_id: int, moment: datetime) -> float:
-        """The distance a runner covered in the week of ``moment``."""
+        """The distance a runner covered in the week of ``moment``, which says its offset."""
+        check_moment(moment, "the day")
         return weekly_meters(await self._repository.of_user(user_id), week_of(moment))
 
 
@@ -184,7 +187,8 @@ async def record_run(
 
     Raises:
         UnknownRunnerError: the caller's runner is not registered (any more).
-        InvalidRunError: the run covers no distance, takes no time, or its notes are too long.
+        InvalidRunError: the run covers no distance, takes no time, its notes are too long,
+            or its start has no offset from UTC.
     """
     runner = _runner(identity)
     await Runs.check(command, runner, users)  # users is asked before any transaction opens
@@ -280,6 +284,7 @@ async def get_weekly_meters(
 
     Raises:
         UnknownRunnerError: ``user_id`` is not the caller's (whether a runner has it or not).
+        InvalidRunError: ``day`` has no offset from UTC.
     """
     async with uow:
         return await Runs(uow.runs).weekly_meters(user_id, day or datetime.now(tz=UTC))

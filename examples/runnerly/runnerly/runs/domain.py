@@ -14,8 +14,12 @@ LONGEST_NOTES = 2000
 """The most characters a run's notes hold."""
 
 
+LONGEST_RUN = 1_000_000.0
+"""The most meters a run covers (1,000 km): past it, a run is a mistake, and the sums overflow."""
+
+
 class InvalidRunError(ValueError):
-    """A run must cover some distance in some time, and its notes be of a sensible length."""
+    """A run covers some distance in some time, from a start with its offset, with short notes."""
 
 
 class UnknownRunnerError(LookupError):
@@ -74,10 +78,25 @@ def check_run(meters: float, seconds: int, notes: str = "") -> None:
     """Refuse runs of no distance or no time, and notes longer than :data:`LONGEST_NOTES`."""
     if meters <= 0:
         raise InvalidRunError(f"a run covers some distance; got {meters} meters")
+    if not meters <= LONGEST_RUN:  # infinity too: "1e999" is a float to JSON
+        raise InvalidRunError(f"a run covers at most {LONGEST_RUN:.0f} meters; got {meters}")
     if seconds <= 0:
         raise InvalidRunError(f"a run takes some time; got {seconds} seconds")
     if len(notes) > LONGEST_NOTES:
         raise InvalidRunError(f"a run's notes hold at most {LONGEST_NOTES} characters")
+
+
+def check_moment(moment: datetime, what: str) -> None:
+    """Refuse a time without its offset from UTC: the week it falls in would be a guess.
+
+    Raises:
+        InvalidRunError: ``moment`` is naive; the message names ``what`` it is.
+    """
+    if moment.utcoffset() is None:
+        raise InvalidRunError(
+            f"{what} needs its offset from UTC, as in 2026-11-23T07:30:00Z; "
+            f"got {moment.isoformat()}"
+        )
 
 
 def week_of(moment: datetime) -> datetime:
@@ -87,6 +106,10 @@ def week_of(moment: datetime) -> datetime:
 
 
 def weekly_meters(runs: Iterable[Run], week_start: datetime) -> float:
-    """The distance run in the week that starts at ``week_start``."""
-    week_end = week_start + timedelta(days=7)
-    return sum(run.meters for run in runs if week_start <= run.started_at < week_end)
+    """The distance run in the week that starts at ``week_start``.
+
+    Measured from the week's start: its end, in the last week of the year 9999, is past the
+    last datetime.
+    """
+    week = timedelta(days=7)
+    return sum(run.meters for run in runs if timedelta(0) <= run.started_at - week_start < week)

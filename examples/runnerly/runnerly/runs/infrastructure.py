@@ -9,6 +9,7 @@ from typing import Annotated
 import sqlalchemy as sa
 
 import atoll
+from atoll.endpoints.rpc.jsonrpc import INVALID_PARAMS
 from atoll.errors import RemoteError
 from atoll.persistence.ports import Database
 from runnerly.runs.model import Run
@@ -96,12 +97,16 @@ class RemoteUserDirectory:
         self._clients = clients
 
     async def exists(self, user_id: int) -> bool:
-        """Whether a runner with this id is registered."""
+        """Whether a runner with this id is registered.
+
+        An id the users service refuses as a parameter (past the 64 bits its ids have) is
+        no runner's.
+        """
         users = self._clients.get("users")
         try:
             await users.methods.get_profile(user_id=user_id)
         except RemoteError as error:
-            if error.code == UNKNOWN_USER:
+            if error.code in {UNKNOWN_USER, INVALID_PARAMS}:
                 return False
             raise
         return True

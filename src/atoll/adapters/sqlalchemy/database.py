@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import importlib
 import logging
 import os
@@ -203,6 +204,7 @@ class SqlDatabase:
             _make_directory(url, self._errors)
             self._relay_lock = _RelayLock(f"{url.database}.relay-lock")
         engine = create_async_engine(url, **self._engine_options(sqlite=sqlite))
+        _hide_values_from_library_logs()
         if sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self.options))
         try:
@@ -396,7 +398,13 @@ class SqlDatabase:
     def _engine_options(self, *, sqlite: bool) -> dict[str, Any]:
         options = self.options
         timeout = _limit(options.connect_timeout)
-        engine: dict[str, Any] = {"pool_pre_ping": True, "pool_size": options.pool_size}
+        engine: dict[str, Any] = {
+            "pool_pre_ping": True,
+            "pool_size": options.pool_size,
+            # A statement's values are the users' data (a password's hash, a token's): an
+            # error, a traceback logged, a message shows the statement without them.
+            "hide_parameters": True,
+        }
         if timeout is not None:
             engine["pool_timeout"] = timeout
         if sqlite:
@@ -642,8 +650,8 @@ class _Errors:
         except Exception as error:
             if _out_of_range(error):
                 raise OutOfRangeError(
-                    f"cannot {doing}: a value is out of the range its column holds ({error}); "
-                    "nothing was written"
+                    f"cannot {doing}: a value is out of the range its column holds "
+                    f"({_reason(error)}); nothing was written"
                 ) from error
             exists = self.already_exists(error, doing)
             if exists is not None:
@@ -747,6 +755,55 @@ def _out_of_range(error: Exception) -> bool:
             return True
         seen = getattr(seen, "orig", None) or seen.__cause__
     return False
+
+
+class _ValuesHidden(logging.Filter):
+    """Takes the values out of the records SQLAlchemy and aiosqlite write at DEBUG.
+
+    With ``--log-libraries debug``, SQLAlchemy logs each row a query returns, and aiosqlite
+    each call it makes with its parameters: the application's data, a password's hash, the
+    token service's private signing keys. ``hide_parameters`` keeps the values out of
+    SQLAlchemy's statements; this keeps them out of those records, which still say what was
+    run.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Row %r":
+            record.args = ("[values hidden]",)
+        elif record.name == "aiosqlite" and isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_call_without_values(arg) for arg in record.args)
+        return True
+
+
+def _call_without_values(arg: object) -> object:
+    """An aiosqlite call as its logs show it, its statement kept and its values left out."""
+    if not isinstance(arg, functools.partial):
+        return arg
+    statement = next((item for item in arg.args if isinstance(item, str)), None)
+    name = getattr(arg.func, "__name__", "call")
+    return f"{name}({statement!r}, [values hidden])" if statement else f"{name}([values hidden])"
+
+
+_LIBRARY_LOGGERS = ("sqlalchemy.engine.Engine", "aiosqlite")
+
+
+def _hide_values_from_library_logs() -> None:
+    """Put :class:`_ValuesHidden` on the loggers that write values, once for the process."""
+    for name in _LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        if not any(isinstance(each, _ValuesHidden) for each in library.filters):
+            library.addFilter(_ValuesHidden())
+
+
+def _reason(error: BaseException) -> str:
+    """What the driver, or the conversion of a value, said: not SQLAlchemy's rendering of it.
+
+    SQLAlchemy's message adds the statement and its parameters, which are no caller's to
+    read (a users table's password hashes, other columns' values, the schema).
+    """
+    while isinstance(error, exc.StatementError) and error.orig is not None:
+        error = error.orig
+    return str(error)
 
 
 def _codes(error: exc.DBAPIError) -> tuple[str | None, int | None]:

@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 document of a service's REST routes, generated from the handlers' types.
 
 Schemas come from msgspec, the same library that decodes requests, so the document cannot
-disagree with what the service accepts. Every operation documents the errors it can answer:
+disagree with what the service accepts; a request body's object says that it has no other
+members (``additionalProperties: false``), since a key its type lacks is refused. Every
+operation documents the errors it can answer:
 422 for invalid input, the statuses of the service's declared errors, and 500; each as an
 RFC 9457 problem document.
 """
@@ -14,8 +16,10 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import msgspec.inspect as mi
 
 from atoll.endpoints.api import POLICY_EXTENSION
+from atoll.endpoints.fields import bounded
 from atoll.endpoints.http.problems import PROBLEM_JSON
 from atoll.errors import (
     AuthenticationError,
@@ -59,9 +63,14 @@ def openapi_document(
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``endpoints``, with ``rpc_path`` as one more operation."""
     types: list[Any] = []
+    closed: dict[int, frozenset[str]] = {}
 
-    def schema(hint: Any) -> dict[str, Any]:
+    def schema(
+        hint: Any, *, body: bool = False, owned: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
         types.append(hint)
+        if body:
+            closed[len(types) - 1] = owned
         return {"$ypos": len(types) - 1}
 
     paths: dict[str, dict[str, Any]] = {}
@@ -73,7 +82,7 @@ def openapi_document(
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     if rpc_path is not None:
         paths[rpc_path] = {"post": _rpc_operation()}
-    document = _resolve(api, paths, types)
+    document = _resolve(api, paths, types, closed)
     if any(endpoint.access.guarded for endpoint in endpoints):
         document["components"]["securitySchemes"] = {
             _BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -84,7 +93,7 @@ def openapi_document(
 def _operation(
     endpoint: RestEndpoint,
     operation_id: str,
-    schema: Callable[[Any], dict[str, Any]],
+    schema: Callable[..., dict[str, Any]],
     faults: list[tuple[type[BaseException], FaultRule]],
 ) -> dict[str, Any]:
     """The OpenAPI operation of ``endpoint``; ``schema`` gathers the types it names."""
@@ -98,8 +107,9 @@ def _operation(
         operation["summary"] = markdown(handler.summary)
     if handler.description:
         operation["description"] = markdown(handler.description)
+    # An integer parameter is held to 64 bits, as the router and the query's decoder hold it.
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": schema(tp)}
+        {"name": name, "in": "path", "required": True, "schema": schema(bounded(tp))}
         for name, tp in endpoint.path_types.items()
     ]
     parameters += [
@@ -107,7 +117,7 @@ def _operation(
             "name": item.name,
             "in": "query",
             "required": item.required,
-            "schema": schema(item.hint),
+            "schema": schema(bounded(item.hint)),
         }
         for item in endpoint.query
     ]
@@ -118,7 +128,13 @@ def _operation(
     if endpoint.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": schema(endpoint.body.hint)}},
+            "content": {
+                "application/json": {
+                    "schema": schema(
+                        endpoint.body.hint, body=True, owned=endpoint.access.server_owned
+                    )
+                }
+            },
         }
     returns = shown(handler.returns).type  # as answered: no aggregate bookkeeping
     responses: dict[str, Any] = {}
@@ -162,7 +178,13 @@ _IDEMPOTENCY_KEY: dict[str, Any] = {
         "and runs once (the answer carries `Idempotent-Replayed: true`). The same key with "
         "another body is a 422; while the first runs, a 409. Keys are the caller's own."
     ),
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    # Printable ASCII; the server strips spaces around a header's value, so none at the ends.
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": "^[!-~]([ -~]*[!-~])?$",
+    },
 }
 """The header parameter of an operation whose requests may carry an idempotency key."""
 
@@ -205,6 +227,16 @@ def _errors(
     return {str(status): _problem(text) for status, text in errors.items()}
 
 
+def _without(component: dict[str, Any], owned: frozenset[str]) -> dict[str, Any]:
+    """An object's schema without the properties ``owned``."""
+    schema = dict(component)
+    properties = schema.get("properties", {})
+    schema["properties"] = {name: value for name, value in properties.items() if name not in owned}
+    if "required" in schema:
+        schema["required"] = [name for name in schema["required"] if name not in owned]
+    return schema
+
+
 def _operation_ids(endpoints: list[RestEndpoint], reserved: tuple[str, ...]) -> list[str]:
     """Each endpoint's operation id: its handler's name, made unique as OpenAPI requires.
 
@@ -226,11 +258,34 @@ def _operation_ids(endpoints: list[RestEndpoint], reserved: tuple[str, ...]) -> 
     return ids
 
 
-def _resolve(api: Api, paths: dict[str, Any], types: list[Any]) -> dict[str, Any]:
-    """Replace each schema placeholder by its msgspec schema, the components gathered once."""
-    schemas, components = msgspec.json.schema_components(
+def _resolve(
+    api: Api, paths: dict[str, Any], types: list[Any], closed: dict[int, frozenset[str]]
+) -> dict[str, Any]:
+    """Replace each schema placeholder by its msgspec schema, the components gathered once.
+
+    The objects of the types at ``closed`` (request bodies) are documented with no other
+    members: REST refuses a key a body's type lacks, where msgspec's schema of a dataclass
+    (or of a Struct not declared ``forbid_unknown_fields``) would allow any. The objects
+    nested in a body are decoded as msgspec decodes them, unknown keys ignored, and so are
+    left open. A body with fields only the server sets (a policy's ``server_owned``) is
+    documented without them, inline, since a call that sets one is refused; its type's
+    component, which other operations may name, keeps them.
+    """
+    made, components = msgspec.json.schema_components(
         types, schema_hook=_unknown_schema, ref_template=_REF
     )
+    inline: dict[int, dict[str, Any]] = {}
+    for index, owned in closed.items():
+        ref = made[index].get("$ref", "")
+        if ref.startswith(_REF.format(name="")):
+            component = components[ref.rpartition("/")[2]]
+            component["additionalProperties"] = False
+            if owned:
+                inline[index] = component
+    _DateTimes(components).mark(made, mi.multi_type_info(types))
+    schemas = list(made)
+    for index, component in inline.items():  # once the components are complete
+        schemas[index] = _without(component, closed[index])
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
@@ -251,6 +306,72 @@ def _resolve(api: Api, paths: dict[str, Any], types: list[Any]) -> dict[str, Any
         "paths": walk(paths),
         "components": {"schemas": components},
     }
+
+
+class _DateTimes:
+    """Says ``format: date-time`` of the datetimes that msgspec documents as any string.
+
+    msgspec leaves the format out of a ``datetime`` without ``Meta(tz=True)``, since it
+    decodes a time without an offset too; but it refuses any other string (422), so a
+    document without the format promises values the server refuses. RFC 3339's date-time,
+    which the format names, is what a client should send. The schemas are walked beside
+    the types they were made from.
+    """
+
+    def __init__(self, components: dict[str, Any]) -> None:
+        self._components = components
+        self._seen: set[str] = set()
+
+    def mark(self, schemas: tuple[dict[str, Any], ...], infos: tuple[mi.Type, ...]) -> None:
+        """Mark the datetimes of each schema, and of the components they refer to."""
+        for schema, info in zip(schemas, infos, strict=True):
+            self._visit(schema, info)
+
+    def _visit(self, node: Any, info: mi.Type) -> None:
+        if not isinstance(node, dict):
+            return
+        if isinstance(info, mi.Metadata):
+            info = info.type
+        if isinstance(info, mi.DateTimeType):
+            if info.tz is None and node.get("type") == "string":
+                node["format"] = "date-time"
+        elif isinstance(info, (mi.DataclassType, mi.StructType, mi.TypedDictType)):
+            self._visit_fields(node.get("$ref", ""), info)
+        elif isinstance(info, mi.UnionType):
+            self._visit_union(node.get("anyOf", []), info.types)
+        else:
+            self._visit_inside(node, info)
+
+    def _visit_inside(self, node: dict[str, Any], info: mi.Type) -> None:
+        """The items of an array, the values of an object (a dict)."""
+        if isinstance(info, _ARRAYS) and node.get("type") == "array":
+            self._visit(node.get("items"), info.item_type)
+        elif isinstance(info, mi.DictType) and node.get("type") == "object":
+            self._visit(node.get("additionalProperties"), info.value_type)
+
+    def _visit_fields(
+        self, ref: str, info: mi.DataclassType | mi.StructType | mi.TypedDictType
+    ) -> None:
+        name = ref.rpartition("/")[2]
+        component = self._components.get(name)
+        if component is None or component.get("title") != info.cls.__name__:
+            return  # another option of a union
+        if name in self._seen:
+            return
+        self._seen.add(name)
+        properties = component.get("properties", {})
+        for field in info.fields:
+            self._visit(properties.get(field.encode_name), field.type)
+
+    def _visit_union(self, options: list[Any], members: tuple[mi.Type, ...]) -> None:
+        # msgspec allows one member of each kind (one str-like, one array-like...) but
+        # tagged Structs: each member finds its option by its kind, a Struct by its title.
+        for member in members:
+            for option in options:
+                self._visit(option, member)
+
+
+_ARRAYS = (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType)
 
 
 def _unknown_schema(tp: type) -> dict[str, Any]:

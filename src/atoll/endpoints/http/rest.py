@@ -18,6 +18,7 @@ a 422 for missing fields names every one. A body field that disagrees with the p
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import typing
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -74,6 +75,8 @@ class Access:
         policed: a policy judges its calls (403 is listed).
         limited: a rate limit counts its calls (429 is listed).
         keyed: a request may carry an ``Idempotency-Key`` (an unsafe method's).
+        server_owned: the fields of its body only the server sets: a call setting one is
+            refused.
     """
 
     guarded: bool = False
@@ -82,6 +85,7 @@ class Access:
     policed: bool = False
     limited: bool = False
     keyed: bool = False
+    server_owned: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, route: Route, bus: MessageBus, authenticator: Authenticator | None) -> Access:
@@ -99,6 +103,7 @@ class Access:
             policed=policy is not None,
             limited=authenticator.limits(handler),
             keyed=route.method in _UNSAFE_METHODS and keys is not None and keys.serves(handler),
+            server_owned=frozenset(getattr(policy, "server_owned", ())),
         )
 
 
@@ -139,6 +144,7 @@ class RestEndpoint:
             )
         self._query_type = _struct_of(f"{handler.name}_query", self.query) if self.query else None
         self._multi = frozenset(item.name for item in self.query if _is_sequence(item.hint))
+        self._timed = {item.name: item.hint for item in self.query if _holds_time(item.hint)}
         decoded = _body_type(handler, plan) if plan[2] is not None else None
         self._body_decoder = msgspec.json.Decoder(decoded) if decoded is not None else None
         self._body_guard = unknown_keys_guard(decoded)
@@ -147,12 +153,7 @@ class RestEndpoint:
         call = bus.caller(handler)
         self.access = Access.of(route, bus, authenticator)
         """Who may call it, and how it is refused, as the API documents say."""
-        # A limit per address alone is counted here, before the call, without a call context.
-        counted = (
-            not keyed and authenticator is not None and authenticator.counts_alone(handler, bus)
-        )
-        if authenticator is not None:
-            call = authenticator.guard(handler, bus, call, keyed=keyed, counted=counted)
+        counted, self._admit, call = _admitting(handler, bus, authenticator, call, keyed=keyed)
         self._call = showing(call, handler.returns)  # no aggregate bookkeeping
         # The common shapes get a respond() of their own, which does nothing it need not.
         self.respond: Responder = self._respond
@@ -181,10 +182,17 @@ class RestEndpoint:
     async def _respond_in_context(
         self, scope: Scope, receive: Receive, path_params: dict[str, Any]
     ) -> Answer:
-        """Respond with the call context set: the handler's Request, and its Response applied."""
+        """Respond with the call context set: the handler's Request, and its Response applied.
+
+        The call is admitted (counted, authenticated) before its query and body are decoded:
+        a caller who must prove who they are gets a 401 whatever they hold. (The router has
+        converted the path's values: a path that does not convert matches no operation.)
+        """
         context = CallContext(call_request(Request(scope, receive), "http"))
         token = enter(context)
         try:
+            if self._admit is not None:
+                await self._admit()
             status, body, _ = await self._respond_plainly(scope, receive, path_params)
         finally:
             leave(token)
@@ -264,6 +272,8 @@ class RestEndpoint:
         multi = self._multi
         for name, given in request.query.items():
             values[name] = given if name in multi else given[-1]
+        for name in self._timed.keys() & values.keys():
+            values[name] = _time_of(values[name], self._timed[name], name)
         decoded = _convert(values, self._query_type, where="query")
         return {name: getattr(decoded, name) for name in decoded.__struct_fields__}
 
@@ -316,6 +326,27 @@ class RestEndpoint:
         return missing_detail(detail, given, self._body_fields)
 
 
+def _admitting(
+    handler: Handler,
+    bus: MessageBus,
+    authenticator: Authenticator | None,
+    call: Callable[[dict[str, Any]], Awaitable[Any]],
+    *,
+    keyed: bool,
+) -> tuple[bool, Callable[[], Awaitable[None]] | None, Callable[[dict[str, Any]], Awaitable[Any]]]:
+    """Whether the endpoint counts the call's limits itself, what admits it, and its call.
+
+    A limit per address alone is counted by the endpoint, before the call, without a call
+    context; any other admission (limits, credentials) runs in the call's context before its
+    input is read. A keyed endpoint's call runs once per caller and idempotency key.
+    """
+    if authenticator is None:
+        return False, None, call
+    counted = not keyed and authenticator.counts_alone(handler, bus)
+    admit = authenticator.admission(handler, bus, counted=counted)
+    return counted, admit, authenticator.keyed(handler, call) if keyed else call
+
+
 def idempotency_key(scope: Scope) -> str | None:
     """The request's ``Idempotency-Key``: a token, or a structured-field string (``"..."``).
 
@@ -331,7 +362,7 @@ def idempotency_key(scope: Scope) -> str | None:
     if found is None:
         return None
     key = found.decode("latin-1").strip()
-    if len(key) > 1 and key[0] == key[-1] == '"':
+    if len(key) > 2 and key[0] == key[-1] == '"':  # noqa: PLR2004 - the quotes, and a key
         key = key[1:-1]
     problem = key_problem(key)
     if problem is not None:
@@ -430,6 +461,29 @@ def _struct_of(name: str, inputs: list[Input], *, forbid_unknown: bool = False) 
         for item in inputs
     ]
     return msgspec.defstruct(name, fields, forbid_unknown_fields=forbid_unknown)
+
+
+_TIMES = (dt.datetime, dt.time, dt.timedelta)
+
+
+def _holds_time(hint: object) -> bool:
+    """Whether ``hint`` is a time, a duration, or a union or list holding one."""
+    return hint in _TIMES or any(_holds_time(arg) for arg in typing.get_args(hint))
+
+
+def _time_of(given: Any, hint: Any, name: str) -> Any:
+    """A query parameter's time, read from its RFC 3339 (or ISO 8601 duration) text only.
+
+    The query's decoder is lax, as values of the query string are text (``"5"`` is read as
+    the integer 5), and would read ``"0.5"`` as a Unix timestamp, a value the OpenAPI
+    document does not allow: a time must be written as one.
+    """
+    try:
+        return msgspec.convert(given, hint)
+    except msgspec.ValidationError as error:
+        where = f"query.{name}"
+        text = str(error).replace("`$", f"`{where}")
+        raise HTTPError(422, text if "- at `" in text else f"{text} - at `{where}`") from None
 
 
 def _fields_of(tp: Any) -> list[Input]:

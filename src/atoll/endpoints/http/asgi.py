@@ -118,8 +118,9 @@ class HttpApp:
         self.rpc = engines.whole
         self.router: Router[RestEndpoint] = Router()
         self.endpoints: list[RestEndpoint] = []
+        limits = options.json_limits()
         for route in api.routes:
-            endpoint = RestEndpoint(route, bus, options.max_body, authenticator)
+            endpoint = RestEndpoint(route, bus, options.max_body, authenticator, limits)
             try:
                 self.router.add(route.method, route.path, endpoint, endpoint.path_types)
             except ConfigError as error:

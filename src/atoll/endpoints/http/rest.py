@@ -18,6 +18,7 @@ a 422 for missing fields names every one. A body field that disagrees with the p
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -26,6 +27,7 @@ import msgspec
 from atoll.endpoints.fields import bounded, message_fields, missing_detail, unknown_keys_guard
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.requests import Request, call_request, require_json
+from atoll.endpoints.json_limits import JsonLimits, nests_deeper
 from atoll.endpoints.shown import showing
 from atoll.errors import ConfigError
 from atoll.messaging.context import CallContext, checked_status, enter, leave
@@ -103,10 +105,12 @@ class RestEndpoint:
         bus: MessageBus,
         max_body: int,
         authenticator: Authenticator | None = None,
+        limits: JsonLimits = JsonLimits(),  # noqa: B008 - frozen: one shared default is safe
     ) -> None:
         self.route = route
         self.bus = bus
         self.max_body = max_body
+        self.limits = limits
         handler = route.handler
         self.handler = handler
         inputs = bus.signature(handler).inputs
@@ -129,8 +133,14 @@ class RestEndpoint:
         self._query_type = _struct_of(f"{handler.name}_query", self.query) if self.query else None
         self._multi = frozenset(item.name for item in self.query if _is_sequence(item.hint))
         decoded = _body_type(handler, plan) if plan[2] is not None else None
-        self._body_decoder = msgspec.json.Decoder(decoded) if decoded is not None else None
+        held, check = limits.body_check(decoded)
+        self._body_decoder = msgspec.json.Decoder(held) if decoded is not None else None
         self._body_guard = unknown_keys_guard(decoded)
+        # A body shorter than checked_from holds no string nor array past the lengths: the
+        # guard alone runs on it. A longer one is checked against the mirror, which guards too.
+        self._body_check = check or self._body_guard
+        self._body_long = sys.maxsize if check is None else limits.checked_from
+        self._body_nests = decoded is not None and limits.may_nest_deeper(decoded)
         self._body_fields = _fields_of(decoded)
         self._status = route.status
         call = bus.caller(handler)
@@ -247,9 +257,17 @@ class RestEndpoint:
         require_json(request)
         raw = await request.body(self.max_body)
         assert self._body_decoder is not None  # noqa: S101 - only called with a body input
+        if self._body_nests and nests_deeper(raw, self.limits.max_depth):
+            raise HTTPError(
+                422,
+                "the body nests arrays and objects too deeply: more than "
+                f"{self.limits.max_depth} levels, the server's limit (--server-max-json-depth); "
+                "send a flatter body",
+            )
         try:
-            if self._body_guard is not None:
-                self._body_guard(raw)
+            check = self._body_check if len(raw) >= self._body_long else self._body_guard
+            if check is not None:
+                check(raw)
             return self._body_decoder.decode(raw)
         except msgspec.ValidationError as error:
             raise HTTPError(422, self._invalid(raw, str(error))) from None
@@ -262,6 +280,7 @@ class RestEndpoint:
 
     def _invalid(self, raw: bytes, detail: str) -> str:
         """The 422 detail for a body of the wrong shape, naming every missing field."""
+        detail = self.limits.explain(detail)
         if not self._body_fields:
             return detail
         try:

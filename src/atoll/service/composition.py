@@ -216,7 +216,13 @@ def _install_endpoints(app: App, api: Api) -> None:
     def make_rpc_engines(
         bus: MessageBus, options: ServerOptions, authenticator: Authenticator
     ) -> RpcEngines:
-        return RpcEngines(api, bus, max_batch=options.max_batch, authenticator=authenticator)
+        return RpcEngines(
+            api,
+            bus,
+            max_batch=options.max_batch,
+            limits=options.json_limits(),
+            authenticator=authenticator,
+        )
 
     def make_http_app(  # noqa: PLR0917 - what the app is made of, each by type
         bus: MessageBus,

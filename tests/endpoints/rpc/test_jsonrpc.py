@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from atoll.endpoints.json_limits import JsonLimits
 from atoll.endpoints.rpc.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -715,3 +716,64 @@ async def test_nesting_up_to_max_depth_is_accepted(rpc: JsonRpc) -> None:
 async def test_nesting_deeper_than_max_depth_is_a_parse_error(rpc: JsonRpc, body: bytes) -> None:
     error = assert_error(await answer(rpc, body), PARSE_ERROR)
     assert error["data"]["detail"] == f"JSON nested deeper than {MAX_DEPTH} arrays and objects"
+
+
+async def test_an_engine_holds_the_depth_it_is_given() -> None:
+    rpc = JsonRpc(METHODS, limits=JsonLimits(max_depth=8))
+    fine = await answer(rpc, request("echo", [nested(8)]))
+    deep = await answer(rpc, request("echo", [nested(9)]))
+    assert fine["result"] == nested(8)
+    error = assert_error(deep, PARSE_ERROR)
+    assert error["data"]["detail"] == "JSON nested deeper than 8 arrays and objects"
+
+
+# --- lengths ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    notes: list[str]
+
+
+async def label(args: dict[str, Any]) -> Any:
+    given = args["label"]
+    return type(given).__name__, given.name, given.notes
+
+
+SHORT = JsonLimits(max_string_length=3, max_array_length=2)
+
+
+@pytest.fixture
+def short() -> JsonRpc:
+    return JsonRpc([*METHODS, RpcMethod("label", (Param("label", Label),), label)], limits=SHORT)
+
+
+@pytest.mark.parametrize(
+    ("call", "detail", "path"),
+    [
+        (request("greet", ["abcd"]), "Expected `str` of length <= 3", "$.name"),
+        (request("tags", [["a", "b", "c"]]), "Expected `array` of length <= 2", "$.tags"),
+        (
+            request("label", {"label": {"name": "abcd", "notes": []}}),
+            "Expected `str` of length <= 3",
+            "$.label.name",
+        ),
+        (
+            request("label", {"label": {"name": "a", "notes": ["b", "cdef"]}}),
+            "Expected `str` of length <= 3",
+            "$.label.notes[1]",
+        ),
+    ],
+)
+async def test_params_past_the_lengths_are_invalid_params_naming_the_path(
+    short: JsonRpc, call: dict[str, Any], detail: str, path: str
+) -> None:
+    error = assert_error(await answer(short, call), INVALID_PARAMS, 1)
+    assert error["data"]["path"] == path
+    assert error["data"]["detail"].startswith(f"{detail} (--server-max-")
+
+
+async def test_a_dataclass_param_within_the_lengths_arrives_as_itself(short: JsonRpc) -> None:
+    response = await answer(short, request("label", {"label": {"name": "abc", "notes": ["x"]}}))
+    assert response["result"] == ["Label", "abc", ["x"]]

@@ -118,9 +118,15 @@ class HttpApp:
         self.rpc = engines.whole
         self.router: Router[RestEndpoint] = Router()
         self.endpoints: list[RestEndpoint] = []
+        limits = options.json_limits()
         for route in api.routes:
             endpoint = RestEndpoint(
-                route, bus, options.max_body, authenticator, body_timeout=options.body_timeout
+                route,
+                bus,
+                options.max_body,
+                authenticator,
+                limits,
+                body_timeout=options.body_timeout,
             )
             try:
                 self.router.add(route.method, route.path, endpoint, endpoint.path_types)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sys
 import typing
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -27,6 +28,7 @@ import msgspec
 from atoll.endpoints.fields import bounded, message_fields, missing_detail, unknown_keys_guard
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.requests import Request, call_request, require_json
+from atoll.endpoints.json_limits import JsonLimits, nests_deeper
 from atoll.errors import ConfigError
 from atoll.messaging.context import IDEMPOTENCY_KEY, CallContext, checked_status, enter, leave
 from atoll.messaging.handlers import HandlerKind, Input, is_data_hint
@@ -116,13 +118,14 @@ class RestEndpoint:
         bus: MessageBus,
         max_body: int,
         authenticator: Authenticator | None = None,
+        limits: JsonLimits = JsonLimits(),  # noqa: B008 - frozen: one shared default is safe
         *,
         keyed: bool = False,
         body_timeout: float = 30.0,
     ) -> None:
         self.route = route
         self.bus = bus
-        self.max_body, self.body_timeout = max_body, body_timeout
+        self.max_body, self.body_timeout, self.limits = max_body, body_timeout, limits
         handler = route.handler
         self.handler = handler
         inputs = bus.signature(handler).inputs
@@ -145,10 +148,7 @@ class RestEndpoint:
         self._query_type = _struct_of(f"{handler.name}_query", self.query) if self.query else None
         self._multi = frozenset(item.name for item in self.query if _is_sequence(item.hint))
         self._timed = {item.name: item.hint for item in self.query if _holds_time(item.hint)}
-        decoded = _body_type(handler, plan) if plan[2] is not None else None
-        self._body_decoder = msgspec.json.Decoder(decoded) if decoded is not None else None
-        self._body_guard = unknown_keys_guard(decoded)
-        self._body_fields = _fields_of(decoded)
+        self._plan_body(_body_type(handler, plan) if plan[2] is not None else None, limits)
         self._status = route.status
         call = bus.caller(handler)
         self.access = Access.of(route, bus, authenticator)
@@ -171,10 +171,22 @@ class RestEndpoint:
             self.respond = self._respond_in_context
         if self.access.keyed and not keyed:  # a request carrying a key alone pays for it
             self._keyed = RestEndpoint(
-                route, bus, max_body, authenticator, keyed=True, body_timeout=body_timeout
+                route, bus, max_body, authenticator, limits, keyed=True, body_timeout=body_timeout
             )
             self._respond_unkeyed = self.respond
             self.respond = self._respond_keyed
+
+    def _plan_body(self, decoded: Any, limits: JsonLimits) -> None:
+        """How a body is read: decoded as ``decoded``, held to ``limits``."""
+        held, check = limits.body_check(decoded)
+        self._body_decoder = msgspec.json.Decoder(held) if decoded is not None else None
+        self._body_guard = unknown_keys_guard(decoded)
+        # A body shorter than checked_from holds no string nor array past the lengths: the
+        # guard alone runs on it. A longer one is checked against the mirror, which guards too.
+        self._body_check = check or self._body_guard
+        self._body_long = sys.maxsize if check is None else limits.checked_from
+        self._body_nests = decoded is not None and limits.may_nest_deeper(decoded)
+        self._body_fields = _fields_of(decoded)
 
     async def _respond(self, scope: Scope, receive: Receive, path_params: dict[str, Any]) -> Answer:
         return await self(Request(scope, receive), path_params)
@@ -302,9 +314,17 @@ class RestEndpoint:
         require_json(request)
         raw = await request.body(self.max_body, self.body_timeout)
         assert self._body_decoder is not None  # noqa: S101 - only called with a body input
+        if self._body_nests and nests_deeper(raw, self.limits.max_depth):
+            raise HTTPError(
+                422,
+                "the body nests arrays and objects too deeply: more than "
+                f"{self.limits.max_depth} levels, the server's limit (--server-max-json-depth); "
+                "send a flatter body",
+            )
         try:
-            if self._body_guard is not None:
-                self._body_guard(raw)
+            check = self._body_check if len(raw) >= self._body_long else self._body_guard
+            if check is not None:
+                check(raw)
             return self._body_decoder.decode(raw)
         except msgspec.ValidationError as error:
             raise HTTPError(422, self._invalid(raw, str(error))) from None
@@ -317,6 +337,7 @@ class RestEndpoint:
 
     def _invalid(self, raw: bytes, detail: str) -> str:
         """The 422 detail for a body of the wrong shape, naming every missing field."""
+        detail = self.limits.explain(detail)
         if not self._body_fields:
             return detail
         try:

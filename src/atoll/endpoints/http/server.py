@@ -17,6 +17,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from atoll.endpoints.json_limits import JsonLimits
 from atoll.errors import LifecycleError
 from atoll.kernel.options import option
 
@@ -28,6 +29,11 @@ __all__ = ["HttpServer", "RunningServer", "ServerOptions"]
 logger = logging.getLogger("atoll.server")
 
 MEBIBYTE = 1024 * 1024
+MIN_JSON_DEPTH = 2
+"""The shallowest nesting ``max_json_depth`` may allow: a JSON-RPC request and its params."""
+MAX_JSON_DEPTH = 512
+"""The deepest nesting ``max_json_depth`` may allow: a decoder recursing deeper meets the
+interpreter's recursion limit (1000 frames, the server's own among them)."""
 BACKLOG = 2048
 """Connections the kernel may hold accepted but not yet taken by the server."""
 
@@ -62,6 +68,21 @@ class ServerOptions:
     body_timeout: float = option(
         30.0, help="seconds a request's body may take to arrive, whole (408 past)"
     )
+    max_json_depth: int = option(
+        64,
+        help="the most arrays and objects a JSON body may nest, REST (422 past) or JSON-RPC "
+        "(-32700 past), on every transport",
+    )
+    max_string_length: int = option(
+        65536,
+        help="the most characters of a string a REST body or JSON-RPC params decode into, "
+        "where a field's type sets no max_length of its own (422, -32602 past)",
+    )
+    max_array_length: int = option(
+        10000,
+        help="the most items of an array (or members of an object decoded as a dict) a REST "
+        "body or JSON-RPC params decode into, where a type sets none (422, -32602 past)",
+    )
     trusted_proxies: list[str] = option(
         default_factory=list,
         help="the proxies whose X-Forwarded-For and Forwarded headers say who the client is: "
@@ -76,12 +97,23 @@ class ServerOptions:
             raise ValueError(
                 f"max_body must be at least 1 byte, such as 1048576; got {self.max_body}"
             )
-        for name in ("max_headers", "max_header_bytes", "max_query_params"):
+        for name in (
+            "max_headers",
+            "max_header_bytes",
+            "max_query_params",
+            "max_string_length",
+            "max_array_length",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
         if not self.body_timeout > 0:
             raise ValueError(
                 f"body_timeout must be above 0 seconds, such as 30; got {self.body_timeout}"
+            )
+        if not MIN_JSON_DEPTH <= self.max_json_depth <= MAX_JSON_DEPTH:
+            raise ValueError(
+                f"max_json_depth must be {MIN_JSON_DEPTH}..{MAX_JSON_DEPTH}, such as 64; got "
+                f"{self.max_json_depth}"
             )
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, such as 100; got {self.max_batch}")
@@ -90,6 +122,10 @@ class ServerOptions:
                 f"rpc_path must start with '/' and not end with one, such as /rpc; got "
                 f"{self.rpc_path!r}"
             )
+
+    def json_limits(self) -> JsonLimits:
+        """What a JSON body may hold, as REST endpoints and JSON-RPC engines read it."""
+        return JsonLimits(self.max_json_depth, self.max_string_length, self.max_array_length)
 
     def proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         """The networks of :attr:`trusted_proxies`.

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
     from atoll.endpoints.api import Api, Method
+    from atoll.endpoints.json_limits import JsonLimits
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
     from atoll.security.auth import Authenticator
@@ -44,6 +45,8 @@ class RpcEngines(Mapping[str, JsonRpc]):
         api: the API of a service, or of a system (whose ``parts`` are its services' APIs).
         bus: the bound bus the handlers are called through.
         max_batch: the most calls one JSON-RPC batch may hold, on every transport.
+        limits: how deep a body may nest and how long its params' strings and arrays may be,
+            on every transport; the defaults of ``JsonLimits`` without it.
         authenticator: authenticates the calls of the handlers it guards; none without it.
 
     Raises:
@@ -56,13 +59,18 @@ class RpcEngines(Mapping[str, JsonRpc]):
         bus: MessageBus,
         *,
         max_batch: int = 100,
+        limits: JsonLimits | None = None,
         authenticator: Authenticator | None = None,
     ) -> None:
         self.api = api
-        self.whole = rpc_engine(api, bus, max_batch=max_batch, authenticator=authenticator)
+        self.whole = rpc_engine(
+            api, bus, max_batch=max_batch, limits=limits, authenticator=authenticator
+        )
         self._engines: dict[str, JsonRpc] = (
             {
-                part.title: rpc_engine(part, bus, max_batch=max_batch, authenticator=authenticator)
+                part.title: rpc_engine(
+                    part, bus, max_batch=max_batch, limits=limits, authenticator=authenticator
+                )
                 for part in api.parts
             }
             if api.parts
@@ -90,13 +98,19 @@ def rpc_methods(
 
 
 def rpc_engine(
-    api: Api, bus: MessageBus, *, max_batch: int = 100, authenticator: Authenticator | None = None
+    api: Api,
+    bus: MessageBus,
+    *,
+    max_batch: int = 100,
+    limits: JsonLimits | None = None,
+    authenticator: Authenticator | None = None,
 ) -> JsonRpc:
     """A JSON-RPC engine answering ``api``'s methods through ``bus``."""
     return JsonRpc(
         rpc_methods(api.methods, bus, authenticator),
         faults=api.faults,
         max_batch=max_batch,
+        limits=limits,
         title=api.title,
         version=api.version,
         description=api.description,

@@ -18,8 +18,11 @@ leaves open as follows:
   the call run it once per caller (:mod:`atoll.security.idempotency`); another value makes the
   request invalid (-32600).
 - JSON-RPC needs unique keys: an object that repeats a key, at any depth, makes its request
-  invalid (-32600), and the error names the key. JSON nested deeper than :data:`MAX_DEPTH`
-  arrays and objects is refused as a parse error (-32700), before the engine recurses into it.
+  invalid (-32600), and the error names the key. JSON nested deeper than the engine's
+  ``max_depth`` (:data:`MAX_DEPTH` unless told) arrays and objects is refused as a parse error
+  (-32700), before the engine recurses into it.
+- A string or an array in params longer than the engine's limits (unless the parameter's type
+  sets its own ``max_length``) makes the params invalid (-32602), with the path of the value.
 - ``rpc.discover`` answers the OpenRPC document; every other ``rpc.`` name is reserved, so
   such a method is not found, and a service cannot declare one.
 
@@ -45,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from atoll.endpoints.fields import bounded
+from atoll.endpoints.json_limits import JsonLimits
 from atoll.endpoints.rpc.methods import RpcMethod
 from atoll.endpoints.rpc.openrpc import build_document
 from atoll.errors import ConfigError
@@ -72,8 +76,8 @@ METHOD_NOT_FOUND: Final = -32601
 INVALID_PARAMS: Final = -32602
 INTERNAL_ERROR: Final = -32603
 
-MAX_DEPTH: Final = 128
-"""The most arrays and objects a body may nest, the batch and the request included."""
+MAX_DEPTH: Final = JsonLimits().max_depth
+"""The most arrays and objects a body may nest by default, the batch and the request included."""
 
 logger = logging.getLogger("atoll.rpc")
 
@@ -86,6 +90,8 @@ class JsonRpc:
         faults: the application errors callers may see; any other exception raised by a
             method is an internal error, logged on ``atoll.rpc`` under a correlation id.
         max_batch: the most requests one batch may hold.
+        limits: how deep a body may nest, and how long the strings and arrays in its params
+            may be; :class:`~atoll.endpoints.json_limits.JsonLimits`'s defaults without it.
         title: the service's name, in the OpenRPC document.
         version: the service's version, in the OpenRPC document.
         description: what the service does, in the OpenRPC document.
@@ -97,10 +103,12 @@ class JsonRpc:
 
     __slots__ = (
         "_bindings",
+        "_checked_from",
         "_description",
         "_discovered",
         "_faults",
         "_max_batch",
+        "_max_depth",
         "_methods",
         "_title",
         "_version",
@@ -112,12 +120,14 @@ class JsonRpc:
         *,
         faults: FaultMap | None = None,
         max_batch: int = 100,
+        limits: JsonLimits | None = None,
         title: str = "service",
         version: str = "0.0.0",
         description: str = "",
     ) -> None:
         if max_batch < 1:
             raise ConfigError(f"max_batch is {max_batch}; a batch must hold at least 1 request")
+        limits = JsonLimits() if limits is None else limits
         bindings: dict[str, _Binding] = {}
         for method in methods:
             if method.name.startswith("rpc."):
@@ -127,15 +137,17 @@ class JsonRpc:
                 )
             if method.name in bindings:
                 raise ConfigError(f"two methods are named {method.name!r}; rename one of them")
-            bindings[method.name] = _Binding(method)
+            bindings[method.name] = _Binding(method, limits)
         self._methods = MappingProxyType({name: bound.method for name, bound in bindings.items()})
         discover = RpcMethod(
             "rpc.discover", (), self._discover, dict[str, Any], "The OpenRPC document."
         )
-        bindings[discover.name] = _Binding(discover)
+        bindings[discover.name] = _Binding(discover, limits)
         self._bindings = bindings
         self._faults = FaultMap() if faults is None else faults
         self._max_batch = max_batch
+        self._max_depth = limits.max_depth
+        self._checked_from = limits.checked_from
         self._title = title
         self._version = version
         self._description = description
@@ -163,17 +175,24 @@ class JsonRpc:
     async def handle(self, body: bytes) -> bytes | None:
         """The encoded response to one request body, or None when nothing is answered."""
         try:
-            tree, duplicates = _parse(body, self._max_batch)
+            tree, duplicates = _parse(body, self._max_batch, self._max_depth)
         except (ValueError, RecursionError) as error:
             # ValueError covers msgspec's DecodeError and a UnicodeDecodeError on bad UTF-8.
-            return _parse_error(error)
+            return _parse_error(error, self._max_depth)
+        long = len(body) >= self._checked_from  # else no string nor array can be too long
         if type(tree) is dict:
-            return await self._answer(tree) if duplicates is None else _duplicated(tree, duplicates)
+            return (
+                await self._answer(tree, long=long)
+                if duplicates is None
+                else _duplicated(tree, duplicates)
+            )
         if type(tree) is list:
-            return await self._batch(tree, duplicates)
+            return await self._batch(tree, duplicates, long=long)
         return _error(None, INVALID_REQUEST, "Invalid Request", _NOT_AN_OBJECT)
 
-    async def _batch(self, batch: list[Any], duplicates: list[Any] | None) -> bytes | None:
+    async def _batch(
+        self, batch: list[Any], duplicates: list[Any] | None, *, long: bool
+    ) -> bytes | None:
         """The array of answers to a batch, its requests run concurrently; None if it is empty."""
         if not batch:
             return _error(None, INVALID_REQUEST, "Invalid Request", _EMPTY_BATCH)
@@ -183,14 +202,17 @@ class JsonRpc:
         calls: list[Coroutine[Any, Any, bytes | None]] = []
         for index, request in enumerate(batch):
             if duplicates is None or _duplicate_key(duplicates[index]) is None:
-                calls.append(self._answer(request))
+                calls.append(self._answer(request, long=long))
             else:
                 calls.append(_settled(_duplicated(request, duplicates[index])))
         answers = [answer for answer in await asyncio.gather(*calls) if answer is not None]
         return b"[" + b",".join(answers) + b"]" if answers else None
 
-    async def _answer(self, request: Any) -> bytes | None:  # noqa: C901, PLR0911, PLR0912 - the hot path stays one flat function: a call per check would cost more than the check
-        """The response to one request of a body, or None for a notification."""
+    async def _answer(self, request: Any, *, long: bool) -> bytes | None:  # noqa: C901, PLR0911, PLR0912 - the hot path stays one flat function: a call per check would cost more than the check
+        """The response to one request of a body, or None for a notification.
+
+        ``long``: the body is long enough to hold a string or an array past the lengths.
+        """
         if type(request) is not dict:
             return _error(None, INVALID_REQUEST, "Invalid Request", _NOT_AN_OBJECT)
         rid = request.get("id", _NO_ID)
@@ -217,7 +239,7 @@ class JsonRpc:
             detail = f"{name!r} is not a method of this service; rpc.discover lists them"
             return _error(rid, METHOD_NOT_FOUND, "Method not found", {"detail": detail})
         try:
-            args = binding.bind(params)
+            args = binding.bind(params, long=long)
         except InvalidParamsError as error:
             if notification:
                 return None
@@ -250,9 +272,19 @@ class JsonRpc:
 class _Binding:
     """Turns the ``params`` of a request into a method's arguments, or explains why not."""
 
-    __slots__ = ("args", "call", "keyed_call", "method", "names", "positional", "required")
+    __slots__ = (
+        "args",
+        "call",
+        "check",
+        "keyed_call",
+        "limits",
+        "method",
+        "names",
+        "positional",
+        "required",
+    )
 
-    def __init__(self, method: RpcMethod) -> None:
+    def __init__(self, method: RpcMethod, limits: JsonLimits) -> None:
         self.method = method
         self.call = method.call
         self.keyed_call = method.keyed_call or method.call
@@ -261,9 +293,19 @@ class _Binding:
             raise ConfigError(f"method {method.name!r} names a parameter twice: {self.names}")
         self.positional = tuple(param.name for param in method.params if param.positional)
         self.required = tuple(param.name for param in method.params if param.required)
+        self.limits = limits
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        # The params with the lengths limited, when a dataclass or Struct in them needs a
+        # mirror: they are checked against it, then converted to the method's own types.
+        checked: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        mirrors = False
         for param in method.params:
             hint = bounded(param.hint)  # a JSON integer no database column holds: refused
+            held, mirrored = limits.limited(hint)
+            mirrors = mirrors or mirrored
+            checked.append((param.name, held) if param.required else (param.name, held, None))
+            if not mirrored:
+                hint = held
             if param.required:
                 fields.append((param.name, hint))
             elif type(param.default) in _MUTABLE and param.default:
@@ -277,6 +319,13 @@ class _Binding:
             self.args = msgspec.defstruct(
                 f"{method.name}_params", fields, kw_only=True, forbid_unknown_fields=True
             )
+            self.check = (
+                msgspec.defstruct(
+                    f"{method.name}_limits", checked, kw_only=True, forbid_unknown_fields=True
+                )
+                if mirrors
+                else None
+            )
         except (TypeError, ValueError, RuntimeError) as error:
             # msgspec refuses names that are not identifiers (TypeError) or that start with
             # two underscores (RuntimeError), and defaults it cannot hold.
@@ -285,8 +334,11 @@ class _Binding:
                 "use identifier names without a leading '__' and immutable defaults"
             ) from None
 
-    def bind(self, params: dict[str, Any] | list[Any] | None) -> dict[str, Any]:
+    def bind(self, params: dict[str, Any] | list[Any] | None, *, long: bool) -> dict[str, Any]:
         """The arguments by name, validated and converted to their hints.
+
+        ``long``: the body may hold a string or an array past the lengths, so params holding
+        a dataclass or Struct are checked against its mirror first.
 
         Raises:
             InvalidParamsError: with the detail and the path of the first problem.
@@ -306,6 +358,8 @@ class _Binding:
                 raise self._explain(named, None)
             return {}
         try:
+            if long and self.check is not None:
+                msgspec.convert(named, self.check)
             return msgspec.structs.asdict(msgspec.convert(named, self.args))
         except msgspec.ValidationError as error:
             raise self._explain(named, error) from None
@@ -342,7 +396,7 @@ class _Binding:
         detail, at, path = message.rpartition(" - at `")
         if not at:  # pragma: no cover - msgspec gives a path for all but the two cases above
             return InvalidParamsError(message, "$")
-        return InvalidParamsError(detail, path.removesuffix("`"))
+        return InvalidParamsError(self.limits.explain(detail), path.removesuffix("`"))
 
 
 class InvalidParamsError(Exception):
@@ -373,8 +427,8 @@ class _Duplicated(dict[str, Any]):
 
 
 class _TooDeepError(ValueError):
-    def __init__(self) -> None:
-        super().__init__(f"JSON nested deeper than {MAX_DEPTH} arrays and objects")
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(f"JSON nested deeper than {max_depth} arrays and objects")
 
 
 _decode = msgspec.json.Decoder().decode
@@ -402,9 +456,9 @@ def _error(rid: Any, code: int, message: str, data: str | dict[str, Any]) -> byt
     )
 
 
-def _parse_error(error: BaseException) -> bytes:
+def _parse_error(error: BaseException, max_depth: int) -> bytes:
     """The -32700 answer; a RecursionError of the decoder is told as the depth limit."""
-    detail = str(error) if isinstance(error, ValueError) else str(_TooDeepError())
+    detail = str(error) if isinstance(error, ValueError) else str(_TooDeepError(max_depth))
     return _error(None, PARSE_ERROR, "Parse error", detail)
 
 
@@ -445,22 +499,22 @@ async def _settled(answer: bytes) -> bytes:
     return answer
 
 
-def _parse(body: bytes, max_batch: int) -> tuple[Any, Any]:
+def _parse(body: bytes, max_batch: int, max_depth: int) -> tuple[Any, Any]:
     """The decoded body, and the body decoded again with its repeated keys marked if any.
 
     A batch larger than ``max_batch`` is not looked into: it is refused whole.
 
     Raises:
-        ValueError: the body is not JSON, or nests deeper than :data:`MAX_DEPTH`.
+        ValueError: the body is not JSON, or nests deeper than ``max_depth``.
         RecursionError: the body nests too deep for the decoder.
     """
     tree = _decode(body)
     if type(tree) is dict or (type(tree) is list and len(tree) <= max_batch):
-        return tree, _duplicates(body, tree)
+        return tree, _duplicates(body, tree, max_depth)
     return tree, None
 
 
-def _duplicates(body: bytes, tree: dict[str, Any] | list[Any]) -> Any:
+def _duplicates(body: bytes, tree: dict[str, Any] | list[Any], max_depth: int) -> Any:
     r"""The body decoded again with its repeated keys marked, or None if no key repeats.
 
     msgspec keeps the last value of a repeated key silently, so a repeat shows only as fewer
@@ -476,33 +530,34 @@ def _duplicates(body: bytes, tree: dict[str, Any] | list[Any]) -> Any:
 
     Any lower bound of the keys decoded that reaches the colon count proves it as well, so a
     request whose keys all sit in the request object and its ``params`` (the common case) is
-    settled by two lengths, without walking the tree. The walk also enforces MAX_DEPTH, so it
-    is skipped only when the body cannot nest deeper: when it holds no more than MAX_DEPTH
-    brackets and braces in all, or no more than twice as many bytes (each opens and closes).
+    settled by two lengths, without walking the tree. The walk also enforces ``max_depth``,
+    so it is skipped only when the body cannot nest deeper: when it holds no more than
+    ``max_depth`` brackets and braces in all, or no more than twice as many bytes (each opens
+    and closes).
 
     Raises:
-        _TooDeepError: the body nests deeper than MAX_DEPTH (checked before any recursion).
+        _TooDeepError: the body nests deeper than ``max_depth`` (checked before any recursion).
         ValueError: the standard library refuses the body (never seen: msgspec accepted it).
     """
     colons = body.count(b":")
     if type(tree) is dict and (
-        len(body) <= 2 * MAX_DEPTH or body.count(b"[") + body.count(b"{") <= MAX_DEPTH
+        len(body) <= 2 * max_depth or body.count(b"[") + body.count(b"{") <= max_depth
     ):
         params = tree.get("params")
         keys = len(tree) + len(params) if type(params) is dict else len(tree)
         if keys == colons:
             return None
-    keys = _count_keys(tree, 1)
+    keys = _count_keys(tree, 1, max_depth)
     if keys == colons or keys == len(_MEMBER.findall(body)):
         return None
     marked = json.loads(body, object_pairs_hook=_mark_duplicates)
     return None if _duplicate_key(marked) is None else marked
 
 
-def _count_keys(node: dict[str, Any] | list[Any], depth: int) -> int:
+def _count_keys(node: dict[str, Any] | list[Any], depth: int, max_depth: int) -> int:
     """The keys of every object in ``node``, each counted once however often it is written."""
-    if depth > MAX_DEPTH:
-        raise _TooDeepError
+    if depth > max_depth:
+        raise _TooDeepError(max_depth)
     if type(node) is dict:
         count = len(node)
         values: Iterable[Any] = node.values()
@@ -511,7 +566,7 @@ def _count_keys(node: dict[str, Any] | list[Any], depth: int) -> int:
         values = node
     for value in values:
         if type(value) is dict or type(value) is list:
-            count += _count_keys(value, depth + 1)
+            count += _count_keys(value, depth + 1, max_depth)
     return count
 
 

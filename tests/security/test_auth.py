@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 import pytest
@@ -172,6 +173,7 @@ class Pace:
 def service_with_input() -> atoll.Service:
     service = atoll.Service("runs")
 
+    @service.rpc
     @service.post("/paces")
     async def pace(body: Pace) -> float:
         return body.seconds / body.meters
@@ -205,6 +207,24 @@ async def test_a_call_that_must_prove_who_it_is_is_refused_before_its_input_is_r
     assert "someday" not in anonymous.text
     assert malformed.status_code == 400
     assert malformed.json()["title"] != "Unprocessable Entity"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"body": {"meters": "far", "unknown": 1}}, {"nobody": 1}, [1, 2, 3]],
+    ids=["wrong-param", "unknown-param", "too-many"],
+)
+async def test_a_json_rpc_call_that_must_prove_who_it_is_is_refused_before_its_params_are_read(
+    params,
+):
+    async with atoll.testing.run(service_with_input(), argv=["--no-auth-anonymous"]) as harness:
+        call = {"jsonrpc": "2.0", "method": "pace", "params": params, "id": 1}
+        batch = [call, {**call, "id": 2}]
+        answer = (await harness.client.post("/rpc", json=call)).json()
+        answers = (await harness.client.post("/rpc", json=batch)).json()
+    assert answer["error"]["code"] == -32012  # not -32602 telling the params' rules
+    assert "far" not in json.dumps(answer)
+    assert [each["error"]["code"] for each in answers] == [-32012, -32012]
 
 
 async def test_malformed_credentials_are_a_400_with_invalid_request():

@@ -8,11 +8,12 @@ them, and keeps the identity on the
 call's context, so that a JSON-RPC batch is authenticated once and every handler of the call
 sees the same identity.
 
-Every transport passes through :meth:`Authenticator.guard`: REST routes, JSON-RPC methods
-over HTTP, broker RPC and in-process clients (their engine is the same). It wraps a handler's
-call only where there is something to do: the handler asks for :class:`Identity` (directly or
-through a provider), or the service refuses anonymous calls and the handler is not marked
-``public=True``. A service that does neither pays nothing.
+Every transport admits a call through :meth:`Authenticator.admission` before it reads the
+call's input: REST routes, JSON-RPC methods over HTTP, broker RPC and in-process clients
+(their engine is the same). There is an admission only where there is something to do: the
+handler asks for :class:`Identity` (directly or through a provider), a policy or a rate
+limit judges its calls, or the service refuses anonymous calls and the handler is not marked
+``public=True``. A service that does none of these pays nothing.
 
 Credentials are read as RFC 6750 says, and no other way:
 
@@ -210,34 +211,6 @@ class Authenticator:
     def limits(self, handler: Handler) -> bool:
         """Whether a rate limit counts the calls of ``handler`` (its own, or its service's)."""
         return self.limiter is not None and self.limiter.counts(handler)
-
-    def guard(
-        self,
-        handler: Handler,
-        bus: MessageBus,
-        call: Any,
-        *,
-        keyed: bool = False,
-        counted: bool = False,
-    ) -> Any:
-        """``call`` (of ``handler``), admitted first as :meth:`admission` says.
-
-        ``keyed``: the transport calls this one for a call that carries an idempotency key
-        (and the other for the calls that do not, which pay nothing for keys): once
-        admitted, it runs once for its caller and key (:meth:`keyed`). ``counted``: as
-        :meth:`admission` says.
-        """
-        admit = self.admission(handler, bus, counted=counted)
-        if keyed:
-            call = self.keyed(handler, call)
-        if admit is None:
-            return call
-
-        async def guarded(arguments: dict[str, Any]) -> Any:
-            await admit()
-            return await call(arguments)
-
-        return guarded
 
     def keyed(self, handler: Handler, call: Any) -> Any:
         """``call``, run once per caller and idempotency key when its transport gave one.
@@ -473,7 +446,7 @@ def bearer_token(request: Request) -> str | None:
 
 
 def identity_of_call(delivery: Delivery) -> Identity:
-    """The provider of :class:`Identity`: the one the call's guard established.
+    """The provider of :class:`Identity`: the one the call's admission established.
 
     A handler that asks for it is always guarded, so over a transport its identity is on the
     call's context. A delivered command or event is the one who made the outside call it

@@ -154,10 +154,10 @@ def _rpc_method(
     if bus.asks_for(handler, Request, Response):
         call = _apart(call)
 
-    def guarded(*, keyed: bool) -> _Call:
+    def chain(*, keyed: bool) -> _Call:
         made = call
-        if authenticator is not None:  # outside: a batch's members share one authentication
-            made = authenticator.guard(handler, bus, made, keyed=keyed)
+        if keyed and authenticator is not None:
+            made = authenticator.keyed(handler, made)
         if bus.policy_of(handler) is not None:
             made = _server_owned_as_invalid_params(made)
         return showing(made, handler.returns)
@@ -172,8 +172,11 @@ def _rpc_method(
             else Param(item.name, item.hint, item.default, positional=not item.keyword_only)
             for item in params
         ),
-        call=guarded(keyed=False),
-        keyed_call=guarded(keyed=True) if takes_keys else None,
+        call=chain(keyed=False),
+        keyed_call=chain(keyed=True) if takes_keys else None,
+        # Before the params are read: a caller who must prove who they are learns nothing of
+        # them without; a batch's members share one authentication (the context's).
+        admit=None if authenticator is None else authenticator.admission(handler, bus),
         result=shown_as.type,
         summary=handler.summary,
         description=handler.description,

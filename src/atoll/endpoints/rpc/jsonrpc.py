@@ -238,6 +238,12 @@ class JsonRpc:
                 return None
             detail = f"{name!r} is not a method of this service; rpc.discover lists them"
             return _error(rid, METHOD_NOT_FOUND, "Method not found", {"detail": detail})
+        if binding.admit is not None:  # counted and authenticated before its params are read
+            try:
+                await binding.admit()
+            except Exception as error:  # noqa: BLE001 - a refusal becomes an error object
+                answer = self._failure(rid, name, error)
+                return None if notification else answer
         try:
             args = binding.bind(params, long=long)
         except InvalidParamsError as error:
@@ -273,6 +279,7 @@ class _Binding:
     """Turns the ``params`` of a request into a method's arguments, or explains why not."""
 
     __slots__ = (
+        "admit",
         "args",
         "call",
         "check",
@@ -288,6 +295,7 @@ class _Binding:
         self.method = method
         self.call = method.call
         self.keyed_call = method.keyed_call or method.call
+        self.admit = method.admit
         self.names = tuple(param.name for param in method.params)
         if len(set(self.names)) < len(self.names):
             raise ConfigError(f"method {method.name!r} names a parameter twice: {self.names}")
@@ -487,7 +495,7 @@ def _duplicated(request: Any, duplicates: Any) -> bytes:
 
 
 async def _keyed(binding: _Binding, args: dict[str, Any], key: str) -> Any:
-    """The method's answer to a request with an ``idempotency_key``, which its guard reads."""
+    """The method's answer to a request with an ``idempotency_key``, which its keyed call reads."""
     token = IDEMPOTENCY_KEY.set(key)
     try:
         return await binding.keyed_call(args)

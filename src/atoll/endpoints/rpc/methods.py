@@ -66,3 +66,6 @@ class RpcMethod:
     keyed_call: Callable[[dict[str, Any]], Awaitable[Any]] | None = None
     """Runs a call that carries an idempotency key; ``None``: the method takes no key, and
     such a call runs as any other."""
+    admit: Callable[[], Awaitable[None]] | None = None
+    """Admits a call before its params are read (counts its limits, authenticates it);
+    ``None``: nothing to admit."""

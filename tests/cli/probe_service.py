@@ -1,5 +1,8 @@
 """A service that tells, over HTTP, how the process serving it runs.
 
+``GET /overlap`` takes a while and answers how many of its calls have run at once at most:
+pipelined on one connection, one.
+
 ``GET /probe`` (a raw ASGI app mounted on the service) answers with the module of the running
 event loop's class (``uvloop`` or ``asyncio...``) and whether the connection the request came
 on has ``TCP_NODELAY`` set. The connection is found among the process's open sockets by its
@@ -54,6 +57,21 @@ async def probe(scope, receive, send):
 
 
 service.mount("/probe", probe)
+
+_overlap = {"in_flight": 0, "most": 0}
+
+
+@service.get("/overlap")
+async def overlap() -> int:
+    """Take a while, counting how many calls of it run at once; the most so far."""
+    _overlap["in_flight"] += 1
+    _overlap["most"] = max(_overlap["most"], _overlap["in_flight"])
+    try:
+        await asyncio.sleep(0.05)  # long enough for a pipelined next request to start, if run
+    finally:
+        _overlap["in_flight"] -= 1
+    return _overlap["most"]
+
 
 if __name__ == "__main__":
     atoll.main(service)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -66,3 +67,36 @@ def test_asyncio_loop_when_asked_still_sets_tcp_nodelay(spawn):
     answer = probe(url)
     stop(process)
     assert answer == {"loop": "asyncio.unix_events", "nodelay": 1}
+
+
+def test_requests_pipelined_on_one_connection_run_one_at_a_time(spawn):
+    # The per-connection cap on concurrent requests: HTTP/1.1 pipelining sends them all at
+    # once, and the server runs each after the one before has answered.
+    process, url = serve(spawn, sys.executable, "-m", "atoll", "run", "probe_service:service")
+    host, port = url.removeprefix("http://").split(":")
+    request = f"GET /overlap HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(request * 3)
+        answers = read_answers(connection, 3)
+    stop(process)
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert [body for _, body in answers] == [b"1", b"1", b"1"]  # never two at once
+
+
+def read_answers(connection: socket.socket, count: int) -> list[tuple[int, bytes]]:
+    """``count`` HTTP/1.1 answers read off ``connection``: each one's status and body."""
+    data, answers = b"", []
+    while len(answers) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].decode("latin-1")
+            length = int(re.search(r"(?im)^content-length:\s*(\d+)", head).group(1))
+            end = head_end + 4 + length
+            if len(data) >= end:
+                answers.append((int(head.split()[1]), data[head_end + 4 : end]))
+                data = data[end:]
+                continue
+        chunk = connection.recv(65536)
+        assert chunk, f"the server closed the connection after {len(answers)} answers"
+        data += chunk
+    return answers

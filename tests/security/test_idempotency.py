@@ -21,7 +21,7 @@ import atoll.testing
 from atoll.errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError
 from atoll.messaging.broker import Broker
 from atoll.messaging.handlers import Handler, HandlerKind
-from atoll.persistence.idempotency import HOLD
+from atoll.persistence.idempotency import HOLD, MemoryKeyStore
 from atoll.persistence.inboxes import Inboxes
 from atoll.persistence.schema import Schema
 from atoll.security.idempotency import Idempotency, IdempotencyOptions, key_problem
@@ -109,7 +109,31 @@ def runs_service(track: Track, name: str = "runs") -> atoll.Service:
                 await uow.runs.remove(run)
             await uow.commit()
 
+    _handlers_of_other_kinds(service, track)
     return service
+
+
+def _handlers_of_other_kinds(service: atoll.Service, track: Track) -> None:
+    @service.rpc
+    @service.post("/counts")
+    async def count_once(uow: Units) -> int:
+        """Needs no identity: a call with credentials that fail is served all the same."""
+        track.calls.append(0)
+        async with uow:
+            run = await uow.runs.add(Run(None, 1, "nobody"))
+            await uow.commit()
+        return run.id or 0
+
+    @service.post("/log-in", public=True)
+    async def log_in() -> str:
+        """Public, as logging in is: its answers hold credentials, and take no key."""
+        track.calls.append(-100)
+        return "a fresh token"
+
+    @service.rpc
+    async def set_cookie(response: atoll.Response) -> str:
+        response.set_cookie("session", "someone-elses")
+        return "set"
 
 
 def bearer(subject: str) -> dict[str, str]:
@@ -305,6 +329,51 @@ async def test_openapi_documents_the_header_on_unsafe_operations_only(served):
     assert "parameters" not in get
 
 
+async def test_a_public_handler_takes_no_key_so_that_no_credential_is_kept(served):
+    harness, track = served
+    first = await harness.client.post("/log-in", headers={"idempotency-key": "p1"})
+    again = await harness.client.post("/log-in", headers={"idempotency-key": "p1"})
+    document = (await harness.client.get("/openapi.json")).json()
+    assert first.status_code == again.status_code == 200
+    assert "idempotent-replayed" not in again.headers
+    assert track.calls == [-100, -100]
+    assert "parameters" not in document["paths"]["/log-in"]["post"]
+
+
+async def test_credentials_a_call_does_not_need_that_fail_leave_its_key_anonymous(served):
+    harness, track = served
+    stale = {"authorization": "Bearer not-a-token", "idempotency-key": "s2"}
+    first = await harness.client.post("/counts", headers=stale)
+    again = await harness.client.post("/counts", headers=stale)
+    without_key = await harness.client.post("/counts", headers={"authorization": "Bearer x"})
+    assert (first.status_code, again.status_code, without_key.status_code) == (200, 200, 200)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert track.calls == [0, 0]
+
+
+async def test_an_answer_not_kept_is_still_given_and_a_retry_is_told_it_was_lost():
+    class FailingAnswers(MemoryKeyStore):
+        async def answer(self, scope: str, key: str, owner: str, response: bytes) -> bool:
+            raise OSError("the database went away")
+
+    keys, handler = keys_on(Clock()), a_handler()
+    keys._memory = FailingAnswers()
+    calls: list[int] = []
+
+    async def call(arguments: dict[str, Any]) -> int:
+        calls.append(1)
+        hold = HOLD.get()
+        assert hold is not None
+        assert keys.store_for(handler).commit(hold.scope, hold.key, hold.owner)  # as a commit
+        hold.committed = True
+        return 7
+
+    assert await keys.call(handler, ADA, "k", {}, call) == 7
+    with pytest.raises(IdempotencyKeyInUseError, match="its answer was lost"):
+        await keys.call(handler, ADA, "k", {}, call)
+    assert calls == [1]
+
+
 # -- JSON-RPC -----------------------------------------------------------------------------------
 
 
@@ -349,6 +418,16 @@ async def test_each_member_of_a_batch_has_its_own_key(served):
     assert results == {1: 1, 2: 2, 3: 3}
     assert sorted(track.calls) == [1, 2, 3, 3]  # the keyless member ran twice
     assert len(first.json()) == 3
+
+
+async def test_a_batch_members_headers_stay_out_of_another_members_kept_answer(served):
+    harness, _ = served
+    batch = [rpc(5, "b3", 1), {"jsonrpc": "2.0", "method": "set_cookie", "id": 2}]
+    await harness.client.post("/rpc", json=batch, headers=bearer("ada"))
+    replayed = await harness.client.post("/runs", json={"meters": 5}, headers=keyed("ada", "b3"))
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.status_code == 201
+    assert "set-cookie" not in replayed.headers
 
 
 async def test_a_rest_call_and_a_json_rpc_call_share_a_callers_key(served):
@@ -475,6 +554,7 @@ async def test_the_arguments_order_makes_no_other_request():
     [
         ({"retention": 0}, "retention must be a number of seconds above 0"),
         ({"lock_timeout": -1}, "lock_timeout must be a number of seconds above 0"),
+        ({"retention": 30, "lock_timeout": 60}, r"retention \(30 s\) must be longer"),
     ],
 )
 def test_the_options_refuse_times_that_mean_nothing(options, said):

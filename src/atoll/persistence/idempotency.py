@@ -71,7 +71,10 @@ class KeyStore(Protocol):
         ...
 
     async def put(self, record: KeyRecord, replacing: KeyRecord | None) -> bool:
-        """Keep ``record`` if the record is still ``replacing`` (by owner), or absent if None.
+        """Keep ``record`` if the record is still ``replacing`` as read, or absent if None.
+
+        "Still as read": the same owner, committed or not, answered or not. A holder that
+        committed or answered meanwhile keeps its record, so that its effect is not run again.
 
         Returns:
             False when another request changed or added the record first: nothing is written.
@@ -149,11 +152,8 @@ class MemoryKeyStore:
         return self.records.get((scope, key))
 
     async def put(self, record: KeyRecord, replacing: KeyRecord | None) -> bool:
-        """Keep ``record`` if the one there is still ``replacing``'s (or none is)."""
-        there = self.records.get((record.scope, record.key))
-        if (there is None) != (replacing is None):
-            return False
-        if there is not None and replacing is not None and there.owner != replacing.owner:
+        """Keep ``record`` if the one there is still ``replacing`` as read (or none is)."""
+        if self.records.get((record.scope, record.key)) != replacing:
             return False
         self.records[record.scope, record.key] = record
         return True

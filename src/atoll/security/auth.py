@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from atoll.errors import MalformedCredentialsError, UnauthenticatedError
+from atoll.errors import AuthenticationError, MalformedCredentialsError, UnauthenticatedError
 from atoll.kernel.options import option
 from atoll.messaging.context import (
     IDEMPOTENCY_KEY,
@@ -216,7 +216,9 @@ class Authenticator:
         """``call``, run once per caller and idempotency key when its transport gave one.
 
         ``call`` itself when the handler takes no key (:meth:`keys`). The caller's identity
-        is the call context's: established by the admission, or here when none needed it.
+        is the call context's: established by the admission, or here when none needed it, and
+        then anonymous if the credentials sent do not hold (the call needs none: a stale
+        token refuses no call without a key, nor with one).
         """
         keys = self.idempotency
         if keys is None or not keys.serves(handler):
@@ -227,7 +229,10 @@ class Authenticator:
             key = key_of_call()
             if key is None:
                 return await call(arguments)
-            identity = await identify(current_call())  # whose key it is
+            try:
+                identity = await identify(current_call())  # whose key it is
+            except AuthenticationError:  # credentials the call does not need, and which fail
+                identity = ANONYMOUS
             return await keys.call(handler, identity, key, arguments, call)
 
         return once

@@ -39,7 +39,7 @@ import msgspec
 
 from atoll.errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError
 from atoll.kernel.options import option
-from atoll.messaging.context import IDEMPOTENCY_KEY, current_call
+from atoll.messaging.context import IDEMPOTENCY_KEY, CallContext, current_call, enter, leave
 from atoll.persistence.idempotency import HOLD, KeyHold, KeyRecord, MemoryKeyStore
 from atoll.persistence.shown import shown
 
@@ -95,6 +95,12 @@ class IdempotencyOptions:
             if not value > 0:
                 msg = f"{name} must be a number of seconds above 0, such as 60; got {value}"
                 raise ValueError(msg)
+        if not self.retention > self.lock_timeout:
+            msg = (
+                f"retention ({self.retention:g} s) must be longer than lock_timeout "
+                f"({self.lock_timeout:g} s): a key is kept at least as long as a call may hold it"
+            )
+            raise ValueError(msg)
 
 
 def key_problem(key: object) -> str | None:
@@ -144,8 +150,13 @@ class Idempotency:
         self._purging: asyncio.Task[None] | None = None
 
     def serves(self, handler: Handler) -> bool:
-        """Whether a call of ``handler`` may carry a key: it is enabled, and no query."""
-        return self.options.enabled and handler.kind.value != "query"
+        """Whether a call of ``handler`` may carry a key: enabled, no query, not public.
+
+        A public handler (``public=True``) is one for callers who prove nothing: logging in,
+        refreshing a session, registering. Its requests and answers carry credentials, which
+        a key's record would keep at rest (the answer, and a digest of the request).
+        """
+        return self.options.enabled and handler.kind.value != "query" and not handler.public
 
     def store_for(self, handler: Handler) -> KeyStore:
         """Where the keys of ``handler``'s calls are kept: its service's database, or memory."""
@@ -186,8 +197,11 @@ class Idempotency:
         if isinstance(found, KeyRecord):
             return self._replay(handler, found)
         hold = KeyHold(store, scope, key, found)
-        context = current_call()
-        before = 0 if context is None else len(context.responses)
+        outer = current_call()
+        # A context of its own, whose responses alone are this call's: a batch's members
+        # share their transport's, where another member's headers would mix in.
+        inner = None if outer is None else CallContext(outer.request, outer.identity)
+        entered = None if inner is None else enter(inner)
         held = HOLD.set(hold)
         unkeyed = IDEMPOTENCY_KEY.set(None)  # the handler's own calls carry no key of it
         try:
@@ -199,21 +213,44 @@ class Idempotency:
         finally:
             IDEMPOTENCY_KEY.reset(unkeyed)
             HOLD.reset(held)
-        added = [] if context is None else context.responses[before:]
+            if entered is not None:
+                leave(entered)
+        added = [] if inner is None else inner.responses
+        if outer is not None:
+            outer.responses.extend(added)
         answer = _ENCODER.encode(
             _Stored(
                 msgspec.Raw(_ENCODER.encode(_shown(handler, result))),
                 [(made.status_code, made.headers, made.cookies) for made in added],
             )
         )
-        if not await store.answer(scope, key, hold.owner, answer):
+        await self._keep(store, hold, answer, handler)
+        return result
+
+    async def _keep(self, store: KeyStore, hold: KeyHold, answer: bytes, handler: Handler) -> None:
+        """Store the answer of a call that has run; its caller gets it whether or not it is kept.
+
+        Shielded: a cancellation now (the client gone, the server stopping) leaves the write to
+        finish. A write that fails is logged: a retry is then told the answer was lost.
+        """
+        try:
+            kept = await asyncio.shield(store.answer(hold.scope, hold.key, hold.owner, answer))
+        except Exception:
+            logger.warning(
+                "the answer to %s with idempotency key %r is not kept: a retry will be told "
+                "it was lost",
+                handler.label,
+                hold.key,
+                exc_info=True,
+            )
+            return
+        if not kept:
             logger.warning(
                 "the answer to %s with idempotency key %r is not kept: a retry took the key "
                 "over while the call ran past --idempotency-lock-timeout",
                 handler.label,
-                key,
+                hold.key,
             )
-        return result
 
     async def _reserve(
         self, store: KeyStore, scope: str, key: str, fingerprint: str

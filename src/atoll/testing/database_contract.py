@@ -507,6 +507,30 @@ class DatabaseContract:
         assert not await keys.put(self.key_record(owner="third"), first)  # first's is gone
         assert await keys.get("caller", "k") == second
 
+    async def test_a_holder_that_committed_or_answered_meanwhile_keeps_its_key(
+        self, database: Database
+    ) -> None:
+        # A retry read the key as abandoned; before it took it over, the slow holder committed
+        # (or answered): the take-over is refused, so that the effect is not run twice.
+        keys = database.keys
+        for key, done in (("committed", "commit"), ("answered", "answer")):
+            read = self.key_record(key)
+            await keys.put(read, None)
+            if done == "commit":
+                token = HOLD.set(KeyHold(keys, "caller", key, "first"))
+                try:
+                    async with self.uow(database) as uow:
+                        await uow.entries.add(self.model.Entry(None, 54))
+                        await uow.commit()
+                finally:
+                    HOLD.reset(token)
+            else:
+                await keys.answer("caller", key, "first", b"1")
+            assert not await keys.put(self.key_record(key, owner="retry"), read)
+            kept = await keys.get("caller", key)
+            assert kept is not None
+            assert kept.owner == "first"
+
     async def test_the_answer_is_kept_for_the_holder_only(self, database: Database) -> None:
         keys = database.keys
         await keys.put(self.key_record(owner="first"), None)

@@ -92,7 +92,11 @@ class SqlKeyStore:
         return None if row is None else _record(row)
 
     async def put(self, record: KeyRecord, replacing: KeyRecord | None) -> bool:
-        """Insert ``record``, or replace ``replacing``'s if its owner still holds it."""
+        """Insert ``record``, or replace ``replacing`` if the row is still as it was read.
+
+        On PostgreSQL an UPDATE waiting on the row a holder's commit locks reads the row as
+        committed once it may go on, and so no longer finds it as read.
+        """
         values = _values(record)
         c = self.table.c
         with self.database.translated("reserve an idempotency key"):
@@ -101,12 +105,16 @@ class SqlKeyStore:
                     if replacing is None:
                         await connection.execute(sa.insert(self.table).values(values))
                         return True
+                    answered = c.response.is_(None) if replacing.response is None else sa.true()
                     changed = await connection.execute(
                         sa.update(self.table)
                         .where(
                             c.scope == replacing.scope,
                             c.key == replacing.key,
                             c.owner == replacing.owner,
+                            c.committed.is_(replacing.committed),
+                            c.locked_until == replacing.locked_until,
+                            answered,
                         )
                         .values(values)
                     )

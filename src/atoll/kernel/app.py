@@ -74,6 +74,12 @@ class LogOptions:
         help="the lowest level written of the libraries atoll runs on (SQLAlchemy, aiosqlite, "
         "asyncpg, Alembic, the broker clients, httpx, asyncio)",
     )
+    format: Literal["text", "json", "auto"] = option(
+        "text",
+        help="how records are written: text (for a terminal), json (one object per line, with "
+        "the service, the instance and the context of the work in progress), or auto (text "
+        "on a terminal, json elsewhere)",
+    )
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from atoll.kernel.app import App, LogOptions, LoopOptions, ShutdownOptions, as_a
 from atoll.kernel.config import ConfigSpec
 from atoll.kernel.inflight import InFlight
 from atoll.kernel.lifecycle import BackgroundTask, Lifecycle, Unit, is_component
+from atoll.kernel.logs import ContextFilter, JsonFormatter
 from atoll.kernel.providers import Key, describe_key, split_key
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def execute(
     if config.show_config:
         print(config.describe())  # noqa: T201 - asked for with --print-config
         return 0
-    _configure_logging(config.section("log"))
+    _configure_logging(config.section("log"), application.name)
     loop: LoopOptions = config.section("loop")
     watchdog = _ForcedExit()
     try:
@@ -317,6 +318,17 @@ def _module_of(key: Key) -> str:
     return str(getattr(split_key(key)[0], "__module__", "?"))
 
 
+_TEXT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+"""The records as a terminal shows them."""
+
+
+def _on_a_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time of each record."""
 
@@ -350,17 +362,20 @@ _SET_HERE: dict[str, int] = {}
 """The level set here last on each library logger: another one was set by the application."""
 
 
-def _configure_logging(options: LogOptions) -> None:
-    """The root logger at ``--log-level``; the libraries' at ``--log-libraries``.
+def _configure_logging(options: LogOptions, service: str) -> None:
+    """The root logger at ``--log-level`` in ``--log-format``; libraries' at ``--log-libraries``.
 
     So that ``--log-level debug`` shows atoll's and the application's records, not every
     statement aiosqlite runs. A library logger the application set a level on is left alone.
     """
     root = logging.getLogger()
-    if not any(isinstance(handler, _StderrHandler) for handler in root.handlers):
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.addFilter(ContextFilter())
         root.addHandler(handler)
+    json_lines = options.format == "json" or (options.format == "auto" and not _on_a_terminal())
+    handler.setFormatter(JsonFormatter(service) if json_lines else logging.Formatter(_TEXT))
     root.setLevel(options.level.upper())
     level = logging.getLevelName(options.libraries.upper())
     for name in LIBRARIES:

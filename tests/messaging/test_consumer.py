@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from atoll.errors import BrokerUnavailableError
+from atoll.kernel.logs import ContextFilter
 from atoll.messaging.broker import RetryPolicy, Subscription
 from atoll.messaging.consumer import BrokerConsumer
 from atoll.messaging.envelope import Delivery, Envelope, message_name, seal
@@ -419,3 +420,30 @@ async def test_keep_alives_while_the_broker_is_out_of_reach_are_told_once(caplog
     release.set()
     await consumer.stop()
     assert caplog.text.count("cannot reach its broker") == 1
+
+
+async def test_what_a_handler_logs_carries_its_messages_id_type_and_correlation_id():
+    seen: list[object] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.context)
+
+    async def notify(event: Shipped) -> None:
+        logging.getLogger("shop.notify").warning("notified")
+
+    keep = Keep()
+    keep.addFilter(ContextFilter())
+    logging.getLogger("shop.notify").addHandler(keep)
+    try:
+        bus = bound(on(notify))
+        broker, consumer = await started(bus)
+        envelope = seal(Shipped(3), headers={"correlation_id": "c-7"})
+        await broker.publish(envelope)
+        await until(lambda: consumer.handled == 1)
+        await consumer.stop()
+    finally:
+        logging.getLogger("shop.notify").removeHandler(keep)
+    assert seen == [
+        {"message_id": envelope.id, "message_type": envelope.type, "correlation_id": "c-7"}
+    ]

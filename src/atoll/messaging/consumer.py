@@ -49,6 +49,7 @@ from atoll.errors import (
     UnavailableError,
     UnverifiedMessageError,
 )
+from atoll.kernel.logs import log_context
 from atoll.messaging.outage import Outage, dependency_of, out_of_reach
 from atoll.messaging.publishing import Redeliveries
 from atoll.messaging.signing import without_signer, without_subject
@@ -412,8 +413,18 @@ class BrokerConsumer:
 
         While a dependency of its handlers is out of reach, it is kept in hand and run again
         once the dependency answers, without spending a delivery; stopping meanwhile leaves
-        it unsettled, to be delivered again.
+        it unsettled, to be delivered again. Every record logged meanwhile, by its handlers
+        too, carries the message's id, type and correlation id (:func:`log_context`).
         """
+        envelope = received.envelope
+        with log_context(
+            message_id=envelope.id,
+            message_type=envelope.type,
+            correlation_id=str(envelope.headers.get("correlation_id") or envelope.id),
+        ):
+            await self._handle(received)
+
+    async def _handle(self, received: Received) -> None:
         envelope = received.envelope
         try:
             if received.attempt > self.policy.deliveries:

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from atoll.security.tokens import TokenVerifier
 
 __all__ = [
+    "KEY_MEMBER",
     "AuthOptions",
     "Authenticator",
     "acting_as",
@@ -74,6 +75,7 @@ __all__ = [
     "bearer_token",
     "identity_of_call",
     "reads_call_context",
+    "takes_keys",
 ]
 
 _LONGEST_CACHE = 3600.0
@@ -221,7 +223,7 @@ class Authenticator:
         token refuses no call without a key, nor with one).
         """
         keys = self.idempotency
-        if keys is None or not keys.serves(handler):
+        if keys is None or not self.keys(handler):
             return call
         identify, key_of_call = self.identify, IDEMPOTENCY_KEY.get
 
@@ -365,6 +367,20 @@ def acting_as(identity: Identity) -> Iterator[None]:
         yield
     finally:
         leave(token)
+
+
+KEY_MEMBER = b'"idempotency_key"'
+"""The JSON-RPC member of an idempotency key, as a transport finds it in a raw body."""
+
+
+def takes_keys(bus: MessageBus, authenticator: Authenticator | None) -> bool:
+    """Whether a call of some handler of ``bus`` may carry an idempotency key.
+
+    A transport that makes no call context for a handler makes one for a call with a key,
+    whose caller the key belongs to: where this is true, it looks for :data:`KEY_MEMBER` in
+    the raw body before decoding it.
+    """
+    return authenticator is not None and any(authenticator.keys(h) for h in bus.handlers)
 
 
 def reads_call_context(

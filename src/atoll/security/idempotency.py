@@ -40,6 +40,7 @@ import msgspec
 from atoll.errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError
 from atoll.kernel.options import option
 from atoll.messaging.context import IDEMPOTENCY_KEY, CallContext, current_call, enter, leave
+from atoll.messaging.handlers import HandlerKind
 from atoll.persistence.idempotency import HOLD, KeyHold, KeyRecord, MemoryKeyStore
 from atoll.persistence.shown import shown
 
@@ -156,7 +157,7 @@ class Idempotency:
         refreshing a session, registering. Its requests and answers carry credentials, which
         a key's record would keep at rest (the answer, and a digest of the request).
         """
-        return self.options.enabled and handler.kind.value != "query" and not handler.public
+        return self.options.enabled and handler.kind is not HandlerKind.QUERY and not handler.public
 
     def store_for(self, handler: Handler) -> KeyStore:
         """Where the keys of ``handler``'s calls are kept: its service's database, or memory."""

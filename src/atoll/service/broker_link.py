@@ -61,7 +61,7 @@ from atoll.messaging.signing import (
     SigningPublisher,
 )
 from atoll.persistence.inboxes import Inboxes
-from atoll.security.auth import Authenticator, reads_call_context
+from atoll.security.auth import KEY_MEMBER, Authenticator, reads_call_context, takes_keys
 from atoll.service.definition import ServiceDefinition
 
 __all__ = ["BrokerLink", "Signatures", "install_broker", "signatures_of", "subscription_of"]
@@ -236,9 +236,10 @@ class BrokerLink:
         A service needing neither answers without one, at no cost, but a call that carries an
         idempotency key (whose caller it is the key of).
         """
+        keyed = takes_keys(self._bus, self._authenticator)
 
         async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
-            if b'"idempotency_key"' in body:  # whose key it is: the context tells
+            if keyed and KEY_MEMBER in body:  # whose key it is: the context tells
                 return await respond_in_context(body, headers)
             return await engine.handle(body) or b""  # a notification's answer is empty
 

@@ -43,7 +43,7 @@ from atoll.errors import (
     ServerOwnedFieldError,
 )
 from atoll.messaging.context import CallContext, enter, leave
-from atoll.security.auth import reads_call_context
+from atoll.security.auth import KEY_MEMBER, reads_call_context, takes_keys
 from atoll.security.limits import client_address
 
 if TYPE_CHECKING:
@@ -288,7 +288,7 @@ class HttpApp:
             body = await request.body(limit, within)
             headers: Sequence[tuple[bytes, bytes]]
             # A call with an idempotency key needs the context too: its key is its caller's.
-            if not in_context and b'"idempotency_key"' not in body:
+            if not in_context and not (keyed and KEY_MEMBER in body):
                 answer = await engine.handle(body)
                 headers = ()
             else:  # a batch's members share the context, and add their headers in order
@@ -309,6 +309,7 @@ class HttpApp:
             reads_call_context(handler, self.bus, self.authenticator)
             for handler in self.bus.handlers
         )
+        keyed = takes_keys(self.bus, self.authenticator)
         return serve
 
     def _failure(self, error: Exception, scope: Scope) -> HTTPError:

@@ -361,7 +361,8 @@ IDEMPOTENCY_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "atoll_idempotency_key", default=None
 )
 """The idempotency key the call in progress carries: set by its transport (REST's
-``Idempotency-Key`` header, JSON-RPC's ``idempotency_key`` member), read as it is guarded."""
+``Idempotency-Key`` header, JSON-RPC's ``idempotency_key`` member), read by the handler's
+keyed call (``Authenticator.keyed``)."""
 
 current_call = _CURRENT.get
 """The call in progress in this context, or ``None``."""

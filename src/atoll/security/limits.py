@@ -341,7 +341,7 @@ class Limiter:
         backend = self.backend
         if backend is None:
             return
-        address = f"ip:{client[0] if client else _UNKNOWN_CLIENT}"
+        address = _address_key(client)
         for prefix, item in self.limits_of(handler):
             refusal = await backend.hit(item.windows, prefix + address)
             if refusal is not None:
@@ -385,7 +385,11 @@ def _key_of(item: Limit, identity: Identity, request: Request) -> str | None:
         return f"token:{identity.token_id}"
     if per in {"token", "subject"} and identity.authenticated:
         return f"subject:{identity.subject}"
-    client = request.client
+    return _address_key(request.client)
+
+
+def _address_key(client: tuple[str, int] | None) -> str:
+    """The key of a call counted per address: its client's, or ``unknown`` (broker RPC)."""
     return f"ip:{client[0] if client else _UNKNOWN_CLIENT}"
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from atoll.errors import AlreadyExistsError, PersistenceError
+from atoll.kernel.logs import log_context
 from atoll.messaging.envelope import Delivery
 from atoll.persistence.declaration import open_database
 from atoll.persistence.memory import MemoryDatabase
@@ -134,3 +135,14 @@ async def test_events_carry_their_sender_correlation_causation_and_trace_context
         "traceparent": "00-ab-cd-01",
     }
     assert d == {"sender": "runs", "causation_id": "m-2", "correlation_id": "m-2"}
+
+
+async def test_events_of_an_outside_call_carry_the_correlation_id_its_edge_gave():
+    database = MemoryDatabase(DatabaseOptions(url="memory://"), Schema(), "runs")
+    await database.start()
+    with log_context(correlation_id="req-42"):
+        async with UnitOfWork(database) as uow:
+            uow.publish("a")
+            await uow.commit()
+    (record,) = (await database.claim_outbox(10)).records
+    assert record.envelope.headers == {"sender": "runs", "correlation_id": "req-42"}

@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from atoll._version import __version__
 from atoll.endpoints.rpc.jsonrpc import INTERNAL_ERROR
 from atoll.errors import BrokerUnavailableError, ConfigError, RemoteError, RemoteUnavailableError
+from atoll.kernel.logs import current_log_context, set_log_context
 from atoll.kernel.options import masked_url
 from atoll.messaging.context import LOCAL_REQUEST, CallContext, current_call, enter
+from atoll.observability.correlation import REQUEST_ID
 
 if TYPE_CHECKING:
     import httpx
@@ -157,12 +159,16 @@ class LocalTransport:
         """Answer ``body`` with the engine; None for a notification.
 
         The caller's identity, once its own call established it, goes with the call: a
-        handler calling another service of its process calls as the one who called it.
+        handler calling another service of its process calls as the one who called it. So
+        does its correlation id.
         """
         context = contextvars.Context()
         caller = current_call()
         if caller is not None and caller.identity is not None:
             context.run(enter, CallContext(LOCAL_REQUEST, caller.identity))
+        correlation = current_log_context().get("correlation_id")
+        if correlation is not None:
+            context.run(set_log_context, {"correlation_id": correlation})
         answer = await asyncio.create_task(self.engine.handle(body), context=context)
         return None if notification else answer
 
@@ -204,7 +210,7 @@ class BrokerTransport:
             RemoteUnavailableError: no instance answered within the timeout, none serves, or
                 the broker is out of reach.
         """
-        headers = None if token is None else {"authorization": f"Bearer {token}"}
+        headers = _carried(token)
         try:
             answer = await self.broker.request(self.service, body, self.timeout, headers)
         except BrokerUnavailableError as error:
@@ -265,7 +271,7 @@ class HttpTransport(_Http["httpx.AsyncClient"]):
 
         if self._client is None:
             self._client = httpx.AsyncClient()
-        headers = _HEADERS if token is None else {**_HEADERS, "Authorization": f"Bearer {token}"}
+        headers = {**_HEADERS, **carried} if (carried := _carried(token)) else _HEADERS
         try:
             answer = await self._client.post(
                 self._target, content=body, headers=headers, timeout=self.timeout
@@ -300,9 +306,7 @@ class SyncHttpTransport(_Http["httpx.Client"]):
         token: str | None = None,
     ) -> None:
         super().__init__(url, timeout=timeout, client=client)
-        self._headers = (
-            _HEADERS if token is None else {**_HEADERS, "Authorization": f"Bearer {token}"}
-        )
+        self._token = token
 
     def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
         """Post ``body``; return the answer's body, or None for 204 or a notification."""
@@ -311,8 +315,12 @@ class SyncHttpTransport(_Http["httpx.Client"]):
         if self._client is None:
             self._client = httpx.Client()
         try:
+            carried = _carried(self._token)
             answer = self._client.post(
-                self._target, content=body, headers=self._headers, timeout=self.timeout
+                self._target,
+                content=body,
+                headers={**_HEADERS, **carried} if carried else _HEADERS,
+                timeout=self.timeout,
             )
         except httpx.TransportError as error:
             raise _unavailable(error, self.url, self.timeout) from error
@@ -323,6 +331,17 @@ class SyncHttpTransport(_Http["httpx.Client"]):
         client = self._release()
         if client is not None:
             client.close()
+
+
+def _carried(token: str | None) -> dict[str, str] | None:
+    """The headers a call carries from its caller: the bearer token, the correlation id."""
+    headers: dict[str, str] = {}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    correlation = current_log_context().get("correlation_id")
+    if correlation is not None:
+        headers[REQUEST_ID] = correlation
+    return headers or None
 
 
 def _content(response: httpx.Response, url: str, *, notification: bool) -> bytes | None:

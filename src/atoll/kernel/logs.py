@@ -28,7 +28,14 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-__all__ = ["ContextFilter", "JsonFormatter", "current_log_context", "log_context"]
+__all__ = [
+    "ContextFilter",
+    "JsonFormatter",
+    "current_log_context",
+    "log_context",
+    "reset_log_context",
+    "set_log_context",
+]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -38,6 +45,17 @@ _CONTEXT: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
 
 current_log_context = _CONTEXT.get
 """The fields every record logged now carries."""
+
+set_log_context = _CONTEXT.set
+"""Make ``fields`` the whole log context; returns the token :func:`reset_log_context` takes.
+
+For the edges that open a context per call (an HTTP request): a ``with`` block costs more than
+the call it wraps there. The mapping may be added to until the context is reset (the edge adds
+the handler it found); a block of :func:`log_context` inside it copies it.
+"""
+
+reset_log_context = _CONTEXT.reset
+"""Put back the log context a :func:`set_log_context` token was given for."""
 
 
 @contextlib.contextmanager

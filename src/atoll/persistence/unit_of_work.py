@@ -38,6 +38,7 @@ from atoll.errors import (
     PersistenceError,
     TooManyConflictsError,
 )
+from atoll.kernel.logs import current_log_context
 from atoll.messaging.context import current_call
 from atoll.messaging.envelope import NO_DELIVERY, Delivery, seal
 from atoll.persistence.idempotency import HOLD
@@ -223,7 +224,8 @@ class UnitOfWork:
         """What every event this unit of work raises travels with, the same for all of them.
 
         ``sender`` is the service; ``correlation_id`` is shared by everything that follows
-        from one outside call (the delivery's own, or new here); ``causation_id`` is the
+        from one outside call (the delivery's own, or the one the call's edge put in the log
+        context, or new here); ``causation_id`` is the
         message being handled, if any; a ``traceparent`` goes on from the delivery; so do
         ``subject`` and ``subject_kind``, who made the outside call (when it proved who).
         """
@@ -232,8 +234,10 @@ class UnitOfWork:
             headers: dict[str, str] = {}
             if self.database.service:
                 headers["sender"] = self.database.service
-            if delivery.message_id is None:
-                headers["correlation_id"] = uuid.uuid4().hex
+            if delivery.message_id is None:  # the outside call's id, given at its edge
+                headers["correlation_id"] = (
+                    current_log_context().get("correlation_id") or uuid.uuid4().hex
+                )
                 call = current_call()  # an outside call: who made it, if it proved it
                 caller = None if call is None else call.identity
                 if caller is not None and caller.kind != "anonymous":

@@ -37,6 +37,7 @@ from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import BrokerUnavailableError, ConfigError
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
+from atoll.kernel.logs import reset_log_context, set_log_context
 from atoll.messaging.broker import Broker, Responder, Serving, Subscription, open_broker
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.connecting import ConnectingBroker
@@ -60,6 +61,7 @@ from atoll.messaging.signing import (
     SigningOptions,
     SigningPublisher,
 )
+from atoll.observability.correlation import REQUEST_ID, RequestContext, made_id, taken_id
 from atoll.persistence.inboxes import Inboxes
 from atoll.security.auth import KEY_MEMBER, Authenticator, reads_call_context, takes_keys
 from atoll.service.definition import ServiceDefinition
@@ -241,17 +243,23 @@ class BrokerLink:
         async def respond(body: bytes, headers: Mapping[str, str]) -> bytes:
             if keyed and KEY_MEMBER in body:  # whose key it is: the context tells
                 return await respond_in_context(body, headers)
-            return await engine.handle(body) or b""  # a notification's answer is empty
+            logged = set_log_context(RequestContext.carrying(_correlation(headers)))
+            try:
+                return await engine.handle(body) or b""  # a notification's answer is empty
+            finally:
+                reset_log_context(logged)
 
         async def respond_in_context(body: bytes, headers: Mapping[str, str]) -> bytes:
             request = (
                 Request("broker", headers=Headers(headers.items())) if headers else BROKER_REQUEST
             )
+            logged = set_log_context(RequestContext.carrying(_correlation(headers)))
             token = enter(CallContext(request))
             try:
                 return await engine.handle(body) or b""
             finally:
                 leave(token)
+                reset_log_context(logged)
 
         return respond_in_context if self._needs_context() else respond
 
@@ -262,6 +270,11 @@ class BrokerLink:
 
     def __repr__(self) -> str:
         return f"BrokerLink({self.broker.describe()}, {len(self.consumers)} consumer(s))"
+
+
+def _correlation(headers: Mapping[str, str]) -> str:
+    """The correlation id a broker RPC request carries, or a new one."""
+    return taken_id(headers.get(REQUEST_ID)) or made_id()
 
 
 class Signatures:

@@ -15,7 +15,6 @@ never a dropped connection:
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
@@ -42,7 +41,9 @@ from atoll.errors import (
     RateLimitedError,
     ServerOwnedFieldError,
 )
+from atoll.kernel.logs import current_log_context, reset_log_context, set_log_context
 from atoll.messaging.context import CallContext, enter, leave
+from atoll.observability.correlation import CorrelationIds, RequestContext, made_id
 from atoll.security.auth import KEY_MEMBER, reads_call_context, takes_keys
 from atoll.security.limits import client_address
 
@@ -116,6 +117,8 @@ class HttpApp:
         self.options = options
         self.engines = engines
         self.rpc = engines.whole
+        self.ids = CorrelationIds(options.request_id_headers)
+        """Where a request's correlation id comes from."""
         self.router: Router[RestEndpoint] = Router()
         self.endpoints: list[RestEndpoint] = []
         limits = options.json_limits()
@@ -202,8 +205,14 @@ class HttpApp:
             await send({"type": "websocket.close", "code": 1000})
 
     async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer one HTTP request; whatever fails becomes a response."""
+        """Answer one HTTP request; whatever fails becomes a response.
+
+        The request's correlation id is in the log context while it is answered (found or
+        made when first read), and in the ``X-Request-ID`` header of an error's response.
+        """
         path = route_path(scope) if scope.get("root_path") else scope["path"]
+        context = RequestContext(self.ids, scope["headers"])
+        token = set_log_context(context)
         try:
             self._check_size(scope)
             special = self._special.get(path)
@@ -218,7 +227,9 @@ class HttpApp:
                         await mount(scope, receive, send)
                         return
             match = self.router.match(scope["method"], path)
-            status, body, headers = await match.endpoint.respond(scope, receive, match.params)
+            endpoint = match.endpoint
+            context.handler = endpoint.name
+            status, body, headers = await endpoint.respond(scope, receive, match.params)
             if body:
                 await send_json(send, status, body, headers)
             else:  # 204, or the status a handler's Response set
@@ -229,6 +240,8 @@ class HttpApp:
             return
         except Exception as error:  # noqa: BLE001 - every failure becomes a response
             await send_problem(send, self._failure(error, scope), path)
+        finally:
+            reset_log_context(token)
 
     def _check_size(self, scope: Scope) -> None:
         """Refuse a request whose header fields or query parameters are too many or large.
@@ -245,7 +258,9 @@ class HttpApp:
                 f"{options.max_headers} (--server-max-headers)",
                 headers=_CLOSE,
             )
-        size = sum(len(name) + len(value) for name, value in headers)
+        size = 0
+        for name, value in headers:  # a loop costs half a generator's sum()
+            size += len(name) + len(value)
         if size > options.max_header_bytes:
             raise HTTPError(
                 431,
@@ -329,7 +344,7 @@ class HttpApp:
             return HTTPError(
                 fault.status, fault.detail, title=fault.title, extra=extra, headers=headers
             )
-        correlation = uuid.uuid4().hex
+        correlation = current_log_context().get("correlation_id") or made_id()
         logger.error(
             "%s %s failed (correlation id %s)",
             scope["method"],

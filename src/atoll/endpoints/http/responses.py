@@ -2,12 +2,17 @@
 
 Every response here is whole: a ``http.response.start`` with the status and headers, then one
 ``http.response.body``. The header pairs common to most responses are built once, as module
-constants; per response only the ``content-length`` value is formatted.
+constants; per response only the ``content-length`` value is formatted. A problem document
+carries the correlation id of the request it answers, as ``X-Request-ID``, when the log
+context has one.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from atoll.kernel.logs import current_log_context
+from atoll.observability.correlation import REQUEST_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -22,6 +27,7 @@ JSON = (b"content-type", b"application/json")
 PROBLEM = (b"content-type", b"application/problem+json")
 """The ``content-type`` header of a problem details response (RFC 9457)."""
 _EMPTY = (b"content-length", b"0")
+_ECHO = REQUEST_ID.encode()
 _NO_CONTENT = frozenset({204, 304})
 # RFC 9110 (8.6): a 204 or 304 must not carry Content-Length (a 304's would describe the
 # resource, not this empty body), and 1xx responses never reach an ASGI application.
@@ -50,13 +56,11 @@ async def send_problem(send: Send, error: HTTPError, instance: str | None = None
         instance: names this occurrence in the document, such as the request's path.
     """
     body = error.body(instance)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [PROBLEM, (b"content-length", b"%d" % len(body)), *error.headers],
-        }
-    )
+    pairs = [PROBLEM, (b"content-length", b"%d" % len(body)), *error.headers]
+    correlation = current_log_context().get("correlation_id")
+    if correlation is not None:
+        pairs.append((_ECHO, correlation.encode()))
+    await send({"type": "http.response.start", "status": error.status, "headers": pairs})
     await send({"type": "http.response.body", "body": body})
 
 

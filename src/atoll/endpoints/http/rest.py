@@ -128,6 +128,8 @@ class RestEndpoint:
         self.max_body, self.body_timeout, self.limits = max_body, body_timeout, limits
         handler = route.handler
         self.handler = handler
+        self.name = f"{handler.service}.{handler.name}"
+        """The handler as the log context names it: ``runs.record_run``."""
         inputs = bus.signature(handler).inputs
         in_path = set(path_names(route.path))
         self.message: type | None = handler.message

@@ -83,6 +83,12 @@ class ServerOptions:
         help="the most items of an array (or members of an object decoded as a dict) a REST "
         "body or JSON-RPC params decode into, where a type sets none (422, -32602 past)",
     )
+    request_id_headers: list[str] = option(
+        default_factory=lambda: ["x-request-id", "traceparent"],
+        help="the request headers a correlation id is taken from, the first present (of a "
+        "traceparent, its trace id); none: every request gets one made here. It is echoed in "
+        "X-Request-ID and carried by every call, message and log line that follows",
+    )
     trusted_proxies: list[str] = option(
         default_factory=list,
         help="the proxies whose X-Forwarded-For and Forwarded headers say who the client is: "

@@ -52,8 +52,10 @@ from atoll.endpoints.json_limits import JsonLimits
 from atoll.endpoints.rpc.methods import RpcMethod
 from atoll.endpoints.rpc.openrpc import build_document
 from atoll.errors import ConfigError
+from atoll.kernel.logs import current_log_context, log_context
 from atoll.messaging.context import IDEMPOTENCY_KEY
 from atoll.messaging.faults import FaultMap
+from atoll.observability.correlation import RequestContext
 from atoll.security.idempotency import key_problem
 
 if TYPE_CHECKING:
@@ -182,7 +184,7 @@ class JsonRpc:
         long = len(body) >= self._checked_from  # else no string nor array can be too long
         if type(tree) is dict:
             return (
-                await self._answer(tree, long=long)
+                await self._answer(tree, long=long, alone=True)
                 if duplicates is None
                 else _duplicated(tree, duplicates)
             )
@@ -202,16 +204,26 @@ class JsonRpc:
         calls: list[Coroutine[Any, Any, bytes | None]] = []
         for index, request in enumerate(batch):
             if duplicates is None or _duplicate_key(duplicates[index]) is None:
-                calls.append(self._answer(request, long=long))
+                calls.append(self._member(request, long=long))
             else:
                 calls.append(_settled(_duplicated(request, duplicates[index])))
         answers = [answer for answer in await asyncio.gather(*calls) if answer is not None]
         return b"[" + b",".join(answers) + b"]" if answers else None
 
-    async def _answer(self, request: Any, *, long: bool) -> bytes | None:  # noqa: C901, PLR0911, PLR0912 - the hot path stays one flat function: a call per check would cost more than the check
+    async def _member(self, request: Any, *, long: bool) -> bytes | None:
+        """The response to one request of a batch, its method in its own log context."""
+        name = request.get("method") if type(request) is dict else None
+        if type(name) is not str:
+            return await self._answer(request, long=long)
+        with log_context(rpc_method=name):
+            return await self._answer(request, long=long)
+
+    async def _answer(self, request: Any, *, long: bool, alone: bool = False) -> bytes | None:  # noqa: C901, PLR0911, PLR0912 - the hot path stays one flat function: a call per check would cost more than the check
         """The response to one request of a body, or None for a notification.
 
         ``long``: the body is long enough to hold a string or an array past the lengths.
+        ``alone``: the body holds this request alone, not a batch: its method is put in the
+        log context of the request that carried it (a batch's calls share that context).
         """
         if type(request) is not dict:
             return _error(None, INVALID_REQUEST, "Invalid Request", _NOT_AN_OBJECT)
@@ -238,6 +250,10 @@ class JsonRpc:
                 return None
             detail = f"{name!r} is not a method of this service; rpc.discover lists them"
             return _error(rid, METHOD_NOT_FOUND, "Method not found", {"detail": detail})
+        if alone:
+            context = current_log_context()
+            if type(context) is RequestContext:
+                context.rpc_method = name
         if binding.admit is not None:  # counted and authenticated before its params are read
             try:
                 await binding.admit()
@@ -472,7 +488,8 @@ def _parse_error(error: BaseException, max_depth: int) -> bytes:
 
 def _internal(rid: Any, name: str, error: BaseException) -> bytes:
     """Logs an unexpected failure; the caller learns only the id it was logged under."""
-    correlation_id = uuid.uuid4().hex
+    # The call's own id when it came through an edge that gave it one (HTTP, a broker).
+    correlation_id = current_log_context().get("correlation_id") or uuid.uuid4().hex
     logger.error(
         "JSON-RPC method %s failed (correlation id %s)",
         name,

@@ -1,0 +1,183 @@
+"""Correlation ids: one per outside call, taken from its caller or made where it came in.
+
+Everything that follows from one call (the request, the handlers it runs, the events they
+commit, the messages those cause in other services, the calls made on the way) carries the same
+id: in the log context (``correlation_id`` in every JSON log line), in the envelopes' headers,
+in the ``X-Request-ID`` header of outgoing calls (HTTP and broker RPC), and in the
+``X-Request-ID`` header of an HTTP error's response::
+
+    ids = CorrelationIds(("x-request-id", "traceparent"))
+    ids.of([(b"x-request-id", b"req-42")])                 # 'req-42': the caller's, trusted
+    ids.of([(b"traceparent", b"00-0af7...-b7ad...-01")])   # '0af7...': the trace's id
+    ids.of([])                                             # '5f1c2a9e07d4' + a count: made
+
+A made id is a random prefix per process (12 hexadecimal digits) followed by a count: unique
+across processes and restarts, and cheaper than a UUID (no system call).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from atoll.messaging.context import current_call
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+__all__ = ["REQUEST_ID", "TRACEPARENT", "CorrelationIds", "RequestContext", "made_id", "taken_id"]
+
+REQUEST_ID = "x-request-id"
+"""The header a correlation id travels in, over HTTP and broker RPC."""
+TRACEPARENT = "traceparent"
+"""The W3C trace context header: its trace id serves as the correlation id."""
+
+_TAKEN = re.compile(rb"[!-~]{1,128}")
+"""An id taken from a request: 1 to 128 visible ASCII characters, so that it is safe to echo."""
+_TAKEN_TEXT = re.compile(r"[!-~]{1,128}")
+_TRACEPARENT = re.compile(rb"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+_NO_TRACE = "0" * 32
+
+
+class _Maker:
+    """This process's ids: its prefix is drawn at the first, not at import."""
+
+    prefix = ""
+    count = itertools.count(1)
+
+    @classmethod
+    def make(cls) -> str:
+        if not cls.prefix:
+            cls.prefix = secrets.token_hex(6)
+        return cls.prefix + str(next(cls.count))
+
+
+made_id = _Maker.make
+"""A new correlation id, unique across processes: this process's prefix and its next count."""
+
+
+def taken_id(value: str | None) -> str | None:
+    """``value`` (an ``X-Request-ID`` a caller sent over a broker) if fit to carry on, or None."""
+    return value if value is not None and _TAKEN_TEXT.fullmatch(value) else None
+
+
+class CorrelationIds:
+    """Reads the correlation id of a request from the headers trusted with it, or makes one.
+
+    Args:
+        headers: the request headers an id is taken from, in order of preference, lower-case;
+            from ``traceparent``, its trace id. Empty: every id is made here.
+    """
+
+    __slots__ = ("_names", "headers")
+
+    def __init__(self, headers: Iterable[str] = (REQUEST_ID, TRACEPARENT)) -> None:
+        self.headers = tuple(name.strip().lower() for name in headers)
+        self._names = tuple(name.encode("latin-1") for name in self.headers)
+
+    def of(self, headers: Iterable[tuple[bytes, bytes]]) -> str:
+        """The id a request with ``headers`` (an ASGI scope's) carries, or a new one."""
+        names = self._names
+        if names:
+            found: dict[bytes, bytes] = {}
+            for name, value in headers:
+                if name in names:
+                    found.setdefault(name, value)
+            for name in names:
+                given = found.get(name)
+                taken = None if given is None else _taken(name, given)
+                if taken is not None:
+                    return taken
+        return made_id()
+
+
+def _taken(name: bytes, value: bytes) -> str | None:
+    """The id ``value`` gives in the header ``name``; None when it gives none."""
+    value = value.strip()
+    if name == b"traceparent":
+        match = _TRACEPARENT.fullmatch(value)
+        trace = None if match is None else match.group(1).decode()
+        return None if trace == _NO_TRACE else trace
+    return value.decode() if _TAKEN.fullmatch(value) else None
+
+
+class RequestContext(Mapping[str, str]):
+    """The log context of one request (HTTP, broker RPC), each field found when first read.
+
+    Made for every request and read for few (those that log, fail, commit events or call
+    on), so it costs little until read: the headers are searched for the correlation id, or
+    one made, on the first read. Its fields: ``correlation_id``; ``handler`` (a REST route's,
+    ``runs.record_run``) or ``rpc_method`` (a JSON-RPC call's) once known; ``subject``, who
+    made the call, when it proved who.
+
+    Args:
+        ids: where the correlation id comes from.
+        headers: the request's headers, as its ASGI scope holds them.
+    """
+
+    __slots__ = ("_headers", "_id", "_ids", "handler", "rpc_method")
+
+    _id: str
+    handler: str
+    """The handler the request was routed to, once known."""
+    rpc_method: str
+    """The JSON-RPC method called, when the request is one call (not a batch)."""
+
+    def __init__(self, ids: CorrelationIds, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        # Two stores: the other slots stay unset until known (getattr's default reads them).
+        self._ids = ids
+        self._headers = headers
+
+    @classmethod
+    def carrying(cls, correlation_id: str) -> RequestContext:
+        """The context of a request whose correlation id is known already (broker RPC)."""
+        context = cls(_NO_IDS, ())
+        context._id = correlation_id
+        return context
+
+    @property
+    def correlation_id(self) -> str:
+        """The request's correlation id, the same on every read."""
+        found: str | None = getattr(self, "_id", None)
+        if found is None:
+            found = self._id = self._ids.of(self._headers)
+        return found
+
+    def __getitem__(self, name: str) -> str:
+        if name == "correlation_id":
+            return self.correlation_id
+        value: str | None = None
+        if name in _SET_LATER:
+            value = getattr(self, name, None)
+        elif name == "subject":
+            value = _subject()
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        yield "correlation_id"
+        for name in _SET_LATER:
+            if hasattr(self, name):
+                yield name
+        if _subject() is not None:
+            yield "subject"
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+_SET_LATER = ("handler", "rpc_method")
+_NO_IDS = CorrelationIds(())
+
+
+def _subject() -> str | None:
+    """Who made the call in progress, when it proved who; never their credentials."""
+    call = current_call()
+    identity = None if call is None else call.identity
+    if identity is None or identity.kind == "anonymous":
+        return None
+    return identity.subject

@@ -268,3 +268,20 @@ async def test_uptime_counts_from_the_start():
     first = lifecycle.uptime
     await lifecycle.stop()
     assert 0 < first <= lifecycle.uptime
+
+
+def test_a_stop_cancelled_while_it_drains_kills_what_runs():
+    journal = []
+
+    async def drain_until_the_loop_ends():
+        lifecycle = Lifecycle("app", drain=LIMIT * 10)
+        await lifecycle.start([unit(KillablePart("db", journal))])
+        lifecycle.request_stop(drain=True)
+        await lifecycle.wait_state(State.STOPPING)
+        return lifecycle
+
+    # asyncio.run cancels the tasks left when its coroutine returns: the stop, draining.
+    lifecycle = asyncio.run(drain_until_the_loop_ends())
+    assert lifecycle.state is State.STOPPED
+    assert journal[-1] == "kill db"
+    assert lifecycle.exit_code == 1

@@ -244,7 +244,7 @@ def test_about_an_unversioned_application_tells_its_packages_version(package):
     assert about.version == "2.5.0"  # the first package that is not atoll's
 
 
-@pytest.mark.parametrize("modules", [[], ["atoll.auth.service"], ["no_such_package_here.api"]])
+@pytest.mark.parametrize("modules", [[], ["", "atoll.auth.service"], ["no_such_package_here.api"]])
 def test_about_an_unversioned_application_of_no_known_package_tells_no_version(modules):
     assert About.of("runs", UNVERSIONED, modules).version is None
 

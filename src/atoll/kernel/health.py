@@ -213,7 +213,7 @@ class About:
         told: str | None = version
         if version == UNVERSIONED:
             packages = (module.partition(".")[0] for module in modules)
-            package = next((each for each in packages if each != "atoll"), None)
+            package = next((each for each in packages if each not in {"", "atoll"}), None)
             told = None if package is None else package_version(package)
         build = {"atoll": __version__, "python": sys.version.partition(" ")[0]}
         if commit:

@@ -236,11 +236,11 @@ def _install_endpoints(app: App, api: Api) -> None:
         health: HealthOptions,
     ) -> HttpApp:
         about = None
-        if health.details:  # what it reads may read the installed packages: once, here
+        if health.details:  # its version may be read from the installed packages: once, here
             about = About.of(
                 name,
                 version,
-                [handler.function.__module__ for handler in bus.handlers],
+                [getattr(h.function, "__module__", None) or "" for h in bus.handlers],
                 commit=health.commit,
                 build_date=health.build_date,
             )

@@ -3,8 +3,7 @@
 One request goes, in order: to the JSON-RPC endpoint if its path is the RPC path (or
 ``/api``); to ``/openapi.json`` or ``/docs``; to ``/health/live``, ``/health/ready`` or
 ``/health`` (:mod:`atoll.endpoints.http.health`); to a mounted app whose prefix it starts
-with; to the router. Whatever fails becomes a response,
-never a dropped connection:
+with; to the router. Whatever fails becomes a response, never a dropped connection:
 
 - a request the service cannot accept (unknown route, wrong method, wrong content type, body
   too large, invalid JSON or types) gets its 4xx status and an RFC 9457 problem document;

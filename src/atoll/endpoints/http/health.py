@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DETAILS_PATH",
     "LIVE_PATH",
-    "PROBE_PATHS",
     "READY_PATH",
     "HealthOptions",
     "health_endpoints",
@@ -45,7 +44,6 @@ READY_PATH = "/health/ready"
 """Answers 200 or 503 from the readiness checks: whether to send the service work."""
 DETAILS_PATH = "/health"
 """Answers 200 or 503 as ``/health/ready`` does, with what the service is and how it is."""
-PROBE_PATHS = frozenset({LIVE_PATH, READY_PATH})
 # A probe's answer is about this moment: a cache in between must not answer for the next one.
 _NO_STORE = ((b"cache-control", b"no-store"),)
 _LIVE = b'{"status":"live"}'

@@ -1,7 +1,7 @@
 """The application: its options, providers and background tasks, in one composition root.
 
 An :class:`App` only records what it is made of; nothing is read, connected or started until
-:func:`atoll.main` (or ``atoll run``) runs it. The kernel adds two sections of its own to every
+:func:`atoll.main` (or ``atoll run``) runs it. The kernel adds three sections of its own to every
 application: ``shutdown`` (the drain and grace periods), ``log`` (the log level) and ``loop``
 (the event loop).
 """

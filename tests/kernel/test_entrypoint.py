@@ -195,6 +195,25 @@ def test_a_negative_grace_is_a_configuration_error(capsys):
     assert "section [shutdown] is invalid: grace must be a finite number of seconds" in err
 
 
+def test_a_negative_drain_is_a_configuration_error(capsys):
+    assert execute(App("shop"), ["--shutdown-drain", "-1"], {}, prog="shop") == 2
+    err = capsys.readouterr().err
+    assert "section [shutdown] is invalid: drain must be a finite number of seconds" in err
+
+
+def test_the_drain_option_is_the_lifecycles():
+    app = App("shop")
+    seen = []
+
+    @app.task
+    async def look(lifecycle: Lifecycle) -> None:
+        seen.append((lifecycle.grace, lifecycle.drain))
+        lifecycle.request_stop()
+
+    assert execute(app, ["--shutdown-drain", "2.5"], {"SHOP_SHUTDOWN_GRACE": "4"}) == 0
+    assert seen == [(4.0, 2.5)]
+
+
 def test_a_task_needing_a_request_scoped_dependency_fails_before_anything_starts(caplog):
     journal = Journal()
     app = make_app(journal)

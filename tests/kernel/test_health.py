@@ -1,14 +1,19 @@
-"""Readiness: the lifecycle's state and the checks, run side by side within a timeout."""
+"""Readiness: the lifecycle's state and the checks, run side by side within a timeout; About."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import math
+import platform
+import sys
+import types
 
 import pytest
 
+import atoll
 from atoll.errors import ConfigError, DatabaseUnavailableError
-from atoll.kernel.health import HealthReport, Readiness
+from atoll.kernel.health import UNVERSIONED, About, HealthReport, Readiness, package_version
 from atoll.kernel.lifecycle import Lifecycle, Unit
 
 
@@ -199,3 +204,83 @@ async def test_from_components_checks_only_the_instances_whose_class_has_an_asyn
 def test_repr_names_the_application_and_the_checks():
     readiness = Readiness(Lifecycle("runs"), [("database users", passes)])
     assert repr(readiness) == "<Readiness 'runs' checks=['database users']>"
+
+
+# -- latencies ---------------------------------------------------------------------------------
+
+
+async def test_the_report_says_how_long_each_check_took(lifecycle):
+    readiness = Readiness(lifecycle, [("database users", unreachable), ("cache", passes)])
+    report = await readiness.report()
+    assert list(report.latencies) == ["database users", "cache"]
+    assert all(seconds >= 0 for seconds in report.latencies.values())
+
+
+def test_reports_that_found_the_same_are_equal_whatever_their_latencies():
+    assert HealthReport(True, "ready", {"cache": "ok"}, {"cache": 0.001}) == HealthReport(
+        True, "ready", {"cache": "ok"}, {"cache": 0.5}
+    )
+
+
+# -- About -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def package(monkeypatch):
+    """An imported package ``shelf`` declaring its version, 2.5.0, and installed nowhere."""
+    module = types.ModuleType("shelf")
+    module.__version__ = "2.5.0"
+    monkeypatch.setitem(sys.modules, "shelf", module)
+    return module
+
+
+def test_about_keeps_the_version_given():
+    about = About.of("runs", "1.4.0", ["shelf.api"])
+    assert (about.name, about.version) == ("runs", "1.4.0")
+
+
+def test_about_an_unversioned_application_tells_its_packages_version(package):
+    about = About.of("runs", UNVERSIONED, ["atoll.auth.service", "shelf.api", "other"])
+    assert about.version == "2.5.0"  # the first package that is not atoll's
+
+
+@pytest.mark.parametrize("modules", [[], ["", "atoll.auth.service"], ["no_such_package_here.api"]])
+def test_about_an_unversioned_application_of_no_known_package_tells_no_version(modules):
+    assert About.of("runs", UNVERSIONED, modules).version is None
+
+
+def test_about_tells_atolls_and_pythons_versions_and_only_the_build_fields_given():
+    python = platform.python_version()
+    assert About.of("runs", "1.0").build == {"atoll": atoll.__version__, "python": python}
+    given = About.of("runs", "1.0", commit="4f2a9c1", build_date="2026-05-04T09:30:00Z").build
+    assert given == {
+        "atoll": atoll.__version__,
+        "python": python,
+        "commit": "4f2a9c1",
+        "date": "2026-05-04T09:30:00Z",
+    }
+
+
+def test_a_packages_own_version_comes_first(package):
+    assert package_version("shelf") == "2.5.0"
+
+
+def test_a_package_without_a_version_of_its_own_tells_its_distributions(monkeypatch):
+    monkeypatch.delitem(sys.modules, "msgspec")  # put back after the test
+    assert package_version("msgspec") == importlib.metadata.version("msgspec")
+
+
+def test_a_package_whose_distribution_has_another_name_is_found_through_it(monkeypatch):
+    monkeypatch.delitem(sys.modules, "nats", raising=False)
+    assert package_version("nats") == importlib.metadata.version("nats-py")
+
+
+def test_a_version_attribute_a_module_only_makes_on_demand_is_not_asked_for(monkeypatch):
+    module = types.ModuleType("warns")
+
+    def asked(name):
+        raise AssertionError(f"{name} was asked for")
+
+    module.__getattr__ = asked  # a module's own __getattr__, as click's warns for __version__
+    monkeypatch.setitem(sys.modules, "warns", module)
+    assert package_version("warns") is None

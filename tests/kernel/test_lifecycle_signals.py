@@ -70,6 +70,48 @@ async def test_a_signal_while_starting_stops_without_starting_the_rest():
     assert journal == ["start db", "started db", "stop db", "stopped db"]
 
 
+async def test_sigterm_drains_before_the_stop_and_a_second_one_forces_it(caplog):
+    journal = []
+    db = KillablePart("db", journal)
+    db.hold_stop = asyncio.Event()  # never set: only a kill ends its stop
+    lifecycle = Lifecycle("app", drain=LIMIT * 10)  # longer than any wait here
+    running = asyncio.create_task(lifecycle.run([unit(db)]))
+    await within(lifecycle.wait_ready())
+    os.kill(os.getpid(), signal.SIGTERM)
+    await within(lifecycle.wait_state(State.STOPPING))
+    assert not lifecycle.inflight.closed
+    assert journal == ["start db", "started db"]
+    drains = "received SIGTERM: draining for 100s, then stopping within 10s (send again to force)"
+    assert drains in messages(caplog)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await within(running) == 143
+    assert "kill db" in journal
+
+
+async def test_sigint_stops_at_once_whatever_the_drain():
+    journal = []
+    lifecycle = Lifecycle("app", drain=LIMIT * 10)
+    running = asyncio.create_task(lifecycle.run([unit(Part("db", journal))]))
+    await within(lifecycle.wait_ready())
+    os.kill(os.getpid(), signal.SIGINT)
+    assert await within(running) == 0
+    assert journal[-1] == "stopped db"
+
+
+async def test_sigterm_stops_cleanly_once_the_drain_is_over(caplog):
+    journal = []
+    lifecycle = Lifecycle("app", drain=0.01)
+    running = asyncio.create_task(lifecycle.run([unit(Part("db", journal))]))
+    await within(lifecycle.wait_ready())
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await within(running) == 0
+    assert journal[-1] == "stopped db"
+    logged = messages(caplog)
+    assert logged.index("app is draining for 0.01s: not ready, still serving") < logged.index(
+        "stopping app"
+    )
+
+
 async def test_run_puts_back_the_signal_handlers_it_replaced():
     def handler(signum, frame):
         pass

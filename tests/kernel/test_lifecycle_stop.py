@@ -1,6 +1,7 @@
 """How atoll.kernel.lifecycle stops: reverse order, draining first, on request or on cancel."""
 
 import asyncio
+import math
 import re
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from atoll.errors import LifecycleError, ShuttingDownError
 from atoll.kernel.lifecycle import Lifecycle, State, Unit
 from tests.kernel.lifecycle_doubles import (
+    LIMIT,
+    KillablePart,
     Part,
     messages,
     stopper,
@@ -196,3 +199,89 @@ async def test_cancelling_run_stops_the_application_gracefully():
         await within(running)
     assert journal[-1] == "stopped db"
     assert lifecycle.exit_code == 0
+
+
+# -- the drain ---------------------------------------------------------------------------------
+
+
+async def test_a_stop_asked_with_a_drain_first_serves_on_not_ready():
+    journal = []
+    db = KillablePart("db", journal)
+    db.hold_stop = asyncio.Event()  # never set: only a kill ends its stop
+    lifecycle = Lifecycle("app", drain=LIMIT * 10)  # longer than any wait here: the test ends it
+    await lifecycle.start([unit(db)])
+    lifecycle.request_stop(drain=True)
+    await within(lifecycle.wait_state(State.STOPPING))
+    assert not lifecycle.inflight.closed
+    with lifecycle.inflight.track():  # new work is still taken
+        pass
+    assert journal == ["start db", "started db"]
+    lifecycle.request_stop(3, force=True)  # ends the drain at once
+    assert await within(lifecycle.wait_state(State.STOPPED)) is State.STOPPED
+    assert lifecycle.exit_code == 3
+    assert "kill db" in journal
+
+
+async def test_after_the_drain_the_stop_goes_on_as_without_one(caplog):
+    journal = []
+    lifecycle = Lifecycle("app", drain=0.01)
+    await lifecycle.start([unit(Part("db", journal))])
+    caplog.clear()
+    lifecycle.request_stop(drain=True)
+    assert await within(lifecycle.stop()) == 0
+    assert journal[-2:] == ["stop db", "stopped db"]
+    logged = messages(caplog)
+    assert logged[:2] == ["app is draining for 0.01s: not ready, still serving", "stopping app"]
+
+
+async def test_a_stop_asked_without_a_drain_does_not_drain():
+    lifecycle = Lifecycle("app", drain=LIMIT * 10)
+    await lifecycle.start([unit(Part("db", []))])
+    lifecycle.request_stop()
+    assert await within(lifecycle.wait_state(State.STOPPED)) is State.STOPPED
+    assert lifecycle.exit_code == 0
+
+
+async def test_a_stop_asked_with_a_drain_while_starting_does_not_drain():
+    db = Part("db", [])
+    db.hold_start = asyncio.Event()
+    lifecycle = Lifecycle("app", drain=LIMIT * 10)
+    starting = asyncio.create_task(lifecycle.start([unit(db)]))
+    await within(db.starting.wait())
+    lifecycle.request_stop(drain=True)  # nothing was sent work yet: nothing to drain
+    db.hold_start.set()
+    with pytest.raises(LifecycleError, match="a stop was requested"):
+        await within(starting)
+    assert lifecycle.state is State.STOPPED
+
+
+@pytest.mark.parametrize("drain", [-1.0, math.inf, math.nan])
+def test_the_drain_must_be_finite_and_not_negative(drain):
+    with pytest.raises(LifecycleError, match=r"drain must be a finite number of seconds, 0 or"):
+        Lifecycle("app", drain=drain)
+
+
+async def test_uptime_counts_from_the_start():
+    lifecycle = Lifecycle("app")
+    assert lifecycle.uptime == 0.0
+    await lifecycle.start([])
+    first = lifecycle.uptime
+    await lifecycle.stop()
+    assert 0 < first <= lifecycle.uptime
+
+
+def test_a_stop_cancelled_while_it_drains_kills_what_runs():
+    journal = []
+
+    async def drain_until_the_loop_ends():
+        lifecycle = Lifecycle("app", drain=LIMIT * 10)
+        await lifecycle.start([unit(KillablePart("db", journal))])
+        lifecycle.request_stop(drain=True)
+        await lifecycle.wait_state(State.STOPPING)
+        return lifecycle
+
+    # asyncio.run cancels the tasks left when its coroutine returns: the stop, draining.
+    lifecycle = asyncio.run(drain_until_the_loop_ends())
+    assert lifecycle.state is State.STOPPED
+    assert journal[-1] == "kill db"
+    assert lifecycle.exit_code == 1

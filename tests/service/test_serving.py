@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -51,6 +52,46 @@ def test_atoll_run_serves_the_service_until_sigterm(spawn):
     assert process.finish() == 0
     assert "greeter stopped" in process.output
     assert "hello stopped" in process.output
+
+
+def test_sigterm_turns_readiness_false_and_serves_on_for_the_drain_then_exits_cleanly(spawn):
+    process = spawn(
+        sys.executable,
+        "-m",
+        "atoll",
+        "run",
+        "held_service:service",
+        "--server-port",
+        "0",
+        "--shutdown-drain",
+        "5",
+        cwd=str(HERE),
+    )
+    line = process.wait_for("serving on ")
+    url = re.search(r"serving on (http://127\.0\.0\.1:\d+)", line).group(1)
+    with (
+        httpx.Client(base_url=url, timeout=30) as client,
+        httpx.Client(base_url=url, timeout=30) as holder,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        assert client.get("/health/ready").status_code == 200
+        held = pool.submit(holder.get, "/hold")
+        process.wait_for("holding")  # a request in flight when the signal comes
+        process.signal(signal.SIGTERM)
+        process.wait_for("held is draining for 5s")
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json() == {"status": "not ready", "state": "stopping", "checks": {}}
+        # The listener still takes connections, and a new one is served:
+        with httpx.Client(base_url=url, timeout=30) as newcomer:
+            assert newcomer.post("/release").json() == "released"
+        assert held.result(timeout=30).json() == "released"
+    assert process.finish() == 0
+    lines = process.output.splitlines()
+    draining = next(i for i, text in enumerate(lines) if "held is draining for 5s" in text)
+    stopping = next(i for i, text in enumerate(lines) if text.endswith("stopping held"))
+    assert draining < stopping
+    assert "received SIGTERM: draining for 5s, then stopping within 10s" in process.output
 
 
 def test_atoll_run_without_http_runs_the_service_and_listens_on_no_port(spawn):

@@ -1,9 +1,9 @@
 """The application: its options, providers and background tasks, in one composition root.
 
 An :class:`App` only records what it is made of; nothing is read, connected or started until
-:func:`atoll.main` (or ``atoll run``) runs it. The kernel adds two sections of its own to every
-application: ``shutdown`` (the grace period), ``log`` (the log level) and ``loop`` (the event
-loop).
+:func:`atoll.main` (or ``atoll run``) runs it. The kernel adds three sections of its own to every
+application: ``shutdown`` (the drain and grace periods), ``log`` (the log level) and ``loop``
+(the event loop).
 """
 
 from __future__ import annotations
@@ -53,13 +53,22 @@ class ShutdownOptions:
     grace: float = option(
         10.0, help="seconds in-flight work may take to finish on SIGTERM before it is cut off"
     )
+    drain: float = option(
+        0.0,
+        help="seconds the service goes on serving after SIGTERM, answering 503 to "
+        "/health/ready, so that a load balancer sends the traffic elsewhere before the "
+        "listener closes; the grace period begins after (5 suits Kubernetes)",
+    )
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.grace) or self.grace < 0:
-            msg = (
-                f"grace must be a finite number of seconds, 0 or more, such as 10; got {self.grace}"
-            )
-            raise ValueError(msg)
+        for name, example in (("grace", 10), ("drain", 5)):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                msg = (
+                    f"{name} must be a finite number of seconds, 0 or more, such as {example}; "
+                    f"got {value}"
+                )
+                raise ValueError(msg)
 
 
 @dataclass(frozen=True)

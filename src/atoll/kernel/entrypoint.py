@@ -9,7 +9,8 @@
 3. on uvloop's event loop when uvloop is installed (``--loop-impl``), starts the components
    it finds among them (objects with ``async def start`` and ``async def stop``) in
    dependency order, then the background tasks, and logs that it is ready;
-4. on SIGTERM or SIGINT, drains in-flight work within the grace period, stops everything in
+4. on SIGTERM or SIGINT, is no longer ready; after SIGTERM, goes on serving for the drain
+   period; then finishes the work in flight within the grace period, stops everything in
    reverse, and exits.
 """
 
@@ -148,7 +149,7 @@ async def serve(app: App, config: Config, *, on_forced: Callable[[int], None] | 
         Exception: whatever a factory or a component's ``start`` raised.
     """
     shutdown: ShutdownOptions = config.section("shutdown")
-    lifecycle = Lifecycle(name=app.name, grace=shutdown.grace)
+    lifecycle = Lifecycle(name=app.name, grace=shutdown.grace, drain=shutdown.drain)
     container = build_container(app, config, lifecycle)
 
     def on_signal(signum: signal.Signals) -> None:

@@ -11,7 +11,10 @@ they reach what they hold (the databases) offer it as ``async def ping(self) -> 
 
 The application is ready when its lifecycle is ``ready`` and every check passed. The checks
 run side by side, each within a timeout, so that one database out of reach delays the answer
-by the timeout at most, not by the sum of its retries.
+by the timeout at most, not by the sum of its retries; the report says how long each took.
+
+:class:`About` holds what a health page tells of the application besides its health, read once
+when it starts: its name, its version (or its package's) and what it was built from and with.
 """
 
 from __future__ import annotations
@@ -19,24 +22,30 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-from dataclasses import dataclass
+import sys
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Self, TypeAlias
 
+from atoll._version import __version__
 from atoll.errors import ConfigError
 from atoll.kernel.lifecycle import State
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 
     from atoll.kernel.lifecycle import Lifecycle
 
-__all__ = ["OK", "Check", "HealthReport", "Readiness"]
+__all__ = ["OK", "UNVERSIONED", "About", "Check", "HealthReport", "Readiness", "package_version"]
 
 Check: TypeAlias = "Callable[[], Awaitable[None]]"
 """A readiness check: returns ``None`` when ready, raises an exception saying why when not."""
 
 OK = "ok"
 """What a passed check reports."""
+
+UNVERSIONED = "0.0.0"
+"""The version of an application that was given none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +56,14 @@ class HealthReport:
         ready: whether the lifecycle is ``ready`` and every check passed.
         state: the lifecycle's state, such as ``"starting"`` or ``"ready"``.
         checks: each check's name and outcome: ``"ok"`` or the reason it is not ready.
+        latencies: each check's name and the seconds it took. Left out of comparisons: two
+            reports that found the same are equal, however long the checks took.
     """
 
     ready: bool
     state: str
     checks: dict[str, str]
+    latencies: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 class Readiness:
@@ -130,21 +142,109 @@ class Readiness:
     async def report(self) -> HealthReport:
         """Run every check side by side, each within the timeout, and say what they found."""
         names, checks = list(self._checks), list(self._checks.values())  # add() may come meanwhile
-        outcomes = await asyncio.gather(*map(self._outcome, checks))
+        found = await asyncio.gather(*map(self._outcome, checks))
         state = self.lifecycle.state  # after the checks: a stop may have begun meanwhile
-        ready = state is State.READY and all(outcome == OK for outcome in outcomes)
-        return HealthReport(ready, str(state), dict(zip(names, outcomes, strict=True)))
+        ready = state is State.READY and all(outcome == OK for outcome, _ in found)
+        return HealthReport(
+            ready,
+            str(state),
+            {name: outcome for name, (outcome, _) in zip(names, found, strict=True)},
+            {name: seconds for name, (_, seconds) in zip(names, found, strict=True)},
+        )
 
-    async def _outcome(self, check: Check) -> str:
+    async def _outcome(self, check: Check) -> tuple[str, float]:
+        """The check's outcome, and the seconds it took."""
+        began = time.perf_counter()
         deadline = asyncio.timeout(self.timeout)
         try:
             async with deadline:
                 await check()
         except Exception as error:  # noqa: BLE001 - any failure of a check is its reason
             if deadline.expired():  # not a TimeoutError the check itself raised
-                return f"no answer within {self.timeout:g} s"
-            return str(error) or type(error).__name__
-        return OK
+                outcome = f"no answer within {self.timeout:g} s"
+            else:
+                outcome = str(error) or type(error).__name__
+        else:
+            outcome = OK
+        return outcome, time.perf_counter() - began
 
     def __repr__(self) -> str:
         return f"<Readiness {self.lifecycle.name!r} checks={self.names}>"
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """What a health page tells of the application besides its health; the same while it runs.
+
+    Attributes:
+        name: the application's name.
+        version: its version; ``None`` when neither it nor its package says one.
+        build: what it was built with and from: atoll's version and Python's, and the commit
+            and the date of the build where they were given.
+    """
+
+    name: str
+    version: str | None
+    build: dict[str, str]
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        version: str,
+        modules: Iterable[str] = (),
+        *,
+        commit: str = "",
+        build_date: str = "",
+    ) -> Self:
+        """What to tell of an application, its version its package's if it was given none.
+
+        Reads the installed packages' metadata when the version is :data:`UNVERSIONED`: make
+        it once, when the application starts.
+
+        Args:
+            name: the application's name.
+            version: its version; :data:`UNVERSIONED` when none was given.
+            modules: the modules of its code (its handlers'); the first one outside atoll
+                names the package whose version serves when the application has none.
+            commit: the commit it was built from; left out when empty.
+            build_date: when it was built; left out when empty.
+        """
+        told: str | None = version
+        if version == UNVERSIONED:
+            packages = (module.partition(".")[0] for module in modules)
+            package = next((each for each in packages if each not in {"", "atoll"}), None)
+            told = None if package is None else package_version(package)
+        build = {"atoll": __version__, "python": sys.version.partition(" ")[0]}
+        if commit:
+            build["commit"] = commit
+        if build_date:
+            build["date"] = build_date
+        return cls(name, told, build)
+
+
+def package_version(package: str) -> str | None:
+    """The version of ``package``: its ``__version__``, else its installed distribution's.
+
+    Returns:
+        The version, or ``None`` when the package is not imported with a ``__version__`` and no
+        installed distribution holds it.
+    """
+    # Read from the module's own names: a module __getattr__ may warn that __version__ is
+    # deprecated (click's does), and a health page must not cause a warning.
+    declared = vars(sys.modules[package]).get("__version__") if package in sys.modules else None
+    if isinstance(declared, str):
+        return declared
+    import importlib.metadata  # noqa: PLC0415 - read once at start-up; the import is not free
+
+    def distributions() -> Iterator[str]:
+        yield package  # most often the distribution's name; asking costs one look
+        # Reads every installed distribution's file list: only when the name was not it.
+        yield from importlib.metadata.packages_distributions().get(package, ())
+
+    for name in distributions():
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None

@@ -10,9 +10,11 @@ and what it needs in a :class:`Unit`; the lifecycle derives the order from those
 
 Start: each unit starts as soon as every unit it needs has started, so independent units start
 side by side; then the background tasks start, and the application is ready. Stop, on a
-signal or :meth:`Lifecycle.request_stop`: new work is refused, the work in flight drains, the
-tasks are cancelled, and each unit stops once every unit that needs it has stopped; all of it
-within one grace period, after which whatever has not stopped is killed.
+signal or :meth:`Lifecycle.request_stop`: the application is no longer ready; on SIGTERM, it
+goes on serving for the drain period, so that a load balancer reading its readiness sends the
+traffic elsewhere before the listener closes; then new work is refused, the work in flight
+finishes, the tasks are cancelled, and each unit stops once every unit that needs it has
+stopped; all of it within one grace period, after which whatever has not stopped is killed.
 ``docs/explanation/lifecycle.md`` tells the whole story.
 """
 
@@ -27,6 +29,7 @@ import logging
 import math
 import signal
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Self, cast, runtime_checkable
@@ -192,21 +195,25 @@ class Lifecycle:
 
     Args:
         name: the application's name, used in logs and errors.
-        grace: the seconds a stop may take, draining and stopping included, before whatever has
-            not stopped is killed.
+        grace: the seconds a stop may take, the wait for the work in flight and the stops of
+            the units included, before whatever has not stopped is killed.
+        drain: the seconds a stop asked for with a drain (a SIGTERM) first goes on serving, not
+            ready, before the grace period begins; 0 stops at once.
 
     Raises:
-        LifecycleError: ``grace`` is negative or not finite.
+        LifecycleError: ``grace`` or ``drain`` is negative or not finite.
     """
 
-    def __init__(self, name: str, *, grace: float = 10.0) -> None:
-        if not 0 <= grace < math.inf:
-            raise LifecycleError(
-                f"grace must be a finite number of seconds, 0 or more; got {grace!r}: "
-                "pass for example grace=10.0"
-            )
+    def __init__(self, name: str, *, grace: float = 10.0, drain: float = 0.0) -> None:
+        for argument, value, example in (("grace", grace, 10.0), ("drain", drain, 5.0)):
+            if not 0 <= value < math.inf:
+                raise LifecycleError(
+                    f"{argument} must be a finite number of seconds, 0 or more; got {value!r}: "
+                    f"pass for example {argument}={example}"
+                )
         self.name = name
         self.grace = grace
+        self.drain = drain
         self._inflight = InFlight(name)
         self._state = State.CREATED
         self._changed = asyncio.Event()
@@ -214,6 +221,7 @@ class Lifecycle:
         self._exit_code: int | None = None
         self._forced = False
         self._failed = False
+        self._began: float | None = None
         self._signals = 0
         self._forcing: asyncio.Future[None] | None = None
         self._stopper: asyncio.Task[None] | None = None
@@ -228,6 +236,11 @@ class Lifecycle:
     def state(self) -> State:
         """Where the application is in its life."""
         return self._state
+
+    @property
+    def uptime(self) -> float:
+        """The seconds since the application began to start; 0 before."""
+        return 0.0 if self._began is None else time.monotonic() - self._began
 
     @property
     def forced(self) -> bool:
@@ -279,7 +292,7 @@ class Lifecycle:
         await self.wait_state(State.STOPPED)
         return self._outcome()
 
-    def request_stop(self, exit_code: int = 0, *, force: bool = False) -> None:
+    def request_stop(self, exit_code: int = 0, *, force: bool = False, drain: bool = False) -> None:
         """Ask the application to stop; the stop runs in the background. Idempotent.
 
         Call it from the event loop's thread (from another thread, use
@@ -288,9 +301,13 @@ class Lifecycle:
         Args:
             exit_code: the exit code of a clean stop; the first request's code is kept.
             force: kill whatever has not stopped yet, at once, and exit with ``exit_code``.
+            drain: if the application is ready, go on serving for :attr:`drain` seconds,
+                no longer ready, before the stop begins (as a SIGTERM does); the first
+                request says. A forced stop ends the drain at once.
         """
         if self._state is State.STOPPED:
             return
+        drains = False
         if force:
             self._forced = True
             self._exit_code = exit_code
@@ -300,10 +317,11 @@ class Lifecycle:
             return
         else:
             self._exit_code = exit_code
+            drains = drain
         self._stop_requested.set()
         if self._state is State.READY and self._stopper is None:
             self._stopper = asyncio.get_running_loop().create_task(
-                self._stop_sequence(), name=f"stop {self.name}"
+                self._stop_sequence(drain=drains), name=f"stop {self.name}"
             )
 
     async def wait_state(self, state: State) -> State:
@@ -386,6 +404,7 @@ class Lifecycle:
         self._graph = graph
         loop = asyncio.get_running_loop()
         began = loop.time()
+        self._began = time.monotonic()
         self._set_state(State.STARTING)
         logger.info("starting %s", self.name)
         try:
@@ -484,18 +503,29 @@ class Lifecycle:
         else:
             logger.info("background task %r finished", task.name)
 
-    async def _stop_sequence(self) -> None:
-        """Drain, cancel the tasks, stop the units in reverse; kill what is left at the deadline."""
+    async def _stop_sequence(self, *, drain: bool = False) -> None:
+        """Drain if asked; wait for the work in flight, cancel the tasks, stop the units in reverse.
+
+        What has not stopped at the end of the grace period is killed.
+        """
         loop = asyncio.get_running_loop()
         began = loop.time()
         self._set_state(State.STOPPING)
-        logger.info("stopping %s", self.name)
-        self._inflight.close()
         self._forcing = forcing = loop.create_future()
         if self._forced:
             forcing.set_result(None)
-        graceful = loop.create_task(self._stop_gracefully(), name=f"stop {self.name}")
+        graceful: asyncio.Task[None] | None = None
         try:
+            if drain and self.drain and not forcing.done():
+                # Everything goes on as when ready, the gate open: only readiness has changed,
+                # which is what a load balancer reads to send the traffic elsewhere.
+                logger.info(
+                    "%s is draining for %gs: not ready, still serving", self.name, self.drain
+                )
+                await asyncio.wait([forcing], timeout=self.drain)
+            logger.info("stopping %s", self.name)
+            self._inflight.close()
+            graceful = loop.create_task(self._stop_gracefully(), name=f"stop {self.name}")
             await asyncio.wait(
                 [graceful, forcing], timeout=self.grace, return_when=asyncio.FIRST_COMPLETED
             )
@@ -509,7 +539,8 @@ class Lifecycle:
                     else f"the grace period of {self.grace:g}s ran out"
                 )
         except asyncio.CancelledError:
-            graceful.cancel()
+            if graceful is not None:
+                graceful.cancel()
             self._kill("the stop was cancelled")
             raise
         finally:
@@ -622,13 +653,28 @@ class Lifecycle:
                 signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
     def handle_signal(self, signum: signal.Signals) -> None:
-        """The first signal starts a graceful stop; a second one forces it."""
+        """The first signal starts a graceful stop; a second one forces it.
+
+        A SIGTERM, what an orchestrator sends, stops after the drain period; a SIGINT, a
+        Ctrl-C at a terminal with no load balancer to wait for, at once.
+        """
         self._signals += 1
         if self._signals == 1:
-            logger.info(
-                "received %s: stopping within %gs (send again to force)", signum.name, self.grace
-            )
-            self.request_stop(0)
+            drain = signum == signal.SIGTERM and self.drain > 0 and self._state is State.READY
+            if drain:
+                logger.info(
+                    "received %s: draining for %gs, then stopping within %gs (send again to force)",
+                    signum.name,
+                    self.drain,
+                    self.grace,
+                )
+            else:
+                logger.info(
+                    "received %s: stopping within %gs (send again to force)",
+                    signum.name,
+                    self.grace,
+                )
+            self.request_stop(0, drain=drain)
         else:
             logger.warning("received %s while stopping: killing what has not stopped", signum.name)
             self.request_stop(128 + signum, force=True)

@@ -23,6 +23,7 @@ from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.api import Api, Method
 from atoll.endpoints.http.asgi import HttpApp
 from atoll.endpoints.http.cors import CorsOptions
+from atoll.endpoints.http.health import HealthOptions
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.responses import send_problem
 from atoll.endpoints.http.server import HttpServer, ServerOptions
@@ -30,7 +31,7 @@ from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import ConfigError
 from atoll.kernel.app import App
 from atoll.kernel.entrypoint import load_config, running
-from atoll.kernel.health import Readiness
+from atoll.kernel.health import About, Readiness
 from atoll.kernel.lifecycle import Lifecycle, State
 from atoll.kernel.providers import Named
 from atoll.kernel.providers import Scope as Lifetime
@@ -182,10 +183,11 @@ def _install_limits(app: App, services: Sequence[ServiceDefinition]) -> None:
 def _install_endpoints(app: App, api: Api) -> None:
     """The options and providers of the endpoints serving ``api``: HTTP, JSON-RPC, identity."""
     app.options("server", ServerOptions)
+    app.options("health", HealthOptions)
     app.options("cors", CorsOptions)
     app.options("auth", AuthOptions)
     app.options("idempotency", IdempotencyOptions)
-    name = app.name
+    name, version = app.name, app.version
     here = ServedHere()
     app.on_build(here.keep)
 
@@ -231,13 +233,24 @@ def _install_endpoints(app: App, api: Api) -> None:
         readiness: Readiness,
         cors: CorsOptions,
         authenticator: Authenticator,
+        health: HealthOptions,
     ) -> HttpApp:
+        about = None
+        if health.details:  # its version may be read from the installed packages: once, here
+            about = About.of(
+                name,
+                version,
+                [getattr(h.function, "__module__", None) or "" for h in bus.handlers],
+                commit=health.commit,
+                build_date=health.build_date,
+            )
         return HttpApp(
             api,
             bus,
             options,
             engines,
             readiness=readiness,
+            about=about,
             cors=cors,
             authenticator=authenticator,
         )

@@ -1,8 +1,11 @@
-"""The health paths of the ASGI app: /health/live, /health/ready, and what they reserve."""
+"""The health paths of the ASGI app: /health/live, /health/ready, /health, what they reserve."""
 
 from __future__ import annotations
 
 import contextlib
+import sys
+import types
+from dataclasses import dataclass
 
 import pytest
 
@@ -12,8 +15,9 @@ from atoll.endpoints.http.server import ServerOptions
 from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import ConfigError, DatabaseUnavailableError
 from atoll.kernel.entrypoint import load_config, running
-from atoll.kernel.health import Readiness
+from atoll.kernel.health import About, Readiness
 from atoll.kernel.lifecycle import Lifecycle
+from atoll.kernel.options import Secret, option
 from atoll.messaging.bus import MessageBus
 from atoll.service.composition import compose
 from atoll.testing.client import asgi_client
@@ -51,7 +55,7 @@ async def started(service, *argv):
 
 
 @contextlib.asynccontextmanager
-async def client_with(readiness_of=None, **options):
+async def client_with(readiness_of=None, about=None, **options):
     """A client of an HttpApp built here, given ``readiness_of(lifecycle)`` if any."""
     service = build()
     async with started(service) as container:
@@ -63,6 +67,7 @@ async def client_with(readiness_of=None, **options):
             ServerOptions(**options),
             await container.aget(RpcEngines),
             readiness=readiness,
+            about=about,
         )
         async with asgi_client(http) as client:
             yield client
@@ -170,15 +175,153 @@ async def test_ready_without_a_readiness_answers_200_with_no_checks():
 # -- methods -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
+@pytest.mark.parametrize("path", ["/health/live", "/health/ready", "/health"])
 @pytest.mark.parametrize("method", ["POST", "HEAD", "DELETE"])
 async def test_a_method_other_than_get_is_a_405_allowing_get(path, method):
-    async with client_with(Readiness) as client:
+    async with client_with(Readiness, ABOUT) as client:
         response = await client.request(method, path)
     assert response.status_code == 405
     assert response.headers["allow"] == "GET"
     if method != "HEAD":
         assert response.json()["detail"] == f"{path} is read with GET, not {method}"
+
+
+# -- /health -----------------------------------------------------------------------------------
+
+ABOUT = About("runs", "1.4.0", {"atoll": "0.1.0", "python": "3.12.3", "commit": "4f2a9c1"})
+
+
+def assert_details(answer, *, status, state, checks):
+    """``answer`` is a /health answer of ABOUT, whose clock-made numbers are numbers."""
+    assert_probe_answer(answer, 503 if status == "not ready" else 200)
+    body = answer.json()
+    uptime = body.pop("uptime_seconds")
+    assert isinstance(uptime, float)
+    assert uptime >= 0
+    latencies = {name: check.pop("latency_ms") for name, check in body["checks"].items()}
+    assert all(isinstance(ms, float) and ms >= 0 for ms in latencies.values())
+    assert body == {
+        "status": status,
+        "service": "runs",
+        "version": "1.4.0",
+        "build": {"atoll": "0.1.0", "python": "3.12.3", "commit": "4f2a9c1"},
+        "state": state,
+        "checks": checks,
+    }
+
+
+async def test_health_tells_the_service_its_state_and_each_check_when_ready():
+    database = Database()
+
+    def readiness_of(lifecycle):
+        return Readiness.from_components(lifecycle, [("database users", database)])
+
+    async with client_with(readiness_of, ABOUT) as client:
+        answer = await client.get("/health")
+    assert_details(
+        answer, status="ready", state="ready", checks={"database users": {"outcome": "ok"}}
+    )
+
+
+async def test_health_answers_503_with_the_reason_of_a_failing_check():
+    database = Database()
+    database.reachable = False
+
+    def readiness_of(lifecycle):
+        return Readiness.from_components(lifecycle, [("database users", database)])
+
+    async with client_with(readiness_of, ABOUT) as client:
+        answer = await client.get("/health")
+    reason = "cannot reach the database at db.internal:5432"
+    assert_details(
+        answer, status="not ready", state="ready", checks={"database users": {"outcome": reason}}
+    )
+
+
+async def test_health_answers_503_naming_the_state_of_a_lifecycle_not_ready():
+    async with client_with(lambda _: Readiness(Lifecycle("never started")), ABOUT) as client:
+        answer = await client.get("/health")
+    assert_details(answer, status="not ready", state="created", checks={})
+    assert answer.json()["uptime_seconds"] == 0.0
+
+
+async def test_health_without_a_readiness_to_report_is_refused():
+    with pytest.raises(ConfigError, match=r"/health reports .* pass readiness=Readiness"):
+        async with client_with(None, ABOUT):
+            pass
+
+
+async def test_health_is_not_served_by_default():
+    async with composed_client(build()) as client:
+        assert (await client.get("/health")).status_code == 404
+
+
+async def test_health_details_tell_the_services_version_and_the_build_given():
+    service = atoll.Service("runs", version="1.4.0")
+    argv = ("--health-details", "--health-commit", "4f2a9c1", "--health-build-date", "2026-05-04")
+    async with composed_client(service, *argv) as client:
+        body = (await client.get("/health")).json()
+    assert (body["status"], body["service"], body["version"], body["state"]) == (
+        "ready",
+        "runs",
+        "1.4.0",
+        "ready",
+    )
+    assert body["build"]["commit"] == "4f2a9c1"
+    assert body["build"]["date"] == "2026-05-04"
+    assert body["build"]["atoll"] == atoll.__version__
+
+
+async def test_an_unversioned_service_tells_the_version_of_its_handlers_package(monkeypatch):
+    package = types.ModuleType("shelf")
+    package.__version__ = "2.5.0"
+    monkeypatch.setitem(sys.modules, "shelf", package)
+    service = atoll.Service("runs")
+
+    async def count() -> int:
+        return 1
+
+    count.__module__ = "shelf.api"
+    service.rpc(count)
+    async with composed_client(service, "--health-details") as client:
+        assert (await client.get("/health")).json()["version"] == "2.5.0"
+
+
+@dataclass(frozen=True)
+class Vault:
+    token: Secret = option(Secret("change-me"), help="the vault's token")
+
+
+async def test_health_shows_no_secret():
+    service = build()
+    service.options("vault", Vault)
+    argv = ("--health-details", "--vault-token", "s3cret-token")
+    async with composed_client(service, *argv) as client:
+        answer = await client.get("/health")
+    assert answer.status_code == 200
+    assert "s3cret-token" not in answer.text
+
+
+async def test_no_server_health_serves_no_health_details():
+    async with composed_client(build(), "--health-details", "--no-server-health") as client:
+        assert (await client.get("/health")).status_code == 404
+
+
+async def test_a_route_on_health_is_refused_while_health_details_are_served():
+    service = build()
+    service.get("/health")(_answer)
+    with pytest.raises(ConfigError, match=r"route GET /health .* hidden by atoll's own /health;"):
+        async with started(service, "--health-details") as container:
+            await container.aget(HttpApp)
+    async with composed_client(service) as client:  # without them, the route has the path
+        assert (await client.get("/health")).json() == "mine"
+
+
+async def test_the_rpc_path_cannot_be_health_while_health_details_are_served():
+    service = build()
+    with pytest.raises(ConfigError, match=r"--server-rpc-path /health is the path of a health"):
+        async with started(service, "--health-details", "--server-rpc-path", "/health") as c:
+            await c.aget(HttpApp)
 
 
 # -- the option and the reserved paths ---------------------------------------------------------

@@ -1,9 +1,9 @@
 """The ASGI app of a service: REST routes, JSON-RPC, the API documents, health, mounted apps.
 
 One request goes, in order: to the JSON-RPC endpoint if its path is the RPC path (or
-``/api``); to ``/openapi.json`` or ``/docs``; to ``/health/live`` or ``/health/ready``; to a
-mounted app whose prefix it starts with; to the router. Whatever fails becomes a response,
-never a dropped connection:
+``/api``); to ``/openapi.json`` or ``/docs``; to ``/health/live``, ``/health/ready`` or
+``/health`` (:mod:`atoll.endpoints.http.health`); to a mounted app whose prefix it starts
+with; to the router. Whatever fails becomes a response, never a dropped connection:
 
 - a request the service cannot accept (unknown route, wrong method, wrong content type, body
   too large, invalid JSON or types) gets its 4xx status and an RFC 9457 problem document;
@@ -21,6 +21,7 @@ import msgspec
 
 from atoll.endpoints.http.apipage import api_page
 from atoll.endpoints.http.cors import Cors
+from atoll.endpoints.http.health import health_endpoints
 from atoll.endpoints.http.mount import Mount
 from atoll.endpoints.http.openapi import openapi_document
 from atoll.endpoints.http.problems import HTTPError
@@ -48,7 +49,7 @@ from atoll.security.auth import KEY_MEMBER, reads_call_context, takes_keys
 from atoll.security.limits import client_address
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Collection, Sequence
 
     from atoll.endpoints.api import Api
     from atoll.endpoints.http.cors import CorsOptions
@@ -56,11 +57,11 @@ if TYPE_CHECKING:
     from atoll.endpoints.http.types import ASGIApp, Receive, Scope, Send
     from atoll.endpoints.rpc.engines import RpcEngines
     from atoll.endpoints.rpc.jsonrpc import JsonRpc
-    from atoll.kernel.health import Readiness
+    from atoll.kernel.health import About, Readiness
     from atoll.messaging.bus import MessageBus
     from atoll.security.auth import Authenticator
 
-__all__ = ["HEALTH_PATHS", "LIVE_PATH", "READY_PATH", "HttpApp"]
+__all__ = ["HttpApp"]
 
 _Special: TypeAlias = "Callable[[Request, Send], Awaitable[None]]"
 
@@ -69,16 +70,7 @@ logger = logging.getLogger("atoll.http")
 _HTML = b"text/html; charset=utf-8"
 GEMSTONE_PATH = "/api"
 """gemstone served JSON-RPC here; atoll answers it too, so that its clients work unchanged."""
-LIVE_PATH = "/health/live"
-"""Answers 200 while the server runs: whether the process should be restarted."""
-READY_PATH = "/health/ready"
-"""Answers 200 or 503 from the readiness checks: whether to send the service work."""
-HEALTH_PATHS = frozenset({LIVE_PATH, READY_PATH})
 _DOCUMENT_PATHS = frozenset({"/openapi.json", "/docs"})
-# A probe's answer is about this moment: a cache in between must not answer for the next one.
-_NO_STORE = ((b"cache-control", b"no-store"),)
-_LIVE = b'{"status":"live"}'
-_READY_WITHOUT_CHECKS = b'{"status":"ready","checks":{}}'
 
 
 class HttpApp:
@@ -91,6 +83,8 @@ class HttpApp:
         engines: the JSON-RPC engines of ``api``, which this app serves and does not own:
             broker RPC and in-process clients answer through the same ones.
         readiness: what ``/health/ready`` reports; without it, ready with no checks.
+        about: what ``/health`` tells of the service, which is served only with it (and a
+            readiness).
         cors: which origins' pages may call from a browser; none without it.
         authenticator: authenticates the calls of the handlers it guards; none without it.
 
@@ -108,6 +102,7 @@ class HttpApp:
         engines: RpcEngines,
         *,
         readiness: Readiness | None = None,
+        about: About | None = None,
         cors: CorsOptions | None = None,
         authenticator: Authenticator | None = None,
     ) -> None:
@@ -147,12 +142,9 @@ class HttpApp:
             self._special["/openapi.json"] = self._document(b"application/json", self._openapi())
             self._special["/docs"] = self._document(_HTML, api_page(api.title, "openapi.json"))
         self.readiness = readiness
-        if options.health:
-            self._special[LIVE_PATH] = _live
-            self._special[READY_PATH] = (
-                _ready_without_checks if readiness is None else _ready(readiness)
-            )
-        self._check_reserved()
+        health = health_endpoints(readiness, about) if options.health else {}
+        self._special.update(health)
+        self._check_reserved(health.keys())
         entry: ASGIApp = self
         for wrapper in reversed(api.wrappers):
             entry = wrapper.around(entry)
@@ -163,14 +155,14 @@ class HttpApp:
             entry = _ClientBehindProxies(entry, trusted)
         self.entry = entry
 
-    def _check_reserved(self) -> None:
+    def _check_reserved(self, health: Collection[str]) -> None:
         """Refuse a route or a mount that a path of atoll's own would hide."""
         if self.options.rpc_path in _DOCUMENT_PATHS and self.options.docs:
             raise ConfigError(
                 f"--server-rpc-path {self.options.rpc_path} is the path of an API document; "
                 "choose another, such as /rpc"
             )
-        if self.options.rpc_path in HEALTH_PATHS and self.options.health:
+        if self.options.rpc_path in health:
             raise ConfigError(
                 f"--server-rpc-path {self.options.rpc_path} is the path of a health check; "
                 "choose another, such as /rpc"
@@ -409,42 +401,6 @@ class _ClientBehindProxies:
             if client != peer:
                 scope = {**scope, "client": client}
         await self.app(scope, receive, send)
-
-
-def _read_only_with_get(request: Request) -> None:
-    if request.method != "GET":
-        raise HTTPError(
-            405,
-            f"{request.path} is read with GET, not {request.method}",
-            headers=((b"allow", b"GET"),),
-        )
-
-
-async def _live(request: Request, send: Send) -> None:
-    """Answer a liveness probe: whoever can answer is alive, whatever the application's state."""
-    _read_only_with_get(request)
-    await send_json(send, 200, _LIVE, _NO_STORE)
-
-
-async def _ready_without_checks(request: Request, send: Send) -> None:
-    """Answer a readiness probe of an app given no readiness: ready, having nothing to check."""
-    _read_only_with_get(request)
-    await send_json(send, 200, _READY_WITHOUT_CHECKS, _NO_STORE)
-
-
-def _ready(readiness: Readiness) -> _Special:
-    async def serve(request: Request, send: Send) -> None:
-        """Answer a readiness probe: 200 when ready, else 503 with the state and the reasons."""
-        _read_only_with_get(request)
-        report = await readiness.report()
-        if report.ready:
-            body = msgspec.json.encode({"status": "ready", "checks": report.checks})
-            await send_json(send, 200, body, _NO_STORE)
-        else:
-            answer = {"status": "not ready", "state": report.state, "checks": report.checks}
-            await send_json(send, 503, msgspec.json.encode(answer), _NO_STORE)
-
-    return serve
 
 
 async def _lifespan_without_work(receive: Receive, send: Send) -> None:

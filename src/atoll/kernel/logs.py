@@ -10,6 +10,11 @@ or by the application's own ``logging.getLogger(...)`` calls, carries it::
 The context lives in a :class:`contextvars.ContextVar`, so that concurrent requests keep
 theirs apart and a task started in a block inherits it. ``--log-format json`` writes one JSON
 object per line (:class:`JsonFormatter`); ``text``, the terminal's format, leaves it out.
+
+Both formats mask what must not reach a log, whatever logger wrote the record and wherever in
+it: the values of the running application's secrets, credentials written beside a name that
+says what they are (``password=...``, ``Authorization: Bearer ...``), and passwords in URLs
+(see :class:`~atoll.kernel.redaction.Redactor`).
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from atoll.kernel.redaction import Redactor
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-__all__ = ["ContextFilter", "JsonFormatter", "current_log_context", "log_context"]
+__all__ = ["ContextFilter", "JsonFormatter", "TextFormatter", "current_log_context", "log_context"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -78,15 +85,22 @@ class JsonFormatter(logging.Formatter):
     ``message``, ``service``, ``instance`` (host and process), the log context's fields, and
     ``exception`` (the traceback) or ``stack`` when the record has one.
 
+    Every member is redacted (see :class:`~atoll.kernel.redaction.Redactor`) before the line
+    is written.
+
     Args:
         service: the name of the application writing.
         instance: which process of it; ``host:pid`` by default.
+        redactor: what masks secrets; one that knows no secret's value by default.
     """
 
-    def __init__(self, service: str, instance: str | None = None) -> None:
+    def __init__(
+        self, service: str, instance: str | None = None, *, redactor: Redactor | None = None
+    ) -> None:
         super().__init__()
         self.service = service
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.redactor = redactor or Redactor()
         self._encode = msgspec.json.Encoder().encode
 
     def format(self, record: logging.LogRecord) -> str:
@@ -109,4 +123,31 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return self._encode(entry).decode()
+        return self._encode(self.redactor.fields(entry)).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """Records as lines of text, as :class:`logging.Formatter` writes them, redacted.
+
+    The whole of what is written is redacted (see :class:`~atoll.kernel.redaction.Redactor`):
+    the message with its arguments, the traceback, and any record attribute ``fmt`` names.
+
+    Args:
+        fmt: the ``%``-style format of a line.
+        datefmt: the ``time.strftime`` format of ``%(asctime)s``.
+        redactor: what masks secrets; one that knows no secret's value by default.
+    """
+
+    def __init__(
+        self,
+        fmt: str | None = None,
+        datefmt: str | None = None,
+        *,
+        redactor: Redactor | None = None,
+    ) -> None:
+        super().__init__(fmt, datefmt)
+        self.redactor = redactor or Redactor()
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as text, redacted."""
+        return self.redactor.text(super().format(record))

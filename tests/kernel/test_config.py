@@ -783,6 +783,28 @@ def test_describe_masks_a_password_written_in_a_url():
     assert "pa55" not in described
 
 
+@dataclasses.dataclass(frozen=True)
+class KeyringOptions:
+    signing: Secret = option(Secret(""), help="Signing key")
+    previous: list[Secret] = option(default_factory=list, help="Keys still accepted")
+    backup: Secret | None = option(None, help="Backup key")
+
+
+def test_secrets_are_the_text_of_every_secret_set_each_once():
+    config = load(
+        ["--keys-previous", "old-key-1,old-key-2,signing-key"],
+        {"RUNS_KEYS_SIGNING": "signing-key", "RUNS_DB_PASSWORD": "s3cret"},
+        sections=[("db", DatabaseOptions), ("keys", KeyringOptions)],
+    )
+    assert config.secrets() == ("s3cret", "signing-key", "old-key-1", "old-key-2")
+
+
+def test_secrets_leave_out_an_unset_or_empty_secret():
+    config = load(["--keys-backup", ""], sections=[("keys", KeyringOptions)])
+    assert config.section("keys").backup is None
+    assert config.secrets() == ()
+
+
 def test_show_config_is_set_by_print_config():
     assert load(["--print-config"]).show_config is True
     assert load().show_config is False

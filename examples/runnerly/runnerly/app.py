@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -267,12 +268,13 @@ async def seed(
                 started = monday + timedelta(days=day, hours=7)
                 await bus.handle(RecordRun(meters, int(meters * 0.33), started))
         logger.info("seeded runner %s (id %d) and a week of runs", runner.name, runner.id)
-    logger.info(
-        "log in as the demo runner: curl -X POST %s/login -H 'content-type: application/json' "
-        """-d '{"email": "%s", "password": "%s"}', then send its access_token as """
-        "Authorization: Bearer <access_token> (or paste it on %s/docs)",
-        tokens.base_url,
-        DEMO_EMAIL,
-        DEMO_PASSWORD,
-        tokens.base_url,
+    # For the person who started the demo, on standard output: a log record would show her
+    # password and the Authorization header masked, as it shows every password and header.
+    sys.stdout.write(
+        f"log in as the demo runner: curl -X POST {tokens.base_url}/login "
+        "-H 'content-type: application/json' "
+        f"""-d '{{"email": "{DEMO_EMAIL}", "password": "{DEMO_PASSWORD}"}}', then send its """
+        "access_token as Authorization: Bearer <access_token> "
+        f"(or paste it on {tokens.base_url}/docs)\n"
     )
+    sys.stdout.flush()

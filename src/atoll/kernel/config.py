@@ -142,6 +142,19 @@ class Config:
             for opt in self._options
         )
 
+    def secrets(self) -> tuple[str, ...]:
+        """Return the text of every secret set, each once: what log lines mask.
+
+        The values of the options whose type holds a :class:`Secret` (``Secret``,
+        ``Secret | None``, ``list[Secret]``), revealed, in declaration order; an unset or empty
+        one is left out.
+        """
+        found: dict[str, None] = {}
+        for opt in self._options:
+            if opt.secret:
+                found.update(dict.fromkeys(_revealed(self._value(opt))))
+        return tuple(found)
+
     def _value(self, opt: Option) -> object:
         value = self._sections[opt.path[0]]
         for name in opt.path[1:]:
@@ -597,6 +610,15 @@ def _display(value: object) -> str:
     URLs are the one place plain options carry credentials.
     """
     return _URL_PASSWORD.sub(rf"\1{MASK}@", msgspec.json.encode(value, enc_hook=str).decode())
+
+
+def _revealed(value: object) -> list[str]:
+    """The texts of the non-empty secrets in an option's value: one, none, or a list's."""
+    if isinstance(value, Secret):
+        return [value.reveal()] if value else []
+    if isinstance(value, list):
+        return [text for item in value for text in _revealed(item)]
+    return []
 
 
 def _as_text(value: object) -> str:

@@ -32,12 +32,13 @@ from atoll.kernel.app import App, LogOptions, LoopOptions, ShutdownOptions, as_a
 from atoll.kernel.config import ConfigSpec
 from atoll.kernel.inflight import InFlight
 from atoll.kernel.lifecycle import BackgroundTask, Lifecycle, Unit, is_component
-from atoll.kernel.logs import ContextFilter, JsonFormatter
+from atoll.kernel.logs import ContextFilter, JsonFormatter, TextFormatter
 from atoll.kernel.providers import Key, describe_key, split_key
+from atoll.kernel.redaction import Redactor
 
 if TYPE_CHECKING:
     import signal
-    from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
     from atoll.kernel.config import Config
     from atoll.kernel.container import Container
@@ -87,7 +88,7 @@ def execute(
     if config.show_config:
         print(config.describe())  # noqa: T201 - asked for with --print-config
         return 0
-    _configure_logging(config.section("log"), application.name)
+    _configure_logging(config.section("log"), application.name, config.secrets())
     loop: LoopOptions = config.section("loop")
     watchdog = _ForcedExit()
     try:
@@ -363,11 +364,12 @@ _SET_HERE: dict[str, int] = {}
 """The level set here last on each library logger: another one was set by the application."""
 
 
-def _configure_logging(options: LogOptions, service: str) -> None:
+def _configure_logging(options: LogOptions, service: str, secrets: Iterable[str] = ()) -> None:
     """The root logger at ``--log-level`` in ``--log-format``; libraries' at ``--log-libraries``.
 
     So that ``--log-level debug`` shows atoll's and the application's records, not every
     statement aiosqlite runs. A library logger the application set a level on is left alone.
+    Either format masks ``secrets``, the configuration's, and whatever is named as a secret.
     """
     root = logging.getLogger()
     handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
@@ -376,7 +378,12 @@ def _configure_logging(options: LogOptions, service: str) -> None:
         handler.addFilter(ContextFilter())
         root.addHandler(handler)
     json_lines = options.format == "json" or (options.format == "auto" and not _on_a_terminal())
-    handler.setFormatter(JsonFormatter(service) if json_lines else logging.Formatter(_TEXT))
+    redactor = Redactor(secrets)
+    handler.setFormatter(
+        JsonFormatter(service, redactor=redactor)
+        if json_lines
+        else TextFormatter(_TEXT, redactor=redactor)
+    )
     root.setLevel(options.level.upper())
     level = logging.getLevelName(options.libraries.upper())
     for name in LIBRARIES:

@@ -432,6 +432,18 @@ def test_a_systems_api_tells_every_services_faults():
     assert [fault.status if fault else None for fault in statuses] == [409, 404]
 
 
+def test_a_systems_api_holds_what_its_services_consume_and_publish():
+    users, runs = users_service(), runs_service()
+    users.publishes(UserRegistered)
+    runs.publishes(UserRegistered)  # a copy, say: listed once
+
+    api = system_api("runnerly", "1.0.0", [users, runs])
+
+    assert [handler.name for handler in api.consumes] == ["register_user", "open_log"]
+    assert api.publishes == [UserRegistered]
+    assert [part.publishes for part in api.parts] == [[UserRegistered], [UserRegistered]]
+
+
 def test_two_services_declaring_one_route_are_refused_naming_both():
     users, runs = atoll.Service("users"), atoll.Service("runs")
 

@@ -430,6 +430,8 @@ def system_api(
         api.faults.update(own.faults)
         api.mounts.extend(own.mounts)
         api.wrappers.extend(own.wrappers)
+        api.consumes.extend(own.consumes)
+        api.publishes.extend(t for t in own.publishes if t not in api.publishes)
         api.parts.append(own)
     return api
 

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ServiceApp",
+    "api_of",
     "asgi_app",
     "compose",
     "compose_target",
@@ -297,7 +298,7 @@ def compose_target(
             target.services,
             serve=serve,
             version=target.version,
-            description=target.description or f"The {target.name} system.",
+            description=_description_of(target),
             extra=target.app,
             middleware=middleware,
             wrappers=target.wrappers,
@@ -305,6 +306,21 @@ def compose_target(
     raise TypeError(
         f"expected an atoll.Service or an atoll.System; got {type(target).__name__} {target!r:.60}"
     )
+
+
+def api_of(target: ServiceDefinition | SystemDefinition[ServiceDefinition]) -> Api:
+    """What ``target`` exposes: the API its application (:func:`compose_target`) serves.
+
+    Raises:
+        ConfigError: two services of a system declare the same route.
+    """
+    if isinstance(target, ServiceDefinition):
+        return target.api()
+    return system_api(target.name, target.version, target.services, _description_of(target))
+
+
+def _description_of(system: SystemDefinition[ServiceDefinition]) -> str:
+    return system.description or f"The {system.name} system."
 
 
 class ServedHere:

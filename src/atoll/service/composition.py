@@ -232,6 +232,7 @@ def _install_endpoints(app: App, api: Api) -> None:
         readiness: Readiness,
         cors: CorsOptions,
         authenticator: Authenticator,
+        broker: BrokerOptions,
     ) -> HttpApp:
         return HttpApp(
             api,
@@ -241,6 +242,7 @@ def _install_endpoints(app: App, api: Api) -> None:
             readiness=readiness,
             cors=cors,
             authenticator=authenticator,
+            broker=broker,
         )
 
     app.provide(make_authenticator)

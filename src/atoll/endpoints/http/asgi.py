@@ -1,9 +1,9 @@
 """The ASGI app of a service: REST routes, JSON-RPC, the API documents, health, mounted apps.
 
 One request goes, in order: to the JSON-RPC endpoint if its path is the RPC path (or
-``/api``); to ``/openapi.json`` or ``/docs``; to ``/health/live`` or ``/health/ready``; to a
-mounted app whose prefix it starts with; to the router. Whatever fails becomes a response,
-never a dropped connection:
+``/api``); to ``/openapi.json``, ``/asyncapi.json`` or ``/docs``; to ``/health/live`` or
+``/health/ready``; to a mounted app whose prefix it starts with; to the router. Whatever
+fails becomes a response, never a dropped connection:
 
 - a request the service cannot accept (unknown route, wrong method, wrong content type, body
   too large, invalid JSON or types) gets its 4xx status and an RFC 9457 problem document;
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
+from atoll.endpoints.asyncapi import asyncapi_document
 from atoll.endpoints.http.apipage import api_page
 from atoll.endpoints.http.cors import Cors
 from atoll.endpoints.http.mount import Mount
@@ -43,6 +44,7 @@ from atoll.errors import (
     ServerOwnedFieldError,
 )
 from atoll.messaging.context import CallContext, enter, leave
+from atoll.messaging.options import BrokerOptions
 from atoll.security.auth import KEY_MEMBER, reads_call_context, takes_keys
 from atoll.security.limits import client_address
 
@@ -66,6 +68,7 @@ _Special: TypeAlias = "Callable[[Request, Send], Awaitable[None]]"
 logger = logging.getLogger("atoll.http")
 
 _HTML = b"text/html; charset=utf-8"
+_JSON = b"application/json"
 GEMSTONE_PATH = "/api"
 """gemstone served JSON-RPC here; atoll answers it too, so that its clients work unchanged."""
 LIVE_PATH = "/health/live"
@@ -73,7 +76,7 @@ LIVE_PATH = "/health/live"
 READY_PATH = "/health/ready"
 """Answers 200 or 503 from the readiness checks: whether to send the service work."""
 HEALTH_PATHS = frozenset({LIVE_PATH, READY_PATH})
-_DOCUMENT_PATHS = frozenset({"/openapi.json", "/docs"})
+_DOCUMENT_PATHS = frozenset({"/openapi.json", "/asyncapi.json", "/docs"})
 # A probe's answer is about this moment: a cache in between must not answer for the next one.
 _NO_STORE = ((b"cache-control", b"no-store"),)
 _LIVE = b'{"status":"live"}'
@@ -92,6 +95,8 @@ class HttpApp:
         readiness: what ``/health/ready`` reports; without it, ready with no checks.
         cors: which origins' pages may call from a browser; none without it.
         authenticator: authenticates the calls of the handlers it guards; none without it.
+        broker: the ``broker`` options, which the AsyncAPI document names the addresses
+            of; ``memory://`` without them.
 
     Attributes:
         entry: what a server serves: this app, inside the ASGI middleware the API declares
@@ -109,6 +114,7 @@ class HttpApp:
         readiness: Readiness | None = None,
         cors: CorsOptions | None = None,
         authenticator: Authenticator | None = None,
+        broker: BrokerOptions | None = None,
     ) -> None:
         self.api = api
         self.authenticator = authenticator
@@ -141,8 +147,10 @@ class HttpApp:
                 engines[part.title]
             )
         if options.docs:
-            self._special["/openapi.json"] = self._document(b"application/json", self._openapi())
-            self._special["/docs"] = self._document(_HTML, api_page(api.title, "openapi.json"))
+            self._special["/openapi.json"] = self._document(_JSON, self._openapi())
+            self._special["/asyncapi.json"] = self._document(_JSON, self._asyncapi(broker))
+            page = api_page(api.title, "openapi.json", asyncapi_url="asyncapi.json")
+            self._special["/docs"] = self._document(_HTML, page)
         self.readiness = readiness
         if options.health:
             self._special[LIVE_PATH] = _live
@@ -189,6 +197,10 @@ class HttpApp:
 
     def _openapi(self) -> bytes:
         document = openapi_document(self.api, self.endpoints, self.options.rpc_path)
+        return msgspec.json.encode(document)
+
+    def _asyncapi(self, broker: BrokerOptions | None) -> bytes:
+        document = asyncapi_document(self.api, broker or BrokerOptions())
         return msgspec.json.encode(document)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -101,6 +101,8 @@ async def call_handlers(runs: Runs) -> None:
 service.command("RecordRun")  # type: ignore[arg-type]
 service.command(RecordRun, path=True)  # type: ignore[arg-type]
 service.on(RunRecorded(1))  # type: ignore[arg-type]
+service.publishes(RunRecorded, RecordRun)
+service.publishes(RunRecorded(1))  # type: ignore[arg-type]
 service.rpc(name=3)  # type: ignore[call-overload]
 service.get("/runs", status="200")  # type: ignore[arg-type]
 

@@ -15,6 +15,7 @@ RUN_BY = {
     "README.md": ["tests/examples/test_hello.py", "tests/examples/test_greeter.py"],
     "docs/how-to/test-services.md": ["tests/docs/test_test_services.py"],
     "docs/how-to/test-with-overrides.md": ["tests/docs/test_howto.py"],
+    "docs/reference/asyncapi.md": ["tests/docs/test_reference_asyncapi.py"],
     "docs/reference/brokers.md": ["tests/docs/test_reference_brokers.py"],
     "docs/reference/client.md": ["tests/docs/test_reference_client.py"],
     "docs/reference/configuration.md": ["tests/kernel/test_config.py"],

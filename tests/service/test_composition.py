@@ -20,7 +20,14 @@ from atoll.messaging.bus import Events, MessageBus
 from atoll.messaging.envelope import seal
 from atoll.messaging.memory_broker import MemoryBroker
 from atoll.service.broker_link import BrokerLink
-from atoll.service.composition import ServiceApp, asgi_app, compose, compose_target, system_api
+from atoll.service.composition import (
+    ServiceApp,
+    api_of,
+    asgi_app,
+    compose,
+    compose_target,
+    system_api,
+)
 
 
 @dataclass(frozen=True)
@@ -430,6 +437,27 @@ def test_a_systems_api_tells_every_services_faults():
     statuses = [api.faults.describe(error) for error in (EmailTakenError(), RunNotFoundError())]
 
     assert [fault.status if fault else None for fault in statuses] == [409, 404]
+
+
+def test_a_systems_api_holds_what_its_services_consume_and_publish():
+    users, runs = users_service(), runs_service()
+    users.publishes(UserRegistered)
+    runs.publishes(UserRegistered)  # a copy, say: listed once
+
+    api = system_api("runnerly", "1.0.0", [users, runs])
+
+    assert [handler.name for handler in api.consumes] == ["register_user", "open_log"]
+    assert api.publishes == [UserRegistered]
+    assert [part.publishes for part in api.parts] == [[UserRegistered], [UserRegistered]]
+
+
+def test_api_of_a_target_is_what_its_composed_app_serves():
+    users, runs = users_service(), runs_service()
+    assert api_of(users).title == "users"
+    system = atoll.System(users, runs, name="club", version="3.0.0")
+    api = api_of(system)
+    assert (api.title, api.version, api.description) == ("club", "3.0.0", "The club system.")
+    assert [part.title for part in api.parts] == ["users", "runs"]
 
 
 def test_two_services_declaring_one_route_are_refused_naming_both():

@@ -136,6 +136,22 @@ def test_an_event_handler_is_neither_a_method_nor_a_route():
     assert (service.methods, service.routes) == ([], [])
 
 
+def test_publishes_declares_the_event_types_once_in_the_order_given():
+    service = atoll.Service("runs")
+    service.publishes(RunRecorded, RecordRun)
+    service.publishes(RunRecorded)
+    assert service.published == [RunRecorded, RecordRun]
+    assert (service.handlers, service.methods, service.routes) == ([], [], [])
+
+
+@pytest.mark.parametrize("event", [RunRecorded(1), "RunRecorded", None])
+def test_publishes_refuses_what_is_no_class_and_declares_nothing(event):
+    service = atoll.Service("runs")
+    with pytest.raises(ProviderError, match="event type must be a class"):
+        service.publishes(RunRecorded, event)
+    assert service.published == []
+
+
 def test_rpc_names_the_method_after_the_function_unless_told():
     service = atoll.Service("runs")
 
@@ -366,8 +382,17 @@ def test_api_gathers_what_the_service_exposes():
     async def record(cmd: RecordRun) -> int:
         return 1
 
+    @service.query(WeeklyDistance)
+    async def weekly(query: WeeklyDistance) -> float:
+        return 0.0
+
+    @service.on(RunRecorded)
+    async def tally(evt: RunRecorded) -> None:
+        pass
+
     service.error(EmailTakenError)
     service.mount("/legacy", legacy)
+    service.publishes(RunRecorded)
 
     api = service.api()
 
@@ -378,6 +403,8 @@ def test_api_gathers_what_the_service_exposes():
     assert api.faults.describe(taken) == service.faults.describe(taken) is not None
     assert api.mounts == [("/legacy", legacy)]
     assert api.routes is not service.routes
+    assert [handler.name for handler in api.consumes] == ["record_run", "tally"]  # no query
+    assert api.publishes == [RunRecorded]
 
 
 def test_the_service_declares_options_providers_values_and_tasks_on_its_app():

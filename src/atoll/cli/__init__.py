@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from atoll._version import __version__
+from atoll.cli.asyncapi import asyncapi
 from atoll.cli.auth import auth
 from atoll.cli.broker import dlq, publish
 from atoll.cli.call import call
@@ -42,6 +43,7 @@ def cli() -> None:
 cli.add_command(run)
 cli.add_command(call)
 cli.add_command(routes)
+cli.add_command(asyncapi)
 cli.add_command(db)
 cli.add_command(publish)
 cli.add_command(dlq)

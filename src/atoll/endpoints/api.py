@@ -1,7 +1,8 @@
-"""What a service exposes: its REST routes, its RPC methods, the errors callers may see.
+"""What a service exposes: its REST routes, its RPC methods, its messages, the errors callers see.
 
 The service layer declares these; the transports (the ASGI app, the JSON-RPC engine, the
-OpenAPI and OpenRPC documents, ``atoll routes``) read them. Nothing here runs anything.
+OpenAPI, OpenRPC and AsyncAPI documents, ``atoll routes``) read them. Nothing here runs
+anything.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ class Api:
     """ASGI middleware around the whole HTTP app, outermost first."""
     parts: list[Api] = field(default_factory=list)
     """In a system, each service's own API: its JSON-RPC methods are served by plain name too."""
+    consumes: list[Handler] = field(default_factory=list)
+    """What the service takes from a broker: the handlers of its commands and of the events
+    it consumes."""
+    publishes: list[type] = field(default_factory=list)
+    """The event types the service publishes, as it declared them."""
 
 
 _WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

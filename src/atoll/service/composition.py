@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ServiceApp",
+    "api_of",
     "asgi_app",
     "compose",
     "compose_target",
@@ -234,6 +235,7 @@ def _install_endpoints(app: App, api: Api) -> None:
         cors: CorsOptions,
         authenticator: Authenticator,
         health: HealthOptions,
+        broker: BrokerOptions,
     ) -> HttpApp:
         about = None
         if health.details:  # its version may be read from the installed packages: once, here
@@ -253,6 +255,7 @@ def _install_endpoints(app: App, api: Api) -> None:
             about=about,
             cors=cors,
             authenticator=authenticator,
+            broker=broker,
         )
 
     app.provide(make_authenticator)
@@ -310,7 +313,7 @@ def compose_target(
             target.services,
             serve=serve,
             version=target.version,
-            description=target.description or f"The {target.name} system.",
+            description=_description_of(target),
             extra=target.app,
             middleware=middleware,
             wrappers=target.wrappers,
@@ -318,6 +321,21 @@ def compose_target(
     raise TypeError(
         f"expected an atoll.Service or an atoll.System; got {type(target).__name__} {target!r:.60}"
     )
+
+
+def api_of(target: ServiceDefinition | SystemDefinition[ServiceDefinition]) -> Api:
+    """What ``target`` exposes: the API its application (:func:`compose_target`) serves.
+
+    Raises:
+        ConfigError: two services of a system declare the same route.
+    """
+    if isinstance(target, ServiceDefinition):
+        return target.api()
+    return system_api(target.name, target.version, target.services, _description_of(target))
+
+
+def _description_of(system: SystemDefinition[ServiceDefinition]) -> str:
+    return system.description or f"The {system.name} system."
 
 
 class ServedHere:
@@ -443,6 +461,8 @@ def system_api(
         api.faults.update(own.faults)
         api.mounts.extend(own.mounts)
         api.wrappers.extend(own.wrappers)
+        api.consumes.extend(own.consumes)
+        api.publishes.extend(t for t in own.publishes if t not in api.publishes)
         api.parts.append(own)
     return api
 

@@ -13,6 +13,8 @@ it runs; the composition reads it, and never the other way round.
     @service.on(UserRegistered)          # every UserRegistered, from any service
     async def open_log(evt: UserRegistered, repo: RunRepository) -> None: ...
 
+    service.publishes(RunRecorded)       # what its aggregates raise, for its AsyncAPI document
+
     @service.rpc                         # JSON-RPC "weekly_meters"
     async def weekly_meters(user_id: int, runs: Runs) -> float: ...
 
@@ -107,6 +109,9 @@ it runs still, or its answer was lost (REST: 409)."""
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
+_CONSUMED = frozenset({HandlerKind.COMMAND, HandlerKind.EVENT})
+"""The handlers of what a service takes from a broker: what is sent to it, what it consumes."""
+
 
 class ServiceDefinition(Declarations, AsgiWrapping):
     """A service: handlers and endpoints over its own options, providers and tasks.
@@ -128,6 +133,8 @@ class ServiceDefinition(Declarations, AsgiWrapping):
     ) -> None:
         self.app = App(name, version=version, description=description, env_prefix=env_prefix)
         self.handlers: list[Handler] = []
+        self.published: list[type] = []
+        """The event types the service publishes (:meth:`publishes`), in the order declared."""
         self.routes: list[Route] = []
         self.methods: list[Method] = []
         self.faults = FaultMap()
@@ -224,6 +231,17 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             return function
 
         return register
+
+    def publishes(self, *events: type) -> None:
+        """Declare the event types this service publishes, for its AsyncAPI document.
+
+        What a handler's aggregates raise is known once they run, so the service says it:
+        ``service.publishes(RunRecorded, RunChanged)``. The declaration documents; it does
+        not limit what the service may publish. A type declared twice is listed once.
+        """
+        for event in events:
+            _check_message_type(event, "event")
+        self.published.extend(dict.fromkeys(e for e in events if e not in self.published))
 
     def _message(  # noqa: PLR0917 - private, called from two places
         self,
@@ -521,6 +539,8 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             faults=self._faults(),
             mounts=list(self.mounts),
             wrappers=list(self.wrappers),
+            consumes=[h for h in self.handlers if h.kind in _CONSUMED],
+            publishes=list(self.published),
         )
 
     def _faults(self) -> FaultMap:

@@ -48,7 +48,7 @@ def parse(page: bytes) -> Structure:
 
 @pytest.fixture(scope="module")
 def page():
-    return api_page("Runs API", "/openapi.json")
+    return api_page("Runs API", "/openapi.json", asyncapi_url="/asyncapi.json")
 
 
 def test_the_page_is_well_formed_html(page):
@@ -64,6 +64,14 @@ def test_the_page_names_its_title_and_openapi_url(page):
     assert "<title>Runs API</title>" in page.decode()
     assert "<h1>Runs API</h1>" in page.decode()
     assert ("data-openapi-url", "/openapi.json") in parsed.attributes
+
+
+def test_the_page_links_the_asyncapi_document_when_given_one():
+    assert ("data-asyncapi-url", "") in parse(api_page("Runs", "/openapi.json")).attributes
+    page = api_page("Runs", "/openapi.json", asyncapi_url='/a" onload="alert(1)')
+    parsed = parse(page)
+    assert ("data-asyncapi-url", '/a" onload="alert(1)') in parsed.attributes
+    assert "onload" not in {name for name, _ in parsed.attributes}
 
 
 @pytest.mark.parametrize("scheme", ["http://", "https://", "//cdn", "ftp:"])

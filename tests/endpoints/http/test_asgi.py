@@ -18,6 +18,7 @@ from atoll.endpoints.http.asgi import HttpApp
 from atoll.errors import ConfigError
 from atoll.kernel.entrypoint import load_config, running
 from atoll.service.composition import compose
+from tests.endpoints.asyncapi_checks import check
 
 LIMIT = 128
 
@@ -338,16 +339,39 @@ async def test_docs_serves_the_api_page_without_external_references(client):
         assert external not in page
 
 
-async def test_the_documents_answer_head(client):
-    response = await client.head("/openapi.json")
+@pytest.mark.parametrize("path", ["/openapi.json", "/asyncapi.json"])
+async def test_the_documents_answer_head(client, path):
+    response = await client.head(path)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
 
 
-async def test_no_server_docs_removes_the_page_and_the_document():
+async def test_the_asyncapi_document_describes_the_services_messages(client):
+    response = await client.get("/asyncapi.json")
+    assert response.status_code == 200
+    document = check(response.json())
+    assert document["info"] == {"title": "runs", "version": "2.0"}
+    assert document["operations"]["runs.record_run"]["action"] == "receive"
+    assert "servers" not in document  # memory://, which no other process reaches
+    assert "runs.rpc" not in document["operations"]
+
+
+async def test_the_asyncapi_document_is_of_the_broker_configured():
+    async with client_for(build(), "--broker-url", "memory://asyncapi-test") as client:
+        document = check((await client.get("/asyncapi.json")).json())
+    assert "runs.rpc" in document["operations"]  # a broker others reach: broker RPC served
+
+
+async def test_the_api_page_links_the_asyncapi_document(client):
+    page = (await client.get("/docs")).text
+    assert 'data-asyncapi-url="asyncapi.json"' in page
+
+
+async def test_no_server_docs_removes_the_page_and_the_documents():
     async with client_for(build(), "--no-server-docs") as client:
         assert (await client.get("/docs")).status_code == 404
         assert (await client.get("/openapi.json")).status_code == 404
+        assert (await client.get("/asyncapi.json")).status_code == 404
         assert (await client.get("/runs/1")).status_code == 200
 
 
@@ -471,6 +495,16 @@ async def test_a_body_nested_too_deeply_is_a_422_not_a_500():
         (lambda s: s.get("/docs")(_answer), (), r"route GET /docs .* hidden by atoll's own /docs"),
         (lambda s: s.post("/api")(_answer), (), r"route POST /api .* hidden by atoll's own /api"),
         (lambda s: s.mount("/openapi.json", legacy), (), r"mounted at /openapi\.json would hide"),
+        (
+            lambda s: s.get("/asyncapi.json")(_answer),
+            (),
+            r"route GET /asyncapi\.json .* hidden by atoll's own /asyncapi\.json",
+        ),
+        (
+            lambda s: None,
+            ("--server-rpc-path", "/asyncapi.json"),
+            r"--server-rpc-path /asyncapi\.json is the path of an API document",
+        ),
         (lambda s: None, ("--server-rpc-path", "/docs"), r"--server-rpc-path /docs is the path"),
     ],
 )

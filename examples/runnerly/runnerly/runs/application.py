@@ -19,6 +19,9 @@ from runnerly.runs.contracts import (
     UNKNOWN_RUNNER,
     RecordRun,
     RunChange,
+    RunChanged,
+    RunDeleted,
+    RunRecorded,
 )
 from runnerly.runs.domain import (
     InvalidRunError,
@@ -177,6 +180,7 @@ service = atoll.Service("runs", version="0.3.0", description="Runs and weekly di
 service.error(UnknownRunnerError, status=404, code=UNKNOWN_RUNNER)
 service.error(UnknownRunError, status=404, code=UNKNOWN_RUN)
 service.error(InvalidRunError, status=422, code=INVALID_RUN)
+service.publishes(RunRecorded, RunChanged, RunDeleted)  # what a Run raises, through the outbox
 
 
 @service.command(RecordRun, path="/runs", status=201, policy=RUNNER)

@@ -28,6 +28,7 @@ from runnerly.users.contracts import (
     RefreshSession,
     RegisterUser,
     SessionTokens,
+    UserRegistered,
 )
 from runnerly.users.domain import (
     ADMIN_SCOPE,
@@ -175,6 +176,7 @@ service.error(UnknownUserError, status=404, code=UNKNOWN_USER)
 service.error(WeakPasswordError, status=422, code=WEAK_PASSWORD)
 service.error(InvalidCredentialsError, status=401, code=INVALID_CREDENTIALS)
 service.error(SessionEndedError, status=401, code=SESSION_ENDED)
+service.publishes(UserRegistered)  # what a User raises, through the outbox
 
 
 REGISTRATIONS = atoll.limit("5/minute; 20/hour", per="ip")

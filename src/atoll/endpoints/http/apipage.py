@@ -2,9 +2,10 @@
 
 Served at ``/docs``. It is one self-contained HTML document (``apipage.html`` beside this
 module): inline CSS and a small script that fetches the OpenAPI 3.1 document and renders each
-operation, its parameters and schemas, and a form to send it. It loads nothing from anywhere
-else, no CDN, font or framework, so it works on a machine without internet access; and it puts
-every string of the document into the page as text, never as HTML.
+operation, its parameters and schemas, and a form to send it; it links the documents
+themselves, the AsyncAPI document of the service's messages among them. It loads nothing from
+anywhere else, no CDN, font or framework, so it works on a machine without internet access;
+and it puts every string of the document into the page as text, never as HTML.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from functools import cache
 
 __all__ = ["api_page"]
 
-_PLACEHOLDERS = ("{{title}}", "{{openapi_url}}")
+_PLACEHOLDERS = ("{{title}}", "{{openapi_url}}", "{{asyncapi_url}}")
 
 
 @cache
@@ -34,18 +35,24 @@ def _template() -> tuple[str, ...]:
         text = text[at + len(mark) :]
 
 
-def api_page(title: str, openapi_url: str) -> bytes:
+def api_page(title: str, openapi_url: str, *, asyncapi_url: str = "") -> bytes:
     """The API page of a service, as UTF-8 HTML.
 
     Args:
         title: the page's title, usually the service's name; escaped, so any text is safe.
         openapi_url: where the page fetches the OpenAPI document, relative to the page
             (``"openapi.json"``) or to the host (``"/openapi.json"``).
+        asyncapi_url: where the AsyncAPI document of the service's messages is, which the
+            page links (without fetching it); no link when empty.
 
     Returns:
         The whole document; build it once and serve the bytes.
     """
-    values = {"{{title}}": _escape(title), "{{openapi_url}}": _escape(openapi_url)}
+    values = {
+        "{{title}}": _escape(title),
+        "{{openapi_url}}": _escape(openapi_url),
+        "{{asyncapi_url}}": _escape(asyncapi_url),
+    }
     # Substituted in one pass, so a title containing "{{openapi_url}}" stays text.
     return "".join(values.get(part, part) for part in _template()).encode("utf-8")
 

@@ -1,9 +1,10 @@
 """The ASGI app of a service: REST routes, JSON-RPC, the API documents, health, mounted apps.
 
 One request goes, in order: to the JSON-RPC endpoint if its path is the RPC path (or
-``/api``); to ``/openapi.json`` or ``/docs``; to ``/health/live``, ``/health/ready`` or
-``/health`` (:mod:`atoll.endpoints.http.health`); to a mounted app whose prefix it starts
-with; to the router. Whatever fails becomes a response, never a dropped connection:
+``/api``); to ``/openapi.json``, ``/asyncapi.json`` or ``/docs``; to ``/health/live``,
+``/health/ready`` or ``/health`` (:mod:`atoll.endpoints.http.health`); to a mounted app whose
+prefix it starts with; to the router. Whatever fails becomes a response, never a dropped
+connection:
 
 - a request the service cannot accept (unknown route, wrong method, wrong content type, body
   too large, invalid JSON or types) gets its 4xx status and an RFC 9457 problem document;
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
+from atoll.endpoints.asyncapi import asyncapi_document
 from atoll.endpoints.http.apipage import api_page
 from atoll.endpoints.http.cors import Cors
 from atoll.endpoints.http.health import health_endpoints
@@ -44,6 +46,7 @@ from atoll.errors import (
 )
 from atoll.kernel.logs import current_log_context, reset_log_context, set_log_context
 from atoll.messaging.context import CallContext, enter, leave
+from atoll.messaging.options import BrokerOptions
 from atoll.observability.correlation import CorrelationIds, RequestContext, made_id
 from atoll.security.auth import KEY_MEMBER, reads_call_context, takes_keys
 from atoll.security.limits import client_address
@@ -68,9 +71,10 @@ _Special: TypeAlias = "Callable[[Request, Send], Awaitable[None]]"
 logger = logging.getLogger("atoll.http")
 
 _HTML = b"text/html; charset=utf-8"
+_JSON = b"application/json"
 GEMSTONE_PATH = "/api"
 """gemstone served JSON-RPC here; atoll answers it too, so that its clients work unchanged."""
-_DOCUMENT_PATHS = frozenset({"/openapi.json", "/docs"})
+_DOCUMENT_PATHS = frozenset({"/openapi.json", "/asyncapi.json", "/docs"})
 
 
 class HttpApp:
@@ -87,6 +91,8 @@ class HttpApp:
             readiness).
         cors: which origins' pages may call from a browser; none without it.
         authenticator: authenticates the calls of the handlers it guards; none without it.
+        broker: the ``broker`` options, which the AsyncAPI document names the addresses
+            of; ``memory://`` without them.
 
     Attributes:
         entry: what a server serves: this app, inside the ASGI middleware the API declares
@@ -105,6 +111,7 @@ class HttpApp:
         about: About | None = None,
         cors: CorsOptions | None = None,
         authenticator: Authenticator | None = None,
+        broker: BrokerOptions | None = None,
     ) -> None:
         self.api = api
         self.authenticator = authenticator
@@ -139,8 +146,10 @@ class HttpApp:
                 engines[part.title]
             )
         if options.docs:
-            self._special["/openapi.json"] = self._document(b"application/json", self._openapi())
-            self._special["/docs"] = self._document(_HTML, api_page(api.title, "openapi.json"))
+            self._special["/openapi.json"] = self._document(_JSON, self._openapi())
+            self._special["/asyncapi.json"] = self._document(_JSON, self._asyncapi(broker))
+            page = api_page(api.title, "openapi.json", asyncapi_url="asyncapi.json")
+            self._special["/docs"] = self._document(_HTML, page)
         self.readiness = readiness
         health = health_endpoints(readiness, about) if options.health else {}
         self._special.update(health)
@@ -184,6 +193,10 @@ class HttpApp:
 
     def _openapi(self) -> bytes:
         document = openapi_document(self.api, self.endpoints, self.options.rpc_path)
+        return msgspec.json.encode(document)
+
+    def _asyncapi(self, broker: BrokerOptions | None) -> bytes:
+        document = asyncapi_document(self.api, broker or BrokerOptions())
         return msgspec.json.encode(document)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

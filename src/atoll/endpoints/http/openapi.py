@@ -1,11 +1,11 @@
 """The OpenAPI 3.1 document of a service's REST routes, generated from the handlers' types.
 
-Schemas come from msgspec, the same library that decodes requests, so the document cannot
-disagree with what the service accepts; a request body's object says that it has no other
-members (``additionalProperties: false``), since a key its type lacks is refused. Every
-operation documents the errors it can answer:
-422 for invalid input, the statuses of the service's declared errors, and 500; each as an
-RFC 9457 problem document.
+Schemas come from msgspec (:mod:`~atoll.endpoints.schemas`), the same library that decodes
+requests, so the document cannot disagree with what the service accepts; a request body's
+object says that it has no other members (``additionalProperties: false``), since a key its
+type lacks is refused. Every operation documents the errors it can answer: 422 for invalid
+input, the statuses of the service's declared errors, and 500; each as an RFC 9457 problem
+document.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-import msgspec.inspect as mi
-
 from atoll.endpoints.api import POLICY_EXTENSION
 from atoll.endpoints.fields import bounded
 from atoll.endpoints.http.problems import PROBLEM_JSON
+from atoll.endpoints.schemas import REF, json_schemas
 from atoll.errors import (
     AuthenticationError,
     ForbiddenError,
@@ -40,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["openapi_document"]
 
-_REF = "#/components/schemas/{name}"
 _RPC_ID = "jsonrpc"
 _PROBLEM_SCHEMA = {
     "type": "object",
@@ -271,19 +268,15 @@ def _resolve(
     documented without them, inline, since a call that sets one is refused; its type's
     component, which other operations may name, keeps them.
     """
-    made, components = msgspec.json.schema_components(
-        types, schema_hook=_unknown_schema, ref_template=_REF
-    )
+    schemas, components = json_schemas(types)
     inline: dict[int, dict[str, Any]] = {}
     for index, owned in closed.items():
-        ref = made[index].get("$ref", "")
-        if ref.startswith(_REF.format(name="")):
+        ref = schemas[index].get("$ref", "")
+        if ref.startswith(REF.format(name="")):
             component = components[ref.rpartition("/")[2]]
             component["additionalProperties"] = False
             if owned:
                 inline[index] = component
-    _DateTimes(components).mark(made, mi.multi_type_info(types))
-    schemas = list(made)
     for index, component in inline.items():  # once the components are complete
         schemas[index] = _without(component, closed[index])
 
@@ -308,85 +301,10 @@ def _resolve(
     }
 
 
-class _DateTimes:
-    """Says ``format: date-time`` of the datetimes that msgspec documents as any string.
-
-    msgspec leaves the format out of a ``datetime`` without ``Meta(tz=True)``, since it
-    decodes a time without an offset too; but it refuses any other string (422), so a
-    document without the format promises values the server refuses. RFC 3339's date-time,
-    which the format names, is what a client should send. The schemas are walked beside
-    the types they were made from.
-    """
-
-    def __init__(self, components: dict[str, Any]) -> None:
-        self._components = components
-        self._seen: set[str] = set()
-
-    def mark(self, schemas: tuple[dict[str, Any], ...], infos: tuple[mi.Type, ...]) -> None:
-        """Mark the datetimes of each schema, and of the components they refer to."""
-        for schema, info in zip(schemas, infos, strict=True):
-            self._visit(schema, info)
-
-    def _visit(self, node: Any, info: mi.Type) -> None:
-        if not isinstance(node, dict):
-            return
-        if isinstance(info, mi.Metadata):
-            info = info.type
-        if isinstance(info, mi.DateTimeType):
-            if info.tz is None and node.get("type") == "string":
-                node["format"] = "date-time"
-        elif isinstance(info, (mi.DataclassType, mi.StructType, mi.TypedDictType)):
-            self._visit_fields(node.get("$ref", ""), info)
-        elif isinstance(info, mi.UnionType):
-            self._visit_union(node.get("anyOf", []), info.types)
-        else:
-            self._visit_inside(node, info)
-
-    def _visit_inside(self, node: dict[str, Any], info: mi.Type) -> None:
-        """The items of an array, the values of an object (a dict)."""
-        if isinstance(info, _ARRAYS) and node.get("type") == "array":
-            self._visit(node.get("items"), info.item_type)
-        elif isinstance(info, mi.DictType) and node.get("type") == "object":
-            self._visit(node.get("additionalProperties"), info.value_type)
-
-    def _visit_fields(
-        self, ref: str, info: mi.DataclassType | mi.StructType | mi.TypedDictType
-    ) -> None:
-        name = ref.rpartition("/")[2]
-        component = self._components.get(name)
-        if component is None or component.get("title") != info.cls.__name__:
-            return  # another option of a union
-        if name in self._seen:
-            return
-        self._seen.add(name)
-        properties = component.get("properties", {})
-        for field in info.fields:
-            self._visit(properties.get(field.encode_name), field.type)
-
-    def _visit_union(self, options: list[Any], members: tuple[mi.Type, ...]) -> None:
-        # msgspec allows one member of each kind (one str-like, one array-like...) but
-        # tagged Structs: each member finds its option by its kind, a Struct by its title.
-        for member in members:
-            for option in options:
-                self._visit(option, member)
-
-
-_ARRAYS = (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType)
-
-
-def _unknown_schema(tp: type) -> dict[str, Any]:
-    """The schema of a type msgspec cannot describe (``object``, a class of the user's).
-
-    Such a type is documented as any value rather than left to fail the whole document,
-    which would stop the service from starting.
-    """
-    return {"description": f"Any JSON value ({getattr(tp, '__qualname__', repr(tp))})."}
-
-
 def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {PROBLEM_JSON: {"schema": {"$ref": _REF.format(name="Problem")}}},
+        "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(name="Problem")}}},
     }
 
 

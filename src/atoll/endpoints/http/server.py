@@ -56,7 +56,9 @@ class ServerOptions:
     max_batch: int = option(
         100, help="the most calls one JSON-RPC batch may hold, over HTTP, the broker or in-process"
     )
-    docs: bool = option(default=True, help="serve the API page /docs and /openapi.json")
+    docs: bool = option(
+        default=True, help="serve the API page /docs, /openapi.json and /asyncapi.json"
+    )
     health: bool = option(default=True, help="serve /health/live and /health/ready")
     max_headers: int = option(100, help="the most header fields a request may have (431 past)")
     max_header_bytes: int = option(

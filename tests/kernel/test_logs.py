@@ -11,11 +11,16 @@ import sys
 
 import pytest
 
-from atoll.kernel import entrypoint
 from atoll.kernel.app import App
 from atoll.kernel.entrypoint import execute
 from atoll.kernel.lifecycle import Lifecycle
-from atoll.kernel.logs import ContextFilter, JsonFormatter, current_log_context, log_context
+from atoll.kernel.logs import (
+    ContextFilter,
+    JsonFormatter,
+    TextFormatter,
+    current_log_context,
+    log_context,
+)
 
 
 def written(formatter: logging.Formatter, emit) -> list[str]:
@@ -114,7 +119,7 @@ def test_log_format_chooses_how_the_application_writes(flag, json_lines, monkeyp
     finally:  # the process's handler writes text again for the tests after this one
         for handler in logging.getLogger().handlers:
             if type(handler).__name__ == "_StderrHandler":
-                handler.setFormatter(logging.Formatter(entrypoint._TEXT))
+                handler.setFormatter(TextFormatter())
     (line,) = [line for line in stderr.getvalue().splitlines() if "running" in line]
     if json_lines:
         entry = json.loads(line)

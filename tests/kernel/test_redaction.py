@@ -21,7 +21,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from atoll.kernel import entrypoint
 from atoll.kernel.app import App
 from atoll.kernel.entrypoint import execute
 from atoll.kernel.lifecycle import Lifecycle
@@ -345,7 +344,7 @@ def test_log_format_masks_the_values_of_the_applications_secret_options(kind, mo
     finally:  # the process's handler writes text again for the tests after this one
         for handler in logging.getLogger().handlers:
             if type(handler).__name__ == "_StderrHandler":
-                handler.setFormatter(logging.Formatter(entrypoint._TEXT))
+                handler.setFormatter(TextFormatter())
     (line,) = [line for line in stderr.getvalue().splitlines() if "opening" in line]
     assert KEY not in stderr.getvalue()
     assert f"opening with {MASK}" in line

@@ -73,6 +73,12 @@ def test_an_id_carried_over_a_broker_is_taken_if_fit():
 # -- a request's context -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    path: str
+
+
 class Counted(list):
     """Headers that count how often they are read."""
 
@@ -90,7 +96,7 @@ def test_a_request_context_reads_the_headers_once_and_only_when_asked():
     assert context["correlation_id"] == "req-42"
     assert dict(context) == {"correlation_id": "req-42"}
     assert Counted.reads == 1
-    context.handler = "runs.get_run"
+    context.endpoint = Endpoint("runs.get_run", "/runs/{run_id}")
     assert dict(context) == {"correlation_id": "req-42", "handler": "runs.get_run"}
     assert len(context) == 2
     assert context.get("rpc_method") is None
@@ -245,7 +251,7 @@ def test_log_lines_in_json_hold_the_context_fields():
 
     record = logging.LogRecord("greeter.app", logging.INFO, __file__, 1, "hi", None, None)
     context = RequestContext.carrying("c-9")
-    context.handler = "greeter.hello"
+    context.endpoint = Endpoint("greeter.hello", "/hello/{name}")
     with log_context(**dict(context)):
         ContextFilter().filter(record)
     line = json.loads(JsonFormatter("greeter", "h:1").format(record))

@@ -89,6 +89,28 @@ class LogOptions:
         "the service, the instance and the context of the work in progress), or auto (text "
         "on a terminal, json elsewhere)",
     )
+    access: list[str] = option(
+        default_factory=list,
+        help="the access log lines written, comma-separated: http (one per request), rpc (one "
+        "per JSON-RPC call), messages (one per message handled), or all; none by default",
+    )
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.access) - {*ACCESS_LOGS, "all"})
+        if unknown:
+            msg = (
+                f"access holds {', '.join(unknown)}; choose among {', '.join(ACCESS_LOGS)}, "
+                "or all, such as http,messages"
+            )
+            raise ValueError(msg)
+
+    def logs_access(self, kind: str) -> bool:
+        """Whether access lines of ``kind`` (``http``, ``rpc``, ``messages``) are written."""
+        return kind in self.access or "all" in self.access
+
+
+ACCESS_LOGS = ("http", "rpc", "messages")
+"""The kinds of access log line: per HTTP request, per JSON-RPC call, per message handled."""
 
 
 @dataclass(frozen=True)

@@ -320,10 +320,6 @@ def _module_of(key: Key) -> str:
     return str(getattr(split_key(key)[0], "__module__", "?"))
 
 
-_TEXT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-"""The records as a terminal shows them."""
-
-
 def _on_a_terminal() -> bool:
     try:
         return sys.stderr.isatty()
@@ -332,7 +328,13 @@ def _on_a_terminal() -> bool:
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at the time of each record."""
+    """Writes to whatever ``sys.stderr`` is at the time of each record.
+
+    Its formatter makes lines without records too (``line()``), which the access logs write
+    straight to its stream while it is the only handler (``writes_lines``).
+    """
+
+    writes_lines = True
 
     @property
     def stream(self) -> Any:
@@ -382,7 +384,7 @@ def _configure_logging(options: LogOptions, service: str, secrets: Iterable[str]
     handler.setFormatter(
         JsonFormatter(service, redactor=redactor)
         if json_lines
-        else TextFormatter(_TEXT, redactor=redactor)
+        else TextFormatter(redactor=redactor)
     )
     root.setLevel(options.level.upper())
     level = logging.getLevelName(options.libraries.upper())

@@ -122,14 +122,16 @@ class JsonFormatter(logging.Formatter):
         self._encode = msgspec.json.Encoder().encode
         self._second = -1
         self._stamp = ""
+        self.makes_lines = True
+        """Whether :meth:`line` writes what :meth:`format` would: always."""
 
-    def _time(self, created: float) -> str:
-        """``created`` in RFC 3339, UTC: the second's part formatted once per second."""
+    def stamp(self, created: float) -> str:
+        """``created`` in RFC 3339, UTC, to the millisecond: the second's part made once."""
         second = int(created)
         if second != self._second:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
-        return f"{self._stamp}.{int((created - second) * 1000):03d}Z"
+        return self._stamp + _MILLISECONDS[int((created - second) * 1000)]
 
     def _entry(  # noqa: PLR0917 - the members of a line, each its own
         self,
@@ -141,7 +143,7 @@ class JsonFormatter(logging.Formatter):
         context: Mapping[str, str],
     ) -> dict[str, Any]:
         entry: dict[str, Any] = {
-            "time": self._time(created),
+            "time": self.stamp(created),
             "level": level,
             "logger": name,
             "message": message,
@@ -187,7 +189,10 @@ class JsonFormatter(logging.Formatter):
         ``logging`` machinery cost ten times the line.
         """
         entry = self._entry(created, _LEVELS[level], name, message, fields, context)
-        return self._encode(self.redactor.fields(entry)).decode()
+        line = self._encode(entry).decode()
+        if self.redactor.suspect(line):  # one look at the line, rather than one per field
+            line = self._encode(self.redactor.fields(entry)).decode()
+        return line
 
 
 TEXT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -240,4 +245,5 @@ class TextFormatter(logging.Formatter):
 
 
 _NAMES = {level: logging.getLevelName(level) for level in (10, 20, 30, 40, 50)}
+_MILLISECONDS = [f".{n:03d}Z" for n in range(1000)]
 _LEVELS = {level: name.lower() for level, name in _NAMES.items()}

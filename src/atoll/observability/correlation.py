@@ -21,14 +21,23 @@ import itertools
 import re
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from atoll.messaging.context import current_call
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["REQUEST_ID", "TRACEPARENT", "CorrelationIds", "RequestContext", "made_id", "taken_id"]
+__all__ = [
+    "REQUEST_ID",
+    "TRACEPARENT",
+    "CorrelationIds",
+    "RequestContext",
+    "Routed",
+    "made_id",
+    "subject",
+    "taken_id",
+]
 
 REQUEST_ID = "x-request-id"
 """The header a correlation id travels in, over HTTP and broker RPC."""
@@ -81,11 +90,13 @@ class CorrelationIds:
     def of(self, headers: Iterable[tuple[bytes, bytes]]) -> str:
         """The id a request with ``headers`` (an ASGI scope's) carries, or a new one."""
         names = self._names
-        if names:
-            found: dict[bytes, bytes] = {}
-            for name, value in headers:
-                if name in names:
-                    found.setdefault(name, value)
+        found: dict[bytes, bytes] | None = None
+        for name, value in headers:  # one pass; a request seldom has any
+            if name in names:
+                if found is None:
+                    found = {}
+                found.setdefault(name, value)
+        if found is not None:
             for name in names:
                 given = found.get(name)
                 taken = None if given is None else _taken(name, given)
@@ -104,6 +115,15 @@ def _taken(name: bytes, value: bytes) -> str | None:
     return value.decode() if _TAKEN.fullmatch(value) else None
 
 
+class Routed(Protocol):
+    """What the log context reads of the endpoint a request was routed to."""
+
+    name: str
+    """The handler's, as log lines name it: ``runs.record_run``."""
+    path: str
+    """The route's path template: ``/runs/{run_id}``."""
+
+
 class RequestContext(Mapping[str, str]):
     """The log context of one request (HTTP, broker RPC), each field found when first read.
 
@@ -118,18 +138,19 @@ class RequestContext(Mapping[str, str]):
         headers: the request's headers, as its ASGI scope holds them.
     """
 
-    __slots__ = ("_headers", "_id", "_ids", "handler", "rpc_method")
+    __slots__ = ("_headers", "_id", "_ids", "endpoint", "rpc_method")
 
-    _id: str
-    handler: str
-    """The handler the request was routed to, once known."""
-    rpc_method: str
+    endpoint: Routed | None
+    """The endpoint the request was routed to, once known: its ``name`` is the handler's."""
+    rpc_method: str | None
     """The JSON-RPC method called, when the request is one call (not a batch)."""
 
     def __init__(self, ids: CorrelationIds, headers: Iterable[tuple[bytes, bytes]]) -> None:
-        # Two stores: the other slots stay unset until known (getattr's default reads them).
         self._ids = ids
         self._headers = headers
+        self._id: str | None = None
+        self.endpoint = None
+        self.rpc_method = None
 
     @classmethod
     def carrying(cls, correlation_id: str) -> RequestContext:
@@ -141,7 +162,7 @@ class RequestContext(Mapping[str, str]):
     @property
     def correlation_id(self) -> str:
         """The request's correlation id, the same on every read."""
-        found: str | None = getattr(self, "_id", None)
+        found = self._id
         if found is None:
             found = self._id = self._ids.of(self._headers)
         return found
@@ -150,31 +171,45 @@ class RequestContext(Mapping[str, str]):
         if name == "correlation_id":
             return self.correlation_id
         value: str | None = None
-        if name in _SET_LATER:
-            value = getattr(self, name, None)
+        if name == "handler":
+            value = None if self.endpoint is None else self.endpoint.name
+        elif name == "rpc_method":
+            value = self.rpc_method
         elif name == "subject":
-            value = _subject()
+            value = subject()
         if value is None:
             raise KeyError(name)
         return value
 
+    def fields(self) -> dict[str, str]:
+        """The fields, as a new dictionary: what ``dict(context)`` gives, at a third the cost."""
+        fields = {"correlation_id": self.correlation_id}
+        if self.endpoint is not None:
+            fields["handler"] = self.endpoint.name
+        if self.rpc_method is not None:
+            fields["rpc_method"] = self.rpc_method
+        who = subject()
+        if who is not None:
+            fields["subject"] = who
+        return fields
+
     def __iter__(self) -> Iterator[str]:
         yield "correlation_id"
-        for name in _SET_LATER:
-            if hasattr(self, name):
-                yield name
-        if _subject() is not None:
+        if self.endpoint is not None:
+            yield "handler"
+        if self.rpc_method is not None:
+            yield "rpc_method"
+        if subject() is not None:
             yield "subject"
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
 
-_SET_LATER = ("handler", "rpc_method")
 _NO_IDS = CorrelationIds(())
 
 
-def _subject() -> str | None:
+def subject() -> str | None:
     """Who made the call in progress, when it proved who; never their credentials."""
     call = current_call()
     identity = None if call is None else call.identity

@@ -61,6 +61,7 @@ from atoll.messaging.signing import (
     SigningOptions,
     SigningPublisher,
 )
+from atoll.observability.access import AccessLog
 from atoll.observability.correlation import REQUEST_ID, RequestContext, made_id, taken_id
 from atoll.persistence.inboxes import Inboxes
 from atoll.security.auth import KEY_MEMBER, Authenticator, reads_call_context, takes_keys
@@ -118,6 +119,7 @@ class BrokerLink:
             takes signed messages only.
         signs: whether the process signs what it publishes: without a verifier, it then
             takes no subject from the messages it consumes, which it would vouch for.
+        access: writes a line per message handled, when it logs ``messages``.
     """
 
     atoll_entrypoint = True
@@ -134,6 +136,7 @@ class BrokerLink:
         authenticator: Authenticator | None = None,
         verifier: EnvelopeVerifier | None = None,
         signs: bool = False,
+        access: AccessLog | None = None,
     ) -> None:
         self.broker = broker
         self._bus = bus
@@ -153,6 +156,7 @@ class BrokerLink:
                         committed=None if inboxes is None else inboxes.committed,
                         verifier=verifier,
                         forget_subjects=signs,
+                        handled=access.message if access is not None and access.messages else None,
                     )
                 )
         self._engines: dict[str, RpcEngine] = (
@@ -395,6 +399,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
         readiness: Readiness,
         authenticator: Authenticator,
         signatures: Signatures,
+        access: AccessLog,
     ) -> BrokerLink:
         made = BrokerLink(
             options,
@@ -406,6 +411,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
             authenticator=authenticator,
             verifier=signatures.verifier,
             signs=signatures.signer is not None,
+            access=access,
         )
         for consumer in made.consumers:  # not ready while its handlers' dependency is away
             readiness.add(f"consumer {consumer.service}", consumer.ping)

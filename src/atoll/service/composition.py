@@ -38,6 +38,7 @@ from atoll.kernel.providers import Scope as Lifetime
 from atoll.messaging.broker import Broker  # noqa: TC001 - the container reads hints at run time
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.options import BrokerOptions  # noqa: TC001 - as Broker
+from atoll.observability.access import AccessLog
 from atoll.persistence.inboxes import Inboxes  # noqa: TC001 - the container reads the hint
 from atoll.persistence.ports import Database
 from atoll.security.api_tokens import ApiTokens, ApiTokenStore, api_token_store_for
@@ -217,7 +218,7 @@ def _install_endpoints(app: App, api: Api) -> None:
         return Idempotency(options, databases)
 
     def make_rpc_engines(
-        bus: MessageBus, options: ServerOptions, authenticator: Authenticator
+        bus: MessageBus, options: ServerOptions, authenticator: Authenticator, access: AccessLog
     ) -> RpcEngines:
         return RpcEngines(
             api,
@@ -225,6 +226,7 @@ def _install_endpoints(app: App, api: Api) -> None:
             max_batch=options.max_batch,
             limits=options.json_limits(),
             authenticator=authenticator,
+            access=access,
         )
 
     def make_http_app(  # noqa: PLR0917 - what the app is made of, each by type
@@ -236,6 +238,7 @@ def _install_endpoints(app: App, api: Api) -> None:
         authenticator: Authenticator,
         health: HealthOptions,
         broker: BrokerOptions,
+        access: AccessLog,
     ) -> HttpApp:
         about = None
         if health.details:  # its version may be read from the installed packages: once, here
@@ -256,6 +259,7 @@ def _install_endpoints(app: App, api: Api) -> None:
             cors=cors,
             authenticator=authenticator,
             broker=broker,
+            access=access,
         )
 
     app.provide(make_authenticator)
@@ -263,6 +267,7 @@ def _install_endpoints(app: App, api: Api) -> None:
     app.provide(identity_of_call, scope=Lifetime.REQUEST, provides=Identity)
     app.provide(make_readiness)
     app.provide(make_rpc_engines)
+    app.provide(AccessLog.of, provides=AccessLog)
     app.provide(make_http_app, when=serves_http)
 
 

@@ -16,6 +16,7 @@ connection:
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.rpc.jsonrpc import JsonRpc
     from atoll.kernel.health import About, Readiness
     from atoll.messaging.bus import MessageBus
+    from atoll.observability.access import AccessLog
     from atoll.security.auth import Authenticator
 
 __all__ = ["HttpApp"]
@@ -91,6 +93,7 @@ class HttpApp:
             readiness).
         cors: which origins' pages may call from a browser; none without it.
         authenticator: authenticates the calls of the handlers it guards; none without it.
+        access: writes a line per request, when it logs ``http``.
         broker: the ``broker`` options, which the AsyncAPI document names the addresses
             of; ``memory://`` without them.
 
@@ -112,8 +115,11 @@ class HttpApp:
         cors: CorsOptions | None = None,
         authenticator: Authenticator | None = None,
         broker: BrokerOptions | None = None,
+        access: AccessLog | None = None,
     ) -> None:
         self.api = api
+        self.access = access if access is not None and access.http else None
+        """Where a line per request is written, when asked for."""
         self.authenticator = authenticator
         self.bus = bus
         self.options = options
@@ -209,43 +215,74 @@ class HttpApp:
         else:  # a websocket: nothing here speaks it
             await send({"type": "websocket.close", "code": 1000})
 
-    async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901, PLR0912, PLR0915 - the hot path stays one function: a call per step costs more than the step
         """Answer one HTTP request; whatever fails becomes a response.
 
         The request's correlation id is in the log context while it is answered (found or
         made when first read), and in the ``X-Request-ID`` header of an error's response.
+        With access lines on, the request's is written once it is answered.
         """
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         context = RequestContext(self.ids, scope["headers"])
         token = set_log_context(context)
+        access = self.access
+        status = size = 0  # none sent: the client went away first
+        failure: Exception | None = None
+        started = 0.0 if access is None else time.perf_counter()
         try:
             self._check_size(scope)
             special = self._special.get(path)
             if special is not None:
-                await special(Request(scope, receive), send)
+                if access is None:
+                    await special(Request(scope, receive), send)
+                else:
+                    sent = _Sent(send)
+                    await special(Request(scope, receive), sent)
+                    status, size = sent.status, sent.size
                 return
             if self.mounts:
                 for mount in self.mounts:
                     if mount.matches(path):
                         if scope["method"] in _BODY_METHODS:
                             receive = _within(receive, self.options.body_timeout)
-                        await mount(scope, receive, send)
+                        if access is None:
+                            await mount(scope, receive, send)
+                        else:
+                            sent = _Sent(send)
+                            await mount(scope, receive, sent)
+                            status, size = sent.status, sent.size
                         return
             match = self.router.match(scope["method"], path)
             endpoint = match.endpoint
-            context.handler = endpoint.name
+            context.endpoint = endpoint
             status, body, headers = await endpoint.respond(scope, receive, match.params)
             if body:
                 await send_json(send, status, body, headers)
             else:  # 204, or the status a handler's Response set
                 await send_empty(send, status, headers)
+            size = len(body)
         except HTTPError as error:
-            await send_problem(send, error, path)
+            status, size = error.status, await send_problem(send, error, path)
         except ClientDisconnectedError:
             return
         except Exception as error:  # noqa: BLE001 - every failure becomes a response
-            await send_problem(send, self._failure(error, scope), path)
+            failure = error
+            problem = self._failure(error, scope, logged=access is None)
+            status, size = problem.status, await send_problem(send, problem, path)
         finally:
+            if access is not None:
+                routed = context.endpoint
+                peer = scope.get("client")
+                access.request(
+                    scope["method"],
+                    None if routed is None else routed.path,
+                    path,
+                    status,
+                    size,
+                    time.perf_counter() - started,
+                    peer[0] if peer else None,
+                    failure,
+                )
             reset_log_context(token)
 
     def _check_size(self, scope: Scope) -> None:
@@ -332,7 +369,7 @@ class HttpApp:
         keyed = takes_keys(self.bus, self.authenticator)
         return serve
 
-    def _failure(self, error: Exception, scope: Scope) -> HTTPError:
+    def _failure(self, error: Exception, scope: Scope, *, logged: bool = True) -> HTTPError:
         if isinstance(error, ServerOwnedFieldError):  # the body is invalid, as for a bad type
             return HTTPError(422, str(error))
         fault = self.api.faults.describe(error)
@@ -350,13 +387,14 @@ class HttpApp:
                 fault.status, fault.detail, title=fault.title, extra=extra, headers=headers
             )
         correlation = current_log_context().get("correlation_id") or made_id()
-        logger.error(
-            "%s %s failed (correlation id %s)",
-            scope["method"],
-            scope["path"],
-            correlation,
-            exc_info=error,
-        )
+        if logged:  # else its access line carries the traceback
+            logger.error(
+                "%s %s failed (correlation id %s)",
+                scope["method"],
+                scope["path"],
+                correlation,
+                exc_info=error,
+            )
         return HTTPError(
             500,
             "the service failed to handle this request; its log has the details under the "
@@ -384,6 +422,24 @@ def _within(receive: Receive, seconds: float) -> Receive:
         return await deadline.wait(receive())
 
     return timed
+
+
+class _Sent:
+    """``send``, noting the status and the body's size of a response atoll does not make."""
+
+    __slots__ = ("send", "size", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 0  # none sent: the client went away first
+        self.size = 0
+
+    async def __call__(self, message: Any) -> None:
+        if message["type"] == "http.response.body":
+            self.size += len(message.get("body", b""))
+        elif message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
 
 
 def rate_limit_headers(error: RateLimitedError) -> tuple[tuple[bytes, bytes], ...]:

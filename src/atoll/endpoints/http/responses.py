@@ -47,13 +47,16 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_problem(send: Send, error: HTTPError, instance: str | None = None) -> None:
+async def send_problem(send: Send, error: HTTPError, instance: str | None = None) -> int:
     """Send ``error`` as a problem details document, with its status and headers.
 
     Args:
         send: the ASGI send channel.
         error: what went wrong.
         instance: names this occurrence in the document, such as the request's path.
+
+    Returns:
+        The size of the document, in bytes.
     """
     body = error.body(instance)
     pairs = [PROBLEM, (b"content-length", b"%d" % len(body)), *error.headers]
@@ -62,6 +65,7 @@ async def send_problem(send: Send, error: HTTPError, instance: str | None = None
         pairs.append((_ECHO, correlation.encode()))
     await send({"type": "http.response.start", "status": error.status, "headers": pairs})
     await send({"type": "http.response.body", "body": body})
+    return len(body)
 
 
 async def send_bytes(

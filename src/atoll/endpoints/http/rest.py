@@ -130,6 +130,8 @@ class RestEndpoint:
         self.handler = handler
         self.name = f"{handler.service}.{handler.name}"
         """The handler as the log context names it: ``runs.record_run``."""
+        self.path = route.path
+        """The route's path template, as access lines show it: ``/runs/{run_id}``."""
         inputs = bus.signature(handler).inputs
         in_path = set(path_names(route.path))
         self.message: type | None = handler.message

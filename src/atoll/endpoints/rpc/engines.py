@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.json_limits import JsonLimits
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
+    from atoll.observability.access import AccessLog
     from atoll.security.auth import Authenticator
 
 __all__ = ["RpcEngines", "rpc_engine", "rpc_methods"]
@@ -48,6 +49,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
         limits: how deep a body may nest and how long its params' strings and arrays may be,
             on every transport; the defaults of ``JsonLimits`` without it.
         authenticator: authenticates the calls of the handlers it guards; none without it.
+        access: writes a line per call, when it logs ``rpc``.
 
     Raises:
         ConfigError: a method cannot be served (see :class:`~atoll.endpoints.rpc.jsonrpc.JsonRpc`).
@@ -61,15 +63,26 @@ class RpcEngines(Mapping[str, JsonRpc]):
         max_batch: int = 100,
         limits: JsonLimits | None = None,
         authenticator: Authenticator | None = None,
+        access: AccessLog | None = None,
     ) -> None:
         self.api = api
         self.whole = rpc_engine(
-            api, bus, max_batch=max_batch, limits=limits, authenticator=authenticator
+            api,
+            bus,
+            max_batch=max_batch,
+            limits=limits,
+            authenticator=authenticator,
+            access=access,
         )
         self._engines: dict[str, JsonRpc] = (
             {
                 part.title: rpc_engine(
-                    part, bus, max_batch=max_batch, limits=limits, authenticator=authenticator
+                    part,
+                    bus,
+                    max_batch=max_batch,
+                    limits=limits,
+                    authenticator=authenticator,
+                    access=access,
                 )
                 for part in api.parts
             }
@@ -104,6 +117,7 @@ def rpc_engine(
     max_batch: int = 100,
     limits: JsonLimits | None = None,
     authenticator: Authenticator | None = None,
+    access: AccessLog | None = None,
 ) -> JsonRpc:
     """A JSON-RPC engine answering ``api``'s methods through ``bus``."""
     return JsonRpc(
@@ -114,6 +128,7 @@ def rpc_engine(
         title=api.title,
         version=api.version,
         description=api.description,
+        access=access,
     )
 
 

@@ -40,6 +40,7 @@ import functools
 import json
 import logging
 import re
+import time
 import uuid
 from collections import Counter
 from types import MappingProxyType
@@ -60,6 +61,8 @@ from atoll.security.idempotency import key_problem
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Iterable, Mapping
+
+    from atoll.observability.access import AccessLog
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -97,6 +100,7 @@ class JsonRpc:
         title: the service's name, in the OpenRPC document.
         version: the service's version, in the OpenRPC document.
         description: what the service does, in the OpenRPC document.
+        access: writes a line per call (method, outcome, error code), when it logs ``rpc``.
 
     Raises:
         ConfigError: two methods share a name, a name starts with ``rpc.``, a method names one
@@ -104,6 +108,7 @@ class JsonRpc:
     """
 
     __slots__ = (
+        "_access",
         "_bindings",
         "_checked_from",
         "_description",
@@ -126,6 +131,7 @@ class JsonRpc:
         title: str = "service",
         version: str = "0.0.0",
         description: str = "",
+        access: AccessLog | None = None,
     ) -> None:
         if max_batch < 1:
             raise ConfigError(f"max_batch is {max_batch}; a batch must hold at least 1 request")
@@ -154,6 +160,7 @@ class JsonRpc:
         self._version = version
         self._description = description
         self._discovered: msgspec.Raw | None = None
+        self._access = access if access is not None and access.rpc else None
 
     @property
     def methods(self) -> Mapping[str, RpcMethod]:
@@ -183,6 +190,8 @@ class JsonRpc:
             return _parse_error(error, self._max_depth)
         long = len(body) >= self._checked_from  # else no string nor array can be too long
         if type(tree) is dict:
+            if self._access is not None:
+                return await self._logged(tree, long=long, alone=True)
             return (
                 await self._answer(tree, long=long, alone=True)
                 if duplicates is None
@@ -216,7 +225,21 @@ class JsonRpc:
         if type(name) is not str:
             return await self._answer(request, long=long)
         with log_context(rpc_method=name):
+            if self._access is not None:
+                return await self._logged(request, long=long)
             return await self._answer(request, long=long)
+
+    async def _logged(self, request: Any, *, long: bool, alone: bool = False) -> bytes | None:
+        """The response to one request, its access line written after it."""
+        started = time.perf_counter()
+        answer = await self._answer(request, long=long, alone=alone)
+        assert self._access is not None  # noqa: S101 - only called with it
+        name = request.get("method")
+        code = None
+        if answer is not None and answer.startswith(_ERROR_START):
+            code = int(answer[len(_ERROR_START) : answer.index(b",", len(_ERROR_START))])
+        self._access.call(name if type(name) is str else "", code, time.perf_counter() - started)
+        return answer
 
     async def _answer(self, request: Any, *, long: bool, alone: bool = False) -> bytes | None:  # noqa: C901, PLR0911, PLR0912 - the hot path stays one flat function: a call per check would cost more than the check
         """The response to one request of a body, or None for a notification.
@@ -469,6 +492,10 @@ _BAD_ID: Final = "`id` must be a string, a number or null"
 _BAD_VERSION: Final = '`jsonrpc` must be exactly "2.0"'
 _BAD_METHOD: Final = "`method` must be a string"
 _BAD_PARAMS: Final = "`params` must be an array or an object"
+
+
+_ERROR_START = b'{"jsonrpc":"2.0","error":{"code":'
+"""How every error response begins, its code next: what an access line reads it from."""
 
 
 def _error(rid: Any, code: int, message: str, data: str | dict[str, Any]) -> bytes:

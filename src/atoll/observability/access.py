@@ -1,0 +1,348 @@
+"""Access logs: a line per HTTP request, per JSON-RPC call, per message handled.
+
+``--log-access http,rpc,messages`` (or ``all``) chooses which are written. Each goes to its own
+logger (``atoll.access.http``, ``atoll.access.rpc``, ``atoll.access.messages``), at INFO, or
+at ERROR for a server's failure (a 5xx, an internal error, a message dead-lettered), with the
+request's or message's log context (its correlation id)::
+
+    {"time": "...", "level": "info", "logger": "atoll.access.http",
+     "message": "GET /runs/42 200 57 B 1.2 ms", "service": "runs", "instance": "web-1:4242",
+     "method": "GET", "route": "/runs/{run_id}", "path": "/runs/42", "status": 200,
+     "bytes": 57, "duration_ms": 1.2, "client": "10.0.0.7", "correlation_id": "5f1c...",
+     "handler": "runs.get_run"}
+
+A line is written on every request, so it skips the ``logging`` machinery when it can: while
+the process logs through the one handler atoll configured (``atoll run``, ``atoll.main``), the
+line is formatted by that handler's formatter, without a ``LogRecord``, and written to its
+stream, which costs a tenth of ``logger.info``. Anywhere else (an application's own handlers,
+pytest's capture), it goes through ``logging`` like any record, its fields in
+``record.fields``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import msgspec
+
+from atoll.kernel.app import LogOptions  # noqa: TC001 - the container reads the hint
+from atoll.kernel.logs import JsonFormatter, current_log_context
+from atoll.observability.correlation import RequestContext, subject
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+
+__all__ = ["AccessLog"]
+
+_FAILURE = 500
+INTERNAL_ERROR = -32603
+_UNKNOWN = object()
+
+
+class AccessLog:
+    """Writes the access log lines asked for.
+
+    Args:
+        kinds: which lines: ``http``, ``rpc``, ``messages``.
+
+    Attributes:
+        http: whether a line is written per HTTP request.
+        rpc: whether a line is written per JSON-RPC call.
+        messages: whether a line is written per message handled.
+    """
+
+    def __init__(self, kinds: Collection[str] = ()) -> None:
+        self.http = "http" in kinds
+        self.rpc = "rpc" in kinds
+        self.messages = "messages" in kinds
+        self._http = logging.getLogger("atoll.access.http")
+        self._rpc = logging.getLogger("atoll.access.rpc")
+        self._messages = logging.getLogger("atoll.access.messages")
+
+    @classmethod
+    def of(cls, options: LogOptions) -> AccessLog:
+        """The access log ``--log-access`` asks for."""
+        return cls([kind for kind in ("http", "rpc", "messages") if options.logs_access(kind)])
+
+    def request(  # noqa: PLR0917 - a request's line, each of its parts
+        self,
+        method: str,
+        route: str | None,
+        path: str,
+        status: int,
+        size: int,
+        seconds: float,
+        client: str | None,
+        error: BaseException | None = None,
+    ) -> None:
+        """The line of an HTTP request answered with ``status`` and ``size`` body bytes.
+
+        ``route``: the path template that matched, None when none did; ``error``: what
+        failed, for a 5xx: the line carries its traceback.
+        """
+        level = logging.ERROR if status >= _FAILURE else logging.INFO
+        logger = self._http
+        if not logger.isEnabledFor(level):
+            return
+        duration = int(seconds * 1_000_000) / 1000  # to the microsecond; round() costs more
+        handler = None if error is not None else _sole_handler(logger)
+        if handler is not None:
+            formatter = handler.formatter
+            context = current_log_context()
+            if (
+                type(formatter) is JsonFormatter
+                and type(context) is RequestContext
+                and not formatter.redactor.suspect(path)
+            ):  # the common line, encoded whole from a struct: a third of the general way
+                routed = context.endpoint
+                line = _RequestLine(
+                    formatter.stamp(time.time()),
+                    _LEVEL_NAMES[level],
+                    logger.name,
+                    f"{method} {path} {status}",  # the rest is in the members; a float costs
+                    formatter.service,
+                    formatter.instance,
+                    method,
+                    route,
+                    path,
+                    status,
+                    size,
+                    duration,
+                    client,
+                    context.correlation_id,
+                    None if routed is None else routed.name,
+                    context.rpc_method,
+                    subject(),
+                )
+                _written(handler, _encode(line) + b"\n")
+                return
+        message = f"{method} {path} {status} {size} B {duration} ms"
+        fields = {
+            "method": method,
+            "route": route,
+            "path": path,
+            "status": status,
+            "bytes": size,
+            "duration_ms": duration,
+            "client": client,
+        }
+        _write(logger, level, message, fields, error, handler)
+
+    def call(self, method: str, code: int | None, seconds: float) -> None:
+        """The line of a JSON-RPC call of ``method``: ``code`` None when it succeeded.
+
+        An internal error (-32603) is at ERROR; any other error, the caller's or one the
+        service declared, at INFO.
+        """
+        level = logging.ERROR if code == INTERNAL_ERROR else logging.INFO
+        logger = self._rpc
+        if not logger.isEnabledFor(level):
+            return
+        duration = int(seconds * 1_000_000) / 1000
+        shown = "ok" if code is None else f"error {code}"
+        handler = _sole_handler(logger)
+        if handler is not None:
+            formatter = handler.formatter
+            context = current_log_context()
+            if type(formatter) is JsonFormatter and type(context) is RequestContext:
+                routed = context.endpoint
+                line = _CallLine(
+                    formatter.stamp(time.time()),
+                    _LEVEL_NAMES[level],
+                    logger.name,
+                    f"{method} {shown}",
+                    formatter.service,
+                    formatter.instance,
+                    method,
+                    "ok" if code is None else "error",
+                    duration,
+                    context.correlation_id,
+                    code,
+                    None if routed is None else routed.name,
+                    subject(),
+                )
+                _written(handler, _encode(line) + b"\n")
+                return
+        fields: dict[str, Any] = {
+            "rpc_method": method,
+            "outcome": "ok" if code is None else "error",
+            "duration_ms": duration,
+        }
+        if code is not None:
+            fields["error_code"] = code
+        _write(logger, level, f"{method} {shown} {duration} ms", fields, None, handler)
+
+    def message(self, kind: str, service: str, attempt: int, outcome: str, seconds: float) -> None:
+        """The line of a message of type ``kind`` handled by ``service``, and how it ended.
+
+        ``outcome``: ``handled``, ``retried``, ``dead-lettered`` (at ERROR) or ``held``
+        (given back unsettled, as the consumer stopped).
+        """
+        level = logging.ERROR if outcome == "dead-lettered" else logging.INFO
+        if not self._messages.isEnabledFor(level):
+            return
+        duration = round(seconds * 1000, 3)
+        text = f"{kind} to {service} {outcome} (delivery {attempt}) {duration} ms"
+        fields = {
+            "message_type": kind,
+            "consumer": service,
+            "delivery": attempt,
+            "outcome": outcome,
+            "duration_ms": duration,
+        }
+        _write(self._messages, level, text, fields, None)
+
+
+def _write(  # noqa: PLR0917 - a line's parts, and where it goes
+    logger: logging.Logger,
+    level: int,
+    message: str,
+    fields: Mapping[str, Any],
+    error: BaseException | None,
+    handler: logging.Handler | None = _UNKNOWN,  # type: ignore[assignment]
+) -> None:
+    """Write the line: straight to atoll's own handler when it is the only one, else logged."""
+    if handler is _UNKNOWN:
+        handler = None if error is not None else _sole_handler(logger)
+    if handler is None:
+        logger.log(level, message, extra={"fields": fields}, exc_info=error)
+        return
+    formatter: Any = handler.formatter
+    context = current_log_context()
+    if type(context) is RequestContext:
+        context = context.fields()
+    line = formatter.line(time.time(), level, logger.name, message, fields, context)
+    _written(handler, (line + "\n").encode())
+
+
+def _written(handler: logging.Handler, line: bytes) -> None:
+    """Write ``line`` (UTF-8, whole) to ``handler``'s stream, flushed within a moment.
+
+    Into the stream's buffer when it has one (stderr's, a file's), and flushed within
+    :data:`FLUSHED_WITHIN` seconds, or at once when a record is logged meanwhile: a flush (a
+    write to the file) per line would cost each request more than its line.
+    """
+    stream: Any = getattr(handler, "stream", None)
+    target = getattr(stream, "buffer", None)
+    if target is None:
+        with handler.lock:  # type: ignore[union-attr] # a handler's lock is made with it
+            stream.write(line.decode())
+            stream.flush()
+        return
+    # A buffered stream takes each write whole under a lock of its own; the text layer above
+    # it, which the handler's records go through, passes it whole lines.
+    target.write(line)
+    if not _Flush.due:
+        _Flush.due = True
+        asyncio.get_running_loop().call_later(FLUSHED_WITHIN, _Flush.now, handler, target)
+
+
+FLUSHED_WITHIN = 0.1
+"""Seconds an access line may wait in its stream's buffer before it is written out."""
+
+
+class _Flush:
+    """Whether a flush of the buffered access lines is due."""
+
+    due = False
+
+    @classmethod
+    def now(cls, handler: logging.Handler, target: Any) -> None:
+        cls.due = False
+        with handler.lock:  # type: ignore[union-attr]
+            target.flush()
+
+
+class _RequestLine(msgspec.Struct, gc=False, omit_defaults=True):
+    """An HTTP request's access line, as JSON: the members in JsonFormatter's order."""
+
+    time: str
+    level: str
+    logger: str
+    message: str
+    service: str
+    instance: str
+    method: str
+    route: str | None
+    path: str
+    status: int
+    bytes: int
+    duration_ms: float
+    client: str | None
+    correlation_id: str
+    handler: str | None = None
+    rpc_method: str | None = None
+    subject: str | None = None
+
+
+class _CallLine(msgspec.Struct, gc=False, omit_defaults=True):
+    """A JSON-RPC call's access line, as JSON: the members in JsonFormatter's order."""
+
+    time: str
+    level: str
+    logger: str
+    message: str
+    service: str
+    instance: str
+    rpc_method: str
+    outcome: str
+    duration_ms: float
+    correlation_id: str
+    error_code: int | None = None
+    handler: str | None = None
+    subject: str | None = None
+
+
+_encode = msgspec.json.Encoder().encode
+_LEVEL_NAMES = {logging.INFO: "info", logging.ERROR: "error"}
+
+
+def _sole_handler(logger: logging.Logger) -> logging.Handler | None:
+    """The handler every record of ``logger`` goes to, if it is atoll's own and no other.
+
+    What was found is kept per logger while the root's handler, its formatter and its filters
+    stay the same: the look costs every access line.
+    """
+    handlers = logging.root.handlers
+    if len(handlers) != 1:
+        return None
+    handler = handlers[0]
+    known = _FOUND.get(logger.name)
+    if (
+        known is None
+        or known[0] is not handler
+        or known[1] is not handler.formatter
+        or known[2] != len(handler.filters)
+    ):
+        known = _FOUND[logger.name] = _found(logger, handler)
+    for each in known[3]:  # a handler added on the way since
+        if each.handlers:
+            return None
+    return handler if known[4] else None
+
+
+def _found(logger: logging.Logger, handler: logging.Handler) -> _Found:
+    """Whether ``handler``, the root's only one, takes ``logger``'s records alone, as atoll's."""
+    chain: list[logging.Logger] = []
+    each: logging.Logger | None = logger
+    alone = True
+    while each is not None and each is not logging.root:
+        chain.append(each)
+        alone = alone and each.propagate
+        each = each.parent
+    alone = (
+        alone
+        and getattr(handler, "writes_lines", False)
+        and not handler.filters[1:]  # a filter atoll did not put there sees every record
+        and getattr(handler.formatter, "makes_lines", False)  # not a format of the app's own
+    )
+    return (handler, handler.formatter, len(handler.filters), tuple(chain), alone)
+
+
+_Found: TypeAlias = (
+    "tuple[logging.Handler, logging.Formatter | None, int, tuple[logging.Logger, ...], bool]"
+)
+_FOUND: dict[str, _Found] = {}

@@ -1,0 +1,321 @@
+"""Access logs: a line per HTTP request, JSON-RPC call and message handled, each switchable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import re
+import signal
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+import atoll
+from atoll.endpoints.http.asgi import HttpApp
+from atoll.kernel.app import LogOptions
+from atoll.kernel.entrypoint import load_config, running
+from atoll.kernel.logs import ContextFilter, JsonFormatter, TextFormatter, log_context
+from atoll.messaging.envelope import message_name
+from atoll.observability.access import AccessLog
+from atoll.service.composition import compose
+from atoll.testing import run
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Shout:
+    word: str
+
+
+class TooQuietError(Exception):
+    """A declared error: the caller's fault."""
+
+
+def build() -> atoll.Service:
+    service = atoll.Service("shop")
+    service.error(TooQuietError, status=422, title="too quiet")
+
+    @service.get("/items/{item_id}")
+    async def get_item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @service.get("/quiet")
+    async def quiet() -> None:
+        raise TooQuietError("speak up")
+
+    @service.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("broken")
+
+    @service.rpc
+    async def double(value: int) -> int:
+        return 2 * value
+
+    @service.rpc
+    async def fail() -> None:
+        raise RuntimeError("broken")
+
+    return service
+
+
+@contextlib.asynccontextmanager
+async def client_for(*argv: str):
+    service = build()
+    app = compose(service.name, [service], serve=False)
+    config = load_config(app, list(argv), {})
+    async with running(app, config) as container:
+        http = await container.aget(HttpApp)
+        transport = httpx.ASGITransport(app=http, client=("10.0.0.7", 4242))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
+def access(caplog):
+    """The access records, as (logger, level, message, fields) tuples."""
+    caplog.set_level(logging.INFO)
+
+    def records(kind: str):
+        return [
+            (r.levelname, r.getMessage(), r.fields, r.exc_info)
+            for r in caplog.records
+            if r.name == f"atoll.access.{kind}"
+        ]
+
+    return records
+
+
+def test_the_kinds_of_access_lines_are_chosen_by_name():
+    assert LogOptions().access == []
+    both = AccessLog.of(LogOptions(access=["http", "messages"]))
+    assert (both.http, both.rpc, both.messages) == (True, False, True)
+    every = AccessLog.of(LogOptions(access=["all"]))
+    assert (every.http, every.rpc, every.messages) == (True, True, True)
+    with pytest.raises(ValueError, match=r"access holds sql; choose among http, rpc, messages"):
+        LogOptions(access=["sql"])
+
+
+async def test_no_access_line_is_written_unless_asked_for(access, caplog):
+    async with client_for() as client:
+        await client.get("/items/1")
+        await client.post("/rpc", json={"jsonrpc": "2.0", "method": "double", "params": [2]})
+    assert not [r for r in caplog.records if r.name.startswith("atoll.access")]
+
+
+async def test_a_request_has_a_line_with_its_route_status_size_duration_and_client(access):
+    async with client_for("--log-access", "http") as client:
+        answer = await client.get("/items/42", headers={"X-Request-ID": "req-1"})
+        missing = await client.get("/nowhere")
+    [(level, message, fields, _), (missing_level, _, missing_fields, _)] = access("http")
+    assert level == "INFO"
+    duration = fields.pop("duration_ms")
+    assert duration >= 0
+    assert message == f"GET /items/42 200 {len(answer.content)} B {duration} ms"
+    assert fields == {
+        "method": "GET",
+        "route": "/items/{item_id}",
+        "path": "/items/42",
+        "status": 200,
+        "bytes": len(answer.content),
+        "client": "10.0.0.7",
+    }
+    assert (missing_level, missing_fields["status"], missing_fields["route"]) == ("INFO", 404, None)
+    assert missing_fields["bytes"] == len(missing.content)
+
+
+async def test_a_4xx_is_at_info_and_a_5xx_at_error_with_its_traceback(access, caplog):
+    async with client_for("--log-access", "http") as client:
+        await client.get("/quiet")
+        failed = await client.get("/crash", headers={"X-Request-ID": "req-500"})
+    [(quiet_level, _, quiet, _), (level, message, fields, exc_info)] = access("http")
+    assert (quiet_level, quiet["status"]) == ("INFO", 422)
+    assert (level, fields["status"]) == ("ERROR", 500)
+    assert message.startswith("GET /crash 500 ")
+    assert isinstance(exc_info[1], RuntimeError)
+    # The access line carries the traceback: the failure is not logged twice.
+    assert not [r for r in caplog.records if r.name == "atoll.http"]
+    assert failed.json()["correlation_id"] == "req-500"
+
+
+async def test_a_json_rpc_call_has_a_line_with_its_method_outcome_and_error_code(access):
+    async with client_for("--log-access", "rpc") as client:
+        await client.post(
+            "/rpc", json={"jsonrpc": "2.0", "method": "double", "params": [2], "id": 1}
+        )
+        await client.post("/rpc", json={"jsonrpc": "2.0", "method": "nope", "id": 2})
+        batch = [
+            {"jsonrpc": "2.0", "method": "double", "params": ["x"], "id": 3},
+            {"jsonrpc": "2.0", "method": "fail", "id": 4},
+        ]
+        await client.post("/rpc", json=batch)
+    lines = [(level, fields["rpc_method"], fields["outcome"], fields.get("error_code"))
+             for level, _, fields, _ in access("rpc")]  # fmt: skip
+    assert lines == [
+        ("INFO", "double", "ok", None),
+        ("INFO", "nope", "error", -32601),
+        ("INFO", "double", "error", -32602),
+        ("ERROR", "fail", "error", -32603),
+    ]
+
+
+@dataclass(frozen=True)
+class Ordered:
+    item: str
+
+
+def linked(outcomes: dict[str, int]):
+    shop, mail = atoll.Service("shop"), atoll.Service("mail")
+    shop.database(atoll.Schema())
+    done = asyncio.Event()
+
+    @shop.rpc
+    async def order(item: str, uow: atoll.UnitOfWork) -> None:
+        async with uow:
+            uow.publish(Ordered(item))
+            await uow.commit()
+
+    @mail.on(Ordered)
+    async def mail_it(event: Ordered) -> None:
+        outcomes[event.item] = outcomes.get(event.item, 0) + 1
+        if event.item == "poison":
+            if outcomes[event.item] == 2:
+                done.set()
+            raise ValueError("cannot mail poison")
+
+    return shop, mail, done
+
+
+async def test_a_message_handled_has_a_line_with_its_type_delivery_and_outcome(access):
+    outcomes: dict[str, int] = {}
+    shop, mail, done = linked(outcomes)
+    url = f"memory://access-{uuid.uuid4().hex}"
+    flags = ["--broker-url", url, "--broker-retry-backoff", "0.01", "--broker-deliveries", "2"]
+    async with (
+        run(shop, argv=[*flags, "--db-url", "memory://"]) as shop_app,
+        run(mail, argv=[*flags, "--log-access", "messages"]),
+    ):
+        lines = logging.getLogger("atoll.access.messages")
+        second = Written(2)
+        lines.addHandler(second)
+        try:
+            await shop_app.rpc.methods.order(item="poison")
+            async with asyncio.timeout(10):
+                await done.wait()
+                await second.written.wait()
+        finally:
+            lines.removeHandler(second)
+    kind = message_name(Ordered)
+    lines = [(level, f["message_type"], f["consumer"], f["delivery"], f["outcome"])
+             for level, _, f, _ in access("messages")]  # fmt: skip
+    assert lines == [
+        ("INFO", kind, "mail", 1, "retried"),
+        ("ERROR", kind, "mail", 2, "dead-lettered"),
+    ]
+
+
+class Written(logging.Handler):
+    """Sets :attr:`written` once it has seen ``count`` records."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+        self.written = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count -= 1
+        if self.count <= 0:
+            self.written.set()
+
+
+@pytest.mark.slow
+def test_a_served_process_writes_its_access_lines_as_json(spawn):
+    """Through atoll's own handler, the lines skip logging's records: the same JSON they'd make."""
+    process = spawn(
+        sys.executable, "-m", "atoll", "run", "access_service:service", "--server-port", "0",
+        "--log-format", "json", "--log-access", "all", cwd=str(HERE),
+    )  # fmt: skip
+    serving = process.wait_for("serving on", timeout=30)
+    url = re.search(r"serving on (http://[^\s:]+:\d+)", serving)
+    assert url is not None, serving
+    base = url.group(1)
+    with httpx.Client(base_url=base, timeout=10) as client:
+        assert client.get("/items/7", headers={"X-Request-ID": "req-7"}).status_code == 200
+        assert client.get("/crash", headers={"X-Request-ID": "req-9"}).status_code == 500
+        call = {"jsonrpc": "2.0", "method": "double", "params": [21], "id": 1}
+        assert client.post("/rpc", json=call, headers={"X-Request-ID": "req-8"}).json() == {
+            "jsonrpc": "2.0", "result": 42, "id": 1
+        }  # fmt: skip
+    process.wait_for('"atoll.access.rpc"')
+    process.signal(signal.SIGTERM)
+    assert process.finish() == 0, process.output
+    entries = [json.loads(line) for line in process.lines if line.startswith("{")]
+    access = {e["correlation_id"]: e for e in entries if e["logger"].startswith("atoll.access")}
+    item = access["req-7"]
+    assert item["time"].endswith("Z")
+    assert {k: item[k] for k in ("level", "service", "method", "route", "path", "status")} == {
+        "level": "info",
+        "service": "shop",
+        "method": "GET",
+        "route": "/items/{item_id}",
+        "path": "/items/7",
+        "status": 200,
+    }
+    assert (item["handler"], item["client"]) == ("shop.get_item", "127.0.0.1")
+    crash = access["req-9"]
+    assert (crash["level"], crash["status"]) == ("error", 500)
+    assert "RuntimeError: broken" in crash["exception"]
+    rpc = [e for e in entries if e["logger"] == "atoll.access.rpc"]
+    assert [(e["rpc_method"], e["outcome"], e["correlation_id"]) for e in rpc] == [
+        ("double", "ok", "req-8")
+    ]
+
+
+class Lines(logging.StreamHandler):
+    """A handler as atoll configures it: its formatter makes lines without records."""
+
+    writes_lines = True
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter("shop", "h:1"), TextFormatter()])
+def test_a_line_written_past_logging_reads_as_a_record_of_it_would(formatter, caplog):
+    caplog.set_level(logging.INFO, logger="atoll.access.http")
+    stream = io.StringIO()
+    handler = Lines(stream)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    kept, root.handlers = root.handlers, [handler]
+    try:
+        with log_context(correlation_id="c-1"):
+            AccessLog(["http"]).request(
+                "GET", "/items/{id}", "/items/1", 200, 9, 0.0012, "10.0.0.7"
+            )
+            assert stream.getvalue(), "written past logging"
+            direct = stream.getvalue()
+            stream.truncate(0)
+            stream.seek(0)
+            root.handlers = [handler, logging.NullHandler()]  # another handler: through logging
+            AccessLog(["http"]).request(
+                "GET", "/items/{id}", "/items/1", 200, 9, 0.0012, "10.0.0.7"
+            )
+            logged = stream.getvalue()
+    finally:
+        root.handlers = kept
+    if isinstance(formatter, JsonFormatter):
+        direct_entry, logged_entry = json.loads(direct), json.loads(logged)
+        assert direct_entry.pop("time")[:19] == logged_entry.pop("time")[:19]
+        assert direct_entry == logged_entry
+        assert direct_entry["correlation_id"] == "c-1"
+    else:
+        assert direct[:19] == logged[:19]
+        assert (
+            direct[24:] == logged[24:] == "INFO    atoll.access.http: GET /items/1 200 9 B 1.2 ms\n"
+        )

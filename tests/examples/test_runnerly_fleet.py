@@ -1,6 +1,7 @@
 """Runnerly apart: a process per service on NATS JetStream and PostgreSQL (make demo-fleet)."""
 
 import asyncio
+import json
 import re
 import socket
 import sys
@@ -54,11 +55,13 @@ def free_ports(count):
 
 @pytest.mark.slow
 @pytest.mark.services("nats", "postgres")
-def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(spawn, database_prefix):
+def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(
+    spawn, database_prefix, tmp_path
+):
     base = free_ports(4)  # users, runs, stats and the token service
     process = spawn(
         sys.executable, "-m", "runnerly.fleet", "--once", "--base-port", str(base),
-        "--database-prefix", database_prefix, cwd=str(RUNNERLY),
+        "--database-prefix", database_prefix, "--logs", str(tmp_path), cwd=str(RUNNERLY),
     )  # fmt: skip
     assert process.finish(timeout=120) == 0, process.output
     output = process.output
@@ -76,3 +79,36 @@ def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(spaw
     assert "fleet: stopped (exit status 0)" in output
     # Each service stopped on SIGTERM, after what it held.
     assert output.count("stopped in") == 4
+    follow_one_run_by_its_correlation_id(output, tmp_path)
+
+
+def follow_one_run_by_its_correlation_id(output, logs):
+    """The first run's id is in the lines of runs, users and stats: three processes, a broker."""
+    found = re.search(r"the first run's correlation id is (fleet-run-\w+)", output)
+    assert found is not None, output
+    run_id = found.group(1)
+    lines = {
+        name: [json.loads(line) for line in (logs / f"{name}.log").read_text().splitlines()
+               if line.startswith("{")]
+        for name in ("users", "runs", "stats", "auth")
+    }  # fmt: skip
+    carried = {
+        name: [entry for entry in entries if entry.get("correlation_id") == run_id]
+        for name, entries in lines.items()
+    }
+    # runs answered the POST, its access line naming the route and the handler;
+    [posted] = [e for e in carried["runs"] if e["logger"] == "atoll.access.http"]
+    assert (posted["method"], posted["route"], posted["handler"]) == (
+        "POST", "/runs", "runs.record_run"
+    )  # fmt: skip
+    assert posted["status"] == 201
+    # users was asked over broker RPC, within it;
+    assert [e["rpc_method"] for e in carried["users"] if e["logger"] == "atoll.access.rpc"]
+    # stats handled its RunRecorded, which took the id through the outbox and NATS.
+    handled = [e for e in carried["stats"] if e["logger"] == "atoll.access.messages"]
+    assert {e["message_type"].rsplit(".", 1)[-1] for e in handled} == {"RunRecorded"}
+    outcomes = [e["outcome"] for e in handled]  # a delivery may fail first (a key's fetch)
+    assert outcomes[-1] == "handled", outcomes
+    assert set(outcomes[:-1]) <= {"retried"}, outcomes
+    # The other runs' lines carry ids of their own.
+    assert all(e.get("correlation_id") != run_id for e in carried["auth"])

@@ -23,6 +23,12 @@ service (``--messages-sign``), from which ``stats`` consumes it into its weekly 
 signature holds (``--messages-require-signed``). The fleet shows the totals once ``stats`` has
 them. Ctrl-C stops every service: each finishes the messages it holds before it exits.
 
+Each process logs JSON lines with an access line per request, JSON-RPC call and message
+(``--log-format json --log-access all``), kept in ``fleet-logs/NAME.log`` (``--logs``) and shown
+as text. The first run is recorded with an ``X-Request-ID`` of the fleet's, which the fleet
+prints: every line about that run, in ``runs``, ``users`` (asked over broker RPC) and ``stats``
+(which consumed its event), carries it as its ``correlation_id``.
+
 Only the configuration differs from ``python -m runnerly``, which runs the same services in one
 process on embedded defaults.
 """
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -41,6 +48,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -86,6 +94,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default="runnerly",
         help="what each database's name starts with: PREFIX_users... (default runnerly)",
     )
+    parser.add_argument(
+        "--logs",
+        default="fleet-logs",
+        help="the directory each process writes its JSON log lines to, NAME.log "
+        "(default fleet-logs)",
+    )
     parser.add_argument("--once", action="store_true", help="stop once the runs reached stats")
     parser.add_argument("--patience", type=float, default=60.0, help="seconds to wait at each step")
     return parser.parse_args(argv)
@@ -114,6 +128,8 @@ class Fleet:
         self.processes: dict[str, subprocess.Popen[str]] = {}
         self.ports = {name: options.base_port + i for i, name in enumerate(DATABASES)}
         self.secrets: dict[str, str] = {}
+        self.logs = Path(options.logs).resolve()
+        self.logs.mkdir(parents=True, exist_ok=True)
 
     def database(self, name: str) -> str:
         """The URL of the database of ``name`` (a service, or ``auth``)."""
@@ -194,7 +210,7 @@ class Fleet:
         # A session of its own: Ctrl-C reaches the fleet alone, which stops each service
         # with one SIGTERM (a second signal would force it).
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and flags
-            [sys.executable, *argv],
+            [sys.executable, *argv, *LOGGING],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -205,10 +221,13 @@ class Fleet:
         self.processes[name] = process
         threading.Thread(target=self._show, args=(name, process), daemon=True).start()
 
-    @staticmethod
-    def _show(name: str, process: subprocess.Popen[str]) -> None:
-        for line in process.stdout or ():
-            say(f"{name:>5} | {line.rstrip()}")
+    def _show(self, name: str, process: subprocess.Popen[str]) -> None:
+        """Keep each line of ``name`` in its log file, and show it as text."""
+        with (self.logs / f"{name}.log").open("a", encoding="utf-8") as log:
+            for line in process.stdout or ():
+                log.write(line)
+                log.flush()
+                say(f"{name:>5} | {as_text(line.rstrip())}")
 
     def url(self, name: str) -> str:
         """Where service ``name`` serves HTTP."""
@@ -231,6 +250,25 @@ class Fleet:
                 process.kill()
                 worst = max(worst, 1)
         return worst
+
+
+LOGGING = ("--log-format", "json", "--log-access", "all")
+"""Every process writes JSON lines, with a line per request, JSON-RPC call and message."""
+
+
+def as_text(line: str) -> str:
+    """A JSON log line as a terminal shows it: ``INFO atoll.lifecycle: runs ready in 0.3s``."""
+    if not line.startswith("{"):
+        return line  # a line of its own: the demo's way in, a library's print
+    try:
+        entry = json.loads(line)
+        shown = f"{entry['level'].upper()} {entry['logger']}: {entry['message']}"
+    except (ValueError, KeyError, AttributeError):
+        return line
+    if "correlation_id" in entry:
+        shown += f" [{entry['correlation_id']}]"
+    exception = entry.get("exception")
+    return f"{shown}\n{exception}" if exception else shown
 
 
 async def until(what: str, check, patience: float, fleet: Fleet):  # noqa: ANN001, ANN201
@@ -275,13 +313,16 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
         say(f"fleet: runner {runner['id']} logged in with users: a session from the token service")
         monday = datetime.now(tz=UTC).replace(hour=7, minute=0, second=0, microsecond=0)
         monday -= timedelta(days=monday.weekday())
+        first = f"fleet-run-{uuid.uuid4().hex[:12]}"
         for day, meters in enumerate(RUNS):
             run = {  # hers: runs reads whose from her token
                 "meters": meters,
                 "seconds": int(meters * 0.33),
                 "started_at": (monday + timedelta(days=day)).isoformat(),
             }
-            answer = await http.post(f"{fleet.url('runs')}/runs", json=run, headers=headers)
+            # The first run's correlation id is the fleet's: every line about it carries it.
+            traced = {**headers, "x-request-id": first} if day == 0 else headers
+            answer = await http.post(f"{fleet.url('runs')}/runs", json=run, headers=traced)
             answer.raise_for_status()
         say(f"fleet: recorded {len(RUNS)} runs of runner {runner['id']} with runs, with her token")
 
@@ -292,6 +333,10 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
             return totals if meters == sum(RUNS) else None
 
         totals = await until("weekly totals in stats", counted, patience, fleet)
+        say(
+            f"fleet: the first run's correlation id is {first}; follow it from POST /runs to "
+            f"the stats update: grep '\"{first}\"' {fleet.logs}/*.log"
+        )
         for total in totals:
             say(
                 f"fleet: stats counted {total['runs']} runs, "
@@ -305,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     options = arguments(argv)
     asyncio.run(make_databases(options.postgres, options.database_prefix))
     fleet = Fleet(options)
+    say(f"fleet: each process's JSON log lines go to {fleet.logs}/NAME.log")
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:

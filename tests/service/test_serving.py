@@ -89,7 +89,7 @@ def test_sigterm_turns_readiness_false_and_serves_on_for_the_drain_then_exits_cl
     assert process.finish() == 0
     lines = process.output.splitlines()
     draining = next(i for i, text in enumerate(lines) if "held is draining for 5s" in text)
-    stopping = next(i for i, text in enumerate(lines) if text.endswith("stopping held"))
+    stopping = next(i for i, text in enumerate(lines) if "stopping held" in text)
     assert draining < stopping
     assert "received SIGTERM: draining for 5s, then stopping within 10s" in process.output
 

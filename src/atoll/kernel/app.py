@@ -84,7 +84,7 @@ class LogOptions:
         "asyncpg, Alembic, the broker clients, httpx, asyncio)",
     )
     format: Literal["text", "json", "auto"] = option(
-        "text",
+        "auto",
         help="how records are written: text (for a terminal), json (one object per line, with "
         "the service, the instance and the context of the work in progress), or auto (text "
         "on a terminal, json elsewhere)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pty
 import queue
 import socket
 import subprocess
@@ -85,26 +86,46 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 class Process:
-    """A real child process whose merged output is read line by line, with timeouts."""
+    """A real child process whose merged output is read line by line, with timeouts.
 
-    def __init__(self, *argv: str, cwd: str | None = None, env: dict[str, str] | None = None):
-        self.popen = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env={**os.environ, **(env or {})},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    ``terminal``: its output goes to a pseudo-terminal, as when a user runs it by hand (it
+    then logs text lines, where it logs JSON to a pipe).
+    """
+
+    def __init__(
+        self,
+        *argv: str,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        terminal: bool = False,
+    ):
+        environment = {**os.environ, **(env or {})}
+        if terminal:
+            leader, follower = pty.openpty()
+            self.popen = subprocess.Popen(
+                argv, cwd=cwd, env=environment, stdin=subprocess.DEVNULL,
+                stdout=follower, stderr=follower,
+            )  # fmt: skip
+            os.close(follower)
+            self._output = open(leader, encoding="utf-8", errors="replace")  # noqa: SIM115, PTH123 - closed by _read
+        else:
+            self.popen = subprocess.Popen(
+                argv, cwd=cwd, env=environment, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            assert self.popen.stdout is not None
+            self._output = self.popen.stdout
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        assert self.popen.stdout is not None
-        with self.popen.stdout:
-            for line in self.popen.stdout:
-                self._queue.put(line.rstrip("\n"))
+        with self._output:
+            try:
+                for line in self._output:
+                    self._queue.put(line.rstrip("\n"))
+            except OSError:  # a pseudo-terminal whose child has gone: its end
+                pass
         self._queue.put(None)
 
     def wait_for(self, text: str, timeout: float = 20) -> str:

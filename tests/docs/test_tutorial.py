@@ -23,7 +23,7 @@ def test_tally_run_as_the_page_shows_logs_the_lines_it_shows(spawn):
     before_ctrl_c = command.output.index("^C")
     expected = [*command.output[:before_ctrl_c], *command.output[before_ctrl_c + 1 :]]
 
-    process = spawn(sys.executable, *command.argv[1:], cwd=str(DOCS.parent))
+    process = spawn(sys.executable, *command.argv[1:], cwd=str(DOCS.parent), terminal=True)
     process.wait_for(command.output[before_ctrl_c - 1].removeprefix("... "))  # count is 7
     process.signal(signal.SIGINT)  # what Ctrl-C sends
     assert process.finish() == 0

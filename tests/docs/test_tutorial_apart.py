@@ -104,13 +104,16 @@ def test_the_cafe_apart_answers_and_logs_as_the_page_shows(spawn, database):
     kitchen_continued, _ = session(kitchen_later)
     orders_continued, _ = session(orders_later)
 
-    kitchen_process = spawn(*atoll_run(kitchen.argv), cwd=str(TUTORIAL))
+    kitchen_process = spawn(*atoll_run(kitchen.argv), cwd=str(TUTORIAL), terminal=True)
     kitchen_process.wait_for(waitable(kitchen.output[-1]), timeout=60)  # kitchen ready in ...
     port = free_port()
     orders_argv = [arg.replace("/cafe_orders", f"/{database}") for arg in orders.argv]
     assert orders_argv != orders.argv  # the page's database URL, renamed
     orders_process = spawn(
-        *atoll_run(orders_argv), cwd=str(TUTORIAL), env={"ORDERS_SERVER_PORT": str(port)}
+        *atoll_run(orders_argv),
+        cwd=str(TUTORIAL),
+        env={"ORDERS_SERVER_PORT": str(port)},
+        terminal=True,
     )
     orders_process.wait_for(waitable(orders.output[-1]), timeout=60)  # orders ready in ...
 

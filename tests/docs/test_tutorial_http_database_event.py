@@ -49,6 +49,7 @@ def test_the_cafe_run_as_the_page_shows_answers_and_logs_what_it_shows(spawn, tm
         *run.argv[1:],
         cwd=str(tmp_path),
         env={"PYTHONPATH": path, "CAFE_SERVER_PORT": str(port)},
+        terminal=True,  # as the page's reader runs it: its lines are text
     )
     process.wait_for(waitable(run.output[-1]))  # cafe ready in ...
 

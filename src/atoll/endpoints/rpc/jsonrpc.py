@@ -190,13 +190,11 @@ class JsonRpc:
             return _parse_error(error, self._max_depth)
         long = len(body) >= self._checked_from  # else no string nor array can be too long
         if type(tree) is dict:
+            if duplicates is not None:
+                return _duplicated(tree, duplicates)
             if self._access is not None:
                 return await self._logged(tree, long=long, alone=True)
-            return (
-                await self._answer(tree, long=long, alone=True)
-                if duplicates is None
-                else _duplicated(tree, duplicates)
-            )
+            return await self._answer(tree, long=long, alone=True)
         if type(tree) is list:
             return await self._batch(tree, duplicates, long=long)
         return _error(None, INVALID_REQUEST, "Invalid Request", _NOT_AN_OBJECT)

@@ -199,9 +199,12 @@ class JsonRpc:
         if type(tree) is dict:
             if duplicates is not None:
                 return _duplicated(tree, duplicates)
-            if self._access is not None or self._metrics is not None:
-                return await self._logged(tree, long=long, alone=True)
-            return await self._answer(tree, long=long, alone=True)
+            if self._access is None and self._metrics is None:
+                return await self._answer(tree, long=long, alone=True)
+            started = time.perf_counter()  # timed here: a coroutine more would cost the call
+            answer = await self._answer(tree, long=long, alone=True)
+            self._record(tree, answer, started)
+            return answer
         if type(tree) is list:
             return await self._batch(tree, duplicates, long=long)
         return _error(None, INVALID_REQUEST, "Invalid Request", _NOT_AN_OBJECT)
@@ -230,14 +233,15 @@ class JsonRpc:
         if type(name) is not str:
             return await self._answer(request, long=long)
         with log_context(rpc_method=name):
-            if self._access is not None or self._metrics is not None:
-                return await self._logged(request, long=long)
-            return await self._answer(request, long=long)
+            if self._access is None and self._metrics is None:
+                return await self._answer(request, long=long)
+            started = time.perf_counter()
+            answer = await self._answer(request, long=long)
+            self._record(request, answer, started)
+            return answer
 
-    async def _logged(self, request: Any, *, long: bool, alone: bool = False) -> bytes | None:
-        """The response to one request, its access line written and its call counted after it."""
-        started = time.perf_counter()
-        answer = await self._answer(request, long=long, alone=alone)
+    def _record(self, request: dict[str, Any], answer: bytes | None, started: float) -> None:
+        """Write the access line of a call answered ``answer``, and count it."""
         took = time.perf_counter() - started
         name = request.get("method")
         if type(name) is not str:
@@ -249,7 +253,6 @@ class JsonRpc:
             self._access.call(name, code, took)
         if self._metrics is not None:  # a name the engine does not know: any caller's string
             self._metrics.call(name if name in self._bindings else OTHER, code, took)
-        return answer
 
     async def _answer(self, request: Any, *, long: bool, alone: bool = False) -> bytes | None:  # noqa: C901, PLR0911, PLR0912 - the hot path stays one flat function: a call per check would cost more than the check
         """The response to one request of a body, or None for a notification.

@@ -315,3 +315,11 @@ async def test_the_metrics_server_answers_metrics_alone():
     await server({"type": "lifespan"}, None, send)
     assert sent == [{"type": "websocket.close", "code": 1000}]
     await server.stop()  # not started: nothing to stop
+
+
+async def test_metrics_without_a_server_need_a_port_of_their_own():
+    service = build()
+    app = compose(service.name, [service], serve=False)
+    with pytest.raises(ConfigError, match="--metrics-port"):
+        async with running(app, load_config(app, ["--metrics", "--no-server"], {})):
+            pass

@@ -290,7 +290,12 @@ def _install_metrics(app: App) -> None:
     """
     app.options("metrics", MetricsOptions)
 
-    def metrics(options: MetricsOptions) -> Metrics:
+    def metrics(options: MetricsOptions, server: ServerOptions) -> Metrics:
+        if options.enabled and not options.port and not server.enabled:
+            raise ConfigError(
+                "--metrics serves /metrics on the service's port, but --no-server opens none; "
+                "give /metrics a port of its own with --metrics-port, such as 9100"
+            )
         made = Metrics.of(options)
         if options.enabled:
             adapter = importlib.import_module("atoll.adapters.prometheus")  # atoll[metrics]

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from atoll.clients.directory import ClientOptions
 from atoll.clients.transports import RpcEngine
@@ -63,6 +63,7 @@ from atoll.messaging.signing import (
 )
 from atoll.observability.access import AccessLog
 from atoll.observability.correlation import REQUEST_ID, RequestContext, made_id, taken_id
+from atoll.observability.metrics import Metrics
 from atoll.persistence.inboxes import Inboxes
 from atoll.security.auth import KEY_MEMBER, Authenticator, reads_call_context, takes_keys
 from atoll.service.definition import ServiceDefinition
@@ -73,6 +74,35 @@ logger = logging.getLogger("atoll.broker")
 
 _LONGEST_PAUSE = 10.0
 """Seconds between two attempts at the most to start a link whose broker is out of reach."""
+
+
+def _told(
+    access: AccessLog | None, metrics: Metrics | None
+) -> Callable[[str, str, int, str, float], None] | None:
+    """What the consumers tell of each message settled: its access line, its counts, or both."""
+    hooks = []
+    if access is not None and access.messages:
+        hooks.append(access.message)
+    if metrics is not None and metrics.enabled:
+        hooks.append(metrics.message)
+    if len(hooks) < 2:  # noqa: PLR2004 - both
+        return hooks[0] if hooks else None
+    line, count = hooks
+
+    def both(kind: str, service: str, attempt: int, outcome: str, seconds: float) -> None:
+        line(kind, service, attempt, outcome, seconds)
+        count(kind, service, attempt, outcome, seconds)
+
+    return both
+
+
+def _in_hand(consumer: BrokerConsumer) -> Callable[[], int]:
+    """What ``consumer`` holds, received and not settled, read when asked."""
+
+    def count() -> int:
+        return consumer.in_hand
+
+    return count
 
 
 def subscription_of(service: ServiceDefinition, options: BrokerOptions) -> Subscription | None:
@@ -120,6 +150,8 @@ class BrokerLink:
         signs: whether the process signs what it publishes: without a verifier, it then
             takes no subject from the messages it consumes, which it would vouch for.
         access: writes a line per message handled, when it logs ``messages``.
+        metrics: counts each message handled, and reads what each consumer holds, when
+            enabled.
     """
 
     atoll_entrypoint = True
@@ -137,12 +169,14 @@ class BrokerLink:
         verifier: EnvelopeVerifier | None = None,
         signs: bool = False,
         access: AccessLog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.broker = broker
         self._bus = bus
         self._authenticator = authenticator
         self.consumers: list[BrokerConsumer] = []
         policy = options.policy()
+        handled = _told(access, metrics)
         for service in services:
             subscription = subscription_of(service, options)
             if subscription is not None:
@@ -156,9 +190,11 @@ class BrokerLink:
                         committed=None if inboxes is None else inboxes.committed,
                         verifier=verifier,
                         forget_subjects=signs,
-                        handled=access.message if access is not None and access.messages else None,
+                        handled=handled,
                     )
                 )
+                if metrics is not None and metrics.enabled:
+                    metrics.watch_in_flight(service.name, _in_hand(self.consumers[-1]))
         self._engines: dict[str, RpcEngine] = (
             {s.name: engines[s.name] for s in services if s.name in engines}
             if options.rpc and not options.private
@@ -400,6 +436,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
         authenticator: Authenticator,
         signatures: Signatures,
         access: AccessLog,
+        metrics: Metrics,
     ) -> BrokerLink:
         made = BrokerLink(
             options,
@@ -412,6 +449,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
             verifier=signatures.verifier,
             signs=signatures.signer is not None,
             access=access,
+            metrics=metrics,
         )
         for consumer in made.consumers:  # not ready while its handlers' dependency is away
             readiness.add(f"consumer {consumer.service}", consumer.ping)

@@ -24,6 +24,7 @@ from atoll.endpoints.api import Api, Method
 from atoll.endpoints.http.asgi import HttpApp
 from atoll.endpoints.http.cors import CorsOptions
 from atoll.endpoints.http.health import HealthOptions
+from atoll.endpoints.http.metrics import MetricsServer
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.responses import send_problem
 from atoll.endpoints.http.server import HttpServer, ServerOptions
@@ -39,6 +40,7 @@ from atoll.messaging.broker import Broker  # noqa: TC001 - the container reads h
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.options import BrokerOptions  # noqa: TC001 - as Broker
 from atoll.observability.access import AccessLog
+from atoll.observability.metrics import Metrics, MetricsOptions
 from atoll.persistence.inboxes import Inboxes  # noqa: TC001 - the container reads the hint
 from atoll.persistence.ports import Database
 from atoll.security.api_tokens import ApiTokens, ApiTokenStore, api_token_store_for
@@ -218,7 +220,11 @@ def _install_endpoints(app: App, api: Api) -> None:
         return Idempotency(options, databases)
 
     def make_rpc_engines(
-        bus: MessageBus, options: ServerOptions, authenticator: Authenticator, access: AccessLog
+        bus: MessageBus,
+        options: ServerOptions,
+        authenticator: Authenticator,
+        access: AccessLog,
+        metrics: Metrics,
     ) -> RpcEngines:
         return RpcEngines(
             api,
@@ -227,6 +233,7 @@ def _install_endpoints(app: App, api: Api) -> None:
             limits=options.json_limits(),
             authenticator=authenticator,
             access=access,
+            metrics=metrics,
         )
 
     def make_http_app(  # noqa: PLR0917 - what the app is made of, each by type
@@ -239,6 +246,7 @@ def _install_endpoints(app: App, api: Api) -> None:
         health: HealthOptions,
         broker: BrokerOptions,
         access: AccessLog,
+        metrics: Metrics,
     ) -> HttpApp:
         about = None
         if health.details:  # its version may be read from the installed packages: once, here
@@ -260,6 +268,7 @@ def _install_endpoints(app: App, api: Api) -> None:
             authenticator=authenticator,
             broker=broker,
             access=access,
+            metrics=metrics,
         )
 
     app.provide(make_authenticator)
@@ -269,6 +278,42 @@ def _install_endpoints(app: App, api: Api) -> None:
     app.provide(make_rpc_engines)
     app.provide(AccessLog.of, provides=AccessLog)
     app.provide(make_http_app, when=serves_http)
+    _install_metrics(app)
+
+
+def _install_metrics(app: App) -> None:
+    """The ``[metrics]`` options, the :class:`Metrics`, and their own server when asked for.
+
+    Enabled, the Prometheus adapter (``atoll[metrics]``) is loaded, then alone, to render
+    what is scraped: on the service's port (``/metrics``), or on ``--metrics-port``, by a
+    :class:`MetricsServer` of its own, which runs without the service's HTTP too.
+    """
+    app.options("metrics", MetricsOptions)
+
+    def metrics(options: MetricsOptions, server: ServerOptions) -> Metrics:
+        if options.enabled and not options.port and not server.enabled:
+            raise ConfigError(
+                "--metrics serves /metrics on the service's port, but --no-server opens none; "
+                "give /metrics a port of its own with --metrics-port, such as 9100"
+            )
+        made = Metrics.of(options)
+        if options.enabled:
+            adapter = importlib.import_module("atoll.adapters.prometheus")  # atoll[metrics]
+            made.exposition = adapter.exposition_of(made)
+        return made
+
+    def metrics_server(made: Metrics, server: ServerOptions) -> MetricsServer:
+        assert made.exposition is not None  # noqa: S101 - enabled, so the adapter rendered it
+        return MetricsServer(made.exposition, server.host, made.port, server.impl)
+
+    app.provide(metrics)
+    app.provide(metrics_server, when=_serves_metrics_apart)
+
+
+def _serves_metrics_apart(config: Config) -> bool:
+    """Whether ``/metrics`` is served on a port of its own (``--metrics-port``)."""
+    options: MetricsOptions = config.section("metrics")
+    return options.enabled and options.port != 0
 
 
 def _install_api_tokens(app: App, service: str | None) -> None:

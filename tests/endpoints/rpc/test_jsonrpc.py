@@ -22,6 +22,7 @@ from atoll.endpoints.rpc.jsonrpc import (
 from atoll.endpoints.rpc.methods import NO_DEFAULT, Param, RpcMethod
 from atoll.errors import ConfigError
 from atoll.messaging.faults import FaultMap
+from atoll.observability.access import AccessLog
 
 
 @dataclass(frozen=True)
@@ -650,6 +651,15 @@ async def test_repeated_key_at_any_depth_makes_the_request_invalid(
     response = await answer(rpc, body)
     error = assert_error(response, INVALID_REQUEST, None if key == "method" else 1)
     assert f"{key!r} appears twice" in error["data"]["detail"]
+
+
+async def test_repeated_key_makes_the_request_invalid_with_access_lines_on_too(
+    faults: FaultMap,
+) -> None:
+    logged = JsonRpc(METHODS, faults=faults, access=AccessLog(["rpc"]))
+    body = b'{"jsonrpc":"2.0","method":"echo","params":{"value":1,"value":2},"id":1}'
+    error = assert_error(await answer(logged, body), INVALID_REQUEST, 1)
+    assert "'value' appears twice" in error["data"]["detail"]
 
 
 async def test_repeated_id_key_gives_a_null_id(rpc: JsonRpc) -> None:

@@ -25,6 +25,7 @@ from atoll.endpoints.asyncapi import asyncapi_document
 from atoll.endpoints.http.apipage import api_page
 from atoll.endpoints.http.cors import Cors
 from atoll.endpoints.http.health import health_endpoints
+from atoll.endpoints.http.metrics import METRICS_PATH, metrics_endpoint
 from atoll.endpoints.http.mount import Mount
 from atoll.endpoints.http.openapi import openapi_document
 from atoll.endpoints.http.problems import HTTPError
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from atoll.kernel.health import About, Readiness
     from atoll.messaging.bus import MessageBus
     from atoll.observability.access import AccessLog
+    from atoll.observability.metrics import Metrics
     from atoll.security.auth import Authenticator
 
 __all__ = ["HttpApp"]
@@ -94,6 +96,8 @@ class HttpApp:
         cors: which origins' pages may call from a browser; none without it.
         authenticator: authenticates the calls of the handlers it guards; none without it.
         access: writes a line per request, when it logs ``http``.
+        metrics: counts each request, when enabled; and answers ``/metrics``, unless it is
+            served on a port of its own.
         broker: the ``broker`` options, which the AsyncAPI document names the addresses
             of; ``memory://`` without them.
 
@@ -116,10 +120,13 @@ class HttpApp:
         authenticator: Authenticator | None = None,
         broker: BrokerOptions | None = None,
         access: AccessLog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.api = api
         self.access = access if access is not None and access.http else None
         """Where a line per request is written, when asked for."""
+        self.metrics = metrics if metrics is not None and metrics.enabled else None
+        """Where each request is counted, when asked for."""
         self.authenticator = authenticator
         self.bus = bus
         self.options = options
@@ -159,7 +166,15 @@ class HttpApp:
         self.readiness = readiness
         health = health_endpoints(readiness, about) if options.health else {}
         self._special.update(health)
-        self._check_reserved(health.keys())
+        own = list(health)
+        if (
+            self.metrics is not None
+            and self.metrics.exposition is not None
+            and not self.metrics.port
+        ):
+            self._special[METRICS_PATH] = metrics_endpoint(self.metrics.exposition)
+            own.append(METRICS_PATH)
+        self._check_reserved(own)
         entry: ASGIApp = self
         for wrapper in reversed(api.wrappers):
             entry = wrapper.around(entry)
@@ -179,7 +194,8 @@ class HttpApp:
             )
         if self.options.rpc_path in health:
             raise ConfigError(
-                f"--server-rpc-path {self.options.rpc_path} is the path of a health check; "
+                f"--server-rpc-path {self.options.rpc_path} is the path of "
+                f"{'the metrics' if self.options.rpc_path == METRICS_PATH else 'a health check'}; "
                 "choose another, such as /rpc"
             )
         for route in self.api.routes:
@@ -220,20 +236,26 @@ class HttpApp:
 
         The request's correlation id is in the log context while it is answered (found or
         made when first read), and in the ``X-Request-ID`` header of an error's response.
-        With access lines on, the request's is written once it is answered.
+        With access lines on, the request's is written once it is answered; with metrics on,
+        it is counted (under its route's template, atoll's own path, or a mount's prefix).
         """
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         context = RequestContext(self.ids, scope["headers"])
         token = set_log_context(context)
         access = self.access
+        metrics = self.metrics
         status = size = 0  # none sent: the client went away first
         failure: Exception | None = None
-        started = 0.0 if access is None else time.perf_counter()
+        if metrics is None:
+            started = 0.0 if access is None else time.perf_counter()
+        else:
+            metrics.active += 1
+            started = time.perf_counter()
         try:
             self._check_size(scope)
             special = self._special.get(path)
             if special is not None:
-                if access is None:
+                if access is None and metrics is None:
                     await special(Request(scope, receive), send)
                 else:
                     sent = _Sent(send)
@@ -245,7 +267,7 @@ class HttpApp:
                     if mount.matches(path):
                         if scope["method"] in _BODY_METHODS:
                             receive = _within(receive, self.options.body_timeout)
-                        if access is None:
+                        if access is None and metrics is None:
                             await mount(scope, receive, send)
                         else:
                             sent = _Sent(send)
@@ -270,6 +292,11 @@ class HttpApp:
             problem = self._failure(error, scope, logged=access is None)
             status, size = problem.status, await send_problem(send, problem, path)
         finally:
+            if metrics is not None:
+                metrics.active -= 1
+                if status:  # a client gone before its answer is not counted
+                    seconds = time.perf_counter() - started
+                    metrics.request(scope["method"], self._route(context, path), status, seconds)
             if access is not None:
                 routed = context.endpoint
                 peer = scope.get("client")
@@ -284,6 +311,22 @@ class HttpApp:
                     failure,
                 )
             reset_log_context(token)
+
+    def _route(self, context: RequestContext, path: str) -> str:
+        """What a request to ``path`` is counted under, once answered (with metrics on only).
+
+        Its route's template, atoll's own path, a mount's prefix, or ``""`` when nothing
+        matched: never the path itself, which a client chooses.
+        """
+        routed = context.endpoint
+        if routed is not None:
+            return routed.path
+        if path in self._special:
+            return path
+        for mount in self.mounts:
+            if mount.matches(path):
+                return mount.prefix
+        return ""
 
     def _check_size(self, scope: Scope) -> None:
         """Refuse a request whose header fields or query parameters are too many or large.

@@ -24,7 +24,7 @@ from atoll.kernel.options import option
 if TYPE_CHECKING:
     from atoll.endpoints.http.types import ASGIApp
 
-__all__ = ["HttpServer", "RunningServer", "ServerOptions"]
+__all__ = ["HttpServer", "RunningServer", "ServerOptions", "listening_socket"]
 
 logger = logging.getLogger("atoll.server")
 
@@ -193,7 +193,7 @@ class HttpServer:
             MissingDependencyError: the chosen server's library is not installed.
         """
         adapter: ServerAdapter = importlib.import_module(f"atoll.adapters.{self.options.impl}")
-        sock = _bind(self.options.host, self.options.port)
+        sock = listening_socket(self.options.host, self.options.port)
         self.port = sock.getsockname()[1]
         try:
             self._running = await adapter.serve(self.app, sock)
@@ -221,8 +221,10 @@ class HttpServer:
         return f"http://{shown}:{self.port or self.options.port}"
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, flag: str = "--server-port") -> socket.socket:
     """A listening TCP socket whose accepted connections send small answers at once.
+
+    ``flag``: the option that chooses ``port``, named when the address is in use.
 
     The socket is made with its protocol named (``IPPROTO_TCP``): asyncio's own loop sets
     ``TCP_NODELAY`` only on connections whose protocol says TCP, and a socket made without
@@ -245,7 +247,7 @@ def _bind(host: str, port: int) -> socket.socket:
             raise LifecycleError(
                 f"cannot listen on {host}:{port}: the address is in use; stop what listens "
                 f"there (`ss -ltnp 'sport = :{port}'` shows it) or choose another port with "
-                "--server-port"
+                f"{flag}"
             ) from error
         raise LifecycleError(
             f"cannot listen on {host}:{port}: {error.strerror or error}; check --server-host"

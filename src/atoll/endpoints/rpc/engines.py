@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
     from atoll.observability.access import AccessLog
+    from atoll.observability.metrics import Metrics
     from atoll.security.auth import Authenticator
 
 __all__ = ["RpcEngines", "rpc_engine", "rpc_methods"]
@@ -50,6 +51,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
             on every transport; the defaults of ``JsonLimits`` without it.
         authenticator: authenticates the calls of the handlers it guards; none without it.
         access: writes a line per call, when it logs ``rpc``.
+        metrics: counts each call, when enabled.
 
     Raises:
         ConfigError: a method cannot be served (see :class:`~atoll.endpoints.rpc.jsonrpc.JsonRpc`).
@@ -64,6 +66,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
         limits: JsonLimits | None = None,
         authenticator: Authenticator | None = None,
         access: AccessLog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.api = api
         self.whole = rpc_engine(
@@ -73,6 +76,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
             limits=limits,
             authenticator=authenticator,
             access=access,
+            metrics=metrics,
         )
         self._engines: dict[str, JsonRpc] = (
             {
@@ -83,6 +87,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
                     limits=limits,
                     authenticator=authenticator,
                     access=access,
+                    metrics=metrics,
                 )
                 for part in api.parts
             }
@@ -118,6 +123,7 @@ def rpc_engine(
     limits: JsonLimits | None = None,
     authenticator: Authenticator | None = None,
     access: AccessLog | None = None,
+    metrics: Metrics | None = None,
 ) -> JsonRpc:
     """A JSON-RPC engine answering ``api``'s methods through ``bus``."""
     return JsonRpc(
@@ -129,6 +135,7 @@ def rpc_engine(
         version=api.version,
         description=api.description,
         access=access,
+        metrics=metrics,
     )
 
 

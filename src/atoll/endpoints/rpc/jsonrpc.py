@@ -57,12 +57,14 @@ from atoll.kernel.logs import current_log_context, log_context
 from atoll.messaging.context import IDEMPOTENCY_KEY
 from atoll.messaging.faults import FaultMap
 from atoll.observability.correlation import RequestContext
+from atoll.observability.metrics import OTHER
 from atoll.security.idempotency import key_problem
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Iterable, Mapping
 
     from atoll.observability.access import AccessLog
+    from atoll.observability.metrics import Metrics
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -101,6 +103,8 @@ class JsonRpc:
         version: the service's version, in the OpenRPC document.
         description: what the service does, in the OpenRPC document.
         access: writes a line per call (method, outcome, error code), when it logs ``rpc``.
+        metrics: counts each call (method, outcome, error code), when enabled; a method the
+            engine does not know is counted as ``_OTHER``.
 
     Raises:
         ConfigError: two methods share a name, a name starts with ``rpc.``, a method names one
@@ -117,6 +121,7 @@ class JsonRpc:
         "_max_batch",
         "_max_depth",
         "_methods",
+        "_metrics",
         "_title",
         "_version",
     )
@@ -132,6 +137,7 @@ class JsonRpc:
         version: str = "0.0.0",
         description: str = "",
         access: AccessLog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if max_batch < 1:
             raise ConfigError(f"max_batch is {max_batch}; a batch must hold at least 1 request")
@@ -161,6 +167,7 @@ class JsonRpc:
         self._description = description
         self._discovered: msgspec.Raw | None = None
         self._access = access if access is not None and access.rpc else None
+        self._metrics = metrics if metrics is not None and metrics.enabled else None
 
     @property
     def methods(self) -> Mapping[str, RpcMethod]:
@@ -190,13 +197,14 @@ class JsonRpc:
             return _parse_error(error, self._max_depth)
         long = len(body) >= self._checked_from  # else no string nor array can be too long
         if type(tree) is dict:
-            if self._access is not None:
-                return await self._logged(tree, long=long, alone=True)
-            return (
-                await self._answer(tree, long=long, alone=True)
-                if duplicates is None
-                else _duplicated(tree, duplicates)
-            )
+            if duplicates is not None:
+                return _duplicated(tree, duplicates)
+            if self._access is None and self._metrics is None:
+                return await self._answer(tree, long=long, alone=True)
+            started = time.perf_counter()  # timed here: a coroutine more would cost the call
+            answer = await self._answer(tree, long=long, alone=True)
+            self._record(tree, answer, started)
+            return answer
         if type(tree) is list:
             return await self._batch(tree, duplicates, long=long)
         return _error(None, INVALID_REQUEST, "Invalid Request", _NOT_AN_OBJECT)
@@ -225,21 +233,26 @@ class JsonRpc:
         if type(name) is not str:
             return await self._answer(request, long=long)
         with log_context(rpc_method=name):
-            if self._access is not None:
-                return await self._logged(request, long=long)
-            return await self._answer(request, long=long)
+            if self._access is None and self._metrics is None:
+                return await self._answer(request, long=long)
+            started = time.perf_counter()
+            answer = await self._answer(request, long=long)
+            self._record(request, answer, started)
+            return answer
 
-    async def _logged(self, request: Any, *, long: bool, alone: bool = False) -> bytes | None:
-        """The response to one request, its access line written after it."""
-        started = time.perf_counter()
-        answer = await self._answer(request, long=long, alone=alone)
-        assert self._access is not None  # noqa: S101 - only called with it
+    def _record(self, request: dict[str, Any], answer: bytes | None, started: float) -> None:
+        """Write the access line of a call answered ``answer``, and count it."""
+        took = time.perf_counter() - started
         name = request.get("method")
+        if type(name) is not str:
+            name = ""
         code = None
         if answer is not None and answer.startswith(_ERROR_START):
             code = int(answer[len(_ERROR_START) : answer.index(b",", len(_ERROR_START))])
-        self._access.call(name if type(name) is str else "", code, time.perf_counter() - started)
-        return answer
+        if self._access is not None:
+            self._access.call(name, code, took)
+        if self._metrics is not None:  # a name the engine does not know: any caller's string
+            self._metrics.call(name if name in self._bindings else OTHER, code, took)
 
     async def _answer(self, request: Any, *, long: bool, alone: bool = False) -> bytes | None:  # noqa: C901, PLR0911, PLR0912 - the hot path stays one flat function: a call per check would cost more than the check
         """The response to one request of a body, or None for a notification.

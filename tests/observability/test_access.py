@@ -18,14 +18,12 @@ import httpx
 import pytest
 
 import atoll
-from atoll.endpoints.http.asgi import HttpApp
 from atoll.kernel.app import LogOptions
-from atoll.kernel.entrypoint import load_config, running
 from atoll.kernel.logs import ContextFilter, JsonFormatter, TextFormatter, log_context
 from atoll.messaging.envelope import message_name
 from atoll.observability.access import AccessLog
-from atoll.service.composition import compose
 from atoll.testing import run
+from tests.observability.serving import Ordered, client_of, shop_and_mail
 
 HERE = Path(__file__).resolve().parent
 
@@ -66,16 +64,8 @@ def build() -> atoll.Service:
     return service
 
 
-@contextlib.asynccontextmanager
-async def client_for(*argv: str):
-    service = build()
-    app = compose(service.name, [service], serve=False)
-    config = load_config(app, list(argv), {})
-    async with running(app, config) as container:
-        http = await container.aget(HttpApp)
-        transport = httpx.ASGITransport(app=http, client=("10.0.0.7", 4242))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+def client_for(*argv: str) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    return client_of(build(), *argv, client=("10.0.0.7", 4242))
 
 
 @pytest.fixture
@@ -166,36 +156,9 @@ async def test_a_json_rpc_call_has_a_line_with_its_method_outcome_and_error_code
     ]
 
 
-@dataclass(frozen=True)
-class Ordered:
-    item: str
-
-
-def linked(outcomes: dict[str, int]):
-    shop, mail = atoll.Service("shop"), atoll.Service("mail")
-    shop.database(atoll.Schema())
-    done = asyncio.Event()
-
-    @shop.rpc
-    async def order(item: str, uow: atoll.UnitOfWork) -> None:
-        async with uow:
-            uow.publish(Ordered(item))
-            await uow.commit()
-
-    @mail.on(Ordered)
-    async def mail_it(event: Ordered) -> None:
-        outcomes[event.item] = outcomes.get(event.item, 0) + 1
-        if event.item == "poison":
-            if outcomes[event.item] == 2:
-                done.set()
-            raise ValueError("cannot mail poison")
-
-    return shop, mail, done
-
-
 async def test_a_message_handled_has_a_line_with_its_type_delivery_and_outcome(access):
     outcomes: dict[str, int] = {}
-    shop, mail, done = linked(outcomes)
+    shop, mail, done = shop_and_mail(outcomes)
     url = f"memory://access-{uuid.uuid4().hex}"
     flags = ["--broker-url", url, "--broker-retry-backoff", "0.01", "--broker-deliveries", "2"]
     async with (

@@ -22,6 +22,7 @@ from atoll.observability.correlation import CorrelationIds, RequestContext, made
 from atoll.security.identity import Identity
 from atoll.service.composition import compose
 from atoll.testing import run
+from tests.observability.serving import client_of
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE}-b7ad6b7169203331-01".encode()
@@ -147,16 +148,8 @@ def build() -> atoll.Service:
     return service
 
 
-@contextlib.asynccontextmanager
-async def client_for(*argv: str):
-    service = build()
-    app = compose(service.name, [service], serve=False)
-    config = load_config(app, list(argv), {})
-    async with running(app, config) as container:
-        http = await container.aget(HttpApp)
-        transport = httpx.ASGITransport(app=http)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+def client_for(*argv: str) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    return client_of(build(), *argv)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import signal
 import socket
 import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -26,6 +25,7 @@ from atoll.messaging.envelope import message_name
 from atoll.observability.metrics import BUCKETS, Histogram, Metrics
 from atoll.service.composition import compose
 from atoll.testing import run
+from tests.observability.serving import Ordered, client_of, shop_and_mail
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,16 +48,8 @@ def build() -> atoll.Service:
     return service
 
 
-@contextlib.asynccontextmanager
-async def client_for(*argv: str):
-    service = build()
-    app = compose(service.name, [service], serve=False)
-    config = load_config(app, list(argv), {})
-    async with running(app, config) as container:
-        http = await container.aget(HttpApp)
-        transport = httpx.ASGITransport(app=http)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+def client_for(*argv: str) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    return client_of(build(), *argv)
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -146,35 +138,6 @@ async def test_json_rpc_calls_are_counted_by_method_and_outcome_with_error_codes
     assert sample(found, "http_server_request_duration_seconds_count", **posts) == 3
 
 
-@dataclass(frozen=True)
-class Ordered:
-    item: str
-
-
-def linked(outcomes: dict[str, int]):
-    shop, mail = atoll.Service("shop"), atoll.Service("mail")
-    shop.database(atoll.Schema())
-    done = asyncio.Event()
-
-    @shop.rpc
-    async def order(item: str, uow: atoll.UnitOfWork) -> None:
-        async with uow:
-            uow.publish(Ordered(item))
-            await uow.commit()
-
-    @mail.on(Ordered)
-    async def mail_it(event: Ordered) -> None:
-        outcomes[event.item] = outcomes.get(event.item, 0) + 1
-        if event.item == "poison":
-            if outcomes[event.item] == 2:
-                done.set()
-            raise ValueError("cannot mail poison")
-        if event.item == "pen":
-            done.set()
-
-    return shop, mail, done
-
-
 async def test_messages_are_counted_by_service_type_and_outcome(monkeypatch):
     dead_lettered = asyncio.Event()
     count = Metrics.message
@@ -186,7 +149,7 @@ async def test_messages_are_counted_by_service_type_and_outcome(monkeypatch):
 
     monkeypatch.setattr(Metrics, "message", counted_then_told)
     outcomes: dict[str, int] = {}
-    shop, mail, done = linked(outcomes)
+    shop, mail, done = shop_and_mail(outcomes)
     url = f"memory://metrics-{uuid.uuid4().hex}"
     flags = ["--broker-url", url, "--broker-retry-backoff", "0.01", "--broker-deliveries", "2"]
     kind = message_name(Ordered)

@@ -76,6 +76,7 @@ def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(
     assert re.search(
         r"fleet: stats counted 3 runs, 16\.0 km, in the week of \d{4}-\d\d-\d\d", output
     )
+    assert re.search(r"fleet: stats' /metrics counts [1-9]\d* message\(s\) handled", output)
     assert "fleet: stopped (exit status 0)" in output
     # Each service stopped on SIGTERM, after what it held.
     assert output.count("stopped in") == 4

@@ -244,6 +244,7 @@ def system() -> atoll.System:
                 },
             },
             "tokens": {"issuer": ISSUER, "session_clients": [SessionClient.CLIENT_ID]},
+            "metrics": {"enabled": True},
         }
     )
     composed.task(seed)
@@ -276,5 +277,7 @@ async def seed(
         f"""-d '{{"email": "{DEMO_EMAIL}", "password": "{DEMO_PASSWORD}"}}', then send its """
         "access_token as Authorization: Bearer <access_token> "
         f"(or paste it on {tokens.base_url}/docs)\n"
+        f"metrics for Prometheus at {tokens.base_url}/metrics; logs on standard error, a JSON "
+        "line each with --log-format json, a line per request too with --log-access all\n"
     )
     sys.stdout.flush()

@@ -40,6 +40,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -210,7 +211,7 @@ class Fleet:
         # A session of its own: Ctrl-C reaches the fleet alone, which stops each service
         # with one SIGTERM (a second signal would force it).
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and flags
-            [sys.executable, *argv, *LOGGING],
+            [sys.executable, *argv, *OBSERVED],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -252,8 +253,9 @@ class Fleet:
         return worst
 
 
-LOGGING = ("--log-format", "json", "--log-access", "all")
-"""Every process writes JSON lines, with a line per request, JSON-RPC call and message."""
+OBSERVED = ("--log-format", "json", "--log-access", "all", "--metrics")
+"""Every process writes JSON lines, with a line per request, JSON-RPC call and message, and
+serves its metrics at /metrics."""
 
 
 def as_text(line: str) -> str:
@@ -303,6 +305,8 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
     await wait_until_ready(fleet, SERVICES, patience)
     urls = ", ".join(fleet.url(name) for name in SERVICES)
     say(f"fleet: users, runs and stats are ready on {urls}; the token service on {fleet.issuer}")
+    scraped = ", ".join(f"{fleet.url(name)}/metrics" for name in (*SERVICES, "auth"))
+    say(f"fleet: metrics for Prometheus at {scraped}; logs in {fleet.logs}/NAME.log")
     async with httpx.AsyncClient(timeout=10.0) as http:
         email = f"ada-{uuid.uuid4().hex[:6]}@runnerly.example"
         account = {"email": email, "name": "Ada", "password": PASSWORD}
@@ -333,6 +337,16 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
             return totals if meters == sum(RUNS) else None
 
         totals = await until("weekly totals in stats", counted, patience, fleet)
+        exposition = (await http.get(f"{fleet.url('stats')}/metrics")).text
+        handled = sum(
+            float(value)
+            for value in re.findall(
+                r'^atoll_messages_total\{[^}]*outcome="handled"[^}]*\} (\S+)$',
+                exposition,
+                re.MULTILINE,
+            )
+        )
+        say(f"fleet: stats' /metrics counts {handled:g} message(s) handled (atoll_messages_total)")
         say(
             f"fleet: the first run's correlation id is {first}; follow it from POST /runs to "
             f"the stats update: grep '\"{first}\"' {fleet.logs}/*.log"

@@ -286,3 +286,18 @@ async def test_metrics_without_a_server_need_a_port_of_their_own():
     with pytest.raises(ConfigError, match="--metrics-port"):
         async with running(app, load_config(app, ["--metrics", "--no-server"], {})):
             pass
+
+
+async def test_an_outbox_backlog_is_read_at_each_scrape():
+    outcomes: dict[str, int] = {}
+    shop, _, _ = shop_and_mail(outcomes)
+    flags = ["--db-url", "memory://", "--no-db-relay", "--metrics"]  # nothing is published
+    async with run(shop, argv=flags) as shop_app:
+        empty = samples((await shop_app.client.get("/metrics")).text)
+        assert sample(empty, "atoll_outbox_pending", service="shop") == 0
+        assert sample(empty, "atoll_outbox_oldest_pending_age_seconds", service="shop") == 0
+        await shop_app.rpc.methods.order(item="pen")
+        await shop_app.rpc.methods.order(item="ink")
+        found = samples((await shop_app.client.get("/metrics")).text)
+    assert sample(found, "atoll_outbox_pending", service="shop") == 2
+    assert sample(found, "atoll_outbox_oldest_pending_age_seconds", service="shop") >= 0

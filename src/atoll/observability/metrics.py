@@ -24,14 +24,20 @@ buckets); its library is used only when Prometheus scrapes, by the collector of
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from atoll.errors import AtollError
 from atoll.kernel.options import option
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
+
+    from atoll.persistence.ports import Database, OutboxBacklog
 
 __all__ = ["BUCKETS", "OTHER", "Histogram", "Metrics", "MetricsOptions", "Sample"]
 
@@ -45,6 +51,10 @@ _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 )
 _CLASSES = ("", "1xx", "2xx", "3xx", "4xx", "5xx")
+_BACKLOG_WITHIN = 1.0
+"""Seconds a scrape waits for a database to say its outbox's backlog."""
+
+logger = logging.getLogger("atoll.metrics")
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,8 @@ class Metrics:
         self._messages: dict[tuple[str, ...], float] = {}
         self._handling: dict[tuple[str, ...], Histogram] = {}
         self._in_flight: dict[str, Callable[[], int]] = {}
+        self._databases: Callable[[], Iterable[Database]] = tuple
+        self._backlogs: dict[str, OutboxBacklog] = {}
 
     @classmethod
     def of(cls, options: MetricsOptions) -> Metrics:
@@ -184,6 +196,26 @@ class Metrics:
     def watch_in_flight(self, service: str, count: Callable[[], int]) -> None:
         """Read ``count`` at each scrape: the messages ``service`` holds, not settled yet."""
         self._in_flight[service] = count
+
+    def watch_outboxes(self, databases: Callable[[], Iterable[Database]]) -> None:
+        """Read the backlog of each of ``databases()``' outboxes before each scrape."""
+        self._databases = databases
+
+    async def refresh(self) -> None:
+        """Read what is counted elsewhere (the outboxes' backlogs), before a scrape.
+
+        A database that does not answer within a second is left out of this scrape (its
+        series are absent), and the scrape goes on: its readiness check tells why.
+        """
+        backlogs: dict[str, OutboxBacklog] = {}
+        for database in self._databases():
+            try:
+                backlogs[database.service] = await asyncio.wait_for(
+                    database.outbox_backlog(), _BACKLOG_WITHIN
+                )
+            except (TimeoutError, AtollError) as error:
+                logger.debug("the outbox of %s was not read: %s", database.service, error)
+        self._backlogs = backlogs
 
     def samples(self) -> Iterator[Sample]:
         """Every family, as of now; read when Prometheus scrapes, on the event loop's thread."""
@@ -241,4 +273,23 @@ class Metrics:
             "Messages a consumer received and has not settled yet, by service.",
             ("service",),
             {(service,): count() for service, count in self._in_flight.items()},
+        )
+        now = time.time()
+        yield Sample(
+            "atoll_outbox_pending",
+            "gauge",
+            "Events committed to a service's outbox and not published yet.",
+            ("service",),
+            {(service,): float(b.pending) for service, b in self._backlogs.items()},
+        )
+        yield Sample(
+            "atoll_outbox_oldest_pending_age_seconds",
+            "gauge",
+            "Seconds the oldest event not published yet has waited in a service's outbox; "
+            "0 when none waits.",
+            ("service",),
+            {
+                (service,): 0.0 if b.oldest is None else max(0.0, now - b.oldest)
+                for service, b in self._backlogs.items()
+            },
         )

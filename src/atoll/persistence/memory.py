@@ -13,6 +13,7 @@ import asyncio
 import copy
 import dataclasses
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from atoll.errors import (
     PersistenceError,
 )
 from atoll.persistence.idempotency import MemoryKeyStore, taken_over
-from atoll.persistence.ports import OutboxRecord, OutboxSignal
+from atoll.persistence.ports import OutboxBacklog, OutboxRecord, OutboxSignal
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,6 +59,7 @@ class _Tables:
     # so that a claim reads what is left to publish, not every record ever committed.
     outbox: dict[int, OutboxRecord] = field(default_factory=dict)
     claimed: set[int] = field(default_factory=set)
+    committed: dict[int, float] = field(default_factory=dict)  # an unsent record's Unix time
     inbox: set[tuple[str, str]] = field(default_factory=set)
     positions: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -125,6 +127,12 @@ class MemoryDatabase:
         tables.claimed.update(record.position for record in records)
         return MemoryClaim(self, records)
 
+    async def outbox_backlog(self) -> OutboxBacklog:
+        """How many records are not published yet, and when the oldest committed."""
+        tables = self._tables
+        oldest = min((tables.committed[p] for p in tables.outbox), default=None)
+        return OutboxBacklog(len(tables.outbox), oldest)
+
     def unsent(self) -> list[OutboxRecord]:
         """The outbox records not published yet, in order; for tests and ``atoll`` commands."""
         tables = self._tables
@@ -158,6 +166,7 @@ class MemoryClaim:
         tables.claimed.difference_update(record.position for record in self._records)
         for position in sent:
             tables.outbox.pop(position, None)
+            tables.committed.pop(position, None)
         self._records = []
 
 
@@ -270,9 +279,11 @@ class MemoryTransaction:
                 row = (mapping.aggregate, getattr(aggregate, mapping.id))
                 version = getattr(aggregate, mapping.version) if mapping.version else 0
                 tables.rows[row] = _Stored(version, copy.deepcopy(aggregate))
+            now = time.time()
             for envelope in outbox:
                 position = next(tables.positions)
                 tables.outbox[position] = OutboxRecord(position, envelope)
+                tables.committed[position] = now
             if inbox is not None:
                 tables.inbox.add(inbox)
 

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     from atoll.persistence.options import DatabaseOptions
     from atoll.persistence.schema import Mapping, Schema
 
-__all__ = ["Database", "OutboxClaim", "OutboxRecord", "OutboxSignal", "Transaction"]
+__all__ = [
+    "Database",
+    "OutboxBacklog",
+    "OutboxClaim",
+    "OutboxRecord",
+    "OutboxSignal",
+    "Transaction",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,19 @@ class OutboxRecord:
 
     position: int
     envelope: Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """What the outbox holds that is not published yet.
+
+    Attributes:
+        pending: the records not published.
+        oldest: when the oldest of them committed, as a Unix time; None when there is none.
+    """
+
+    pending: int
+    oldest: float | None
 
 
 class OutboxClaim(Protocol):
@@ -161,6 +181,14 @@ class Database(Protocol):
 
         A record is left out while an earlier record of its stream is unsent and held by
         another relay, so that each stream is published in order.
+        """
+        ...
+
+    async def outbox_backlog(self) -> OutboxBacklog:
+        """How many outbox records are not published yet, and since when the oldest waits.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached.
         """
         ...
 

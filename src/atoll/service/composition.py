@@ -290,7 +290,7 @@ def _install_metrics(app: App) -> None:
     """
     app.options("metrics", MetricsOptions)
 
-    def metrics(options: MetricsOptions, server: ServerOptions) -> Metrics:
+    def metrics(options: MetricsOptions, server: ServerOptions, inboxes: Inboxes) -> Metrics:
         if options.enabled and not options.port and not server.enabled:
             raise ConfigError(
                 "--metrics serves /metrics on the service's port, but --no-server opens none; "
@@ -300,11 +300,14 @@ def _install_metrics(app: App) -> None:
         if options.enabled:
             adapter = importlib.import_module("atoll.adapters.prometheus")  # atoll[metrics]
             made.exposition = adapter.exposition_of(made)
+            made.watch_outboxes(inboxes.databases)  # each service's database, once made
         return made
 
     def metrics_server(made: Metrics, server: ServerOptions) -> MetricsServer:
         assert made.exposition is not None  # noqa: S101 - enabled, so the adapter rendered it
-        return MetricsServer(made.exposition, server.host, made.port, server.impl)
+        return MetricsServer(
+            made.exposition, server.host, made.port, server.impl, refresh=made.refresh
+        )
 
     app.provide(metrics)
     app.provide(metrics_server, when=_serves_metrics_apart)

@@ -16,6 +16,7 @@ adapter and the SQL one (SQLite and PostgreSQL) run this same suite.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,7 +33,7 @@ from atoll.messaging.envelope import Delivery
 from atoll.persistence.declaration import open_database
 from atoll.persistence.idempotency import HOLD, KeyHold, KeyRecord, MemoryKeyStore
 from atoll.persistence.options import DatabaseOptions
-from atoll.persistence.ports import Database
+from atoll.persistence.ports import Database, OutboxBacklog
 from atoll.persistence.repository import Repository
 from atoll.persistence.schema import Schema
 from atoll.persistence.unit_of_work import UnitOfWork
@@ -416,6 +417,32 @@ class DatabaseContract:
         empty = await database.claim_outbox(10)
         assert list(empty.records) == []
         await empty.settle([])
+
+    async def test_the_backlog_counts_the_unsent_records_and_dates_the_oldest(
+        self, database: Database
+    ) -> None:
+        assert await database.outbox_backlog() == OutboxBacklog(0, None)
+        before = time.time()
+        async with self.uow(database) as uow:
+            uow.publish(Counted(1, 1), Counted(2, 2))
+            await uow.commit()
+        async with self.uow(database) as uow:
+            uow.publish(Counted(3, 3))
+            await uow.commit()
+        backlog = await database.outbox_backlog()
+        assert backlog.pending == 3
+        assert backlog.oldest is not None
+        # The database's clock dates a commit (PostgreSQL's now()): a second either side.
+        assert before - 1 <= backlog.oldest <= time.time() + 1
+        claim = await database.claim_outbox(2)  # the first commit's: the oldest go
+        await claim.settle([record.position for record in claim.records])
+        left = await database.outbox_backlog()
+        assert left.pending == 1
+        assert left.oldest is not None
+        assert left.oldest >= backlog.oldest
+        rest = await database.claim_outbox(10)
+        await rest.settle([record.position for record in rest.records])
+        assert await database.outbox_backlog() == OutboxBacklog(0, None)
 
     async def test_envelopes_keep_their_id_type_and_headers(self, database: Database) -> None:
         delivery = Delivery("cause", "contract.count", {"correlation_id": "corr"})

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import functools
 import importlib
 import logging
@@ -44,7 +45,7 @@ from atoll.errors import (
     PersistenceError,
 )
 from atoll.persistence.idempotency import taken_over
-from atoll.persistence.ports import OutboxSignal
+from atoll.persistence.ports import OutboxBacklog, OutboxSignal
 
 try:
     import sqlalchemy as sa
@@ -377,6 +378,25 @@ class SqlDatabase:
                     return SqliteOutboxClaim(engine, self.outbox_table, [], self._errors.translated)
                 return await claim_sqlite(engine, self.outbox_table, limit, self._errors.translated)
             return await claim_postgres(engine, self.outbox_table, limit, self._errors.translated)
+
+    async def outbox_backlog(self) -> OutboxBacklog:
+        """How many records are not published yet, and when the oldest committed.
+
+        One query, counting along the index of unsent records.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached.
+        """
+        outbox = self.outbox_table
+        query = sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
+            outbox.c.sent_at.is_(None)
+        )
+        with self._errors.translated("read the outbox's backlog"):
+            async with self.engine.connect() as connection:
+                pending, oldest = (await connection.execute(query)).one()
+        if oldest is not None and oldest.tzinfo is None:  # SQLite keeps no zone: it is UTC
+            oldest = oldest.replace(tzinfo=dt.UTC)
+        return OutboxBacklog(pending, None if oldest is None else oldest.timestamp())
 
     def describe(self) -> str:
         """The URL, with ``***`` for its password."""

@@ -172,7 +172,9 @@ class HttpApp:
             and self.metrics.exposition is not None
             and not self.metrics.port
         ):
-            self._special[METRICS_PATH] = metrics_endpoint(self.metrics.exposition)
+            self._special[METRICS_PATH] = metrics_endpoint(
+                self.metrics.exposition, self.metrics.refresh
+            )
             own.append(METRICS_PATH)
         self._check_reserved(own)
         entry: ASGIApp = self

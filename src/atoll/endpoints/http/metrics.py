@@ -37,8 +37,12 @@ _NO_STORE = (b"cache-control", b"no-store")
 
 def metrics_endpoint(
     exposition: Callable[[], tuple[bytes, str]],
+    refresh: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[Request, Send], Awaitable[None]]:
-    """The ``/metrics`` endpoint answering what ``exposition`` renders, to GET and HEAD."""
+    """The ``/metrics`` endpoint answering what ``exposition`` renders, to GET and HEAD.
+
+    ``refresh`` reads first what is counted elsewhere (a database's outbox).
+    """
 
     async def serve(request: Request, send: Send) -> None:
         if request.method not in {"GET", "HEAD"}:
@@ -47,6 +51,8 @@ def metrics_endpoint(
                 f"{METRICS_PATH} is read with GET, not {request.method}",
                 headers=((b"allow", b"GET, HEAD"),),
             )
+        if refresh is not None:
+            await refresh()
         body, content_type = exposition()
         await send_bytes(send, 200, body, content_type.encode(), (_NO_STORE,))
 
@@ -63,6 +69,7 @@ class MetricsServer:
         host: the address to listen on: the service's (``--server-host``).
         port: the port (``--metrics-port``).
         impl: the server adapter, the service's own (``--server-impl``).
+        refresh: reads what is counted elsewhere before each scrape.
     """
 
     atoll_entrypoint = True
@@ -73,11 +80,12 @@ class MetricsServer:
         host: str,
         port: int,
         impl: str = "uvicorn",
+        refresh: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.impl = impl
-        self._answer = metrics_endpoint(exposition)
+        self._answer = metrics_endpoint(exposition, refresh)
         self._running: RunningServer | None = None
 
     async def start(self) -> None:

@@ -173,6 +173,9 @@ async def test_messages_are_counted_by_service_type_and_outcome(monkeypatch):
     handling = "atoll_message_handling_duration_seconds_count"
     assert sample(found, handling, service="mail", message_type=kind) == 3
     assert sample(found, "atoll_messages_in_flight", service="mail") == 0
+    assert sample(found, "atoll_dead_letters", service="mail") == 1  # counted on the broker
+    reached = [value for (name, _), value in found.items() if name == "atoll_broker_connected"]
+    assert reached == [1]  # a broker in memory is always reached
 
 
 def test_without_prometheus_client_the_error_names_the_extra(monkeypatch):
@@ -301,3 +304,14 @@ async def test_an_outbox_backlog_is_read_at_each_scrape():
         found = samples((await shop_app.client.get("/metrics")).text)
     assert sample(found, "atoll_outbox_pending", service="shop") == 2
     assert sample(found, "atoll_outbox_oldest_pending_age_seconds", service="shop") >= 0
+
+
+@pytest.mark.services("nats")
+async def test_a_broker_apart_says_whether_it_is_reached_and_counts_dead_letters():
+    outcomes: dict[str, int] = {}
+    _, mail, _ = shop_and_mail(outcomes)
+    argv = ["--broker-url", "nats://127.0.0.1:4222", "--metrics"]
+    async with run(mail, argv=argv) as mail_app:
+        found = samples((await mail_app.client.get("/metrics")).text)
+    assert sample(found, "atoll_broker_connected", broker="nats://127.0.0.1:4222") == 1
+    assert ("atoll_dead_letters", frozenset({("service", "mail")})) in found

@@ -444,6 +444,10 @@ class Broker(Protocol):
         """The oldest ``limit`` dead letters of ``service``."""
         ...
 
+    async def dead_letter_count(self, service: str) -> int:
+        """How many dead letters ``service`` has, without reading them; 0 for one never seen."""
+        ...
+
     async def redrive(self, service: str, ids: Collection[str] | None = None) -> int:
         """Send dead letters (all, or those of ``ids``) back to ``service``; the count.
 

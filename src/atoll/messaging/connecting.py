@@ -156,6 +156,10 @@ class ConnectingBroker:
         """As :meth:`Broker.dead_letters`; out of reach until connected."""
         return await self._ready("list dead letters").dead_letters(service, limit)
 
+    async def dead_letter_count(self, service: str) -> int:
+        """As :meth:`Broker.dead_letter_count`; out of reach until connected."""
+        return await self._ready("count dead letters").dead_letter_count(service)
+
     async def redrive(self, service: str, ids: Collection[str] | None = None) -> int:
         """As :meth:`Broker.redrive`; out of reach until connected."""
         return await self._ready("redrive dead letters").redrive(service, ids)

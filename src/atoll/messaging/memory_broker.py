@@ -485,6 +485,11 @@ class MemoryBroker:
         queue = self.state.queues.get(service)
         return [] if queue is None else list(queue.dead.values())[:limit]
 
+    async def dead_letter_count(self, service: str) -> int:
+        """How many dead letters ``service`` has."""
+        queue = self.state.queues.get(service)
+        return 0 if queue is None else len(queue.dead)
+
     async def redrive(self, service: str, ids: Collection[str] | None = None) -> int:
         """Put dead letters back in the queue, as first deliveries."""
         queue = self.state.queues.get(service)

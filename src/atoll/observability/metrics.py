@@ -35,7 +35,7 @@ from atoll.errors import AtollError
 from atoll.kernel.options import option
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Awaitable, Callable, Iterable, Iterator
 
     from atoll.persistence.ports import Database, OutboxBacklog
 
@@ -51,8 +51,8 @@ _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 )
 _CLASSES = ("", "1xx", "2xx", "3xx", "4xx", "5xx")
-_BACKLOG_WITHIN = 1.0
-"""Seconds a scrape waits for a database to say its outbox's backlog."""
+_READ_WITHIN = 1.0
+"""Seconds a scrape waits for a database or a broker to say what it holds."""
 
 logger = logging.getLogger("atoll.metrics")
 
@@ -146,6 +146,9 @@ class Metrics:
         self._in_flight: dict[str, Callable[[], int]] = {}
         self._databases: Callable[[], Iterable[Database]] = tuple
         self._backlogs: dict[str, OutboxBacklog] = {}
+        self._dead: dict[str, Callable[[], Awaitable[int]]] = {}
+        self._dead_counts: dict[str, int] = {}
+        self._brokers: dict[str, Callable[[], bool]] = {}
 
     @classmethod
     def of(cls, options: MetricsOptions) -> Metrics:
@@ -201,21 +204,36 @@ class Metrics:
         """Read the backlog of each of ``databases()``' outboxes before each scrape."""
         self._databases = databases
 
-    async def refresh(self) -> None:
-        """Read what is counted elsewhere (the outboxes' backlogs), before a scrape.
+    def watch_dead_letters(self, service: str, count: Callable[[], Awaitable[int]]) -> None:
+        """Read ``count`` before each scrape: the dead letters of ``service`` on its broker."""
+        self._dead[service] = count
 
-        A database that does not answer within a second is left out of this scrape (its
-        series are absent), and the scrape goes on: its readiness check tells why.
+    def watch_broker(self, broker: str, connected: Callable[[], bool]) -> None:
+        """Read ``connected`` at each scrape: whether the process reaches ``broker`` now."""
+        self._brokers[broker] = connected
+
+    async def refresh(self) -> None:
+        """Read what is counted elsewhere (outbox backlogs, dead letters), before a scrape.
+
+        A database or a broker that does not answer within a second is left out of this
+        scrape (its series are absent), and the scrape goes on: its readiness check says why.
         """
         backlogs: dict[str, OutboxBacklog] = {}
         for database in self._databases():
             try:
                 backlogs[database.service] = await asyncio.wait_for(
-                    database.outbox_backlog(), _BACKLOG_WITHIN
+                    database.outbox_backlog(), _READ_WITHIN
                 )
             except (TimeoutError, AtollError) as error:
                 logger.debug("the outbox of %s was not read: %s", database.service, error)
         self._backlogs = backlogs
+        dead: dict[str, int] = {}
+        for service, count in self._dead.items():
+            try:
+                dead[service] = await asyncio.wait_for(count(), _READ_WITHIN)
+            except (TimeoutError, AtollError) as error:
+                logger.debug("the dead letters of %s were not counted: %s", service, error)
+        self._dead_counts = dead
 
     def samples(self) -> Iterator[Sample]:
         """Every family, as of now; read when Prometheus scrapes, on the event loop's thread."""
@@ -292,4 +310,18 @@ class Metrics:
                 (service,): 0.0 if b.oldest is None else max(0.0, now - b.oldest)
                 for service, b in self._backlogs.items()
             },
+        )
+        yield Sample(
+            "atoll_dead_letters",
+            "gauge",
+            "Messages in a service's dead-letter queue, on its broker.",
+            ("service",),
+            {(service,): float(count) for service, count in self._dead_counts.items()},
+        )
+        yield Sample(
+            "atoll_broker_connected",
+            "gauge",
+            "Whether the process reaches its broker now: 1, or 0 while it is away.",
+            ("broker",),
+            {(broker,): 1.0 if up() else 0.0 for broker, up in self._brokers.items()},
         )

@@ -27,6 +27,7 @@ Composing an application installs, beside the services' own declarations:
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -177,6 +178,8 @@ class BrokerLink:
         self.consumers: list[BrokerConsumer] = []
         policy = options.policy()
         handled = _told(access, metrics)
+        if metrics is not None and metrics.enabled and not options.private:
+            metrics.watch_broker(broker.describe(), functools.partial(_reached, broker))
         for service in services:
             subscription = subscription_of(service, options)
             if subscription is not None:
@@ -195,6 +198,8 @@ class BrokerLink:
                 )
                 if metrics is not None and metrics.enabled:
                     metrics.watch_in_flight(service.name, _in_hand(self.consumers[-1]))
+                    count = functools.partial(broker.dead_letter_count, service.name)
+                    metrics.watch_dead_letters(service.name, count)
         self._engines: dict[str, RpcEngine] = (
             {s.name: engines[s.name] for s in services if s.name in engines}
             if options.rpc and not options.private
@@ -310,6 +315,11 @@ class BrokerLink:
 
     def __repr__(self) -> str:
         return f"BrokerLink({self.broker.describe()}, {len(self.consumers)} consumer(s))"
+
+
+def _reached(broker: Broker) -> bool:
+    """Whether ``broker`` answers now, as far as the process knows: connected, or always."""
+    return not isinstance(broker, ConnectingBroker) or broker.connected
 
 
 def _correlation(headers: Mapping[str, str]) -> str:

@@ -384,6 +384,7 @@ class BrokerContract:
         for received in await self.take(receiver, 3, settle="none"):
             await received.dead_letter(f"failed {received.envelope.id}")
         dead = await _eventually(lambda: broker.dead_letters(service), self.patience, count=3)
+        assert await broker.dead_letter_count(service) == 3
         by_message = {d.envelope.id: d for d in dead}
         assert set(by_message) == {e.id for e in sent}
         assert by_message[sent[0].id].error == f"failed {sent[0].id}"
@@ -393,14 +394,17 @@ class BrokerContract:
         assert again.envelope.id == sent[1].id
         [left] = await broker.dead_letters(service)
         assert left.envelope.id == sent[2].id
+        assert await broker.dead_letter_count(service) == 1
         assert await broker.purge(service) == 1
         assert await broker.dead_letters(service) == []
+        assert await broker.dead_letter_count(service) == 0
 
     async def test_dead_letters_of_a_service_never_seen_are_none(
         self, broker: Broker, names: Names
     ) -> None:
         service = names.service()
         assert await broker.dead_letters(service) == []
+        assert await broker.dead_letter_count(service) == 0
         assert await broker.redrive(service) == 0
         assert await broker.purge(service) == 0
 

@@ -518,6 +518,14 @@ class NatsBroker:
         letters = [self._letter(service, seq, msg) for seq, msg in await self._dead(service, None)]
         return [d for d in letters if d is not None and (ids is None or d.id in ids)]
 
+    async def dead_letter_count(self, service: str) -> int:
+        """The messages of ``atoll.dead.<service>``, as the stream counts them per subject."""
+        check_name(service, "service name")
+        subject = f"atoll.dead.{service}"
+        with self.reaching("count the dead letters"):
+            info = await self.jetstream().stream_info(DEAD, subjects_filter=subject)
+        return (info.state.subjects or {}).get(subject, 0)
+
     async def dead_letters(self, service: str, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters of ``service``; each one's id is its sequence."""
         letters = [self._letter(service, seq, msg) for seq, msg in await self._dead(service, limit)]

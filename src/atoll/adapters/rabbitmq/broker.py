@@ -617,6 +617,18 @@ class RabbitBroker:
         await quietly(channel.close())  # gives them all back, in their order
         return [letter for letter, _ in taken]
 
+    async def dead_letter_count(self, service: str) -> int:
+        """The messages in the service's dead-letter queue, as the broker counts them."""
+        connection = self._open("counting dead letters on")
+        channel = await connection.channel(publisher_confirms=False)
+        try:
+            queue = await channel.declare_queue(_dead_queue(service), passive=True)
+        except AMQPError:  # no such queue: the service never subscribed
+            return 0
+        finally:
+            await quietly(channel.close())
+        return int(queue.declaration_result.message_count or 0)
+
     async def redrive(self, service: str, ids: Collection[str] | None = None) -> int:
         """Send dead letters back to ``service`` as first deliveries; the count."""
         return await self._settle_dead(service, ids, redrive=True)

@@ -439,6 +439,13 @@ class RedisBroker:
 
     # -- dead letters ------------------------------------------------------------------------
 
+    async def dead_letter_count(self, service: str) -> int:
+        """The entries of the service's dead-letter stream (``XLEN``)."""
+        try:
+            return int(await self.client.xlen(f"atoll:dead:{service}"))
+        except redis_errors.RedisError as error:
+            raise self.failure(error) from error
+
     async def dead_letters(self, service: str, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` entries of the service's dead-letter stream."""
         try:

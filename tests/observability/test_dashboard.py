@@ -29,7 +29,7 @@ def queried(expr: str) -> set[str]:
     return names - _FUNCTIONS
 
 
-def test_the_dashboard_reads_its_metrics_from_what_services_serve():
+def test_the_dashboard_reads_its_metrics_from_what_services_serve(tmp_path):
     dashboard = json.loads(DASHBOARD.read_text())
     exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
     assert exprs, "the dashboard has queries"
@@ -37,19 +37,22 @@ def test_the_dashboard_reads_its_metrics_from_what_services_serve():
     assert "http_server_request_duration_seconds_bucket" in wanted  # the parsing finds them
     assert not {"sum", "by", "le", "job"} & wanted
 
-    served = asyncio.run(scraped())
+    served = asyncio.run(scraped(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"))
     missing = sorted(wanted - served)
     assert not missing, f"the dashboard reads metrics no service serves: {missing}"
 
 
-async def scraped() -> set[str]:
-    """The sample names two services serve once they have answered, called and handled."""
+async def scraped(database: str) -> set[str]:
+    """The sample names two services serve once they have answered, called and handled.
+
+    ``shop`` keeps its events in ``database``: a database with a pool of connections.
+    """
     outcomes: dict[str, int] = {}
     shop, mail, done = shop_and_mail(outcomes)
     flags = ["--broker-url", f"memory://dashboard-{uuid.uuid4().hex}", "--metrics"]
     flags += ["--broker-retry-backoff", "0.01", "--broker-deliveries", "2"]
     async with (
-        run(shop, argv=[*flags, "--db-url", "memory://"]) as shop_app,
+        run(shop, argv=[*flags, "--db-url", database]) as shop_app,
         run(mail, argv=flags) as mail_app,
     ):
         await shop_app.client.get("/nowhere")  # a 404, counted under no route

@@ -315,3 +315,16 @@ async def test_a_broker_apart_says_whether_it_is_reached_and_counts_dead_letters
         found = samples((await mail_app.client.get("/metrics")).text)
     assert sample(found, "atoll_broker_connected", broker="nats://127.0.0.1:4222") == 1
     assert ("atoll_dead_letters", frozenset({("service", "mail")})) in found
+
+
+async def test_a_database_pool_is_read_at_each_scrape(tmp_path):
+    outcomes: dict[str, int] = {}
+    shop, _, _ = shop_and_mail(outcomes)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    async with run(shop, argv=["--db-url", url, "--metrics"]) as app:
+        found = samples((await app.client.get("/metrics")).text)
+    assert sample(found, "db_client_connection_max", pool_name="shop") >= 1
+    assert sample(found, "db_client_connection_pending_requests", pool_name="shop") == 0
+    used = sample(found, "db_client_connection_count", pool_name="shop", state="used")
+    idle = sample(found, "db_client_connection_count", pool_name="shop", state="idle")
+    assert (used, idle >= 0) == (0, True)  # no transaction open between two requests

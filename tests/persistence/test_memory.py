@@ -14,6 +14,8 @@ from atoll.testing.database_contract import DatabaseContract
 
 
 class TestMemoryDatabase(DatabaseContract):
+    pooled = False
+
     @pytest.fixture
     def database_url(self):
         return "memory://"

@@ -224,8 +224,10 @@ class Metrics:
                 backlogs[database.service] = await asyncio.wait_for(
                     database.outbox_backlog(), _READ_WITHIN
                 )
-            except (TimeoutError, AtollError) as error:
+            except (TimeoutError, AtollError) as error:  # out of reach: its readiness says
                 logger.debug("the outbox of %s was not read: %s", database.service, error)
+            except Exception:  # a scrape goes on, whatever one database says
+                logger.warning("the outbox of %s was not read", database.service, exc_info=True)
         self._backlogs = backlogs
         dead: dict[str, int] = {}
         for service, count in self._dead.items():
@@ -233,6 +235,8 @@ class Metrics:
                 dead[service] = await asyncio.wait_for(count(), _READ_WITHIN)
             except (TimeoutError, AtollError) as error:
                 logger.debug("the dead letters of %s were not counted: %s", service, error)
+            except Exception:  # a scrape goes on, whatever one broker says
+                logger.warning("the dead letters of %s were not counted", service, exc_info=True)
         self._dead_counts = dead
 
     def samples(self) -> Iterator[Sample]:
@@ -310,6 +314,36 @@ class Metrics:
                 (service,): 0.0 if b.oldest is None else max(0.0, now - b.oldest)
                 for service, b in self._backlogs.items()
             },
+        )
+        pools = {
+            database.service: usage
+            for database in self._databases()
+            if (usage := database.pool_usage()) is not None
+        }
+        yield Sample(
+            "db_client_connection_count",
+            "gauge",
+            "Connections of a service's database pool, by state: used or idle.",
+            ("pool_name", "state"),
+            {
+                (service, state): float(count)
+                for service, usage in pools.items()
+                for state, count in (("used", usage.used), ("idle", usage.idle))
+            },
+        )
+        yield Sample(
+            "db_client_connection_max",
+            "gauge",
+            "The most connections a service's database pool opens.",
+            ("pool_name",),
+            {(service,): float(usage.max) for service, usage in pools.items()},
+        )
+        yield Sample(
+            "db_client_connection_pending_requests",
+            "gauge",
+            "Transactions waiting for a connection of a service's database pool.",
+            ("pool_name",),
+            {(service,): float(usage.pending) for service, usage in pools.items()},
         )
         yield Sample(
             "atoll_dead_letters",

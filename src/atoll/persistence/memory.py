@@ -133,6 +133,9 @@ class MemoryDatabase:
         oldest = min((tables.committed[p] for p in tables.outbox), default=None)
         return OutboxBacklog(len(tables.outbox), oldest)
 
+    def pool_usage(self) -> None:
+        """None: memory has no connections to pool."""
+
     def unsent(self) -> list[OutboxRecord]:
         """The outbox records not published yet, in order; for tests and ``atoll`` commands."""
         tables = self._tables

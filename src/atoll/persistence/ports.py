@@ -28,6 +28,7 @@ __all__ = [
     "OutboxClaim",
     "OutboxRecord",
     "OutboxSignal",
+    "PoolUsage",
     "Transaction",
 ]
 
@@ -51,6 +52,23 @@ class OutboxBacklog:
 
     pending: int
     oldest: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolUsage:
+    """A database's pool of connections, now.
+
+    Attributes:
+        used: the connections checked out (a transaction holds each).
+        idle: the connections open and free.
+        max: the most the pool opens (its size and its overflow).
+        pending: the transactions waiting for a connection.
+    """
+
+    used: int
+    idle: int
+    max: int
+    pending: int
 
 
 class OutboxClaim(Protocol):
@@ -190,6 +208,10 @@ class Database(Protocol):
         Raises:
             DatabaseUnavailableError: the database cannot be reached.
         """
+        ...
+
+    def pool_usage(self) -> PoolUsage | None:
+        """Its pool of connections now; None for a database without one (memory)."""
         ...
 
     def describe(self) -> str:

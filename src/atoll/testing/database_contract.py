@@ -122,6 +122,8 @@ class DatabaseContract:
 
     model: ClassVar[Model]
     service: ClassVar[str] = "contract"
+    pooled: ClassVar[bool] = True
+    """Whether the database keeps a pool of connections (memory keeps none)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -443,6 +445,25 @@ class DatabaseContract:
         rest = await database.claim_outbox(10)
         await rest.settle([record.position for record in rest.records])
         assert await database.outbox_backlog() == OutboxBacklog(0, None)
+
+    async def test_the_pool_counts_the_connection_a_transaction_holds(
+        self, database: Database
+    ) -> None:
+        before = database.pool_usage()
+        if not self.pooled:
+            assert before is None
+            return
+        assert before is not None
+        assert before.pending == 0
+        assert before.max >= 1
+        async with self.uow(database) as uow:
+            await uow.counters.find()  # the transaction holds its connection
+            during = database.pool_usage()
+            assert during is not None
+            assert during.used == before.used + 1
+        after = database.pool_usage()
+        assert after is not None
+        assert after.used == before.used
 
     async def test_envelopes_keep_their_id_type_and_headers(self, database: Database) -> None:
         delivery = Delivery("cause", "contract.count", {"correlation_id": "corr"})

@@ -45,7 +45,7 @@ from atoll.errors import (
     PersistenceError,
 )
 from atoll.persistence.idempotency import taken_over
-from atoll.persistence.ports import OutboxBacklog, OutboxSignal
+from atoll.persistence.ports import OutboxBacklog, OutboxSignal, PoolUsage
 
 try:
     import sqlalchemy as sa
@@ -163,6 +163,7 @@ class SqlDatabase:
         self.api_tokens_table = add_api_token_table(metadata)
         self.keys = SqlKeyStore(self, add_idempotency_table(metadata))
         self._errors = _Errors(self.url, options, flags=f"--{section.replace('_', '-')}-")
+        self._pending = 0  # transactions waiting for a connection of the pool
         self._engine: AsyncEngine | None = None
         self._relay_lock: _RelayLock | None = None  # SQLite's, once started
 
@@ -350,12 +351,15 @@ class SqlDatabase:
             autoflush=True,
             sync_session_class=CountingSession,
         )
+        self._pending += 1
         try:
             with self._errors.translated("begin a transaction", connecting=True):
                 await session.connection()
         except BaseException:
             await session.close()
             raise
+        finally:
+            self._pending -= 1
         return SqlTransaction(
             session, self.outbox_table, self.inbox_table, self._errors, self.keys.table
         )
@@ -397,6 +401,18 @@ class SqlDatabase:
         if oldest is not None and oldest.tzinfo is None:  # SQLite keeps no zone: it is UTC
             oldest = oldest.replace(tzinfo=dt.UTC)
         return OutboxBacklog(pending, None if oldest is None else oldest.timestamp())
+
+    def pool_usage(self) -> PoolUsage | None:
+        """The engine's pool now, and the transactions waiting for one of its connections.
+
+        None for a pool that keeps no count (SQLite's, in some configurations).
+        """
+        pool: Any = self.engine.sync_engine.pool
+        if not all(hasattr(pool, name) for name in ("checkedout", "checkedin", "size")):
+            return None
+        overflow = getattr(pool, "_max_overflow", 0)
+        most = pool.size() + max(overflow, 0)
+        return PoolUsage(pool.checkedout(), pool.checkedin(), most, self._pending)
 
     def describe(self) -> str:
         """The URL, with ``***`` for its password."""

@@ -42,6 +42,8 @@ class Ordered:
 def shop_and_mail(outcomes: dict[str, int]) -> tuple[atoll.Service, atoll.Service, asyncio.Event]:
     """``shop``, whose ``order`` publishes :class:`Ordered`, and ``mail``, which handles it.
 
+    ``shop``'s ``ask_mail`` calls ``mail``'s ``ping``, over the broker.
+
     ``mail`` fails on a ``poison`` item (every delivery), counting each in ``outcomes``; the
     event is set on its second delivery, or once a ``pen`` is handled.
     """
@@ -54,6 +56,14 @@ def shop_and_mail(outcomes: dict[str, int]) -> tuple[atoll.Service, atoll.Servic
         async with uow:
             uow.publish(Ordered(item))
             await uow.commit()
+
+    @shop.rpc
+    async def ask_mail(clients: atoll.Clients) -> str:
+        return str(await clients.get("mail").methods.ping())
+
+    @mail.rpc
+    async def ping() -> str:
+        return "pong"
 
     @mail.on(Ordered)
     async def mail_it(event: Ordered) -> None:

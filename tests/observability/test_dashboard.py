@@ -59,6 +59,7 @@ async def scraped(database: str) -> set[str]:
         call = {"jsonrpc": "2.0", "method": "order", "params": {"item": "pen"}, "id": 1}
         await shop_app.client.post("/rpc", json=call)
         await shop_app.client.post("/rpc", json={**call, "method": "nope"})  # an error
+        assert await shop_app.rpc.methods.ask_mail() == "pong"  # a call to another service
         async with asyncio.timeout(10):
             await done.wait()
         texts = [(await app.client.get("/metrics")).text for app in (shop_app, mail_app)]

@@ -328,3 +328,31 @@ async def test_a_database_pool_is_read_at_each_scrape(tmp_path):
     used = sample(found, "db_client_connection_count", pool_name="shop", state="used")
     idle = sample(found, "db_client_connection_count", pool_name="shop", state="idle")
     assert (used, idle >= 0) == (0, True)  # no transaction open between two requests
+
+
+async def test_calls_to_other_services_are_counted_by_service_and_outcome():
+    caller, answerer = atoll.Service("caller"), atoll.Service("answerer")
+
+    @caller.rpc
+    async def ask(method: str, service: str, clients: atoll.Clients) -> str:
+        try:
+            return str(await clients.get(service).methods[method]())
+        except atoll.errors.RemoteUnavailableError:
+            return "unavailable"
+        except atoll.errors.RemoteError:
+            return "refused"
+
+    @answerer.rpc
+    async def ping() -> str:
+        return "pong"
+
+    flags = ["--broker-url", f"memory://clients-{uuid.uuid4().hex}", "--clients-timeout", "5"]
+    async with run(caller, argv=[*flags, "--metrics"]) as asking, run(answerer, argv=flags):
+        assert await asking.rpc.methods.ask(method="ping", service="answerer") == "pong"
+        assert await asking.rpc.methods.ask(method="nope", service="answerer") == "refused"
+        assert await asking.rpc.methods.ask(method="ping", service="absent") == "unavailable"
+        found = samples((await asking.client.get("/metrics")).text)
+    calls = "rpc_client_duration_seconds_count"
+    assert sample(found, calls, rpc_service="answerer", outcome="ok") == 1
+    assert sample(found, calls, rpc_service="answerer", outcome="error") == 1
+    assert sample(found, calls, rpc_service="absent", outcome="unavailable") == 1

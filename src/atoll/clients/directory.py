@@ -39,7 +39,7 @@ from atoll.errors import ConfigError
 from atoll.kernel.options import Secret, option
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from atoll.clients.transports import RpcEngine, TokenTransport, Transport
     from atoll.messaging.broker import Broker
@@ -164,6 +164,8 @@ class Clients:
         local: the engines of the services in this process, by name.
         env_prefix: the application's environment prefix, for messages (``RUNS``).
         broker: the broker remote services answer on, if any.
+        watched: wraps each remote service's transport, given its name: what counts the
+            calls, with metrics on.
     """
 
     def __init__(
@@ -173,6 +175,7 @@ class Clients:
         *,
         env_prefix: str = "<PREFIX>",
         broker: Broker | None = None,
+        watched: Callable[[str, Transport], Transport] | None = None,
     ) -> None:
         self.options = options
         self.broker = broker
@@ -181,6 +184,7 @@ class Clients:
         self._env_var = f"{env_prefix}_CLIENTS_URLS".upper()
         self._services: dict[str, RemoteService] = {}
         self._credentials = options.credentials()
+        self._watched = watched
 
     def get(self, name: str) -> RemoteService:
         """The service ``name``: made at the first call, the same one afterwards.
@@ -194,13 +198,19 @@ class Clients:
         return service
 
     def _make(self, name: str) -> RemoteService:
+        transport = self._transport(name)
+        if self._watched is not None:
+            transport = self._watched(name, transport)
+        return RemoteService(transport)
+
+    def _transport(self, name: str) -> Transport:
         engine = self._local.get(name)
         if engine is not None:
-            return RemoteService(LocalTransport(engine, name=name))
+            return LocalTransport(engine, name=name)
         url = self._urls.get(name)
         if url is None and self.broker is not None:
             over = BrokerTransport(self.broker, name, timeout=self.options.timeout)
-            return RemoteService(self._authorized(over, name))
+            return self._authorized(over, name)
         if url is None:
             known = ", ".join(sorted({*self._local, *self._urls})) or "none"
             raise ConfigError(
@@ -208,10 +218,7 @@ class Clients:
                 f"--clients-urls {name}=http://HOST:PORT/rpc or the environment variable "
                 f"{self._env_var}, or run both with the same --broker-url"
             )
-        if self._credentials is None:
-            return RemoteService(url, timeout=self.options.timeout)
-        http = HttpTransport(url, timeout=self.options.timeout)
-        return RemoteService(self._authorized(http, name))
+        return self._authorized(HttpTransport(url, timeout=self.options.timeout), name)
 
     def _authorized(self, transport: TokenTransport, name: str) -> Transport:
         """``transport``, sending a token for ``name``'s audience when there are credentials."""

@@ -29,9 +29,9 @@ import logging
 import time
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from atoll.errors import AtollError
+from atoll.errors import AtollError, RemoteError, RemoteUnavailableError
 from atoll.kernel.options import option
 
 if TYPE_CHECKING:
@@ -55,6 +55,23 @@ _READ_WITHIN = 1.0
 """Seconds a scrape waits for a database or a broker to say what it holds."""
 
 logger = logging.getLogger("atoll.metrics")
+
+
+class Transport(Protocol):
+    """What a client's transport does (``atoll.clients.transports.Transport``), as counted."""
+
+    @property
+    def url(self) -> str:
+        """Where the calls go."""
+        ...
+
+    async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
+        """Send ``body``; the answer, None for none."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connections."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -146,6 +163,7 @@ class Metrics:
         self._in_flight: dict[str, Callable[[], int]] = {}
         self._databases: Callable[[], Iterable[Database]] = tuple
         self._backlogs: dict[str, OutboxBacklog] = {}
+        self._clients: dict[tuple[str, str], Histogram] = {}
         self._dead: dict[str, Callable[[], Awaitable[int]]] = {}
         self._dead_counts: dict[str, int] = {}
         self._brokers: dict[str, Callable[[], bool]] = {}
@@ -195,6 +213,18 @@ class Metrics:
             series = self._handling[service, kind] = Histogram()
         series.counts[bisect_left(BUCKETS, seconds)] += 1
         series.total += seconds
+
+    def client(self, remote: str, outcome: str, seconds: float) -> None:
+        """Count a call to the service ``remote``: ``ok``, ``error`` or ``unavailable``."""
+        series = self._clients.get((remote, outcome))
+        if series is None:
+            series = self._clients[remote, outcome] = Histogram()
+        series.counts[bisect_left(BUCKETS, seconds)] += 1
+        series.total += seconds
+
+    def counted(self, remote: str, transport: Transport) -> Transport:
+        """``transport`` to the service ``remote``, each exchange counted by :meth:`client`."""
+        return _CountedTransport(transport, remote, self)
 
     def watch_in_flight(self, service: str, count: Callable[[], int]) -> None:
         """Read ``count`` at each scrape: the messages ``service`` holds, not settled yet."""
@@ -315,6 +345,16 @@ class Metrics:
                 for service, b in self._backlogs.items()
             },
         )
+        clients: dict[tuple[str, ...], float | Histogram] = dict(self._clients.items())
+        yield Sample(
+            "rpc_client_duration_seconds",
+            "histogram",
+            "Duration of calls to other services (JSON-RPC over HTTP, the broker or in the "
+            "process), by service called and outcome: ok, error (answered with one), or "
+            "unavailable (no answer).",
+            ("rpc_service", "outcome"),
+            clients,
+        )
         pools = {
             database.service: usage
             for database in self._databases()
@@ -359,3 +399,45 @@ class Metrics:
             ("broker",),
             {(broker,): 1.0 if up() else 0.0 for broker, up in self._brokers.items()},
         )
+
+
+_ERRORS = (b'{"jsonrpc":"2.0","error"', b'{"error"')
+"""How an error answer begins, as atoll's engines (and most others) write one."""
+
+
+class _CountedTransport:
+    """A transport whose every exchange is counted, by how it ended."""
+
+    def __init__(self, transport: Transport, remote: str, metrics: Metrics) -> None:
+        self.transport = transport
+        self.remote = remote
+        self.metrics = metrics
+
+    @property
+    def url(self) -> str:
+        """The transport's own."""
+        return self.transport.url
+
+    async def exchange(self, body: bytes, *, notification: bool, **extra: Any) -> bytes | None:
+        """The transport's exchange, counted."""
+        started = time.perf_counter()
+        outcome = "unavailable"
+        try:
+            answer = await self.transport.exchange(body, notification=notification, **extra)
+        except RemoteUnavailableError:
+            raise
+        except RemoteError:
+            outcome = "error"
+            raise
+        else:
+            outcome = "error" if answer is not None and answer.startswith(_ERRORS) else "ok"
+            return answer
+        finally:
+            self.metrics.client(self.remote, outcome, time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        """Close the transport."""
+        await self.transport.aclose()
+
+    def __repr__(self) -> str:
+        return f"{self.transport!r} (counted)"

@@ -140,12 +140,17 @@ def compose(
     prefix = app.env_prefix
 
     def make_clients(
-        engines: RpcEngines, options: ClientOptions, broker: Broker, broker_options: BrokerOptions
+        engines: RpcEngines,
+        options: ClientOptions,
+        broker: Broker,
+        broker_options: BrokerOptions,
+        metrics: Metrics,
     ) -> Clients:
         # The very engines HTTP and the broker serve: a call in the process is decoded,
         # checked and answered as one over the network is.
         remote = None if broker_options.private else broker
-        return Clients(options, engines, env_prefix=prefix, broker=remote)
+        watched = metrics.counted if metrics.enabled else None
+        return Clients(options, engines, env_prefix=prefix, broker=remote, watched=watched)
 
     app.provide(make_clients)
     if serve:

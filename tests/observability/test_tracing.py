@@ -1,0 +1,189 @@
+"""Traces: spans of requests, calls and messages, carried on by W3C ``traceparent``."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+import atoll
+from atoll.adapters.opentelemetry import tracer_of
+from atoll.clients.transports import HttpTransport
+from atoll.errors import MissingDependencyError
+from atoll.kernel.logs import ContextFilter, JsonFormatter
+from atoll.kernel.spans import current_span
+from atoll.observability.tracing import TracesOptions, Tracing
+from atoll.testing import run
+
+CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+CALLER_SPAN = "b7ad6b7169203331"
+TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+
+
+def build() -> atoll.Service:
+    service = atoll.Service("shop")
+
+    @service.get("/items/{item_id}")
+    async def get_item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @service.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("broken")
+
+    @service.rpc
+    async def double(value: int) -> int:
+        return 2 * value
+
+    return service
+
+
+def traced(exporter: InMemorySpanExporter, service: str = "shop") -> Tracing:
+    """Traces on, each span handed to ``exporter`` as it ends."""
+    return Tracing(tracer_of(service, TracesOptions(enabled=True, exporter="none"), exporter))
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+async def test_traces_are_off_by_default_and_nothing_is_traced():
+    async with run(build()) as shop:
+        assert shop.http.tracer is None
+        assert (await shop.client.get("/items/3")).status_code == 200
+        assert current_span() is None
+
+
+async def test_a_request_is_a_server_span_named_by_its_route(exporter):
+    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+        assert (await shop.client.get("/items/3")).status_code == 200
+    (span,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert span.name == "GET /items/{item_id}"
+    assert span.attributes is not None
+    assert dict(span.attributes) == {
+        "http.request.method": "GET",
+        "url.path": "/items/3",
+        "url.scheme": "http",
+        "client.address": "127.0.0.1",
+        "http.route": "/items/{item_id}",
+        "http.response.status_code": 200,
+    }
+    assert span.parent is None
+    assert span.resource.attributes["service.name"] == "shop"
+
+
+async def test_a_request_continues_the_trace_its_traceparent_names(exporter):
+    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+        await shop.client.get("/items/3", headers={"traceparent": TRACEPARENT})
+    (span,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert format(span.context.trace_id, "032x") == CALLER_TRACE
+    assert span.parent is not None
+    assert format(span.parent.span_id, "016x") == CALLER_SPAN
+
+
+async def test_a_server_failure_marks_the_request_span_failed(exporter):
+    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+        assert (await shop.client.get("/crash")).status_code == 500
+    (span,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == 500
+    assert span.attributes["error.type"] == "RuntimeError"
+
+
+async def test_a_json_rpc_call_is_a_span_under_its_request(exporter):
+    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+        assert await shop.rpc.methods.double(value=2) == 4
+        await shop.client.post(
+            "/rpc", json={"jsonrpc": "2.0", "method": "double", "params": {"value": 1}, "id": 7}
+        )
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    request, call = spans["POST /rpc"], spans["double"]
+    assert call.kind is SpanKind.SERVER
+    assert call.parent is not None
+    assert call.parent.span_id == request.context.span_id
+    assert call.attributes is not None
+    assert dict(call.attributes) == {
+        "rpc.system": "jsonrpc",
+        "rpc.method": "double",
+        "rpc.jsonrpc.version": "2.0",
+        "rpc.jsonrpc.request_id": "7",
+    }
+
+
+async def test_an_unknown_json_rpc_method_is_named_other(exporter):
+    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+        await shop.client.post("/rpc", json={"jsonrpc": "2.0", "method": "nope", "id": 1})
+    names = {s.name for s in exporter.get_finished_spans()}
+    assert names == {"POST /rpc", "_OTHER"}
+
+
+async def test_tracing_on_is_made_by_the_adapter_when_the_service_starts():
+    async with run(build(), argv=["--traces", "--traces-exporter", "none"]) as shop:
+        http = shop.http
+        assert http.tracer is not None
+
+
+async def test_the_otlp_exporter_without_its_package_names_the_package():
+    with pytest.raises(MissingDependencyError, match="opentelemetry-exporter-otlp-proto-http"):
+        tracer_of("shop", TracesOptions(enabled=True))
+
+
+def test_the_options_refuse_a_ratio_out_of_range_and_an_unknown_exporter():
+    with pytest.raises(ValueError, match="sample_ratio is 2"):
+        TracesOptions(sample_ratio=2)
+    with pytest.raises(ValueError, match="exporter is 'zipkin'"):
+        TracesOptions(exporter="zipkin")
+
+
+def test_the_export_headers_are_read_as_pairs():
+    options = TracesOptions(headers=atoll.Secret("Authorization=Bearer x, x-team = runs"))
+    assert options.header_pairs() == {"authorization": "Bearer x", "x-team": "runs"}
+
+
+def test_a_log_line_in_a_span_names_its_trace_and_span(exporter):
+    tracer = traced(exporter).tracer
+    assert tracer is not None
+    inside = logging.LogRecord("shop", logging.INFO, __file__, 1, "in a span", None, None)
+    outside = logging.LogRecord("shop", logging.INFO, __file__, 1, "outside", None, None)
+    span = tracer.start("work", "internal", {})
+    try:
+        ContextFilter().filter(inside)
+    finally:
+        span.end()
+    ContextFilter().filter(outside)
+    formatter = JsonFormatter("shop")
+    line = json.loads(formatter.format(inside))
+    assert (line["trace_id"], line["span_id"]) == (span.trace_id, span.span_id)
+    assert "trace_id" not in json.loads(formatter.format(outside))
+
+
+async def test_a_call_to_another_service_is_a_client_span_whose_context_it_sends(exporter):
+    tracer = traced(exporter, "caller").tracer
+    assert tracer is not None
+    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+        served = httpx.AsyncClient(transport=httpx.ASGITransport(app=shop.http.entry))
+        transport = HttpTransport("http://shop.test/rpc", client=served)
+        body = b'{"jsonrpc":"2.0","method":"double","params":{"value":1},"id":1}'
+        span = tracer.start("caller work", "internal", {})
+        try:
+            assert await transport.exchange(body, notification=False) is not None
+        finally:
+            span.end()
+        await served.aclose()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    work, call, request = spans["caller work"], spans["POST"], spans["POST /rpc"]
+    assert call.kind is SpanKind.CLIENT
+    assert call.parent is not None
+    assert call.parent.span_id == work.context.span_id
+    assert request.parent is not None
+    assert request.parent.span_id == call.context.span_id
+    assert request.context.trace_id == work.context.trace_id
+    assert call.attributes is not None
+    assert call.attributes["http.response.status_code"] == 200
+    assert call.attributes["server.address"] == "shop.test"

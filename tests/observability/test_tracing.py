@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import uuid
+from collections.abc import Sequence
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 import atoll
 from atoll.adapters.opentelemetry import tracer_of
-from atoll.clients.transports import HttpTransport
+from atoll.clients.transports import BrokerTransport, HttpTransport
 from atoll.errors import MissingDependencyError
 from atoll.kernel.logs import ContextFilter, JsonFormatter
 from atoll.kernel.spans import current_span
+from atoll.messaging.broker import Broker
+from atoll.messaging.envelope import message_name
 from atoll.observability.tracing import TracesOptions, Tracing
 from atoll.testing import run
+from tests.observability.serving import Ordered, shop_and_mail
 
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
@@ -47,9 +55,28 @@ def traced(exporter: InMemorySpanExporter, service: str = "shop") -> Tracing:
     return Tracing(tracer_of(service, TracesOptions(enabled=True, exporter="none"), exporter))
 
 
+class Exporter(InMemorySpanExporter):
+    """Keeps the spans as they end, and tells of each end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exported = asyncio.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = super().export(spans)
+        self.exported.set()
+        return result
+
+    async def ended(self, prefix: str, count: int = 1) -> None:
+        """Return once ``count`` spans whose names start with ``prefix`` have ended."""
+        while sum(s.name.startswith(prefix) for s in self.get_finished_spans()) < count:
+            self.exported.clear()
+            await self.exported.wait()
+
+
 @pytest.fixture
-def exporter() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
+def exporter() -> Exporter:
+    return Exporter()
 
 
 async def test_traces_are_off_by_default_and_nothing_is_traced():
@@ -187,3 +214,128 @@ async def test_a_call_to_another_service_is_a_client_span_whose_context_it_sends
     assert call.attributes is not None
     assert call.attributes["http.response.status_code"] == 200
     assert call.attributes["server.address"] == "shop.test"
+
+
+async def test_an_event_committed_by_a_call_is_consumed_in_the_calls_trace(exporter):
+    outcomes: dict[str, int] = {}
+    shop, mail, done = shop_and_mail(outcomes)
+    flags = ["--broker-url", f"memory://traces-{uuid.uuid4().hex}"]
+    async with (
+        run(
+            shop, argv=[*flags, "--db-url", "memory://"], overrides={Tracing: traced(exporter)}
+        ) as shop_app,
+        run(mail, argv=flags, overrides={Tracing: traced(exporter, "mail")}),
+    ):
+        answer = await shop_app.client.post(
+            "/rpc", json={"jsonrpc": "2.0", "method": "order", "params": {"item": "pen"}, "id": 1}
+        )
+        assert answer.status_code == 200
+        async with asyncio.timeout(10):
+            await done.wait()
+            await exporter.ended("process")
+    kind = message_name(Ordered)
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert set(spans) == {
+        "POST /rpc",
+        "order",
+        "shop.order",
+        "commit",
+        f"publish {kind}",
+        f"process {kind}",
+        "mail.mail_it",
+    }
+    assert len({s.context.trace_id for s in spans.values()}) == 1  # one trace
+    parents = {
+        name: next(p.name for p in spans.values() if p.context.span_id == s.parent.span_id)
+        for name, s in spans.items()
+        if s.parent is not None
+    }
+    assert parents == {
+        "order": "POST /rpc",
+        "shop.order": "order",
+        "commit": "shop.order",
+        f"publish {kind}": "shop.order",  # the handler whose unit of work committed it
+        f"process {kind}": f"publish {kind}",
+        "mail.mail_it": f"process {kind}",
+    }
+    publish, process = spans[f"publish {kind}"], spans[f"process {kind}"]
+    (link,) = publish.links
+    assert link.context.span_id == spans["shop.order"].context.span_id
+    assert publish.kind is SpanKind.PRODUCER
+    assert process.kind is SpanKind.CONSUMER
+    assert publish.resource.attributes["service.name"] == "shop"
+    assert process.resource.attributes["service.name"] == "mail"
+    assert process.attributes is not None
+    assert dict(process.attributes) == {
+        "messaging.system": "memory",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": kind,
+        "messaging.message.id": process.attributes["messaging.message.id"],
+        "messaging.consumer.group.name": "mail",
+        "atoll.message.outcome": "handled",
+    }
+    assert publish.attributes is not None
+    assert publish.attributes["messaging.message.id"] == process.attributes["messaging.message.id"]
+
+
+async def test_a_broker_rpc_call_is_a_client_span_and_its_answer_a_server_span(exporter):
+    tracer = traced(exporter, "caller").tracer
+    assert tracer is not None
+    flags = ["--broker-url", f"memory://traces-{uuid.uuid4().hex}"]
+    async with run(build(), argv=flags, overrides={Tracing: traced(exporter)}) as shop:
+        transport = BrokerTransport(await shop.container.aget(Broker), "shop")
+        body = b'{"jsonrpc":"2.0","method":"double","params":{"value":1},"id":1}'
+        span = tracer.start("caller work", "internal", {})
+        try:
+            assert await transport.exchange(body, notification=False) == (
+                b'{"jsonrpc":"2.0","result":2,"id":1}'
+            )
+        finally:
+            span.end()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    work, call, answer = spans["caller work"], spans["shop request"], spans["double"]
+    assert {s.context.trace_id for s in spans.values()} == {work.context.trace_id}
+    assert call.kind is SpanKind.CLIENT
+    assert call.parent is not None
+    assert call.parent.span_id == work.context.span_id
+    served = [s for s in exporter.get_finished_spans() if s.name == "shop request"]
+    server = next(s for s in served if s.kind is SpanKind.SERVER)
+    assert server.parent is not None
+    assert server.parent.span_id == call.context.span_id
+    assert answer.parent is not None
+    assert answer.parent.span_id == server.context.span_id
+    assert spans["shop.double"].parent.span_id == answer.context.span_id
+
+
+async def test_a_message_whose_handler_fails_is_a_failed_consumer_span(exporter):
+    outcomes: dict[str, int] = {}
+    shop, mail, done = shop_and_mail(outcomes)
+    flags = [
+        "--broker-url",
+        f"memory://traces-{uuid.uuid4().hex}",
+        "--broker-retry-backoff",
+        "0.01",
+        "--broker-deliveries",
+        "2",
+    ]
+    async with (
+        run(
+            shop, argv=[*flags, "--db-url", "memory://"], overrides={Tracing: traced(exporter)}
+        ) as shop_app,
+        run(mail, argv=flags, overrides={Tracing: traced(exporter, "mail")}),
+    ):
+        await shop_app.rpc.methods.order(item="poison")
+        async with asyncio.timeout(10):
+            await done.wait()
+            await exporter.ended("process", count=2)
+    processed = [s for s in exporter.get_finished_spans() if s.name.startswith("process")]
+    assert [s.attributes["atoll.message.outcome"] for s in processed if s.attributes] == [
+        "retried",
+        "dead-lettered",
+    ]
+    assert all(s.status.status_code is StatusCode.ERROR for s in processed)
+    handled = [s for s in exporter.get_finished_spans() if s.name == "mail.mail_it"]
+    assert [s.attributes["error.type"] for s in handled if s.attributes] == [
+        "ValueError",
+        "ValueError",
+    ]

@@ -23,17 +23,31 @@ beneath find no current span (:mod:`atoll.kernel.spans`).
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from atoll.kernel.options import Secret, option
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
 
     from atoll.kernel.spans import Attribute, Kind, Span
+    from atoll.messaging.envelope import Envelope
+    from atoll.messaging.publishing import Publisher
 
-__all__ = ["EXPORTERS", "Tracer", "TracesOptions", "Tracing"]
+__all__ = [
+    "EXPORTERS",
+    "TracedPublisher",
+    "Tracer",
+    "TracesOptions",
+    "Tracing",
+    "consumer_spans",
+    "messaging_system",
+    "producer_span",
+]
 
 EXPORTERS = ("otlp", "console", "none")
 """Where ``--traces-exporter`` sends spans."""
@@ -150,3 +164,104 @@ class Tracing:
         """Export the spans not exported yet, and stop the tracer."""
         if self.tracer is not None:
             self.tracer.shutdown()
+
+
+def messaging_system(url: str) -> str:
+    """The ``messaging.system`` of a broker at ``url``: its scheme (``nats``, ``memory``)."""
+    return url.partition(":")[0] or "memory"
+
+
+def consumer_spans(tracer: Tracer, system: str) -> Callable[[Envelope, str], Span]:
+    """What starts the span (CONSUMER) of a message a service's consumer takes."""
+
+    def start(envelope: Envelope, service: str) -> Span:
+        return tracer.incoming(
+            f"process {envelope.type}",
+            "consumer",
+            envelope.headers,
+            {
+                "messaging.system": system,
+                "messaging.operation.type": "process",
+                "messaging.destination.name": envelope.type,
+                "messaging.message.id": envelope.id,
+                "messaging.consumer.group.name": service,
+            },
+        )
+
+    return start
+
+
+def producer_span(tracer: Tracer, system: str, envelope: Envelope) -> Span:
+    """The span (PRODUCER) of publishing ``envelope``, under the span that committed it."""
+    return tracer.producer(
+        f"publish {envelope.type}",
+        envelope.headers,
+        {
+            "messaging.system": system,
+            "messaging.operation.type": "send",
+            "messaging.destination.name": envelope.type,
+            "messaging.message.id": envelope.id,
+        },
+    )
+
+
+class TracedPublisher:
+    """A publisher whose every publish is a span (PRODUCER), carried on in the envelope.
+
+    The span is a child of the span that raised the event (the ``traceparent`` its unit of
+    work wrote in its headers), and links to it: the outbox relay publishes it later, in a
+    task of its own. The envelope goes on carrying the publish's own ``traceparent``, so
+    that the consumers' spans are its children.
+
+    Args:
+        publisher: where the envelopes go.
+        tracer: what starts the spans.
+        system: the broker's ``messaging.system``.
+    """
+
+    def __init__(self, publisher: Publisher, tracer: Tracer, system: str) -> None:
+        self.publisher = publisher
+        self.tracer = tracer
+        self.system = system
+
+    def publish(self, envelope: Envelope) -> Awaitable[None]:
+        """Publish ``envelope`` in a span, ended once the publisher is done with it.
+
+        What the publisher returns is returned as it is when it is a future (the memory
+        broker's, which the relay awaits side by side), else awaited in a coroutine.
+        """
+        span = producer_span(self.tracer, self.system, envelope)
+        headers = {
+            name: value
+            for name, value in envelope.headers.items()
+            if name not in {"traceparent", "tracestate"}
+        }
+        span.carry(headers)
+        try:
+            pending = self.publisher.publish(dataclasses.replace(envelope, headers=headers))
+        except Exception as error:
+            span.fail(error)
+            span.end()
+            raise
+        if isinstance(pending, asyncio.Future):
+            pending.add_done_callback(functools.partial(_ended, span))
+            return pending
+        return _awaited(pending, span)
+
+
+def _ended(span: Span, done: asyncio.Future[None]) -> None:
+    """End ``span`` as its publish's future is done: failed, if it failed."""
+    error = None if done.cancelled() else done.exception()
+    if error is not None:
+        span.fail(error)
+    span.end()
+
+
+async def _awaited(pending: Awaitable[None], span: Span) -> None:
+    try:
+        await pending
+    except Exception as error:
+        span.fail(error)
+        raise
+    finally:
+        span.end()

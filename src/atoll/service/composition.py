@@ -228,6 +228,8 @@ def _install_endpoints(app: App, api: Api) -> None:
         metrics: Metrics,
         tracing: Tracing,
     ) -> RpcEngines:
+        if tracing.tracer is not None:  # before any caller of a handler is made
+            bus.trace()
         return RpcEngines(
             api,
             bus,

@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from atoll.observability.tracing import TracesOptions, Tracing
 from atoll.testing import run
 from tests.observability.serving import Ordered, shop_and_mail
 
+NATS_URL = "nats://127.0.0.1:4222"
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
 TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
@@ -339,3 +341,78 @@ async def test_a_message_whose_handler_fails_is_a_failed_consumer_span(exporter)
         "ValueError",
         "ValueError",
     ]
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """The event the services over NATS exchange."""
+
+    parcel: str
+
+
+@pytest.mark.services("nats")
+async def test_a_call_and_the_event_it_commits_are_one_trace_over_nats(exporter):
+    run_id = uuid.uuid4().hex[:10]
+    depot, courier = atoll.Service(f"depot-{run_id}"), atoll.Service(f"courier-{run_id}")
+    depot.database(atoll.Schema())
+    delivered = asyncio.Event()
+
+    @depot.rpc
+    async def ship(parcel: str, uow: atoll.UnitOfWork) -> None:
+        async with uow:
+            uow.publish(Shipped(parcel))
+            await uow.commit()
+
+    @courier.on(Shipped)
+    async def carry(event: Shipped) -> None:
+        if event.parcel == run_id:
+            delivered.set()
+
+    flags = ["--broker-url", NATS_URL]
+    try:
+        async with (
+            run(courier, argv=flags, overrides={Tracing: traced(exporter, "courier")}),
+            run(
+                depot,
+                argv=[*flags, "--db-url", "memory://"],
+                overrides={Tracing: traced(exporter, "depot")},
+            ) as depot_app,
+        ):
+            await depot_app.client.post(
+                "/rpc",
+                json={"jsonrpc": "2.0", "method": "ship", "params": {"parcel": run_id}, "id": 1},
+            )
+            async with asyncio.timeout(30):
+                await delivered.wait()
+                await exporter.ended(f"{courier.name}.carry")
+    finally:
+        await forget_consumers(run_id)
+    request = next(s for s in exporter.get_finished_spans() if s.name == "POST /rpc")
+    trace = [
+        s for s in exporter.get_finished_spans() if s.context.trace_id == request.context.trace_id
+    ]
+    kind = message_name(Shipped)
+    by_name = {s.name: s for s in trace}
+    publish, process = by_name[f"publish {kind}"], by_name[f"process {kind}"]
+    assert publish.attributes is not None
+    assert publish.attributes["messaging.system"] == "nats"
+    assert process.parent is not None
+    assert process.parent.span_id == publish.context.span_id
+    assert by_name[f"{courier.name}.carry"].parent.span_id == process.context.span_id
+    (link,) = publish.links
+    assert link.context.span_id == by_name[f"{depot.name}.ship"].context.span_id
+
+
+async def forget_consumers(run_id: str) -> None:
+    """Delete the NATS consumers of the services whose names hold ``run_id``."""
+    import nats  # noqa: PLC0415 - with NATS only
+
+    client = await nats.connect(NATS_URL)
+    try:
+        stream = client.jetstream()
+        for name in ("ATOLL_EVENTS", "ATOLL_SENDS"):
+            for info in await stream.consumers_info(name):
+                if run_id in info.name:
+                    await stream.delete_consumer(name, info.name)
+    finally:
+        await client.close()

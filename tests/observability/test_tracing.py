@@ -163,6 +163,24 @@ async def test_the_otlp_exporter_without_its_package_names_the_package():
         tracer_of("shop", TracesOptions(enabled=True))
 
 
+async def test_a_start_asking_for_the_missing_otlp_exporter_stops_and_names_it():
+    with pytest.raises(MissingDependencyError, match="pip install opentelemetry-exporter-otlp"):
+        async with run(build(), argv=["--traces", "--traces-headers", "authorization=x"]):
+            pass
+
+
+async def test_the_tracer_is_shut_down_when_the_service_stops(exporter):
+    tracing = traced(exporter)
+    tracer = tracing.tracer
+    assert tracer is not None
+    shutdowns: list[str] = []
+    tracer.shutdown = lambda: shutdowns.append("shut down")  # type: ignore[method-assign]
+    async with run(build(), overrides={Tracing: tracing}) as shop:
+        await shop.client.get("/items/3")
+        assert shutdowns == []
+    assert shutdowns == ["shut down"]
+
+
 def test_the_options_refuse_a_ratio_out_of_range_and_an_unknown_exporter():
     with pytest.raises(ValueError, match="sample_ratio is 2"):
         TracesOptions(sample_ratio=2)

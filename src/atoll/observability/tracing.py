@@ -161,9 +161,12 @@ class Tracing:
         """Nothing: the tracer is made with the application."""
 
     async def stop(self) -> None:
-        """Export the spans not exported yet, and stop the tracer."""
+        """Export the spans not exported yet, and stop the tracer.
+
+        In a thread: the last export waits for the collector, which the event loop must not.
+        """
         if self.tracer is not None:
-            self.tracer.shutdown()
+            await asyncio.to_thread(self.tracer.shutdown)
 
 
 def messaging_system(url: str) -> str:

@@ -249,12 +249,12 @@ def _otlp(options: TracesOptions) -> SpanExporter:
             OTLPSpanExporter,
         )
     except ImportError as error:
-        missing = MissingDependencyError(OTLP_PACKAGE, "otel")
-        told = (
-            f"{OTLP_PACKAGE} is not installed, and --traces-exporter otlp needs it; install "
-            f"it with: pip install {OTLP_PACKAGE} (or choose --traces-exporter console or none)"
+        missing = MissingDependencyError(
+            OTLP_PACKAGE,
+            "otel",
+            install=OTLP_PACKAGE,
+            hint=" (--traces-exporter otlp needs it; or choose --traces-exporter console)",
         )
-        missing.args = (told,)
         raise missing from error
     exporter: SpanExporter = OTLPSpanExporter(
         endpoint=options.endpoint, headers=options.header_pairs()

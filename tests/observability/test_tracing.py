@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import uuid
@@ -20,10 +21,12 @@ import atoll
 from atoll.adapters.opentelemetry import tracer_of
 from atoll.clients.transports import BrokerTransport, HttpTransport
 from atoll.errors import MissingDependencyError
-from atoll.kernel.logs import ContextFilter, JsonFormatter
+from atoll.kernel.logs import ContextFilter, JsonFormatter, reset_log_context, set_log_context
 from atoll.kernel.spans import current_span
 from atoll.messaging.broker import Broker
 from atoll.messaging.envelope import message_name
+from atoll.observability.access import AccessLog
+from atoll.observability.correlation import CorrelationIds, RequestContext
 from atoll.observability.tracing import TracesOptions, Tracing
 from atoll.testing import run
 from tests.observability.serving import Ordered, shop_and_mail
@@ -434,3 +437,39 @@ async def forget_consumers(run_id: str) -> None:
                     await stream.delete_consumer(name, info.name)
     finally:
         await client.close()
+
+
+class Lines(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler as atoll configures it: its formatter makes lines without records."""
+
+    writes_lines = True
+
+
+def test_an_access_line_in_a_span_names_its_trace_and_span(exporter, caplog):
+    caplog.set_level(logging.INFO, logger="atoll.access.http")
+    tracer = traced(exporter).tracer
+    assert tracer is not None
+    stream = io.StringIO()
+    handler = Lines(stream)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter("shop", "h:1"))
+    root = logging.getLogger()
+    kept, root.handlers = root.handlers, [handler]
+    token = set_log_context(RequestContext(CorrelationIds(), []))
+    span = tracer.start("GET", "server", {})
+    lines = []
+    try:
+        for handlers in ([handler], [handler, logging.NullHandler()]):  # past logging, through it
+            root.handlers = handlers
+            AccessLog(["http"]).request("GET", "/items/{id}", "/items/1", 200, 9, 0.001, None)
+            lines.append(json.loads(stream.getvalue()))
+            stream.truncate(0)
+            stream.seek(0)
+    finally:
+        span.end()
+        reset_log_context(token)
+        root.handlers = kept
+    assert [(line["trace_id"], line["span_id"]) for line in lines] == [
+        (span.trace_id, span.span_id),
+        (span.trace_id, span.span_id),
+    ]

@@ -128,6 +128,17 @@ async def test_a_server_failure_marks_the_request_span_failed(exporter):
     assert span.attributes["error.type"] == "RuntimeError"
 
 
+async def test_a_request_nothing_answers_is_named_by_its_method_and_not_failed(exporter):
+    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+        assert (await shop.client.get("/nowhere")).status_code == 404
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "GET"
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == 404
+    assert "http.route" not in span.attributes
+
+
 async def test_a_json_rpc_call_is_a_span_under_its_request(exporter):
     async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
         assert await shop.rpc.methods.double(value=2) == 4

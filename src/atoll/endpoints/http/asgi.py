@@ -352,10 +352,8 @@ class HttpApp:
             span.rename(f"{method} {route}")
         if status:
             span.set("http.response.status_code", status)
-        if failure is not None:
-            span.fail(failure)
-        elif status >= _FAILURE:
-            span.fail(str(status))
+        if status >= _FAILURE:  # a 4xx is the caller's doing, a declared fault's included
+            span.fail(failure if failure is not None else str(status))
         span.end()
 
     def _route(self, context: RequestContext, path: str) -> str:

@@ -157,11 +157,16 @@ class TargetError(AtollError, ImportError):
 
 
 class MissingDependencyError(AtollError, ImportError):
-    """An optional library is not installed; the message names the extra to install."""
+    """An optional library is not installed; the message names the extra to install.
 
-    def __init__(self, library: str, extra: str) -> None:
+    ``install`` names what to install instead, for a library no extra brings, and ``hint``
+    adds what else would do.
+    """
+
+    def __init__(self, library: str, extra: str, *, install: str = "", hint: str = "") -> None:
+        install = install or f'"atoll[{extra}]"'
         super().__init__(
-            f'{library} is not installed; install it with: pip install "atoll[{extra}]"'
+            f"{library} is not installed; install it with: pip install {install}{hint}"
         )
         self.library = library
         self.extra = extra

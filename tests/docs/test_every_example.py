@@ -22,6 +22,7 @@ RUN_BY = {
     "docs/reference/container.md": ["tests/kernel/test_container_reference.py"],
     "docs/reference/db.md": ["tests/docs/test_reference_db.py"],
     "docs/reference/lifecycle.md": ["tests/kernel/test_lifecycle_reference.py"],
+    "docs/reference/observability.md": ["tests/docs/test_reference_observability.py"],
     "docs/reference/persistence.md": ["tests/docs/test_persistence.py"],
     "docs/reference/service.md": ["tests/docs/test_reference_service.py"],
     "docs/tutorial/first-service.md": ["tests/docs/test_tutorial.py"],

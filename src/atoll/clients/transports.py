@@ -33,12 +33,14 @@ from atoll.endpoints.rpc.jsonrpc import INTERNAL_ERROR
 from atoll.errors import BrokerUnavailableError, ConfigError, RemoteError, RemoteUnavailableError
 from atoll.kernel.logs import current_log_context, set_log_context
 from atoll.kernel.options import masked_url
+from atoll.kernel.spans import current_span
 from atoll.messaging.context import LOCAL_REQUEST, CallContext, current_call, enter
 from atoll.observability.correlation import REQUEST_ID
 
 if TYPE_CHECKING:
     import httpx
 
+    from atoll.kernel.spans import Attribute, Span
     from atoll.messaging.broker import Broker
 
 __all__ = [
@@ -210,13 +212,32 @@ class BrokerTransport:
             RemoteUnavailableError: no instance answered within the timeout, none serves, or
                 the broker is out of reach.
         """
-        headers = _carried(token)
+        span = current_span()
+        if span is not None:  # traces on: the call is a span of its own, its context sent
+            span = span.child(
+                f"{self.service} request",
+                "client",
+                {
+                    "rpc.system": "jsonrpc",
+                    "rpc.service": self.service,
+                    "messaging.system": self.broker.describe().partition(":")[0],
+                    "messaging.destination.name": self.service,
+                    "messaging.operation.type": "send",
+                },
+                current=False,
+            )
+        headers = _carried(token, span)
         try:
             answer = await self.broker.request(self.service, body, self.timeout, headers)
         except BrokerUnavailableError as error:
+            if span is not None:
+                span.fail(error)
             raise RemoteUnavailableError(
                 f"cannot call {self.service!r}: {error}; the call was not sent"
             ) from error
+        finally:
+            if span is not None:
+                span.end()
         return None if notification or not answer else answer
 
     async def aclose(self) -> None:
@@ -235,6 +256,15 @@ class _Http(Generic[T]):
         self.timeout = timeout
         self._client = client
         self._owned = client is None
+        parts = urllib.parse.urlsplit(self._target)
+        self._attributes: dict[str, Attribute] = {
+            "http.request.method": "POST",
+            "url.full": self.url,
+            "server.address": parts.hostname or "",
+            "server.port": parts.port or (443 if parts.scheme == "https" else 80),
+            "rpc.system": "jsonrpc",
+        }
+        """A call's span's attributes (with traces on)."""
 
     def _release(self) -> T | None:
         """The client to close, if owned; the next exchange makes a new one."""
@@ -271,13 +301,24 @@ class HttpTransport(_Http["httpx.AsyncClient"]):
 
         if self._client is None:
             self._client = httpx.AsyncClient()
-        headers = {**_HEADERS, **carried} if (carried := _carried(token)) else _HEADERS
+        span = current_span()
+        if span is not None:  # traces on: the call is a span of its own, its context sent
+            span = span.child("POST", "client", self._attributes, current=False)
+        headers = {**_HEADERS, **carried} if (carried := _carried(token, span)) else _HEADERS
         try:
             answer = await self._client.post(
                 self._target, content=body, headers=headers, timeout=self.timeout
             )
         except httpx.TransportError as error:
+            if span is not None:
+                span.fail(error)
             raise _unavailable(error, self.url, self.timeout) from error
+        else:
+            if span is not None:
+                span.set("http.response.status_code", answer.status_code)
+        finally:
+            if span is not None:
+                span.end()
         return _content(answer, self.url, notification=notification)
 
     async def aclose(self) -> None:
@@ -314,8 +355,11 @@ class SyncHttpTransport(_Http["httpx.Client"]):
 
         if self._client is None:
             self._client = httpx.Client()
+        span = current_span()
+        if span is not None:
+            span = span.child("POST", "client", self._attributes, current=False)
         try:
-            carried = _carried(self._token)
+            carried = _carried(self._token, span)
             answer = self._client.post(
                 self._target,
                 content=body,
@@ -323,7 +367,12 @@ class SyncHttpTransport(_Http["httpx.Client"]):
                 timeout=self.timeout,
             )
         except httpx.TransportError as error:
+            if span is not None:
+                span.fail(error)
             raise _unavailable(error, self.url, self.timeout) from error
+        finally:
+            if span is not None:
+                span.end()
         return _content(answer, self.url, notification=notification)
 
     def close(self) -> None:
@@ -333,9 +382,14 @@ class SyncHttpTransport(_Http["httpx.Client"]):
             client.close()
 
 
-def _carried(token: str | None) -> dict[str, str] | None:
-    """The headers a call carries from its caller: the bearer token, the correlation id."""
+def _carried(token: str | None, span: Span | None = None) -> dict[str, str] | None:
+    """The headers a call carries from its caller: the bearer token, the correlation id.
+
+    With traces on, the call's ``span`` too: its ``traceparent`` and ``tracestate``.
+    """
     headers: dict[str, str] = {}
+    if span is not None:
+        span.carry(headers)
     if token is not None:
         headers["authorization"] = f"Bearer {token}"
     correlation = current_log_context().get("correlation_id")

@@ -31,9 +31,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from atoll.kernel.redaction import Redactor
+from atoll.kernel.spans import current_span
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
+
+    from atoll.kernel.spans import Span
 
 __all__ = [
     "TEXT",
@@ -87,6 +90,9 @@ def log_context(**fields: str | None) -> Iterator[None]:
 class ContextFilter(logging.Filter):
     """Puts the log context on each record a handler writes, as ``record.context``.
 
+    With traces on, the span in progress too, as ``record.span``: its ids are written as
+    ``trace_id`` and ``span_id``.
+
     On the handler, not the logger: a record of any logger (the application's, a library's)
     gets it, read in the thread and task that logged it.
     """
@@ -95,6 +101,9 @@ class ContextFilter(logging.Filter):
         """Add the context; never drops a record."""
         if not hasattr(record, "context"):
             record.context = _CONTEXT.get()
+            span = current_span()
+            if span is not None:
+                record.span = span
         return True
 
 
@@ -104,7 +113,8 @@ class JsonFormatter(logging.Formatter):
     Its members: ``time`` (UTC, RFC 3339 with milliseconds), ``level``, ``logger``,
     ``message``, ``service``, ``instance`` (host and process), the record's own ``fields``
     (a mapping given as ``extra={"fields": {...}}``, as access log lines are), the log
-    context's fields, and ``exception`` (the traceback) or ``stack`` when the record has one.
+    context's fields, ``trace_id`` and ``span_id`` (with traces on, in a span), and
+    ``exception`` (the traceback) or ``stack`` when the record has one.
 
     Args:
         service: the name of the application writing.
@@ -141,6 +151,7 @@ class JsonFormatter(logging.Formatter):
         message: str,
         fields: Mapping[str, Any],
         context: Mapping[str, str],
+        span: Span | None,
     ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "time": self.stamp(created),
@@ -154,6 +165,9 @@ class JsonFormatter(logging.Formatter):
             entry.setdefault(key, value)
         for key, value in context.items():
             entry.setdefault(key, value)
+        if span is not None:
+            entry["trace_id"] = span.trace_id
+            entry["span_id"] = span.span_id
         return entry
 
     def format(self, record: logging.LogRecord) -> str:
@@ -165,6 +179,7 @@ class JsonFormatter(logging.Formatter):
             record.getMessage(),
             getattr(record, "fields", _EMPTY),
             getattr(record, "context", _EMPTY),
+            getattr(record, "span", None),
         )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -188,7 +203,8 @@ class JsonFormatter(logging.Formatter):
         For the lines written on every request (access logs), where a ``LogRecord`` and the
         ``logging`` machinery cost ten times the line.
         """
-        entry = self._entry(created, _LEVELS[level], name, message, fields, context)
+        span = current_span()
+        entry = self._entry(created, _LEVELS[level], name, message, fields, context, span)
         line = self._encode(entry).decode()
         if self.redactor.suspect(line):  # one look at the line, rather than one per field
             line = self._encode(self.redactor.fields(entry)).decode()

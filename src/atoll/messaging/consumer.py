@@ -58,6 +58,7 @@ from atoll.messaging.signing import without_signer, without_subject
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from atoll.kernel.spans import Span
     from atoll.messaging.broker import Broker, Received, Receiver, RetryPolicy, Subscription
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.envelope import Envelope
@@ -88,6 +89,10 @@ class _Met:
     def __init__(self) -> None:
         self.failures = 0
         self.unreached: collections.Counter[str] = collections.Counter()
+
+
+_FAILED = frozenset({"retried", "dead-lettered"})
+"""How a message ends when its handling failed."""
 
 
 class _Watched:
@@ -150,6 +155,9 @@ class BrokerConsumer:
             the service, its delivery, how it ended (``handled``, ``retried``,
             ``dead-lettered``, or ``held`` when given back unsettled) and the seconds it
             took; the access log's line per message.
+        traced: starts the span of a message taken (CONSUMER, under the ``traceparent`` of
+            its headers), when traces are on; it is current while the message is handled,
+            and tells how it ended (``atoll.message.outcome``).
     """
 
     def __init__(
@@ -165,9 +173,11 @@ class BrokerConsumer:
         verifier: EnvelopeVerifier | None = None,
         forget_subjects: bool = False,
         handled: Callable[[str, str, int, str, float], None] | None = None,
+        traced: Callable[[Envelope, str], Span] | None = None,
     ) -> None:
         self.broker = broker
         self.told = handled
+        self.traced = traced
         self.bus = bus
         self.subscription = subscription
         self.policy = policy
@@ -462,16 +472,23 @@ class BrokerConsumer:
             message_type=envelope.type,
             correlation_id=str(envelope.headers.get("correlation_id") or envelope.id),
         ):
-            if self.told is None:
+            if self.told is None and self.traced is None:
                 await self._handle(received)
                 return
+            span = None if self.traced is None else self.traced(envelope, self.service)
             started = time.perf_counter()
             watched = _Watched(received)
             try:
                 await self._handle(watched)
             finally:
-                took = time.perf_counter() - started
-                self.told(envelope.type, self.service, received.attempt, watched.outcome, took)
+                if self.told is not None:
+                    took = time.perf_counter() - started
+                    self.told(envelope.type, self.service, received.attempt, watched.outcome, took)
+                if span is not None:
+                    span.set("atoll.message.outcome", watched.outcome)
+                    if watched.outcome in _FAILED:
+                        span.fail(watched.outcome)
+                    span.end()
 
     async def _handle(self, received: Received) -> None:
         envelope = received.envelope

@@ -30,6 +30,7 @@ import msgspec
 
 from atoll.kernel.app import LogOptions  # noqa: TC001 - the container reads the hint
 from atoll.kernel.logs import JsonFormatter, current_log_context
+from atoll.kernel.spans import current_span
 from atoll.observability.correlation import RequestContext, subject
 
 if TYPE_CHECKING:
@@ -117,6 +118,9 @@ class AccessLog:
                     context.rpc_method,
                     subject(),
                 )
+                span = current_span()
+                if span is not None:
+                    line.trace_id, line.span_id = span.trace_id, span.span_id
                 _written(handler, _encode(line) + b"\n")
                 return
         message = f"{method} {path} {status} {size} B {duration} ms"
@@ -164,6 +168,9 @@ class AccessLog:
                     None if routed is None else routed.name,
                     subject(),
                 )
+                span = current_span()
+                if span is not None:
+                    line.trace_id, line.span_id = span.trace_id, span.span_id
                 _written(handler, _encode(line) + b"\n")
                 return
         fields: dict[str, Any] = {
@@ -276,6 +283,8 @@ class _RequestLine(msgspec.Struct, gc=False, omit_defaults=True):
     handler: str | None = None
     rpc_method: str | None = None
     subject: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
 
 
 class _CallLine(msgspec.Struct, gc=False, omit_defaults=True):
@@ -294,6 +303,8 @@ class _CallLine(msgspec.Struct, gc=False, omit_defaults=True):
     error_code: int | None = None
     handler: str | None = None
     subject: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
 
 
 _encode = msgspec.json.Encoder().encode

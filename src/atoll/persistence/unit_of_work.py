@@ -39,6 +39,7 @@ from atoll.errors import (
     TooManyConflictsError,
 )
 from atoll.kernel.logs import current_log_context
+from atoll.kernel.spans import current_span
 from atoll.messaging.context import current_call
 from atoll.messaging.envelope import NO_DELIVERY, Delivery, seal
 from atoll.persistence.idempotency import HOLD
@@ -147,15 +148,27 @@ class UnitOfWork:
         key = HOLD.get()
         if key is not None and key.store is not self.database.keys:
             key = None  # the call's key is kept by another service's database
+        span = current_span()
+        if span is not None:  # traces on: the commit is a span of its own
+            span = span.child(
+                "commit",
+                "internal",
+                {"db.operation.name": "COMMIT", "atoll.outbox.events": len(outbox)},
+            )
         try:
             if key is None:
                 await self._guard(transaction.commit(outbox, inbox))
             else:
                 await self._guard(transaction.commit(outbox, inbox, key))
                 key.committed = True
-        except BaseException:
+        except BaseException as error:
+            if span is not None:
+                span.fail(error)
+                span.end()
             await self._end()
             raise
+        if span is not None:
+            span.end()
         await self._end(rollback=False)
         if outbox:
             self.database.outbox_signal.notify()
@@ -226,8 +239,9 @@ class UnitOfWork:
         ``sender`` is the service; ``correlation_id`` is shared by everything that follows
         from one outside call (the delivery's own, or the one the call's edge put in the log
         context, or new here); ``causation_id`` is the
-        message being handled, if any; a ``traceparent`` goes on from the delivery; so do
-        ``subject`` and ``subject_kind``, who made the outside call (when it proved who).
+        message being handled, if any; a ``traceparent`` goes on from the delivery, or, with
+        traces on, is the span in progress's (the handler's); ``subject`` and ``subject_kind``
+        go on too, who made the outside call (when it proved who).
         """
         if self._header_values is None:
             delivery = self.delivery
@@ -251,6 +265,12 @@ class UnitOfWork:
                 for carried in _CARRIED:
                     if carried in delivery.headers:
                         headers[carried] = str(delivery.headers[carried])
+            span = current_span()
+            if (
+                span is not None
+            ):  # traces on: the events go on in the trace of the span raising them
+                headers.pop("tracestate", None)
+                span.carry(headers)
             self._header_values = headers
         return self._header_values
 

@@ -31,6 +31,7 @@ import functools
 import importlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from atoll.clients.directory import ClientOptions
 from atoll.clients.transports import RpcEngine
@@ -65,9 +66,19 @@ from atoll.messaging.signing import (
 from atoll.observability.access import AccessLog
 from atoll.observability.correlation import REQUEST_ID, RequestContext, made_id, taken_id
 from atoll.observability.metrics import Metrics
+from atoll.observability.tracing import (
+    TracedPublisher,
+    Tracer,
+    Tracing,
+    consumer_spans,
+    messaging_system,
+)
 from atoll.persistence.inboxes import Inboxes
 from atoll.security.auth import KEY_MEMBER, Authenticator, reads_call_context, takes_keys
 from atoll.service.definition import ServiceDefinition
+
+if TYPE_CHECKING:
+    from atoll.kernel.spans import Attribute
 
 __all__ = ["BrokerLink", "Signatures", "install_broker", "signatures_of", "subscription_of"]
 
@@ -171,8 +182,12 @@ class BrokerLink:
         signs: bool = False,
         access: AccessLog | None = None,
         metrics: Metrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.broker = broker
+        self._tracer = tracer
+        system = messaging_system(broker.describe())
+        self._system = system
         self._bus = bus
         self._authenticator = authenticator
         self.consumers: list[BrokerConsumer] = []
@@ -180,6 +195,7 @@ class BrokerLink:
         handled = _told(access, metrics)
         if metrics is not None and metrics.enabled and not options.private:
             metrics.watch_broker(broker.describe(), functools.partial(_reached, broker))
+        traced = None if tracer is None else consumer_spans(tracer, system)
         for service in services:
             subscription = subscription_of(service, options)
             if subscription is not None:
@@ -194,6 +210,7 @@ class BrokerLink:
                         verifier=verifier,
                         forget_subjects=signs,
                         handled=handled,
+                        traced=traced,
                     )
                 )
                 if metrics is not None and metrics.enabled:
@@ -228,7 +245,7 @@ class BrokerLink:
 
     async def _start_all(self) -> None:
         for name, engine in self._engines.items():
-            self._servings.append(await self.broker.serve(name, self._responder(engine)))
+            self._servings.append(await self.broker.serve(name, self._responder(engine, name)))
         for consumer in self.consumers:
             await consumer.start()
 
@@ -274,7 +291,7 @@ class BrokerLink:
         for consumer in self.consumers:
             consumer.kill()
 
-    def _responder(self, engine: RpcEngine) -> Responder:
+    def _responder(self, engine: RpcEngine, name: str) -> Responder:
         """Answer broker RPC with ``engine``, in a call context where a handler may need one.
 
         The context holds the request as the broker carried it (``transport == "broker"``, its
@@ -306,7 +323,32 @@ class BrokerLink:
                 leave(token)
                 reset_log_context(logged)
 
-        return respond_in_context if self._needs_context() else respond
+        chosen = respond_in_context if self._needs_context() else respond
+        return chosen if self._tracer is None else self._traced(chosen, name)
+
+    def _traced(self, respond: Responder, name: str) -> Responder:
+        """``respond``, each request a span (SERVER) under the caller's ``traceparent``."""
+        tracer = self._tracer
+        assert tracer is not None  # noqa: S101 - with traces on only
+        attributes: dict[str, Attribute] = {
+            "rpc.system": "jsonrpc",
+            "rpc.service": name,
+            "messaging.system": self._system,
+            "messaging.destination.name": name,
+            "messaging.operation.type": "process",
+        }
+
+        async def traced(body: bytes, headers: Mapping[str, str]) -> bytes:
+            span = tracer.incoming(f"{name} request", "server", headers, attributes)
+            try:
+                return await respond(body, headers)
+            except Exception as error:
+                span.fail(error)
+                raise
+            finally:
+                span.end()
+
+        return traced
 
     def _needs_context(self) -> bool:
         """Whether a handler of the bus may read the call's context: its request or identity."""
@@ -429,11 +471,15 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
             readiness.add("broker", ping)
         return opened
 
-    def publisher(broker: Broker, signatures: Signatures) -> Publisher:
-        # The one place that decides where the relays publish, and whether signed.
-        if signatures.signer is None:
-            return broker
-        return SigningPublisher(broker, signatures.signer)
+    def publisher(broker: Broker, signatures: Signatures, tracing: Tracing) -> Publisher:
+        # The one place that decides where the relays publish, whether signed and traced.
+        signed: Publisher = (
+            broker if signatures.signer is None else SigningPublisher(broker, signatures.signer)
+        )
+        if tracing.tracer is None:
+            return signed
+        # Outside the signing: the publish's traceparent is in what is signed.
+        return TracedPublisher(signed, tracing.tracer, messaging_system(broker.describe()))
 
     def link(
         options: BrokerOptions,
@@ -447,6 +493,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
         signatures: Signatures,
         access: AccessLog,
         metrics: Metrics,
+        tracing: Tracing,
     ) -> BrokerLink:
         made = BrokerLink(
             options,
@@ -460,6 +507,7 @@ def install_broker(app: App, services: Sequence[ServiceDefinition]) -> None:
             signs=signatures.signer is not None,
             access=access,
             metrics=metrics,
+            tracer=tracing.tracer,
         )
         for consumer in made.consumers:  # not ready while its handlers' dependency is away
             readiness.add(f"consumer {consumer.service}", consumer.ping)

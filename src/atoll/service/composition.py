@@ -41,6 +41,7 @@ from atoll.messaging.bus import MessageBus
 from atoll.messaging.options import BrokerOptions  # noqa: TC001 - as Broker
 from atoll.observability.access import AccessLog
 from atoll.observability.metrics import Metrics, MetricsOptions
+from atoll.observability.tracing import TracesOptions, Tracing
 from atoll.persistence.inboxes import Inboxes  # noqa: TC001 - the container reads the hint
 from atoll.persistence.ports import Database
 from atoll.security.api_tokens import ApiTokens, ApiTokenStore, api_token_store_for
@@ -224,13 +225,16 @@ def _install_endpoints(app: App, api: Api) -> None:
     def make_idempotency(options: IdempotencyOptions, databases: Inboxes) -> Idempotency:
         return Idempotency(options, databases)
 
-    def make_rpc_engines(
+    def make_rpc_engines(  # noqa: PLR0917 - what the engines are made of, each by type
         bus: MessageBus,
         options: ServerOptions,
         authenticator: Authenticator,
         access: AccessLog,
         metrics: Metrics,
+        tracing: Tracing,
     ) -> RpcEngines:
+        if tracing.tracer is not None:  # before any caller of a handler is made
+            bus.trace()
         return RpcEngines(
             api,
             bus,
@@ -239,6 +243,7 @@ def _install_endpoints(app: App, api: Api) -> None:
             authenticator=authenticator,
             access=access,
             metrics=metrics,
+            tracer=tracing.tracer,
         )
 
     def make_http_app(  # noqa: PLR0917 - what the app is made of, each by type
@@ -252,6 +257,7 @@ def _install_endpoints(app: App, api: Api) -> None:
         broker: BrokerOptions,
         access: AccessLog,
         metrics: Metrics,
+        tracing: Tracing,
     ) -> HttpApp:
         about = None
         if health.details:  # its version may be read from the installed packages: once, here
@@ -274,6 +280,7 @@ def _install_endpoints(app: App, api: Api) -> None:
             broker=broker,
             access=access,
             metrics=metrics,
+            tracer=tracing.tracer,
         )
 
     app.provide(make_authenticator)
@@ -284,6 +291,25 @@ def _install_endpoints(app: App, api: Api) -> None:
     app.provide(AccessLog.of, provides=AccessLog)
     app.provide(make_http_app, when=serves_http)
     _install_metrics(app)
+    _install_traces(app)
+
+
+def _install_traces(app: App) -> None:
+    """The ``[traces]`` options, and the :class:`Tracing` they ask for.
+
+    Enabled, the OpenTelemetry adapter (``atoll[otel]``) is loaded, then alone, and the
+    tracer made when the application is built, as it starts: never at import.
+    """
+    app.options("traces", TracesOptions)
+    name = app.name
+
+    def tracing(options: TracesOptions) -> Tracing:
+        if not options.enabled:
+            return Tracing()
+        adapter = importlib.import_module("atoll.adapters.opentelemetry")  # atoll[otel]
+        return Tracing(adapter.tracer_of(name, options))
+
+    app.provide(tracing)
 
 
 def _install_metrics(app: App) -> None:

@@ -63,9 +63,11 @@ if TYPE_CHECKING:
     from atoll.endpoints.rpc.engines import RpcEngines
     from atoll.endpoints.rpc.jsonrpc import JsonRpc
     from atoll.kernel.health import About, Readiness
+    from atoll.kernel.spans import Attribute, Span
     from atoll.messaging.bus import MessageBus
     from atoll.observability.access import AccessLog
     from atoll.observability.metrics import Metrics
+    from atoll.observability.tracing import Tracer
     from atoll.security.auth import Authenticator
 
 __all__ = ["HttpApp"]
@@ -100,6 +102,7 @@ class HttpApp:
             served on a port of its own.
         broker: the ``broker`` options, which the AsyncAPI document names the addresses
             of; ``memory://`` without them.
+        tracer: starts a span per request, when traces are on.
 
     Attributes:
         entry: what a server serves: this app, inside the ASGI middleware the API declares
@@ -121,8 +124,11 @@ class HttpApp:
         broker: BrokerOptions | None = None,
         access: AccessLog | None = None,
         metrics: Metrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.api = api
+        self.tracer = tracer
+        """What starts each request's span, when traces are on."""
         self.access = access if access is not None and access.http else None
         """Where a line per request is written, when asked for."""
         self.metrics = metrics if metrics is not None and metrics.enabled else None
@@ -239,7 +245,8 @@ class HttpApp:
         The request's correlation id is in the log context while it is answered (found or
         made when first read), and in the ``X-Request-ID`` header of an error's response.
         With access lines on, the request's is written once it is answered; with metrics on,
-        it is counted (under its route's template, atoll's own path, or a mount's prefix).
+        it is counted (under its route's template, atoll's own path, or a mount's prefix);
+        with traces on, it is a span, under the caller's ``traceparent`` if it sent one.
         """
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         context = RequestContext(self.ids, scope["headers"])
@@ -253,6 +260,7 @@ class HttpApp:
         else:
             metrics.active += 1
             started = time.perf_counter()
+        span = None if self.tracer is None else self._span(scope, path)
         try:
             self._check_size(scope)
             special = self._special.get(path)
@@ -312,7 +320,43 @@ class HttpApp:
                     peer[0] if peer else None,
                     failure,
                 )
+            if span is not None:
+                self._ended(span, scope["method"], context, path, status, failure)
             reset_log_context(token)
+
+    def _span(self, scope: Scope, path: str) -> Span:
+        """The span of a request to ``path`` (with traces on), current until it is answered."""
+        assert self.tracer is not None  # noqa: S101 - called with traces on only
+        method = scope["method"]
+        attributes: dict[str, Attribute] = {
+            "http.request.method": method,
+            "url.path": path,
+            "url.scheme": scope.get("scheme", "http"),
+        }
+        peer = scope.get("client")
+        if peer:
+            attributes["client.address"] = peer[0]
+        return self.tracer.server(method, scope["headers"], attributes)
+
+    def _ended(  # noqa: PLR0917 - a request's outcome, each part
+        self,
+        span: Span,
+        method: str,
+        context: RequestContext,
+        path: str,
+        status: int,
+        failure: Exception | None,
+    ) -> None:
+        """End a request's span: named by its route, with its status; failed on a 5xx."""
+        route = self._route(context, path)
+        if route:
+            span.set("http.route", route)
+            span.rename(f"{method} {route}")
+        if status:
+            span.set("http.response.status_code", status)
+        if status >= _FAILURE:  # a 4xx is the caller's doing, a declared fault's included
+            span.fail(failure if failure is not None else str(status))
+        span.end()
 
     def _route(self, context: RequestContext, path: str) -> str:
         """What a request to ``path`` is counted under, once answered (with metrics on only).
@@ -448,6 +492,7 @@ class HttpApp:
         )
 
 
+_FAILURE = 500
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CLOSE = ((b"connection", b"close"),)
 

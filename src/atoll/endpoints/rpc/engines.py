@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from atoll.messaging.handlers import Handler
     from atoll.observability.access import AccessLog
     from atoll.observability.metrics import Metrics
+    from atoll.observability.tracing import Tracer
     from atoll.security.auth import Authenticator
 
 __all__ = ["RpcEngines", "rpc_engine", "rpc_methods"]
@@ -52,6 +53,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
         authenticator: authenticates the calls of the handlers it guards; none without it.
         access: writes a line per call, when it logs ``rpc``.
         metrics: counts each call, when enabled.
+        tracer: starts a span per call, when traces are on.
 
     Raises:
         ConfigError: a method cannot be served (see :class:`~atoll.endpoints.rpc.jsonrpc.JsonRpc`).
@@ -67,6 +69,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
         authenticator: Authenticator | None = None,
         access: AccessLog | None = None,
         metrics: Metrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.api = api
         self.whole = rpc_engine(
@@ -77,6 +80,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
             authenticator=authenticator,
             access=access,
             metrics=metrics,
+            tracer=tracer,
         )
         self._engines: dict[str, JsonRpc] = (
             {
@@ -88,6 +92,7 @@ class RpcEngines(Mapping[str, JsonRpc]):
                     authenticator=authenticator,
                     access=access,
                     metrics=metrics,
+                    tracer=tracer,
                 )
                 for part in api.parts
             }
@@ -124,6 +129,7 @@ def rpc_engine(
     authenticator: Authenticator | None = None,
     access: AccessLog | None = None,
     metrics: Metrics | None = None,
+    tracer: Tracer | None = None,
 ) -> JsonRpc:
     """A JSON-RPC engine answering ``api``'s methods through ``bus``."""
     return JsonRpc(
@@ -136,6 +142,7 @@ def rpc_engine(
         description=api.description,
         access=access,
         metrics=metrics,
+        tracer=tracer,
     )
 
 

@@ -63,8 +63,10 @@ from atoll.security.idempotency import key_problem
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Iterable, Mapping
 
+    from atoll.kernel.spans import Attribute, Span
     from atoll.observability.access import AccessLog
     from atoll.observability.metrics import Metrics
+    from atoll.observability.tracing import Tracer
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -105,6 +107,7 @@ class JsonRpc:
         access: writes a line per call (method, outcome, error code), when it logs ``rpc``.
         metrics: counts each call (method, outcome, error code), when enabled; a method the
             engine does not know is counted as ``_OTHER``.
+        tracer: starts a span per call (SERVER, under the request's), when traces are on.
 
     Raises:
         ConfigError: two methods share a name, a name starts with ``rpc.``, a method names one
@@ -122,7 +125,9 @@ class JsonRpc:
         "_max_depth",
         "_methods",
         "_metrics",
+        "_observed",
         "_title",
+        "_tracer",
         "_version",
     )
 
@@ -138,6 +143,7 @@ class JsonRpc:
         description: str = "",
         access: AccessLog | None = None,
         metrics: Metrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         if max_batch < 1:
             raise ConfigError(f"max_batch is {max_batch}; a batch must hold at least 1 request")
@@ -168,6 +174,8 @@ class JsonRpc:
         self._discovered: msgspec.Raw | None = None
         self._access = access if access is not None and access.rpc else None
         self._metrics = metrics if metrics is not None and metrics.enabled else None
+        self._tracer = tracer
+        self._observed = not (self._access is None and self._metrics is None and tracer is None)
 
     @property
     def methods(self) -> Mapping[str, RpcMethod]:
@@ -199,11 +207,15 @@ class JsonRpc:
         if type(tree) is dict:
             if duplicates is not None:
                 return _duplicated(tree, duplicates)
-            if self._access is None and self._metrics is None:
+            if not self._observed:
                 return await self._answer(tree, long=long, alone=True)
             started = time.perf_counter()  # timed here: a coroutine more would cost the call
-            answer = await self._answer(tree, long=long, alone=True)
-            self._record(tree, answer, started)
+            span = None if self._tracer is None else self._span(tree)
+            answer = None
+            try:
+                answer = await self._answer(tree, long=long, alone=True)
+            finally:
+                self._record(tree, answer, started, span)
             return answer
         if type(tree) is list:
             return await self._batch(tree, duplicates, long=long)
@@ -233,15 +245,40 @@ class JsonRpc:
         if type(name) is not str:
             return await self._answer(request, long=long)
         with log_context(rpc_method=name):
-            if self._access is None and self._metrics is None:
+            if not self._observed:
                 return await self._answer(request, long=long)
             started = time.perf_counter()
-            answer = await self._answer(request, long=long)
-            self._record(request, answer, started)
+            span = None if self._tracer is None else self._span(request)
+            answer = None
+            try:
+                answer = await self._answer(request, long=long)
+            finally:
+                self._record(request, answer, started, span)
             return answer
 
-    def _record(self, request: dict[str, Any], answer: bytes | None, started: float) -> None:
-        """Write the access line of a call answered ``answer``, and count it."""
+    def _span(self, request: dict[str, Any]) -> Span:
+        """The span of a call (SERVER), under the request's span if any, current till answered."""
+        assert self._tracer is not None  # noqa: S101 - called with traces on only
+        name = request.get("method")
+        known = name if type(name) is str and name in self._bindings else OTHER
+        attributes: dict[str, Attribute] = {
+            "rpc.system": "jsonrpc",
+            "rpc.method": known,
+            "rpc.jsonrpc.version": "2.0",
+        }
+        rid = request.get("id")
+        if type(rid) is str or type(rid) is int:
+            attributes["rpc.jsonrpc.request_id"] = str(rid)
+        return self._tracer.start(known, "server", attributes)
+
+    def _record(
+        self,
+        request: dict[str, Any],
+        answer: bytes | None,
+        started: float,
+        span: Span | None = None,
+    ) -> None:
+        """Write the access line of a call answered ``answer``, count it, end its span."""
         took = time.perf_counter() - started
         name = request.get("method")
         if type(name) is not str:
@@ -253,6 +290,12 @@ class JsonRpc:
             self._access.call(name, code, took)
         if self._metrics is not None:  # a name the engine does not know: any caller's string
             self._metrics.call(name if name in self._bindings else OTHER, code, took)
+        if span is not None:
+            if code is not None:
+                span.set("rpc.jsonrpc.error_code", code)
+                if code == INTERNAL_ERROR:  # a server's failure; the others are the caller's
+                    span.fail(str(code))
+            span.end()
 
     async def _answer(self, request: Any, *, long: bool, alone: bool = False) -> bytes | None:  # noqa: C901, PLR0911, PLR0912 - the hot path stays one flat function: a call per check would cost more than the check
         """The response to one request of a body, or None for a notification.

@@ -1,6 +1,7 @@
 """The bus delivers envelopes, skips messages already handled, and retries conflicts."""
 
 import logging
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -11,7 +12,7 @@ from atoll.errors import (
     DuplicateMessageError,
     TooManyConflictsError,
 )
-from atoll.messaging.envelope import NO_DELIVERY, Delivery, message_name, seal
+from atoll.messaging.envelope import CREATED_AT, NO_DELIVERY, Delivery, message_name, seal
 from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.messaging.publishing import Redeliveries
 from tests.messaging.consumer_doubles import Shipped, bound
@@ -28,13 +29,16 @@ def on(function, message=Shipped, kind=HandlerKind.EVENT):
 
 def test_a_message_travels_under_its_module_and_name():
     assert message_name(Shipped) == "tests.messaging.consumer_doubles.Shipped"
+    before = time.time()
     envelope = seal(Shipped(3), stream="Order:3", headers={"sender": "shop"})
     assert (envelope.type, envelope.payload, envelope.stream) == (
         "tests.messaging.consumer_doubles.Shipped",
         b'{"order":3}',
         "Order:3",
     )
-    assert envelope.headers == {"sender": "shop"}
+    headers = dict(envelope.headers)
+    assert before <= float(headers.pop(CREATED_AT)) <= time.time()  # sealed now
+    assert headers == {"sender": "shop"}
     assert seal(Shipped(3)).id != envelope.id
 
 
@@ -50,10 +54,12 @@ async def test_deliver_gives_each_handler_the_message_and_its_delivery():
     bus = bound(on(notify), on(invoice))
     envelope = seal(Shipped(5), headers={"sender": "orders"})
     assert await bus.deliver(envelope) is True
+    sent = envelope.headers  # its sender, and when it was sealed
     assert seen == [
-        ("notify", Shipped(5), Delivery(envelope.id, "shop.notify", {"sender": "orders"})),
-        ("invoice", Shipped(5), Delivery(envelope.id, "shop.invoice", {"sender": "orders"})),
+        ("notify", Shipped(5), Delivery(envelope.id, "shop.notify", sent)),
+        ("invoice", Shipped(5), Delivery(envelope.id, "shop.invoice", sent)),
     ]
+    assert sent["sender"] == "orders"
 
 
 async def test_deliver_of_a_type_nobody_handles_here_is_false():

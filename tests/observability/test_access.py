@@ -178,6 +178,7 @@ async def test_a_message_handled_has_a_line_with_its_type_delivery_and_outcome(a
     kind = message_name(Ordered)
     lines = [(level, f["message_type"], f["consumer"], f["delivery"], f["outcome"])
              for level, _, f, _ in access("messages")]  # fmt: skip
+    assert all(f["lag_ms"] >= 0 for _, _, f, _ in access("messages"))  # from its sealing
     assert lines == [
         ("INFO", kind, "mail", 1, "retried"),
         ("ERROR", kind, "mail", 2, "dead-lettered"),

@@ -172,6 +172,13 @@ async def test_messages_are_counted_by_service_type_and_outcome(monkeypatch):
     assert sample(found, counted, **dead) == 1
     handling = "atoll_message_handling_duration_seconds_count"
     assert sample(found, handling, service="mail", message_type=kind) == 3
+    # From each message's sealing to its first delivery: two messages, two lags.
+    lags = "atoll_message_delivery_lag_seconds_count"
+    assert sample(found, lags, service="mail", message_type=kind) == 2
+    assert (
+        sample(found, "atoll_message_delivery_lag_seconds_sum", service="mail", message_type=kind)
+        >= 0
+    )
     assert sample(found, "atoll_messages_in_flight", service="mail") == 0
     assert sample(found, "atoll_dead_letters", service="mail") == 1  # counted on the broker
     reached = [value for (name, _), value in found.items() if name == "atoll_broker_connected"]

@@ -4,7 +4,7 @@ import pytest
 
 from atoll.errors import AlreadyExistsError, PersistenceError
 from atoll.kernel.logs import log_context
-from atoll.messaging.envelope import Delivery
+from atoll.messaging.envelope import CREATED_AT, Delivery
 from atoll.persistence.declaration import open_database
 from atoll.persistence.memory import MemoryDatabase
 from atoll.persistence.options import DatabaseOptions
@@ -125,7 +125,10 @@ async def test_events_carry_their_sender_correlation_causation_and_trace_context
         third.publish("d")
         await third.commit()
     claim = await database.claim_outbox(10)
-    a, b, c, d = (record.envelope.headers for record in claim.records)
+    sealed = [dict(record.envelope.headers) for record in claim.records]
+    times = [float(headers.pop(CREATED_AT)) for headers in sealed]  # each its own
+    assert times == sorted(times)
+    a, b, c, d = sealed
     assert a == b  # one unit of work: one set of headers
     assert set(a) == {"sender", "correlation_id"}
     assert a["sender"] == "runs"
@@ -147,4 +150,5 @@ async def test_events_of_an_outside_call_carry_the_correlation_id_its_edge_gave(
             uow.publish("a")
             await uow.commit()
     (record,) = (await database.claim_outbox(10)).records
-    assert record.envelope.headers == {"sender": "runs", "correlation_id": "req-42"}
+    assert record.envelope.headers.items() >= {"sender": "runs", "correlation_id": "req-42"}.items()
+    assert set(record.envelope.headers) == {"sender", "correlation_id", CREATED_AT}

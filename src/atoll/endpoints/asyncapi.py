@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 from atoll.endpoints.schemas import REF, json_schemas
 from atoll.messaging.broker import ID_HEADER, MAX_REQUEST_HEADERS, STREAM_HEADER, TYPE_HEADER
-from atoll.messaging.envelope import message_name
+from atoll.messaging.envelope import CREATED_AT, message_name
 from atoll.messaging.handlers import HandlerKind
 from atoll.messaging.signing import SIGNATURE
 
@@ -52,6 +52,7 @@ ENVELOPE_HEADERS: dict[str, str] = {
     "sender": "The service whose unit of work committed the message.",
     "correlation_id": "Shared by every message that follows from one outside call.",
     "causation_id": "The id of the message whose handling raised this one.",
+    CREATED_AT: "The Unix time the message was sealed at, in seconds: `1733334567.123456`.",
     "traceparent": "The W3C trace context of the call that raised the message.",
     "tracestate": "The W3C trace state that goes with `traceparent`.",
     "subject": "Who made the outside call, when the caller proved who they are.",

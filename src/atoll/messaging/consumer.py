@@ -51,6 +51,7 @@ from atoll.errors import (
     UnverifiedMessageError,
 )
 from atoll.kernel.logs import log_context
+from atoll.messaging.envelope import lag_of
 from atoll.messaging.outage import Outage, dependency_of, out_of_reach
 from atoll.messaging.publishing import Redeliveries
 from atoll.messaging.signing import without_signer, without_subject
@@ -153,8 +154,9 @@ class BrokerConsumer:
             process signs what it publishes and would vouch for it (without a verifier).
         handled: told of each message once it is settled, in its log context: its type,
             the service, its delivery, how it ended (``handled``, ``retried``,
-            ``dead-lettered``, or ``held`` when given back unsettled) and the seconds it
-            took; the access log's line per message.
+            ``dead-lettered``, or ``held`` when given back unsettled), the seconds it took,
+            and the seconds from its sealing to its delivery (None when it does not say);
+            the access log's line and the metrics per message.
         traced: starts the span of a message taken (CONSUMER, under the ``traceparent`` of
             its headers), when traces are on; it is current while the message is handled,
             and tells how it ended (``atoll.message.outcome``).
@@ -172,7 +174,7 @@ class BrokerConsumer:
         committed: Callable[[Envelope, tuple[str, ...]], Awaitable[bool]] | None = None,
         verifier: EnvelopeVerifier | None = None,
         forget_subjects: bool = False,
-        handled: Callable[[str, str, int, str, float], None] | None = None,
+        handled: Callable[[str, str, int, str, float, float | None], None] | None = None,
         traced: Callable[[Envelope, str], Span] | None = None,
     ) -> None:
         self.broker = broker
@@ -476,6 +478,7 @@ class BrokerConsumer:
                 await self._handle(received)
                 return
             span = None if self.traced is None else self.traced(envelope, self.service)
+            lag = lag_of(envelope)  # from its sealing to this delivery
             started = time.perf_counter()
             watched = _Watched(received)
             try:
@@ -483,7 +486,9 @@ class BrokerConsumer:
             finally:
                 if self.told is not None:
                     took = time.perf_counter() - started
-                    self.told(envelope.type, self.service, received.attempt, watched.outcome, took)
+                    self.told(
+                        envelope.type, self.service, received.attempt, watched.outcome, took, lag
+                    )
                 if span is not None:
                     span.set("atoll.message.outcome", watched.outcome)
                     if watched.outcome in _FAILED:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -126,8 +127,16 @@ class Envelope:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+CREATED_AT = "created_at"
+"""The header of the Unix time a message was sealed at (``1733334567.123456``): whence the
+consumer's delivery lag."""
+
+
 def seal(message: object, *, stream: str = "", headers: dict[str, str] | None = None) -> Envelope:
-    """Seal ``message`` (a dataclass or msgspec Struct) in a new envelope with a fresh id."""
+    """Seal ``message`` (a dataclass or msgspec Struct) in a new envelope with a fresh id.
+
+    Its headers are ``headers`` and :data:`CREATED_AT`, now.
+    """
     import msgspec  # noqa: PLC0415 - loaded when the first message is sealed, not at import
 
     return Envelope(
@@ -135,8 +144,19 @@ def seal(message: object, *, stream: str = "", headers: dict[str, str] | None = 
         type=message_name(type(message)),
         payload=msgspec.json.encode(message),
         stream=stream,
-        headers=dict(headers or {}),
+        headers={**(headers or {}), CREATED_AT: f"{time.time():.6f}"},
     )
+
+
+def lag_of(envelope: Envelope) -> float | None:
+    """Seconds since ``envelope`` was sealed; None when it does not say when."""
+    created = envelope.headers.get(CREATED_AT)
+    if created is None:
+        return None
+    try:
+        return max(0.0, time.time() - float(created))
+    except ValueError:  # written by another producer, in a form of its own
+        return None
 
 
 def open_envelope(envelope: Envelope, message_type: type) -> object:

@@ -182,11 +182,20 @@ class AccessLog:
             fields["error_code"] = code
         _write(logger, level, f"{method} {shown} {duration} ms", fields, None, handler)
 
-    def message(self, kind: str, service: str, attempt: int, outcome: str, seconds: float) -> None:
+    def message(  # noqa: PLR0917 - a message's line, each of its parts
+        self,
+        kind: str,
+        service: str,
+        attempt: int,
+        outcome: str,
+        seconds: float,
+        lag: float | None = None,
+    ) -> None:
         """The line of a message of type ``kind`` handled by ``service``, and how it ended.
 
         ``outcome``: ``handled``, ``retried``, ``dead-lettered`` (at ERROR) or ``held``
-        (given back unsettled, as the consumer stopped).
+        (given back unsettled, as the consumer stopped); ``lag``: seconds from its sealing
+        to this delivery, when it says when it was sealed.
         """
         level = logging.ERROR if outcome == "dead-lettered" else logging.INFO
         if not self._messages.isEnabledFor(level):
@@ -200,6 +209,8 @@ class AccessLog:
             "outcome": outcome,
             "duration_ms": duration,
         }
+        if lag is not None:
+            fields["lag_ms"] = round(lag * 1000, 3)
         _write(self._messages, level, text, fields, None)
 
 

@@ -160,6 +160,7 @@ class Metrics:
         self._rpc_errors: dict[tuple[str, ...], float] = {}
         self._messages: dict[tuple[str, ...], float] = {}
         self._handling: dict[tuple[str, ...], Histogram] = {}
+        self._lags: dict[tuple[str, ...], Histogram] = {}
         self._in_flight: dict[str, Callable[[], int]] = {}
         self._databases: Callable[[], Iterable[Database]] = tuple
         self._backlogs: dict[str, OutboxBacklog] = {}
@@ -204,8 +205,25 @@ class Metrics:
             key = (method, str(code))
             self._rpc_errors[key] = self._rpc_errors.get(key, 0) + 1
 
-    def message(self, kind: str, service: str, attempt: int, outcome: str, seconds: float) -> None:  # noqa: ARG002 - the consumer's hook tells the delivery too
-        """Count a message of type ``kind`` handled by ``service``, and how it ended."""
+    def message(  # noqa: PLR0917 - the consumer's hook, each part
+        self,
+        kind: str,
+        service: str,
+        attempt: int,
+        outcome: str,
+        seconds: float,
+        lag: float | None = None,
+    ) -> None:
+        """Count a message of type ``kind`` handled by ``service``, and how it ended.
+
+        ``lag``, seconds from its sealing to its delivery, is counted for a first delivery
+        only: a redelivery's would count the retries' delays.
+        """
+        if lag is not None and attempt == 1:
+            delayed = self._lags.get((service, kind))
+            if delayed is None:
+                delayed = self._lags[service, kind] = Histogram()
+            delayed.observe(lag)
         key = (service, kind, outcome)
         self._messages[key] = self._messages.get(key, 0) + 1
         series = self._handling.get((service, kind))
@@ -318,6 +336,14 @@ class Metrics:
             "Duration of handling a message, to its settlement, by service and message type.",
             ("service", "message_type"),
             handling,
+        )
+        yield Sample(
+            "atoll_message_delivery_lag_seconds",
+            "histogram",
+            "Seconds from a message's sealing (its commit) to its first delivery, by service "
+            "and message type.",
+            ("service", "message_type"),
+            dict(self._lags.items()),
         )
         yield Sample(
             "atoll_messages_in_flight",

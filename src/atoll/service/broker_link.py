@@ -90,7 +90,7 @@ _LONGEST_PAUSE = 10.0
 
 def _told(
     access: AccessLog | None, metrics: Metrics | None
-) -> Callable[[str, str, int, str, float], None] | None:
+) -> Callable[[str, str, int, str, float, float | None], None] | None:
     """What the consumers tell of each message settled: its access line, its counts, or both."""
     hooks = []
     if access is not None and access.messages:
@@ -101,9 +101,11 @@ def _told(
         return hooks[0] if hooks else None
     line, count = hooks
 
-    def both(kind: str, service: str, attempt: int, outcome: str, seconds: float) -> None:
-        line(kind, service, attempt, outcome, seconds)
-        count(kind, service, attempt, outcome, seconds)
+    def both(  # noqa: PLR0917 - the hook's parts, passed on
+        kind: str, service: str, attempt: int, outcome: str, seconds: float, lag: float | None
+    ) -> None:
+        line(kind, service, attempt, outcome, seconds, lag)
+        count(kind, service, attempt, outcome, seconds, lag)
 
     return both
 

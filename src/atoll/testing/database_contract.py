@@ -29,7 +29,7 @@ from atoll.errors import (
     IdempotencyKeyInUseError,
     PersistenceError,
 )
-from atoll.messaging.envelope import Delivery
+from atoll.messaging.envelope import CREATED_AT, Delivery
 from atoll.persistence.declaration import open_database
 from atoll.persistence.idempotency import HOLD, KeyHold, KeyRecord, MemoryKeyStore
 from atoll.persistence.options import DatabaseOptions
@@ -466,6 +466,7 @@ class DatabaseContract:
         assert after.used == before.used
 
     async def test_envelopes_keep_their_id_type_and_headers(self, database: Database) -> None:
+        before = time.time()
         delivery = Delivery("cause", "contract.count", {"correlation_id": "corr"})
         async with self.uow(database, delivery) as uow:
             uow.publish(Counted(1, 1))
@@ -476,7 +477,9 @@ class DatabaseContract:
         envelope = record.envelope
         assert len(envelope.id) == 32
         assert envelope.type == "atoll.testing.database_contract.Counted"
-        assert envelope.headers == {
+        headers = dict(envelope.headers)
+        assert before <= float(headers.pop(CREATED_AT)) <= time.time()  # when it was sealed
+        assert headers == {
             "sender": self.service,
             "causation_id": "cause",
             "correlation_id": "corr",

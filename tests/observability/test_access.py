@@ -19,9 +19,18 @@ import pytest
 
 import atoll
 from atoll.kernel.app import LogOptions
-from atoll.kernel.logs import ContextFilter, JsonFormatter, TextFormatter, log_context
+from atoll.kernel.logs import (
+    ContextFilter,
+    JsonFormatter,
+    TextFormatter,
+    log_context,
+    reset_log_context,
+    set_log_context,
+)
+from atoll.kernel.options import MASK
 from atoll.messaging.envelope import message_name
 from atoll.observability.access import AccessLog
+from atoll.observability.correlation import RequestContext
 from atoll.testing import run
 from tests.observability.serving import Ordered, client_of, shop_and_mail
 
@@ -283,3 +292,37 @@ def test_a_line_written_past_logging_reads_as_a_record_of_it_would(formatter, ca
         assert (
             direct[24:] == logged[24:] == "INFO    atoll.access.http: GET /items/1 200 9 B 1.2 ms\n"
         )
+
+
+@pytest.mark.parametrize(
+    ("kind", "path_or_method", "correlation"),
+    [
+        ("http", "/login/password=hunter2", "c-1"),
+        ("http", "/items/1", "api_key=hunter2"),
+        ("rpc", "token=hunter2", "c-1"),
+        ("rpc", "double", "secret=hunter2"),
+    ],
+)
+def test_what_a_caller_chose_is_masked_on_a_line_written_past_logging(
+    kind, path_or_method, correlation, caplog
+):
+    caplog.set_level(logging.INFO, logger=f"atoll.access.{kind}")
+    stream = io.StringIO()
+    handler = Lines(stream)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter("shop", "h:1"))
+    root = logging.getLogger()
+    kept, root.handlers = root.handlers, [handler]
+    token = set_log_context(RequestContext.carrying(correlation))
+    try:
+        access = AccessLog([kind])
+        if kind == "http":
+            access.request("GET", None, path_or_method, 404, 9, 0.001, "10.0.0.7")
+        else:
+            access.call(path_or_method, None, 0.001)
+    finally:
+        reset_log_context(token)
+        root.handlers = kept
+    (line,) = stream.getvalue().splitlines()
+    assert "hunter2" not in line
+    assert MASK in line

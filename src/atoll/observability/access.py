@@ -96,7 +96,8 @@ class AccessLog:
             if (
                 type(formatter) is JsonFormatter
                 and type(context) is RequestContext
-                and not formatter.redactor.suspect(path)
+                # What the caller chose is all a line of members atoll made may hide.
+                and not formatter.redactor.suspect(f"{path}\x00{context.correlation_id}")
             ):  # the common line, encoded whole from a struct: a third of the general way
                 routed = context.endpoint
                 line = _RequestLine(
@@ -151,7 +152,11 @@ class AccessLog:
         if handler is not None:
             formatter = handler.formatter
             context = current_log_context()
-            if type(formatter) is JsonFormatter and type(context) is RequestContext:
+            if (
+                type(formatter) is JsonFormatter
+                and type(context) is RequestContext
+                and not formatter.redactor.suspect(f"{method}\x00{context.correlation_id}")
+            ):  # the method and the id are the caller's; the other members atoll's
                 routed = context.endpoint
                 line = _CallLine(
                     formatter.stamp(time.time()),

@@ -73,19 +73,31 @@ def count(framework: Framework, requests: int, rounds: int) -> dict[str, float]:
     return {key: statistics.mean(values) for key, values in per_request.items()}
 
 
-def main() -> None:
-    """Count both servers and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def counts(script: str, doc: str, *servers: Framework) -> tuple[argparse.Namespace, list]:
+    """The command line of ``script``, and each server's counts (a mean per scenario).
+
+    A missing tool or a server that does not answer ends the script, naming what to fix.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     try:
         counting.check_tools()
-        off = count(Off("atoll", "atoll_app", "atoll-run"), args.requests, args.rounds)
-        on = count(On("atoll-access", "atoll_app", "atoll-run"), args.requests, args.rounds)
+        return args, [count(server, args.requests, args.rounds) for server in servers]
     except counting.BenchError as error:
-        print(f"bench_access: {error}", file=sys.stderr)
+        print(f"{script}: {error}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def main() -> None:
+    """Count both servers and print the table."""
+    args, (off, on) = counts(
+        "bench_access",
+        __doc__,
+        Off("atoll", "atoll_app", "atoll-run"),
+        On("atoll-access", "atoll_app", "atoll-run"),
+    )
     print(
         f"\nInstructions per request (thousands, callgrind Ir, mean of {args.rounds} rounds of "
         f"{args.requests} sequential keep-alive requests), atoll run, JSON log to a file:\n"

@@ -22,11 +22,7 @@ valgrind; takes about a minute and a half.
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-import bench_http_instructions as counting
-from bench_access import count
+from bench_access import counts
 from bench_http import SCENARIOS, Framework
 
 TARGET = 0.90
@@ -46,22 +42,13 @@ class On(Framework):
 
 def main() -> None:
     """Count the three servers and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    try:
-        counting.check_tools()
-        off = count(Off("atoll", "atoll_app", "atoll-run"), args.requests, args.rounds)
-        on = count(On("atoll-metrics", "atoll_app", "atoll-run"), args.requests, args.rounds)
-        library = count(
-            On("atoll-prometheus", "atoll_prometheus_app", "atoll-run"),
-            args.requests,
-            args.rounds,
-        )
-    except counting.BenchError as error:
-        print(f"bench_metrics: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+    args, (off, on, library) = counts(
+        "bench_metrics",
+        __doc__,
+        Off("atoll", "atoll_app", "atoll-run"),
+        On("atoll-metrics", "atoll_app", "atoll-run"),
+        On("atoll-prometheus", "atoll_prometheus_app", "atoll-run"),
+    )
     print(
         f"\nInstructions per request (thousands, callgrind Ir, mean of {args.rounds} rounds of "
         f"{args.requests} sequential keep-alive requests), atoll run:\n"

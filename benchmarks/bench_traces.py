@@ -18,11 +18,7 @@ valgrind and ``atoll[otel]``; takes about a minute.
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-import bench_http_instructions as counting
-from bench_access import count
+from bench_access import counts
 from bench_http import SCENARIOS, Framework
 
 
@@ -39,17 +35,12 @@ class On(Framework):
 
 def main() -> None:
     """Count both servers and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    try:
-        counting.check_tools()
-        off = count(Off("atoll", "atoll_app", "atoll-run"), args.requests, args.rounds)
-        on = count(On("atoll-traces", "atoll_app", "atoll-run"), args.requests, args.rounds)
-    except counting.BenchError as error:
-        print(f"bench_traces: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+    args, (off, on) = counts(
+        "bench_traces",
+        __doc__,
+        Off("atoll", "atoll_app", "atoll-run"),
+        On("atoll-traces", "atoll_app", "atoll-run"),
+    )
     print(
         f"\nInstructions per request (thousands, callgrind Ir, mean of {args.rounds} rounds of "
         f"{args.requests} sequential keep-alive requests), atoll run:\n"

@@ -32,6 +32,25 @@ async def client_of(
             yield served
 
 
+def items() -> atoll.Service:
+    """``shop``: an item by its id over REST, a route that fails as a bug would, ``double``."""
+    service = atoll.Service("shop")
+
+    @service.get("/items/{item_id}")
+    async def get_item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @service.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("broken")
+
+    @service.rpc
+    async def double(value: int) -> int:
+        return 2 * value
+
+    return service
+
+
 @dataclass(frozen=True)
 class Ordered:
     """The event ``shop`` publishes and ``mail`` handles."""

@@ -25,31 +25,13 @@ from atoll.messaging.envelope import message_name
 from atoll.observability.metrics import BUCKETS, Histogram, Metrics
 from atoll.service.composition import compose
 from atoll.testing import run
-from tests.observability.serving import Ordered, client_of, shop_and_mail
+from tests.observability.serving import Ordered, client_of, items, shop_and_mail
 
 HERE = Path(__file__).resolve().parent
 
 
-def build() -> atoll.Service:
-    service = atoll.Service("shop")
-
-    @service.get("/items/{item_id}")
-    async def get_item(item_id: int) -> dict[str, int]:
-        return {"id": item_id}
-
-    @service.get("/crash")
-    async def crash() -> None:
-        raise RuntimeError("broken")
-
-    @service.rpc
-    async def double(value: int) -> int:
-        return 2 * value
-
-    return service
-
-
 def client_for(*argv: str) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
-    return client_of(build(), *argv)
+    return client_of(items(), *argv)
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -227,7 +209,7 @@ def test_metrics_are_served_on_a_port_of_their_own(spawn):
 
 
 async def test_a_route_at_metrics_is_refused_while_metrics_are_served_there():
-    service = build()
+    service = items()
 
     @service.get("/metrics")
     async def own_metrics() -> dict[str, int]:
@@ -246,7 +228,7 @@ async def test_a_route_at_metrics_is_refused_while_metrics_are_served_there():
 
 
 def test_a_metrics_port_past_the_tcp_ports_is_refused():
-    service = build()
+    service = items()
     app = compose(service.name, [service], serve=False)
     with pytest.raises(ConfigError, match="choose 0"):
         load_config(app, ["--metrics-port", "70000"], {})
@@ -257,7 +239,7 @@ async def test_a_mounted_app_is_counted_under_its_prefix_and_metrics_is_read_wit
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"old"})
 
-    service = build()
+    service = items()
     service.mount("/legacy", legacy)
     app = compose(service.name, [service], serve=False)
     async with running(app, load_config(app, ["--metrics"], {})) as container:
@@ -291,7 +273,7 @@ async def test_the_metrics_server_answers_metrics_alone():
 
 
 async def test_metrics_without_a_server_need_a_port_of_their_own():
-    service = build()
+    service = items()
     app = compose(service.name, [service], serve=False)
     with pytest.raises(ConfigError, match="--metrics-port"):
         async with running(app, load_config(app, ["--metrics", "--no-server"], {})):

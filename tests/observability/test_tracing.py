@@ -29,30 +29,12 @@ from atoll.observability.access import AccessLog
 from atoll.observability.correlation import CorrelationIds, RequestContext
 from atoll.observability.tracing import TracesOptions, Tracing
 from atoll.testing import run
-from tests.observability.serving import Ordered, shop_and_mail
+from tests.observability.serving import Ordered, items, shop_and_mail
 
 NATS_URL = "nats://127.0.0.1:4222"
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
 TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
-
-
-def build() -> atoll.Service:
-    service = atoll.Service("shop")
-
-    @service.get("/items/{item_id}")
-    async def get_item(item_id: int) -> dict[str, int]:
-        return {"id": item_id}
-
-    @service.get("/crash")
-    async def crash() -> None:
-        raise RuntimeError("broken")
-
-    @service.rpc
-    async def double(value: int) -> int:
-        return 2 * value
-
-    return service
 
 
 def traced(exporter: InMemorySpanExporter, service: str = "shop") -> Tracing:
@@ -85,14 +67,14 @@ def exporter() -> Exporter:
 
 
 async def test_traces_are_off_by_default_and_nothing_is_traced():
-    async with run(build()) as shop:
+    async with run(items()) as shop:
         assert shop.http.tracer is None
         assert (await shop.client.get("/items/3")).status_code == 200
         assert current_span() is None
 
 
 async def test_a_request_is_a_server_span_named_by_its_route(exporter):
-    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+    async with run(items(), overrides={Tracing: traced(exporter)}) as shop:
         assert (await shop.client.get("/items/3")).status_code == 200
     (span,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert span.name == "GET /items/{item_id}"
@@ -110,7 +92,7 @@ async def test_a_request_is_a_server_span_named_by_its_route(exporter):
 
 
 async def test_a_request_continues_the_trace_its_traceparent_names(exporter):
-    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+    async with run(items(), overrides={Tracing: traced(exporter)}) as shop:
         await shop.client.get("/items/3", headers={"traceparent": TRACEPARENT})
     (span,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert format(span.context.trace_id, "032x") == CALLER_TRACE
@@ -119,7 +101,7 @@ async def test_a_request_continues_the_trace_its_traceparent_names(exporter):
 
 
 async def test_a_server_failure_marks_the_request_span_failed(exporter):
-    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+    async with run(items(), overrides={Tracing: traced(exporter)}) as shop:
         assert (await shop.client.get("/crash")).status_code == 500
     (span,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert span.status.status_code is StatusCode.ERROR
@@ -129,7 +111,7 @@ async def test_a_server_failure_marks_the_request_span_failed(exporter):
 
 
 async def test_a_request_nothing_answers_is_named_by_its_method_and_not_failed(exporter):
-    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+    async with run(items(), overrides={Tracing: traced(exporter)}) as shop:
         assert (await shop.client.get("/nowhere")).status_code == 404
     (span,) = exporter.get_finished_spans()
     assert span.name == "GET"
@@ -140,7 +122,7 @@ async def test_a_request_nothing_answers_is_named_by_its_method_and_not_failed(e
 
 
 async def test_a_json_rpc_call_is_a_span_under_its_request(exporter):
-    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+    async with run(items(), overrides={Tracing: traced(exporter)}) as shop:
         assert await shop.rpc.methods.double(value=2) == 4
         await shop.client.post(
             "/rpc", json={"jsonrpc": "2.0", "method": "double", "params": {"value": 1}, "id": 7}
@@ -160,14 +142,14 @@ async def test_a_json_rpc_call_is_a_span_under_its_request(exporter):
 
 
 async def test_an_unknown_json_rpc_method_is_named_other(exporter):
-    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+    async with run(items(), overrides={Tracing: traced(exporter)}) as shop:
         await shop.client.post("/rpc", json={"jsonrpc": "2.0", "method": "nope", "id": 1})
     names = {s.name for s in exporter.get_finished_spans()}
     assert names == {"POST /rpc", "_OTHER"}
 
 
 async def test_tracing_on_is_made_by_the_adapter_when_the_service_starts():
-    async with run(build(), argv=["--traces", "--traces-exporter", "none"]) as shop:
+    async with run(items(), argv=["--traces", "--traces-exporter", "none"]) as shop:
         http = shop.http
         assert http.tracer is not None
 
@@ -179,7 +161,7 @@ async def test_the_otlp_exporter_without_its_package_names_the_package():
 
 async def test_a_start_asking_for_the_missing_otlp_exporter_stops_and_names_it():
     with pytest.raises(MissingDependencyError, match="pip install opentelemetry-exporter-otlp"):
-        async with run(build(), argv=["--traces", "--traces-headers", "authorization=x"]):
+        async with run(items(), argv=["--traces", "--traces-headers", "authorization=x"]):
             pass
 
 
@@ -189,7 +171,7 @@ async def test_the_tracer_is_shut_down_when_the_service_stops(exporter):
     assert tracer is not None
     shutdowns: list[str] = []
     tracer.shutdown = lambda: shutdowns.append("shut down")  # type: ignore[method-assign]
-    async with run(build(), overrides={Tracing: tracing}) as shop:
+    async with run(items(), overrides={Tracing: tracing}) as shop:
         await shop.client.get("/items/3")
         assert shutdowns == []
     assert shutdowns == ["shut down"]
@@ -227,7 +209,7 @@ def test_a_log_line_in_a_span_names_its_trace_and_span(exporter):
 async def test_a_call_to_another_service_is_a_client_span_whose_context_it_sends(exporter):
     tracer = traced(exporter, "caller").tracer
     assert tracer is not None
-    async with run(build(), overrides={Tracing: traced(exporter)}) as shop:
+    async with run(items(), overrides={Tracing: traced(exporter)}) as shop:
         served = httpx.AsyncClient(transport=httpx.ASGITransport(app=shop.http.entry))
         transport = HttpTransport("http://shop.test/rpc", client=served)
         body = b'{"jsonrpc":"2.0","method":"double","params":{"value":1},"id":1}'
@@ -316,7 +298,7 @@ async def test_a_broker_rpc_call_is_a_client_span_and_its_answer_a_server_span(e
     tracer = traced(exporter, "caller").tracer
     assert tracer is not None
     flags = ["--broker-url", f"memory://traces-{uuid.uuid4().hex}"]
-    async with run(build(), argv=flags, overrides={Tracing: traced(exporter)}) as shop:
+    async with run(items(), argv=flags, overrides={Tracing: traced(exporter)}) as shop:
         transport = BrokerTransport(await shop.container.aget(Broker), "shop")
         body = b'{"jsonrpc":"2.0","method":"double","params":{"value":1},"id":1}'
         span = tracer.start("caller work", "internal", {})

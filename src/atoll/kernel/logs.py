@@ -61,9 +61,10 @@ current_log_context = _CONTEXT.get
 set_log_context = _CONTEXT.set
 """Make ``fields`` the whole log context; returns the token :func:`reset_log_context` takes.
 
-For the edges that open a context per call (an HTTP request): a ``with`` block costs more than
-the call it wraps there. The mapping may be added to until the context is reset (the edge adds
-the handler it found); a block of :func:`log_context` inside it copies it.
+For the edges that open a context per call (an HTTP request, broker RPC): a ``with`` block
+costs more than the call it wraps there. The mapping may be one whose fields are found when
+read (``atoll.observability.correlation.RequestContext``, which learns the handler once routed);
+a block of :func:`log_context` inside it copies its fields.
 """
 
 reset_log_context = _CONTEXT.reset

@@ -159,14 +159,12 @@ class TargetError(AtollError, ImportError):
 class MissingDependencyError(AtollError, ImportError):
     """An optional library is not installed; the message names the extra to install.
 
-    ``install`` names what to install instead, for a library no extra brings, and ``hint``
-    adds what else would do.
+    ``hint`` adds what else would do.
     """
 
-    def __init__(self, library: str, extra: str, *, install: str = "", hint: str = "") -> None:
-        install = install or f'"atoll[{extra}]"'
+    def __init__(self, library: str, extra: str, *, hint: str = "") -> None:
         super().__init__(
-            f"{library} is not installed; install it with: pip install {install}{hint}"
+            f'{library} is not installed; install it with: pip install "atoll[{extra}]"{hint}'
         )
         self.library = library
         self.extra = extra

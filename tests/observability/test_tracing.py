@@ -6,12 +6,16 @@ import asyncio
 import io
 import json
 import logging
+import sys
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -154,13 +158,107 @@ async def test_tracing_on_is_made_by_the_adapter_when_the_service_starts():
         assert http.tracer is not None
 
 
-async def test_the_otlp_exporter_without_its_package_names_the_package():
-    with pytest.raises(MissingDependencyError, match="opentelemetry-exporter-otlp-proto-http"):
+@dataclass
+class Export:
+    """One request an OTLP collector took."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Collector:
+    """An OTLP/HTTP trace receiver on a port of its own, in a thread, as a collector is."""
+
+    def __init__(self) -> None:
+        self.exports: list[Export] = []
+        exports = self.exports
+
+        class Receiver(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                exports.append(Export(self.path, headers, body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                """Quiet: the test reads what was taken, not a line per request."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def spans(self) -> list[tuple[str, str]]:
+        """Each exported span's service and name, decoded from the protobuf bodies."""
+        found = []
+        for export in self.exports:
+            request = ExportTraceServiceRequest.FromString(export.body)
+            for resource_spans in request.resource_spans:
+                attributes = {
+                    a.key: a.value.string_value for a in resource_spans.resource.attributes
+                }
+                for scope_spans in resource_spans.scope_spans:
+                    found += [(attributes["service.name"], s.name) for s in scope_spans.spans]
+        return found
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    collector = Collector()
+    yield collector
+    collector.close()
+
+
+async def test_spans_are_exported_over_otlp_to_the_endpoint_with_its_headers(collector):
+    argv = ["--traces", "--traces-endpoint", collector.url, "--traces-headers", "x-team=runs"]
+    async with run(items(), argv=argv) as shop:
+        assert (await shop.client.get("/items/3")).status_code == 200
+    # The batch left is exported as the service stops.
+    assert sorted(collector.spans()) == [
+        ("shop", "GET /items/{item_id}"),
+        ("shop", "shop.get_item"),
+    ]
+    (export,) = collector.exports
+    assert export.path == "/v1/traces"
+    assert export.headers["x-team"] == "runs"
+    assert export.headers["content-type"] == "application/x-protobuf"
+
+
+async def test_a_sample_ratio_of_zero_exports_no_trace_begun_here(collector):
+    argv = ["--traces", "--traces-endpoint", collector.url, "--traces-sample-ratio", "0"]
+    async with run(items(), argv=argv) as shop:
+        assert (await shop.client.get("/items/3")).status_code == 200
+    assert collector.exports == []
+
+
+@pytest.fixture
+def without_the_otlp_exporter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An environment with ``opentelemetry-sdk`` and not the OTLP exporter's package."""
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)
+
+
+@pytest.mark.usefixtures("without_the_otlp_exporter")
+async def test_the_otlp_exporter_without_its_package_names_the_package_and_the_extra():
+    with pytest.raises(MissingDependencyError) as raised:
         tracer_of("shop", TracesOptions(enabled=True))
+    assert str(raised.value) == (
+        "opentelemetry-exporter-otlp-proto-http is not installed; install it with: pip install "
+        '"atoll[otel]" (--traces-exporter otlp needs it; or choose --traces-exporter console)'
+    )
 
 
+@pytest.mark.usefixtures("without_the_otlp_exporter")
 async def test_a_start_asking_for_the_missing_otlp_exporter_stops_and_names_it():
-    with pytest.raises(MissingDependencyError, match="pip install opentelemetry-exporter-otlp"):
+    with pytest.raises(MissingDependencyError, match="opentelemetry-exporter-otlp-proto-http"):
         async with run(items(), argv=["--traces", "--traces-headers", "authorization=x"]):
             pass
 

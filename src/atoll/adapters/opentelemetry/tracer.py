@@ -37,10 +37,8 @@ if TYPE_CHECKING:
     from atoll.kernel.spans import Attribute, Kind, Span
     from atoll.observability.tracing import TracesOptions
 
-__all__ = ["OTLP_PACKAGE", "OtelSpan", "OtelTracer", "tracer_of"]
+__all__ = ["OtelSpan", "OtelTracer", "tracer_of"]
 
-OTLP_PACKAGE = "opentelemetry-exporter-otlp-proto-http"
-"""The package the ``otlp`` exporter needs, apart from ``atoll[otel]``."""
 
 _KINDS = {
     "internal": trace.SpanKind.INTERNAL,
@@ -244,15 +242,14 @@ def tracer_of(
 def _otlp(options: TracesOptions) -> SpanExporter:
     """The OTLP exporter (over HTTP) to ``--traces-endpoint``, with ``--traces-headers``."""
     try:
-        # Apart from atoll[otel], and loaded only when asked for.
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+        # Loaded only when asked for: it brings requests and protobuf.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
             OTLPSpanExporter,
         )
     except ImportError as error:
         missing = MissingDependencyError(
-            OTLP_PACKAGE,
+            "opentelemetry-exporter-otlp-proto-http",
             "otel",
-            install=OTLP_PACKAGE,
             hint=" (--traces-exporter otlp needs it; or choose --traces-exporter console)",
         )
         raise missing from error

@@ -120,7 +120,7 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` with every secret in it masked."""
-        if not self._suspect(text):
+        if not self.suspect(text):
             return text
         if self._secrets is not None:
             text = self._secrets.sub(MASK, text)
@@ -156,7 +156,7 @@ class Redactor:
                 seen.append(value)
             elif isinstance(value, dict | list | tuple):
                 seen.append(repr(value))
-        if not self._suspect("\x00".join(seen)):
+        if not self.suspect("\x00".join(seen)):
             return fields
         return {name: self._value(name, value) for name, value in fields.items()}
 
@@ -176,14 +176,8 @@ class Redactor:
     def suspect(self, text: str) -> bool:
         """Whether ``text`` may hold a secret: if not, :meth:`text` would return it unchanged.
 
-        For a line made whole (JSON), where one look at it costs less than one per field.
-        """
-        return self._suspect(text)
-
-    def _suspect(self, text: str) -> bool:
-        """Whether ``text`` holds what a secret or a named credential needs to be found.
-
-        The words of :data:`HEADER_WORDS` and :data:`FIELD_WORDS` (``pass`` for three), case
+        For a line made whole (JSON), where one look at it costs less than one per field. The
+        words of :data:`HEADER_WORDS` and :data:`FIELD_WORDS` (``pass`` for three), case
         folded, tested one by one: a chain of ``in`` costs a third of a loop over a tuple.
         """
         folded = text.casefold()

@@ -25,6 +25,9 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   ├── DatabaseUnavailableError(PersistenceError)  the database cannot be reached
     │   ├── BrokerUnavailableError(BrokerError)         the broker cannot be reached
     │   └── RemoteUnavailableError              a remote service could not be reached in time
+    │       ├── DeadlineExceededError(TimeoutError)     the call's deadline passed
+    │       ├── CircuitOpenError                        the remote's breaker refused the call
+    │       └── BulkheadFullError                       its remote has all the calls it may
     ├── PersistenceError(RuntimeError)
     │   └── ConflictError                       a concurrent change won; the call is retried
     │       └── TooManyConflictsError           ...until the retries ran out
@@ -53,12 +56,15 @@ __all__ = [
     "AuthenticationError",
     "BrokerError",
     "BrokerUnavailableError",
+    "BulkheadFullError",
+    "CircuitOpenError",
     "ConfigError",
     "ConflictError",
     "ContainerError",
     "CredentialsRefusedError",
     "CycleError",
     "DatabaseUnavailableError",
+    "DeadlineExceededError",
     "DeliveryError",
     "DuplicateMessageError",
     "ForbiddenError",
@@ -300,6 +306,45 @@ class RemoteError(AtollError):
 
 class RemoteUnavailableError(UnavailableError):
     """A remote service could not be reached, or did not answer within its timeout."""
+
+
+class DeadlineExceededError(RemoteUnavailableError, TimeoutError):
+    """A call's deadline passed: before it was sent, while it waited, or on the receiver.
+
+    A deadline is the time a call may take, carried from the first caller to every service
+    the call reaches; what is left of it bounds each later call.
+    """
+
+
+class CircuitOpenError(RemoteUnavailableError):
+    """A remote service's circuit breaker refused the call without sending it.
+
+    The breaker opened after too many of the service's calls failed; the message says how many,
+    and when it lets a probe through.
+
+    Attributes:
+        service: the remote service's name.
+        probe_in: seconds until the breaker lets a probe through; 0 while probes are in flight.
+    """
+
+    def __init__(self, message: str, *, service: str, probe_in: float) -> None:
+        super().__init__(message)
+        self.service = service
+        self.probe_in = probe_in
+
+
+class BulkheadFullError(RemoteUnavailableError):
+    """A remote service had as many calls in flight as its bulkhead holds, and no room came.
+
+    Attributes:
+        service: the remote service's name.
+        limit: the calls in flight the bulkhead holds.
+    """
+
+    def __init__(self, message: str, *, service: str, limit: int) -> None:
+        super().__init__(message)
+        self.service = service
+        self.limit = limit
 
 
 class AuthenticationError(AtollError, PermissionError):

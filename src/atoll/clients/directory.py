@@ -55,7 +55,11 @@ class ClientOptions:
         default_factory=list,
         help="the remote services by name: users=http://127.0.0.1:8001/rpc,runs=...",
     )
-    timeout: float = option(10.0, help="seconds a remote call may take at each step")
+    timeout: float = option(
+        10.0,
+        help="seconds a remote call may take, its deadline; what is left of the deadline of "
+        "the work making it bounds it too",
+    )
     token: Secret | None = option(
         default=None, help="a token sent to every remote service, over HTTP and the broker"
     )
@@ -206,7 +210,7 @@ class Clients:
     def _transport(self, name: str) -> Transport:
         engine = self._local.get(name)
         if engine is not None:
-            return LocalTransport(engine, name=name)
+            return LocalTransport(engine, name=name, timeout=self.options.timeout)
         url = self._urls.get(name)
         if url is None and self.broker is not None:
             over = BrokerTransport(self.broker, name, timeout=self.options.timeout)

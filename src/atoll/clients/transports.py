@@ -25,17 +25,25 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import socket
+import time
 import urllib.parse
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from atoll._version import __version__
 from atoll.endpoints.rpc.jsonrpc import INTERNAL_ERROR
-from atoll.errors import BrokerUnavailableError, ConfigError, RemoteError, RemoteUnavailableError
+from atoll.errors import (
+    BrokerUnavailableError,
+    ConfigError,
+    DeadlineExceededError,
+    RemoteError,
+    RemoteUnavailableError,
+)
 from atoll.kernel.logs import current_log_context, set_log_context
 from atoll.kernel.options import masked_url
 from atoll.kernel.spans import current_span
 from atoll.messaging.context import LOCAL_REQUEST, CallContext, current_call, enter
 from atoll.observability.correlation import REQUEST_ID
+from atoll.resilience.deadlines import TIMEOUT_HEADER, budget, deadline_header, set_deadline
 
 if TYPE_CHECKING:
     import httpx
@@ -146,24 +154,35 @@ class LocalTransport:
     The bodies are the bytes HTTP would carry, so the engine decodes, validates and fails as
     behind a server. It runs in a task of its own with empty context variables, as in another
     process: it sees nothing of the caller's request scope or unit of work, only who is
-    calling (the caller's identity). There is no timeout: nothing can be unreachable.
+    calling (the caller's identity) and its deadline.
 
     Args:
         engine: answers the bodies.
         name: the service's name; messages show ``local://<name>`` as its URL.
+        timeout: seconds a call may take, its deadline's; None for no bound but the
+            deadline of the work making it.
     """
 
-    def __init__(self, engine: RpcEngine, *, name: str = "service") -> None:
+    def __init__(
+        self, engine: RpcEngine, *, name: str = "service", timeout: float | None = None
+    ) -> None:
         self.engine = engine
         self.url = f"local://{name}"
+        self.timeout = timeout
 
     async def exchange(self, body: bytes, *, notification: bool) -> bytes | None:
         """Answer ``body`` with the engine; None for a notification.
 
         The caller's identity, once its own call established it, goes with the call: a
         handler calling another service of its process calls as the one who called it. So
-        does its correlation id.
+        does its correlation id, and its deadline: the call's work is cancelled once it
+        passes.
+
+        Raises:
+            DeadlineExceededError: the deadline passed before the call was made, or while
+                it ran.
         """
+        left = budget(self.timeout, self.url)
         context = contextvars.Context()
         caller = current_call()
         if caller is not None and caller.identity is not None:
@@ -171,7 +190,16 @@ class LocalTransport:
         correlation = current_log_context().get("correlation_id")
         if correlation is not None:
             context.run(set_log_context, {"correlation_id": correlation})
-        answer = await asyncio.create_task(self.engine.handle(body), context=context)
+        if left is None:
+            answer = await asyncio.create_task(self.engine.handle(body), context=context)
+        else:
+            context.run(set_deadline, time.monotonic() + left)
+            task = asyncio.create_task(self.engine.handle(body), context=context)
+            try:
+                async with asyncio.timeout(left):
+                    answer = await task  # cancelled with it when the time runs out
+            except TimeoutError:
+                raise _late(self.url, left, self.timeout) from None
         return None if notification else answer
 
     async def aclose(self) -> None:
@@ -212,6 +240,8 @@ class BrokerTransport:
             RemoteUnavailableError: no instance answered within the timeout, none serves, or
                 the broker is out of reach.
         """
+        left = budget(self.timeout, self.url)
+        assert left is not None  # noqa: S101 - a broker transport has a timeout
         span = current_span()
         if span is not None:  # traces on: the call is a span of its own, its context sent
             span = span.child(
@@ -226,9 +256,9 @@ class BrokerTransport:
                 },
                 current=False,
             )
-        headers = _carried(token, span)
+        headers = _carried(token, span, left)
         try:
-            answer = await self.broker.request(self.service, body, self.timeout, headers)
+            answer = await self.broker.request(self.service, body, left, headers)
         except BrokerUnavailableError as error:
             if span is not None:
                 span.fail(error)
@@ -299,20 +329,27 @@ class HttpTransport(_Http["httpx.AsyncClient"]):
         """
         import httpx  # noqa: PLC0415 - loaded by the first call, not by `import atoll` (~100 ms)
 
+        left = budget(self.timeout, self.url)
+        assert left is not None  # noqa: S101 - an HTTP transport has a timeout
         if self._client is None:
             self._client = httpx.AsyncClient()
         span = current_span()
         if span is not None:  # traces on: the call is a span of its own, its context sent
             span = span.child("POST", "client", self._attributes, current=False)
-        headers = {**_HEADERS, **carried} if (carried := _carried(token, span)) else _HEADERS
+        headers = {**_HEADERS, **_carried(token, span, left)}
         try:
-            answer = await self._client.post(
-                self._target, content=body, headers=headers, timeout=self.timeout
-            )
+            async with asyncio.timeout(left):  # the whole call, each step within it
+                answer = await self._client.post(
+                    self._target, content=body, headers=headers, timeout=left
+                )
+        except TimeoutError as error:
+            if span is not None:
+                span.fail(error)
+            raise _late(self.url, left, self.timeout) from None
         except httpx.TransportError as error:
             if span is not None:
                 span.fail(error)
-            raise _unavailable(error, self.url, self.timeout) from error
+            raise _unavailable(error, self.url, left, self.timeout) from error
         else:
             if span is not None:
                 span.set("http.response.status_code", answer.status_code)
@@ -369,7 +406,7 @@ class SyncHttpTransport(_Http["httpx.Client"]):
         except httpx.TransportError as error:
             if span is not None:
                 span.fail(error)
-            raise _unavailable(error, self.url, self.timeout) from error
+            raise _unavailable(error, self.url, self.timeout, self.timeout) from error
         finally:
             if span is not None:
                 span.end()
@@ -382,10 +419,13 @@ class SyncHttpTransport(_Http["httpx.Client"]):
             client.close()
 
 
-def _carried(token: str | None, span: Span | None = None) -> dict[str, str] | None:
+def _carried(
+    token: str | None, span: Span | None = None, left: float | None = None
+) -> dict[str, str]:
     """The headers a call carries from its caller: the bearer token, the correlation id.
 
-    With traces on, the call's ``span`` too: its ``traceparent`` and ``tracestate``.
+    With traces on, the call's ``span`` too: its ``traceparent`` and ``tracestate``; with
+    ``left``, the seconds the call may take, as its deadline (``X-Timeout-Ms``).
     """
     headers: dict[str, str] = {}
     if span is not None:
@@ -395,7 +435,9 @@ def _carried(token: str | None, span: Span | None = None) -> dict[str, str] | No
     correlation = current_log_context().get("correlation_id")
     if correlation is not None:
         headers[REQUEST_ID] = correlation
-    return headers or None
+    if left is not None:
+        headers[TIMEOUT_HEADER] = deadline_header(left)
+    return headers
 
 
 def _content(response: httpx.Response, url: str, *, notification: bool) -> bytes | None:
@@ -411,18 +453,28 @@ def _content(response: httpx.Response, url: str, *, notification: bool) -> bytes
     return None if notification or not response.content else response.content
 
 
-def _unavailable(error: Exception, url: str, timeout: float) -> RemoteUnavailableError:
-    import httpx  # noqa: PLC0415 - loaded already by the call that failed
-
-    if isinstance(error, httpx.ConnectTimeout):
-        why = f"no connection within {timeout:g} s; check the host and port in the URL"
-    elif isinstance(error, httpx.ConnectError):
-        why = _connect_failure(error)
-    elif isinstance(error, httpx.TimeoutException):
-        return RemoteUnavailableError(
+def _late(url: str, left: float, timeout: float | None) -> DeadlineExceededError:
+    """The error of a call to ``url`` that had ``left`` seconds, its ``timeout`` or less."""
+    if timeout is not None and left >= timeout:
+        return DeadlineExceededError(
             f"no answer from {url} within {timeout:g} s; the call may have run; check that "
             "the service is healthy, or give it more time with a larger timeout"
         )
+    return DeadlineExceededError(
+        f"no answer from {url} within {left:.3g} s, what was left of its caller's deadline; "
+        "the call may have run, and its work was stopped"
+    )
+
+
+def _unavailable(error: Exception, url: str, left: float, timeout: float) -> RemoteUnavailableError:
+    import httpx  # noqa: PLC0415 - loaded already by the call that failed
+
+    if isinstance(error, httpx.ConnectTimeout):
+        why = f"no connection within {left:g} s; check the host and port in the URL"
+    elif isinstance(error, httpx.ConnectError):
+        why = _connect_failure(error)
+    elif isinstance(error, httpx.TimeoutException):
+        return _late(url, left, timeout)
     else:
         return RemoteUnavailableError(
             f"the connection to {url} failed ({type(error).__name__}: {error}); the call may "

@@ -30,6 +30,7 @@ import contextlib
 import functools
 import importlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,7 @@ from atoll.observability.tracing import (
     messaging_system,
 )
 from atoll.persistence.inboxes import Inboxes
+from atoll.resilience.deadlines import carried_timeout, reset_deadline, set_deadline
 from atoll.security.auth import KEY_MEMBER, Authenticator, reads_call_context, takes_keys
 from atoll.service.definition import ServiceDefinition
 
@@ -325,7 +327,7 @@ class BrokerLink:
                 leave(token)
                 reset_log_context(logged)
 
-        chosen = respond_in_context if self._needs_context() else respond
+        chosen = _by_deadline(respond_in_context if self._needs_context() else respond)
         return chosen if self._tracer is None else self._traced(chosen, name)
 
     def _traced(self, respond: Responder, name: str) -> Responder:
@@ -359,6 +361,34 @@ class BrokerLink:
 
     def __repr__(self) -> str:
         return f"BrokerLink({self.broker.describe()}, {len(self.consumers)} consumer(s))"
+
+
+def _by_deadline(respond: Responder) -> Responder:
+    """``respond``, within the deadline a request carries (``x-timeout-ms``), if it does.
+
+    A request whose caller stopped waiting is not run, and one whose time runs out is
+    cancelled; either gets an empty answer, which no one waits for. The work's calls to other
+    services get what is left.
+    """
+
+    async def bounded(body: bytes, headers: Mapping[str, str]) -> bytes:
+        timeout = carried_timeout(headers)
+        if timeout is None:
+            return await respond(body, headers)
+        if timeout <= 0:
+            return b""
+        token = set_deadline(time.monotonic() + timeout)
+        try:
+            async with asyncio.timeout(timeout) as bound:
+                return await respond(body, headers)
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            return b""
+        finally:
+            reset_deadline(token)
+
+    return bounded
 
 
 def _reached(broker: Broker) -> bool:

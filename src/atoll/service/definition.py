@@ -38,6 +38,7 @@ from atoll.errors import (
     AlreadyExistsError,
     AuthenticationError,
     ConfigError,
+    DeadlineExceededError,
     ForbiddenError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
@@ -50,6 +51,7 @@ from atoll.errors import (
 from atoll.kernel.app import App, Declarations
 from atoll.messaging.faults import FaultMap
 from atoll.messaging.handlers import Handler, HandlerKind
+from atoll.resilience.deadlines import DEADLINE_TITLE
 from atoll.service.wrapping import AsgiWrapping
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ALREADY_EXISTS_CODE",
     "CONFLICT_CODE",
+    "DEADLINE_EXCEEDED_CODE",
     "FORBIDDEN_CODE",
     "IDEMPOTENCY_KEY_IN_USE_CODE",
     "IDEMPOTENCY_KEY_REUSED_CODE",
@@ -106,6 +109,9 @@ IDEMPOTENCY_KEY_REUSED_CODE = -32016
 IDEMPOTENCY_KEY_IN_USE_CODE = -32017
 """The JSON-RPC code of a call whose idempotency key's first request has no answer to replay:
 it runs still, or its answer was lost (REST: 409)."""
+
+DEADLINE_EXCEEDED_CODE = -32018
+"""The JSON-RPC code of a call whose deadline passed, its own or a remote call's (REST: 504)."""
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -157,6 +163,12 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             status=409,
             code=IDEMPOTENCY_KEY_IN_USE_CODE,
             title="idempotency key in use",
+        )
+        self._default_faults.add(
+            DeadlineExceededError,
+            status=504,
+            code=DEADLINE_EXCEEDED_CODE,
+            title=DEADLINE_TITLE,
         )
         self._default_faults.add(
             MalformedCredentialsError,

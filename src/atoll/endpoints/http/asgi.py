@@ -15,9 +15,10 @@ connection:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import msgspec
 
@@ -50,6 +51,7 @@ from atoll.kernel.logs import current_log_context, reset_log_context, set_log_co
 from atoll.messaging.context import CallContext, enter, leave
 from atoll.messaging.options import BrokerOptions
 from atoll.observability.correlation import CorrelationIds, RequestContext, made_id
+from atoll.resilience.deadlines import DEADLINE_TITLE, reset_deadline, set_deadline
 from atoll.security.auth import KEY_MEMBER, reads_call_context, takes_keys
 from atoll.security.limits import client_address
 
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
 __all__ = ["HttpApp"]
 
 _Special: TypeAlias = "Callable[[Request, Send], Awaitable[None]]"
+T = TypeVar("T")
 
 logger = logging.getLogger("atoll.http")
 
@@ -478,15 +481,22 @@ class HttpApp:
             require_json(request)
             body = await request.body(limit, within)
             headers: Sequence[tuple[bytes, bytes]]
+            timeout = request.timeout  # found with the content type: no pass of its own
             # A call with an idempotency key needs the context too: its key is its caller's.
             if not in_context and not (keyed and KEY_MEMBER in body):
-                answer = await engine.handle(body)
+                if timeout is None:
+                    answer = await engine.handle(body)
+                else:
+                    answer = await _by_deadline(timeout, engine.handle, body)
                 headers = ()
             else:  # a batch's members share the context, and add their headers in order
                 context = CallContext(call_request(request, "jsonrpc"))
                 token = enter(context)
                 try:
-                    answer = await engine.handle(body)
+                    if timeout is None:
+                        answer = await engine.handle(body)
+                    else:
+                        answer = await _by_deadline(timeout, engine.handle, body)
                 finally:
                     leave(token)
                 headers = [pair for made in context.responses for pair in made.header_pairs()]
@@ -540,6 +550,41 @@ class HttpApp:
 _FAILURE = 500
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CLOSE = ((b"connection", b"close"),)
+
+
+async def _by_deadline(seconds: float, answer: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``answer(*args)`` for a request whose caller waits ``seconds`` more (X-Timeout-Ms).
+
+    The time is the request's deadline, and its calls to other services get what is left.
+
+    Raises:
+        HTTPError: 504, when no time was left as the request came (it is not run), or when
+            the time ran out before the answer (its work is cancelled).
+    """
+    if seconds <= 0:
+        raise HTTPError(
+            _DEADLINE_EXCEEDED,
+            "the caller's deadline (X-Timeout-Ms) had passed when the request came; it was not run",
+            title=DEADLINE_TITLE,
+        )
+    token = set_deadline(time.monotonic() + seconds)
+    try:
+        async with asyncio.timeout(seconds) as bound:
+            return await answer(*args)
+    except TimeoutError:
+        if not bound.expired():
+            raise
+        raise HTTPError(
+            _DEADLINE_EXCEEDED,
+            f"the request's deadline passed ({seconds * 1000:.0f} ms, its caller's "
+            "X-Timeout-Ms) before its answer; its work was stopped",
+            title=DEADLINE_TITLE,
+        ) from None
+    finally:
+        reset_deadline(token)
+
+
+_DEADLINE_EXCEEDED = 504
 
 
 def _within(receive: Receive, seconds: float) -> Receive:

@@ -21,6 +21,7 @@ from atoll.endpoints.http.problems import PROBLEM_JSON
 from atoll.endpoints.schemas import REF, json_schemas
 from atoll.errors import (
     AuthenticationError,
+    DeadlineExceededError,
     ForbiddenError,
     IdempotencyKeyError,
     RateLimitedError,
@@ -200,7 +201,8 @@ def _errors(
 
     The errors of authentication (401, 400) only where its calls are authenticated; a
     refusal (403) only where a policy judges them; 429 only where a rate limit counts them;
-    those of an idempotency key (400, 409, 422) only where a request may carry one.
+    those of an idempotency key (400, 409, 422) only where a request may carry one. Any
+    may answer 504, when a deadline passes.
     """
     errors: dict[int, str] = {}
     if takes_input:
@@ -216,11 +218,13 @@ def _errors(
             and (policed or not issubclass(error, ForbiddenError))
             and (limited or not issubclass(error, RateLimitedError))
             and (keyed or not issubclass(error, IdempotencyKeyError))
+            and not issubclass(error, DeadlineExceededError)
             and _may_raise(handler, error, listed)
         }
     )
     errors.update(dict.fromkeys(statuses, "An error of the service."))
     errors[500] = "An unexpected failure; its correlation id is in the service's log."
+    errors[504] = "A call the request made to another service ran out of its deadline."
     return {str(status): _problem(text) for status, text in errors.items()}
 
 

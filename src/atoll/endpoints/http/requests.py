@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 from atoll.endpoints.http.problems import HTTPError
 from atoll.messaging.context import Headers
 from atoll.messaging.context import Request as CallRequest
+from atoll.resilience.deadlines import TIMEOUT_HEADER, seconds_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Coroutine, Generator, Iterable
@@ -40,6 +41,7 @@ __all__ = [
 
 _CLOSE = ((b"connection", b"close"),)
 # An unread body stays in the connection: closing it is the only safe way to be rid of it.
+_TIMEOUT = TIMEOUT_HEADER.encode()
 _COMMON_TYPES = {
     b"application/json": "application/json",
     b"application/json; charset=utf-8": "application/json",
@@ -84,7 +86,17 @@ class Request:
         receive: the channel its body arrives on.
     """
 
-    __slots__ = ("_body", "_headers", "_length", "_query", "_scanned", "_type", "receive", "scope")
+    __slots__ = (
+        "_body",
+        "_headers",
+        "_length",
+        "_query",
+        "_scanned",
+        "_timeout",
+        "_type",
+        "receive",
+        "scope",
+    )
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -95,16 +107,23 @@ class Request:
         self._scanned = False
         self._type: bytes | None = None
         self._length: bytes | None = None
+        self._timeout: bytes | None = None
 
     def _scan(self) -> None:
-        """Find Content-Type and Content-Length in one pass: every body read needs both."""
+        """Find Content-Type, Content-Length and X-Timeout-Ms in one pass.
+
+        Every body read needs the first two; a JSON-RPC call, the third, its deadline.
+        """
         headers: Iterable[tuple[bytes, bytes]] = self.scope["headers"]
         for key, value in headers:
             if key == b"content-type":
                 if self._type is None:
                     self._type = value
-            elif key == b"content-length" and self._length is None:
-                self._length = value
+            elif key == b"content-length":
+                if self._length is None:
+                    self._length = value
+            elif key == _TIMEOUT and self._timeout is None:
+                self._timeout = value
         self._scanned = True
 
     @property
@@ -172,6 +191,17 @@ class Request:
         if known is not None:
             return known
         return value.partition(b";")[0].strip().decode("latin-1").lower()
+
+    @property
+    def timeout(self) -> float | None:
+        """The seconds the caller still waits, from ``X-Timeout-Ms``: the request's deadline.
+
+        None without the header, or with a value that is not whole milliseconds.
+        """
+        if not self._scanned:
+            self._scan()
+        value = self._timeout
+        return None if value is None else seconds_of(value)
 
     async def body(self, limit: int, within: float = 30.0) -> bytes:
         """The whole body, read once (later calls return it again).

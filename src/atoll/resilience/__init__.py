@@ -1,5 +1,15 @@
 """What protects every outbound call: deadlines, retries, breakers, bulkheads, shedding.
 
+Each protection is a pure policy that needs only the standard library and atoll's errors; its
+clock, sleep and randomness are arguments, so that tests never wait:
+
+- :class:`Retry` and :func:`retried`: try a call again after an error that may pass, with
+  exponential backoff and full jitter, within a deadline.
+
 To hold also the service registry port, with client-side load balancing. The clients use it;
 it may import the kernel, messaging, security and observability, never a transport.
 """
+
+from atoll.resilience.retries import Retry, retried
+
+__all__ = ["Retry", "retried"]

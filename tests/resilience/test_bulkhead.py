@@ -214,6 +214,13 @@ async def test_a_waiter_cancelled_and_dropped_by_leave_before_it_runs_leaks_noth
     assert (bulkhead.in_flight, bulkhead.waiting) == (1, 0)
 
 
+def test_leaving_without_a_call_in_flight_is_refused_with_the_fix():
+    bulkhead = Bulkhead("users", 1)
+    with pytest.raises(RuntimeError, match="the bulkhead of users has no call in flight to leave"):
+        bulkhead.leave()
+    assert bulkhead.in_flight == 0
+
+
 async def test_slot_holds_a_slot_while_its_block_runs_and_gives_it_back_on_error():
     bulkhead = Bulkhead("users", 1)
     async with bulkhead.slot(None):

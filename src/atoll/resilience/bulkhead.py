@@ -121,7 +121,18 @@ class Bulkhead:
             raise
 
     def leave(self) -> None:
-        """Give back the slot of a call that is over, to the longest waiter if there is one."""
+        """Give back the slot of a call that is over, to the longest waiter if there is one.
+
+        Raises:
+            RuntimeError: no call is in flight: ``leave()`` was called more often than
+                :meth:`enter` returned.
+        """
+        if not self._in_flight:
+            # A count gone below zero would raise the limit for good, silently.
+            raise RuntimeError(
+                f"the bulkhead of {self._name} has no call in flight to leave: call leave() once"
+                " after each enter() that returned, or use slot()"
+            )
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

@@ -54,7 +54,9 @@ class CircuitBreaker:
     Call :meth:`admit` before each call, then exactly one of :meth:`succeeded` and
     :meth:`failed` once it is over. A failure is what says the service is unwell (it could not
     be reached, it did not answer in time); an error the service answered with is a success
-    here, since the service answered.
+    here, since the service answered. An outcome that comes while the breaker is open is
+    ignored; one that comes while it is half-open, with a probe in flight, counts as that
+    probe's, since the breaker cannot tell calls apart.
 
     Args:
         name: the remote service's name, given in the error that refuses a call.

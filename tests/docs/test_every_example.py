@@ -24,6 +24,7 @@ RUN_BY = {
     "docs/reference/lifecycle.md": ["tests/kernel/test_lifecycle_reference.py"],
     "docs/reference/observability.md": ["tests/docs/test_reference_observability.py"],
     "docs/reference/persistence.md": ["tests/docs/test_persistence.py"],
+    "docs/reference/resilience.md": ["tests/docs/test_reference_resilience.py"],
     "docs/reference/service.md": ["tests/docs/test_reference_service.py"],
     "docs/tutorial/first-service.md": ["tests/docs/test_tutorial.py"],
     "docs/tutorial/http-database-event.md": ["tests/docs/test_tutorial_http_database_event.py"],

@@ -14,8 +14,26 @@ To hold also the service registry port, with client-side load balancing. The cli
 it may import the kernel, messaging, security and observability, never a transport.
 """
 
-from atoll.resilience.breaker import CircuitBreaker
-from atoll.resilience.bulkhead import Bulkhead
-from atoll.resilience.retries import Retry, retried
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from atoll._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from atoll.resilience.breaker import CircuitBreaker
+    from atoll.resilience.bulkhead import Bulkhead
+    from atoll.resilience.retries import Retry, retried
 
 __all__ = ["Bulkhead", "CircuitBreaker", "Retry", "retried"]
+
+# Loaded on first use: the services import the deadlines at `import atoll`, which must not
+# load asyncio.
+_LAZY = {
+    "Bulkhead": "atoll.resilience.bulkhead",
+    "CircuitBreaker": "atoll.resilience.breaker",
+    "Retry": "atoll.resilience.retries",
+    "retried": "atoll.resilience.retries",
+}
+
+__getattr__, __dir__ = lazy_names("atoll.resilience", __all__, _LAZY, globals())

@@ -39,6 +39,10 @@ class BlockingEngine:
         return body
 
 
+def _text(_error: Exception) -> str:
+    return "none"
+
+
 async def calls(engine: JsonRpc) -> None:
     users = RemoteService("http://127.0.0.1:8001/rpc", timeout=2.0)
     assert_type(await users.methods.get_profile(user_id=1), Any)
@@ -47,6 +51,10 @@ async def calls(engine: JsonRpc) -> None:
     assert_type(await users.call("get_profile", {"user_id": 1}), Any)
     assert_type(await users.call("get_profile", [1], result_type=Profile), Profile)
     assert_type(await users.call("ids", result_type=list[int]), list[int])
+    fallback = await users.call("ids", result_type=list[int], fallback=lambda _error: [])
+    assert_type(fallback, list[int])
+    await users.call("ids", result_type=list[int], fallback=_text)  # type: ignore[arg-type]
+    assert_type(await users.call("record_run", idempotency_key="run-7"), Any)
     await users.call("get_profile", "1")  # type: ignore[call-overload]
     assert_type(await users.notify("touch", {"user_id": 1}), None)
     assert_type(await users.raw(b"{}"), bytes | None)

@@ -74,8 +74,9 @@ def test_a_call_whose_deadline_passed_is_not_sent():
     assert isinstance(raised.value, TimeoutError)
 
 
-def test_the_header_carries_whole_milliseconds_and_never_none():
-    assert deadline_header(1.2345) == "1234"
+def test_the_header_carries_whole_milliseconds_rounded_up_and_never_none():
+    assert deadline_header(1.2345) == "1235"
+    assert deadline_header(0.25) == "250"
     assert deadline_header(0.0001) == "1"
 
 

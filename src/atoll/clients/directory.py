@@ -18,8 +18,9 @@ carries its caller's identity instead.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from atoll.clients.credentials import (
     AuthorizedTransport,
@@ -27,6 +28,7 @@ from atoll.clients.credentials import (
     Credentials,
     StaticToken,
 )
+from atoll.clients.protection import Protection
 from atoll.clients.remote import RemoteService
 from atoll.clients.transports import (
     BrokerTransport,
@@ -37,6 +39,9 @@ from atoll.clients.transports import (
 )
 from atoll.errors import ConfigError
 from atoll.kernel.options import Secret, option
+from atoll.resilience.breaker import CircuitBreaker
+from atoll.resilience.bulkhead import Bulkhead
+from atoll.resilience.retries import Retry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -75,10 +80,64 @@ class ClientOptions:
         default_factory=list,
         help="the audience of each service, NAME=AUDIENCE, when it is not the service's name",
     )
+    attempts: int = option(
+        3,
+        help="tries of a call safe to repeat (see --clients-safe) that found no one, the first "
+        "included; 1 never tries again",
+    )
+    backoff: float = option(
+        0.1, help="seconds the wait before the second try may last; it doubles for each next"
+    )
+    backoff_cap: float = option(2.0, help="seconds the wait before a try may last at most")
+    safe: list[str] = option(
+        default_factory=list,
+        help="the methods safe to repeat, NAME=PATTERN: users=get_*,runs=list_runs; *=get_* "
+        "for every service (a call with an idempotency key is safe too)",
+    )
+    breaker: bool = option(
+        default=True, help="a circuit breaker per remote service, refusing calls while most fail"
+    )
+    breaker_ratio: float = option(
+        0.5, help="the share of failed calls, over the window, that opens the breaker"
+    )
+    breaker_calls: int = option(
+        10, help="the calls the window must hold before their failures may open the breaker"
+    )
+    breaker_window: float = option(30.0, help="seconds of calls the breaker counts")
+    breaker_open: float = option(
+        5.0, help="seconds an open breaker refuses calls before it lets a probe through"
+    )
+    breaker_probes: int = option(
+        1, help="probes a half-open breaker lets through; all must succeed for it to close"
+    )
+    concurrency: int = option(
+        100, help="calls in flight to one remote service at the most (its bulkhead); 0: no bound"
+    )
+    concurrency_wait: bool = option(
+        default=True,
+        help="a call past --clients-concurrency waits for room within its deadline; off, it "
+        "is refused at once",
+    )
+    services: list[str] = option(
+        default_factory=list,
+        help="settings of one remote service, NAME.SETTING=VALUE: users.attempts=5,"
+        "users.concurrency=20 (a SETTING is a clients option after --clients-)",
+    )
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
             raise ValueError(f"timeout must be above 0 seconds, such as 10; got {self.timeout}")
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be 1 or more, such as 3; got {self.attempts}")
+        if self.concurrency < 0:
+            raise ValueError(
+                f"concurrency must be 0 (no bound) or more, such as 100; got {self.concurrency}"
+            )
+        self.retry()
+        self.breaker_of("")
+        self.safe_methods("")
+        for name in {entry.partition(".")[0].strip() for entry in self.services}:
+            self.of(name)
         self.targets()
         self.audience_of("")
         if self.token is not None and self.token_url:
@@ -106,6 +165,74 @@ class ClientOptions:
             _named(self.audiences, "audiences", "AUDIENCE", "runs=https://runs.example.org")
         )
         return mapped.get(name, name)
+
+    def of(self, name: str) -> ClientOptions:
+        """These options as the service ``name`` has them: with its ``services`` entries.
+
+        Raises:
+            ValueError: an entry is not ``NAME.SETTING=VALUE``, names no setting, or gives
+                one a value it cannot take.
+        """
+        changes: dict[str, Any] = {}
+        for entry in self.services:
+            key, equals, value = (part.strip() for part in entry.partition("="))
+            service, dot, setting = key.partition(".")
+            if not (service and dot and setting and equals and value):
+                raise ValueError(
+                    f"the services entry {entry!r} is not NAME.SETTING=VALUE; write it like "
+                    "users.attempts=5"
+                )
+            if service == name:
+                changes[setting.replace("-", "_")] = _setting(setting, value)
+        if not changes:
+            return self
+        try:
+            return dataclasses.replace(self, services=[], **changes)
+        except ValueError as error:
+            raise ValueError(f"the services entries of {name!r}: {error}") from None
+
+    def retry(self) -> Retry:
+        """How a call safe to repeat is tried again."""
+        return Retry(attempts=self.attempts, base=self.backoff, cap=self.backoff_cap)
+
+    def breaker_of(self, name: str) -> CircuitBreaker | None:
+        """A circuit breaker of the calls to ``name``, or None when breakers are off."""
+        if not self.breaker:
+            return None
+        return CircuitBreaker(
+            name,
+            failure_ratio=self.breaker_ratio,
+            minimum_calls=self.breaker_calls,
+            window=self.breaker_window,
+            open_for=self.breaker_open,
+            probes=self.breaker_probes,
+        )
+
+    def safe_methods(self, name: str) -> list[str]:
+        """The patterns of ``name``'s methods that are safe to repeat.
+
+        Raises:
+            ValueError: an entry of ``safe`` is not ``NAME=PATTERN``.
+        """
+        pairs = _named(self.safe, "safe", "PATTERN", "users=get_*")
+        return [pattern for service, pattern in pairs if service in {name, "*"}]
+
+    def protection(self, name: str) -> Protection:
+        """What guards the calls to the remote service ``name``, as these options set it."""
+        options = self.of(name)
+        bulkhead = (
+            Bulkhead(name, options.concurrency, wait=options.concurrency_wait)
+            if options.concurrency
+            else None
+        )
+        return Protection(
+            name,
+            options.timeout,
+            retry=options.retry(),
+            safe=options.safe_methods(name),
+            breaker=options.breaker_of(name),
+            bulkhead=bulkhead,
+        )
 
     def credentials(self) -> Credentials | None:
         """What gives the tokens remote calls carry, or None when they carry none."""
@@ -136,6 +263,52 @@ class ClientOptions:
             except ConfigError as error:
                 raise ValueError(f"the urls entry for {name!r}: {error}") from None
         return targets
+
+
+_SETTINGS = frozenset(
+    {
+        "timeout",
+        "attempts",
+        "backoff",
+        "backoff_cap",
+        "breaker",
+        "breaker_ratio",
+        "breaker_calls",
+        "breaker_window",
+        "breaker_open",
+        "breaker_probes",
+        "concurrency",
+        "concurrency_wait",
+    }
+)
+"""What a ``services`` entry may set for one service."""
+
+
+def _setting(setting: str, value: str) -> object:
+    """``value`` as the ``clients`` option ``setting`` takes it.
+
+    Raises:
+        ValueError: no such setting, or a value it cannot take.
+    """
+    name = setting.replace("-", "_")
+    if name not in _SETTINGS:
+        known = ", ".join(sorted(_SETTINGS))
+        raise ValueError(f"a services entry sets {setting!r}; choose among {known}")
+    kind = {field.name: field.type for field in dataclasses.fields(ClientOptions)}[name]
+    refused = ValueError(
+        f"a services entry gives {setting} the value {value!r}, which is no {kind}"
+    )
+    if kind == "bool":
+        if value.lower() not in _BOOLEANS:
+            raise refused
+        return _BOOLEANS[value.lower()]
+    try:
+        return int(value) if kind == "int" else float(value)
+    except ValueError:
+        raise refused from None
+
+
+_BOOLEANS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
 
 
 def _named(entries: list[str], option: str, what: str, example: str) -> list[tuple[str, str]]:
@@ -189,6 +362,9 @@ class Clients:
         self._services: dict[str, RemoteService] = {}
         self._credentials = options.credentials()
         self._watched = watched
+        self._guards: dict[str, Protection] = {}
+        """Each remote service's protection, kept when its connections are closed: its
+        breaker's memory outlives them."""
 
     def get(self, name: str) -> RemoteService:
         """The service ``name``: made at the first call, the same one afterwards.
@@ -203,9 +379,17 @@ class Clients:
 
     def _make(self, name: str) -> RemoteService:
         transport = self._transport(name)
+        # In the process, nothing is out of reach: a call needs its deadline, no more.
+        local = isinstance(transport, LocalTransport)
         if self._watched is not None:
             transport = self._watched(name, transport)
-        return RemoteService(transport)
+        return RemoteService(transport, protection=None if local else self._protections(name))
+
+    def _protections(self, name: str) -> Protection:
+        protection = self._guards.get(name)
+        if protection is None:
+            protection = self._guards[name] = self.options.protection(name)
+        return protection
 
     def _transport(self, name: str) -> Transport:
         engine = self._local.get(name)

@@ -45,11 +45,12 @@ import msgspec
 
 from atoll.clients.transports import BODY_SHOWN, HttpTransport, SyncHttpTransport
 from atoll.endpoints.rpc.jsonrpc import INTERNAL_ERROR
-from atoll.errors import RemoteError
+from atoll.errors import RemoteError, RemoteUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
+    from atoll.clients.protection import Protection
     from atoll.clients.transports import Transport
 
 __all__ = [
@@ -105,7 +106,7 @@ _decode_one = msgspec.json.Decoder(_Response).decode
 _decode_batch = msgspec.json.Decoder(_Response | list[_Response]).decode
 
 
-def _request(method: str, params: Params, rid: int | None) -> bytes:
+def _request(method: str, params: Params, rid: int | None, key: str | None = None) -> bytes:
     message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
     if params is not None:
         if not isinstance(params, dict | list | tuple):
@@ -116,6 +117,8 @@ def _request(method: str, params: Params, rid: int | None) -> bytes:
         message["params"] = params
     if rid is not None:
         message["id"] = rid
+    if key is not None:
+        message["idempotency_key"] = key
     return _encode(message)
 
 
@@ -129,9 +132,9 @@ class _Wire:
         # next() on a count is atomic under the GIL: threads sharing a service get distinct ids.
         self._ids = itertools.count(1)
 
-    def request(self, method: str, params: Params) -> tuple[int, bytes]:
+    def request(self, method: str, params: Params, key: str | None = None) -> tuple[int, bytes]:
         rid = next(self._ids)
-        return rid, _request(method, params, rid)
+        return rid, _request(method, params, rid, key)
 
     def result(self, answer: bytes | None, rid: int, method: str) -> Any:
         """The result of the call ``rid``, or raise the error answered to it."""
@@ -408,17 +411,26 @@ class RemoteService:
         target: the URL of the service's JSON-RPC endpoint (``http://127.0.0.1:8000/rpc``;
             ``/rpc`` when it has no path), or a :class:`Transport`. A service known by name
             comes from :meth:`~atoll.clients.directory.Clients.get`.
-        timeout: seconds an HTTP call may take at each step, for a URL.
-        token: sent with every call as ``Authorization: Bearer``, for a URL.
+        timeout: seconds a call may take, its deadline, for a URL.
+        protection: what guards each call: retries, a circuit breaker, a bulkhead (see
+            :mod:`atoll.clients.protection`); :meth:`~atoll.clients.directory.Clients.get`
+            gives one from the ``clients`` options. None: each call is sent once, as it is.
 
     Raises:
         ConfigError: ``target`` is not an http(s) URL.
     """
 
-    def __init__(self, target: str | Transport, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        target: str | Transport,
+        *,
+        timeout: float = 10.0,
+        protection: Protection | None = None,
+    ) -> None:
         self.transport: Transport = (
             HttpTransport(target, timeout=timeout) if isinstance(target, str) else target
         )
+        self.protection = protection
         self._wire = _Wire(self.transport.url)
         self._document: _Document | None = None
 
@@ -442,11 +454,32 @@ class RemoteService:
         return Batch(self._wire, self.transport)
 
     @overload
-    async def call(self, method: str, params: Params = None) -> Any: ...
-    @overload
-    async def call(self, method: str, params: Params = None, *, result_type: type[T]) -> T: ...
     async def call(
-        self, method: str, params: Params = None, *, result_type: type[Any] | None = None
+        self,
+        method: str,
+        params: Params = None,
+        *,
+        idempotency_key: str | None = None,
+        fallback: Callable[[Exception], Any] | None = None,
+    ) -> Any: ...
+    @overload
+    async def call(
+        self,
+        method: str,
+        params: Params = None,
+        *,
+        result_type: type[T],
+        idempotency_key: str | None = None,
+        fallback: Callable[[Exception], T] | None = None,
+    ) -> T: ...
+    async def call(
+        self,
+        method: str,
+        params: Params = None,
+        *,
+        result_type: type[Any] | None = None,
+        idempotency_key: str | None = None,
+        fallback: Callable[[Exception], Any] | None = None,
     ) -> Any:
         """Call ``method``; return its result, as plain JSON values unless converted.
 
@@ -455,16 +488,44 @@ class RemoteService:
             params: by name (a dict) or by position (a list); dataclasses in them are sent as
                 objects.
             result_type: the type to convert the result to (a dataclass, ``list[int]``...).
+            idempotency_key: the call's key, which makes it run once however often it is
+                sent (see docs/reference/idempotency.md): a keyed call is tried again after
+                a failure that may pass.
+            fallback: what to return instead when the call fails: called with the error
+                when nothing answered (:class:`~atoll.errors.RemoteUnavailableError`: down,
+                too slow, its breaker open, its bulkhead full) or the service failed
+                (-32603); an error the service declared is raised.
 
         Raises:
             RemoteError: the service answered an error, or no valid answer.
             RemoteUnavailableError: no answer came.
             TypeError: ``params`` is not a dict, a list or None, or holds what JSON cannot.
         """
-        rid, body = self._wire.request(method, params)
-        answer = await self.transport.exchange(body, notification=False)
-        result = self._wire.result(answer, rid, method)
+        protection = self.protection
+        try:
+            if protection is None:
+                result = await self._call(method, params, idempotency_key)
+            else:
+                keyed = idempotency_key is not None
+                result = await protection.call(
+                    lambda: self._call(method, params, idempotency_key),
+                    repeatable=protection.repeatable(method, keyed=keyed),
+                )
+        except RemoteUnavailableError as error:
+            if fallback is None:
+                raise
+            return fallback(error)
+        except RemoteError as error:
+            if fallback is None or error.code != INTERNAL_ERROR:
+                raise
+            return fallback(error)
         return result if result_type is None else self._wire.convert(result, method, result_type)
+
+    async def _call(self, method: str, params: Params, key: str | None) -> Any:
+        """One request of ``method``, sent and answered: its result."""
+        rid, body = self._wire.request(method, params, key)
+        answer = await self.transport.exchange(body, notification=False)
+        return self._wire.result(answer, rid, method)
 
     async def notify(self, method: str, params: Params = None) -> None:
         """Send a notification of ``method``: the service answers nothing, not even an error.

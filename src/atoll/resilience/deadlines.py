@@ -16,6 +16,7 @@ In a process, the deadline of the work in progress is a context variable, in
 from __future__ import annotations
 
 import contextvars
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -99,5 +100,10 @@ def budget(timeout: float | None, target: str) -> float | None:
 
 
 def deadline_header(seconds: float) -> str:
-    """The ``X-Timeout-Ms`` value of a call that may take ``seconds``: whole milliseconds."""
-    return str(max(int(seconds * 1000), 1))
+    """The ``X-Timeout-Ms`` value of a call that may take ``seconds``: whole milliseconds.
+
+    Rounded up: the receiver counts from when the call came, later than it was sent, so its
+    deadline never passes before the caller's, and the caller never gets an answer it did not
+    wait for (an empty one, or a 504) in place of its own timeout.
+    """
+    return str(max(math.ceil(seconds * 1000), 1))

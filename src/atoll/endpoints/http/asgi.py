@@ -41,6 +41,7 @@ from atoll.endpoints.http.requests import (
 from atoll.endpoints.http.responses import send_bytes, send_empty, send_json, send_problem
 from atoll.endpoints.http.rest import RestEndpoint
 from atoll.endpoints.http.routing import Router
+from atoll.endpoints.http.shedding import Shedding
 from atoll.errors import (
     AuthenticationError,
     ConfigError,
@@ -186,21 +187,34 @@ class HttpApp:
             )
             own.append(METRICS_PATH)
         self._check_reserved(own)
-        entry: ASGIApp = self
-        for wrapper in reversed(api.wrappers):
-            entry = wrapper.around(entry)
-        if cors is not None and cors.enabled:
-            entry = Cors(entry, cors)
-        trusted = options.proxies()
-        if trusted:
-            entry = _ClientBehindProxies(entry, trusted)
-        self.entry = entry
+        self.shedding: Shedding | None = None
+        """What refuses the requests past ``--server-max-in-flight``, when it is set."""
+        self.entry = self._wrapped(cors, own)
         self.handle_http: Callable[[Scope, Receive, Send], Awaitable[None]] = (
             self._plain_http
             if self.access is None and self.metrics is None and self.tracer is None
             else self._observed_http
         )
         """Answers one HTTP request: observed (access line, metrics, span) only if asked."""
+
+    def _wrapped(self, cors: CorsOptions | None, own: Collection[str]) -> ASGIApp:
+        """This app in the wrappers asked for: the service's, CORS, proxies, load shedding."""
+        options = self.options
+        entry: ASGIApp = self
+        for wrapper in reversed(self.api.wrappers):
+            entry = wrapper.around(entry)
+        if cors is not None and cors.enabled:
+            entry = Cors(entry, cors)
+        trusted = options.proxies()
+        if trusted:
+            entry = _ClientBehindProxies(entry, trusted)
+        if options.max_in_flight:  # outermost: a refusal costs the least
+            rpc_paths = {options.rpc_path, GEMSTONE_PATH}
+            rpc_paths.update(f"{options.rpc_path}/{part.title}" for part in self.api.parts)
+            entry = self.shedding = Shedding(
+                entry, options.max_in_flight, exempt=own, rpc_paths=rpc_paths
+            )
+        return entry
 
     def _check_reserved(self, health: Collection[str]) -> None:
         """Refuse a route or a mount that a path of atoll's own would hide."""

@@ -91,6 +91,11 @@ class ServerOptions:
         "traceparent, its trace id); none: every request gets one made here. It is echoed in "
         "X-Request-ID and carried by every call, message and log line that follows",
     )
+    max_in_flight: int = option(
+        0,
+        help="the most requests served at once; past them a request gets a fast 503 with "
+        "Retry-After (JSON-RPC: -32019), the health checks excepted; 0: no bound",
+    )
     trusted_proxies: list[str] = option(
         default_factory=list,
         help="the proxies whose X-Forwarded-For and Forwarded headers say who the client is: "
@@ -122,6 +127,10 @@ class ServerOptions:
             raise ValueError(
                 f"max_json_depth must be {MIN_JSON_DEPTH}..{MAX_JSON_DEPTH}, such as 64; got "
                 f"{self.max_json_depth}"
+            )
+        if self.max_in_flight < 0:
+            raise ValueError(
+                f"max_in_flight must be 0 (no bound) or more, such as 200; got {self.max_in_flight}"
             )
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, such as 100; got {self.max_batch}")

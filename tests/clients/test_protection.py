@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 import msgspec
 import pytest
@@ -17,10 +18,12 @@ from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import (
     BulkheadFullError,
     CircuitOpenError,
+    DeadlineExceededError,
     RemoteError,
     RemoteUnavailableError,
 )
 from atoll.resilience import Bulkhead, CircuitBreaker, Retry
+from atoll.resilience.deadlines import reset_deadline, set_deadline
 from atoll.testing import run
 from tests.rpc_doubles import LIMIT, serving
 
@@ -273,3 +276,18 @@ async def test_clients_guard_a_remote_service_and_not_one_in_the_process():
         await clients.aclose()  # the connections go; the breaker's memory stays
         assert clients.get("users").protection is users
         await clients.aclose()
+
+
+async def test_a_call_whose_deadline_passed_is_not_sent_nor_held_against_the_remote():
+    flaky, waits = Flaky(failures=0), Waits()
+    breaker = CircuitBreaker("flaky", minimum_calls=1)
+    token = set_deadline(time.monotonic() - 0.1)
+    try:
+        with serving(flaky) as url:
+            async with protected(url, waits, breaker=breaker) as remote:
+                with pytest.raises(DeadlineExceededError, match="it was not sent"):
+                    await remote.methods.get_profile(user_id=1)
+    finally:
+        reset_deadline(token)
+    assert flaky.bodies == []
+    assert breaker.state == "closed"

@@ -36,7 +36,7 @@ from atoll.errors import (
     RemoteError,
     RemoteUnavailableError,
 )
-from atoll.resilience.deadlines import current_deadline, reset_deadline, set_deadline
+from atoll.resilience.deadlines import budget, current_deadline, reset_deadline, set_deadline
 from atoll.resilience.retries import Retry, retried
 
 if TYPE_CHECKING:
@@ -117,6 +117,7 @@ class Protection:
         try:
             if breaker is None:
                 return await attempt()
+            budget(None, self.service)  # no time left: not sent, and not the remote's doing
             breaker.admit()
             try:
                 result = await attempt()

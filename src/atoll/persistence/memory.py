@@ -24,6 +24,7 @@ from atoll.errors import (
     PersistenceError,
 )
 from atoll.persistence.idempotency import MemoryKeyStore, taken_over
+from atoll.persistence.leases import MemoryLeaseStore
 from atoll.persistence.ports import OutboxBacklog, OutboxRecord, OutboxSignal
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class MemoryDatabase:
         self.service = service
         self.outbox_signal = OutboxSignal()
         self.keys = MemoryKeyStore()
+        self.leases = MemoryLeaseStore()
         self._tables = _Tables()
         self._lock = asyncio.Lock()
 

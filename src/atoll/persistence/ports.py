@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from atoll.messaging.envelope import Envelope
     from atoll.persistence.idempotency import KeyHold, KeyStore
+    from atoll.persistence.leases import LeaseStore
     from atoll.persistence.options import DatabaseOptions
     from atoll.persistence.schema import Mapping, Schema
 
@@ -162,6 +163,8 @@ class Database(Protocol):
         service: the service it belongs to: what its events name as their sender.
         outbox_signal: notified by each commit that wrote to the outbox.
         keys: the idempotency keys of the service's calls.
+        leases: the leases of the service's instances, which share the database: which one
+            runs what only one may run at a time (:mod:`atoll.persistence.leases`).
     """
 
     options: DatabaseOptions
@@ -169,6 +172,7 @@ class Database(Protocol):
     schema: Schema
     outbox_signal: OutboxSignal
     keys: KeyStore
+    leases: LeaseStore
 
     async def start(self) -> None:
         """Connect (and check the connection).

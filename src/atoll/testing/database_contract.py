@@ -673,6 +673,94 @@ class DatabaseContract:
         async with self.uow(database) as uow:
             assert len(await uow.entries.find(counter=53)) == 1
 
+    # -- leases ------------------------------------------------------------------------------
+
+    @staticmethod
+    async def until_free(database: Database, name: str, within: float = 30.0) -> None:
+        """Wait until the lease ``name`` runs out: poll its holder, for ``within`` at most."""
+        async with asyncio.timeout(within):
+            while await database.leases.holder(name) is not None:  # noqa: ASYNC110 - a row, not an event
+                await asyncio.sleep(0.02)
+
+    async def test_a_free_lease_is_taken_and_refused_to_another(self, database: Database) -> None:
+        leases = database.leases
+        assert await leases.holder("timers") is None
+        assert await leases.acquire("timers", "a", 30)
+        assert await leases.holder("timers") == "a"
+        assert not await leases.acquire("timers", "b", 30)
+        assert await leases.holder("timers") == "a"
+
+    async def test_each_name_is_a_lease_of_its_own(self, database: Database) -> None:
+        leases = database.leases
+        assert await leases.acquire("timers", "a", 30)
+        assert await leases.acquire("reports", "b", 30)
+        assert (await leases.holder("timers"), await leases.holder("reports")) == ("a", "b")
+
+    async def test_the_holder_renews_its_lease_for_a_new_ttl(self, database: Database) -> None:
+        leases = database.leases
+        assert await leases.acquire("timers", "a", 0.2)
+        assert await leases.acquire("short", "a", 0.2)  # taken with it, left to run out
+        assert await leases.acquire("timers", "a", 30)  # renewed
+        await self.until_free(database, "short")
+        assert await leases.holder("timers") == "a"  # its first ttl is past: renewed
+        assert not await leases.acquire("timers", "b", 30)
+
+    async def test_an_expired_lease_is_taken_by_another(self, database: Database) -> None:
+        leases = database.leases
+        assert await leases.acquire("timers", "a", 0.2)
+        await self.until_free(database, "timers")
+        assert await leases.acquire("timers", "b", 30)
+        assert await leases.holder("timers") == "b"
+        assert not await leases.acquire("timers", "a", 30)  # the old holder does not renew
+
+    async def test_a_released_lease_is_free_for_another_at_once(self, database: Database) -> None:
+        leases = database.leases
+        assert await leases.acquire("timers", "a", 30)
+        await leases.release("timers", "a")
+        assert await leases.holder("timers") is None
+        assert await leases.acquire("timers", "b", 30)
+        assert await leases.holder("timers") == "b"
+
+    async def test_a_release_by_another_than_the_holder_changes_nothing(
+        self, database: Database
+    ) -> None:
+        leases = database.leases
+        await leases.release("timers", "b")  # nobody holds it: nothing to do
+        assert await leases.acquire("timers", "a", 30)
+        await leases.release("timers", "b")
+        assert await leases.holder("timers") == "a"
+        assert not await leases.acquire("timers", "b", 30)
+
+    async def test_of_holders_racing_for_a_lease_one_gets_it(self, database: Database) -> None:
+        leases = database.leases
+        holders = [f"instance-{n}" for n in range(8)]  # each call on a connection of its own
+        taken = await asyncio.gather(*(leases.acquire("race", h, 30) for h in holders))
+        assert taken.count(True) == 1
+        assert await leases.holder("race") == holders[taken.index(True)]
+        # Racing again for a lease that has a holder: none of the others gets it.
+        again = await asyncio.gather(*(leases.acquire("race", h, 30) for h in holders))
+        assert again == taken
+
+    async def test_bad_lease_arguments_are_refused_with_the_fix(self, database: Database) -> None:
+        leases = database.leases
+        long = "x" * 201
+        for call in (
+            leases.acquire("", "a", 30),
+            leases.acquire(long, "a", 30),
+            leases.acquire("timers", "", 30),
+            leases.acquire("timers", long, 30),
+            leases.release("", "a"),
+            leases.release("timers", ""),
+            leases.holder(""),
+            leases.holder(long),
+        ):
+            with pytest.raises(ValueError, match=r"1 to 200 characters; got .*: give one such as"):
+                await call
+        for ttl in (0, -1.0, float("nan"), float("inf")):
+            with pytest.raises(ValueError, match=r"ttl is a finite number of seconds above 0"):
+                await leases.acquire("timers", "a", ttl)
+        assert await leases.holder("timers") is None  # nothing was taken
+
     # -- misuse ------------------------------------------------------------------------------
 
     async def test_a_unit_is_entered_once(self, database: Database) -> None:

@@ -868,10 +868,17 @@ def test_the_outbox_tables_are_in_the_schema_s_metadata_from_construction():
     own = sa.MetaData()
     database = SqlDatabase(DatabaseOptions(), Schema(own), "runs")
     assert (database.outbox_table, database.inbox_table) == add_outbox_tables(own)
-    atolls = {"atoll_outbox", "atoll_inbox", "atoll_api_tokens", "atoll_idempotency"}
+    atolls = {
+        "atoll_outbox",
+        "atoll_inbox",
+        "atoll_api_tokens",
+        "atoll_idempotency",
+        "atoll_leases",
+    }
     assert set(own.tables) == atolls
     assert database.api_tokens_table is own.tables["atoll_api_tokens"]
     assert database.keys.table is own.tables["atoll_idempotency"]
+    assert database.leases.table is own.tables["atoll_leases"]
     alone = SqlDatabase(DatabaseOptions(), Schema(), "runs")
     assert set(alone.metadata.tables) == atolls
     with pytest.raises(ConfigError, match=r"which is not a sqlalchemy.MetaData"):
@@ -990,7 +997,10 @@ async def test_a_service_refuses_to_start_on_tables_never_made_and_says_how(fres
     with pytest.raises(PersistenceError) as refused:
         await database.start()
     told = str(refused.value)
-    missing = "it has no table atoll_api_tokens, atoll_idempotency, atoll_inbox, atoll_outbox"
+    missing = (
+        "it has no table atoll_api_tokens, atoll_idempotency, atoll_inbox, atoll_leases, "
+        "atoll_outbox"
+    )
     assert f"is not up to date for runs: {missing}" in told
     # The schema has no migrations, which `atoll db upgrade` would refuse: not suggested alone.
     assert "Have the service make its tables at start with --db-migrate always" in told

@@ -102,7 +102,14 @@ def test_the_first_revision_creates_the_tables_and_atoll_s_own(directory, url):
     written = migrations(directory, url).revision("first")
     assert written is not None
     script = written.path.read_text()
-    for table in ("runs", "atoll_outbox", "atoll_inbox", "atoll_api_tokens", "atoll_idempotency"):
+    atolls = (
+        "atoll_outbox",
+        "atoll_inbox",
+        "atoll_api_tokens",
+        "atoll_idempotency",
+        "atoll_leases",
+    )
+    for table in ("runs", *atolls):
         assert f"op.create_table('{table}'" in script
         assert f"op.drop_table('{table}')" in script
     assert '"""first' in script
@@ -125,6 +132,7 @@ def test_upgrade_creates_the_tables_and_the_version_table_of_the_service(directo
         "atoll_inbox",
         "atoll_api_tokens",
         "atoll_idempotency",
+        "atoll_leases",
         "alembic_version_runs",
     }
     assert columns(url, "atoll_outbox") >= {"position", "id", "type", "payload", "sent_at"}
@@ -369,6 +377,7 @@ def test_the_outbox_tables_are_added_to_the_schema_once(directory, url):
         "atoll_inbox",
         "atoll_api_tokens",
         "atoll_idempotency",
+        "atoll_leases",
     } == set(schema.metadata.tables)
 
 
@@ -495,6 +504,7 @@ def test_autogenerate_refused_at_the_head_gives_alembic_s_reason(directory, url)
         .replace("'atoll_inbox'", "'twin_inbox'")
         .replace("'atoll_api_tokens'", "'twin_api_tokens'")
         .replace("'atoll_idempotency'", "'twin_idempotency'")
+        .replace("'atoll_leases'", "'twin_leases'")
         .replace("'ix_atoll_idempotency_expires_at'", "'ix_twin_idempotency_expires_at'")
         .replace("'ix_atoll_outbox_stream'", "'ix_twin_outbox_stream'")
         .replace("'atoll_outbox_unsent'", "'twin_outbox_unsent'")

@@ -7,6 +7,7 @@
 - :mod:`~atoll.adapters.sqlalchemy.outbox`: the outbox and inbox tables and how a relay claims
   what is unsent;
 - :mod:`~atoll.adapters.sqlalchemy.api_tokens`: the API token table and its store;
+- :mod:`~atoll.adapters.sqlalchemy.leases`: the lease table and its store;
 - :mod:`~atoll.adapters.sqlalchemy.migrations`: migrations with Alembic (``atoll db``),
   imported only when migrations are used.
 """

@@ -61,6 +61,7 @@ from atoll.adapters.sqlalchemy.idempotency import (
     add_idempotency_table,
     mark_committed,
 )
+from atoll.adapters.sqlalchemy.leases import SqlLeaseStore, add_lease_table
 from atoll.adapters.sqlalchemy.mapping import AGGREGATES, CountingSession, new_version
 from atoll.adapters.sqlalchemy.outbox import (
     PostgresOutboxClaim,
@@ -132,11 +133,12 @@ class SqlDatabase:
     Attributes:
         url: the URL it connects to (shown by :meth:`describe`, without the password).
         metadata: the schema's ``MetaData`` (a new one if the schema has none), holding the
-            outbox, inbox and API token tables too.
+            outbox, inbox, API token, idempotency and lease tables too.
         outbox_table: the ``atoll_outbox`` table.
         inbox_table: the ``atoll_inbox`` table.
         api_tokens_table: the ``atoll_api_tokens`` table (:mod:`.api_tokens`).
         keys: the idempotency keys of its calls, in ``atoll_idempotency`` (:mod:`.idempotency`).
+        leases: the leases of the service's instances, in ``atoll_leases`` (:mod:`.leases`).
 
     Raises:
         ConfigError: the schema's metadata is not a ``sqlalchemy.MetaData``.
@@ -162,6 +164,7 @@ class SqlDatabase:
         self.outbox_table, self.inbox_table = add_outbox_tables(metadata)
         self.api_tokens_table = add_api_token_table(metadata)
         self.keys = SqlKeyStore(self, add_idempotency_table(metadata))
+        self.leases = SqlLeaseStore(self, add_lease_table(metadata))
         self._errors = _Errors(self.url, options, flags=f"--{section.replace('_', '-')}-")
         self._pending = 0  # transactions waiting for a connection of the pool
         self._engine: AsyncEngine | None = None
@@ -265,8 +268,9 @@ class SqlDatabase:
         """Refuse to start on a database whose tables are behind the schema.
 
         At the head of the schema's migrations when it has some; else with every table of
-        the schema and atoll's own (outbox, inbox, API tokens). A service started on tables
-        never created would report itself ready and then answer every write with a 500.
+        the schema and atoll's own (outbox, inbox, API tokens, idempotency keys, leases). A
+        service started on tables never created would report itself ready and then answer
+        every write with a 500.
 
         Raises:
             PersistenceError: the database is behind; the message says how to bring it up.

@@ -10,8 +10,8 @@ Each service keeps its migrations in its schema's ``migrations`` directory, and 
 them in a version table of its own, ``alembic_version_<service>``, so that several services may
 share one database. The directory's ``env.py`` (written from this package's template by the
 first ``revision``) calls :func:`run_migrations`, which reads everything it needs from the
-``config.attributes`` set here: the URL, the schema's metadata with atoll's outbox, inbox and API
-token tables, and the version table.
+``config.attributes`` set here: the URL, the schema's metadata with atoll's own tables
+(outbox, inbox, API tokens, idempotency keys, leases), and the version table.
 
 The commands are synchronous, as Alembic's are: ``env.py`` runs an event loop of its own for the
 async engine. From async code, call them through ``asyncio.to_thread``.
@@ -42,6 +42,7 @@ from sqlalchemy.pool import NullPool
 
 from atoll.adapters.sqlalchemy.api_tokens import add_api_token_table
 from atoll.adapters.sqlalchemy.idempotency import add_idempotency_table
+from atoll.adapters.sqlalchemy.leases import add_lease_table
 from atoll.adapters.sqlalchemy.outbox import add_outbox_tables
 from atoll.errors import ConfigError, DatabaseUnavailableError
 
@@ -370,6 +371,7 @@ class Migrations:
         add_outbox_tables(metadata)  # atoll's own tables are migrated with the service's
         add_api_token_table(metadata)
         add_idempotency_table(metadata)
+        add_lease_table(metadata)
         connect_args: dict[str, Any] = (
             {"timeout": self.connect_timeout} if url.drivername == "postgresql+asyncpg" else {}
         )

@@ -24,6 +24,7 @@ import atoll.testing
 from atoll.clients.transports import HttpTransport
 from atoll.errors import RemoteError
 from atoll.messaging.bus import Call, Next
+from atoll.service.timers import Timers
 from atoll.testing.client import TEST_BASE_URL
 from runnerly import app as runnerly_app
 from runnerly.runs import application as runs
@@ -99,12 +100,12 @@ def composed() -> dict[str, Any]:
     runnerly_app.service("users")  # runnerly's services, their databases declared
     namespace: dict[str, Any] = {"atoll": atoll, "users": users, "runs": runs}
     namespace["DemoOptions"] = runnerly_app.DemoOptions
-    run_block(1, namespace, "runnerly")
+    run_block(2, namespace, "runnerly")
     return namespace
 
 
-def test_the_page_has_the_three_blocks_read_here():
-    assert len(python_blocks(PAGE)) == 3
+def test_the_page_has_the_four_blocks_read_here():
+    assert len(python_blocks(PAGE)) == 4
 
 
 def test_main_of_the_service_takes_help_and_would_serve_on_127_0_0_1_port_8000(capsys):
@@ -132,10 +133,23 @@ async def test_the_service_serves_each_handler_as_its_comment_says():
         assert [handler.name for handler in harness.bus.event_handlers(RunRecorded)] == ["tally"]
 
 
+async def test_the_timers_are_declared_as_their_comments_say():
+    namespace = declared()
+    code = compile(python_blocks(PAGE)[1], "service.md, block 2", "exec")
+    exec(code, namespace)  # noqa: S102 - the documentation's own example
+    service: atoll.Service = namespace["service"]
+    assert [(t.label, t.schedule.describe(), t.singleton) for t in service.timers] == [
+        ("runs.expire_drafts", "every 60 s", False),
+        ("runs.close_week", "cron '0 3 * * 1' (UTC)", True),
+    ]
+    async with atoll.testing.run(service, argv=MEMORY) as harness:  # the lease's database too
+        assert harness.container.get(Timers).timers == service.timers
+
+
 async def test_middleware_wraps_every_handler_call_whatever_brought_it(caplog):
     namespace = declared()
     namespace.update(Call=Call, Next=Next, Any=Any, time=time, log=logging.getLogger("runs"))
-    code = compile(python_blocks(PAGE)[2], "service.md, block 3", "exec")
+    code = compile(python_blocks(PAGE)[3], "service.md, block 4", "exec")
     exec(code, namespace)  # noqa: S102 - the documentation's own example
     caplog.set_level(logging.INFO, logger="runs")
     run = {"user_id": 1, "meters": 5000.0, "seconds": 1500}

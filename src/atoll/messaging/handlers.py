@@ -44,13 +44,14 @@ _COLLECTIONS = frozenset({list, dict, tuple, set, frozenset})
 
 
 class HandlerKind(enum.Enum):
-    """What a handler answers: a message on the bus, an RPC method or a REST route."""
+    """What a handler answers: a message on the bus, an RPC method, a REST route or a timer."""
 
     COMMAND = "command"
     EVENT = "event"
     QUERY = "query"
     RPC = "rpc"
     ROUTE = "route"
+    TIMER = "timer"
 
     @property
     def takes_message(self) -> bool:
@@ -213,7 +214,7 @@ class Handler:
                         has_default=parameter.default is not parameter.empty,
                     )
                 )
-            elif is_message or not self.kind.takes_message:
+            elif is_message or not (self.kind.takes_message or self.kind is HandlerKind.TIMER):
                 inputs.append(
                     Input(
                         parameter.name,
@@ -223,10 +224,15 @@ class Handler:
                     )
                 )
             elif parameter.default is parameter.empty:
+                what = (
+                    "a timer takes no input: it gets everything from the container"
+                    if self.kind is HandlerKind.TIMER
+                    else "a message handler gets its message first and everything else from "
+                    "the container"
+                )
                 raise MissingProviderError(
                     f"no provider for {describe_key(key)}, needed by parameter "
-                    f"{parameter.name!r} of {self.label}; a message handler gets its message "
-                    "first and everything else from the container: register a provider for it"
+                    f"{parameter.name!r} of {self.label}; {what}: register a provider for it"
                 )
         return Signature(tuple(inputs), tuple(dependencies))
 

@@ -53,6 +53,7 @@ from atoll.security.policies import DENY, Authorizer
 from atoll.service.broker_link import install_broker
 from atoll.service.definition import ServiceDefinition
 from atoll.service.system import SystemDefinition
+from atoll.service.timers import Timers, TimersOptions
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -132,6 +133,7 @@ def compose(
     api = services[0].api() if alone else system_api(name, app.version, services, app.description)
     api.wrappers[:0] = wrappers  # the system's own, outermost
     install_broker(app, services)
+    _install_timers(app, services)
     # A system keeps its API tokens in the first database of its services: see api_tokens.
     keeper = next((s.name for s in services if s.database_declaration is not None), None)
     _install_endpoints(app, api)
@@ -157,6 +159,36 @@ def compose(
     if serve:
         app.provide(_server_for_http_app, when=serves_http)
     return app
+
+
+def _install_timers(app: App, services: Sequence[ServiceDefinition]) -> None:
+    """The ``[timers]`` options and the background task running the services' timers.
+
+    Raises:
+        ConfigError: a singleton timer's service has no database to keep its lease in.
+    """
+    timers = [timer for service in services for timer in service.timers]
+    if not timers:
+        return
+    for service in services:
+        lone = next((t for t in service.timers if t.singleton), None)
+        if lone is not None and service.database_declaration is None:
+            raise ConfigError(
+                f"timer {lone.label} runs on one instance (singleton=True), whose "
+                f"lease is kept in {service.name}'s database, and it has none: declare "
+                f"{service.name}.database(...), or drop singleton=True"
+            )
+    app.options("timers", TimersOptions)
+
+    def make_timers(options: TimersOptions, bus: MessageBus) -> Timers:
+        return Timers(timers, options, bus)
+
+    async def run_timers(runner: Timers) -> None:
+        await runner.run()
+
+    app.provide(make_timers)
+    app.task(name="timers")(run_timers)
+    app.on_build(lambda container: container.get(Timers).bind(container))
 
 
 def _authorize_on(bus: MessageBus, container: Container) -> None:

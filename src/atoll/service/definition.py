@@ -52,6 +52,7 @@ from atoll.kernel.app import App, Declarations
 from atoll.messaging.faults import FaultMap
 from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.resilience.deadlines import DEADLINE_TITLE
+from atoll.service.timers import Cron, Every, Schedule, Timer
 from atoll.service.wrapping import AsgiWrapping
 
 if TYPE_CHECKING:
@@ -139,6 +140,8 @@ class ServiceDefinition(Declarations, AsgiWrapping):
     ) -> None:
         self.app = App(name, version=version, description=description, env_prefix=env_prefix)
         self.handlers: list[Handler] = []
+        self.timers: list[Timer] = []
+        """The timers of the service (:meth:`every`, :meth:`cron`), in the order declared."""
         self.published: list[type] = []
         """The event types the service publishes (:meth:`publishes`), in the order declared."""
         self.routes: list[Route] = []
@@ -240,6 +243,50 @@ class ServiceDefinition(Declarations, AsgiWrapping):
                 function, HandlerKind.EVENT, function.__name__, self.name, event, policy=policy
             )
             self.handlers.append(handler)
+            return function
+
+        return register
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def every(
+        self, seconds: float, *, name: str | None = None, singleton: bool = False
+    ) -> Callable[[F], F]:
+        """Run the decorated function every ``seconds``, at their multiples since the epoch.
+
+        It runs through the bus like any handler (its own scope and unit of work), with every
+        parameter provided. ``singleton=True`` runs each tick on one instance of the fleet,
+        which needs the service's database (its lease is kept there). See
+        :mod:`atoll.service.timers`.
+        """
+        return self._timer(Every(seconds), name, singleton)
+
+    def cron(
+        self, expression: str, *, name: str | None = None, singleton: bool = False
+    ) -> Callable[[F], F]:
+        """Run the decorated function at the times ``expression`` names, in UTC.
+
+        ``"*/5 * * * *"``: every five minutes; ``"0 3 * * 1"``: Mondays at 03:00. Needs
+        ``atoll[cron]``. Otherwise as :meth:`every`.
+        """
+        return self._timer(Cron(expression), name, singleton)
+
+    def _timer(self, schedule: Schedule, name: str | None, singleton: bool) -> Callable[[F], F]:  # noqa: FBT001 - private
+        def register(function: F) -> F:
+            label = name or function.__name__
+            if not inspect.iscoroutinefunction(function):
+                raise ProviderError(
+                    f"timer {label!r} of {self.name} is not an async function; declare it with "
+                    "`async def`"
+                )
+            handler = Handler(function, HandlerKind.TIMER, label, self.name)
+            if any(timer.handler.name == label for timer in self.timers):
+                raise ConfigError(
+                    f"{self.name} has two timers named {label!r}; give one another name "
+                    "(every(..., name=...))"
+                )
+            self.handlers.append(handler)
+            self.timers.append(Timer(handler, schedule, singleton))
             return function
 
         return register

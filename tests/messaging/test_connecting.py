@@ -73,6 +73,7 @@ async def test_every_call_is_refused_at_once_until_it_connects():
     calls = [
         broker.send(seal(Paid(1)), "shop"),
         broker.subscribe(Subscription("shop")),
+        broker.broadcast(["shop.Paid"]),
         broker.request("shop", b"{}", 1.0),
         broker.serve("shop", lambda body, headers: body),
         broker.dead_letters("shop"),

@@ -13,6 +13,10 @@ A broker carries three things:
   ``authorization: Bearer <token>``): names lower-case ASCII, values printable ASCII,
   :data:`MAX_REQUEST_HEADERS` bytes in all (:func:`request_headers` checks them).
 
+An instance that must see every event of a topic itself (to drop a cache, say), rather than
+share them with the other instances of its service, takes them with :meth:`Broker.broadcast`:
+a copy each, at most once, for as long as it runs (:mod:`atoll.messaging.broadcast`).
+
 A consuming service :meth:`Broker.subscribe` s and takes :class:`Received` messages in
 batches. Each is settled once: acknowledged (its effect is committed), returned to be tried
 again after a delay, or moved to the service's dead-letter queue with the error. One that is
@@ -40,7 +44,7 @@ from atoll.kernel.options import masked_url
 from atoll.messaging.envelope import Envelope
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Collection, Mapping
+    from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 
 __all__ = [
     "ADAPTERS",
@@ -409,6 +413,26 @@ class Broker(Protocol):
 
         The share holds what was sent to the service, and the events of its topics published
         since the service first subscribed to them.
+        """
+        ...
+
+    async def broadcast(self, topics: Sequence[str]) -> Receiver:
+        """Take every event of ``topics`` published from now on, apart from every other instance.
+
+        Each broadcast receiver gets its own copy of each event published after it was made, as
+        long as it is open: at most once (nothing is kept for an instance that is not running,
+        and a message is not delivered again after a failure; settling it (ack, retry,
+        dead_letter) only lets it go). Closing it drops what it had not received.
+
+        The subscription is live when this returns: an event published after, by this process
+        or another, reaches it. What it receives are
+        :class:`~atoll.messaging.broadcast.BroadcastCopy` messages, whose ``attempt`` is 1;
+        it does not take from the services' queues, whose subscribers get each event as
+        before.
+
+        Raises:
+            ConfigError: a topic is no name a broker carries (:func:`check_name`).
+            BrokerUnavailableError: the broker is out of reach.
         """
         ...
 

@@ -21,7 +21,7 @@ from atoll.errors import BrokerUnavailableError
 from atoll.messaging.outage import Outage
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Collection, Mapping, Sequence
 
     from atoll.messaging.broker import (
         Broker,
@@ -137,6 +137,10 @@ class ConnectingBroker:
     async def subscribe(self, subscription: Subscription) -> Receiver:
         """As :meth:`Broker.subscribe`; out of reach until connected."""
         return await self._ready(f"subscribe {subscription.service}").subscribe(subscription)
+
+    async def broadcast(self, topics: Sequence[str]) -> Receiver:
+        """As :meth:`Broker.broadcast`; out of reach until connected."""
+        return await self._ready(f"broadcast {', '.join(topics)}").broadcast(topics)
 
     async def request(
         self,

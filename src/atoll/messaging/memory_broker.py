@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from atoll.errors import BrokerUnavailableError, ConfigError, RemoteUnavailableError
+from atoll.messaging.broadcast import BroadcastBuffer, broadcast_topics
 from atoll.messaging.broker import DeadLetter, check_name, request_headers
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Collection, Mapping, Sequence
 
     from atoll.messaging.broker import Received, Responder, Subscription
     from atoll.messaging.envelope import Envelope
@@ -125,6 +126,10 @@ class _State:
     handles: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # The queues each topic goes to, by service name in order; made again after a declare.
     routes: dict[str, list[tuple[str, _Queue]]] = field(default_factory=dict)
+    # The broadcast receivers of each topic, which get a copy of each of its events.
+    listeners: dict[str, list[BroadcastBuffer]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
 
     def route(self, topic: str) -> list[tuple[str, _Queue]]:
         """The services subscribed to ``topic``, in order, with their queues."""
@@ -267,6 +272,32 @@ class _Receiver:
                 message.settled(_no_consumer(self.service))
 
 
+class _Broadcast:
+    """A broadcast receiver: a copy of each event of its topics, from its making to its close."""
+
+    def __init__(self, state: _State, topics: tuple[str, ...]) -> None:
+        self._state = state
+        self._topics = topics
+        self.buffer = BroadcastBuffer(", ".join(topics))
+        for topic in topics:
+            state.listeners[topic].append(self.buffer)
+
+    async def receive(self, limit: int, wait: float) -> list[Received]:
+        return await self.buffer.receive(limit, wait)
+
+    async def close(self) -> None:
+        if self.buffer.closed:
+            return
+        self.buffer.close()
+        listeners = self._state.listeners
+        for topic in self._topics:
+            buffers = listeners.get(topic, [])
+            if self.buffer in buffers:
+                buffers.remove(self.buffer)
+            if not buffers:
+                listeners.pop(topic, None)
+
+
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
@@ -323,6 +354,7 @@ class MemoryBroker:
         self._state: _State | None = None
         self._receivers: list[_Receiver] = []
         self._servings: list[_Serving] = []
+        self._broadcasts: list[_Broadcast] = []
         self.stopped = False
 
     def describe(self) -> str:
@@ -350,8 +382,11 @@ class MemoryBroker:
             await serving.close()
         for receiver in self._receivers:
             await receiver.close()
+        for broadcast in self._broadcasts:
+            await broadcast.close()
         self._servings.clear()
         self._receivers.clear()
+        self._broadcasts.clear()
         self.stopped = True
 
     async def ping(self) -> None:
@@ -364,6 +399,8 @@ class MemoryBroker:
 
     def publish(self, envelope: Envelope) -> asyncio.Future[Any]:
         """Put ``envelope`` in the queue of every service subscribed to its type.
+
+        Each broadcast receiver of its type gets a copy too, which no publish waits for.
 
         The message is put at once, when called; the future returned is done once the
         message is queued, or with ``until_handled`` once its first delivery is settled in
@@ -386,14 +423,19 @@ class MemoryBroker:
     def _put(self, envelope: Envelope) -> list[asyncio.Future[None]]:
         """Put ``envelope`` in its queues; with ``until_handled``, a future for each."""
         self._running()
-        route = self.state.route(envelope.type)
+        state = self.state
+        route = state.route(envelope.type)
+        if self.until_handled:
+            for service, queue in route:
+                if queue.received_once and not queue.receivers:
+                    raise _no_consumer(service)
+        if state.listeners:
+            for buffer in state.listeners.get(envelope.type, ()):
+                buffer.put(envelope)
         if not self.until_handled:
             for _, queue in route:
                 queue.add(_Message(envelope))
             return []
-        for service, queue in route:
-            if queue.received_once and not queue.receivers:
-                raise _no_consumer(service)
         loop = asyncio.get_running_loop()
         waiters: list[asyncio.Future[None]] = []
         for _, queue in route:
@@ -427,6 +469,18 @@ class MemoryBroker:
         receiver = _Receiver(self.state, subscription)
         self._receivers.append(receiver)
         return receiver
+
+    async def broadcast(self, topics: Sequence[str]) -> _Broadcast:
+        """A receiver of a copy of each event of ``topics`` published from now on.
+
+        Every broadcast receiver of a topic, made on any broker sharing this one's name, gets
+        its own copy, beside the queues of the services subscribed to it.
+        """
+        names = broadcast_topics(topics)
+        await self.ping()
+        broadcast = _Broadcast(self.state, names)
+        self._broadcasts.append(broadcast)
+        return broadcast
 
     async def settled(self, services: Collection[str]) -> None:
         """Wait until the queues of ``services`` hold nothing unsettled.

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from atoll.errors import BrokerError, BrokerUnavailableError, RemoteUnavailableError
+from atoll.errors import BrokerError, BrokerUnavailableError, ConfigError, RemoteUnavailableError
 from atoll.messaging.broker import MAX_REQUEST_HEADERS, Subscription, open_broker
 from atoll.messaging.envelope import Envelope
 
@@ -188,6 +188,115 @@ class BrokerContract:
         await broker.publish(b := _envelope(two))
         got = {r.envelope.id for r in await self.take(receiver, 2)}
         assert got == {a.id, b.id}
+
+    # -- broadcast ---------------------------------------------------------------------------
+
+    async def test_every_broadcast_receiver_gets_each_event_published_after_it_was_made(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        here = await broker.broadcast([topic])
+        there = await other.broadcast([topic])
+        sent = [_envelope(topic, n, correlation_id=f"c{n}") for n in range(3)]
+        for envelope in sent:
+            await broker.publish(envelope)
+        for receiver in (here, there):
+            got = await self.take(receiver, 3)
+            assert sorted((r.envelope for r in got), key=lambda e: e.id) == sorted(
+                sent, key=lambda e: e.id
+            )
+            assert {r.attempt for r in got} == {1}
+            await self.nothing(receiver)
+
+    async def test_a_broadcast_receiver_gets_nothing_published_before_it_was_made(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        early = await broker.broadcast([topic])
+        await broker.publish(before := _envelope(topic, 0))
+        # Delivered to the receivers made before it: the broker has it, and is done with it.
+        assert [r.envelope.id for r in await self.take(early, 1)] == [before.id]
+        late = await broker.broadcast([topic])
+        await broker.publish(after := _envelope(topic, 1))
+        [received] = await self.take(late, 1)
+        assert received.envelope.id == after.id
+        await self.nothing(late)
+        assert [r.envelope.id for r in await self.take(early, 1)] == [after.id]
+
+    async def test_broadcast_receivers_take_nothing_from_a_services_queue(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        topic, service = names.topic(), names.service()
+        first = await broker.subscribe(self.subscription(service, topic))
+        second = await other.subscribe(self.subscription(service, topic))
+        listening = [await broker.broadcast([topic]), await other.broadcast([topic])]
+        await broker.publish(sent := _envelope(topic))
+        for receiver in listening:
+            [copy] = await self.take(receiver, 1)
+            assert copy.envelope == sent
+        got: list[str] = []
+        deadline = time.monotonic() + self.patience
+        while not got and time.monotonic() < deadline:
+            for receiver in (first, second):
+                for received in await receiver.receive(10, 0.1):
+                    got.append(received.envelope.id)
+                    await received.ack()
+        assert got == [sent.id]  # once, to one instance of the service
+        await self.nothing(first)
+        await self.nothing(second)
+
+    async def test_settling_a_broadcast_copy_only_lets_it_go(
+        self, broker: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        receiver = await broker.broadcast([topic])
+        for n in range(4):
+            await broker.publish(_envelope(topic, n))
+        first, second, third, fourth = await self.take(receiver, 4, settle="none")
+        await first.retry(0)
+        await second.dead_letter("ValueError: stale")
+        await third.in_progress()
+        await third.ack()
+        await fourth.retry(0.1)
+        await self.nothing(receiver, 0.5)  # none comes back
+
+    async def test_a_closed_broadcast_receiver_gets_nothing_more(
+        self, broker: Broker, other: Broker, names: Names
+    ) -> None:
+        topic = names.topic()
+        leaving = await broker.broadcast([topic])
+        staying = await other.broadcast([topic])
+        await broker.publish(_envelope(topic, 0))
+        await self.take(staying, 1)
+        await leaving.close()
+        await broker.publish(after := _envelope(topic, 1))
+        [received] = await self.take(staying, 1)
+        assert received.envelope.id == after.id
+        try:  # a closed receiver takes nothing more: it says so, or it finds nothing
+            late = await leaving.receive(10, 0.3)
+        except BrokerError:
+            late = []
+        assert late == []
+        await leaving.close()  # closing twice is fine
+
+    async def test_broadcast_receivers_get_only_the_events_of_their_topics(
+        self, broker: Broker, names: Names
+    ) -> None:
+        one, two, three = names.topic(), names.topic(), names.topic()
+        of_one = await broker.broadcast([one])
+        of_two_and_three = await broker.broadcast([two, three])
+        await broker.publish(a := _envelope(one, 0))
+        await broker.publish(b := _envelope(two, 1))
+        await broker.publish(c := _envelope(three, 2))
+        assert [r.envelope.id for r in await self.take(of_one, 1)] == [a.id]
+        assert {r.envelope.id for r in await self.take(of_two_and_three, 2)} == {b.id, c.id}
+        await self.nothing(of_one)
+        await self.nothing(of_two_and_three)
+
+    async def test_a_broadcast_of_a_name_no_broker_carries_is_refused(self, broker: Broker) -> None:
+        for topics in (["no spaces"], ["a..b"], [], "a.B"):
+            with pytest.raises(ConfigError):
+                await broker.broadcast(topics)
 
     # -- sending -----------------------------------------------------------------------------
 

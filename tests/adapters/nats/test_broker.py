@@ -511,3 +511,55 @@ def test_the_attempt_is_the_delivery_count_of_either_ack_subject_form(reply):
     msg = Msg(_client=None, subject="atoll.send.x", reply=reply)
     received = _Received(msg, _envelope("x.Y"), receiver=None)
     assert received.attempt == msg.metadata.num_delivered == 3
+
+
+# -- broadcast --------------------------------------------------------------------------------
+
+
+async def test_a_broadcast_receiver_takes_events_again_once_the_server_is_back(spawn, tmp_path):
+    port = _free_port()
+    argv = (NATS_SERVER, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path))
+    server = spawn(*argv)
+    _wait_listening(port)
+    broker = NatsBroker(f"nats://127.0.0.1:{port}")
+    await broker.start()
+    try:
+        topic = _topic()
+        listening = await broker.broadcast([topic])
+        server.popen.kill()
+        server.popen.wait()
+        await _until(lambda: not broker._nc.is_connected)
+        with pytest.raises(BrokerUnavailableError):
+            await listening.receive(1, 0.1)
+        spawn(*argv)
+        _wait_listening(port)
+        await _until(lambda: broker._nc.is_connected)
+        await broker.ping()  # the subscription went with the reconnection's first PING
+        await broker.publish(sent := _envelope(topic))
+        [received] = await _take(listening, 1)
+        assert (received.envelope, received.attempt) == (sent, 1)
+    finally:
+        await broker.stop()
+
+
+async def test_a_foreign_message_on_a_broadcast_subject_is_dropped_and_logged(broker, caplog):
+    topic = _topic()
+    listening = await broker.broadcast([topic])
+    client = await nats.connect(URL)
+    await client.publish(f"atoll.event.{topic}", b"not atoll's")
+    await client.close()
+    await broker.publish(sent := _envelope(topic))
+    with caplog.at_level(logging.WARNING, logger="atoll.broker"):
+        [received] = await _take(listening, 1)
+    assert received.envelope == sent
+    assert "is no atoll envelope; dropped" in caplog.text
+
+
+async def test_a_closed_broadcast_receiver_is_unsubscribed(broker):
+    listening = await broker.broadcast([_topic(), _topic()])
+    subscriptions = list(listening.subscriptions)
+    assert len(subscriptions) == 2
+    await listening.close()
+    assert listening.subscriptions == []
+    for subscription in subscriptions:  # the client and the server forget it
+        assert subscription._id not in broker._nc._subs

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping
 
 import aio_pika
+import aiormq
 import pytest
 
 from atoll.adapters.rabbitmq import RabbitBroker
@@ -562,3 +563,66 @@ async def test_a_request_in_flight_when_the_broker_stops_is_unavailable(names):
     finally:
         release.set()
         await server.stop()
+
+
+# -- broadcast --------------------------------------------------------------------------------
+
+
+async def queue_exists(name: str) -> bool:
+    """Whether the queue ``name`` exists (a passive declare, on a connection of its own)."""
+    connection = await aio_pika.connect(URL)
+    try:
+        channel = await connection.channel()
+        try:
+            await channel.declare_queue(name, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return False
+        except aiormq.exceptions.ChannelLockedResource:
+            return True  # exclusive: another connection's
+        return True
+    finally:
+        await connection.close()
+
+
+async def test_a_closed_broadcast_receiver_leaves_no_queue_behind(broker, names):
+    topic = names.topic()
+    listening = await broker.broadcast([topic])
+    assert listening.queue_name.startswith("atoll.broadcast.")
+    assert await queue_exists(listening.queue_name)
+    await listening.close()
+    assert not await queue_exists(listening.queue_name)
+
+
+async def test_a_stopped_broker_leaves_no_broadcast_queue_behind(names):
+    broker = RabbitBroker(URL)
+    await broker.start()
+    listening = await broker.broadcast([names.topic()])
+    await broker.stop()
+    assert not await queue_exists(listening.queue_name)
+
+
+async def test_a_broadcast_receiver_takes_events_again_after_a_lost_connection(names):
+    broker = RabbitBroker(URL + "?reconnect_interval=0.2")
+    await broker.start()
+    try:
+        topic = names.topic()
+        listening = await broker.broadcast([topic])
+        await broker.publish(envelope(topic, 0))
+        assert (await take_one(listening)).envelope.type == topic
+        assert broker._connection.transport is not None
+        await broker._connection.transport.connection.close(ConnectionError("cut by the test"))
+        await until(lambda: broker.connected)
+        # Restored with the channel: its queue, its binding and its consumer.
+        await until_exists(listening.queue_name)
+        await broker.publish(sent := envelope(topic, 1))
+        again = await take_one(listening)
+        assert (again.envelope, again.attempt) == (sent, 1)
+    finally:
+        await broker.stop()
+
+
+async def until_exists(name: str, patience: float = 10.0) -> None:
+    deadline = time.monotonic() + patience
+    while not await queue_exists(name):
+        assert time.monotonic() < deadline, f"the queue {name} was not declared again"
+        await asyncio.sleep(0.05)

@@ -531,3 +531,64 @@ async def test_a_serving_and_its_requester_come_back_after_redis_was_out_of_reac
     assert "cannot take requests" in caplog.text
     assert "the replies on" in caplog.text
     await broker.stop()
+
+
+# -- broadcast --------------------------------------------------------------------------------
+
+
+async def test_a_broadcast_receiver_reads_on_from_its_last_entry_missing_none(brokers, names):
+    one, two = names.topic(), names.topic()
+    broker = await brokers()
+    await broker.publish(_envelope(one, 99))  # in the stream before: never read
+    listening = await broker.broadcast([one, two])
+    sent = [_envelope(one if n % 2 else two, n) for n in range(7)]
+    for envelope in sent[:3]:
+        await broker.publish(envelope)
+    got = [r.envelope for r in await _take(listening, 1)]  # the first read: holds the rest
+    for envelope in sent[3:]:  # added between reads
+        await broker.publish(envelope)
+    while len(got) < len(sent):
+        got += [r.envelope for r in await listening.receive(2, 1.0)]
+    assert sorted(got, key=lambda e: e.id) == sorted(sent, key=lambda e: e.id)
+    assert await listening.receive(10, 0.2) == []
+
+
+async def test_a_foreign_entry_of_a_broadcast_topic_is_skipped_and_logged(
+    brokers, names, raw, caplog
+):
+    topic = names.topic()
+    broker = await brokers()
+    listening = await broker.broadcast([topic])
+    await raw.xadd(f"atoll:event:{topic}", {"foo": "bar"})
+    await broker.publish(fine := _envelope(topic))
+    with caplog.at_level(logging.WARNING, "atoll.broker"):
+        [received] = await _take(listening, 1)
+    assert received.envelope == fine
+    assert "is no atoll envelope; skipped" in caplog.text
+
+
+async def test_a_closed_broadcast_receiver_stops_a_receive_that_waits(brokers, names):
+    broker = await brokers()
+    listening = await broker.broadcast([names.topic()])
+    waiting = asyncio.create_task(listening.receive(10, 30.0))
+    await asyncio.sleep(0.2)
+    await listening.close()
+    assert await asyncio.wait_for(waiting, 5.0) == []
+    await listening.close()  # twice is fine
+
+
+async def test_a_broadcast_receive_while_redis_is_out_of_reach_raises_then_reads_on(names, proxy):
+    topic = names.topic()
+    broker = RedisBroker(proxy.url)
+    await broker.start()
+    listening = await broker.broadcast([topic])
+    await proxy.cut()
+    with pytest.raises(BrokerUnavailableError, match="cannot reach the broker"):
+        await listening.receive(10, 0.5)
+    with pytest.raises(BrokerUnavailableError):
+        await broker.broadcast([topic])
+    await proxy.open()
+    await broker.publish(sent := _envelope(topic))
+    [received] = await _take(listening, 1)
+    assert received.envelope.id == sent.id
+    await broker.stop()

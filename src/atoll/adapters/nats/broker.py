@@ -11,6 +11,9 @@
   waits for it;
 - a **dead letter** is published to ``atoll.dead.<service>``, kept in ``ATOLL_DEAD`` with the
   error in its headers; its handle is its sequence in that stream;
+- a **broadcast** receiver is a core NATS subscription of each topic's ``atoll.event.<type>``,
+  without a queue group: each gets a copy of what is published there while it is subscribed
+  (:mod:`atoll.adapters.nats.broadcast`);
 - a **request** is a core NATS request to ``atoll.rpc.<service>``, which the instances
   serving it answer in the queue group named for the service; no stream keeps it. Its
   headers are the message's NATS headers (none at all when it has none).
@@ -40,6 +43,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from atoll.adapters.nats.broadcast import NatsBroadcast
 from atoll.adapters.nats.delivery import (
     MSG_ID,
     UNREACHABLE,
@@ -55,6 +59,7 @@ from atoll.errors import (
     MissingDependencyError,
     RemoteUnavailableError,
 )
+from atoll.messaging.broadcast import broadcast_topics
 from atoll.messaging.broker import (
     DEAD_ERROR,
     check_name,
@@ -74,7 +79,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise MissingDependencyError("nats-py", "nats") from error
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator, Mapping
+    from collections.abc import Collection, Iterator, Mapping, Sequence
 
     from nats.aio.client import Server
     from nats.aio.msg import Msg
@@ -137,6 +142,7 @@ class NatsBroker:
         self._js: JetStreamContext | None = None
         self._receivers: list[NatsReceiver] = []
         self._servings: list[NatsServing] = []
+        self._broadcasts: list[NatsBroadcast] = []
         self._errors: list[Exception] = []
         self._stopping = False
 
@@ -232,10 +238,13 @@ class NatsBroker:
         self._stopping = True
         servings, self._servings = self._servings, []
         receivers, self._receivers = self._receivers, []
+        broadcasts, self._broadcasts = self._broadcasts, []
         for serving in servings:
             await serving.close()
         for receiver in receivers:
             await receiver.close()
+        for broadcast in broadcasts:
+            await broadcast.close()
         await self._close_connection()
 
     async def _close_connection(self) -> None:
@@ -406,6 +415,29 @@ class NatsBroker:
             ) from error
         with self.reaching(f"bind to the consumer {name}"):
             return await js.pull_subscribe_bind(name, stream=stream)
+
+    async def broadcast(self, topics: Sequence[str]) -> NatsBroadcast:
+        """Core NATS subscriptions of ``atoll.event.<topic>``, live when this returns.
+
+        No queue group, no JetStream consumer: see :mod:`atoll.adapters.nats.broadcast` for why.
+        """
+        names = broadcast_topics(topics)
+        nc = self.connection()
+        broadcast = NatsBroadcast(self, names)
+        try:
+            with self.reaching(f"broadcast {', '.join(names)}"):
+                for topic in names:
+                    broadcast.subscriptions.append(
+                        await nc.subscribe(f"atoll.event.{topic}", cb=broadcast.take)
+                    )
+                # The server has the subscriptions once it answers a ping after them: an event
+                # published as soon as this returns, by this process or another, reaches them.
+                await nc.flush(timeout=round(API_TIMEOUT))
+        except BaseException:
+            await broadcast.close()
+            raise
+        self._broadcasts.append(broadcast)
+        return broadcast
 
     # -- requests ----------------------------------------------------------------------------
 

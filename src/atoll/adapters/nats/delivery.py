@@ -51,6 +51,7 @@ __all__ = [
     "Connected",
     "NatsReceiver",
     "NatsServing",
+    "envelope_of",
     "own_headers",
     "unescape",
     "wire",
@@ -102,7 +103,7 @@ def wire(envelope: Envelope) -> dict[str, str]:
     return {MSG_ID: envelope.id, _PACKED: packed}
 
 
-def _envelope_of(msg: Msg) -> Envelope:
+def envelope_of(msg: Msg) -> Envelope:
     """The envelope a delivered message carries: packed, or header by header (redriven).
 
     Raises:
@@ -252,7 +253,7 @@ class NatsReceiver:
         while self._ready and len(taken) < limit:
             msg = self._ready.popleft()
             try:
-                envelope = _envelope_of(msg)
+                envelope = envelope_of(msg)
             except ValueError as error:
                 await self._refuse(msg, error)
                 continue

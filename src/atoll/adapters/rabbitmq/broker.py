@@ -32,6 +32,9 @@ How the port maps onto AMQP 0-9-1:
 - **Dead letters** are published to the durable queue ``atoll.<service>.dead`` with the error
   in headers. Reading them takes them without acknowledging them, and gives them back in
   their order; their handle is the envelope's id.
+- A **broadcast** receiver consumes an exclusive, auto-delete queue of its own,
+  ``atoll.broadcast.<random>``, bound to ``atoll.events`` with its topics' names, with
+  automatic acknowledgement (:mod:`atoll.adapters.rabbitmq.broadcast`).
 - **Requests** go to the queue ``atoll.<service>.rpc`` (auto-deleted with its last server),
   published mandatory, so that one nobody serves comes back at once; replies come by direct
   reply-to (``amq.rabbitmq.reply-to``), matched to their requests by correlation id. A
@@ -68,6 +71,7 @@ from atoll.errors import (
     MissingDependencyError,
     RemoteUnavailableError,
 )
+from atoll.messaging.broadcast import broadcast_topics
 from atoll.messaging.broker import (
     ID_HEADER,
     check_name,
@@ -85,6 +89,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("aio-pika", "rabbitmq") from error
 
+from atoll.adapters.rabbitmq.broadcast import RabbitBroadcast
 from atoll.adapters.rabbitmq.delivery import (
     ATTEMPT_HEADER,
     GONE,
@@ -97,7 +102,7 @@ from atoll.adapters.rabbitmq.delivery import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Collection, Mapping
+    from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 
     from aio_pika.abc import (
         AbstractChannel,
@@ -177,6 +182,7 @@ class RabbitBroker:
         self._pending: dict[str, asyncio.Future[bytes]] = {}
         self._receivers: list[RabbitReceiver] = []
         self._servings: list[RabbitServing] = []
+        self._broadcasts: list[RabbitBroadcast] = []
         self._buckets: dict[str, float] = {}
         self._stopping = False
 
@@ -266,10 +272,13 @@ class RabbitBroker:
         self._stopping = True
         servings, self._servings = self._servings, []
         receivers, self._receivers = self._receivers, []
+        broadcasts, self._broadcasts = self._broadcasts, []
         for serving in servings:
             await serving.close()
         for receiver in receivers:
             await receiver.close()
+        for broadcast in broadcasts:
+            await broadcast.close()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(
@@ -498,6 +507,32 @@ class RabbitBroker:
             ) from error
         self._receivers.append(receiver)
         return receiver
+
+    async def broadcast(self, topics: Sequence[str]) -> RabbitBroadcast:
+        """Consume a queue of this receiver's own, bound to ``topics``, made when this returns.
+
+        Exclusive and auto-delete: see :mod:`atoll.adapters.rabbitmq.broadcast`.
+        """
+        names = broadcast_topics(topics)
+        connection = self._open("broadcasting on")
+        channel = await connection.channel(publisher_confirms=False)
+        name = f"atoll.broadcast.{uuid.uuid4().hex}"
+        try:
+            queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
+            for topic in names:
+                await queue.bind(EVENTS, topic)
+            broadcast = RabbitBroadcast(self, channel, queue, names)
+            await broadcast.consume()
+        except AMQPChannelError as error:
+            await quietly(channel.close())
+            raise BrokerError(self._refused(f"broadcasting {', '.join(names)}", error)) from error
+        except GONE as error:
+            await quietly(channel.close())
+            raise BrokerUnavailableError(
+                self.unreachable(f"broadcasting {', '.join(names)} on", error)
+            ) from error
+        self._broadcasts.append(broadcast)
+        return broadcast
 
     # -- requests ----------------------------------------------------------------------------
 

@@ -30,6 +30,10 @@ de-duplicate with the inbox. Event and send streams are trimmed approximately to
 dropped unread (and entries trimmed while pending are dropped from the group when reclaimed).
 Dead-letter streams are never trimmed.
 
+A broadcast receiver reads its topics' streams with ``XREAD``, in no group, after the last
+entry each held when it was made (:mod:`atoll.adapters.redis.broadcast`); it keeps nothing on
+Redis.
+
 Each receiver is a consumer of its own name in its service's groups, reading with
 ``XREADGROUP`` on a connection of its own. A delivery's attempt is Redis's count of its
 deliveries (``times_delivered``) plus the ``a`` it carries. A message left unsettled past its
@@ -72,6 +76,7 @@ from atoll.errors import (
     MissingDependencyError,
     RemoteUnavailableError,
 )
+from atoll.messaging.broadcast import broadcast_topics
 from atoll.messaging.broker import (
     check_name,
     dead_letter_from,
@@ -88,6 +93,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("redis", "redis") from error
 
+from atoll.adapters.redis.broadcast import RedisBroadcast
 from atoll.adapters.redis.delivery import RedisReceiver
 from atoll.adapters.redis.layout import (
     MAX_BLOCK,
@@ -133,6 +139,7 @@ class RedisBroker:
         self._scripts: Scripts | None = None
         self._receivers: list[RedisReceiver] = []
         self._servings: list[RedisServing] = []
+        self._broadcasts: list[RedisBroadcast] = []
         self._name = instance_name()
         self._replies: asyncio.Task[None] | None = None
         self._replies_ready = asyncio.Event()
@@ -255,8 +262,11 @@ class RedisBroker:
             await serving.close()
         for receiver in self._receivers:
             await receiver.close()
+        for broadcast in self._broadcasts:
+            await broadcast.close()
         self._servings.clear()
         self._receivers.clear()
+        self._broadcasts.clear()
         if self._replies is not None:
             self._replies.cancel()
             await asyncio.gather(self._replies, return_exceptions=True)
@@ -333,6 +343,21 @@ class RedisBroker:
             raise self.failure(error) from error
         self._receivers.append(receiver)
         return receiver
+
+    async def broadcast(self, topics: Sequence[str]) -> RedisBroadcast:
+        """A reader (``XREAD``, no group) of the topics' streams, from their last entries now.
+
+        See :mod:`atoll.adapters.redis.broadcast`.
+        """
+        names = broadcast_topics(topics)
+        broadcast = RedisBroadcast(self, names)
+        try:
+            await broadcast.start()
+        except redis_errors.RedisError as error:
+            await broadcast.close()
+            raise self.failure(error) from error
+        self._broadcasts.append(broadcast)
+        return broadcast
 
     # -- requests ----------------------------------------------------------------------------
 

@@ -313,6 +313,7 @@ class MessageBus:
         *,
         only: Collection[str] | None = None,
         service: str | None = None,
+        broadcast: bool = False,
     ) -> Coroutine[Any, Any, bool]:
         """Handle a delivered event or command: each handler gets the delivery in its scope.
 
@@ -328,6 +329,9 @@ class MessageBus:
                 redelivery after a failure goes to those that failed.
             service: deliver to that service's handlers only: a broker delivers to each
                 service apart, even when several run in one process.
+            broadcast: deliver to the handlers that run on every instance (``on(...,
+                broadcast=True)``), where the others run on one; a delivery from the
+                service's queue goes to the others only.
 
         The deliverer's own coroutine, returned as it is (no frame of this method's in
         between, on the path of every delivered message).
@@ -342,7 +346,7 @@ class MessageBus:
         """
         if self._container is None:
             self._bound(f"deliver {envelope.type}")
-        return self._deliverer.deliver(envelope, only=only, service=service)
+        return self._deliverer.deliver(envelope, only=only, service=service, broadcast=broadcast)
 
     def consumers(self, envelope: Envelope, service: str | None = None) -> list[str]:
         """The consumers (``service.handler``) :meth:`deliver` would hand ``envelope`` to."""

@@ -59,6 +59,7 @@ class Deliverer:
         *,
         only: Collection[str] | None = None,
         service: str | None = None,
+        broadcast: bool = False,
     ) -> bool:
         """Hand ``envelope`` to its handlers here; whether one took it.
 
@@ -67,7 +68,7 @@ class Deliverer:
         Raises:
             DeliveryError: a handler failed (it is logged).
         """
-        chosen = self._dispatch.delivered(envelope.type, service, only)
+        chosen = self._dispatch.delivered(envelope.type, service, only, broadcast=broadcast)
         if not chosen:
             return False
         # Decoded once per type before any handler runs, so that a payload no type reads is

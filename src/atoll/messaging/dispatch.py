@@ -34,8 +34,8 @@ class Dispatch:
         """The handlers of each event type, in the order added."""
         self._others: list[Handler] = []
         self._named: dict[str, tuple[type, ...]] = {}
-        self._chosen: dict[tuple[type, str | None], list[tuple[Handler, str]]] = {}
-        self._delivered: dict[tuple[str, str | None], list[tuple[Handler, str, type]]] = {}
+        self._chosen: dict[tuple[type, str | None, bool], list[tuple[Handler, str]]] = {}
+        self._delivered: dict[tuple[str, str | None, bool], list[tuple[Handler, str, type]]] = {}
 
     def add(self, handler: Handler) -> None:
         """Route ``handler``'s message to it; RPC and route handlers are only remembered.
@@ -76,28 +76,38 @@ class Dispatch:
         self._named = {name: tuple(types) for name, types in named.items()}
 
     def delivered(
-        self, name: str, service: str | None, only: Collection[str] | None = None
+        self,
+        name: str,
+        service: str | None,
+        only: Collection[str] | None = None,
+        *,
+        broadcast: bool = False,
     ) -> list[tuple[Handler, str, type]]:
         """The handlers a delivery of the message named ``name`` runs.
 
-        Each with its consumer name and the type it takes the message as; ``service`` and
-        ``only`` as in :meth:`consumers`.
+        Each with its consumer name and the type it takes the message as; ``service``,
+        ``only`` and ``broadcast`` as in :meth:`consumers`.
         """
-        chosen = self._delivered.get((name, service))
+        chosen = self._delivered.get((name, service, broadcast))
         if chosen is None:
             if name not in self._named:
                 return []  # not kept: names from outside would grow the cache without end
-            chosen = self._delivered[name, service] = [
+            chosen = self._delivered[name, service, broadcast] = [
                 (handler, consumer, kind)
                 for kind in self._named.get(name, ())
-                for handler, consumer in self.consumers(kind, service)
+                for handler, consumer in self.consumers(kind, service, broadcast=broadcast)
             ]
         if only is not None:
             return [entry for entry in chosen if entry[1] in only]
         return chosen
 
     def consumers(
-        self, message_type: type, service: str | None, only: Collection[str] | None = None
+        self,
+        message_type: type,
+        service: str | None,
+        only: Collection[str] | None = None,
+        *,
+        broadcast: bool = False,
     ) -> list[tuple[Handler, str]]:
         """The handlers a delivery of ``message_type`` runs, with their consumer names.
 
@@ -105,15 +115,18 @@ class Dispatch:
             message_type: a delivered event or command type.
             service: that service's handlers only; every service's by default.
             only: those consumers only; all by default.
+            broadcast: the handlers of a delivery to every instance (``on(...,
+                broadcast=True)``) rather than those of one to the service's queue.
         """
-        chosen = self._chosen.get((message_type, service))
+        chosen = self._chosen.get((message_type, service, broadcast))
         if chosen is None:
             command = self.commands.get(message_type)
             handlers = [command] if command is not None else self.events.get(message_type, [])
-            chosen = self._chosen[message_type, service] = [
+            chosen = self._chosen[message_type, service, broadcast] = [
                 (handler, f"{handler.service}.{handler.name}")
                 for handler in handlers
-                if service is None or handler.service == service
+                if (service is None or handler.service == service)
+                and handler.broadcast is broadcast
             ]
         if only is not None:
             return [(handler, consumer) for handler, consumer in chosen if consumer in only]

@@ -120,6 +120,7 @@ class Handler:
         policy: who may run it (``atoll.allow(...)``); ``None`` for whoever the service
             serves.
         limits: how often a caller may run it (``atoll.limit(...)``, each).
+        broadcast: an event handler that runs on every instance of its service, not on one.
     """
 
     function: Callable[..., Any]
@@ -130,6 +131,7 @@ class Handler:
     public: bool = False
     policy: Policy | None = None
     limits: tuple[Any, ...] = ()
+    broadcast: bool = False
     is_async: bool = field(init=False)
     returns: Any = field(init=False)
     summary: str = field(init=False)

@@ -41,6 +41,7 @@ from atoll.errors import BrokerUnavailableError, ConfigError
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.kernel.logs import reset_log_context, set_log_context
+from atoll.messaging.broadcast_consumer import BroadcastConsumer
 from atoll.messaging.broker import Broker, Responder, Serving, Subscription, open_broker
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.connecting import ConnectingBroker
@@ -121,6 +122,17 @@ def _in_hand(consumer: BrokerConsumer) -> Callable[[], int]:
     return count
 
 
+def broadcast_topics_of(service: ServiceDefinition) -> list[str]:
+    """The topics of the events ``service`` handles on every instance (``broadcast=True``)."""
+    return sorted(
+        {
+            message_name(handler.message)
+            for handler in service.handlers
+            if handler.broadcast and handler.message is not None
+        }
+    )
+
+
 def subscription_of(service: ServiceDefinition, options: BrokerOptions) -> Subscription | None:
     """What ``service`` takes from a broker: the events it handles and what is sent to it.
 
@@ -129,7 +141,11 @@ def subscription_of(service: ServiceDefinition, options: BrokerOptions) -> Subsc
     events: set[str] = set()
     commands = False
     for handler in service.handlers:
-        if handler.kind is HandlerKind.EVENT and handler.message is not None:
+        if (
+            handler.kind is HandlerKind.EVENT
+            and handler.message is not None
+            and not handler.broadcast
+        ):
             events.add(message_name(handler.message))
         elif handler.kind is HandlerKind.COMMAND:
             commands = True
@@ -195,6 +211,8 @@ class BrokerLink:
         self._bus = bus
         self._authenticator = authenticator
         self.consumers: list[BrokerConsumer] = []
+        self.broadcasts: list[BroadcastConsumer] = []
+        """The consumers of the services' broadcast handlers, one per service having some."""
         policy = options.policy()
         handled = _told(access, metrics)
         if metrics is not None and metrics.enabled and not options.private:
@@ -221,6 +239,18 @@ class BrokerLink:
                     metrics.watch_in_flight(service.name, _in_hand(self.consumers[-1]))
                     count = functools.partial(broker.dead_letter_count, service.name)
                     metrics.watch_dead_letters(service.name, count)
+            topics = broadcast_topics_of(service)
+            if topics:
+                self.broadcasts.append(
+                    BroadcastConsumer(
+                        broker,
+                        bus,
+                        service.name,
+                        topics,
+                        verifier=verifier,
+                        forget_subjects=signs,
+                    )
+                )
         self._engines: dict[str, RpcEngine] = (
             {s.name: engines[s.name] for s in services if s.name in engines}
             if options.rpc and not options.private
@@ -252,6 +282,8 @@ class BrokerLink:
             self._servings.append(await self.broker.serve(name, self._responder(engine, name)))
         for consumer in self.consumers:
             await consumer.start()
+        for broadcast in self.broadcasts:
+            await broadcast.start()
 
     async def _start_later(self) -> None:
         failures = 0
@@ -287,6 +319,7 @@ class BrokerLink:
         servings, self._servings = self._servings, []
         await asyncio.gather(*(serving.close() for serving in servings))
         await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
+        await asyncio.gather(*(broadcast.stop() for broadcast in self.broadcasts))
 
     def kill(self) -> None:
         """Stop at once: the messages in hand are delivered again, as after a crash."""
@@ -294,6 +327,8 @@ class BrokerLink:
             self._starting.cancel()
         for consumer in self.consumers:
             consumer.kill()
+        for broadcast in self.broadcasts:
+            broadcast.kill()
 
     def _responder(self, engine: RpcEngine, name: str) -> Responder:
         """Answer broker RPC with ``engine``, in a call context where a handler may need one.

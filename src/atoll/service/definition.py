@@ -230,17 +230,27 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             HandlerKind.QUERY, message, name, path, "GET", 200, public, policy, limit
         )
 
-    def on(self, event: type, *, policy: Policy | None = None) -> Callable[[F], F]:
+    def on(
+        self, event: type, *, policy: Policy | None = None, broadcast: bool = False
+    ) -> Callable[[F], F]:
         """Handle every ``event`` raised in this process or delivered by a broker.
 
         ``policy`` says whose events it takes, such as ``atoll.allow(services=["runs"])``:
-        one refused goes to the dead-letter queue.
+        one refused goes to the dead-letter queue. ``broadcast=True`` runs the handler on
+        every running instance of the service, where the others run on one of them: at most
+        once per instance (see :mod:`atoll.messaging.broadcast`).
         """
         _check_message_type(event, "event")
 
         def register(function: F) -> F:
             handler = Handler(
-                function, HandlerKind.EVENT, function.__name__, self.name, event, policy=policy
+                function,
+                HandlerKind.EVENT,
+                function.__name__,
+                self.name,
+                event,
+                policy=policy,
+                broadcast=broadcast,
             )
             self.handlers.append(handler)
             return function

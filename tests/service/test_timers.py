@@ -12,7 +12,8 @@ import atoll
 from atoll.errors import ConfigError, MissingProviderError, ProviderError
 from atoll.kernel.logs import current_log_context
 from atoll.persistence.ports import Database
-from atoll.service.timers import Cron, Every, Timers, TimersOptions
+from atoll.service.schedules import Cron, Every
+from atoll.service.timers import Timers, TimersOptions
 from atoll.testing import run
 
 LIMIT = 10.0

@@ -52,7 +52,7 @@ from atoll.kernel.app import App, Declarations
 from atoll.messaging.faults import FaultMap
 from atoll.messaging.handlers import Handler, HandlerKind
 from atoll.resilience.deadlines import DEADLINE_TITLE
-from atoll.service.timers import Cron, Every, Schedule, Timer
+from atoll.service.schedules import Cron, Every, Schedule, Timer
 from atoll.service.wrapping import AsgiWrapping
 
 if TYPE_CHECKING:

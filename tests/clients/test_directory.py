@@ -66,7 +66,7 @@ def test_clients_name_the_option_to_set_for_an_unknown_service():
     assert str(caught.value) == (
         "no URL for the remote service 'stats' (known: users); set it with --clients-urls "
         "stats=http://HOST:PORT/rpc or the environment variable RUNS_CLIENTS_URLS, or run "
-        "both with the same --broker-url"
+        "both with the same --broker-url or --registry-url"
     )
 
 

@@ -28,6 +28,7 @@ from atoll.clients.credentials import (
     Credentials,
     StaticToken,
 )
+from atoll.clients.discovered import DiscoveredTransport
 from atoll.clients.protection import Protection
 from atoll.clients.remote import RemoteService
 from atoll.clients.transports import (
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
     from atoll.clients.transports import RpcEngine, TokenTransport, Transport
     from atoll.messaging.broker import Broker
+    from atoll.resilience.registration import Discovery
 
 __all__ = ["ClientOptions", "Clients"]
 
@@ -343,6 +345,9 @@ class Clients:
         broker: the broker remote services answer on, if any.
         watched: wraps each remote service's transport, given its name: what counts the
             calls, with metrics on.
+        discovery: the registry a service no URL names is found in, spread across its
+            instances (:class:`~atoll.clients.discovered.DiscoveredTransport`), before the
+            broker is tried.
     """
 
     def __init__(
@@ -353,9 +358,11 @@ class Clients:
         env_prefix: str = "<PREFIX>",
         broker: Broker | None = None,
         watched: Callable[[str, Transport], Transport] | None = None,
+        discovery: Discovery | None = None,
     ) -> None:
         self.options = options
         self.broker = broker
+        self.discovery = discovery
         self._local = dict(local or {})
         self._urls = options.targets()
         self._env_var = f"{env_prefix}_CLIENTS_URLS".upper()
@@ -396,6 +403,18 @@ class Clients:
         if engine is not None:
             return LocalTransport(engine, name=name, timeout=self.options.timeout)
         url = self._urls.get(name)
+        registry = None if self.discovery is None else self.discovery.registry
+        if url is None and registry is not None:
+            assert self.discovery is not None  # noqa: S101 - it holds the registry
+            found = self.discovery.options
+            spread = DiscoveredTransport(
+                registry,
+                name,
+                timeout=self.options.timeout,
+                balance=found.balance,
+                refresh=found.refresh,
+            )
+            return self._authorized(spread, name)
         if url is None and self.broker is not None:
             over = BrokerTransport(self.broker, name, timeout=self.options.timeout)
             return self._authorized(over, name)
@@ -404,7 +423,7 @@ class Clients:
             raise ConfigError(
                 f"no URL for the remote service {name!r} (known: {known}); set it with "
                 f"--clients-urls {name}=http://HOST:PORT/rpc or the environment variable "
-                f"{self._env_var}, or run both with the same --broker-url"
+                f"{self._env_var}, or run both with the same --broker-url or --registry-url"
             )
         return self._authorized(HttpTransport(url, timeout=self.options.timeout), name)
 

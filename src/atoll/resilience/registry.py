@@ -40,6 +40,7 @@ __all__ = [
     "MemoryRegistry",
     "Registry",
     "check_service",
+    "check_ttl",
     "decode_instance",
     "encode_instance",
     "open_registry",
@@ -229,7 +230,7 @@ class MemoryRegistry:
 
     async def register(self, instance: Instance, ttl: float) -> None:
         """Keep ``instance`` for ``ttl`` seconds from now."""
-        _check_ttl(ttl)
+        check_ttl(ttl)
         now = self.clock()
         self._entries[instance.key] = (now + ttl, encode_instance(instance, now))
 
@@ -259,9 +260,15 @@ class MemoryRegistry:
         return found
 
 
-def _check_ttl(ttl: float) -> None:
+def check_ttl(ttl: float) -> float:
+    """``ttl`` if an instance can be registered for that many seconds.
+
+    Raises:
+        ConfigError: it is not a finite number of seconds above 0.
+    """
     if not 0 < ttl < float("inf"):
         raise ConfigError(f"a registration's ttl is seconds above 0, such as 10; got {ttl!r}")
+    return ttl
 
 
 def open_registry(url: str) -> Registry:

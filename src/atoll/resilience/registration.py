@@ -67,7 +67,7 @@ class RegistryOptions:
             )
         if self.url:
             scheme = self.url.partition("://")[0]
-            if scheme not in {"memory", "redis", "nats"}:
+            if scheme not in {"memory", "redis", "rediss", "nats"}:
                 raise ValueError(
                     f"url is {self.url!r}; use memory://NAME, redis://HOST:6379/0 or "
                     "nats://HOST:4222"

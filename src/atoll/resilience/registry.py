@@ -250,14 +250,14 @@ class MemoryRegistry:
     def _live(self, chosen: Callable[[str], bool]) -> list[Instance]:
         now = self.clock()
         found: list[Instance] = []
-        for key, (expires, data) in sorted(self._entries.items()):
+        for key, (expires, data) in list(self._entries.items()):
             if expires <= now:
                 del self._entries[key]
                 continue
             instance = decode_instance(data)
             if instance is not None and chosen(instance.service):
                 found.append(instance)
-        return found
+        return sorted(found, key=lambda instance: (instance.service, instance.id))
 
 
 def check_ttl(ttl: float) -> float:
@@ -281,7 +281,11 @@ def open_registry(url: str) -> Registry:
     scheme = url.partition("://")[0]
     if scheme == "memory":
         return MemoryRegistry(url)
-    adapters = {"redis": "atoll.adapters.redis.registry", "nats": "atoll.adapters.nats.registry"}
+    adapters = {
+        "redis": "atoll.adapters.redis.registry",
+        "rediss": "atoll.adapters.redis.registry",
+        "nats": "atoll.adapters.nats.registry",
+    }
     module = adapters.get(scheme)
     if module is None:
         raise ConfigError(

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 import atoll
-from atoll.clients.discovered import DiscoveredTransport
+from atoll.clients.discovered import DiscoveredTransport, DnsInstances
 from atoll.errors import ConfigError, RemoteUnavailableError
 from atoll.resilience.registration import Registration, RegistryOptions, advertised
 from atoll.resilience.registry import Instance, MemoryRegistry
@@ -156,3 +156,34 @@ async def test_without_a_registry_nothing_registers():
         registration = alone.container.get(Registration)
         assert registration.discovery.registry is None
         assert registration.instances == []
+
+
+async def test_several_urls_for_a_name_are_its_instances_called_in_turn(url):
+    async with instance("a", url) as (base_a, _), instance("b", url) as (base_b, _):
+        flags = ["--clients-urls", f"users={base_a},users={base_b}"]
+        async with run(front(), argv=flags) as caller:
+            answers = [await caller.rpc.methods.ask() for _ in range(4)]
+    assert Counter(answers) == {"a": 2, "b": 2}
+
+
+async def test_a_dns_url_stands_for_every_address_of_its_host(url):
+    async with instance("a", url) as (base, _):
+        port = base.rpartition(":")[2]
+        # localhost may resolve to ::1 too, where nothing listens: passed over, and tried again.
+        flags = [
+            "--clients-urls",
+            f"users=dns://localhost:{port}/rpc",
+            "--clients-safe",
+            "users=*",
+            "--clients-backoff",
+            "0.01",
+        ]
+        async with run(front(), argv=flags) as caller:
+            answers = [await caller.rpc.methods.ask() for _ in range(3)]
+    assert answers == ["a"] * 3
+
+
+async def test_a_dns_name_that_does_not_resolve_lists_no_instance():
+    source = DnsInstances("dns://nowhere.invalid:8000")
+    assert await source.instances("users") == []
+    assert source.describe() == "dns://nowhere.invalid:8000/rpc"

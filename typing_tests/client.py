@@ -96,7 +96,7 @@ def script() -> None:
 
 async def by_name(engine: JsonRpc) -> None:
     options = ClientOptions(urls=["users=http://127.0.0.1:8001/rpc"], timeout=5.0)
-    assert_type(options.targets(), dict[str, str])
+    assert_type(options.targets(), dict[str, tuple[str, ...]])
     clients = Clients(options, {"runs": engine}, env_prefix="RUNS")
     assert_type(clients.get("users"), RemoteService)
     await clients.start()

@@ -66,7 +66,7 @@ def test_clients_name_the_option_to_set_for_an_unknown_service():
     assert str(caught.value) == (
         "no URL for the remote service 'stats' (known: users); set it with --clients-urls "
         "stats=http://HOST:PORT/rpc or the environment variable RUNS_CLIENTS_URLS, or run "
-        "both with the same --broker-url"
+        "both with the same --broker-url or --registry-url"
     )
 
 
@@ -84,7 +84,9 @@ def test_without_a_prefix_the_variable_is_shown_with_a_placeholder():
         ({"urls": ["users"]}, "the urls entry 'users' is not NAME=URL"),
         ({"urls": ["=http://h"]}, "is not NAME=URL"),
         ({"urls": ["users="]}, "is not NAME=URL"),
-        ({"urls": ["users=http://h", "users=http://g"]}, "names the service 'users' twice"),
+        ({"urls": ["users=http://h", "users=http://h/rpc"]}, "'http://h/rpc' twice for"),
+        ({"urls": ["users=http://h", "users=dns://g:80"]}, "a dns:// URL and another"),
+        ({"urls": ["users=dns://g"]}, "not a dns:// URL with a host and a port"),
         ({"urls": ["users=h:1"]}, "the urls entry for 'users': 'h:1' is not the URL"),
         ({"timeout": 0}, "timeout must be above 0 seconds"),
     ],
@@ -109,8 +111,8 @@ def test_client_options_load_from_flags_and_the_environment():
     options = config.section(ClientOptions)
     assert options.timeout == 2.5
     assert options.targets() == {
-        "users": "http://127.0.0.1:8001/rpc",
-        "stats": "http://127.0.0.1:8002/rpc",
+        "users": ("http://127.0.0.1:8001/rpc",),
+        "stats": ("http://127.0.0.1:8002/rpc",),
     }
 
 

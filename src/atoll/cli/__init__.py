@@ -12,6 +12,7 @@ from atoll.cli.call import call
 from atoll.cli.db import db
 from atoll.cli.routes import routes
 from atoll.cli.run import run
+from atoll.cli.services import services
 from atoll.cli.tokens import tokens
 
 __all__ = ["cli", "main"]
@@ -49,6 +50,7 @@ cli.add_command(publish)
 cli.add_command(dlq)
 cli.add_command(auth)
 cli.add_command(tokens)
+cli.add_command(services)
 
 
 def main() -> None:

@@ -28,6 +28,14 @@ from atoll.clients.credentials import (
     Credentials,
     StaticToken,
 )
+from atoll.clients.discovered import (
+    DNS,
+    DiscoveredTransport,
+    DnsInstances,
+    InstanceSource,
+    StaticInstances,
+    dns_url,
+)
 from atoll.clients.protection import Protection
 from atoll.clients.remote import RemoteService
 from atoll.clients.transports import (
@@ -41,6 +49,7 @@ from atoll.errors import ConfigError
 from atoll.kernel.options import Secret, option
 from atoll.resilience.breaker import CircuitBreaker
 from atoll.resilience.bulkhead import Bulkhead
+from atoll.resilience.registration import RegistryOptions
 from atoll.resilience.retries import Retry
 
 if TYPE_CHECKING:
@@ -48,6 +57,7 @@ if TYPE_CHECKING:
 
     from atoll.clients.transports import RpcEngine, TokenTransport, Transport
     from atoll.messaging.broker import Broker
+    from atoll.resilience.registration import Discovery
 
 __all__ = ["ClientOptions", "Clients"]
 
@@ -248,20 +258,28 @@ class ClientOptions:
             )
         return None
 
-    def targets(self) -> dict[str, str]:
-        """The URL of each service, by name.
+    def targets(self) -> dict[str, tuple[str, ...]]:
+        """The URLs of each service, by name: one, several (its instances), or a ``dns://``.
 
         Raises:
-            ValueError: an entry is not ``NAME=URL`` with an http(s) URL, or repeats a name.
+            ValueError: an entry is not ``NAME=URL`` with an http(s) or dns URL, repeats a
+                URL, or mixes a dns URL with others for one service.
         """
-        targets: dict[str, str] = {}
+        targets: dict[str, tuple[str, ...]] = {}
         for name, url in _named(self.urls, "urls", "URL", "users=http://127.0.0.1:8001/rpc"):
-            if name in targets:
-                raise ValueError(f"urls names the service {name!r} twice; keep one URL for it")
             try:
-                targets[name] = rpc_url(url)
+                checked = dns_url(url) if url.startswith(DNS) else rpc_url(url)
             except ConfigError as error:
                 raise ValueError(f"the urls entry for {name!r}: {error}") from None
+            known = targets.get(name, ())
+            if checked in known:
+                raise ValueError(f"urls names {masked(url)!r} twice for {name!r}; keep one")
+            if known and (checked.startswith(DNS) or known[0].startswith(DNS)):
+                raise ValueError(
+                    f"urls gives {name!r} a dns:// URL and another; a dns:// URL stands for "
+                    "every instance its host name resolves to: keep it alone"
+                )
+            targets[name] = (*known, checked)
         return targets
 
 
@@ -343,6 +361,9 @@ class Clients:
         broker: the broker remote services answer on, if any.
         watched: wraps each remote service's transport, given its name: what counts the
             calls, with metrics on.
+        discovery: the registry a service no URL names is found in, spread across its
+            instances (:class:`~atoll.clients.discovered.DiscoveredTransport`), before the
+            broker is tried.
     """
 
     def __init__(
@@ -353,9 +374,11 @@ class Clients:
         env_prefix: str = "<PREFIX>",
         broker: Broker | None = None,
         watched: Callable[[str, Transport], Transport] | None = None,
+        discovery: Discovery | None = None,
     ) -> None:
         self.options = options
         self.broker = broker
+        self.discovery = discovery
         self._local = dict(local or {})
         self._urls = options.targets()
         self._env_var = f"{env_prefix}_CLIENTS_URLS".upper()
@@ -395,7 +418,14 @@ class Clients:
         engine = self._local.get(name)
         if engine is not None:
             return LocalTransport(engine, name=name, timeout=self.options.timeout)
-        url = self._urls.get(name)
+        urls = self._urls.get(name)
+        registry = None if self.discovery is None else self.discovery.registry
+        if urls is None and registry is not None:
+            return self._authorized(self._spread(registry, name), name)
+        if urls is not None and (len(urls) > 1 or urls[0].startswith(DNS)):
+            source = DnsInstances(urls[0]) if urls[0].startswith(DNS) else StaticInstances(urls)
+            return self._authorized(self._spread(source, name), name)
+        url = None if urls is None else urls[0]
         if url is None and self.broker is not None:
             over = BrokerTransport(self.broker, name, timeout=self.options.timeout)
             return self._authorized(over, name)
@@ -404,9 +434,20 @@ class Clients:
             raise ConfigError(
                 f"no URL for the remote service {name!r} (known: {known}); set it with "
                 f"--clients-urls {name}=http://HOST:PORT/rpc or the environment variable "
-                f"{self._env_var}, or run both with the same --broker-url"
+                f"{self._env_var}, or run both with the same --broker-url or --registry-url"
             )
         return self._authorized(HttpTransport(url, timeout=self.options.timeout), name)
+
+    def _spread(self, source: InstanceSource, name: str) -> DiscoveredTransport:
+        """A transport spreading the calls to ``name`` across the instances ``source`` lists."""
+        found = RegistryOptions() if self.discovery is None else self.discovery.options
+        return DiscoveredTransport(
+            source,
+            name,
+            timeout=self.options.timeout,
+            balance=found.balance,
+            refresh=found.refresh,
+        )
 
     def _authorized(self, transport: TokenTransport, name: str) -> Transport:
         """``transport``, sending a token for ``name``'s audience when there are credentials."""

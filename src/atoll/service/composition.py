@@ -34,6 +34,7 @@ from atoll.kernel.app import App
 from atoll.kernel.entrypoint import load_config, running
 from atoll.kernel.health import About, Readiness
 from atoll.kernel.lifecycle import Lifecycle, State
+from atoll.kernel.options import masked_url
 from atoll.kernel.providers import Named
 from atoll.kernel.providers import Scope as Lifetime
 from atoll.messaging.broker import Broker  # noqa: TC001 - the container reads hints at run time
@@ -44,6 +45,14 @@ from atoll.observability.metrics import Metrics, MetricsOptions
 from atoll.observability.tracing import TracesOptions, Tracing
 from atoll.persistence.inboxes import Inboxes  # noqa: TC001 - the container reads the hint
 from atoll.persistence.ports import Database
+from atoll.resilience.registration import (
+    Discovery,
+    Registration,
+    RegistryOptions,
+    advertised,
+    instance_id,
+)
+from atoll.resilience.registry import Instance
 from atoll.security.api_tokens import ApiTokens, ApiTokenStore, api_token_store_for
 from atoll.security.auth import Authenticator, AuthOptions, authenticator_for, identity_of_call
 from atoll.security.idempotency import Idempotency, IdempotencyOptions
@@ -134,6 +143,7 @@ def compose(
     api.wrappers[:0] = wrappers  # the system's own, outermost
     install_broker(app, services)
     _install_timers(app, services)
+    _install_registry(app, services)
     # A system keeps its API tokens in the first database of its services: see api_tokens.
     keeper = next((s.name for s in services if s.database_declaration is not None), None)
     _install_endpoints(app, api)
@@ -146,19 +156,67 @@ def compose(
         engines: RpcEngines,
         options: ClientOptions,
         broker: Broker,
+        *,
         broker_options: BrokerOptions,
         metrics: Metrics,
+        discovery: Discovery,
     ) -> Clients:
         # The very engines HTTP and the broker serve: a call in the process is decoded,
         # checked and answered as one over the network is.
         remote = None if broker_options.private else broker
         watched = metrics.counted if metrics.enabled else None
-        return Clients(options, engines, env_prefix=prefix, broker=remote, watched=watched)
+        return Clients(
+            options,
+            engines,
+            env_prefix=prefix,
+            broker=remote,
+            watched=watched,
+            discovery=discovery,
+        )
 
     app.provide(make_clients)
     if serve:
         app.provide(_server_for_http_app, when=serves_http)
     return app
+
+
+def _install_registry(app: App, services: Sequence[ServiceDefinition]) -> None:
+    """The ``[registry]`` options, the registry, and the registration of each service.
+
+    Without ``--registry-url`` nothing is made; with one, the registry and the registration
+    are made as the application is built, so that they start and stop with it.
+    """
+    app.options("registry", RegistryOptions)
+    app.provide(Discovery.of, provides=Discovery)
+    alone = len(services) == 1
+
+    def registration(
+        discovery: Discovery, server: ServerOptions, broker: BrokerOptions
+    ) -> Registration:
+        if discovery.registry is None or not server.enabled:
+            return Registration(discovery, [])
+        base = advertised(discovery.options, server.host, server.port) + server.rpc_path
+        ident = instance_id()
+        urls = {} if broker.private else {"broker": masked_url(broker.url)}
+        return Registration(
+            discovery,
+            [
+                Instance(
+                    service.name,
+                    ident,
+                    version=service.version,
+                    urls={**urls, "http": base if alone else f"{base}/{service.name}"},
+                )
+                for service in services
+            ],
+        )
+
+    def made(container: Container) -> None:
+        if container.get(RegistryOptions).url:
+            container.get(Registration)  # a component: it starts and stops with the app
+
+    app.provide(registration)
+    app.on_build(made)
 
 
 def _install_timers(app: App, services: Sequence[ServiceDefinition]) -> None:

@@ -13,11 +13,13 @@ import pytest
 import uvicorn
 
 import atoll
-from atoll.clients.discovered import DiscoveredTransport, DnsInstances
+from atoll.clients.discovered import DiscoveredTransport, DnsInstances, StaticInstances
 from atoll.errors import ConfigError, RemoteUnavailableError
+from atoll.resilience import CircuitBreaker
 from atoll.resilience.registration import Registration, RegistryOptions, advertised
 from atoll.resilience.registry import Instance, MemoryRegistry
 from atoll.testing import ServiceHarness, run
+from tests.rpc_doubles import RpcApp, serving
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -187,3 +189,30 @@ async def test_a_dns_name_that_does_not_resolve_lists_no_instance():
     source = DnsInstances("dns://nowhere.invalid:8000")
     assert await source.instances("users") == []
     assert source.describe() == "dns://nowhere.invalid:8000/rpc"
+
+
+async def test_an_instance_whose_breaker_opened_is_passed_over():
+    good_service = users("good")
+    async with run(good_service) as good:
+        down = RpcApp(answer=b"down", status=503)
+        with serving(good.http.entry) as good_url, serving(down) as down_url:
+            source = StaticInstances([good_url, down_url])
+            transport = DiscoveredTransport(
+                source,
+                "users",
+                refresh=0.0,  # nothing passed over for long: the breaker alone keeps it away
+                breaker_of=lambda url: CircuitBreaker(url, minimum_calls=2, open_for=60),
+            )
+            remote = atoll.RemoteService(transport)
+            outcomes = []
+            for _ in range(10):
+                try:
+                    outcomes.append(await remote.methods.whoami())
+                except RemoteUnavailableError:
+                    outcomes.append("refused")
+            await remote.aclose()
+    assert len(down.bodies) == 2  # its breaker opened after two failures
+    assert outcomes.count("good") == 8
+    breaker = transport.breakers[down_url]
+    assert breaker is not None
+    assert breaker.state == "open"

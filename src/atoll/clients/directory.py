@@ -441,12 +441,14 @@ class Clients:
     def _spread(self, source: InstanceSource, name: str) -> DiscoveredTransport:
         """A transport spreading the calls to ``name`` across the instances ``source`` lists."""
         found = RegistryOptions() if self.discovery is None else self.discovery.options
+        own = self.options.of(name)
         return DiscoveredTransport(
             source,
             name,
-            timeout=self.options.timeout,
+            timeout=own.timeout,
             balance=found.balance,
             refresh=found.refresh,
+            breaker_of=lambda url: own.breaker_of(f"{name} at {masked(url)}"),
         )
 
     def _authorized(self, transport: TokenTransport, name: str) -> Transport:

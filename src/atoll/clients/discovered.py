@@ -16,7 +16,10 @@ service, ``users=dns://users.default.svc.cluster.local:8000/rpc``, :class:`DnsIn
 The list of instances is asked for at most every ``--registry-refresh`` seconds.
 An instance that could not be reached (connection refused, no answer, 502 to 504) is passed
 over until the list is asked for again, unless none is left; a call safe to repeat that failed
-so is tried again on another instance (see :mod:`atoll.clients.protection`).
+so is tried again on another instance (see :mod:`atoll.clients.protection`). Each instance
+has a circuit breaker of its own too (with ``--clients-breaker``): an instance whose breaker
+is open is passed over until it lets a probe through, so that one failing often, if not
+always, is left alone while the others answer.
 """
 
 from __future__ import annotations
@@ -28,11 +31,20 @@ import urllib.parse
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from atoll.clients.transports import HttpTransport, masked, rpc_url
-from atoll.errors import ConfigError, DeadlineExceededError, RemoteUnavailableError
+from atoll.endpoints.rpc.jsonrpc import INTERNAL_ERROR
+from atoll.errors import (
+    CircuitOpenError,
+    ConfigError,
+    DeadlineExceededError,
+    RemoteError,
+    RemoteUnavailableError,
+)
 from atoll.resilience.registry import Instance
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from atoll.resilience.breaker import CircuitBreaker
 
 __all__ = [
     "DNS",
@@ -157,6 +169,7 @@ class DiscoveredTransport:
         timeout: seconds a call may take, as :class:`HttpTransport` takes it.
         balance: ``round-robin`` or ``least-in-flight``.
         refresh: seconds the list of instances is kept before it is asked again.
+        breaker_of: makes the circuit breaker of an instance, given its URL; None for none.
     """
 
     def __init__(
@@ -167,6 +180,7 @@ class DiscoveredTransport:
         timeout: float = 10.0,
         balance: Literal["round-robin", "least-in-flight"] = "round-robin",
         refresh: float = 2.0,
+        breaker_of: Callable[[str], CircuitBreaker | None] | None = None,
     ) -> None:
         self.registry = registry
         self.service = service
@@ -181,6 +195,9 @@ class DiscoveredTransport:
         self._turn = 0
         self._down: dict[str, float] = {}
         self._transports: dict[str, HttpTransport] = {}
+        self._breaker_of = breaker_of
+        self.breakers: dict[str, CircuitBreaker | None] = {}
+        """Each instance's circuit breaker, by URL, made at its first call."""
 
     async def exchange(
         self, body: bytes, *, notification: bool, token: str | None = None
@@ -191,23 +208,62 @@ class DiscoveredTransport:
             RemoteUnavailableError: no live instance in the registry, or the one chosen could
                 not be reached (it is passed over for a while).
         """
-        url = await self._chosen()
+        url, breaker = await self._admitted()
         transport = self._transports.get(url)
         if transport is None:
             transport = self._transports[url] = HttpTransport(url, timeout=self.timeout)
         self.in_flight[url] = self.in_flight.get(url, 0) + 1
+        failed = False
         try:
             return await transport.exchange(body, notification=notification, token=token)
         except DeadlineExceededError:
             raise  # out of time, whoever it was: no word on the instance
         except RemoteUnavailableError:
             self._down[url] = time.monotonic() + self.refresh
+            failed = True
+            raise
+        except RemoteError as error:
+            failed = error.code == INTERNAL_ERROR  # an HTTP 500 and the like: it is unwell
             raise
         finally:
             self.in_flight[url] -= 1
+            if breaker is not None:
+                if failed:
+                    breaker.failed()
+                else:
+                    breaker.succeeded()
+
+    async def _admitted(self) -> tuple[str, CircuitBreaker | None]:
+        """The instance the next call goes to, and its breaker, which let the call through.
+
+        Raises:
+            CircuitOpenError: every instance's breaker refused it.
+        """
+        refused: CircuitOpenError | None = None
+        for url in await self._ordered():
+            breaker = self._breaker(url)
+            if breaker is None:
+                return url, None
+            try:
+                breaker.admit()
+            except CircuitOpenError as error:
+                refused = refused or error
+                continue
+            return url, breaker
+        assert refused is not None  # noqa: S101 - an empty list raised already
+        raise refused
+
+    def _breaker(self, url: str) -> CircuitBreaker | None:
+        if url not in self.breakers:
+            self.breakers[url] = None if self._breaker_of is None else self._breaker_of(url)
+        return self.breakers[url]
 
     async def _chosen(self) -> str:
-        """The instance URL the next call goes to."""
+        """The instance URL the next call goes to, breakers aside."""
+        return (await self._ordered())[0]
+
+    async def _ordered(self) -> list[str]:
+        """The instances in the order the next call tries them: the chosen one first."""
         now = time.monotonic()
         if now - self._fetched >= self.refresh:
             self._instances = [
@@ -226,9 +282,9 @@ class DiscoveredTransport:
         self._turn += 1
         first = self._turn % len(candidates)
         ordered = candidates[first:] + candidates[:first]
-        if self.balance == "least-in-flight":
-            return min(ordered, key=lambda url: self.in_flight.get(url, 0))
-        return ordered[0]
+        if self.balance == "least-in-flight":  # a stable sort: the turn among equals
+            ordered.sort(key=lambda url: self.in_flight.get(url, 0))
+        return ordered
 
     async def aclose(self) -> None:
         """Close the connections to every instance."""

@@ -90,7 +90,7 @@ if TYPE_CHECKING:
 
     PullSubscription = JetStreamContext.PullSubscription
 
-__all__ = ["NatsBroker"]
+__all__ = ["NatsBroker", "next_server"]
 
 logger = logging.getLogger("atoll.broker")
 
@@ -121,7 +121,7 @@ def durable_name(kind: str, service: str, topic: str = "") -> str:
     return f"atoll_{kind}_{readable}_{digest}"
 
 
-def _next_server(servers: list[Server], _info: dict[str, Any]) -> tuple[Server | None, float]:
+def next_server(servers: list[Server], _info: dict[str, Any]) -> tuple[Server | None, float]:
     """Reconnect to the server, waiting longer after each failed attempt (with jitter)."""
     server = servers[0]
     wait = min(0.1 * 2.0 ** min(server.reconnects, 10), LONGEST_RECONNECT_WAIT)
@@ -176,7 +176,7 @@ class NatsBroker:
                 # One more attempt, then give up: the first connection fails fast...
                 max_reconnect_attempts=1,
                 reconnect_time_wait=0.2,  # type: ignore[arg-type] # nats-py hints int seconds
-                reconnect_to_server_handler=_next_server,
+                reconnect_to_server_handler=next_server,
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from atoll.adapters.nats.broker import API_TIMEOUT, CONNECT_TIMEOUT, _next_server
+from atoll.adapters.nats.broker import API_TIMEOUT, CONNECT_TIMEOUT, next_server
 from atoll.adapters.nats.delivery import UNREACHABLE
 from atoll.errors import ConfigError, MissingDependencyError, UnavailableError
 from atoll.kernel.options import masked_url
@@ -196,7 +196,7 @@ class NatsRegistry:
                 # One more attempt, then give up: the first connection fails fast...
                 max_reconnect_attempts=1,
                 reconnect_time_wait=0.2,  # type: ignore[arg-type] # nats-py hints int seconds
-                reconnect_to_server_handler=_next_server,
+                reconnect_to_server_handler=next_server,
                 error_cb=on_error,
             )
         except (*UNREACHABLE, nats.errors.Error) as error:

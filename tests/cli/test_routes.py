@@ -140,6 +140,20 @@ APP = textwrap.dedent(
     @plain.command(PlainCommand)
     async def do_plain(cmd: PlainCommand) -> None:
         pass
+
+
+    clock = atoll.Service("clock")
+    clock.database(atoll.Schema())
+
+
+    @clock.every(60)
+    async def sweep() -> None:
+        pass
+
+
+    @clock.cron("0 3 * * 1", singleton=True)
+    async def close_week() -> None:
+        pass
     """
 )
 
@@ -287,3 +301,14 @@ def test_type_name_writes_a_hint_as_a_reader_would(hint, expected):
 def test_describe_routes_can_be_called_without_the_command():
     text = describe_routes(atoll.App("bare"))
     assert text.startswith("REST routes\n  (none)")
+
+
+def test_routes_lists_the_timers_of_an_application_that_has_some(project):
+    result = routes("clubapp:clock")
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(
+        "Timers\n"
+        "  SCHEDULE                HANDLER     SERVICE  RUNS ON\n"
+        "  every 60 s              sweep       clock    each instance\n"
+        "  cron '0 3 * * 1' (UTC)  close_week  clock    one instance\n"
+    )

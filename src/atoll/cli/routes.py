@@ -2,7 +2,8 @@
 
 Three sections, in aligned columns: the REST routes (method, path, handler, service, and the
 ASGI apps mounted under a prefix), the JSON-RPC methods (name, parameters with their types,
-result type), and the message handlers (command, query or event type, handler, service).
+result type), and the message handlers (command, query or event type, handler, service); a
+fourth for an application with timers (schedule, handler, service, on which instances).
 
 Which parameters of a handler are the caller's and which the container's depends on the whole
 provider graph, so the command composes the application and builds its container, exactly as
@@ -90,9 +91,20 @@ def describe_routes(app: App, services: Sequence[ServiceDefinition] = ()) -> str
     container = build_container(app, config, Lifecycle(app.name))
     bus = container.get(MessageBus) if MessageBus in container.graph.providers else None
     api = _api(app, services)
-    return "\n\n".join(
-        [_rest_section(api, services), _rpc_section(api, bus), _message_section(bus)]
-    )
+    sections = [_rest_section(api, services), _rpc_section(api, bus), _message_section(bus)]
+    timers = [timer for service in services for timer in service.timers]
+    if timers:  # a fourth section, for an application that has some
+        rows = [
+            (
+                timer.schedule.describe(),
+                _function_name(timer.handler.function),
+                timer.handler.service,
+                "one instance" if timer.singleton else "each instance",
+            )
+            for timer in timers
+        ]
+        sections.append(_section("Timers", ("SCHEDULE", "HANDLER", "SERVICE", "RUNS ON"), rows))
+    return "\n\n".join(sections)
 
 
 class _Unread:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import contextvars
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from atoll.errors import DeadlineExceededError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
+
+T = TypeVar("T")
 
 __all__ = [
     "DEADLINE_TITLE",
@@ -35,6 +37,7 @@ __all__ = [
     "reset_deadline",
     "seconds_of",
     "set_deadline",
+    "within",
 ]
 
 DEADLINE_TITLE = "deadline exceeded"
@@ -107,3 +110,34 @@ def deadline_header(seconds: float) -> str:
     wait for (an empty one, or a 504) in place of its own timeout.
     """
     return str(max(math.ceil(seconds * 1000), 1))
+
+
+async def within(seconds: float, work: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``work(*args)`` for a request whose caller waits ``seconds`` more: its deadline.
+
+    What the receivers of a deadline share (JSON-RPC over HTTP, broker RPC): the work's own
+    calls get what is left of it.
+
+    Raises:
+        DeadlineExceededError: no time was left as the request came (``work`` is not run), or
+            the time ran out before it finished (it is cancelled).
+    """
+    import asyncio  # noqa: PLC0415 - only a request with a deadline needs it; not at import
+
+    if seconds <= 0:
+        raise DeadlineExceededError(
+            "the caller's deadline (X-Timeout-Ms) had passed when the request came; it was not run"
+        )
+    token = set_deadline(time.monotonic() + seconds)
+    try:
+        async with asyncio.timeout(seconds) as bound:
+            return await work(*args)
+    except TimeoutError:
+        if not bound.expired():
+            raise
+        raise DeadlineExceededError(
+            f"the request's deadline passed ({seconds * 1000:.0f} ms, its caller's "
+            "X-Timeout-Ms) before its answer; its work was stopped"
+        ) from None
+    finally:
+        reset_deadline(token)

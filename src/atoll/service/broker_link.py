@@ -30,14 +30,13 @@ import contextlib
 import functools
 import importlib
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from atoll.clients.directory import ClientOptions
 from atoll.clients.transports import RpcEngine
 from atoll.endpoints.rpc.engines import RpcEngines
-from atoll.errors import BrokerUnavailableError, ConfigError
+from atoll.errors import BrokerUnavailableError, ConfigError, DeadlineExceededError
 from atoll.kernel.app import App
 from atoll.kernel.health import Readiness
 from atoll.kernel.logs import reset_log_context, set_log_context
@@ -76,7 +75,7 @@ from atoll.observability.tracing import (
     messaging_system,
 )
 from atoll.persistence.inboxes import Inboxes
-from atoll.resilience.deadlines import carried_timeout, reset_deadline, set_deadline
+from atoll.resilience.deadlines import carried_timeout, within
 from atoll.security.auth import KEY_MEMBER, Authenticator, reads_call_context, takes_keys
 from atoll.service.definition import ServiceDefinition
 
@@ -410,18 +409,10 @@ def _by_deadline(respond: Responder) -> Responder:
         timeout = carried_timeout(headers)
         if timeout is None:
             return await respond(body, headers)
-        if timeout <= 0:
-            return b""
-        token = set_deadline(time.monotonic() + timeout)
         try:
-            async with asyncio.timeout(timeout) as bound:
-                return await respond(body, headers)
-        except TimeoutError:
-            if not bound.expired():
-                raise
+            return await within(timeout, respond, body, headers)
+        except DeadlineExceededError:
             return b""
-        finally:
-            reset_deadline(token)
 
     return bounded
 

@@ -15,7 +15,6 @@ connection:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
@@ -45,6 +44,7 @@ from atoll.endpoints.http.shedding import Shedding
 from atoll.errors import (
     AuthenticationError,
     ConfigError,
+    DeadlineExceededError,
     RateLimitedError,
     ServerOwnedFieldError,
 )
@@ -52,7 +52,7 @@ from atoll.kernel.logs import current_log_context, reset_log_context, set_log_co
 from atoll.messaging.context import CallContext, enter, leave
 from atoll.messaging.options import BrokerOptions
 from atoll.observability.correlation import CorrelationIds, RequestContext, made_id
-from atoll.resilience.deadlines import DEADLINE_TITLE, reset_deadline, set_deadline
+from atoll.resilience.deadlines import DEADLINE_TITLE, within
 from atoll.security.auth import KEY_MEMBER, reads_call_context, takes_keys
 from atoll.security.limits import client_address
 
@@ -567,38 +567,16 @@ _CLOSE = ((b"connection", b"close"),)
 
 
 async def _by_deadline(seconds: float, answer: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """``answer(*args)`` for a request whose caller waits ``seconds`` more (X-Timeout-Ms).
-
-    The time is the request's deadline, and its calls to other services get what is left.
+    """``answer(*args)`` within the deadline its caller gave (X-Timeout-Ms).
 
     Raises:
         HTTPError: 504, when no time was left as the request came (it is not run), or when
             the time ran out before the answer (its work is cancelled).
     """
-    if seconds <= 0:
-        raise HTTPError(
-            _DEADLINE_EXCEEDED,
-            "the caller's deadline (X-Timeout-Ms) had passed when the request came; it was not run",
-            title=DEADLINE_TITLE,
-        )
-    token = set_deadline(time.monotonic() + seconds)
     try:
-        async with asyncio.timeout(seconds) as bound:
-            return await answer(*args)
-    except TimeoutError:
-        if not bound.expired():
-            raise
-        raise HTTPError(
-            _DEADLINE_EXCEEDED,
-            f"the request's deadline passed ({seconds * 1000:.0f} ms, its caller's "
-            "X-Timeout-Ms) before its answer; its work was stopped",
-            title=DEADLINE_TITLE,
-        ) from None
-    finally:
-        reset_deadline(token)
-
-
-_DEADLINE_EXCEEDED = 504
+        return await within(seconds, answer, *args)
+    except DeadlineExceededError as error:
+        raise HTTPError(504, str(error), title=DEADLINE_TITLE) from None
 
 
 def _within(receive: Receive, seconds: float) -> Receive:

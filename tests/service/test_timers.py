@@ -13,7 +13,7 @@ from atoll.errors import ConfigError, MissingProviderError, ProviderError
 from atoll.kernel.logs import current_log_context
 from atoll.persistence.ports import Database
 from atoll.service.schedules import Cron, Every
-from atoll.service.timers import Timers, TimersOptions
+from atoll.service.timers import Timers
 from atoll.testing import run
 
 LIMIT = 10.0
@@ -111,8 +111,13 @@ async def test_a_failing_run_is_logged_and_the_timer_runs_again(caplog):
 
 
 async def test_timers_do_not_run_where_they_are_turned_off():
-    timers = Timers([], TimersOptions(enabled=False), bus=None)  # type: ignore[arg-type]
-    await asyncio.wait_for(timers.run(), LIMIT)  # returns at once: nothing to run
+    counter, seen = Counter(until=1), []
+    service = sweeper(counter, seen, seconds=0.01)
+    async with run(service, argv=["--no-timers-enabled"]) as off:
+        timers = off.container.get(Timers)
+        assert timers.timers == service.timers  # declared, and not run:
+        await asyncio.wait_for(timers.run(), LIMIT)  # it returns at once
+    assert counter.runs == 0
 
 
 async def test_a_timer_asking_for_what_nothing_provides_stops_the_start():

@@ -258,10 +258,6 @@ class DiscoveredTransport:
             self.breakers[url] = None if self._breaker_of is None else self._breaker_of(url)
         return self.breakers[url]
 
-    async def _chosen(self) -> str:
-        """The instance URL the next call goes to, breakers aside."""
-        return (await self._ordered())[0]
-
     async def _ordered(self) -> list[str]:
         """The instances in the order the next call tries them: the chosen one first."""
         now = time.monotonic()

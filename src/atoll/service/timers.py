@@ -94,8 +94,6 @@ class Timers:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{made_id()}"
         """This instance, as a lease names its holder."""
         self.container: Container | None = None
-        self.runs: dict[str, int] = {timer.lease: 0 for timer in timers}
-        """The ticks each timer ran here, by its lease's name."""
 
     def bind(self, container: Container) -> None:
         """Take the container the singletons' databases come from (a build hook)."""
@@ -159,7 +157,6 @@ class Timers:
                 "timer %s ran in %.1f ms", timer.label, (time.monotonic() - started) * 1000
             )
         finally:
-            self.runs[timer.lease] += 1
             reset_log_context(token)
 
     async def release(self) -> None:

@@ -15,8 +15,9 @@ import uvicorn
 import atoll
 from atoll.clients.discovered import DiscoveredTransport, DnsInstances, StaticInstances
 from atoll.errors import ConfigError, RemoteUnavailableError
+from atoll.kernel.lifecycle import Lifecycle, State, Unit
 from atoll.resilience import CircuitBreaker
-from atoll.resilience.registration import Registration, RegistryOptions, advertised
+from atoll.resilience.registration import Discovery, Registration, RegistryOptions, advertised
 from atoll.resilience.registry import Instance, MemoryRegistry
 from atoll.testing import ServiceHarness, run
 from tests.rpc_doubles import RpcApp, serving
@@ -86,6 +87,25 @@ async def test_a_service_registers_where_it_is_served_and_leaves_when_it_stops(u
         assert listed.urls["http"] == f"{base}/rpc"
         assert listed.version == "2.1.0"
         assert listed.health == "up"
+    assert await registry.instances("users") == []
+
+
+async def test_an_instance_leaves_the_registry_as_its_drain_begins_while_it_still_serves(url):
+    registry = MemoryRegistry(url)
+    discovery = Discovery.of(RegistryOptions(url=url))
+    lifecycle = Lifecycle("users", drain=LIMIT)
+    registration = Registration(
+        discovery, [Instance("users", "a", urls={"http": "http://a/rpc"})], lifecycle
+    )
+    units = [Unit("discovery", discovery), Unit("registration", registration, {"discovery"})]
+    async with lifecycle.running(units):
+        assert len(await registry.instances("users")) == 1
+        lifecycle.request_stop(drain=True)  # a SIGTERM's stop: it drains for LIMIT seconds
+        async with asyncio.timeout(LIMIT / 2):
+            while await registry.instances("users"):  # noqa: ASYNC110 - polled
+                await asyncio.sleep(0.01)
+        assert lifecycle.state is State.STOPPING  # left while still serving
+        lifecycle.request_stop(force=True)  # end the drain
     assert await registry.instances("users") == []
 
 

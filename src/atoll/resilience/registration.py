@@ -3,8 +3,10 @@
 With ``--registry-url``, every service of the process registers an
 :class:`~atoll.resilience.registry.Instance` of itself once the process serves (its name,
 version, the URL of its JSON-RPC endpoint, its broker), registers again every third of
-``--registry-ttl`` as a heartbeat, and deregisters when the process stops cleanly. A process
-killed without a word leaves the registry within the ttl.
+``--registry-ttl`` as a heartbeat, and deregisters as soon as the process begins to stop
+cleanly: at a SIGTERM, before the drain period (``--shutdown-drain``) in which it still serves,
+so that clients reading the registry send their calls elsewhere before it stops taking them.
+A process killed without a word leaves the registry within the ttl.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from atoll.errors import ConfigError
+from atoll.kernel.lifecycle import State
 from atoll.kernel.options import option
 from atoll.resilience.registry import Instance, Registry, open_registry
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from atoll.kernel.lifecycle import Lifecycle
 
 __all__ = ["Discovery", "Registration", "RegistryOptions", "advertised", "instance_id"]
 
@@ -126,41 +131,71 @@ def advertised(options: RegistryOptions, host: str, port: int) -> str:
 class Registration:
     """Keeps this process's services registered while it serves: an entrypoint.
 
-    It starts once every other component has (the server listens), and stops first, so that
-    no client is sent to a process that cannot answer.
+    It starts once every other component has (the server listens). It deregisters as soon as
+    ``lifecycle`` begins to stop, while the process still serves (through its drain period and
+    the work in flight), so that no client is sent to a process about to refuse it; and at its
+    own stop, the first of all, if it had not.
 
     Args:
         discovery: the registry.
         instances: what each service of the process registers.
+        lifecycle: the application's lifecycle, watched for the beginning of its stop; without
+            it, the services deregister at this component's stop alone.
     """
 
     atoll_entrypoint = True
 
-    def __init__(self, discovery: Discovery, instances: Sequence[Instance]) -> None:
+    def __init__(
+        self,
+        discovery: Discovery,
+        instances: Sequence[Instance],
+        lifecycle: Lifecycle | None = None,
+    ) -> None:
         self.discovery = discovery
         self.instances = list(instances)
+        self.lifecycle = lifecycle
         self.beats = 0
         """The heartbeats sent since the start."""
         self._task: asyncio.Task[None] | None = None
+        self._registered = False
 
     async def start(self) -> None:
-        """Register every service, and beat from now on."""
+        """Register every service, and beat from now on, until the application stops."""
         registry = self.discovery.registry
         if registry is None:
             return
         await self._register(registry)
-        self._task = asyncio.create_task(self._beat(registry), name="registry heartbeat")
+        self._registered = True
+        self._task = asyncio.create_task(self._serve(registry), name="registry heartbeat")
 
     async def stop(self) -> None:
-        """Stop beating, and deregister every service at once."""
+        """Stop beating, and deregister every service at once if that is not done."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        registry = self.discovery.registry
-        if registry is None:
+        await self._deregister()
+
+    async def _serve(self, registry: Registry) -> None:
+        """Beat until the application begins to stop, then deregister."""
+        if self.lifecycle is None:
+            await self._beat(registry)
             return
+        beating = asyncio.create_task(self._beat(registry), name="registry beats")
+        try:
+            await self.lifecycle.wait_state(State.STOPPING)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+        await self._deregister()
+
+    async def _deregister(self) -> None:
+        registry = self.discovery.registry
+        if registry is None or not self._registered:
+            return
+        # Told done only once done: a deregistration cut short by the stop is made again there.
         for instance in self.instances:
             try:
                 await registry.deregister(instance.service, instance.id)
@@ -172,6 +207,7 @@ class Registration:
                     error,
                     self.discovery.options.ttl,
                 )
+        self._registered = False
 
     async def _register(self, registry: Registry) -> None:
         ttl = self.discovery.options.ttl

@@ -191,7 +191,7 @@ def _install_registry(app: App, services: Sequence[ServiceDefinition]) -> None:
     alone = len(services) == 1
 
     def registration(
-        discovery: Discovery, server: ServerOptions, broker: BrokerOptions
+        discovery: Discovery, server: ServerOptions, broker: BrokerOptions, lifecycle: Lifecycle
     ) -> Registration:
         if discovery.registry is None or not server.enabled:
             return Registration(discovery, [])
@@ -209,6 +209,7 @@ def _install_registry(app: App, services: Sequence[ServiceDefinition]) -> None:
                 )
                 for service in services
             ],
+            lifecycle,
         )
 
     def made(container: Container) -> None:

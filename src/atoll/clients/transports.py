@@ -237,11 +237,13 @@ class BrokerTransport:
         ``token``, when given, goes as ``authorization: Bearer``.
 
         Raises:
-            RemoteUnavailableError: no instance answered within the timeout, none serves, or
-                the broker is out of reach.
+            DeadlineExceededError: no instance answered within the timeout, or what was left
+                of the caller's deadline.
+            RemoteUnavailableError: none serves, or the broker is out of reach.
         """
         left = budget(self.timeout, self.url)
         assert left is not None  # noqa: S101 - a broker transport has a timeout
+        sent = time.monotonic()
         span = current_span()
         if span is not None:  # traces on: the call is a span of its own, its context sent
             span = span.child(
@@ -259,6 +261,14 @@ class BrokerTransport:
         headers = _carried(token, span, left)
         try:
             answer = await self.broker.request(self.service, body, left, headers)
+        except RemoteUnavailableError as error:
+            if span is not None:
+                span.fail(error)
+            # The brokers say "no answer" as they say "nobody serves": told apart by the time,
+            # the first is the same error as a call over HTTP gets when its time runs out.
+            if time.monotonic() - sent >= left - _LATE_BY:
+                raise _late(self.url, left, self.timeout) from None
+            raise
         except BrokerUnavailableError as error:
             if span is not None:
                 span.fail(error)
@@ -453,9 +463,15 @@ def _content(response: httpx.Response, url: str, *, notification: bool) -> bytes
     return None if notification or not response.content else response.content
 
 
+_LATE_BY = 0.005
+"""Seconds within which two times count as one: a broker giving up on a call this short of
+its time has timed it out, and a call given this much less than its timeout had its timeout
+(the deadline a client sets from its timeout, a moment before the transport reads it)."""
+
+
 def _late(url: str, left: float, timeout: float | None) -> DeadlineExceededError:
     """The error of a call to ``url`` that had ``left`` seconds, its ``timeout`` or less."""
-    if timeout is not None and left >= timeout:
+    if timeout is not None and left >= timeout - _LATE_BY:
         return DeadlineExceededError(
             f"no answer from {url} within {timeout:g} s; the call may have run; check that "
             "the service is healthy, or give it more time with a larger timeout"

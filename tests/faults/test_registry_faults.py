@@ -1,8 +1,9 @@
 """A fleet found through its registry, with real processes: an instance killed mid-load.
 
-Three ``echo`` processes register in one Redis registry; a client calls them by name through
-it, its calls safe to repeat. One is killed with SIGKILL while the client calls: no call fails,
-the killed instance answers nothing more, and it leaves the registry within its ttl.
+Three ``echo`` processes register in one registry, on Redis or on NATS; a client calls them by
+name through it, its calls safe to repeat. One is killed with SIGKILL while the client calls:
+no call fails, the killed instance answers nothing more, and it leaves the registry within its
+ttl.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from atoll.resilience.registration import Discovery, RegistryOptions
 from atoll.resilience.registry import open_registry
 
 HERE = Path(__file__).parent
-REDIS = "redis://127.0.0.1:6379/5"
+REGISTRIES = [
+    pytest.param("redis://127.0.0.1:6379/5", marks=pytest.mark.services("redis"), id="redis"),
+    pytest.param("nats://127.0.0.1:4222", marks=pytest.mark.services("nats"), id="nats"),
+]
 TTL = 2.0
 LIMIT = 30.0
 """The longest any wait here may take: a bug fails the test rather than hang it."""
 
-pytestmark = [pytest.mark.slow, pytest.mark.services("redis")]
+pytestmark = pytest.mark.slow
 
 
 def free_port() -> int:
@@ -34,8 +38,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_a_killed_instance_costs_no_safe_call_and_leaves_the_registry(spawn):
-    registry = open_registry(REDIS)
+@pytest.mark.parametrize("url", REGISTRIES)
+async def test_a_killed_instance_costs_no_safe_call_and_leaves_the_registry(spawn, url):
+    registry = open_registry(url)
     await registry.start()
     for stale in await registry.instances("echo"):  # an earlier run's, killed with its test
         await registry.deregister("echo", stale.id)
@@ -50,7 +55,7 @@ async def test_a_killed_instance_costs_no_safe_call_and_leaves_the_registry(spaw
             "--server-port",
             str(free_port()),
             "--registry-url",
-            REDIS,
+            url,
             "--registry-ttl",
             str(TTL),
             "--log-level",
@@ -58,7 +63,7 @@ async def test_a_killed_instance_costs_no_safe_call_and_leaves_the_registry(spaw
             cwd=str(HERE),
         )
         processes.append(process)
-    options = RegistryOptions(url=REDIS, ttl=TTL, refresh=0.2)
+    options = RegistryOptions(url=url, ttl=TTL, refresh=0.2)
     clients = Clients(
         ClientOptions(safe=["echo=*"], backoff=0.01, timeout=5.0),
         discovery=Discovery(registry, options),
@@ -93,11 +98,11 @@ async def test_a_killed_instance_costs_no_safe_call_and_leaves_the_registry(spaw
         for process in processes[1:]:
             assert await asyncio.to_thread(process.finish) == 0
     # The two stopped cleanly, and deregistered as they did.
-    assert await _listed_after_stop() == []
+    assert await _listed_after_stop(url) == []
 
 
-async def _listed_after_stop() -> list[str]:
-    registry = open_registry(REDIS)
+async def _listed_after_stop(url: str) -> list[str]:
+    registry = open_registry(url)
     await registry.start()
     try:
         return [instance.id for instance in await registry.instances("echo")]

@@ -126,6 +126,28 @@ class RegistryContract:
             await asyncio.sleep(0.3)
             assert [i.id for i in await registry.instances(service)] == ["beating"]
 
+    async def test_a_read_while_the_instances_beat_lists_each_of_them_once(
+        self, registry: Registry
+    ) -> None:
+        service = self.name()
+        instances = [Instance(service, f"i-{n}") for n in range(3)]
+        for instance in instances:
+            await registry.register(instance, ttl=30)
+        beating = True
+
+        async def beat(instance: Instance) -> None:
+            while beating:
+                await registry.register(instance, ttl=30)
+                await asyncio.sleep(0)
+
+        beats = [asyncio.create_task(beat(instance)) for instance in instances]
+        try:
+            reads = [[i.id for i in await registry.instances(service)] for _ in range(100)]
+        finally:
+            beating = False
+            await asyncio.gather(*beats)
+        assert reads == [["i-0", "i-1", "i-2"]] * 100
+
     async def test_a_lookup_finds_every_service_its_pattern_matches(
         self, registry: Registry
     ) -> None:

@@ -33,17 +33,20 @@ The bucket (file storage, one value per key) is made at start when missing; two 
 starting at once both succeed, and one opening a bucket made with another ``max_age`` uses it
 as it is.
 
-**What a read costs.** :meth:`NatsRegistry.instances` watches the subject of
-``<service>.*``: the server sends the last value of each of the service's keys, and nothing of
-the others'. :meth:`NatsRegistry.lookup` watches every key, since NATS filters whole tokens
-only and a pattern such as ``users*`` is not one: it reads the whole bucket, which is fine for
-fleets of hundreds or a few thousand instances, and is for discovery at start and now and
-then, not for every call. Each read is a short-lived ordered consumer on the server, and a
-deregistration leaves a delete marker in the bucket until its ``max_age``.
+**What a read costs.** :meth:`NatsRegistry.instances` asks the bucket's stream for its subjects
+under ``<service>.*`` (one request), then for the last message of each (a request per
+instance, sent together): nothing of the other services' keys is read.
+:meth:`NatsRegistry.lookup` lists every key, since NATS filters whole tokens only and a
+pattern such as ``users*`` is not one: fine for fleets of hundreds or a few thousand
+instances, and for discovery at start and now and then, not for every call. A deregistration
+leaves a delete marker in the bucket until its ``max_age``. (A consumer delivering the last
+message of each subject, what ``KeyValue.watch`` is, would read it all in one go, but on
+nats-server 2.9 it gave one value several times in place of others' while keys were written.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fnmatch
 import logging
@@ -69,7 +72,7 @@ try:
     import nats.errors
     from nats.aio.client import Client
     from nats.js import api
-    from nats.js.errors import APIError, BadBucketError, BucketNotFoundError
+    from nats.js.errors import APIError, BadBucketError, BucketNotFoundError, NotFoundError
     from nats.js.errors import ServiceUnavailableError as JetStreamUnavailableError
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("nats-py", "nats") from error
@@ -91,6 +94,8 @@ MAX_AGE = 3600.0
 
 _ESCAPES = {".": "=2E", ":": "=3A"}
 _WRONG_LAST_SEQUENCE = 10071
+_DELETED = frozenset({"KV-Operation", "Nats-Marker-Reason"})
+"""The headers of a key's delete or purge marker (a value put carries neither)."""
 """JetStream's error code when a conditional write finds another revision."""
 _BUCKET_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
@@ -331,30 +336,52 @@ class NatsRegistry:
     async def _live(self, keys: str, chosen: Callable[[str], bool]) -> list[Instance]:
         kv = self._bucket()
         now = self.clock()
-        found: list[Instance] = []
-        expired: list[tuple[str, int]] = []
         with self._reaching("read the instances"):
-            watcher = await kv.watch(keys, ignore_deletes=True)
-            try:
-                while True:
-                    entry: KeyValue.Entry | None = await watcher.updates(  # type: ignore[no-untyped-call]
-                        timeout=API_TIMEOUT  # the server stops sending: nats.errors.TimeoutError
-                    )
-                    if entry is None:  # the last value of each key is in
-                        break
-                    read = _read(entry.value or b"")
-                    if read is None:  # no atoll instance: the bucket's max_age removes it
-                        continue
-                    instance, expires_at = read
-                    if expires_at <= now:
-                        expired.append((entry.key, entry.revision or 0))
-                    elif chosen(instance.service):
-                        found.append(instance)
-            finally:
-                await watcher.stop()  # type: ignore[no-untyped-call]
+            latest = await self._last_values(keys)
+            found: list[Instance] = []
+            expired: list[tuple[str, int]] = []
+            for key, (value, revision) in latest.items():
+                read = _read(value)
+                if read is None:  # no atoll instance: the bucket's max_age removes it
+                    continue
+                instance, expires_at = read
+                if expires_at <= now:
+                    expired.append((key, revision))
+                elif chosen(instance.service):
+                    found.append(instance)
             for key, revision in expired:
                 await self._forget(kv, key, revision)
         return sorted(found, key=lambda i: (i.service, i.id))
+
+    async def _last_values(self, keys: str) -> dict[str, tuple[bytes, int]]:
+        """The last value of each key ``keys`` matches, with its revision; deleted keys left out.
+
+        The stream's subjects matching ``keys`` are listed (one request), then the last
+        message of each is got (a request each, sent together). Not through a consumer
+        delivering the last message per subject (nats-py's ``KeyValue.watch`` is one): on
+        nats-server 2.9, read while keys are written, such a consumer was seen to give one
+        value three times in place of the others', so that a live instance went missing.
+        """
+        nc = self._nc
+        assert nc is not None  # noqa: S101 - connected: _bucket() checked it
+        js = nc.jetstream(timeout=API_TIMEOUT)
+        prefix = f"$KV.{self.bucket}."
+        stream = f"KV_{self.bucket}"
+        info = await js.stream_info(stream, subjects_filter=prefix + keys)
+        subjects = list(info.state.subjects or {})
+        got = await asyncio.gather(
+            *(js.get_last_msg(stream, subject) for subject in subjects), return_exceptions=True
+        )
+        latest: dict[str, tuple[bytes, int]] = {}
+        for subject, message in zip(subjects, got, strict=True):
+            if isinstance(message, NotFoundError):  # deleted since it was listed
+                continue
+            if isinstance(message, BaseException):
+                raise message
+            if _DELETED & (message.headers or {}).keys():
+                continue
+            latest[subject[len(prefix) :]] = (message.data or b"", message.seq or 0)
+        return latest
 
     async def _forget(self, kv: KeyValue, key: str, revision: int) -> None:
         """Delete an expired value, unless it was registered again since it was read."""

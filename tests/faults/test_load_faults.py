@@ -3,10 +3,10 @@
 ``busy_service.py`` runs as real processes:
 
 - stopped with SIGTERM while it holds calls, it answers every one of them, then exits 0;
-- one of two instances found through a Redis registry, stopped with SIGTERM while a client
-  calls them without pause (calls that are not safe to repeat, so never tried twice): no call
-  fails, since it leaves the registry as its drain begins and serves through the drain what
-  was sent to it before the client read the registry again;
+- one of two instances found through a registry on Redis or NATS, stopped with SIGTERM while
+  a client calls them without pause (calls that are not safe to repeat, so never tried
+  twice): no call fails, since it leaves the registry as its drain begins and serves through
+  the drain what was sent to it before the client read the registry again;
 - sent twice the calls a second it can answer, with ``--server-max-in-flight``: it never holds
   more than its limit, the excess gets a fast 503 with ``Retry-After``, and once the load
   drops every call is answered again (within 10 s).
@@ -33,7 +33,10 @@ from tests.faults import busy_service
 
 HERE = Path(__file__).parent
 
-REDIS = "redis://127.0.0.1:6379/5"
+REGISTRIES = [
+    pytest.param("redis://127.0.0.1:6379/5", marks=pytest.mark.services("redis"), id="redis"),
+    pytest.param("nats://127.0.0.1:4222", marks=pytest.mark.services("nats"), id="nats"),
+]
 LIMIT = 30.0
 """The longest any wait here may take: a bug fails the test rather than hang it."""
 
@@ -89,19 +92,19 @@ async def test_a_sigterm_lets_every_call_in_flight_be_answered(spawn):
     assert await asyncio.to_thread(process.finish) == 0
 
 
-@pytest.mark.services("redis")
-async def test_a_sigterm_under_load_costs_no_call_of_a_fleet_found_through_its_registry(spawn):
-    registry = open_registry(REDIS)
+@pytest.mark.parametrize("url", REGISTRIES)
+async def test_a_sigterm_under_load_costs_no_call_of_a_fleet_found_through_its_registry(spawn, url):
+    registry = open_registry(url)
     await registry.start()
     for stale in await registry.instances("busy"):  # an earlier run's, killed with its test
         await registry.deregister("busy", stale.id)
-    flags = ("--registry-url", REDIS, "--registry-ttl", "5", "--shutdown-drain", "2")
+    flags = ("--registry-url", url, "--registry-ttl", "5", "--shutdown-drain", "2")
     ports = [free_port(), free_port()]
     processes = [start_busy(spawn, port, *flags) for port in ports]
     victim, survivor = processes
     clients = Clients(
         ClientOptions(timeout=LIMIT),  # nothing safe to repeat: each call is tried once
-        discovery=Discovery(registry, RegistryOptions(url=REDIS, refresh=0.2)),
+        discovery=Discovery(registry, RegistryOptions(url=url, refresh=0.2)),
     )
     busy = clients.get("busy")
     answered: list[tuple[float, int]] = []

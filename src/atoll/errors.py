@@ -281,7 +281,7 @@ class InvalidPageError(PersistenceError, ValueError):
     A cursor that does not decode, or that belongs to pages in another order; ``first`` or
     ``last`` negative, above the repository's most per page, both given or neither; an order
     by an attribute the aggregate does not have. The message names the argument and the fix.
-    The caller's input, like :class:`OutOfRangeError`: a 422 (JSON-RPC -32602) unless mapped.
+    The caller's input, like :class:`OutOfRangeError`: a 422 (JSON-RPC -32014) unless mapped.
     """
 
 

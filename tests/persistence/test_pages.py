@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from atoll.errors import InvalidPageError
+import atoll
+import atoll.testing
+from atoll.errors import InvalidPageError, RemoteError
 from atoll.persistence.pages import Key, Keyset, Page, Paging
-from atoll.persistence.schema import Mapping
+from atoll.persistence.schema import Mapping, Schema
+from atoll.service.definition import INVALID_PAGE_CODE
 
 
 @dataclass
@@ -125,3 +128,46 @@ def test_a_page_backward_keeps_the_last_of_what_was_served():
 def test_an_empty_page_has_no_ends():
     page = Page([], [], has_next=False, has_previous=False)
     assert (page.start_cursor, page.end_cursor, page.edges) == (None, None, [])
+
+
+@dataclass
+class Member:
+    id: int | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Members:
+    names: list[str]
+    cursor: str | None
+
+
+def club():
+    schema = Schema()
+    schema.map(Member)
+
+    class Units(atoll.UnitOfWork):
+        members: atoll.Repository[Member]
+
+    service = atoll.Service("club")
+    service.database(schema, Units)
+
+    @service.rpc
+    @service.get("/members")
+    async def members(uow: Units, after: str | None = None) -> Members:
+        async with uow:
+            page = await uow.members.page(first=2, after=after, order_by="name")
+        return Members([member.name for member in page.items], page.end_cursor)
+
+    return service
+
+
+async def test_a_bad_cursor_is_the_caller_s_422_over_rest_and_json_rpc():
+    async with atoll.testing.run(club(), argv=["--db-url", "memory://"]) as harness:
+        answer = await harness.client.get("/members", params={"after": "nonsense"})
+        with pytest.raises(RemoteError) as refused:
+            await harness.rpc.methods.members(after="nonsense")
+    assert answer.status_code == 422
+    assert "does not decode" in answer.json()["detail"]
+    assert refused.value.code == INVALID_PAGE_CODE
+    assert "does not decode" in str(refused.value)

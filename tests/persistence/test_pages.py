@@ -65,6 +65,24 @@ def test_a_cursor_whose_values_do_not_fit_the_attributes_does_not_decode():
         Paging(LAPS, "at", first=1, after=forged)
 
 
+def test_a_cursor_with_more_or_fewer_values_than_its_order_does_not_decode():
+    forged = base64.urlsafe_b64encode(b'["Lap",["at","id"],[7]]').decode()
+    with pytest.raises(InvalidPageError, match="does not decode"):
+        Paging(LAPS, "at", first=1, after=forged)
+
+
+@dataclass
+class Split:
+    id: int | None
+    mark: "Undeclared"  # noqa: F821 - a hint that does not resolve
+
+
+def test_values_of_attributes_whose_types_do_not_resolve_are_kept_as_json_gives_them():
+    splits = Mapping(Split)
+    cursor = Paging(splits, "mark", first=1).page([Split(3, 1.5)], behind=False).end_cursor
+    assert Paging(splits, "mark", first=1, after=cursor).after == (1.5, 3)
+
+
 def test_a_cursor_of_another_order_names_both_orders():
     by_name = cursor_of(Lap(7, AT, RUNNER), "name")
     with pytest.raises(InvalidPageError, match="belongs to pages of Lap ordered by name, id, "):

@@ -246,7 +246,7 @@ class MemoryTransaction:
         ]
         ordered = sorted(inside, key=functools.cmp_to_key(keyset.compare_aggregates))
         if keyset.backward:
-            return ordered[len(ordered) - keyset.limit :] if keyset.limit else []
+            return ordered[max(len(ordered) - keyset.limit, 0) :]
         return ordered[: keyset.limit]
 
     async def _matching(self, mapping: Mapping, criteria: dict[str, object]) -> list[object]:

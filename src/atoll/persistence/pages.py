@@ -243,7 +243,7 @@ class Paging:
 
     def _items(self, found: Sequence[A]) -> list[A]:
         if self.backward:
-            return list(found[len(found) - self.size :]) if self.size else []
+            return list(found[max(len(found) - self.size, 0) :])
         return list(found[: self.size])
 
     def _cursor(self, aggregate: object) -> str:

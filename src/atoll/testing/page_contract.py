@@ -97,6 +97,18 @@ class PageContract:
         assert [page.has_previous for page in pages] == [True, True, False]
         assert [page.has_next for page in pages] == [False, True, True]
 
+    @pytest.mark.parametrize("size", [1, 2, 3, 4, 6, 7, 8])
+    async def test_pages_of_every_size_hold_every_aggregate_once(
+        self, database: Database, size: int
+    ) -> None:
+        ids = await self.add_rows(database)
+        forward = await self.walk(database, size, order_by="-value")
+        backward = await self.walk(database, size, order_by="-value", backward=True)
+        by_value = [ids[i] for i in sorted(range(len(ROWS)), key=lambda i: (-ROWS[i][1], ids[i]))]
+        assert self.joined(forward) == self.joined(backward[::-1]) == by_value
+        assert all(len(page) == size for page in forward[:-1])
+        assert all(len(page) == size for page in backward[:-1])
+
     async def test_each_item_has_its_cursor_and_the_page_its_ends(self, database: Database) -> None:
         await self.add_rows(database)
         page = await self.page(database, first=3)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from atoll.errors import InvalidPageError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -30,8 +32,17 @@ def page_query(mapping: Mapping, criteria: dict[str, object], keyset: Keyset) ->
 
     Read in the order when ``keyset`` is forward, in the reverse order when it is backward:
     the caller turns those around.
+
+    Raises:
+        InvalidPageError: the order names an attribute that is no column (``events``).
     """
     mapper: orm.Mapper[Any] = sa.inspect(mapping.aggregate)
+    unmapped = [key.name for key in keyset.order if key.name not in mapper.columns]
+    if unmapped:
+        raise InvalidPageError(
+            f"{mapping.aggregate.__name__} keeps no column for {', '.join(unmapped)} to order "
+            f"a page by; order by its columns: {', '.join(sorted(mapper.columns.keys()))}"
+        )
     columns = [mapper.columns[key.name] for key in keyset.order]
     statement: sa.Select[Any] = sa.select(mapping.aggregate).filter_by(**criteria)
     if keyset.after is not None:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import assert_type
 
 import atoll
+from atoll.persistence.pages import Page
 from atoll.persistence.ports import Database
 
 
@@ -38,6 +39,18 @@ async def record(uow: RunsUnitOfWork, meters: float) -> int | None:
         uow.publish(object(), stream="Run:1")
         await uow.commit()
     return run.id
+
+
+async def browse(uow: RunsUnitOfWork, after: str | None) -> str | None:
+    async with uow:
+        page = await uow.runs.page(first=20, after=after, order_by=["-meters"], version=0)
+        assert_type(page, Page[Run])
+        assert_type(page.items, list[Run])
+        assert_type(page.edges, list[tuple[str, Run]])
+        assert_type(page.has_next, bool)
+        await uow.runs.page(first="20")  # type: ignore[arg-type]
+        await uow.runs.page(last=20, before=3)  # type: ignore[arg-type]
+    return page.end_cursor
 
 
 def declare(database: Database) -> None:

@@ -29,8 +29,11 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │       ├── CircuitOpenError                        the remote's breaker refused the call
     │       └── BulkheadFullError                       its remote has all the calls it may
     ├── PersistenceError(RuntimeError)
-    │   └── ConflictError                       a concurrent change won; the call is retried
-    │       └── TooManyConflictsError           ...until the retries ran out
+    │   ├── ConflictError                       a concurrent change won; the call is retried
+    │   │   └── TooManyConflictsError           ...until the retries ran out
+    │   ├── AlreadyExistsError                  a key or unique value added twice: never retried
+    │   ├── OutOfRangeError(ValueError)         a value too big for its column: the caller's 422
+    │   └── InvalidPageError(ValueError)        a page asked with a bad cursor, size or order
     ├── BrokerError                             a message broker refused what was asked
     ├── RemoteError                             a remote service answered with an error
     ├── AuthenticationError(PermissionError)    who is calling could not be established
@@ -72,6 +75,7 @@ __all__ = [
     "IdempotencyKeyError",
     "IdempotencyKeyInUseError",
     "IdempotencyKeyReusedError",
+    "InvalidPageError",
     "InvalidTokenError",
     "LifecycleError",
     "MalformedCredentialsError",
@@ -268,6 +272,16 @@ class OutOfRangeError(PersistenceError, ValueError):
     """A value is out of the range its database column holds (a number too big for it).
 
     The caller's input, not a fault of the service: a 422 (JSON-RPC -32011) unless mapped.
+    """
+
+
+class InvalidPageError(PersistenceError, ValueError):
+    """A page was asked for with a cursor, a size or an order a repository cannot serve.
+
+    A cursor that does not decode, or that belongs to pages in another order; ``first`` or
+    ``last`` negative, above the repository's most per page, both given or neither; an order
+    by an attribute the aggregate does not have. The message names the argument and the fix.
+    The caller's input, like :class:`OutOfRangeError`: a 422 (JSON-RPC -32014) unless mapped.
     """
 
 

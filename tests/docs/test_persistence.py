@@ -64,7 +64,7 @@ async def test_the_pages_block_counts_and_commits_its_events(database, tmp_path)
     example = load()
     namespace = {"__name__": "persistence_page"}
     namespace.update({name: getattr(example, name) for name in LEFT_OUT})
-    (block,) = python_blocks(REFERENCE / "persistence.md")
+    block, _ = python_blocks(REFERENCE / "persistence.md")
     exec(compile(block, "persistence.md", "exec"), namespace)  # noqa: S102 - the page's own
     argv = ["--db-url", "memory://"] if database == "memory" else ["--db-data-dir", str(tmp_path)]
     async with atoll.testing.run(namespace["service"], argv=argv) as harness:
@@ -74,3 +74,20 @@ async def test_the_pages_block_counts_and_commits_its_events(database, tmp_path)
         await harness.settle()  # the relay hands the committed events on
     counted = harness.events_of(example.Counted)
     assert sorted(event.value for event in counted) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("database", ["memory", "default"])
+async def test_the_pages_block_pages_through_every_counter_largest_first(database, tmp_path):
+    example = load()
+    namespace = {"__name__": "persistence_page", **{n: getattr(example, n) for n in LEFT_OUT}}
+    namespace["CountingUnitOfWork"] = example.CountingUnitOfWork
+    _, paging = python_blocks(REFERENCE / "persistence.md")
+    exec(compile(paging, "persistence.md", "exec"), namespace)  # noqa: S102 - the page's own
+    argv = ["--db-url", "memory://"] if database == "memory" else ["--db-data-dir", str(tmp_path)]
+    async with atoll.testing.run(example.service, argv=argv) as harness:
+        for counter_id in (1, 1, 2, 3, 3, 3, 4, 5, 5):  # an unknown id makes a new counter
+            await harness.send(example.Count(counter_id))
+        async with harness.container.scope() as scope:
+            uow = await scope.aget(example.CountingUnitOfWork)
+            values = await namespace["values_largest_first"](uow)
+    assert values == [3, 2, 2, 1, 1]

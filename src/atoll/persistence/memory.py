@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import functools
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from atoll.messaging.envelope import Envelope
     from atoll.persistence.idempotency import KeyHold
     from atoll.persistence.options import DatabaseOptions
+    from atoll.persistence.pages import Keyset
     from atoll.persistence.schema import Mapping, Schema
 
 __all__ = ["MemoryDatabase"]
@@ -228,6 +230,27 @@ class MemoryTransaction:
 
     async def find(self, mapping: Mapping, criteria: dict[str, object]) -> list[object]:
         """Every aggregate of ``mapping``'s type whose attributes equal ``criteria``, by id."""
+        matching = await self._matching(mapping, criteria)
+        return sorted(matching, key=lambda aggregate: getattr(aggregate, mapping.id))
+
+    async def page(
+        self, mapping: Mapping, criteria: dict[str, object], keyset: Keyset
+    ) -> list[object]:
+        """The first (or last) ``keyset.limit`` of those equal to ``criteria`` in its bounds."""
+        after, before = keyset.after, keyset.before
+        inside = [
+            aggregate
+            for aggregate in await self._matching(mapping, criteria)
+            if (after is None or keyset.compare(keyset.key(aggregate), after) > 0)
+            and (before is None or keyset.compare(keyset.key(aggregate), before) < 0)
+        ]
+        ordered = sorted(inside, key=functools.cmp_to_key(keyset.compare_aggregates))
+        if keyset.backward:
+            return ordered[max(len(ordered) - keyset.limit, 0) :]
+        return ordered[: keyset.limit]
+
+    async def _matching(self, mapping: Mapping, criteria: dict[str, object]) -> list[object]:
+        """The aggregates of ``mapping``'s type this transaction sees equal to ``criteria``."""
         self._check_open()
         names = {f.name for f in dataclasses.fields(mapping.aggregate)}
         unknown = sorted(set(criteria) - names)
@@ -243,13 +266,12 @@ class MemoryTransaction:
         }
         found = [await self.get(mapping, identity) for identity in identities]
         found.extend(a for m, a in self._added.values() if m is mapping)
-        matching = [
+        return [
             aggregate
             for aggregate in found
             if aggregate is not None
             and all(getattr(aggregate, name) == value for name, value in criteria.items())
         ]
-        return sorted(matching, key=lambda aggregate: getattr(aggregate, mapping.id))
 
     async def seen(self, consumer: str, message_id: str) -> bool:
         """Whether the inbox holds the message for the consumer."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from atoll.persistence.idempotency import KeyHold, KeyStore
     from atoll.persistence.leases import LeaseStore
     from atoll.persistence.options import DatabaseOptions
+    from atoll.persistence.pages import Keyset
     from atoll.persistence.schema import Mapping, Schema
 
 __all__ = [
@@ -106,6 +107,19 @@ class Transaction(Protocol):
 
     async def find(self, mapping: Mapping, criteria: dict[str, object]) -> list[object]:
         """The aggregates whose attributes equal ``criteria``, in the order of their ids."""
+        ...
+
+    async def page(
+        self, mapping: Mapping, criteria: dict[str, object], keyset: Keyset
+    ) -> list[object]:
+        """The aggregates equal to ``criteria`` between ``keyset``'s bounds, in its order.
+
+        Of those whose key comes after ``keyset.after`` and before ``keyset.before`` (each
+        bound left out; ``None`` is none), the first ``keyset.limit`` in the order, or the
+        last ``keyset.limit`` when ``keyset.backward``; returned in the order either way. A
+        query by key, never by offset: what was added or removed before the bound does not
+        move the page.
+        """
         ...
 
     async def seen(self, consumer: str, message_id: str) -> bool:

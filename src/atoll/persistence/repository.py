@@ -1,8 +1,8 @@
 """Repositories: the aggregates of one type, as a collection the domain can reason about.
 
-``Repository[Run]`` gets, adds, removes and finds runs through the unit of work it belongs to,
-which tracks every aggregate it hands out and collects their events on commit. A service with
-queries of its own subclasses it::
+``Repository[Run]`` gets, adds, removes, finds and pages through runs with the unit of work
+it belongs to, which tracks every aggregate it hands out and collects their events on commit.
+A service with queries of its own subclasses it::
 
     class RunRepository(Repository[Run]):
         async def of_user(self, user_id: int) -> list[Run]:
@@ -18,10 +18,12 @@ import typing
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from atoll.errors import ConfigError
+from atoll.persistence.pages import MOST_PER_PAGE, Paging
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Sequence
 
+    from atoll.persistence.pages import Page
     from atoll.persistence.ports import Transaction
     from atoll.persistence.schema import Mapping
 
@@ -60,6 +62,9 @@ class Repository(Generic[A]):
 
     aggregate: ClassVar[type[Any]]
     """The aggregate type; set for each subclass of ``Repository[Run]``."""
+
+    most_per_page: ClassVar[int] = MOST_PER_PAGE
+    """The most aggregates :meth:`page` serves at once; a subclass may set its own."""
 
     def __init__(self, uow: Tracking) -> None:
         aggregate = getattr(type(self), "aggregate", None)
@@ -102,6 +107,61 @@ class Repository(Generic[A]):
         for aggregate in found:
             self.uow.track(self.mapping, aggregate)
         return typing.cast("list[A]", found)
+
+    async def page(
+        self,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        order_by: str | Sequence[str] = "id",
+        **equals: object,
+    ) -> Page[A]:
+        """A page of the aggregates whose attributes equal ``equals``, by key, as Relay pages.
+
+        The order is ``order_by``'s attributes (a leading ``-``: descending), then the id, so
+        that it is total; the page holds the aggregates in that order whichever way it was
+        asked for, each with its cursor. What is added or removed before a cursor does not
+        move the page that follows it; what is added after it is on it.
+
+        Args:
+            first: page forward: the first ``first`` aggregates (after ``after``).
+            after: a cursor of an earlier page; the page starts after it.
+            last: page backward: the last ``last`` aggregates (before ``before``).
+            before: a cursor of a later page; the page ends before it.
+            order_by: the attribute or attributes to order by.
+            equals: the attributes to filter by, as for :meth:`find`.
+
+        Returns:
+            The page. Paging forward, ``has_next`` says there is more after it, and
+            ``has_previous`` that there is something before its first aggregate (asked only
+            when ``after`` was given: without it the page starts at the first); backward,
+            the other way round.
+
+        Raises:
+            InvalidPageError: a cursor does not decode or belongs to another order or
+                aggregate; ``first`` and ``last`` are both given or neither, or one is
+                negative or above :attr:`most_per_page`; ``order_by`` names no attribute.
+        """
+        paging = Paging(
+            self.mapping,
+            order_by,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            most=self.most_per_page,
+        )
+        transaction = self.uow.transaction("page")
+        found = await self.uow.run(transaction.page(self.mapping, equals, paging.keyset))
+        for aggregate in found:
+            self.uow.track(self.mapping, aggregate)
+        beyond = paging.beyond(found)
+        behind = beyond is not None and bool(
+            await self.uow.run(transaction.page(self.mapping, equals, beyond))
+        )
+        return paging.page(typing.cast("list[A]", found), behind=behind)
 
 
 _MADE: dict[tuple[type[Repository[Any]], type], type[Repository[Any]]] = {}

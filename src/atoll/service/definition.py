@@ -42,6 +42,7 @@ from atoll.errors import (
     ForbiddenError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
+    InvalidPageError,
     MalformedCredentialsError,
     OutOfRangeError,
     ProviderError,
@@ -76,6 +77,7 @@ __all__ = [
     "FORBIDDEN_CODE",
     "IDEMPOTENCY_KEY_IN_USE_CODE",
     "IDEMPOTENCY_KEY_REUSED_CODE",
+    "INVALID_PAGE_CODE",
     "OUT_OF_RANGE_CODE",
     "RATE_LIMITED_CODE",
     "UNAUTHENTICATED_CODE",
@@ -90,6 +92,9 @@ ALREADY_EXISTS_CODE = -32010
 
 OUT_OF_RANGE_CODE = -32011
 """The JSON-RPC code of a value out of the range its database column holds (REST: 422)."""
+
+INVALID_PAGE_CODE = -32014
+"""The JSON-RPC code of a page asked with a bad cursor, size or order (REST: 422)."""
 
 UNAUTHENTICATED_CODE = -32012
 """The JSON-RPC code of a call whose caller is unknown: no, bad or malformed credentials
@@ -594,6 +599,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self._default_faults.add(TooManyConflictsError, status=409, code=CONFLICT_CODE)
         self._default_faults.add(AlreadyExistsError, status=409, code=ALREADY_EXISTS_CODE)
         self._default_faults.add(OutOfRangeError, status=422, code=OUT_OF_RANGE_CODE)
+        self._default_faults.add(InvalidPageError, status=422, code=INVALID_PAGE_CODE)
 
     # -- running -------------------------------------------------------------------------------
 

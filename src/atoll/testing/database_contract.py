@@ -37,6 +37,7 @@ from atoll.persistence.ports import Database, OutboxBacklog
 from atoll.persistence.repository import Repository
 from atoll.persistence.schema import Schema
 from atoll.persistence.unit_of_work import UnitOfWork
+from atoll.testing.page_contract import PageContract
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -117,8 +118,11 @@ class Model:
         return schema
 
 
-class DatabaseContract:
-    """The tests every database adapter passes. Subclasses give a ``database_url`` fixture."""
+class DatabaseContract(PageContract):
+    """The tests every database adapter passes. Subclasses give a ``database_url`` fixture.
+
+    Its tests of pages are :class:`~atoll.testing.page_contract.PageContract`'s.
+    """
 
     model: ClassVar[Model]
     service: ClassVar[str] = "contract"

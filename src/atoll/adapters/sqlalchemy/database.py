@@ -70,6 +70,7 @@ from atoll.adapters.sqlalchemy.outbox import (
     claim_postgres,
     claim_sqlite,
 )
+from atoll.adapters.sqlalchemy.pages import page_query
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from atoll.messaging.envelope import Envelope
     from atoll.persistence.idempotency import KeyHold
     from atoll.persistence.options import DatabaseOptions
+    from atoll.persistence.pages import Keyset
     from atoll.persistence.schema import Mapping, Schema
 
 __all__ = ["SqlDatabase", "SqlTransaction"]
@@ -544,19 +546,26 @@ class SqlTransaction:
             PersistenceError: ``criteria`` names an attribute the aggregate does not map.
         """
         session = self._open("find")
-        mapper: orm.Mapper[Any] = sa.inspect(mapping.aggregate)
-        mapped = set(mapper.column_attrs.keys())
-        unknown = sorted(set(criteria) - mapped)
-        if unknown:
-            raise PersistenceError(
-                f"{mapping.aggregate.__qualname__} has no attribute {', '.join(unknown)} "
-                f"to find by; its attributes are {', '.join(sorted(mapped))}"
-            )
+        _check_criteria(mapping, criteria)
         statement: sa.Select[Any] = (
             sa.select(mapping.aggregate).filter_by(**criteria).order_by(mapping.table.c[mapping.id])
         )
         found = await self._run(f"find {_named(mapping)}", session.scalars(statement))
         return list(found)
+
+    async def page(
+        self, mapping: Mapping, criteria: dict[str, object], keyset: Keyset
+    ) -> list[object]:
+        """The first (or last) ``keyset.limit`` equal to ``criteria`` in its bounds, by key.
+
+        Raises:
+            PersistenceError: ``criteria`` names an attribute the aggregate does not map.
+        """
+        session = self._open("page")
+        _check_criteria(mapping, criteria)
+        statement = page_query(mapping, criteria, keyset)
+        found = list(await self._run(f"page {_named(mapping)}", session.scalars(statement)))
+        return found[::-1] if keyset.backward else found
 
     async def seen(self, consumer: str, message_id: str) -> bool:
         """Whether the inbox holds ``message_id`` for ``consumer``."""
@@ -906,6 +915,17 @@ class _RelayLock:
             os.close(self._descriptor)  # closing it releases the lock
             self._descriptor = None
             self._told = False
+
+
+def _check_criteria(mapping: Mapping, criteria: dict[str, object]) -> None:
+    mapper: orm.Mapper[Any] = sa.inspect(mapping.aggregate)
+    mapped = set(mapper.column_attrs.keys())
+    unknown = sorted(set(criteria) - mapped)
+    if unknown:
+        raise PersistenceError(
+            f"{mapping.aggregate.__qualname__} has no attribute {', '.join(unknown)} "
+            f"to find by; its attributes are {', '.join(sorted(mapped))}"
+        )
 
 
 def _named(mapping: Mapping) -> str:

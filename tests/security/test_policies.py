@@ -221,6 +221,53 @@ async def test_a_call_in_the_process_gives_every_cell_of_the_table(served):
     assert got == table(CELLS)
 
 
+GRAPHQL = {  # the document of each operation: every one is a mutation (no GET route)
+    "list_runs": "mutation { listRuns }",
+    "close_week": "mutation { closeWeek }",
+    "record_run": "mutation { recordRun(meters: 5000) }",
+    "for_stats": "mutation { forStats }",
+    "a_team": "mutation { aTeam }",
+}
+GRAPHQL_CODES = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
+
+
+async def test_graphql_gives_every_cell_of_the_table():
+    service = club()
+    service.graphql()
+    async with atoll.testing.run(service, argv=jwt_argv()) as harness:
+        got: dict[tuple[str, str], object] = {}
+        for caller, operation in CELLS:
+            answer = await harness.client.post(
+                "/graphql", json={"query": GRAPHQL[operation]}, headers=headers_of(caller)
+            )
+            body = answer.json()
+            if "errors" in body:
+                (error,) = body["errors"]
+                got[caller, operation] = GRAPHQL_CODES[error["extensions"]["code"]]
+            else:
+                (value,) = body["data"].values()
+                got[caller, operation] = ("ok", value)
+    assert got == table(CELLS)
+
+
+async def test_a_field_graphql_refuses_is_null_and_the_others_answer():
+    ran: list[str] = []
+    service = club(ran=ran)
+    service.graphql()
+    async with atoll.testing.run(service, argv=jwt_argv()) as harness:
+        answer = await harness.client.post(
+            "/graphql",
+            json={"query": "mutation { listRuns closeWeek }"},
+            headers=headers_of("reader"),
+        )
+    body = answer.json()
+    assert body["data"] == {"listRuns": [1, 2], "closeWeek": None}
+    (error,) = body["errors"]
+    assert error["path"] == ["closeWeek"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert ran == ["list_runs"]  # the refused one never ran
+
+
 @pytest.mark.parametrize(
     "broker_url",
     [

@@ -2,8 +2,9 @@
 
 Three sections, in aligned columns: the REST routes (method, path, handler, service, and the
 ASGI apps mounted under a prefix), the JSON-RPC methods (name, parameters with their types,
-result type), and the message handlers (command, query or event type, handler, service); a
-fourth for an application with timers (schedule, handler, service, on which instances).
+result type), and the message handlers (command, query or event type, handler, service); one
+more for an application with timers (schedule, handler, service, on which instances), and
+one for an application serving GraphQL (root type, field and its type, JSON-RPC method).
 
 Which parameters of a handler are the caller's and which the container's depends on the whole
 provider graph, so the command composes the application and builds its container, exactly as
@@ -20,6 +21,9 @@ from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 import click
 
 from atoll.cli.run import load_target
+from atoll.endpoints.graphql.engine import graphql_engine
+from atoll.endpoints.graphql.fields import root_fields
+from atoll.endpoints.graphql.options import GraphQLOptions
 from atoll.endpoints.rpc.engines import rpc_methods
 from atoll.errors import ConfigError, ContainerError, TargetError
 from atoll.kernel.app import App, AppLike, as_app
@@ -35,10 +39,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from atoll.endpoints.api import Api
+    from atoll.endpoints.graphql.engine import GraphQLEngine
     from atoll.endpoints.rpc.methods import Param
     from atoll.messaging.handlers import Handler
 
-__all__ = ["describe_routes", "routes", "type_name"]
+__all__ = ["application_of", "describe_routes", "graphql_engine_of", "routes", "type_name"]
 
 _NONE = "  (none)"
 
@@ -87,10 +92,7 @@ def describe_routes(app: App, services: Sequence[ServiceDefinition] = ()) -> str
     Raises:
         ContainerError: the providers do not fit together, as ``atoll run`` would find.
     """
-    config = Config({section: _defaults(options) for section, options in app.sections}, (), {})
-    container = build_container(app, config, Lifecycle(app.name))
-    bus = container.get(MessageBus) if MessageBus in container.graph.providers else None
-    api = _api(app, services)
+    api, bus = _built(app, services)
     sections = [_rest_section(api, services), _rpc_section(api, bus), _message_section(bus)]
     timers = [timer for service in services for timer in service.timers]
     if timers:  # a fourth section, for an application that has some
@@ -104,7 +106,49 @@ def describe_routes(app: App, services: Sequence[ServiceDefinition] = ()) -> str
             for timer in timers
         ]
         sections.append(_section("Timers", ("SCHEDULE", "HANDLER", "SERVICE", "RUNS ON"), rows))
+    engine = graphql_engine_of(api, bus)
+    if engine is not None:  # one more, for an application serving GraphQL
+        sections.append(
+            _section(
+                f"GraphQL fields (at {GraphQLOptions().path})",
+                ("TYPE", "FIELD", "METHOD"),
+                list(engine.fields),
+            )
+        )
     return "\n\n".join(sections)
+
+
+def application_of(target: str) -> tuple[Api | None, MessageBus | None]:
+    """The API of the application ``target`` names, and its bus, built as ``atoll run`` would.
+
+    Raises:
+        TargetError: ``target`` names nothing that runs.
+        ContainerError: the providers do not fit together.
+    """
+    obj = load_target(target)
+    while callable(obj) and not isinstance(obj, type | AppLike):
+        obj = obj()  # a factory, as `atoll run` accepts: the service is what it returns
+    return _built(as_app(obj, repr(target)), _services(obj))
+
+
+def _built(app: App, services: Sequence[ServiceDefinition]) -> tuple[Api | None, MessageBus | None]:
+    """The API ``app`` serves and its bus, from a container built as at start, started not."""
+    config = Config({section: _defaults(options) for section, options in app.sections}, (), {})
+    container = build_container(app, config, Lifecycle(app.name))
+    bus = container.get(MessageBus) if MessageBus in container.graph.providers else None
+    return _api(app, services), bus
+
+
+def graphql_engine_of(api: Api | None, bus: MessageBus | None) -> GraphQLEngine | None:
+    """The GraphQL schema ``api`` serves, made as at start; None if it serves none.
+
+    Raises:
+        ConfigError: the schema cannot be made, as the start would find.
+    """
+    if api is None or api.graphql is None or bus is None:
+        return None
+    fields = root_fields(api, bus, None, sorted(api.graphql.queries))
+    return graphql_engine(api.graphql, fields, api.faults, GraphQLOptions(), api.title)
 
 
 class _Unread:

@@ -16,6 +16,7 @@ from atoll.messaging.faults import FaultMap
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from atoll.endpoints.graphql.declaration import GraphQLDeclaration
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.handlers import Handler
 
@@ -78,6 +79,8 @@ class Api:
     it consumes."""
     publishes: list[type] = field(default_factory=list)
     """The event types the service publishes, as it declared them."""
+    graphql: GraphQLDeclaration | None = None
+    """The service's GraphQL schema, when it is served over GraphQL (``service.graphql()``)."""
 
 
 _WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

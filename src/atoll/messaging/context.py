@@ -49,7 +49,7 @@ __all__ = [
     "leave",
 ]
 
-Transport = Literal["http", "jsonrpc", "broker", "local"]
+Transport = Literal["http", "jsonrpc", "graphql", "broker", "local"]
 
 _FORBIDDEN = frozenset("\r\n\x00")
 _NOT_IN_COOKIES = frozenset('",;\\')

@@ -21,6 +21,11 @@ from urllib.parse import urlsplit
 
 from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.api import Api, Method
+from atoll.endpoints.graphql.declaration import GraphQLDeclaration
+from atoll.endpoints.graphql.engine import graphql_engine
+from atoll.endpoints.graphql.fields import root_fields
+from atoll.endpoints.graphql.http import GraphQLEndpoint, GraphQLServing
+from atoll.endpoints.graphql.options import GraphQLOptions
 from atoll.endpoints.http.asgi import HttpApp
 from atoll.endpoints.http.cors import CorsOptions
 from atoll.endpoints.http.health import HealthOptions
@@ -349,6 +354,7 @@ def _install_endpoints(app: App, api: Api) -> None:
         access: AccessLog,
         metrics: Metrics,
         tracing: Tracing,
+        graphql: GraphQLServing,
     ) -> HttpApp:
         about = None
         if health.details:  # its version may be read from the installed packages: once, here
@@ -372,6 +378,7 @@ def _install_endpoints(app: App, api: Api) -> None:
             access=access,
             metrics=metrics,
             tracer=tracing.tracer,
+            graphql=graphql,
         )
 
     app.provide(make_authenticator)
@@ -381,8 +388,34 @@ def _install_endpoints(app: App, api: Api) -> None:
     app.provide(make_rpc_engines)
     app.provide(AccessLog.of, provides=AccessLog)
     app.provide(make_http_app, when=serves_http)
+    _install_graphql(app, api)
     _install_metrics(app)
     _install_traces(app)
+
+
+def _install_graphql(app: App, api: Api) -> None:
+    """The ``[graphql]`` options and the GraphQL endpoint, when a service declares one.
+
+    The schema is made (and checked) with the HTTP app, and graphql-core loaded only then.
+    """
+    declaration = api.graphql
+    if declaration is None:
+        app.provide(GraphQLServing, provides=GraphQLServing)
+        return
+    app.options("graphql", GraphQLOptions)
+
+    def make_graphql(
+        bus: MessageBus,
+        authenticator: Authenticator,
+        options: GraphQLOptions,
+        server: ServerOptions,
+    ) -> GraphQLServing:
+        fields = root_fields(api, bus, authenticator, sorted(declaration.queries))
+        engine = graphql_engine(declaration, fields, api.faults, options, api.title)
+        endpoint = GraphQLEndpoint(engine, server.max_body, server.body_timeout)
+        return GraphQLServing(options.path, endpoint)
+
+    app.provide(make_graphql)
 
 
 def _install_traces(app: App) -> None:
@@ -639,7 +672,32 @@ def system_api(
         api.consumes.extend(own.consumes)
         api.publishes.extend(t for t in own.publishes if t not in api.publishes)
         api.parts.append(own)
+    api.graphql = _system_graphql([part for part in api.parts if part.graphql is not None])
     return api
+
+
+def _system_graphql(parts: Sequence[Api]) -> GraphQLDeclaration | None:
+    """The GraphQL schema of a system: one of every service's fields, or one service's SDL.
+
+    Raises:
+        ConfigError: several services state an SDL, or one does beside generated ones.
+    """
+    if not parts:
+        return None
+    stated = [part.title for part in parts if part.graphql and part.graphql.sdl is not None]
+    if not stated:
+        return GraphQLDeclaration(
+            queries=frozenset(
+                name for part in parts if part.graphql for name in part.graphql.queries
+            )
+        )
+    if len(parts) == 1:
+        return parts[0].graphql
+    raise ConfigError(
+        f"the services {', '.join(part.title for part in parts)} each declare a GraphQL "
+        f"schema, and {', '.join(stated)} in SDL: one process serves one schema; generate it "
+        "for them all (service.graphql() without sdl), or serve the SDL's service alone"
+    )
 
 
 def _names(services: Sequence[ServiceDefinition]) -> str:

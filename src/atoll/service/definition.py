@@ -57,8 +57,10 @@ from atoll.service.schedules import Cron, Every, Schedule, Timer
 from atoll.service.wrapping import AsgiWrapping
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from pathlib import Path
 
+    from atoll.endpoints.graphql.declaration import GraphQLDeclaration
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.bus import Middleware
     from atoll.messaging.handlers import Policy
@@ -190,6 +192,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.wrappers: list[Wrapper] = []
         self.database_declaration: DatabaseDeclaration | None = None
+        self.graphql_declaration: GraphQLDeclaration | None = None
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -563,6 +566,54 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             )
         self.mounts.append((prefix, app))
 
+    # -- GraphQL -------------------------------------------------------------------------------
+
+    def graphql(
+        self,
+        sdl: str | Path | None = None,
+        *,
+        bind: Mapping[str, str | Callable[..., Any]] | None = None,
+        queries: Iterable[str | Callable[..., Any]] = (),
+    ) -> None:
+        """Serve this service's handlers over GraphQL too, at ``/graphql`` (``atoll[graphql]``).
+
+        Without ``sdl``, the schema is generated: a query (and a JSON-RPC method a GET route
+        serves, or one ``queries`` names) is a ``Query`` field, a command or any other
+        JSON-RPC method a ``Mutation`` field, with its parameters as arguments and its result
+        as type. With ``sdl`` (its text, or the ``Path`` of a file), the schema is that one,
+        each root field resolved by the handler of its name (``weeklyMeters``:
+        ``weekly_meters``) or the one ``bind`` gives it (``{"Query.run": get_run}``), and
+        checked against it when the application is built.
+
+        Raises:
+            ConfigError: the service declared its GraphQL schema already.
+        """
+        from atoll.endpoints.graphql.declaration import GraphQLDeclaration  # noqa: PLC0415 - `import atoll` stays light
+
+        if self.graphql_declaration is not None:
+            raise ConfigError(
+                f"service {self.name!r} declared its GraphQL schema already; call "
+                "service.graphql(...) once"
+            )
+        self.graphql_declaration = GraphQLDeclaration(
+            sdl,
+            {place: self._method_name(given) for place, given in (bind or {}).items()},
+            frozenset(self._method_name(given) for given in queries),
+        )
+
+    def _method_name(self, given: str | Callable[..., Any]) -> str:
+        """The JSON-RPC method of ``given``: a name, or a function declared as a method."""
+        if isinstance(given, str):
+            return given
+        for method in self.methods:
+            if method.handler.function is given:
+                return method.name
+        raise ConfigError(
+            f"{getattr(given, '__qualname__', given)!r} is no JSON-RPC method of service "
+            f"{self.name!r}; declare it with @service.rpc, @service.query or @service.command "
+            "before service.graphql(...), or give the method's name"
+        )
+
     # -- persistence ---------------------------------------------------------------------------
 
     def database(
@@ -616,6 +667,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             wrappers=list(self.wrappers),
             consumes=[h for h in self.handlers if h.kind in _CONSUMED],
             publishes=list(self.published),
+            graphql=self.graphql_declaration,
         )
 
     def _faults(self) -> FaultMap:

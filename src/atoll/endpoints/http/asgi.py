@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Sequence
 
     from atoll.endpoints.api import Api
+    from atoll.endpoints.graphql.http import GraphQLServing
     from atoll.endpoints.http.cors import CorsOptions
     from atoll.endpoints.http.server import ServerOptions
     from atoll.endpoints.http.types import ASGIApp, Receive, Scope, Send
@@ -107,6 +108,7 @@ class HttpApp:
         broker: the ``broker`` options, which the AsyncAPI document names the addresses
             of; ``memory://`` without them.
         tracer: starts a span per request, when traces are on.
+        graphql: the GraphQL endpoint and its path, when a service declares one.
 
     Attributes:
         entry: what a server serves: this app, inside the ASGI middleware the API declares
@@ -129,6 +131,7 @@ class HttpApp:
         access: AccessLog | None = None,
         metrics: Metrics | None = None,
         tracer: Tracer | None = None,
+        graphql: GraphQLServing | None = None,
     ) -> None:
         self.api = api
         self.tracer = tracer
@@ -186,6 +189,13 @@ class HttpApp:
                 self.metrics.exposition, self.metrics.refresh
             )
             own.append(METRICS_PATH)
+        if graphql is not None and graphql.endpoint is not None:
+            if graphql.path in self._special:
+                raise ConfigError(
+                    f"--graphql-path {graphql.path} is a path of atoll's own; choose another, "
+                    "such as /graphql"
+                )
+            self._special[graphql.path] = graphql.endpoint
         self._check_reserved(own)
         self.shedding: Shedding | None = None
         """What refuses the requests past ``--server-max-in-flight``, when it is set."""

@@ -1,0 +1,89 @@
+"""The GraphQL engine port: a schema that executes documents, made by the adapter.
+
+The HTTP endpoint (:mod:`~atoll.endpoints.graphql.http`) reads a request and hands its
+document to an engine; :func:`graphql_engine` makes one with :mod:`atoll.adapters.graphql`
+(graphql-core and ariadne, ``atoll[graphql]``), loaded only by a service that declares
+``service.graphql()``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from atoll.endpoints.graphql.declaration import GraphQLDeclaration
+    from atoll.endpoints.graphql.fields import RootField
+    from atoll.endpoints.graphql.options import GraphQLOptions
+    from atoll.messaging.faults import FaultMap
+
+__all__ = ["Executed", "GraphQLEngine", "graphql_engine"]
+
+
+@dataclass(frozen=True, slots=True)
+class Executed:
+    """What a document gave: the response's members, and whether it was refused before running.
+
+    Attributes:
+        response: ``{"data": ..., "errors": [...]}``, as the response's JSON holds it.
+        refused: the document did not parse or validate, or its variables did not fit: it
+            did not run, and ``response`` has no ``data``.
+        mutation: the operation was a mutation, which only POST may run.
+    """
+
+    response: dict[str, Any] = field(default_factory=dict)
+    refused: bool = False
+    mutation: bool = False
+
+
+class GraphQLEngine(Protocol):
+    """A service's GraphQL schema, executing documents."""
+
+    @property
+    def sdl(self) -> str:
+        """The schema, in the schema definition language."""
+        ...
+
+    @property
+    def fields(self) -> Sequence[tuple[str, str, str]]:
+        """Each root field: its root type, its signature, and the JSON-RPC method it runs.
+
+        Such as ``("Query", "run(id: Int!): Run", "get_run")``.
+        """
+        ...
+
+    async def execute(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+        *,
+        mutations: bool = True,
+    ) -> Executed:
+        """Run ``document``'s operation (``operation``, or its only one) with ``variables``.
+
+        With ``mutations=False`` (a GET request), a mutation is refused without running.
+        """
+        ...
+
+
+def graphql_engine(
+    declaration: GraphQLDeclaration,
+    fields: Sequence[RootField],
+    faults: FaultMap,
+    options: GraphQLOptions,
+    title: str,
+) -> GraphQLEngine:
+    """The engine of a service's (or system's) schema, made by :mod:`atoll.adapters.graphql`.
+
+    Raises:
+        MissingDependencyError: graphql-core or ariadne is not installed (``atoll[graphql]``).
+        ConfigError: the schema cannot be made: a type GraphQL has none for, or an SDL with a
+            field no handler resolves or whose types disagree with its handler's.
+    """
+    adapter = importlib.import_module("atoll.adapters.graphql")
+    engine: GraphQLEngine = adapter.make_engine(declaration, fields, faults, options, title)
+    return engine

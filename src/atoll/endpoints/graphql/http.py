@@ -1,0 +1,168 @@
+"""The GraphQL endpoint over HTTP, after the GraphQL-over-HTTP specification.
+
+``POST /graphql`` with a JSON body ``{"query": ..., "variables": {...}, "operationName":
+...}`` (or ``Content-Type: application/graphql`` and the document as the body) runs any
+operation; ``GET /graphql?query=...&variables=...`` runs a query only (a mutation is 405).
+The answer is ``{"data": ..., "errors": [...]}``:
+
+- as ``application/graphql-response+json`` when the request accepts it, with status 200 for a
+  document that ran (errors of fields included) and 400 for one that did not parse,
+  validate or fit its variables;
+- as ``application/json`` otherwise, with status 200 either way, as older clients expect.
+
+A request that is no GraphQL request (not JSON, no ``query``) is 400 with a problem document
+like any other.
+
+Handlers run in the request's call context, as over JSON-RPC: they read the identity of
+its credentials, its headers, and add headers and cookies to the response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from atoll.endpoints.http.problems import HTTPError
+from atoll.endpoints.http.requests import call_request
+from atoll.endpoints.http.responses import send_bytes
+from atoll.messaging.context import CallContext, enter, leave
+
+if TYPE_CHECKING:
+    from atoll.endpoints.graphql.engine import Executed, GraphQLEngine
+    from atoll.endpoints.http.requests import Request
+    from atoll.endpoints.http.types import Send
+
+__all__ = ["GraphQLEndpoint", "GraphQLServing"]
+
+_JSON = b"application/json"
+_GRAPHQL_JSON = b"application/graphql-response+json"
+_ALLOW = ((b"allow", b"GET, POST"),)
+
+
+class _Body(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
+    """A GraphQL request's JSON body."""
+
+    query: str
+    variables: dict[str, Any] | None = None
+    operation_name: str | None = None
+    extensions: dict[str, Any] | None = None
+
+
+_decode_body = msgspec.json.Decoder(_Body).decode
+_decode_variables = msgspec.json.Decoder(dict[str, Any] | None).decode
+_encode = msgspec.json.Encoder().encode
+
+
+class GraphQLEndpoint:
+    """Answers GraphQL requests with ``engine``; see the module.
+
+    Args:
+        engine: the schema executing the documents.
+        max_body: the largest body accepted, in bytes.
+        body_timeout: the seconds a body may take to arrive.
+    """
+
+    def __init__(self, engine: GraphQLEngine, max_body: int, body_timeout: float) -> None:
+        self.engine = engine
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+
+    async def __call__(self, request: Request, send: Send) -> None:
+        """Answer one request to the endpoint."""
+        method = request.method
+        if method == "POST":
+            document, variables, operation = await self._posted(request)
+            mutations = True
+        elif method in {"GET", "HEAD"}:
+            query = request.query
+            if "query" not in query:
+                raise HTTPError(
+                    400,
+                    "a GraphQL request over GET gives its document as ?query=...; "
+                    'send {"query": ...} with POST for any other',
+                )
+            document = query["query"][-1]
+            variables = _variables(query.get("variables", [""])[-1])
+            operation = query.get("operationName", [""])[-1] or None
+            mutations = False
+        else:
+            raise HTTPError(
+                405, f"the GraphQL endpoint takes GET and POST, not {method}", headers=_ALLOW
+            )
+        context = CallContext(call_request(request, "graphql"))
+        token = enter(context)
+        try:
+            executed = await self.engine.execute(
+                document, variables, operation, mutations=mutations
+            )
+        finally:
+            leave(token)
+        headers = [pair for made in context.responses for pair in made.header_pairs()]
+        await self._answer(request, send, executed, headers)
+
+    async def _posted(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+        kind = request.content_type
+        body = await request.body(self.max_body, self.body_timeout)
+        if kind == "application/graphql":
+            return body.decode(errors="replace"), None, None
+        if kind and kind != "application/json" and not kind.endswith("+json"):
+            raise HTTPError(
+                415,
+                f'a GraphQL request is sent as application/json ({{"query": ...}}) or '
+                f"application/graphql, not {kind}",
+            )
+        try:
+            parsed = _decode_body(body)
+        except msgspec.ValidationError as error:
+            raise HTTPError(400, f"the body is no GraphQL request: {error}") from None
+        except msgspec.DecodeError as error:
+            raise HTTPError(400, f"the body is not JSON: {error}") from None
+        return parsed.query, parsed.variables, parsed.operation_name
+
+    async def _answer(
+        self,
+        request: Request,
+        send: Send,
+        executed: Executed,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        if executed.mutation:
+            headers.append((b"allow", b"POST"))
+            body = _encode(executed.response)
+            await send_bytes(send, 405, body, _JSON, headers)
+            return
+        if _accepts(request, _GRAPHQL_JSON):
+            status = 400 if executed.refused else 200
+            await send_bytes(send, status, _encode(executed.response), _GRAPHQL_JSON, headers)
+        else:
+            await send_bytes(send, 200, _encode(executed.response), _JSON, headers)
+
+
+def _variables(text: str) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        variables: dict[str, Any] | None = _decode_variables(text)
+    except msgspec.MsgspecError as error:
+        raise HTTPError(400, f"?variables= is not a JSON object: {error}") from None
+    return variables
+
+
+def _accepts(request: Request, media_type: bytes) -> bool:
+    accept = request.header(b"accept")
+    return accept is not None and media_type in accept
+
+
+@dataclass(frozen=True)
+class GraphQLServing:
+    """What a process serves over GraphQL: nothing, or an endpoint at a path.
+
+    Attributes:
+        path: the endpoint's path (``--graphql-path``).
+        endpoint: answers the requests; None when no service declares ``service.graphql()``.
+    """
+
+    path: str = ""
+    endpoint: GraphQLEndpoint | None = None

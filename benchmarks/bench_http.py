@@ -51,7 +51,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -211,6 +211,9 @@ def free_port() -> int:
 class Server:
     """One framework's server process, pinned to the server core, in its own process group."""
 
+    apps: ClassVar[Path] = APPS
+    """The folder of the app modules, the server's working directory."""
+
     def __init__(self, framework: Framework, log_dir: Path) -> None:
         self.framework = framework
         self.port = free_port()
@@ -223,7 +226,7 @@ class Server:
         with self.log.open("wb") as log:
             # a session of its own: Ctrl-C reaches the benchmark, which then stops the group
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=APPS
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.apps
             )
 
     def wait_ready(self) -> None:
@@ -238,13 +241,17 @@ class Server:
             time.sleep(0.05)
         self.fail(f"did not listen on {HOST}:{self.port} within {START_TIMEOUT:.0f} s")
 
+    def where(self) -> str:
+        """The app module's file, relative to the repository."""
+        return f"benchmarks/{self.apps.name}/{self.framework.module}.py"
+
     def fail(self, what: str) -> NoReturn:
         """Raise a BenchError with the end of the server's output."""
         output = self.log.read_text(errors="replace").strip().splitlines()[-15:]
         shown = "\n    ".join(output) or "(no output)"
         raise BenchError(
             f"the {self.framework.name} server {what}. Its output ends with:\n    {shown}\n"
-            f"Fix benchmarks/http_apps/{self.framework.module}.py, or leave it out with --only."
+            f"Fix {self.where()}, or leave it out with --only."
         )
 
     def stop(self) -> None:
@@ -292,7 +299,7 @@ def verify(server: Server, scenario: Scenario) -> None:
     """Check the server's answer to the scenario, and that it refuses an invalid body."""
     framework = server.framework
     path = framework.path(scenario)
-    where = f"benchmarks/http_apps/{framework.module}.py"
+    where = server.where()
     status, content_type, body = exchange(server.port, scenario.method, path, scenario.body)
     expected = scenario.answer
     if scenario.key == "rpc":

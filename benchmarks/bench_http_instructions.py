@@ -64,7 +64,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench_http import (
-    APPS,
     FRAMEWORKS,
     HOST,
     RPC_OVER_GEMSTONE,
@@ -116,7 +115,7 @@ class CallgrindServer(Server):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                cwd=APPS,
+                cwd=self.apps,
             )
 
     def wait_ready(self) -> None:

@@ -26,6 +26,7 @@ from atoll.endpoints.graphql.engine import graphql_engine
 from atoll.endpoints.graphql.fields import root_fields
 from atoll.endpoints.graphql.http import GraphQLEndpoint, GraphQLServing
 from atoll.endpoints.graphql.options import GraphQLOptions
+from atoll.endpoints.graphql.page import graphql_page
 from atoll.endpoints.http.asgi import HttpApp
 from atoll.endpoints.http.cors import CorsOptions
 from atoll.endpoints.http.health import HealthOptions
@@ -412,7 +413,11 @@ def _install_graphql(app: App, api: Api) -> None:
     ) -> GraphQLServing:
         fields = root_fields(api, bus, authenticator, sorted(declaration.queries))
         engine = graphql_engine(declaration, fields, api.faults, options, api.title)
-        endpoint = GraphQLEndpoint(engine, server.max_body, server.body_timeout)
+        # The page sends to the endpoint by the last part of its path, relative to itself,
+        # so that it works behind a proxy serving the service under a prefix.
+        endpoint_name = "./" + options.path.rsplit("/", 1)[-1]
+        page = graphql_page(api.title, endpoint_name) if options.page else None
+        endpoint = GraphQLEndpoint(engine, server.max_body, server.body_timeout, page=page)
         return GraphQLServing(options.path, endpoint)
 
     app.provide(make_graphql)

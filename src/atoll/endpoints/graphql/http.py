@@ -11,7 +11,8 @@ The answer is ``{"data": ..., "errors": [...]}``:
 - as ``application/json`` otherwise, with status 200 either way, as older clients expect.
 
 A request that is no GraphQL request (not JSON, no ``query``) is 400 with a problem document
-like any other.
+like any other; but a ``GET`` without ``query`` that accepts ``text/html``, a browser's, gets
+the GraphQL page (:mod:`~atoll.endpoints.graphql.page`) when it is on.
 
 Handlers run in the request's call context, as over JSON-RPC: they read the identity of
 its credentials, its headers, and add headers and cookies to the response.
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from atoll.endpoints.graphql.page import page_headers
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.requests import call_request
 from atoll.endpoints.http.responses import send_bytes
@@ -38,6 +40,8 @@ __all__ = ["GraphQLEndpoint", "GraphQLServing"]
 
 _JSON = b"application/json"
 _GRAPHQL_JSON = b"application/graphql-response+json"
+_HTML = b"text/html"
+_PAGE_TYPE = b"text/html; charset=utf-8"
 _ALLOW = ((b"allow", b"GET, POST"),)
 
 
@@ -62,12 +66,23 @@ class GraphQLEndpoint:
         engine: the schema executing the documents.
         max_body: the largest body accepted, in bytes.
         body_timeout: the seconds a body may take to arrive.
+        page: the GraphQL page, served to a browser's ``GET`` without ``?query=``; None
+            serves none (``--no-graphql-page``).
     """
 
-    def __init__(self, engine: GraphQLEngine, max_body: int, body_timeout: float) -> None:
+    def __init__(
+        self,
+        engine: GraphQLEngine,
+        max_body: int,
+        body_timeout: float,
+        *,
+        page: bytes | None = None,
+    ) -> None:
         self.engine = engine
         self.max_body = max_body
         self.body_timeout = body_timeout
+        self.page = page
+        self._page_headers = page_headers(page) if page is not None else ()
 
     async def __call__(self, request: Request, send: Send) -> None:
         """Answer one request to the endpoint."""
@@ -78,6 +93,9 @@ class GraphQLEndpoint:
         elif method in {"GET", "HEAD"}:
             query = request.query
             if "query" not in query:
+                if self.page is not None and _accepts(request, _HTML):
+                    await send_bytes(send, 200, self.page, _PAGE_TYPE, self._page_headers)
+                    return
                 raise HTTPError(
                     400,
                     "a GraphQL request over GET gives its document as ?query=...; "

@@ -19,6 +19,11 @@ class GraphQLOptions:
         help="answer introspection (__schema, __type), which tools read the schema with; "
         "--no-graphql-introspection refuses it",
     )
+    page: bool = option(
+        default=True,
+        help="serve the GraphQL page, to run documents and read the schema in a browser, at "
+        "the endpoint's path to a GET asking for text/html; --no-graphql-page serves none",
+    )
     max_depth: int = option(
         12, help="the deepest a document's selections may nest, fragments followed"
     )

@@ -50,23 +50,34 @@ def runs_service() -> atoll.Service:
     return service
 
 
+VOID = {"meta", "input", "br", "hr", "img", "link", "source", "col", "area", "base", "wbr"}
+
+
 class Elements(HTMLParser):
-    """The page's tags, attributes, and the text of its scripts and styles."""
+    """The page's tags, attributes, the text of its scripts and styles, and nesting mistakes."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.tags: list[str] = []
         self.attributes: list[tuple[str, str | None]] = []
         self.inline: dict[str, list[str]] = {"script": [], "style": []}
+        self.open: list[str] = []
+        self.problems: list[str] = []
         self._within: str | None = None
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         self.attributes.extend(attrs)
         self._within = tag if tag in self.inline else None
+        if tag not in VOID:
+            self.open.append(tag)
 
     def handle_endtag(self, tag):
         self._within = None
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.open[-1:] or 'nothing'}")
+            return
+        self.open.pop()
 
     def handle_data(self, data):
         if self._within is not None:
@@ -208,6 +219,13 @@ def test_the_script_puts_text_in_as_text_only(script, sink):
     assert sink not in script
 
 
+def test_the_page_is_well_formed_html(page):
+    parsed = parse(page)
+    assert page.startswith(b"<!DOCTYPE html>")
+    assert parsed.problems == []
+    assert parsed.open == []
+
+
 def test_the_page_has_one_inline_style_and_script_and_no_style_attribute(page):
     parsed = parse(page)
     assert parsed.tags.count("style") == 1
@@ -219,7 +237,8 @@ def test_every_control_has_a_label(page):
     parsed = parse(page)
     ids = {value for name, value in parsed.attributes if name == "id"}
     labelled = {value for name, value in parsed.attributes if name == "for"}
-    assert {"document", "variables", "operation", "authorization"} <= ids & labelled
+    controls = {"document", "variables", "operation", "authorization", "curl"}
+    assert controls <= ids & labelled
 
 
 def test_a_title_and_endpoint_with_markup_come_out_escaped():

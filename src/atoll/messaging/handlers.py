@@ -44,7 +44,7 @@ _COLLECTIONS = frozenset({list, dict, tuple, set, frozenset})
 
 
 class HandlerKind(enum.Enum):
-    """What a handler answers: a message on the bus, an RPC method, a REST route or a timer."""
+    """What a handler answers: a message, an RPC method, a REST route, a timer, a GraphQL field."""
 
     COMMAND = "command"
     EVENT = "event"
@@ -52,6 +52,7 @@ class HandlerKind(enum.Enum):
     RPC = "rpc"
     ROUTE = "route"
     TIMER = "timer"
+    FIELD = "field"
 
     @property
     def takes_message(self) -> bool:

@@ -23,7 +23,7 @@ from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.api import Api, Method
 from atoll.endpoints.graphql.declaration import GraphQLDeclaration
 from atoll.endpoints.graphql.engine import graphql_engine
-from atoll.endpoints.graphql.fields import root_fields
+from atoll.endpoints.graphql.fields import fields_of_objects, root_fields
 from atoll.endpoints.graphql.http import GraphQLEndpoint, GraphQLServing
 from atoll.endpoints.graphql.options import GraphQLOptions
 from atoll.endpoints.graphql.page import graphql_page
@@ -412,7 +412,8 @@ def _install_graphql(app: App, api: Api) -> None:
         server: ServerOptions,
     ) -> GraphQLServing:
         fields = root_fields(api, bus, authenticator, sorted(declaration.queries))
-        engine = graphql_engine(declaration, fields, api.faults, options, api.title)
+        objects = fields_of_objects(api, bus, authenticator)
+        engine = graphql_engine(declaration, fields, api.faults, options, api.title, objects)
         # The page sends to the endpoint by the last part of its path, relative to itself,
         # so that it works behind a proxy serving the service under a prefix.
         endpoint_name = "./" + options.path.rsplit("/", 1)[-1]
@@ -676,6 +677,7 @@ def system_api(
         api.wrappers.extend(own.wrappers)
         api.consumes.extend(own.consumes)
         api.publishes.extend(t for t in own.publishes if t not in api.publishes)
+        api.object_fields.extend(own.object_fields)
         api.parts.append(own)
     api.graphql = _system_graphql([part for part in api.parts if part.graphql is not None])
     return api

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from pathlib import Path
 
-    from atoll.endpoints.graphql.declaration import GraphQLDeclaration
+    from atoll.endpoints.graphql.declaration import GraphQLDeclaration, ObjectField
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.bus import Middleware
     from atoll.messaging.handlers import Policy
@@ -193,6 +193,8 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self.wrappers: list[Wrapper] = []
         self.database_declaration: DatabaseDeclaration | None = None
         self.graphql_declaration: GraphQLDeclaration | None = None
+        self.object_fields: list[ObjectField] = []
+        """The GraphQL fields of object types its handlers resolve (:meth:`field`)."""
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -601,6 +603,56 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             frozenset(self._method_name(given) for given in queries),
         )
 
+    def field(
+        self,
+        parent: type,
+        *,
+        name: str | None = None,
+        batched: bool = False,
+        public: bool = False,
+        policy: Policy | None = None,
+    ) -> Callable[[F], F]:
+        """Resolve a GraphQL field of ``parent``'s object type with the decorated function.
+
+        The function's first parameter is the parent object (a ``parent``), its other inputs
+        the field's arguments, and the container gives the rest, as to any handler::
+
+            @service.field(User)
+            async def runs(user: User, last: int, uow: RunsUnitOfWork) -> list[Run]: ...
+
+        With ``batched=True`` its first parameter is the list of parents of a level of the
+        document, and it returns the field's value for each, in order: one call where there
+        would be one per parent (the N+1 queries of a list become one). ``policy`` says who may
+        read the field: another caller gets null and a ``FORBIDDEN`` error, the rest of the
+        document still answers.
+
+        Raises:
+            ConfigError: ``parent`` is no dataclass, or the function takes no parent.
+        """
+        from atoll.endpoints.graphql.declaration import ObjectField  # noqa: PLC0415 - `import atoll` stays light
+
+        if not hasattr(parent, "__annotations__"):
+            raise ConfigError(
+                f"service.field({parent!r}) names no class; give the dataclass whose GraphQL "
+                "object type has the field, such as service.field(User)"
+            )
+
+        def register(function: F) -> F:
+            field_name = name or function.__name__
+            handler = Handler(
+                function,
+                HandlerKind.FIELD,
+                f"{parent.__name__}.{field_name}",
+                self.name,
+                public=public,
+                policy=policy,
+            )
+            self.handlers.append(handler)
+            self.object_fields.append(ObjectField(parent, field_name, handler, batched))
+            return function
+
+        return register
+
     def _method_name(self, given: str | Callable[..., Any]) -> str:
         """The JSON-RPC method of ``given``: a name, or a function declared as a method."""
         if isinstance(given, str):
@@ -668,6 +720,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             consumes=[h for h in self.handlers if h.kind in _CONSUMED],
             publishes=list(self.published),
             graphql=self.graphql_declaration,
+            object_fields=list(self.object_fields),
         )
 
     def _faults(self) -> FaultMap:

@@ -24,19 +24,20 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration
-    from atoll.endpoints.graphql.fields import RootField
+    from atoll.endpoints.graphql.fields import FieldOfObject, RootField
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
 
 __all__ = ["Engine", "make_engine"]
 
 
-def make_engine(
+def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
     declaration: GraphQLDeclaration,
     fields: Sequence[RootField],
     faults: FaultMap,
     options: GraphQLOptions,
     title: str,
+    objects: Sequence[FieldOfObject] = (),
 ) -> Engine:
     """The engine of ``fields``' schema: generated, or ``declaration.sdl`` bound and checked.
 
@@ -44,7 +45,7 @@ def make_engine(
         ConfigError: the schema cannot be made (see :mod:`atoll.adapters.graphql.schema`).
     """
     if declaration.sdl is None:
-        schema = generated_schema(fields, title)
+        schema = generated_schema(fields, title, objects)
         listed = [
             (
                 ROOTS[root.operation],
@@ -54,5 +55,5 @@ def make_engine(
             for root in fields
         ]
     else:
-        schema, listed = bound_schema(declaration, fields, title)
+        schema, listed = bound_schema(declaration, fields, title, objects)
     return Engine(schema, sdl_of(schema), listed, faults, options)

@@ -126,6 +126,7 @@ class Engine:
         result = execute(
             self.schema,
             prepared,
+            context_value={},  # the execution's own: its batches (atoll.adapters.graphql.batches)
             variable_values=dict(variables) if variables else None,
             operation_name=operation,
         )

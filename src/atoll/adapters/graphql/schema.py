@@ -39,6 +39,7 @@ from graphql import (
     print_schema,
 )
 
+from atoll.adapters.graphql.batches import batch_of
 from atoll.adapters.graphql.types import SCALARS, Types, attribute, fields_of, unwrapped
 from atoll.endpoints.api import snake
 from atoll.endpoints.graphql.declaration import camel
@@ -50,10 +51,18 @@ if TYPE_CHECKING:
     from graphql import GraphQLInputType, GraphQLOutputType
 
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration
-    from atoll.endpoints.graphql.fields import RootField
+    from atoll.endpoints.graphql.fields import FieldOfObject, RootField
     from atoll.endpoints.rpc.methods import RpcMethod
 
-__all__ = ["ROOTS", "bound_schema", "generated_schema", "resolver", "sdl_of", "signature"]
+__all__ = [
+    "ROOTS",
+    "bound_schema",
+    "field_resolver",
+    "generated_schema",
+    "resolver",
+    "sdl_of",
+    "signature",
+]
 
 _SCALAR_RULES = (
     "serialize",
@@ -87,14 +96,60 @@ def resolver(method: RpcMethod) -> Callable[..., Any]:
     return resolve
 
 
-def generated_schema(fields: Sequence[RootField], title: str) -> GraphQLSchema:
+def field_resolver(field: FieldOfObject) -> Callable[..., Any]:
+    """The resolver of a field of an object type: its handler, for one parent or a batch."""
+    method = field.method
+    admit, call, parent = method.admit, method.call, field.parent_parameter
+    returns_nothing = method.result is None or method.result is type(None)
+
+    if field.batched:
+
+        async def resolve_batched(source: Any, info: Any, **arguments: Any) -> Any:
+            value = await batch_of(info.context, field, arguments).load(source)
+            return True if returns_nothing else value
+
+        return resolve_batched
+
+    async def resolve(source: Any, _info: Any, **arguments: Any) -> Any:
+        if admit is not None:
+            await admit()
+        value = await call({parent: source, **arguments})
+        return True if returns_nothing else value
+
+    return resolve
+
+
+def _extras(
+    objects: Sequence[FieldOfObject],
+) -> dict[type, list[tuple[FieldOfObject, Callable[..., Any]]]]:
+    """The resolved fields of each dataclass, with their resolvers.
+
+    Raises:
+        ConfigError: a resolved field has the name of a field of its dataclass.
+    """
+    extras: dict[type, list[tuple[FieldOfObject, Callable[..., Any]]]] = {}
+    for field in objects:
+        own = {camel(name) for name, _ in fields_of(field.parent)}
+        if field.name in own:
+            raise ConfigError(
+                f"{field.parent.__name__}.{field.name} ({field.handler.label}) is a field "
+                f"{field.parent.__name__} has already; name the resolved one otherwise "
+                "(service.field(..., name=...))"
+            )
+        extras.setdefault(field.parent, []).append((field, field_resolver(field)))
+    return extras
+
+
+def generated_schema(
+    fields: Sequence[RootField], title: str, objects: Sequence[FieldOfObject] = ()
+) -> GraphQLSchema:
     """The schema of ``fields``, its types made from their Python types.
 
     Raises:
-        ConfigError: a parameter or result has a type GraphQL has none for, or two types
-            would share a name.
+        ConfigError: a parameter or result has a type GraphQL has none for, two types would
+            share a name, or a field of ``objects`` is of a type no root field reaches.
     """
-    types = Types(f"the GraphQL schema of {title}")
+    types = Types(f"the GraphQL schema of {title}", _extras(objects))
     roots: dict[str, dict[str, GraphQLField]] = {"query": {}, "mutation": {}}
     for root in fields:
         method = root.method
@@ -120,15 +175,32 @@ def generated_schema(fields: Sequence[RootField], title: str) -> GraphQLSchema:
             resolve=lambda *_: title,
             description=f"The service's name: {title} has no query of its own.",
         )
-    return GraphQLSchema(
+    schema = GraphQLSchema(
         query=GraphQLObjectType("Query", roots["query"]),
         mutation=GraphQLObjectType("Mutation", roots["mutation"]) if roots["mutation"] else None,
         types=types.named(),
     )
+    _check_reached(schema, objects, title)
+    return schema
+
+
+def _check_reached(schema: GraphQLSchema, objects: Sequence[FieldOfObject], title: str) -> None:
+    """Refuse a resolved field of a type the schema does not have: it would never run."""
+    for field in objects:
+        kind = schema.get_type(field.parent.__name__)
+        if not isinstance(kind, GraphQLObjectType) or field.name not in kind.fields:
+            raise ConfigError(
+                f"{field.handler.label} resolves the field {field.name} of "
+                f"{field.parent.__name__}, which no field of the GraphQL schema of {title} "
+                "answers; return it from a query, or drop the resolver"
+            )
 
 
 def bound_schema(
-    declaration: GraphQLDeclaration, fields: Sequence[RootField], title: str
+    declaration: GraphQLDeclaration,
+    fields: Sequence[RootField],
+    title: str,
+    objects: Sequence[FieldOfObject] = (),
 ) -> tuple[GraphQLSchema, list[tuple[str, str, str]]]:
     """The schema ``declaration.sdl`` states, its root fields bound to ``fields`` and checked.
 
@@ -148,7 +220,7 @@ def bound_schema(
         raise ConfigError(f"{source} of {title} is not a valid GraphQL schema: {error}") from None
     by_method = {root.method.name: root for root in fields}
     by_field = {root.name: root for root in fields}
-    checker = _Checker(source, title)
+    checker = _Checker(source, title, objects)
     listed: list[tuple[str, str, str]] = []
     for operation, type_name in ROOTS.items():
         root_type = getattr(schema, f"{operation}_type")
@@ -167,6 +239,12 @@ def bound_schema(
         raise ConfigError(
             f"bind names {place}, which {source} of {title} has no root field of; bind "
             "Query.<field> or Mutation.<field>"
+        )
+    for parent, name in set(checker.resolved) - checker.resolved_bound:
+        handler = checker.resolved[parent, name].handler
+        raise ConfigError(
+            f"{handler.label} resolves the field {name} of {parent.__name__}, which {source} "
+            f"of {title} has no object type with; add the field to its type, or drop the resolver"
         )
     return schema, listed
 
@@ -211,18 +289,23 @@ def _unbound(
 class _Checker:
     """Checks an SDL's fields against the handlers bound to them; sets the Python names."""
 
-    def __init__(self, source: str, title: str) -> None:
+    def __init__(self, source: str, title: str, objects: Sequence[FieldOfObject]) -> None:
         self.source = source
         self.title = title
         self.bound: set[str] = set()
+        self.resolved = {(field.parent, field.name): field for field in objects}
+        """The fields of object types handlers resolve, by their dataclass and GraphQL name."""
+        self.resolved_bound: set[tuple[type, str]] = set()
         self._objects: dict[str, type] = {}
         self._inputs: dict[str, type] = {}
         self._checked: set[str] = set()
 
     def root(self, place: str, field: GraphQLField, root: RootField) -> None:
         self.bound.add(place)
-        method = root.method
-        label = root.handler.label
+        self._call(place, field, root.method, root.handler.label)
+
+    def _call(self, place: str, field: GraphQLField, method: RpcMethod, label: str) -> None:
+        """Check ``field``'s arguments and type against the handler's; name its arguments."""
         params = {param.name: param for param in method.params}
         for name, argument in field.args.items():
             param = params.pop(snake(name), None) or params.pop(name, None)
@@ -279,11 +362,18 @@ class _Checker:
         self._checked.add(kind.name)
         hints = dict(fields_of(cls))
         for name, field in kind.fields.items():
+            resolved = self.resolved.get((cls, name))
+            if resolved is not None:  # a handler's: @service.field(cls)
+                self.resolved_bound.add((cls, name))
+                self._call(f"{kind.name}.{name}", field, resolved.method, resolved.handler.label)
+                field.resolve = field_resolver(resolved)
+                continue
             python = snake(name) if snake(name) in hints else name
             if python not in hints:
                 raise ConfigError(
                     f"{kind.name}.{name} of {self.source} has no field {python!r} in "
-                    f"{cls.__qualname__}, which {label} answers ({place}); its fields: "
+                    f"{cls.__qualname__}, which {label} answers ({place}), and no handler "
+                    f"resolves it (@service.field({cls.__qualname__})); its fields: "
                     f"{', '.join(hints) or 'none'}"
                 )
             field.resolve = attribute(python)

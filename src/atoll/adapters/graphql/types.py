@@ -12,7 +12,13 @@ a dataclass or msgspec ``Struct``      an object type of its name; as an argumen
 ``list[X]``, ``tuple[X, ...]``, sets   ``[X]``
 ``dict``, ``Any``                      ``JSON`` (any JSON value)
 ``X | None``                           ``X``; anything else is non-null (``X!``)
+``Page[X]`` (a repository's page)      a Relay connection, ``XConnection``
 =====================================  ==============================================
+
+A ``Page[X]`` is ``XConnection { edges: [XEdge!]! nodes: [X!]! pageInfo: PageInfo! }``,
+``XEdge { cursor: String! node: X! }`` and ``PageInfo { hasNextPage hasPreviousPage
+startCursor endCursor }``, as Relay's connections specify; its handler takes the
+``first``/``after``/``last``/``before`` it passes to ``Repository.page``.
 
 A field or argument is named as in Python in camel case (``started_at`` is ``startedAt``),
 and read back under its Python name. ``Int`` holds 32 bits, as the GraphQL specification
@@ -52,11 +58,14 @@ from graphql import (
 
 from atoll.endpoints.graphql.declaration import camel
 from atoll.errors import ConfigError
+from atoll.persistence.pages import Page
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping, Sequence
 
     from graphql import GraphQLInputType, GraphQLNamedType, GraphQLOutputType
+
+    from atoll.endpoints.graphql.fields import FieldOfObject
 
 __all__ = ["SCALARS", "Types", "attribute", "fields_of", "unwrapped"]
 
@@ -192,13 +201,21 @@ class Types:
 
     Args:
         where: what the types are for, in messages (``the service runs``).
+        extras: the fields of object types resolved by handlers, by their dataclass, each
+            with its resolver.
     """
 
-    def __init__(self, where: str) -> None:
+    def __init__(
+        self,
+        where: str,
+        extras: Mapping[type, Sequence[tuple[FieldOfObject, Callable[..., Any]]]] | None = None,
+    ) -> None:
         self.where = where
+        self.extras = extras or {}
         self._outputs: dict[Any, GraphQLObjectType] = {}
         self._inputs: dict[Any, GraphQLInputObjectType] = {}
         self._enums: dict[Any, GraphQLEnumType] = {}
+        self._connections: dict[Any, GraphQLObjectType] = {}
         self._names: dict[str, Any] = {}
 
     def output(self, hint: Any, where: str) -> GraphQLOutputType:
@@ -212,6 +229,8 @@ class Types:
             made = Json
         elif origin in _LISTS:
             made = GraphQLList(self.output(_item(inner), where))
+        elif origin is Page:
+            made = self._connection(_item(inner), where)
         elif isinstance(inner, type) and issubclass(inner, enum.Enum):
             made = self._enum(inner)
         elif _is_record(inner):
@@ -219,6 +238,61 @@ class Types:
         else:
             raise self._unknown(hint, where)
         return made if optional else GraphQLNonNull(made)
+
+    def _connection(self, item: Any, where: str) -> GraphQLObjectType:
+        """The Relay connection of a page of ``item``: its edges, nodes and page info."""
+        made = self._connections.get(item)
+        if made is not None:
+            return made
+        node = self.output(item, f"{where}, its items")
+        named = getattr(getattr(node, "of_type", node), "name", "Item")
+        edge = GraphQLObjectType(
+            f"{named}Edge",
+            {
+                "cursor": GraphQLField(GraphQLNonNull(GraphQLString), resolve=_first),
+                "node": GraphQLField(node, resolve=_second),
+            },
+            description=f"A {named} of a page, and where the next page starts after it.",
+        )
+        made = GraphQLObjectType(
+            f"{named}Connection",
+            {
+                "edges": GraphQLField(
+                    GraphQLNonNull(GraphQLList(GraphQLNonNull(edge))), resolve=attribute("edges")
+                ),
+                "nodes": GraphQLField(
+                    GraphQLNonNull(GraphQLList(node)), resolve=attribute("items")
+                ),
+                "pageInfo": GraphQLField(GraphQLNonNull(self._page_info()), resolve=_itself),
+            },
+            description=f"A page of {named}, in the order asked for (a Relay connection).",
+        )
+        self._claim(edge.name, (item, "edge"))
+        self._claim(made.name, (item, "connection"))
+        self._connections[item] = made
+        return made
+
+    def _page_info(self) -> GraphQLObjectType:
+        made = self._outputs.get(Page)
+        if made is None:
+            optional_string = GraphQLString
+            made = GraphQLObjectType(
+                "PageInfo",
+                {
+                    "hasNextPage": GraphQLField(
+                        GraphQLNonNull(GraphQLBoolean), resolve=attribute("has_next")
+                    ),
+                    "hasPreviousPage": GraphQLField(
+                        GraphQLNonNull(GraphQLBoolean), resolve=attribute("has_previous")
+                    ),
+                    "startCursor": GraphQLField(optional_string, resolve=attribute("start_cursor")),
+                    "endCursor": GraphQLField(optional_string, resolve=attribute("end_cursor")),
+                },
+                description="Where a page starts and ends, and whether there is more either way.",
+            )
+            self._claim("PageInfo", Page)
+            self._outputs[Page] = made
+        return made
 
     def input(self, hint: Any, where: str) -> GraphQLInputType:
         """The input type of ``hint`` (non-null unless optional); ``where`` names its use."""
@@ -279,17 +353,38 @@ class Types:
         if made is None:
 
             def fields() -> dict[str, GraphQLField]:
-                return {
+                made = {
                     camel(name): GraphQLField(
                         self.output(hint, f"{cls.__name__}.{name}"), resolve=attribute(name)
                     )
                     for name, hint in fields_of(cls)
                 }
+                for extra, resolve in self.extras.get(cls, ()):
+                    made[extra.name] = self._resolved(cls, extra, resolve)
+                return made
 
             self._claim(cls.__name__, cls)
             made = GraphQLObjectType(cls.__name__, fields, description=_doc(cls))
             self._outputs[cls] = made
         return made
+
+    def _resolved(
+        self, cls: type, extra: FieldOfObject, resolve: Callable[..., Any]
+    ) -> GraphQLField:
+        """The field ``extra`` of ``cls``'s type: nullable, so that a refusal nulls it alone."""
+        where = f"{cls.__name__}.{extra.name} ({extra.handler.label})"
+        method = extra.method
+        nothing = method.result is None or method.result is type(None)
+        output = GraphQLBoolean if nothing else self.output(method.result, f"{where}, its result")
+        if isinstance(output, GraphQLNonNull):
+            output = output.of_type
+        text = "\n\n".join(part for part in (method.summary, method.description) if part)
+        return GraphQLField(
+            output,
+            args=self.arguments(method.params, where),
+            resolve=resolve,
+            description=text or None,
+        )
 
     def _input_object(self, cls: type) -> GraphQLInputObjectType:
         made = self._inputs.get(cls)
@@ -320,7 +415,12 @@ class Types:
 
     def named(self) -> list[GraphQLNamedType]:
         """Every type made so far."""
-        return [*self._outputs.values(), *self._inputs.values(), *self._enums.values()]
+        return [
+            *self._outputs.values(),
+            *self._connections.values(),
+            *self._inputs.values(),
+            *self._enums.values(),
+        ]
 
 
 _NONE = object()
@@ -336,6 +436,18 @@ def _literal_default(param: Any) -> Any:
     if isinstance(default, bool | int | float | str):
         return default
     return _NONE  # a default the schema cannot state: the argument is optional, with no default
+
+
+def _first(edge: tuple[str, Any], _info: Any) -> str:
+    return edge[0]
+
+
+def _second(edge: tuple[str, Any], _info: Any) -> Any:
+    return edge[1]
+
+
+def _itself(source: Any, _info: Any) -> Any:
+    return source
 
 
 def _item(hint: Any) -> Any:

@@ -16,7 +16,9 @@ from atoll.errors import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["GraphQLDeclaration", "camel"]
+    from atoll.messaging.handlers import Handler
+
+__all__ = ["GraphQLDeclaration", "ObjectField", "camel"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,24 @@ class GraphQLDeclaration:
                 f"cannot read the GraphQL schema {self.sdl}: {error.strerror}; check the path "
                 "given to service.graphql(sdl=...)"
             ) from None
+
+
+@dataclass(frozen=True)
+class ObjectField:
+    """A field of a GraphQL object type resolved by a handler: ``@service.field(User)``.
+
+    Attributes:
+        parent: the dataclass whose object type has the field.
+        name: the field's Python name (the GraphQL name is its camel case).
+        handler: the handler resolving it; its first parameter is the parent (or, batched,
+            the list of parents), its other inputs the field's arguments.
+        batched: one call resolves the field for every parent of a level of the document.
+    """
+
+    parent: type
+    name: str
+    handler: Handler
+    batched: bool = False
 
 
 def camel(name: str) -> str:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration
-    from atoll.endpoints.graphql.fields import RootField
+    from atoll.endpoints.graphql.fields import FieldOfObject, RootField
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
 
@@ -70,12 +70,13 @@ class GraphQLEngine(Protocol):
         ...
 
 
-def graphql_engine(
+def graphql_engine(  # noqa: PLR0917 - what a schema is made of, each part
     declaration: GraphQLDeclaration,
     fields: Sequence[RootField],
     faults: FaultMap,
     options: GraphQLOptions,
     title: str,
+    objects: Sequence[FieldOfObject] = (),
 ) -> GraphQLEngine:
     """The engine of a service's (or system's) schema, made by :mod:`atoll.adapters.graphql`.
 
@@ -85,5 +86,7 @@ def graphql_engine(
             field no handler resolves or whose types disagree with its handler's.
     """
     adapter = importlib.import_module("atoll.adapters.graphql")
-    engine: GraphQLEngine = adapter.make_engine(declaration, fields, faults, options, title)
+    engine: GraphQLEngine = adapter.make_engine(
+        declaration, fields, faults, options, title, objects
+    )
     return engine

@@ -15,24 +15,27 @@ name are refused.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from atoll.endpoints.graphql.declaration import camel
 from atoll.endpoints.rpc.engines import rpc_methods
+from atoll.endpoints.rpc.methods import Param, RpcMethod
 from atoll.errors import ConfigError
 from atoll.messaging.handlers import HandlerKind
+from atoll.persistence.shown import shown
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from atoll.endpoints.api import Api, Method
-    from atoll.endpoints.rpc.methods import RpcMethod
+    from atoll.endpoints.graphql.declaration import ObjectField
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
     from atoll.security.auth import Authenticator
 
-__all__ = ["Operation", "RootField", "root_fields"]
+__all__ = ["FieldOfObject", "Operation", "RootField", "fields_of_objects", "root_fields"]
 
 Operation = Literal["query", "mutation"]
 
@@ -111,3 +114,110 @@ def _own_methods(api: Api) -> list[Method]:
     if not api.parts:
         return list(api.methods)
     return [method for part in api.parts if part.graphql is not None for method in part.methods]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldOfObject:
+    """A field of an object type, resolved by a handler (``@service.field(User)``).
+
+    Attributes:
+        parent: the dataclass whose object type has the field.
+        name: the field's name (camel case).
+        parent_parameter: the handler's parameter receiving the parent (or the parents).
+        batched: the handler resolves the field for a list of parents at once.
+        method: the handler as a call: its other inputs as parameters (the field's
+            arguments), its result (for one parent), its admission and call through the bus.
+        handler: the handler, for messages.
+    """
+
+    parent: type
+    name: str
+    parent_parameter: str
+    batched: bool
+    method: RpcMethod
+    handler: Handler
+
+
+def fields_of_objects(
+    api: Api, bus: MessageBus, authenticator: Authenticator | None = None
+) -> list[FieldOfObject]:
+    """The fields of object types the handlers of ``api`` resolve, called through ``bus``.
+
+    Raises:
+        ConfigError: a batched handler does not return a list, or two handlers resolve one
+            field.
+    """
+    every = [
+        declared
+        for part in (api.parts or [api])
+        if part.graphql is not None or not api.parts
+        for declared in part.object_fields
+    ]
+    made: list[FieldOfObject] = []
+    seen: dict[tuple[type, str], Handler] = {}
+    for declared in every:
+        handler = declared.handler
+        twin = seen.setdefault((declared.parent, declared.name), handler)
+        if twin is not handler:
+            raise ConfigError(
+                f"{handler.label} and {twin.label} both resolve the GraphQL field "
+                f"{declared.parent.__name__}.{camel(declared.name)}; keep one"
+            )
+        made.append(_field_of_object(declared, bus, authenticator))
+    return made
+
+
+def _field_of_object(
+    declared: ObjectField, bus: MessageBus, authenticator: Authenticator | None
+) -> FieldOfObject:
+    handler = declared.handler
+    inputs = bus.signature(handler).inputs
+    if not inputs:
+        raise ConfigError(
+            f"{handler.label} takes no parameter; its first receives the "
+            f"{declared.parent.__name__} whose field it resolves"
+        )
+    parent, *arguments = inputs
+    returns = handler.returns
+    if declared.batched:
+        if typing.get_origin(returns) not in {list, tuple}:
+            raise ConfigError(
+                f"{handler.label} is batched: it returns a list, the field's value for each "
+                f"parent in order (list[...]); it is annotated {returns!r}"
+            )
+        (returns, *_) = typing.get_args(returns) or (typing.Any,)
+    view = shown(returns)
+    call = bus.caller(handler)
+    if view.convert is not None:  # an aggregate: shown without its bookkeeping
+        convert = view.convert
+        caller = call
+
+        async def call_shown(values: dict[str, typing.Any]) -> typing.Any:
+            result = await caller(values)
+            return [convert(one) for one in result] if declared.batched else convert(result)
+
+        call = call_shown
+    method = RpcMethod(
+        name=handler.name,
+        params=tuple(
+            Param(item.name, item.hint)
+            if item.required
+            else Param(item.name, item.hint, item.default)
+            for item in arguments
+        ),
+        call=call,
+        result=view.type,
+        summary=handler.summary,
+        description=handler.description,
+        admit=None if authenticator is None else authenticator.admission(handler, bus),
+        policy=_policy(bus, handler),
+    )
+    return FieldOfObject(
+        declared.parent, camel(declared.name), parent.name, declared.batched, method, handler
+    )
+
+
+def _policy(bus: MessageBus, handler: Handler) -> str:
+    """Who may read the field, in a few words; ``""`` for whoever the service serves."""
+    policy = bus.policy_of(handler)
+    return "" if policy is None else policy.describe()

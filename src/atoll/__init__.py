@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from atoll.messaging.bus import Events, MessageBus
     from atoll.messaging.context import Headers, Request, Response
     from atoll.messaging.envelope import Delivery, message
+    from atoll.persistence.pages import Page
     from atoll.persistence.repository import Repository
     from atoll.persistence.schema import Schema
     from atoll.persistence.unit_of_work import UnitOfWork
@@ -51,6 +52,7 @@ __all__ = [
     "Lifecycle",
     "MessageBus",
     "Named",
+    "Page",
     "Registry",
     "RemoteService",
     "Repository",
@@ -90,6 +92,7 @@ _LAZY = {
     "MessageBus": "atoll.messaging.bus",
     "message": "atoll.messaging.envelope",
     "RemoteService": "atoll.clients.remote",
+    "Page": "atoll.persistence.pages",
     "Repository": "atoll.persistence.repository",
     "Schema": "atoll.persistence.schema",
     "UnitOfWork": "atoll.persistence.unit_of_work",

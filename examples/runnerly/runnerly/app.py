@@ -36,7 +36,7 @@ from atoll.kernel.config import Config
 from runnerly.runs import application as runs
 from runnerly.runs import infrastructure as runs_sql
 from runnerly.runs.contracts import RecordRun
-from runnerly.runs.domain import RunOwners, RunRepository, UserDirectory, week_of
+from runnerly.runs.domain import RunOwners, UserDirectory, week_of
 from runnerly.stats import application as stats
 from runnerly.stats import infrastructure as stats_sql
 from runnerly.stats.domain import WeeklyTotals
@@ -82,7 +82,7 @@ def _services() -> dict[str, atoll.Service]:
         },
     )
     runs.service.database(
-        runs_sql.schema, runs.RunsUnitOfWork, repositories={RunRepository: runs_sql.RunRecords}
+        runs_sql.schema, runs.RunsUnitOfWork, repositories={runs.RunPages: runs_sql.RunRecords}
     )
     users.service.provide(_passwords, provides=PasswordHasher)
     users.service.provide(users_sql.SystemClock, provides=Clock)

@@ -178,3 +178,12 @@ def test_atoll_routes_has_no_graphql_section_without_graphql(app_module):
     result = CliRunner().invoke(cli, ["routes", f"{app_module}:plain"])
     assert result.exit_code == 0
     assert "GraphQL" not in result.output
+
+
+async def test_the_api_page_links_the_graphql_page_only_when_it_is_served():
+    async with run(users()) as harness:
+        served = (await harness.client.get("/docs")).text
+    async with run(users(graphql=False)) as harness:
+        plain = (await harness.client.get("/docs")).text
+    assert 'data-graphql-url="graphql"' in served
+    assert 'data-graphql-url=""' in plain

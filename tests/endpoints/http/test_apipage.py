@@ -74,6 +74,13 @@ def test_the_page_links_the_asyncapi_document_when_given_one():
     assert "onload" not in {name for name, _ in parsed.attributes}
 
 
+def test_the_page_links_the_graphql_page_when_given_one():
+    assert ("data-graphql-url", "") in parse(api_page("Runs", "/openapi.json")).attributes
+    page = api_page("Runs", "/openapi.json", graphql_url="graphql")
+    assert ("data-graphql-url", "graphql") in parse(page).attributes
+    assert "GraphQL (a page to run documents)" in page.decode()
+
+
 @pytest.mark.parametrize("scheme", ["http://", "https://", "//cdn", "ftp:"])
 def test_the_page_names_no_url_of_any_scheme(page, scheme):
     assert scheme not in page.decode().lower()

@@ -10,7 +10,9 @@ the caller's token: ``user_id`` is the server's to set, and a call giving it is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 import atoll
 from runnerly.runs.contracts import (
@@ -56,10 +58,34 @@ __all__ = [
 ]
 
 
+class RunPages(RunRepository, Protocol):
+    """Where runs are kept, as the application reads them: by page too.
+
+    atoll's repositories page any aggregate by key; the domain has no use for pages.
+    """
+
+    async def page(
+        self,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        order_by: str | Sequence[str] = "id",
+        **equals: object,
+    ) -> atoll.Page[Run]:
+        """A page of runs, in the order of ``order_by``: see ``atoll.Repository.page``."""
+        ...
+
+
 class RunsUnitOfWork(atoll.UnitOfWork):
     """The runs service's unit of work."""
 
-    runs: RunRepository
+    runs: RunPages
+
+
+PAGE = 20
+"""The runs a page holds when the caller says neither ``first`` nor ``last``."""
 
 
 # -- who may: the policies' checks --------------------------------------------------------------
@@ -279,6 +305,36 @@ async def runs_of(user_id: int, uow: RunsUnitOfWork) -> list[Run]:
         return await uow.runs.of_user(user_id)
 
 
+@service.rpc(name="runs", policy=THE_RUNNER)
+async def runs_by_page(  # noqa: PLR0917 - a connection's arguments
+    user_id: int,
+    uow: RunsUnitOfWork,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> atoll.Page[Run]:
+    """The caller's runs, by when they started, a page at a time (20 unless asked).
+
+    Over GraphQL, a Relay connection: ``runs(userId: 1, first: 10, after: $cursor)``. A run
+    recorded between two pages never shifts the next one.
+
+    Raises:
+        UnknownRunnerError: ``user_id`` is not the caller's (whether a runner has it or not).
+    """
+    if first is None and last is None:
+        first = PAGE
+    async with uow:
+        return await uow.runs.page(
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            order_by="started_at",
+            user_id=user_id,
+        )
+
+
 @service.rpc(name="weekly_meters", policy=THE_RUNNER)
 @service.get("/users/{user_id}/weekly-meters", policy=THE_RUNNER)
 async def get_weekly_meters(
@@ -292,3 +348,6 @@ async def get_weekly_meters(
     """
     async with uow:
         return await Runs(uow.runs).weekly_meters(user_id, day or datetime.now(tz=UTC))
+
+
+service.graphql(queries=[runs_by_page])

@@ -97,3 +97,6 @@ async def weekly_totals(user_id: int, uow: StatsUnitOfWork) -> list[WeeklyTotal]
     """
     async with uow:
         return await uow.totals.of_user(user_id)
+
+
+service.graphql()

@@ -3,7 +3,8 @@
 Served at ``/docs``. It is one self-contained HTML document (``apipage.html`` beside this
 module): inline CSS and a small script that fetches the OpenAPI 3.1 document and renders each
 operation, its parameters and schemas, and a form to send it; it links the documents
-themselves, the AsyncAPI document of the service's messages among them. It loads nothing from
+themselves, the AsyncAPI document of the service's messages among them, and the GraphQL page
+when the service serves GraphQL. It loads nothing from
 anywhere else, no CDN, font or framework, so it works on a machine without internet access;
 and it puts every string of the document into the page as text, never as HTML.
 """
@@ -14,7 +15,7 @@ from functools import cache
 
 __all__ = ["api_page"]
 
-_PLACEHOLDERS = ("{{title}}", "{{openapi_url}}", "{{asyncapi_url}}")
+_PLACEHOLDERS = ("{{title}}", "{{openapi_url}}", "{{asyncapi_url}}", "{{graphql_url}}")
 
 
 @cache
@@ -35,7 +36,9 @@ def _template() -> tuple[str, ...]:
         text = text[at + len(mark) :]
 
 
-def api_page(title: str, openapi_url: str, *, asyncapi_url: str = "") -> bytes:
+def api_page(
+    title: str, openapi_url: str, *, asyncapi_url: str = "", graphql_url: str = ""
+) -> bytes:
     """The API page of a service, as UTF-8 HTML.
 
     Args:
@@ -44,6 +47,8 @@ def api_page(title: str, openapi_url: str, *, asyncapi_url: str = "") -> bytes:
             (``"openapi.json"``) or to the host (``"/openapi.json"``).
         asyncapi_url: where the AsyncAPI document of the service's messages is, which the
             page links (without fetching it); no link when empty.
+        graphql_url: where the service serves GraphQL, whose page the page links; no link
+            when empty.
 
     Returns:
         The whole document; build it once and serve the bytes.
@@ -52,6 +57,7 @@ def api_page(title: str, openapi_url: str, *, asyncapi_url: str = "") -> bytes:
         "{{title}}": _escape(title),
         "{{openapi_url}}": _escape(openapi_url),
         "{{asyncapi_url}}": _escape(asyncapi_url),
+        "{{graphql_url}}": _escape(graphql_url),
     }
     # Substituted in one pass, so a title containing "{{openapi_url}}" stays text.
     return "".join(values.get(part, part) for part in _template()).encode("utf-8")

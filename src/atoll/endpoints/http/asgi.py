@@ -174,7 +174,13 @@ class HttpApp:
         if options.docs:
             self._special["/openapi.json"] = self._document(_JSON, self._openapi())
             self._special["/asyncapi.json"] = self._document(_JSON, self._asyncapi(broker))
-            page = api_page(api.title, "openapi.json", asyncapi_url="asyncapi.json")
+            served = graphql is not None and graphql.endpoint is not None
+            page = api_page(
+                api.title,
+                "openapi.json",
+                asyncapi_url="asyncapi.json",
+                graphql_url=graphql.path.lstrip("/") if served and graphql else "",
+            )
             self._special["/docs"] = self._document(_HTML, page)
         self.readiness = readiness
         health = health_endpoints(readiness, about) if options.health else {}

@@ -1,0 +1,154 @@
+"""Runnerly over GraphQL: its ``.graphql`` documents replayed, its owners' rule, and fuzzing.
+
+The documents of ``examples/runnerly/graphql/`` are sent as a client sends them, to the
+system's one ``/graphql``: Ada records runs, pages through them by cursor, and reads her
+weeks from the stats service's read model. Bo, another runner, is told her runs do not
+exist. Then hypothesis-graphql writes queries from the schema itself: none gets a 500 or an
+internal error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import hypothesis
+import hypothesis_graphql
+import pytest
+from hypothesis import strategies as st
+from hypothesis_graphql import nodes
+
+import atoll.testing
+from atoll.endpoints.graphql.http import GraphQLServing
+from runnerly.app import system
+from tests.examples.test_runnerly import MEMORY, MONDAY, ada, bearer
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+DOCUMENTS = Path(__file__).parents[2] / "examples" / "runnerly" / "graphql"
+
+
+def document(name: str) -> str:
+    return (DOCUMENTS / f"{name}.graphql").read_text(encoding="utf-8")
+
+
+@contextlib.asynccontextmanager
+async def club() -> AsyncIterator[tuple[atoll.testing.ServiceHarness, dict, dict]]:
+    async with atoll.testing.run(system(), argv=MEMORY) as harness:
+        await harness.send(ada())
+        await harness.send(ada("bo@example.org", "Bo"))
+        yield harness, await bearer(harness), await bearer(harness, "bo@example.org")
+
+
+async def ask(harness, headers: dict, name: str, **variables: Any) -> dict:
+    answer = await harness.client.post(
+        "/graphql", headers=headers, json={"query": document(name), "variables": variables}
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_the_documents_record_runs_page_through_them_and_read_the_weeks():
+    async with club() as (harness, ada_headers, _):
+        recorded = []
+        for day in range(5):
+            answer = await ask(
+                harness,
+                ada_headers,
+                "record-run",
+                meters=5000 + day,
+                seconds=1500,
+                startedAt=(MONDAY + timedelta(days=day)).isoformat(),
+                notes="easy",
+            )
+            recorded.append(answer["data"]["recordRun"])
+        assert recorded[0] == {
+            "id": 1,
+            "meters": 5000.0,
+            "seconds": 1500,
+            "startedAt": "2026-11-23T07:30:00+00:00",
+            "notes": "easy",
+        }
+        pages, after = [], None
+        while True:
+            runs = (await ask(harness, ada_headers, "runs", userId=1, first=2, after=after))[
+                "data"
+            ]["runs"]
+            pages.append([edge["node"]["id"] for edge in runs["edges"]])
+            if not runs["pageInfo"]["hasNextPage"]:
+                break
+            after = runs["pageInfo"]["endCursor"]
+        assert pages == [[1, 2], [3, 4], [5]]
+        await harness.settle()  # the stats service has counted the runs' events
+        weeks = await ask(harness, ada_headers, "weeks", userId=1, day=MONDAY.isoformat())
+    assert weeks == {
+        "data": {
+            "weeklyTotals": [{"week": "2026-11-23", "meters": 25010.0, "runs": 5}],
+            "weeklyMeters": 25010.0,
+        }
+    }
+
+
+async def test_another_runners_runs_do_not_exist_for_the_caller():
+    async with club() as (harness, ada_headers, bo_headers):
+        await ask(
+            harness,
+            ada_headers,
+            "record-run",
+            meters=5000,
+            seconds=1500,
+            startedAt=MONDAY.isoformat(),
+        )
+        hers = await ask(harness, bo_headers, "run", runId=1)
+        nobody = await ask(harness, bo_headers, "run", runId=99)
+        her_runs = await ask(harness, bo_headers, "runs", userId=1, first=5)
+        anonymous = await ask(harness, {}, "run", runId=1)
+    assert hers["data"] == {"getRun": None}
+    (error,) = hers["errors"]
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    # The very answer an id no one has gets: nothing tells Bo that run 1 exists.
+    (other,) = nobody["errors"]
+    assert error["extensions"] == other["extensions"]
+    assert error["message"].replace("1", "99") == other["message"]
+    assert her_runs["data"] == {"runs": None}
+    assert her_runs["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def _scalars() -> dict[str, st.SearchStrategy[Any]]:
+    moments = st.datetimes(timezones=st.just(MONDAY.tzinfo)).map(
+        lambda moment: nodes.String(moment.isoformat())
+    )
+    days = st.dates().map(lambda day: nodes.String(day.isoformat()))
+    return {"DateTime": moments, "Date": days}
+
+
+@pytest.mark.slow
+async def test_queries_written_from_the_schema_never_fail_inside():
+    async with club() as (harness, ada_headers, _):
+        sdl = harness.container.get(GraphQLServing).endpoint.engine.sdl
+        strategy = hypothesis_graphql.from_schema(sdl, custom_scalars=_scalars())
+        sent: list[str] = []
+
+        @hypothesis.settings(
+            max_examples=150,
+            deadline=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+            database=None,
+        )
+        @hypothesis.given(query=strategy)
+        def check(query: str) -> None:
+            sent.append(query)
+
+        check()  # draws the documents; they are sent below, on the harness's loop
+        for query in sent:
+            answer = await harness.client.post(
+                "/graphql", headers=ada_headers, json={"query": query}
+            )
+            assert answer.status_code == 200, (query, answer.text)
+            codes = {error["extensions"]["code"] for error in answer.json().get("errors", [])}
+            assert "INTERNAL_SERVER_ERROR" not in codes, (query, answer.text)
+    assert len(sent) >= 50

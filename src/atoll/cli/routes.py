@@ -22,7 +22,7 @@ import click
 
 from atoll.cli.run import load_target
 from atoll.endpoints.graphql.engine import graphql_engine
-from atoll.endpoints.graphql.fields import fields_of_objects, root_fields
+from atoll.endpoints.graphql.fields import fields_of_objects, root_fields, subscription_fields
 from atoll.endpoints.graphql.options import GraphQLOptions
 from atoll.endpoints.rpc.engines import rpc_methods
 from atoll.errors import ConfigError, ContainerError, TargetError
@@ -149,7 +149,10 @@ def graphql_engine_of(api: Api | None, bus: MessageBus | None) -> GraphQLEngine 
         return None
     fields = root_fields(api, bus, None, sorted(api.graphql.queries))
     objects = fields_of_objects(api, bus)
-    return graphql_engine(api.graphql, fields, api.faults, GraphQLOptions(), api.title, objects)
+    subscriptions = subscription_fields(api, bus)
+    return graphql_engine(
+        api.graphql, fields, api.faults, GraphQLOptions(), api.title, objects, subscriptions
+    )
 
 
 class _Unread:

@@ -16,7 +16,7 @@ from atoll.messaging.faults import FaultMap
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from atoll.endpoints.graphql.declaration import GraphQLDeclaration, ObjectField
+    from atoll.endpoints.graphql.declaration import GraphQLDeclaration, ObjectField, Subscription
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.handlers import Handler
 
@@ -83,6 +83,8 @@ class Api:
     """The service's GraphQL schema, when it is served over GraphQL (``service.graphql()``)."""
     object_fields: list[ObjectField] = field(default_factory=list)
     """The fields of GraphQL object types its handlers resolve (``@service.field(User)``)."""
+    subscriptions: list[Subscription] = field(default_factory=list)
+    """The GraphQL subscriptions to its events (``@service.subscription(RunRecorded)``)."""
 
 
 _WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

@@ -163,6 +163,7 @@ class MessageBus:
         self.default_policy: Policy | None = None
         """The policy of every handler declaring none and not public (a service refusing
         by default); set before :meth:`bind`."""
+        self._observers: dict[type, list[Callable[[object], None]]] = {}
 
     # -- declaring ---------------------------------------------------------------------------
 
@@ -489,10 +490,23 @@ class MessageBus:
         """
         return self._dispatch.returned_events(handler, result)
 
+    def observe(self, kind: type, observer: Callable[[object], None]) -> None:
+        """Show ``observer`` each event of ``kind`` raised in the process, before its handlers.
+
+        The events a handler raises (``atoll.Events``, or returns) are handled in the
+        process, and never reach the broker; GraphQL subscriptions see them so. An
+        observer runs on the event loop, and must return at once.
+        """
+        self._observers.setdefault(kind, []).append(observer)
+
     async def _drain(self, pending: collections.deque[object]) -> None:
         commands, events = self._dispatch.commands, self._dispatch.events
+        observers = self._observers
         while pending:
             message = pending.popleft()
+            if observers:
+                for observe in observers.get(type(message), ()):
+                    observe(message)
             if type(message) in commands:  # an event handler chained a command
                 await self._run_logged(commands[type(message)], message, pending)
                 continue

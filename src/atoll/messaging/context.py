@@ -132,8 +132,9 @@ class Request:
     """The request a handler is answering, as its transport has it.
 
     Attributes:
-        transport: ``"http"`` (REST), ``"jsonrpc"`` (JSON-RPC over HTTP), ``"broker"`` (a
-            delivered command or event, or broker RPC) or ``"local"`` (in the process).
+        transport: ``"http"`` (REST), ``"jsonrpc"`` (JSON-RPC over HTTP), ``"graphql"``
+            (GraphQL over HTTP or a WebSocket), ``"broker"`` (a delivered command or event,
+            or broker RPC) or ``"local"`` (in the process).
         method: the HTTP method (``"POST"``); ``""`` off HTTP.
         path: the HTTP path, percent-decoded, without the query string; ``""`` off HTTP.
         headers: the HTTP headers, a delivered message's, or a broker RPC request's.

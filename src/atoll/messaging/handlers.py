@@ -44,7 +44,7 @@ _COLLECTIONS = frozenset({list, dict, tuple, set, frozenset})
 
 
 class HandlerKind(enum.Enum):
-    """What a handler answers: a message, an RPC method, a REST route, a timer, a GraphQL field."""
+    """What a handler answers: a message, an RPC method, a REST route, a timer, GraphQL."""
 
     COMMAND = "command"
     EVENT = "event"
@@ -53,6 +53,7 @@ class HandlerKind(enum.Enum):
     ROUTE = "route"
     TIMER = "timer"
     FIELD = "field"
+    SUBSCRIPTION = "subscription"
 
     @property
     def takes_message(self) -> bool:

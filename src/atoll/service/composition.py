@@ -23,10 +23,12 @@ from atoll.clients.directory import ClientOptions, Clients
 from atoll.endpoints.api import Api, Method
 from atoll.endpoints.graphql.declaration import GraphQLDeclaration
 from atoll.endpoints.graphql.engine import graphql_engine
-from atoll.endpoints.graphql.fields import fields_of_objects, root_fields
+from atoll.endpoints.graphql.feed import EventFeed
+from atoll.endpoints.graphql.fields import fields_of_objects, root_fields, subscription_fields
 from atoll.endpoints.graphql.http import GraphQLEndpoint, GraphQLServing
 from atoll.endpoints.graphql.options import GraphQLOptions
 from atoll.endpoints.graphql.page import graphql_page
+from atoll.endpoints.graphql.ws import GraphQLWebSocket
 from atoll.endpoints.http.asgi import HttpApp
 from atoll.endpoints.http.cors import CorsOptions
 from atoll.endpoints.http.health import HealthOptions
@@ -394,6 +396,11 @@ def _install_endpoints(app: App, api: Api) -> None:
     _install_traces(app)
 
 
+def _no_graphql() -> GraphQLServing:
+    """What a process serving no GraphQL serves of it: nothing."""
+    return GraphQLServing()
+
+
 def _install_graphql(app: App, api: Api) -> None:
     """The ``[graphql]`` options and the GraphQL endpoint, when a service declares one.
 
@@ -401,27 +408,49 @@ def _install_graphql(app: App, api: Api) -> None:
     """
     declaration = api.graphql
     if declaration is None:
-        app.provide(GraphQLServing, provides=GraphQLServing)
+        app.provide(_no_graphql)
         return
     app.options("graphql", GraphQLOptions)
+    streamed = [subscription.event for subscription in api.subscriptions]
+
+    def make_feed(broker: Broker, bus: MessageBus) -> EventFeed:
+        feed = EventFeed(broker, streamed)
+        for kind in streamed:  # what handlers raise is handled in the process alone
+            bus.observe(kind, feed.offer)
+        return feed
 
     def make_graphql(
         bus: MessageBus,
         authenticator: Authenticator,
         options: GraphQLOptions,
         server: ServerOptions,
+        feed: EventFeed,
     ) -> GraphQLServing:
         fields = root_fields(api, bus, authenticator, sorted(declaration.queries))
         objects = fields_of_objects(api, bus, authenticator)
-        engine = graphql_engine(declaration, fields, api.faults, options, api.title, objects)
+        subscriptions = subscription_fields(api, bus, authenticator)
+        engine = graphql_engine(
+            declaration, fields, api.faults, options, api.title, objects, subscriptions, feed
+        )
         # The page sends to the endpoint by the last part of its path, relative to itself,
         # so that it works behind a proxy serving the service under a prefix.
         endpoint_name = "./" + options.path.rsplit("/", 1)[-1]
         page = graphql_page(api.title, endpoint_name) if options.page else None
         endpoint = GraphQLEndpoint(engine, server.max_body, server.body_timeout, page=page)
-        return GraphQLServing(options.path, endpoint)
+        websocket = (
+            GraphQLWebSocket(engine, init_timeout=options.connection_timeout)
+            if subscriptions
+            else None
+        )
+        return GraphQLServing(options.path, endpoint, websocket)
 
+    def made(container: Container) -> None:
+        if streamed:
+            container.get(EventFeed)  # a component: it starts and stops with the app
+
+    app.provide(make_feed)
     app.provide(make_graphql)
+    app.on_build(made)
 
 
 def _install_traces(app: App) -> None:
@@ -678,6 +707,7 @@ def system_api(
         api.consumes.extend(own.consumes)
         api.publishes.extend(t for t in own.publishes if t not in api.publishes)
         api.object_fields.extend(own.object_fields)
+        api.subscriptions.extend(own.subscriptions)
         api.parts.append(own)
     api.graphql = _system_graphql([part for part in api.parts if part.graphql is not None])
     return api

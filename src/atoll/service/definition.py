@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from pathlib import Path
 
-    from atoll.endpoints.graphql.declaration import GraphQLDeclaration, ObjectField
+    from atoll.endpoints.graphql.declaration import GraphQLDeclaration, ObjectField, Subscription
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.bus import Middleware
     from atoll.messaging.handlers import Policy
@@ -195,6 +195,8 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self.graphql_declaration: GraphQLDeclaration | None = None
         self.object_fields: list[ObjectField] = []
         """The GraphQL fields of object types its handlers resolve (:meth:`field`)."""
+        self.subscriptions: list[Subscription] = []
+        """The GraphQL subscriptions to its events (:meth:`subscription`)."""
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -653,6 +655,54 @@ class ServiceDefinition(Declarations, AsgiWrapping):
 
         return register
 
+    def subscription(
+        self,
+        event: type,
+        *,
+        name: str | None = None,
+        public: bool = False,
+        policy: Policy | None = None,
+    ) -> Callable[[F], F]:
+        """Offer each ``event`` to GraphQL subscribers, as the decorated function shows it.
+
+        The function's first parameter is the event, its other inputs the field's arguments,
+        and the container gives the rest; it runs for each event and each subscriber, in the
+        subscriber's call context (its identity), and returns what the subscriber gets, or
+        ``None`` to skip the event for it::
+
+            @service.subscription(RunRecorded, policy=RUNNER)
+            async def run_recorded(
+                event: RunRecorded, identity: atoll.Identity
+            ) -> RunRecorded | None:
+                return event if event.user_id == runner_of(identity) else None
+
+        The field is ``Subscription.runRecorded``, served over a WebSocket at the GraphQL
+        path (the ``graphql-transport-ws`` protocol). Every instance offers every event
+        published, from the broker (see :mod:`atoll.messaging.broadcast`): at most once.
+
+        Raises:
+            ConfigError: ``event`` is no message type.
+        """
+        from atoll.endpoints.graphql.declaration import Subscription  # noqa: PLC0415 - `import atoll` stays light
+
+        _check_message_type(event, "event")
+
+        def register(function: F) -> F:
+            field_name = name or function.__name__
+            handler = Handler(
+                function,
+                HandlerKind.SUBSCRIPTION,
+                f"Subscription.{field_name}",
+                self.name,
+                public=public,
+                policy=policy,
+            )
+            self.handlers.append(handler)
+            self.subscriptions.append(Subscription(event, field_name, handler))
+            return function
+
+        return register
+
     def _method_name(self, given: str | Callable[..., Any]) -> str:
         """The JSON-RPC method of ``given``: a name, or a function declared as a method."""
         if isinstance(given, str):
@@ -721,6 +771,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             publishes=list(self.published),
             graphql=self.graphql_declaration,
             object_fields=list(self.object_fields),
+            subscriptions=list(self.subscriptions),
         )
 
     def _faults(self) -> FaultMap:

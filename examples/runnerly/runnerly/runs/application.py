@@ -133,6 +133,8 @@ THE_RUNNER = atoll.allow(check=caller_is_the_runner)
 """Runner ``user_id`` herself, and no one else."""
 THE_RUNS_RUNNER = atoll.allow(check=caller_ran_the_run)
 """The runner of run ``run_id``, and no one else."""
+A_RUNNER = atoll.allow(check=caller_is_a_runner)
+"""Any runner: what each is shown of is hers alone, as the handler says."""
 
 
 # -- the use cases -------------------------------------------------------------------------------
@@ -348,6 +350,15 @@ async def get_weekly_meters(
     """
     async with uow:
         return await Runs(uow.runs).weekly_meters(user_id, day or datetime.now(tz=UTC))
+
+
+@service.subscription(RunRecorded, policy=A_RUNNER)
+async def run_recorded(event: RunRecorded, identity: atoll.Identity) -> RunRecorded | None:
+    """Each run the caller records, as it is recorded (over GraphQL, a subscription).
+
+    Another runner's runs are not told: a subscriber sees her own alone.
+    """
+    return event if event.user_id == runner_of(identity) else None
 
 
 service.graphql(queries=[runs_by_page])

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from atoll.errors import MissingDependencyError
+from atoll.errors import ConfigError, MissingDependencyError
 
 try:
     import ariadne  # noqa: F401 - checked here, used by the schema module
+
     import graphql  # noqa: F401 - as above
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("ariadne", "graphql") from error
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration
-    from atoll.endpoints.graphql.fields import FieldOfObject, RootField
+    from atoll.endpoints.graphql.feed import EventFeed
+    from atoll.endpoints.graphql.fields import FieldOfObject, RootField, SubscriptionField
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
 
@@ -38,14 +40,23 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
     options: GraphQLOptions,
     title: str,
     objects: Sequence[FieldOfObject] = (),
+    subscriptions: Sequence[SubscriptionField] = (),
+    feed: EventFeed | None = None,
 ) -> Engine:
     """The engine of ``fields``' schema: generated, or ``declaration.sdl`` bound and checked.
 
     Raises:
-        ConfigError: the schema cannot be made (see :mod:`atoll.adapters.graphql.schema`).
+        ConfigError: the schema cannot be made (see :mod:`atoll.adapters.graphql.schema`),
+            or an SDL is given with subscriptions, which only a generated schema serves.
     """
+    if subscriptions and declaration.sdl is not None:
+        labels = ", ".join(field.handler.label for field in subscriptions)
+        raise ConfigError(
+            f"{labels} would subscribe to events through {declaration.source} of {title}; "
+            "subscriptions are served by a generated schema only (service.graphql() without sdl)"
+        )
     if declaration.sdl is None:
-        schema = generated_schema(fields, title, objects)
+        schema = generated_schema(fields, title, objects, subscriptions, feed)
         listed = [
             (
                 ROOTS[root.operation],
@@ -54,6 +65,10 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
             )
             for root in fields
         ]
+        listed.extend(
+            ("Subscription", signature(field.name, schema, "Subscription"), field.handler.name)
+            for field in subscriptions
+        )
     else:
         schema, listed = bound_schema(declaration, fields, title, objects)
     return Engine(schema, sdl_of(schema), listed, faults, options)

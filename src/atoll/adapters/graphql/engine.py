@@ -16,7 +16,18 @@ import collections
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from graphql.validation import NoSchemaIntrospectionCustomRule
+
+from atoll.endpoints.graphql.engine import Executed
+from atoll.endpoints.graphql.errors import (
+    BAD_USER_INPUT,
+    INTERNAL_SERVER_ERROR,
+    PARSE_FAILED,
+    VALIDATION_FAILED,
+    told,
+)
 from graphql import (
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -28,26 +39,16 @@ from graphql import (
     get_operation_ast,
     parse,
     specified_rules,
+    subscribe,
     validate,
-)
-from graphql.validation import NoSchemaIntrospectionCustomRule
-
-from atoll.endpoints.graphql.engine import Executed
-from atoll.endpoints.graphql.errors import (
-    BAD_USER_INPUT,
-    INTERNAL_SERVER_ERROR,
-    PARSE_FAILED,
-    VALIDATION_FAILED,
-    told,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
-    from graphql import DocumentNode, ExecutionResult, GraphQLSchema, SelectionSetNode
+    from collections.abc import AsyncIterator, Mapping, Sequence
 
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
+    from graphql import DocumentNode, GraphQLSchema, SelectionSetNode
 
 __all__ = ["KEPT", "Engine"]
 
@@ -133,6 +134,46 @@ class Engine:
         if inspect.isawaitable(result):
             result = await result
         return self._response(result)
+
+    async def subscribe(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+    ) -> Executed | AsyncIterator[Executed]:
+        """Subscribe with ``document``; see :class:`GraphQLEngine`."""
+        prepared = self._prepared(document)
+        if isinstance(prepared, _Refused):
+            return Executed({"errors": prepared.errors}, refused=True)
+        chosen = get_operation_ast(prepared, operation)
+        if chosen is None or chosen.operation is not OperationType.SUBSCRIPTION:
+            return await self.execute(document, variables, operation)
+        made = subscribe(
+            self.schema,
+            prepared,
+            context_value={},
+            variable_values=dict(variables) if variables else None,
+            operation_name=operation,
+        )
+        if inspect.isawaitable(made):
+            made = await made
+        if isinstance(made, ExecutionResult):
+            return self._response(made)
+        first = chosen.selection_set.selections[0]
+        name = first.alias or first.name if isinstance(first, FieldNode) else None
+        return self._stream(made, name.value if name is not None else "")
+
+    async def _stream(
+        self, results: AsyncIterator[ExecutionResult], field: str
+    ) -> AsyncIterator[Executed]:
+        """Each result of ``results``; an error ending the stream as its last result."""
+        try:
+            async for result in results:
+                yield self._response(result)
+        except Exception as error:  # noqa: BLE001 - the stream's end, told to its subscriber
+            made = told(error, self.faults, field)
+            shaped = {"message": made.message, "path": [field], "extensions": made.extensions}
+            yield Executed({"data": None, "errors": [shaped]})
 
     def _prepared(self, document: str) -> DocumentNode | _Refused:
         """``document`` parsed and validated, from those kept or made now (and kept)."""

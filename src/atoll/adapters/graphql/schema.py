@@ -27,6 +27,12 @@ import typing
 from typing import TYPE_CHECKING, Any
 
 from ariadne import make_executable_schema
+
+from atoll.adapters.graphql.batches import batch_of
+from atoll.adapters.graphql.types import SCALARS, Types, attribute, fields_of, unwrapped
+from atoll.endpoints.api import snake
+from atoll.endpoints.graphql.declaration import camel
+from atoll.errors import ConfigError
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -39,20 +45,14 @@ from graphql import (
     print_schema,
 )
 
-from atoll.adapters.graphql.batches import batch_of
-from atoll.adapters.graphql.types import SCALARS, Types, attribute, fields_of, unwrapped
-from atoll.endpoints.api import snake
-from atoll.endpoints.graphql.declaration import camel
-from atoll.errors import ConfigError
-
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
-    from graphql import GraphQLInputType, GraphQLOutputType
+    from collections.abc import AsyncIterator, Callable, Sequence
 
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration
-    from atoll.endpoints.graphql.fields import FieldOfObject, RootField
+    from atoll.endpoints.graphql.feed import EventFeed
+    from atoll.endpoints.graphql.fields import FieldOfObject, RootField, SubscriptionField
     from atoll.endpoints.rpc.methods import RpcMethod
+    from graphql import GraphQLInputType, GraphQLOutputType
 
 __all__ = [
     "ROOTS",
@@ -140,8 +140,43 @@ def _extras(
     return extras
 
 
+def subscriber(
+    field: SubscriptionField, feed: EventFeed | None
+) -> Callable[..., AsyncIterator[Any]]:
+    """The source of a subscription field: each event, shown by its handler, from now on.
+
+    The caller is admitted once, when it subscribes; then each event of the field's type
+    published is passed to the handler, in the subscriber's call context (its identity, its
+    policy judged), and what it returns is sent, unless ``None``.
+    """
+    method = field.method
+    admit, call, parameter = method.admit, method.call, field.event_parameter
+
+    async def subscribe(_root: Any, _info: Any, **arguments: Any) -> AsyncIterator[Any]:
+        if feed is None:  # a schema made to be read (atoll graphql schema), not served
+            raise ConfigError(f"{field.handler.label} is served by a running application only")
+        if admit is not None:
+            await admit()
+        async with feed.events(field.event) as events:
+            while True:
+                event = await events.get()
+                shown = await call({parameter: event, **arguments})
+                if shown is not None:
+                    yield shown
+
+    return subscribe
+
+
+def _payload(payload: Any, _info: Any, **_arguments: Any) -> Any:
+    return payload
+
+
 def generated_schema(
-    fields: Sequence[RootField], title: str, objects: Sequence[FieldOfObject] = ()
+    fields: Sequence[RootField],
+    title: str,
+    objects: Sequence[FieldOfObject] = (),
+    subscriptions: Sequence[SubscriptionField] = (),
+    feed: EventFeed | None = None,
 ) -> GraphQLSchema:
     """The schema of ``fields``, its types made from their Python types.
 
@@ -168,6 +203,17 @@ def generated_schema(
             resolve=resolver(method),
             description=_description(method),
         )
+    streams: dict[str, GraphQLField] = {}
+    for field in subscriptions:
+        where = f"Subscription.{field.name} ({field.handler.label})"
+        output = types.output(field.method.result, f"{where}, its result")
+        streams[field.name] = GraphQLField(
+            output.of_type if isinstance(output, GraphQLNonNull) else output,
+            args=types.arguments(field.method.params, where),
+            subscribe=subscriber(field, feed),
+            resolve=_payload,
+            description=_description(field.method),
+        )
     if not roots["query"]:
         # GraphQL requires a Query type: a service of commands alone has one that says so.
         roots["query"]["_service"] = GraphQLField(
@@ -178,6 +224,7 @@ def generated_schema(
     schema = GraphQLSchema(
         query=GraphQLObjectType("Query", roots["query"]),
         mutation=GraphQLObjectType("Mutation", roots["mutation"]) if roots["mutation"] else None,
+        subscription=GraphQLObjectType("Subscription", streams) if streams else None,
         types=types.named(),
     )
     _check_reached(schema, objects, title)

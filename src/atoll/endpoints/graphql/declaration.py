@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from atoll.messaging.handlers import Handler
 
-__all__ = ["GraphQLDeclaration", "ObjectField", "camel"]
+__all__ = ["GraphQLDeclaration", "ObjectField", "Subscription", "camel"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,22 @@ class ObjectField:
     name: str
     handler: Handler
     batched: bool = False
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A field of ``Subscription``: an event as each subscriber sees it (``service.subscription``).
+
+    Attributes:
+        event: the event type whose every occurrence is offered to the subscribers.
+        name: the field's Python name (the GraphQL name is its camel case).
+        handler: the handler making what a subscriber gets of each event, or ``None`` to skip
+            it; its first parameter is the event, its other inputs the field's arguments.
+    """
+
+    event: type
+    name: str
+    handler: Handler
 
 
 def camel(name: str) -> str:

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
 
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration
-    from atoll.endpoints.graphql.fields import FieldOfObject, RootField
+    from atoll.endpoints.graphql.feed import EventFeed
+    from atoll.endpoints.graphql.fields import FieldOfObject, RootField, SubscriptionField
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
 
@@ -69,6 +70,21 @@ class GraphQLEngine(Protocol):
         """
         ...
 
+    async def subscribe(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+    ) -> Executed | AsyncIterator[Executed]:
+        """Subscribe with ``document``: its results as events come, or one if it cannot.
+
+        A query or a mutation gives its one result; a subscription refused before it starts
+        (it does not validate, its variables do not fit, its caller is refused) gives the
+        result saying why; else the stream of results, one per event shown, the last one
+        telling the error that ended it, if one did.
+        """
+        ...
+
 
 def graphql_engine(  # noqa: PLR0917 - what a schema is made of, each part
     declaration: GraphQLDeclaration,
@@ -77,6 +93,8 @@ def graphql_engine(  # noqa: PLR0917 - what a schema is made of, each part
     options: GraphQLOptions,
     title: str,
     objects: Sequence[FieldOfObject] = (),
+    subscriptions: Sequence[SubscriptionField] = (),
+    feed: EventFeed | None = None,
 ) -> GraphQLEngine:
     """The engine of a service's (or system's) schema, made by :mod:`atoll.adapters.graphql`.
 
@@ -87,6 +105,6 @@ def graphql_engine(  # noqa: PLR0917 - what a schema is made of, each part
     """
     adapter = importlib.import_module("atoll.adapters.graphql")
     engine: GraphQLEngine = adapter.make_engine(
-        declaration, fields, faults, options, title, objects
+        declaration, fields, faults, options, title, objects, subscriptions, feed
     )
     return engine

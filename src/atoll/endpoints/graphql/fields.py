@@ -24,18 +24,26 @@ from atoll.endpoints.rpc.engines import rpc_methods
 from atoll.endpoints.rpc.methods import Param, RpcMethod
 from atoll.errors import ConfigError
 from atoll.messaging.handlers import HandlerKind
-from atoll.persistence.shown import shown
+from atoll.persistence.shown import showing, shown
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from atoll.endpoints.api import Api, Method
-    from atoll.endpoints.graphql.declaration import ObjectField
+    from atoll.endpoints.graphql.declaration import ObjectField, Subscription
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.handlers import Handler
     from atoll.security.auth import Authenticator
 
-__all__ = ["FieldOfObject", "Operation", "RootField", "fields_of_objects", "root_fields"]
+__all__ = [
+    "FieldOfObject",
+    "Operation",
+    "RootField",
+    "SubscriptionField",
+    "fields_of_objects",
+    "root_fields",
+    "subscription_fields",
+]
 
 Operation = Literal["query", "mutation"]
 
@@ -221,3 +229,91 @@ def _policy(bus: MessageBus, handler: Handler) -> str:
     """Who may read the field, in a few words; ``""`` for whoever the service serves."""
     policy = bus.policy_of(handler)
     return "" if policy is None else policy.describe()
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionField:
+    """A field of ``Subscription``: an event type, and the handler showing each event.
+
+    Attributes:
+        name: the field's name (camel case).
+        event: the event type it offers.
+        event_parameter: the handler's parameter receiving the event.
+        method: the handler as a call: its other inputs as parameters (the field's
+            arguments), its result (``None`` skips the event), its admission and call.
+        handler: the handler, for messages.
+    """
+
+    name: str
+    event: type
+    event_parameter: str
+    method: RpcMethod
+    handler: Handler
+
+
+def subscription_fields(
+    api: Api, bus: MessageBus, authenticator: Authenticator | None = None
+) -> list[SubscriptionField]:
+    """The fields of ``Subscription`` the handlers of ``api`` make, called through ``bus``.
+
+    Raises:
+        ConfigError: two handlers make one field.
+    """
+    every = [
+        declared
+        for part in (api.parts or [api])
+        if part.graphql is not None or not api.parts
+        for declared in part.subscriptions
+    ]
+    made: dict[str, SubscriptionField] = {}
+    for declared in every:
+        field = _subscription_field(declared, bus, authenticator)
+        twin = made.get(field.name)
+        if twin is not None:
+            raise ConfigError(
+                f"{field.handler.label} and {twin.handler.label} are both the GraphQL field "
+                f"Subscription.{field.name}; name one of them otherwise (name=...)"
+            )
+        made[field.name] = field
+    return list(made.values())
+
+
+def _subscription_field(
+    declared: Subscription, bus: MessageBus, authenticator: Authenticator | None
+) -> SubscriptionField:
+    handler = declared.handler
+    inputs = bus.signature(handler).inputs
+    if not inputs:
+        raise ConfigError(
+            f"{handler.label} takes no parameter; its first receives the "
+            f"{declared.event.__name__} it shows"
+        )
+    event, *arguments = inputs
+    returns, _ = _without_none(handler.returns)
+    view = shown(returns)
+    method = RpcMethod(
+        name=handler.name,
+        params=tuple(
+            Param(item.name, item.hint)
+            if item.required
+            else Param(item.name, item.hint, item.default)
+            for item in arguments
+        ),
+        call=showing(bus.caller(handler), handler.returns),
+        result=view.type,
+        summary=handler.summary,
+        description=handler.description,
+        admit=None if authenticator is None else authenticator.admission(handler, bus),
+        policy=_policy(bus, handler),
+    )
+    return SubscriptionField(camel(declared.name), declared.event, event.name, method, handler)
+
+
+def _without_none(hint: typing.Any) -> tuple[typing.Any, bool]:
+    """``X | None`` as ``X`` (a subscription's handler skips an event with ``None``)."""
+    args = typing.get_args(hint)
+    if type(None) in args:
+        kept = [arg for arg in args if arg is not type(None)]
+        if len(kept) == 1:
+            return kept[0], True
+    return hint, False

@@ -33,6 +33,7 @@ from atoll.messaging.context import CallContext, enter, leave
 
 if TYPE_CHECKING:
     from atoll.endpoints.graphql.engine import Executed, GraphQLEngine
+    from atoll.endpoints.graphql.ws import GraphQLWebSocket
     from atoll.endpoints.http.requests import Request
     from atoll.endpoints.http.types import Send
 
@@ -180,7 +181,9 @@ class GraphQLServing:
     Attributes:
         path: the endpoint's path (``--graphql-path``).
         endpoint: answers the requests; None when no service declares ``service.graphql()``.
+        websocket: serves subscriptions on WebSockets at the same path; None without any.
     """
 
     path: str = ""
     endpoint: GraphQLEndpoint | None = None
+    websocket: GraphQLWebSocket | None = None

@@ -36,6 +36,12 @@ class GraphQLOptions:
         16_384, help="the longest document accepted, in bytes, its variables apart"
     )
 
+    connection_timeout: float = option(
+        10.0,
+        help="seconds a WebSocket client has to send connection_init (graphql-transport-ws) "
+        "before it is closed (4408)",
+    )
+
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or self.path.endswith("/"):
             raise ValueError(
@@ -45,3 +51,8 @@ class GraphQLOptions:
         for name, example in (("max_depth", 12), ("max_fields", 500), ("max_document", 16384)):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be 1 or more, such as {example}")
+        if not 0 < self.connection_timeout < float("inf"):
+            raise ValueError(
+                f"connection_timeout must be seconds above 0, such as 10; got "
+                f"{self.connection_timeout}"
+            )

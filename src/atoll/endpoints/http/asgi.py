@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
     from atoll.endpoints.api import Api
     from atoll.endpoints.graphql.http import GraphQLServing
+    from atoll.endpoints.graphql.ws import GraphQLWebSocket
     from atoll.endpoints.http.cors import CorsOptions
     from atoll.endpoints.http.server import ServerOptions
     from atoll.endpoints.http.types import ASGIApp, Receive, Scope, Send
@@ -195,13 +196,7 @@ class HttpApp:
                 self.metrics.exposition, self.metrics.refresh
             )
             own.append(METRICS_PATH)
-        if graphql is not None and graphql.endpoint is not None:
-            if graphql.path in self._special:
-                raise ConfigError(
-                    f"--graphql-path {graphql.path} is a path of atoll's own; choose another, "
-                    "such as /graphql"
-                )
-            self._special[graphql.path] = graphql.endpoint
+        self._websocket, self._websocket_path = self._serve_graphql(graphql)
         self._check_reserved(own)
         self.shedding: Shedding | None = None
         """What refuses the requests past ``--server-max-in-flight``, when it is set."""
@@ -212,6 +207,22 @@ class HttpApp:
             else self._observed_http
         )
         """Answers one HTTP request: observed (access line, metrics, span) only if asked."""
+
+    def _serve_graphql(self, graphql: GraphQLServing | None) -> tuple[GraphQLWebSocket | None, str]:
+        """Answer GraphQL at its path, when served; its WebSocket endpoint and path, if any.
+
+        Raises:
+            ConfigError: its path is one of atoll's own.
+        """
+        if graphql is None or graphql.endpoint is None:
+            return None, ""
+        if graphql.path in self._special:
+            raise ConfigError(
+                f"--graphql-path {graphql.path} is a path of atoll's own; choose another, "
+                "such as /graphql"
+            )
+        self._special[graphql.path] = graphql.endpoint
+        return graphql.websocket, graphql.path
 
     def _wrapped(self, cors: CorsOptions | None, own: Collection[str]) -> ASGIApp:
         """This app in the wrappers asked for: the service's, CORS, proxies, load shedding."""
@@ -275,7 +286,9 @@ class HttpApp:
             await self.handle_http(scope, receive, send)
         elif kind == "lifespan":
             await _lifespan_without_work(receive, send)
-        else:  # a websocket: nothing here speaks it
+        elif self._websocket is not None and scope.get("path") == self._websocket_path:
+            await self._websocket(scope, receive, send)  # GraphQL subscriptions
+        else:  # a websocket nothing here speaks
             await send({"type": "websocket.close", "code": 1000})
 
     async def _plain_http(self, scope: Scope, receive: Receive, send: Send) -> None:

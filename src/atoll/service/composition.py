@@ -413,7 +413,15 @@ def _install_graphql(app: App, api: Api) -> None:
     ) -> GraphQLServing:
         fields = root_fields(api, bus, authenticator, sorted(declaration.queries))
         objects = fields_of_objects(api, bus, authenticator)
-        engine = graphql_engine(declaration, fields, api.faults, options, api.title, objects)
+        engine = graphql_engine(
+            declaration,
+            fields,
+            api.faults,
+            options,
+            api.title,
+            objects,
+            authorizer=Authorizer(authenticator),
+        )
         # The page sends to the endpoint by the last part of its path, relative to itself,
         # so that it works behind a proxy serving the service under a prefix.
         endpoint_name = "./" + options.path.rsplit("/", 1)[-1]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.graphql.fields import FieldOfObject, RootField
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
+    from atoll.security.policies import Authorizer
 
 __all__ = ["Engine", "make_engine"]
 
@@ -38,8 +39,12 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
     options: GraphQLOptions,
     title: str,
     objects: Sequence[FieldOfObject] = (),
+    *,
+    authorizer: Authorizer | None = None,
 ) -> Engine:
     """The engine of ``fields``' schema: generated, or ``declaration.sdl`` bound and checked.
+
+    ``authorizer`` judges the SDL's ``@needsPermission`` fields; None shows the schema only.
 
     Raises:
         ConfigError: the schema cannot be made (see :mod:`atoll.adapters.graphql.schema`).
@@ -55,5 +60,5 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
             for root in fields
         ]
     else:
-        schema, listed = bound_schema(declaration, fields, title, objects)
+        schema, listed = bound_schema(declaration, fields, title, objects, authorizer=authorizer)
     return Engine(schema, sdl_of(schema), listed, faults, options)

@@ -40,6 +40,7 @@ from graphql import (
 )
 
 from atoll.adapters.graphql.batches import batch_of
+from atoll.adapters.graphql.permissions import guard_fields, with_directive
 from atoll.adapters.graphql.types import SCALARS, Types, attribute, fields_of, unwrapped
 from atoll.endpoints.api import snake
 from atoll.endpoints.graphql.declaration import camel
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration
     from atoll.endpoints.graphql.fields import FieldOfObject, RootField
     from atoll.endpoints.rpc.methods import RpcMethod
+    from atoll.security.policies import Authorizer
 
 __all__ = [
     "ROOTS",
@@ -201,8 +203,13 @@ def bound_schema(
     fields: Sequence[RootField],
     title: str,
     objects: Sequence[FieldOfObject] = (),
+    *,
+    authorizer: Authorizer | None = None,
 ) -> tuple[GraphQLSchema, list[tuple[str, str, str]]]:
     """The schema ``declaration.sdl`` states, its root fields bound to ``fields`` and checked.
+
+    Its fields carrying ``@needsPermission`` are judged by ``authorizer``
+    (:mod:`~atoll.adapters.graphql.permissions`).
 
     Returns:
         The schema, and each root field: its root type, its signature, and the JSON-RPC
@@ -215,7 +222,7 @@ def bound_schema(
     assert sdl is not None  # noqa: S101 - called for an SDL only
     source = declaration.source
     try:
-        schema = make_executable_schema(sdl)
+        schema = make_executable_schema(with_directive(sdl))
     except Exception as error:  # noqa: BLE001 - graphql-core's errors are of several kinds
         raise ConfigError(f"{source} of {title} is not a valid GraphQL schema: {error}") from None
     by_method = {root.method.name: root for root in fields}
@@ -246,6 +253,7 @@ def bound_schema(
             f"{handler.label} resolves the field {name} of {parent.__name__}, which {source} "
             f"of {title} has no object type with; add the field to its type, or drop the resolver"
         )
+    guard_fields(schema, source, title, authorizer)
     return schema, listed
 
 

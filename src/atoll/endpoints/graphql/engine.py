@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.graphql.fields import FieldOfObject, RootField
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
+    from atoll.security.policies import Authorizer
 
 __all__ = ["Executed", "GraphQLEngine", "graphql_engine"]
 
@@ -77,8 +78,13 @@ def graphql_engine(  # noqa: PLR0917 - what a schema is made of, each part
     options: GraphQLOptions,
     title: str,
     objects: Sequence[FieldOfObject] = (),
+    *,
+    authorizer: Authorizer | None = None,
 ) -> GraphQLEngine:
     """The engine of a service's (or system's) schema, made by :mod:`atoll.adapters.graphql`.
+
+    ``authorizer`` judges the fields an SDL guards with ``@needsPermission``; None (a schema
+    only shown, never served) judges nothing.
 
     Raises:
         MissingDependencyError: graphql-core or ariadne is not installed (``atoll[graphql]``).
@@ -87,6 +93,6 @@ def graphql_engine(  # noqa: PLR0917 - what a schema is made of, each part
     """
     adapter = importlib.import_module("atoll.adapters.graphql")
     engine: GraphQLEngine = adapter.make_engine(
-        declaration, fields, faults, options, title, objects
+        declaration, fields, faults, options, title, objects, authorizer=authorizer
     )
     return engine

@@ -704,7 +704,13 @@ def _system_graphql(parts: Sequence[Api]) -> GraphQLDeclaration | None:
         return GraphQLDeclaration(
             queries=frozenset(
                 name for part in parts if part.graphql for name in part.graphql.queries
-            )
+            ),
+            nodes={
+                cls: name
+                for part in parts
+                if part.graphql
+                for cls, name in part.graphql.nodes.items()
+            },
         )
     if len(parts) == 1:
         return parts[0].graphql

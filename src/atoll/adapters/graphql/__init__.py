@@ -50,7 +50,7 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
         ConfigError: the schema cannot be made (see :mod:`atoll.adapters.graphql.schema`).
     """
     if declaration.sdl is None:
-        schema = generated_schema(fields, title, objects)
+        schema = generated_schema(fields, title, objects, nodes=declaration.nodes)
         listed = [
             (
                 ROOTS[root.operation],

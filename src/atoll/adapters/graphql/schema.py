@@ -40,6 +40,7 @@ from graphql import (
 )
 
 from atoll.adapters.graphql.batches import batch_of
+from atoll.adapters.graphql.nodes import NODE, Nodes
 from atoll.adapters.graphql.permissions import guard_fields, with_directive
 from atoll.adapters.graphql.types import SCALARS, Types, attribute, fields_of, unwrapped
 from atoll.endpoints.api import snake
@@ -47,7 +48,7 @@ from atoll.endpoints.graphql.declaration import camel
 from atoll.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from graphql import GraphQLInputType, GraphQLOutputType
 
@@ -143,15 +144,24 @@ def _extras(
 
 
 def generated_schema(
-    fields: Sequence[RootField], title: str, objects: Sequence[FieldOfObject] = ()
+    fields: Sequence[RootField],
+    title: str,
+    objects: Sequence[FieldOfObject] = (),
+    *,
+    nodes: Mapping[type, str] | None = None,
 ) -> GraphQLSchema:
     """The schema of ``fields``, its types made from their Python types.
 
+    ``nodes``: the node types and the JSON-RPC method finding each by its key
+    (:mod:`~atoll.adapters.graphql.nodes`).
+
     Raises:
         ConfigError: a parameter or result has a type GraphQL has none for, two types would
-            share a name, or a field of ``objects`` is of a type no root field reaches.
+            share a name, a field of ``objects`` is of a type no root field reaches, or a
+            node's method cannot find it.
     """
-    types = Types(f"the GraphQL schema of {title}", _extras(objects))
+    found = Nodes(nodes, fields, title, resolver) if nodes else None
+    types = Types(f"the GraphQL schema of {title}", _extras(objects), found)
     roots: dict[str, dict[str, GraphQLField]] = {"query": {}, "mutation": {}}
     for root in fields:
         method = root.method
@@ -170,6 +180,8 @@ def generated_schema(
             resolve=resolver(method),
             description=_description(method),
         )
+    if found is not None:
+        _add_node_field(roots["query"], found, types, title)
     if not roots["query"]:
         # GraphQL requires a Query type: a service of commands alone has one that says so.
         roots["query"]["_service"] = GraphQLField(
@@ -184,6 +196,21 @@ def generated_schema(
     )
     _check_reached(schema, objects, title)
     return schema
+
+
+def _add_node_field(query: dict[str, GraphQLField], nodes: Nodes, types: Types, title: str) -> None:
+    """Add ``node(id:)`` to ``query``, and claim the name ``Node``.
+
+    Raises:
+        ConfigError: a handler is the field ``node`` already, or a class is named ``Node``.
+    """
+    if "node" in query:
+        raise ConfigError(
+            f"the GraphQL schema of {title} has nodes, and a query field node already; "
+            "name its JSON-RPC method otherwise (name=...): node(id:) finds the nodes"
+        )
+    types.claim(NODE, Nodes)
+    query["node"] = nodes.root_field()
 
 
 def _check_reached(schema: GraphQLSchema, objects: Sequence[FieldOfObject], title: str) -> None:

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
     from graphql import GraphQLInputType, GraphQLNamedType, GraphQLOutputType
 
+    from atoll.adapters.graphql.nodes import Nodes
     from atoll.endpoints.graphql.fields import FieldOfObject
 
 __all__ = ["SCALARS", "Types", "attribute", "fields_of", "unwrapped"]
@@ -203,15 +204,18 @@ class Types:
         where: what the types are for, in messages (``the service runs``).
         extras: the fields of object types resolved by handlers, by their dataclass, each
             with its resolver.
+        nodes: the node types, whose object types implement ``Node`` with a global ``id``.
     """
 
     def __init__(
         self,
         where: str,
         extras: Mapping[type, Sequence[tuple[FieldOfObject, Callable[..., Any]]]] | None = None,
+        nodes: Nodes | None = None,
     ) -> None:
         self.where = where
         self.extras = extras or {}
+        self.nodes = nodes
         self._outputs: dict[Any, GraphQLObjectType] = {}
         self._inputs: dict[Any, GraphQLInputObjectType] = {}
         self._enums: dict[Any, GraphQLEnumType] = {}
@@ -328,7 +332,16 @@ class Types:
             )
         return made
 
+    def claim(self, name: str, owner: Any) -> None:
+        """Name a type of ``owner``'s ``name``; see :meth:`_claim`."""
+        self._claim(name, owner)
+
     def _claim(self, name: str, owner: Any) -> None:
+        """Hold ``name`` for ``owner``.
+
+        Raises:
+            ConfigError: another owner holds it.
+        """
         held = self._names.setdefault(name, owner)
         if held is not owner:
             raise ConfigError(
@@ -361,10 +374,17 @@ class Types:
                 }
                 for extra, resolve in self.extras.get(cls, ()):
                     made[extra.name] = self._resolved(cls, extra, resolve)
+                if self.nodes is not None:
+                    self.nodes.identify(cls, made)
                 return made
 
             self._claim(cls.__name__, cls)
-            made = GraphQLObjectType(cls.__name__, fields, description=_doc(cls))
+            made = GraphQLObjectType(
+                cls.__name__,
+                fields,
+                interfaces=self.nodes.interfaces_of(cls) if self.nodes is not None else None,
+                description=_doc(cls),
+            )
             self._outputs[cls] = made
         return made
 

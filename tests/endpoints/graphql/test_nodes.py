@@ -8,14 +8,17 @@ id that does not decode, or names no node type, is ``BAD_USER_INPUT``.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from dataclasses import dataclass
 
 import pytest
 
 import atoll
+from atoll.endpoints.graphql.http import GraphQLServing
 from atoll.errors import ConfigError
 from atoll.testing import run
+from tests.docs.pages import REFERENCE, blocks
 from tests.security import tokens
 from tests.security.test_policies import jwt_argv
 
@@ -202,3 +205,22 @@ def test_nodes_are_for_a_generated_schema():
 
     with pytest.raises(ConfigError, match="gives nodes= to an SDL"):
         service.graphql("type Query { getRun(runId: Int!): Run }", nodes={Run: get_run})
+
+
+def without_descriptions(sdl: str) -> list[str]:
+    """The SDL's type definitions, their descriptions and blank lines left out."""
+    kept = re.sub(r'^[ \t]*"""[\s\S]*?"""\n', "", sdl, flags=re.MULTILINE)
+    return [
+        "\n".join(line for line in part.splitlines() if line.strip()) for part in kept.split("\n\n")
+    ]
+
+
+async def test_the_reference_page_shows_the_node_types_as_served():
+    """docs/reference/graphql.md shows Node and Run as the schema states them."""
+    page = blocks((REFERENCE / "graphql.md").read_text(encoding="utf-8"), "graphql")[1]
+    node, run_type, _ = page.strip().split("\n\n")
+    async with run(club(), argv=jwt_argv()) as harness:
+        sdl = harness.container.get(GraphQLServing).endpoint.engine.sdl
+    served = "\n".join(without_descriptions(sdl))
+    assert node in served
+    assert run_type in served

@@ -15,6 +15,7 @@ import pytest
 import atoll
 from atoll.errors import ConfigError
 from atoll.testing import run
+from tests.docs.pages import REFERENCE, blocks
 from tests.security import tokens
 from tests.security.test_policies import jwt_argv
 
@@ -165,3 +166,15 @@ async def test_a_directive_declared_otherwise_stops_the_start():
     with pytest.raises(ConfigError, match="declares @needsPermission otherwise than atoll"):
         async with run(club(sdl), argv=jwt_argv()):
             pass
+
+
+async def test_the_reference_pages_sdl_guards_as_the_page_says():
+    """docs/reference/graphql.md's example: a reader reads runs, and notes with runs:notes."""
+    sdl = blocks((REFERENCE / "graphql.md").read_text(encoding="utf-8"), "graphql")[0]
+    async with run(club(sdl.replace("\n  run(", "\n  fastest: Float\n  weekly: Float\n  run(")),
+                   argv=jwt_argv()) as harness:  # fmt: skip
+        reader = await ask(harness, "{ run(runId: 1) { meters note } }", headers("runs:read"))
+        anonymous = await ask(harness, "{ run(runId: 1) { meters } }")
+    assert reader["data"] == {"run": {"meters": 5000.0, "note": None}}
+    assert codes(reader) == {"run.note": "FORBIDDEN"}
+    assert codes(anonymous) == {"run": "UNAUTHENTICATED"}

@@ -11,8 +11,10 @@ import time
 from dataclasses import dataclass
 
 import pytest
+from click.testing import CliRunner
 
 import atoll
+from atoll.cli import cli
 from atoll.errors import ConfigError
 from atoll.testing import run
 from tests.docs.pages import REFERENCE, blocks
@@ -178,3 +180,28 @@ async def test_the_reference_pages_sdl_guards_as_the_page_says():
     assert reader["data"] == {"run": {"meters": 5000.0, "note": None}}
     assert codes(reader) == {"run.note": "FORBIDDEN"}
     assert codes(anonymous) == {"run": "UNAUTHENTICATED"}
+
+
+GUARDED_APP = '''
+import atoll
+
+service = atoll.Service("guarded")
+
+
+@service.rpc
+async def fastest() -> float:
+    return 3.5
+
+
+service.graphql("""type Query { fastest: Float @needsPermission(permissions: ["runs:read"]) }""")
+'''
+
+
+def test_the_printed_schema_says_who_may_read_a_guarded_field(tmp_path, monkeypatch):
+    """``atoll graphql schema`` checks the directives, and the description says them."""
+    (tmp_path / "guardedapp.py").write_text(GUARDED_APP, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(cli, ["graphql", "schema", "guardedapp:service"])
+    assert result.exit_code == 0, result.output
+    assert DEFINITION.strip() in result.output
+    assert '  """Who may: scopes runs:read."""\n  fastest: Float\n' in result.output

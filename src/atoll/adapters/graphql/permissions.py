@@ -14,7 +14,9 @@ caller it refuses gets ``null`` for the field and a ``FORBIDDEN`` error (``UNAUT
 with no identity), told as any other error, and the rest of the document answers. A field
 whose handler has a policy of its own is judged by both, the directive first.
 
-The SDL may declare the directive or not: it is added when missing. It is read once, when the
+The SDL may declare the directive or not: it is added when missing. Since neither printed SDL
+nor introspection shows a directive applied to a field, the field's description says who may
+read it, as a generated schema's does (``Who may: scopes runs:read.``). It is read once, when the
 schema is made; a directive naming no permission, or a name that is not one, stops the start.
 """
 
@@ -96,6 +98,10 @@ def guard_fields(
             place = f"{kind.name}.{name}"
             policy = _policy(place, directive, node, source, title)
             guarded.append(place)
+            # Printed SDL and introspection drop applied directives: say it as a generated
+            # schema says a handler's policy, in the description.
+            said = f"Who may: {policy.describe()}."
+            field.description = f"{field.description}\n\n{said}" if field.description else said
             if authorizer is not None:
                 field.resolve = _guarded(
                     field.resolve or default_field_resolver, place, policy, authorizer

@@ -603,6 +603,12 @@ class ServiceDefinition(Declarations, AsgiWrapping):
                 f"service {self.name!r} declared its GraphQL schema already; call "
                 "service.graphql(...) once"
             )
+        for cls in nodes or {}:
+            if not isinstance(cls, type):
+                raise ConfigError(
+                    f"graphql(nodes=...) of service {self.name!r} has the key {cls!r}; key each "
+                    "query by the class it finds: nodes={Run: get_run}"
+                )
         if nodes and sdl is not None:
             raise ConfigError(
                 f"service {self.name!r} gives nodes= to an SDL, which states its own types; "

@@ -121,6 +121,7 @@ async def test_the_node_types_implement_node_in_the_schema():
     "sent",
     [
         "not base64 at all!",
+        "a",  # no base64: a length no bytes have
         global_id("Run"),  # no key
         global_id("Lap:1"),  # no node type of the schema
         global_id("Run:one"),  # a key that is no int
@@ -159,7 +160,9 @@ class Lap:
     number: int
 
 
-def finder_of(*, two_keys: bool = False, mutation: bool = False, lap: bool = False):
+def finder_of(
+    *, two_keys: bool = False, mutation: bool = False, lap: bool = False, named: type = Run
+):
     service = atoll.Service("wrong")
 
     if two_keys:
@@ -177,7 +180,7 @@ def finder_of(*, two_keys: bool = False, mutation: bool = False, lap: bool = Fal
         @service.rpc
         async def get_run(run_id: int) -> Run | None: ...
 
-    found = Lap if lap else Run
+    found = Lap if lap else named
     service.graphql(queries=[] if mutation else [get_run], nodes={found: get_run})
     return service
 
@@ -188,8 +191,9 @@ def finder_of(*, two_keys: bool = False, mutation: bool = False, lap: bool = Fal
         (lambda: finder_of(two_keys=True), "takes the parameters run_id, lap"),
         (lambda: finder_of(mutation=True), "which is no query of the schema"),
         (lambda: finder_of(lap=True), "give Lap an id field"),
+        (lambda: finder_of(named=Runner), "make it return Runner | None"),
     ],
-    ids=["two-keys", "mutation", "no-id"],
+    ids=["two-keys", "mutation", "no-id", "another-type"],
 )
 async def test_a_node_its_finder_cannot_find_stops_the_start(service, message):
     with pytest.raises(ConfigError, match=message):
@@ -224,3 +228,46 @@ async def test_the_reference_page_shows_the_node_types_as_served():
     served = "\n".join(without_descriptions(sdl))
     assert node in served
     assert run_type in served
+
+
+async def test_a_handler_named_node_beside_nodes_stops_the_start():
+    service = atoll.Service("clash")
+
+    @service.rpc
+    @service.get("/runs/{run_id}")
+    async def get_run(run_id: int) -> Run | None: ...
+
+    @service.rpc
+    @service.get("/node")
+    async def node() -> str: ...
+
+    service.graphql(nodes={Run: get_run})
+    with pytest.raises(ConfigError, match="has nodes, and a query field node already"):
+        async with run(service):
+            pass
+
+
+def test_nodes_are_keyed_by_class():
+    service = atoll.Service("keys")
+
+    @service.rpc
+    async def get_run(run_id: int) -> Run | None: ...
+
+    with pytest.raises(ConfigError, match="key each query by the class it finds"):
+        service.graphql(nodes={"Run": get_run})
+
+
+async def test_a_system_finds_the_nodes_of_each_service():
+    other = atoll.Service("other")
+
+    @other.rpc
+    @other.get("/laps/{number}")
+    async def lap(number: int) -> Lap | None:
+        return Lap(number)
+
+    other.graphql()
+    async with run(atoll.System(club(), other, name="both"), argv=jwt_argv()) as harness:
+        answer = await ask(harness, NODE, {"id": global_id("Run:1")})
+        laps = await ask(harness, "{ lap(number: 3) { number } }")
+    assert answer["data"]["node"]["databaseId"] == 1
+    assert laps == {"data": {"lap": {"number": 3}}}

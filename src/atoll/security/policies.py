@@ -340,6 +340,27 @@ class Authorizer:
             )
         raise ForbiddenError(f"{handler.name} needs {wanted}")
 
+    async def authorize_read(self, what: str, policy: Allow) -> None:
+        """Return if the caller may read ``what``, which no handler guards; raise if refused.
+
+        For what a schema guards by itself, such as a GraphQL field carrying
+        ``@needsPermission``: the caller is the call's identity, judged by ``policy`` as a
+        handler's would be. A policy whose check reads a call's arguments cannot judge it.
+
+        Raises:
+            UnauthenticatedError: the caller proved nothing, and the policy asks for more.
+            ForbiddenError: the caller is refused.
+        """
+        identity = await self.authenticator.identify(current_call())
+        if await policy.permits(identity):
+            return
+        wanted = policy.describe()
+        if not identity.authenticated:
+            raise UnauthenticatedError(
+                f"{what} needs {wanted}: send a token as Authorization: Bearer <token>"
+            )
+        raise ForbiddenError(f"{what} needs {wanted}")
+
 
 def _field_defaults(value: object) -> dict[str, object]:
     """The fields of a dataclass instance or type that have a default, with it."""

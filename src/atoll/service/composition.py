@@ -430,7 +430,15 @@ def _install_graphql(app: App, api: Api) -> None:
         objects = fields_of_objects(api, bus, authenticator)
         subscriptions = subscription_fields(api, bus, authenticator)
         engine = graphql_engine(
-            declaration, fields, api.faults, options, api.title, objects, subscriptions, feed
+            declaration,
+            fields,
+            api.faults,
+            options,
+            api.title,
+            objects,
+            subscriptions,
+            feed,
+            authorizer=Authorizer(authenticator),
         )
         # The page sends to the endpoint by the last part of its path, relative to itself,
         # so that it works behind a proxy serving the service under a prefix.
@@ -726,7 +734,13 @@ def _system_graphql(parts: Sequence[Api]) -> GraphQLDeclaration | None:
         return GraphQLDeclaration(
             queries=frozenset(
                 name for part in parts if part.graphql for name in part.graphql.queries
-            )
+            ),
+            nodes={
+                cls: name
+                for part in parts
+                if part.graphql
+                for cls, name in part.graphql.nodes.items()
+            },
         )
     if len(parts) == 1:
         return parts[0].graphql

@@ -578,6 +578,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         *,
         bind: Mapping[str, str | Callable[..., Any]] | None = None,
         queries: Iterable[str | Callable[..., Any]] = (),
+        nodes: Mapping[type, str | Callable[..., Any]] | None = None,
     ) -> None:
         """Serve this service's handlers over GraphQL too, at ``/graphql`` (``atoll[graphql]``).
 
@@ -589,8 +590,13 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         ``weekly_meters``) or the one ``bind`` gives it (``{"Query.run": get_run}``), and
         checked against it when the application is built.
 
+        ``nodes`` makes classes Relay nodes of a generated schema, each found by the query
+        given (``{Run: get_run}``, which takes the key): their types implement ``Node``, their
+        ``id`` is a global id (their own is ``databaseId``), and ``node(id:)`` finds any.
+
         Raises:
-            ConfigError: the service declared its GraphQL schema already.
+            ConfigError: the service declared its GraphQL schema already, or gives ``nodes``
+                to an SDL.
         """
         from atoll.endpoints.graphql.declaration import GraphQLDeclaration  # noqa: PLC0415 - `import atoll` stays light
 
@@ -599,10 +605,22 @@ class ServiceDefinition(Declarations, AsgiWrapping):
                 f"service {self.name!r} declared its GraphQL schema already; call "
                 "service.graphql(...) once"
             )
+        for cls in nodes or {}:
+            if not isinstance(cls, type):
+                raise ConfigError(
+                    f"graphql(nodes=...) of service {self.name!r} has the key {cls!r}; key each "
+                    "query by the class it finds: nodes={Run: get_run}"
+                )
+        if nodes and sdl is not None:
+            raise ConfigError(
+                f"service {self.name!r} gives nodes= to an SDL, which states its own types; "
+                "declare interface Node and node(id:) in it, or generate the schema"
+            )
         self.graphql_declaration = GraphQLDeclaration(
             sdl,
             {place: self._method_name(given) for place, given in (bind or {}).items()},
             frozenset(self._method_name(given) for given in queries),
+            {cls: self._method_name(given) for cls, given in (nodes or {}).items()},
         )
 
     def field(

@@ -13,7 +13,6 @@ from atoll.errors import ConfigError, MissingDependencyError
 
 try:
     import ariadne  # noqa: F401 - checked here, used by the schema module
-
     import graphql  # noqa: F401 - as above
 except ImportError as error:  # pragma: no cover - exercised only without the extra installed
     raise MissingDependencyError("ariadne", "graphql") from error
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.graphql.fields import FieldOfObject, RootField, SubscriptionField
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
+    from atoll.security.policies import Authorizer
 
 __all__ = ["Engine", "make_engine"]
 
@@ -42,8 +42,12 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
     objects: Sequence[FieldOfObject] = (),
     subscriptions: Sequence[SubscriptionField] = (),
     feed: EventFeed | None = None,
+    *,
+    authorizer: Authorizer | None = None,
 ) -> Engine:
     """The engine of ``fields``' schema: generated, or ``declaration.sdl`` bound and checked.
+
+    ``authorizer`` judges the SDL's ``@needsPermission`` fields; None shows the schema only.
 
     Raises:
         ConfigError: the schema cannot be made (see :mod:`atoll.adapters.graphql.schema`),
@@ -56,7 +60,9 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
             "subscriptions are served by a generated schema only (service.graphql() without sdl)"
         )
     if declaration.sdl is None:
-        schema = generated_schema(fields, title, objects, subscriptions, feed)
+        schema = generated_schema(
+            fields, title, objects, subscriptions, feed, nodes=declaration.nodes
+        )
         listed = [
             (
                 ROOTS[root.operation],
@@ -70,5 +76,5 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
             for field in subscriptions
         )
     else:
-        schema, listed = bound_schema(declaration, fields, title, objects)
+        schema, listed = bound_schema(declaration, fields, title, objects, authorizer=authorizer)
     return Engine(schema, sdl_of(schema), listed, faults, options)

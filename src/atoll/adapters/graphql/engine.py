@@ -16,16 +16,6 @@ import collections
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from graphql.validation import NoSchemaIntrospectionCustomRule
-
-from atoll.endpoints.graphql.engine import Executed
-from atoll.endpoints.graphql.errors import (
-    BAD_USER_INPUT,
-    INTERNAL_SERVER_ERROR,
-    PARSE_FAILED,
-    VALIDATION_FAILED,
-    told,
-)
 from graphql import (
     ExecutionResult,
     FieldNode,
@@ -42,13 +32,24 @@ from graphql import (
     subscribe,
     validate,
 )
+from graphql.validation import NoSchemaIntrospectionCustomRule
+
+from atoll.endpoints.graphql.engine import Executed
+from atoll.endpoints.graphql.errors import (
+    BAD_USER_INPUT,
+    INTERNAL_SERVER_ERROR,
+    PARSE_FAILED,
+    VALIDATION_FAILED,
+    told,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
 
+    from graphql import DocumentNode, GraphQLSchema, SelectionSetNode
+
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
-    from graphql import DocumentNode, GraphQLSchema, SelectionSetNode
 
 __all__ = ["KEPT", "Engine"]
 

@@ -27,12 +27,6 @@ import typing
 from typing import TYPE_CHECKING, Any
 
 from ariadne import make_executable_schema
-
-from atoll.adapters.graphql.batches import batch_of
-from atoll.adapters.graphql.types import SCALARS, Types, attribute, fields_of, unwrapped
-from atoll.endpoints.api import snake
-from atoll.endpoints.graphql.declaration import camel
-from atoll.errors import ConfigError
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -45,14 +39,24 @@ from graphql import (
     print_schema,
 )
 
+from atoll.adapters.graphql.batches import batch_of
+from atoll.adapters.graphql.nodes import NODE, Nodes
+from atoll.adapters.graphql.permissions import guard_fields, with_directive
+from atoll.adapters.graphql.types import SCALARS, Types, attribute, fields_of, unwrapped
+from atoll.endpoints.api import snake
+from atoll.endpoints.graphql.declaration import camel
+from atoll.errors import ConfigError
+
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+
+    from graphql import GraphQLInputType, GraphQLOutputType
 
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration
     from atoll.endpoints.graphql.feed import EventFeed
     from atoll.endpoints.graphql.fields import FieldOfObject, RootField, SubscriptionField
     from atoll.endpoints.rpc.methods import RpcMethod
-    from graphql import GraphQLInputType, GraphQLOutputType
+    from atoll.security.policies import Authorizer
 
 __all__ = [
     "ROOTS",
@@ -177,14 +181,21 @@ def generated_schema(
     objects: Sequence[FieldOfObject] = (),
     subscriptions: Sequence[SubscriptionField] = (),
     feed: EventFeed | None = None,
+    *,
+    nodes: Mapping[type, str] | None = None,
 ) -> GraphQLSchema:
     """The schema of ``fields``, its types made from their Python types.
 
+    ``nodes``: the node types and the JSON-RPC method finding each by its key
+    (:mod:`~atoll.adapters.graphql.nodes`).
+
     Raises:
         ConfigError: a parameter or result has a type GraphQL has none for, two types would
-            share a name, or a field of ``objects`` is of a type no root field reaches.
+            share a name, a field of ``objects`` is of a type no root field reaches, or a
+            node's method cannot find it.
     """
-    types = Types(f"the GraphQL schema of {title}", _extras(objects))
+    found = Nodes(nodes, fields, title, resolver) if nodes else None
+    types = Types(f"the GraphQL schema of {title}", _extras(objects), found)
     roots: dict[str, dict[str, GraphQLField]] = {"query": {}, "mutation": {}}
     for root in fields:
         method = root.method
@@ -203,6 +214,8 @@ def generated_schema(
             resolve=resolver(method),
             description=_description(method),
         )
+    if found is not None:
+        _add_node_field(roots["query"], found, types, title)
     streams: dict[str, GraphQLField] = {}
     for field in subscriptions:
         where = f"Subscription.{field.name} ({field.handler.label})"
@@ -231,6 +244,21 @@ def generated_schema(
     return schema
 
 
+def _add_node_field(query: dict[str, GraphQLField], nodes: Nodes, types: Types, title: str) -> None:
+    """Add ``node(id:)`` to ``query``, and claim the name ``Node``.
+
+    Raises:
+        ConfigError: a handler is the field ``node`` already, or a class is named ``Node``.
+    """
+    if "node" in query:
+        raise ConfigError(
+            f"the GraphQL schema of {title} has nodes, and a query field node already; "
+            "name its JSON-RPC method otherwise (name=...): node(id:) finds the nodes"
+        )
+    types.claim(NODE, Nodes)
+    query["node"] = nodes.root_field()
+
+
 def _check_reached(schema: GraphQLSchema, objects: Sequence[FieldOfObject], title: str) -> None:
     """Refuse a resolved field of a type the schema does not have: it would never run."""
     for field in objects:
@@ -248,8 +276,13 @@ def bound_schema(
     fields: Sequence[RootField],
     title: str,
     objects: Sequence[FieldOfObject] = (),
+    *,
+    authorizer: Authorizer | None = None,
 ) -> tuple[GraphQLSchema, list[tuple[str, str, str]]]:
     """The schema ``declaration.sdl`` states, its root fields bound to ``fields`` and checked.
+
+    Its fields carrying ``@needsPermission`` are judged by ``authorizer``
+    (:mod:`~atoll.adapters.graphql.permissions`).
 
     Returns:
         The schema, and each root field: its root type, its signature, and the JSON-RPC
@@ -262,7 +295,7 @@ def bound_schema(
     assert sdl is not None  # noqa: S101 - called for an SDL only
     source = declaration.source
     try:
-        schema = make_executable_schema(sdl)
+        schema = make_executable_schema(with_directive(sdl))
     except Exception as error:  # noqa: BLE001 - graphql-core's errors are of several kinds
         raise ConfigError(f"{source} of {title} is not a valid GraphQL schema: {error}") from None
     by_method = {root.method.name: root for root in fields}
@@ -293,6 +326,7 @@ def bound_schema(
             f"{handler.label} resolves the field {name} of {parent.__name__}, which {source} "
             f"of {title} has no object type with; add the field to its type, or drop the resolver"
         )
+    guard_fields(schema, source, title, authorizer)
     return schema, listed
 
 

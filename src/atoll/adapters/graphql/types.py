@@ -35,7 +35,7 @@ import inspect
 import types
 import typing
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from graphql import (
@@ -63,11 +63,28 @@ from atoll.persistence.pages import Page
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from graphql import GraphQLInputType, GraphQLNamedType, GraphQLOutputType
+    from graphql import (
+        GraphQLInputType,
+        GraphQLInterfaceType,
+        GraphQLNamedType,
+        GraphQLOutputType,
+    )
 
     from atoll.endpoints.graphql.fields import FieldOfObject
 
-__all__ = ["SCALARS", "Types", "attribute", "fields_of", "unwrapped"]
+__all__ = ["SCALARS", "NodeTypes", "Types", "attribute", "fields_of", "unwrapped"]
+
+
+class NodeTypes(Protocol):
+    """The node types of a schema, as its object types need them (``nodes.Nodes``)."""
+
+    def interfaces_of(self, cls: type) -> list[GraphQLInterfaceType]:
+        """The interfaces of ``cls``'s object type: ``Node`` for a node."""
+        ...
+
+    def identify(self, cls: type, fields: dict[str, GraphQLField]) -> None:
+        """Make ``fields`` of a node ``cls`` a node's."""
+        ...
 
 
 def _iso(value: Any) -> str:
@@ -203,15 +220,18 @@ class Types:
         where: what the types are for, in messages (``the service runs``).
         extras: the fields of object types resolved by handlers, by their dataclass, each
             with its resolver.
+        nodes: the node types, whose object types implement ``Node`` with a global ``id``.
     """
 
     def __init__(
         self,
         where: str,
         extras: Mapping[type, Sequence[tuple[FieldOfObject, Callable[..., Any]]]] | None = None,
+        nodes: NodeTypes | None = None,
     ) -> None:
         self.where = where
         self.extras = extras or {}
+        self.nodes = nodes
         self._outputs: dict[Any, GraphQLObjectType] = {}
         self._inputs: dict[Any, GraphQLInputObjectType] = {}
         self._enums: dict[Any, GraphQLEnumType] = {}
@@ -328,7 +348,16 @@ class Types:
             )
         return made
 
+    def claim(self, name: str, owner: Any) -> None:
+        """Name a type of ``owner``'s ``name``; see :meth:`_claim`."""
+        self._claim(name, owner)
+
     def _claim(self, name: str, owner: Any) -> None:
+        """Hold ``name`` for ``owner``.
+
+        Raises:
+            ConfigError: another owner holds it.
+        """
         held = self._names.setdefault(name, owner)
         if held is not owner:
             raise ConfigError(
@@ -361,10 +390,17 @@ class Types:
                 }
                 for extra, resolve in self.extras.get(cls, ()):
                     made[extra.name] = self._resolved(cls, extra, resolve)
+                if self.nodes is not None:
+                    self.nodes.identify(cls, made)
                 return made
 
             self._claim(cls.__name__, cls)
-            made = GraphQLObjectType(cls.__name__, fields, description=_doc(cls))
+            made = GraphQLObjectType(
+                cls.__name__,
+                fields,
+                interfaces=self.nodes.interfaces_of(cls) if self.nodes is not None else None,
+                description=_doc(cls),
+            )
             self._outputs[cls] = made
         return made
 

@@ -34,11 +34,14 @@ class GraphQLDeclaration:
             ``weekly_meters`` by its name).
         queries: the JSON-RPC methods served as ``Query`` fields though no GET route serves
             them (a generated schema makes the others ``Mutation`` fields).
+        nodes: the classes whose object types are Relay nodes (``Node``, with a global
+            ``id``), each with the JSON-RPC method finding one by its key.
     """
 
     sdl: str | Path | None = None
     bind: Mapping[str, str] = field(default_factory=dict)
     queries: frozenset[str] = frozenset()
+    nodes: Mapping[type, str] = field(default_factory=dict)
 
     @property
     def source(self) -> str:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.graphql.fields import FieldOfObject, RootField, SubscriptionField
     from atoll.endpoints.graphql.options import GraphQLOptions
     from atoll.messaging.faults import FaultMap
+    from atoll.security.policies import Authorizer
 
 __all__ = ["Executed", "GraphQLEngine", "graphql_engine"]
 
@@ -95,8 +96,13 @@ def graphql_engine(  # noqa: PLR0917 - what a schema is made of, each part
     objects: Sequence[FieldOfObject] = (),
     subscriptions: Sequence[SubscriptionField] = (),
     feed: EventFeed | None = None,
+    *,
+    authorizer: Authorizer | None = None,
 ) -> GraphQLEngine:
     """The engine of a service's (or system's) schema, made by :mod:`atoll.adapters.graphql`.
+
+    ``authorizer`` judges the fields an SDL guards with ``@needsPermission``; None (a schema
+    only shown, never served) judges nothing.
 
     Raises:
         MissingDependencyError: graphql-core or ariadne is not installed (``atoll[graphql]``).
@@ -105,6 +111,14 @@ def graphql_engine(  # noqa: PLR0917 - what a schema is made of, each part
     """
     adapter = importlib.import_module("atoll.adapters.graphql")
     engine: GraphQLEngine = adapter.make_engine(
-        declaration, fields, faults, options, title, objects, subscriptions, feed
+        declaration,
+        fields,
+        faults,
+        options,
+        title,
+        objects,
+        subscriptions,
+        feed,
+        authorizer=authorizer,
     )
     return engine

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ from websockets.exceptions import ConnectionClosed
 
 import atoll
 from atoll.endpoints.graphql.feed import EventFeed
+from atoll.messaging.broker import open_broker
+from atoll.messaging.envelope import seal
 from atoll.testing import run
 from tests.security.test_policies import headers_of, jwt_argv
 
@@ -151,6 +154,44 @@ async def test_a_subscriber_gets_each_event_as_its_handler_shows_it():
     # The reader's own "own" was skipped by the handler, as it returned None for it.
     assert second["payload"]["data"]["joined"]["name"] == "cy"
     assert pong == {"type": "pong"}
+
+
+APART = [
+    pytest.param("memory://apart", id="memory"),
+    pytest.param("nats://127.0.0.1:4222", id="nats", marks=pytest.mark.services("nats")),
+    pytest.param(
+        "amqp://guest:guest@127.0.0.1:5672/", id="rabbitmq", marks=pytest.mark.services("rabbitmq")
+    ),
+    pytest.param("redis://127.0.0.1:6379/5", id="redis", marks=pytest.mark.services("redis")),
+]
+
+
+@pytest.mark.parametrize("url", APART)
+async def test_a_subscriber_sees_the_events_published_apart_through_the_broker(url):
+    if url.startswith("memory://"):
+        url = f"{url}-{uuid.uuid4().hex}"  # a broker this process shares by its name
+    name = uuid.uuid4().hex  # this run's event, whatever else the topic carries
+    async with (
+        served("--broker-url", url) as (ws_url, harness),
+        connect(ws_url, subprotocols=[PROTOCOL]) as ws,
+    ):
+        await exchange(
+            ws, {"type": "connection_init", "payload": {"authorization": token_of("reader")}}
+        )
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        await until_listening(harness)
+        elsewhere = open_broker(url)  # what another service, apart, publishes through
+        await elsewhere.start()
+        try:
+            await elsewhere.publish(seal(Joined(name, "another service")))
+        finally:
+            await elsewhere.stop()
+        async with asyncio.timeout(LIMIT):
+            while True:
+                seen = await receive(ws)
+                if seen["payload"]["data"]["joined"]["name"] == name:
+                    break
+    assert seen["payload"]["data"]["joined"]["greeting"] == f"welcome, {name}"
 
 
 async def test_a_subscriber_its_policy_refuses_gets_the_error_and_the_stream_ends():

@@ -449,3 +449,24 @@ async def test_a_service_without_graphql_serves_no_endpoint():
     async with run(service) as harness:
         answer = await harness.client.post("/graphql", json={"query": "{ ping }"})
     assert answer.status_code == 404
+
+
+@dataclass(frozen=True)
+class Enter:
+    name: str
+    owner: str = ""
+
+
+async def test_a_field_takes_no_argument_for_what_the_server_fills():
+    service = atoll.Service("owned")
+
+    @service.command(Enter, policy=atoll.allow(server_owned=["owner"]))
+    async def enter(command: Enter) -> str:
+        return f"{command.name} by {command.owner or 'the server'}"
+
+    service.graphql()
+    async with run(service) as harness:
+        sdl = await schema_of(harness)
+        refused = await ask(harness, 'mutation { enter(name: "ada", owner: "eve") }')
+    assert "enter(name: String!): String" in sdl
+    assert refused["errors"][0]["message"] == "Unknown argument 'owner' on field 'Mutation.enter'."

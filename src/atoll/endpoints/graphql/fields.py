@@ -9,12 +9,14 @@ parameters, the same result, the same policy and the same call through the bus:
   ``Mutation``, unless ``service.graphql(queries=[...])`` names it.
 
 Each field is named as the JSON-RPC method, in camel case (``weekly_meters`` is
-``weeklyMeters``); in a system, every service's fields are in the one schema, and two of one
+``weeklyMeters``), with its parameters as arguments but those a policy says the server fills
+(``server_owned``); in a system, every service's fields are in the one schema, and two of one
 name are refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -99,6 +101,10 @@ def root_fields(
     seen: dict[str, RootField] = {}
     for method, served in zip(methods, rpc_methods(methods, bus, authenticator), strict=True):
         handler = method.handler
+        owned = getattr(bus.policy_of(handler), "server_owned", ())
+        if owned:  # fields only the server fills: no argument of the field, as OpenAPI shows
+            kept = tuple(param for param in served.params if param.name not in owned)
+            served = dataclasses.replace(served, params=kept)  # noqa: PLW2901 - the same method, fewer params
         reads = (
             handler.kind is HandlerKind.QUERY
             or handler.function in read_only

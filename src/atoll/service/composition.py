@@ -28,6 +28,7 @@ from atoll.endpoints.graphql.fields import fields_of_objects, root_fields, subsc
 from atoll.endpoints.graphql.http import GraphQLEndpoint, GraphQLServing
 from atoll.endpoints.graphql.options import GraphQLOptions
 from atoll.endpoints.graphql.page import graphql_page
+from atoll.endpoints.graphql.persisted import PersistedQueries
 from atoll.endpoints.graphql.ws import GraphQLWebSocket
 from atoll.endpoints.http.asgi import HttpApp
 from atoll.endpoints.http.cors import CorsOptions
@@ -444,7 +445,13 @@ def _install_graphql(app: App, api: Api) -> None:
         # so that it works behind a proxy serving the service under a prefix.
         endpoint_name = "./" + options.path.rsplit("/", 1)[-1]
         page = graphql_page(api.title, endpoint_name) if options.page else None
-        endpoint = GraphQLEndpoint(engine, server.max_body, server.body_timeout, page=page)
+        endpoint = GraphQLEndpoint(
+            engine,
+            server.max_body,
+            server.body_timeout,
+            page=page,
+            persisted=PersistedQueries() if options.persisted_queries else None,
+        )
         websocket = (
             GraphQLWebSocket(engine, init_timeout=options.connection_timeout)
             if subscriptions

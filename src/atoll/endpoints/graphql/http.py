@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from atoll.endpoints.graphql.engine import Executed
 from atoll.endpoints.graphql.page import page_headers
 from atoll.endpoints.http.problems import HTTPError
 from atoll.endpoints.http.requests import call_request
@@ -32,7 +33,8 @@ from atoll.endpoints.http.responses import send_bytes
 from atoll.messaging.context import CallContext, enter, leave
 
 if TYPE_CHECKING:
-    from atoll.endpoints.graphql.engine import Executed, GraphQLEngine
+    from atoll.endpoints.graphql.engine import GraphQLEngine
+    from atoll.endpoints.graphql.persisted import PersistedQueries
     from atoll.endpoints.graphql.ws import GraphQLWebSocket
     from atoll.endpoints.http.requests import Request
     from atoll.endpoints.http.types import Send
@@ -49,7 +51,7 @@ _ALLOW = ((b"allow", b"GET, POST"),)
 class _Body(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
     """A GraphQL request's JSON body."""
 
-    query: str
+    query: str | None = None
     variables: dict[str, Any] | None = None
     operation_name: str | None = None
     extensions: dict[str, Any] | None = None
@@ -69,6 +71,8 @@ class GraphQLEndpoint:
         body_timeout: the seconds a body may take to arrive.
         page: the GraphQL page, served to a browser's ``GET`` without ``?query=``; None
             serves none (``--no-graphql-page``).
+        persisted: the documents sent by their hash (automatic persisted queries); None
+            answers by the ``query`` alone (``--no-graphql-persisted-queries``).
     """
 
     def __init__(
@@ -78,22 +82,25 @@ class GraphQLEndpoint:
         body_timeout: float,
         *,
         page: bytes | None = None,
+        persisted: PersistedQueries | None = None,
     ) -> None:
         self.engine = engine
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.page = page
+        self.persisted = persisted
         self._page_headers = page_headers(page) if page is not None else ()
 
     async def __call__(self, request: Request, send: Send) -> None:
         """Answer one request to the endpoint."""
         method = request.method
         if method == "POST":
-            document, variables, operation = await self._posted(request)
+            document, variables, operation, extensions = await self._posted(request)
             mutations = True
         elif method in {"GET", "HEAD"}:
             query = request.query
-            if "query" not in query:
+            extensions = _variables(query.get("extensions", [""])[-1], "extensions")
+            if "query" not in query and not (extensions and "persistedQuery" in extensions):
                 if self.page is not None and _accepts(request, _HTML):
                     await send_bytes(send, 200, self.page, _PAGE_TYPE, self._page_headers)
                     return
@@ -102,7 +109,7 @@ class GraphQLEndpoint:
                     "a GraphQL request over GET gives its document as ?query=...; "
                     'send {"query": ...} with POST for any other',
                 )
-            document = query["query"][-1]
+            document = query["query"][-1] if "query" in query else None
             variables = _variables(query.get("variables", [""])[-1])
             operation = query.get("operationName", [""])[-1] or None
             mutations = False
@@ -110,6 +117,14 @@ class GraphQLEndpoint:
             raise HTTPError(
                 405, f"the GraphQL endpoint takes GET and POST, not {method}", headers=_ALLOW
             )
+        if self.persisted is not None and extensions and "persistedQuery" in extensions:
+            found = self.persisted.document(document, extensions["persistedQuery"])
+            if isinstance(found, Executed):
+                await self._answer(request, send, found, [])
+                return
+            document = found
+        elif document is None:
+            raise HTTPError(400, 'the body is no GraphQL request: it has no "query"')
         context = CallContext(call_request(request, "graphql"))
         token = enter(context)
         try:
@@ -121,11 +136,13 @@ class GraphQLEndpoint:
         headers = [pair for made in context.responses for pair in made.header_pairs()]
         await self._answer(request, send, executed, headers)
 
-    async def _posted(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+    async def _posted(
+        self, request: Request
+    ) -> tuple[str | None, dict[str, Any] | None, str | None, dict[str, Any] | None]:
         kind = request.content_type
         body = await request.body(self.max_body, self.body_timeout)
         if kind == "application/graphql":
-            return body.decode(errors="replace"), None, None
+            return body.decode(errors="replace"), None, None, None
         if kind and kind != "application/json" and not kind.endswith("+json"):
             raise HTTPError(
                 415,
@@ -138,7 +155,7 @@ class GraphQLEndpoint:
             raise HTTPError(400, f"the body is no GraphQL request: {error}") from None
         except msgspec.DecodeError as error:
             raise HTTPError(400, f"the body is not JSON: {error}") from None
-        return parsed.query, parsed.variables, parsed.operation_name
+        return parsed.query, parsed.variables, parsed.operation_name, parsed.extensions
 
     async def _answer(
         self,
@@ -159,13 +176,13 @@ class GraphQLEndpoint:
             await send_bytes(send, 200, _encode(executed.response), _JSON, headers)
 
 
-def _variables(text: str) -> dict[str, Any] | None:
+def _variables(text: str, name: str = "variables") -> dict[str, Any] | None:
     if not text:
         return None
     try:
         variables: dict[str, Any] | None = _decode_variables(text)
     except msgspec.MsgspecError as error:
-        raise HTTPError(400, f"?variables= is not a JSON object: {error}") from None
+        raise HTTPError(400, f"?{name}= is not a JSON object: {error}") from None
     return variables
 
 

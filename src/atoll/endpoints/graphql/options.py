@@ -36,6 +36,12 @@ class GraphQLOptions:
         16_384, help="the longest document accepted, in bytes, its variables apart"
     )
 
+    persisted_queries: bool = option(
+        default=True,
+        help="take a document by its SHA-256 hash once a client has sent it with it "
+        "(Apollo's automatic persisted queries); --no-graphql-persisted-queries takes "
+        "each by its query alone",
+    )
     connection_timeout: float = option(
         10.0,
         help="seconds a WebSocket client has to send connection_init (graphql-transport-ws) "

@@ -82,6 +82,15 @@ class FindContract:
             found = await uow.entries.find_in("counter", (n for n in (3, 4)))
             assert [entry.note for entry in found] == ["c", "e"]
 
+    async def test_find_in_sees_what_the_unit_added_before_it_commits(
+        self, database: Database
+    ) -> None:
+        await self.add_entries(database)
+        async with self.uow(database) as uow:
+            await uow.entries.add(self.model.Entry(None, 3, "g"))
+            found = await uow.entries.find_in("counter", [3])
+            assert [entry.note for entry in found] == ["c", "g"]
+
     async def test_find_in_by_an_unmapped_attribute_is_refused_with_the_mapped_ones(
         self, database: Database
     ) -> None:

@@ -53,6 +53,18 @@ async def browse(uow: RunsUnitOfWork, after: str | None) -> str | None:
     return page.end_cursor
 
 
+async def of_distances(uow: RunsUnitOfWork, distances: set[float]) -> list[Run]:
+    async with uow:
+        runs = await uow.runs.find_in("meters", distances, version=0)
+        assert_type(runs, list[Run])
+        assert_type(await uow.runs.find_in("id", (n for n in range(3))), list[Run])
+        await uow.runs.find_in(3, [1])  # type: ignore[arg-type]
+        await uow.runs.find_in("id", 3)  # type: ignore[arg-type]
+        # The attribute and the values come first, by position: keywords are the equals.
+        await uow.runs.find_in(attribute="id", values=[1])  # type: ignore[call-arg]
+    return runs
+
+
 def declare(database: Database) -> None:
     schema = atoll.Schema()
     schema.map(Run, version="version")

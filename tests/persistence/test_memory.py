@@ -67,6 +67,16 @@ async def test_find_by_an_unknown_attribute_names_the_known_ones(memory):
             await uow.counters.find(colour="red")
 
 
+async def test_find_in_finds_none_among_the_values_as_find_does(memory):
+    contract, database = memory
+    async with contract.uow(database) as uow:
+        unnamed = await uow.counters.add(contract.model.Counter(None, None))
+        named = await uow.counters.add(contract.model.Counter(None, "a"))
+        assert await uow.counters.find_in("name", [None]) == await uow.counters.find(name=None)
+        assert await uow.counters.find_in("name", [None]) == [unnamed]
+        assert await uow.counters.find_in("name", ["a", None]) == [unnamed, named]
+
+
 async def test_two_units_adding_one_id_conflict(memory):
     contract, database = memory
     first, second = contract.uow(database), contract.uow(database)

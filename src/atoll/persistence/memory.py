@@ -29,7 +29,7 @@ from atoll.persistence.leases import MemoryLeaseStore
 from atoll.persistence.ports import OutboxBacklog, OutboxRecord, OutboxSignal
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from atoll.messaging.envelope import Envelope
     from atoll.persistence.idempotency import KeyHold
@@ -233,6 +233,21 @@ class MemoryTransaction:
         matching = await self._matching(mapping, criteria)
         return sorted(matching, key=lambda aggregate: getattr(aggregate, mapping.id))
 
+    async def find_in(
+        self,
+        mapping: Mapping,
+        attribute: str,
+        values: Sequence[object],
+        criteria: dict[str, object],
+    ) -> list[object]:
+        """What :meth:`find` finds for ``criteria`` whose ``attribute`` is one of ``values``."""
+        self._check_open()
+        _check_names(mapping, [attribute, *criteria])
+        if not values:
+            return []
+        wanted = set(values)
+        return [a for a in await self.find(mapping, criteria) if getattr(a, attribute) in wanted]
+
     async def page(
         self, mapping: Mapping, criteria: dict[str, object], keyset: Keyset
     ) -> list[object]:
@@ -252,13 +267,7 @@ class MemoryTransaction:
     async def _matching(self, mapping: Mapping, criteria: dict[str, object]) -> list[object]:
         """The aggregates of ``mapping``'s type this transaction sees equal to ``criteria``."""
         self._check_open()
-        names = {f.name for f in dataclasses.fields(mapping.aggregate)}
-        unknown = sorted(set(criteria) - names)
-        if unknown:
-            raise PersistenceError(
-                f"{mapping.aggregate.__qualname__} has no attribute {', '.join(unknown)} "
-                f"to find by; its attributes are {', '.join(sorted(names))}"
-            )
+        _check_names(mapping, criteria)
         identities = {
             identity
             for (kind, identity) in self._database._tables.rows  # noqa: SLF001
@@ -373,3 +382,14 @@ def _state(aggregate: object) -> list[object]:
 def _set(aggregate: Any, name: str, value: object) -> None:
     # object.__setattr__, so that frozen dataclasses, which are only ever added, get their id.
     object.__setattr__(aggregate, name, value)
+
+
+def _check_names(mapping: Mapping, asked: Iterable[str]) -> None:
+    """Refuse to find by what is no attribute of ``mapping``'s aggregate."""
+    names = {f.name for f in dataclasses.fields(mapping.aggregate)}
+    unknown = sorted(set(asked) - names)
+    if unknown:
+        raise PersistenceError(
+            f"{mapping.aggregate.__qualname__} has no attribute {', '.join(unknown)} "
+            f"to find by; its attributes are {', '.join(sorted(names))}"
+        )

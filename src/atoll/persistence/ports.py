@@ -109,6 +109,27 @@ class Transaction(Protocol):
         """The aggregates whose attributes equal ``criteria``, in the order of their ids."""
         ...
 
+    async def find_in(
+        self,
+        mapping: Mapping,
+        attribute: str,
+        values: Sequence[object],
+        criteria: dict[str, object],
+    ) -> list[object]:
+        """The aggregates whose ``attribute`` is one of ``values`` and equal ``criteria``, by id.
+
+        ``values`` holds each value once. None of them is no query at all; an adapter whose
+        statements take a bounded number of parameters splits ``values`` into several
+        queries, and returns what they found together, in the order of the ids. ``None``
+        among ``values`` finds the aggregates whose ``attribute`` is ``None``, as
+        :meth:`find` does.
+
+        Raises:
+            PersistenceError: ``attribute`` or ``criteria`` names an attribute the aggregate
+                does not map (checked even when ``values`` is empty).
+        """
+        ...
+
     async def page(
         self, mapping: Mapping, criteria: dict[str, object], keyset: Keyset
     ) -> list[object]:

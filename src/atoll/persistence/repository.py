@@ -21,7 +21,7 @@ from atoll.errors import ConfigError
 from atoll.persistence.pages import MOST_PER_PAGE, Paging
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Sequence
+    from collections.abc import Awaitable, Iterable, Sequence
 
     from atoll.persistence.pages import Page
     from atoll.persistence.ports import Transaction
@@ -104,6 +104,32 @@ class Repository(Generic[A]):
     async def find(self, **equals: object) -> list[A]:
         """The aggregates whose attributes equal the arguments, in the order of their ids."""
         found = await self.uow.run(self.uow.transaction("find").find(self.mapping, equals))
+        for aggregate in found:
+            self.uow.track(self.mapping, aggregate)
+        return typing.cast("list[A]", found)
+
+    async def find_in(
+        self, attribute: str, values: Iterable[object], /, **equals: object
+    ) -> list[A]:
+        """The aggregates whose ``attribute`` is any of ``values``, in the order of their ids.
+
+        What a batched handler asks for the children of several parents at once: the runs of
+        every runner of a list, ``await uow.runs.find_in("runner_id", ids)``, is one query
+        where :meth:`find` would be one per runner.
+
+        Args:
+            attribute: the attribute to match.
+            values: what it may be; each aggregate is found once, however many times its
+                value is given, and none at all (with no query) when ``values`` is empty.
+            equals: further attributes to filter by, as for :meth:`find`.
+
+        Raises:
+            PersistenceError: ``attribute`` or ``equals`` names an attribute the aggregate
+                does not map.
+        """
+        unique = list(dict.fromkeys(values))
+        transaction = self.uow.transaction("find_in")
+        found = await self.uow.run(transaction.find_in(self.mapping, attribute, unique, equals))
         for aggregate in found:
             self.uow.track(self.mapping, aggregate)
         return typing.cast("list[A]", found)

@@ -37,6 +37,7 @@ from atoll.persistence.ports import Database, OutboxBacklog
 from atoll.persistence.repository import Repository
 from atoll.persistence.schema import Schema
 from atoll.persistence.unit_of_work import UnitOfWork
+from atoll.testing.find_contract import FindContract
 from atoll.testing.page_contract import PageContract
 
 if TYPE_CHECKING:
@@ -118,10 +119,11 @@ class Model:
         return schema
 
 
-class DatabaseContract(PageContract):
+class DatabaseContract(FindContract, PageContract):
     """The tests every database adapter passes. Subclasses give a ``database_url`` fixture.
 
-    Its tests of pages are :class:`~atoll.testing.page_contract.PageContract`'s.
+    Its tests of pages are :class:`~atoll.testing.page_contract.PageContract`'s, and of
+    finds by several values :class:`~atoll.testing.find_contract.FindContract`'s.
     """
 
     model: ClassVar[Model]

@@ -56,6 +56,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise MissingDependencyError("sqlalchemy", "sql") from error
 
 from atoll.adapters.sqlalchemy.api_tokens import add_api_token_table
+from atoll.adapters.sqlalchemy.finds import MOST_VALUES_PER_QUERY, find_in_queries
 from atoll.adapters.sqlalchemy.idempotency import (
     SqlKeyStore,
     add_idempotency_table,
@@ -552,6 +553,31 @@ class SqlTransaction:
         )
         found = await self._run(f"find {_named(mapping)}", session.scalars(statement))
         return list(found)
+
+    async def find_in(
+        self,
+        mapping: Mapping,
+        attribute: str,
+        values: Sequence[object],
+        criteria: dict[str, object],
+    ) -> list[object]:
+        """The aggregates whose ``attribute`` is in ``values``, equal to ``criteria``, by id.
+
+        One ``SELECT ... IN`` for each 900 values (:mod:`atoll.adapters.sqlalchemy.finds` says
+        why); none for no value.
+
+        Raises:
+            PersistenceError: ``attribute`` or ``criteria`` names an attribute the aggregate
+                does not map.
+        """
+        session = self._open("find")
+        _check_criteria(mapping, {attribute: None, **criteria})
+        found: list[object] = []
+        for statement in find_in_queries(mapping, attribute, values, criteria):
+            found.extend(await self._run(f"find {_named(mapping)}", session.scalars(statement)))
+        if len(values) > MOST_VALUES_PER_QUERY:
+            found.sort(key=lambda aggregate: getattr(aggregate, mapping.id))
+        return found
 
     async def page(
         self, mapping: Mapping, criteria: dict[str, object], keyset: Keyset

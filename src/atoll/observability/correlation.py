@@ -51,20 +51,28 @@ _TRACEPARENT = re.compile(rb"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}
 _NO_TRACE = "0" * 32
 
 
-class _Maker:
-    """This process's ids: its prefix is drawn at the first, not at import."""
+class _Made:
+    """This process's ids, made a block at a time: its prefix is drawn at the first, not at import.
+
+    An id is the prefix and a count. Formatting each count (``str``, a concatenation) cost
+    an access line 2.5k CPU instructions; the ids of a hundred counts are made at once, from
+    the block's number and two digits, and one is then taken for under 1k.
+    """
 
     prefix = ""
-    count = itertools.count(1)
 
     @classmethod
-    def make(cls) -> str:
+    def block(cls, number: int) -> list[str]:
+        """The ids from ``number`` * 100 to ``number`` * 100 + 99."""
         if not cls.prefix:
             cls.prefix = secrets.token_hex(6)
-        return cls.prefix + str(next(cls.count))
+        start = f"{cls.prefix}{number}"
+        return [start + digits for digits in _TWO_DIGITS]
 
 
-made_id = _Maker.make
+_TWO_DIGITS = [f"{n:02d}" for n in range(100)]
+
+made_id = itertools.chain.from_iterable(map(_Made.block, itertools.count(1))).__next__
 """A new correlation id, unique across processes: this process's prefix and its next count."""
 
 

@@ -101,7 +101,7 @@ class AccessLog:
             ):  # the common line, encoded whole from a struct: a third of the general way
                 routed = context.endpoint
                 line = _RequestLine(
-                    formatter.stamp(time.time()),
+                    formatter.now(),
                     _LEVEL_NAMES[level],
                     logger.name,
                     f"{method} {path} {status}",  # the rest is in the members; a float costs
@@ -159,7 +159,7 @@ class AccessLog:
             ):  # the method and the id are the caller's; the other members atoll's
                 routed = context.endpoint
                 line = _CallLine(
-                    formatter.stamp(time.time()),
+                    formatter.now(),
                     _LEVEL_NAMES[level],
                     logger.name,
                     f"{method} {shown}",

@@ -248,8 +248,11 @@ def _written(handler: logging.Handler, line: bytes) -> None:
     :data:`FLUSHED_WITHIN` seconds, or at once when a record is logged meanwhile: a flush (a
     write to the file) per line would cost each request more than its line.
     """
-    stream: Any = getattr(handler, "stream", None)
-    target = getattr(stream, "buffer", None)
+    stream: Any = handler.stream  # type: ignore[attr-defined] # a handler that writes lines has one
+    try:
+        target = stream.buffer
+    except AttributeError:  # a stream of text alone, such as io.StringIO
+        target = None
     if target is None:
         with handler.lock:  # type: ignore[union-attr] # a handler's lock is made with it
             stream.write(line.decode())
@@ -338,18 +341,18 @@ def _sole_handler(logger: logging.Logger) -> logging.Handler | None:
     if len(handlers) != 1:
         return None
     handler = handlers[0]
-    known = _FOUND.get(logger.name)
+    known = _FOUND.get(logger)
     if (
         known is None
         or known[0] is not handler
         or known[1] is not handler.formatter
         or known[2] != len(handler.filters)
     ):
-        known = _FOUND[logger.name] = _found(logger, handler)
+        known = _FOUND[logger] = _found(logger, handler)
     for each in known[3]:  # a handler added on the way since
         if each.handlers:
             return None
-    return handler if known[4] else None
+    return known[4]
 
 
 def _found(logger: logging.Logger, handler: logging.Handler) -> _Found:
@@ -367,10 +370,12 @@ def _found(logger: logging.Logger, handler: logging.Handler) -> _Found:
         and not handler.filters[1:]  # a filter atoll did not put there sees every record
         and getattr(handler.formatter, "makes_lines", False)  # not a format of the app's own
     )
-    return (handler, handler.formatter, len(handler.filters), tuple(chain), alone)
+    sole = handler if alone else None
+    return (handler, handler.formatter, len(handler.filters), tuple(chain), sole)
 
 
 _Found: TypeAlias = (
-    "tuple[logging.Handler, logging.Formatter | None, int, tuple[logging.Logger, ...], bool]"
+    "tuple[logging.Handler, logging.Formatter | None, int, tuple[logging.Logger, ...], "
+    "logging.Handler | None]"
 )
-_FOUND: dict[str, _Found] = {}
+_FOUND: dict[logging.Logger, _Found] = {}

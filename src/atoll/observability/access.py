@@ -36,6 +36,8 @@ from atoll.observability.correlation import RequestContext, subject
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
 
+    from atoll.kernel.redaction import Redactor
+
 __all__ = ["AccessLog"]
 
 _FAILURE = 500
@@ -93,37 +95,44 @@ class AccessLog:
         if handler is not None:
             formatter = handler.formatter
             context = current_log_context()
-            if (
-                type(formatter) is JsonFormatter
-                and type(context) is RequestContext
-                # What the caller chose is all a line of members atoll made may hide.
-                and not formatter.redactor.suspect(f"{path}\x00{context.correlation_id}")
-            ):  # the common line, encoded whole from a struct: a third of the general way
-                routed = context.endpoint
-                line = _RequestLine(
-                    formatter.now(),
-                    _LEVEL_NAMES[level],
-                    logger.name,
-                    f"{method} {path} {status}",  # the rest is in the members; a float costs
-                    formatter.service,
-                    formatter.instance,
-                    method,
-                    route,
-                    path,
-                    status,
-                    size,
-                    duration,
-                    client,
-                    context.correlation_id,
-                    None if routed is None else routed.name,
-                    context.rpc_method,
-                    subject(),
-                )
-                span = current_span()
-                if span is not None:
-                    line.trace_id, line.span_id = span.trace_id, span.span_id
-                _written(handler, _encode_lines((line,)))
-                return
+            if type(formatter) is JsonFormatter and type(context) is RequestContext:
+                correlation_id = context.correlation_id
+                redactor = formatter.redactor
+                if not (  # what the caller chose is all a line atoll made may hide
+                    redactor.suspect(path)
+                    # A made id is hexadecimal digits: no name of a secret, nor a secret's
+                    # value unless one is written in them.
+                    or (
+                        (context.chosen or redactor.secrets_in_hex)
+                        and redactor.suspect(correlation_id)
+                    )
+                ):
+                    # The common line, encoded whole from a struct: a third of the general way.
+                    routed = context.endpoint
+                    line = _RequestLine(
+                        formatter.now(),
+                        _LEVEL_NAMES[level],
+                        logger.name,
+                        f"{method} {path} {status}",  # the rest is in the members; a float costs
+                        formatter.service,
+                        formatter.instance,
+                        method,
+                        route,
+                        path,
+                        status,
+                        size,
+                        duration,
+                        client,
+                        correlation_id,
+                        None if routed is None else routed.name,
+                        context.rpc_method,
+                        subject(),
+                    )
+                    span = current_span()
+                    if span is not None:
+                        line.trace_id, line.span_id = span.trace_id, span.span_id
+                    _written(handler, _encode_lines((line,)))
+                    return
         message = f"{method} {path} {status} {size} B {duration} ms"
         fields = {
             "method": method,
@@ -152,32 +161,39 @@ class AccessLog:
         if handler is not None:
             formatter = handler.formatter
             context = current_log_context()
-            if (
-                type(formatter) is JsonFormatter
-                and type(context) is RequestContext
-                and not formatter.redactor.suspect(f"{method}\x00{context.correlation_id}")
-            ):  # the method and the id are the caller's; the other members atoll's
-                routed = context.endpoint
-                line = _CallLine(
-                    formatter.now(),
-                    _LEVEL_NAMES[level],
-                    logger.name,
-                    f"{method} {shown}",
-                    formatter.service,
-                    formatter.instance,
-                    method,
-                    "ok" if code is None else "error",
-                    duration,
-                    context.correlation_id,
-                    code,
-                    None if routed is None else routed.name,
-                    subject(),
-                )
-                span = current_span()
-                if span is not None:
-                    line.trace_id, line.span_id = span.trace_id, span.span_id
-                _written(handler, _encode_lines((line,)))
-                return
+            if type(formatter) is JsonFormatter and type(context) is RequestContext:
+                correlation_id = context.correlation_id
+                redactor = formatter.redactor
+                if not (  # what the caller chose is all a line atoll made may hide
+                    redactor.suspect(method)
+                    # A made id is hexadecimal digits: no name of a secret, nor a secret's
+                    # value unless one is written in them.
+                    or (
+                        (context.chosen or redactor.secrets_in_hex)
+                        and redactor.suspect(correlation_id)
+                    )
+                ):
+                    routed = context.endpoint
+                    line = _CallLine(
+                        formatter.now(),
+                        _LEVEL_NAMES[level],
+                        logger.name,
+                        f"{method} {shown}",
+                        formatter.service,
+                        formatter.instance,
+                        method,
+                        "ok" if code is None else "error",
+                        duration,
+                        correlation_id,
+                        code,
+                        None if routed is None else routed.name,
+                        subject(),
+                    )
+                    span = current_span()
+                    if span is not None:
+                        line.trace_id, line.span_id = span.trace_id, span.span_id
+                    _written(handler, _encode_lines((line,)))
+                    return
         fields: dict[str, Any] = {
             "rpc_method": method,
             "outcome": "ok" if code is None else "error",
@@ -217,6 +233,18 @@ class AccessLog:
         if lag is not None:
             fields["lag_ms"] = round(lag * 1000, 3)
         _write(self._messages, level, text, fields, None)
+
+
+def _vouched_for(redactor: Redactor, chosen: str, correlation_id: str, id_chosen: bool) -> bool:  # noqa: FBT001 - called on the hot path, positionally
+    """Whether what the caller chose of a line holds no secret: all a line atoll made may hide.
+
+    ``chosen``: the path or the JSON-RPC method; the correlation id too when the caller chose
+    it (``id_chosen``). One made here is hexadecimal digits, which hold no name of a secret,
+    and a secret's value only if one is written in them.
+    """
+    if redactor.suspect(chosen):
+        return False
+    return not ((id_chosen or redactor.secrets_in_hex) and redactor.suspect(correlation_id))
 
 
 def _write(  # noqa: PLR0917 - a line's parts, and where it goes

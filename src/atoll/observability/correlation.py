@@ -97,6 +97,11 @@ class CorrelationIds:
 
     def of(self, headers: Iterable[tuple[bytes, bytes]]) -> str:
         """The id a request with ``headers`` (an ASGI scope's) carries, or a new one."""
+        taken = self.taken(headers)
+        return made_id() if taken is None else taken
+
+    def taken(self, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+        """The id a request with ``headers`` (an ASGI scope's) carries; None if it has none."""
         names = self._names
         found: dict[bytes, bytes] | None = None
         for name, value in headers:  # one pass; a request seldom has any
@@ -110,7 +115,7 @@ class CorrelationIds:
                 taken = None if given is None else _taken(name, given)
                 if taken is not None:
                     return taken
-        return made_id()
+        return None
 
 
 def _taken(name: bytes, value: bytes) -> str | None:
@@ -146,12 +151,15 @@ class RequestContext(Mapping[str, str]):
         headers: the request's headers, as its ASGI scope holds them.
     """
 
-    __slots__ = ("_headers", "_id", "_ids", "endpoint", "rpc_method")
+    __slots__ = ("_headers", "_id", "_ids", "chosen", "endpoint", "rpc_method")
 
     endpoint: Routed | None
     """The endpoint the request was routed to, once known: its ``name`` is the handler's."""
     rpc_method: str | None
     """The JSON-RPC method called, when the request is one call (not a batch)."""
+    chosen: bool
+    """Whether the correlation id is the caller's (taken from the request, not made here, as
+    hexadecimal digits); there once the id has been read."""
 
     def __init__(self, ids: CorrelationIds, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self._ids = ids
@@ -165,6 +173,7 @@ class RequestContext(Mapping[str, str]):
         """The context of a request whose correlation id is known already (broker RPC)."""
         context = cls(_NO_IDS, ())
         context._id = correlation_id
+        context.chosen = True
         return context
 
     @property
@@ -172,7 +181,11 @@ class RequestContext(Mapping[str, str]):
         """The request's correlation id, the same on every read."""
         found = self._id
         if found is None:
-            found = self._id = self._ids.of(self._headers)
+            found = self._ids.taken(self._headers)
+            self.chosen = found is not None  # set on the read: a request reading none pays nothing
+            if found is None:
+                found = made_id()
+            self._id = found
         return found
 
     def __getitem__(self, name: str) -> str:

@@ -31,6 +31,7 @@ import msgspec
 from atoll.kernel.app import LogOptions  # noqa: TC001 - the container reads the hint
 from atoll.kernel.logs import JsonFormatter, current_log_context
 from atoll.kernel.spans import current_span
+from atoll.messaging.context import current_call
 from atoll.observability.correlation import RequestContext, subject
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class AccessLog:
                         formatter.now(),
                         _LEVEL_NAMES[level],
                         logger.name,
-                        f"{method} {path} {status}",  # the rest is in the members; a float costs
+                        f"{method} {path} {_STATUS_TEXT[status]}",  # the rest: in the members
                         formatter.service,
                         formatter.instance,
                         method,
@@ -126,7 +127,7 @@ class AccessLog:
                         correlation_id,
                         None if routed is None else routed.name,
                         context.rpc_method,
-                        subject(),
+                        None if current_call() is None else subject(),  # a call saved
                     )
                     span = current_span()
                     if span is not None:
@@ -187,7 +188,7 @@ class AccessLog:
                         correlation_id,
                         code,
                         None if routed is None else routed.name,
-                        subject(),
+                        None if current_call() is None else subject(),  # a call saved
                     )
                     span = current_span()
                     if span is not None:
@@ -357,6 +358,20 @@ class _CallLine(msgspec.Struct, gc=False, omit_defaults=True):
 _encode_lines = msgspec.json.Encoder().encode_lines
 """A line as JSON with its newline: 0.5k CPU instructions less than adding it to the bytes."""
 _LEVEL_NAMES = {logging.INFO: "info", logging.ERROR: "error"}
+
+
+class _StatusText(dict[int, str]):
+    """A status code's text, ``"200"``, made once.
+
+    Formatting the integer in each line's message cost it 0.4k CPU instructions more.
+    """
+
+    def __missing__(self, status: int) -> str:
+        text = self[status] = str(status)
+        return text
+
+
+_STATUS_TEXT = _StatusText()
 
 
 def _sole_handler(logger: logging.Logger) -> logging.Handler | None:

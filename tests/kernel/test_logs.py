@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 import pytest
 
@@ -71,6 +72,16 @@ def test_a_json_line_carries_the_traceback_on_one_line():
     assert entry["level"] == "error"
     assert "ValueError: invalid literal for int() with base 10: 'broken'" in entry["exception"]
     assert entry["instance"].endswith(f":{os.getpid()}")
+
+
+def test_the_time_now_is_written_as_a_records_time(monkeypatch):
+    formatter = JsonFormatter("shop", "host:1")
+    assert formatter.stamp(1_796_000_000.0999) == "2026-11-30T00:53:20.099Z"
+    monkeypatch.setattr(time, "time_ns", lambda: 1_796_000_000_123_456_789)
+    assert formatter.now() == "2026-11-30T00:53:20.123Z"  # the second's part kept
+    monkeypatch.setattr(time, "time_ns", lambda: 1_796_000_001_000_999_999)
+    assert formatter.now() == "2026-11-30T00:53:21.000Z"  # the next second's made
+    assert formatter.stamp(1_796_000_001.9999) == "2026-11-30T00:53:21.999Z"
 
 
 def test_a_context_is_the_blocks_own_and_tasks_started_in_it_inherit_it():

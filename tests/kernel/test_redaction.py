@@ -312,6 +312,12 @@ def test_the_fields_of_a_record_without_a_credential_are_the_same_object():
     assert Redactor([KEY]).fields(fields) is fields
 
 
+def test_a_redactor_knows_whether_a_secret_may_be_written_in_hexadecimal_digits():
+    assert Redactor(["5f1c2a9e07d4"]).secrets_in_hex
+    assert not Redactor(["hunter2hunter2", "5F1C2A9E07D4", "short"]).secrets_in_hex
+    assert not Redactor().secrets_in_hex
+
+
 @pytest.mark.parametrize("word", [*HEADER_WORDS, *FIELD_WORDS])
 def test_every_word_of_a_credentials_name_is_found_in_any_case(word):
     redactor = Redactor()

@@ -28,9 +28,10 @@ from atoll.kernel.logs import (
     set_log_context,
 )
 from atoll.kernel.options import MASK
+from atoll.kernel.redaction import Redactor
 from atoll.messaging.envelope import message_name
 from atoll.observability.access import AccessLog
-from atoll.observability.correlation import RequestContext
+from atoll.observability.correlation import CorrelationIds, RequestContext, made_id
 from atoll.testing import run
 from tests.observability.serving import Ordered, client_of, shop_and_mail
 
@@ -326,3 +327,43 @@ def test_what_a_caller_chose_is_masked_on_a_line_written_past_logging(
     (line,) = stream.getvalue().splitlines()
     assert "hunter2" not in line
     assert MASK in line
+
+
+@pytest.mark.parametrize("kind", ["http", "rpc"])
+def test_an_id_the_caller_chose_and_a_made_one_holding_a_secret_are_masked(kind, caplog):
+    """A made id is written unchecked unless a secret may be written in its digits."""
+    caplog.set_level(logging.INFO, logger=f"atoll.access.{kind}")
+    stream = io.StringIO()
+    handler = Lines(stream)
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    kept, root.handlers = root.handlers, [handler]
+    ids = CorrelationIds()
+    prefix = made_id()[:12]  # this process's: every made id holds it
+    lines = []
+    try:
+        for secrets, headers in [
+            ((), [(b"x-request-id", b"password=hunter2")]),
+            ((prefix,), []),
+            ((), []),
+        ]:
+            handler.setFormatter(JsonFormatter("shop", "h:1", redactor=Redactor(secrets)))
+            token = set_log_context(RequestContext(ids, headers))
+            try:
+                access = AccessLog([kind])
+                if kind == "http":
+                    access.request("GET", "/items/{id}", "/items/1", 200, 9, 0.001, "10.0.0.7")
+                else:
+                    access.call("double", None, 0.001)
+            finally:
+                reset_log_context(token)
+            lines.append(stream.getvalue())
+            stream.truncate(0)
+            stream.seek(0)
+    finally:
+        root.handlers = kept
+    chosen, holding, plain = (json.loads(line)["correlation_id"] for line in lines)
+    assert chosen == f"password={MASK}"
+    assert holding.startswith(MASK)
+    assert prefix not in holding
+    assert plain.startswith(prefix)

@@ -105,6 +105,17 @@ def test_a_request_context_reads_the_headers_once_and_only_when_asked():
         context["rpc_method"]
 
 
+def test_a_request_context_says_whether_its_caller_chose_its_id():
+    ids = CorrelationIds()
+    taken = RequestContext(ids, [(b"x-request-id", b"req-42")])
+    made = RequestContext(ids, [(b"x-request-id", b"has space")])
+    assert (taken.correlation_id, taken.chosen) == ("req-42", True)
+    assert made.correlation_id != "has space"
+    assert made.chosen is False
+    assert RequestContext.carrying("req-42").chosen is True
+    assert ids.taken([(b"host", b"a")]) is None
+
+
 def test_a_request_context_names_the_subject_who_proved_who_they_are():
     context = RequestContext.carrying("c-1")
     call = CallContext(Request("http"))

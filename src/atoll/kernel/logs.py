@@ -144,6 +144,19 @@ class JsonFormatter(logging.Formatter):
             self._second = second
         return self._stamp + _MILLISECONDS[int((created - second) * 1000)]
 
+    def now(self) -> str:
+        """The time now, as :meth:`stamp` writes it: for a line made without a record.
+
+        From the clock's nanoseconds, whose parts are found by integer division: a float's,
+        by ``int()``, cost an access line 0.8k CPU instructions more.
+        """
+        now = time.time_ns()
+        second = now // 1_000_000_000
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return self._stamp + _MILLISECONDS[now // 1_000_000 % 1000]
+
     def _entry(  # noqa: PLR0917 - the members of a line, each its own
         self,
         created: float,

@@ -102,7 +102,7 @@ class Redactor:
             :meth:`~atoll.kernel.config.Config.secrets`.
     """
 
-    __slots__ = ("_pairs", "_pairs_any_case", "_secrets", "_spellings")
+    __slots__ = ("_pairs", "_pairs_any_case", "_secrets", "_spellings", "secrets_in_hex")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         spellings = {
@@ -114,6 +114,12 @@ class Redactor:
         # Longest first: of two secrets where one starts the other, the whole one is masked.
         self._spellings = tuple(sorted(spellings, key=lambda spelling: (-len(spelling), spelling)))
         known = "|".join(map(re.escape, self._spellings))
+        self.secrets_in_hex = any(set(spelling) <= _HEX_DIGITS for spelling in self._spellings)
+        """Whether a secret may be written in lower-case hexadecimal digits alone.
+
+        A text of those digits holds no name of a secret (no ``password``, no ``token``); it
+        can hold a secret only if this is true (see ``atoll.observability.access``).
+        """
         self._secrets = re.compile(known) if known else None
         self._pairs = re.compile(_PAIRS)
         self._pairs_any_case = re.compile(_PAIRS, re.IGNORECASE)
@@ -198,6 +204,9 @@ class Redactor:
             if spelling in text:
                 return True
         return False
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 @functools.lru_cache(maxsize=512)

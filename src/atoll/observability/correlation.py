@@ -51,20 +51,28 @@ _TRACEPARENT = re.compile(rb"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}
 _NO_TRACE = "0" * 32
 
 
-class _Maker:
-    """This process's ids: its prefix is drawn at the first, not at import."""
+class _Made:
+    """This process's ids, made a block at a time: its prefix is drawn at the first, not at import.
+
+    An id is the prefix and a count. Formatting each count (``str``, a concatenation) cost
+    an access line 2.5k CPU instructions; the ids of a hundred counts are made at once, from
+    the block's number and two digits, and one is then taken for under 1k.
+    """
 
     prefix = ""
-    count = itertools.count(1)
 
     @classmethod
-    def make(cls) -> str:
+    def block(cls, number: int) -> list[str]:
+        """The ids from ``number`` * 100 to ``number`` * 100 + 99."""
         if not cls.prefix:
             cls.prefix = secrets.token_hex(6)
-        return cls.prefix + str(next(cls.count))
+        start = f"{cls.prefix}{number}"
+        return [start + digits for digits in _TWO_DIGITS]
 
 
-made_id = _Maker.make
+_TWO_DIGITS = [f"{n:02d}" for n in range(100)]
+
+made_id = itertools.chain.from_iterable(map(_Made.block, itertools.count(1))).__next__
 """A new correlation id, unique across processes: this process's prefix and its next count."""
 
 
@@ -89,6 +97,11 @@ class CorrelationIds:
 
     def of(self, headers: Iterable[tuple[bytes, bytes]]) -> str:
         """The id a request with ``headers`` (an ASGI scope's) carries, or a new one."""
+        taken = self.taken(headers)
+        return made_id() if taken is None else taken
+
+    def taken(self, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+        """The id a request with ``headers`` (an ASGI scope's) carries; None if it has none."""
         names = self._names
         found: dict[bytes, bytes] | None = None
         for name, value in headers:  # one pass; a request seldom has any
@@ -102,7 +115,7 @@ class CorrelationIds:
                 taken = None if given is None else _taken(name, given)
                 if taken is not None:
                     return taken
-        return made_id()
+        return None
 
 
 def _taken(name: bytes, value: bytes) -> str | None:
@@ -138,12 +151,15 @@ class RequestContext(Mapping[str, str]):
         headers: the request's headers, as its ASGI scope holds them.
     """
 
-    __slots__ = ("_headers", "_id", "_ids", "endpoint", "rpc_method")
+    __slots__ = ("_headers", "_id", "_ids", "chosen", "endpoint", "rpc_method")
 
     endpoint: Routed | None
     """The endpoint the request was routed to, once known: its ``name`` is the handler's."""
     rpc_method: str | None
     """The JSON-RPC method called, when the request is one call (not a batch)."""
+    chosen: bool
+    """Whether the correlation id is the caller's (taken from the request, not made here, as
+    hexadecimal digits); there once the id has been read."""
 
     def __init__(self, ids: CorrelationIds, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self._ids = ids
@@ -157,6 +173,7 @@ class RequestContext(Mapping[str, str]):
         """The context of a request whose correlation id is known already (broker RPC)."""
         context = cls(_NO_IDS, ())
         context._id = correlation_id
+        context.chosen = True
         return context
 
     @property
@@ -164,7 +181,11 @@ class RequestContext(Mapping[str, str]):
         """The request's correlation id, the same on every read."""
         found = self._id
         if found is None:
-            found = self._id = self._ids.of(self._headers)
+            found = self._ids.taken(self._headers)
+            self.chosen = found is not None  # set on the read: a request reading none pays nothing
+            if found is None:
+                found = made_id()
+            self._id = found
         return found
 
     def __getitem__(self, name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -241,3 +242,9 @@ def test_import_atoll_does_not_load_the_frontends():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert loaded.strip() == "False"
+
+
+def test_the_reference_page_lists_every_rule():
+    page = (Path(__file__).parents[2] / "docs" / "reference" / "frontends.md").read_text()
+    missing = [rule.construct for rule in RULES if f"`{rule.construct}`" not in page]
+    assert missing == []

@@ -109,6 +109,12 @@ ACCEPTED = {
     "indexed-assignment": "first, rest = xs[0], xs[1:]\n",
     "dict-call": "d = dict(a)\n",
     "repr": "s = repr(x)\n",
+    "set-comprehension": "s = {x for x in xs}\n",
+    "dict-comprehension": "d = {x: 1 for x in xs}\n",
+    "generator-expression": "n = sum(x for x in xs)\n",
+    "augmented-assignment": "n += 1\n",
+    "in-place-or-of-names": "flags |= more\n",
+    "str-format-malformed": 's = "{".format(x)\n',
 }
 """By case: the near miss of a rejected construct, which Transcrypt compiles right."""
 

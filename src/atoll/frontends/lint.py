@@ -278,11 +278,11 @@ def lint_source(source: str, path: str = "<component>") -> list[Finding]:
     """
     try:
         tree = ast.parse(source, filename=path)
-    except SyntaxError as error:
-        where = (error.lineno or 1, error.offset or 1)
-        return [_finding(path, *where, SYNTAX_ERROR, f"{SYNTAX_ERROR.message}: {error.msg}")]
-    except ValueError as error:  # a null byte in the source
-        return [_finding(path, 1, 1, SYNTAX_ERROR, f"{SYNTAX_ERROR.message}: {error}")]
+    except (SyntaxError, ValueError) as error:  # some 3.11 releases: ValueError for a null byte
+        line = getattr(error, "lineno", None) or 1
+        column = getattr(error, "offset", None) or 1
+        reason = getattr(error, "msg", None) or str(error)
+        return [_finding(path, line, column, SYNTAX_ERROR, f"{SYNTAX_ERROR.message}: {reason}")]
     linter = _Linter()
     linter.visit(tree)
     lines = source.split("\n")

@@ -29,7 +29,8 @@ construct                  what Transcrypt did (and the rule that rejects it)
 ``yield`` in ``async def`` no ``__anext__``: TypeError (async-generator)
 ``except*``                ``ExceptionGroup`` is not defined: ReferenceError (except-star)
 ``1 < f() < 10``           ``f()`` called twice (chained-comparison)
-``isinstance(x, A | B)``   ``False`` for ``isinstance(3, int | str)`` (isinstance-union)
+``isinstance(x, A | B)``   ``False`` for ``isinstance(3, int | str)``; ``issubclass`` too
+                           (isinstance-union)
 ``{...} | {...}``, ``|=``  ``0`` (dict-merge); also with ``-o``
 ``del xs[0]``              the item set to ``None``; ``del xs[1:]`` does nothing; with
                            ``-o`` ``del d[k]`` does nothing either (del-subscript)
@@ -38,11 +39,14 @@ construct                  what Transcrypt did (and the rule that rejects it)
 ``"{:.2f}".format(x)``     ``{0:.2f}`` and ``{!r}`` left in the output as written
                            (str-format-spec); ``{}``, ``{0}``, ``{name}`` are right
 ``"%d" % n``               ``NaN`` (percent-format)
-``with M() as v``          ``v`` is the manager, not what ``__enter__`` returned (with-as)
+``with M() as v``          ``v`` is the manager, not what ``__enter__`` returned (with-as;
+                           rejected also where ``__enter__`` returns ``self``, which is
+                           right, since the pass cannot see what it returns)
 ``__slots__``              ignored: any attribute can be set (slots)
 ``[*a, *b]``, ``{*a}``     ``[[1, 2], [3]]``: nested, not spread; tuples too
                            (starred-display)
-``h, *t = xs``             aborts (star-assignment)
+``h, *t = xs``             aborts; as a ``for`` target, ``t`` is ``2`` for ``[2, 3]``
+                           (star-assignment)
 ``{**a, "k": 1}``          aborts (dict-unpacking)
 ``ascii(s)``               ``ascii`` is not defined: ReferenceError (ascii)
 =========================  ==============================================================
@@ -213,8 +217,9 @@ STARRED_DISPLAY = Rule(
 )
 STAR_ASSIGNMENT = Rule(
     "star-assignment",
-    "a starred assignment target (first, *rest = xs) aborts the compile",
-    "index and slice: first = xs[0], then rest = xs[1:]",
+    "a starred target (first, *rest = xs) aborts the compile, or in a for loop binds the"
+    " wrong values",
+    "index and slice: first = xs[0], then rest = xs[1:] (in a for loop, on the row)",
 )
 DICT_UNPACKING = Rule(
     "dict-unpacking",

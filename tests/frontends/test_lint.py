@@ -73,6 +73,17 @@ REJECTED = {
     "star-assignment-in-for": ("for h, *t in rows:\n    pass\n", "star-assignment", (1, 8)),
     "dict-unpacking": ("d = {**a, 'k': 1}\n", "dict-unpacking", (1, 8)),
     "ascii": ("s = ascii(x)\n", "ascii", (1, 5)),
+    "negative-index": ("last = xs[-1]\n", "negative-index", (1, 8)),
+    "negative-index-stored": ("xs[-1] = 9\n", "negative-index", (1, 1)),
+    "default-naming-its-parameter": (
+        "fs = [lambda i=i: i for i in r]\n",
+        "default-at-call",
+        (1, 16),
+    ),
+    "default-list": ("def f(items=[]):\n    pass\n", "default-at-call", (1, 13)),
+    "default-call": ("def f(at=now()):\n    pass\n", "default-at-call", (1, 10)),
+    "keyword-only-default-dict": ("def f(*, d={}):\n    pass\n", "default-at-call", (1, 12)),
+    "getattr-default": ('s = getattr(o, "x", 0)\n', "getattr-default", (1, 5)),
 }
 """By case: a source, the construct found in it, and where (line and column from 1)."""
 
@@ -109,6 +120,11 @@ ACCEPTED = {
     "indexed-assignment": "first, rest = xs[0], xs[1:]\n",
     "dict-call": "d = dict(a)\n",
     "repr": "s = repr(x)\n",
+    "index": "x = xs[1]\n",
+    "negative-slice": "tail = xs[-2:]\n",
+    "constant-defaults": "def f(n=1, name='x', flag=None, *, size=SIZE, v=-1):\n    pass\n",
+    "factory": "def make(i):\n    return lambda: i\n",
+    "getattr": 's = getattr(o, "x")\n',
     "set-comprehension": "s = {x for x in xs}\n",
     "dict-comprehension": "d = {x: 1 for x in xs}\n",
     "generator-expression": "n = sum(x for x in xs)\n",

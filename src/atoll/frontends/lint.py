@@ -49,6 +49,13 @@ construct                  what Transcrypt did (and the rule that rejects it)
                            (star-assignment)
 ``{**a, "k": 1}``          aborts (dict-unpacking)
 ``ascii(s)``               ``ascii`` is not defined: ReferenceError (ascii)
+``xs[-1]``, ``xs[-1] = v`` ``None``; the store sets nothing (negative-index); right with
+                           ``-o``; negative slices are right
+``def f(x=y)``             the default is evaluated at each call, in the function's scope:
+                           ``lambda i=i: i`` gives ``None``, ``y`` its value at the call,
+                           ``[]`` a new list each time (default-at-call)
+``getattr(o, "x", d)``     ``None`` for a missing attribute: the default ignored
+                           (getattr-default)
 =========================  ==============================================================
 
 Right as Python runs them, so not rejected: ``yield from``, ``global`` and ``nonlocal``, set
@@ -67,6 +74,12 @@ Wrong, but only by the flags the compile is given, so not linted here:
   is still ``False``. Telling these from numbers' operators needs types, which this pass
   does not have.
 - ``str(1.0)`` is ``"1"``, and integers past 2**53 lose digits: JavaScript's numbers.
+- Without ``-kc`` a missing key reads ``None`` (no ``KeyError``), an index past the end gives
+  no ``IndexError``; without ``-da`` ``assert`` is dropped.
+
+Wrong whatever the flags, but only for values of some types, which this pass cannot see: an
+empty list or dict is true (``if []:`` runs); iterating a dict itself (``for k in d``) is a
+TypeError where ``d.keys()`` is right; ``xs[-n]`` reads ``None`` (without ``-o``).
 """
 
 from __future__ import annotations
@@ -226,6 +239,23 @@ DICT_UNPACKING = Rule(
     "** in a dict display aborts the compile",
     "copy and update: d = dict(a), then d.update(...)",
 )
+NEGATIVE_INDEX = Rule(
+    "negative-index",
+    "a negative index (xs[-1]) reads None and stores nothing",
+    "index from the length: xs[len(xs) - 1]",
+)
+DEFAULT_AT_CALL = Rule(
+    "default-at-call",
+    "a parameter's default is evaluated at each call, in the function's scope: i=i gives"
+    " None, and a [] or a call is made anew",
+    "default to None and compute the value in the body; to keep a loop's value, use a"
+    " factory (def make(i): return lambda: i)",
+)
+GETATTR_DEFAULT = Rule(
+    "getattr-default",
+    "getattr()'s default is ignored: a missing attribute gives None",
+    "test with hasattr: o.x if hasattr(o, 'x') else default",
+)
 ASCII = Rule(
     "ascii",
     "ascii() is not defined in the JavaScript",
@@ -261,6 +291,9 @@ RULES = (
     STAR_ASSIGNMENT,
     DICT_UNPACKING,
     ASCII,
+    NEGATIVE_INDEX,
+    DEFAULT_AT_CALL,
+    GETATTR_DEFAULT,
     SYNTAX_ERROR,
 )
 """Every rule, in the order of the table above; a syntax error is the last."""
@@ -268,6 +301,7 @@ RULES = (
 _REPR_CONVERSIONS = (ord("r"), ord("a"))
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _EFFECTS = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
+_MADE_ANEW = (ast.Call, ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
 
 
 def lint_source(source: str, path: str = "<component>") -> list[Finding]:
@@ -381,6 +415,10 @@ class _Linter(ast.NodeVisitor):
     def parameters(self, arguments: ast.arguments) -> None:
         if arguments.posonlyargs:
             self.flag(arguments.posonlyargs[0], POSITIONAL_ONLY)
+        names = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+        for default in (*arguments.defaults, *arguments.kw_defaults):
+            if default is not None and _evaluated_differently(default, names):
+                self.flag(default, DEFAULT_AT_CALL)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for decorator in node.decorator_list:
@@ -453,6 +491,8 @@ class _Linter(ast.NodeVisitor):
                 self.flag(node, PRINT_END)
             elif function.id == "ascii":
                 self.flag(node, ASCII)
+            elif function.id == "getattr" and len(node.args) == 3:  # noqa: PLR2004 - a default
+                self.flag(node, GETATTR_DEFAULT)
         elif (
             isinstance(function, ast.Attribute)
             and function.attr == "format"
@@ -484,6 +524,18 @@ class _Linter(ast.NodeVisitor):
             for deleted in target.elts if isinstance(target, ast.Tuple | ast.List) else [target]:
                 if isinstance(deleted, ast.Subscript):
                     self.flag(deleted, DEL_SUBSCRIPT)
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        index = node.slice
+        if (
+            not isinstance(node.ctx, ast.Del)  # del-subscript says it
+            and isinstance(index, ast.UnaryOp)
+            and isinstance(index.op, ast.USub)
+            and isinstance(index.operand, ast.Constant)
+            and type(index.operand.value) is int
+        ):
+            self.flag(node, NEGATIVE_INDEX)
         self.generic_visit(node)
 
     def visit_With(self, node: ast.With) -> None:
@@ -520,6 +572,18 @@ def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
         if not isinstance(child, _SCOPES):
             yield child
             yield from _own_nodes(child)
+
+
+def _evaluated_differently(default: ast.expr, parameters: set[str]) -> bool:
+    """Whether evaluating ``default`` at each call in the function gives another value.
+
+    A default naming another variable differs only if the variable is rebound after the
+    ``def``, which the pass cannot see; it is let through.
+    """
+    return any(
+        isinstance(node, _MADE_ANEW) or (isinstance(node, ast.Name) and node.id in parameters)
+        for node in ast.walk(default)
+    )
 
 
 def _is_dataclass(decorator: ast.expr) -> bool:

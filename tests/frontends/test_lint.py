@@ -258,6 +258,13 @@ def test_lint_module_of_a_module_without_source_is_a_target_error():
         lint_module("sys")
 
 
+def test_lint_module_of_a_namespace_package_is_a_target_error(tmp_path, monkeypatch):
+    (tmp_path / "lint_probe_namespace").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TargetError, match=r"no Python source \(a namespace package\)"):
+        lint_module("lint_probe_namespace")
+
+
 def test_import_atoll_does_not_load_the_frontends():
     probe = "import sys, atoll; print('atoll.frontends' in sys.modules)"
     loaded = subprocess.run(

@@ -364,7 +364,8 @@ def lint_module(module_name: str) -> list[Finding]:
         )
     if spec.origin is None or not spec.origin.endswith(".py"):
         raise TargetError(
-            f"cannot lint module {module_name!r}: it has no Python source ({spec.origin});"
+            f"cannot lint module {module_name!r}: it has no Python source"
+            f" ({spec.origin or 'a namespace package'});"
             " name a module written in a .py file"
         )
     return lint_file(spec.origin)

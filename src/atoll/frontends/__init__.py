@@ -1,0 +1,12 @@
+"""UI components written in Python, compiled to JavaScript: a service's own microfrontends.
+
+A service will ship the pieces of its UI as Python classes that Transcrypt
+(``pip install "atoll[frontends]"``) compiles to JavaScript, packaged as Web Components
+rendered by Preact, served by the service, composed by a shell page and kept offline by a
+service worker. Today the package holds the first step of that build:
+:mod:`~atoll.frontends.lint`, which reads a component's source and rejects the Python that
+Transcrypt compiles to wrong JavaScript without saying so, before it is compiled.
+
+The compiler itself will be driven from ``atoll.adapters.transcrypt``, the one module that
+imports it. Nothing here is imported by ``import atoll``.
+"""

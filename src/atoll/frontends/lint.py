@@ -1,0 +1,621 @@
+"""Reject the Python that Transcrypt compiles wrongly, before it is compiled.
+
+Transcrypt compiles much of Python it does not support with exit status 0, into JavaScript
+that fails when it runs or, worse, runs and computes something else. This pass reads a
+component's source with :mod:`ast` (it imports nothing, runs nothing) and returns a
+:class:`Finding` for each such construct: where it is, what goes wrong, and what to write
+instead. ``str(finding)`` is ``path:line:col: message; rewrite``, line and column from 1.
+
+What Transcrypt 3.9.5 did with each construct, compiled with ``transcrypt -b -n -m`` on
+CPython 3.11.7 and the result run by Node 20 (``-k`` added where said; "aborts" is exit
+status 5, the rest compiled with status 0):
+
+=========================  ==============================================================
+construct                  what Transcrypt did (and the rule that rejects it)
+=========================  ==============================================================
+``(n := len(xs)) > 3``     ``nlen (xs) > 3``: ReferenceError, in comprehensions too (walrus)
+``match``                  ``v1return 'one'return 'pair'``: a SyntaxError (match)
+``def f(a, /, b)``         ``a`` never bound: ReferenceError; methods and lambdas too
+                           (positional-only)
+``f"{x:.2f}"``             ``3.14159``: the spec dropped, ``{42:5d}`` gives ``42``
+                           (format-spec)
+``f"{s!r}"``, ``{s=}``     ``hi`` for ``'hi'``, ``s=hi`` for ``s='hi'``: the conversion
+                           dropped; ``!a`` likewise (conversion). ``!s`` is right.
+``@dataclass``             aborts, with arguments and as ``@dataclasses.dataclass`` too
+                           (dataclass)
+``async for``              ``vgen ()out.append (v)``: a SyntaxError; in comprehensions a
+                           TypeError (async-for)
+``async with``             ``Cm ()vprint (...)``: a SyntaxError (async-with)
+``yield`` in ``async def`` no ``__anext__``: TypeError (async-generator)
+``except*``                ``ExceptionGroup`` is not defined: ReferenceError (except-star)
+``1 < f() < 10``           ``f()`` called twice (chained-comparison)
+``isinstance(x, A | B)``   ``False`` for ``isinstance(3, int | str)``; ``issubclass`` too
+                           (isinstance-union)
+``{...} | {...}``, ``|=``  ``0`` (dict-merge); also with ``-o``
+``del xs[0]``              the item set to ``None``; ``del xs[1:]`` does nothing; with
+                           ``-o`` ``del d[k]`` does nothing either (del-subscript)
+``print(x, end="")``       ``end`` ignored: a line ends anyway; with ``-k`` too
+                           (print-end)
+``"{:.2f}".format(x)``     ``{0:.2f}`` and ``{!r}`` left in the output as written
+                           (str-format-spec); ``{}``, ``{0}``, ``{name}`` are right
+``"%d" % n``               ``NaN`` (percent-format)
+``with M() as v``          ``v`` is the manager, not what ``__enter__`` returned (with-as;
+                           rejected also where ``__enter__`` returns ``self``, which is
+                           right, since the pass cannot see what it returns)
+``__slots__``              ignored: any attribute can be set (slots)
+``[*a, *b]``, ``{*a}``     ``[[1, 2], [3]]``: nested, not spread; tuples too
+                           (starred-display)
+``h, *t = xs``             aborts; as a ``for`` target, ``t`` is ``2`` for ``[2, 3]``
+                           (star-assignment)
+``{**a, "k": 1}``          aborts (dict-unpacking)
+``ascii(s)``               ``ascii`` is not defined: ReferenceError (ascii)
+``xs[-1]``, ``xs[-1] = v`` ``None``; the store sets nothing (negative-index); right with
+                           ``-o``; negative slices are right
+``def f(x=y)``             the default is evaluated at each call, in the function's scope:
+                           ``lambda i=i: i`` gives ``None``, ``y`` its value at the call,
+                           ``[]`` a new list each time (default-at-call)
+``getattr(o, "x", d)``     ``None`` for a missing attribute: the default ignored
+                           (getattr-default)
+=========================  ==============================================================
+
+Right as Python runs them, so not rejected: ``yield from``, ``global`` and ``nonlocal``, set
+comprehensions, ``@property`` with a setter, ``async def`` with ``await``, ``for``/``while``
+/``try`` with ``else`` and ``finally``, ``X | Y`` in annotations, ``f"{x}"`` and ``!s``,
+``*args`` in calls, list and dict ``.pop``, slice assignment, ``with M():`` whose
+``__enter__`` returns ``self``, ``print(..., sep=)`` (with ``-k``), ``"{}".format(x)``.
+
+Wrong, but only by the flags the compile is given, so not linted here:
+
+- Without ``-k`` every keyword argument of a call is dropped (``g(1, c=9)`` is ``g(1)``),
+  and with it keyword-only parameters and ``**kwargs``: components must be compiled with
+  ``-k``, under which they are right.
+- Without ``-o`` (operator overloading) ``[1] == [1]`` is ``False``, ``[1] + [2]`` is
+  ``"12"`` and ``"ab" * 3`` is ``NaN``; with it they are right, but ``{"a": 1} == {"a": 1}``
+  is still ``False``. Telling these from numbers' operators needs types, which this pass
+  does not have.
+- ``str(1.0)`` is ``"1"``, and integers past 2**53 lose digits: JavaScript's numbers.
+- Without ``-kc`` a missing key reads ``None`` (no ``KeyError``), an index past the end gives
+  no ``IndexError``; without ``-da`` ``assert`` is dropped.
+
+Wrong whatever the flags, but only for values of some types, which this pass cannot see: an
+empty list or dict is true (``if []:`` runs); iterating a dict itself (``for k in d``) is a
+TypeError where ``d.keys()`` is right; ``xs[-n]`` reads ``None`` (without ``-o``).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from atoll.errors import TargetError
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterator
+
+__all__ = ["RULES", "Finding", "Rule", "lint_file", "lint_module", "lint_source"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A construct this pass rejects: what Transcrypt does with it, and what to write instead."""
+
+    construct: str
+    message: str
+    rewrite: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One construct Transcrypt would compile wrongly, where it is and what to write instead.
+
+    ``line`` and ``column`` count from 1; ``column`` counts characters, not bytes.
+    """
+
+    path: str
+    line: int
+    column: int
+    construct: str
+    message: str
+    rewrite: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}; {self.rewrite}"
+
+
+WALRUS = Rule(
+    "walrus",
+    "the walrus operator (:=) compiles to a name that does not exist",
+    "assign on a line of its own first",
+)
+MATCH = Rule(
+    "match",
+    "a match statement compiles to JavaScript that does not parse",
+    "use if/elif on the value",
+)
+POSITIONAL_ONLY = Rule(
+    "positional-only",
+    "positional-only parameters (/) are never bound in the JavaScript",
+    "drop the / (callers pass by position anyway)",
+)
+FORMAT_SPEC = Rule(
+    "format-spec",
+    "a format spec in an f-string ({x:.2f}) is dropped: the value prints unformatted",
+    "format with a helper, such as str(round(x, 2)), and put that in the braces",
+)
+CONVERSION = Rule(
+    "conversion",
+    "a !r or !a conversion in an f-string (also implied by {x=}) is dropped: the value"
+    " prints as str() would",
+    "call repr(x) in the braces",
+)
+DATACLASS = Rule(
+    "dataclass",
+    "@dataclass aborts the compile",
+    "write __init__ by hand",
+)
+ASYNC_FOR = Rule(
+    "async-for",
+    "async for compiles to JavaScript that does not parse (or, in a comprehension, fails)",
+    "await a coroutine that returns a list, and loop over it with for",
+)
+ASYNC_WITH = Rule(
+    "async-with",
+    "async with compiles to JavaScript that does not parse",
+    "await the manager's __aenter__() and, in a finally, its __aexit__(None, None, None)",
+)
+ASYNC_GENERATOR = Rule(
+    "async-generator",
+    "an async generator (yield in async def) compiles to an object without __anext__",
+    "return a list from the coroutine, or yield from a plain generator",
+)
+EXCEPT_STAR = Rule(
+    "except-star",
+    "except* compiles to a use of ExceptionGroup, which the JavaScript does not define",
+    "raise and catch single exceptions with except",
+)
+CHAINED_COMPARISON = Rule(
+    "chained-comparison",
+    "the middle operand of a chained comparison is evaluated twice (its calls run twice)",
+    "assign the middle operand to a name first",
+)
+ISINSTANCE_UNION = Rule(
+    "isinstance-union",
+    "isinstance() or issubclass() of a union (A | B) is always False",
+    "pass a tuple: isinstance(x, (A, B))",
+)
+DICT_MERGE = Rule(
+    "dict-merge",
+    "| on dicts gives 0",
+    "copy and update: merged = dict(a), then merged.update(b)",
+)
+DEL_SUBSCRIPT = Rule(
+    "del-subscript",
+    "del x[i] sets a list item to None, and del x[i:j] changes nothing",
+    "call x.pop(i) (x.pop(key) for a dict), or assign [] to the slice",
+)
+PRINT_END = Rule(
+    "print-end",
+    "print()'s end= is ignored: every print ends its line",
+    "build the whole line first and print it once",
+)
+STR_FORMAT_SPEC = Rule(
+    "str-format-spec",
+    "a format spec or conversion in str.format() ({:.2f}, {!r}) is printed as written",
+    "format the value with a helper, such as str(round(x, 2)) or repr(x), and pass that",
+)
+PERCENT_FORMAT = Rule(
+    "percent-format",
+    "% formatting of a string gives NaN",
+    "use an f-string without a spec, or str() and +",
+)
+WITH_AS = Rule(
+    "with-as",
+    "with ... as v binds v to the manager itself, not to what __enter__ returns",
+    "bind the manager first (m = Manager()), write with m:, and take the value from m",
+)
+SLOTS = Rule(
+    "slots",
+    "__slots__ is ignored: instances take any attribute",
+    "remove __slots__; nothing in the browser enforces it",
+)
+STARRED_DISPLAY = Rule(
+    "starred-display",
+    "*x in a list, set or tuple display nests x where Python spreads it",
+    "build it with list(a), then .extend(b)",
+)
+STAR_ASSIGNMENT = Rule(
+    "star-assignment",
+    "a starred target (first, *rest = xs) aborts the compile, or in a for loop binds the"
+    " wrong values",
+    "index and slice: first = xs[0], then rest = xs[1:] (in a for loop, on the row)",
+)
+DICT_UNPACKING = Rule(
+    "dict-unpacking",
+    "** in a dict display aborts the compile",
+    "copy and update: d = dict(a), then d.update(...)",
+)
+NEGATIVE_INDEX = Rule(
+    "negative-index",
+    "a negative index (xs[-1]) reads None and stores nothing",
+    "index from the length: xs[len(xs) - 1]",
+)
+DEFAULT_AT_CALL = Rule(
+    "default-at-call",
+    "a parameter's default is evaluated at each call, in the function's scope: i=i gives"
+    " None, and a [] or a call is made anew",
+    "default to None and compute the value in the body; to keep a loop's value, use a"
+    " factory (def make(i): return lambda: i)",
+)
+GETATTR_DEFAULT = Rule(
+    "getattr-default",
+    "getattr()'s default is ignored: a missing attribute gives None",
+    "test with hasattr: o.x if hasattr(o, 'x') else default",
+)
+ASCII = Rule(
+    "ascii",
+    "ascii() is not defined in the JavaScript",
+    "call repr() (it keeps non-ASCII characters as they are)",
+)
+SYNTAX_ERROR = Rule(
+    "syntax-error",
+    "not valid Python",
+    "fix the syntax first: nothing else in the file was checked",
+)
+
+RULES = (
+    WALRUS,
+    MATCH,
+    POSITIONAL_ONLY,
+    FORMAT_SPEC,
+    CONVERSION,
+    DATACLASS,
+    ASYNC_FOR,
+    ASYNC_WITH,
+    ASYNC_GENERATOR,
+    EXCEPT_STAR,
+    CHAINED_COMPARISON,
+    ISINSTANCE_UNION,
+    DICT_MERGE,
+    DEL_SUBSCRIPT,
+    PRINT_END,
+    STR_FORMAT_SPEC,
+    PERCENT_FORMAT,
+    WITH_AS,
+    SLOTS,
+    STARRED_DISPLAY,
+    STAR_ASSIGNMENT,
+    DICT_UNPACKING,
+    ASCII,
+    NEGATIVE_INDEX,
+    DEFAULT_AT_CALL,
+    GETATTR_DEFAULT,
+    SYNTAX_ERROR,
+)
+"""Every rule, in the order of the table above; a syntax error is the last."""
+
+_REPR_CONVERSIONS = (ord("r"), ord("a"))
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_EFFECTS = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
+_MADE_ANEW = (ast.Call, ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+
+
+def lint_source(source: str, path: str = "<component>") -> list[Finding]:
+    """Find the constructs of ``source`` that Transcrypt compiles wrongly, in file order.
+
+    Args:
+        source: a component module's Python source.
+        path: the name its findings carry.
+
+    Returns:
+        The findings, by line and column; a source that does not parse has one, of its
+        syntax error.
+    """
+    try:
+        tree = ast.parse(source, filename=path)
+    except (SyntaxError, ValueError) as error:  # some 3.11 releases: ValueError for a null byte
+        line = getattr(error, "lineno", None) or 1
+        column = getattr(error, "offset", None) or 1
+        reason = getattr(error, "msg", None) or str(error)
+        return [_finding(path, line, column, SYNTAX_ERROR, f"{SYNTAX_ERROR.message}: {reason}")]
+    linter = _Linter()
+    linter.visit(tree)
+    lines = source.split("\n")
+    found = [
+        _finding(path, line, _characters(lines, line, offset) + 1, rule)
+        for line, offset, rule in linter.found
+    ]
+    return sorted(found, key=lambda finding: (finding.line, finding.column))
+
+
+def lint_file(path: str | os.PathLike[str]) -> list[Finding]:
+    """Lint the Python file at ``path`` (read with its coding cookie, or as UTF-8)."""
+    name = str(path)
+    try:
+        source = importlib.util.decode_source(Path(path).read_bytes())
+    except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+        return [_finding(name, 1, 1, SYNTAX_ERROR, f"{SYNTAX_ERROR.message}: {error}")]
+    return lint_source(source, name)
+
+
+def lint_module(module_name: str) -> list[Finding]:
+    """Lint the source file of the module ``module_name``, without importing it.
+
+    Its parent packages are imported, as :func:`importlib.util.find_spec` does to find it.
+
+    Raises:
+        TargetError: no module of that name is found, or it has no Python source.
+    """
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as error:
+        raise TargetError(
+            f"cannot lint module {module_name!r}: {error}; name a module on sys.path"
+            " (lint_file takes a path)"
+        ) from error
+    if spec is None:
+        raise TargetError(
+            f"cannot lint module {module_name!r}: no module of that name is found; name a"
+            " module on sys.path (lint_file takes a path)"
+        )
+    if spec.origin is None or not spec.origin.endswith(".py"):
+        raise TargetError(
+            f"cannot lint module {module_name!r}: it has no Python source"
+            f" ({spec.origin or 'a namespace package'});"
+            " name a module written in a .py file"
+        )
+    return lint_file(spec.origin)
+
+
+def _finding(path: str, line: int, column: int, rule: Rule, message: str = "") -> Finding:
+    return Finding(path, line, column, rule.construct, message or rule.message, rule.rewrite)
+
+
+def _characters(lines: list[str], line: int, offset: int) -> int:
+    """The characters before UTF-8 byte ``offset`` of ``line``: ast counts bytes."""
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return len(text.encode()[:offset].decode(errors="replace"))
+
+
+class _Linter(ast.NodeVisitor):
+    """Collects ``(line, byte offset, rule)`` for each construct rejected, as it walks."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, int, Rule]] = []
+
+    def flag(self, node: ast.expr | ast.stmt | ast.arg, rule: Rule) -> None:
+        self.found.append((node.lineno, node.col_offset, rule))
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.flag(node, WALRUS)
+        self.generic_visit(node)
+
+    def visit_Match(self, node: ast.Match) -> None:
+        self.flag(node, MATCH)
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self.parameters(node.args)
+        self.generic_visit(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self.parameters(node.args)
+        yielded = next((n for n in _own_nodes(node) if isinstance(n, ast.Yield)), None)
+        if yielded is not None:
+            self.flag(yielded, ASYNC_GENERATOR)
+        self.generic_visit(node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self.parameters(node.args)
+        self.generic_visit(node)
+
+    def parameters(self, arguments: ast.arguments) -> None:
+        if arguments.posonlyargs:
+            self.flag(arguments.posonlyargs[0], POSITIONAL_ONLY)
+        names = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+        for default in (*arguments.defaults, *arguments.kw_defaults):
+            if default is not None and _evaluated_differently(default, names):
+                self.flag(default, DEFAULT_AT_CALL)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for decorator in node.decorator_list:
+            if _is_dataclass(decorator):
+                self.flag(decorator, DATACLASS)
+        for statement in node.body:
+            targets = (
+                statement.targets
+                if isinstance(statement, ast.Assign)
+                else [statement.target]
+                if isinstance(statement, ast.AnnAssign)
+                else []
+            )
+            if any(isinstance(t, ast.Name) and t.id == "__slots__" for t in targets):
+                self.flag(statement, SLOTS)
+        self.generic_visit(node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
+        if node.format_spec is not None:
+            self.flag(node, FORMAT_SPEC)
+        if node.conversion in _REPR_CONVERSIONS:
+            self.flag(node, CONVERSION)
+        self.generic_visit(node)
+
+    def visit_AsyncFor(self, node: ast.AsyncFor) -> None:
+        self.flag(node, ASYNC_FOR)
+        self.generic_visit(node)
+
+    def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
+        self.flag(node, ASYNC_WITH)
+        self.generic_visit(node)
+
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        self.comprehension(node, node.generators)
+
+    def visit_SetComp(self, node: ast.SetComp) -> None:
+        self.comprehension(node, node.generators)
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self.comprehension(node, node.generators)
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> None:
+        self.comprehension(node, node.generators)
+
+    def comprehension(self, node: ast.expr, generators: list[ast.comprehension]) -> None:
+        if any(generator.is_async for generator in generators):
+            self.flag(node, ASYNC_FOR)
+        self.generic_visit(node)
+
+    def visit_TryStar(self, node: ast.TryStar) -> None:
+        self.flag(node, EXCEPT_STAR)
+        self.generic_visit(node)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        middle = node.comparators[:-1]
+        if any(isinstance(n, _EFFECTS) for operand in middle for n in ast.walk(operand)):
+            self.flag(node, CHAINED_COMPARISON)
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        function = node.func
+        if isinstance(function, ast.Name):
+            if (
+                function.id in {"isinstance", "issubclass"}
+                and len(node.args) == 2  # noqa: PLR2004 - an object and its classes
+                and _is_union(node.args[1])
+            ):
+                self.flag(node, ISINSTANCE_UNION)
+            elif function.id == "print" and any(k.arg == "end" for k in node.keywords):
+                self.flag(node, PRINT_END)
+            elif function.id == "ascii":
+                self.flag(node, ASCII)
+            elif function.id == "getattr" and len(node.args) == 3:  # noqa: PLR2004 - a default
+                self.flag(node, GETATTR_DEFAULT)
+        elif (
+            isinstance(function, ast.Attribute)
+            and function.attr == "format"
+            and isinstance(function.value, ast.Constant)
+            and isinstance(function.value.value, str)
+            and _formats_fields(function.value.value)
+        ):
+            self.flag(node, STR_FORMAT_SPEC)
+        self.generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if isinstance(node.op, ast.BitOr) and (_is_dict(node.left) or _is_dict(node.right)):
+            self.flag(node, DICT_MERGE)
+        elif (
+            isinstance(node.op, ast.Mod)
+            and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)
+        ):
+            self.flag(node, PERCENT_FORMAT)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.op, ast.BitOr) and _is_dict(node.value):
+            self.flag(node, DICT_MERGE)
+        self.generic_visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            for deleted in target.elts if isinstance(target, ast.Tuple | ast.List) else [target]:
+                if isinstance(deleted, ast.Subscript):
+                    self.flag(deleted, DEL_SUBSCRIPT)
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        index = node.slice
+        if (
+            not isinstance(node.ctx, ast.Del)  # del-subscript says it
+            and isinstance(index, ast.UnaryOp)
+            and isinstance(index.op, ast.USub)
+            and isinstance(index.operand, ast.Constant)
+            and type(index.operand.value) is int
+        ):
+            self.flag(node, NEGATIVE_INDEX)
+        self.generic_visit(node)
+
+    def visit_With(self, node: ast.With) -> None:
+        for item in node.items:
+            if item.optional_vars is not None:
+                self.flag(item.context_expr, WITH_AS)
+        self.generic_visit(node)
+
+    def visit_List(self, node: ast.List) -> None:
+        self.starred(node.elts, store=isinstance(node.ctx, ast.Store))
+
+    def visit_Tuple(self, node: ast.Tuple) -> None:
+        self.starred(node.elts, store=isinstance(node.ctx, ast.Store))
+
+    def visit_Set(self, node: ast.Set) -> None:
+        self.starred(node.elts, store=False)
+
+    def starred(self, elements: list[ast.expr], *, store: bool) -> None:
+        for element in elements:
+            if isinstance(element, ast.Starred):
+                self.flag(element, STAR_ASSIGNMENT if store else STARRED_DISPLAY)
+            self.visit(element)
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is None:
+                self.flag(value, DICT_UNPACKING)
+        self.generic_visit(node)
+
+
+def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of ``scope``'s body, not descending into the functions or classes it defines."""
+    for child in ast.iter_child_nodes(scope):
+        if not isinstance(child, _SCOPES):
+            yield child
+            yield from _own_nodes(child)
+
+
+def _evaluated_differently(default: ast.expr, parameters: set[str]) -> bool:
+    """Whether evaluating ``default`` at each call in the function gives another value.
+
+    A default naming another variable differs only if the variable is rebound after the
+    ``def``, which the pass cannot see; it is let through.
+    """
+    return any(
+        isinstance(node, _MADE_ANEW) or (isinstance(node, ast.Name) and node.id in parameters)
+        for node in ast.walk(default)
+    )
+
+
+def _is_dataclass(decorator: ast.expr) -> bool:
+    """Whether ``decorator`` is ``dataclass`` or ``dataclasses.dataclass``, called or not."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    if isinstance(target, ast.Attribute):
+        return (
+            target.attr == "dataclass"
+            and isinstance(target.value, ast.Name)
+            and target.value.id == "dataclasses"
+        )
+    return isinstance(target, ast.Name) and target.id == "dataclass"
+
+
+def _is_union(classes: ast.expr) -> bool:
+    return isinstance(classes, ast.BinOp) and isinstance(classes.op, ast.BitOr)
+
+
+def _is_dict(operand: ast.expr) -> bool:
+    """Whether ``operand`` is a dict by its form: a display, a comprehension or ``dict()``."""
+    return isinstance(operand, ast.Dict | ast.DictComp) or (
+        isinstance(operand, ast.Call)
+        and isinstance(operand.func, ast.Name)
+        and operand.func.id == "dict"
+    )
+
+
+def _formats_fields(template: str) -> bool:
+    """Whether a ``str.format`` template has a field with a spec or a conversion."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:  # not a template str.format reads: it fails in Python too
+        return False
+    return any(name is not None and (spec or conversion) for _, name, spec, conversion in fields)

@@ -1,0 +1,129 @@
+"""Components: a piece of a service's UI, a Python class with a view, as a Web Component.
+
+::
+
+    class Hello(Component):
+        tag = "runs-hello"
+        observed = ["name"]
+        styles = "p { color: rebeccapurple; }"
+
+        def view(self, props, state):
+            return h("p", None, "Hello ", props.get("name") or "Guest", "!")
+
+A component's ``tag`` names its custom element (``<runs-hello name="Bob">``; the name must
+hold a dash, as the HTML standard asks), ``observed`` the attributes whose changes render it
+again, ``styles`` the CSS its shadow root adopts (isolated from the page's), and ``view``
+builds its UI from its props (the observed attributes, by name, ``None`` when absent) and its
+state (what :meth:`Component.initial_state` gives, changed by :meth:`Component.set_state`).
+
+On the server, :func:`render_component` writes the element with its first paint inside, as
+a declarative shadow root (``<template shadowrootmode="open">``): the page shows it before
+any script runs, and without JavaScript at all. In the browser the same class, compiled by
+Transcrypt, renders into that shadow root and takes over.
+
+Written in the Python Transcrypt compiles rightly (``atoll.frontends.lint`` passes it).
+"""
+
+from atoll.frontends.elements import escape_attribute, render
+
+__all__ = ["Component", "check_tag", "render_component"]
+
+
+class Component:
+    """A UI component; subclass it with a ``tag``, ``observed``, ``styles`` and ``view``.
+
+    Args:
+        props: the observed attributes' values, by name.
+    """
+
+    tag = ""
+    """The custom element's name: lower case, with a dash (``runs-card``)."""
+    observed: list[str] = []  # noqa: RUF012 - a declaration, read and never changed
+    """The attributes whose changes render the component again, each a prop of its name."""
+    styles = ""
+    """The CSS of the component's shadow root, which no rule of the page reaches."""
+
+    def __init__(self, props: dict[str, object]) -> None:
+        self.props = props
+        self.state = self.initial_state(props)
+        self.renders = 0
+        """How many times the view was rendered."""
+
+    def initial_state(self, props: dict[str, object]) -> dict[str, object]:
+        """The state before any event: empty unless a subclass says otherwise."""
+        del props
+        return {}
+
+    def view(self, props: dict[str, object], state: dict[str, object]) -> object:
+        """The UI for ``props`` and ``state``: an element tree (see ``atoll.frontends.h``)."""
+        raise NotImplementedError(type(self).__name__ + " does not say what it shows: define view")
+
+    def set_state(self, changes: dict[str, object]) -> None:
+        """Change the state by ``changes`` and render again."""
+        merged = dict(self.state)
+        merged.update(changes)
+        self.state = merged
+        self.rendered()
+
+    def rendered(self) -> object:
+        """The view of the current props and state, counted."""
+        self.renders += 1
+        return self.view(self.props, self.state)
+
+
+def check_tag(component: type[Component]) -> str:
+    """The tag of ``component``, checked: a custom element's name holds a dash.
+
+    Raises:
+        ValueError: the tag is missing or not a custom element's name.
+    """
+    tag = component.tag if hasattr(component, "tag") else ""
+    if not tag or "-" not in tag or tag != tag.lower() or not tag[0].isalpha():
+        raise ValueError(
+            component.__name__
+            + " has the tag "
+            + repr(tag)
+            + ": a custom element's name is lower case, starts with a letter and holds a "
+            + "dash, such as runs-card"
+        )
+    return str(tag)
+
+
+def render_component(
+    component: type[Component], attributes: dict[str, object] | None = None
+) -> str:
+    """The HTML of ``component``'s element, its first paint in a declarative shadow root.
+
+    Args:
+        component: a :class:`Component` subclass.
+        attributes: the element's attributes; those ``observed`` are its props.
+
+    Raises:
+        ValueError: the component's tag is not a custom element's name, or its styles would
+            end their ``<style>`` element.
+    """
+    tag = check_tag(component)
+    given = attributes if attributes is not None else {}
+    props: dict[str, object] = {name: given.get(name) for name in component.observed}
+    made = component(props)
+    written = []
+    for name in sorted(given.keys()):
+        value = given[name]
+        if value is not None and value is not False:
+            written.append(" " + name + '="' + escape_attribute(str(value)) + '"')
+    inside = render(made.rendered())
+    styles = str(component.styles)
+    if "</style" in styles.lower():  # raw text in <style>: only its end tag could break out
+        raise ValueError(component.__name__ + "'s styles hold </style, which ends the sheet")
+    style = "<style>" + styles + "</style>" if styles else ""
+    return (
+        "<"
+        + tag
+        + "".join(written)
+        + '><template shadowrootmode="open">'
+        + style
+        + inside
+        + "</template></"
+        + tag
+        + ">"
+    )

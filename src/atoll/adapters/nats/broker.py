@@ -121,6 +121,20 @@ def durable_name(kind: str, service: str, topic: str = "") -> str:
     return f"atoll_{kind}_{readable}_{digest}"
 
 
+async def _subscribed(nc: Client) -> None:
+    """Return once the server has every subscription ``nc`` made so far.
+
+    ``Client.flush`` writes its PING straight to the socket, ahead of the commands nats-py
+    still holds for its flusher task (the SUB just made among them), so that the PONG can
+    come back before the server has read the SUB: an event another connection published as
+    soon as ``broadcast`` returned missed the receiver about once in thirty tries. The first
+    flush's round trip lets the flusher write the SUB; the second PING follows it on the
+    wire, and its PONG comes once the server has read it.
+    """
+    await nc.flush(timeout=round(API_TIMEOUT))
+    await nc.flush(timeout=round(API_TIMEOUT))
+
+
 def next_server(servers: list[Server], _info: dict[str, Any]) -> tuple[Server | None, float]:
     """Reconnect to the server, waiting longer after each failed attempt (with jitter)."""
     server = servers[0]
@@ -432,7 +446,7 @@ class NatsBroker:
                     )
                 # The server has the subscriptions once it answers a ping after them: an event
                 # published as soon as this returns, by this process or another, reaches them.
-                await nc.flush(timeout=round(API_TIMEOUT))
+                await _subscribed(nc)
         except BaseException:
             await broadcast.close()
             raise
@@ -488,7 +502,7 @@ class NatsBroker:
             )
             # The server has the subscription once it answers a ping after it: a request sent
             # as soon as this returns, by this process or another, finds it.
-            await nc.flush(timeout=round(API_TIMEOUT))
+            await _subscribed(nc)
         self._servings.append(serving)
         return serving
 

@@ -29,12 +29,12 @@ from atoll.messaging.handlers import HandlerKind
 from atoll.persistence.shown import showing, shown
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     from atoll.endpoints.api import Api, Method
     from atoll.endpoints.graphql.declaration import ObjectField, Subscription
     from atoll.messaging.bus import MessageBus
-    from atoll.messaging.handlers import Handler
+    from atoll.messaging.handlers import Handler, Input
     from atoll.security.auth import Authenticator
 
 __all__ = [
@@ -161,12 +161,7 @@ def fields_of_objects(
         ConfigError: a batched handler does not return a list, or two handlers resolve one
             field.
     """
-    every = [
-        declared
-        for part in (api.parts or [api])
-        if part.graphql is not None or not api.parts
-        for declared in part.object_fields
-    ]
+    every = [declared for part in _graphql_parts(api) for declared in part.object_fields]
     made: list[FieldOfObject] = []
     seen: dict[tuple[type, str], Handler] = {}
     for declared in every:
@@ -211,21 +206,7 @@ def _field_of_object(
             return [convert(one) for one in result] if declared.batched else convert(result)
 
         call = call_shown
-    method = RpcMethod(
-        name=handler.name,
-        params=tuple(
-            Param(item.name, item.hint)
-            if item.required
-            else Param(item.name, item.hint, item.default)
-            for item in arguments
-        ),
-        call=call,
-        result=view.type,
-        summary=handler.summary,
-        description=handler.description,
-        admit=None if authenticator is None else authenticator.admission(handler, bus),
-        policy=_policy(bus, handler),
-    )
+    method = _method(handler, arguments, call, view.type, bus, authenticator)
     return FieldOfObject(
         declared.parent, camel(declared.name), parent.name, declared.batched, method, handler
     )
@@ -265,12 +246,7 @@ def subscription_fields(
     Raises:
         ConfigError: two handlers make one field.
     """
-    every = [
-        declared
-        for part in (api.parts or [api])
-        if part.graphql is not None or not api.parts
-        for declared in part.subscriptions
-    ]
+    every = [declared for part in _graphql_parts(api) for declared in part.subscriptions]
     made: dict[str, SubscriptionField] = {}
     for declared in every:
         field = _subscription_field(declared, bus, authenticator)
@@ -297,21 +273,8 @@ def _subscription_field(
     event, *arguments = inputs
     returns, _ = _without_none(handler.returns)
     view = shown(returns)
-    method = RpcMethod(
-        name=handler.name,
-        params=tuple(
-            Param(item.name, item.hint)
-            if item.required
-            else Param(item.name, item.hint, item.default)
-            for item in arguments
-        ),
-        call=showing(bus.caller(handler), handler.returns),
-        result=view.type,
-        summary=handler.summary,
-        description=handler.description,
-        admit=None if authenticator is None else authenticator.admission(handler, bus),
-        policy=_policy(bus, handler),
-    )
+    call = showing(bus.caller(handler), handler.returns)
+    method = _method(handler, arguments, call, view.type, bus, authenticator)
     return SubscriptionField(camel(declared.name), declared.event, event.name, method, handler)
 
 
@@ -323,3 +286,36 @@ def _without_none(hint: typing.Any) -> tuple[typing.Any, bool]:
         if len(kept) == 1:
             return kept[0], True
     return hint, False
+
+
+def _graphql_parts(api: Api) -> list[Api]:
+    """``api`` itself, or in a system each service's API declaring ``service.graphql()``."""
+    if not api.parts:
+        return [api]
+    return [part for part in api.parts if part.graphql is not None]
+
+
+def _method(  # noqa: PLR0917 - a handler as a call, each part
+    handler: Handler,
+    arguments: Sequence[Input],
+    call: Callable[[dict[str, typing.Any]], Awaitable[typing.Any]],
+    result: typing.Any,
+    bus: MessageBus,
+    authenticator: Authenticator | None,
+) -> RpcMethod:
+    """``handler`` as a call taking ``arguments``, answering ``result``, admitted and judged."""
+    return RpcMethod(
+        name=handler.name,
+        params=tuple(
+            Param(item.name, item.hint)
+            if item.required
+            else Param(item.name, item.hint, item.default)
+            for item in arguments
+        ),
+        call=call,
+        result=result,
+        summary=handler.summary,
+        description=handler.description,
+        admit=None if authenticator is None else authenticator.admission(handler, bus),
+        policy=_policy(bus, handler),
+    )

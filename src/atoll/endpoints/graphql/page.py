@@ -13,29 +13,9 @@ put into the page as text, never as HTML.
 
 from __future__ import annotations
 
-from functools import cache
+from atoll.endpoints.http.templates import fill
 
 __all__ = ["graphql_page", "page_headers"]
-
-_PLACEHOLDERS = ("{{title}}", "{{endpoint}}")
-
-
-@cache
-def _template() -> tuple[str, ...]:
-    """The page split around its placeholders: text, placeholder, text, placeholder, ..."""
-    # Imported here: importlib.resources costs more to import than the page costs to build.
-    from importlib import resources  # noqa: PLC0415 - kept off atoll's import path
-
-    text = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
-    parts: list[str] = []
-    while True:
-        found = [(text.find(mark), mark) for mark in _PLACEHOLDERS if mark in text]
-        if not found:
-            parts.append(text)
-            return tuple(parts)
-        at, mark = min(found)
-        parts.extend((text[:at], mark))
-        text = text[at + len(mark) :]
 
 
 def graphql_page(title: str, endpoint: str) -> bytes:
@@ -49,9 +29,7 @@ def graphql_page(title: str, endpoint: str) -> bytes:
     Returns:
         The whole document; build it once and serve the bytes with :func:`page_headers`.
     """
-    values = {"{{title}}": _escape(title), "{{endpoint}}": _escape(endpoint)}
-    # Substituted in one pass, so a title containing "{{endpoint}}" stays text.
-    return "".join(values.get(part, part) for part in _template()).encode("utf-8")
+    return fill(__package__ or "", "page.html", {"title": title, "endpoint": endpoint})
 
 
 def page_headers(page: bytes) -> tuple[tuple[bytes, bytes], ...]:
@@ -96,15 +74,3 @@ def _hashes(page: bytes, tag: bytes) -> str:
         digest = hashlib.sha256(page[start + len(opening) : end]).digest()
         sources.append(f"'sha256-{base64.b64encode(digest).decode('ascii')}'")
     return " ".join(sources) or "'none'"
-
-
-def _escape(text: str) -> str:
-    """``text`` safe in HTML text and in a quoted attribute (what ``html.escape`` does)."""
-    # The html module imports its entity tables, which the page never needs.
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#x27;")
-    )

@@ -4,36 +4,17 @@ Served at ``/docs``. It is one self-contained HTML document (``apipage.html`` be
 module): inline CSS and a small script that fetches the OpenAPI 3.1 document and renders each
 operation, its parameters and schemas, and a form to send it; it links the documents
 themselves, the AsyncAPI document of the service's messages among them, and the GraphQL page
-when the service serves GraphQL. It loads nothing from
-anywhere else, no CDN, font or framework, so it works on a machine without internet access;
-and it puts every string of the document into the page as text, never as HTML.
+when the service serves GraphQL. It loads nothing from anywhere else, no CDN, font or
+framework, so it works on a machine without internet access; and it puts every string of the
+document into the page as text, never as HTML. It is filled by
+:mod:`~atoll.endpoints.http.templates`, as the GraphQL page is.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from atoll.endpoints.http.templates import fill
 
 __all__ = ["api_page"]
-
-_PLACEHOLDERS = ("{{title}}", "{{openapi_url}}", "{{asyncapi_url}}", "{{graphql_url}}")
-
-
-@cache
-def _template() -> tuple[str, ...]:
-    """The page split around its placeholders: text, placeholder, text, placeholder, ..."""
-    # Imported here: importlib.resources costs more to import than the page costs to build.
-    from importlib import resources  # noqa: PLC0415 - kept off atoll's import path
-
-    text = resources.files(__package__).joinpath("apipage.html").read_text(encoding="utf-8")
-    parts: list[str] = []
-    while True:
-        found = [(text.find(mark), mark) for mark in _PLACEHOLDERS if mark in text]
-        if not found:
-            parts.append(text)
-            return tuple(parts)
-        at, mark = min(found)
-        parts.extend((text[:at], mark))
-        text = text[at + len(mark) :]
 
 
 def api_page(
@@ -54,22 +35,9 @@ def api_page(
         The whole document; build it once and serve the bytes.
     """
     values = {
-        "{{title}}": _escape(title),
-        "{{openapi_url}}": _escape(openapi_url),
-        "{{asyncapi_url}}": _escape(asyncapi_url),
-        "{{graphql_url}}": _escape(graphql_url),
+        "title": title,
+        "openapi_url": openapi_url,
+        "asyncapi_url": asyncapi_url,
+        "graphql_url": graphql_url,
     }
-    # Substituted in one pass, so a title containing "{{openapi_url}}" stays text.
-    return "".join(values.get(part, part) for part in _template()).encode("utf-8")
-
-
-def _escape(text: str) -> str:
-    """``text`` safe in HTML text and in a quoted attribute (what ``html.escape`` does)."""
-    # The html module imports its entity tables, which the page never needs.
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#x27;")
-    )
+    return fill(__package__ or "", "apipage.html", values)

@@ -5,6 +5,7 @@ Shared by the tests of the clients, the transports, ``Clients`` and ``atoll call
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -15,7 +16,7 @@ import msgspec
 import uvicorn
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator
 
     from atoll.endpoints.rpc.jsonrpc import JsonRpc
 
@@ -74,6 +75,28 @@ def serving(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(LIMIT)
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def served_here(app, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn in this event loop, on ``sock`` or a free port; yield its base.
+
+    For an app whose objects belong to the test's loop (a harness's), where :func:`serving`
+    runs another loop in a thread. The base is ``http://127.0.0.1:<port>``.
+    """
+    sock = sock if sock is not None else socket.create_server(("127.0.0.1", 0))
+    config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(LIMIT):
+            while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag, not an event
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, LIMIT)
         sock.close()
 
 

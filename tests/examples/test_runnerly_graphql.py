@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import hypothesis
 import hypothesis_graphql
 import pytest
-import uvicorn
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
 from websockets.asyncio.client import connect
@@ -31,6 +29,7 @@ from atoll.endpoints.graphql.http import GraphQLServing
 from runnerly.app import system
 from runnerly.runs.contracts import RunRecorded
 from tests.examples.test_runnerly import MEMORY, MONDAY, ada, bearer
+from tests.rpc_doubles import served_here
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
 DOCUMENTS = Path(__file__).parents[2] / "examples" / "runnerly" / "graphql"
 LIMIT = 10.0
 """The longest any wait here may take: a bug fails the test rather than hang it."""
+WS = "graphql-transport-ws"
 
 
 def document(name: str) -> str:
@@ -128,41 +128,31 @@ async def test_another_runners_runs_do_not_exist_for_the_caller():
 
 
 async def test_a_runner_subscribed_sees_her_runs_recorded_and_not_anothers():
-    async with club() as (harness, ada_headers, bo_headers):
-        sock = socket.create_server(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(harness.http.entry, lifespan="off", log_config=None))
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        url = f"ws://127.0.0.1:{sock.getsockname()[1]}/graphql"
-        try:
-            async with asyncio.timeout(LIMIT):
-                while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag
-                    await asyncio.sleep(0.01)
-                async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:
-                    init = {"authorization": ada_headers["authorization"]}
-                    await ws.send(json.dumps({"type": "connection_init", "payload": init}))
-                    assert json.loads(await ws.recv()) == {"type": "connection_ack"}
-                    subscribe = {"query": document("run-recorded")}
-                    await ws.send(
-                        json.dumps({"id": "1", "type": "subscribe", "payload": subscribe})
-                    )
-                    feed = harness.container.get(EventFeed)
-                    while not feed.listening(RunRecorded):  # noqa: ASYNC110 - polled
-                        await asyncio.sleep(0.01)
-                    for headers, meters in ((bo_headers, 7000), (ada_headers, 5000)):
-                        await ask(
-                            harness,
-                            headers,
-                            "record-run",
-                            meters=meters,
-                            seconds=1500,
-                            startedAt=MONDAY.isoformat(),
-                        )
-                    await harness.settle()  # the outbox relayed both runs' events
-                    seen = json.loads(await ws.recv())
-        finally:
-            server.should_exit = True
-            await asyncio.wait_for(serving, LIMIT)
-            sock.close()
+    async with (
+        club() as (harness, ada_headers, bo_headers),
+        served_here(harness.http.entry) as base,
+        connect(base.replace("http://", "ws://") + "/graphql", subprotocols=[WS]) as ws,
+        asyncio.timeout(LIMIT),
+    ):
+        init = {"authorization": ada_headers["authorization"]}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        subscribe = {"query": document("run-recorded")}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        feed = harness.container.get(EventFeed)
+        while not feed.listening(RunRecorded):  # noqa: ASYNC110 - polled
+            await asyncio.sleep(0.01)
+        for headers, meters in ((bo_headers, 7000), (ada_headers, 5000)):
+            await ask(
+                harness,
+                headers,
+                "record-run",
+                meters=meters,
+                seconds=1500,
+                startedAt=MONDAY.isoformat(),
+            )
+        await harness.settle()  # the outbox relayed both runs' events
+        seen = json.loads(await ws.recv())
     # Bo's run came first, and was not told to Ada: hers is the first she sees.
     assert seen == {
         "id": "1",

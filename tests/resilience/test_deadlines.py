@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
 
 import atoll
 from atoll.clients.directory import ClientOptions
@@ -27,6 +25,7 @@ from atoll.resilience.deadlines import (
     set_deadline,
 )
 from atoll.testing import run
+from tests.rpc_doubles import served_here
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -189,19 +188,8 @@ async def test_a_request_whose_time_runs_out_is_stopped_and_answered_504():
 @contextlib.asynccontextmanager
 async def served(harness) -> AsyncIterator[str]:
     """``harness``'s HTTP app on a port of its own, in this event loop; yield its RPC URL."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    config = uvicorn.Config(harness.http.entry, lifespan="off", log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(LIMIT):
-            while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag, not an event
-                await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/rpc"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, LIMIT)
-        sock.close()
+    async with served_here(harness.http.entry) as base:
+        yield f"{base}/rpc"
 
 
 def open_descriptors() -> int:

@@ -10,7 +10,6 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
 
 import atoll
 from atoll.clients.discovered import DiscoveredTransport, DnsInstances, StaticInstances
@@ -20,7 +19,7 @@ from atoll.resilience import CircuitBreaker
 from atoll.resilience.registration import Discovery, Registration, RegistryOptions, advertised
 from atoll.resilience.registry import Instance, MemoryRegistry
 from atoll.testing import ServiceHarness, run
-from tests.rpc_doubles import RpcApp, serving
+from tests.rpc_doubles import RpcApp, served_here, serving
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -60,19 +59,8 @@ async def instance(
     sock = socket.create_server(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     flags = ["--registry-url", url, "--registry-advertise", base, "--registry-ttl", str(ttl)]
-    async with run(users(label), argv=flags) as harness:
-        config = uvicorn.Config(harness.http.entry, lifespan="off", log_config=None)
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            async with asyncio.timeout(LIMIT):
-                while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag
-                    await asyncio.sleep(0.01)
-            yield base, harness
-        finally:
-            server.should_exit = True
-            await asyncio.wait_for(serving, LIMIT)
-            sock.close()
+    async with run(users(label), argv=flags) as harness, served_here(harness.http.entry, sock):
+        yield base, harness
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -25,6 +23,7 @@ from atoll.endpoints.graphql.feed import EventFeed
 from atoll.messaging.broker import open_broker
 from atoll.messaging.envelope import seal
 from atoll.testing import run
+from tests.rpc_doubles import served_here
 from tests.security.test_policies import headers_of, jwt_argv
 
 if TYPE_CHECKING:
@@ -83,21 +82,11 @@ def club() -> atoll.Service:
 
 @contextlib.asynccontextmanager
 async def served(*argv: str) -> AsyncIterator[tuple[str, atoll.testing.ServiceHarness]]:
-    sock = socket.create_server(("127.0.0.1", 0))
-    url = f"ws://127.0.0.1:{sock.getsockname()[1]}/graphql"
-    async with run(club(), argv=[*jwt_argv(), *argv]) as harness:
-        config = uvicorn.Config(harness.http.entry, lifespan="off", log_config=None)
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            async with asyncio.timeout(LIMIT):
-                while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag
-                    await asyncio.sleep(0.01)
-            yield url, harness
-        finally:
-            server.should_exit = True
-            await asyncio.wait_for(serving, LIMIT)
-            sock.close()
+    async with (
+        run(club(), argv=[*jwt_argv(), *argv]) as harness,
+        served_here(harness.http.entry) as base,
+    ):
+        yield base.replace("http://", "ws://") + "/graphql", harness
 
 
 async def exchange(socket_, message: dict[str, Any]) -> dict[str, Any]:

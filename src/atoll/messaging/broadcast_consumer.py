@@ -27,13 +27,13 @@ from atoll.kernel.logs import log_context
 from atoll.messaging.signing import without_signer, without_subject
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     from atoll.messaging.broker import Broker, Received, Receiver
     from atoll.messaging.bus import MessageBus
     from atoll.messaging.signing import EnvelopeVerifier
 
-__all__ = ["BroadcastConsumer"]
+__all__ = ["BroadcastConsumer", "take_forever"]
 
 logger = logging.getLogger("atoll.messaging")
 
@@ -109,18 +109,11 @@ class BroadcastConsumer:
     async def _take(self) -> None:
         receiver = self._receiver
         assert receiver is not None  # noqa: S101 - started
-        failures = 0
-        while True:
-            try:
-                batch = await receiver.receive(_BATCH, _WAIT)
-            except BrokerUnavailableError as error:
-                failures += 1
-                logger.warning("the broadcast of %s waits for the broker: %s", self.service, error)
-                await asyncio.sleep(min(0.5 * 2 ** (failures - 1), _LONGEST_PAUSE))
-                continue
-            failures = 0
-            for received in batch:
-                await asyncio.shield(self._run(received))  # a stop lets it finish
+
+        async def run(received: Received) -> None:
+            await asyncio.shield(self._run(received))  # a stop lets it finish
+
+        await take_forever(receiver, run, f"the broadcast of {self.service}")
 
     async def _run(self, received: Received) -> None:
         """Run the broadcast handlers of one event; drop it, whatever they did."""
@@ -147,3 +140,25 @@ class BroadcastConsumer:
 
     def __repr__(self) -> str:
         return f"BroadcastConsumer({self.service!r}, {list(self.topics)})"
+
+
+async def take_forever(
+    receiver: Receiver, each: Callable[[Received], Awaitable[None]], what: str
+) -> None:
+    """Take what ``receiver`` holds and pass each to ``each``, until cancelled.
+
+    While the broker is out of reach, wait and ask again (half a second, doubling, up to
+    :data:`_LONGEST_PAUSE`), with a warning naming ``what`` each time.
+    """
+    failures = 0
+    while True:
+        try:
+            batch = await receiver.receive(_BATCH, _WAIT)
+        except BrokerUnavailableError as error:
+            failures += 1
+            logger.warning("%s waits for the broker: %s", what, error)
+            await asyncio.sleep(min(0.5 * 2 ** (failures - 1), _LONGEST_PAUSE))
+            continue
+        failures = 0
+        for received in batch:
+            await each(received)

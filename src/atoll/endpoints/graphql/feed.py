@@ -21,6 +21,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from atoll.errors import BrokerUnavailableError
+from atoll.messaging.broadcast_consumer import take_forever
 from atoll.messaging.envelope import message_name, open_envelope
 from atoll.messaging.signing import without_signer
 
@@ -35,9 +36,6 @@ logger = logging.getLogger("atoll.graphql")
 
 DEPTH = 100
 """The events a subscriber may fall behind by before it loses the oldest."""
-_BATCH = 32
-_WAIT = 1.0
-_LONGEST_PAUSE = 30.0
 
 
 class EventFeed:
@@ -98,20 +96,13 @@ class EventFeed:
     async def _take(self) -> None:
         receiver = self._receiver
         assert receiver is not None  # noqa: S101 - started
-        failures = 0
-        while True:
-            try:
-                batch = await receiver.receive(_BATCH, _WAIT)
-            except BrokerUnavailableError as error:
-                failures += 1
-                logger.warning("the GraphQL event feed waits for the broker: %s", error)
-                await asyncio.sleep(min(0.5 * 2 ** (failures - 1), _LONGEST_PAUSE))
-                continue
-            failures = 0
-            for received in batch:
-                self._offer(received)
-                with contextlib.suppress(BrokerUnavailableError):
-                    await received.ack()
+
+        async def offer(received: Received) -> None:
+            self._offer(received)
+            with contextlib.suppress(BrokerUnavailableError):
+                await received.ack()
+
+        await take_forever(receiver, offer, "the GraphQL event feed")
 
     def _offer(self, received: Received) -> None:
         envelope = without_signer(received.envelope)

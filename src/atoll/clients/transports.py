@@ -243,7 +243,6 @@ class BrokerTransport:
         """
         left = budget(self.timeout, self.url)
         assert left is not None  # noqa: S101 - a broker transport has a timeout
-        sent = time.monotonic()
         span = current_span()
         if span is not None:  # traces on: the call is a span of its own, its context sent
             span = span.child(
@@ -261,14 +260,11 @@ class BrokerTransport:
         headers = _carried(token, span, left)
         try:
             answer = await self.broker.request(self.service, body, left, headers)
-        except RemoteUnavailableError as error:
+        except DeadlineExceededError as error:
             if span is not None:
                 span.fail(error)
-            # The brokers say "no answer" as they say "nobody serves": told apart by the time,
-            # the first is the same error as a call over HTTP gets when its time runs out.
-            if time.monotonic() - sent >= left - _LATE_BY:
-                raise _late(self.url, left, self.timeout) from None
-            raise
+            # The broker's word for it, told as a call over HTTP whose time runs out is.
+            raise _late(self.url, left, self.timeout) from None
         except BrokerUnavailableError as error:
             if span is not None:
                 span.fail(error)
@@ -464,9 +460,8 @@ def _content(response: httpx.Response, url: str, *, notification: bool) -> bytes
 
 
 _LATE_BY = 0.005
-"""Seconds within which two times count as one: a broker giving up on a call this short of
-its time has timed it out, and a call given this much less than its timeout had its timeout
-(the deadline a client sets from its timeout, a moment before the transport reads it)."""
+"""Seconds within which a call given less than its timeout had its timeout: the deadline a
+client sets from its timeout, a moment before the transport reads it."""
 
 
 def _late(url: str, left: float, timeout: float | None) -> DeadlineExceededError:

@@ -450,8 +450,9 @@ class Broker(Protocol):
 
         Raises:
             BrokerError: the headers cannot travel (:func:`request_headers`); nothing was sent.
-            RemoteUnavailableError: no instance answered within ``wait`` seconds (the
-                request may have been run), or none serves.
+            DeadlineExceededError: no instance answered within ``wait`` seconds (the
+                request may have been run); a ``RemoteUnavailableError``.
+            RemoteUnavailableError: no instance serves it.
             BrokerUnavailableError: the broker is out of reach (or this one is stopped): the
                 request was not sent (an adapter may say so as a RemoteUnavailableError).
         """

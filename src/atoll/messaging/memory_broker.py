@@ -22,7 +22,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from atoll.errors import BrokerUnavailableError, ConfigError, RemoteUnavailableError
+from atoll.errors import (
+    BrokerUnavailableError,
+    ConfigError,
+    DeadlineExceededError,
+    RemoteUnavailableError,
+)
 from atoll.messaging.broadcast import BroadcastBuffer, broadcast_topics
 from atoll.messaging.broker import DeadLetter, check_name, request_headers
 
@@ -520,7 +525,7 @@ class MemoryBroker:
         try:
             return await asyncio.wait_for(respond(body, carried), wait)
         except TimeoutError:
-            raise RemoteUnavailableError(
+            raise DeadlineExceededError(
                 f"{service!r} did not answer within {wait} s on the broker {self.url}; the "
                 "call may have run"
             ) from None

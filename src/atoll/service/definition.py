@@ -688,7 +688,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         subscriber's call context (its identity), and returns what the subscriber gets, or
         ``None`` to skip the event for it::
 
-            @service.subscription(RunRecorded, policy=RUNNER)
+            @service.subscription(RunRecorded, policy=A_RUNNER)
             async def run_recorded(
                 event: RunRecorded, identity: atoll.Identity
             ) -> RunRecorded | None:

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from atoll.errors import BrokerError, BrokerUnavailableError, ConfigError, RemoteUnavailableError
+from atoll.errors import (
+    BrokerError,
+    BrokerUnavailableError,
+    ConfigError,
+    DeadlineExceededError,
+    RemoteUnavailableError,
+)
 from atoll.messaging.broker import MAX_REQUEST_HEADERS, Subscription, open_broker
 from atoll.messaging.envelope import Envelope
 
@@ -613,7 +619,7 @@ class BrokerContract:
         with pytest.raises(RemoteUnavailableError):
             await broker.request(names.service(), b"{}", 0.5)
 
-    async def test_a_request_not_answered_in_time_is_unavailable(
+    async def test_a_request_not_answered_in_time_is_past_its_deadline(
         self, broker: Broker, names: Names
     ) -> None:
         service = names.service()
@@ -625,7 +631,7 @@ class BrokerContract:
 
         await broker.serve(service, respond)
         try:
-            with pytest.raises(RemoteUnavailableError, match=service):
+            with pytest.raises(DeadlineExceededError, match=service):
                 await broker.request(service, b"slow", 0.3)
         finally:
             release.set()

@@ -56,6 +56,7 @@ from atoll.adapters.nats.delivery import (
 from atoll.errors import (
     BrokerError,
     BrokerUnavailableError,
+    DeadlineExceededError,
     MissingDependencyError,
     RemoteUnavailableError,
 )
@@ -480,7 +481,7 @@ class NatsBroker:
                 "--broker-url"
             ) from None
         except TimeoutError:
-            raise RemoteUnavailableError(
+            raise DeadlineExceededError(
                 f"{service!r} did not answer within {wait} s on the broker at "
                 f"{self.describe()}; the call may have run"
             ) from None

@@ -68,6 +68,7 @@ from atoll.errors import (
     BrokerError,
     BrokerUnavailableError,
     ConfigError,
+    DeadlineExceededError,
     MissingDependencyError,
     RemoteUnavailableError,
 )
@@ -597,7 +598,7 @@ class RabbitBroker:
                     )
                 return await future
         except TimeoutError:
-            raise RemoteUnavailableError(
+            raise DeadlineExceededError(
                 f"{service!r} did not answer within {wait} s on the broker at {self._masked}; "
                 "the call may have run"
             ) from None

@@ -73,6 +73,7 @@ from atoll.errors import (
     BrokerError,
     BrokerUnavailableError,
     ConfigError,
+    DeadlineExceededError,
     MissingDependencyError,
     RemoteUnavailableError,
 )
@@ -433,7 +434,7 @@ class RedisBroker:
                     )
                 reply = await future
         except TimeoutError:
-            raise RemoteUnavailableError(
+            raise DeadlineExceededError(
                 f"{service!r} did not answer within {wait} s on the broker {self._masked}; the "
                 "call may have run"
             ) from None

@@ -13,7 +13,7 @@ DEMO_PATH := examples/runnerly
 PIP_VERSION := 25.3
 
 .DEFAULT_GOAL := help
-.PHONY: help runtime install test lint typecheck contracts pytest demo demo-fleet bench lock clean
+.PHONY: help runtime install browser test lint typecheck contracts pytest demo demo-fleet bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,7 +46,20 @@ typecheck: $(STAMP)  ## mypy --strict on src/ and typing_tests/
 contracts: $(STAMP)  ## import-linter: the layer rules
 	PYTHONPATH=$(DEMO_PATH) $(BIN)/lint-imports
 
-pytest: $(STAMP)  ## the test suite with branch coverage (gate: 95%)
+# The frontends' tests drive Debian's Chromium (tests/frontends/): installed here when missing
+# and the machine lets us (root, apt-get); elsewhere those tests say how to install it.
+browser:  ## install Debian's Chromium for the browser tests, when it is missing
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Chromium (apt-get install chromium) for the browser tests"; \
+	    apt-get install -y -q chromium >/dev/null || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else \
+	    echo "Chromium is missing: the browser tests need it (apt-get install chromium)"; \
+	  fi; \
+	fi
+
+pytest: $(STAMP) browser  ## the test suite with branch coverage (gate: 95%)
 	PYTHONPATH=$(DEMO_PATH) $(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest  ## every gate: lint, types, layers, tests

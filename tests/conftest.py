@@ -43,6 +43,12 @@ SERVICES = {
     ),
 }
 
+TOOLS = {
+    "chromium": ("/usr/bin/chromium", "apt-get install -y chromium (or: make browser)"),
+    "node": ("/usr/bin/node", "apt-get install -y nodejs npm"),
+}
+"""Programs a test may ask for like a service: where each is, and how to install it."""
+
 
 @pytest.fixture(autouse=True)
 def _root_logger_restored():
@@ -71,15 +77,25 @@ def reachable(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip, or fail under ATOLL_REQUIRE_SERVICES=1, a test whose services are down."""
+    """Skip, or fail under ATOLL_REQUIRE_SERVICES=1, a test whose services are down.
+
+    A program of :data:`TOOLS` (Chromium, Node) counts as a service: missing, it is down.
+    """
     for marker in item.iter_markers("services"):
         for name in marker.args:
-            if name not in SERVICES:
-                pytest.fail(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
-            port, start = SERVICES[name]
-            if reachable(port):
-                continue
-            message = f"{name} is not reachable on 127.0.0.1:{port}; start it with: {start}"
+            if name in TOOLS:
+                where, install = TOOLS[name]
+                if os.access(where, os.X_OK):
+                    continue
+                message = f"{name} is not installed at {where}; install it with: {install}"
+            elif name in SERVICES:
+                port, start = SERVICES[name]
+                if reachable(port):
+                    continue
+                message = f"{name} is not reachable on 127.0.0.1:{port}; start it with: {start}"
+            else:
+                known = ", ".join([*SERVICES, *TOOLS])
+                pytest.fail(f"unknown service {name!r}; known: {known}")
             if os.environ.get("ATOLL_REQUIRE_SERVICES") == "1":
                 pytest.fail(message)
             pytest.skip(message)

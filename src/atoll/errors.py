@@ -49,6 +49,7 @@ was asked, what was found, and the fix; ``docs/errors.md`` lists them all.
     │   ├── IdempotencyKeyReusedError(ValueError)   the key came with another request
     │   └── IdempotencyKeyInUseError                the key's first request has no answer yet
     ├── TargetError(ImportError)                ``MODULE:OBJECT`` names nothing runnable
+    ├── BuildError(RuntimeError)                a service's UI components could not be built
     └── MissingDependencyError(ImportError)     an optional extra is not installed
 """
 
@@ -59,6 +60,7 @@ __all__ = [
     "AuthenticationError",
     "BrokerError",
     "BrokerUnavailableError",
+    "BuildError",
     "BulkheadFullError",
     "CircuitOpenError",
     "ConfigError",
@@ -164,6 +166,14 @@ class ShuttingDownError(LifecycleError):
 
 class TargetError(AtollError, ImportError):
     """A ``MODULE:OBJECT`` target does not name an importable, runnable object."""
+
+
+class BuildError(AtollError, RuntimeError):
+    """A service's UI components could not be built into JavaScript.
+
+    The message says which step failed (the lint pass, the compile, the check in Node, the
+    packages from npm), with the tool's own words and the fix.
+    """
 
 
 class MissingDependencyError(AtollError, ImportError):

@@ -24,6 +24,10 @@ Transcrypt, renders into that shadow root and takes over.
 Written in the Python Transcrypt compiles rightly (``atoll.frontends.lint`` passes it).
 """
 
+# __pragma__ ('skip')  # noqa: ERA001 - Transcrypt's pragma: its typing has ClassVar alone
+from typing import Any
+
+# __pragma__ ('noskip')  # noqa: ERA001
 from atoll.frontends.elements import escape_attribute, render
 
 __all__ = ["Component", "check_tag", "render_component"]
@@ -46,6 +50,8 @@ class Component:
     def __init__(self, props: dict[str, object]) -> None:
         self.props = props
         self.state = self.initial_state(props)
+        self.host: Any = None
+        """The custom element showing the component, in the browser; ``None`` on the server."""
         self.renders = 0
         """How many times the view was rendered."""
 
@@ -59,11 +65,28 @@ class Component:
         raise NotImplementedError(type(self).__name__ + " does not say what it shows: define view")
 
     def set_state(self, changes: dict[str, object]) -> None:
-        """Change the state by ``changes`` and render again."""
+        """Change the state by ``changes`` and render again.
+
+        In the browser the element renders the new view into its shadow root; on the server
+        the view is rendered (and counted) alone.
+        """
         merged = dict(self.state)
         merged.update(changes)
         self.state = merged
-        self.rendered()
+        if self.host is None:
+            self.rendered()
+        else:
+            self.host.refresh()
+
+    def connected(self) -> None:
+        """Called when the element is put into a document, after its first render there.
+
+        Start here what the component runs while shown (a timer, a subscription), and stop it
+        in :meth:`disconnected`: an element moved in the page is disconnected, then connected.
+        """
+
+    def disconnected(self) -> None:
+        """Called when the element leaves the document: release what :meth:`connected` took."""
 
     def rendered(self) -> object:
         """The view of the current props and state, counted."""

@@ -1,0 +1,193 @@
+// atoll's component glue: a Component written in Python, compiled by Transcrypt, as a custom
+// element whose shadow root Preact renders.
+//
+// A build copies this module next to the compiled ones, with Preact's, so that the relative
+// imports below resolve in the build's directory: no import map, no CDN.
+//
+//   import { define } from './atoll-elements.js';
+//   import { Hello } from './hello.js';
+//   define(Hello);   // <mything-hello name="Bob"> shows "Hello Bob!"
+//
+// What it keeps right, where hand-written glue went wrong before:
+// - the observed attributes are the element's `observedAttributes`, so a change renders again;
+// - the shadow root is made once, in the constructor (or taken from the server's declarative
+//   one), never in `connectedCallback`, which runs again when the element is moved;
+// - `disconnectedCallback` unmounts the tree (its listeners go) and calls the component's
+//   `disconnected()`; connected again, it renders again from the state it kept.
+
+import { Fragment, h, hydrate, render } from './preact.mjs';
+import { dict } from './org.transcrypt.__runtime__.js';
+
+const FRAGMENT = '#fragment';
+const RENAMED = { class_name: 'class', html_for: 'for', http_equiv: 'http-equiv' };
+
+// The HTML attribute of a prop: `user_id` is `user-id`, as the server writes it.
+export function attributeName(prop) {
+  return prop.replace(/_/g, '-');
+}
+
+// A view's tree (atoll.frontends.elements: elements, text, numbers, lists, None) as Preact's.
+export function toVNode(node) {
+  if (node === null || node === undefined || node === true || node === false) {
+    return null;
+  }
+  if (Array.isArray(node)) {
+    return node.map(toVNode);
+  }
+  if (typeof node === 'object' && typeof node.tag === 'string' && Array.isArray(node.children)) {
+    const children = node.children.map(toVNode);
+    if (node.tag === FRAGMENT) {
+      return h(Fragment, null, ...children);
+    }
+    return h(node.tag, toProps(node.props), ...children);
+  }
+  return String(node);
+}
+
+// A view's props as Preact's: names as HTML writes them, handlers as `on` + the event's name.
+function toProps(props) {
+  const shown = {};
+  for (const name of Object.keys(props)) {
+    const value = props[name];
+    if (value === null || value === undefined) {
+      continue;
+    }
+    if (name.startsWith('on_')) {
+      // on_click listens to "click", on_run_saved to "run-saved" (a component's own event).
+      shown['on' + name.slice(3).replace(/_/g, '-')] = value;
+    } else if (name === 'style' && typeof value === 'object') {
+      shown.style = Object.keys(value)
+        .sort()
+        .map((key) => key.replace(/_/g, '-') + ': ' + value[key])
+        .join('; ');
+    } else {
+      shown[RENAMED[name] || name.replace(/_/g, '-')] = value;
+    }
+  }
+  return shown;
+}
+
+const sheets = new Map();
+
+// The component's styles as one constructed sheet, shared by every element of its class.
+function sheetsOf(component) {
+  if (!component.styles) {
+    return [];
+  }
+  if (!sheets.has(component)) {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(component.styles);
+    sheets.set(component, sheet);
+  }
+  return [sheets.get(component)];
+}
+
+// Register `component` (a compiled Component subclass) as the custom element of its tag.
+export function define(component) {
+  const tag = component.tag;
+  if (customElements.get(tag) !== undefined) {
+    return customElements.get(tag);
+  }
+  const observed = Array.from(component.observed || []);
+  const attributes = observed.map(attributeName);
+  for (const name of observed) {
+    if (name in HTMLElement.prototype) {
+      throw new Error(
+        `${tag} observes "${name}", a property every HTML element has: choose another name`,
+      );
+    }
+  }
+
+  class ComponentElement extends HTMLElement {
+    static get observedAttributes() {
+      return attributes;
+    }
+
+    constructor() {
+      super();
+      // Rendered on the server: the declarative shadow root is here already, and hydrated.
+      this._hydrating = this.shadowRoot !== null;
+      const root = this.shadowRoot || this.attachShadow({ mode: 'open' });
+      for (const child of Array.from(root.children)) {
+        if (child.localName === 'style') {
+          child.remove(); // the server's copy of the sheet adopted below
+        }
+      }
+      root.adoptedStyleSheets = sheetsOf(component);
+      this._props = {};
+      for (const name of observed) {
+        this._props[name] = null;
+      }
+      this._component = null;
+    }
+
+    connectedCallback() {
+      if (this._component === null) {
+        observed.forEach((name, index) => {
+          // A property set before the element was defined hides the accessor: take its value.
+          if (Object.prototype.hasOwnProperty.call(this, name)) {
+            const value = this[name];
+            delete this[name];
+            this._props[name] = value;
+          } else if (this.hasAttribute(attributes[index])) {
+            this._props[name] = this.getAttribute(attributes[index]);
+          }
+        });
+        this._component = component(dict(this._props));
+        this._component.host = this;
+      }
+      this.refresh();
+      this._component.connected();
+    }
+
+    disconnectedCallback() {
+      if (this._component !== null) {
+        this._component.disconnected();
+      }
+      render(null, this.shadowRoot);
+    }
+
+    attributeChangedCallback(attribute, previous, value) {
+      this._set(observed[attributes.indexOf(attribute)], value);
+    }
+
+    _set(name, value) {
+      this._props[name] = value;
+      if (this._component !== null) {
+        this._component.props = dict(this._props);
+        if (this.isConnected) {
+          this.refresh();
+        }
+      }
+    }
+
+    // Render the component's view of its props and state into the shadow root.
+    refresh() {
+      const tree = toVNode(this._component.rendered());
+      if (this._hydrating) {
+        this._hydrating = false;
+        hydrate(tree, this.shadowRoot);
+      } else {
+        render(tree, this.shadowRoot);
+      }
+    }
+
+    // The component showing in this element (for tests and the page's own scripts).
+    get component() {
+      return this._component;
+    }
+  }
+
+  for (const name of observed) {
+    Object.defineProperty(ComponentElement.prototype, name, {
+      get() {
+        return this._props[name];
+      },
+      set(value) {
+        this._set(name, value);
+      },
+    });
+  }
+  customElements.define(tag, ComponentElement);
+  return ComponentElement;
+}

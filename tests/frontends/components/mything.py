@@ -1,0 +1,61 @@
+"""microthings' examples as atoll components, compiled for the browser tests (not a test module).
+
+Written in the Python Transcrypt compiles rightly: the build lints it, compiles it, and checks
+in Node that each renders as CPython renders it.
+"""
+
+from atoll.frontends.component import Component
+from atoll.frontends.elements import h
+
+
+class Hello(Component):
+    """``<mything-hello name="Bob">``: Hello Bob!, or Hello Guest! without a name."""
+
+    tag = "mything-hello"
+    observed = ["name"]  # noqa: RUF012 - a declaration, never changed
+    styles = "p { color: rgb(102, 51, 153); font-weight: bold; }"
+
+    def view(self, props, state):
+        return h("p", None, "Hello ", props["name"] or "Guest", "!")
+
+
+class Counter(Component):
+    """``<mything-counter>``: a button counting its clicks in the component's state."""
+
+    tag = "mything-counter"
+    observed = ["step"]  # noqa: RUF012 - a declaration, never changed
+
+    def initial_state(self, props):
+        return {"count": 0}
+
+    def view(self, props, state):
+        return h("button", {"on_click": self.increment}, "Clicked ", state["count"], " times")
+
+    def increment(self, event):
+        step = int(self.props["step"] or "1")
+        self.set_state({"count": self.state["count"] + step})
+
+
+class Visits(Component):
+    """``<mything-visits>``: how many times it was put into the document, and taken out."""
+
+    tag = "mything-visits"
+
+    def initial_state(self, props):
+        return {"connected": 0, "disconnected": 0}
+
+    def view(self, props, state):
+        return h(
+            "span",
+            {"class_name": "visits"},
+            "in ",
+            state["connected"],
+            ", out ",
+            state["disconnected"],
+        )
+
+    def connected(self):
+        self.set_state({"connected": self.state["connected"] + 1})
+
+    def disconnected(self):
+        self.state["disconnected"] = self.state["disconnected"] + 1

@@ -1,0 +1,64 @@
+"""A real browser for the frontends' tests: Debian's Chromium, headless, driven by Playwright.
+
+A test that takes ``page`` is marked ``services("chromium")`` (by
+:func:`pytest_collection_modifyitems`): it is skipped where Chromium is missing, and fails
+under ``ATOLL_REQUIRE_SERVICES=1`` (CI).
+Each test gets a browser of its own, with an empty profile, started with the flags a machine
+without a network beyond its own needs (no background connections, no component updates).
+
+``screenshot(page, name)`` keeps a picture of what the test saw under
+``build/test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",  # the tests run as root, where Chromium's sandbox refuses to start
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "screenshots"
+WAIT_MS = 20_000
+"""How long a browser test waits for what it expects, in milliseconds: generous, never a pause."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.services("chromium"))
+
+
+@pytest.fixture
+async def page():
+    """A new page of a headless Chromium started for the test, closed after it."""
+    from playwright.async_api import async_playwright  # noqa: PLC0415 - only where a test asks
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            context = await browser.new_context()
+            context.set_default_timeout(WAIT_MS)
+            opened = await context.new_page()
+            errors: list[str] = []
+            opened.on("pageerror", lambda error: errors.append(str(error)))
+            opened.errors = errors  # what the page's scripts threw, for the test to assert on
+            yield opened
+        finally:
+            await browser.close()
+
+
+async def screenshot(page, name: str) -> Path:
+    """Keep a picture of ``page`` as ``build/test-artifacts/screenshots/<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path

@@ -18,6 +18,7 @@ import pytest
 
 from atoll.adapters.transcrypt import TranscryptCompiler
 from atoll.frontends.build import build_components
+from atoll.frontends.component import render_component
 from atoll.frontends.serving import ComponentAssets
 from tests.frontends.conftest import screenshot
 from tests.rpc_doubles import served_here
@@ -34,7 +35,7 @@ def mything(tmp_path_factory):
     try:
         import mything  # noqa: PLC0415 - from the directory just put on the path
 
-        components = [mything.Hello, mything.Counter, mything.Visits]
+        components = [mything.Hello, mything.Counter, mything.Visits, mything.Tally]
         output = tmp_path_factory.mktemp("ui") / "mything"
         build_components("mything", components, output, TranscryptCompiler())
         yield components, output
@@ -125,6 +126,23 @@ async def test_leaving_the_document_calls_disconnected_and_coming_back_connected
     assert page.errors == []
 
 
+async def test_props_of_any_type_pass_from_the_server_to_the_browser(page, served, mything):
+    """A list the server rendered with reaches the browser's first render as a list."""
+    components, _ = mything
+    tally = components[3]
+    items = [{"name": "runs", "count": 3}, {"name": "rests", "count": 1}]
+    html = render_component(tally, {"id": "tally", "items": items, "unit": "days"})
+    await page.goto(served)
+    await page.wait_for_function("customElements.get('mything-tally') !== undefined")
+    await page.evaluate("html => document.querySelector('main').setHTMLUnsafe(html)", html)
+    text = "document.querySelector('#tally').shadowRoot.textContent"
+    assert await page.evaluate(text) == "runs: 3 daysrests: 1 days"
+    assert await page.evaluate("document.querySelector('#tally').component.renders") == 1
+    await page.evaluate("document.querySelector('#tally').items = [{name: 'naps', count: 2}]")
+    await page.wait_for_function(f"{text} === 'naps: 2 days'")
+    assert page.errors == []
+
+
 async def test_styles_stay_in_the_shadow_root(page, served):
     await page.goto(served)
     await page.wait_for_function("customElements.get('mything-hello') !== undefined")
@@ -182,6 +200,7 @@ async def test_the_files_are_served_hashed_with_long_cache_and_their_types(serve
             "mything-hello",
             "mything-counter",
             "mything-visits",
+            "mything-tally",
         ]
         module = await client.get(served.removesuffix("/ui/") + manifest["module"])
         assert module.status_code == 200

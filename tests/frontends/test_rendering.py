@@ -85,6 +85,24 @@ def test_props_are_written_as_html_names_them():
     )
 
 
+def test_props_an_attribute_cannot_hold_are_written_as_json_in_data_props():
+    class Board(Component):
+        tag = "runs-board"
+        observed = ["runs", "best", "owner_name"]  # noqa: RUF012 - a declaration
+
+        def view(self, props, state):
+            return h("p", None, props["owner_name"], " ", len(props["runs"]), " ", props["best"])
+
+    html = render_component(
+        Board, {"runs": [{"km": 5}], "best": 5.5, "owner_name": "Bob", "id": "b<"}
+    )
+    assert html.startswith(
+        '<runs-board id="b&lt;" owner-name="Bob" '
+        'data-props="{&quot;best&quot;:5.5,&quot;runs&quot;:[{&quot;km&quot;:5}]}">'
+    )
+    assert "<p>Bob 1 5.5</p>" in html
+
+
 def test_children_flatten_and_nothing_renders_for_none_and_booleans():
     tree = h("ul", None, [h("li", None, n) for n in range(3)], None, False, True)
     assert render(tree) == "<ul><li>0</li><li>1</li><li>2</li></ul>"

@@ -24,8 +24,9 @@ Transcrypt, renders into that shadow root and takes over.
 Written in the Python Transcrypt compiles rightly (``atoll.frontends.lint`` passes it).
 """
 
-# __pragma__ ('skip')  # noqa: ERA001 - Transcrypt's pragma: its typing has ClassVar alone
-from typing import Any
+# __pragma__ ('skip')  # noqa: ERA001 - for CPython alone: Transcrypt passes it by
+import json
+from typing import Any  # Transcrypt's typing module has ClassVar alone
 
 # __pragma__ ('noskip')  # noqa: ERA001
 from atoll.frontends.elements import escape_attribute, render
@@ -112,6 +113,7 @@ def check_tag(component: type[Component]) -> str:
     return str(tag)
 
 
+# __pragma__ ('skip')  # noqa: ERA001 - for the server alone, which has json
 def render_component(
     component: type[Component], attributes: dict[str, object] | None = None
 ) -> str:
@@ -119,7 +121,11 @@ def render_component(
 
     Args:
         component: a :class:`Component` subclass.
-        attributes: the element's attributes; those ``observed`` are its props.
+        attributes: the element's attributes by name; those ``observed`` are its props. A
+            prop of text is written as its attribute (``user_id`` as ``user-id``); any other
+            value (a number, a list, a dict), which an attribute would turn into text, is
+            written as JSON in ``data-props``, which the element reads as it first connects,
+            so that the browser's first render sees the values this one saw.
 
     Raises:
         ValueError: the component's tag is not a custom element's name, or its styles would
@@ -130,10 +136,19 @@ def render_component(
     props: dict[str, object] = {name: given.get(name) for name in component.observed}
     made = component(props)
     written = []
+    typed: dict[str, object] = {}
     for name in sorted(given.keys()):
         value = given[name]
-        if value is not None and value is not False:
-            written.append(" " + name + '="' + escape_attribute(str(value)) + '"')
+        if value is None or value is False:
+            continue
+        if name in component.observed and not isinstance(value, str):
+            typed[name] = value
+        else:
+            shown = escape_attribute(str(value))
+            written.append(" " + name.replace("_", "-") + '="' + shown + '"')
+    if typed:
+        encoded = json.dumps(typed, separators=(",", ":"), sort_keys=True)
+        written.append(' data-props="' + escape_attribute(encoded) + '"')
     inside = render(made.rendered())
     styles = str(component.styles)
     if "</style" in styles.lower():  # raw text in <style>: only its end tag could break out
@@ -150,3 +165,6 @@ def render_component(
         + tag
         + ">"
     )
+
+
+# __pragma__ ('noskip')  # noqa: ERA001

@@ -59,3 +59,24 @@ class Visits(Component):
 
     def disconnected(self):
         self.state["disconnected"] = self.state["disconnected"] + 1
+
+
+class Tally(Component):
+    """``<mything-tally>``: a list of named counts, given as a list of dicts (a property)."""
+
+    tag = "mything-tally"
+    observed = ["items", "unit"]  # noqa: RUF012 - a declaration, never changed
+
+    def view(self, props, state):
+        items = props["items"] or []
+        if len(items) == 0:
+            return h("p", None, "nothing yet")
+        unit = props["unit"] or "times"
+        return h(
+            "ul",
+            None,
+            [
+                h("li", {"key": item["name"]}, item["name"], ": ", item["count"], " ", unit)
+                for item in items
+            ],
+        )

@@ -123,6 +123,9 @@ export function define(component) {
 
     connectedCallback() {
       if (this._component === null) {
+        // Props the server rendered with that an attribute cannot hold (numbers, lists,
+        // dicts): JSON in data-props, so the first render here sees what the server's saw.
+        const typed = this.hasAttribute('data-props') ? JSON.parse(this.dataset.props) : {};
         observed.forEach((name, index) => {
           // A property set before the element was defined hides the accessor: take its value.
           if (Object.prototype.hasOwnProperty.call(this, name)) {
@@ -131,6 +134,8 @@ export function define(component) {
             this._props[name] = value;
           } else if (this.hasAttribute(attributes[index])) {
             this._props[name] = this.getAttribute(attributes[index]);
+          } else if (Object.prototype.hasOwnProperty.call(typed, name)) {
+            this._props[name] = typed[name];
           }
         });
         this._component = component(dict(this._props));

@@ -10,6 +10,7 @@ from atoll.cli.auth import auth
 from atoll.cli.broker import dlq, publish
 from atoll.cli.call import call
 from atoll.cli.db import db
+from atoll.cli.frontends import frontends
 from atoll.cli.graphql import graphql
 from atoll.cli.routes import routes
 from atoll.cli.run import run
@@ -53,6 +54,7 @@ cli.add_command(auth)
 cli.add_command(tokens)
 cli.add_command(services)
 cli.add_command(graphql)
+cli.add_command(frontends)
 
 
 def main() -> None:

@@ -43,7 +43,14 @@ if TYPE_CHECKING:
     from atoll.endpoints.rpc.methods import Param
     from atoll.messaging.handlers import Handler
 
-__all__ = ["application_of", "describe_routes", "graphql_engine_of", "routes", "type_name"]
+__all__ = [
+    "application_of",
+    "describe_routes",
+    "graphql_engine_of",
+    "routes",
+    "services_of",
+    "type_name",
+]
 
 _NONE = "  (none)"
 
@@ -61,7 +68,7 @@ def routes(context: click.Context, target: str) -> None:
         obj = load_target(target)
         while callable(obj) and not isinstance(obj, type | AppLike):
             obj = obj()  # a factory, as `atoll run` accepts: the service is what it returns
-        text = describe_routes(as_app(obj, repr(target)), _services(obj))
+        text = describe_routes(as_app(obj, repr(target)), services_of(obj))
     except TargetError as error:
         raise click.UsageError(str(error), context) from error
     except ConfigError as error:
@@ -73,7 +80,8 @@ def routes(context: click.Context, target: str) -> None:
     click.echo(text)
 
 
-def _services(obj: object) -> list[ServiceDefinition]:
+def services_of(obj: object) -> list[ServiceDefinition]:
+    """The services of a loaded target: the service, a system's, or none (an ``App``)."""
     if isinstance(obj, ServiceDefinition):
         return [obj]
     if isinstance(obj, SystemDefinition):
@@ -128,7 +136,7 @@ def application_of(target: str) -> tuple[Api | None, MessageBus | None]:
     obj = load_target(target)
     while callable(obj) and not isinstance(obj, type | AppLike):
         obj = obj()  # a factory, as `atoll run` accepts: the service is what it returns
-    return _built(as_app(obj, repr(target)), _services(obj))
+    return _built(as_app(obj, repr(target)), services_of(obj))
 
 
 def _built(app: App, services: Sequence[ServiceDefinition]) -> tuple[Api | None, MessageBus | None]:

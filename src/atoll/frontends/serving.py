@@ -17,27 +17,30 @@ request costs no disk read.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from atoll.errors import BuildError
-from atoll.frontends.build import ENTRY, read_build
+from atoll.frontends.build import ENTRY, build_components, read_build, stale
 from atoll.frontends.component import render_component
 from atoll.frontends.elements import escape, escape_attribute
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-    from pathlib import Path
 
-    from atoll.frontends.build import Build
+    from atoll.frontends.build import Build, Compiler
     from atoll.frontends.component import Component
+    from atoll.frontends.options import UiOptions
 
     Scope = MutableMapping[str, Any]
     Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
     Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-__all__ = ["CONTENT_TYPES", "ComponentAssets"]
+__all__ = ["CONTENT_TYPES", "ComponentAssets", "Frontends"]
 
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -60,13 +63,16 @@ class ComponentAssets:
     Args:
         title: the page's title (the service's).
         components: the components, in the order the page shows them.
-        output: the service's build directory (see :func:`atoll.frontends.build.build_components`).
+        output: the service's build directory (see :func:`atoll.frontends.build.build_components`);
+            :class:`Frontends` sets it from the options when the service starts.
     """
 
-    def __init__(self, title: str, components: Sequence[type[Component]], output: Path) -> None:
+    def __init__(
+        self, title: str, components: Sequence[type[Component]], output: Path | None = None
+    ) -> None:
         self.title = title
         self.components = list(components)
-        self.output = output
+        self.output = output if output is not None else Path("build/ui") / title
         self.build: Build | None = None
         self._files: dict[str, tuple[bytes, bytes]] = {}
 
@@ -202,3 +208,53 @@ async def _answer(
         }
     )
     await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+class Frontends:
+    """The components of a process's services: built as it starts when stale, then served.
+
+    A lifecycle component: :meth:`start` builds each service's components whose build is
+    missing or older than their sources (``--ui-build auto``), in a thread, and loads each
+    build into its :class:`ComponentAssets`.
+
+    Args:
+        served: each service's name and the application serving its components.
+        options: the ``[ui]`` options.
+        compiler: what compiles the components; Transcrypt's (``atoll.adapters.transcrypt``)
+            when None.
+    """
+
+    def __init__(
+        self,
+        served: Sequence[tuple[str, ComponentAssets]],
+        options: UiOptions,
+        compiler: Compiler | None = None,
+    ) -> None:
+        self.served = list(served)
+        self.options = options
+        self.compiler = compiler
+        for name, assets in self.served:
+            assets.output = Path(options.build_dir) / name
+
+    async def start(self) -> None:
+        """Build what is stale (when asked to), and load every build.
+
+        Raises:
+            BuildError: a build failed, or there is none to serve.
+        """
+        for name, assets in self.served:
+            if self.options.build == "auto" and stale(assets.output, assets.components):
+                compiler = self.compiler or _transcrypt()
+                await asyncio.to_thread(
+                    build_components, name, assets.components, assets.output, compiler
+                )
+            assets.load()
+
+    async def stop(self) -> None:
+        """Nothing to release: the files are in memory."""
+
+
+def _transcrypt() -> Compiler:
+    adapter = importlib.import_module("atoll.adapters.transcrypt")
+    compiler: Compiler = adapter.TranscryptCompiler()
+    return compiler

@@ -39,6 +39,8 @@ from atoll.endpoints.http.responses import send_problem
 from atoll.endpoints.http.server import HttpServer, ServerOptions
 from atoll.endpoints.rpc.engines import RpcEngines
 from atoll.errors import ConfigError
+from atoll.frontends.options import UiOptions
+from atoll.frontends.serving import Frontends
 from atoll.kernel.app import App
 from atoll.kernel.entrypoint import load_config, running
 from atoll.kernel.health import About, Readiness
@@ -156,6 +158,7 @@ def compose(
     # A system keeps its API tokens in the first database of its services: see api_tokens.
     keeper = next((s.name for s in services if s.database_declaration is not None), None)
     _install_endpoints(app, api)
+    _install_frontends(app, services)
     _install_limits(app, services)
     _install_api_tokens(app, keeper)
     app.options("clients", ClientOptions)
@@ -226,6 +229,23 @@ def _install_registry(app: App, services: Sequence[ServiceDefinition]) -> None:
             container.get(Registration)  # a component: it starts and stops with the app
 
     app.provide(registration)
+    app.on_build(made)
+
+
+def _install_frontends(app: App, services: Sequence[ServiceDefinition]) -> None:
+    """The ``[ui]`` options, and the builds of the services' components, made as they start."""
+    served = [(s.name, s.frontend) for s in services if s.frontend is not None]
+    if not served:
+        return
+    app.options("ui", UiOptions)
+
+    def make_frontends(options: UiOptions) -> Frontends:
+        return Frontends(served, options)
+
+    def made(container: Container) -> None:
+        container.get(Frontends)  # a component: it starts with the app
+
+    app.provide(make_frontends)
     app.on_build(made)
 
 

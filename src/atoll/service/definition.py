@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration, ObjectField, Subscription
     from atoll.endpoints.http.types import ASGIApp
+    from atoll.frontends.component import Component
+    from atoll.frontends.serving import ComponentAssets
     from atoll.messaging.bus import Middleware
     from atoll.messaging.handlers import Policy
     from atoll.security.limits import Limit
@@ -197,6 +199,8 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         """The GraphQL fields of object types its handlers resolve (:meth:`field`)."""
         self.subscriptions: list[Subscription] = []
         """The GraphQL subscriptions to its events (:meth:`subscription`)."""
+        self.frontend: ComponentAssets | None = None
+        """What serves its UI components at ``/ui/<name>`` (:meth:`components`)."""
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -569,6 +573,43 @@ class ServiceDefinition(Declarations, AsgiWrapping):
                 f"mount prefix {prefix!r} must start with '/' and not end with one, like '/legacy'"
             )
         self.mounts.append((prefix, app))
+
+    # -- UI components -------------------------------------------------------------------------
+
+    def components(self, *components: type[Component]) -> None:
+        """Ship these UI components: built for the browser, served at ``/ui/<service name>``.
+
+        Each is a :class:`~atoll.frontends.component.Component` subclass defined at the top of
+        a module of its own, in the Python Transcrypt compiles rightly. As the service starts
+        (``--ui-build auto``) the components are built when their build is older than their
+        sources; ``/ui/<name>/`` shows them, ``/ui/<name>/fragments.json`` is their manifest
+        for a shell. See ``docs/reference/frontends.md``.
+
+        Raises:
+            ConfigError: the service declared its components already, or gave none, or gave
+                something that is not a component.
+        """
+        from atoll.frontends.component import Component  # noqa: PLC0415 - `import atoll` stays light
+        from atoll.frontends.serving import ComponentAssets  # noqa: PLC0415
+
+        if self.frontend is not None:
+            raise ConfigError(
+                f"service {self.name!r} declared its components already; call "
+                "service.components(...) once, with every component"
+            )
+        if not components:
+            raise ConfigError(
+                f"service {self.name!r} declares no component: give the classes, like "
+                "service.components(RunList, RecordRun)"
+            )
+        for given in components:
+            if not (isinstance(given, type) and issubclass(given, Component)):  # type: ignore[redundant-expr] # the hint is not checked at run time
+                raise ConfigError(
+                    f"service {self.name!r} was given {given!r} as a component; give "
+                    "subclasses of atoll.frontends.component.Component"
+                )
+        self.frontend = ComponentAssets(self.name, components)
+        self.mount(f"/ui/{self.name}", self.frontend)
 
     # -- GraphQL -------------------------------------------------------------------------------
 

@@ -120,3 +120,43 @@ def test_atoll_frontends_build_builds_each_service_and_says_where(mything, tmp_p
     wrong = runner.invoke(cli, ["frontends", "build", "mything_service"])
     assert wrong.exit_code == 2
     assert "is not MODULE:OBJECT" in wrong.stderr
+
+
+async def test_a_component_calls_its_service_through_the_typed_client(mything, tmp_path, page):
+    sys.path.insert(0, str(COMPONENTS))
+    try:
+        import mything_service  # noqa: PLC0415 - from the directory just put on the path
+    finally:
+        sys.path.remove(str(COMPONENTS))
+    flags = ["--ui-build-dir", str(tmp_path)]
+    async with (
+        atoll.testing.run(mything_service.greeter, argv=flags) as harness,
+        served_here(harness.http.entry) as base,
+    ):
+        await page.goto(base + "/ui/greeter/")
+        await page.evaluate(
+            "document.querySelector('mything-greeting').setAttribute('name', 'Ada')"
+        )
+        await page.locator("mything-greeting button").click()
+        await page.wait_for_function(
+            "document.querySelector('mything-greeting').shadowRoot"
+            ".querySelector('output').textContent === 'Hello Ada!!'"
+        )
+        assert page.errors == []
+
+
+def test_the_typed_client_kept_beside_the_components_is_current(monkeypatch):
+    monkeypatch.chdir(COMPONENTS)
+    runner = CliRunner()
+    current = runner.invoke(
+        cli, ["frontends", "client", "mything_service:greeter", "--check", "greeter_client.py"]
+    )
+    assert current.exit_code == 0, current.output
+    printed = runner.invoke(cli, ["frontends", "client", "mything_service:greeter"])
+    assert printed.stdout == (COMPONENTS / "greeter_client.py").read_text()
+    assert "async def hello(self, name, punctuation=None):" in printed.stdout
+    stale = runner.invoke(
+        cli, ["frontends", "client", "mything_service:greeter", "--check", "mything.py"]
+    )
+    assert stale.exit_code == 1
+    assert "is not the client of greeter as it is now" in stale.stderr

@@ -1,16 +1,22 @@
-"""``atoll frontends build MODULE:OBJECT``: build the UI components a system's services ship.
+"""``atoll frontends``: build the UI components services ship, and write their typed clients.
 
 ::
 
     atoll frontends build runnerly.app:system --ui-build-dir build/ui
+    atoll frontends client runnerly.app:system runs > runnerly/runs/ui_client.py
 
 Each service declaring ``service.components(...)`` has its components linted, compiled with
 Transcrypt, checked in Node and written under ``DIR/<service>/`` (see
 ``atoll.frontends.build``), as a service starting with ``--ui-build auto`` would; an image
 builds them so, and starts its services with ``--ui-build never``.
 
-Exit status: 0 when every service's components are built, 1 when a build failed (each
-failure is shown with its reason), 2 for a usage or configuration error.
+``client`` prints the module of the typed client a service's components call it with (see
+``atoll.frontends.typed_client``); with ``--check FILE`` it prints nothing and says whether
+FILE is that module.
+
+Exit status: 0 when every service's components are built (or the client printed, or FILE is
+current), 1 when a build failed (each failure is shown with its reason) or FILE is not
+current, 2 for a usage or configuration error.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from pathlib import Path
 import click
 
 from atoll.adapters.transcrypt import TranscryptCompiler
-from atoll.cli.routes import services_of
+from atoll.cli.routes import application_of, services_of, type_name
 from atoll.cli.run import load_target
-from atoll.errors import BuildError, ConfigError, TargetError
+from atoll.endpoints.rpc.engines import rpc_methods
+from atoll.errors import BuildError, ConfigError, ContainerError, TargetError
 from atoll.frontends.build import build_components
+from atoll.frontends.typed_client import ClientMethod, ClientParam, client_source
 from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE
 
 __all__ = ["frontends"]
@@ -83,4 +91,68 @@ def build(context: click.Context, target: str, ui_build_dir: Path) -> None:
             continue
         click.echo(f"{service.name}: {ui_build_dir / service.name / built.module}")
     if failed:
+        context.exit(EXIT_FAILURE)
+
+
+@frontends.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target", metavar="MODULE:OBJECT")
+@click.argument("service", required=False)
+@click.option(
+    "--check",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="say whether this file is the client as it would be written now, and print nothing",
+)
+@click.pass_context
+def client(context: click.Context, target: str, service: str | None, check: Path | None) -> None:
+    """Print the typed client of SERVICE of TARGET, for its components to call it with.
+
+    TARGET is MODULE:OBJECT: a service (SERVICE may then be left out) or a system. Nothing
+    is started.
+    """
+    try:
+        api, bus = application_of(target)
+    except TargetError as error:
+        raise click.UsageError(str(error), context) from error
+    except ConfigError as error:
+        click.echo(f"atoll frontends client {target}: configuration error:\n{error}", err=True)
+        context.exit(EXIT_USAGE)
+    except ContainerError as error:
+        click.echo(f"atoll frontends client {target}: {error}", err=True)
+        context.exit(EXIT_FAILURE)
+    methods = rpc_methods(api.methods, bus) if api is not None and bus is not None else []
+    parts = [part.title for part in api.parts] if api is not None else []
+    if parts:  # a system: its methods are named <service>.<method>
+        if service not in parts:
+            raise click.UsageError(
+                f"name the service whose client to write, one of {', '.join(parts)}", context
+            )
+        prefix = service + "."
+        methods = [m for m in methods if m.name.startswith(prefix)]
+    else:
+        title = api.title if api is not None else target
+        if service not in {None, title}:
+            raise click.UsageError(f"{target} is service {title!r}, not {service!r}", context)
+        service, prefix = title, ""
+    source = client_source(
+        service,
+        [
+            ClientMethod(
+                method.name.removeprefix(prefix),
+                [ClientParam(p.name, type_name(p.hint), p.required) for p in method.params],
+                type_name(method.result),
+                method.summary,
+            )
+            for method in methods
+        ],
+        command=f"atoll frontends client {target} {service}",
+    )
+    if check is None:
+        click.echo(source, nl=False)
+        return
+    if not check.is_file() or check.read_text(encoding="utf-8") != source:
+        click.echo(
+            f"{check} is not the client of {service} as it is now: write it again with "
+            f"atoll frontends client {target} {service} > {check}",
+            err=True,
+        )
         context.exit(EXIT_FAILURE)

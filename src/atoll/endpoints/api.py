@@ -70,6 +70,8 @@ class Api:
     methods: list[Method] = field(default_factory=list)
     faults: FaultMap = field(default_factory=FaultMap)
     mounts: list[tuple[str, ASGIApp]] = field(default_factory=list)
+    pages: list[tuple[str, ASGIApp]] = field(default_factory=list)
+    """ASGI apps each answering one path exactly, such as a shell page at ``/``."""
     wrappers: list[Wrapper] = field(default_factory=list)
     """ASGI middleware around the whole HTTP app, outermost first."""
     parts: list[Api] = field(default_factory=list)

@@ -22,25 +22,25 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import msgspec
 
-from atoll.errors import BuildError
+from atoll.errors import BuildError, ConfigError
 from atoll.frontends.build import ENTRY, build_components, read_build, stale
 from atoll.frontends.component import render_component
 from atoll.frontends.elements import escape, escape_attribute
+from atoll.frontends.shell import RemoteFragments
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+    from collections.abc import Sequence
 
+    from atoll.frontends.asgi import Receive, Scope, Send
     from atoll.frontends.build import Build, Compiler
     from atoll.frontends.component import Component
     from atoll.frontends.options import UiOptions
+    from atoll.frontends.shell import FragmentSource, Shell, Slot
 
-    Scope = MutableMapping[str, Any]
-    Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-    Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-__all__ = ["CONTENT_TYPES", "ComponentAssets", "Frontends"]
+__all__ = ["CONTENT_TYPES", "ComponentAssets", "Frontends", "LocalFragments"]
 
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -73,6 +73,10 @@ class ComponentAssets:
         self.title = title
         self.components = list(components)
         self.output = output if output is not None else Path("build/ui") / title
+        self.rpc_url = "/rpc"
+        """Where the service's JSON-RPC endpoint is, from its origin (``--server-rpc-path``)."""
+        self.method_prefix = ""
+        """What its methods' names start with there: ``runs.`` in a system, none alone."""
         self.build: Build | None = None
         self._files: dict[str, tuple[bytes, bytes]] = {}
 
@@ -156,13 +160,18 @@ class ComponentAssets:
             await _answer(send, 404, b"text/plain; charset=utf-8", message.encode(), [], head=head)
 
     def manifest(self, root: str) -> dict[str, Any]:
-        """The build's manifest for a page or a shell, its addresses under ``root``."""
+        """The build's manifest for a page or a shell, its addresses under ``root``.
+
+        ``rpc`` says where the components call their service: the JSON-RPC endpoint's path
+        on the service's origin, and the prefix of its methods' names there.
+        """
         build = self.build
         assert build is not None  # noqa: S101 - the caller checked
         return {
             "service": build.service,
             "version": build.version,
             "module": f"{root}/{build.module}",
+            "rpc": {"url": self.rpc_url, "prefix": self.method_prefix},
             "components": [
                 {"name": each.name, "tag": each.tag, "observed": each.observed}
                 for each in build.components
@@ -203,6 +212,8 @@ async def _answer(
                 (b"content-type", kind),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-content-type-options", b"nosniff"),
+                # Public files, loaded as modules by a shell that may be on another origin.
+                (b"access-control-allow-origin", b"*"),
                 *headers,
             ],
         }
@@ -220,6 +231,8 @@ class Frontends:
     Args:
         served: each service's name and the application serving its components.
         options: the ``[ui]`` options.
+        rpc: where the services' JSON-RPC endpoint is, and whether this process runs a
+            system (whose methods are named ``<service>.<method>`` there).
         compiler: what compiles the components; Transcrypt's (``atoll.adapters.transcrypt``)
             when None.
     """
@@ -229,12 +242,46 @@ class Frontends:
         served: Sequence[tuple[str, ComponentAssets]],
         options: UiOptions,
         compiler: Compiler | None = None,
+        *,
+        rpc: tuple[str, bool] = ("/rpc", False),
     ) -> None:
         self.served = list(served)
         self.options = options
         self.compiler = compiler
+        self.client: httpx.AsyncClient | None = None
+        """What reads the manifests of services served elsewhere, for the shells."""
+        path, system = rpc
         for name, assets in self.served:
             assets.output = Path(options.build_dir) / name
+            assets.rpc_url = path
+            assets.method_prefix = name + "." if system else ""
+
+    def compose(self, shell: Shell) -> None:
+        """Give ``shell`` its sources: the services here, and those ``--ui-fragments`` gives.
+
+        Raises:
+            ConfigError: a slot's service runs elsewhere, and no address says where.
+        """
+        local = dict(self.served)
+        remote = self.options.addresses()
+        sources: dict[str, FragmentSource] = {}
+        for slot in shell.slots:
+            name = slot.service
+            if name in sources:
+                continue
+            if name in local:
+                sources[name] = LocalFragments(name, local[name])
+            elif name in remote:
+                if self.client is None:
+                    self.client = httpx.AsyncClient()
+                sources[name] = RemoteFragments(name, remote[name], self.client)
+            else:
+                raise ConfigError(
+                    f"the shell {shell.title!r} shows {slot.tag} of service {name!r}, which "
+                    f"this process does not run: say where it is with --ui-fragments "
+                    f"{name}=http://HOST:PORT"
+                )
+        shell.sources = sources
 
     async def start(self) -> None:
         """Build what is stale (when asked to), and load every build.
@@ -251,10 +298,33 @@ class Frontends:
             assets.load()
 
     async def stop(self) -> None:
-        """Nothing to release: the files are in memory."""
+        """Close the connections the shells read remote manifests through."""
+        if self.client is not None:
+            await self.client.aclose()
 
 
 def _transcrypt() -> Compiler:
     adapter = importlib.import_module("atoll.adapters.transcrypt")
     compiler: Compiler = adapter.TranscryptCompiler()
     return compiler
+
+
+class LocalFragments:
+    """The components of a service the shell's process runs: its build, read in memory."""
+
+    def __init__(self, service: str, assets: ComponentAssets) -> None:
+        self.service = service
+        self.assets = assets
+
+    async def manifest(self) -> dict[str, Any] | None:  # noqa: D102 - the protocol's
+        if self.assets.build is None:
+            return None
+        return self.assets.manifest(f"/ui/{self.service}")
+
+    def paint(self, slot: Slot) -> str | None:  # noqa: D102 - the protocol's
+        component = next((c for c in self.assets.components if c.tag == slot.tag), None)
+        if component is None:
+            return None
+        attributes = dict(slot.attributes)
+        attributes["data_atoll_service"] = slot.service
+        return render_component(component, attributes)

@@ -158,7 +158,7 @@ def compose(
     # A system keeps its API tokens in the first database of its services: see api_tokens.
     keeper = next((s.name for s in services if s.database_declaration is not None), None)
     _install_endpoints(app, api)
-    _install_frontends(app, services)
+    _install_frontends(app, services, system=not alone)
     _install_limits(app, services)
     _install_api_tokens(app, keeper)
     app.options("clients", ClientOptions)
@@ -232,15 +232,23 @@ def _install_registry(app: App, services: Sequence[ServiceDefinition]) -> None:
     app.on_build(made)
 
 
-def _install_frontends(app: App, services: Sequence[ServiceDefinition]) -> None:
-    """The ``[ui]`` options, and the builds of the services' components, made as they start."""
+def _install_frontends(app: App, services: Sequence[ServiceDefinition], *, system: bool) -> None:
+    """The ``[ui]`` options, and the builds of the services' components, made as they start.
+
+    ``system``: whether the process runs a system, whose JSON-RPC methods are named
+    ``<service>.<method>``: the components call theirs so.
+    """
     served = [(s.name, s.frontend) for s in services if s.frontend is not None]
-    if not served:
+    shells = [s.shell_page for s in services if s.shell_page is not None]
+    if not served and not shells:
         return
     app.options("ui", UiOptions)
 
-    def make_frontends(options: UiOptions) -> Frontends:
-        return Frontends(served, options)
+    def make_frontends(options: UiOptions, server: ServerOptions) -> Frontends:
+        made = Frontends(served, options, rpc=(server.rpc_path, system))
+        for shell in shells:
+            made.compose(shell)
+        return made
 
     def made(container: Container) -> None:
         container.get(Frontends)  # a component: it starts with the app
@@ -738,6 +746,7 @@ def system_api(
         api.methods.extend(Method(f"{service.name}.{m.name}", m.handler) for m in own.methods)
         api.faults.update(own.faults)
         api.mounts.extend(own.mounts)
+        api.pages.extend(own.pages)
         api.wrappers.extend(own.wrappers)
         api.consumes.extend(own.consumes)
         api.publishes.extend(t for t in own.publishes if t not in api.publishes)

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.http.types import ASGIApp
     from atoll.frontends.component import Component
     from atoll.frontends.serving import ComponentAssets
+    from atoll.frontends.shell import Shell, Slot
     from atoll.messaging.bus import Middleware
     from atoll.messaging.handlers import Policy
     from atoll.security.limits import Limit
@@ -192,6 +193,8 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self.limits: list[Limit] = []
         """The rate limits of every handler of the service (:meth:`limit`)."""
         self.mounts: list[tuple[str, ASGIApp]] = []
+        self.pages: list[tuple[str, ASGIApp]] = []
+        """ASGI apps answering one path each (:meth:`page`)."""
         self.wrappers: list[Wrapper] = []
         self.database_declaration: DatabaseDeclaration | None = None
         self.graphql_declaration: GraphQLDeclaration | None = None
@@ -201,6 +204,8 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         """The GraphQL subscriptions to its events (:meth:`subscription`)."""
         self.frontend: ComponentAssets | None = None
         """What serves its UI components at ``/ui/<name>`` (:meth:`components`)."""
+        self.shell_page: Shell | None = None
+        """The shell page it serves, composing services' components (:meth:`shell`)."""
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -611,6 +616,43 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self.frontend = ComponentAssets(self.name, components)
         self.mount(f"/ui/{self.name}", self.frontend)
 
+    def shell(
+        self, title: str, slots: Sequence[Slot], *, path: str = "/", styles: str = ""
+    ) -> None:
+        """Serve a shell page at ``path``: the components of several services, composed.
+
+        Each of ``slots`` (``Slot("runs", "runs-run-list")``) shows an element of a service:
+        one this process runs, or one whose address ``--ui-fragments runs=http://...``
+        gives. A service that does not answer is shown by a placeholder, and the rest of the
+        page works (see :mod:`atoll.frontends.shell`).
+
+        Raises:
+            ConfigError: the service declared a shell already, gave no slot, or a bad path.
+        """
+        from atoll.frontends.shell import Shell  # noqa: PLC0415 - `import atoll` stays light
+
+        if self.shell_page is not None:
+            raise ConfigError(f"service {self.name!r} declared its shell already; call it once")
+        if not slots:
+            raise ConfigError(
+                f"the shell of service {self.name!r} shows nothing: give its slots, like "
+                'Slot("runs", "runs-run-list")'
+            )
+        self.shell_page = Shell(title, slots, {}, styles=styles)
+        self.page(path, self.shell_page)
+
+    def page(self, path: str, app: ASGIApp) -> None:
+        """Answer the requests of exactly ``path`` (``/``, say) with the ASGI ``app``.
+
+        Raises:
+            ConfigError: ``path`` does not start with ``/``, or is answered already.
+        """
+        if not path.startswith("/"):
+            raise ConfigError(f"page path {path!r} must start with '/', like '/'")
+        if any(path == taken for taken, _ in self.pages):
+            raise ConfigError(f"service {self.name!r} answers {path} with a page already")
+        self.pages.append((path, app))
+
     # -- GraphQL -------------------------------------------------------------------------------
 
     def graphql(
@@ -825,6 +867,7 @@ class ServiceDefinition(Declarations, AsgiWrapping):
             methods=list(self.methods),
             faults=self._faults(),
             mounts=list(self.mounts),
+            pages=list(self.pages),
             wrappers=list(self.wrappers),
             consumes=[h for h in self.handlers if h.kind in _CONSUMED],
             publishes=list(self.published),

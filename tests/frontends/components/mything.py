@@ -4,6 +4,8 @@ Written in the Python Transcrypt compiles rightly: the build lints it, compiles 
 in Node that each renders as CPython renders it.
 """
 
+from greeter_client import GreeterClient
+
 from atoll.frontends.component import Component
 from atoll.frontends.elements import h
 
@@ -80,3 +82,25 @@ class Tally(Component):
                 for item in items
             ],
         )
+
+
+class Greeting(Component):
+    """``<mything-greeting name="Ada">``: asks service greeter to greet, through its client."""
+
+    tag = "mything-greeting"
+    observed = ["name"]  # noqa: RUF012 - a declaration, never changed
+
+    def initial_state(self, props):
+        return {"said": "not yet greeted"}
+
+    def view(self, props, state):
+        return h(
+            "div",
+            None,
+            h("button", {"on_click": self.greet}, "Greet"),
+            h("output", None, state["said"]),
+        )
+
+    async def greet(self, event):
+        said = await GreeterClient(self.host).hello(self.props["name"] or "you", punctuation="!!")
+        self.set_state({"said": said})

@@ -197,6 +197,7 @@ class HttpApp:
             )
             own.append(METRICS_PATH)
         self._websocket, self._websocket_path = self._serve_graphql(graphql)
+        self._serve_pages(api.pages)
         self._check_reserved(own)
         self.shedding: Shedding | None = None
         """What refuses the requests past ``--server-max-in-flight``, when it is set."""
@@ -223,6 +224,23 @@ class HttpApp:
             )
         self._special[graphql.path] = graphql.endpoint
         return graphql.websocket, graphql.path
+
+    def _serve_pages(self, pages: Sequence[tuple[str, ASGIApp]]) -> None:
+        """Answer each page's path with its app.
+
+        Raises:
+            ConfigError: a page's path is one atoll answers already.
+        """
+        for path, app in pages:
+            if path in self._special:
+                raise ConfigError(
+                    f"the page at {path} would hide atoll's own {path}; serve it at another path"
+                )
+
+            async def page(request: Request, send: Send, app: ASGIApp = app) -> None:
+                await app(request.scope, request.receive, send)
+
+            self._special[path] = page
 
     def _wrapped(self, cors: CorsOptions | None, own: Collection[str]) -> ASGIApp:
         """This app in the wrappers asked for: the service's, CORS, proxies, load shedding."""

@@ -67,6 +67,57 @@ function toProps(props) {
   return shown;
 }
 
+// The JSON-RPC endpoint of the service this build belongs to, from its manifest, which lies
+// beside the build's directory: read once.
+let endpoint = null;
+
+function endpointOf() {
+  if (endpoint === null) {
+    const manifest = new URL('../fragments.json', import.meta.url);
+    endpoint = fetch(manifest)
+      .then((answer) => {
+        if (!answer.ok) {
+          throw new Error(`${manifest} answered ${answer.status}`);
+        }
+        return answer.json();
+      })
+      .then((found) => ({ url: new URL(found.rpc.url, manifest), prefix: found.rpc.prefix }))
+      .catch((error) => {
+        endpoint = null; // asked again at the next call
+        throw error;
+      });
+  }
+  return endpoint;
+}
+
+// Where a page keeps the caller's token: a component that logs in sets it.
+export const TOKEN_KEY = 'atoll.token';
+
+let calls = 0;
+
+// Call `method` of the service with `params` (a dict); the result, or an Error carrying the
+// JSON-RPC error's `code`, `message` and `data`. The caller's token, if the page has one, goes
+// as a bearer token.
+export async function call(method, params) {
+  const { url, prefix } = await endpointOf();
+  const headers = { 'content-type': 'application/json', accept: 'application/json' };
+  const token = globalThis.localStorage ? localStorage.getItem(TOKEN_KEY) : null;
+  if (token) {
+    headers.authorization = 'Bearer ' + token;
+  }
+  calls += 1;
+  const body = { jsonrpc: '2.0', id: calls, method: prefix + method, params: params || {} };
+  const answer = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  const reply = await answer.json();
+  if (reply.error) {
+    const error = new Error(reply.error.message);
+    error.code = reply.error.code;
+    error.data = reply.error.data;
+    throw error;
+  }
+  return reply.result;
+}
+
 const sheets = new Map();
 
 // The component's styles as one constructed sheet, shared by every element of its class.
@@ -174,6 +225,22 @@ export function define(component) {
         hydrate(tree, this.shadowRoot);
       } else {
         render(tree, this.shadowRoot);
+      }
+    }
+
+    // Call a method of the component's service: `await self.host.call("record_run", {...})`
+    // in Python, or through its typed client (atoll frontends client).
+    call(method, params) {
+      return call(method, params);
+    }
+
+    // Keep the caller's token for the calls of every component of the page (after a login),
+    // or forget it with None.
+    remember_token(token) {
+      if (token === null || token === undefined) {
+        localStorage.removeItem(TOKEN_KEY);
+      } else {
+        localStorage.setItem(TOKEN_KEY, token);
       }
     }
 

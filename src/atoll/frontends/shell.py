@@ -1,0 +1,203 @@
+"""The shell: one page composing the components of several services, each served by its own.
+
+::
+
+    service.shell("Runnerly", [
+        Slot("users", "users-profile-card"),
+        Slot("runs", "runs-record-form"),
+        Slot("stats", "stats-weekly-chart"),
+    ])
+
+Each time the page is asked for, the shell reads each service's manifest
+(``/ui/<service>/fragments.json``): from the build in the process for a service it runs, over
+HTTP from the address configured for one it does not (``--ui-fragments
+runs=http://10.0.0.7:8002``). It then writes:
+
+- an import map giving each service's build a name (``@runs/`` is its hashed directory), and
+  the list of entry modules, which its loader (``atoll-shell.js``) imports each apart;
+- each slot's element, marked with its service (``data-atoll-service``), its first paint
+  rendered on the server when the component runs in the process;
+- a placeholder (``<div class="atoll-placeholder" role="status">``) for each slot of a
+  service whose manifest could not be read; the loader puts one in place of the elements of
+  a service whose modules fail to load later. Either way the other services' parts work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+import msgspec
+
+from atoll.frontends.elements import escape, escape_attribute
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from atoll.frontends.asgi import Receive, Scope, Send
+
+__all__ = ["FragmentSource", "RemoteFragments", "Shell", "Slot"]
+
+_LOADER = (Path(__file__).resolve().parent / "static" / "atoll-shell.js").read_text
+MANIFEST_TIMEOUT = 2.0
+"""Seconds the shell waits for a remote service's manifest before showing its placeholder."""
+_STYLES = """
+body { margin: 0; font-family: system-ui, sans-serif; background: #f6f7f9; color: #1d2330; }
+header { padding: 0.8rem 1.2rem; background: #1d2330; color: #fff; }
+header h1 { margin: 0; font-size: 1.2rem; }
+main { display: grid; gap: 1rem; padding: 1rem 1.2rem;
+       grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); }
+.atoll-placeholder { padding: 1rem; border: 1px dashed #9aa3b2; border-radius: 0.5rem;
+                     color: #5b6474; background: #fff; }
+"""
+_log = logging.getLogger("atoll.frontends")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A place of the shell: the element ``tag`` of ``service``, with ``attributes``."""
+
+    service: str
+    tag: str
+    attributes: Mapping[str, object] = field(default_factory=dict)
+
+
+class FragmentSource(Protocol):
+    """Where the shell reads a service's manifest."""
+
+    async def manifest(self) -> dict[str, Any] | None:
+        """The service's manifest, its addresses as the page reaches them; None when down."""
+        ...
+
+    def paint(self, slot: Slot) -> str | None:
+        """The slot's element with its first paint, when it can be rendered here; or None."""
+        ...
+
+
+class RemoteFragments:
+    """The components of a service served elsewhere, at ``base`` (``http://10.0.0.7:8002``)."""
+
+    def __init__(self, service: str, base: str, client: httpx.AsyncClient) -> None:
+        self.service = service
+        self.base = base.rstrip("/")
+        self.client = client
+
+    async def manifest(self) -> dict[str, Any] | None:  # noqa: D102 - the protocol's
+        address = f"{self.base}/ui/{self.service}/fragments.json"
+        try:
+            answer = await self.client.get(address, timeout=MANIFEST_TIMEOUT)
+            answer.raise_for_status()
+            found: dict[str, Any] = answer.json()
+        except (httpx.HTTPError, ValueError) as error:
+            _log.warning("the shell shows %s as unavailable: %s: %s", self.service, address, error)
+            return None
+        found["module"] = self.base + found["module"]
+        return found
+
+    def paint(self, slot: Slot) -> str | None:  # noqa: D102 - the protocol's
+        del slot
+        return None  # its classes are in another process
+
+
+class Shell:
+    """The ASGI application answering the shell page (GET and HEAD).
+
+    Args:
+        title: the page's title.
+        slots: what the page shows, in order.
+        sources: where each service's manifest is read, by service name.
+        styles: CSS of the page's own, after the shell's.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        slots: Sequence[Slot],
+        sources: Mapping[str, FragmentSource],
+        *,
+        styles: str = "",
+    ) -> None:
+        self.title = title
+        self.slots = list(slots)
+        self.sources = dict(sources)
+        self.styles = styles
+
+    async def page(self) -> str:
+        """The page, as the services' manifests are now."""
+        names = sorted({slot.service for slot in self.slots})
+        found = await asyncio.gather(*(self.sources[name].manifest() for name in names))
+        manifests = {name: each for name, each in zip(names, found, strict=True) if each}
+        imports = {}
+        fragments = {}
+        for name, manifest in manifests.items():
+            directory = manifest["module"].rsplit("/", 1)[0] + "/"
+            imports[f"@{name}/"] = directory
+            fragments[name] = {
+                "module": f"@{name}/" + manifest["module"].rsplit("/", 1)[1],
+                "version": manifest["version"],
+            }
+        shown = "\n".join(self._slot(slot, manifests.get(slot.service)) for slot in self.slots)
+        return (
+            '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{escape(self.title)}</title>\n"
+            f'<script type="importmap">{_json({"imports": imports})}</script>\n'
+            f"<style>{_STYLES}{self.styles}</style>\n"
+            f'<script type="application/json" id="atoll-fragments">{_json(fragments)}</script>\n'
+            f'<script type="module">\n{_LOADER()}</script>\n'
+            f"</head>\n<body>\n<header><h1>{escape(self.title)}</h1></header>\n"
+            f"<main>\n{shown}\n</main>\n</body>\n</html>\n"
+        )
+
+    def _slot(self, slot: Slot, manifest: dict[str, Any] | None) -> str:
+        tags = {each["tag"] for each in manifest["components"]} if manifest else set()
+        if slot.tag not in tags:
+            if manifest is not None:
+                _log.warning("service %s ships no element %s", slot.service, slot.tag)
+            return (
+                f'<div class="atoll-placeholder" role="status" '
+                f'data-atoll-service="{escape_attribute(slot.service)}">'
+                f"{escape(slot.service)} is unavailable right now</div>"
+            )
+        painted = self.sources[slot.service].paint(slot)
+        if painted is not None:
+            return painted
+        written = "".join(
+            f' {name.replace("_", "-")}="{escape_attribute(str(value))}"'
+            for name, value in sorted(slot.attributes.items())
+            if value is not None and value is not False
+        )
+        service = escape_attribute(slot.service)
+        return f'<{slot.tag} data-atoll-service="{service}"{written}></{slot.tag}>'
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002 - a GET has no body to read
+        """Answer a GET or HEAD with the page."""
+        if scope["method"] not in {"GET", "HEAD"}:
+            await _send(send, 405, b"text/plain; charset=utf-8", b"only GET and HEAD\n")
+            return
+        body = (await self.page()).encode()
+        await _send(send, 200, b"text/html; charset=utf-8", body, head=scope["method"] == "HEAD")
+
+
+def _json(value: object) -> str:
+    """``value`` as JSON inside a ``<script>``, which only ``</`` could end."""
+    return msgspec.json.encode(value).decode().replace("</", "<\\/")
+
+
+async def _send(send: Send, status: int, kind: bytes, body: bytes, *, head: bool = False) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", kind),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-cache"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if head else body})

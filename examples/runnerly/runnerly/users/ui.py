@@ -1,0 +1,184 @@
+"""The users service's components: a runner's profile card, and the login form.
+
+Views only: :class:`ProfileCard` shows the profile it is given (a ``Profile`` in JSON:
+``name``, ``email``), and :class:`LoginForm` keeps what is typed in its state and checks it as
+it is submitted; nothing here calls the service yet.
+
+Written in the Python Transcrypt compiles rightly (``atoll.frontends.lint`` passes it): the
+browser runs this module too, so it imports no other layer of the service (dataclasses do not
+compile).
+"""
+
+from atoll.frontends.component import Component
+from atoll.frontends.elements import h
+
+__all__ = ["LoginForm", "ProfileCard"]
+
+PALETTE = """
+:host {
+  --ink: var(--runnerly-ink, #1f2a37);
+  --muted: var(--runnerly-muted, #5b6b7c);
+  --accent: var(--runnerly-accent, #0f766e);
+  --accent-soft: var(--runnerly-accent-soft, #d5efeb);
+  --surface: var(--runnerly-surface, #ffffff);
+  --line: var(--runnerly-line, #d8e0e8);
+  --error: var(--runnerly-error, #b42318);
+  display: block;
+  color: var(--ink);
+  font: 15px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif;
+}
+"""
+
+
+def words_of(name: object) -> list[str]:
+    """The words of ``name``; none for ``None`` or blank (``"".split()`` is ``[""]`` in JS)."""
+    if not name:
+        return []
+    return [word for word in str(name).split() if len(word) > 0]
+
+
+def initials(name: object) -> str:
+    """The initials of a name's first and last words, ``Ada Lovelace`` as ``AL``; ``?`` for none."""
+    words = words_of(name)
+    if len(words) == 0:
+        return "?"
+    first = words[0][0]
+    if len(words) == 1:
+        return first.upper()
+    return (first + words[len(words) - 1][0]).upper()
+
+
+class ProfileCard(Component):
+    """``<users-profile-card>``: a runner's initials, a greeting by her first name, her email.
+
+    Props: ``name`` and ``email``, as her profile has them.
+    """
+
+    tag = "users-profile-card"
+    observed = ["name", "email"]  # noqa: RUF012 - a declaration, never changed
+    styles = (
+        PALETTE
+        + """
+.card { display: flex; align-items: center; gap: 14px; padding: 16px; max-width: 360px;
+  background: var(--surface); border: 1px solid var(--line); border-radius: 12px; }
+.avatar { flex: none; display: grid; place-items: center; width: 48px; height: 48px;
+  border-radius: 50%; background: var(--accent); color: var(--surface);
+  font-weight: 700; letter-spacing: 0.5px; }
+h2 { margin: 0; font-size: 17px; }
+p { margin: 2px 0 0; color: var(--muted); font-size: 13px; overflow-wrap: anywhere; }
+"""
+    )
+
+    def view(self, props: dict[str, object], state: dict[str, object]) -> object:
+        """The card of ``props``; a greeting to a runner with no name before they are set."""
+        del state
+        words = words_of(props["name"])
+        greeted = words[0] if len(words) > 0 else "runner"
+        return h(
+            "section",
+            {"class_name": "card", "aria_label": "Your profile"},
+            h("span", {"class_name": "avatar", "aria_hidden": "true"}, initials(props["name"])),
+            h(
+                "div",
+                None,
+                h("h2", None, "Hello, ", greeted, "!"),
+                h("p", {"class_name": "name"}, props["name"]) if len(words) > 1 else None,
+                h("p", {"class_name": "email"}, props["email"]) if props["email"] else None,
+            ),
+        )
+
+
+class LoginForm(Component):
+    """``<users-login-form>``: email and password, checked as they are submitted.
+
+    What is typed is kept in the state (``email``, ``password``); a submit checks it and sets
+    ``ready``, or an ``error`` saying what is missing. It sends nothing yet.
+    """
+
+    tag = "users-login-form"
+    styles = (
+        PALETTE
+        + """
+form { display: grid; gap: 12px; padding: 16px; max-width: 360px; background: var(--surface);
+  border: 1px solid var(--line); border-radius: 12px; }
+h2 { margin: 0; font-size: 17px; }
+label { display: grid; gap: 4px; font-size: 13px; color: var(--muted); }
+input { font: inherit; color: var(--ink); padding: 8px 10px; border: 1px solid var(--line);
+  border-radius: 8px; }
+input:focus { outline: 2px solid var(--accent); outline-offset: 1px; }
+button { font: inherit; font-weight: 600; color: var(--surface); background: var(--accent);
+  border: none; border-radius: 8px; padding: 10px 14px; cursor: pointer; }
+.error { margin: 0; color: var(--error); }
+"""
+    )
+
+    def initial_state(self, props: dict[str, object]) -> dict[str, object]:
+        """Nothing typed, nothing checked."""
+        del props
+        return {"email": "", "password": "", "error": "", "ready": False}
+
+    def view(self, props: dict[str, object], state: dict[str, object]) -> object:
+        """The form, with the error of the last submit."""
+        del props
+        return h(
+            "form",
+            {"on_submit": self.submitted, "novalidate": True, "aria_label": "Log in"},
+            h("h2", None, "Log in"),
+            h(
+                "label",
+                None,
+                "Email",
+                h(
+                    "input",
+                    {
+                        "type": "email",
+                        "name": "email",
+                        "autocomplete": "username",
+                        "value": state["email"],
+                        "on_input": self.email_typed,
+                    },
+                ),
+            ),
+            h(
+                "label",
+                None,
+                "Password",
+                h(
+                    "input",
+                    {
+                        "type": "password",
+                        "name": "password",
+                        "autocomplete": "current-password",
+                        "on_input": self.password_typed,
+                    },
+                ),
+            ),
+            h("button", {"type": "submit"}, "Log in"),
+            h("p", {"class_name": "error", "role": "alert"}, state["error"])
+            if state["error"]
+            else None,
+        )
+
+    def email_typed(self, event: object) -> None:
+        """Keep the email typed."""
+        self.set_state({"email": event.target.value, "ready": False})
+
+    def password_typed(self, event: object) -> None:
+        """Keep the password typed (in the state alone: the view never writes it back)."""
+        self.set_state({"password": event.target.value, "ready": False})
+
+    def submitted(self, event: object) -> None:
+        """Check what was typed: set ``ready``, or an ``error`` saying what is missing.
+
+        ``event`` is the browser's submit event, whose default (leaving the page) is
+        prevented; ``None`` from a test.
+        """
+        if event is not None:
+            event.preventDefault()
+        email = self.state["email"].strip()
+        error = ""
+        if "@" not in email:
+            error = "Type the email you registered with."
+        elif len(self.state["password"]) == 0:
+            error = "Type your password."
+        self.set_state({"email": email, "error": error, "ready": error == ""})

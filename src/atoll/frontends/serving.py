@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
     Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-__all__ = ["CONTENT_TYPES", "ComponentAssets"]
+__all__ = ["CONTENT_TYPES", "ComponentAssets", "answer"]
 
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -104,7 +104,7 @@ class ComponentAssets:
         below = scope["path"][len(scope.get("root_path", "")) :]
         root = scope.get("root_path", "")
         if scope["method"] not in {"GET", "HEAD"}:
-            await _answer(
+            await answer(
                 send,
                 405,
                 b"text/plain; charset=utf-8",
@@ -115,7 +115,7 @@ class ComponentAssets:
         head = scope["method"] == "HEAD"
         build = self.build
         if build is None:
-            await _answer(
+            await answer(
                 send,
                 503,
                 b"text/plain; charset=utf-8",
@@ -125,7 +125,7 @@ class ComponentAssets:
             return
         if below in {"", "/"}:
             page = self.page(root).encode()
-            await _answer(
+            await answer(
                 send,
                 200,
                 b"text/html; charset=utf-8",
@@ -135,7 +135,7 @@ class ComponentAssets:
             )
         elif below == "/fragments.json":
             body = msgspec.json.encode(self.manifest(root))
-            await _answer(
+            await answer(
                 send, 200, b"application/json", body, [(b"cache-control", b"no-cache")], head=head
             )
         elif (found := self._files.get(below[1:])) is not None:
@@ -144,10 +144,10 @@ class ComponentAssets:
                 (b"cache-control", IMMUTABLE),
                 (b"etag", b'"' + build.version.encode() + b'"'),
             ]
-            await _answer(send, 200, kind, body, headers, head=head)
+            await answer(send, 200, kind, body, headers, head=head)
         else:
             message = f"no file {below[1:]!r} in build {build.version} of these components\n"
-            await _answer(send, 404, b"text/plain; charset=utf-8", message.encode(), [], head=head)
+            await answer(send, 404, b"text/plain; charset=utf-8", message.encode(), [], head=head)
 
     def manifest(self, root: str) -> dict[str, Any]:
         """The build's manifest for a page or a shell, its addresses under ``root``."""
@@ -180,7 +180,7 @@ class ComponentAssets:
         )
 
 
-async def _answer(
+async def answer(
     send: Send,
     status: int,
     kind: bytes,
@@ -189,6 +189,7 @@ async def _answer(
     *,
     head: bool = False,
 ) -> None:
+    """Send a whole answer: ``body`` of type ``kind`` (none for a HEAD) with ``headers``."""
     await send(
         {
             "type": "http.response.start",

@@ -11,7 +11,11 @@ service worker. Today the package holds:
   styles, a view of props and state) and its first paint in a declarative shadow root;
 - :mod:`~atoll.frontends.lint`, which reads a component's source and rejects the Python that
   Transcrypt compiles to wrong JavaScript without saying so, before it is compiled (the two
-  modules above pass it: the browser will run them too).
+  modules above pass it: the browser will run them too);
+- :mod:`~atoll.frontends.build` and :mod:`~atoll.frontends.serving`, which build the
+  components into hashed ES modules and serve them;
+- :mod:`~atoll.frontends.offline`: the service worker that keeps the pages and their last
+  data offline, the module that offers its updates, and the web app manifest.
 
 The compiler itself will be driven from ``atoll.adapters.transcrypt``, the one module that
 imports it. Nothing here is imported by ``import atoll``.

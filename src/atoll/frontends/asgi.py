@@ -1,12 +1,37 @@
-"""The ASGI types the frontends' applications are written to (types only: nothing runs here)."""
+"""The ASGI types the frontends' applications are written to, and how they answer."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, TypeAlias
 
-__all__ = ["Receive", "Scope", "Send"]
+__all__ = ["Receive", "Scope", "Send", "answer"]
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send: TypeAlias = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+async def answer(
+    send: Send,
+    status: int,
+    kind: bytes,
+    body: bytes,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    *,
+    head: bool = False,
+) -> None:
+    """Send a whole answer: ``body`` of type ``kind`` (none for a HEAD) with ``headers``."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", kind),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if head else body})

@@ -26,6 +26,7 @@ import httpx
 import msgspec
 
 from atoll.errors import BuildError, ConfigError
+from atoll.frontends.asgi import answer
 from atoll.frontends.build import ENTRY, build_components, read_build, stale
 from atoll.frontends.component import render_component
 from atoll.frontends.elements import escape, escape_attribute
@@ -53,6 +54,8 @@ CONTENT_TYPES = {
     ".png": "image/png",
     ".webmanifest": "application/manifest+json",
 }
+PUBLIC = (b"access-control-allow-origin", b"*")
+"""The manifest and the files are public, loaded as modules by a shell on any origin."""
 IMMUTABLE = b"public, max-age=31536000, immutable"
 """A hashed file's cache header: a year, never revalidated, since its address changes."""
 
@@ -114,7 +117,7 @@ class ComponentAssets:
         below = scope["path"][len(scope.get("root_path", "")) :]
         root = scope.get("root_path", "")
         if scope["method"] not in {"GET", "HEAD"}:
-            await _answer(
+            await answer(
                 send,
                 405,
                 b"text/plain; charset=utf-8",
@@ -125,7 +128,7 @@ class ComponentAssets:
         head = scope["method"] == "HEAD"
         build = self.build
         if build is None:
-            await _answer(
+            await answer(
                 send,
                 503,
                 b"text/plain; charset=utf-8",
@@ -135,7 +138,7 @@ class ComponentAssets:
             return
         if below in {"", "/"}:
             page = self.page(root).encode()
-            await _answer(
+            await answer(
                 send,
                 200,
                 b"text/html; charset=utf-8",
@@ -145,19 +148,19 @@ class ComponentAssets:
             )
         elif below == "/fragments.json":
             body = msgspec.json.encode(self.manifest(root))
-            await _answer(
-                send, 200, b"application/json", body, [(b"cache-control", b"no-cache")], head=head
-            )
+            headers = [(b"cache-control", b"no-cache"), PUBLIC]
+            await answer(send, 200, b"application/json", body, headers, head=head)
         elif (found := self._files.get(below[1:])) is not None:
             body, kind = found
             headers = [
                 (b"cache-control", IMMUTABLE),
+                PUBLIC,
                 (b"etag", b'"' + build.version.encode() + b'"'),
             ]
-            await _answer(send, 200, kind, body, headers, head=head)
+            await answer(send, 200, kind, body, headers, head=head)
         else:
             message = f"no file {below[1:]!r} in build {build.version} of these components\n"
-            await _answer(send, 404, b"text/plain; charset=utf-8", message.encode(), [], head=head)
+            await answer(send, 404, b"text/plain; charset=utf-8", message.encode(), [], head=head)
 
     def manifest(self, root: str) -> dict[str, Any]:
         """The build's manifest for a page or a shell, its addresses under ``root``.
@@ -193,32 +196,6 @@ class ComponentAssets:
             f'<script type="module" src="{module}"></script>\n'
             f"</head>\n<body>\n<main>\n{shown}\n</main>\n</body>\n</html>\n"
         )
-
-
-async def _answer(
-    send: Send,
-    status: int,
-    kind: bytes,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]],
-    *,
-    head: bool = False,
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", kind),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-content-type-options", b"nosniff"),
-                # Public files, loaded as modules by a shell that may be on another origin.
-                (b"access-control-allow-origin", b"*"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 class Frontends:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import msgspec
 
+from atoll.frontends.asgi import answer
 from atoll.frontends.elements import escape, escape_attribute
 
 if TYPE_CHECKING:
@@ -177,27 +178,14 @@ class Shell:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002 - a GET has no body to read
         """Answer a GET or HEAD with the page."""
         if scope["method"] not in {"GET", "HEAD"}:
-            await _send(send, 405, b"text/plain; charset=utf-8", b"only GET and HEAD\n")
+            await answer(send, 405, b"text/plain; charset=utf-8", b"only GET and HEAD\n")
             return
         body = (await self.page()).encode()
-        await _send(send, 200, b"text/html; charset=utf-8", body, head=scope["method"] == "HEAD")
+        headers = [(b"cache-control", b"no-cache")]
+        head = scope["method"] == "HEAD"
+        await answer(send, 200, b"text/html; charset=utf-8", body, headers, head=head)
 
 
 def _json(value: object) -> str:
     """``value`` as JSON inside a ``<script>``, which only ``</`` could end."""
     return msgspec.json.encode(value).decode().replace("</", "<\\/")
-
-
-async def _send(send: Send, status: int, kind: bytes, body: bytes, *, head: bool = False) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", kind),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-cache"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"" if head else body})

@@ -154,7 +154,9 @@ def test_the_typed_client_kept_beside_the_components_is_current(monkeypatch):
     assert current.exit_code == 0, current.output
     printed = runner.invoke(cli, ["frontends", "client", "mything_service:greeter"])
     assert printed.stdout == (COMPONENTS / "greeter_client.py").read_text()
-    assert "async def hello(self, name, punctuation=None):" in printed.stdout
+    assert "async def hello(self, name: str, punctuation: str | None = None) -> str:" in (
+        printed.stdout
+    )
     stale = runner.invoke(
         cli, ["frontends", "client", "mything_service:greeter", "--check", "mything.py"]
     )

@@ -32,16 +32,20 @@ from atoll.auth.clients import Registrations
 from atoll.auth.issuer import OAuthError, TokenIssuer
 from atoll.auth.service import JWKS_PATH
 from atoll.errors import ConfigError
+from atoll.frontends.shell import Slot
 from atoll.kernel.config import Config
 from runnerly.runs import application as runs
 from runnerly.runs import infrastructure as runs_sql
+from runnerly.runs import ui as runs_ui
 from runnerly.runs.contracts import RecordRun
 from runnerly.runs.domain import RunOwners, UserDirectory, week_of
 from runnerly.stats import application as stats
 from runnerly.stats import infrastructure as stats_sql
+from runnerly.stats import ui as stats_ui
 from runnerly.stats.domain import WeeklyTotals
 from runnerly.users import application as users
 from runnerly.users import infrastructure as users_sql
+from runnerly.users import ui as users_ui
 from runnerly.users.contracts import RegisterUser, SessionTokens
 from runnerly.users.domain import (
     ADMIN_SCOPE,
@@ -94,7 +98,28 @@ def _services() -> dict[str, atoll.Service]:
         stats.StatsUnitOfWork,
         repositories={WeeklyTotals: stats_sql.WeeklyTotalRecords},
     )
+    users.service.components(users_ui.LoginForm, users_ui.ProfileCard)
+    runs.service.components(runs_ui.RecordRunForm, runs_ui.RunList)
+    stats.service.components(stats_ui.WeeklyChart)
     return {"users": users.service, "runs": runs.service, "stats": stats.service}
+
+
+@functools.cache
+def _web() -> atoll.Service:
+    """The shell at ``/``: each service's components on one page (made once, when asked)."""
+    web = atoll.Service("web", description="Runnerly's page, composing each service's parts.")
+    web.shell(
+        "Runnerly",
+        [
+            Slot("users", "users-login-form"),
+            Slot("users", "users-profile-card"),
+            Slot("runs", "runs-record-form"),
+            Slot("stats", "stats-weekly-chart"),
+            Slot("runs", "runs-run-list"),
+        ],
+        styles="stats-weekly-chart, runs-run-list { grid-column: span 2; }",
+    )
+    return web
 
 
 def _passwords() -> Argon2Passwords:
@@ -216,7 +241,7 @@ def _refusal(error: OAuthError) -> Exception:
 
 @functools.cache
 def system() -> atoll.System:
-    """The three services and the token service as one system, with the demo's seeding task.
+    """The three services, the token service and the shell, with the demo's seeding task.
 
     Made once, when asked. Its own defaults: calls need a token (``--no-auth-anonymous``),
     the token service's, for any of the three services; ``users`` opens sessions there.
@@ -224,6 +249,7 @@ def system() -> atoll.System:
     composed = atoll.System(
         *_services().values(),
         atoll.auth.service,
+        _web(),
         name="runnerly",
         version="0.3.0",
         description="Runnerly, the running club's system.",
@@ -272,7 +298,8 @@ async def seed(
     # For the person who started the demo, on standard output: a log record would show her
     # password and the Authorization header masked, as it shows every password and header.
     sys.stdout.write(
-        f"log in as the demo runner: curl -X POST {tokens.base_url}/login "
+        f"open {tokens.base_url}/ and log in as {DEMO_EMAIL} with the password "
+        f"{DEMO_PASSWORD}; or log in as the demo runner: curl -X POST {tokens.base_url}/login "
         "-H 'content-type: application/json' "
         f"""-d '{{"email": "{DEMO_EMAIL}", "password": "{DEMO_PASSWORD}"}}', then send its """
         "access_token as Authorization: Bearer <access_token> "

@@ -120,6 +120,12 @@ def client(context: click.Context, target: str, service: str | None, check: Path
         click.echo(f"atoll frontends client {target}: {error}", err=True)
         context.exit(EXIT_FAILURE)
     methods = rpc_methods(api.methods, bus) if api is not None and bus is not None else []
+    # What the server fills in from the caller (``server_owned``) is no parameter of a client.
+    owned = {
+        method.name: set(getattr(bus.policy_of(method.handler), "server_owned", ()))
+        for method in (api.methods if api is not None else ())
+        if bus is not None
+    }
     parts = [part.title for part in api.parts] if api is not None else []
     if parts:  # a system: its methods are named <service>.<method>
         if service not in parts:
@@ -138,7 +144,11 @@ def client(context: click.Context, target: str, service: str | None, check: Path
         [
             ClientMethod(
                 method.name.removeprefix(prefix),
-                [ClientParam(p.name, type_name(p.hint), p.required) for p in method.params],
+                [
+                    ClientParam(p.name, type_name(p.hint), p.required)
+                    for p in method.params
+                    if p.name not in owned.get(method.name, set())
+                ],
                 type_name(method.result),
                 method.summary,
             )

@@ -31,7 +31,29 @@ from typing import Any  # Transcrypt's typing module has ClassVar alone
 # __pragma__ ('noskip')  # noqa: ERA001
 from atoll.frontends.elements import escape_attribute, render
 
-__all__ = ["Component", "check_tag", "render_component"]
+__all__ = ["CallError", "Component", "check_tag", "render_component"]
+
+
+class CallError(Exception):
+    """A call of the service failed: it answered with an error, or could not be reached.
+
+    Raised in the browser by ``self.host.call`` (and so by a typed client): catch it with
+    ``except CallError as error`` and show ``str(error)``.
+
+    Args:
+        message: what went wrong, as the service said it.
+        code: the JSON-RPC error's code; ``None`` when the service was not reached.
+        data: the error's data, if it has any.
+    """
+
+    def __init__(self, message: str, code: object = None, data: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.data = data
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Component:

@@ -11,7 +11,8 @@ groups children without an element of its own. Props are named as Python names t
 written as HTML does: ``class_name`` is ``class``, ``html_for`` is ``for``, other
 underscores are dashes (``aria_label`` is ``aria-label``); ``True`` writes the attribute
 alone and ``False`` or ``None`` leaves it out; a ``style`` dict is written as CSS. Event
-handlers (``on_click``, any callable) are the browser's, and never written.
+handlers (``on_click``, any callable) are the browser's, and never written; nor are ``key``
+and ``ref``, which are Preact's (``key`` tells the items of a list apart).
 
 This module is written in the Python Transcrypt compiles rightly (``atoll.frontends.lint``
 passes it): the same trees are built in the browser.
@@ -37,6 +38,7 @@ _VOID = {
     "track",
     "wbr",
 }
+_PREACTS = {"key", "ref"}
 _RENAMED = {"class_name": "class", "html_for": "for", "http_equiv": "http-equiv"}
 
 
@@ -95,6 +97,8 @@ def _attributes(props: dict[str, object]) -> str:
     for name in sorted(props.keys()):
         value = props[name]
         if value is None or value is False or callable(value) or name.startswith("on_"):
+            continue
+        if name in _PREACTS:  # Preact's own props, which no element shows
             continue
         html = _RENAMED.get(name) or name.replace("_", "-")
         if value is True:

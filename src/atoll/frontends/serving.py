@@ -266,12 +266,19 @@ class Frontends:
         Raises:
             BuildError: a build failed, or there is none to serve.
         """
-        for name, assets in self.served:
-            if self.options.build == "auto" and stale(assets.output, assets.components):
-                compiler = self.compiler or _transcrypt()
-                await asyncio.to_thread(
-                    build_components, name, assets.components, assets.output, compiler
-                )
+        building = [
+            asyncio.to_thread(
+                build_components,
+                name,
+                assets.components,
+                assets.output,
+                self.compiler or _transcrypt(),
+            )
+            for name, assets in self.served
+            if self.options.build == "auto" and stale(assets.output, assets.components)
+        ]
+        await asyncio.gather(*building)  # each in a thread: the compilers run side by side
+        for _, assets in self.served:
             assets.load()
 
     async def stop(self) -> None:

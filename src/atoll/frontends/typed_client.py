@@ -16,6 +16,8 @@ The module is written in the Python Transcrypt compiles rightly: it imports noth
 from __future__ import annotations
 
 import keyword
+import re
+import textwrap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -67,7 +69,7 @@ def client_source(service: str, methods: Sequence[ClientMethod], command: str = 
         "        host: the element, ``self.host`` in a component.",
         '    """',
         "",
-        "    def __init__(self, host):",
+        "    def __init__(self, host: object) -> None:",
         "        self.host = host",
     ]
     for method in sorted(methods, key=lambda each: each.name):
@@ -84,11 +86,28 @@ def _method(method: ClientMethod) -> list[str]:
             )
     required = [param for param in method.params if param.required]
     optional = [param for param in method.params if not param.required]
-    signature = ", ".join(
-        ["self"] + [p.name for p in required] + [p.name + "=None" for p in optional]
+    parameters = (
+        ["self"]
+        + [f"{p.name}: {_annotation(p.type)}" for p in required]
+        + [f"{p.name}: {_annotation(p.type, optional=True)} = None" for p in optional]
     )
     summary = method.summary or f"Call {method.name}."
-    lines = [f"    async def {method.name}({signature}):", f'        """{summary}', ""]
+    if len(summary) > _LINE - 11:  # too long for the first line: said below it
+        summary = f"Call {method.name}.\n\n" + summary
+    returned = _annotation(method.result)
+    line = f"    async def {method.name}({', '.join(parameters)}) -> {returned}:"
+    if len(line) <= _LINE:
+        lines = [line]
+    else:  # one parameter a line, as the formatter writes it
+        shown = [f"        {each}," for each in parameters]
+        lines = [f"    async def {method.name}(", *shown, f"    ) -> {returned}:"]
+    said = [
+        part
+        for paragraph in ('"""' + summary).split("\n")
+        for part in (textwrap.wrap(paragraph, _LINE - 8) or [""])
+    ]
+    lines += [f"        {part}".rstrip() for part in said]
+    lines.append("")
     if method.params:
         lines.append("        Args:")
         lines += [
@@ -106,3 +125,20 @@ def _method(method: ClientMethod) -> list[str]:
         ]
     lines.append(f'        return await self.host.call("{method.name}", params)')
     return lines
+
+
+_LINE = 100
+"""The longest line written, as the formatter of the project keeps them."""
+_BUILTINS = re.compile(r"(?:str|int|float|bool|None|list|dict|\[|\]|,| |\|)+")
+
+
+def _annotation(written: str, *, optional: bool = False) -> str:
+    """``written`` as an annotation when it names builtins alone, else ``object``.
+
+    The module imports nothing (Transcrypt compiles it), so a type of the service's own
+    (``Run``) is ``object`` here, and named in the docstring.
+    """
+    shown = written if _BUILTINS.fullmatch(written) else "object"
+    if optional and shown != "object" and "None" not in shown:
+        shown += " | None"
+    return shown

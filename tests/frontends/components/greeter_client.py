@@ -11,10 +11,10 @@ class GreeterClient:
         host: the element, ``self.host`` in a component.
     """
 
-    def __init__(self, host):
+    def __init__(self, host: object) -> None:
         self.host = host
 
-    async def hello(self, name, punctuation=None):
+    async def hello(self, name: str, punctuation: str | None = None) -> str:
         """Greet someone by name.
 
         Args:

@@ -1,9 +1,10 @@
 """The runs service's components: a runner's runs, and the form recording one.
 
-Views only: :class:`RunList` shows the runs it is given (``Run`` objects in JSON, as the
-service answers them: ``started_at``, ``meters``, ``seconds``, ``notes``), and
-:class:`RecordRunForm` checks what is typed and keeps it in its state; nothing here calls the
-service yet.
+:class:`RunList` shows the runs it is given (``Run`` objects in JSON, as the service answers
+them: ``started_at``, ``meters``, ``seconds``, ``notes``); in the browser it asks the service
+for the runner's runs, when the page has a token and again when one is recorded.
+:class:`RecordRunForm` checks what is typed and records the run, announcing it to the page
+(``runnerly-run-recorded``) for the other components to update.
 
 Written in the Python Transcrypt compiles rightly (``atoll.frontends.lint`` passes it): the
 browser runs this module too, so it imports no other layer of the service (dataclasses do not
@@ -11,10 +12,18 @@ compile) and computes with integers, which print alike in both languages (JavaSc
 ``5.0`` as ``5``, and ``int("1e3")`` is 1000 there).
 """
 
-from atoll.frontends.component import Component
+from atoll.frontends.component import CallError, Component
 from atoll.frontends.elements import h
+from runnerly.runs.ui_client import RunsClient
 
-__all__ = ["RecordRunForm", "RunList"]
+__all__ = ["RECORDED", "SESSION", "RecordRunForm", "RunList"]
+
+SESSION = "runnerly-session"
+"""What the page announces when a runner logs in (``users``' login form)."""
+RECORDED = "runnerly-run-recorded"
+"""What the page announces when a run is recorded, with the run."""
+SHOWN = 20
+"""The runs the list asks for: the newest."""
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 DIGITS = "0123456789"
@@ -155,10 +164,19 @@ tr:last-child td { border-bottom: none; }
 """
     )
 
+    def initial_state(self, props: dict[str, object]) -> dict[str, object]:
+        """Nothing asked of the service yet: ``loaded`` is None until it answers."""
+        del props
+        return {"loaded": None, "error": ""}
+
     def view(self, props: dict[str, object], state: dict[str, object]) -> object:
-        """A table of ``props["runs"]``, newest first, or a line saying there is none yet."""
-        del state
-        runs = props["runs"] or []
+        """A table of the runs, newest first, or a line saying there is none yet.
+
+        The runs are those the service answered, once it has; ``props["runs"]`` until then.
+        """
+        if state["error"]:
+            return h("p", {"class_name": "empty", "role": "alert"}, state["error"])
+        runs = state["loaded"] if state["loaded"] is not None else props["runs"] or []
         if len(runs) == 0:
             return h("p", {"class_name": "empty"}, "No runs yet: record your first one.")
         newest_first = sorted(runs, key=started, reverse=True)
@@ -182,6 +200,32 @@ tr:last-child td { border-bottom: none; }
             h("tbody", None, [self.row(run) for run in newest_first]),
         )
 
+    def connected(self) -> None:
+        """Ask for the runs now, and again when a runner logs in or records one."""
+        self.stops = [
+            self.host.listen(SESSION, self.reload),
+            self.host.listen(RECORDED, self.reload),
+        ]
+        self.reload(None)
+
+    def disconnected(self) -> None:
+        """Stop listening to the page."""
+        for stop in self.stops:
+            stop()
+
+    async def reload(self, detail: object) -> None:
+        """Ask the service for the newest runs of the runner the page's token names."""
+        del detail
+        claims = self.host.claims()
+        if claims is None:
+            return
+        try:
+            page = await RunsClient(self.host).runs(int(claims["sub"]), first=SHOWN)
+        except CallError as error:
+            self.set_state({"error": "Your runs could not be read: " + str(error)})
+            return
+        self.set_state({"loaded": page["items"], "error": ""})
+
     def row(self, run: dict[str, object]) -> object:
         """The table's row of one run."""
         return h(
@@ -199,8 +243,8 @@ class RecordRunForm(Component):
     """``<runs-record-form>``: a run's distance and time, checked as it is submitted.
 
     What is typed is kept in the state (``distance``, ``duration``); a submit checks it and
-    keeps the run's ``meters`` and ``seconds``, or an ``error`` saying what to type. It sends
-    nothing yet.
+    keeps the run's ``meters`` and ``seconds``, or an ``error`` saying what to type; in the
+    browser it then records the run (``sent`` when the service has it) and announces it.
     """
 
     tag = "runs-record-form"
@@ -223,7 +267,15 @@ button { font: inherit; font-weight: 600; color: var(--surface); background: var
     def initial_state(self, props: dict[str, object]) -> dict[str, object]:
         """Nothing typed, nothing checked."""
         del props
-        return {"distance": "", "duration": "", "error": "", "meters": None, "seconds": None}
+        return {
+            "distance": "",
+            "duration": "",
+            "error": "",
+            "meters": None,
+            "seconds": None,
+            "sending": False,
+            "sent": "",
+        }
 
     def view(self, props: dict[str, object], state: dict[str, object]) -> object:
         """The form, with the error of the last submit or the run it checked."""
@@ -231,6 +283,10 @@ button { font: inherit; font-weight: 600; color: var(--surface); background: var
         said = None
         if state["error"]:
             said = h("p", {"class_name": "error", "role": "alert"}, state["error"])
+        elif state["sent"]:
+            said = h("p", {"class_name": "ready", "role": "status"}, state["sent"])
+        elif state["sending"]:
+            said = h("p", {"class_name": "ready", "role": "status"}, "Recording...")
         elif state["meters"] is not None:
             said = h(
                 "p",
@@ -276,7 +332,7 @@ button { font: inherit; font-weight: 600; color: var(--surface); background: var
                     },
                 ),
             ),
-            h("button", {"type": "submit"}, "Record run"),
+            h("button", {"type": "submit", "disabled": state["sending"]}, "Record run"),
             said,
         )
 
@@ -306,6 +362,31 @@ button { font: inherit; font-weight: 600; color: var(--surface); background: var
         elif seconds is None or seconds <= 0:
             error = "Type the time as minutes:seconds (52:30) or hours:minutes:seconds."
         if error:
-            self.set_state({"error": error, "meters": None, "seconds": None})
-        else:
-            self.set_state({"error": "", "meters": meters, "seconds": seconds})
+            self.set_state({"error": error, "meters": None, "seconds": None, "sent": ""})
+            return
+        self.set_state({"error": "", "meters": meters, "seconds": seconds, "sent": ""})
+        if self.host is not None:  # in the browser: record it (a promise, run on its own)
+            self.send()
+
+    async def send(self) -> None:
+        """Record the run checked, now, and announce it to the page."""
+        self.set_state({"sending": True})
+        try:
+            run = await RunsClient(self.host).record_run(
+                self.state["meters"], self.state["seconds"], self.host.now()
+            )
+        except CallError as error:
+            self.set_state({"sending": False, "error": "Not recorded: " + str(error)})
+            return
+        said = "Recorded " + distance(run["meters"]) + " in " + duration(run["seconds"]) + "."
+        self.set_state(
+            {
+                "sending": False,
+                "sent": said,
+                "distance": "",
+                "duration": "",
+                "meters": None,
+                "seconds": None,
+            }
+        )
+        self.host.announce(RECORDED, run)

@@ -1,8 +1,8 @@
 """The stats service's components: a runner's weekly totals as a bar chart.
 
-Views only: the chart shows the weeks it is given, as ``weekly_totals`` answers them (a list
-of ``WeeklyTotal`` objects in JSON: ``week``, ``meters``, ``runs``); nothing here calls the
-service yet.
+The chart shows the weeks it is given, as ``weekly_totals`` answers them; in the browser it
+asks the service for them when the page has a token, and again when a run is recorded (the
+totals change once the service has counted the run's event, a moment later).
 
 Written in the Python Transcrypt compiles rightly (``atoll.frontends.lint`` passes it): the
 browser runs this module too, so it imports no other layer of the service (dataclasses do not
@@ -10,10 +10,19 @@ compile) and formats numbers with integer arithmetic, which prints alike in both
 (JavaScript prints ``5.0`` as ``5``).
 """
 
-from atoll.frontends.component import Component
+from atoll.frontends.component import CallError, Component
 from atoll.frontends.elements import h
+from runnerly.stats.ui_client import StatsClient
 
 __all__ = ["WeeklyChart"]
+
+SESSION = "runnerly-session"
+"""What the page announces when a runner logs in (``users``' login form)."""
+RECORDED = "runnerly-run-recorded"
+"""What the page announces when a run is recorded (``runs``' form)."""
+ASKED_AGAIN = [1, 3, 8]
+"""Seconds after a run is recorded when the totals are asked for again: its event is counted
+a moment after the run is recorded, by this service, from the broker."""
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 METERS_PER_TENTH = {"km": 100, "mi": 160.9344}
@@ -78,7 +87,7 @@ class WeeklyChart(Component):
 figure { margin: 0; padding: 16px; background: var(--surface);
   border: 1px solid var(--line); border-radius: 12px; }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 8px; }
-svg { display: block; width: 100%; max-width: 640px; height: auto; }
+svg { display: block; width: 100%; max-width: 640px; height: auto; max-height: 240px; }
 .bar { fill: var(--accent); }
 .bar:hover { fill: var(--ink); }
 .axis { stroke: var(--line); stroke-width: 1; }
@@ -89,10 +98,19 @@ svg { display: block; width: 100%; max-width: 640px; height: auto; }
 """
     )
 
+    def initial_state(self, props: dict[str, object]) -> dict[str, object]:
+        """Nothing asked of the service yet: ``loaded`` is None until it answers."""
+        del props
+        return {"loaded": None, "error": ""}
+
     def view(self, props: dict[str, object], state: dict[str, object]) -> object:
-        """The chart of ``props["weeks"]``, or a line saying there is nothing to chart yet."""
-        del state
-        weeks = props["weeks"] or []
+        """The chart of the weeks, or a line saying there is nothing to chart yet.
+
+        The weeks are those the service answered, once it has; ``props["weeks"]`` until then.
+        """
+        if state["error"]:
+            return h("p", {"class_name": "empty", "role": "alert"}, state["error"])
+        weeks = state["loaded"] if state["loaded"] is not None else props["weeks"] or []
         if len(weeks) == 0:
             return h("p", {"class_name": "empty"}, "No runs yet: your weekly totals show here.")
         # None == "mi" throws once compiled (its __eq__ looks into None): test it first
@@ -203,3 +221,36 @@ svg { display: block; width: 100%; max-width: 640px; height: auto; }
                 " week" if len(weeks) == 1 else " weeks",
             ),
         )
+
+    def connected(self) -> None:
+        """Ask for the totals now, when a runner logs in, and after a run is recorded."""
+        self.stops = [
+            self.host.listen(SESSION, self.reload),
+            self.host.listen(RECORDED, self.recorded),
+        ]
+        self.reload(None)
+
+    def disconnected(self) -> None:
+        """Stop listening to the page, and cancel the asks to come."""
+        for stop in self.stops:
+            stop()
+
+    def recorded(self, run: object) -> None:
+        """Ask again now, and a few times in the seconds after, while the run is counted."""
+        del run
+        self.reload(None)
+        for seconds in ASKED_AGAIN:
+            self.stops.append(self.host.later(seconds, self.reload))
+
+    async def reload(self, detail: object = None) -> None:
+        """Ask the service for the weekly totals of the runner the page's token names."""
+        del detail
+        claims = self.host.claims()
+        if claims is None:
+            return
+        try:
+            weeks = await StatsClient(self.host).weekly_totals(int(claims["sub"]))
+        except CallError as error:
+            self.set_state({"error": "Your weekly totals could not be read: " + str(error)})
+            return
+        self.set_state({"loaded": weeks, "error": ""})

@@ -1,18 +1,23 @@
 """The users service's components: a runner's profile card, and the login form.
 
-Views only: :class:`ProfileCard` shows the profile it is given (a ``Profile`` in JSON:
-``name``, ``email``), and :class:`LoginForm` keeps what is typed in its state and checks it as
-it is submitted; nothing here calls the service yet.
+:class:`ProfileCard` shows the profile it is given (a ``Profile`` in JSON: ``name``,
+``email``); in the browser it asks the service for the profile of the runner the page's token
+names, once one logs in. :class:`LoginForm` checks what is typed and logs in: the page keeps
+the access token for every component's calls, and is told (``runnerly-session``).
 
 Written in the Python Transcrypt compiles rightly (``atoll.frontends.lint`` passes it): the
 browser runs this module too, so it imports no other layer of the service (dataclasses do not
 compile).
 """
 
-from atoll.frontends.component import Component
+from atoll.frontends.component import CallError, Component
 from atoll.frontends.elements import h
+from runnerly.users.ui_client import UsersClient
 
-__all__ = ["LoginForm", "ProfileCard"]
+__all__ = ["SESSION", "LoginForm", "ProfileCard"]
+
+SESSION = "runnerly-session"
+"""What the page is told when a runner logs in: the components showing her data ask again."""
 
 PALETTE = """
 :host {
@@ -69,9 +74,18 @@ p { margin: 2px 0 0; color: var(--muted); font-size: 13px; overflow-wrap: anywhe
 """
     )
 
+    def initial_state(self, props: dict[str, object]) -> dict[str, object]:
+        """No profile asked of the service yet."""
+        del props
+        return {"profile": None}
+
     def view(self, props: dict[str, object], state: dict[str, object]) -> object:
-        """The card of ``props``; a greeting to a runner with no name before they are set."""
-        del state
+        """The card of the profile; a greeting to a runner with no name before it is known.
+
+        The profile is the one the service answered, once it has; ``props`` until then.
+        """
+        if state["profile"] is not None:
+            props = state["profile"]
         words = words_of(props["name"])
         greeted = words[0] if len(words) > 0 else "runner"
         return h(
@@ -87,12 +101,33 @@ p { margin: 2px 0 0; color: var(--muted); font-size: 13px; overflow-wrap: anywhe
             ),
         )
 
+    def connected(self) -> None:
+        """Ask for the profile now, and again when a runner logs in."""
+        self.stop = self.host.listen(SESSION, self.reload)
+        self.reload(None)
+
+    def disconnected(self) -> None:
+        """Stop listening to the page."""
+        self.stop()
+
+    async def reload(self, detail: object) -> None:
+        """Ask the service for the profile of the runner the page's token names."""
+        del detail
+        claims = self.host.claims()
+        if claims is None:
+            return
+        try:
+            profile = await UsersClient(self.host).get_profile(int(claims["sub"]))
+        except CallError:
+            return  # the greeting stays general: nothing to tell the runner here
+        self.set_state({"profile": profile})
+
 
 class LoginForm(Component):
     """``<users-login-form>``: email and password, checked as they are submitted.
 
     What is typed is kept in the state (``email``, ``password``); a submit checks it and sets
-    ``ready``, or an ``error`` saying what is missing. It sends nothing yet.
+    ``ready``, or an ``error`` saying what is missing; in the browser it then logs in.
     """
 
     tag = "users-login-form"
@@ -109,13 +144,14 @@ input:focus { outline: 2px solid var(--accent); outline-offset: 1px; }
 button { font: inherit; font-weight: 600; color: var(--surface); background: var(--accent);
   border: none; border-radius: 8px; padding: 10px 14px; cursor: pointer; }
 .error { margin: 0; color: var(--error); }
+.welcome { margin: 0; color: var(--accent); }
 """
     )
 
     def initial_state(self, props: dict[str, object]) -> dict[str, object]:
         """Nothing typed, nothing checked."""
         del props
-        return {"email": "", "password": "", "error": "", "ready": False}
+        return {"email": "", "password": "", "error": "", "ready": False, "welcome": ""}
 
     def view(self, props: dict[str, object], state: dict[str, object]) -> object:
         """The form, with the error of the last submit."""
@@ -157,6 +193,9 @@ button { font: inherit; font-weight: 600; color: var(--surface); background: var
             h("p", {"class_name": "error", "role": "alert"}, state["error"])
             if state["error"]
             else None,
+            h("p", {"class_name": "welcome", "role": "status"}, state["welcome"])
+            if state["welcome"]
+            else None,
         )
 
     def email_typed(self, event: object) -> None:
@@ -181,4 +220,19 @@ button { font: inherit; font-weight: 600; color: var(--surface); background: var
             error = "Type the email you registered with."
         elif len(self.state["password"]) == 0:
             error = "Type your password."
-        self.set_state({"email": email, "error": error, "ready": error == ""})
+        self.set_state({"email": email, "error": error, "ready": error == "", "welcome": ""})
+        if error == "" and self.host is not None:  # in the browser: log in (a promise)
+            self.log_in()
+
+    async def log_in(self) -> None:
+        """Log in with what was typed; keep the token for the page, and tell the page."""
+        try:
+            tokens = await UsersClient(self.host).log_in(
+                self.state["email"], self.state["password"]
+            )
+        except CallError as error:
+            self.set_state({"error": str(error), "ready": False})
+            return
+        self.host.remember_token(tokens["access_token"])
+        self.set_state({"password": "", "welcome": "You are logged in."})
+        self.host.announce(SESSION, None)

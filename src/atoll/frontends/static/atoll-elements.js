@@ -17,6 +17,7 @@
 
 import { Fragment, h, hydrate, render } from './preact.mjs';
 import { dict } from './org.transcrypt.__runtime__.js';
+import { CallError } from './atoll.frontends.component.js';
 
 const FRAGMENT = '#fragment';
 const RENAMED = { class_name: 'class', html_for: 'for', http_equiv: 'http-equiv' };
@@ -95,10 +96,23 @@ export const TOKEN_KEY = 'atoll.token';
 
 let calls = 0;
 
-// Call `method` of the service with `params` (a dict); the result, or an Error carrying the
-// JSON-RPC error's `code`, `message` and `data`. The caller's token, if the page has one, goes
-// as a bearer token.
+// Call `method` of the service with `params` (a dict); the result, or a CallError (the
+// Python class, so that `except CallError` catches it) carrying the JSON-RPC error's
+// `code`, `message` and `data`. The caller's token, if the page has one, goes as a bearer
+// token.
 export async function call(method, params) {
+  try {
+    return await sent(method, params);
+  } catch (error) {
+    if (error instanceof Error) {
+      // not answered: no network, no manifest, an answer that is not JSON
+      throw CallError(`the service could not be reached (${error.message})`, null, null);
+    }
+    throw error;
+  }
+}
+
+async function sent(method, params) {
   const { url, prefix } = await endpointOf();
   const headers = { 'content-type': 'application/json', accept: 'application/json' };
   const token = globalThis.localStorage ? localStorage.getItem(TOKEN_KEY) : null;
@@ -110,12 +124,24 @@ export async function call(method, params) {
   const answer = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
   const reply = await answer.json();
   if (reply.error) {
-    const error = new Error(reply.error.message);
-    error.code = reply.error.code;
-    error.data = reply.error.data;
-    throw error;
+    throw CallError(reply.error.message, reply.error.code, reply.error.data ?? null);
   }
   return reply.result;
+}
+
+// What the page's token says of its holder (its claims: `sub`, `scope`, `exp`...), read
+// without checking it (the services do that): for a component to know whose data to ask for.
+export function claims() {
+  const token = globalThis.localStorage ? localStorage.getItem(TOKEN_KEY) : null;
+  if (!token || token.split('.').length !== 3) {
+    return null;
+  }
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload + '='.repeat((4 - (payload.length % 4)) % 4)));
+  } catch {
+    return null;
+  }
 }
 
 const sheets = new Map();
@@ -242,6 +268,36 @@ export function define(component) {
       } else {
         localStorage.setItem(TOKEN_KEY, token);
       }
+    }
+
+    // What the page's token says of its holder, or None: see claims().
+    claims() {
+      return claims();
+    }
+
+    // Tell every component of the page that `name` happened (a login, a run recorded), with
+    // `detail`: a window event, which crosses the shadow roots.
+    announce(name, detail) {
+      window.dispatchEvent(new CustomEvent(name, { detail: detail ?? null }));
+    }
+
+    // Call `callback(detail)` each time `name` is announced; returns what stops it (call it
+    // in `disconnected`).
+    listen(name, callback) {
+      const listener = (event) => callback(event.detail);
+      window.addEventListener(name, listener);
+      return () => window.removeEventListener(name, listener);
+    }
+
+    // Call `callback()` in `seconds`; returns what cancels it.
+    later(seconds, callback) {
+      const timer = setTimeout(callback, seconds * 1000);
+      return () => clearTimeout(timer);
+    }
+
+    // The time now, as an ISO 8601 text in UTC (what a datetime parameter takes).
+    now() {
+      return new Date().toISOString();
     }
 
     // The component showing in this element (for tests and the page's own scripts).

@@ -155,3 +155,38 @@ async def test_a_manifest_answered_with_an_error_shows_the_placeholder(tmp_path)
     assert page.text.count('class="atoll-placeholder"') == 2
     assert "greeter is unavailable right now" in page.text
     assert '"atoll-fragments">{}</script>' in page.text  # the loader has nothing to load
+
+
+async def test_the_shell_finds_the_services_in_the_registry(mything, tmp_path):
+    registry = f"memory://shell-{tmp_path.name}"
+
+    def flags(sock):
+        port = sock.getsockname()[1]
+        return [
+            "--ui-build-dir", str(tmp_path), "--registry-url", registry,
+            "--registry-advertise", f"http://127.0.0.1:{port}",
+        ]  # fmt: skip
+
+    greeter_socket = socket.create_server(("127.0.0.1", 0))
+    counter_socket = socket.create_server(("127.0.0.1", 0))
+    async with serving(shipping("greeter", mything.Hello), flags(greeter_socket), greeter_socket):
+        counter = serving(
+            shipping("counter", mything.Counter), flags(counter_socket), counter_socket
+        )
+        counter_base = await counter.__aenter__()
+        try:
+            flags_of_gateway = ["--registry-url", registry]
+            async with atoll.testing.run(gateway(), argv=flags_of_gateway) as harness:
+                both = (await harness.client.get("/")).text
+                await counter.__aexit__(None, None, None)
+                counter = None
+                one = (await harness.client.get("/")).text
+        finally:
+            if counter is not None:
+                await counter.__aexit__(None, None, None)
+    assert f'"@counter/":"{counter_base}/ui/counter/' in both
+    assert '<mything-counter data-atoll-service="counter"></mything-counter>' in both
+    assert 'class="atoll-placeholder"' not in both
+    # stopped, the service left the registry: its slot is a placeholder, the other stays
+    assert "counter is unavailable right now" in one
+    assert '<mything-hello data-atoll-service="greeter" name="Ada"></mything-hello>' in one

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,13 +34,14 @@ from atoll.frontends.elements import escape, escape_attribute
 from atoll.frontends.shell import RemoteFragments
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     from atoll.frontends.asgi import Receive, Scope, Send
     from atoll.frontends.build import Build, Compiler
     from atoll.frontends.component import Component
     from atoll.frontends.options import UiOptions
     from atoll.frontends.shell import FragmentSource, Shell, Slot
+    from atoll.resilience.registry import Registry
 
 __all__ = ["CONTENT_TYPES", "ComponentAssets", "Frontends", "LocalFragments"]
 
@@ -210,6 +212,8 @@ class Frontends:
         options: the ``[ui]`` options.
         rpc: where the services' JSON-RPC endpoint is, and whether this process runs a
             system (whose methods are named ``<service>.<method>`` there).
+        registry: where a shell finds the services neither this process runs nor
+            ``--ui-fragments`` places (``--registry-url``), if anywhere.
         compiler: what compiles the components; Transcrypt's (``atoll.adapters.transcrypt``)
             when None.
     """
@@ -221,10 +225,12 @@ class Frontends:
         compiler: Compiler | None = None,
         *,
         rpc: tuple[str, bool] = ("/rpc", False),
+        registry: Registry | None = None,
     ) -> None:
         self.served = list(served)
         self.options = options
         self.compiler = compiler
+        self.registry = registry
         self.client: httpx.AsyncClient | None = None
         """What reads the manifests of services served elsewhere, for the shells."""
         path, system = rpc
@@ -248,17 +254,33 @@ class Frontends:
                 continue
             if name in local:
                 sources[name] = LocalFragments(name, local[name])
-            elif name in remote:
+            elif name in remote or self.registry is not None:
                 if self.client is None:
                     self.client = httpx.AsyncClient()
-                sources[name] = RemoteFragments(name, remote[name], self.client)
+                found = remote[name] if name in remote else self._registered(name)
+                sources[name] = RemoteFragments(name, found, self.client)
             else:
                 raise ConfigError(
                     f"the shell {shell.title!r} shows {slot.tag} of service {name!r}, which "
                     f"this process does not run: say where it is with --ui-fragments "
-                    f"{name}=http://HOST:PORT"
+                    f"{name}=http://HOST:PORT, or find it in a registry (--registry-url)"
                 )
         shell.sources = sources
+
+    def _registered(self, service: str) -> Callable[[], Awaitable[str | None]]:
+        """What finds where an instance of ``service`` serves its components, in the registry."""
+        registry = self.registry
+        assert registry is not None  # noqa: S101 - the caller checked
+
+        async def found() -> str | None:
+            shipping = [
+                each.urls["ui"].removesuffix(f"/ui/{service}")
+                for each in await registry.instances(service)
+                if "ui" in each.urls and each.health == "up"
+            ]
+            return random.choice(shipping) if shipping else None  # noqa: S311 - no secret
+
+        return found
 
     async def start(self) -> None:
         """Build what is stale (when asked to), and load every build.

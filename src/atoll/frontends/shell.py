@@ -37,7 +37,7 @@ from atoll.frontends.asgi import answer
 from atoll.frontends.elements import escape, escape_attribute
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from atoll.frontends.asgi import Receive, Scope, Send
 
@@ -80,15 +80,29 @@ class FragmentSource(Protocol):
 
 
 class RemoteFragments:
-    """The components of a service served elsewhere, at ``base`` (``http://10.0.0.7:8002``)."""
+    """The components of a service served elsewhere, at ``base`` (``http://10.0.0.7:8002``).
 
-    def __init__(self, service: str, base: str, client: httpx.AsyncClient) -> None:
+    ``base`` may be a coroutine function finding it each time (in a registry), returning None
+    when no instance of the service is known.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        base: str | Callable[[], Awaitable[str | None]],
+        client: httpx.AsyncClient,
+    ) -> None:
         self.service = service
-        self.base = base.rstrip("/")
+        self.base = base
         self.client = client
 
     async def manifest(self) -> dict[str, Any] | None:  # noqa: D102 - the protocol's
-        address = f"{self.base}/ui/{self.service}/fragments.json"
+        base = self.base if isinstance(self.base, str) else await self.base()
+        if base is None:
+            _log.warning("the shell shows %s as unavailable: no instance of it", self.service)
+            return None
+        base = base.rstrip("/")
+        address = f"{base}/ui/{self.service}/fragments.json"
         try:
             answer = await self.client.get(address, timeout=MANIFEST_TIMEOUT)
             answer.raise_for_status()
@@ -96,7 +110,7 @@ class RemoteFragments:
         except (httpx.HTTPError, ValueError) as error:
             _log.warning("the shell shows %s as unavailable: %s: %s", self.service, address, error)
             return None
-        found["module"] = self.base + found["module"]
+        found["module"] = base + found["module"]
         return found
 
     def paint(self, slot: Slot) -> str | None:  # noqa: D102 - the protocol's

@@ -207,7 +207,8 @@ def _install_registry(app: App, services: Sequence[ServiceDefinition]) -> None:
     ) -> Registration:
         if discovery.registry is None or not server.enabled:
             return Registration(discovery, [])
-        base = advertised(discovery.options, server.host, server.port) + server.rpc_path
+        origin = advertised(discovery.options, server.host, server.port)
+        base = origin + server.rpc_path
         ident = instance_id()
         urls = {} if broker.private else {"broker": masked_url(broker.url)}
         return Registration(
@@ -217,7 +218,12 @@ def _install_registry(app: App, services: Sequence[ServiceDefinition]) -> None:
                     service.name,
                     ident,
                     version=service.version,
-                    urls={**urls, "http": base if alone else f"{base}/{service.name}"},
+                    urls={
+                        **urls,
+                        "http": base if alone else f"{base}/{service.name}",
+                        # where a shell finds the components it ships, when it ships some
+                        **({"ui": f"{origin}/ui/{service.name}"} if service.frontend else {}),
+                    },
                 )
                 for service in services
             ],
@@ -244,8 +250,12 @@ def _install_frontends(app: App, services: Sequence[ServiceDefinition], *, syste
         return
     app.options("ui", UiOptions)
 
-    def make_frontends(options: UiOptions, server: ServerOptions) -> Frontends:
-        made = Frontends(served, options, rpc=(server.rpc_path, system))
+    def make_frontends(
+        options: UiOptions, server: ServerOptions, discovery: Discovery
+    ) -> Frontends:
+        made = Frontends(
+            served, options, rpc=(server.rpc_path, system), registry=discovery.registry
+        )
         for shell in shells:
             made.compose(shell)
         return made

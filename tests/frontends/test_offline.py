@@ -47,6 +47,8 @@ def test_the_first_line_is_the_configuration_and_the_rest_is_the_template():
         "precache": ["/", "/offline.js"],
         "api": ["/api", "/runs"],
         "fallback": "/",
+        "rpc": {},
+        "fresh": [],
     }
     template = (STATIC / "service-worker.js").read_bytes()
     assert script.partition(b"\n")[2] == template.partition(b"\n")[2]
@@ -55,7 +57,8 @@ def test_the_first_line_is_the_configuration_and_the_rest_is_the_template():
 def test_the_template_s_own_first_line_is_a_configuration_too():
     """The file runs as it is (``node --check``, a reader): its placeholder is a valid one."""
     template = (STATIC / "service-worker.js").read_bytes()
-    assert set(configuration(template)) == {"version", "precache", "api", "fallback"}
+    keys = {"version", "precache", "api", "fallback", "rpc", "fresh"}
+    assert set(configuration(template)) == keys
 
 
 @pytest.mark.services("node")
@@ -93,6 +96,16 @@ def test_a_bad_configuration_is_refused_with_the_fix(precache, api, fallback, sa
 def test_an_api_prefix_covers_its_paths_not_its_namesakes():
     """``/api`` covers ``/api/x``, not ``/apiary``, so ``/apiary`` may be precached."""
     service_worker("v1", ["/", "/apiary"], ["/api"])
+
+
+def test_a_fresh_page_must_be_precached_and_an_rpc_endpoint_be_a_path():
+    with pytest.raises(ConfigError, match="the fresh page '/app' is not precached"):
+        service_worker("v1", ["/"], [], fresh=["/app"])
+    with pytest.raises(ConfigError, match="rpc holds 'rpc', which is not a path"):
+        service_worker("v1", ["/"], [], rpc={"rpc": ["runs.list_runs"]})
+    script = service_worker("v1", ["/", "/app"], [], rpc={"/rpc": ["b", "a", "b"]}, fresh=["/app"])
+    assert configuration(script)["rpc"] == {"/rpc": ["a", "b"]}
+    assert configuration(script)["fresh"] == ["/app"]
 
 
 @pytest.mark.parametrize("version", ["", "  ", " v1"])
@@ -175,6 +188,8 @@ async def test_the_assets_are_served_with_their_types_and_headers():
 def test_the_assets_refuse_a_bad_configuration_when_made():
     with pytest.raises(ConfigError, match="not precached"):
         OfflineAssets("Runs", version="v1", precache=["/offline.js"])
+    with pytest.raises(ConfigError, match="given no version: give version= and precache="):
+        OfflineAssets("Runs")
 
 
 # In the browser

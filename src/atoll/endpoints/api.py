@@ -12,15 +12,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from atoll.messaging.faults import FaultMap
+from atoll.messaging.handlers import HandlerKind
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection, Iterable
 
     from atoll.endpoints.graphql.declaration import GraphQLDeclaration, ObjectField, Subscription
     from atoll.endpoints.http.types import ASGIApp
     from atoll.messaging.handlers import Handler
 
-__all__ = ["POLICY_EXTENSION", "Api", "Method", "Route", "Wrapper", "kebab", "snake"]
+__all__ = [
+    "POLICY_EXTENSION",
+    "Api",
+    "Method",
+    "Route",
+    "Wrapper",
+    "kebab",
+    "read_only",
+    "snake",
+]
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
@@ -87,6 +97,25 @@ class Api:
     """The fields of GraphQL object types its handlers resolve (``@service.field(User)``)."""
     subscriptions: list[Subscription] = field(default_factory=list)
     """The GraphQL subscriptions to its events (``@service.subscription(RunRecorded)``)."""
+
+
+def read_only(api: Api, methods: Iterable[Method], queries: Collection[str] = ()) -> set[str]:
+    """The names of those of ``methods`` (``api``'s) that only read, and change nothing.
+
+    A query's (``@service.query``), one a GET route of ``api`` serves too (a GET promises to
+    change nothing), and one ``queries`` names (``service.graphql(queries=[...])``). The
+    generated GraphQL schema makes these ``Query`` fields, and a shell's service worker keeps
+    their last answers for offline: a command's answer given again would lie.
+    """
+    # One function may be both a JSON-RPC method and a GET route: two handlers of it.
+    served_by_get = {route.handler.function for route in api.routes if route.method == "GET"}
+    return {
+        method.name
+        for method in methods
+        if method.handler.kind is HandlerKind.QUERY
+        or method.handler.function in served_by_get
+        or method.name in queries
+    }
 
 
 _WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

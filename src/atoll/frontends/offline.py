@@ -26,6 +26,8 @@ offers "Reload to update", and the page reloads under the new worker.
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,16 +35,28 @@ import msgspec
 
 from atoll.errors import ConfigError
 from atoll.frontends.asgi import answer
+from atoll.frontends.build import MANIFEST
+from atoll.frontends.elements import escape_attribute
 from atoll.frontends.serving import CONTENT_TYPES
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 
+    from atoll.frontends.shell import Shell
+
     Scope = MutableMapping[str, Any]
     Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
     Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-__all__ = ["OfflineAssets", "icon_svg", "service_worker", "web_manifest"]
+__all__ = [
+    "FILES",
+    "OfflineAssets",
+    "ShellWorker",
+    "WorkerConfig",
+    "icon_svg",
+    "service_worker",
+    "web_manifest",
+]
 
 _STATIC = Path(__file__).resolve().parent / "static"
 _TEMPLATE = _STATIC / "service-worker.js"
@@ -51,10 +65,18 @@ _CONFIG_LINE = b"const ATOLL = "
 THEME_COLOR = "#0b7285"
 """The theme's colour when none is given: the lagoon's teal."""
 BACKGROUND_COLOR = "#ffffff"
+VERSION_LENGTH = 12
+"""Hex digits of a shell's worker's version: a build's hash is as long."""
 
 
 def service_worker(
-    version: str, precache: Sequence[str], api: Sequence[str], fallback: str = "/"
+    version: str,
+    precache: Sequence[str],
+    api: Sequence[str],
+    fallback: str = "/",
+    *,
+    rpc: Mapping[str, Sequence[str]] | None = None,
+    fresh: Sequence[str] = (),
 ) -> bytes:
     """The service worker's script for ``version``: atoll's template, configured.
 
@@ -67,11 +89,18 @@ def service_worker(
         api: the path prefixes answered from the network first, the last answer kept for
             offline (``"/runs"`` covers ``/runs`` and ``/runs/7``, not ``/runsheet``).
         fallback: the page given, offline, to a navigation not precached; precached itself.
+        rpc: the JSON-RPC endpoints (their paths) and the methods of each that only read:
+            a POST calling one of these is answered from the network first, its last result
+            kept (under its method and parameters) and given back offline with the call's
+            own id. Every other call goes to the network alone.
+        fresh: precached pages answered from the network first, their precached copy
+            offline: a shell's page, composed as its services are when it is asked for.
 
     Raises:
         ConfigError: a path is not one (it must start with ``/``), is given twice, is both
-            precached and under an API prefix, or the fallback is not precached.
+            precached and under an API prefix, the fallback or a fresh page is not precached.
     """
+    endpoints = dict(rpc or {})
     if not version.strip() or version != version.strip():
         raise ConfigError(
             f"the service worker's version is {version!r}: give a non-empty one without "
@@ -80,6 +109,14 @@ def service_worker(
     _check_paths("precache", precache)
     _check_paths("api", api)
     _check_paths("fallback", [fallback])
+    _check_paths("rpc", list(endpoints))
+    _check_paths("fresh", fresh)
+    unknown = next((path for path in fresh if path not in precache), None)
+    if unknown is not None:
+        raise ConfigError(
+            f"the fresh page {unknown!r} is not precached, so it would not be there offline: "
+            f"add {unknown!r} to precache"
+        )
     for path in precache:
         prefix = next((each for each in api if _under(path, each)), None)
         if prefix is not None:
@@ -98,6 +135,8 @@ def service_worker(
         "precache": list(precache),
         "api": list(api),
         "fallback": fallback,
+        "rpc": {path: sorted(set(reads)) for path, reads in endpoints.items()},
+        "fresh": list(fresh),
     }
     template = _TEMPLATE.read_bytes()
     first, newline, rest = template.partition(b"\n")
@@ -168,6 +207,32 @@ def icon_svg(color: str = THEME_COLOR, background: str = BACKGROUND_COLOR) -> st
     )
 
 
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a service worker is configured with: see :func:`service_worker`."""
+
+    version: str
+    precache: Sequence[str]
+    api: Sequence[str] = ()
+    fallback: str = "/"
+    rpc: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    fresh: Sequence[str] = ()
+
+    def script(self) -> bytes:
+        """The worker's script.
+
+        Raises:
+            ConfigError: as :func:`service_worker` does.
+        """
+        return service_worker(
+            self.version, self.precache, self.api, self.fallback, rpc=self.rpc, fresh=self.fresh
+        )
+
+
+FILES = ("/sw.js", "/offline.js", "/manifest.webmanifest", "/icon.svg")
+"""The files :class:`OfflineAssets` serves, from where it is mounted."""
+
+
 class OfflineAssets:
     """The ASGI application serving the worker, ``offline.js``, the manifest and the icon.
 
@@ -175,32 +240,61 @@ class OfflineAssets:
     the pages under its own address's directory at most, unless its answer allows a wider
     scope, which ``/sw.js`` does (``Service-Worker-Allowed``) for ``scope``.
 
+    The worker's configuration is either given (``version``, ``precache``, ``api``,
+    ``fallback``, ``rpc``, ``fresh``), checked as the application is made, or made by
+    ``configure`` each time the worker is asked for: a shell's, from its services' manifests
+    as they are then (see :class:`ShellWorker`).
+
     Args:
         name: the application's name, for the manifest.
         version: the worker's version (see :func:`service_worker`).
         precache: the paths the worker keeps on install.
         api: the path prefixes it answers from the network first.
         fallback: the page it gives offline to a navigation not precached.
+        rpc: the JSON-RPC endpoints' paths, and the methods of each that only read.
+        fresh: the precached pages it answers from the network first.
+        configure: makes the worker's configuration when it is asked for, instead.
         scope: the pages the worker controls, and the manifest's scope and start URL.
+        at: the path the four files are under, when each is routed here with its whole
+            path (``service.page("/app/sw.js", assets)``): ``/app``.
         theme_color: the manifest's and the icon's colour.
         background_color: the manifest's background colour, and the icon's.
 
     Raises:
-        ConfigError: as :func:`service_worker` and :func:`web_manifest` do.
+        ConfigError: as :func:`service_worker` and :func:`web_manifest` do, or neither
+            ``version`` nor ``configure`` is given, or both are.
     """
 
     def __init__(
         self,
         name: str,
         *,
-        version: str,
-        precache: Sequence[str],
+        version: str | None = None,
+        precache: Sequence[str] = (),
         api: Sequence[str] = (),
         fallback: str = "/",
+        rpc: Mapping[str, Sequence[str]] | None = None,
+        fresh: Sequence[str] = (),
+        configure: Callable[[], Awaitable[WorkerConfig]] | None = None,
         scope: str = "/",
+        at: str = "",
         theme_color: str = THEME_COLOR,
         background_color: str = BACKGROUND_COLOR,
     ) -> None:
+        if (version is None) == (configure is None):
+            raise ConfigError(
+                f"the offline assets of {name!r} are given "
+                f"{'both a version and configure' if configure else 'no version'}: give "
+                "version= and precache=, or configure= to make them when the worker is asked for"
+            )
+        self._worker = b""
+        if version is not None:
+            config = WorkerConfig(version, precache, api, fallback, rpc or {}, fresh)
+            self._worker = config.script()
+        self.configure = configure
+        self.scope = scope
+        self.at = at.rstrip("/")
+        self.theme_color = theme_color
         icon = {"src": "icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}
         manifest = web_manifest(
             name,
@@ -214,7 +308,7 @@ class OfflineAssets:
         no_cache = (b"cache-control", b"no-cache")
         self._files: dict[str, tuple[bytes, bytes, list[tuple[bytes, bytes]]]] = {
             "/sw.js": (
-                service_worker(version, precache, api, fallback),
+                self._worker,
                 javascript,
                 [no_cache, (b"service-worker-allowed", scope.encode())],
             ),
@@ -231,11 +325,42 @@ class OfflineAssets:
             ),
         }
 
+    @property
+    def paths(self) -> list[str]:
+        """The four files' paths from the origin's root, when served ``at`` its path."""
+        return [self.at + name for name in FILES]
+
+    def links(self) -> str:
+        """What a page's head holds to link the manifest and the icon, and register the worker."""
+        at = escape_attribute(self.at)
+        register = (
+            f"import {{ registerWorker }} from {_script_json(self.at + '/offline.js')};\n"
+            f"registerWorker({_script_json(self.at + '/sw.js')}, "
+            f"{{ scope: {_script_json(self.scope)} }});\n"
+        )
+        return (
+            f'<link rel="manifest" href="{at}/manifest.webmanifest">\n'
+            f'<link rel="icon" href="{at}/icon.svg" type="image/svg+xml">\n'
+            f'<meta name="theme-color" content="{escape_attribute(self.theme_color)}">\n'
+            f'<script type="module">\n{register}</script>\n'
+        )
+
+    async def worker(self) -> bytes:
+        """The worker's script, configured now when ``configure`` was given.
+
+        Raises:
+            ConfigError: the configuration made is not one (see :func:`service_worker`).
+        """
+        if self.configure is None:
+            return self._worker
+        return (await self.configure()).script()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002 - a GET has no body to read
         """Answer a GET or HEAD of one of the four files."""
         if scope["type"] != "http":
             return
-        below = scope["path"][len(scope.get("root_path", "")) :]
+        root = scope.get("root_path", "") + self.at
+        below = scope["path"].removeprefix(root)
         if scope["method"] not in {"GET", "HEAD"}:
             await answer(
                 send,
@@ -253,7 +378,57 @@ class OfflineAssets:
             await answer(send, 404, b"text/plain; charset=utf-8", message.encode(), [], head=head)
             return
         body, kind, headers = found
+        if below == "/sw.js":
+            body = await self.worker()
         await answer(send, 200, kind, body, headers, head=head)
+
+
+class ShellWorker:
+    """A shell's worker configuration, made from its services' manifests as they are now.
+
+    It precaches the shell's page (answered from the network first: online, the page shows
+    the services as they are, a placeholder for one down), the page's offline files
+    (``own``), and each service's
+    manifest and every file of its build, when the service is served on the shell's origin:
+    a worker keeps its own origin's addresses only, so the build of a service served
+    elsewhere (``--ui-fragments``) loads from the network, and shows its placeholder offline.
+    The methods each manifest ``reads`` are answered network first at its endpoint. The
+    version is a hash of the page (which names each build's version) and of ``offline.js``:
+    a new build of any service, or a new shell, is a new worker.
+
+    Args:
+        shell: the shell.
+        path: where its page is: precached, and the page given offline to a navigation.
+        own: the paths of the offline files its page loads (``offline.js``, the manifest,
+            the icon).
+    """
+
+    def __init__(self, shell: Shell, path: str, own: Sequence[str]) -> None:
+        self.shell = shell
+        self.path = path
+        self.own = list(own)
+
+    async def __call__(self) -> WorkerConfig:
+        """The configuration, as the services' manifests are now."""
+        found = await self.shell.manifests()
+        digest = hashlib.sha256(self.shell.render(found).encode())
+        digest.update(_PAGE_MODULE.read_bytes())
+        precache = [self.path, *self.own]
+        rpc: dict[str, list[str]] = {}
+        for name, manifest in sorted(found.items()):
+            digest.update(f"\n{name} {manifest['version'] if manifest else '-'}".encode())
+            if manifest is None or not _same_origin(manifest["module"]):
+                continue
+            precache.append(manifest["module"].rsplit("/", 2)[0] + "/" + MANIFEST)
+            precache.extend(manifest.get("files", []))
+            rpc.setdefault(manifest["rpc"]["url"], []).extend(manifest.get("reads", []))
+        return WorkerConfig(
+            digest.hexdigest()[:VERSION_LENGTH],
+            list(dict.fromkeys(precache)),
+            fallback=self.path,
+            rpc=rpc,
+            fresh=[self.path],
+        )
 
 
 def _check_paths(what: str, paths: Sequence[str]) -> None:
@@ -278,6 +453,15 @@ def _under(path: str, prefix: str) -> bool:
     """Whether ``path`` is under the API ``prefix``, as the worker decides (``isApi``)."""
     path = path.partition("?")[0]
     return path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/")
+
+
+def _same_origin(address: str) -> bool:
+    return address.startswith("/") and not address.startswith("//")
+
+
+def _script_json(value: str) -> str:
+    """``value`` as a JavaScript string inside a ``<script>``, which only ``</`` could end."""
+    return msgspec.json.encode(value).decode().replace("</", "<\\/")
 
 
 def _color(value: str) -> str:

@@ -6,7 +6,9 @@ Mounted at ``/ui`` by a service declaring ``service.components(...)``:
 ``GET /ui/``                   a page showing each component, its first paint rendered here
                                (it shows before the scripts run, and without them)
 ``GET /ui/fragments.json``     the build's manifest, for a shell: the version, the entry
-                               module's address, each component's name, tag and attributes
+                               module's address, every file's, the JSON-RPC endpoint and
+                               the methods that only read, each component's name, tag and
+                               attributes
 ``GET /ui/<version>/<file>``   a file of the build, cached for a year (``immutable``): a new
                                build has a new version, so a new address
 =============================  ===============================================================
@@ -34,7 +36,7 @@ from atoll.frontends.elements import escape, escape_attribute
 from atoll.frontends.shell import RemoteFragments
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from atoll.frontends.asgi import Receive, Scope, Send
     from atoll.frontends.build import Build, Compiler
@@ -82,6 +84,8 @@ class ComponentAssets:
         """Where the service's JSON-RPC endpoint is, from its origin (``--server-rpc-path``)."""
         self.method_prefix = ""
         """What its methods' names start with there: ``runs.`` in a system, none alone."""
+        self.reads: list[str] = []
+        """Its JSON-RPC methods that only read, named as at the endpoint (prefix included)."""
         self.build: Build | None = None
         self._files: dict[str, tuple[bytes, bytes]] = {}
 
@@ -168,7 +172,9 @@ class ComponentAssets:
         """The build's manifest for a page or a shell, its addresses under ``root``.
 
         ``rpc`` says where the components call their service: the JSON-RPC endpoint's path
-        on the service's origin, and the prefix of its methods' names there.
+        on the service's origin, and the prefix of its methods' names there; ``reads``, which
+        of those methods (named as there) only read, whose answers a shell's service worker
+        may give again offline. ``files`` is every file of the build, for a worker to precache.
         """
         build = self.build
         assert build is not None  # noqa: S101 - the caller checked
@@ -176,7 +182,9 @@ class ComponentAssets:
             "service": build.service,
             "version": build.version,
             "module": f"{root}/{build.module}",
+            "files": [f"{root}/{name}" for name in build.files],
             "rpc": {"url": self.rpc_url, "prefix": self.method_prefix},
+            "reads": list(self.reads),
             "components": [
                 {"name": each.name, "tag": each.tag, "observed": each.observed}
                 for each in build.components
@@ -212,6 +220,8 @@ class Frontends:
         options: the ``[ui]`` options.
         rpc: where the services' JSON-RPC endpoint is, and whether this process runs a
             system (whose methods are named ``<service>.<method>`` there).
+        reads: each service's JSON-RPC methods that only read, named as at the endpoint:
+            its manifest's ``reads``.
         registry: where a shell finds the services neither this process runs nor
             ``--ui-fragments`` places (``--registry-url``), if anywhere.
         compiler: what compiles the components; Transcrypt's (``atoll.adapters.transcrypt``)
@@ -225,6 +235,7 @@ class Frontends:
         compiler: Compiler | None = None,
         *,
         rpc: tuple[str, bool] = ("/rpc", False),
+        reads: Mapping[str, Sequence[str]] | None = None,
         registry: Registry | None = None,
     ) -> None:
         self.served = list(served)
@@ -238,6 +249,7 @@ class Frontends:
             assets.output = Path(options.build_dir) / name
             assets.rpc_url = path
             assets.method_prefix = name + "." if system else ""
+            assets.reads = list((reads or {}).get(name, ()))
 
     def compose(self, shell: Shell) -> None:
         """Give ``shell`` its sources: the services here, and those ``--ui-fragments`` gives.

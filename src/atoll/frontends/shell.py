@@ -20,6 +20,10 @@ runs=http://10.0.0.7:8002``). It then writes:
 - a placeholder (``<div class="atoll-placeholder" role="status">``) for each slot of a
   service whose manifest could not be read; the loader puts one in place of the elements of
   a service whose modules fail to load later. Either way the other services' parts work.
+
+``service.shell(...)`` makes the page work offline too, by default: it fills :attr:`Shell.head`
+with the links to atoll's service worker and web app manifest, whose configuration
+:class:`atoll.frontends.offline.ShellWorker` makes from :meth:`Shell.manifests`.
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ class RemoteFragments:
             _log.warning("the shell shows %s as unavailable: %s: %s", self.service, address, error)
             return None
         found["module"] = base + found["module"]
+        found["files"] = [base + name for name in found.get("files", [])]
         return found
 
     def paint(self, slot: Slot) -> str | None:  # noqa: D102 - the protocol's
@@ -126,6 +131,9 @@ class Shell:
         slots: what the page shows, in order.
         sources: where each service's manifest is read, by service name.
         styles: CSS of the page's own, after the shell's.
+        head: HTML of the page's own at the end of its head: the links to the web app
+            manifest and the registration of the service worker, when the shell works
+            offline (see :mod:`atoll.frontends.offline`).
     """
 
     def __init__(
@@ -135,17 +143,27 @@ class Shell:
         sources: Mapping[str, FragmentSource],
         *,
         styles: str = "",
+        head: str = "",
     ) -> None:
         self.title = title
         self.slots = list(slots)
         self.sources = dict(sources)
         self.styles = styles
+        self.head = head
 
     async def page(self) -> str:
         """The page, as the services' manifests are now."""
+        return self.render(await self.manifests())
+
+    async def manifests(self) -> dict[str, dict[str, Any] | None]:
+        """Each service's manifest as it is now, by name; None for a service found down."""
         names = sorted({slot.service for slot in self.slots})
         found = await asyncio.gather(*(self.sources[name].manifest() for name in names))
-        manifests = {name: each for name, each in zip(names, found, strict=True) if each}
+        return dict(zip(names, found, strict=True))
+
+    def render(self, found: Mapping[str, dict[str, Any] | None]) -> str:
+        """The page showing the services' manifests ``found``."""
+        manifests = {name: each for name, each in found.items() if each}
         imports = {}
         fragments = {}
         for name, manifest in manifests.items():
@@ -164,6 +182,7 @@ class Shell:
             f"<style>{_STYLES}{self.styles}</style>\n"
             f'<script type="application/json" id="atoll-fragments">{_json(fragments)}</script>\n'
             f'<script type="module">\n{_LOADER()}</script>\n'
+            f"{self.head}"
             f"</head>\n<body>\n<header><h1>{escape(self.title)}</h1></header>\n"
             f"<main>\n{shown}\n</main>\n</body>\n</html>\n"
         )

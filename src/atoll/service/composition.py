@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 from atoll.clients.directory import ClientOptions, Clients
-from atoll.endpoints.api import Api, Method
+from atoll.endpoints.api import Api, Method, read_only
 from atoll.endpoints.graphql.declaration import GraphQLDeclaration
 from atoll.endpoints.graphql.engine import graphql_engine
 from atoll.endpoints.graphql.feed import EventFeed
@@ -158,7 +158,7 @@ def compose(
     # A system keeps its API tokens in the first database of its services: see api_tokens.
     keeper = next((s.name for s in services if s.database_declaration is not None), None)
     _install_endpoints(app, api)
-    _install_frontends(app, services, system=not alone)
+    _install_frontends(app, services, api, system=not alone)
     _install_limits(app, services)
     _install_api_tokens(app, keeper)
     app.options("clients", ClientOptions)
@@ -238,23 +238,39 @@ def _install_registry(app: App, services: Sequence[ServiceDefinition]) -> None:
     app.on_build(made)
 
 
-def _install_frontends(app: App, services: Sequence[ServiceDefinition], *, system: bool) -> None:
+def _install_frontends(
+    app: App, services: Sequence[ServiceDefinition], api: Api, *, system: bool
+) -> None:
     """The ``[ui]`` options, and the builds of the services' components, made as they start.
 
-    ``system``: whether the process runs a system, whose JSON-RPC methods are named
-    ``<service>.<method>``: the components call theirs so.
+    ``api``: what the process serves. ``system``: whether it runs a system, whose JSON-RPC
+    methods are named ``<service>.<method>``: the components call theirs so.
     """
     served = [(s.name, s.frontend) for s in services if s.frontend is not None]
     shells = [s.shell_page for s in services if s.shell_page is not None]
     if not served and not shells:
         return
     app.options("ui", UiOptions)
+    # The methods only reading, as the endpoint names them: a shell's worker keeps their
+    # answers for offline, by the rule that makes them GraphQL Query fields.
+    own = zip(services, api.parts if system else [api], strict=True)
+    reads = {
+        service.name: sorted(
+            (f"{service.name}." if system else "") + name
+            for name in read_only(part, part.methods, part.graphql.queries if part.graphql else ())
+        )
+        for service, part in own
+    }
 
     def make_frontends(
         options: UiOptions, server: ServerOptions, discovery: Discovery
     ) -> Frontends:
         made = Frontends(
-            served, options, rpc=(server.rpc_path, system), registry=discovery.registry
+            served,
+            options,
+            rpc=(server.rpc_path, system),
+            reads=reads,
+            registry=discovery.registry,
         )
         for shell in shells:
             made.compose(shell)

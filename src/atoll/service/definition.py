@@ -617,7 +617,13 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         self.mount(f"/ui/{self.name}", self.frontend)
 
     def shell(
-        self, title: str, slots: Sequence[Slot], *, path: str = "/", styles: str = ""
+        self,
+        title: str,
+        slots: Sequence[Slot],
+        *,
+        path: str = "/",
+        styles: str = "",
+        offline: bool = True,
     ) -> None:
         """Serve a shell page at ``path``: the components of several services, composed.
 
@@ -626,10 +632,17 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         gives. A service that does not answer is shown by a placeholder, and the rest of the
         page works (see :mod:`atoll.frontends.shell`).
 
+        With ``offline`` (the default), the page works offline too: atoll's service worker,
+        ``offline.js``, the web app manifest and its icon are served beside it (``/sw.js``,
+        or ``/app/sw.js`` for a shell at ``/app``), the page registers the worker, which
+        precaches the page and the builds it loads, and keeps the last answer of each
+        method that only reads (see :mod:`atoll.frontends.offline`).
+
         Raises:
             ConfigError: the service declared a shell already, gave no slot, or a bad path.
         """
-        from atoll.frontends.shell import Shell  # noqa: PLC0415 - `import atoll` stays light
+        from atoll.frontends.offline import FILES, OfflineAssets, ShellWorker  # noqa: PLC0415 - `import atoll` stays light
+        from atoll.frontends.shell import Shell  # noqa: PLC0415
 
         if self.shell_page is not None:
             raise ConfigError(f"service {self.name!r} declared its shell already; call it once")
@@ -638,8 +651,18 @@ class ServiceDefinition(Declarations, AsgiWrapping):
                 f"the shell of service {self.name!r} shows nothing: give its slots, like "
                 'Slot("runs", "runs-run-list")'
             )
-        self.shell_page = Shell(title, slots, {}, styles=styles)
-        self.page(path, self.shell_page)
+        shell = Shell(title, slots, {}, styles=styles)
+        self.page(path, shell)
+        self.shell_page = shell
+        if offline:
+            at = path.rstrip("/")
+            own = [at + name for name in FILES if name != "/sw.js"]
+            assets = OfflineAssets(
+                title, configure=ShellWorker(shell, path, own), scope=path, at=at
+            )
+            shell.head = assets.links()
+            for each in assets.paths:
+                self.page(each, assets)
 
     def page(self, path: str, app: ASGIApp) -> None:
         """Answer the requests of exactly ``path`` (``/``, say) with the ASGI ``app``.

@@ -21,11 +21,11 @@ import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from atoll.endpoints.api import read_only
 from atoll.endpoints.graphql.declaration import camel
 from atoll.endpoints.rpc.engines import rpc_methods
 from atoll.endpoints.rpc.methods import Param, RpcMethod
 from atoll.errors import ConfigError
-from atoll.messaging.handlers import HandlerKind
 from atoll.persistence.shown import showing, shown
 
 if TYPE_CHECKING:
@@ -87,8 +87,6 @@ def root_fields(
     Raises:
         ConfigError: two methods are one field's name, or ``queries`` names no method.
     """
-    # One function may be both a JSON-RPC method and a GET route: two handlers of it.
-    read_only = {route.handler.function for route in api.routes if route.method == "GET"}
     methods = _own_methods(api)
     unknown = set(queries) - {method.name for method in methods}
     if unknown:
@@ -97,6 +95,7 @@ def root_fields(
             f"{api.title} has no JSON-RPC method of; name its methods, such as "
             f"{', '.join(sorted(m.name for m in methods)[:3]) or 'none'}"
         )
+    reads = read_only(api, methods, queries)
     fields: list[RootField] = []
     seen: dict[str, RootField] = {}
     for method, served in zip(methods, rpc_methods(methods, bus, authenticator), strict=True):
@@ -105,13 +104,9 @@ def root_fields(
         if owned:  # fields only the server fills: no argument of the field, as OpenAPI shows
             kept = tuple(param for param in served.params if param.name not in owned)
             served = dataclasses.replace(served, params=kept)  # noqa: PLW2901 - the same method, fewer params
-        reads = (
-            handler.kind is HandlerKind.QUERY
-            or handler.function in read_only
-            or method.name in queries
-        )
         name = camel(method.name)
-        field = RootField(name, "query" if reads else "mutation", served, handler)
+        operation: Operation = "query" if method.name in reads else "mutation"
+        field = RootField(name, operation, served, handler)
         twin = seen.get(name)
         if twin is not None:
             raise ConfigError(

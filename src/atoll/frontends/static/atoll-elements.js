@@ -82,7 +82,11 @@ function endpointOf() {
         }
         return answer.json();
       })
-      .then((found) => ({ url: new URL(found.rpc.url, manifest), prefix: found.rpc.prefix }))
+      .then((found) => ({
+        url: new URL(found.rpc.url, manifest),
+        prefix: found.rpc.prefix,
+        reads: new Set(found.reads || []),
+      }))
       .catch((error) => {
         endpoint = null; // asked again at the next call
         throw error;
@@ -95,6 +99,24 @@ function endpointOf() {
 export const TOKEN_KEY = 'atoll.token';
 
 let calls = 0;
+
+// The reads made before a service worker controlled the page (a first visit's): sent again
+// once one does, through it, so that it keeps their answers for the page to show offline.
+// Each read once (by method and parameters), and the latest few: a page no worker ever
+// controls keeps no more.
+const workers = globalThis.navigator ? globalThis.navigator.serviceWorker : undefined;
+const unkept = new Map();
+const UNKEPT_AT_MOST = 64;
+
+if (workers) {
+  workers.addEventListener('controllerchange', () => {
+    const sent = Array.from(unkept.values());
+    unkept.clear();
+    for (const [url, request] of sent) {
+      fetch(url, request).catch(() => {}); // only for the worker to keep: nobody waits
+    }
+  });
+}
 
 // Call `method` of the service with `params` (a dict); the result, or a CallError (the
 // Python class, so that `except CallError` catches it) carrying the JSON-RPC error's
@@ -113,7 +135,7 @@ export async function call(method, params) {
 }
 
 async function sent(method, params) {
-  const { url, prefix } = await endpointOf();
+  const { url, prefix, reads } = await endpointOf();
   const headers = { 'content-type': 'application/json', accept: 'application/json' };
   const token = globalThis.localStorage ? localStorage.getItem(TOKEN_KEY) : null;
   if (token) {
@@ -121,7 +143,16 @@ async function sent(method, params) {
   }
   calls += 1;
   const body = { jsonrpc: '2.0', id: calls, method: prefix + method, params: params || {} };
-  const answer = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  const request = { method: 'POST', headers, body: JSON.stringify(body) };
+  if (workers && !workers.controller && reads.has(body.method)) {
+    const read = JSON.stringify([url.href, body.method, body.params, token]);
+    unkept.delete(read);
+    unkept.set(read, [url, request]);
+    if (unkept.size > UNKEPT_AT_MOST) {
+      unkept.delete(unkept.keys().next().value);
+    }
+  }
+  const answer = await fetch(url, request);
   const reply = await answer.json();
   if (reply.error) {
     throw CallError(reply.error.message, reply.error.code, reply.error.data ?? null);

@@ -1,4 +1,4 @@
-const ATOLL = {"version": "dev", "precache": ["/"], "api": [], "fallback": "/"};
+const ATOLL = {"version": "dev", "precache": ["/"], "api": [], "fallback": "/", "rpc": {}, "fresh": []};
 // atoll's service worker: a service's pages, kept for offline use.
 //
 // atoll.frontends.offline.service_worker() writes the configuration above (this file's first
@@ -11,8 +11,15 @@ const ATOLL = {"version": "dev", "precache": ["/"], "api": [], "fallback": "/"};
 // - fetch, GET of this origin only:
 //   - under an `api` prefix, network first: each answer is kept, and given back when the
 //     network fails, so an offline page shows the last data it had;
-//   - a precached URL, cache first: the shell opens without the network;
+//   - a precached URL, cache first: the shell opens without the network; but a `fresh` one
+//     (a shell's page, composed as its services are now) from the network first, the
+//     precached copy offline;
 //   - a page (a navigation) not precached: the network, else the `fallback` page.
+// - fetch, POST to a JSON-RPC endpoint of `rpc` (this origin): a call of a method that only
+//   reads (the endpoint's list) is answered from the network first, its result kept under
+//   its method and parameters (not its id), and given back offline with the call's own id.
+//   Any other call (a command, a batch, a notification) goes to the network alone: a kept
+//   answer to a command would say it was done when it was not.
 // - update: a new version installs, then waits (no skipWaiting of its own), since the open
 //   pages run the old version's files. The page offers the update (offline.js) and posts
 //   {type: 'skip-waiting'} when the user takes it; it reloads when the new worker takes over.
@@ -24,6 +31,13 @@ const PRECACHE = `${PREFIX}precache ${ATOLL.version}`;
 const API_CACHE = `${PREFIX}api`;
 const PRECACHED = new Set(ATOLL.precache.map((path) => new URL(path, self.location.origin).href));
 const FALLBACK = new URL(ATOLL.fallback, self.location.origin).href;
+const FRESH = new Set(ATOLL.fresh.map((path) => new URL(path, self.location.origin).href));
+const READS = new Map(
+  Object.entries(ATOLL.rpc).map(([path, methods]) => [
+    new URL(path, self.location.origin).href,
+    new Set(methods),
+  ]),
+);
 
 self.addEventListener('install', (event) => {
   event.waitUntil(precache());
@@ -42,6 +56,11 @@ self.addEventListener('message', (event) => {
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   const url = new URL(request.url);
+  const reads = request.method === 'POST' ? READS.get(url.origin + url.pathname) : undefined;
+  if (reads !== undefined && reads.size > 0) {
+    event.respondWith(rpcCall(event, reads));
+    return;
+  }
   // Anything else (a POST, another origin's file) goes to the network untouched, as without
   // a worker: the Cache API keeps GET answers only.
   if (request.method !== 'GET' || url.origin !== self.location.origin) {
@@ -49,6 +68,8 @@ self.addEventListener('fetch', (event) => {
   }
   if (isApi(url.pathname)) {
     event.respondWith(networkFirst(event));
+  } else if (FRESH.has(url.href)) {
+    event.respondWith(freshFirst(request));
   } else if (PRECACHED.has(url.href)) {
     event.respondWith(cacheFirst(request));
   } else if (request.mode === 'navigate') {
@@ -90,9 +111,94 @@ async function networkFirst(event) {
   }
 }
 
+// A JSON-RPC call: network first when it calls a method that only reads, else the network.
+async function rpcCall(event, reads) {
+  const request = event.request;
+  let call = null;
+  try {
+    call = await request.clone().json();
+  } catch {
+    return fetch(request); // not JSON: the endpoint says why
+  }
+  const single = call !== null && typeof call === 'object' && !Array.isArray(call);
+  if (!single || !reads.has(call.method) || call.id === undefined || call.id === null) {
+    return fetch(request);
+  }
+  const key = await keyOf(request, call);
+  const cache = await caches.open(API_CACHE);
+  try {
+    const response = await fetch(request);
+    if (response.ok) {
+      event.waitUntil(keep(cache, key, response.clone()));
+    }
+    return response;
+  } catch (error) {
+    const kept = await cache.match(key);
+    if (!kept) {
+      throw error;
+    }
+    const { result } = await kept.json();
+    const reply = JSON.stringify({ jsonrpc: '2.0', id: call.id, result });
+    return new Response(reply, {
+      headers: { 'content-type': 'application/json', 'x-atoll-offline': ATOLL.version },
+    });
+  }
+}
+
+// Keep a result, never an error: the call is worth giving again only when it succeeded.
+async function keep(cache, key, response) {
+  const reply = await response.json();
+  if (reply && typeof reply === 'object' && 'result' in reply && !reply.error) {
+    const body = JSON.stringify({ result: reply.result });
+    await cache.put(key, new Response(body, { headers: { 'content-type': 'application/json' } }));
+  }
+}
+
+// The GET a call is kept under: its endpoint, method and parameters (keys sorted), and a hash
+// of the caller's token, so that one caller's data is never given to another.
+async function keyOf(request, call) {
+  const url = new URL(request.url);
+  url.search = '';
+  url.searchParams.set('atoll-rpc', call.method);
+  url.searchParams.set('params', canonical(call.params === undefined ? null : call.params));
+  const token = request.headers.get('authorization');
+  if (token) {
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
+    const hex = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0'));
+    url.searchParams.set('caller', hex.join(''));
+  }
+  return new Request(url.href);
+}
+
+// JSON with every object's keys sorted: the same parameters, the same key.
+function canonical(value) {
+  if (Array.isArray(value)) {
+    return `[${value.map(canonical).join(',')}]`;
+  }
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
 async function cacheFirst(request) {
   const cache = await caches.open(PRECACHE);
   return (await cache.match(request)) || fetch(request);
+}
+
+// The version's precached copy is kept as it was: its files are the ones precached with it.
+async function freshFirst(request) {
+  try {
+    return await fetch(request);
+  } catch (error) {
+    const cache = await caches.open(PRECACHE);
+    const kept = await cache.match(request);
+    if (kept) {
+      return kept;
+    }
+    throw error;
+  }
 }
 
 async function pageOrFallback(request) {

@@ -21,6 +21,7 @@ RUN_BY = {
     "docs/reference/configuration.md": ["tests/kernel/test_config.py"],
     "docs/reference/container.md": ["tests/kernel/test_container_reference.py"],
     "docs/reference/db.md": ["tests/docs/test_reference_db.py"],
+    "docs/reference/frontends.md": ["tests/docs/test_reference_frontends.py"],
     "docs/reference/graphql.md": ["tests/docs/test_reference_graphql.py"],
     "docs/reference/lifecycle.md": ["tests/kernel/test_lifecycle_reference.py"],
     "docs/reference/observability.md": ["tests/docs/test_reference_observability.py"],

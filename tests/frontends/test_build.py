@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 import pytest
@@ -197,3 +198,23 @@ def test_a_component_of_no_module_file_is_refused(tmp_path):
 
     with pytest.raises(BuildError, match="not defined at the top of its module"):
         build([Local], tmp_path / "ui")
+
+
+def test_two_builds_of_the_same_components_at_once_both_succeed(module, tmp_path):
+    # Two processes sharing a build directory (a fleet started at once) build alike.
+    cards = module(
+        "cards_twice",
+        """
+        class Card(Component):
+            tag = "cards-twice"
+
+            def view(self, props, state):
+                return h("p", None, "twice")
+        """,
+    )
+    output = tmp_path / "ui"
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: build([cards.Card], output), range(2)))
+    assert done[0].version == done[1].version
+    assert read_build(output) == done[0]
+    assert sorted(path.name for path in output.iterdir()) == sorted([MANIFEST, done[0].version])

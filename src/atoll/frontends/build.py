@@ -166,8 +166,11 @@ def build_components(
         _check_in_node(node, target, files, components)
         version = _hash(target, files)
         final = output / version
-        if not final.is_dir():
+        try:
             target.rename(final)
+        except OSError:  # built already, the same bytes: by an earlier build, or another process
+            if not final.is_dir():
+                raise
     built = Build(
         service=service,
         version=version,
@@ -353,16 +356,25 @@ def _check_in_node(
 
 
 def _write_manifest(output: Path, built: Build) -> None:
-    written = output / (MANIFEST + ".new")
-    written.write_bytes(msgspec.json.format(msgspec.json.encode(built)) + b"\n")
-    written.replace(output / MANIFEST)
+    # A name of its own: two processes building at once each replace the manifest whole.
+    handle, name = tempfile.mkstemp(prefix=MANIFEST + ".", dir=output)
+    with os.fdopen(handle, "wb") as written:
+        written.write(msgspec.json.format(msgspec.json.encode(built)) + b"\n")
+    Path(name).replace(output / MANIFEST)
 
 
 def _prune(output: Path, version: str) -> None:
     """Remove the builds older than the last :data:`KEPT_BUILDS`, by when they were made."""
+
+    def made(path: Path) -> tuple[bool, float]:
+        try:
+            return path.name == version, path.stat().st_mtime
+        except FileNotFoundError:  # pruned by another process meanwhile
+            return False, 0.0
+
     builds = sorted(
         (path for path in output.iterdir() if path.is_dir() and not path.name.startswith(".")),
-        key=lambda path: (path.name == version, path.stat().st_mtime),
+        key=made,
     )
     for old in builds[:-KEPT_BUILDS]:
         shutil.rmtree(old, ignore_errors=True)

@@ -391,14 +391,16 @@ def test_the_demo_serves_the_system_and_says_how_to_log_in(spawn, tmp_path):
     flags += ["--server-port", str(port), "--tokens-issuer", here, "--auth-jwt-issuer", here]
     flags += ["--auth-jwt-jwks-url", f"{here}/.well-known/jwks.json"]
     process = spawn(sys.executable, "-m", "runnerly", *flags, cwd=str(RUNNERLY))
-    serving = process.wait_for("serving on http://127.0.0.1:")
+    # Its start migrates three databases and may build the page's components: a generous
+    # bound, as for the schemathesis run's, since the machine may be busy.
+    serving = process.wait_for("serving on http://127.0.0.1:", timeout=120)
     found = re.search(
         r"serving on (http://127\.0\.0\.1:\d+): API page at \1/docs, JSON-RPC at \1/rpc", serving
     )
     assert found, serving
     base = found.group(1)
-    process.wait_for("seeded runner Ada (id 1) and a week of runs")
-    how = process.wait_for("log in as the demo runner:")
+    process.wait_for("seeded runner Ada (id 1) and a week of runs", timeout=60)
+    how = process.wait_for("log in as the demo runner:", timeout=60)
     login = re.search(r"-d '(\{.*\})'", how)
     assert login, how
     assert httpx.get(f"{base}/users/1", timeout=5).status_code == 401  # a token is needed
@@ -413,6 +415,7 @@ def test_the_demo_serves_the_system_and_says_how_to_log_in(spawn, tmp_path):
     process.signal(signal.SIGINT)
     assert process.finish() == 0
     assert "runnerly stopped" in process.output
+    assert f"open {base}/ and log in as" in how  # the page, where a runner logs in
 
 
 def test_importing_the_composition_root_changes_no_service(spawn):

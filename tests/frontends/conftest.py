@@ -27,7 +27,7 @@ FLAGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "screenshots"
-WAIT_MS = 20_000
+WAIT_MS = 60_000
 """How long a browser test waits for what it expects, in milliseconds: generous, never a pause."""
 
 

@@ -20,9 +20,10 @@ SESSION = "runnerly-session"
 """What the page announces when a runner logs in (``users``' login form)."""
 RECORDED = "runnerly-run-recorded"
 """What the page announces when a run is recorded (``runs``' form)."""
-ASKED_AGAIN = [1, 3, 8]
+ASKED_AGAIN = [1, 2, 4, 8, 16, 32, 64]
 """Seconds after a run is recorded when the totals are asked for again: its event is counted
-a moment after the run is recorded, by this service, from the broker."""
+a moment after the run is recorded, by this service, from the broker (later when its
+outbox relay or the broker is slow: the asks space out, and stop after a minute)."""
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 METERS_PER_TENTH = {"km": 100, "mi": 160.9344}

@@ -14,9 +14,11 @@ request's or message's log context (its correlation id)::
 A line is written on every request, so it skips the ``logging`` machinery when it can: while
 the process logs through the one handler atoll configured (``atoll run``, ``atoll.main``), the
 line is formatted by that handler's formatter, without a ``LogRecord``, and written to its
-stream, which costs a tenth of ``logger.info``. Anywhere else (an application's own handlers,
-pytest's capture), it goes through ``logging`` like any record, its fields in
-``record.fields``.
+stream, which costs a tenth of ``logger.info``; the common line, a struct, is queued on the
+handler, which encodes the lines of a moment together and writes them within
+:data:`FLUSHED_WITHIN` seconds (before any record it writes meanwhile). Anywhere else (an
+application's own handlers, pytest's capture), it goes through ``logging`` like any record,
+its fields in ``record.fields``.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ class AccessLog:
         logger = self._http
         if not logger.isEnabledFor(level):
             return
-        duration = int(seconds * 1_000_000) / 1000  # to the microsecond; round() costs more
+        # To the microsecond: the same float as int(seconds * 1_000_000) / 1000, for 0.1k CPU
+        # instructions less (a float's floor is no call); round() costs more.
+        duration = seconds * 1_000_000 // 1 / 1000
         handler = None if error is not None else _sole_handler(logger)
         if handler is not None:
             formatter = handler.formatter
@@ -132,9 +136,10 @@ class AccessLog:
                     span = current_span()
                     if span is not None:
                         line.trace_id, line.span_id = span.trace_id, span.span_id
-                    # _queue(handler, line), inlined: the call cost a line 0.5k more
-                    queued: list[Any] | None = getattr(handler, "queued", None)
-                    if queued is None:
+                    # _queue(handler, line), inlined, and its getattr() a try: 0.6k less
+                    try:
+                        queued: list[Any] = handler.queued  # type: ignore[attr-defined]
+                    except AttributeError:  # a handler that does not queue: written at once
                         _written(handler, _encode_lines((line,)))
                         return
                     queued.append(line)

@@ -373,7 +373,7 @@ def test_an_id_the_caller_chose_and_a_made_one_holding_a_secret_are_masked(kind,
 async def test_atolls_handler_writes_its_queued_lines_soon_and_before_a_later_record(
     caplog, monkeypatch
 ):
-    """Lines are queued and written together, yet within a moment, and in order with records."""
+    """Lines are queued and written together, yet within a moment, and in order with others."""
     caplog.set_level(logging.INFO, logger="atoll.access.http")
     written = io.BytesIO()
     monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
@@ -387,6 +387,7 @@ async def test_atolls_handler_writes_its_queued_lines_soon_and_before_a_later_re
         access = AccessLog(["http"])
         access.request("GET", "/items/{id}", "/items/1", 200, 9, 0.001, "10.0.0.7")
         assert written.getvalue() == b"", "queued, not written line by line"
+        access.request("GET", None, "/login/password=hunter2", 404, 9, 0.001, "10.0.0.7")
         logging.getLogger("atoll.access.http").warning("a record after it")
         access.request("GET", "/items/{id}", "/items/2", 200, 9, 0.001, "10.0.0.7")
         await asyncio.sleep(FLUSHED_WITHIN * 3)
@@ -396,7 +397,8 @@ async def test_atolls_handler_writes_its_queued_lines_soon_and_before_a_later_re
     entries = [json.loads(line) for line in written.getvalue().decode().splitlines()]
     assert [entry.get("path", entry["message"]) for entry in entries] == [
         "/items/1",
+        f"/login/password={MASK}",  # the general way, masked: written at once, yet after
         "a record after it",
         "/items/2",
     ]
-    assert entries[0]["correlation_id"] == entries[2]["correlation_id"]
+    assert entries[0]["correlation_id"] == entries[3]["correlation_id"]

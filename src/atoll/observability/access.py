@@ -315,6 +315,8 @@ def _written(handler: logging.Handler, line: bytes) -> None:
     :data:`FLUSHED_WITHIN` seconds, or at once when a record is logged meanwhile: a flush (a
     write to the file) per line would cost each request more than its line.
     """
+    if getattr(handler, "queued", None):  # the lines queued before this one go first
+        handler.write_queued()  # type: ignore[attr-defined] # a handler that queues has it
     stream: Any = handler.stream  # type: ignore[attr-defined] # a handler that writes lines has one
     try:
         target = stream.buffer

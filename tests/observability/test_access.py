@@ -19,6 +19,7 @@ import pytest
 
 import atoll
 from atoll.kernel.app import LogOptions
+from atoll.kernel.entrypoint import _StderrHandler
 from atoll.kernel.logs import (
     ContextFilter,
     JsonFormatter,
@@ -30,7 +31,7 @@ from atoll.kernel.logs import (
 from atoll.kernel.options import MASK
 from atoll.kernel.redaction import Redactor
 from atoll.messaging.envelope import message_name
-from atoll.observability.access import AccessLog
+from atoll.observability.access import FLUSHED_WITHIN, AccessLog
 from atoll.observability.correlation import CorrelationIds, RequestContext, made_id
 from atoll.testing import run
 from tests.observability.serving import Ordered, client_of, shop_and_mail
@@ -367,3 +368,37 @@ def test_an_id_the_caller_chose_and_a_made_one_holding_a_secret_are_masked(kind,
     assert holding.startswith(MASK)
     assert prefix not in holding
     assert plain.startswith(prefix)
+
+
+async def test_atolls_handler_writes_its_queued_lines_soon_and_before_a_later_record(
+    caplog, monkeypatch
+):
+    """Lines are queued and written together, yet within a moment, and in order with others."""
+    caplog.set_level(logging.INFO, logger="atoll.access.http")
+    written = io.BytesIO()
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
+    handler = _StderrHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter("shop", "h:1"))
+    root = logging.getLogger()
+    kept, root.handlers = root.handlers, [handler]
+    token = set_log_context(RequestContext(CorrelationIds(), []))
+    try:
+        access = AccessLog(["http"])
+        access.request("GET", "/items/{id}", "/items/1", 200, 9, 0.001, "10.0.0.7")
+        assert written.getvalue() == b"", "queued, not written line by line"
+        access.request("GET", None, "/login/password=hunter2", 404, 9, 0.001, "10.0.0.7")
+        logging.getLogger("atoll.access.http").warning("a record after it")
+        access.request("GET", "/items/{id}", "/items/2", 200, 9, 0.001, "10.0.0.7")
+        await asyncio.sleep(FLUSHED_WITHIN * 3)
+    finally:
+        reset_log_context(token)
+        root.handlers = kept
+    entries = [json.loads(line) for line in written.getvalue().decode().splitlines()]
+    assert [entry.get("path", entry["message"]) for entry in entries] == [
+        "/items/1",
+        f"/login/password={MASK}",  # the general way, masked: written at once, yet after
+        "a record after it",
+        "/items/2",
+    ]
+    assert entries[0]["correlation_id"] == entries[3]["correlation_id"]

@@ -27,6 +27,8 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import msgspec
+
 from atoll.errors import AtollError, ConfigError, ContainerError
 from atoll.kernel.app import App, LogOptions, LoopOptions, ShutdownOptions, as_app
 from atoll.kernel.config import ConfigSpec
@@ -336,6 +338,16 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     writes_lines = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued: list[Any] = []
+        """Lines made without records (msgspec structs), to encode and write together.
+
+        Encoding and writing the lines of a moment at once cost an access line 3.5k CPU
+        instructions less than one write each. Whoever queues one sees that they are written
+        soon (``atoll.observability.access``); a record written first writes them, in order.
+        """
+
     @property
     def stream(self) -> Any:
         return sys.stderr
@@ -343,6 +355,38 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, _value: Any) -> None:
         """The stream is always the current ``sys.stderr``."""
+
+    def write_queued(self) -> None:
+        """Write the lines queued, encoded, to the stream (its buffer, when it has one)."""
+        with self.lock:  # type: ignore[union-attr] # a handler's lock is made with it
+            queued = self.queued
+            lines = queued.copy()
+            del queued[: len(lines)]  # not clear(): a line queued meanwhile by another thread
+            if not lines:
+                return
+            encoded = _encode_lines(lines)
+            stream = self.stream
+            try:
+                target = stream.buffer
+            except AttributeError:  # a stream of text alone, such as io.StringIO
+                stream.write(encoded.decode())
+            else:
+                target.write(encoded)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the lines queued first, then the record."""
+        if self.queued:
+            self.write_queued()
+        super().emit(record)
+
+    def flush(self) -> None:
+        """Write the lines queued, and flush the stream."""
+        if self.queued:
+            self.write_queued()
+        super().flush()
+
+
+_encode_lines = msgspec.json.Encoder().encode_lines
 
 
 LIBRARIES = (

@@ -132,6 +132,7 @@ class JsonFormatter(logging.Formatter):
         self.redactor = redactor or Redactor()
         self._encode = msgspec.json.Encoder().encode
         self._second = -1
+        self._first_millisecond = -1000
         self._stamp = ""
         self.makes_lines = True
         """Whether :meth:`line` writes what :meth:`format` would: always."""
@@ -140,22 +141,28 @@ class JsonFormatter(logging.Formatter):
         """``created`` in RFC 3339, UTC, to the millisecond: the second's part made once."""
         second = int(created)
         if second != self._second:
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
+            self._stamped(second)
         return self._stamp + _MILLISECONDS[int((created - second) * 1000)]
 
     def now(self) -> str:
         """The time now, as :meth:`stamp` writes it: for a line made without a record.
 
-        From the clock's nanoseconds, whose parts are found by integer division: a float's,
-        by ``int()``, cost an access line 0.8k CPU instructions more.
+        From the clock's nanoseconds, in whole milliseconds, less the stamped second's first:
+        a float's parts, by ``int()``, cost an access line 0.8k CPU instructions more, and
+        the second's and the millisecond's each by a division of the nanoseconds 0.5k more.
         """
-        now = time.time_ns()
-        second = now // 1_000_000_000
-        if second != self._second:
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return self._stamp + _MILLISECONDS[now // 1_000_000 % 1000]
+        millisecond = time.time_ns() // 1_000_000 - self._first_millisecond
+        if millisecond >= _PER_SECOND or millisecond < 0:  # another second
+            millisecond += self._first_millisecond
+            self._stamped(millisecond // _PER_SECOND)
+            millisecond -= self._first_millisecond
+        return self._stamp + _MILLISECONDS[millisecond]
+
+    def _stamped(self, second: int) -> None:
+        """Make ``second`` (since the epoch) the one whose part of a time stamp is kept."""
+        self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        self._second = second
+        self._first_millisecond = second * _PER_SECOND
 
     def _entry(  # noqa: PLR0917 - the members of a line, each its own
         self,
@@ -275,5 +282,6 @@ class TextFormatter(logging.Formatter):
 
 
 _NAMES = {level: logging.getLevelName(level) for level in (10, 20, 30, 40, 50)}
-_MILLISECONDS = [f".{n:03d}Z" for n in range(1000)]
+_PER_SECOND = 1000
+_MILLISECONDS = [f".{n:03d}Z" for n in range(_PER_SECOND)]
 _LEVELS = {level: name.lower() for level, name in _NAMES.items()}

@@ -14,9 +14,11 @@ request's or message's log context (its correlation id)::
 A line is written on every request, so it skips the ``logging`` machinery when it can: while
 the process logs through the one handler atoll configured (``atoll run``, ``atoll.main``), the
 line is formatted by that handler's formatter, without a ``LogRecord``, and written to its
-stream, which costs a tenth of ``logger.info``. Anywhere else (an application's own handlers,
-pytest's capture), it goes through ``logging`` like any record, its fields in
-``record.fields``.
+stream, which costs a tenth of ``logger.info``; the common line, a struct, is queued on the
+handler, which encodes the lines of a moment together and writes them within
+:data:`FLUSHED_WITHIN` seconds (before any record it writes meanwhile). Anywhere else (an
+application's own handlers, pytest's capture), it goes through ``logging`` like any record,
+its fields in ``record.fields``.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ class AccessLog:
         logger = self._http
         if not logger.isEnabledFor(level):
             return
-        duration = int(seconds * 1_000_000) / 1000  # to the microsecond; round() costs more
+        # To the microsecond: the same float as int(seconds * 1_000_000) / 1000, for 0.1k CPU
+        # instructions less (a float's floor is no call); round() costs more.
+        duration = seconds * 1_000_000 // 1 / 1000
         handler = None if error is not None else _sole_handler(logger)
         if handler is not None:
             formatter = handler.formatter
@@ -132,7 +136,18 @@ class AccessLog:
                     span = current_span()
                     if span is not None:
                         line.trace_id, line.span_id = span.trace_id, span.span_id
-                    _written(handler, _encode_lines((line,)))
+                    # _queue(handler, line), inlined, and its getattr() a try: 0.6k less
+                    try:
+                        queued: list[Any] = handler.queued  # type: ignore[attr-defined]
+                    except AttributeError:  # a handler that does not queue: written at once
+                        _written(handler, _encode_lines((line,)))
+                        return
+                    queued.append(line)
+                    waiting = len(queued)
+                    if waiting == 1:
+                        asyncio.get_running_loop().call_later(FLUSHED_WITHIN, handler.flush)
+                    elif waiting >= QUEUED_AT_MOST:
+                        handler.flush()
                     return
         message = f"{method} {path} {status} {size} B {duration} ms"
         fields = {
@@ -193,7 +208,7 @@ class AccessLog:
                     span = current_span()
                     if span is not None:
                         line.trace_id, line.span_id = span.trace_id, span.span_id
-                    _written(handler, _encode_lines((line,)))
+                    _queue(handler, line)
                     return
         fields: dict[str, Any] = {
             "rpc_method": method,
@@ -270,6 +285,29 @@ def _write(  # noqa: PLR0917 - a line's parts, and where it goes
     _written(handler, (line + "\n").encode())
 
 
+def _queue(handler: logging.Handler, line: _RequestLine | _CallLine) -> None:
+    """Queue ``line`` on ``handler`` when it takes lines to write together, else write it.
+
+    A handler that queues (atoll's) encodes and writes its queue within
+    :data:`FLUSHED_WITHIN` seconds, or at once when it writes a record meanwhile, or when
+    :data:`QUEUED_AT_MOST` lines wait (a queue whose loop ended before its flush).
+    """
+    queued: list[Any] | None = getattr(handler, "queued", None)
+    if queued is None:
+        _written(handler, _encode_lines((line,)))
+        return
+    queued.append(line)
+    waiting = len(queued)
+    if waiting == 1:
+        asyncio.get_running_loop().call_later(FLUSHED_WITHIN, handler.flush)
+    elif waiting >= QUEUED_AT_MOST:
+        handler.flush()
+
+
+QUEUED_AT_MOST = 256
+"""Lines a handler's queue holds at most: a longer one is written at once."""
+
+
 def _written(handler: logging.Handler, line: bytes) -> None:
     """Write ``line`` (UTF-8, whole) to ``handler``'s stream, flushed within a moment.
 
@@ -277,6 +315,8 @@ def _written(handler: logging.Handler, line: bytes) -> None:
     :data:`FLUSHED_WITHIN` seconds, or at once when a record is logged meanwhile: a flush (a
     write to the file) per line would cost each request more than its line.
     """
+    if getattr(handler, "queued", None):  # the lines queued before this one go first
+        handler.write_queued()  # type: ignore[attr-defined] # a handler that queues has it
     stream: Any = handler.stream  # type: ignore[attr-defined] # a handler that writes lines has one
     try:
         target = stream.buffer

@@ -48,7 +48,9 @@ def frontends() -> None:
     "--ui-build-dir",
     default="build/ui",
     show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    # A plain type: click.Path translates its name as it is made, reading the locale from the
+    # environment at import, which nothing of atoll's does.
+    type=Path,
     help="the directory of the builds, a directory per service in it",
 )
 @click.pass_context
@@ -99,7 +101,7 @@ def build(context: click.Context, target: str, ui_build_dir: Path) -> None:
 @click.argument("service", required=False)
 @click.option(
     "--check",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=Path,
     help="say whether this file is the client as it would be written now, and print nothing",
 )
 @click.pass_context

@@ -12,6 +12,8 @@ without a network beyond its own needs (no background connections, no component 
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,8 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+COMPONENTS = Path(__file__).resolve().parent / "components"
+"""The example components the tests build (modules of their own, not tests)."""
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "screenshots"
 WAIT_MS = 60_000
 """How long a browser test waits for what it expects, in milliseconds: generous, never a pause."""
@@ -35,6 +39,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "page" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.services("chromium"))
+
+
+@pytest.fixture(scope="module")
+def examples():
+    """What imports an example module of ``components/`` by name, for the module's tests.
+
+    The directory is on ``sys.path`` while they run, as a project's own is: the build
+    compiles the modules as it finds them there.
+    """
+    sys.path.insert(0, str(COMPONENTS))
+    try:
+        yield importlib.import_module
+    finally:
+        sys.path.remove(str(COMPONENTS))
+
+
+@pytest.fixture(scope="module")
+def mything(examples):
+    """microthings' examples: ``Hello``, ``Counter``, ``Visits``, ``Tally``, ``Greeting``."""
+    return examples("mything")
 
 
 @pytest.fixture

@@ -10,9 +10,6 @@ the server.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -23,29 +20,21 @@ from atoll.frontends.serving import ComponentAssets
 from tests.frontends.conftest import screenshot
 from tests.rpc_doubles import served_here
 
-COMPONENTS = Path(__file__).resolve().parent / "components"
-
 pytestmark = pytest.mark.services("node")
 
 
 @pytest.fixture(scope="module")
-def mything(tmp_path_factory):
-    """The example components, built once for the module's tests."""
-    sys.path.insert(0, str(COMPONENTS))
-    try:
-        import mything  # noqa: PLC0415 - from the directory just put on the path
-
-        components = [mything.Hello, mything.Counter, mything.Visits, mything.Tally]
-        output = tmp_path_factory.mktemp("ui") / "mything"
-        build_components("mything", components, output, TranscryptCompiler())
-        yield components, output
-    finally:
-        sys.path.remove(str(COMPONENTS))
+def built(mything, tmp_path_factory):
+    """The example components, built once for the module's tests, and where."""
+    components = [mything.Hello, mything.Counter, mything.Visits, mything.Tally]
+    output = tmp_path_factory.mktemp("ui") / "mything"
+    build_components("mything", components, output, TranscryptCompiler())
+    return components, output
 
 
 @pytest.fixture
-async def served(mything):
-    components, output = mything
+async def served(built):
+    components, output = built
     assets = ComponentAssets("mything", components, output)
     assets.load()
 
@@ -126,9 +115,9 @@ async def test_leaving_the_document_calls_disconnected_and_coming_back_connected
     assert page.errors == []
 
 
-async def test_props_of_any_type_pass_from_the_server_to_the_browser(page, served, mything):
+async def test_props_of_any_type_pass_from_the_server_to_the_browser(page, served, built):
     """A list the server rendered with reaches the browser's first render as a list."""
-    components, _ = mything
+    components, _ = built
     tally = components[3]
     items = [{"name": "runs", "count": 3}, {"name": "rests", "count": 1}]
     html = render_component(tally, {"id": "tally", "items": items, "unit": "days"})
@@ -192,7 +181,7 @@ async def test_the_first_paint_shows_without_javascript(served):
             await browser.close()
 
 
-async def test_the_files_are_served_hashed_with_long_cache_and_their_types(served, mything):
+async def test_the_files_are_served_hashed_with_long_cache_and_their_types(served):
     async with httpx.AsyncClient() as client:
         manifest = (await client.get(served + "fragments.json")).json()
         assert manifest["module"].startswith("/ui/" + manifest["version"] + "/")

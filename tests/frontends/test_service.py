@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 
@@ -13,23 +10,10 @@ import atoll.testing
 from atoll.cli import cli
 from atoll.errors import BuildError, ConfigError
 from atoll.frontends.build import MANIFEST, read_build
-from tests.frontends.conftest import screenshot
+from tests.frontends.conftest import COMPONENTS, screenshot
 from tests.rpc_doubles import served_here
 
-COMPONENTS = Path(__file__).resolve().parent / "components"
-
 pytestmark = pytest.mark.services("node")
-
-
-@pytest.fixture(scope="module")
-def mything():
-    sys.path.insert(0, str(COMPONENTS))
-    try:
-        import mything  # noqa: PLC0415 - from the directory just put on the path
-
-        yield mything
-    finally:
-        sys.path.remove(str(COMPONENTS))
 
 
 def service_of(mything) -> atoll.Service:
@@ -122,12 +106,8 @@ def test_atoll_frontends_build_builds_each_service_and_says_where(mything, tmp_p
     assert "is not MODULE:OBJECT" in wrong.stderr
 
 
-async def test_a_component_calls_its_service_through_the_typed_client(mything, tmp_path, page):
-    sys.path.insert(0, str(COMPONENTS))
-    try:
-        import mything_service  # noqa: PLC0415 - from the directory just put on the path
-    finally:
-        sys.path.remove(str(COMPONENTS))
+async def test_a_component_calls_its_service_through_the_typed_client(examples, tmp_path, page):
+    mything_service = examples("mything_service")
     flags = ["--ui-build-dir", str(tmp_path)]
     async with (
         atoll.testing.run(mything_service.greeter, argv=flags) as harness,

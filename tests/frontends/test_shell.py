@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -21,20 +19,7 @@ from atoll.frontends.shell import Slot
 from tests.frontends.conftest import screenshot
 from tests.rpc_doubles import served_here
 
-COMPONENTS = Path(__file__).resolve().parent / "components"
-
 pytestmark = pytest.mark.services("node")
-
-
-@pytest.fixture(scope="module")
-def mything():
-    sys.path.insert(0, str(COMPONENTS))
-    try:
-        import mything  # noqa: PLC0415 - from the directory just put on the path
-
-        yield mything
-    finally:
-        sys.path.remove(str(COMPONENTS))
 
 
 def shipping(name: str, *components) -> atoll.Service:

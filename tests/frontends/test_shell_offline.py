@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import msgspec
@@ -25,21 +23,14 @@ from atoll.frontends.shell import Slot
 from tests.frontends.conftest import WAIT_MS, screenshot
 from tests.rpc_doubles import served_here
 
-COMPONENTS = Path(__file__).resolve().parent / "components"
 OWN = ["/", "/offline.js", "/manifest.webmanifest", "/icon.svg"]
 
 pytestmark = pytest.mark.services("node")
 
 
 @pytest.fixture(scope="module")
-def lagoon():
-    sys.path.insert(0, str(COMPONENTS))
-    try:
-        import lagoon  # noqa: PLC0415 - from the directory just put on the path
-
-        yield lagoon
-    finally:
-        sys.path.remove(str(COMPONENTS))
+def lagoon(examples):
+    return examples("lagoon")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, TypeAlias
 
-__all__ = ["Receive", "Scope", "Send", "answer"]
+__all__ = ["Receive", "Scope", "Send", "answer", "refused"]
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -35,3 +35,12 @@ async def answer(
         }
     )
     await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def refused(scope: Scope, send: Send) -> bool:
+    """Whether the request was refused: answered 405 for any method but GET and HEAD."""
+    if scope["method"] in {"GET", "HEAD"}:
+        return False
+    allowed = [(b"allow", b"GET, HEAD")]
+    await answer(send, 405, b"text/plain; charset=utf-8", b"only GET and HEAD\n", allowed)
+    return True

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from atoll.errors import ConfigError
-from atoll.frontends.asgi import answer
+from atoll.frontends.asgi import answer, refused
 from atoll.frontends.build import MANIFEST
 from atoll.frontends.elements import escape_attribute
 from atoll.frontends.serving import CONTENT_TYPES
@@ -361,14 +361,7 @@ class OfflineAssets:
             return
         root = scope.get("root_path", "") + self.at
         below = scope["path"].removeprefix(root)
-        if scope["method"] not in {"GET", "HEAD"}:
-            await answer(
-                send,
-                405,
-                b"text/plain; charset=utf-8",
-                b"only GET and HEAD\n",
-                [(b"allow", b"GET, HEAD")],
-            )
+        if await refused(scope, send):
             return
         head = scope["method"] == "HEAD"
         found = self._files.get(below)

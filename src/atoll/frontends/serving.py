@@ -29,7 +29,7 @@ import httpx
 import msgspec
 
 from atoll.errors import BuildError, ConfigError
-from atoll.frontends.asgi import answer
+from atoll.frontends.asgi import answer, refused
 from atoll.frontends.build import ENTRY, build_components, read_build, stale
 from atoll.frontends.component import render_component
 from atoll.frontends.elements import escape, escape_attribute
@@ -122,14 +122,7 @@ class ComponentAssets:
             return
         below = scope["path"][len(scope.get("root_path", "")) :]
         root = scope.get("root_path", "")
-        if scope["method"] not in {"GET", "HEAD"}:
-            await answer(
-                send,
-                405,
-                b"text/plain; charset=utf-8",
-                b"only GET and HEAD\n",
-                [(b"allow", b"GET, HEAD")],
-            )
+        if await refused(scope, send):
             return
         head = scope["method"] == "HEAD"
         build = self.build

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import msgspec
 
-from atoll.frontends.asgi import answer
+from atoll.frontends.asgi import answer, refused
 from atoll.frontends.elements import escape, escape_attribute
 
 if TYPE_CHECKING:
@@ -210,8 +210,7 @@ class Shell:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002 - a GET has no body to read
         """Answer a GET or HEAD with the page."""
-        if scope["method"] not in {"GET", "HEAD"}:
-            await answer(send, 405, b"text/plain; charset=utf-8", b"only GET and HEAD\n")
+        if await refused(scope, send):  # with the Allow header a 405 must carry
             return
         body = (await self.page()).encode()
         headers = [(b"cache-control", b"no-cache")]

@@ -87,6 +87,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import string
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,6 +99,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = ["RULES", "Finding", "Rule", "lint_file", "lint_module", "lint_source"]
+
+_PARSING = threading.Lock()
+"""One ``ast.parse`` at a time: CPython 3.11 counts the depth of the tree it builds in state
+shared by its threads, so that two at once fail (``SystemError: AST constructor recursion
+depth mismatch``), as a service building its components' builds in threads did."""
 
 
 @dataclass(frozen=True)
@@ -316,7 +322,8 @@ def lint_source(source: str, path: str = "<component>") -> list[Finding]:
         syntax error.
     """
     try:
-        tree = ast.parse(source, filename=path)
+        with _PARSING:
+            tree = ast.parse(source, filename=path)
     except (SyntaxError, ValueError) as error:  # some 3.11 releases: ValueError for a null byte
         line = getattr(error, "lineno", None) or 1
         column = getattr(error, "offset", None) or 1

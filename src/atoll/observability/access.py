@@ -39,7 +39,6 @@ from atoll.observability.correlation import RequestContext, subject
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
 
-    from atoll.kernel.redaction import Redactor
 
 __all__ = ["AccessLog"]
 
@@ -249,18 +248,6 @@ class AccessLog:
         if lag is not None:
             fields["lag_ms"] = round(lag * 1000, 3)
         _write(self._messages, level, text, fields, None)
-
-
-def _vouched_for(redactor: Redactor, chosen: str, correlation_id: str, id_chosen: bool) -> bool:  # noqa: FBT001 - called on the hot path, positionally
-    """Whether what the caller chose of a line holds no secret: all a line atoll made may hide.
-
-    ``chosen``: the path or the JSON-RPC method; the correlation id too when the caller chose
-    it (``id_chosen``). One made here is hexadecimal digits, which hold no name of a secret,
-    and a secret's value only if one is written in them.
-    """
-    if redactor.suspect(chosen):
-        return False
-    return not ((id_chosen or redactor.secrets_in_hex) and redactor.suspect(correlation_id))
 
 
 def _write(  # noqa: PLR0917 - a line's parts, and where it goes

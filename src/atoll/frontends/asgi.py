@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from pathlib import Path
 from typing import Any, TypeAlias
 
-__all__ = ["Receive", "Scope", "Send", "answer", "refused"]
+__all__ = ["Receive", "Scope", "Send", "answer", "refused", "static"]
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -44,3 +46,9 @@ async def refused(scope: Scope, send: Send) -> bool:
     allowed = [(b"allow", b"GET, HEAD")]
     await answer(send, 405, b"text/plain; charset=utf-8", b"only GET and HEAD\n", allowed)
     return True
+
+
+@functools.cache
+def static(name: str) -> bytes:
+    """The file ``name`` of ``atoll/frontends/static/``, read once: the apps serve it often."""
+    return (Path(__file__).resolve().parent / "static" / name).read_bytes()

@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from atoll.errors import ConfigError
-from atoll.frontends.asgi import answer, refused
+from atoll.frontends.asgi import answer, refused, static
 from atoll.frontends.build import MANIFEST
 from atoll.frontends.elements import escape_attribute
 from atoll.frontends.serving import CONTENT_TYPES
@@ -58,9 +57,8 @@ __all__ = [
     "web_manifest",
 ]
 
-_STATIC = Path(__file__).resolve().parent / "static"
-_TEMPLATE = _STATIC / "service-worker.js"
-_PAGE_MODULE = _STATIC / "offline.js"
+_TEMPLATE = "service-worker.js"
+_PAGE_MODULE = "offline.js"
 _CONFIG_LINE = b"const ATOLL = "
 THEME_COLOR = "#0b7285"
 """The theme's colour when none is given: the lagoon's teal."""
@@ -138,7 +136,7 @@ def service_worker(
         "rpc": {path: sorted(set(reads)) for path, reads in endpoints.items()},
         "fresh": list(fresh),
     }
-    template = _TEMPLATE.read_bytes()
+    template = static(_TEMPLATE)
     first, newline, rest = template.partition(b"\n")
     # The template's first line is its configuration: a change to the file that moved it
     # would leave the worker with the placeholder's, and no test of a page would say why.
@@ -312,7 +310,7 @@ class OfflineAssets:
                 javascript,
                 [no_cache, (b"service-worker-allowed", scope.encode())],
             ),
-            "/offline.js": (_PAGE_MODULE.read_bytes(), javascript, [no_cache]),
+            "/offline.js": (static(_PAGE_MODULE), javascript, [no_cache]),
             "/manifest.webmanifest": (
                 msgspec.json.encode(manifest),
                 CONTENT_TYPES[".webmanifest"].encode(),
@@ -405,7 +403,7 @@ class ShellWorker:
         """The configuration, as the services' manifests are now."""
         found = await self.shell.manifests()
         digest = hashlib.sha256(self.shell.render(found).encode())
-        digest.update(_PAGE_MODULE.read_bytes())
+        digest.update(static(_PAGE_MODULE))
         precache = [self.path, *self.own]
         rpc: dict[str, list[str]] = {}
         for name, manifest in sorted(found.items()):

@@ -31,13 +31,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import msgspec
 
-from atoll.frontends.asgi import answer, refused
+from atoll.frontends.asgi import answer, refused, static
 from atoll.frontends.elements import escape, escape_attribute
 
 if TYPE_CHECKING:
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FragmentSource", "RemoteFragments", "Shell", "Slot"]
 
-_LOADER = (Path(__file__).resolve().parent / "static" / "atoll-shell.js").read_text
 MANIFEST_TIMEOUT = 2.0
 """Seconds the shell waits for a remote service's manifest before showing its placeholder."""
 _STYLES = """
@@ -181,7 +179,7 @@ class Shell:
             f'<script type="importmap">{_json({"imports": imports})}</script>\n'
             f"<style>{_STYLES}{self.styles}</style>\n"
             f'<script type="application/json" id="atoll-fragments">{_json(fragments)}</script>\n'
-            f'<script type="module">\n{_LOADER()}</script>\n'
+            f'<script type="module">\n{static("atoll-shell.js").decode()}</script>\n'
             f"{self.head}"
             f"</head>\n<body>\n<header><h1>{escape(self.title)}</h1></header>\n"
             f"<main>\n{shown}\n</main>\n</body>\n</html>\n"

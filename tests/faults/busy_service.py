@@ -16,8 +16,13 @@ import atoll
 
 SLOTS = 4
 """Calls the dependency of ``GET /slots`` serves at once."""
-WORK = 0.05
-"""Seconds each call of the dependency takes: :data:`SLOTS` / :data:`WORK` calls a second."""
+WORK = 0.25
+"""Seconds each call of the dependency takes: :data:`SLOTS` / :data:`WORK` calls a second.
+
+Slow on purpose: twice that rate (32 calls a second) is a load that even a test client slowed
+by coverage on a busy machine sends on time; at 0.05 s it had to send 160 a second, and fell
+behind so far that it sent less than the service could take, and nothing was shed.
+"""
 
 service = atoll.Service("busy")
 _held = {"now": 0, "most": 0, "answered": 0}

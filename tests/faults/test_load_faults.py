@@ -184,7 +184,7 @@ async def test_twice_the_load_it_can_take_is_shed_and_every_call_answered_once_i
                 again = await asyncio.gather(*(client.get("/slots") for _ in range(limit)))
                 if all(response.status_code == 200 for response in again):
                     break
-        again = [await client.get("/slots") for _ in range(20)]
-        assert [response.status_code for response in again] == [200] * 20
+        again = [await client.get("/slots") for _ in range(10)]
+        assert [response.status_code for response in again] == [200] * 10
     process.signal(signal.SIGTERM)
     assert await asyncio.to_thread(process.finish) == 0

@@ -397,8 +397,48 @@ async def test_atolls_handler_writes_its_queued_lines_soon_and_before_a_later_re
     entries = [json.loads(line) for line in written.getvalue().decode().splitlines()]
     assert [entry.get("path", entry["message"]) for entry in entries] == [
         "/items/1",
-        f"/login/password={MASK}",  # the general way, masked: written at once, yet after
+        f"/login/password={MASK}",  # queued too, and masked when the queue is written
         "a record after it",
         "/items/2",
     ]
     assert entries[0]["correlation_id"] == entries[3]["correlation_id"]
+
+
+async def test_a_queue_is_looked_at_for_secrets_at_once_and_only_its_suspect_lines_masked(
+    caplog, monkeypatch
+):
+    """The paths of a queue are looked at together; a secret in one masks that one alone."""
+    caplog.set_level(logging.INFO, logger="atoll.access.http")
+    written = io.BytesIO()
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
+    handler = _StderrHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter("shop", "h:1", redactor=Redactor(["s3cr3t-value-x"])))
+    root = logging.getLogger()
+    kept, root.handlers = root.handlers, [handler]
+    token = set_log_context(RequestContext(CorrelationIds(), []))
+    paths = ["/items/1", "/share/s3cr3t-value-x", "/items/2", "/items?token=abc"]
+    try:
+        access = AccessLog(["http"])
+        for path in paths:
+            access.request("GET", None, path, 200, 9, 0.001, "10.0.0.7")
+        assert len(handler.queued) == 2 * len(paths), "each line queued after its text"
+        handler.flush()
+    finally:
+        reset_log_context(token)
+        root.handlers = kept
+    entries = [json.loads(line) for line in written.getvalue().decode().splitlines()]
+    assert [entry["path"] for entry in entries] == [
+        "/items/1",
+        f"/share/{MASK}",
+        "/items/2",
+        f"/items?token={MASK}",
+    ]
+    assert [entry["message"] for entry in entries] == [
+        "GET /items/1 200",
+        f"GET /share/{MASK} 200",
+        "GET /items/2 200",
+        f"GET /items?token={MASK} 200",
+    ]
+    assert "s3cr3t" not in written.getvalue().decode()
+    assert [set(entry) for entry in entries] == [set(entries[0])] * len(paths)

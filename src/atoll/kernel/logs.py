@@ -231,6 +231,22 @@ class JsonFormatter(logging.Formatter):
             line = self._encode(self.redactor.fields(entry)).decode()
         return line
 
+    def queued(self, queue: list[Any]) -> bytes:
+        """Lines made without records, queued, as lines of JSON with their secrets masked.
+
+        ``queue`` holds pairs: the text of a line that nobody has looked at for secrets yet
+        (what a caller chose: a path, a method, a correlation id; a line's other members are
+        atoll's own), then the line, a :class:`msgspec.Struct` whose members are in this
+        formatter's order. The texts of the whole queue are looked at once: one look per line
+        cost an access line 2.7k CPU instructions. When they may hold a secret, each line is
+        masked as :meth:`line` masks one.
+        """
+        lines = queue[1::2]
+        if not self.redactor.suspect("\n".join(queue[0::2])):
+            return _encode_lines(lines)
+        fields = self.redactor.fields
+        return _encode_lines([fields(msgspec.to_builtins(line)) for line in lines])
+
 
 TEXT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 """The format of a text line: ``2026-12-04 15:38:16,021 INFO    shop.orders: ordered``."""
@@ -285,3 +301,4 @@ _NAMES = {level: logging.getLevelName(level) for level in (10, 20, 30, 40, 50)}
 _PER_SECOND = 1000
 _MILLISECONDS = [f".{n:03d}Z" for n in range(_PER_SECOND)]
 _LEVELS = {level: name.lower() for level, name in _NAMES.items()}
+_encode_lines = msgspec.json.Encoder().encode_lines

@@ -60,7 +60,7 @@ browser:  ## install Debian's Chromium for the browser tests, when it is missing
 	fi
 
 pytest: $(STAMP) browser  ## the test suite with branch coverage (gate: 95%)
-	PYTHONPATH=$(DEMO_PATH) $(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	PYTHONPATH=$(DEMO_PATH) $(BIN)/pytest --cov --cov-report=term-missing:skip-covered --durations=30 $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest  ## every gate: lint, types, layers, tests
 

@@ -1,13 +1,16 @@
 """The in-flight gate: counts the work under way and refuses new work once the service stops.
 
-Every operation (a request, a message, a call) runs inside ``gate.track()``::
+An operation of the application's own that a stop must not cut (a job a background task
+runs) goes inside ``gate.track()``::
 
-    async with gate.track():        # raises ShuttingDownError once the gate is closed
-        await handle(request)
+    async with lifecycle.inflight.track():  # raises ShuttingDownError once the gate is closed
+        await run(job)
 
 When the application stops, the lifecycle closes the gate, so new work is refused at once,
 and waits until the work already inside has finished (:meth:`InFlight.wait_idle`) before it
-stops the components that work uses.
+stops the components that work uses. Requests and messages are not counted here: the
+entrypoints that bring them in (the HTTP server, the broker consumers) stop first, and each
+drains its own.
 
 The gate sits on the hot path of every request, so it holds no lock and makes no context
 manager per call: :meth:`InFlight.track` returns the gate itself, and entering it only checks

@@ -62,7 +62,7 @@ class Requirement:
         marker = match.group("marker")
         return cls(
             normalized(match.group("name")),
-            frozenset(normalized(extra) for extra in extras.split(",") if extra.strip()),
+            frozenset(normalized(extra.strip()) for extra in extras.split(",") if extra.strip()),
             conditional=marker is not None,
             when_extras=frozenset(normalized(e) for e in _EXTRA.findall(marker or "")),
         )

@@ -151,8 +151,6 @@ class ProjectPlan:
             "ui_tree": "  ui.py              NoteCard, a component the service serves\n"
             if ui
             else "",
-            "ui_argv": ' + ["--ui-build-dir", "build/ui"]' if ui else "",
-            "ui_e2e_argv": ' "--ui-build-dir", "build/ui",' if ui else "",
         }
 
 

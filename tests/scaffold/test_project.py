@@ -59,6 +59,47 @@ def test_a_directory_with_something_in_it_is_refused_and_left_alone(tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
 
 
+def test_a_file_is_no_directory_to_write_into(tmp_path):
+    (tmp_path / "tally").write_text("mine")
+    result = new("tally", "--directory", str(tmp_path / "tally"))
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'tally'} is a file: atoll new writes into a new or empty" in result.output
+
+
+def test_a_directory_that_cannot_be_made_fails_with_the_reason(tmp_path):
+    (tmp_path / "file").write_text("mine")
+    result = new("tally", "--directory", str(tmp_path / "file" / "tally"))
+    assert result.exit_code == 1
+    assert f"atoll new tally: cannot write {tmp_path / 'file' / 'tally'}: " in result.output
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_a_requirement_not_installed_here_is_written_unpinned(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "atoll.scaffold.project.TEST_REQUIREMENTS", ("pytest", "surely-not-installed-here")
+    )
+    create_project(ProjectPlan("tally"), tmp_path)
+    lines = (tmp_path / "requirements.lock").read_text().splitlines()
+    assert lines[-2:] == [
+        "# not installed where `atoll new` ran, so not pinned:",
+        "surely-not-installed-here",
+    ]
+
+
+def test_without_atoll_installed_the_lock_cannot_be_written(tmp_path, monkeypatch):
+    real = metadata.distribution
+
+    def distribution(name):
+        if name == "atoll":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "distribution", distribution)
+    with pytest.raises(ConfigError, match="atoll's metadata is not installed here"):
+        create_project(ProjectPlan("tally"), tmp_path / "tally")
+    assert not (tmp_path / "tally").exists()
+
+
 def test_an_empty_directory_is_written_into(tmp_path):
     result = new("tally", "--directory", str(tmp_path))
     assert result.exit_code == 0, result.output

@@ -85,7 +85,7 @@ def installed_pins(requirements: Iterable[str], *, skip: Collection[str] = ()) -
     """
     skipped = {normalized(name) for name in skip}
     versions: dict[str, tuple[str, str]] = {}  # normalized name: (name as published, version)
-    missing: list[str] = []
+    missing: set[str] = set()
     seen: set[tuple[str, frozenset[str]]] = set()
     waiting = [Requirement.parse(text) for text in requirements]
     while waiting:
@@ -96,8 +96,7 @@ def installed_pins(requirements: Iterable[str], *, skip: Collection[str] = ()) -
         try:
             distribution = metadata.distribution(wanted.name)
         except metadata.PackageNotFoundError:
-            if wanted.name not in missing:
-                missing.append(wanted.name)
+            missing.add(wanted.name)
             continue
         if wanted.name not in skipped:
             versions[wanted.name] = (distribution.metadata["Name"], distribution.version)

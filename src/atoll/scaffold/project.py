@@ -192,10 +192,12 @@ def create_project(
     """
     check_name(plan.name)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        what = "is not empty" if directory.is_dir() else "is a file"
         raise ConfigError(
-            f"{directory} is not empty: atoll new writes into a new or empty directory only, "
+            f"{directory} {what}: atoll new writes into a new or empty directory only, "
             "and overwrites nothing; name another with --directory DIR"
         )
+    lock = lock_text(plan)  # before anything is written: it may refuse
     created = now or datetime.now(tz=UTC)
     revision = uuid.uuid4().hex[:12]
     values = plan.values(revision, created)
@@ -208,14 +210,25 @@ def create_project(
         text = ProjectTemplate(template.read_text(encoding="utf-8")).substitute(values)
         _write(directory / target, text)
         written.append(target)
-    _write(directory / "requirements.lock", lock_text(plan))
+    _write(directory / "requirements.lock", lock)
     written.append(Path("requirements.lock"))
     return written
 
 
 def lock_text(plan: ProjectPlan) -> str:
-    """``requirements.lock``: the project's dependencies pinned as installed here."""
+    """``requirements.lock``: the project's dependencies pinned as installed here.
+
+    Raises:
+        ConfigError: atoll runs without its installed metadata (from a source tree on
+            ``PYTHONPATH``), which alone names its dependencies.
+    """
     pins = installed_pins([f"atoll[{','.join(plan.extras)}]", *TEST_REQUIREMENTS], skip={"atoll"})
+    if "atoll" in pins.missing:
+        raise ConfigError(
+            "atoll's metadata is not installed here (does it run from a source tree?): the "
+            "lock file could not name its dependencies; install atoll (pip install -e "
+            "PATH_TO_ATOLL for a checkout) and run atoll new again"
+        )
     lines = [
         f"# The dependencies of {plan.name} and of its tests, pinned to the versions installed",
         f"# where `atoll new` ran (atoll {__version__}); atoll itself is installed apart, from",
@@ -225,7 +238,7 @@ def lock_text(plan: ProjectPlan) -> str:
     ]
     if pins.missing:
         lines.append("# not installed where `atoll new` ran, so not pinned:")
-        lines.extend(name for name in pins.missing if name != "atoll")
+        lines.extend(pins.missing)
     return "\n".join(lines) + "\n"
 
 

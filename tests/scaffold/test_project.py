@@ -40,6 +40,7 @@ def new(*args: str):
         ("json", "'json' is taken: it is a Python keyword, a module of the standard library"),
         ("class", "'class' is taken"),
         ("atoll", "such as 'atoll_service'"),
+        ("httpx", "'httpx' is taken: it is a module of httpx, installed here, which the"),
     ],
 )  # fmt: skip
 def test_a_name_that_is_no_package_of_its_own_is_refused(tmp_path, name, told):

@@ -21,7 +21,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -159,8 +159,9 @@ def check_name(name: str) -> None:
 
     Raises:
         ConfigError: the name is not lower-case letters, digits and ``_`` starting with a
-            letter, or it is a keyword, a module of the standard library, or one of atoll's
-            (the message suggests a name that is none of these).
+            letter, or it is a keyword, a module of the standard library or of a distribution
+            installed here, or one of atoll's (the message suggests a name that is none of
+            these).
     """
     suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")
     if suggestion[:1].isdigit() or not suggestion:
@@ -175,6 +176,13 @@ def check_name(name: str) -> None:
             f"{name!r} is taken: it is a Python keyword, a module of the standard library or "
             f"a name atoll uses, and the project's package would hide it; choose another, "
             f"such as '{name}_service'"
+        )
+    installed = metadata.packages_distributions().get(name)
+    if installed:
+        raise ConfigError(
+            f"{name!r} is taken: it is a module of {', '.join(sorted(set(installed)))}, "
+            f"installed here, which the project's package would hide; choose another, such "
+            f"as '{name}_service'"
         )
 
 

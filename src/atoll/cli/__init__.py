@@ -12,6 +12,7 @@ from atoll.cli.call import call
 from atoll.cli.db import db
 from atoll.cli.frontends import frontends
 from atoll.cli.graphql import graphql
+from atoll.cli.new import new
 from atoll.cli.routes import routes
 from atoll.cli.run import run
 from atoll.cli.services import services
@@ -55,6 +56,7 @@ cli.add_command(tokens)
 cli.add_command(services)
 cli.add_command(graphql)
 cli.add_command(frontends)
+cli.add_command(new)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""``atoll new``: the files of a new project, from the templates shipped with atoll."""

@@ -228,3 +228,14 @@ def test_a_test_names_a_handler_by_name_method_route_or_message(text, named):
         handler("get_run", ("GET /runs/{run_id}",), ("runs.get_run",), GetRun)
     )
     assert any(pattern.search(text) for pattern in patterns) is named
+
+
+def test_a_module_whose_import_ends_the_interpreter_is_found_and_the_others_still_are(shop):
+    (shop / "badshop/orders/zexit.py").write_text("import os\n\nos._exit(3)\n")
+    result = CliRunner().invoke(cli, ["check", str(shop)])
+    found = lines_of(result.output)
+    assert (
+        "badshop/orders/zexit.py:1: [import-time-work] importing badshop.orders.zexit ends "
+        "the interpreter (status 3)"
+    ) in found
+    assert sum("[import-time-work]" in line for line in found) == 4

@@ -45,9 +45,6 @@ def check_project(
         system: its system's map; without one, the services are read from the layout alone,
             and the handler and message rules are not run.
         tests: the test files to look for handlers in; the project's by default.
-
-    Raises:
-        ImportCheckError: the modules could not be imported in a child interpreter.
     """
     if system is None:
         homes = layered_homes(project)

@@ -6,13 +6,13 @@ importing does that it should not: a socket connected or bound, a host looked up
 opened for writing or removed, a directory made, a process or a thread started, a SQLite
 database opened, an HTTP connection made. (Starting a thread raises no audit event before
 Python 3.13: the child wraps ``threading.Thread.start`` and ``_thread.start_new_thread`` to
-tell it.) Each is attributed to the innermost line of the
-project's own source on the stack when it happened. A module that fails to import is
-reported with the line that raised.
+tell it.) Each is attributed to the innermost line of the project's own source on the stack
+when it happened. A module that fails to import is reported with the line that raised.
 
-The child runs with this interpreter's ``sys.path`` and environment, so it imports what the
-project would; it is ended after :data:`TIMEOUT` seconds. What the hooks do not see (a C
-extension's own sockets, work started in ``__getattr__`` later) is not found.
+The child runs with this interpreter's ``sys.path``, so it imports what the project would;
+it is ended after :data:`TIMEOUT` seconds, and the module it was importing then is a
+finding, as is one whose import ends the interpreter. What the hooks do not see (a C
+extension's own sockets, work started later by a function the import defined) is not found.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from atoll.tooling.project import Project
 
-__all__ = ["TIMEOUT", "ImportCheckError", "import_findings"]
+__all__ = ["TIMEOUT", "import_findings"]
 
 TIMEOUT = 120.0
 """How long the child interpreter may take to import every module, in seconds."""
@@ -43,7 +43,14 @@ request = json.loads(sys.stdin.read())
 sys.path[:] = request["path"]
 roots = tuple(request["roots"])
 state = {"on": False, "module": ""}
-found = []
+# Records go to a copy of standard error, which a module that replaces sys.stderr keeps.
+out = os.fdopen(os.dup(2), "w")
+
+
+def emit(record):
+    out.write("\0atoll " + json.dumps(record) + "\n")
+    out.flush()
+
 _WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
@@ -90,9 +97,9 @@ def hook(event, args):
         while frame is not None and not frame.f_code.co_filename.startswith(roots):
             frame = frame.f_back
         if frame is not None:
-            found.append(
+            emit(
                 {
-                    "module": state["module"],
+                    "found": state["module"],
                     "path": frame.f_code.co_filename,
                     "line": frame.f_lineno,
                     "what": what,
@@ -118,8 +125,8 @@ import _thread, threading  # noqa: E401, E402
 
 threading.Thread.start = told("threading.Thread.start", threading.Thread.start)
 _thread.start_new_thread = told("_thread.start_new_thread", _thread.start_new_thread)
-failed = []
 for name in request["modules"]:
+    emit({"importing": name})
     state["module"] = name
     state["on"] = True
     try:
@@ -129,86 +136,102 @@ for name in request["modules"]:
         frames = traceback.extract_tb(error.__traceback__)
         place = [f for f in frames if f.filename.startswith(roots)]
         last = place[-1] if place else None
-        failed.append(
+        emit(
             {
-                "module": name,
+                "failed": name,
                 "path": last.filename if last else "",
                 "line": last.lineno if last else 1,
                 "error": f"{type(error).__name__}: {error}",
             }
         )
     state["on"] = False
-sys.stdout.write(json.dumps({"found": found, "failed": failed}))
-sys.stdout.flush()
+emit({"done": True})
 os._exit(0)  # threads a module started must not keep the child alive
 """
-
-
-class ImportCheckError(RuntimeError):
-    """The child interpreter that imports the project's modules did not report."""
 
 
 def import_findings(project: Project) -> Iterator[tuple[Finding, Path]]:
     """What importing each module of ``project`` does that it should not, and what fails.
 
-    Raises:
-        ImportCheckError: the child interpreter took longer than :data:`TIMEOUT`, or died.
+    A module whose import does not end within :data:`TIMEOUT`, or ends the interpreter, is
+    a finding too; what the modules before it did is still reported.
     """
     modules = [name for name in project.modules if not name.endswith(".__main__")]
-    roots = [str(d.resolve()) + os.sep for d in project.packages.values()]
-    paths = {str(m.path.resolve()): m.path for m in project.modules.values()}
     request = {
         "path": [str(p) for p in project.import_paths] + sys.path,
-        "roots": roots,
+        "roots": [str(d.resolve()) + os.sep for d in project.packages.values()],
         "modules": modules,
     }
+    ended = ""
     try:
         child = subprocess.run(  # noqa: S603 - this interpreter, a script of ours
             [sys.executable, "-I", "-B", "-c", _CHILD],
-            input=json.dumps(request),
+            input=json.dumps(request).encode(),
             capture_output=True,
-            text=True,
             timeout=TIMEOUT,
             check=False,
             cwd=project.root,
         )
+        told = child.stderr
+        if child.returncode:
+            ended = f"ends the interpreter (status {child.returncode})"
     except subprocess.TimeoutExpired as error:
-        raise ImportCheckError(
-            f"importing the modules of {project.root} took longer than {TIMEOUT:g} s; a "
-            "module waits for something at import: run `python -c 'import MODULE'` for each"
-        ) from error
-    try:
-        report = json.loads(child.stdout)
-    except ValueError as error:
-        raise ImportCheckError(
-            f"the interpreter importing the modules of {project.root} ended with status "
-            f"{child.returncode} before it reported: {child.stderr.strip()[-500:]}"
-        ) from error
-    for failure in report["failed"]:
-        module = project.modules[failure["module"]]
-        path = paths.get(failure["path"], module.path)
-        line = failure["line"] if failure["path"] in paths else 1
+        told = error.stderr or b""
+        ended = f"did not end within {TIMEOUT:g} s: it waits for something"
+    yield from _findings(project, told.decode(errors="replace"), ended)
+
+
+def _findings(project: Project, told: str, ended: str) -> Iterator[tuple[Finding, Path]]:
+    """The findings of what the child told: records, each after a NUL and ``atoll``."""
+    paths = {str(m.path.resolve()): m.path for m in project.modules.values()}
+    importing = ""
+    done = False
+    for piece in told.split("\0atoll ")[1:]:
+        try:
+            record = json.loads(piece.partition("\n")[0])
+        except ValueError:
+            continue
+        if "importing" in record:
+            importing = record["importing"]
+        elif "done" in record:
+            done = True
+        elif "failed" in record:
+            module = project.modules[record["failed"]]
+            path = paths.get(record["path"], module.path)
+            line = record["line"] if record["path"] in paths else 1
+            yield (
+                Finding(
+                    project.shown(path),
+                    line,
+                    "import-failed",
+                    f"importing {record['failed']} fails: {record['error']}",
+                    "make the module import on its own (a missing dependency, a name that "
+                    "moved), or move it out of the package",
+                ),
+                path,
+            )
+        else:
+            path = paths.get(record["path"], Path(record["path"]))
+            yield (
+                Finding(
+                    project.shown(path),
+                    record["line"],
+                    "import-time-work",
+                    f"importing {record['found']} {record['what']}",
+                    "do nothing at import: do it in a component's start(), a provider, or a "
+                    "function the entrypoint calls",
+                ),
+                path,
+            )
+    if not done and importing:
+        module = project.modules[importing]
         yield (
             Finding(
-                project.shown(path),
-                line,
-                "import-failed",
-                f"importing {failure['module']} fails: {failure['error']}",
-                "make the module import on its own (a missing dependency, a name that moved), "
-                "or move it out of the package",
-            ),
-            path,
-        )
-    for work in report["found"]:
-        path = paths.get(work["path"], Path(work["path"]))
-        yield (
-            Finding(
-                project.shown(path),
-                work["line"],
+                project.shown(module.path),
+                1,
                 "import-time-work",
-                f"importing {work['module']} {work['what']}",
-                "do nothing at import: do it in a component's start(), a provider, or a "
-                "function the entrypoint calls",
+                f"importing {importing} {ended or 'ends the interpreter'}",
+                "do nothing at import: wait, serve or exit in a function the entrypoint calls",
             ),
-            path,
+            module.path,
         )

@@ -239,3 +239,26 @@ def test_a_module_whose_import_ends_the_interpreter_is_found_and_the_others_stil
         "the interpreter (status 3)"
     ) in found
     assert sum("[import-time-work]" in line for line in found) == 4
+
+
+def test_a_system_in_a_module_of_its_own_is_checked(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "solo.py").write_text(
+        "import atoll\n"
+        "\n"
+        "service = atoll.Service('solo')\n"
+        "\n"
+        "\n"
+        "@service.rpc\n"
+        "async def ping() -> str:\n"
+        "    return 'pong'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    forget("solo")
+    result = CliRunner().invoke(cli, ["check", "solo:service"])
+    forget("solo")
+    assert result.exit_code == 1
+    assert lines_of(result.output) == [
+        "solo.py:6: [untested-handler] no test names handler ping of service 'solo' (JSON-RPC ping)"
+    ]

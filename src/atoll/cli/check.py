@@ -16,7 +16,7 @@ with audit hooks), ``untested-handler`` (no test names it), ``unconsumed-event``
 above: ``# atoll: allow[unconsumed-event] - why``.
 
 TARGET is MODULE:OBJECT (a service, a system, or a function returning one), whose project is
-the one that holds its top-level package; or a project's directory, read from its layout
+its top-level package (or its module, a file of its own); or a project's directory, read from its layout
 alone (each package holding a ``model``, ``domain``, ``application`` or ``infrastructure``
 module is a service), where the handler and event rules, which need the system, are not run.
 
@@ -63,8 +63,8 @@ def check(context: click.Context, target: str, tests: tuple[Path, ...]) -> None:
         project, system = read_target(target, "atoll check checks")
         if project is None:
             raise click.UsageError(
-                f"{target.partition(':')[0]!r} is a module, not a package: atoll check reads "
-                "a project's packages; name the system in a package, or the project's directory",
+                f"{target.partition(':')[0]!r} has no source file atoll check can read; name "
+                "a system defined in a package or a module file, or the project's directory",
                 context,
             )
         files = _test_files(tests) if tests else None

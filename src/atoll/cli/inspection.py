@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from atoll.cli.db import load_service_target
 from atoll.errors import TargetError
-from atoll.tooling.project import project_of_directory, project_of_package
+from atoll.tooling.project import project_of_directory, project_of_module
 from atoll.tooling.system_map import map_system
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def read_target(target: str, doing: str) -> tuple[Project | None, SystemMap | No
     """The project ``target`` names, and its system's map.
 
     ``target`` is ``MODULE:OBJECT`` (a service, a system, or a function returning one), whose
-    project is the one holding the module's top-level package; or a directory, a project
+    project is its module's top-level package (or module, a file of its own); or a directory, a project
     read from its layout alone, with no map.
 
     Raises:
@@ -39,9 +39,8 @@ def read_target(target: str, doing: str) -> tuple[Project | None, SystemMap | No
         except ValueError as error:
             raise TargetError(str(error)) from error
     obj = load_service_target(target, doing)
-    package = target.partition(":")[0].split(".")[0]
     try:
-        project: Project | None = project_of_package(package)
+        project: Project | None = project_of_module(target.partition(":")[0].split(".")[0])
     except ValueError:
-        project = None  # a module of its own, not a package: its declarations alone are read
+        project = None  # made elsewhere than in a file (a namespace, a frozen module)
     return project, map_system(obj, project)

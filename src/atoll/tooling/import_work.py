@@ -18,7 +18,6 @@ extension's own sockets, work started later by a function the import defined) is
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,7 +158,7 @@ def import_findings(project: Project) -> Iterator[tuple[Finding, Path]]:
     modules = [name for name in project.modules if not name.endswith(".__main__")]
     request = {
         "path": [str(p) for p in project.import_paths] + sys.path,
-        "roots": [str(d.resolve()) + os.sep for d in project.packages.values()],
+        "roots": project.roots,
         "modules": modules,
     }
     ended = ""

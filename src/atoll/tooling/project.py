@@ -1,10 +1,11 @@
 """A project on disk: its packages, their modules parsed, each module's layer, its tests.
 
-A project is found from one of its packages (the package of ``atoll check``'s target) or from
-a directory: its root is the nearest directory up from the package holding a
-``pyproject.toml``, a ``setup.py`` or a ``.git``, and its packages are the directories of the
-root (or of its ``src/``) that hold an ``__init__.py``. Alembic's ``migrations`` folders are
-left out: Alembic runs them, nothing imports them.
+A project is found from one of its top-level packages (the package of ``atoll check``'s
+target; or a module of its own, a single file) or from a directory. Its root is the nearest
+directory up from the package holding a ``pyproject.toml``, a ``setup.py`` or a ``.git``;
+found from a directory, its packages are the directories of the directory (or of its
+``src/``) that hold an ``__init__.py``. Alembic's ``migrations`` folders are left out:
+Alembic runs them, nothing imports them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-__all__ = ["LAYERS", "Module", "Project", "layer_of", "project_of_directory", "project_of_package"]
+__all__ = ["LAYERS", "Module", "Project", "layer_of", "project_of_directory", "project_of_module"]
 
 LAYERS = ("model", "domain", "application", "infrastructure")
 """The layers of a service, innermost first: a layer imports none after it."""
@@ -59,7 +60,8 @@ class Project:
 
     Args:
         root: the project's directory.
-        packages: the top-level packages, by name, with their directories.
+        packages: the top-level packages, by name, with their directories (or, for a module
+            of its own, its file).
     """
 
     root: Path
@@ -75,6 +77,9 @@ class Project:
         """Every module of the packages, by dotted name, parsed; unparsable files left out."""
         found: dict[str, Module] = {}
         for package, directory in sorted(self.packages.items()):
+            if directory.is_file():  # a module of its own
+                found.update(_parsed(package, directory))
+                continue
             for path in sorted(directory.rglob("*.py")):
                 relative = path.relative_to(directory)
                 if _SKIPPED & set(relative.parts[:-1]):
@@ -82,25 +87,21 @@ class Project:
                 parts = [package, *relative.with_suffix("").parts]
                 if parts[-1] == "__init__":
                     parts.pop()
-                try:
-                    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-                except (SyntaxError, UnicodeDecodeError):
-                    continue
-                found[".".join(parts)] = Module(".".join(parts), path, tree)
+                found.update(_parsed(".".join(parts), path))
         return found
+
+    @property
+    def roots(self) -> list[str]:
+        """The packages' directories (with a trailing separator) and single modules' files."""
+        return [
+            str(path.resolve()) + ("" if path.is_file() else os.sep)
+            for path in self.packages.values()
+        ]
 
     def owns(self, path: Path | str) -> bool:
         """Whether ``path`` is a file of one of the project's packages."""
         resolved = Path(path).resolve()
         return any(resolved.is_relative_to(d.resolve()) for d in self.packages.values())
-
-    def module_of(self, path: Path | str) -> Module | None:
-        """The project's module whose file is ``path``, if any."""
-        resolved = Path(path).resolve()
-        for module in self.modules.values():
-            if module.path.resolve() == resolved:
-                return module
-        return None
 
     def test_files(self) -> list[Path]:
         """The test files under the root: ``test_*.py``, ``*_test.py`` and ``conftest.py``."""
@@ -124,6 +125,15 @@ class Project:
         return str(resolved.relative_to(here)) if resolved.is_relative_to(here) else str(path)
 
 
+def _parsed(name: str, path: Path) -> dict[str, Module]:
+    """The module ``name`` of ``path``, parsed; nothing for a file that does not parse."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError):
+        return {}
+    return {name: Module(name, path, tree)}
+
+
 def root_of(directory: Path) -> Path:
     """The nearest directory from ``directory`` up that holds a project's marker file."""
     for candidate in [directory, *directory.parents]:
@@ -132,20 +142,23 @@ def root_of(directory: Path) -> Path:
     return directory
 
 
-def project_of_package(package: str) -> Project:
-    """The project that holds the importable package ``package`` (a top-level name).
+def project_of_module(name: str) -> Project:
+    """The project that holds the importable top-level package or module ``name``.
 
     Raises:
-        ValueError: ``package`` is not a package found on ``sys.path``.
+        ValueError: ``name`` is no package or module of a file found on ``sys.path``.
     """
-    spec = importlib.util.find_spec(package)
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not locations:
-        raise ValueError(f"{package!r} is not a package (a directory with an __init__.py)")
-    directory = Path(locations[0]).resolve()
-    root = root_of(directory.parent)
-    packages = {package: directory}
-    return Project(root, packages)
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise ValueError(f"no package or module {name!r} is found on sys.path")
+    locations = list(spec.submodule_search_locations or [])
+    if locations:
+        found = Path(locations[0]).resolve()
+    elif spec.origin is not None and spec.origin.endswith(".py"):
+        found = Path(spec.origin).resolve()
+    else:
+        raise ValueError(f"{name!r} is neither a package nor a module of a .py file")
+    return Project(root_of(found.parent), {name: found})
 
 
 def project_of_directory(directory: Path) -> Project:

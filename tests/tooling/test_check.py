@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -262,3 +263,11 @@ def test_a_system_in_a_module_of_its_own_is_checked(tmp_path, monkeypatch):
     assert lines_of(result.output) == [
         "solo.py:6: [untested-handler] no test names handler ping of service 'solo' (JSON-RPC ping)"
     ]
+
+
+def test_the_findings_the_reference_page_shows_are_the_bad_shop_s(shop):
+    page = (Path(__file__).resolve().parents[2] / "docs/reference/check-and-graph.md").read_text()
+    shown = [line for line in page.splitlines() if line.startswith("badshop/")]
+    assert len(shown) == 3
+    output = CliRunner().invoke(cli, ["check", "badshop.app:system"]).output.splitlines()
+    assert all(line in output for line in shown)

@@ -180,3 +180,8 @@ def test_a_directory_or_a_target_that_is_no_system_is_a_usage_error(club):
     result = CliRunner().invoke(cli, ["graph", "club.runs.contracts:RecordRun"])
     assert result.exit_code == 2
     assert "atoll graph draws an atoll.Service" in result.output
+
+
+def test_the_reference_page_shows_the_club_as_drawn():
+    page = (README.parents[2] / "docs/reference/check-and-graph.md").read_text()
+    assert f"```\n{CLUB_TEXT}```" in page

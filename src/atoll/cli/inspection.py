@@ -21,8 +21,8 @@ def read_target(target: str, doing: str) -> tuple[Project | None, SystemMap | No
     """The project ``target`` names, and its system's map.
 
     ``target`` is ``MODULE:OBJECT`` (a service, a system, or a function returning one), whose
-    project is its module's top-level package (or module, a file of its own); or a directory, a project
-    read from its layout alone, with no map.
+    project is its module's top-level package (or module, a file of its own); or a directory,
+    a project read from its layout alone, with no map.
 
     Raises:
         TargetError: ``target`` names no directory with a package, nor a service or system.

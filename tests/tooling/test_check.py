@@ -271,3 +271,20 @@ def test_the_findings_the_reference_page_shows_are_the_bad_shop_s(shop):
     assert len(shown) == 3
     output = CliRunner().invoke(cli, ["check", "badshop.app:system"]).output.splitlines()
     assert all(line in output for line in shown)
+
+
+def test_a_directory_whose_pyproject_names_its_system_is_checked_as_that_system(shop):
+    expected = CliRunner().invoke(cli, ["check", "badshop.app:system"]).output
+    forget("badshop")
+    (shop / "pyproject.toml").write_text('[tool.atoll]\nsystem = "badshop.app:system"\n')
+    result = CliRunner().invoke(cli, ["check", str(shop)])
+    assert result.exit_code == 1
+    assert result.output == expected
+
+
+def test_a_pyproject_naming_no_module_object_is_a_usage_error(shop):
+    (shop / "pyproject.toml").write_text('[tool.atoll]\nsystem = "badshop.app"\n')
+    result = CliRunner().invoke(cli, ["check", str(shop)])
+    assert result.exit_code == 2
+    assert "[tool.atoll] system in" in result.output
+    assert "write MODULE:OBJECT" in result.output

@@ -16,10 +16,11 @@ with audit hooks), ``untested-handler`` (no test names it), ``unconsumed-event``
 above: ``# atoll: allow[unconsumed-event] - why``.
 
 TARGET is MODULE:OBJECT (a service, a system, or a function returning one), whose project is
-its top-level package (or its module, a file of its own); or a project's directory, read from
-its layout alone (each package holding a ``model``, ``domain``, ``application`` or
-``infrastructure`` module is a service), where the handler and event rules, which need the
-system, are not run.
+its top-level package (or its module, a file of its own); or a project's directory: the
+system its ``pyproject.toml`` names (``[tool.atoll] system = "shop.app:system"``), else its
+packages read from their layout alone (each package holding a ``model``, ``domain``,
+``application`` or ``infrastructure`` module is a service), where the handler and event
+rules, which need the system, are not run.
 
 Exit status: 0 when nothing is found, 1 when something is, 2 for a usage error.
 """

@@ -9,8 +9,10 @@ from atoll.cli.asyncapi import asyncapi
 from atoll.cli.auth import auth
 from atoll.cli.broker import dlq, publish
 from atoll.cli.call import call
+from atoll.cli.check import check
 from atoll.cli.db import db
 from atoll.cli.frontends import frontends
+from atoll.cli.graph import graph
 from atoll.cli.graphql import graphql
 from atoll.cli.new import new
 from atoll.cli.routes import routes
@@ -57,6 +59,8 @@ cli.add_command(services)
 cli.add_command(graphql)
 cli.add_command(frontends)
 cli.add_command(new)
+cli.add_command(check)
+cli.add_command(graph)
 
 
 def main() -> None:

@@ -1,0 +1,7 @@
+"""What ``atoll check`` and ``atoll graph`` read a project with: its files and its system's map.
+
+:mod:`~atoll.tooling.project` finds a project's packages, modules, layers and tests;
+:mod:`~atoll.tooling.system_map` models a system from its declarations and its source;
+:mod:`~atoll.tooling.check` finds what breaks the rules, :mod:`~atoll.tooling.graph` and
+:mod:`~atoll.tooling.picture` draw the map. Nothing here runs a service.
+"""

@@ -10,6 +10,7 @@ from atoll.cli.auth import auth
 from atoll.cli.broker import dlq, publish
 from atoll.cli.call import call
 from atoll.cli.db import db
+from atoll.cli.deploy import deploy
 from atoll.cli.frontends import frontends
 from atoll.cli.graphql import graphql
 from atoll.cli.routes import routes
@@ -55,6 +56,7 @@ cli.add_command(tokens)
 cli.add_command(services)
 cli.add_command(graphql)
 cli.add_command(frontends)
+cli.add_command(deploy)
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ def deploy(*arguments, status=0):
 @pytest.mark.usefixtures("here")
 def test_compose_writes_to_standard_output_by_default():
     document = yaml.safe_load(deploy("compose", "tiny_fleet:system").stdout)
-    assert set(document["services"]) == {"postgres", "databases", "nats", "greeter", "echo"}
+    assert set(document["services"]) == {"nats", "greeter", "echo"}  # no database, no postgres
+    assert set(document["secrets"]) == {"greeter", "echo"}
     assert document["services"]["greeter"]["command"] == ["python", "-m", "tiny_fleet", "greeter"]
     assert "depends_on" in document["services"]["echo"]
     assert "echo-migrate" not in document["services"]  # no database, no migration
@@ -104,3 +105,27 @@ def test_a_command_for_one_service_and_a_template_for_the_others():
     services = yaml.safe_load(text)["services"]
     assert services["echo"]["command"] == ["atoll", "run", "tiny_fleet:echo"]
     assert services["greeter"]["command"] == ["python", "-m", "app", "greeter"]
+
+
+@pytest.mark.usefixtures("here")
+def test_a_secret_the_service_requires_is_set_to_a_placeholder_in_its_file(tmp_path):
+    deploy("k8s", "tiny_fleet:with_secret", "--output", str(tmp_path))
+    docs = list(yaml.safe_load_all((tmp_path / "keeper.yaml").read_text()))
+    (secret,) = [doc for doc in docs if doc["kind"] == "Secret"]
+    assert '\n[vault]\ntoken = "CHANGE-ME"\n# backup = ""\n' in secret["stringData"]["options.toml"]
+
+
+@pytest.mark.usefixtures("here")
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--set", "server.port=eighty"], "greeter: server.port = 'eighty' is invalid"),
+        (["--set", "db.url=postgresql://a:b@h/d"], "setting db.url: the URL holds a password"),
+        (["--command", "python -m {app}"], "its placeholders are {package}, {service}"),
+        (["--command", "billing=atoll run x:y"], "has no service 'billing'"),
+        (["--service", "billing"], "has no service 'billing'; its services: greeter, echo"),
+        (["--set", "nope.key=1"], "setting nope.key names no option of any service deployed"),
+    ],
+)
+def test_a_wrong_choice_is_a_usage_error_that_names_it(arguments, message):
+    assert message in deploy("compose", "tiny_fleet:system", *arguments, status=2).output

@@ -20,6 +20,7 @@ written.
 
 from __future__ import annotations
 
+import re
 import secrets
 import shlex
 import tomllib
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     from atoll.deploy.plan import FleetPlan
 
 __all__ = ["deploy"]
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+"""A service's name, as in ``--command NAME=COMMAND``."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -293,10 +297,9 @@ def _plan(
         )
     template = DEFAULT_COMMAND
     by_name: dict[str, str] = {}
-    names = {service.name for service in system.services}
     for text in commands:
         name, equals, line = text.partition("=")
-        if equals and name in names:
+        if equals and _NAME.fullmatch(name):  # NAME=COMMAND; plan() knows whether NAME is one
             by_name[name] = line
         else:
             template = text

@@ -59,27 +59,30 @@ def options_file(
     postgres_host: str,
     password: str = DEFAULT_PASSWORD_PLACEHOLDER,
 ) -> str:
-    """The text of ``service``'s secrets file: its options file, with a placeholder for each.
+    """The text of ``service``'s secrets file, read as its options file.
 
-    The URLs that hold a password come first, with ``password`` in them; then every secret
-    option, commented out: set those the service uses.
+    The URLs that hold a password are set, with ``password`` in them; a secret option the
+    service requires is set to a placeholder; every other secret option is listed commented
+    out: set those the service uses.
     """
-    lines = [
-        f"# The secrets of {service.name}, read as its options file ({service.config_env}).",
-        "# Replace each placeholder; a secret left commented out stays unset.",
-    ]
+    tables: dict[str, list[str]] = {}
     for key in service.url_keys:
         table, _, name = key.rpartition(".")
         url = _url(fleet, service.name, key, postgres_host, password)
-        lines += ["", f"[{table}]", f'{name} = "{url}"']
-    tables: dict[str, list[str]] = {}
+        tables.setdefault(table, []).append(f'{name} = "{url}"')
     for opt in service.secrets:
-        tables.setdefault(".".join(opt.path[:-1]), []).append(opt.path[-1])
-    if tables:
-        lines += ["", "# Secret options: uncomment and set those the service uses."]
-    for table, names in tables.items():
-        lines.append(f"# [{table}]")
-        lines += [f'# {name} = ""' for name in names]
+        value = f'"{DEFAULT_PASSWORD_PLACEHOLDER}"' if opt.required else '""'
+        line = f"{opt.path[-1]} = {value}"
+        tables.setdefault(".".join(opt.path[:-1]), []).append(line if opt.required else f"# {line}")
+    lines = [
+        f"# The secrets of {service.name}, read as its options file ({service.config_env}).",
+        "# A secret left commented out stays unset: set those the service uses.",
+    ]
+    for table, entries in tables.items():
+        heading = f"[{table}]"
+        if all(entry.startswith("#") for entry in entries):
+            heading = f"# {heading}"
+        lines += ["", heading, *entries]
     return "\n".join(lines) + "\n"
 
 

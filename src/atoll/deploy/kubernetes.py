@@ -17,6 +17,8 @@ operators run them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from atoll.deploy.documents import dump_all, migrate_options_file, options_file
@@ -188,6 +190,7 @@ def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
 def _deployment(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     labels = _labels(fleet, service, "service")
     selector = _selector(fleet, service)
+    digest = hashlib.sha256(json.dumps(dict(service.environment)).encode()).hexdigest()
     container = {
         "name": service.name,
         "image": fleet.image,
@@ -214,7 +217,8 @@ def _deployment(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
             "replicas": REPLICAS,
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": labels},
+                # A change of the options is a change of the pods: a rollout.
+                "metadata": {"labels": labels, "annotations": {"checksum/options": digest}},
                 "spec": {
                     "terminationGracePeriodSeconds": service.stop_seconds(PAUSE),
                     "securityContext": _pod_security(),

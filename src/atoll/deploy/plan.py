@@ -18,6 +18,8 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import msgspec
+
 from atoll.errors import ConfigError
 from atoll.kernel.config import ConfigSpec
 from atoll.service.composition import compose_target
@@ -135,11 +137,6 @@ class FleetPlan:
         """The variable naming the options file of a migration job: ``RUNNERLY_CONFIG``."""
         return f"{self.env_prefix}_CONFIG"
 
-    @property
-    def broker_in_file(self) -> bool:
-        """Whether the broker's URL holds a password, so is given in the secrets file."""
-        return "@" in BROKER_URLS[self.broker]
-
     def broker_url(self) -> str:
         """The broker's URL, a placeholder for its password if it has one."""
         return BROKER_URLS[self.broker]
@@ -168,7 +165,8 @@ def plan(
         target: where it is, MODULE:OBJECT.
         broker: the broker its services share.
         image: the image they run from; ``SYSTEM:latest`` by default.
-        command: how a service runs alone; ``{package}`` and ``{service}`` are filled in.
+        command: how a service runs alone; ``{package}``, ``{service}`` and ``{target}`` are
+            filled in.
         commands: a command of its own for a service, by name.
         only: the services to deploy, all by default.
         settings: options to set, ``KEY=VALUE`` for every service that has the option,
@@ -177,8 +175,9 @@ def plan(
             :data:`FLEET_OPTIONS` and before ``settings``.
 
     Raises:
-        ConfigError: a service named is not in the system, a setting is malformed, names no
-            option, or names a secret (which is given in a file, never inline).
+        ConfigError: a service named is not in the system; a command has a placeholder
+            other than those; a setting is malformed, names no option, names a secret or a
+            URL given in the secrets file, or has a value the option does not take.
     """
     names = [service.name for service in system.services]
     commands = dict(commands or {})
@@ -188,6 +187,12 @@ def plan(
     parsed = [_setting(text, names) for text in settings]
     # Not secrets, but holding a password: given in the secrets file, never inline.
     in_file = ("db.url", "broker.url") if "@" in BROKER_URLS[broker] else ("db.url",)
+    for _, key, _ in parsed:
+        if key in in_file:
+            raise ConfigError(
+                f"setting {key}: the URL holds a password, so it is given in each service's "
+                f"secrets file ([{key.partition('.')[0]}] url = ...), never inline"
+            )
     given: dict[str, object] = {**FLEET_OPTIONS, "broker.url": BROKER_URLS[broker]}
     given.update(environment or {})
     package = target.partition(":")[0].split(".")[0]
@@ -195,14 +200,11 @@ def plan(
     for service in system.services:
         if only and service.name not in only:
             continue
-        template = commands.get(service.name, command)
-        line = template.format(package=package, service=service.name, target=target)
+        line = _command_line(commands.get(service.name, command), package, service.name, target)
         wanted: dict[str, object] = {**system.app.option_defaults, **given}
         wanted.update({key: value for scope, key, value in parsed if scope in {"", service.name}})
-        services.append(_service_plan(service, target, tuple(shlex.split(line)), wanted, in_file))
-    if not services:
-        raise ConfigError(f"{target} has no service to deploy")
-    _refuse_unknown(parsed, services, system)
+        services.append(_service_plan(service, target, line, wanted, in_file))
+    _refuse_unknown(parsed, services)
     return FleetPlan(
         target=target,
         name=system.name,
@@ -211,6 +213,21 @@ def plan(
         broker=broker,
         services=tuple(services),
     )
+
+
+def _command_line(template: str, package: str, service: str, target: str) -> tuple[str, ...]:
+    try:
+        line = template.format(package=package, service=service, target=target)
+    except (KeyError, IndexError, ValueError) as error:
+        raise ConfigError(
+            f"command {template!r} cannot be filled in ({type(error).__name__}: {error}); "
+            "its placeholders are {package}, {service} and {target}, and a brace of its own "
+            "is written twice: {{"
+        ) from None
+    words = tuple(shlex.split(line))
+    if not words:
+        raise ConfigError(f"the command of {service} is empty; give one like {DEFAULT_COMMAND!r}")
+    return words
 
 
 def _setting(text: str, names: Sequence[str]) -> tuple[str, str, object]:
@@ -246,7 +263,9 @@ def _service_plan(
                 f"{service.name}: {key} is a secret; it is given in the service's secrets "
                 f"file ([{'.'.join(opt.path[:-1])}] {opt.path[-1]} = ...), never inline"
             )
-        environment[opt.env_var(app.env_prefix)] = env_text(value)
+        text = env_text(value)
+        _check(service.name, opt, text)
+        environment[opt.env_var(app.env_prefix)] = text
     has_database = service.database_declaration is not None
     migrate: tuple[str, ...] = ()
     if has_database:
@@ -259,48 +278,41 @@ def _service_plan(
         environment=dict(sorted(environment.items())),
         secrets=tuple(opt for opt in spec.options if opt.secret),
         url_keys=tuple(key for key in in_file if key in options and _used(key, has_database)),
-        grace=_seconds(options, environment, app.env_prefix, "shutdown.grace"),
-        drain=_seconds(options, environment, app.env_prefix, "shutdown.drain"),
+        grace=_seconds(options["shutdown.grace"], environment, app.env_prefix),
+        drain=_seconds(options["shutdown.drain"], environment, app.env_prefix),
     )
+
+
+def _check(service: str, opt: Option, text: str) -> None:
+    """Refuse a value the option does not take, as the service would when it starts."""
+    try:
+        opt.convert(opt.parse_text(text))
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise ConfigError(
+            f"{service}: {opt.key} = {text!r} is invalid: {error}; it takes {opt.type_name}"
+        ) from None
 
 
 def _used(key: str, has_database: bool) -> bool:  # noqa: FBT001 - a predicate
     return has_database or not key.startswith("db.")
 
 
-def _seconds(
-    options: Mapping[str, Option], environment: Mapping[str, str], prefix: str, key: str
-) -> float:
-    opt = options[key]
+def _seconds(opt: Option, environment: Mapping[str, str], prefix: str) -> float:
     text = environment.get(opt.env_var(prefix))
-    value = opt.default() if text is None and opt.default is not None else text
-    try:
-        return float(str(value))
-    except ValueError:
-        raise ConfigError(f"{key} = {value!r} is not a number of seconds") from None
+    value = opt.default() if text is None and opt.default is not None else opt.convert(text)
+    return float(str(value))
 
 
 def _refuse_unknown(
-    parsed: Sequence[tuple[str, str, object]],
-    services: Sequence[ServicePlan],
-    system: SystemDefinition[ServiceDefinition],
+    parsed: Sequence[tuple[str, str, object]], services: Sequence[ServicePlan]
 ) -> None:
     for scope, key, _ in parsed:
-        service_plans = [s for s in services if scope in {"", s.name}]
-        if not service_plans:
-            continue  # the service is not deployed
-        known = any(
-            any(
-                name.startswith(f"{s.env_prefix}_") and name == _env_name(s.env_prefix, key)
-                for name in s.environment
-            )
-            for s in service_plans
-        )
-        if not known:
-            where = f"service {scope}" if scope else f"any service of {system.name}"
+        concerned = [s for s in services if scope in {"", s.name}]
+        if concerned and not any(_env_name(s.env_prefix, key) in s.environment for s in concerned):
+            first = concerned[0]
             raise ConfigError(
-                f"setting {key} names no option of {where}; "
-                f"list them with `python -m atoll run ... --help` on one service"
+                f"setting {key} names no option of {scope or 'any service deployed'}; list "
+                f"the options of {first.name} with `{shlex.join(first.command)} --help`"
             )
 
 
@@ -315,5 +327,8 @@ def env_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
-        return ",".join(env_text(item) for item in value)
+        items = [env_text(item) for item in value]
+        if any("," in item for item in items):  # a JSON array, which keeps the commas
+            return msgspec.json.encode(items).decode()
+        return ",".join(items)
     return str(value)

@@ -114,3 +114,16 @@ def test_the_same_input_gives_the_same_bytes(project):
 def test_the_files_path_is_taken_as_given(project):
     image("--output", str(Path("a") / "b" / "Dockerfile"))
     assert (project / "a" / "b" / "Dockerfile").is_file()
+
+
+def test_frontends_are_built_in_the_build_stage_and_copied_to_the_runtime():
+    spec = ImageSpec("app", sources=("examples/app/app",), frontends="app.main:system")
+    build, runtime = dockerfile(spec, command="c").split("\nFROM python:3.11-slim\n")
+    assert "apt-get install --yes --no-install-recommends nodejs npm" in build
+    assert (
+        "RUN PYTHONPATH=/src/examples/app /venv/bin/python -m atoll frontends build "
+        "app.main:system --ui-build-dir /src/build/ui"
+    ) in build
+    assert "COPY --from=build /src/build/ui /app/build/ui" in runtime
+    assert "nodejs" not in runtime
+    assert "frontends" not in dockerfile(ImageSpec("app"), command="c")

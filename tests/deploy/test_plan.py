@@ -110,3 +110,8 @@ def test_a_list_holding_a_comma_is_written_as_a_json_array():
     assert env_text(["a,b", "c"]) == '["a,b","c"]'
     assert env_text(None) == ""
     assert env_text(False) == "false"
+
+
+def test_a_service_with_components_serves_those_of_its_image():
+    (users,) = plan(system(), TARGET, only=["users"]).services
+    assert users.environment["USERS_UI_BUILD"] == "never"

@@ -42,7 +42,11 @@ FLEET = [
 """What runnerly's fleet is: its three services and the token service, as ``runnerly.fleet``
 starts them (the shell, ``web``, is the page of the system in one process, left out)."""
 
-IMAGE = ["--module", "runnerly", "--source", "examples/runnerly/runnerly"]
+IMAGE = [
+    "--module", "runnerly",
+    "--source", "examples/runnerly/runnerly",
+    "--frontends", "runnerly.app:system",
+]  # fmt: skip
 """Runnerly's image, from the repository's root: atoll installed, runnerly copied beside."""
 
 COMMANDS = {

@@ -84,6 +84,13 @@ def deploy() -> None:
     help="A directory of modules to copy into the image as they are, not installed; repeat it.",
 )
 @click.option("--port", default=PORT, show_default=True, help="The port the application serves.")
+@click.option(
+    "--frontends",
+    default="",
+    metavar="MODULE:OBJECT",
+    help="Build the components of this system's services into the image (with Node.js, in "
+    "the build stage), for services that declare service.components().",
+)
 @click.pass_context
 def image(
     context: click.Context,
@@ -94,6 +101,7 @@ def image(
     lock: str,
     sources: tuple[str, ...],
     port: int,
+    frontends: str,
 ) -> None:
     """Write a Dockerfile for the project in the current directory, and a .dockerignore.
 
@@ -113,10 +121,11 @@ def image(
                 )
         has_project = (here / "pyproject.toml").is_file()
         module = module or _project_module(here, has_project)
-        spec = ImageSpec(module, python_version, lock, has_project, sources, port)
+        spec = ImageSpec(module, python_version, lock, has_project, sources, port, frontends)
         arguments = ["--module", module, "--python", python_version, "--lock", lock]
         arguments += [argument for source in sources for argument in ("--source", source)]
         arguments += ["--port", str(port)] if port != PORT else []
+        arguments += ["--frontends", frontends] if frontends else []
         text = dockerfile(spec, command=_command("image", arguments))
         _write(Path(output), text)
         ignore = here / ".dockerignore"

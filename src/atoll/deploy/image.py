@@ -10,6 +10,11 @@ cache, and runs ``python -m MODULE`` as a user of its own. Its health check asks
 
 Directories of modules that are not installed (an example's, say) can be copied beside:
 ``sources`` puts each in ``/app``, the working directory, where ``python -m`` finds them.
+
+A system whose services ship components (``service.components(...)``) names itself in
+``frontends``: the build stage installs Node.js and builds them with ``atoll frontends
+build``, and the image holds the build in ``/app/build/ui``, where the services serve it
+without building it again as they start (the fleet sets their ``ui.build`` to ``never``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class ImageSpec:
         install_project: whether to install the project (its ``pyproject.toml``).
         sources: directories of modules to copy into ``/app``, relative to the context.
         port: the port the application listens on.
+        frontends: the system whose components to build into the image, MODULE:OBJECT;
+            none when empty.
     """
 
     module: str
@@ -44,6 +51,7 @@ class ImageSpec:
     install_project: bool = True
     sources: tuple[str, ...] = ()
     port: int = PORT
+    frontends: str = ""
 
 
 def dockerfile(spec: ImageSpec, *, command: str) -> str:
@@ -57,14 +65,31 @@ def dockerfile(spec: ImageSpec, *, command: str) -> str:
         f"FROM {base} AS build",
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1",
         "RUN python -m venv /venv",
+    ]
+    if spec.frontends:
+        lines += [
+            "RUN apt-get update \\",
+            "    && apt-get install --yes --no-install-recommends nodejs npm \\",
+            "    && rm -rf /var/lib/apt/lists/*",
+        ]
+    lines += [
         "WORKDIR /src",
         f"COPY {spec.lock} ./requirements.lock",
         "RUN /venv/bin/pip install --require-hashes -r requirements.lock",
     ]
+    if spec.install_project or spec.frontends:
+        lines.append("COPY . .")
     if spec.install_project:
+        lines.append("RUN /venv/bin/pip install --no-deps --no-build-isolation .")
+    if spec.frontends:
+        path = ":".join(f"/src/{PurePosixPath(source).parent}" for source in spec.sources)
+        where = f"PYTHONPATH={path} " if path else ""
         lines += [
-            "COPY . .",
-            "RUN /venv/bin/pip install --no-deps --no-build-isolation .",
+            "# The components, compiled once here; the services serve this build.",
+            (
+                f"RUN {where}/venv/bin/python -m atoll frontends build {spec.frontends} "
+                "--ui-build-dir /src/build/ui"
+            ),
         ]
     lines += [
         "",
@@ -79,9 +104,11 @@ def dockerfile(spec: ImageSpec, *, command: str) -> str:
     for source in spec.sources:
         name = PurePosixPath(source).name
         lines.append(f"COPY {source} /app/{name}")
+    if spec.frontends:
+        lines.append("COPY --from=build /src/build/ui /app/build/ui")
     lines += [
-        "# What the application may write: an embedded database, the compiled frontends.",
-        f"RUN mkdir -p /app/data /app/build && chown {USER_ID}:{USER_ID} /app/data /app/build",
+        "# What the application may write: an embedded database.",
+        f"RUN mkdir -p /app/data && chown {USER_ID}:{USER_ID} /app/data",
         f"USER {USER_ID}:{USER_ID}",
         f"EXPOSE {spec.port}",
         "HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \\",

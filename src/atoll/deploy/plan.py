@@ -65,9 +65,12 @@ FLEET_OPTIONS: dict[str, object] = {
     "server.port": PORT,
     "db.migrate": "never",
     "log.format": "json",
+    "ui.build": "never",
 }
-"""What every service of a fleet is set to: it listens on its container's network, its
-database is migrated by a job of its own before it starts, and it logs JSON lines."""
+"""What every service of a fleet is set to (those of these options it has): it listens on
+its container's network, its database is migrated by a job of its own before it starts, it
+logs JSON lines, and it serves the components built into its image
+(``atoll deploy image --frontends``) rather than build them as it starts."""
 
 
 @dataclass(frozen=True)

@@ -129,3 +129,18 @@ def test_a_secret_the_service_requires_is_set_to_a_placeholder_in_its_file(tmp_p
 )
 def test_a_wrong_choice_is_a_usage_error_that_names_it(arguments, message):
     assert message in deploy("compose", "tiny_fleet:system", *arguments, status=2).output
+
+
+@pytest.mark.usefixtures("here")
+def test_kubernetes_names_have_no_underscore(tmp_path):
+    import kubernetes_validate  # noqa: PLC0415 - this test's alone
+
+    from atoll.deploy.kubernetes import KUBERNETES_VERSION  # noqa: PLC0415
+
+    deploy("k8s", "tiny_fleet:snaked", "--output", str(tmp_path))
+    docs = list(yaml.safe_load_all((tmp_path / "shop_api.yaml").read_text()))
+    assert {doc["metadata"]["name"] for doc in docs} == {
+        "shop-api", "shop-api-options", "shop-api-secrets"
+    }  # fmt: skip
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)

@@ -22,3 +22,6 @@ keeper = atoll.Service("keeper")
 keeper.options("vault", VaultOptions)
 with_secret = atoll.System(keeper, name="vaulted")
 """A service with a secret it requires."""
+
+snaked = atoll.System(atoll.Service("shop_api"), name="shop")
+"""A service whose name holds an underscore, which Kubernetes refuses in its names."""

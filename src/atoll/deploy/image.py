@@ -135,9 +135,10 @@ DOCKERIGNORE = """\
 htmlcov
 dist
 build
-**/data
+data
+secrets
+**/deploy/secrets
 **/fleet-logs
-**/secrets
 .env
 """
 

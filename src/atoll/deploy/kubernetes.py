@@ -59,6 +59,11 @@ def manifests(fleet: FleetPlan, *, command: str) -> dict[str, str]:
     }
 
 
+def _name(service: ServicePlan) -> str:
+    """The service's name as Kubernetes names objects: no ``_``, which DNS names refuse."""
+    return service.name.replace("_", "-")
+
+
 def _labels(fleet: FleetPlan, service: ServicePlan, component: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": service.name,
@@ -93,7 +98,7 @@ def _config_map(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(fleet, service, f"{service.name}-options"),
+        "metadata": _metadata(fleet, service, f"{_name(service)}-options"),
         "data": dict(service.environment),
     }
 
@@ -105,7 +110,7 @@ def _secret(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _metadata(fleet, service, f"{service.name}-secrets"),
+        "metadata": _metadata(fleet, service, f"{_name(service)}-secrets"),
         "type": "Opaque",
         "stringData": files,
     }
@@ -115,7 +120,7 @@ def _secret_volume(service: ServicePlan, key: str) -> dict[str, Any]:
     return {
         "name": "secrets",
         "secret": {
-            "secretName": f"{service.name}-secrets",
+            "secretName": f"{_name(service)}-secrets",
             "items": [{"key": key, "path": key}],
             "defaultMode": 0o440,  # read by the group: fsGroup, the user's
         },
@@ -144,7 +149,7 @@ def _job(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": f"{service.name}-migrate", "labels": labels},
+        "metadata": {"name": f"{_name(service)}-migrate", "labels": labels},
         "spec": {
             "backoffLimit": 4,
             "ttlSecondsAfterFinished": 3600,
@@ -192,11 +197,11 @@ def _deployment(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     selector = _selector(fleet, service)
     digest = hashlib.sha256(json.dumps(dict(service.environment)).encode()).hexdigest()
     container = {
-        "name": service.name,
+        "name": _name(service),
         "image": fleet.image,
         "command": list(service.command),
         "ports": [{"name": "http", "containerPort": PORT}],
-        "envFrom": [{"configMapRef": {"name": f"{service.name}-options"}}],
+        "envFrom": [{"configMapRef": {"name": f"{_name(service)}-options"}}],
         "env": [{"name": service.config_env, "value": f"{SECRETS_DIR}/options.toml"}],
         "volumeMounts": [{"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}],
         "startupProbe": _probe("/health/live", period=2, failures=30),
@@ -212,7 +217,7 @@ def _deployment(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": service.name, "labels": labels},
+        "metadata": {"name": _name(service), "labels": labels},
         "spec": {
             "replicas": REPLICAS,
             "selector": {"matchLabels": selector},
@@ -234,7 +239,7 @@ def _service(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(fleet, service, service.name),
+        "metadata": _metadata(fleet, service, _name(service)),
         "spec": {
             "selector": _selector(fleet, service),
             "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
@@ -246,9 +251,13 @@ def _autoscaler(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata(fleet, service, service.name),
+        "metadata": _metadata(fleet, service, _name(service)),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": service.name},
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": _name(service),
+            },
             "minReplicas": REPLICAS,
             "maxReplicas": MAX_REPLICAS,
             "metrics": [
@@ -268,7 +277,7 @@ def _disruption_budget(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _metadata(fleet, service, service.name),
+        "metadata": _metadata(fleet, service, _name(service)),
         "spec": {
             "minAvailable": 1,
             "selector": {"matchLabels": _selector(fleet, service)},

@@ -1,9 +1,8 @@
 """``atoll.deploy.documents``: the secrets files read back as the options files they are."""
 
 import pytest
-import yaml
 
-from atoll.deploy.documents import dump, dump_all, migrate_options_file, options_file
+from atoll.deploy.documents import migrate_options_file, options_file
 from atoll.deploy.plan import plan
 from atoll.kernel.entrypoint import load_config
 from atoll.service.composition import compose_target
@@ -40,11 +39,3 @@ def test_a_migration_jobs_file_is_the_systems_configuration(name, tmp_path):
         compose_target(system(), serve=False), [], {fleet.migrate_config_env: str(path)}
     )
     assert config.section(f"{name}_db").url.endswith(f"@postgres:5432/runnerly_{name}")
-
-
-def test_documents_keep_the_order_of_their_keys_and_write_no_anchors():
-    shared = {"b": 1, "a": [1, 2]}
-    text = dump({"z": shared, "y": shared, "text": "one\ntwo\n"})
-    block = "  b: 1\n  a:\n    - 1\n    - 2\n"
-    assert text == f"z:\n{block}y:\n{block}text: |\n  one\n  two\n"
-    assert list(yaml.safe_load_all(dump_all([{"a": 1}, {"b": 2}]))) == [{"a": 1}, {"b": 2}]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from atoll.deploy.documents import dump
+from atoll.adapters.yaml import dump
 from atoll.deploy.plan import PORT
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from atoll.deploy.documents import dump_all, migrate_options_file, options_file
+from atoll.adapters.yaml import dump_all
+from atoll.deploy.documents import migrate_options_file, options_file
 from atoll.deploy.plan import PORT
 
 if TYPE_CHECKING:

@@ -141,3 +141,18 @@ def test_the_service_and_budgets_select_the_services_pods_not_the_jobs():
 def test_the_same_input_gives_the_same_bytes():
     first = manifests(fleet_of(), command="c")
     assert first == manifests(fleet_of(), command="c")
+
+
+def test_the_components_label_picks_what_to_apply_before_the_migration_and_after():
+    for docs in documents().values():
+        components = {doc["kind"]: doc["metadata"]["labels"]["app.kubernetes.io/component"]
+                      for doc in docs}  # fmt: skip
+        assert components == {
+            "ConfigMap": "config",
+            "Secret": "config",
+            "Job": "migration",
+            "Deployment": "service",
+            "Service": "service",
+            "HorizontalPodAutoscaler": "service",
+            "PodDisruptionBudget": "service",
+        }

@@ -1,6 +1,7 @@
 """Kubernetes manifests for a system's fleet: a file of documents per service.
 
-Each service's file holds, in the order to apply them:
+Each service's file holds, in the order to apply them (their label
+``app.kubernetes.io/component`` says which is which: ``config``, ``migration``, ``service``):
 
 - a ConfigMap of its options (environment variables, never a secret),
 - a Secret of its secrets: its options file (the options of type :class:`~atoll.Secret`, the
@@ -91,15 +92,17 @@ def _documents(fleet: FleetPlan, service: ServicePlan) -> list[dict[str, Any]]:
     return documents
 
 
-def _metadata(fleet: FleetPlan, service: ServicePlan, name: str) -> dict[str, Any]:
-    return {"name": name, "labels": _labels(fleet, service, "service")}
+def _metadata(
+    fleet: FleetPlan, service: ServicePlan, name: str, component: str = "service"
+) -> dict[str, Any]:
+    return {"name": name, "labels": _labels(fleet, service, component)}
 
 
 def _config_map(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(fleet, service, f"{_name(service)}-options"),
+        "metadata": _metadata(fleet, service, f"{_name(service)}-options", "config"),
         "data": dict(service.environment),
     }
 
@@ -111,7 +114,7 @@ def _secret(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _metadata(fleet, service, f"{_name(service)}-secrets"),
+        "metadata": _metadata(fleet, service, f"{_name(service)}-secrets", "config"),
         "type": "Opaque",
         "stringData": files,
     }

@@ -103,9 +103,9 @@ def image(
     port: int,
     frontends: str,
 ) -> None:
-    """Write a Dockerfile for the project in the current directory, and a .dockerignore.
+    """Write a Dockerfile for the project here, and a .dockerignore.
 
-    A build stage installs the lock file with --require-hashes into a virtual environment
+    The project is the one in the current directory, the build's context. A build stage installs the lock file with --require-hashes into a virtual environment
     (and the project, if it has a pyproject.toml); a slim stage runs `python -m MODULE` from
     it as an unprivileged user, with a health check on /health/live. Build it with
     `docker build -f FILE .` or `podman build -f FILE .` from this directory.
@@ -269,9 +269,9 @@ def k8s(
     settings: tuple[str, ...],
     output: str,
 ) -> None:
-    """Write Kubernetes manifests for the fleet of the system TARGET: a file per service.
+    """Write Kubernetes manifests for the fleet of the system TARGET.
 
-    Each holds a ConfigMap of its options, a Secret of its secrets (placeholders to
+    A file per service, each holding a ConfigMap of its options, a Secret of its secrets (placeholders to
     replace), a migration Job, a Deployment, a Service, a HorizontalPodAutoscaler and a
     PodDisruptionBudget. PostgreSQL and the broker are expected as Services of the same
     namespace (postgres, and nats, rabbitmq or redis).

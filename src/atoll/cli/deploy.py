@@ -105,9 +105,10 @@ def image(
 ) -> None:
     """Write a Dockerfile for the project here, and a .dockerignore.
 
-    The project is the one in the current directory, the build's context. A build stage installs the lock file with --require-hashes into a virtual environment
-    (and the project, if it has a pyproject.toml); a slim stage runs `python -m MODULE` from
-    it as an unprivileged user, with a health check on /health/live. Build it with
+    The project is the one in the current directory, the build's context. A build stage
+    installs the lock file with --require-hashes into a virtual environment (and the
+    project, if it has a pyproject.toml); a slim stage runs `python -m MODULE` from it as an
+    unprivileged user, with a health check on /health/live. Build it with
     `docker build -f FILE .` or `podman build -f FILE .` from this directory.
     """
     with reported(context, "atoll deploy image"):
@@ -271,10 +272,10 @@ def k8s(
 ) -> None:
     """Write Kubernetes manifests for the fleet of the system TARGET.
 
-    A file per service, each holding a ConfigMap of its options, a Secret of its secrets (placeholders to
-    replace), a migration Job, a Deployment, a Service, a HorizontalPodAutoscaler and a
-    PodDisruptionBudget. PostgreSQL and the broker are expected as Services of the same
-    namespace (postgres, and nats, rabbitmq or redis).
+    A file per service, each holding a ConfigMap of its options, a Secret of its secrets
+    (placeholders to replace), a migration Job, a Deployment, a Service, a
+    HorizontalPodAutoscaler and a PodDisruptionBudget. PostgreSQL and the broker are
+    expected as Services of the same namespace (postgres, and nats, rabbitmq or redis).
     """
     with reported(context, f"atoll deploy k8s {target}"):
         fleet = _plan(

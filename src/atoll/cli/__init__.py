@@ -11,6 +11,7 @@ from atoll.cli.broker import dlq, publish
 from atoll.cli.call import call
 from atoll.cli.check import check
 from atoll.cli.db import db
+from atoll.cli.deploy import deploy
 from atoll.cli.frontends import frontends
 from atoll.cli.graph import graph
 from atoll.cli.graphql import graphql
@@ -61,6 +62,7 @@ cli.add_command(frontends)
 cli.add_command(new)
 cli.add_command(check)
 cli.add_command(graph)
+cli.add_command(deploy)
 
 
 def main() -> None:

@@ -1,0 +1,381 @@
+"""``atoll deploy``: write the files that deploy a project: an image, compose, Kubernetes.
+
+::
+
+    atoll deploy image --module runnerly
+    atoll deploy compose runnerly.app:system --broker nats --output compose.yaml
+    atoll deploy k8s runnerly.app:system --output k8s
+
+``image`` writes a Dockerfile for the project in the current directory (and a
+``.dockerignore`` where there is none). ``compose`` and ``k8s`` read a system (MODULE:OBJECT)
+and write the deployment of its fleet: each service in a container of its own, run alone
+with ``python -m PACKAGE SERVICE`` (``--command`` says otherwise), migrated by a job of its
+own before it starts, configured by environment variables, its secrets read from a file.
+The same input gives the same bytes: the files can be committed and compared.
+
+Exit status: 0 when written, 2 for a usage or configuration error (a target that names no
+system, a setting that names no option, a secret given inline), 1 when a file cannot be
+written.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shlex
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, get_args
+
+import click
+
+from atoll.cli.db import load_service_target
+from atoll.cli.reporting import reported
+from atoll.deploy.compose import compose_file, secret_files
+from atoll.deploy.documents import migrate_options_file, options_file
+from atoll.deploy.image import ImageSpec, dockerfile, dockerignore
+from atoll.deploy.kubernetes import manifests
+from atoll.deploy.plan import DEFAULT_COMMAND, PORT, Broker, plan
+from atoll.errors import ConfigError, TargetError
+from atoll.service.system import SystemDefinition
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from atoll.deploy.plan import FleetPlan
+
+__all__ = ["deploy"]
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+"""A service's name, as in ``--command NAME=COMMAND``."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def deploy() -> None:
+    """Write the files that deploy a project: its image, a compose file, Kubernetes manifests.
+
+    Each file is the same for the same input, and names the command that wrote it: generate
+    it again rather than edit it.
+    """
+
+
+@deploy.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--output", default="Dockerfile", show_default=True, metavar="FILE", help="Where to write."
+)
+@click.option(
+    "--module",
+    metavar="MODULE",
+    help="What the image runs with `python -m`; the project's name in pyproject.toml by default.",
+)
+@click.option("--python", "python_version", default="3.11", show_default=True, metavar="X.Y")
+@click.option(
+    "--lock",
+    default="requirements.lock",
+    show_default=True,
+    metavar="FILE",
+    help="The lock file, every requirement pinned with its hashes (pip-compile --generate-hashes).",
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="DIR",
+    help="A directory of modules to copy into the image as they are, not installed; repeat it.",
+)
+@click.option("--port", default=PORT, show_default=True, help="The port the application serves.")
+@click.option(
+    "--frontends",
+    default="",
+    metavar="MODULE:OBJECT",
+    help="Build the components of this system's services into the image (with Node.js, in "
+    "the build stage), for services that declare service.components().",
+)
+@click.pass_context
+def image(
+    context: click.Context,
+    *,
+    output: str,
+    module: str | None,
+    python_version: str,
+    lock: str,
+    sources: tuple[str, ...],
+    port: int,
+    frontends: str,
+) -> None:
+    """Write a Dockerfile for the project here, and a .dockerignore.
+
+    The project is the one in the current directory, the build's context. A build stage
+    installs the lock file with --require-hashes into a virtual environment (and the
+    project, if it has a pyproject.toml); a slim stage runs `python -m MODULE` from it as an
+    unprivileged user, with a health check on /health/live. Build it with
+    `docker build -f FILE .` or `podman build -f FILE .` from this directory.
+    """
+    with reported(context, "atoll deploy image"):
+        here = Path.cwd()
+        _check_lock(here / lock, lock)
+        for source in sources:
+            if not (here / source).is_dir():
+                raise ConfigError(
+                    f"--source {source}: no such directory in {here}; name a directory of "
+                    "modules, relative to the current directory (the build's context)"
+                )
+        has_project = (here / "pyproject.toml").is_file()
+        module = module or _project_module(here, has_project)
+        spec = ImageSpec(module, python_version, lock, has_project, sources, port, frontends)
+        arguments = ["--module", module, "--python", python_version, "--lock", lock]
+        arguments += [argument for source in sources for argument in ("--source", source)]
+        arguments += ["--port", str(port)] if port != PORT else []
+        arguments += ["--frontends", frontends] if frontends else []
+        text = dockerfile(spec, command=_command("image", arguments))
+        _write(Path(output), text)
+        ignore = here / ".dockerignore"
+        if ignore.exists():
+            click.echo(f"kept {ignore.name}, which is there already")
+        else:
+            _write(ignore, dockerignore())
+
+
+def _check_lock(path: Path, given: str) -> None:
+    if not path.is_file():
+        raise ConfigError(
+            f"--lock {given}: no such file in {path.parent}; the image installs from a lock "
+            "file with hashes: write one with `pip-compile --generate-hashes -o "
+            "requirements.lock pyproject.toml`"
+        )
+    if "--hash=" not in path.read_text(encoding="utf-8"):
+        raise ConfigError(
+            f"--lock {given} holds no hashes, which the image's pip install --require-hashes "
+            "checks; write it with `pip-compile --generate-hashes`"
+        )
+
+
+def _project_module(here: Path, has_project: bool) -> str:  # noqa: FBT001 - one fact
+    if has_project:
+        with (here / "pyproject.toml").open("rb") as stream:
+            name = tomllib.load(stream).get("project", {}).get("name")
+        if isinstance(name, str) and name:
+            return name.replace("-", "_")
+    raise ConfigError(
+        "no --module given, and no pyproject.toml here names the project; "
+        "say what the image runs: --module PACKAGE (it runs `python -m PACKAGE`)"
+    )
+
+
+def _fleet_options(function: Callable[..., None]) -> Callable[..., None]:
+    """The options ``compose`` and ``k8s`` share, which say what the fleet is."""
+    decorators = [
+        click.argument("target", metavar="MODULE:OBJECT"),
+        click.option(
+            "--broker",
+            type=click.Choice(get_args(Broker)),
+            default="nats",
+            show_default=True,
+            help="The broker the services share: NATS with JetStream, RabbitMQ or Redis.",
+        ),
+        click.option(
+            "--image",
+            default="",
+            metavar="IMAGE",
+            help="The image the services run from (atoll deploy image); SYSTEM:latest by default.",
+        ),
+        click.option(
+            "--service",
+            "only",
+            multiple=True,
+            metavar="NAME",
+            help="A service to deploy; repeat it. All of the system's by default.",
+        ),
+        click.option(
+            "--command",
+            "commands",
+            multiple=True,
+            metavar="[NAME=]COMMAND",
+            help=f"How a service runs alone: a template for all ({DEFAULT_COMMAND!r} by "
+            "default; {package} is the top package of MODULE), or NAME=COMMAND for one. "
+            "Repeat it.",
+        ),
+        click.option(
+            "--set",
+            "settings",
+            multiple=True,
+            metavar="[NAME:]KEY=VALUE",
+            help="An option of every service that has it (auth.jwt.issuer=http://auth:8000), "
+            "or of service NAME alone; never a secret. Repeat it.",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        function = decorate(function)
+    return function
+
+
+@deploy.command(context_settings={"help_option_names": ["-h", "--help"]})
+@_fleet_options
+@click.option(
+    "--output", default="-", metavar="FILE", help="Where to write; standard output by default."
+)
+@click.option(
+    "--secrets-dir",
+    metavar="DIR",
+    help="Also write the secrets files there, those missing, with a new random password.",
+)
+@click.pass_context
+def compose(
+    context: click.Context,
+    target: str,
+    *,
+    broker: Broker,
+    image: str,
+    only: tuple[str, ...],
+    commands: tuple[str, ...],
+    settings: tuple[str, ...],
+    output: str,
+    secrets_dir: str | None,
+) -> None:
+    """Write a compose file for the fleet of the system TARGET.
+
+    PostgreSQL with a database per service, the broker, and per service a migration job and
+    the service alone, started once its migration has completed. Options are environment
+    variables; secrets are compose secrets, files under secrets/ that the file's first lines
+    list.
+    """
+    with reported(context, f"atoll deploy compose {target}"):
+        fleet = _plan(
+            target, broker=broker, image=image, only=only, commands=commands, settings=settings
+        )
+        arguments = _fleet_arguments(
+            broker=broker, image=image, only=only, commands=commands, settings=settings
+        )
+        text = compose_file(fleet, command=_command(f"compose {target}", arguments))
+        if output == "-":
+            click.echo(text, nl=False)
+        else:
+            _write(Path(output), text)
+        if secrets_dir is not None:
+            _write_secrets(fleet, Path(secrets_dir))
+
+
+@deploy.command(context_settings={"help_option_names": ["-h", "--help"]})
+@_fleet_options
+@click.option("--output", default="k8s", show_default=True, metavar="DIR", help="Where to write.")
+@click.pass_context
+def k8s(
+    context: click.Context,
+    target: str,
+    *,
+    broker: Broker,
+    image: str,
+    only: tuple[str, ...],
+    commands: tuple[str, ...],
+    settings: tuple[str, ...],
+    output: str,
+) -> None:
+    """Write Kubernetes manifests for the fleet of the system TARGET.
+
+    A file per service, each holding a ConfigMap of its options, a Secret of its secrets
+    (placeholders to replace), a migration Job, a Deployment, a Service, a
+    HorizontalPodAutoscaler and a PodDisruptionBudget. PostgreSQL and the broker are
+    expected as Services of the same namespace (postgres, and nats, rabbitmq or redis).
+    """
+    with reported(context, f"atoll deploy k8s {target}"):
+        fleet = _plan(
+            target, broker=broker, image=image, only=only, commands=commands, settings=settings
+        )
+        arguments = _fleet_arguments(
+            broker=broker, image=image, only=only, commands=commands, settings=settings
+        )
+        files = manifests(fleet, command=_command(f"k8s {target}", arguments))
+        directory = Path(output)
+        for name, text in files.items():
+            _write(directory / name, text)
+
+
+def _plan(
+    target: str,
+    *,
+    broker: Broker,
+    image: str,
+    only: Sequence[str],
+    commands: Sequence[str],
+    settings: Sequence[str],
+) -> FleetPlan:
+    system = load_service_target(target, "atoll deploy writes the deployment of")
+    if not isinstance(system, SystemDefinition):
+        raise TargetError(
+            f"{target!r} is one service, {system.name}; atoll deploy writes the fleet of an "
+            f"atoll.System: name one, or make one of it: atoll.System({system.name}_service)"
+        )
+    template = DEFAULT_COMMAND
+    by_name: dict[str, str] = {}
+    for text in commands:
+        name, equals, line = text.partition("=")
+        if equals and _NAME.fullmatch(name):  # NAME=COMMAND; plan() knows whether NAME is one
+            by_name[name] = line
+        else:
+            template = text
+    return plan(
+        system,
+        target,
+        broker=broker,
+        image=image,
+        command=template,
+        commands=by_name,
+        only=only,
+        settings=settings,
+    )
+
+
+def _fleet_arguments(
+    *,
+    broker: str,
+    image: str,
+    only: Sequence[str],
+    commands: Sequence[str],
+    settings: Sequence[str],
+) -> list[str]:
+    """The options as given, in a fixed order: the command that wrote a file, to name in it."""
+    arguments = ["--broker", broker]
+    arguments += ["--image", image] if image else []
+    arguments += [argument for name in only for argument in ("--service", name)]
+    arguments += [argument for line in commands for argument in ("--command", line)]
+    arguments += [argument for line in settings for argument in ("--set", line)]
+    return arguments
+
+
+def _command(name: str, arguments: Sequence[str]) -> str:
+    """The command that writes a file, to name in it; where it was written is left out."""
+    return shlex.join(["atoll", "deploy", *name.split(" "), *arguments])
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}", err=True)
+
+
+def _write_secrets(fleet: FleetPlan, directory: Path) -> None:
+    """Write each secrets file that is missing, one new password in all of them.
+
+    The directory is its owner's alone; the files in it are readable by all, as compose
+    mounts them as they are into containers that run as users of their own.
+    """
+    password = secrets.token_urlsafe(24)
+    existing = directory / "postgres-password"
+    if existing.is_file():  # the files written before hold that one: keep to it
+        password = existing.read_text(encoding="utf-8").strip()
+    texts = {"postgres-password": password + "\n"}
+    if fleet.broker == "rabbitmq":
+        texts["rabbitmq"] = f"default_user = atoll\ndefault_pass = {password}\n"
+    for service in fleet.services:
+        if service.has_database:
+            texts[f"{service.name}-migrate"] = migrate_options_file(
+                fleet, service, "postgres", password
+            )
+        texts[service.name] = options_file(fleet, service, "postgres", password)
+    for name, path in secret_files(fleet).items():
+        file = directory / Path(path).name
+        if file.exists():
+            click.echo(f"kept {file}, which is there already", err=True)
+            continue
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write(file, texts[name])

@@ -15,6 +15,7 @@ from atoll.cli.graphql import graphql
 from atoll.cli.routes import routes
 from atoll.cli.run import run
 from atoll.cli.services import services
+from atoll.cli.shell import shell
 from atoll.cli.tokens import tokens
 
 __all__ = ["cli", "main"]
@@ -55,6 +56,7 @@ cli.add_command(tokens)
 cli.add_command(services)
 cli.add_command(graphql)
 cli.add_command(frontends)
+cli.add_command(shell)
 
 
 def main() -> None:

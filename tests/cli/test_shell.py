@@ -126,6 +126,17 @@ def test_no_port_is_opened_unless_asked():
     assert "False" in done.stdout
 
 
+def test_the_system_serves_http_too_when_asked():
+    done = shell(
+        "from atoll.endpoints.http.server import ServerOptions",
+        "container.get(ServerOptions).enabled",
+        argv=("--server", "--server-port", "0", "--log-level", "info", "--log-format", "text"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "True" in done.stdout
+    assert "serving on http://127.0.0.1:" in done.stderr
+
+
 def test_sigterm_at_the_prompt_stops_the_system_gracefully():
     command = [
         sys.executable, "-m", "atoll", "shell", "shell_club:system",

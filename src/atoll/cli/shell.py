@@ -2,13 +2,15 @@
 
 The service or system is started in this process as ``atoll run`` starts it, with its own
 options (``--broker-url``, ``--db-url``...), minus HTTP: no port is opened (``--no-server``
-comes first; give ``--server`` to serve as well). Its consumers run too: on a broker other
-processes share, the shell is one more instance of each service. The prompt's namespace holds
-a client of every service, ``send``, ``publish``, the bus, the broker and the container, and a
-statement may ``await`` at the top level::
+and ``--no-metrics`` come first; give ``--server`` to serve as well). Its consumers run too:
+on a broker other processes share, the shell is one more instance of each service. The
+prompt's namespace holds a client of every service, ``send``, ``publish``, the bus, the
+broker, the container and ``acting_as``, and a statement may ``await`` at the top level::
 
     $ atoll shell runnerly.app:system --broker-url nats://127.0.0.1:4222
-    >>> await runs.methods.weekly_meters(user_id=1)
+    >>> with acting_as(Identity("user", "1")):
+    ...     await runs.methods.weekly_meters(user_id=1)
+    ...
     5000.0
 
 The prompt is IPython's when IPython is installed (unless ``--plain``), else Python's own.
@@ -55,7 +57,7 @@ from atoll.messaging.broker import Broker
 from atoll.messaging.bus import MessageBus
 from atoll.security.auth import acting_as
 from atoll.security.identity import Identity
-from atoll.service.composition import compose_target
+from atoll.service.composition import compose_target, serves_http
 from atoll.service.definition import ServiceDefinition
 
 if TYPE_CHECKING:
@@ -109,8 +111,12 @@ def shell(context: click.Context, target: str, options: tuple[str, ...], *, plai
         app = compose_target(obj, serve=False)
     except TargetError as error:
         raise click.UsageError(str(error), context) from error
+    argv = [*SHELL_DEFAULTS, *options]
     try:
-        config = load_config(app, [*SHELL_DEFAULTS, *options], os.environ, prog=prog)
+        config = load_config(app, argv, os.environ, prog=prog)
+        if serves_http(config):  # --server given: serve HTTP too, as atoll run does
+            app = compose_target(obj, serve=True)
+            config = load_config(app, argv, os.environ, prog=prog)
     except ConfigError as error:
         click.echo(f"{prog}: configuration error:\n{error}", err=True)
         context.exit(EXIT_USAGE)

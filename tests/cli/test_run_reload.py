@@ -13,8 +13,10 @@ import pytest
 from click.testing import CliRunner
 from watchfiles import Change
 
+import atoll
 from atoll.adapters.watchfiles import SourceFilter, described
 from atoll.cli import cli
+from atoll.cli.run import _watched
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="SIGTERM and process groups are POSIX's"
@@ -142,3 +144,12 @@ def test_changes_are_named_relative_to_the_project_and_counted_past_three(tmp_pa
 )
 def test_python_and_toml_sources_are_watched_outside_tool_and_build_directories(path, watched):
     assert SourceFilter()(Change.modified, path) is watched
+
+
+def test_the_current_directory_is_watched_and_the_target_s_package_where_it_lies_outside(
+    project, monkeypatch
+):
+    monkeypatch.chdir(project)
+    assert _watched("hello:service") == [project]  # inside the current directory
+    package = Path(atoll.__file__).parent
+    assert _watched("atoll.cli.run:run") == [project, package]

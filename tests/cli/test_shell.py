@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import queue
 import signal
 import subprocess
 import sys
 import threading
+import types
 from pathlib import Path
 from typing import Self
 
@@ -15,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from atoll.cli import cli
-from atoll.cli.shell import AsyncConsole
+from atoll.cli.shell import AsyncConsole, _prompt
 
 HERE = Path(__file__).resolve().parent
 
@@ -137,6 +139,86 @@ def test_the_system_serves_http_too_when_asked():
     assert "serving on http://127.0.0.1:" in done.stderr
 
 
+def test_print_config_shows_the_configuration_the_shell_would_start_with(monkeypatch):
+    monkeypatch.syspath_prepend(str(HERE))
+    result = CliRunner().invoke(cli, ["shell", "shell_club:system", "--print-config"])
+    assert result.exit_code == 0, result.output
+    assert "memory://" in result.output
+    assert "log.level" in result.output
+
+
+def test_an_application_that_fails_to_start_exits_1_saying_why():
+    done = shell("'never run'", argv=("--metrics",))  # /metrics, with no port to serve it on
+    assert done.returncode == 1
+    assert "atoll shell: club failed to start: --metrics serves /metrics" in done.stderr
+    assert "'never run'" not in done.stdout
+
+
+class Prompt:
+    """``atoll shell`` on the club system, typed at line by line; what it writes, read."""
+
+    def __init__(self, *argv: str) -> None:
+        command = [sys.executable, "-m", "atoll", "shell", "shell_club:system", *argv]
+        self.process = subprocess.Popen(
+            command, cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, bufsize=1,
+        )  # fmt: skip
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        for stream in (self.process.stdout, self.process.stderr):
+            threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, text: str) -> None:
+        """Until a line holding ``text`` is written (a minute at most)."""
+        while not any(text in line for line in self.seen):
+            line = self.lines.get(timeout=60)
+            assert line is not None, "".join(self.seen)
+            self.seen.append(line)
+
+    def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{line}\n")
+        self.process.stdin.flush()
+
+    def finish(self) -> str:
+        """End the input; the exit status is checked, and everything written returned."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            assert self.process.wait(timeout=60) == 0, "".join(self.seen)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+        ended = 0
+        while ended < 2:  # both streams
+            line = self.lines.get(timeout=60)
+            if line is None:
+                ended += 1
+            else:
+                self.seen.append(line)
+        for stream in (self.process.stdout, self.process.stderr):
+            assert stream is not None
+            stream.close()
+        return "".join(self.seen)
+
+
+def test_ctrl_c_cancels_the_statement_awaited_and_the_prompt_goes_on():
+    prompt = Prompt()
+    prompt.type("print('waiting', flush=True); await asyncio.Event().wait()")
+    prompt.wait_for("waiting")
+    prompt.process.send_signal(signal.SIGINT)
+    prompt.wait_for("KeyboardInterrupt")
+    prompt.type("'after'")
+    prompt.wait_for("'after'")
+    prompt.finish()
+
+
 def test_sigterm_at_the_prompt_stops_the_system_gracefully():
     command = [
         sys.executable, "-m", "atoll", "shell", "shell_club:system",
@@ -178,6 +260,13 @@ def test_a_bad_target_is_a_usage_error_naming_it(monkeypatch):
     result = CliRunner().invoke(cli, ["shell", "shell_club:nosuch"])
     assert result.exit_code == 2
     assert "'shell_club' has no attribute 'nosuch'" in result.output
+
+
+def test_help_says_what_the_shell_does():
+    result = CliRunner().invoke(cli, ["shell", "--help"])
+    assert result.exit_code == 0
+    assert "Usage: cli shell [OPTIONS] MODULE:OBJECT" in result.output
+    assert "--plain" in result.output
 
 
 def test_a_module_not_found_is_a_usage_error_saying_where_to_run_from():
@@ -271,3 +360,63 @@ def test_the_console_leaves_on_system_exit_and_the_loop_lives_on():
             scripted(AsyncConsole(namespace, loop.run), ["raise SystemExit(3)", "after = 1"])
         assert "after" not in namespace
         assert loop.run(asyncio.sleep(0, result="alive")).result(timeout=30) == "alive"
+
+
+def test_a_keyboard_interrupt_raised_by_a_statement_is_shown_as_one():
+    with Loop() as loop:
+        written = scripted(AsyncConsole({}, loop.run), ["raise KeyboardInterrupt", "x = 1"])
+    assert written[0] == "\nKeyboardInterrupt\n"
+    assert "".join(written).count("KeyboardInterrupt") == 1  # and the prompt went on
+
+
+class FakeIPython:
+    """What the shell uses of IPython and traitlets, recording how it was started."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.started: dict[str, object] = {}
+
+    def start_ipython(self, *, argv, user_ns, config):
+        self.started = {"argv": argv, "namespace": user_ns, "config": config}
+        runner = config.InteractiveShell.loop_runner
+        for line in self.lines:  # IPython runs a cell that awaits through its loop runner
+            user_ns[line] = runner(eval(line, user_ns))  # noqa: S307 - the test's own lines
+
+
+class Settings:
+    """traitlets' Config: sections made on first use."""
+
+    def __getattr__(self, name: str) -> Settings:
+        made = Settings()
+        setattr(self, name, made)
+        return made
+
+
+def test_ipython_is_the_prompt_when_installed_and_awaits_on_the_application_loop(monkeypatch):
+    fake = FakeIPython(["where()"])
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    monkeypatch.setitem(sys.modules, "traitlets.config", types.SimpleNamespace(Config=Settings))
+
+    async def where() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    namespace: dict[str, object] = {"where": where}
+    with Loop() as loop:
+        _prompt(namespace, "the banner", loop.run, plain=False)
+    assert fake.started["argv"] == []
+    assert fake.started["namespace"] is namespace
+    assert namespace[fake.lines[0]] is loop.loop  # the awaits ran on the application's loop
+    config = fake.started["config"]
+    assert config.TerminalInteractiveShell.banner2.startswith("the banner")
+    assert config.InteractiveShell.autoawait is True
+
+
+def test_plain_asks_for_python_s_prompt_even_with_ipython_installed(monkeypatch):
+    fake = FakeIPython([])
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    monkeypatch.setattr("sys.stdin", io.StringIO("answer = 42\n"))
+    namespace: dict[str, object] = {}
+    with Loop() as loop:
+        _prompt(namespace, "", loop.run, plain=True)
+    assert fake.started == {}
+    assert namespace["answer"] == 42

@@ -20,7 +20,7 @@ runs on the application's loop, where its clients and connections live. Ctrl-D o
 stops the application, gracefully, and leaves; so does SIGTERM.
 
 Exit status: 0 once the prompt is left, 1 when the application fails to start or to stop, 2
-for a usage or configuration error.
+for a usage or configuration error, 130 when Ctrl-C cut its stop short.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import sys
 import threading
 import traceback
 import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -70,6 +70,11 @@ if TYPE_CHECKING:
     from atoll.service.system import SystemDefinition
 
 __all__ = ["AsyncConsole", "shell", "shell_namespace"]
+
+T = TypeVar("T")
+
+_STEP = 0.2
+"""Seconds the prompt's wait for a statement lasts at most before it looks at signals."""
 
 SHELL_DEFAULTS = ("--no-server", "--no-metrics", "--log-level", "warning")
 """Flags put before the application's own: no port opened, and only warnings logged, so that
@@ -147,19 +152,20 @@ def _open(
     services = [target] if isinstance(target, ServiceDefinition) else list(target.services)
     namespace = shell_namespace(container, [service.name for service in services])
     banner = _banner(app, config, namespace, [service.name for service in services])
-    status = 0
     with _terminated_on_sigterm():
         try:
             _prompt(namespace, banner, application.run, plain=plain)
         except _Terminated:
             click.echo("", err=True)  # the prompt's line, ended
-        finally:
-            try:
-                application.stop()
-            except Exception as error:  # noqa: BLE001 - as at the start
-                click.echo(f"atoll shell: {app.name} failed to stop: {error}", err=True)
-                status = EXIT_FAILURE
-    return status
+    # From here a second SIGTERM ends the process at once, as Ctrl-C does: a forced stop.
+    try:
+        application.stop()
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except Exception as error:  # noqa: BLE001 - as at the start
+        click.echo(f"atoll shell: {app.name} failed to stop: {error}", err=True)
+        return EXIT_FAILURE
+    return 0
 
 
 def shell_namespace(container: Container, services: Sequence[str]) -> dict[str, object]:
@@ -285,6 +291,11 @@ class _Application:
         self._ended.result()
 
     def _main(self) -> None:
+        if hasattr(signal, "pthread_sigmask"):  # POSIX
+            # A signal goes to any thread that does not block it, and only the thread that
+            # gets it wakes up: blocked here (and in the threads started from here), Ctrl-C
+            # and SIGTERM reach the main thread, whose wait for a statement they interrupt.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         loop: LoopOptions = self._config.section("loop")
         try:
             with asyncio.Runner(loop_factory=loop.factory()) as runner:
@@ -327,16 +338,19 @@ class AsyncConsole(code.InteractiveConsole):
 
     def runcode(self, code: types.CodeType) -> None:
         """Run a compiled statement on the loop; show its error, if any, as Python does."""
-        future = self._run(_statement(types.FunctionType(code, self.locals)))
+        future: concurrent.futures.Future[BaseException | None] | None = None
         try:
-            leaving = future.result()
+            future = self._run(_statement(types.FunctionType(code, self.locals)))
+            leaving = _result(future)
         except KeyboardInterrupt:  # Ctrl-C, while the statement ran
-            future.cancel()
+            if future is not None:
+                future.cancel()
             self.write("\nKeyboardInterrupt\n")
         except concurrent.futures.CancelledError:
             self.write("\nCancelled\n")
         except _Terminated:
-            future.cancel()
+            if future is not None:
+                future.cancel()
             raise
         except BaseException as error:  # noqa: BLE001 - shown, as the console shows any error
             self._show(error)
@@ -355,6 +369,19 @@ class AsyncConsole(code.InteractiveConsole):
         sys.last_traceback = tb or error.__traceback__
         lines = traceback.format_exception(type(error), error, sys.last_traceback)
         self.write("".join(lines))
+
+
+def _result(future: concurrent.futures.Future[T]) -> T:
+    """The result of ``future``, waited for in steps of :data:`_STEP` seconds.
+
+    A signal (Ctrl-C) that comes just as a wait begins does not end it: Python runs the
+    signal's handler once the wait returns. A wait without end would then never see it.
+    """
+    while True:
+        try:
+            return future.result(timeout=_STEP)
+        except TimeoutError:
+            continue
 
 
 async def _statement(function: Callable[[], object]) -> BaseException | None:
@@ -407,7 +434,7 @@ def _ipython(
     def on_the_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
         future = run(coroutine)
         try:
-            return future.result()
+            return _result(future)
         except KeyboardInterrupt:
             future.cancel()
             raise

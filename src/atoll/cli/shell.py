@@ -61,7 +61,7 @@ from atoll.service.composition import compose_target, serves_http
 from atoll.service.definition import ServiceDefinition
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Mapping, Sequence
+    from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 
     from atoll.kernel.app import App, LogOptions, LoopOptions
     from atoll.kernel.config import Config
@@ -77,8 +77,9 @@ _STEP = 0.2
 """Seconds the prompt's wait for a statement lasts at most before it looks at signals."""
 
 SHELL_DEFAULTS = ("--no-server", "--no-metrics", "--log-level", "warning")
-"""Flags put before the application's own: no port opened, and only warnings logged, so that
-log lines do not run into the prompt. The application's own flags come after and win."""
+"""Flags put before the application's own: no port opened (nor ``/metrics``, which would need
+one), and only warnings logged, so that log lines do not run into the prompt. The
+application's own flags come after, and win."""
 
 
 @click.command(
@@ -171,11 +172,11 @@ def _open(
 def shell_namespace(container: Container, services: Sequence[str]) -> dict[str, object]:
     """What the prompt starts with: a client per service, and ways into the application.
 
-    A call made in the prompt carries no identity, as a call of the process's own: a method
-    that needs one refuses it, unless made in a ``with acting_as(Identity(...)):`` block.
-
     Each service is under its name, ``-`` read as ``_`` (``await runs.methods.x()``); one
     whose name is not an identifier, or is taken, is reached with ``clients.get(name)``.
+
+    A call made in the prompt carries no identity, as a call of the process's own: a method
+    that needs one refuses it, unless made in a ``with acting_as(Identity(...)):`` block.
     """
     bus = container.get(MessageBus)
     clients = container.get(Clients)
@@ -216,9 +217,13 @@ def _banner(
     example = named[0].replace("-", "_") if named else "clients.get(NAME)"
     version = f" {app.version}" if app.version else ""
     variables = ", ".join(name.replace("-", "_") for name in named) or "-"
+    clients = f"a client of each service: await {example}.methods.METHOD(...)"
+    column = 16
     lines = [
         f"atoll shell: {app.name}{version} runs in this process, on {masked_url(broker.url)}",
-        f"  {variables:<16} a client of each service: await {example}.methods.METHOD(...)",
+        f"  {variables:<{column}} {clients}"
+        if len(variables) <= column
+        else f"  {variables}\n  {'':<{column}} {clients}",
         "  clients          every service by name: clients.get(NAME)",
         "  send(message)    handle a command or query, and return its result",
         "  publish(*events) publish events; the handlers here run before it returns",
@@ -238,7 +243,7 @@ class _Terminated(BaseException):
 
 
 @contextlib.contextmanager
-def _terminated_on_sigterm() -> Any:
+def _terminated_on_sigterm() -> Iterator[None]:
     def terminate(_signum: int, _frame: object) -> None:
         raise _Terminated
 
@@ -252,8 +257,8 @@ def _terminated_on_sigterm() -> Any:
 class _Application:
     """The application running on an event loop in a thread of its own.
 
-    :meth:`start` returns the started container; :meth:`run` runs a coroutine on that loop
-    and waits for its result; :meth:`stop` stops the application and ends the thread.
+    :meth:`start` returns the started container; :meth:`run` schedules a coroutine on that
+    loop; :meth:`stop` stops the application and ends the thread.
     """
 
     def __init__(self, app: App, config: Config) -> None:

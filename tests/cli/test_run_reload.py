@@ -106,6 +106,16 @@ def test_reload_after_the_target_is_refused_with_where_to_put_it(project, monkey
     )
 
 
+def test_reload_with_a_question_to_the_application_answers_it_and_exits(project, monkeypatch):
+    monkeypatch.chdir(project)
+    monkeypatch.syspath_prepend(str(project))
+    result = CliRunner().invoke(cli, ["run", "--reload", "hello:service", "--help"])
+    sys.modules.pop("hello", None)
+    assert result.exit_code == 0
+    assert "atoll run hello:service" in result.output
+    assert "watching" not in result.output
+
+
 @pytest.mark.parametrize(
     ("target", "message"),
     [

@@ -280,7 +280,9 @@ def test_a_target_that_is_no_service_is_a_usage_error_saying_what_is_wanted(monk
     monkeypatch.syspath_prepend(str(HERE))
     result = CliRunner().invoke(cli, ["shell", "shell_club:entries"])
     assert result.exit_code == 2
-    assert "atoll shell opens a prompt in an atoll.Service" in result.output
+    assert "atoll shell starts, and opens a prompt in, the application of an atoll.Service" in (
+        result.output
+    )
 
 
 def test_a_bad_option_of_the_application_is_a_configuration_error(monkeypatch):

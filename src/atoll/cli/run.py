@@ -16,6 +16,9 @@ from atoll.kernel.entrypoint import execute
 
 __all__ = ["load_target", "run"]
 
+_ASKS_ONLY = frozenset({"-h", "--help", "--version", "--print-config"})
+"""The application's flags that print an answer and exit, rather than run it."""
+
 
 @click.command(
     context_settings={
@@ -51,7 +54,7 @@ def run(context: click.Context, target: str, options: tuple[str, ...], *, reload
             f"`atoll run --reload {target} ...`",
             context,
         )
-    if reload:
+    if reload and not _ASKS_ONLY.intersection(options):  # a question has nothing to reload
         context.exit(_run_reloading(context, target, options))
     try:
         app = as_app(load_target(target), repr(target))

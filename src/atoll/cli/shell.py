@@ -113,7 +113,9 @@ def shell(context: click.Context, target: str, options: tuple[str, ...], *, plai
         context.exit(0)
     prog = f"atoll shell {target}"
     try:
-        obj = load_service_target(target, "atoll shell opens a prompt in")
+        obj = load_service_target(
+            target, "atoll shell starts, and opens a prompt in, the application of"
+        )
         app = compose_target(obj, serve=False)
     except TargetError as error:
         raise click.UsageError(str(error), context) from error

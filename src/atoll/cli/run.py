@@ -1,4 +1,8 @@
-"""``atoll run MODULE:OBJECT [options]``: run any importable application."""
+"""``atoll run [--reload] MODULE:OBJECT [options]``: run any importable application.
+
+With ``--reload``, for development, the application runs in a child process, started again
+each time a source file changes (:mod:`atoll.adapters.watchfiles`).
+"""
 
 from __future__ import annotations
 

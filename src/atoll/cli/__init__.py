@@ -19,6 +19,7 @@ from atoll.cli.new import new
 from atoll.cli.routes import routes
 from atoll.cli.run import run
 from atoll.cli.services import services
+from atoll.cli.shell import shell
 from atoll.cli.tokens import tokens
 
 __all__ = ["cli", "main"]
@@ -63,6 +64,7 @@ cli.add_command(new)
 cli.add_command(check)
 cli.add_command(graph)
 cli.add_command(deploy)
+cli.add_command(shell)
 
 
 def main() -> None:

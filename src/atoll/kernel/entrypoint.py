@@ -43,7 +43,16 @@ if TYPE_CHECKING:
     from atoll.kernel.config import Config
     from atoll.kernel.container import Container
 
-__all__ = ["build_container", "components", "execute", "load_config", "main", "running", "serve"]
+__all__ = [
+    "build_container",
+    "components",
+    "configure_logging",
+    "execute",
+    "load_config",
+    "main",
+    "running",
+    "serve",
+]
 
 logger = logging.getLogger("atoll")
 
@@ -88,7 +97,7 @@ def execute(
     if config.show_config:
         print(config.describe())  # noqa: T201 - asked for with --print-config
         return 0
-    _configure_logging(config.section("log"), application.name, config.secrets())
+    configure_logging(config.section("log"), application.name, config.secrets())
     loop: LoopOptions = config.section("loop")
     watchdog = _ForcedExit()
     try:
@@ -411,7 +420,7 @@ _SET_HERE: dict[str, int] = {}
 """The level set here last on each library logger: another one was set by the application."""
 
 
-def _configure_logging(options: LogOptions, service: str, secrets: Iterable[str] = ()) -> None:
+def configure_logging(options: LogOptions, service: str, secrets: Iterable[str] = ()) -> None:
     """The root logger at ``--log-level`` in ``--log-format``; libraries' at ``--log-libraries``.
 
     So that ``--log-level debug`` shows atoll's and the application's records, not every

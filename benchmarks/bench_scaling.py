@@ -45,16 +45,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import asyncpg
-import sqlalchemy as sa
 
 import atoll
 from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.bus import MessageBus
 from atoll.persistence.relay import OutboxRelay
-from atoll.persistence.repository import Repository  # noqa: TC001 - read at run time
-from atoll.persistence.schema import Schema
-from atoll.persistence.unit_of_work import UnitOfWork
 from atoll.service.composition import compose_target
+from bench_outbox import BenchUnitOfWork, Counted, Counter, CountMany, Tally, schema
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -70,90 +67,31 @@ AT_ONCE = 4
 
 
 # -- the services: a producer whose commands commit events, a consumer that keeps them ---------
-
-
-@dataclass(frozen=True)
-class Tick:
-    """Count ``times`` on ticker ``ticker_id``: that many events in one unit of work."""
-
-    ticker_id: int
-    times: int
-
-
-@dataclass(frozen=True)
-class Ticked:
-    """A ticker counted; named per run (see :func:`name_event`)."""
-
-    ticker_id: int
-    value: int
-
-
-@dataclass
-class Ticker:
-    """The producer's aggregate."""
-
-    id: int
-    value: int = 0
-    version: int = 0
-    events: list[object] = field(default_factory=list, compare=False, repr=False)
-
-
-@dataclass
-class Tally:
-    """What the consumer keeps of each event."""
-
-    id: int | None
-    ticker_id: int
-    value: int
-
-
-metadata = sa.MetaData()
-tickers = sa.Table(
-    "bench_tickers",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("value", sa.Integer, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-)
-tallies = sa.Table(
-    "bench_tallies",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("ticker_id", sa.Integer, nullable=False),
-    sa.Column("value", sa.Integer, nullable=False),
-)
-schema = Schema(metadata)
-schema.map(Ticker, tickers, version="version")
-schema.map(Tally, tallies)
-
-
-class ScalingUnitOfWork(UnitOfWork):
-    tickers: Repository[Ticker]
-    tallies: Repository[Tally]
+# The domain is bench_outbox.py's: a counter that raises Counted each time it counts, and the
+# tally a handler keeps of each event.
 
 
 def name_event(run: str) -> None:
-    """Give :class:`Ticked` this run's name, so that no other run's consumer takes it."""
-    Ticked.__atoll_message__ = f"BenchTicked{run}"  # type: ignore[attr-defined]
+    """Give ``Counted`` this run's name, so that no other run's consumer takes it."""
+    Counted.__atoll_message__ = f"BenchTicked{run}"  # type: ignore[attr-defined]
 
 
 def producer(run: str) -> atoll.Service:
-    """The producer: ``Tick`` commits ``times`` events of one ticker to its outbox."""
+    """The producer: ``CountMany`` commits ``times`` events of one counter to its outbox."""
     service = atoll.Service(f"ticks{run}")
-    service.database(schema, ScalingUnitOfWork)
-    service.publishes(Ticked)
+    service.database(schema, BenchUnitOfWork)
+    service.publishes(Counted)
 
-    @service.command(Tick)
-    async def tick(command: Tick, uow: ScalingUnitOfWork) -> int:
+    @service.command(CountMany)
+    async def count_many(command: CountMany, uow: BenchUnitOfWork) -> int:
         async with uow:
-            ticker = await uow.tickers.get(command.ticker_id)
-            if ticker is None:
-                ticker = await uow.tickers.add(Ticker(command.ticker_id))
+            counter = await uow.counters.get(command.counter_id)
+            if counter is None:
+                counter = await uow.counters.add(Counter(command.counter_id))
             for _ in range(command.times):
-                ticker.value += 1
-                ticker.events.append(Ticked(ticker.id, ticker.value))
+                counter.count()
             await uow.commit()
-        return ticker.value
+        return counter.value
 
     return service
 
@@ -161,12 +99,12 @@ def producer(run: str) -> atoll.Service:
 def consumer(run: str) -> atoll.Service:
     """The consumer: each ``Ticked`` writes a row, in a unit of work that keeps the inbox."""
     service = atoll.Service(f"tally{run}")
-    service.database(schema, ScalingUnitOfWork)
+    service.database(schema, BenchUnitOfWork)
 
-    @service.on(Ticked)
-    async def keep(event: Ticked, uow: ScalingUnitOfWork) -> None:
+    @service.on(Counted)
+    async def keep(event: Counted, uow: BenchUnitOfWork) -> None:
         async with uow:
-            await uow.tallies.add(Tally(None, event.ticker_id, event.value))
+            await uow.tallies.add(Tally(None, event.counter_id, event.value))
             await uow.commit()
 
     return service
@@ -340,7 +278,8 @@ class Bench:
         ) as container:
             bus = container.get(MessageBus)
             commands = [
-                Tick(ticker, PER_STREAM) for ticker in range(1, self.events // PER_STREAM + 1)
+                CountMany(counter, PER_STREAM)
+                for counter in range(1, self.events // PER_STREAM + 1)
             ]
             for first in range(0, len(commands), AT_ONCE):
                 await asyncio.gather(*map(bus.handle, commands[first : first + AT_ONCE]))

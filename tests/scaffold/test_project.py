@@ -4,6 +4,7 @@ These read what ``atoll new`` wrote, and run its first migration against its sch
 project's own ``make test``, in a virtual environment of its own, is test_generated_project.py.
 """
 
+import errno
 import importlib.util
 import os
 import subprocess
@@ -73,6 +74,66 @@ def test_a_directory_that_cannot_be_made_fails_with_the_reason(tmp_path):
     assert result.exit_code == 1
     assert f"atoll new tally: cannot write {tmp_path / 'file' / 'tally'}: " in result.output
     assert (tmp_path / "file").read_text() == "mine"
+
+
+def full_disk_after(count: int):
+    """An OSError as the disk fills up, after ``count`` calls went through."""
+    calls = []
+
+    def fail(real):
+        def failing(*args, **kwargs):
+            if len(calls) == count:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            calls.append(args)
+            return real(*args, **kwargs)
+
+        return failing
+
+    return calls, fail
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "empty"])
+@pytest.mark.parametrize("failing", ["write", "rename"])
+def test_a_write_that_fails_leaves_nothing_and_the_command_runs_again(
+    tmp_path, monkeypatch, existing, failing
+):
+    directory = tmp_path / "src" / "tally"
+    if existing:
+        directory.mkdir(parents=True)
+    calls, fail = full_disk_after(5 if failing == "write" else 2 if existing else 0)
+    if failing == "write":
+        monkeypatch.setattr("atoll.scaffold.project._write", fail(write))
+    else:
+        monkeypatch.setattr(Path, "rename", fail(Path.rename))
+    result = new("tally", "--directory", str(directory))
+    assert result.exit_code == 1
+    assert f"atoll new tally: cannot write {directory}: No space left on device" in result.output
+    assert len(calls) == (5 if failing == "write" else 2 if existing else 0)  # partway
+    if existing:
+        assert list(directory.iterdir()) == []
+    else:
+        assert list(tmp_path.iterdir()) == []  # src/, made for the project, is gone too
+    monkeypatch.undo()
+    again = new("tally", "--directory", str(directory))
+    assert again.exit_code == 0, again.output
+    assert (directory / "tally" / "application.py").is_file()
+
+
+def test_an_empty_directory_is_kept_and_nothing_else_is_left_in_it(tmp_path):
+    identity = tmp_path.stat().st_ino  # the working directory of a shell, it may be
+    assert new("tally", "--directory", str(tmp_path)).exit_code == 0
+    assert tmp_path.stat().st_ino == identity
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == [
+        ".dockerignore",
+        ".github",
+        ".gitignore",
+    ]
+    assert [path.name for path in tmp_path.parent.iterdir() if "atoll-new" in path.name] == []
 
 
 def test_a_requirement_not_installed_here_is_written_unpinned(tmp_path, monkeypatch):

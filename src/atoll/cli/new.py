@@ -12,7 +12,8 @@ by default), which must be new or empty: nothing is overwritten. ``--broker`` an
 lock installs; its tests run on atoll's in-memory broker and database whatever they are.
 
 Exit status: 0 when the project is written, 2 for a usage error (a name refused, a directory
-not empty), 1 when writing failed (the directory cannot be written).
+not empty), 1 when writing failed (the directory cannot be written, the disk is full): then
+nothing is left of the project, and the same command may run again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import click
 
 from atoll.errors import ConfigError
 from atoll.kernel.entrypoint import EXIT_FAILURE
-from atoll.scaffold.project import ProjectPlan, create_project
+from atoll.scaffold.project import BROKERS, DATABASES, ProjectPlan, create_project
 
 __all__ = ["new"]
 
@@ -32,12 +33,12 @@ __all__ = ["new"]
 @click.argument("name")
 @click.option(
     "--broker",
-    type=click.Choice(["nats", "rabbitmq", "redis"]),
+    type=click.Choice([broker for broker in BROKERS if broker != "memory"]),
     help="the broker of the configuration; atoll's in-memory broker when not given",
 )
 @click.option(
     "--database",
-    type=click.Choice(["sqlite", "postgres"]),
+    type=click.Choice(list(DATABASES)),
     default="sqlite",
     show_default=True,
     help="the database of the configuration",

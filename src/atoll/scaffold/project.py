@@ -14,8 +14,10 @@ where atoll runs (:mod:`atoll.scaffold.lock`).
 
 from __future__ import annotations
 
+import contextlib
 import keyword
 import re
+import shutil
 import string
 import sys
 import uuid
@@ -191,12 +193,17 @@ def create_project(
 ) -> list[Path]:
     """Write the project of ``plan`` into ``directory``, which is created if missing.
 
+    All the files or none: they are written apart, then renamed into place (see
+    :func:`_write_all`), so that a write that fails leaves nothing and running again works.
+
     Returns:
         The files written, relative to ``directory``, in the order written.
 
     Raises:
         ConfigError: the name is refused (:func:`check_name`), or ``directory`` is a file or
             a directory with something in it: nothing is overwritten.
+        OSError: a file could not be written (a full disk, a permission); what was written
+            is removed.
     """
     check_name(plan.name)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
@@ -209,18 +216,15 @@ def create_project(
     created = now or datetime.now(tz=UTC)
     revision = uuid.uuid4().hex[:12]
     values = plan.values(revision, created)
-    written: list[Path] = []
+    files: dict[Path, str] = {}
     root = resources.files("atoll.scaffold").joinpath(_TEMPLATES)
     for template, relative in _templates(root, Path()):
         target = _target(relative, plan, revision, created)
-        if target is None:
-            continue
-        text = ProjectTemplate(template.read_text(encoding="utf-8")).substitute(values)
-        _write(directory / target, text)
-        written.append(target)
-    _write(directory / "requirements.lock", lock)
-    written.append(Path("requirements.lock"))
-    return written
+        if target is not None:
+            files[target] = ProjectTemplate(template.read_text(encoding="utf-8")).substitute(values)
+    files[Path("requirements.lock")] = lock
+    _write_all(files, directory)
+    return list(files)
 
 
 def lock_text(plan: ProjectPlan) -> str:
@@ -275,6 +279,48 @@ def _target(relative: Path, plan: ProjectPlan, revision: str, created: datetime)
     if parts[:1] == (_PACKAGE,):
         parts = (plan.name, *parts[1:])
     return Path(*parts, name)
+
+
+def _write_all(files: dict[Path, str], directory: Path) -> None:
+    """Write ``files`` into ``directory``, a new or empty one, all of them or none.
+
+    A new directory is written under another name beside it, in the same parent, and renamed
+    to its own at the end: one rename, which is atomic. An empty directory is kept as it is
+    (it may be the working directory, or have permissions of its own): the files are written
+    into a hidden directory inside it, whose entries are then renamed one level up. On any
+    failure what was written, and any parent directory made for it, is removed.
+    """
+    staged = f".{directory.name or 'project'}.atoll-new-{uuid.uuid4().hex[:8]}"
+    existing = directory.is_dir()
+    staging = directory / staged if existing else directory.parent / staged
+    missing = [] if existing else [up for up in directory.absolute().parents if not up.exists()]
+    try:
+        for parent in reversed(missing):
+            parent.mkdir()
+        staging.mkdir()
+        moved: list[Path] = []  # the entries renamed into the existing directory
+        try:
+            for relative, text in files.items():
+                _write(staging / relative, text)
+            if existing:
+                for entry in sorted(staging.iterdir()):
+                    moved.append(entry.rename(directory / entry.name))  # noqa: PERF401 - one at a time
+                staging.rmdir()
+            else:
+                staging.rename(directory)
+        except BaseException:
+            for path in moved:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    except BaseException:
+        for parent in missing:  # the deepest first: each is empty once the one in it is gone
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise
 
 
 def _write(path: Path, text: str) -> None:

@@ -96,6 +96,11 @@ def test_a_setting_holding_a_password_is_refused_whatever_the_broker(broker, set
         plan(system(), TARGET, broker=broker, settings=[setting])
 
 
+def test_a_password_in_the_options_the_deployment_sets_is_refused_too():
+    with pytest.raises(ConfigError, match=r"users: broker.url holds a password; .*\[broker\] url"):
+        plan(system(), TARGET, only=["users"], environment={"broker.url": "nats://u:p@nats"})
+
+
 def test_a_url_without_a_password_is_a_setting_like_another():
     (users,) = plan(
         system(), TARGET, only=["users"], settings=["broker.url=nats://user@nats:4222"]

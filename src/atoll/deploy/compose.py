@@ -99,7 +99,8 @@ def _header(fleet: FleetPlan, command: str) -> str:
         held = [*service.url_keys, *(opt.key for opt in service.secrets)]
         lines.append(f"  {service.name + '.toml':<26} {', '.join(held)}")
     lines += [
-        "The same command with --secrets-dir secrets writes those missing, with a new password.",
+        "The same command with --secrets-dir secrets writes those missing, with the password",
+        "of those there (a new one if none), in a directory made yours alone.",
     ]
     return "".join(f"# {line}".rstrip() + "\n" for line in lines)
 

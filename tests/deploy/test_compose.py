@@ -60,7 +60,8 @@ def test_a_service_starts_once_its_migration_has_completed_and_the_broker_is_hea
 def test_the_databases_job_makes_a_database_per_service_where_missing():
     script = compose()["services"]["databases"]["command"][-1]
     assert "for name in runnerly_users runnerly_runs runnerly_stats runnerly_auth;" in script
-    assert "CREATE DATABASE $$name" in script  # $$: a dollar sign to compose
+    # $$: a dollar sign to compose; the name quoted, an identifier to PostgreSQL.
+    assert '--dbname postgres --command "CREATE DATABASE \\"$$name\\"" || exit 1' in script
     assert "/run/secrets/postgres-password" in script
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from atoll.deploy.plan import FLEET_OPTIONS, env_text, plan
+from atoll.deploy.plan import FLEET_OPTIONS, dns_label, env_text, plan, sql_identifier
 from atoll.errors import ConfigError
 from atoll.kernel.entrypoint import load_config
 from atoll.service.composition import compose_target
@@ -79,6 +79,41 @@ def test_the_environment_is_a_valid_configuration_of_the_service_alone(name):
 def test_a_setting_of_a_secret_is_refused():
     with pytest.raises(ConfigError, match=r"clients.client_secret is a secret; .*never inline"):
         plan(system(), TARGET, settings=["users:clients.client_secret=hunter2"])
+
+
+@pytest.mark.parametrize("broker", ["nats", "rabbitmq", "redis"])
+@pytest.mark.parametrize(
+    ("setting", "where"),
+    [
+        ("broker.url=nats://user:pw@nats:4222", r"\[broker\] url"),
+        ("broker.url=redis://:pw@redis:6379/0", r"\[broker\] url"),
+        ("users:clients.token_url=http://u:p@auth:8000/oauth/token", r"\[clients\] token_url"),
+    ],
+)
+def test_a_setting_holding_a_password_is_refused_whatever_the_broker(broker, setting, where):
+    key = setting.partition("=")[0].rpartition(":")[2]
+    with pytest.raises(ConfigError, match=rf"setting {key}: .*secrets file \({where} = \.\.\.\)"):
+        plan(system(), TARGET, broker=broker, settings=[setting])
+
+
+def test_a_password_in_the_options_the_deployment_sets_is_refused_too():
+    with pytest.raises(ConfigError, match=r"users: broker.url holds a password; .*\[broker\] url"):
+        plan(system(), TARGET, only=["users"], environment={"broker.url": "nats://u:p@nats"})
+
+
+def test_a_url_without_a_password_is_a_setting_like_another():
+    (users,) = plan(
+        system(), TARGET, only=["users"], settings=["broker.url=nats://user@nats:4222"]
+    ).services
+    assert users.environment["USERS_BROKER_URL"] == "nats://user@nats:4222"
+
+
+def test_names_are_made_dns_labels_and_sql_identifiers():
+    assert dns_label("Shop_API.v2_") == "shop-api-v2"
+    assert dns_label("a" * 70) == "a" * 63
+    assert sql_identifier("Shop-API.v2") == "shop_api_v2"
+    fleet = plan(system(), TARGET, only=["users"])
+    assert fleet.database("user-accounts") == "runnerly_user_accounts"
 
 
 def test_a_setting_that_names_no_option_is_refused():

@@ -73,8 +73,17 @@ def written(kind, root, tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["deploy", *arguments], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     if output.is_dir():
-        return {path.name: path.read_text() for path in sorted(output.iterdir())}
+        return files_under(output)
     return {"": output.read_text()}
+
+
+def files_under(directory):
+    """The files under ``directory``, by their path under it, as text."""
+    return {
+        path.relative_to(directory).as_posix(): path.read_text()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
 
 
 @pytest.mark.parametrize(
@@ -88,7 +97,7 @@ def written(kind, root, tmp_path, monkeypatch):
 def test_the_committed_files_are_those_the_command_writes(kind, committed, tmp_path, monkeypatch):
     fresh = written(kind, ROOT, tmp_path, monkeypatch)
     if committed.is_dir():
-        kept = {path.name: path.read_text() for path in sorted(committed.iterdir())}
+        kept = files_under(committed)
     else:
         kept = {"": committed.read_text()} if committed.exists() else {}
     assert fresh == kept, f"{committed} is out of date; write it again with:\n{shell_line(kind)}"
@@ -100,6 +109,6 @@ def test_the_manifests_are_valid_for_the_pinned_kubernetes_version():
 
     from atoll.deploy.kubernetes import KUBERNETES_VERSION  # noqa: PLC0415
 
-    for path in sorted((DEPLOY / "k8s").iterdir()):
+    for path in sorted((DEPLOY / "k8s").rglob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
             kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)

@@ -14,8 +14,8 @@ own before it starts, configured by environment variables, its secrets read from
 The same input gives the same bytes: the files can be committed and compared.
 
 Exit status: 0 when written, 2 for a usage or configuration error (a target that names no
-system, a setting that names no option, a secret given inline), 1 when a file cannot be
-written.
+system, a ``--command NAME=`` that names no service of it, a setting that names no option, a
+secret or a password given inline), 1 when a file cannot be written.
 """
 
 from __future__ import annotations
@@ -34,20 +34,20 @@ from atoll.cli.reporting import reported
 from atoll.deploy.compose import compose_file, secret_files
 from atoll.deploy.documents import migrate_options_file, options_file
 from atoll.deploy.image import ImageSpec, dockerfile, dockerignore
-from atoll.deploy.kubernetes import manifests
+from atoll.deploy.kubernetes import GENERATED, manifests
 from atoll.deploy.plan import DEFAULT_COMMAND, PORT, Broker, plan
 from atoll.errors import ConfigError, TargetError
 from atoll.service.system import SystemDefinition
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from atoll.deploy.plan import FleetPlan
 
 __all__ = ["deploy"]
 
-_NAME = re.compile(r"[a-z][a-z0-9_-]*")
-"""A service's name, as in ``--command NAME=COMMAND``."""
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+"""What reads as a service's name in ``--command NAME=COMMAND``: a word, no space, no brace."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -217,7 +217,8 @@ def _fleet_options(function: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--secrets-dir",
     metavar="DIR",
-    help="Also write the secrets files there, those missing, with a new random password.",
+    help="Also write the secrets files there, those missing, with the password of those there "
+    "(a new random one if none); the directory is made yours alone (0700).",
 )
 @click.pass_context
 def compose(
@@ -272,10 +273,12 @@ def k8s(
 ) -> None:
     """Write Kubernetes manifests for the fleet of the system TARGET.
 
-    A file per service, each holding a ConfigMap of its options, a Secret of its secrets
-    (placeholders to replace), a migration Job, a Deployment, a Service, a
-    HorizontalPodAutoscaler and a PodDisruptionBudget. PostgreSQL and the broker are
-    expected as Services of the same namespace (postgres, and nats, rabbitmq or redis).
+    A file per service, each holding a ConfigMap of its options, a migration Job, a
+    Deployment, a Service, a HorizontalPodAutoscaler and a PodDisruptionBudget; and apart,
+    under secrets/, a template of its Secret, placeholders to replace, to apply once.
+    PostgreSQL and the broker are expected as Services of the same namespace (postgres, and
+    nats, rabbitmq or redis). The files written before for services no longer deployed are
+    removed; no other file is.
     """
     with reported(context, f"atoll deploy k8s {target}"):
         fleet = _plan(
@@ -288,6 +291,23 @@ def k8s(
         directory = Path(output)
         for name, text in files.items():
             _write(directory / name, text)
+        _remove_stale(directory, files)
+
+
+def _remove_stale(directory: Path, files: Mapping[str, str]) -> None:
+    """Remove the manifests written before for services no longer deployed.
+
+    Only a ``.yaml`` file whose first line says ``atoll deploy k8s`` wrote it, and that is
+    not among ``files``: no other file is touched.
+    """
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("secrets/*.yaml")]):
+        if path.relative_to(directory).as_posix() in files or not path.is_file():
+            continue
+        with path.open(encoding="utf-8", errors="replace") as stream:
+            first = stream.readline()
+        if first.startswith(GENERATED):
+            path.unlink()
+            click.echo(f"removed {path}, of a service no longer deployed", err=True)
 
 
 def _plan(
@@ -309,7 +329,7 @@ def _plan(
     by_name: dict[str, str] = {}
     for text in commands:
         name, equals, line = text.partition("=")
-        if equals and _NAME.fullmatch(name):  # NAME=COMMAND; plan() knows whether NAME is one
+        if equals and _NAME.fullmatch(name):  # NAME=COMMAND; plan() refuses a NAME not a service
             by_name[name] = line
         else:
             template = text
@@ -354,15 +374,14 @@ def _write(path: Path, text: str) -> None:
 
 
 def _write_secrets(fleet: FleetPlan, directory: Path) -> None:
-    """Write each secrets file that is missing, one new password in all of them.
+    """Write each secrets file that is missing, one password in all of them.
 
-    The directory is its owner's alone; the files in it are readable by all, as compose
-    mounts them as they are into containers that run as users of their own.
+    The password is the one of the files written before, if any holds one; a new random
+    one otherwise. The directory is made its owner's alone (0700), made so if it was there
+    already; the files in it are readable by all (0644), as compose mounts them as they are
+    into containers that run as users of their own (``USER_ID``): the directory guards them.
     """
-    password = secrets.token_urlsafe(24)
-    existing = directory / "postgres-password"
-    if existing.is_file():  # the files written before hold that one: keep to it
-        password = existing.read_text(encoding="utf-8").strip()
+    password = _kept_password(directory) or secrets.token_urlsafe(24)
     texts = {"postgres-password": password + "\n"}
     if fleet.broker == "rabbitmq":
         texts["rabbitmq"] = f"default_user = atoll\ndefault_pass = {password}\n"
@@ -372,10 +391,26 @@ def _write_secrets(fleet: FleetPlan, directory: Path) -> None:
                 fleet, service, "postgres", password
             )
         texts[service.name] = options_file(fleet, service, "postgres", password)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
     for name, path in secret_files(fleet).items():
         file = directory / Path(path).name
         if file.exists():
             click.echo(f"kept {file}, which is there already", err=True)
             continue
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         _write(file, texts[name])
+        file.chmod(0o644)
+
+
+def _kept_password(directory: Path) -> str | None:
+    """The password of the secrets files written before: PostgreSQL's, else RabbitMQ's."""
+    postgres = directory / "postgres-password"
+    if postgres.is_file():
+        return postgres.read_text(encoding="utf-8").strip() or None
+    rabbitmq = directory / "rabbitmq.conf"
+    if rabbitmq.is_file():
+        for line in rabbitmq.read_text(encoding="utf-8").splitlines():
+            key, equals, value = line.partition("=")
+            if equals and key.strip() == "default_pass" and value.strip():
+                return value.strip()
+    return None

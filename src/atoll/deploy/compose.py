@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from atoll.adapters.yaml import dump
+from atoll.deploy.image import probe
 from atoll.deploy.plan import PORT
 
 if TYPE_CHECKING:
@@ -98,7 +99,8 @@ def _header(fleet: FleetPlan, command: str) -> str:
         held = [*service.url_keys, *(opt.key for opt in service.secrets)]
         lines.append(f"  {service.name + '.toml':<26} {', '.join(held)}")
     lines += [
-        "The same command with --secrets-dir secrets writes those missing, with a new password.",
+        "The same command with --secrets-dir secrets writes those missing, with the password",
+        "of those there (a new one if none), in a directory made yours alone.",
     ]
     return "".join(f"# {line}".rstrip() + "\n" for line in lines)
 
@@ -128,7 +130,7 @@ def _databases(fleet: FleetPlan) -> dict[str, Any]:
         'export PGPASSWORD="$$(cat /run/secrets/postgres-password)"\n'
         f"for name in {names}; do\n"
         f'  {psql} --tuples-only --command "{exists}" | grep -q 1 ||\n'
-        f'  {psql} --command "CREATE DATABASE $$name" || exit 1\n'
+        f'  {psql} --command "CREATE DATABASE \\"$$name\\"" || exit 1\n'
         "done\n"
     )
     return {
@@ -195,15 +197,3 @@ def _service(fleet: FleetPlan, service: ServicePlan, host_port: int) -> dict[str
         "stop_grace_period": f"{service.stop_seconds(0)}s",
         "restart": "unless-stopped",
     }
-
-
-def probe(path: str) -> list[str]:
-    """A command that succeeds when the service answers ``path`` with 2xx: Python, no curl."""
-    return [
-        "python",
-        "-c",
-        (
-            "import urllib.request; "
-            f"urllib.request.urlopen('http://127.0.0.1:{PORT}{path}', timeout=3)"
-        ),
-    ]

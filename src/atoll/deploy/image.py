@@ -19,12 +19,13 @@ without building it again as they start (the fleet sets their ``ui.build`` to ``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from atoll.deploy.plan import PORT
 
-__all__ = ["USER_ID", "ImageSpec", "dockerfile", "dockerignore"]
+__all__ = ["USER_ID", "ImageSpec", "dockerfile", "dockerignore", "probe"]
 
 USER_ID = 10001
 """The uid and gid the image runs as: not root, and no user of the host's."""
@@ -112,13 +113,16 @@ def dockerfile(spec: ImageSpec, *, command: str) -> str:
         f"USER {USER_ID}:{USER_ID}",
         f"EXPOSE {spec.port}",
         "HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \\",
-        (
-            '    CMD ["python", "-c", "import urllib.request; '
-            f"urllib.request.urlopen('http://127.0.0.1:{spec.port}/health/live', timeout=3)\"]"
-        ),
+        f"    CMD {json.dumps(probe('/health/live', spec.port))}",
         f'CMD ["python", "-m", "{spec.module}"]',
     ]
     return "\n".join(lines) + "\n"
+
+
+def probe(path: str, port: int = PORT) -> list[str]:
+    """A command that succeeds when the service answers ``path`` with 2xx: Python, no curl."""
+    url = f"http://127.0.0.1:{port}{path}"
+    return ["python", "-c", f"import urllib.request; urllib.request.urlopen('{url}', timeout=3)"]
 
 
 DOCKERIGNORE = """\

@@ -14,7 +14,9 @@ of them (``atoll run atoll.auth:service`` for atoll's token service).
 from __future__ import annotations
 
 import math
+import re
 import shlex
+import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -41,8 +43,10 @@ __all__ = [
     "Broker",
     "FleetPlan",
     "ServicePlan",
+    "dns_label",
     "env_text",
     "plan",
+    "sql_identifier",
 ]
 
 Broker = Literal["nats", "rabbitmq", "redis"]
@@ -146,7 +150,25 @@ class FleetPlan:
 
     def database(self, service: str) -> str:
         """The name of the PostgreSQL database of ``service``: ``runnerly_users``."""
-        return f"{self.name}_{service}".replace("-", "_")
+        return sql_identifier(f"{self.name}_{service}")
+
+
+def dns_label(name: str) -> str:
+    """``name`` as Kubernetes names an object: ``shop-api`` for ``shop_api``.
+
+    A DNS-1123 label: lower case, each character other than a letter, a digit or ``-``
+    replaced by ``-``, no ``-`` at either end, 63 characters at the most.
+    """
+    return re.sub(r"[^a-z0-9-]", "-", name.lower())[:63].strip("-")
+
+
+def sql_identifier(name: str) -> str:
+    """``name`` as a PostgreSQL database is named: ``runnerly_users`` for ``runnerly-users``.
+
+    Lower case, each character other than a letter, a digit or ``_`` replaced by ``_``, 63
+    characters at the most: a name that needs no quotes, and means the same with them.
+    """
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())[:63]
 
 
 def plan(
@@ -180,7 +202,8 @@ def plan(
     Raises:
         ConfigError: a service named is not in the system; a command has a placeholder
             other than those; a setting is malformed, names no option, names a secret or a
-            URL given in the secrets file, or has a value the option does not take.
+            URL given in the secrets file, holds a password, or has a value the option does
+            not take.
     """
     names = [service.name for service in system.services]
     commands = dict(commands or {})
@@ -190,14 +213,15 @@ def plan(
     parsed = [_setting(text, names) for text in settings]
     # Not secrets, but holding a password: given in the secrets file, never inline.
     in_file = ("db.url", "broker.url") if "@" in BROKER_URLS[broker] else ("db.url",)
-    for _, key, _ in parsed:
-        if key in in_file:
-            raise ConfigError(
-                f"setting {key}: the URL holds a password, so it is given in each service's "
-                f"secrets file ([{key.partition('.')[0]}] url = ...), never inline"
-            )
     given: dict[str, object] = {**FLEET_OPTIONS, "broker.url": BROKER_URLS[broker]}
     given.update(environment or {})
+    for _, key, value in parsed:
+        if key in in_file or _holds_password(value):
+            table, _, name = key.rpartition(".")
+            raise ConfigError(
+                f"setting {key}: the URL holds a password, so it is given in each service's "
+                f"secrets file ([{table}] {name} = ...), never inline"
+            )
     package = target.partition(":")[0].split(".")[0]
     services = []
     for service in system.services:
@@ -216,6 +240,17 @@ def plan(
         broker=broker,
         services=tuple(services),
     )
+
+
+def _holds_password(value: object) -> bool:
+    """Whether ``value`` is a URL with a password in it (``nats://user:password@nats``)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urllib.parse.urlsplit(value)
+        return bool(parts.netloc) and parts.password is not None
+    except ValueError:  # a port that is no number, say: no URL of ours
+        return False
 
 
 def _command_line(template: str, package: str, service: str, target: str) -> tuple[str, ...]:
@@ -267,6 +302,11 @@ def _service_plan(
                 f"file ([{'.'.join(opt.path[:-1])}] {opt.path[-1]} = ...), never inline"
             )
         text = env_text(value)
+        if _holds_password(text):  # from the system's defaults: a password all the same
+            raise ConfigError(
+                f"{service.name}: {key} holds a password; it is given in the service's "
+                f"secrets file ([{'.'.join(opt.path[:-1])}] {opt.path[-1]} = ...), never inline"
+            )
         _check(service.name, opt, text)
         environment[opt.env_var(app.env_prefix)] = text
     has_database = service.database_declaration is not None

@@ -450,3 +450,13 @@ def test_plain_asks_for_python_s_prompt_even_with_ipython_installed(monkeypatch)
         _prompt(namespace, "", loop.run, plain=True)
     assert fake.started == {}
     assert namespace["answer"] == 42
+
+
+def test_an_exit_with_a_message_while_configuring_is_status_2_as_for_atoll_run(monkeypatch):
+    def load_config(*_arguments, **_options):
+        raise SystemExit("the configuration asked to stop")
+
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setattr("atoll.kernel.entrypoint.load_config", load_config)
+    assert CliRunner().invoke(cli, ["shell", "shell_club:system"]).exit_code == 2
+    assert CliRunner().invoke(cli, ["run", "shell_club:system"]).exit_code == 2

@@ -38,6 +38,11 @@ SERVICE = textwrap.dedent(
 )
 
 
+STOPPED = STOP_WAIT + 30
+"""Seconds to wait for atoll run --reload to exit once told to: by then it has killed an
+application slow to stop, so that giving up on it (a kill) leaves nothing running."""
+
+
 @pytest.fixture
 def project(tmp_path):
     """A directory holding a tiny service, ``hello:service``."""
@@ -68,7 +73,7 @@ def reloading(spawn, project):
         if process.popen.poll() is None:
             process.popen.send_signal(signal.SIGTERM)
             try:
-                process.popen.wait(timeout=STOP_WAIT + 30)
+                process.popen.wait(timeout=STOPPED)
             except subprocess.TimeoutExpired:
                 process.popen.kill()
                 process.popen.wait()
@@ -104,7 +109,7 @@ def test_a_changed_source_restarts_the_application_after_a_graceful_stop(reloadi
     process.wait_for("hello stopped", timeout=60)  # SIGTERM, and its graceful shutdown
     assert answer(serving(process)) == "two"
     process.signal(signal.SIGTERM)
-    assert process.finish(timeout=60) == 0, process.output
+    assert process.finish(timeout=STOPPED) == 0, process.output
     assert "hello stopped" in process.output.rpartition("serving on")[2]  # gracefully again
 
 
@@ -117,7 +122,7 @@ def test_an_application_that_fails_is_started_again_at_the_next_change(reloading
     edit(project / "hello.py", "async def hello(:", "async def hello()")
     assert answer(serving(process)) == "one"
     process.signal(signal.SIGTERM)
-    assert process.finish(timeout=60) == 0, process.output
+    assert process.finish(timeout=STOPPED) == 0, process.output
 
 
 def test_reload_after_the_target_is_refused_with_where_to_put_it(project, monkeypatch):
@@ -194,7 +199,7 @@ def test_sighup_stops_the_application_gracefully(reloading):
     process = reloading()
     serving(process)
     process.signal(signal.SIGHUP)  # the terminal closed
-    assert process.finish(timeout=60) == 0, process.output
+    assert process.finish(timeout=STOPPED) == 0, process.output
     assert "hello stopped" in process.output
 
 

@@ -307,11 +307,11 @@ def work_at_import(root: Path, name: str, text: str) -> list[str]:
 
 def test_a_module_that_waits_at_import_is_found_at_its_first_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(import_work, "TIMEOUT", 5.0)
+    monkeypatch.setattr(import_work, "TIMEOUT", 10.0)
     found = work_at_import(tmp_path, "stuck", "import threading\n\nthreading.Event().wait()\n")
     assert found == [
         (
-            "work/stuck.py:1: [import-time-work] importing work.stuck did not end within 5 s: it "
+            "work/stuck.py:1: [import-time-work] importing work.stuck did not end within 10 s: it "
             "waits for something"
         )
     ]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import httpx
@@ -14,7 +16,7 @@ from click.testing import CliRunner
 from watchfiles import Change
 
 import atoll
-from atoll.adapters.watchfiles import SourceFilter, described
+from atoll.adapters.watchfiles import STOP_WAIT, SourceFilter, described, run_reloading
 from atoll.cli import cli
 from atoll.cli.run import _watched
 
@@ -36,6 +38,11 @@ SERVICE = textwrap.dedent(
 )
 
 
+STOPPED = STOP_WAIT + 30
+"""Seconds to wait for atoll run --reload to exit once told to: by then it has killed an
+application slow to stop, so that giving up on it (a kill) leaves nothing running."""
+
+
 @pytest.fixture
 def project(tmp_path):
     """A directory holding a tiny service, ``hello:service``."""
@@ -43,12 +50,33 @@ def project(tmp_path):
     return tmp_path
 
 
-def reloading(spawn, project: Path):
-    return spawn(
-        sys.executable, "-m", "atoll", "run", "--reload", "hello:service",
-        "--server-port", "0", "--log-format", "text",
-        cwd=str(project),
-    )  # fmt: skip
+@pytest.fixture
+def reloading(spawn, project):
+    """Start ``atoll run --reload hello:service``; at the end, stopped as a user stops it.
+
+    The application runs in a process group of its own, which killing ``atoll run`` would
+    leave serving: SIGTERM stops both, the application gracefully; a kill is the last resort.
+    """
+    started = []
+
+    def start():
+        process = spawn(
+            sys.executable, "-m", "atoll", "run", "--reload", "hello:service",
+            "--server-port", "0", "--log-format", "text",
+            cwd=str(project),
+        )  # fmt: skip
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.popen.poll() is None:
+            process.popen.send_signal(signal.SIGTERM)
+            try:
+                process.popen.wait(timeout=STOPPED)
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.popen.wait()
 
 
 def serving(process) -> str:
@@ -72,8 +100,8 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_a_changed_source_restarts_the_application_after_a_graceful_stop(spawn, project):
-    process = reloading(spawn, project)
+def test_a_changed_source_restarts_the_application_after_a_graceful_stop(reloading, project):
+    process = reloading()
     assert answer(serving(process)) == "one"
     edit(project / "hello.py", '"one"', '"two"')
     line = process.wait_for("reloading:", timeout=60)
@@ -81,12 +109,12 @@ def test_a_changed_source_restarts_the_application_after_a_graceful_stop(spawn, 
     process.wait_for("hello stopped", timeout=60)  # SIGTERM, and its graceful shutdown
     assert answer(serving(process)) == "two"
     process.signal(signal.SIGTERM)
-    assert process.finish(timeout=60) == 0, process.output
+    assert process.finish(timeout=STOPPED) == 0, process.output
     assert "hello stopped" in process.output.rpartition("serving on")[2]  # gracefully again
 
 
-def test_an_application_that_fails_is_started_again_at_the_next_change(spawn, project):
-    process = reloading(spawn, project)
+def test_an_application_that_fails_is_started_again_at_the_next_change(reloading, project):
+    process = reloading()
     serving(process)
     edit(project / "hello.py", "async def hello()", "async def hello(:")  # a syntax error
     process.wait_for("SyntaxError", timeout=60)
@@ -94,7 +122,7 @@ def test_an_application_that_fails_is_started_again_at_the_next_change(spawn, pr
     edit(project / "hello.py", "async def hello(:", "async def hello()")
     assert answer(serving(process)) == "one"
     process.signal(signal.SIGTERM)
-    assert process.finish(timeout=60) == 0, process.output
+    assert process.finish(timeout=STOPPED) == 0, process.output
 
 
 def test_reload_after_the_target_is_refused_with_where_to_put_it(project, monkeypatch):
@@ -127,6 +155,7 @@ def test_reload_of_a_target_that_cannot_be_found_is_a_usage_error(
     project, monkeypatch, target, message
 ):
     monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "path", [*sys.path])  # the current directory is made importable
     result = CliRunner().invoke(cli, ["run", "--reload", target])
     assert result.exit_code == 2
     assert message in result.output
@@ -160,6 +189,69 @@ def test_the_current_directory_is_watched_and_the_target_s_package_where_it_lies
     project, monkeypatch
 ):
     monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "path", [*sys.path])  # the current directory is made importable
     assert _watched("hello:service") == [project]  # inside the current directory
     package = Path(atoll.__file__).parent
     assert _watched("atoll.cli.run:run") == [project, package]
+
+
+def test_sighup_stops_the_application_gracefully(reloading):
+    process = reloading()
+    serving(process)
+    process.signal(signal.SIGHUP)  # the terminal closed
+    assert process.finish(timeout=STOPPED) == 0, process.output
+    assert "hello stopped" in process.output
+
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
+
+
+@pytest.fixture
+def children(monkeypatch):
+    """The processes started during the test; any left running at its end, killed."""
+    started: list[subprocess.Popen[bytes]] = []
+    real = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        child = real(*args, **kwargs)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    yield started
+    for child in started:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_the_application_is_stopped_when_watching_fails(tmp_path, monkeypatch, children):
+    def watch(*_paths, **_options):
+        raise OSError(28, "OS file watch limit reached")
+        yield  # a generator, as watchfiles.watch is
+
+    monkeypatch.setattr("watchfiles.watch", watch)
+    with pytest.raises(OSError, match="watch limit"):
+        run_reloading(SLEEPER, [tmp_path], echo=lambda _line: None)
+    assert len(children) == 1
+    assert children[0].poll() is not None  # stopped, not left running in its own group
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_during_a_reload_starts_no_new_application(
+    tmp_path, monkeypatch, children, signum
+):
+    def watch(*_paths, stop_event: threading.Event, **_options):
+        signal.raise_signal(signum)
+        assert stop_event.wait(timeout=30), "the signal did not stop the reloading"
+        yield {(Change.modified, str(tmp_path / "hello.py"))}
+
+    monkeypatch.setattr("watchfiles.watch", watch)
+    # A handler of the test's own: without run_reloading's, SIGHUP would end the test run.
+    previous = signal.signal(signum, lambda _signum, _frame: None)
+    try:
+        run_reloading(SLEEPER, [tmp_path], echo=lambda _line: None)
+    finally:
+        signal.signal(signum, previous)
+    assert len(children) == 1
+    assert children[0].poll() is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import queue
 import signal
@@ -185,6 +186,17 @@ class Prompt:
         self.process.stdin.write(f"{line}\n")
         self.process.stdin.flush()
 
+    def close(self) -> None:
+        """End the input and wait a minute for the shell to leave; kill it if it has not."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # a shell that has already gone
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
     def finish(self) -> str:
         """End the input; the exit status is checked, and everything written returned."""
         assert self.process.stdin is not None
@@ -208,8 +220,23 @@ class Prompt:
         return "".join(self.seen)
 
 
-def test_ctrl_c_cancels_the_statement_awaited_and_the_prompt_goes_on():
-    prompt = Prompt()
+@pytest.fixture
+def open_prompt():
+    """Start ``atoll shell`` at a prompt; at the end, its input closed, and killed if it stays."""
+    opened: list[Prompt] = []
+
+    def start(*argv: str) -> Prompt:
+        prompt = Prompt(*argv)
+        opened.append(prompt)
+        return prompt
+
+    yield start
+    for prompt in opened:
+        prompt.close()
+
+
+def test_ctrl_c_cancels_the_statement_awaited_and_the_prompt_goes_on(open_prompt):
+    prompt = open_prompt()
     prompt.type("print('waiting', flush=True); await asyncio.Event().wait()")
     prompt.wait_for("waiting")
     prompt.process.send_signal(signal.SIGINT)
@@ -269,7 +296,8 @@ def test_help_says_what_the_shell_does():
     assert "--plain" in result.output
 
 
-def test_a_module_not_found_is_a_usage_error_saying_where_to_run_from():
+def test_a_module_not_found_is_a_usage_error_saying_where_to_run_from(monkeypatch):
+    monkeypatch.setattr(sys, "path", [*sys.path])  # the current directory is made importable
     result = CliRunner().invoke(cli, ["shell", "no_such_module_here:system"])
     assert result.exit_code == 2
     assert "cannot import 'no_such_module_here'" in result.output
@@ -422,3 +450,13 @@ def test_plain_asks_for_python_s_prompt_even_with_ipython_installed(monkeypatch)
         _prompt(namespace, "", loop.run, plain=True)
     assert fake.started == {}
     assert namespace["answer"] == 42
+
+
+def test_an_exit_with_a_message_while_configuring_is_status_2_as_for_atoll_run(monkeypatch):
+    def load_config(*_arguments, **_options):
+        raise SystemExit("the configuration asked to stop")
+
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setattr("atoll.kernel.entrypoint.load_config", load_config)
+    assert CliRunner().invoke(cli, ["shell", "shell_club:system"]).exit_code == 2
+    assert CliRunner().invoke(cli, ["run", "shell_club:system"]).exit_code == 2

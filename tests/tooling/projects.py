@@ -101,8 +101,16 @@ BAD_SHOP = {
 
 
         threading.Thread(target=int).start()
+        """,
+    "badshop/orders/journal.py": """
+        import os
+
         with open(os.devnull, "w") as sink:
             sink.write("")
+        """,
+    "badshop/billing/probe.py": """
+        import socket
+
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         probe.connect(("127.0.0.1", 9))
         probe.close()

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import uuid
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from atoll.cli import cli
+from atoll.tooling import import_work
 from atoll.tooling.check import naming_patterns
 from atoll.tooling.findings import allowed
+from atoll.tooling.import_work import import_findings
+from atoll.tooling.project import project_of_directory
 from atoll.tooling.system_map import HandlerEntry
 from tests.tooling.projects import BAD_SHOP, forget, write
 
@@ -59,6 +66,10 @@ def test_each_rule_finds_its_line_in_the_bad_shop(shop):
             "ModuleNotFoundError: No module named 'badshop_missing_dependency'"
         ),
         (
+            "badshop/billing/probe.py:4: [import-time-work] importing badshop.billing.probe "
+            "connects a socket to ('127.0.0.1', 9)"
+        ),
+        (
             "badshop/orders/application.py:5: [unconsumed-event] service 'orders' publishes "
             "badshop.orders.contracts.OrderShipped, which no service of system 'shop' consumes"
         ),
@@ -75,12 +86,8 @@ def test_each_rule_finds_its_line_in_the_bad_shop(shop):
             "badshop.orders.infrastructure starts a thread"
         ),
         (
-            "badshop/orders/infrastructure.py:11: [import-time-work] importing "
-            "badshop.orders.infrastructure opens '/dev/null' for writing"
-        ),
-        (
-            "badshop/orders/infrastructure.py:14: [import-time-work] importing "
-            "badshop.orders.infrastructure connects a socket to ('127.0.0.1', 9)"
+            "badshop/orders/journal.py:3: [import-time-work] importing "
+            "badshop.orders.journal opens '/dev/null' for writing"
         ),
         (
             "badshop/orders/model.py:3: [layer-import] badshop.orders.model, of the model layer, "
@@ -146,8 +153,8 @@ def test_a_directory_is_checked_from_its_layout_alone(shop):
     assert [line.split(": [")[1].split("]")[0] for line in lines_of(result.output)] == [
         "service-internals",
         "import-failed",
-        "layer-import",
         "import-time-work",
+        "layer-import",
         "import-time-work",
         "import-time-work",
         "layer-import",
@@ -156,9 +163,10 @@ def test_a_directory_is_checked_from_its_layout_alone(shop):
 
 
 def test_a_clean_project_exits_0(shop):
-    for name in ("model.py", "domain.py", "infrastructure.py"):
+    for name in ("model.py", "domain.py", "infrastructure.py", "journal.py"):
         (shop / "badshop/orders" / name).unlink()
-    (shop / "badshop/billing/broken.py").unlink()
+    for name in ("broken.py", "probe.py"):
+        (shop / "badshop/billing" / name).unlink()
     application = shop / "badshop/billing/application.py"
     allowance = "# atoll: allow[unpublished-event, untested-handler] - from the bank\n"
     application.write_text(
@@ -288,3 +296,76 @@ def test_a_pyproject_naming_no_module_object_is_a_usage_error(shop):
     assert result.exit_code == 2
     assert "[tool.atoll] system in" in result.output
     assert "write MODULE:OBJECT" in result.output
+
+
+def work_at_import(root: Path, name: str, text: str) -> list[str]:
+    """What importing a package ``work`` holding the module ``name`` is found doing."""
+    write(root, {"pyproject.toml": "", "work/__init__.py": "", f"work/{name}.py": text})
+    found = [finding for finding, _ in import_findings(project_of_directory(root))]
+    return [f"{f.path}:{f.line}: [{f.kind}] {f.message}" for f in found]
+
+
+def test_a_module_that_waits_at_import_is_found_at_its_first_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(import_work, "TIMEOUT", 10.0)
+    found = work_at_import(tmp_path, "stuck", "import threading\n\nthreading.Event().wait()\n")
+    assert found == [
+        (
+            "work/stuck.py:1: [import-time-work] importing work.stuck did not end within 10 s: it "
+            "waits for something"
+        )
+    ]
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
+def test_a_process_started_at_import_is_found_and_never_started(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    marker = f"atoll-check-{uuid.uuid4().hex}"  # in the command line of the process refused
+    found = work_at_import(
+        tmp_path,
+        "spawner",
+        "import subprocess\nimport sys\n\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', {marker!r}])\n",
+    )
+    running = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and marker.encode() in _command_line(entry)
+    ]
+    for pid in running:  # left by a check that let it start: ended here, and failed below
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert len(found) == 1, found
+    assert found[0].startswith("work/spawner.py:4: [import-time-work] importing work.spawner ")
+    assert "starts the process" in found[0]
+    assert running == []
+
+
+def _command_line(entry: Path) -> bytes:
+    try:
+        return (entry / "cmdline").read_bytes()
+    except OSError:  # ended meanwhile, or not ours to read
+        return b""
+
+
+def test_a_file_written_at_import_is_found_and_never_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    found = work_at_import(
+        tmp_path,
+        "writer",
+        "from pathlib import Path\n\nPath(__file__).with_name('written.txt').write_text('x')\n",
+    )
+    written = tmp_path / "work" / "written.txt"
+    assert found == [
+        (
+            f"work/writer.py:3: [import-time-work] importing work.writer opens {str(written)!r} "
+            "for writing"
+        )
+    ]
+    assert not written.exists()
+
+
+def test_tests_that_do_not_exist_are_a_usage_error_naming_them(shop):
+    result = CliRunner().invoke(cli, ["check", "badshop.app:system", "--tests", "tests/nowhere"])
+    assert result.exit_code == 2
+    assert "--tests 'tests/nowhere': no such file or directory" in result.output

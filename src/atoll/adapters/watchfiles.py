@@ -3,13 +3,15 @@
 What ``atoll run --reload`` does, for development only. The command runs as a child process
 in a process group of its own, so that Ctrl-C at the terminal reaches this process alone, which
 stops the child as a deployment would: SIGTERM, then the child's graceful shutdown (a child
-still running :data:`STOP_WAIT` seconds later is killed). On a change to a Python file (or a
+still running :data:`STOP_WAIT` seconds later is killed). SIGTERM, SIGINT and SIGHUP (the
+terminal closed) stop it so; so does an error here (too many files to watch), which is then
+raised: the child never outlives this process's loop. On a change to a Python file (or a
 TOML file, such as a configuration file) under the watched paths, a line says which, the child
 is stopped, and started again. A child that exits by itself (a syntax error just saved) is
 started again at the next change.
 
-Directories of tools and builds (``.venv``, ``__pycache__``, ``.git``, ``build``, ``dist``...)
-are not watched.
+Changes in the directories of tools and builds (``.venv``, ``__pycache__``, ``.git``,
+``build``, ``dist``...) are ignored (watchfiles still watches them, then filters them out).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def run_reloading(
     echo: Callable[[str], None],
     root: Path | None = None,
 ) -> int:
-    """Run ``command`` until SIGTERM or SIGINT, again after each change under ``paths``.
+    """Run ``command`` until SIGTERM, SIGINT or SIGHUP, again after each change under ``paths``.
 
     Args:
         command: the program and its arguments.
@@ -72,33 +74,42 @@ def run_reloading(
 
     Returns:
         The exit status of the last child: 0 when it stopped cleanly on SIGTERM.
+
+    Raises:
+        OSError: the paths cannot be watched (the system's limit of watches reached); the
+            child has been stopped.
     """
     root = root or Path.cwd()
     stopping = threading.Event()
     with _stopping_on_signals(stopping):
         child = _start(command)
-        reported = False
-        for changes in watchfiles.watch(
-            *paths,
-            watch_filter=SourceFilter(),
-            stop_event=stopping,
-            rust_timeout=500,  # wake up twice a second to see whether the child has ended
-            yield_on_timeout=True,
-            raise_interrupt=False,
-        ):
-            if not changes:
-                if child.poll() is not None and not reported:
-                    echo(
-                        f"the application exited with status {child.returncode}; "
-                        "waiting for a change to start it again"
-                    )
-                    reported = True
-                continue
-            echo(f"reloading: {described(changes, root)}")
-            _stop(child)
-            child = _start(command)
+        try:
             reported = False
-        return _stop(child)
+            for changes in watchfiles.watch(
+                *paths,
+                watch_filter=SourceFilter(),
+                stop_event=stopping,
+                rust_timeout=500,  # wake up twice a second to see whether the child has ended
+                yield_on_timeout=True,
+                raise_interrupt=False,
+            ):
+                if not changes:
+                    if child.poll() is not None and not reported:
+                        echo(
+                            f"the application exited with status {child.returncode}; "
+                            "waiting for a change to start it again"
+                        )
+                        reported = True
+                    continue
+                echo(f"reloading: {described(changes, root)}")
+                _stop(child)
+                if stopping.is_set():  # a stop signal came while the child stopped
+                    break
+                child = _start(command)
+                reported = False
+        finally:
+            status = _stop(child)  # whatever ended the loop, even an error watching
+        return status
 
 
 def described(changes: set[tuple[watchfiles.Change, str]], root: Path) -> str:
@@ -139,7 +150,8 @@ def _stopping_on_signals(stopping: threading.Event) -> Iterator[None]:
     def stop(_signum: int, _frame: object) -> None:
         stopping.set()
 
-    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    stopping_signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, stop) for signum in stopping_signals}
     try:
         yield
     finally:

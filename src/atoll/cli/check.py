@@ -11,9 +11,9 @@ file and line. The kinds: ``layer-import`` (a model or domain module importing a
 framework or infrastructure; a layer importing one outside it), ``service-internals`` (a
 service importing another's modules other than its ``contracts``), ``import-failed`` and
 ``import-time-work`` (found by importing every module of the project in a child interpreter
-with audit hooks), ``untested-handler`` (no test names it), ``unconsumed-event`` and
-``unpublished-event``. A line that means it says so with a comment on the line or the one
-above: ``# atoll: allow[unconsumed-event] - why``.
+whose audit hooks record the work done at import, and refuse it), ``untested-handler`` (no
+test names it), ``unconsumed-event`` and ``unpublished-event``. A line that means it says so
+with a comment on the line or the one above: ``# atoll: allow[unconsumed-event] - why``.
 
 TARGET is MODULE:OBJECT (a service, a system, or a function returning one), whose project is
 its top-level package (or its module, a file of its own); or a project's directory: the
@@ -22,7 +22,8 @@ packages read from their layout alone (each package holding a ``model``, ``domai
 ``application`` or ``infrastructure`` module is a service), where the handler and event
 rules, which need the system, are not run.
 
-Exit status: 0 when nothing is found, 1 when something is, 2 for a usage error.
+Exit status: 0 when nothing is found, 1 when something is, 2 for a usage error (a ``--tests``
+path that does not exist among them).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def check(context: click.Context, target: str, tests: tuple[Path, ...]) -> None:
     line and the fix.
     """
     prog = f"atoll check {target}"
+    files = _test_files(context, tests) if tests else None
     with reported(context, prog):
         project, system = read_target(target, "atoll check checks")
         if project is None:
@@ -69,7 +71,6 @@ def check(context: click.Context, target: str, tests: tuple[Path, ...]) -> None:
                 "a system defined in a package or a module file, or the project's directory",
                 context,
             )
-        files = _test_files(tests) if tests else None
         findings = check_project(project, system, files)
     for finding in findings:
         click.echo(str(finding))
@@ -83,8 +84,18 @@ def check(context: click.Context, target: str, tests: tuple[Path, ...]) -> None:
     context.exit(EXIT_FAILURE)
 
 
-def _test_files(given: tuple[Path, ...]) -> list[Path]:
+def _test_files(context: click.Context, given: tuple[Path, ...]) -> list[Path]:
+    """The Python files of ``given``, each a file or a directory; one that is neither refused."""
     files: list[Path] = []
     for path in given:
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        if path.is_dir():
+            files += sorted(path.rglob("*.py"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise click.UsageError(
+                f"--tests {str(path)!r}: no such file or directory; name a test file or a "
+                "directory of tests",
+                context,
+            )
     return files

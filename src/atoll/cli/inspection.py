@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atoll.cli.db import load_service_target
+from atoll.cli.run import make_importable, split_target
 from atoll.errors import TargetError
 from atoll.tooling.project import project_of_directory, project_of_module
 from atoll.tooling.system_map import map_system
@@ -45,12 +45,12 @@ def read_target(target: str, doing: str) -> tuple[Project | None, SystemMap | No
             except ValueError as error:
                 raise TargetError(str(error)) from error
         for base in (directory / "src", directory):  # the directory itself first on sys.path
-            if base.is_dir() and str(base.resolve()) not in sys.path:
-                sys.path.insert(0, str(base.resolve()))
+            if base.is_dir():
+                make_importable(base.resolve())
         target = named
     obj = load_service_target(target, doing)
     try:
-        project: Project | None = project_of_module(target.partition(":")[0].split(".")[0])
+        project: Project | None = project_of_module(split_target(target)[0].split(".")[0])
     except ValueError:
         project = None  # made elsewhere than in a file (a namespace, a frozen module)
     return project, map_system(obj, project)

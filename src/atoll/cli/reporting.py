@@ -13,7 +13,7 @@ from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["reported"]
+__all__ = ["reported", "target_reported"]
 
 
 @contextlib.contextmanager
@@ -32,11 +32,10 @@ def reported(
     driver's message may hold a URL with its password).
     """
     try:
-        yield
+        with target_reported(context):
+            yield
     except (click.exceptions.Exit, click.ClickException):
         raise
-    except TargetError as error:
-        raise click.UsageError(str(error), context) from error
     except usage as error:
         click.echo(f"{prog}: {error}", err=True)
         context.exit(EXIT_USAGE)
@@ -47,3 +46,16 @@ def reported(
             text = f"{named}: {text}" if text and foreign_text else named
         click.echo(f"{prog}: {text}", err=True)
         context.exit(EXIT_FAILURE)
+
+
+@contextlib.contextmanager
+def target_reported(context: click.Context) -> Iterator[None]:
+    """A target that names nothing runnable, raised in the block: click's usage error.
+
+    Any other error goes through, as it came: an application's module that fails to import
+    shows its traceback.
+    """
+    try:
+        yield
+    except TargetError as error:
+        raise click.UsageError(str(error), context) from error

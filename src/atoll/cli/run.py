@@ -14,11 +14,12 @@ from pathlib import Path
 
 import click
 
+from atoll.cli.reporting import target_reported
 from atoll.errors import TargetError
 from atoll.kernel.app import as_app
 from atoll.kernel.entrypoint import execute
 
-__all__ = ["load_target", "run"]
+__all__ = ["importable_cwd", "load_target", "make_importable", "run", "split_target"]
 
 _ASKS_ONLY = frozenset({"-h", "--help", "--version", "--print-config"})
 """The application's flags that print an answer and exit, rather than run it."""
@@ -60,10 +61,8 @@ def run(context: click.Context, target: str, options: tuple[str, ...], *, reload
         )
     if reload and not _ASKS_ONLY.intersection(options):  # a question has nothing to reload
         context.exit(_run_reloading(context, target, options))
-    try:
+    with target_reported(context):
         app = as_app(load_target(target), repr(target))
-    except TargetError as error:
-        raise click.UsageError(str(error), context) from error
     context.exit(execute(app, list(options), prog=f"atoll run {target}"))
 
 
@@ -71,10 +70,8 @@ def _run_reloading(context: click.Context, target: str, options: tuple[str, ...]
     """Run ``atoll run TARGET OPTIONS`` in a child process, restarted on each change."""
     from atoll.adapters.watchfiles import run_reloading  # noqa: PLC0415 - with --reload only
 
-    try:
+    with target_reported(context):
         paths = _watched(target)
-    except TargetError as error:
-        raise click.UsageError(str(error), context) from error
     shown = ", ".join(str(path) for path in paths)
     click.echo(f"atoll run: watching {shown} for changes (--reload: development only)", err=True)
     command = [sys.executable, "-m", "atoll", "run", target, *options]
@@ -90,11 +87,7 @@ def _watched(target: str) -> list[Path]:
     Raises:
         TargetError: the target is not MODULE:OBJECT, or no module has its name.
     """
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise TargetError(
-            f"{target!r} is not MODULE:OBJECT; write it like `atoll run runnerly.app:app`"
-        )
+    module_name, _ = split_target(target)
     importable_cwd()
     top = module_name.partition(".")[0]
     try:
@@ -113,10 +106,29 @@ def _watched(target: str) -> list[Path]:
     return [here, *outside]
 
 
+def split_target(target: str) -> tuple[str, str]:
+    """``MODULE:OBJECT`` as its module's name and its object's (dotted) name.
+
+    Raises:
+        TargetError: ``target`` is not ``MODULE:OBJECT``.
+    """
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise TargetError(
+            f"{target!r} is not MODULE:OBJECT; write it like `atoll run runnerly.app:app`"
+        )
+    return module_name, attribute
+
+
+def make_importable(directory: Path) -> None:
+    """Put ``directory`` first on ``sys.path``, unless it is already there."""
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+
+
 def importable_cwd() -> None:
     """Make the modules of the current directory importable, as ``python -m`` does."""
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
+    make_importable(Path.cwd())
 
 
 def load_target(target: str) -> object:
@@ -126,11 +138,7 @@ def load_target(target: str) -> object:
         TargetError: the target is malformed, its module cannot be imported, or it has no
             such attribute.
     """
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise TargetError(
-            f"{target!r} is not MODULE:OBJECT; write it like `atoll run runnerly.app:app`"
-        )
+    module_name, attribute = split_target(target)
     importable_cwd()
     try:
         module = importlib.import_module(module_name)

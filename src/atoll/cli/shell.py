@@ -43,15 +43,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from atoll.cli.db import load_service_target
+from atoll.cli.reporting import target_reported
 from atoll.clients.directory import Clients
-from atoll.errors import ConfigError, TargetError
-from atoll.kernel.entrypoint import (
-    EXIT_FAILURE,
-    EXIT_USAGE,
-    configure_logging,
-    load_config,
-    running,
-)
+from atoll.kernel.entrypoint import EXIT_FAILURE, configure_logging, prepare_config, running
 from atoll.kernel.options import masked_url
 from atoll.messaging.broker import Broker
 from atoll.messaging.bus import MessageBus
@@ -112,27 +106,21 @@ def shell(context: click.Context, target: str, options: tuple[str, ...], *, plai
         click.echo(context.get_help())
         context.exit(0)
     prog = f"atoll shell {target}"
-    try:
+    with target_reported(context):
         obj = load_service_target(
             target, "atoll shell starts, and opens a prompt in, the application of"
         )
         app = compose_target(obj, serve=False)
-    except TargetError as error:
-        raise click.UsageError(str(error), context) from error
-    argv = [*SHELL_DEFAULTS, *options]
-    try:
-        config = load_config(app, argv, os.environ, prog=prog)
-        if serves_http(config):  # --server given: serve HTTP too, as atoll run does
-            app = compose_target(obj, serve=True)
-            config = load_config(app, argv, os.environ, prog=prog)
-    except ConfigError as error:
-        click.echo(f"{prog}: configuration error:\n{error}", err=True)
-        context.exit(EXIT_USAGE)
-    except SystemExit as done:  # --help and --version have printed what was asked
-        context.exit(done.code if isinstance(done.code, int) else 0)
-    if config.show_config:
-        click.echo(config.describe())
-        context.exit(0)
+
+    def serving(config: Config) -> App | None:  # --server given: serve HTTP, as atoll run does
+        return compose_target(obj, serve=True) if serves_http(config) else None
+
+    prepared = prepare_config(
+        app, [*SHELL_DEFAULTS, *options], os.environ, prog=prog, revise=serving
+    )
+    if isinstance(prepared, int):
+        context.exit(prepared)
+    app, config = prepared
     log: LogOptions = config.section("log")
     configure_logging(log, app.name, config.secrets())
     context.exit(_open(obj, app, config, plain=plain))

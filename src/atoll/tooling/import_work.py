@@ -2,24 +2,33 @@
 
 The modules are imported one by one in a child interpreter (``python -I -B``: no user site,
 no bytecode written) whose audit hook (:func:`sys.addaudithook`, PEP 578) records what
-importing does that it should not: a socket connected or bound, a host looked up, a file
-opened for writing or removed, a directory made, a process or a thread started, a SQLite
-database opened, an HTTP connection made. (Starting a thread raises no audit event before
-Python 3.13: the child wraps ``threading.Thread.start`` and ``_thread.start_new_thread`` to
-tell it.) Each is attributed to the innermost line of the project's own source on the stack
-when it happened. A module that fails to import is reported with the line that raised.
+importing does that it should not, and refuses it: a socket connected or bound, a host looked
+up, a file opened for writing or removed, a directory made, a process or a thread started, a
+SQLite database opened, an HTTP connection made. (Starting a thread raises no audit event
+before Python 3.13: the child wraps ``threading.Thread.start`` and ``_thread.start_new_thread``
+to tell it.) Each is attributed to the innermost line of the project's own source on the stack
+when it happened, and then does not happen: the hook raises :class:`PermissionError`, so the
+file is not written, the socket not connected, the process not started, and that module's
+import fails with it (the finding is the work, not the failure). A module that fails to import
+for another reason is reported with the line that raised.
 
-The child runs with this interpreter's ``sys.path``, so it imports what the project would;
-it is ended after :data:`TIMEOUT` seconds, and the module it was importing then is a
-finding, as is one whose import ends the interpreter. What the hooks do not see (a C
-extension's own sockets, work started later by a function the import defined) is not found.
+The child runs with this interpreter's ``sys.path``, so it imports what the project would,
+in a session of its own, killed with all it started once done; its records come through a
+pipe of their own, so that what the modules write, or keep open, cannot hold them up. It is
+ended after :data:`TIMEOUT` seconds, and the module it was importing then is a finding, as is
+one whose import ends the interpreter. What the hooks do not see (a C extension's own sockets,
+work started later by a function the import defined) is not found, nor refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +44,9 @@ __all__ = ["TIMEOUT", "import_findings"]
 TIMEOUT = 120.0
 """How long the child interpreter may take to import every module, in seconds."""
 
+_DRAIN = 10.0
+"""Seconds to wait, once the child has ended, for the last of its records."""
+
 _CHILD = r"""
 import json, os, sys, traceback
 
@@ -42,8 +54,13 @@ request = json.loads(sys.stdin.read())
 sys.path[:] = request["path"]
 roots = tuple(request["roots"])
 state = {"on": False, "module": ""}
-# Records go to a copy of standard error, which a module that replaces sys.stderr keeps.
-out = os.fdopen(os.dup(2), "w")
+# Records go through a pipe of their own, which no module writes to.
+out = os.fdopen(request["records"], "w")
+seen = set()
+
+
+class Refused(PermissionError):  # work done at import: recorded, then refused
+    pass
 
 
 def emit(record):
@@ -95,17 +112,15 @@ def hook(event, args):
         frame = sys._getframe(1)
         while frame is not None and not frame.f_code.co_filename.startswith(roots):
             frame = frame.f_back
-        if frame is not None:
-            emit(
-                {
-                    "found": state["module"],
-                    "path": frame.f_code.co_filename,
-                    "line": frame.f_lineno,
-                    "what": what,
-                }
-            )
+        if frame is None:
+            return  # not the project's doing
+        place = (frame.f_code.co_filename, frame.f_lineno, what)
+        if place not in seen:  # a module importing one refused meets the same work again
+            seen.add(place)
+            emit({"found": state["module"], "path": place[0], "line": place[1], "what": what})
     finally:
         state["on"] = True
+    raise Refused(f"atoll check refuses work at import: {what}")
 
 
 sys.addaudithook(hook)
@@ -132,6 +147,11 @@ for name in request["modules"]:
         __import__(name)
     except BaseException as error:
         state["on"] = False
+        cause = error
+        while cause is not None and not isinstance(cause, Refused):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            continue  # the work refused is the finding
         frames = traceback.extract_tb(error.__traceback__)
         place = [f for f in frames if f.filename.startswith(roots)]
         last = place[-1] if place else None
@@ -156,28 +176,56 @@ def import_findings(project: Project) -> Iterator[tuple[Finding, Path]]:
     a finding too; what the modules before it did is still reported.
     """
     modules = [name for name in project.modules if not name.endswith(".__main__")]
-    request = {
+    request: dict[str, object] = {
         "path": [str(p) for p in project.import_paths] + sys.path,
         "roots": project.roots,
         "modules": modules,
     }
+    reading, writing = os.pipe()
+    request["records"] = writing
+    try:
+        child = subprocess.Popen(  # noqa: S603 - this interpreter, a script of ours
+            [sys.executable, "-I", "-B", "-c", _CHILD],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=project.root,
+            pass_fds=(writing,),
+            start_new_session=True,  # a group of its own, killed whole at the end
+        )
+    except BaseException:
+        os.close(reading)
+        raise
+    finally:
+        os.close(writing)
+    told: list[bytes] = []
+    reader = threading.Thread(target=_read, args=(reading, told), daemon=True)
+    reader.start()
     ended = ""
     try:
-        child = subprocess.run(  # noqa: S603 - this interpreter, a script of ours
-            [sys.executable, "-I", "-B", "-c", _CHILD],
-            input=json.dumps(request).encode(),
-            capture_output=True,
-            timeout=TIMEOUT,
-            check=False,
-            cwd=project.root,
-        )
-        told = child.stderr
+        child.communicate(json.dumps(request).encode(), timeout=TIMEOUT)
         if child.returncode:
             ended = f"ends the interpreter (status {child.returncode})"
-    except subprocess.TimeoutExpired as error:
-        told = error.stderr or b""
+    except subprocess.TimeoutExpired:
         ended = f"did not end within {TIMEOUT:g} s: it waits for something"
-    yield from _findings(project, told.decode(errors="replace"), ended)
+    finally:
+        _end(child)
+    reader.join(timeout=_DRAIN)
+    yield from _findings(project, b"".join(told).decode(errors="replace"), ended)
+
+
+def _read(descriptor: int, into: list[bytes]) -> None:
+    """Collect what is written to the pipe ``descriptor`` until its end."""
+    with open(descriptor, "rb") as stream:
+        while chunk := stream.read1():
+            into.append(chunk)
+
+
+def _end(child: subprocess.Popen[bytes]) -> None:
+    """Kill ``child`` and whatever it started, still in its process group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
 
 
 def _findings(project: Project, told: str, ended: str) -> Iterator[tuple[Finding, Path]]:

@@ -205,3 +205,55 @@ def test_the_printed_schema_says_who_may_read_a_guarded_field(tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     assert DEFINITION.strip() in result.output
     assert '  """Who may: scopes runs:read."""\n  fastest: Float\n' in result.output
+
+
+INTERFACE_SDL = """
+interface Entry {
+  id: ID!
+  note: String @needsPermission(permissions: ["runs:notes"])
+}
+
+type Run implements Entry {
+  id: ID!
+  meters: Float!
+  note: String
+}
+
+type Query {
+  run(runId: Int!): Run
+}
+"""
+
+
+async def test_a_field_guarded_on_an_interface_is_guarded_on_each_type_implementing_it():
+    """GraphQL resolves an interface's field on the object: the object's field is guarded."""
+    async with run(club(INTERFACE_SDL), argv=jwt_argv()) as harness:
+        refused = await ask(harness, "{ run(runId: 1) { meters note } }", headers("runs:read"))
+        allowed = await ask(harness, "{ run(runId: 1) { note } }", headers("runs:notes"))
+        schema = await ask(
+            harness, '{ __type(name: "Run") { fields { name description } } }', headers()
+        )
+    assert refused["data"] == {"run": {"meters": 5000.0, "note": None}}
+    assert codes(refused) == {"run.note": "FORBIDDEN"}
+    assert refused["errors"][0]["message"] == "Run.note needs scopes runs:notes"
+    assert allowed == {"data": {"run": {"note": "windy"}}}
+    described = {
+        field["name"]: field["description"] for field in schema["data"]["__type"]["fields"]
+    }
+    assert described["note"] == "Who may: scopes runs:notes."
+
+
+async def test_a_field_guarded_on_its_interface_and_on_its_object_is_judged_by_both():
+    both = INTERFACE_SDL.replace(
+        "  meters: Float!\n  note: String\n",
+        '  meters: Float!\n  note: String @needsPermission(permissions: ["runs:read"])\n',
+    )
+    async with run(club(both), argv=jwt_argv()) as harness:
+        notes_only = await ask(harness, "{ run(runId: 1) { note } }", headers("runs:notes"))
+        read_only = await ask(harness, "{ run(runId: 1) { note } }", headers("runs:read"))
+        allowed = await ask(
+            harness, "{ run(runId: 1) { note } }", headers("runs:read", "runs:notes")
+        )
+    assert notes_only["errors"][0]["message"] == "Run.note needs scopes runs:read"
+    assert read_only["errors"][0]["message"] == "Run.note needs scopes runs:notes"
+    assert allowed == {"data": {"run": {"note": "windy"}}}

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from graphql import (
     DirectiveDefinitionNode,
     GraphQLError,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -89,24 +90,46 @@ def guard_fields(
     _check_definition(directive.args, source, title)
     guarded: list[str] = []
     for kind in schema.type_map.values():
-        if not isinstance(kind, GraphQLObjectType) or kind.name.startswith("__"):
+        if not isinstance(kind, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        if kind.name.startswith("__"):
             continue
         for name, field in kind.fields.items():
-            node = field.ast_node
-            if node is None or not any(d.name.value == DIRECTIVE for d in node.directives or ()):
+            # A field an interface guards is guarded on each object implementing it: GraphQL
+            # resolves an interface's field on the object, whose own field lacks the directive.
+            declared = [(kind, field), *_implemented(kind, name)]
+            policies = [
+                _policy(f"{owner.name}.{name}", directive, node, source, title)
+                for owner, each in declared
+                if (node := each.ast_node) is not None and _carries_directive(node)
+            ]
+            if not policies:
                 continue
             place = f"{kind.name}.{name}"
-            policy = _policy(place, directive, node, source, title)
-            guarded.append(place)
             # Printed SDL and introspection drop applied directives: say it as a generated
             # schema says a handler's policy, in the description.
-            said = f"Who may: {policy.describe()}."
+            said = " ".join(f"Who may: {policy.describe()}." for policy in policies)
             field.description = f"{field.description}\n\n{said}" if field.description else said
+            if isinstance(kind, GraphQLInterfaceType):
+                continue  # no resolver of its own: its objects' fields are guarded
+            guarded.append(place)
             if authorizer is not None:
-                field.resolve = _guarded(
-                    field.resolve or default_field_resolver, place, policy, authorizer
-                )
+                resolve = field.resolve or default_field_resolver
+                for policy in reversed(policies):  # the object's own first, then its interfaces'
+                    resolve = _guarded(resolve, place, policy, authorizer)
+                field.resolve = resolve
     return guarded
+
+
+def _implemented(
+    kind: GraphQLObjectType | GraphQLInterfaceType, name: str
+) -> list[tuple[GraphQLInterfaceType, Any]]:
+    """The field ``name`` of each interface ``kind`` implements (every one, as SDL lists them)."""
+    return [(each, each.fields[name]) for each in kind.interfaces if name in each.fields]
+
+
+def _carries_directive(node: FieldDefinitionNode) -> bool:
+    return any(applied.name.value == DIRECTIVE for applied in node.directives or ())
 
 
 def _check_definition(args: dict[str, Any], source: str, title: str) -> None:

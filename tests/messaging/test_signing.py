@@ -6,6 +6,7 @@ verifier reach it through its ASGI app.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -21,6 +22,7 @@ from atoll.adapters.jwt.envelopes import KeySigner, KeyVerifier
 from atoll.auth import Clock
 from atoll.auth.clients import Registrations
 from atoll.clients.directory import ClientOptions
+from atoll.endpoints.graphql.feed import EventFeed
 from atoll.errors import (
     ConfigError,
     CredentialsRefusedError,
@@ -602,3 +604,42 @@ async def test_signing_and_checking_log_no_client_secret_nor_private_key(clock, 
     for hidden in (secret, secret + "x", base64.urlsafe_b64encode(private).decode().rstrip("=")):
         assert hidden not in logged
         assert hidden not in str(wrong.value)
+
+
+async def test_the_graphql_event_feed_of_a_process_requiring_signatures_offers_signed_events_only(
+    clock, caplog
+):
+    broker = MemoryBroker()
+    await broker.start()
+    async with signing(clock) as (_, signer, verifier):
+        feed = EventFeed(broker, [Shipped], verifier)
+        await feed.start()
+        try:
+            async with feed.events(Shipped) as queue:
+                await broker.publish(event())  # unsigned: dropped
+                forged = dataclasses.replace(signer.sign(event()), payload=b'{"order":8}')
+                await broker.publish(forged)  # altered after signing: dropped
+                await broker.publish(signer.sign(event()))
+                offered = await asyncio.wait_for(queue.get(), 10)
+                assert queue.empty()
+        finally:
+            await feed.stop()
+            await broker.stop()
+    assert offered == Shipped(7)
+    assert feed.offered == 1
+    assert caplog.text.count("the GraphQL event feed drops event") == 2
+
+
+async def test_the_graphql_event_feed_without_a_verifier_offers_every_event():
+    broker = MemoryBroker()
+    await broker.start()
+    feed = EventFeed(broker, [Shipped])
+    await feed.start()
+    try:
+        async with feed.events(Shipped) as queue:
+            await broker.publish(event())
+            offered = await asyncio.wait_for(queue.get(), 10)
+    finally:
+        await feed.stop()
+        await broker.stop()
+    assert offered == Shipped(7)

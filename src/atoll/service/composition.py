@@ -70,7 +70,7 @@ from atoll.security.idempotency import Idempotency, IdempotencyOptions
 from atoll.security.identity import Identity
 from atoll.security.limits import Limiter, LimitOptions, MemoryRateLimiter
 from atoll.security.policies import DENY, Authorizer
-from atoll.service.broker_link import install_broker
+from atoll.service.broker_link import Signatures, install_broker
 from atoll.service.definition import ServiceDefinition
 from atoll.service.system import SystemDefinition
 from atoll.service.timers import Timers, TimersOptions
@@ -468,8 +468,8 @@ def _install_graphql(app: App, api: Api) -> None:
     app.options("graphql", GraphQLOptions)
     streamed = [subscription.event for subscription in api.subscriptions]
 
-    def make_feed(broker: Broker, bus: MessageBus) -> EventFeed:
-        feed = EventFeed(broker, streamed)
+    def make_feed(broker: Broker, bus: MessageBus, signatures: Signatures) -> EventFeed:
+        feed = EventFeed(broker, streamed, signatures.verifier)
         for kind in streamed:  # what handlers raise is handled in the process alone
             bus.observe(kind, feed.offer)
         return feed

@@ -10,7 +10,9 @@ to every subscriber of its type on this instance.
 
 The guarantee is the broadcast's: at most once per subscriber connected when the event is
 published. A subscriber that falls behind by :data:`DEPTH` events loses the oldest it has not
-read, and a warning says so: a slow WebSocket must not hold the others back.
+read, and a warning says so: a slow WebSocket must not hold the others back. A process that
+takes signed messages only (``--messages-require-signed``) offers its subscribers only the
+events whose signature holds, as its consumers handle only those.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from atoll.errors import BrokerUnavailableError
+from atoll.errors import BrokerUnavailableError, UnavailableError, UnverifiedMessageError
 from atoll.messaging.broadcast_consumer import take_forever
 from atoll.messaging.envelope import message_name, open_envelope
 from atoll.messaging.signing import without_signer
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
     from atoll.messaging.broker import Broker, Received, Receiver
+    from atoll.messaging.envelope import Envelope
+    from atoll.messaging.signing import EnvelopeVerifier
 
 __all__ = ["DEPTH", "EventFeed"]
 
@@ -44,11 +48,16 @@ class EventFeed:
     Args:
         broker: where the events come from.
         types: the event types subscribed to.
+        verifier: what checks the signature of each event taken from the broker, when the
+            process takes signed messages only: an event whose signature fails is dropped.
     """
 
-    def __init__(self, broker: Broker, types: Sequence[type]) -> None:
+    def __init__(
+        self, broker: Broker, types: Sequence[type], verifier: EnvelopeVerifier | None = None
+    ) -> None:
         self.broker = broker
         self.types = {message_name(kind): kind for kind in types}
+        self.verifier = verifier
         self.offered = 0
         """The events offered to subscribers since the start."""
         self._listeners: dict[type, set[asyncio.Queue[object]]] = {}
@@ -98,23 +107,42 @@ class EventFeed:
         assert receiver is not None  # noqa: S101 - started
 
         async def offer(received: Received) -> None:
-            self._offer(received)
+            await self._offer(received)
             with contextlib.suppress(BrokerUnavailableError):
                 await received.ack()
 
         await take_forever(receiver, offer, "the GraphQL event feed")
 
-    def _offer(self, received: Received) -> None:
-        envelope = without_signer(received.envelope)
+    async def _offer(self, received: Received) -> None:
+        envelope = received.envelope
         kind = self.types.get(envelope.type)
         if kind is None or not self._listeners.get(kind):
             return
+        opened = await self._opened(envelope)
+        if opened is None:
+            return
         try:
-            event = open_envelope(envelope, kind)
+            event = open_envelope(opened, kind)
         except Exception:  # a payload of another shape: the subscribers are not told
             logger.exception("the GraphQL event feed cannot read event %s", envelope.id)
             return
         self.offer(event)
+
+    async def _opened(self, envelope: Envelope) -> Envelope | None:
+        """``envelope`` once its signature holds (when asked), or None: dropped, and said."""
+        if self.verifier is None:
+            return without_signer(envelope)
+        try:
+            return await self.verifier.verify(without_signer(envelope))
+        except UnverifiedMessageError as error:
+            logger.error("the GraphQL event feed drops event %s: %s", envelope.id, error)  # noqa: TRY400 - the refusal says it all
+        except UnavailableError as error:  # at most once: not kept for later
+            logger.warning(
+                "the GraphQL event feed drops event %s: its signature cannot be checked now: %s",
+                envelope.id,
+                error,
+            )
+        return None
 
     def offer(self, event: object) -> None:
         """Hand ``event`` to every subscriber of its type on this instance, now."""

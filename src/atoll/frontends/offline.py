@@ -380,7 +380,8 @@ class ShellWorker:
     It precaches the shell's page (answered from the network first: online, the page shows
     the services as they are, a placeholder for one down), the page's offline files
     (``own``), and each service's
-    manifest and every file of its build, when the service is served on the shell's origin:
+    manifest and every file of its build a page loads (not its source maps nor the Python they
+    map to), when the service is served on the shell's origin:
     a worker keeps its own origin's addresses only, so the build of a service served
     elsewhere (``--ui-fragments``) loads from the network, and shows its placeholder offline.
     The methods each manifest ``reads`` are answered network first at its endpoint. The
@@ -411,7 +412,11 @@ class ShellWorker:
             if manifest is None or not _same_origin(manifest["module"]):
                 continue
             precache.append(manifest["module"].rsplit("/", 2)[0] + "/" + MANIFEST)
-            precache.extend(manifest.get("files", []))
+            precache.extend(
+                address
+                for address in manifest.get("files", [])
+                if not address.endswith(_DEBUGGING_ONLY)
+            )
             rpc.setdefault(manifest["rpc"]["url"], []).extend(manifest.get("reads", []))
         return WorkerConfig(
             digest.hexdigest()[:VERSION_LENGTH],
@@ -420,6 +425,11 @@ class ShellWorker:
             rpc=rpc,
             fresh=[self.path],
         )
+
+
+_DEBUGGING_ONLY = (".map", ".py")
+"""A build's files no page loads: source maps and the Python they map to, which the browser's
+developer tools fetch when opened. Precaching them made a first load fetch twice the bytes."""
 
 
 def _check_paths(what: str, paths: Sequence[str]) -> None:

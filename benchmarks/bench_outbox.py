@@ -169,6 +169,18 @@ class Seen:
             self.done.set()
 
 
+async def count_many(command: CountMany, uow: BenchUnitOfWork) -> int:
+    """Count ``times`` on a counter in one unit of work: that many events in one commit."""
+    async with uow:
+        counter = await uow.counters.get(command.counter_id)
+        if counter is None:
+            counter = await uow.counters.add(Counter(command.counter_id))
+        for _ in range(command.times):
+            counter.count()
+        await uow.commit()
+    return counter.value
+
+
 def make_service(seen: Seen, consumer: str | None) -> atoll.Service:
     """The service: its commands, and the handler of ``Counted`` named by ``consumer``."""
     service = atoll.Service("bench")
@@ -184,16 +196,7 @@ def make_service(seen: Seen, consumer: str | None) -> atoll.Service:
             await uow.commit()
         return counter.value
 
-    @service.command(CountMany)
-    async def count_many(command: CountMany, uow: BenchUnitOfWork) -> int:
-        async with uow:
-            counter = await uow.counters.get(command.counter_id)
-            if counter is None:
-                counter = await uow.counters.add(Counter(command.counter_id))
-            for _ in range(command.times):
-                counter.count()
-            await uow.commit()
-        return counter.value
+    service.command(CountMany)(count_many)
 
     if consumer == "light":
 

@@ -51,7 +51,7 @@ from atoll.kernel.entrypoint import load_config, running
 from atoll.messaging.bus import MessageBus
 from atoll.persistence.relay import OutboxRelay
 from atoll.service.composition import compose_target
-from bench_outbox import BenchUnitOfWork, Counted, Counter, CountMany, Tally, schema
+from bench_outbox import BenchUnitOfWork, Counted, CountMany, Tally, count_many, schema
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -82,17 +82,7 @@ def producer(run: str) -> atoll.Service:
     service.database(schema, BenchUnitOfWork)
     service.publishes(Counted)
 
-    @service.command(CountMany)
-    async def count_many(command: CountMany, uow: BenchUnitOfWork) -> int:
-        async with uow:
-            counter = await uow.counters.get(command.counter_id)
-            if counter is None:
-                counter = await uow.counters.add(Counter(command.counter_id))
-            for _ in range(command.times):
-                counter.count()
-            await uow.commit()
-        return counter.value
-
+    service.command(CountMany)(count_many)
     return service
 
 

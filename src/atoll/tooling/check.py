@@ -115,40 +115,37 @@ def handler_findings(
             )
 
 
+_EVENT_FIXES = {
+    "unconsumed-event": (
+        "consume it (@service.on), stop publishing it, or, when it is for consumers outside "
+        "the system"
+    ),
+    "unpublished-event": (
+        "declare its publisher's service.publishes(...), or, when it comes from outside the system"
+    ),
+}
+"""What to do about an event one side of the system lacks, before the way to say it is meant."""
+
+
 def message_findings(project: Project, system: SystemMap) -> Iterator[tuple[Finding, Path]]:
     """Events published and consumed by no service of ``system``, and the other way round."""
     for service in system.services:
-        for use in service.publishes:
-            if system.consumers(use.name) or use.place is None:
-                continue
-            if project.owns(use.place.path):
+        sides = (
+            (service.publishes, system.consumers, "publishes", "consumes", "unconsumed-event"),
+            (service.consumes, system.publishers, "consumes", "publishes", "unpublished-event"),
+        )
+        for uses, others, does, nobody, kind in sides:
+            for use in uses:
+                if others(use.name) or use.place is None or not project.owns(use.place.path):
+                    continue
                 yield (
                     Finding(
                         project.shown(use.place.path),
                         use.place.line,
-                        "unconsumed-event",
-                        f"service {service.name!r} publishes {use.name}, which no service of "
-                        f"system {system.name!r} consumes",
-                        "consume it (@service.on), stop publishing it, or, when it is for "
-                        "consumers outside the system, say so on this line: "
-                        "# atoll: allow[unconsumed-event] - why",
-                    ),
-                    use.place.path,
-                )
-        for use in service.consumes:
-            if system.publishers(use.name) or use.place is None:
-                continue
-            if project.owns(use.place.path):
-                yield (
-                    Finding(
-                        project.shown(use.place.path),
-                        use.place.line,
-                        "unpublished-event",
-                        f"service {service.name!r} consumes {use.name}, which no service of "
-                        f"system {system.name!r} publishes",
-                        "declare its publisher's service.publishes(...), or, when it comes "
-                        "from outside the system, say so on this line: "
-                        "# atoll: allow[unpublished-event] - why",
+                        kind,
+                        f"service {service.name!r} {does} {use.name}, which no service of "
+                        f"system {system.name!r} {nobody}",
+                        f"{_EVENT_FIXES[kind]}, say so on this line: # atoll: allow[{kind}] - why",
                     ),
                     use.place.path,
                 )

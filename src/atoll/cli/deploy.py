@@ -241,11 +241,8 @@ def compose(
     list.
     """
     with reported(context, f"atoll deploy compose {target}"):
-        fleet = _plan(
+        fleet, arguments = _plan(
             target, broker=broker, image=image, only=only, commands=commands, settings=settings
-        )
-        arguments = _fleet_arguments(
-            broker=broker, image=image, only=only, commands=commands, settings=settings
         )
         text = compose_file(fleet, command=_command(f"compose {target}", arguments))
         if output == "-":
@@ -281,11 +278,8 @@ def k8s(
     removed; no other file is.
     """
     with reported(context, f"atoll deploy k8s {target}"):
-        fleet = _plan(
+        fleet, arguments = _plan(
             target, broker=broker, image=image, only=only, commands=commands, settings=settings
-        )
-        arguments = _fleet_arguments(
-            broker=broker, image=image, only=only, commands=commands, settings=settings
         )
         files = manifests(fleet, command=_command(f"k8s {target}", arguments))
         directory = Path(output)
@@ -318,7 +312,8 @@ def _plan(
     only: Sequence[str],
     commands: Sequence[str],
     settings: Sequence[str],
-) -> FleetPlan:
+) -> tuple[FleetPlan, list[str]]:
+    """The fleet the options ask for, and the options as given, to name in what is written."""
     system = load_service_target(target, "atoll deploy writes the deployment of")
     if not isinstance(system, SystemDefinition):
         raise TargetError(
@@ -333,7 +328,7 @@ def _plan(
             by_name[name] = line
         else:
             template = text
-    return plan(
+    fleet = plan(
         system,
         target,
         broker=broker,
@@ -343,6 +338,10 @@ def _plan(
         only=only,
         settings=settings,
     )
+    given = _fleet_arguments(
+        broker=broker, image=image, only=only, commands=commands, settings=settings
+    )
+    return fleet, given
 
 
 def _fleet_arguments(

@@ -51,7 +51,7 @@ from atoll.messaging.broker import Broker
 from atoll.messaging.bus import MessageBus
 from atoll.security.auth import acting_as
 from atoll.security.identity import Identity
-from atoll.service.composition import compose_target, serves_http
+from atoll.service.composition import compose_target
 from atoll.service.definition import ServiceDefinition
 
 if TYPE_CHECKING:
@@ -110,17 +110,12 @@ def shell(context: click.Context, target: str, options: tuple[str, ...], *, plai
         obj = load_service_target(
             target, "atoll shell starts, and opens a prompt in, the application of"
         )
-        app = compose_target(obj, serve=False)
-
-    def serving(config: Config) -> App | None:  # --server given: serve HTTP, as atoll run does
-        return compose_target(obj, serve=True) if serves_http(config) else None
-
-    prepared = prepare_config(
-        app, [*SHELL_DEFAULTS, *options], os.environ, prog=prog, revise=serving
-    )
-    if isinstance(prepared, int):
-        context.exit(prepared)
-    app, config = prepared
+        # Composed as atoll run composes it: its server serves only with --server, since
+        # SHELL_DEFAULTS says --no-server first.
+        app = compose_target(obj, serve=True)
+    config = prepare_config(app, [*SHELL_DEFAULTS, *options], os.environ, prog=prog)
+    if isinstance(config, int):
+        context.exit(config)
     log: LogOptions = config.section("log")
     configure_logging(log, app.name, config.secrets())
     context.exit(_open(obj, app, config, plain=plain))

@@ -88,10 +88,9 @@ def execute(
     """
     application = as_app(app)
     prog = prog or _default_prog(application, argv)
-    prepared = prepare_config(application, argv, environ, prog=prog)
-    if isinstance(prepared, int):
-        return prepared
-    application, config = prepared
+    config = prepare_config(application, argv, environ, prog=prog)
+    if isinstance(config, int):
+        return config
     configure_logging(config.section("log"), application.name, config.secrets())
     loop: LoopOptions = config.section("loop")
     watchdog = _ForcedExit()
@@ -119,9 +118,8 @@ def prepare_config(
     environ: Mapping[str, str] | None = None,
     *,
     prog: str,
-    revise: Callable[[Config], App | None] | None = None,
-) -> tuple[App, Config] | int:
-    """``app`` and its configuration, ready to run; or the exit status if it is not to run.
+) -> Config | int:
+    """``app``'s configuration, ready to run; or the exit status if it is not to run.
 
     A configuration error is printed, with ``prog``, and is status 2; ``--help`` and
     ``--version`` are answered (status 0); ``--print-config`` prints the configuration
@@ -132,14 +130,9 @@ def prepare_config(
         argv: its command-line arguments.
         environ: the environment; ``os.environ`` by default.
         prog: the program's name, as the messages show it.
-        revise: given the configuration read, another application to run in ``app``'s place
-            (the same one, serving HTTP as asked), or None; its configuration is read anew.
     """
     try:
         config = load_config(app, argv, environ, prog=prog)
-        revised = revise(config) if revise is not None else None
-        if revised is not None:
-            app, config = revised, load_config(revised, argv, environ, prog=prog)
     except ConfigError as error:
         print(f"{prog}: configuration error:\n{error}", file=sys.stderr)  # noqa: T201 - the user's terminal
         return EXIT_USAGE
@@ -148,7 +141,7 @@ def prepare_config(
     if config.show_config:
         print(config.describe())  # noqa: T201 - asked for with --print-config
         return 0
-    return app, config
+    return config
 
 
 def load_config(

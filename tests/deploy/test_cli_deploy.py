@@ -161,7 +161,8 @@ def test_a_secret_the_service_requires_is_set_to_a_placeholder_in_its_file(tmp_p
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--set", "server.port=eighty"], "greeter: server.port = 'eighty' is invalid"),
+        (["--set", "shutdown.grace=soon"], "greeter: shutdown.grace = 'soon' is invalid"),
+        (["--set", "server.port=9000"], "setting server.port: the files are written for"),
         (["--set", "db.url=postgresql://a:b@h/d"], "setting db.url: the URL holds a password"),
         (["--command", "python -m {app}"], "its placeholders are {package}, {service}"),
         (["--command", "billing=atoll run x:y"], "has no service 'billing'"),

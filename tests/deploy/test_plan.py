@@ -86,6 +86,8 @@ def test_a_setting_of_a_secret_is_refused():
     ("setting", "where"),
     [
         ("broker.url=nats://user:pw@nats:4222", r"\[broker\] url"),
+        ("broker.url=nats://s3cr3t-token@nats:4222", r"\[broker\] url"),  # NATS reads a token
+        ("broker.url=nats://nats:4222,u:pw@nats-2:4222", r"\[broker\] url"),
         ("broker.url=redis://:pw@redis:6379/0", r"\[broker\] url"),
         ("users:clients.token_url=http://u:p@auth:8000/oauth/token", r"\[clients\] token_url"),
     ],
@@ -101,11 +103,17 @@ def test_a_password_in_the_options_the_deployment_sets_is_refused_too():
         plan(system(), TARGET, only=["users"], environment={"broker.url": "nats://u:p@nats"})
 
 
-def test_a_url_without_a_password_is_a_setting_like_another():
+def test_a_url_without_a_credential_is_a_setting_like_another():
     (users,) = plan(
-        system(), TARGET, only=["users"], settings=["broker.url=nats://user@nats:4222"]
+        system(), TARGET, only=["users"], settings=["broker.url=redis://user@redis:6379/1"]
     ).services
-    assert users.environment["USERS_BROKER_URL"] == "nats://user@nats:4222"
+    assert users.environment["USERS_BROKER_URL"] == "redis://user@redis:6379/1"
+
+
+@pytest.mark.parametrize("key", ["server.port", "server.host", "server.enabled", "server.health"])
+def test_a_setting_of_what_the_probes_rely_on_is_refused(key):
+    with pytest.raises(ConfigError, match=rf"setting {key}: the files are written for"):
+        plan(system(), TARGET, settings=[f"{key}=9000"])
 
 
 def test_names_are_made_dns_labels_and_sql_identifiers():

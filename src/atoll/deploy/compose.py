@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from atoll.adapters.yaml import dump
 from atoll.deploy.image import probe
 from atoll.deploy.plan import PORT
+from atoll.endpoints.http.health import READY_PATH
 
 if TYPE_CHECKING:
     from atoll.deploy.plan import FleetPlan, ServicePlan
@@ -193,7 +194,7 @@ def _service(fleet: FleetPlan, service: ServicePlan, host_port: int) -> dict[str
         "secrets": [service.name],
         "ports": [f"127.0.0.1:{host_port}:{PORT}"],
         "depends_on": depends,
-        "healthcheck": {"test": ["CMD", *probe("/health/ready")], **_HEALTH},
+        "healthcheck": {"test": ["CMD", *probe(READY_PATH)], **_HEALTH},
         "stop_grace_period": f"{service.stop_seconds(0)}s",
         "restart": "unless-stopped",
     }

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from atoll.deploy.plan import PORT
+from atoll.endpoints.http.health import LIVE_PATH
 
 __all__ = ["USER_ID", "ImageSpec", "dockerfile", "dockerignore", "probe"]
 
@@ -113,7 +114,7 @@ def dockerfile(spec: ImageSpec, *, command: str) -> str:
         f"USER {USER_ID}:{USER_ID}",
         f"EXPOSE {spec.port}",
         "HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \\",
-        f"    CMD {json.dumps(probe('/health/live', spec.port))}",
+        f"    CMD {json.dumps(probe(LIVE_PATH, spec.port))}",
         f'CMD ["python", "-m", "{spec.module}"]',
     ]
     return "\n".join(lines) + "\n"

@@ -32,6 +32,7 @@ from atoll.adapters.yaml import dump_all
 from atoll.deploy.documents import migrate_options_file, options_file
 from atoll.deploy.image import USER_ID
 from atoll.deploy.plan import PORT, dns_label
+from atoll.endpoints.http.health import LIVE_PATH, READY_PATH
 
 if TYPE_CHECKING:
     from atoll.deploy.plan import FleetPlan, ServicePlan
@@ -250,9 +251,9 @@ def _deployment(fleet: FleetPlan, service: ServicePlan) -> dict[str, Any]:
         "envFrom": [{"configMapRef": {"name": f"{_name(service)}-options"}}],
         "env": [{"name": service.config_env, "value": f"{SECRETS_DIR}/options.toml"}],
         "volumeMounts": [{"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}],
-        "startupProbe": _probe("/health/live", period=2, failures=30),
-        "livenessProbe": _probe("/health/live", period=10, failures=3),
-        "readinessProbe": _probe("/health/ready", period=5, failures=1),
+        "startupProbe": _probe(LIVE_PATH, period=2, failures=30),
+        "livenessProbe": _probe(LIVE_PATH, period=10, failures=3),
+        "readinessProbe": _probe(READY_PATH, period=5, failures=1),
         # The image is slim: no sleep binary to count on, but Python.
         "lifecycle": {
             "preStop": {"exec": {"command": ["python", "-c", f"import time; time.sleep({PAUSE})"]}}

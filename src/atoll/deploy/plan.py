@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import re
 import shlex
-import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -24,6 +23,7 @@ import msgspec
 
 from atoll.errors import ConfigError
 from atoll.kernel.config import ConfigSpec
+from atoll.kernel.options import masked_url
 from atoll.service.composition import compose_target
 
 if TYPE_CHECKING:
@@ -75,6 +75,9 @@ FLEET_OPTIONS: dict[str, object] = {
 its container's network, its database is migrated by a job of its own before it starts, it
 logs JSON lines, and it serves the components built into its image
 (``atoll deploy image --frontends``) rather than build them as it starts."""
+OWNED = ("server.host", "server.port", "server.enabled", "server.health")
+"""The options the files are written for (the port the probes and health checks ask, the
+health paths they ask for): refused in a ``--set``, which would leave those asking in vain."""
 
 
 @dataclass(frozen=True)
@@ -212,10 +215,16 @@ def plan(
             raise ConfigError(f"{target} has no service {name!r}; its services: {', '.join(names)}")
     parsed = [_setting(text, names) for text in settings]
     # Not secrets, but holding a password: given in the secrets file, never inline.
-    in_file = ("db.url", "broker.url") if "@" in BROKER_URLS[broker] else ("db.url",)
+    in_file = ("db.url", "broker.url") if _holds_password(BROKER_URLS[broker]) else ("db.url",)
     given: dict[str, object] = {**FLEET_OPTIONS, "broker.url": BROKER_URLS[broker]}
     given.update(environment or {})
     for _, key, value in parsed:
+        if key in OWNED:
+            raise ConfigError(
+                f"setting {key}: the files are written for the value the deployment gives it "
+                "(the port and the health paths their probes and health checks ask); "
+                "leave it out"
+            )
         if key in in_file or _holds_password(value):
             table, _, name = key.rpartition(".")
             raise ConfigError(
@@ -243,14 +252,12 @@ def plan(
 
 
 def _holds_password(value: object) -> bool:
-    """Whether ``value`` is a URL with a password in it (``nats://user:password@nats``)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urllib.parse.urlsplit(value)
-        return bool(parts.netloc) and parts.password is not None
-    except ValueError:  # a port that is no number, say: no URL of ours
-        return False
+    """Whether ``value`` is a URL with a credential in it, as atoll masks one in its logs.
+
+    A password (``amqp://user:password@rabbitmq``), of any host of a list, or a NATS token
+    (``nats://token@nats``).
+    """
+    return isinstance(value, str) and masked_url(value) != value
 
 
 def _command_line(template: str, package: str, service: str, target: str) -> tuple[str, ...]:

@@ -67,6 +67,9 @@ TEST_REQUIREMENTS = ("pytest", "pytest-asyncio", "import-linter")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _RESERVED = frozenset({"atoll", "test", "tests", "app", "migrations"})
 _TEMPLATES = "templates"
+_ALEMBIC_TEMPLATE = "adapters/sqlalchemy/alembic_template"
+"""The Alembic environment atoll db writes (read as files: the adapter is not imported)."""
+_ALEMBIC_FILES = ("env.py", "script.py.mako")
 _PACKAGE = "package"
 _RENAMED = {"gitignore": ".gitignore", "dockerignore": ".dockerignore"}
 
@@ -222,6 +225,12 @@ def create_project(
         target = _target(relative, plan, revision, created)
         if target is not None:
             files[target] = ProjectTemplate(template.read_text(encoding="utf-8")).substitute(values)
+    # Alembic's environment, as atoll db writes it for any service: one copy, not two.
+    migrations = Path(plan.name, "migrations")
+    for name in _ALEMBIC_FILES:
+        files[migrations / name] = (
+            resources.files("atoll").joinpath(_ALEMBIC_TEMPLATE, name).read_text(encoding="utf-8")
+        )
     files[Path("requirements.lock")] = lock
     _write_all(files, directory)
     return list(files)

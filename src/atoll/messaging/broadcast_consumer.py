@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from atoll.errors import BrokerUnavailableError, DeliveryError, UnverifiedMessageError
 from atoll.kernel.logs import log_context
-from atoll.messaging.signing import without_signer, without_subject
+from atoll.messaging.signing import opened
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -120,13 +120,8 @@ class BroadcastConsumer:
         envelope = received.envelope
         with log_context(message_id=envelope.id, message_type=envelope.type):
             try:
-                if self.verifier is None:
-                    opened = without_signer(envelope)
-                    if self.forget_subjects:
-                        opened = without_subject(opened)
-                else:
-                    opened = await self.verifier.verify(without_signer(envelope))
-                await self.bus.deliver(opened, service=self.service, broadcast=True)
+                checked = await opened(envelope, self.verifier, forget_subject=self.forget_subjects)
+                await self.bus.deliver(checked, service=self.service, broadcast=True)
                 self.handled += 1
             except UnverifiedMessageError as error:
                 logger.error("%s drops broadcast event %s: %s", self.service, envelope.id, error)  # noqa: TRY400 - the refusal says it all

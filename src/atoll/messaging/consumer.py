@@ -54,7 +54,7 @@ from atoll.kernel.logs import log_context
 from atoll.messaging.envelope import lag_of
 from atoll.messaging.outage import Outage, dependency_of, out_of_reach
 from atoll.messaging.publishing import Redeliveries
-from atoll.messaging.signing import without_signer, without_subject
+from atoll.messaging.signing import opened
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -552,11 +552,8 @@ class BrokerConsumer:
             UnverifiedMessageError: its signature was refused.
             DeliveryError: its key cannot be fetched now (caused by an UnavailableError).
         """
-        if self.verifier is None:
-            opened = without_signer(envelope)
-            return without_subject(opened) if self.forget_subjects else opened
         try:
-            return await self.verifier.verify(without_signer(envelope))
+            return await opened(envelope, self.verifier, forget_subject=self.forget_subjects)
         except UnavailableError as error:
             raise DeliveryError(str(error), failed=only or (), causes=(error,)) from error
 

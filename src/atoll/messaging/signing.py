@@ -45,6 +45,7 @@ __all__ = [
     "EnvelopeVerifier",
     "SigningOptions",
     "SigningPublisher",
+    "opened",
     "signing_input",
     "without_signer",
     "without_subject",
@@ -113,6 +114,24 @@ def without_subject(envelope: Envelope) -> Envelope:
         return envelope
     headers = {k: v for k, v in envelope.headers.items() if k not in {"subject", "subject_kind"}}
     return dataclasses.replace(envelope, headers=headers)
+
+
+async def opened(
+    envelope: Envelope, verifier: EnvelopeVerifier | None, *, forget_subject: bool = False
+) -> Envelope:
+    """``envelope`` as its handlers see it: its signature checked, or its signer unsaid.
+
+    ``verifier``: the process's, when it takes signed messages only; ``forget_subject``: the
+    subject dropped too, for a process that signs what it publishes but checks nothing.
+
+    Raises:
+        UnverifiedMessageError: its signature was refused.
+        UnavailableError: the keys to check it cannot be fetched now.
+    """
+    if verifier is not None:
+        return await verifier.verify(without_signer(envelope))
+    unsaid = without_signer(envelope)
+    return without_subject(unsaid) if forget_subject else unsaid
 
 
 class EnvelopeSigner(Protocol):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from atoll.errors import BrokerUnavailableError, UnavailableError, UnverifiedMessageError
 from atoll.messaging.broadcast_consumer import take_forever
 from atoll.messaging.envelope import message_name, open_envelope
-from atoll.messaging.signing import without_signer
+from atoll.messaging.signing import opened
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -118,11 +118,11 @@ class EventFeed:
         kind = self.types.get(envelope.type)
         if kind is None or not self._listeners.get(kind):
             return
-        opened = await self._opened(envelope)
-        if opened is None:
+        checked = await self._opened(envelope)
+        if checked is None:
             return
         try:
-            event = open_envelope(opened, kind)
+            event = open_envelope(checked, kind)
         except Exception:  # a payload of another shape: the subscribers are not told
             logger.exception("the GraphQL event feed cannot read event %s", envelope.id)
             return
@@ -130,10 +130,8 @@ class EventFeed:
 
     async def _opened(self, envelope: Envelope) -> Envelope | None:
         """``envelope`` once its signature holds (when asked), or None: dropped, and said."""
-        if self.verifier is None:
-            return without_signer(envelope)
         try:
-            return await self.verifier.verify(without_signer(envelope))
+            return await opened(envelope, self.verifier)
         except UnverifiedMessageError as error:
             logger.error("the GraphQL event feed drops event %s: %s", envelope.id, error)  # noqa: TRY400 - the refusal says it all
         except UnavailableError as error:  # at most once: not kept for later

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from atoll.cli import cli
 from atoll.tooling import import_work
 from atoll.tooling.check import naming_patterns
-from atoll.tooling.findings import allowed
+from atoll.tooling.findings import KINDS, Finding, allowed
 from atoll.tooling.import_work import import_findings
 from atoll.tooling.project import project_of_directory
 from atoll.tooling.system_map import HandlerEntry
@@ -369,3 +369,11 @@ def test_tests_that_do_not_exist_are_a_usage_error_naming_them(shop):
     result = CliRunner().invoke(cli, ["check", "badshop.app:system", "--tests", "tests/nowhere"])
     assert result.exit_code == 2
     assert "--tests 'tests/nowhere': no such file or directory" in result.output
+
+
+def test_the_reference_lists_every_kind_of_finding_and_a_finding_has_one_of_them():
+    page = Path(__file__).resolve().parents[2] / "docs" / "reference" / "check-and-graph.md"
+    listed = re.findall(r"^\| `([a-z-]+)` \|", page.read_text(), flags=re.MULTILINE)
+    assert listed == list(KINDS)
+    with pytest.raises(ValueError, match="'layer-imports' is no kind of finding"):
+        Finding("shop/model.py", 1, "layer-imports", "what", "fix")

@@ -52,6 +52,11 @@ class Finding:
     message: str
     fix: str
 
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            msg = f"{self.kind!r} is no kind of finding; the kinds: {', '.join(KINDS)}"
+            raise ValueError(msg)
+
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: [{self.kind}] {self.message}; fix: {self.fix}"
 

@@ -18,7 +18,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from atoll.tooling.findings import Finding
-from atoll.tooling.project import LAYERS, layer_of
+from atoll.tooling.project import LAYERS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -127,10 +127,10 @@ def layer_findings(project: Project) -> Iterator[tuple[Finding, Path]]:
     """Inner layers importing atoll, a framework or infrastructure; layers importing outward."""
     known = project.modules.keys()
     for module in project.modules.values():
-        layer = layer_of(module.name)
-        if layer is None:
-            continue
         own = _service_of_layered(module.name)
+        if own is None:
+            continue
+        layer = LAYERS[own[1]]
         for imported, line in imports_of(module, known):
             framework = _framework(imported)
             if layer in INNER_LAYERS and framework is not None:
@@ -148,7 +148,7 @@ def layer_findings(project: Project) -> Iterator[tuple[Finding, Path]]:
                 )
                 continue
             other = _service_of_layered(imported)
-            if own is not None and other is not None and other[0] == own[0] and other[1] > own[1]:
+            if other is not None and other[0] == own[0] and other[1] > own[1]:
                 outer = LAYERS[other[1]]
                 yield (
                     Finding(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-__all__ = ["LAYERS", "Module", "Project", "layer_of", "project_of_directory", "project_of_module"]
+__all__ = ["LAYERS", "Module", "Project", "project_of_directory", "project_of_module"]
 
 LAYERS = ("model", "domain", "application", "infrastructure")
 """The layers of a service, innermost first: a layer imports none after it."""
@@ -41,17 +41,6 @@ class Module:
         if self.path.name == "__init__.py":
             return self.name
         return self.name.rpartition(".")[0]
-
-
-def layer_of(module: str) -> str | None:
-    """The layer ``module`` belongs to: the last part of its name that names one, or None.
-
-    ``shop.orders.domain`` and ``shop.orders.domain.rules`` are both in ``domain``.
-    """
-    for part in reversed(module.split(".")):
-        if part in LAYERS:
-            return part
-    return None
 
 
 @dataclass

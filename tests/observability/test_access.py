@@ -19,7 +19,7 @@ import pytest
 
 import atoll
 from atoll.kernel.app import LogOptions
-from atoll.kernel.entrypoint import _StderrHandler
+from atoll.kernel.entrypoint import _StderrHandler, load_config, running
 from atoll.kernel.logs import (
     ContextFilter,
     JsonFormatter,
@@ -442,3 +442,38 @@ async def test_a_queue_is_looked_at_for_secrets_at_once_and_only_its_suspect_lin
     ]
     assert "s3cr3t" not in written.getvalue().decode()
     assert [set(entry) for entry in entries] == [set(entries[0])] * len(paths)
+
+
+def test_the_lines_queued_while_an_application_runs_are_written_when_it_stops(monkeypatch):
+    """Not left for a flush due on a loop that ended: a next loop would never write them."""
+    written = io.BytesIO()
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
+    handler = _StderrHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter("shop", "h:1"))
+    root = logging.getLogger()
+    kept, level, root.handlers = root.handlers, root.level, [handler]
+    root.setLevel(logging.INFO)
+    app = atoll.App("shop")
+
+    async def one_run(path: str) -> None:
+        async with running(app, load_config(app, [], {})):
+            token = set_log_context(RequestContext(CorrelationIds(), []))
+            try:
+                AccessLog(["http"]).request("GET", None, path, 200, 9, 0.001, None)
+            finally:
+                reset_log_context(token)
+            assert handler.queued, "queued, its flush due in a moment"
+        # the block has ended: its lines are written, though the moment has not passed
+
+    try:
+        asyncio.run(one_run("/first"))
+        assert not handler.queued
+        asyncio.run(one_run("/second"))  # a loop of its own, as a second run in a process
+        assert not handler.queued
+    finally:
+        root.handlers = kept
+        root.setLevel(level)
+    entries = [json.loads(line) for line in written.getvalue().decode().splitlines()]
+    paths = [entry["path"] for entry in entries if entry["logger"] == "atoll.access.http"]
+    assert paths == ["/first", "/second"]

@@ -193,10 +193,13 @@ async def serve(app: App, config: Config, *, on_forced: Callable[[int], None] | 
         if lifecycle.forced and on_forced is not None:
             on_forced(128 + signum)
 
-    with lifecycle.handling_signals(on_signal):
-        async with container:
-            units = components(container, ignore=(lifecycle,))
-            return await lifecycle.run(units, _tasks(app, container), signals=False)
+    try:
+        with lifecycle.handling_signals(on_signal):
+            async with container:
+                units = components(container, ignore=(lifecycle,))
+                return await lifecycle.run(units, _tasks(app, container), signals=False)
+    finally:
+        _write_queued_lines()
 
 
 @contextlib.asynccontextmanager
@@ -214,10 +217,20 @@ async def running(app: App, config: Config) -> AsyncIterator[Container]:
     shutdown: ShutdownOptions = config.section("shutdown")
     lifecycle = Lifecycle(name=app.name, grace=shutdown.grace)
     container = build_container(app, config, lifecycle)
-    async with container:
-        units = components(container, ignore=(lifecycle,))
-        async with lifecycle.running(units, _tasks(app, container)):
-            yield container
+    try:
+        async with container:
+            units = components(container, ignore=(lifecycle,))
+            async with lifecycle.running(units, _tasks(app, container)):
+                yield container
+    finally:
+        _write_queued_lines()
+
+
+def _write_queued_lines() -> None:
+    """Write the lines atoll's handler queued: their flush is due on a loop that may end now."""
+    for handler in logging.root.handlers:
+        if isinstance(handler, _StderrHandler):
+            handler.flush()
 
 
 def _tasks(app: App, container: Container) -> list[BackgroundTask]:

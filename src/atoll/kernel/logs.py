@@ -238,14 +238,20 @@ class JsonFormatter(logging.Formatter):
         (what a caller chose: a path, a method, a correlation id; a line's other members are
         atoll's own), then the line, a :class:`msgspec.Struct` whose members are in this
         formatter's order. The texts of the whole queue are looked at once: one look per line
-        cost an access line 2.7k CPU instructions. When they may hold a secret, each line is
-        masked as :meth:`line` masks one.
+        cost an access line 2.7k CPU instructions. When they may, each line whose own text may
+        is masked as :meth:`line` masks one.
         """
-        lines = queue[1::2]
-        if not self.redactor.suspect("\n".join(queue[0::2])):
+        texts, lines = queue[0::2], queue[1::2]
+        redactor = self.redactor
+        if not redactor.suspect("\n".join(texts)):
             return _encode_lines(lines)
-        fields = self.redactor.fields
-        return _encode_lines([fields(msgspec.to_builtins(line)) for line in lines])
+        # Each line as it would be alone: masked only if its own text may hold a secret.
+        return _encode_lines(
+            [
+                redactor.fields(msgspec.to_builtins(line)) if redactor.suspect(text) else line
+                for text, line in zip(texts, lines, strict=True)
+            ]
+        )
 
 
 TEXT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

@@ -12,11 +12,11 @@ stops the components that work uses. Requests and messages are not counted here:
 entrypoints that bring them in (the HTTP server, the broker consumers) stop first, and each
 drains its own.
 
-The gate sits on the hot path of every request, so it holds no lock and makes no context
-manager per call: :meth:`InFlight.track` returns the gate itself, and entering it only checks
-a flag and adds one to a counter. That is safe because every entry and exit happens on the
-event loop's thread; code running in a worker thread must not enter the gate itself, but be
-tracked by the coroutine that hands it to the thread.
+The gate holds no lock and makes no context manager per call: :meth:`InFlight.track`
+returns the gate itself, and entering it only checks a flag and adds one to a counter. That is
+safe because every entry and exit happens on the event loop's thread; code running in a
+worker thread must not enter the gate itself, but be tracked by the coroutine that hands it
+to the thread.
 """
 
 from __future__ import annotations

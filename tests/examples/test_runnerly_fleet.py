@@ -1,8 +1,12 @@
-"""Runnerly apart: a process per service on NATS JetStream and PostgreSQL (make demo-fleet)."""
+"""Runnerly apart: a process per service on NATS JetStream and PostgreSQL (make demo-fleet).
+
+Its page too, in a real browser: a process of its own composing the services' components.
+"""
 
 import asyncio
 import json
 import re
+import signal
 import socket
 import sys
 import uuid
@@ -10,6 +14,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
+from runnerly.fleet import PASSWORD
+from tests.examples.test_runnerly_shell import shadow
+from tests.frontends.conftest import page, screenshot  # noqa: F401 - the fixture, for this module
 
 RUNNERLY = Path(__file__).parents[2] / "examples" / "runnerly"
 DATABASES = ("users", "runs", "stats", "auth")
@@ -54,18 +62,22 @@ def free_ports(count):
 
 
 @pytest.mark.slow
-@pytest.mark.services("nats", "postgres")
-def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(
-    spawn, database_prefix, tmp_path
+@pytest.mark.services("nats", "postgres", "node")
+async def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(
+    spawn,
+    database_prefix,
+    tmp_path,
+    page,  # noqa: F811 - the fixture imported above
 ):
-    base = free_ports(4)  # users, runs, stats and the token service
+    base = free_ports(5)  # users, runs, stats, the token service and the page
     process = spawn(
-        sys.executable, "-m", "runnerly.fleet", "--once", "--base-port", str(base),
-        "--database-prefix", database_prefix, "--logs", str(tmp_path), cwd=str(RUNNERLY),
+        sys.executable, "-m", "runnerly.fleet", "--base-port", str(base),
+        "--database-prefix", database_prefix, "--logs", str(tmp_path),
+        "--ui-build-dir", str(tmp_path / "ui"), cwd=str(RUNNERLY),
     )  # fmt: skip
-    assert process.finish(timeout=120) == 0, process.output
+    await asyncio.to_thread(process.wait_for, "fleet: running", 180)
     output = process.output
-    for service in ("users", "runs", "stats", "auth"):
+    for service in ("users", "runs", "stats", "auth", "web"):
         assert re.search(rf"{service} \| .*{service} ready in", output), output
     assert "fleet: registered users at the token service" in output
     assert "fleet: registered runs at the token service" in output
@@ -77,10 +89,41 @@ def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stats(
         r"fleet: stats counted 3 runs, 16\.0 km, in the week of \d{4}-\d\d-\d\d", output
     )
     assert re.search(r"fleet: stats' /metrics counts [1-9]\d* message\(s\) handled", output)
+    await the_runner_records_a_run_on_the_fleet_s_page(page, output)
+
+    process.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(process.finish, 120) == 0, process.output
+    output = process.output
     assert "fleet: stopped (exit status 0)" in output
-    # Each service stopped on SIGTERM, after what it held.
-    assert output.count("stopped in") == 4
+    # Each process stopped on SIGTERM, after what it held.
+    assert output.count("stopped in") == 5
     follow_one_run_by_its_correlation_id(output, tmp_path)
+
+
+async def the_runner_records_a_run_on_the_fleet_s_page(page, output):  # noqa: F811 - the fixture imported above
+    """The page of the fleet's ``web``, on an origin of its own, composes the services'
+    components, which call their services there (CORS): she logs in with ``users``, records
+    a run with ``runs``, and sees ``stats`` count it from the event that went through NATS."""
+    found = re.search(r"fleet: open (http://\S+) and log in as (\S+) with the password", output)
+    assert found is not None, output
+    address, email = found.groups()
+    await page.goto(address)
+    await page.wait_for_function("document.documentElement.dataset.atollLoaded")
+    assert await page.locator(".atoll-placeholder").count() == 0
+
+    await page.locator("users-login-form input[name=email]").fill(email)
+    await page.locator("users-login-form input[name=password]").fill(PASSWORD)
+    await page.locator("users-login-form button").click()
+    await page.wait_for_function(f"{shadow('users-profile-card')}.includes('Hello, Ada!')")
+    await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('16.0 km in 3 runs')")
+
+    await page.locator("runs-record-form input[name=distance]").fill("5.2")
+    await page.locator("runs-record-form input[name=duration]").fill("26:00")
+    await page.locator("runs-record-form button").click()
+    await page.wait_for_function(f"{shadow('runs-record-form')}.includes('Recorded 5.2 km')")
+    await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('21.2 km in 4 runs')")
+    await screenshot(page, "runnerly-fleet")
+    assert page.errors == []
 
 
 def follow_one_run_by_its_correlation_id(output, logs):

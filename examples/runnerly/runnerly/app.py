@@ -61,12 +61,24 @@ from runnerly.users.domain import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["ISSUER", "NAMES", "DemoOptions", "IssuerSessions", "SessionClient", "service", "system"]
+__all__ = [
+    "ISSUER",
+    "NAMES",
+    "PAGE",
+    "DemoOptions",
+    "IssuerSessions",
+    "SessionClient",
+    "service",
+    "system",
+]
 
 logger = logging.getLogger("runnerly")
 
 NAMES = ("users", "runs", "stats")
 """The services, by name: each runs alone with ``python -m runnerly NAME``."""
+PAGE = "web"
+"""The service serving Runnerly's page alone (``python -m runnerly web``), given where the
+services are (``--ui-fragments users=URL,...``), as the fleet runs it."""
 
 ISSUER = "http://127.0.0.1:8000"
 """Where the system serves on embedded defaults: its token service's issuer."""
@@ -149,8 +161,11 @@ def _over_http(config: Config) -> bool:
 
 
 def service(name: str) -> atoll.Service:
-    """The service ``name`` (one of :data:`NAMES`), composed to run alone, as the fleet runs it."""
-    return _services()[name]
+    """The service ``name`` (of :data:`NAMES`, or :data:`PAGE`), composed to run alone.
+
+    As the fleet runs it.
+    """
+    return _web() if name == PAGE else _services()[name]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,10 @@ a token of its own, commits each run with its ``RunRecorded`` event to its outbo
 relay publishes the event to the broker, signed with a key ``runs`` registered at the token
 service (``--messages-sign``), from which ``stats`` consumes it into its weekly totals once the
 signature holds (``--messages-require-signed``). The fleet shows the totals once ``stats`` has
-them. Ctrl-C stops every service: each finishes the messages it holds before it exits.
+them, and the address of Runnerly's page: ``python -m runnerly web`` (port 8005), composing
+the components each service builds and serves, which call their services from the page's
+origin (each service allows it, ``--cors-origins``). Ctrl-C stops every process: each
+service finishes the messages it holds before it exits.
 
 Each process logs JSON lines with an access line per request, JSON-RPC call and message
 (``--log-format json --log-access all``), kept in ``fleet-logs/NAME.log`` (``--logs``) and shown
@@ -56,6 +59,10 @@ import httpx
 
 SERVICES = ("users", "runs", "stats")
 DATABASES = (*SERVICES, "auth")
+PAGE = "web"
+"""The process serving Runnerly's page, which composes the services' components."""
+PORTS = (*DATABASES, PAGE)
+"""The processes, in the order of their ports from ``--base-port``."""
 CLIENTS = {"users": SERVICES, "runs": ("users",)}
 """The token service's clients: each with the services it may ask tokens for."""
 SIGNING = {"runs": "--messages-sign", "stats": "--messages-require-signed"}
@@ -101,6 +108,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="the directory each process writes its JSON log lines to, NAME.log "
         "(default fleet-logs)",
     )
+    parser.add_argument(
+        "--ui-build-dir",
+        default="build/ui",
+        help="where the services build their components, each as it starts when they are "
+        "older than their sources (default build/ui)",
+    )
     parser.add_argument("--once", action="store_true", help="stop once the runs reached stats")
     parser.add_argument("--patience", type=float, default=60.0, help="seconds to wait at each step")
     return parser.parse_args(argv)
@@ -127,7 +140,7 @@ class Fleet:
     def __init__(self, options: argparse.Namespace) -> None:
         self.options = options
         self.processes: dict[str, subprocess.Popen[str]] = {}
-        self.ports = {name: options.base_port + i for i, name in enumerate(DATABASES)}
+        self.ports = {name: options.base_port + i for i, name in enumerate(PORTS)}
         self.secrets: dict[str, str] = {}
         self.logs = Path(options.logs).resolve()
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -181,7 +194,11 @@ class Fleet:
             say(f"fleet: registered {client} at the token service (atoll auth clients add)")
 
     def start(self) -> None:
-        """Start each service in a process of its own, trusting the token service's keys."""
+        """Start each service in a process of its own, trusting the token service's keys.
+
+        Each builds its components and serves them; the page's process, on an origin of its
+        own, composes them, and the services let its scripts call them (CORS).
+        """
         for name in SERVICES:
             argv = [
                 "-m", "runnerly", name,
@@ -194,6 +211,8 @@ class Fleet:
                 "--auth-jwt-issuer", self.issuer,
                 "--auth-jwt-audience", name,
                 "--auth-jwt-jwks-url", f"{self.issuer}/.well-known/jwks.json",
+                "--ui-build-dir", self.options.ui_build_dir,
+                "--cors-origins", self.url(PAGE),
             ]  # fmt: skip
             if name in SIGNING:
                 argv += [SIGNING[name], "--messages-token-service", self.issuer]
@@ -206,6 +225,13 @@ class Fleet:
                     f"{prefix}_CLIENTS_CLIENT_SECRET": self.secrets[name],
                 }
             self._spawn(name, argv, environment)
+        fragments = ",".join(f"{name}={self.url(name)}" for name in SERVICES)
+        self._spawn(
+            PAGE,
+            ["-m", "runnerly", PAGE, "--server-port", str(self.ports[PAGE]),
+             "--ui-fragments", fragments],
+            {},
+        )  # fmt: skip
 
     def _spawn(self, name: str, argv: list[str], environment: dict[str, str]) -> None:
         # A session of its own: Ctrl-C reaches the fleet alone, which stops each service
@@ -302,7 +328,7 @@ async def wait_until_ready(fleet: Fleet, names: tuple[str, ...], patience: float
 
 async def show_the_flow(fleet: Fleet, patience: float) -> None:
     """Register a runner, log her in, record runs, and wait for stats to have counted them."""
-    await wait_until_ready(fleet, SERVICES, patience)
+    await wait_until_ready(fleet, (*SERVICES, PAGE), patience)
     urls = ", ".join(fleet.url(name) for name in SERVICES)
     say(f"fleet: users, runs and stats are ready on {urls}; the token service on {fleet.issuer}")
     scraped = ", ".join(f"{fleet.url(name)}/metrics" for name in (*SERVICES, "auth"))
@@ -357,6 +383,10 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
                 f"{float(total['meters']) / 1000:.1f} km, "
                 f"in the week of {str(total['week'])[:10]}: RunRecorded went through the broker"
             )
+        say(
+            f"fleet: open {fleet.url(PAGE)}/ and log in as {email} with the password {PASSWORD}: "
+            "the page composes the components of users, runs and stats, each from its service"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import pytest
 import atoll
 import atoll.testing
 from atoll.endpoints.http.asgi import HttpApp
+from atoll.endpoints.http.cors import Cors, CorsOptions
 from atoll.endpoints.http.server import HttpServer
 from atoll.errors import ConfigError
 from atoll.kernel.entrypoint import build_container, load_config
@@ -192,6 +193,24 @@ async def test_an_answer_to_an_allowed_origin_says_so_whatever_its_status():
     assert other.json() == "pong"
     assert "access-control-allow-origin" not in other.headers
     assert "access-control-allow-origin" not in plain.headers
+
+
+async def test_an_answer_the_service_marked_public_names_the_allowed_origin_once():
+    """A component's file says `*` itself: a browser refuses an answer naming two origins."""
+
+    async def public(scope, receive, send):
+        headers = [(b"access-control-allow-origin", b"*"), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"shared"})
+
+    wrapped = Cors(public, CorsOptions(origins=[APP]))
+    transport = httpx.ASGITransport(app=wrapped)
+    async with httpx.AsyncClient(transport=transport, base_url="http://runs") as client:
+        allowed = await client.get("/public", headers={"origin": APP})
+        other = await client.get("/public", headers={"origin": "https://any.example"})
+    assert allowed.headers.get_list("access-control-allow-origin") == [APP]
+    assert allowed.headers["content-type"] == "text/plain"
+    assert other.headers.get_list("access-control-allow-origin") == ["*"]
 
 
 async def test_any_origin_without_credentials_is_answered_with_a_star():

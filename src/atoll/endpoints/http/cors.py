@@ -10,8 +10,10 @@ that is not a browser. With origins listed, this ASGI wrapper, outermost around 
   how long a browser may keep the answer; or 403 (a problem naming what is not allowed and
   the option that would allow it) when the origin, the method or a header is not allowed;
 - adds ``Access-Control-Allow-Origin`` (and ``-Credentials``, ``-Expose-Headers``) to the
-  answer of any other request from an allowed origin, whatever its status; a request from
-  another origin is answered without them, and the browser keeps the answer from its script.
+  answer of any other request from an allowed origin, whatever its status, in place of any
+  the service gave (a component's file says ``*`` to every origin); a request from another
+  origin is answered as the service answers it, and without them the browser keeps the
+  answer from its script.
 
 The answer names the caller's origin rather than ``*`` whenever it depends on it, with
 ``Vary: Origin``, so that a cache between never serves one origin's answer to another.
@@ -34,6 +36,14 @@ __all__ = ["Cors", "CorsOptions"]
 
 _ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
 _DEFAULT_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+_SAID = frozenset(
+    {
+        b"access-control-allow-origin",
+        b"access-control-allow-credentials",
+        b"access-control-expose-headers",
+    }
+)
+"""The headers of an answer to an allowed origin that this wrapper says, and the service not."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,14 @@ class Cors:
 
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *marks]}
+                # What the service said of CORS itself (a public file's `*`) gives way to
+                # these: a browser refuses an answer naming two allowed origins.
+                kept = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() not in _SAID
+                ]
+                message = {**message, "headers": [*kept, *marks]}
             await send(message)
 
         await self.app(scope, receive, marked)

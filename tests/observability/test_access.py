@@ -444,6 +444,35 @@ async def test_a_queue_is_looked_at_for_secrets_at_once_and_only_its_suspect_lin
     assert [set(entry) for entry in entries] == [set(entries[0])] * len(paths)
 
 
+async def test_lines_queued_before_the_formatter_is_replaced_are_masked_by_the_one_they_were_for(
+    monkeypatch,
+):
+    """Configured again (another service's logging), the handler takes a redactor that does
+    not know the first one's secret: the lines queued before are written with the first."""
+    written = io.BytesIO()
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
+    handler = _StderrHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter("shop", "h:1", redactor=Redactor(["s3cr3t-value-x"])))
+    root = logging.getLogger()
+    kept, level, root.handlers = root.handlers, root.level, [handler]
+    root.setLevel(logging.INFO)
+    token = set_log_context(RequestContext(CorrelationIds(), []))
+    try:
+        AccessLog(["http"]).request("GET", None, "/share/s3cr3t-value-x", 200, 9, 0.001, None)
+        assert handler.queued
+        handler.setFormatter(JsonFormatter("shop", "h:1", redactor=Redactor(["other-value"])))
+        assert not handler.queued, "written as the formatter changed"
+        handler.flush()
+    finally:
+        reset_log_context(token)
+        root.handlers = kept
+        root.setLevel(level)
+    text = written.getvalue().decode()
+    assert "s3cr3t" not in text
+    assert [json.loads(line)["path"] for line in text.splitlines()] == [f"/share/{MASK}"]
+
+
 def test_the_lines_queued_while_an_application_runs_are_written_when_it_stops(monkeypatch):
     """Not left for a flush due on a loop that ended: a next loop would never write them."""
     written = io.BytesIO()

@@ -425,6 +425,16 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
             else:
                 target.write(encoded)
 
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
+        """Write the lines queued under the formatter they were made for, then take ``fmt``.
+
+        Their texts are masked by the secrets that formatter's redactor knows: a new one
+        (``configure_logging`` again, another service's) may know other secrets.
+        """
+        if self.queued:
+            self.write_queued()
+        super().setFormatter(fmt)
+
     def emit(self, record: logging.LogRecord) -> None:
         """Write the lines queued first, then the record."""
         if self.queued:

@@ -45,7 +45,7 @@ class Run:
     note: str | None = None
 
 
-def club(sdl: str = SDL) -> atoll.Service:
+def club(sdl: str = SDL, bind: dict[str, str] | None = None) -> atoll.Service:
     """Runs whose SDL guards its fields; ``weekly``'s handler has a policy of its own."""
     service = atoll.Service("runs")
 
@@ -61,7 +61,7 @@ def club(sdl: str = SDL) -> atoll.Service:
     async def weekly() -> float:
         return 42.0
 
-    service.graphql(sdl)
+    service.graphql(sdl, bind=bind)
     return service
 
 
@@ -241,6 +241,23 @@ async def test_a_field_guarded_on_an_interface_is_guarded_on_each_type_implement
         field["name"]: field["description"] for field in schema["data"]["__type"]["fields"]
     }
     assert described["note"] == "Who may: scopes runs:notes."
+
+
+async def test_a_field_guarded_on_an_interface_is_guarded_when_asked_through_the_interface():
+    """A root field typed by the interface: the value shows as a Run, whose note is guarded."""
+    sdl = INTERFACE_SDL.replace(
+        "  run(runId: Int!): Run\n", "  run(runId: Int!): Run\n  entry(runId: Int!): Entry\n"
+    )
+    service = club(sdl, bind={"Query.entry": "run"})
+    async with run(service, argv=jwt_argv()) as harness:
+        query = "{ entry(runId: 1) { __typename id note ... on Run { meters } } }"
+        refused = await ask(harness, query, headers("runs:read"))
+        allowed = await ask(harness, "{ entry(runId: 1) { note } }", headers("runs:notes"))
+    assert refused["data"] == {
+        "entry": {"__typename": "Run", "id": "1", "note": None, "meters": 5000.0}
+    }
+    assert codes(refused) == {"entry.note": "FORBIDDEN"}
+    assert allowed == {"data": {"entry": {"note": "windy"}}}
 
 
 async def test_a_field_guarded_on_its_interface_and_on_its_object_is_judged_by_both():

@@ -258,3 +258,105 @@ async def test_a_handler_returning_nothing_is_a_boolean_field():
     async with run(fine) as harness:
         answer = await ask(harness, "mutation { reset }")
     assert answer == {"data": {"reset": True}}
+
+
+ENTRIES_SDL = """
+interface Entry { id: ID! meters: Float! }
+
+type Run implements Entry { id: ID! meters: Float! surface: Surface! }
+type Walk implements Entry { id: ID! meters: Float! steps: Int! }
+type Swim { id: ID! laps: Int! }
+
+enum Surface { ROAD TRAIL }
+
+union Activity = Run | Swim
+
+type Query {
+  entries: [Entry!]!
+  latest: Entry
+  activities: [Activity!]!
+}
+"""
+
+
+@dataclass(frozen=True)
+class Walk:
+    id: int
+    meters: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class Swim:
+    id: int
+    laps: int
+
+
+def logbook(sdl: str = ENTRIES_SDL) -> atoll.Service:
+    """A service whose fields are interfaces and unions, each answered by several classes."""
+    service = atoll.Service("log")
+
+    @service.rpc
+    async def entries() -> list[Run | Walk]:
+        return [Run(1, 5000.0, WHEN, Surface.ROAD), Walk(2, 3000.0, 4200)]
+
+    @service.rpc
+    async def latest() -> Walk | None:
+        return Walk(2, 3000.0, 4200)
+
+    @service.rpc
+    async def activities() -> list[Run | Swim]:
+        return [Swim(3, 40), Run(1, 5000.0, WHEN, Surface.TRAIL)]
+
+    service.graphql(sdl)
+    return service
+
+
+async def test_an_interface_or_a_union_shows_each_value_as_the_type_its_class_names():
+    async with run(logbook()) as harness:
+        answer = await ask(
+            harness,
+            "{ entries { __typename id meters ... on Run { surface } ... on Walk { steps } }"
+            " latest { __typename meters }"
+            " activities { __typename ... on Swim { laps } ... on Run { meters } } }",
+        )
+    assert answer == {
+        "data": {
+            "entries": [
+                {"__typename": "Run", "id": "1", "meters": 5000.0, "surface": "ROAD"},
+                {"__typename": "Walk", "id": "2", "meters": 3000.0, "steps": 4200},
+            ],
+            "latest": {"__typename": "Walk", "meters": 3000.0},
+            "activities": [
+                {"__typename": "Swim", "laps": 40},
+                {"__typename": "Run", "meters": 5000.0},
+            ],
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("sdl", "message"),
+    [
+        (
+            ENTRIES_SDL.replace("type Walk implements Entry", "type Walk"),
+            (
+                r"Query.entries\[\] of the SDL is Entry, and .* has it as .*Walk names none of "
+                r"its object types, Run: name each class it answers as its type"
+            ),
+        ),
+        (
+            ENTRIES_SDL.replace("union Activity = Run | Swim", "union Activity = Run | Walk"),
+            r"Query.activities\[\] of the SDL is Activity, .*Swim names none of its object types",
+        ),
+        (
+            ENTRIES_SDL.replace("steps: Int! }", "steps: String! }"),
+            r"Walk.steps of the SDL is String, and .* has it as int",
+        ),
+    ],
+    ids=["interface", "union", "field"],
+)
+async def test_an_interface_or_union_a_class_does_not_fit_stops_the_start(sdl, message):
+    with pytest.raises(ConfigError, match=message):
+        async with run(logbook(sdl)):
+            pass

@@ -15,7 +15,11 @@ rather than by a caller:
 - an argument the handler does not take, or a parameter it needs that no argument gives;
 - an argument, or a field of the result (through its object types, field by field), whose
   GraphQL type disagrees with the Python type: another scalar, a list for no list, a
-  non-null field the handler may leave ``None``.
+  non-null field the handler may leave ``None``;
+- a field of an interface or a union type whose handler answers a class that names none of
+  its object types: each class it may answer (``Run | Walk``) is the object type of its name
+  (``type Run implements Entry``), checked as such, and a value answered there is shown as
+  the object type of its class.
 
 Each error names the SDL's field and the handler.
 """
@@ -23,6 +27,7 @@ Each error names the SDL's field and the handler.
 from __future__ import annotations
 
 import enum
+import types
 import typing
 from typing import TYPE_CHECKING, Any
 
@@ -31,11 +36,13 @@ from graphql import (
     GraphQLEnumType,
     GraphQLField,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLUnionType,
     print_schema,
 )
 
@@ -300,7 +307,7 @@ def bound_schema(
         raise ConfigError(f"{source} of {title} is not a valid GraphQL schema: {error}") from None
     by_method = {root.method.name: root for root in fields}
     by_field = {root.name: root for root in fields}
-    checker = _Checker(source, title, objects)
+    checker = _Checker(source, title, objects, schema)
     listed: list[tuple[str, str, str]] = []
     for operation, type_name in ROOTS.items():
         root_type = getattr(schema, f"{operation}_type")
@@ -370,14 +377,19 @@ def _unbound(
 class _Checker:
     """Checks an SDL's fields against the handlers bound to them; sets the Python names."""
 
-    def __init__(self, source: str, title: str, objects: Sequence[FieldOfObject]) -> None:
+    def __init__(
+        self, source: str, title: str, objects: Sequence[FieldOfObject], schema: GraphQLSchema
+    ) -> None:
         self.source = source
         self.title = title
+        self.schema = schema
         self.bound: set[str] = set()
         self.resolved = {(field.parent, field.name): field for field in objects}
         """The fields of object types handlers resolve, by their dataclass and GraphQL name."""
         self.resolved_bound: set[tuple[type, str]] = set()
         self._objects: dict[str, type] = {}
+        self._types: dict[type, str] = {}
+        """The object type of each class checked, by name: what a value of it is shown as."""
         self._inputs: dict[str, type] = {}
         self._checked: set[str] = set()
 
@@ -427,12 +439,51 @@ class _Checker:
         if isinstance(kind, GraphQLObjectType):
             self._object(place, kind, inner, label)
             return
+        if isinstance(kind, GraphQLInterfaceType | GraphQLUnionType):
+            self._abstract(place, kind, inner, hint, label)
+            return
         self._leaf(place, kind, inner, hint, label)
+
+    def _abstract(
+        self,
+        place: str,
+        kind: GraphQLInterfaceType | GraphQLUnionType,
+        inner: Any,
+        hint: Any,
+        label: str,
+    ) -> None:
+        """Each class ``inner`` names (``Run | Walk``) is the object type of its name."""
+        union = typing.get_origin(inner) in {typing.Union, types.UnionType}
+        classes = typing.get_args(inner) if union else (inner,)
+        possible = {each.name: each for each in self.schema.get_possible_types(kind)}
+        for cls in classes:
+            found = possible.get(getattr(cls, "__name__", ""))
+            if found is None:
+                shown = getattr(cls, "__qualname__", None) or repr(cls)
+                raise self._disagree(
+                    place,
+                    kind,
+                    hint,
+                    label,
+                    f"{shown} names none of its object types, {', '.join(sorted(possible))}: "
+                    "name each class it answers as its type",
+                )
+            self._object(place, found, cls, label)
+        kind.resolve_type = self._type_of
+
+    def _type_of(self, value: Any, _info: Any, _abstract: Any) -> str | None:
+        """The object type a value answered for an interface or a union is shown as."""
+        for cls in type(value).__mro__:
+            name = self._types.get(cls)
+            if name is not None:
+                return name
+        return None  # graphql-core says the value resolved to no object type
 
     def _object(self, place: str, kind: GraphQLObjectType, cls: Any, label: str) -> None:
         if not isinstance(cls, type) or not hasattr(cls, "__annotations__"):
             raise self._disagree(place, kind, cls, label)
         seen = self._objects.setdefault(kind.name, cls)
+        self._types.setdefault(cls, kind.name)
         if seen is not cls:
             raise ConfigError(
                 f"{kind.name} of {self.source} is {seen.__qualname__} for one field and "

@@ -828,16 +828,20 @@ class ServiceDefinition(Declarations, AsgiWrapping):
         return register
 
     def _method_name(self, given: str | Callable[..., Any]) -> str:
-        """The JSON-RPC method of ``given``: a name, or a function declared as a method."""
+        """The JSON-RPC method (or subscription) ``given`` names, or is the function of."""
         if isinstance(given, str):
             return given
         for method in self.methods:
             if method.handler.function is given:
                 return method.name
+        for subscription in self.subscriptions:
+            if subscription.handler.function is given:
+                return subscription.name
         raise ConfigError(
-            f"{getattr(given, '__qualname__', given)!r} is no JSON-RPC method of service "
-            f"{self.name!r}; declare it with @service.rpc, @service.query or @service.command "
-            "before service.graphql(...), or give the method's name"
+            f"{getattr(given, '__qualname__', given)!r} is no JSON-RPC method or subscription "
+            f"of service {self.name!r}; declare it with @service.rpc, @service.query, "
+            "@service.command or @service.subscription before service.graphql(...), or give "
+            "its name"
         )
 
     # -- persistence ---------------------------------------------------------------------------

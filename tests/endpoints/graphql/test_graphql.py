@@ -419,7 +419,9 @@ def test_queries_name_methods_by_name_or_function():
     async def total() -> int:
         return 1
 
-    with pytest.raises(ConfigError, match="is no JSON-RPC method of service 'named'"):
+    with pytest.raises(
+        ConfigError, match="is no JSON-RPC method or subscription of service 'named'"
+    ):
         service.graphql(queries=[print])
     service.graphql(queries=[total])
     assert service.graphql_declaration is not None

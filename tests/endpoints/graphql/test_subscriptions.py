@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 import atoll
 from atoll.endpoints.graphql.feed import EventFeed
+from atoll.errors import ConfigError
 from atoll.messaging.broker import open_broker
 from atoll.messaging.envelope import seal
 from atoll.testing import run
@@ -54,7 +55,8 @@ class Welcome:
     greeting: str
 
 
-def club() -> atoll.Service:
+def club(sdl: str | None = None, bind: dict[str, str] | None = None) -> atoll.Service:
+    """The club, its schema generated, or stated by ``sdl``."""
     service = atoll.Service("club")
 
     @service.command(Join, public=True)
@@ -76,14 +78,16 @@ def club() -> atoll.Service:
             return None
         return Welcome(event.name, f"{greeting}, {event.name}")
 
-    service.graphql()
+    service.graphql(sdl, bind=bind)
     return service
 
 
 @contextlib.asynccontextmanager
-async def served(*argv: str) -> AsyncIterator[tuple[str, atoll.testing.ServiceHarness]]:
+async def served(
+    *argv: str, service: atoll.Service | None = None
+) -> AsyncIterator[tuple[str, atoll.testing.ServiceHarness]]:
     async with (
-        run(club(), argv=[*jwt_argv(), *argv]) as harness,
+        run(service or club(), argv=[*jwt_argv(), *argv]) as harness,
         served_here(harness.http.entry) as base,
     ):
         yield base.replace("http://", "ws://") + "/graphql", harness
@@ -278,3 +282,72 @@ async def test_the_subscription_is_in_the_schema():
             "/graphql", json={"query": "{ __schema { subscriptionType { fields { name } } } }"}
         )
     assert answer.json()["data"]["__schema"]["subscriptionType"] == {"fields": [{"name": "joined"}]}
+
+
+CLUB_SDL = """
+type Welcome { name: String! greeting: String! }
+
+type Query { size: Int }
+
+type Subscription {
+  "Each member joining."
+  memberJoined(greeting: String): Welcome!
+}
+"""
+
+
+async def test_an_sdl_s_subscription_is_bound_to_its_handler_and_skips_what_it_skips():
+    """Bound by ``bind``; ``Welcome!`` though the handler may answer None, which skips."""
+    service = club(CLUB_SDL, bind={"Subscription.memberJoined": "joined"})
+    query = 'subscription { memberJoined(greeting: "hi") { name greeting } }'
+    async with (
+        served(service=service) as (url, harness),
+        connect(url, subprotocols=[PROTOCOL]) as ws,
+    ):
+        await exchange(
+            ws, {"type": "connection_init", "payload": {"authorization": token_of("reader")}}
+        )
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        await until_listening(harness)
+        await harness.client.post("/join", json={"name": "own"}, headers=headers_of("reader"))
+        await harness.client.post("/join", json={"name": "ada"}, headers=headers_of("writer"))
+        seen = await receive(ws)
+    assert seen == {
+        "id": "1",
+        "type": "next",
+        "payload": {"data": {"memberJoined": {"name": "ada", "greeting": "hi, ada"}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("sdl", "bind", "message"),
+    [
+        (
+            CLUB_SDL,
+            None,
+            (
+                r"Subscription.memberJoined of the SDL has no handler: club has no "
+                r"@service.subscription 'member_joined'; name one so, or bind it"
+            ),
+        ),
+        (
+            CLUB_SDL.replace("memberJoined(greeting: String)", "joined(greeting: Int)"),
+            None,
+            r"Subscription.joined\(greeting:\) of the SDL is Int, and .* has it as str",
+        ),
+        (
+            "type Query { size: Int }",
+            None,
+            (
+                r"subscription handler 'Subscription.joined' .* offers events through GraphQL, "
+                r"and the SDL of club has no Subscription field for it; add one, such as "
+                r"joined: Joined"
+            ),
+        ),
+    ],
+    ids=["no handler", "argument", "no field"],
+)
+async def test_an_sdl_whose_subscriptions_do_not_fit_stops_the_start(sdl, bind, message):
+    with pytest.raises(ConfigError, match=message):
+        async with run(club(sdl, bind=bind), argv=jwt_argv()):
+            pass

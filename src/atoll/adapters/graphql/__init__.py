@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from atoll.errors import ConfigError, MissingDependencyError
+from atoll.errors import MissingDependencyError
 
 try:
     import ariadne  # noqa: F401 - checked here, used by the schema module
@@ -50,15 +50,9 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
     ``authorizer`` judges the SDL's ``@needsPermission`` fields; None shows the schema only.
 
     Raises:
-        ConfigError: the schema cannot be made (see :mod:`atoll.adapters.graphql.schema`),
-            or an SDL is given with subscriptions, which only a generated schema serves.
+        atoll.errors.ConfigError: the schema cannot be made (see
+            :mod:`atoll.adapters.graphql.schema`).
     """
-    if subscriptions and declaration.sdl is not None:
-        labels = ", ".join(field.handler.label for field in subscriptions)
-        raise ConfigError(
-            f"{labels} would subscribe to events through {declaration.source} of {title}; "
-            "subscriptions are served by a generated schema only (service.graphql() without sdl)"
-        )
     if declaration.sdl is None:
         schema = generated_schema(
             fields, title, objects, subscriptions, feed, nodes=declaration.nodes
@@ -76,5 +70,7 @@ def make_engine(  # noqa: PLR0917 - what a schema is made of, each part
             for field in subscriptions
         )
     else:
-        schema, listed = bound_schema(declaration, fields, title, objects, authorizer=authorizer)
+        schema, listed = bound_schema(
+            declaration, fields, title, objects, subscriptions, feed, authorizer=authorizer
+        )
     return Engine(schema, sdl_of(schema), listed, faults, options)

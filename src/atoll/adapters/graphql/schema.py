@@ -278,18 +278,21 @@ def _check_reached(schema: GraphQLSchema, objects: Sequence[FieldOfObject], titl
             )
 
 
-def bound_schema(
+def bound_schema(  # noqa: PLR0917 - what a schema is bound to, each part
     declaration: GraphQLDeclaration,
     fields: Sequence[RootField],
     title: str,
     objects: Sequence[FieldOfObject] = (),
+    subscriptions: Sequence[SubscriptionField] = (),
+    feed: EventFeed | None = None,
     *,
     authorizer: Authorizer | None = None,
 ) -> tuple[GraphQLSchema, list[tuple[str, str, str]]]:
     """The schema ``declaration.sdl`` states, its root fields bound to ``fields`` and checked.
 
-    Its fields carrying ``@needsPermission`` are judged by ``authorizer``
-    (:mod:`~atoll.adapters.graphql.permissions`).
+    The fields of its ``Subscription`` type are bound to ``subscriptions`` (by name, or by
+    ``bind``), each event from ``feed``. Its fields carrying ``@needsPermission`` are judged
+    by ``authorizer`` (:mod:`~atoll.adapters.graphql.permissions`).
 
     Returns:
         The schema, and each root field: its root type, its signature, and the JSON-RPC
@@ -322,10 +325,11 @@ def bound_schema(
             checker.root(place, field, root)
             field.resolve = resolver(root.method)
             listed.append((type_name, signature(name, schema, type_name), root.method.name))
+    listed.extend(_bind_subscriptions(schema, declaration, subscriptions, feed, checker))
     for place in set(declaration.bind) - checker.bound:
         raise ConfigError(
             f"bind names {place}, which {source} of {title} has no root field of; bind "
-            "Query.<field> or Mutation.<field>"
+            "Query.<field>, Mutation.<field> or Subscription.<field>"
         )
     for parent, name in set(checker.resolved) - checker.resolved_bound:
         handler = checker.resolved[parent, name].handler
@@ -335,6 +339,49 @@ def bound_schema(
         )
     guard_fields(schema, source, title, authorizer)
     return schema, listed
+
+
+def _bind_subscriptions(
+    schema: GraphQLSchema,
+    declaration: GraphQLDeclaration,
+    subscriptions: Sequence[SubscriptionField],
+    feed: EventFeed | None,
+    checker: _Checker,
+) -> list[tuple[str, str, str]]:
+    """Bind each field of the SDL's ``Subscription`` to its handler, checked; each is listed.
+
+    Raises:
+        ConfigError: a field has no handler, or a handler no field.
+    """
+    source, title = declaration.source, checker.title
+    by_handler = {field.declared: field for field in subscriptions}
+    by_field = {field.name: field for field in subscriptions}
+    stream_type = schema.subscription_type
+    listed: list[tuple[str, str, str]] = []
+    taken: set[str] = set()
+    for name, field in (stream_type.fields if stream_type is not None else {}).items():
+        place = f"Subscription.{name}"
+        bound = declaration.bind.get(place)
+        found = by_handler.get(bound) if bound else by_field.get(name)
+        if found is None:
+            known = ", ".join(sorted(by_handler)) or "none"
+            raise ConfigError(
+                f"{place} of {source} has no handler: {title} has no @service.subscription "
+                f"{bound or snake(name)!r}; name one so, or bind it: "
+                f"bind={{{place!r}: 'handler'}} (its subscriptions: {known})"
+            )
+        checker.stream(place, field, found)
+        field.subscribe = subscriber(found, feed)
+        field.resolve = _payload
+        taken.add(found.declared)
+        listed.append(("Subscription", signature(name, schema, "Subscription"), found.handler.name))
+    for left in sorted(set(by_handler) - taken):
+        raise ConfigError(
+            f"{by_handler[left].handler.label} offers events through GraphQL, and {source} of "
+            f"{title} has no Subscription field for it; add one, such as "
+            f"{by_handler[left].name}: {by_handler[left].event.__name__}, or bind it"
+        )
+    return listed
 
 
 def signature(name: str, schema: GraphQLSchema, root: str) -> str:
@@ -396,6 +443,15 @@ class _Checker:
     def root(self, place: str, field: GraphQLField, root: RootField) -> None:
         self.bound.add(place)
         self._call(place, field, root.method, root.handler.label)
+
+    def stream(self, place: str, field: GraphQLField, stream: SubscriptionField) -> None:
+        """Check a subscription's field as a root field is.
+
+        Its method's result is without ``None`` already (which skips the event), so a
+        non-null field fits a handler that may answer it.
+        """
+        self.bound.add(place)
+        self._call(place, field, stream.method, stream.handler.label)
 
     def _call(self, place: str, field: GraphQLField, method: RpcMethod, label: str) -> None:
         """Check ``field``'s arguments and type against the handler's; name its arguments."""

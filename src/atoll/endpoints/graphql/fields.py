@@ -224,6 +224,7 @@ class SubscriptionField:
         method: the handler as a call: its other inputs as parameters (the field's
             arguments), its result (``None`` skips the event), its admission and call.
         handler: the handler, for messages.
+        declared: the name it was declared with (``run_recorded``), which ``bind`` names.
     """
 
     name: str
@@ -231,6 +232,7 @@ class SubscriptionField:
     event_parameter: str
     method: RpcMethod
     handler: Handler
+    declared: str
 
 
 def subscription_fields(
@@ -270,7 +272,9 @@ def _subscription_field(
     view = shown(returns)
     call = showing(bus.caller(handler), handler.returns)
     method = _method(handler, arguments, call, view.type, bus, authenticator)
-    return SubscriptionField(camel(declared.name), declared.event, event.name, method, handler)
+    return SubscriptionField(
+        camel(declared.name), declared.event, event.name, method, handler, declared.name
+    )
 
 
 def _without_none(hint: typing.Any) -> tuple[typing.Any, bool]:

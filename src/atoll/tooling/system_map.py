@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atoll.messaging.envelope import message_name
-from atoll.messaging.handlers import HandlerKind
+from atoll.messaging.handlers import HandlerKind, function_name
 from atoll.service.definition import ServiceDefinition
 from atoll.tooling.project import LAYERS
 
@@ -157,7 +157,7 @@ class _Gathered:
     def entry(self, function: Callable[..., object]) -> HandlerEntry:
         return HandlerEntry(
             function=function,
-            name=_name(function),
+            name=function_name(function),
             kinds=tuple(self.kinds),
             place=_place_of(function),
             routes=tuple(self.routes),
@@ -192,7 +192,9 @@ def _declared(definition: ServiceDefinition, project: Project | None) -> Service
     for timer in definition.timers:
         found = gathered.setdefault(timer.handler.function, _Gathered())
         _added(found.kinds, HandlerKind.TIMER.value)
-        service.timers.append(f"{timer.schedule.describe()}: {_name(timer.handler.function)}")
+        service.timers.append(
+            f"{timer.schedule.describe()}: {function_name(timer.handler.function)}"
+        )
     service.routes += [f"GET {path} (page)" for path, _ in definition.pages]
     service.routes += [f"* {prefix}/... (mounted)" for prefix, _ in definition.mounts]
     service.handlers = [found.entry(function) for function, found in gathered.items()]
@@ -209,11 +211,6 @@ def _declared(definition: ServiceDefinition, project: Project | None) -> Service
     service.database = definition.database_declaration is not None
     service.home = _home(service, project)
     return service
-
-
-def _name(function: object) -> str:
-    name = getattr(function, "__qualname__", None)
-    return name if isinstance(name, str) else type(function).__qualname__
 
 
 def _place_of(obj: object) -> Place | None:

@@ -33,8 +33,7 @@ from atoll.kernel.lifecycle import Lifecycle
 from atoll.messaging.bus import MessageBus
 from atoll.messaging.handlers import function_name
 from atoll.service.composition import system_api
-from atoll.service.definition import ServiceDefinition
-from atoll.service.system import SystemDefinition
+from atoll.service.system import services_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,13 +42,13 @@ if TYPE_CHECKING:
     from atoll.endpoints.graphql.engine import GraphQLEngine
     from atoll.endpoints.rpc.methods import Param
     from atoll.messaging.handlers import Handler
+    from atoll.service.definition import ServiceDefinition
 
 __all__ = [
     "application_of",
     "describe_routes",
     "graphql_engine_of",
     "routes",
-    "services_of",
     "type_name",
 ]
 
@@ -79,15 +78,6 @@ def routes(context: click.Context, target: str) -> None:
         click.echo(f"atoll routes {target}: {error}", err=True)
         context.exit(EXIT_FAILURE)
     click.echo(text)
-
-
-def services_of(obj: object) -> list[ServiceDefinition]:
-    """The services of a loaded target: the service, a system's, or none (an ``App``)."""
-    if isinstance(obj, ServiceDefinition):
-        return [obj]
-    if isinstance(obj, SystemDefinition):
-        return list(obj.services)
-    return []
 
 
 def describe_routes(app: App, services: Sequence[ServiceDefinition] = ()) -> str:

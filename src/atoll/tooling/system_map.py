@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING
 
 from atoll.messaging.envelope import message_name
 from atoll.messaging.handlers import HandlerKind, function_name
-from atoll.service.definition import ServiceDefinition
+from atoll.service.system import services_of
 from atoll.tooling.project import LAYERS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from atoll.service.definition import ServiceDefinition
     from atoll.service.system import SystemDefinition
     from atoll.tooling.project import Module, Project
 
@@ -133,8 +134,7 @@ def map_system(
     target: ServiceDefinition | SystemDefinition[ServiceDefinition], project: Project | None
 ) -> SystemMap:
     """The map of ``target``, its undeclared parts read from ``project``'s source, if given."""
-    services = [target] if isinstance(target, ServiceDefinition) else list(target.services)
-    mapped = [_declared(service, project) for service in services]
+    mapped = [_declared(service, project) for service in services_of(target)]
     taken = {use.type: service.name for service in mapped for use in service.commands}
     if project is not None:
         for service in mapped:

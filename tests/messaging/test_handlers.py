@@ -13,7 +13,14 @@ import atoll.testing
 from atoll import Service
 from atoll.errors import MissingProviderError, ProviderError
 from atoll.kernel.providers import Dependency, Named
-from atoll.messaging.handlers import Handler, HandlerKind, Input, Signature, is_data_hint
+from atoll.messaging.handlers import (
+    Handler,
+    HandlerKind,
+    Input,
+    Signature,
+    function_name,
+    is_data_hint,
+)
 
 
 @dataclass(frozen=True)
@@ -322,3 +329,15 @@ def test_the_label_names_the_kind_the_name_the_service_and_the_function():
     label = rpc(weekly, "weekly_meters").label
 
     assert label == (f"rpc handler 'weekly_meters' of service 'runs' ({weekly.__qualname__})")
+
+
+def test_a_function_is_shown_by_its_qualified_name_and_an_instance_by_its_class():
+    class RunsApp:
+        async def __call__(self, scope: object, receive: object, send: object) -> None:
+            pass
+
+        def record(self) -> None:
+            pass
+
+    assert function_name(RunsApp.record) == f"{RunsApp.__qualname__}.record"
+    assert function_name(RunsApp()) == RunsApp.__qualname__

@@ -10,6 +10,7 @@ import atoll
 from atoll.endpoints.http.server import HttpServer
 from atoll.errors import ConfigError
 from atoll.service.composition import ServiceApp
+from atoll.service.system import services_of
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,14 @@ class Clock:
 def test_a_system_needs_at_least_one_service():
     with pytest.raises(ConfigError, match="a System needs at least one service"):
         atoll.System()
+
+
+def test_the_services_of_a_service_are_itself_of_a_system_its_own_of_an_app_none():
+    users, runs = atoll.Service("users"), atoll.Service("runs")
+
+    assert services_of(users) == [users]
+    assert services_of(atoll.System(users, runs)) == [users, runs]
+    assert services_of(atoll.App("bare")) == []
 
 
 def test_a_system_holds_each_service_name_once():

@@ -17,7 +17,7 @@ from atoll.auth.tables import AuthUnitOfWork
 from atoll.errors import TargetError
 from atoll.persistence.declaration import open_database
 from atoll.service.definition import ServiceDefinition
-from atoll.service.system import SystemDefinition
+from atoll.service.system import services_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -43,12 +43,7 @@ def token_service_of(target: object, label: str) -> tuple[ServiceDefinition, str
         TargetError: ``target`` is no token service, and holds none.
     """
     alone = isinstance(target, ServiceDefinition)
-    services: list[ServiceDefinition] = []
-    if isinstance(target, ServiceDefinition):
-        services = [target]
-    elif isinstance(target, SystemDefinition):
-        services = list(target.services)
-    for service in services:
+    for service in services_of(target):
         declaration = service.database_declaration
         if declaration is not None and issubclass(declaration.unit_of_work, AuthUnitOfWork):
             section = "db" if alone else f"{service.name.replace('-', '_')}_db"

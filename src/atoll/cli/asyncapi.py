@@ -31,9 +31,10 @@ from atoll.errors import TargetError
 from atoll.kernel.entrypoint import load_config
 from atoll.messaging.options import BrokerOptions
 from atoll.service.composition import api_of, compose_target
-from atoll.service.definition import ServiceDefinition
+from atoll.service.system import services_of
 
 if TYPE_CHECKING:
+    from atoll.service.definition import ServiceDefinition
     from atoll.service.system import SystemDefinition
 
 __all__ = ["asyncapi"]
@@ -88,7 +89,7 @@ def _service(
     Raises:
         TargetError: ``obj`` has no service of that name.
     """
-    services = [obj] if isinstance(obj, ServiceDefinition) else list(obj.services)
+    services = services_of(obj)
     for service in services:
         if service.name == name:
             return service

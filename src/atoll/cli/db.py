@@ -35,7 +35,7 @@ from atoll.kernel.entrypoint import load_config
 from atoll.kernel.options import masked_url
 from atoll.service.composition import compose_target
 from atoll.service.definition import ServiceDefinition
-from atoll.service.system import SystemDefinition
+from atoll.service.system import SystemDefinition, services_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -277,7 +277,7 @@ def service_with_database(
         TargetError: no service has a database, several have and none is named, or the one
             named has none.
     """
-    services = [obj] if isinstance(obj, ServiceDefinition) else list(obj.services)
+    services = services_of(obj)
     declared = {s.name: (s, s.database_declaration) for s in services}
     with_database = [n for n, (_, declaration) in declared.items() if declaration is not None]
     if name is None and not with_database:

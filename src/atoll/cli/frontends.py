@@ -26,13 +26,14 @@ from pathlib import Path
 import click
 
 from atoll.adapters.transcrypt import TranscryptCompiler
-from atoll.cli.routes import application_of, services_of, type_name
+from atoll.cli.routes import application_of, type_name
 from atoll.cli.run import load_target
 from atoll.endpoints.rpc.engines import rpc_methods
 from atoll.errors import BuildError, ConfigError, ContainerError, TargetError
 from atoll.frontends.build import build_components
 from atoll.frontends.typed_client import ClientMethod, ClientParam, client_source
 from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE
+from atoll.service.system import services_of
 
 __all__ = ["frontends"]
 

@@ -31,9 +31,9 @@ from atoll.kernel.config import Config
 from atoll.kernel.entrypoint import EXIT_FAILURE, EXIT_USAGE, build_container
 from atoll.kernel.lifecycle import Lifecycle
 from atoll.messaging.bus import MessageBus
+from atoll.messaging.handlers import function_name
 from atoll.service.composition import system_api
-from atoll.service.definition import ServiceDefinition
-from atoll.service.system import SystemDefinition
+from atoll.service.system import services_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -42,13 +42,13 @@ if TYPE_CHECKING:
     from atoll.endpoints.graphql.engine import GraphQLEngine
     from atoll.endpoints.rpc.methods import Param
     from atoll.messaging.handlers import Handler
+    from atoll.service.definition import ServiceDefinition
 
 __all__ = [
     "application_of",
     "describe_routes",
     "graphql_engine_of",
     "routes",
-    "services_of",
     "type_name",
 ]
 
@@ -80,15 +80,6 @@ def routes(context: click.Context, target: str) -> None:
     click.echo(text)
 
 
-def services_of(obj: object) -> list[ServiceDefinition]:
-    """The services of a loaded target: the service, a system's, or none (an ``App``)."""
-    if isinstance(obj, ServiceDefinition):
-        return [obj]
-    if isinstance(obj, SystemDefinition):
-        return list(obj.services)
-    return []
-
-
 def describe_routes(app: App, services: Sequence[ServiceDefinition] = ()) -> str:
     """The routes, methods and message handlers of ``app``, as ``atoll routes`` prints them.
 
@@ -107,7 +98,7 @@ def describe_routes(app: App, services: Sequence[ServiceDefinition] = ()) -> str
         rows = [
             (
                 timer.schedule.describe(),
-                _function_name(timer.handler.function),
+                function_name(timer.handler.function),
                 timer.handler.service,
                 "one instance" if timer.singleton else "each instance",
             )
@@ -191,14 +182,14 @@ def _rest_section(api: Api | None, services: Sequence[ServiceDefinition]) -> str
         (
             route.method,
             route.path,
-            _function_name(route.handler.function),
+            function_name(route.handler.function),
             route.handler.service,
             _who(route.handler),
         )
         for route in (api.routes if api is not None else ())
     ]
     rows += [
-        ("*", f"{prefix}/...", f"mounted {_function_name(mounted)}", service.name, "")
+        ("*", f"{prefix}/...", f"mounted {function_name(mounted)}", service.name, "")
         for service in services
         for prefix, mounted in service.mounts
     ]
@@ -239,7 +230,7 @@ def _message_section(bus: MessageBus | None) -> str:
         (
             handler.kind.value,
             type_name(handler.message),
-            _function_name(handler.function),
+            function_name(handler.function),
             handler.service,
         )
         for handler in (bus.handlers if bus is not None else ())
@@ -271,11 +262,6 @@ def _parameters(params: Sequence[Param]) -> str:
     return ", ".join(parts) or "-"
 
 
-def _function_name(function: object) -> str:
-    name = getattr(function, "__qualname__", None)
-    return name if isinstance(name, str) else type(function).__qualname__
-
-
 def type_name(hint: object) -> str:
     """A type hint as a reader writes it: ``list[RunView]``, ``int | None``, ``Any``."""
     if hint is None or hint is type(None):
@@ -297,4 +283,4 @@ def _generic_name(origin: object, args: tuple[Any, ...]) -> str:
         return " | ".join(type_name(arg) for arg in args)
     if origin is Literal:
         return f"Literal[{', '.join(repr(arg) for arg in args)}]"
-    return f"{_function_name(origin)}[{', '.join(type_name(arg) for arg in args)}]"
+    return f"{function_name(origin)}[{', '.join(type_name(arg) for arg in args)}]"

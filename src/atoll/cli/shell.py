@@ -52,7 +52,7 @@ from atoll.messaging.bus import MessageBus
 from atoll.security.auth import acting_as
 from atoll.security.identity import Identity
 from atoll.service.composition import compose_target
-from atoll.service.definition import ServiceDefinition
+from atoll.service.system import services_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from atoll.kernel.config import Config
     from atoll.kernel.container import Container
     from atoll.messaging.options import BrokerOptions
+    from atoll.service.definition import ServiceDefinition
     from atoll.service.system import SystemDefinition
 
 __all__ = ["AsyncConsole", "shell", "shell_namespace"]
@@ -135,7 +136,7 @@ def _open(
     except Exception as error:  # noqa: BLE001 - what failed is said, as atoll run says it
         click.echo(f"atoll shell: {app.name} failed to start: {error}", err=True)
         return EXIT_FAILURE
-    services = [target] if isinstance(target, ServiceDefinition) else list(target.services)
+    services = services_of(target)
     namespace = shell_namespace(container, [service.name for service in services])
     banner = _banner(app, config, namespace, [service.name for service in services])
     with _terminated_on_sigterm():

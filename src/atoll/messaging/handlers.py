@@ -26,7 +26,15 @@ from atoll.kernel.providers import Dependency, Key, describe_key, key_of_hint
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
-__all__ = ["Handler", "HandlerKind", "Input", "Policy", "Signature", "is_data_hint"]
+__all__ = [
+    "Handler",
+    "HandlerKind",
+    "Input",
+    "Policy",
+    "Signature",
+    "function_name",
+    "is_data_hint",
+]
 
 _SCALARS = frozenset({int, float, str, bool, bytes, bytearray, type(None)})
 # Named rather than imported, so that declaring a service does not import them.
@@ -239,6 +247,16 @@ class Handler:
                     f"{parameter.name!r} of {self.label}; {what}: register a provider for it"
                 )
         return Signature(tuple(inputs), tuple(dependencies))
+
+
+def function_name(function: object) -> str:
+    """How the tools show a handler's function: its qualified name, ``RunsApi.record``.
+
+    Something callable with no qualified name of its own (an instance with ``__call__``, an
+    ASGI app mounted) is shown by its class's.
+    """
+    name = getattr(function, "__qualname__", None)
+    return name if isinstance(name, str) else type(function).__qualname__
 
 
 def is_data_hint(hint: object) -> bool:

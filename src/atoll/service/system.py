@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from atoll.errors import ConfigError
 from atoll.kernel.app import App, Declarations
+from atoll.service.definition import ServiceDefinition
 from atoll.service.wrapping import AsgiWrapping
 
 if TYPE_CHECKING:
     from atoll.endpoints.api import Wrapper
-    from atoll.service.definition import ServiceDefinition
 
 
-__all__ = ["SystemDefinition"]
+__all__ = ["SystemDefinition", "services_of"]
 
 S_co = TypeVar("S_co", bound="ServiceDefinition", covariant=True)
 
@@ -64,3 +64,16 @@ class SystemDefinition(Declarations, AsgiWrapping, Generic[S_co]):
 
     def __repr__(self) -> str:
         return f"System({', '.join(s.name for s in self.services)}, name={self.name!r})"
+
+
+def services_of(target: object) -> list[ServiceDefinition]:
+    """The services of ``target``: itself for a service, a system's, none for anything else.
+
+    What a command pointed at a service or a system (``atoll routes``, ``atoll graph``...)
+    works through; an ``atoll.App`` of the kernel alone has no service.
+    """
+    if isinstance(target, ServiceDefinition):
+        return [target]
+    if isinstance(target, SystemDefinition):
+        return list(target.services)
+    return []

@@ -20,19 +20,21 @@ outside the project (atoll's token service) has no home, and no source is read f
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atoll.messaging.envelope import message_name
-from atoll.messaging.handlers import HandlerKind
-from atoll.service.definition import ServiceDefinition
+from atoll.messaging.handlers import HandlerKind, function_name
+from atoll.service.system import services_of
 from atoll.tooling.project import LAYERS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from atoll.service.definition import ServiceDefinition
     from atoll.service.system import SystemDefinition
     from atoll.tooling.project import Module, Project
 
@@ -133,15 +135,18 @@ def map_system(
     target: ServiceDefinition | SystemDefinition[ServiceDefinition], project: Project | None
 ) -> SystemMap:
     """The map of ``target``, its undeclared parts read from ``project``'s source, if given."""
-    services = [target] if isinstance(target, ServiceDefinition) else list(target.services)
-    mapped = [_declared(service, project) for service in services]
+    # Placing a function or class reads its source, the slow part of the map: each is placed
+    # once, though a message handler is asked for twice (as a handler, and as what takes its
+    # message) and one event may be published by several services.
+    places = functools.cache(_place_of)
+    mapped = [_declared(service, project, places) for service in services_of(target)]
     taken = {use.type: service.name for service in mapped for use in service.commands}
     if project is not None:
         for service in mapped:
-            modules = _home_modules(service.home, project)
-            _read_calls(service, modules)
-            _read_sends(service, modules, {t: n for t, n in taken.items() if n != service.name})
-            _place_publishes(service, modules)
+            calls = _calls_in(_home_modules(service.home, project))  # one walk of each tree
+            _read_calls(service, calls)
+            _read_sends(service, calls, {t: n for t, n in taken.items() if n != service.name})
+            _place_publishes(service, calls)
     return SystemMap(target.name, mapped)
 
 
@@ -154,12 +159,12 @@ class _Gathered:
     methods: list[str] = field(default_factory=list)
     message: type | None = None
 
-    def entry(self, function: Callable[..., object]) -> HandlerEntry:
+    def entry(self, function: Callable[..., object], place: Place | None) -> HandlerEntry:
         return HandlerEntry(
             function=function,
-            name=_name(function),
+            name=function_name(function),
             kinds=tuple(self.kinds),
-            place=_place_of(function),
+            place=place,
             routes=tuple(self.routes),
             methods=tuple(self.methods),
             message=self.message,
@@ -171,7 +176,12 @@ def _added(items: list[str], item: str) -> None:
         items.append(item)
 
 
-def _declared(definition: ServiceDefinition, project: Project | None) -> ServiceMap:
+def _declared(
+    definition: ServiceDefinition,
+    project: Project | None,
+    places: Callable[[object], Place | None],
+) -> ServiceMap:
+    """What ``definition`` declares, each function and class placed by ``places``."""
     service = ServiceMap(definition.name)
     gathered: dict[Callable[..., object], _Gathered] = {}
     for handler in definition.handlers:
@@ -192,28 +202,27 @@ def _declared(definition: ServiceDefinition, project: Project | None) -> Service
     for timer in definition.timers:
         found = gathered.setdefault(timer.handler.function, _Gathered())
         _added(found.kinds, HandlerKind.TIMER.value)
-        service.timers.append(f"{timer.schedule.describe()}: {_name(timer.handler.function)}")
+        service.timers.append(
+            f"{timer.schedule.describe()}: {function_name(timer.handler.function)}"
+        )
     service.routes += [f"GET {path} (page)" for path, _ in definition.pages]
     service.routes += [f"* {prefix}/... (mounted)" for prefix, _ in definition.mounts]
-    service.handlers = [found.entry(function) for function, found in gathered.items()]
+    service.handlers = [
+        found.entry(function, places(function)) for function, found in gathered.items()
+    ]
     for handler in definition.handlers:
         if handler.message is None:
             continue
-        use = MessageUse(handler.message, _place_of(handler.function))
+        use = MessageUse(handler.message, places(handler.function))
         if handler.kind is HandlerKind.EVENT:
             service.consumes.append(use)
         elif handler.kind in {HandlerKind.COMMAND, HandlerKind.QUERY}:
             service.commands.append(use)
-    service.publishes = [MessageUse(event, _place_of(event)) for event in definition.published]
+    service.publishes = [MessageUse(event, places(event)) for event in definition.published]
     service.graphql = definition.graphql_declaration is not None
     service.database = definition.database_declaration is not None
     service.home = _home(service, project)
     return service
-
-
-def _name(function: object) -> str:
-    name = getattr(function, "__qualname__", None)
-    return name if isinstance(name, str) else type(function).__qualname__
 
 
 def _place_of(obj: object) -> Place | None:
@@ -259,11 +268,14 @@ def _called_name(node: ast.expr) -> str | None:
     return None
 
 
-def _calls_in(modules: Iterable[Module]) -> Iterable[tuple[Module, ast.Call]]:
-    for module in modules:
-        for node in ast.walk(module.tree):
-            if isinstance(node, ast.Call):
-                yield module, node
+def _calls_in(modules: Iterable[Module]) -> list[tuple[Module, ast.Call]]:
+    """Every call written in ``modules``, with its module: what the readings below look at."""
+    return [
+        (module, node)
+        for module in modules
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.Call)
+    ]
 
 
 def _first_text(call: ast.Call) -> str | None:
@@ -272,8 +284,8 @@ def _first_text(call: ast.Call) -> str | None:
     return None
 
 
-def _read_calls(service: ServiceMap, modules: list[Module]) -> None:
-    for module, call in _calls_in(modules):
+def _read_calls(service: ServiceMap, calls: list[tuple[Module, ast.Call]]) -> None:
+    for module, call in calls:
         name = _first_text(call)
         if name is None:
             continue
@@ -288,20 +300,22 @@ def _read_calls(service: ServiceMap, modules: list[Module]) -> None:
     service.calls.sort(key=lambda call: (call[0], call[1]))
 
 
-def _read_sends(service: ServiceMap, modules: list[Module], others: dict[type, str]) -> None:
+def _read_sends(
+    service: ServiceMap, calls: list[tuple[Module, ast.Call]], others: dict[type, str]
+) -> None:
     by_name = {message.__name__: message for message in others}
     seen: set[type] = set()
-    for module, call in _calls_in(modules):
+    for module, call in calls:
         message = by_name.get(_called_name(call.func) or "")
         if message is not None and message not in seen:
             seen.add(message)
             service.sends.append(MessageUse(message, Place(module.path, call.lineno)))
 
 
-def _place_publishes(service: ServiceMap, modules: list[Module]) -> None:
+def _place_publishes(service: ServiceMap, calls: list[tuple[Module, ast.Call]]) -> None:
     """Where each published event is declared: the ``publishes(...)`` call naming it."""
     places: dict[str, Place] = {}
-    for module, call in _calls_in(modules):
+    for module, call in calls:
         if isinstance(call.func, ast.Attribute) and call.func.attr == "publishes":
             for argument in call.args:
                 name = _called_name(argument)

@@ -23,7 +23,7 @@ import msgspec
 
 from atoll.errors import ConfigError
 from atoll.kernel.config import ConfigSpec
-from atoll.kernel.options import masked_url
+from atoll.kernel.options import env_text, masked_url
 from atoll.service.composition import compose_target
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ __all__ = [
     "FleetPlan",
     "ServicePlan",
     "dns_label",
-    "env_text",
     "plan",
     "sql_identifier",
 ]
@@ -368,17 +367,3 @@ def _refuse_unknown(
 
 def _env_name(prefix: str, key: str) -> str:
     return "_".join((prefix, *key.split("."))).upper()
-
-
-def env_text(value: object) -> str:
-    """``value`` as an environment variable gives it: ``true``, ``5``, ``a,b``, empty for None."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        items = [env_text(item) for item in value]
-        if any("," in item for item in items):  # a JSON array, which keeps the commas
-            return msgspec.json.encode(items).decode()
-        return ",".join(items)
-    return str(value)

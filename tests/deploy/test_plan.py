@@ -2,7 +2,7 @@
 
 import pytest
 
-from atoll.deploy.plan import FLEET_OPTIONS, dns_label, env_text, plan, sql_identifier
+from atoll.deploy.plan import FLEET_OPTIONS, dns_label, plan, sql_identifier
 from atoll.errors import ConfigError
 from atoll.kernel.entrypoint import load_config
 from atoll.service.composition import compose_target
@@ -146,13 +146,6 @@ def test_the_stop_time_counts_the_pause_the_drain_and_the_grace():
     ).services
     assert (users.grace, users.drain) == (20.0, 2.5)
     assert users.stop_seconds(5) == 5 + 3 + 20 + 5  # 27.5 rounded up, and 5 to spare
-
-
-def test_a_list_holding_a_comma_is_written_as_a_json_array():
-    assert env_text(["a", "b"]) == "a,b"
-    assert env_text(["a,b", "c"]) == '["a,b","c"]'
-    assert env_text(None) == ""
-    assert env_text(False) == "false"
 
 
 def test_a_service_with_components_serves_those_of_its_image():

@@ -7,7 +7,16 @@ import msgspec
 import pytest
 
 from atoll.errors import ConfigError
-from atoll.kernel.options import MASK, Option, Secret, Section, inspect_section, masked_url, option
+from atoll.kernel.options import (
+    MASK,
+    Option,
+    Secret,
+    Section,
+    env_text,
+    inspect_section,
+    masked_url,
+    option,
+)
 
 
 class Level(enum.Enum):
@@ -449,3 +458,17 @@ def test_sample_is_none_when_no_candidate_is_valid():
 )
 def test_a_url_shows_no_password_nor_nats_token(url, shown):
     assert masked_url(url) == shown
+
+
+def test_env_text_spells_a_value_as_parse_text_reads_it_back():
+    assert env_text(["a", "b"]) == "a,b"
+    assert env_text(("a", "b")) == "a,b"
+    assert env_text(["a,b", "c"]) == '["a,b","c"]'  # a JSON array keeps the commas
+    assert env_text(None) == ""
+    assert env_text(False) == "false"
+    assert env_text(5) == "5"
+    assert env_text({"a": 1}) == '{"a":1}'
+    options = inspect_section("db", DatabaseOptions).options()
+    replicas = next(opt for opt in options if opt.path[-1] == "replicas")
+    for value in (["a", "b"], ["a,b", "c"]):
+        assert replicas.parse_text(env_text(value)) == value

@@ -7,9 +7,12 @@ project's own ``make test``, in a virtual environment of its own, is test_genera
 import errno
 import importlib.util
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -129,7 +132,6 @@ def test_an_empty_directory_is_kept_and_nothing_else_is_left_in_it(tmp_path):
     assert new("tally", "--directory", str(tmp_path)).exit_code == 0
     assert tmp_path.stat().st_ino == identity
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == [
-        ".dockerignore",
         ".github",
         ".gitignore",
     ]
@@ -272,7 +274,7 @@ def test_every_file_is_rendered_with_no_placeholder_left(tmp_path):
         assert "{{" not in (tmp_path / path).read_text(), path
     [migration] = (tmp_path / "tally" / "migrations" / "versions").iterdir()
     assert migration.name.startswith("20261205_0930_")
-    assert {".github/workflows/ci.yml", "Dockerfile", ".gitignore", "README.md"} <= {
+    assert {".github/workflows/ci.yml", "Makefile", ".gitignore", "README.md"} <= {
         path.as_posix() for path in written
     }
 
@@ -284,9 +286,73 @@ def test_the_readme_starts_with_make_run_and_make_test(tmp_path):
         "make run     # installs into .venv from the lock file, runs the service (Ctrl-C stops it)",
         "make test    # installs, then checks the layer contracts and runs the tests",
     ]
-    assert 'CMD ["python", "-m", "tally"' in (tmp_path / "Dockerfile").read_text()
-    assert "/health/live" in (tmp_path / "Dockerfile").read_text()
     assert "run: make test" in (tmp_path / ".github" / "workflows" / "ci.yml").read_text()
+
+
+def dry_run(target: str, directory: Path) -> list[str]:
+    """The commands ``make TARGET`` runs in ``directory``, printed, not run (``make -n``)."""
+    make = shutil.which("make")
+    assert make is not None, "make is missing: apt-get install make"
+    outer = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}  # an outer make's, which would change it
+    environment = {key: value for key, value in os.environ.items() if key not in outer}
+    result = subprocess.run(
+        [make, "-n", target],
+        cwd=directory,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.replace("\\\n", "").splitlines()
+
+
+def test_the_image_is_written_by_atoll_deploy_image_from_a_lock_with_hashes(tmp_path, monkeypatch):
+    """One writer of the Dockerfile: make image runs atoll deploy image, which checks hashes."""
+    create_project(ProjectPlan("tally"), tmp_path)
+    assert not (tmp_path / "Dockerfile").exists()
+    commands = dry_run("image", tmp_path)
+    [resolve] = [line for line in commands if "pip-compile" in line]
+    assert "--generate-hashes" in resolve.split()
+    assert "--build-deps-for wheel" in resolve  # the build backend, for pip install .
+    assert "--output-file image.lock pyproject.toml" in resolve
+    [write] = [line for line in commands if " deploy image" in line]
+    assert shlex.split(write) == [".venv/bin/atoll", "deploy", "image", "--lock", "image.lock"]
+    assert commands[-1] == "docker build -t tally:latest ."
+
+    # What that command writes in the project, once pip-compile has written the lock:
+    (tmp_path / "image.lock").write_text("msgspec==0.19.0 \\\n    --hash=sha256:" + "0" * 64 + "\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, shlex.split(write)[1:], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    dockerfile = (tmp_path / "Dockerfile").read_text()
+    assert "COPY image.lock ./requirements.lock" in dockerfile
+    assert "RUN /venv/bin/pip install --no-deps --no-build-isolation ." in dockerfile
+    assert dockerfile.endswith(
+        'CMD ["python", "-m", "tally", "--server-host", "0.0.0.0", "--server-port", "8000"]\n'
+    )
+    assert ".venv" in (tmp_path / ".dockerignore").read_text().splitlines()
+
+
+def test_the_project_builds_as_the_image_installs_it_with_its_migrations(tmp_path):
+    """pip install --no-deps --no-build-isolation .: its build backend, which image.lock pins."""
+    project = tmp_path / "tally"
+    create_project(ProjectPlan("tally"), project)
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-index", "--no-deps"]
+    built = subprocess.run(
+        [*pip_wheel, "--no-build-isolation", "--wheel-dir", str(tmp_path / "wheels"), str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    [wheel] = (tmp_path / "wheels").glob("tally-0.1.0-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"tally/app.py", "tally/migrations/env.py", "tally/migrations/script.py.mako"} <= names
+    assert any(name.startswith("tally/migrations/versions/") for name in names)
+    assert not any(name.startswith("tests/") for name in names)
 
 
 def test_with_ui_the_service_serves_a_component(tmp_path):

@@ -16,6 +16,7 @@ from atoll.auth.options import Clock, TokenOptions
 from atoll.auth.tables import AuthUnitOfWork
 from atoll.errors import TargetError
 from atoll.persistence.declaration import open_database
+from atoll.persistence.options import database_section
 from atoll.service.definition import ServiceDefinition
 from atoll.service.system import services_of
 
@@ -46,8 +47,7 @@ def token_service_of(target: object, label: str) -> tuple[ServiceDefinition, str
     for service in services_of(target):
         declaration = service.database_declaration
         if declaration is not None and issubclass(declaration.unit_of_work, AuthUnitOfWork):
-            section = "db" if alone else f"{service.name.replace('-', '_')}_db"
-            return service, section
+            return service, database_section(service.name, alone=alone)
     raise TargetError(
         f"{label} is no token service, and holds none: point at atoll.auth:service, or at "
         "a service made by atoll.auth.token_service() (or a system holding one)"

@@ -33,6 +33,7 @@ from atoll.errors import MissingDependencyError, TargetError
 from atoll.kernel.app import AppLike
 from atoll.kernel.entrypoint import load_config
 from atoll.kernel.options import masked_url
+from atoll.persistence.options import database_section
 from atoll.service.composition import compose_target
 from atoll.service.definition import ServiceDefinition
 from atoll.service.system import SystemDefinition, services_of
@@ -297,8 +298,7 @@ def service_with_database(
             f"{target!r} has no service {name!r} with a database; "
             f"those with one: {', '.join(with_database) or 'none'}"
         )
-    # Named as compose() names it: "db" for a service run alone, "<service>_db" in a system.
-    section = "db" if isinstance(obj, ServiceDefinition) else f"{name.replace('-', '_')}_db"
+    section = database_section(name, alone=isinstance(obj, ServiceDefinition))
     return service, declaration, section
 
 

@@ -20,10 +20,12 @@ secret or a password given inline), 1 when a file cannot be written.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import shlex
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
@@ -162,8 +164,84 @@ def _project_module(here: Path, has_project: bool) -> str:  # noqa: FBT001 - one
     )
 
 
+@dataclass(frozen=True)
+class _FleetRequest:
+    """What the fleet options of ``compose`` and ``k8s`` ask for, as given."""
+
+    target: str
+    broker: Broker
+    image: str
+    only: tuple[str, ...]
+    commands: tuple[str, ...]
+    settings: tuple[str, ...]
+
+    def plan(self) -> FleetPlan:
+        """The fleet asked for.
+
+        Raises:
+            TargetError: the target names no system.
+            ConfigError: a service, a command or a setting is refused (:func:`plan`).
+        """
+        system = load_service_target(self.target, "atoll deploy writes the deployment of")
+        if not isinstance(system, SystemDefinition):
+            raise TargetError(
+                f"{self.target!r} is one service, {system.name}; atoll deploy writes the fleet "
+                f"of an atoll.System: name one, or make one of it: "
+                f"atoll.System({system.name}_service)"
+            )
+        template = DEFAULT_COMMAND
+        by_name: dict[str, str] = {}
+        for text in self.commands:
+            name, equals, line = text.partition("=")
+            # NAME=COMMAND; plan() refuses a NAME that is not a service.
+            if equals and _NAME.fullmatch(name):
+                by_name[name] = line
+            else:
+                template = text
+        return plan(
+            system,
+            self.target,
+            broker=self.broker,
+            image=self.image,
+            command=template,
+            commands=by_name,
+            only=self.only,
+            settings=self.settings,
+        )
+
+    def command(self, name: str) -> str:
+        """The command that writes the files of ``name`` (``k8s``), to name in them.
+
+        The options in a fixed order, and where it writes left out.
+        """
+        arguments = [self.target, "--broker", self.broker]
+        arguments += ["--image", self.image] if self.image else []
+        arguments += [argument for service in self.only for argument in ("--service", service)]
+        arguments += [argument for line in self.commands for argument in ("--command", line)]
+        arguments += [argument for line in self.settings for argument in ("--set", line)]
+        return _command(name, arguments)
+
+
 def _fleet_options(function: Callable[..., None]) -> Callable[..., None]:
-    """The options ``compose`` and ``k8s`` share, which say what the fleet is."""
+    """The options ``compose`` and ``k8s`` share, which say what the fleet is.
+
+    The command gets them as one argument, ``request``, a :class:`_FleetRequest`.
+    """
+
+    @functools.wraps(function)
+    def with_request(
+        *args: object,
+        target: str,
+        broker: Broker,
+        image: str,
+        only: tuple[str, ...],
+        commands: tuple[str, ...],
+        settings: tuple[str, ...],
+        **kwargs: object,
+    ) -> None:
+        request = _FleetRequest(target, broker, image, only, commands, settings)
+        function(*args, request=request, **kwargs)
+
     decorators = [
         click.argument("target", metavar="MODULE:OBJECT"),
         click.option(
@@ -204,9 +282,10 @@ def _fleet_options(function: Callable[..., None]) -> Callable[..., None]:
             "or of service NAME alone; never a secret. Repeat it.",
         ),
     ]
+    decorated: Callable[..., None] = with_request
     for decorate in reversed(decorators):
-        function = decorate(function)
-    return function
+        decorated = decorate(decorated)
+    return decorated
 
 
 @deploy.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -223,13 +302,8 @@ def _fleet_options(function: Callable[..., None]) -> Callable[..., None]:
 @click.pass_context
 def compose(
     context: click.Context,
-    target: str,
     *,
-    broker: Broker,
-    image: str,
-    only: tuple[str, ...],
-    commands: tuple[str, ...],
-    settings: tuple[str, ...],
+    request: _FleetRequest,
     output: str,
     secrets_dir: str | None,
 ) -> None:
@@ -240,11 +314,9 @@ def compose(
     variables; secrets are compose secrets, files under secrets/ that the file's first lines
     list.
     """
-    with reported(context, f"atoll deploy compose {target}"):
-        fleet, arguments = _plan(
-            target, broker=broker, image=image, only=only, commands=commands, settings=settings
-        )
-        text = compose_file(fleet, command=_command(f"compose {target}", arguments))
+    with reported(context, f"atoll deploy compose {request.target}"):
+        fleet = request.plan()
+        text = compose_file(fleet, command=request.command("compose"))
         if output == "-":
             click.echo(text, nl=False)
         else:
@@ -257,17 +329,7 @@ def compose(
 @_fleet_options
 @click.option("--output", default="k8s", show_default=True, metavar="DIR", help="Where to write.")
 @click.pass_context
-def k8s(
-    context: click.Context,
-    target: str,
-    *,
-    broker: Broker,
-    image: str,
-    only: tuple[str, ...],
-    commands: tuple[str, ...],
-    settings: tuple[str, ...],
-    output: str,
-) -> None:
+def k8s(context: click.Context, *, request: _FleetRequest, output: str) -> None:
     """Write Kubernetes manifests for the fleet of the system TARGET.
 
     A file per service, each holding a ConfigMap of its options, a migration Job, a
@@ -277,11 +339,8 @@ def k8s(
     nats, rabbitmq or redis). The files written before for services no longer deployed are
     removed; no other file is.
     """
-    with reported(context, f"atoll deploy k8s {target}"):
-        fleet, arguments = _plan(
-            target, broker=broker, image=image, only=only, commands=commands, settings=settings
-        )
-        files = manifests(fleet, command=_command(f"k8s {target}", arguments))
+    with reported(context, f"atoll deploy k8s {request.target}"):
+        files = manifests(request.plan(), command=request.command("k8s"))
         directory = Path(output)
         for name, text in files.items():
             _write(directory / name, text)
@@ -304,66 +363,9 @@ def _remove_stale(directory: Path, files: Mapping[str, str]) -> None:
             click.echo(f"removed {path}, of a service no longer deployed", err=True)
 
 
-def _plan(
-    target: str,
-    *,
-    broker: Broker,
-    image: str,
-    only: Sequence[str],
-    commands: Sequence[str],
-    settings: Sequence[str],
-) -> tuple[FleetPlan, list[str]]:
-    """The fleet the options ask for, and the options as given, to name in what is written."""
-    system = load_service_target(target, "atoll deploy writes the deployment of")
-    if not isinstance(system, SystemDefinition):
-        raise TargetError(
-            f"{target!r} is one service, {system.name}; atoll deploy writes the fleet of an "
-            f"atoll.System: name one, or make one of it: atoll.System({system.name}_service)"
-        )
-    template = DEFAULT_COMMAND
-    by_name: dict[str, str] = {}
-    for text in commands:
-        name, equals, line = text.partition("=")
-        if equals and _NAME.fullmatch(name):  # NAME=COMMAND; plan() refuses a NAME not a service
-            by_name[name] = line
-        else:
-            template = text
-    fleet = plan(
-        system,
-        target,
-        broker=broker,
-        image=image,
-        command=template,
-        commands=by_name,
-        only=only,
-        settings=settings,
-    )
-    given = _fleet_arguments(
-        broker=broker, image=image, only=only, commands=commands, settings=settings
-    )
-    return fleet, given
-
-
-def _fleet_arguments(
-    *,
-    broker: str,
-    image: str,
-    only: Sequence[str],
-    commands: Sequence[str],
-    settings: Sequence[str],
-) -> list[str]:
-    """The options as given, in a fixed order: the command that wrote a file, to name in it."""
-    arguments = ["--broker", broker]
-    arguments += ["--image", image] if image else []
-    arguments += [argument for name in only for argument in ("--service", name)]
-    arguments += [argument for line in commands for argument in ("--command", line)]
-    arguments += [argument for line in settings for argument in ("--set", line)]
-    return arguments
-
-
 def _command(name: str, arguments: Sequence[str]) -> str:
     """The command that writes a file, to name in it; where it was written is left out."""
-    return shlex.join(["atoll", "deploy", *name.split(" "), *arguments])
+    return shlex.join(["atoll", "deploy", name, *arguments])
 
 
 def _write(path: Path, text: str) -> None:

@@ -66,7 +66,8 @@ def new(
 
     The service keeps notes: a command, an event, a query, a repository on SQL with its first
     migration. Beside it: the tests (the domain, the handlers, end to end over HTTP), the layer
-    contracts, requirements.lock, a Makefile (make run, make test), a Dockerfile and CI.
+    contracts, requirements.lock, a Makefile (make run, make test, and make image, which writes
+    the Dockerfile with atoll deploy image) and CI.
     """
     target = directory if directory is not None else Path(name)
     try:

@@ -24,6 +24,7 @@ from atoll.adapters.yaml import dump
 from atoll.deploy.image import probe
 from atoll.deploy.plan import PORT
 from atoll.endpoints.http.health import READY_PATH
+from atoll.persistence.options import database_section
 
 if TYPE_CHECKING:
     from atoll.deploy.plan import FleetPlan, ServicePlan
@@ -94,7 +95,7 @@ def _header(fleet: FleetPlan, command: str) -> str:
     for service in fleet.services:
         if service.has_database:
             lines.append(
-                f"  {service.name + '-migrate.toml':<26} [{service.name.replace('-', '_')}_db] "
+                f"  {service.name + '-migrate.toml':<26} [{database_section(service.name)}] "
                 "url, the database's URL with the password"
             )
         held = [*service.url_keys, *(opt.key for opt in service.secrets)]

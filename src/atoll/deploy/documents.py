@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from atoll.deploy.plan import DEFAULT_PASSWORD_PLACEHOLDER
+from atoll.persistence.options import database_section
 
 if TYPE_CHECKING:
     from atoll.deploy.plan import FleetPlan, ServicePlan
@@ -61,7 +62,7 @@ def migrate_options_file(
     ``atoll db upgrade SYSTEM --service NAME`` reads the system's options: the database's
     URL is ``[NAME_db] url``.
     """
-    section = f"{service.name.replace('-', '_')}_db"
+    section = database_section(service.name)
     url = _url(fleet, service.name, "db.url", postgres_host, password)
     return (
         f"# The options of the migration job of {service.name} ({fleet.migrate_config_env}).\n"

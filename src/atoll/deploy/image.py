@@ -5,8 +5,11 @@ with its hashes, ``--require-hashes``) into ``/venv``, then the project itself w
 ``pyproject.toml`` (without its dependencies, which the lock holds, and without build
 isolation: the lock holds the build backend too, as ``pip-compile --build-deps-for`` writes
 it). The second is a slim Python image that copies ``/venv`` alone, no compiler and no pip
-cache, and runs ``python -m MODULE`` as a user of its own. Its health check asks
-``/health/live`` with Python, as a slim image has no curl.
+cache, and runs ``python -m MODULE --server-host 0.0.0.0 --server-port PORT`` as a user of
+its own: on every interface of the container, reached from outside it, and on the port it
+exposes. Its health check asks that port for ``/health/live`` with Python, as a slim image
+has no curl. A compose file or a manifest that gives the command of its own sets the host
+and the port by the environment instead.
 
 Directories of modules that are not installed (an example's, say) can be copied beside:
 ``sources`` puts each in ``/app``, the working directory, where ``python -m`` finds them.
@@ -23,8 +26,10 @@ import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from atoll.deploy.plan import PORT
+from atoll.deploy.plan import FLEET_OPTIONS, PORT
 from atoll.endpoints.http.health import LIVE_PATH
+from atoll.endpoints.http.server import ServerOptions
+from atoll.kernel.options import inspect_section
 
 __all__ = ["USER_ID", "ImageSpec", "dockerfile", "dockerignore", "probe"]
 
@@ -42,7 +47,8 @@ class ImageSpec:
         lock: the lock file, relative to the build context.
         install_project: whether to install the project (its ``pyproject.toml``).
         sources: directories of modules to copy into ``/app``, relative to the context.
-        port: the port the application listens on.
+        port: the port the application listens on (told so by its command), which the
+            image exposes and its health check asks.
         frontends: the system whose components to build into the image, MODULE:OBJECT;
             none when empty.
     """
@@ -115,9 +121,16 @@ def dockerfile(spec: ImageSpec, *, command: str) -> str:
         f"EXPOSE {spec.port}",
         "HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \\",
         f"    CMD {json.dumps(probe(LIVE_PATH, spec.port))}",
-        f'CMD ["python", "-m", "{spec.module}"]',
+        f"CMD {json.dumps(['python', '-m', spec.module, *_serving(spec.port)])}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _serving(port: int) -> list[str]:
+    """The flags that make the application listen on ``port``, on every interface."""
+    flags = {opt.key: opt.flag for opt in inspect_section("server", ServerOptions).options()}
+    host = str(FLEET_OPTIONS["server.host"])  # every interface, as a fleet's services
+    return [flags["server.host"], host, flags["server.port"], str(port)]
 
 
 def probe(path: str, port: int = PORT) -> list[str]:

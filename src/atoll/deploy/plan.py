@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Literal
 import msgspec
 
 from atoll.errors import ConfigError
-from atoll.kernel.config import ConfigSpec
-from atoll.kernel.options import masked_url
+from atoll.kernel.entrypoint import config_spec
+from atoll.kernel.options import env_text, masked_url
 from atoll.service.composition import compose_target
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from atoll.kernel.options import Option
     from atoll.service.definition import ServiceDefinition
@@ -44,7 +44,6 @@ __all__ = [
     "FleetPlan",
     "ServicePlan",
     "dns_label",
-    "env_text",
     "plan",
     "sql_identifier",
 ]
@@ -89,6 +88,7 @@ class ServicePlan:
         command: the command that runs it alone.
         migrate: the command that upgrades its database, or ``()`` when it keeps none.
         env_prefix: the prefix of its environment variables (``USERS``).
+        config_env: the variable naming its options file (``USERS_CONFIG``).
         environment: the variables that configure it, by name, as text; no secret among them.
         secrets: its options whose type holds a :class:`~atoll.Secret`, given in a file.
         url_keys: its options whose value holds a password (the database's URL), given in
@@ -101,6 +101,7 @@ class ServicePlan:
     command: tuple[str, ...]
     migrate: tuple[str, ...]
     env_prefix: str
+    config_env: str
     environment: Mapping[str, str]
     secrets: tuple[Option, ...]
     url_keys: tuple[str, ...]
@@ -111,11 +112,6 @@ class ServicePlan:
     def has_database(self) -> bool:
         """Whether the service keeps a database, which a job migrates before it starts."""
         return bool(self.migrate)
-
-    @property
-    def config_env(self) -> str:
-        """The variable naming its options file: ``USERS_CONFIG``."""
-        return f"{self.env_prefix}_CONFIG"
 
     def stop_seconds(self, pause: float) -> int:
         """Whole seconds to let it stop in: ``pause``, its drain and grace, and 5 to spare."""
@@ -129,7 +125,10 @@ class FleetPlan:
     Attributes:
         target: the system, as MODULE:OBJECT.
         name: the system's name: of the compose project, the databases' prefix.
-        env_prefix: the system's environment prefix, which ``atoll db upgrade`` reads.
+        env_prefix: the system's environment prefix, which ``atoll db upgrade`` reads: of
+            its only service for a system of one.
+        migrate_config_env: the variable naming the options file of a migration job, which
+            ``atoll db upgrade`` reads (``RUNNERLY_CONFIG``).
         image: the image every service runs from.
         broker: the broker the services share.
         services: the services, in the system's order.
@@ -138,14 +137,10 @@ class FleetPlan:
     target: str
     name: str
     env_prefix: str
+    migrate_config_env: str
     image: str
     broker: Broker
     services: tuple[ServicePlan, ...]
-
-    @property
-    def migrate_config_env(self) -> str:
-        """The variable naming the options file of a migration job: ``RUNNERLY_CONFIG``."""
-        return f"{self.env_prefix}_CONFIG"
 
     def broker_url(self) -> str:
         """The broker's URL, a placeholder for its password if it has one."""
@@ -233,18 +228,23 @@ def plan(
             )
     package = target.partition(":")[0].split(".")[0]
     services = []
+    keys: dict[str, Collection[str]] = {}  # the keys of each service's options
     for service in system.services:
         if only and service.name not in only:
             continue
         line = _command_line(commands.get(service.name, command), package, service.name, target)
         wanted: dict[str, object] = {**system.app.option_defaults, **given}
         wanted.update({key: value for scope, key, value in parsed if scope in {"", service.name}})
-        services.append(_service_plan(service, target, line, wanted, in_file))
-    _refuse_unknown(parsed, services)
+        planned, keys[service.name] = _service_plan(service, target, line, wanted, in_file)
+        services.append(planned)
+    _refuse_unknown(parsed, services, keys)
+    # As atoll db upgrade reads the system: a system of one takes its service's prefix.
+    migration = config_spec(compose_target(system, serve=False))
     return FleetPlan(
         target=target,
         name=system.name,
-        env_prefix=system.app.env_prefix,
+        env_prefix=migration.env_prefix,
+        migrate_config_env=migration.config_env,
         image=image or f"{system.name}:latest",
         broker=broker,
         services=tuple(services),
@@ -292,11 +292,10 @@ def _service_plan(
     command: tuple[str, ...],
     wanted: Mapping[str, object],
     in_file: Sequence[str],
-) -> ServicePlan:
+) -> tuple[ServicePlan, Collection[str]]:
+    """The plan of ``service``, and the keys of its options."""
     app = compose_target(service, serve=True)
-    spec = ConfigSpec(
-        app.sections, prog=app.name, env_prefix=app.env_prefix, defaults=app.option_defaults
-    )
+    spec = config_spec(app)
     options = {opt.key: opt for opt in spec.options}
     environment: dict[str, str] = {}
     for key, value in wanted.items():
@@ -315,22 +314,24 @@ def _service_plan(
                 f"secrets file ([{'.'.join(opt.path[:-1])}] {opt.path[-1]} = ...), never inline"
             )
         _check(service.name, opt, text)
-        environment[opt.env_var(app.env_prefix)] = text
+        environment[opt.env_var(spec.env_prefix)] = text
     has_database = service.database_declaration is not None
     migrate: tuple[str, ...] = ()
     if has_database:
         migrate = ("python", "-m", "atoll", "db", "upgrade", target, "--service", service.name)
-    return ServicePlan(
+    planned = ServicePlan(
         name=service.name,
         command=command,
         migrate=migrate,
-        env_prefix=app.env_prefix,
+        env_prefix=spec.env_prefix,
+        config_env=spec.config_env,
         environment=dict(sorted(environment.items())),
         secrets=tuple(opt for opt in spec.options if opt.secret),
         url_keys=tuple(key for key in in_file if key in options and _used(key, has_database)),
-        grace=_seconds(options["shutdown.grace"], environment, app.env_prefix),
-        drain=_seconds(options["shutdown.drain"], environment, app.env_prefix),
+        grace=_seconds(options["shutdown.grace"], environment, spec.env_prefix),
+        drain=_seconds(options["shutdown.drain"], environment, spec.env_prefix),
     )
+    return planned, options.keys()
 
 
 def _check(service: str, opt: Option, text: str) -> None:
@@ -354,31 +355,15 @@ def _seconds(opt: Option, environment: Mapping[str, str], prefix: str) -> float:
 
 
 def _refuse_unknown(
-    parsed: Sequence[tuple[str, str, object]], services: Sequence[ServicePlan]
+    parsed: Sequence[tuple[str, str, object]],
+    services: Sequence[ServicePlan],
+    keys: Mapping[str, Collection[str]],
 ) -> None:
     for scope, key, _ in parsed:
         concerned = [s for s in services if scope in {"", s.name}]
-        if concerned and not any(_env_name(s.env_prefix, key) in s.environment for s in concerned):
+        if concerned and not any(key in keys[s.name] for s in concerned):
             first = concerned[0]
             raise ConfigError(
                 f"setting {key} names no option of {scope or 'any service deployed'}; list "
                 f"the options of {first.name} with `{shlex.join(first.command)} --help`"
             )
-
-
-def _env_name(prefix: str, key: str) -> str:
-    return "_".join((prefix, *key.split("."))).upper()
-
-
-def env_text(value: object) -> str:
-    """``value`` as an environment variable gives it: ``true``, ``5``, ``a,b``, empty for None."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        items = [env_text(item) for item in value]
-        if any("," in item for item in items):  # a JSON array, which keeps the commas
-            return msgspec.json.encode(items).decode()
-        return ",".join(items)
-    return str(value)

@@ -32,7 +32,15 @@ from typing import Any, Literal, NoReturn, TypeVar, final, overload
 import msgspec
 
 from atoll.errors import ConfigError
-from atoll.kernel.options import MASK, Option, Secret, Section, inspect_section, option
+from atoll.kernel.options import (
+    MASK,
+    Option,
+    Secret,
+    Section,
+    env_text,
+    inspect_section,
+    option,
+)
 
 if typing.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -333,14 +341,14 @@ class ConfigSpec:
         if sample is None:
             return message
         if origin.kind == "env":
-            example = f"{opt.env_var(self.env_prefix)}={shlex.quote(_as_text(sample))}"
+            example = f"{opt.env_var(self.env_prefix)}={shlex.quote(env_text(sample))}"
         elif origin.kind == "file":
             example = f"{opt.path[-1]} = {_display(sample)} in [{_table(opt)}]"
         elif opt.switch:
             example = opt.flag
         else:
             flag = origin.detail if origin.kind == "flag" else opt.flag  # an alias, if given
-            example = f"{flag} {shlex.quote(_as_text(sample))}"
+            example = f"{flag} {shlex.quote(env_text(sample))}"
         return f"{message}; for example {example}"
 
 
@@ -619,15 +627,6 @@ def _revealed(value: object) -> list[str]:
     if isinstance(value, list):
         return [text for item in value for text in _revealed(item)]
     return []
-
-
-def _as_text(value: object) -> str:
-    """Spell a plain value as an environment variable or flag takes it."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and not any("," in _as_text(item) for item in value):
-        return ",".join(_as_text(item) for item in value)
-    return _display(value)
 
 
 def _escape(text: str) -> str:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "build_container",
     "components",
+    "config_spec",
     "configure_logging",
     "execute",
     "load_config",
@@ -157,7 +158,20 @@ def load_config(
         ConfigError: a value, file or key is invalid; the message names each.
         SystemExit: ``--help`` or ``--version`` printed what was asked.
     """
-    spec = ConfigSpec(
+    return config_spec(app, prog=prog).load(argv, environ)
+
+
+def config_spec(app: App, *, prog: str | None = None) -> ConfigSpec:
+    """The options of ``app``, as its configuration is read: their flags, variables, file.
+
+    What :func:`load_config` reads, and what names the variables that set them
+    (:meth:`Option.env_var <atoll.kernel.options.Option.env_var>`,
+    :attr:`ConfigSpec.config_env <atoll.kernel.config.ConfigSpec.config_env>`).
+
+    Raises:
+        ConfigError: the environment prefix is malformed, or two options take one name.
+    """
+    return ConfigSpec(
         app.sections,
         prog=prog or app.name,
         env_prefix=app.env_prefix,
@@ -165,7 +179,6 @@ def load_config(
         version=app.version,
         defaults=app.option_defaults,
     )
-    return spec.load(argv, environ)
 
 
 async def serve(app: App, config: Config, *, on_forced: Callable[[int], None] | None = None) -> int:

@@ -22,7 +22,16 @@ from atoll.errors import ConfigError
 if typing.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["MASK", "Option", "Secret", "Section", "inspect_section", "masked_url", "option"]
+__all__ = [
+    "MASK",
+    "Option",
+    "Secret",
+    "Section",
+    "env_text",
+    "inspect_section",
+    "masked_url",
+    "option",
+]
 
 _T = TypeVar("_T")
 
@@ -53,6 +62,29 @@ def masked_url(url: str) -> str:
         else:
             shown.append(f"{MASK}@{host}" if token else part)
     return f"{scheme}://{','.join(shown)}"
+
+
+def env_text(value: object) -> str:
+    """``value`` as an environment variable or a flag spells it: ``true``, ``5``, ``a,b``.
+
+    What :meth:`Option.parse_text` reads back: a list comma-separated, or a JSON array when
+    an item holds a comma; ``None`` as the empty text, which an ``X | None`` option reads as
+    ``None``; a value of another kind (a mapping) as JSON.
+    """
+    if value is None or isinstance(value, str):
+        return value or ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    import msgspec  # noqa: PLC0415 - loaded when options are read, not declared
+
+    if isinstance(value, list | tuple):
+        items = [env_text(item) for item in value]
+        if any("," in item for item in items):  # a JSON array, which keeps the commas
+            return msgspec.json.encode(items).decode()
+        return ",".join(items)
+    return msgspec.json.encode(value, enc_hook=str).decode()
 
 
 HELP_KEY = "help"

@@ -26,9 +26,19 @@ Loaded by name, as the server adapters are: an adapter module whose library is m
 :class:`~atoll.errors.MissingDependencyError` itself, naming the extra.
 """
 
-__all__ = ["ADAPTERS", "DatabaseOptions", "Isolation"]
+__all__ = ["ADAPTERS", "DatabaseOptions", "Isolation", "database_section"]
 
 Isolation = Literal["read committed", "repeatable read", "serializable"]
+
+
+def database_section(service: str, *, alone: bool = False) -> str:
+    """The options section of ``service``'s database: ``db`` alone, ``users_db`` in a system.
+
+    In a system each service keeps a section of its own, named after it with ``-`` as ``_``
+    (``[shop_api_db]``, ``--shop-api-db-url``): the name that composes it, the one ``atoll
+    db`` reads and the one the deployment's files write.
+    """
+    return "db" if alone else f"{service.replace('-', '_')}_db"
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ _ALEMBIC_TEMPLATE = "adapters/sqlalchemy/alembic_template"
 """The Alembic environment atoll db writes (read as files: the adapter is not imported)."""
 _ALEMBIC_FILES = ("env.py", "script.py.mako")
 _PACKAGE = "package"
-_RENAMED = {"gitignore": ".gitignore", "dockerignore": ".dockerignore"}
+_RENAMED = {"gitignore": ".gitignore"}
 
 
 _PLACEHOLDER = r"""\{\{(?:

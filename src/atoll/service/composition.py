@@ -55,6 +55,7 @@ from atoll.observability.access import AccessLog
 from atoll.observability.metrics import Metrics, MetricsOptions
 from atoll.observability.tracing import TracesOptions, Tracing
 from atoll.persistence.inboxes import Inboxes  # noqa: TC001 - the container reads the hint
+from atoll.persistence.options import database_section
 from atoll.persistence.ports import Database
 from atoll.resilience.registration import (
     Discovery,
@@ -148,7 +149,7 @@ def compose(
     alone = len(services) == 1 and extra is None  # a system of one is still a system
     for service in services:
         if service.database_declaration is not None:
-            section = "db" if alone else f"{service.name.replace('-', '_')}_db"
+            section = database_section(service.name, alone=alone)
             service.database_declaration.install(app, service=service.name, section=section)
     api = services[0].api() if alone else system_api(name, app.version, services, app.description)
     api.wrappers[:0] = wrappers  # the system's own, outermost

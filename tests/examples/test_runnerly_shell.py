@@ -21,10 +21,10 @@ pytestmark = pytest.mark.services("chromium", "node")
 
 
 @contextlib.asynccontextmanager
-async def runnerly_page(page, tmp_path):  # noqa: F811 - the fixture imported above
+async def runnerly_page(page, tmp_path, *flags: str):  # noqa: F811 - the fixture imported above
     """The system in memory, Ada registered, its page loaded in ``page`` over real HTTP."""
-    flags = [*MEMORY, "--ui-build-dir", str(tmp_path)]
-    async with atoll.testing.run(system(), argv=flags) as harness:
+    flags = (*MEMORY, "--ui-build-dir", str(tmp_path), *flags)
+    async with atoll.testing.run(system(), argv=list(flags)) as harness:
         await harness.send(ada())
         async with served_here(harness.http.entry) as base:
             await page.goto(base + "/")
@@ -71,3 +71,87 @@ async def test_a_wrong_password_is_said_and_nothing_is_shown(page, tmp_path):  #
         assert await page.evaluate("localStorage.getItem('atoll.token')") is None
         assert "Hello, runner!" in await page.evaluate(shadow("users-profile-card"))
         assert page.errors == []
+
+
+SHORT_LIVED = ("--tokens-lifetime", "3", "--auth-jwt-leeway", "0")
+"""Tokens valid for three seconds, checked without leeway: they expire within the test."""
+
+
+async def log_in(page) -> str:  # noqa: F811 - the fixture imported above
+    """Log Ada in on the page; the access token it kept."""
+    await page.locator("users-login-form input[name=email]").fill("ada@example.org")
+    await page.locator("users-login-form input[name=password]").fill(PASSWORD)
+    await page.locator("users-login-form button").click()
+    await page.wait_for_function(f"{shadow('users-profile-card')}.includes('Hello, Ada!')")
+    return await page.evaluate("localStorage.getItem('atoll.token')")
+
+
+async def until_expired(page, token: str) -> None:  # noqa: F811 - the fixture imported above
+    """Wait for the moment ``token`` expires, by its own ``exp``."""
+    exp = await page.evaluate(
+        "(t) => JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp",
+        token,
+    )
+    await page.wait_for_function(f"Date.now() / 1000 > {exp} + 0.5")
+
+
+async def test_a_call_refused_for_an_expired_token_is_sent_again_with_the_next(page, tmp_path):  # noqa: F811 - the fixture imported above
+    async with runnerly_page(page, tmp_path, *SHORT_LIVED):
+        first = await log_in(page)
+        refresh = await page.evaluate("localStorage.getItem('atoll.refresh')")
+        assert refresh
+        await until_expired(page, first)
+        await page.locator("runs-record-form input[name=distance]").fill("5.2")
+        await page.locator("runs-record-form input[name=duration]").fill("26:00")
+        await page.locator("runs-record-form button").click()
+        await page.wait_for_function(
+            f"{shadow('runs-record-form')}.includes('Recorded 5.2 km in 26:00.')"
+        )
+        assert await page.evaluate("localStorage.getItem('atoll.token')") != first
+        assert await page.evaluate("localStorage.getItem('atoll.refresh')") not in {None, refresh}
+        assert page.errors == []
+
+
+async def test_a_session_that_ended_is_forgotten_and_the_runner_asked_to_log_in(page, tmp_path):  # noqa: F811 - the fixture imported above
+    async with runnerly_page(page, tmp_path, *SHORT_LIVED):
+        first = await log_in(page)
+        await page.evaluate("localStorage.setItem('atoll.refresh', 'spent-or-revoked')")
+        await until_expired(page, first)
+        await page.locator("runs-record-form input[name=distance]").fill("5.2")
+        await page.locator("runs-record-form input[name=duration]").fill("26:00")
+        await page.locator("runs-record-form button").click()
+        await page.wait_for_function(
+            f"{shadow('users-login-form')}.includes('Your session ended: log in again.')"
+        )
+        assert await page.evaluate("localStorage.getItem('atoll.token')") is None
+        assert await page.evaluate("localStorage.getItem('atoll.refresh')") is None
+        assert "Recorded" not in await page.evaluate(shadow("runs-record-form"))
+
+
+async def test_the_login_form_submitted_without_javascript_keeps_the_password_out_of_the_address(
+    tmp_path,
+):
+    """The first paint is the server's: submitted before any script, the form posts."""
+    from playwright.async_api import async_playwright  # noqa: PLC0415 - where it is needed
+
+    from tests.frontends.conftest import CHROMIUM, FLAGS  # noqa: PLC0415 - a browser of its own
+
+    flags = [*MEMORY, "--ui-build-dir", str(tmp_path)]
+    async with (
+        atoll.testing.run(system(), argv=flags) as harness,
+        served_here(harness.http.entry) as base,
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            context = await browser.new_context(java_script_enabled=False)
+            page = await context.new_page()
+            await page.goto(base + "/")
+            await page.locator("users-login-form input[name=email]").fill("ada@example.org")
+            await page.locator("users-login-form input[name=password]").fill(PASSWORD)
+            async with page.expect_navigation():
+                await page.locator("users-login-form button").click()
+            assert PASSWORD.split()[0] not in page.url
+            assert "password" not in page.url
+        finally:
+            await browser.close()

@@ -103,6 +103,21 @@ def test_props_an_attribute_cannot_hold_are_written_as_json_in_data_props():
     assert "<p>Bob 1 5.5</p>" in html
 
 
+def test_a_form_a_handler_submits_is_posted_without_its_script():
+    """Submitted before the script runs, its fields (a password) never go in the address."""
+
+    def submitted(event):
+        del event
+
+    assert render(h("form", {"on_submit": submitted}, h("input", {"name": "password"}))) == (
+        '<form method="post"><input name="password"></form>'
+    )
+    assert render(h("form", {"on_submit": submitted, "method": "dialog"})) == (
+        '<form method="dialog"></form>'
+    )
+    assert render(h("form", {"action": "/search"})) == '<form action="/search"></form>'
+
+
 def test_children_flatten_and_nothing_renders_for_none_and_booleans():
     tree = h("ul", None, [h("li", None, n) for n in range(3)], None, False, True)
     assert render(tree) == "<ul><li>0</li><li>1</li><li>2</li></ul>"

@@ -12,7 +12,9 @@ written as HTML does: ``class_name`` is ``class``, ``html_for`` is ``for``, othe
 underscores are dashes (``aria_label`` is ``aria-label``); ``True`` writes the attribute
 alone and ``False`` or ``None`` leaves it out; a ``style`` dict is written as CSS. Event
 handlers (``on_click``, any callable) are the browser's, and never written; nor are ``key``
-and ``ref``, which are Preact's (``key`` tells the items of a list apart).
+and ``ref``, which are Preact's (``key`` tells the items of a list apart). A ``form`` whose
+submit a handler takes (``on_submit``) is written ``method="post"`` unless it names one, so
+that submitted before the script runs, what is typed never lands in the page's address.
 
 This module is written in the Python Transcrypt compiles rightly (``atoll.frontends.lint``
 passes it): the same trees are built in the browser.
@@ -83,7 +85,14 @@ def _write(node: object, parts: list[str]) -> None:
         if node.tag == FRAGMENT:
             _write(node.children, parts)
             return
-        parts.append("<" + node.tag + _attributes(node.props) + ">")
+        props = node.props
+        if node.tag == "form" and "on_submit" in props and "method" not in props:
+            # Submitted before its script runs (or without one), a form of the component's
+            # own would go by GET, its fields (a password) in the address, the history and
+            # the logs: by POST, they stay in the body.
+            props = dict(props)
+            props["method"] = "post"
+        parts.append("<" + node.tag + _attributes(props) + ">")
         if node.tag in _VOID:
             return
         _write(node.children, parts)

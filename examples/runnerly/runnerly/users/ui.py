@@ -3,7 +3,9 @@
 :class:`ProfileCard` shows the profile it is given (a ``Profile`` in JSON: ``name``,
 ``email``); in the browser it asks the service for the profile of the runner the page's token
 names, once one logs in. :class:`LoginForm` checks what is typed and logs in: the page keeps
-the access token for every component's calls, and is told (``runnerly-session``).
+the access token for every component's calls, and is told (``runnerly-session``); when a call
+is refused for an expired token, the form trades the refresh token for new ones, and the call
+is sent again.
 
 Written in the Python Transcrypt compiles rightly (``atoll.frontends.lint`` passes it): the
 browser runs this module too, so it imports no other layer of the service (dataclasses do not
@@ -127,7 +129,8 @@ class LoginForm(Component):
     """``<users-login-form>``: email and password, checked as they are submitted.
 
     What is typed is kept in the state (``email``, ``password``); a submit checks it and sets
-    ``ready``, or an ``error`` saying what is missing; in the browser it then logs in.
+    ``ready``, or an ``error`` saying what is missing; in the browser it then logs in, and
+    keeps the session going (:meth:`refresh`) while the page is open.
     """
 
     tag = "users-login-form"
@@ -198,6 +201,14 @@ button { font: inherit; font-weight: 600; color: var(--surface); background: var
             else None,
         )
 
+    def connected(self) -> None:
+        """Renew the page's token with the session's refresh token when a call needs it."""
+        self.stop = self.host.refresh_with(self.refresh)
+
+    def disconnected(self) -> None:
+        """Leave the page's token alone."""
+        self.stop()
+
     def email_typed(self, event: object) -> None:
         """Keep the email typed."""
         self.set_state({"email": event.target.value, "ready": False})
@@ -233,6 +244,26 @@ button { font: inherit; font-weight: 600; color: var(--surface); background: var
         except CallError as error:
             self.set_state({"error": str(error), "ready": False})
             return
-        self.host.remember_token(tokens["access_token"])
+        self.host.remember_token(tokens["access_token"], tokens["refresh_token"])
         self.set_state({"password": "", "welcome": "You are logged in."})
         self.host.announce(SESSION, None)
+
+    async def refresh(self) -> bool:
+        """Trade the refresh token for new tokens, kept for the page; whether it could.
+
+        The page calls it when a call is refused for its token (one that expired), then
+        sends the call again. A session that ended (its refresh token spent, revoked, or
+        expired too) is forgotten, and the runner asked to log in again.
+        """
+        kept = self.host.refresh_token()
+        if kept is None:
+            return False
+        try:
+            tokens = await UsersClient(self.host).refresh_session(kept)
+        except CallError:
+            self.host.remember_token(None)
+            self.set_state({"welcome": "", "error": "Your session ended: log in again."})
+            self.host.announce(SESSION, None)
+            return False
+        self.host.remember_token(tokens["access_token"], tokens["refresh_token"])
+        return True

@@ -97,8 +97,62 @@ function endpointOf() {
 
 // Where a page keeps the caller's token: a component that logs in sets it.
 export const TOKEN_KEY = 'atoll.token';
+// Where it keeps the refresh token that gets the next one, when the login gave one.
+export const REFRESH_KEY = 'atoll.refresh';
+// The JSON-RPC code of a call refused for its token: none, expired, revoked.
+const UNAUTHENTICATED = -32012;
 
 let calls = 0;
+
+// What gets the page new tokens when a call is refused for its token (`host.refresh_with`),
+// and the refresh under way, which every call refused meanwhile waits for. Kept by the page,
+// not this module: each service's build has its own copy of it, and a component of one
+// service renews the token the others call with.
+const session = (globalThis[Symbol.for('atoll.session')] ??= { refresher: null, refreshing: null });
+
+// Register `callback`, an async function that gets new tokens and keeps them, answering
+// whether it did; returns what unregisters it.
+export function refreshWith(callback) {
+  session.refresher = callback;
+  return () => {
+    if (session.refresher === callback) {
+      session.refresher = null;
+    }
+  };
+}
+
+// Whether the page has a token other than `used` now: one renewed meanwhile (by another
+// call's refresh, or another tab's), or one the refresher got. The refresh token is spent
+// once: one refresh at a time, which every call refused meanwhile waits for. While it runs,
+// the page's access token is put aside, so that the refresh itself goes without it. A failed
+// refresh forgets the session, unless another renewed it meanwhile.
+async function renewed(used) {
+  const now = localStorage.getItem(TOKEN_KEY);
+  if (now !== null && now !== used) {
+    return true;
+  }
+  if (session.refreshing === null) {
+    const spent = localStorage.getItem(REFRESH_KEY);
+    if (session.refresher === null || spent === null) {
+      return false;
+    }
+    localStorage.removeItem(TOKEN_KEY);
+    session.refreshing = Promise.resolve()
+      .then(session.refresher)
+      .then(Boolean, () => false)
+      .then((done) => {
+        if (!done && localStorage.getItem(REFRESH_KEY) === spent) {
+          localStorage.removeItem(TOKEN_KEY);
+          localStorage.removeItem(REFRESH_KEY);
+        }
+        return done && localStorage.getItem(TOKEN_KEY) !== null;
+      })
+      .finally(() => {
+        session.refreshing = null;
+      });
+  }
+  return session.refreshing;
+}
 
 // The reads made before a service worker controlled the page (a first visit's): sent again
 // once one does, through it, so that it keeps their answers for the page to show offline.
@@ -134,7 +188,7 @@ export async function call(method, params) {
   }
 }
 
-async function sent(method, params) {
+async function sent(method, params, again = true) {
   const { url, prefix, reads } = await endpointOf();
   const headers = { 'content-type': 'application/json', accept: 'application/json' };
   const token = globalThis.localStorage ? localStorage.getItem(TOKEN_KEY) : null;
@@ -155,6 +209,11 @@ async function sent(method, params) {
   const answer = await fetch(url, request);
   const reply = await answer.json();
   if (reply.error) {
+    // Refused for its token (expired, say): sent once more with the next one, if the page
+    // has a way to get it.
+    if (reply.error.code === UNAUTHENTICATED && again && (await renewed(token))) {
+      return sent(method, params, false);
+    }
     throw CallError(reply.error.message, reply.error.code, reply.error.data ?? null);
   }
   return reply.result;
@@ -292,13 +351,29 @@ export function define(component) {
     }
 
     // Keep the caller's token for the calls of every component of the page (after a login),
-    // or forget it with None.
-    remember_token(token) {
+    // with the refresh token that gets the next one when given; or forget both with None.
+    remember_token(token, refresh_token) {
       if (token === null || token === undefined) {
         localStorage.removeItem(TOKEN_KEY);
-      } else {
-        localStorage.setItem(TOKEN_KEY, token);
+        localStorage.removeItem(REFRESH_KEY);
+        return;
       }
+      localStorage.setItem(TOKEN_KEY, token);
+      if (refresh_token !== null && refresh_token !== undefined) {
+        localStorage.setItem(REFRESH_KEY, refresh_token);
+      }
+    }
+
+    // The refresh token kept with the page's token, or None.
+    refresh_token() {
+      return localStorage.getItem(REFRESH_KEY);
+    }
+
+    // Let `callback` (async, answering whether it got new tokens and kept them) renew the
+    // page's token when a call is refused for it; the call is then sent again. Returns what
+    // stops it (call it in `disconnected`).
+    refresh_with(callback) {
+      return refreshWith(callback);
     }
 
     // What the page's token says of its holder, or None: see claims().

@@ -49,8 +49,6 @@ construct                  what Transcrypt did (and the rule that rejects it)
                            (star-assignment)
 ``{**a, "k": 1}``          aborts (dict-unpacking)
 ``ascii(s)``               ``ascii`` is not defined: ReferenceError (ascii)
-``xs[-1]``, ``xs[-1] = v`` ``None``; the store sets nothing (negative-index); right with
-                           ``-o``; negative slices are right
 ``def f(x=y)``             the default is evaluated at each call, in the function's scope:
                            ``lambda i=i: i`` gives ``None``, ``y`` its value at the call,
                            ``[]`` a new list each time (default-at-call)
@@ -72,14 +70,16 @@ Wrong, but only by the flags the compile is given, so not linted here:
 - Without ``-o`` (operator overloading) ``[1] == [1]`` is ``False``, ``[1] + [2]`` is
   ``"12"`` and ``"ab" * 3`` is ``NaN``; with it they are right, but ``{"a": 1} == {"a": 1}``
   is still ``False``. Telling these from numbers' operators needs types, which this pass
-  does not have.
+  does not have. Without ``-o`` a negative index (``xs[-1]``, ``xs[-n]``) reads ``None``
+  and a store to one sets nothing; with it, as atoll compiles (``atoll.adapters.transcrypt``
+  ``FLAGS``), both are right, so the pass lets them through.
 - ``str(1.0)`` is ``"1"``, and integers past 2**53 lose digits: JavaScript's numbers.
 - Without ``-kc`` a missing key reads ``None`` (no ``KeyError``), an index past the end gives
   no ``IndexError``; without ``-da`` ``assert`` is dropped.
 
 Wrong whatever the flags, but only for values of some types, which this pass cannot see: an
 empty list or dict is true (``if []:`` runs); iterating a dict itself (``for k in d``) is a
-TypeError where ``d.keys()`` is right; ``xs[-n]`` reads ``None`` (without ``-o``).
+TypeError where ``d.keys()`` is right.
 """
 
 from __future__ import annotations
@@ -245,11 +245,6 @@ DICT_UNPACKING = Rule(
     "** in a dict display aborts the compile",
     "copy and update: d = dict(a), then d.update(...)",
 )
-NEGATIVE_INDEX = Rule(
-    "negative-index",
-    "a negative index (xs[-1]) reads None and stores nothing",
-    "index from the length: xs[len(xs) - 1]",
-)
 DEFAULT_AT_CALL = Rule(
     "default-at-call",
     "a parameter's default is evaluated at each call, in the function's scope: i=i gives"
@@ -297,7 +292,6 @@ RULES = (
     STAR_ASSIGNMENT,
     DICT_UNPACKING,
     ASCII,
-    NEGATIVE_INDEX,
     DEFAULT_AT_CALL,
     GETATTR_DEFAULT,
     SYNTAX_ERROR,
@@ -532,18 +526,6 @@ class _Linter(ast.NodeVisitor):
             for deleted in target.elts if isinstance(target, ast.Tuple | ast.List) else [target]:
                 if isinstance(deleted, ast.Subscript):
                     self.flag(deleted, DEL_SUBSCRIPT)
-        self.generic_visit(node)
-
-    def visit_Subscript(self, node: ast.Subscript) -> None:
-        index = node.slice
-        if (
-            not isinstance(node.ctx, ast.Del)  # del-subscript says it
-            and isinstance(index, ast.UnaryOp)
-            and isinstance(index.op, ast.USub)
-            and isinstance(index.operand, ast.Constant)
-            and type(index.operand.value) is int
-        ):
-            self.flag(node, NEGATIVE_INDEX)
         self.generic_visit(node)
 
     def visit_With(self, node: ast.With) -> None:

@@ -103,6 +103,12 @@ TypeError where ``d.keys()`` is right; ``s.index(x)`` of a str held in a name is
 TypeError, and a list's ``.index(x)`` gives -1 for a missing ``x``, not a ``ValueError``;
 ``min()``, ``max()`` and ``sorted()`` of a generator held in a name, or of ``enumerate()``,
 are a TypeError.
+
+Not caught: ``except Exception`` (or any named class) compiles to a test that the error is an
+instance of it, which a JavaScript error (a ``TypeError`` from a method that is not defined,
+an attribute of ``None``) is not: it passes through. A bare ``except:`` catches it. A method
+that does not exist, a typo in a typed client's too, is a TypeError at the call, not an
+``AttributeError``, and a missing attribute reads ``undefined``.
 """
 
 from __future__ import annotations

@@ -178,6 +178,7 @@ ACCEPTED = {
     "index-of-a-list": "i = xs.index(x) + [1, 2].index(2)\n",
     "a-component-s-own-method": "t = self.title() + cls.count(x)\n",
     "a-function-named-title": "t = title(s)\n",
+    "encode-and-translate": "b = TextEncoder().encode(s) + i18n.translate(key)\n",
 }
 """By case: the near miss of a rejected construct, which Transcrypt compiles right."""
 

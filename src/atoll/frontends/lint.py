@@ -68,9 +68,10 @@ construct                  what Transcrypt did (and the rule that rejects it)
                            ``rjust``, ``zfill``, ``partition``, ``rpartition``, ``rindex``,
                            ``removeprefix``, ``removesuffix``, ``swapcase``, ``casefold``,
                            ``expandtabs``, ``istitle``, ``isascii``, ``isidentifier``,
-                           ``isprintable``, ``translate``, ``format_map``, ``encode`` too,
-                           and ``count``, of a ``str`` or a ``list``; ``index``
-                           of a ``str`` (a list's is right)
+                           ``isprintable``, ``format_map`` too, and ``count``, of a
+                           ``str`` or a ``list``; ``index`` of a ``str`` (a list's is
+                           right). ``encode`` and ``translate`` are missing too, but not
+                           rejected: other objects have methods of those names
 =========================  ==============================================================
 
 Right as Python runs them, so not rejected: ``yield from``, ``global`` and ``nonlocal``, set
@@ -381,7 +382,6 @@ _MISSING_METHODS = {
         " a TypeError",
         "count a list's with len([v for v in xs if v == x]), a str's with len(s.split(x)) - 1",
     ),
-    "encode": _missing("encode", "keep the str: JSON and the page take it as it is"),
     "expandtabs": _missing("expandtabs", "replace the tabs: s.replace('\\t', ' ' * 4)"),
     "format_map": _missing("format_map", "name the fields as keywords: s.format(name=value)"),
     "isascii": _missing("isascii", "test the characters: all(ord(c) < 128 for c in s)"),
@@ -403,14 +403,13 @@ _MISSING_METHODS = {
     "title": _missing(
         "title", "capitalize each word: ' '.join(w.capitalize() for w in s.split(' '))"
     ),
-    "translate": _missing(
-        "translate", "map the characters: ''.join(table.get(c, c) for c in s), keyed by str"
-    ),
     "zfill": _missing("zfill", "pad it: '0' * (n - len(s)) + s"),
 }
 """By name: the methods of ``str`` that Transcrypt's ``str`` lacks, and ``count``, which its
 ``str`` and ``list`` both lack. The pass cannot see what a method is called on, so each is
-rejected on anything but ``self`` and ``cls``, whose methods are the component's own."""
+rejected on anything but ``self`` and ``cls``, whose methods are the component's own.
+``encode`` and ``translate``, missing too, are left out: JavaScript's own objects
+(``TextEncoder``) and a page's translations have methods of those names."""
 _STR_INDEX = _missing(
     "index",
     "call .find(x), which gives -1 where Python raises ValueError (a list's .index() is right:"

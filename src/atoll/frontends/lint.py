@@ -7,8 +7,9 @@ component's source with :mod:`ast` (it imports nothing, runs nothing) and return
 instead. ``str(finding)`` is ``path:line:col: message; rewrite``, line and column from 1.
 
 What Transcrypt 3.9.5 did with each construct, compiled with ``transcrypt -b -n -m`` on
-CPython 3.11.7 and the result run by Node 20 (``-k`` added where said; "aborts" is exit
-status 5, the rest compiled with status 0):
+CPython 3.11.7 and the result run by Node 20 (``-k`` added where said, and from
+``strip-chars`` on with atoll's own flags, ``-b -n -m -k -o``; "aborts" is exit status 5,
+the rest compiled with status 0):
 
 =========================  ==============================================================
 construct                  what Transcrypt did (and the rule that rejects it)
@@ -49,20 +50,38 @@ construct                  what Transcrypt did (and the rule that rejects it)
                            (star-assignment)
 ``{**a, "k": 1}``          aborts (dict-unpacking)
 ``ascii(s)``               ``ascii`` is not defined: ReferenceError (ascii)
-``xs[-1]``, ``xs[-1] = v`` ``None``; the store sets nothing (negative-index); right with
-                           ``-o``; negative slices are right
 ``def f(x=y)``             the default is evaluated at each call, in the function's scope:
                            ``lambda i=i: i`` gives ``None``, ``y`` its value at the call,
                            ``[]`` a new list each time (default-at-call)
 ``getattr(o, "x", d)``     ``None`` for a missing attribute: the default ignored
                            (getattr-default)
+``s.strip("x")``           ``"xxaxx"`` for ``"xxaxx"``: the characters ignored, whitespace
+                           stripped; ``lstrip``, ``rstrip`` too (strip-chars)
+``sum(xs, 10)``            ``3`` for ``sum([1, 2], 10)``: the start ignored, as ``start=``
+                           (sum-start)
+``int("ff", 16)``          ``ValueError``; ``int("101", 2)`` gives ``101``: the base ignored
+                           (int-base)
+``min(v for v in xs)``     ``max`` and ``sorted`` too: TypeError; ``set()`` and ``tuple()``
+                           of one give ``[]``, ``dict()`` an iterator object
+                           (generator-argument)
+``s.title()``              not defined: TypeError (missing-method); ``center``, ``ljust``,
+                           ``rjust``, ``zfill``, ``partition``, ``rpartition``, ``rindex``,
+                           ``removeprefix``, ``removesuffix``, ``swapcase``, ``casefold``,
+                           ``expandtabs``, ``istitle``, ``isascii``, ``isidentifier``,
+                           ``isprintable``, ``format_map`` too, and ``count``, of a
+                           ``str`` or a ``list``; ``index`` of a ``str`` (a list's is
+                           right). ``encode`` and ``translate`` are missing too, but not
+                           rejected: other objects have methods of those names
 =========================  ==============================================================
 
 Right as Python runs them, so not rejected: ``yield from``, ``global`` and ``nonlocal``, set
 comprehensions, ``@property`` with a setter, ``async def`` with ``await``, ``for``/``while``
 /``try`` with ``else`` and ``finally``, ``X | Y`` in annotations, ``f"{x}"`` and ``!s``,
 ``*args`` in calls, list and dict ``.pop``, slice assignment, ``with M():`` whose
-``__enter__`` returns ``self``, ``print(..., sep=)`` (with ``-k``), ``"{}".format(x)``.
+``__enter__`` returns ``self``, ``print(..., sep=)`` (with ``-k``), ``"{}".format(x)``,
+``strip()`` and its kin without an argument, ``sum(xs)``, ``int("12")``, ``min(xs)`` of a
+list (and of ``map``, ``zip``, ``range``), ``list``, ``sum``, ``any``, ``all`` and ``join``
+of a generator expression, a list's ``.index(x)`` where ``x`` is in it.
 
 Wrong, but only by the flags the compile is given, so not linted here:
 
@@ -72,14 +91,25 @@ Wrong, but only by the flags the compile is given, so not linted here:
 - Without ``-o`` (operator overloading) ``[1] == [1]`` is ``False``, ``[1] + [2]`` is
   ``"12"`` and ``"ab" * 3`` is ``NaN``; with it they are right, but ``{"a": 1} == {"a": 1}``
   is still ``False``. Telling these from numbers' operators needs types, which this pass
-  does not have.
+  does not have. Without ``-o`` a negative index (``xs[-1]``, ``xs[-n]``) reads ``None``
+  and a store to one sets nothing; with it, as atoll compiles (``atoll.adapters.transcrypt``
+  ``FLAGS``), both are right, so the pass lets them through.
 - ``str(1.0)`` is ``"1"``, and integers past 2**53 lose digits: JavaScript's numbers.
 - Without ``-kc`` a missing key reads ``None`` (no ``KeyError``), an index past the end gives
   no ``IndexError``; without ``-da`` ``assert`` is dropped.
 
 Wrong whatever the flags, but only for values of some types, which this pass cannot see: an
 empty list or dict is true (``if []:`` runs); iterating a dict itself (``for k in d``) is a
-TypeError where ``d.keys()`` is right; ``xs[-n]`` reads ``None`` (without ``-o``).
+TypeError where ``d.keys()`` is right; ``s.index(x)`` of a str held in a name is a
+TypeError, and a list's ``.index(x)`` gives -1 for a missing ``x``, not a ``ValueError``;
+``min()``, ``max()`` and ``sorted()`` of a generator held in a name, or of ``enumerate()``,
+are a TypeError.
+
+Not caught: ``except Exception`` (or any named class) compiles to a test that the error is an
+instance of it, which a JavaScript error (a ``TypeError`` from a method that is not defined,
+an attribute of ``None``) is not: it passes through. A bare ``except:`` catches it. A method
+that does not exist, a typo in a typed client's too, is a TypeError at the call, not an
+``AttributeError``, and a missing attribute reads ``undefined``.
 """
 
 from __future__ import annotations
@@ -245,11 +275,6 @@ DICT_UNPACKING = Rule(
     "** in a dict display aborts the compile",
     "copy and update: d = dict(a), then d.update(...)",
 )
-NEGATIVE_INDEX = Rule(
-    "negative-index",
-    "a negative index (xs[-1]) reads None and stores nothing",
-    "index from the length: xs[len(xs) - 1]",
-)
 DEFAULT_AT_CALL = Rule(
     "default-at-call",
     "a parameter's default is evaluated at each call, in the function's scope: i=i gives"
@@ -266,6 +291,33 @@ ASCII = Rule(
     "ascii",
     "ascii() is not defined in the JavaScript",
     "call repr() (it keeps non-ASCII characters as they are)",
+)
+STRIP_CHARS = Rule(
+    "strip-chars",
+    "strip(), lstrip() and rstrip() ignore the characters they are given and strip"
+    " whitespace: 'xxaxx'.strip('x') gives 'xxaxx'",
+    "strip them in a loop: while s and s[0] in chars: s = s[1:] (s[-1] and s[:-1] at the end)",
+)
+SUM_START = Rule(
+    "sum-start",
+    "sum()'s start is ignored: sum([1, 2], 10) gives 3",
+    "add it to the sum: start + sum(xs)",
+)
+INT_BASE = Rule(
+    "int-base",
+    "int()'s base is ignored: int('101', 2) gives 101, and int('ff', 16) raises ValueError",
+    "add the digits up in a loop: n = n * base + '0123456789abcdef'.find(c) for c in s.lower()",
+)
+GENERATOR_ARGUMENT = Rule(
+    "generator-argument",
+    "min(), max() and sorted() of a generator expression are a TypeError, set() and tuple() of"
+    " one are empty, and dict() of one is no dict",
+    "pass a list comprehension, min([v for v in xs]), or write a set or dict comprehension",
+)
+MISSING_METHOD = Rule(
+    "missing-method",
+    "a method of str (or list) that the JavaScript does not define: calling it is a TypeError",
+    "write it with the methods it has; each finding names one for its method",
 )
 SYNTAX_ERROR = Rule(
     "syntax-error",
@@ -297,13 +349,76 @@ RULES = (
     STAR_ASSIGNMENT,
     DICT_UNPACKING,
     ASCII,
-    NEGATIVE_INDEX,
     DEFAULT_AT_CALL,
     GETATTR_DEFAULT,
+    STRIP_CHARS,
+    SUM_START,
+    INT_BASE,
+    GENERATOR_ARGUMENT,
+    MISSING_METHOD,
     SYNTAX_ERROR,
 )
 """Every rule, in the order of the table above; a syntax error is the last."""
 
+
+def _missing(method: str, rewrite: str) -> Rule:
+    """The missing-method rule for one method of ``str``, with that method's rewrite."""
+    return Rule(
+        MISSING_METHOD.construct,
+        f"str.{method}() is not defined in the JavaScript: calling it is a TypeError",
+        rewrite,
+    )
+
+
+_MISSING_METHODS = {
+    "casefold": _missing("casefold", "call .lower()"),
+    "center": _missing(
+        "center",
+        "pad both sides: ' ' * left + s + ' ' * (n - len(s) - left), left = (n - len(s)) // 2",
+    ),
+    "count": Rule(
+        MISSING_METHOD.construct,
+        "neither str.count() nor list.count() is defined in the JavaScript: calling either is"
+        " a TypeError",
+        "count a list's with len([v for v in xs if v == x]), a str's with len(s.split(x)) - 1",
+    ),
+    "expandtabs": _missing("expandtabs", "replace the tabs: s.replace('\\t', ' ' * 4)"),
+    "format_map": _missing("format_map", "name the fields as keywords: s.format(name=value)"),
+    "isascii": _missing("isascii", "test the characters: all(ord(c) < 128 for c in s)"),
+    "isidentifier": _missing("isidentifier", "test each character: c.isalnum() or c == '_'"),
+    "isprintable": _missing("isprintable", "test the characters one by one"),
+    "istitle": _missing("istitle", "compare: s == ' '.join(w.capitalize() for w in s.split(' '))"),
+    "ljust": _missing("ljust", "pad it: s + c * (n - len(s))"),
+    "partition": _missing("partition", "call s.split(sep, 1): a list of one item or two"),
+    "removeprefix": _missing("removeprefix", "slice it: s[len(p):] if s.startswith(p) else s"),
+    "removesuffix": _missing(
+        "removesuffix", "slice it: s[:len(s) - len(p)] if s.endswith(p) else s"
+    ),
+    "rindex": _missing("rindex", "call .rfind(x), which gives -1 where Python raises ValueError"),
+    "rjust": _missing("rjust", "pad it: c * (n - len(s)) + s"),
+    "rpartition": _missing("rpartition", "call s.rsplit(sep, 1): a list of one item or two"),
+    "swapcase": _missing(
+        "swapcase", "map the characters: ''.join(c.lower() if c.isupper() else c.upper() ...)"
+    ),
+    "title": _missing(
+        "title", "capitalize each word: ' '.join(w.capitalize() for w in s.split(' '))"
+    ),
+    "zfill": _missing("zfill", "pad it: '0' * (n - len(s)) + s"),
+}
+"""By name: the methods of ``str`` that Transcrypt's ``str`` lacks, and ``count``, which its
+``str`` and ``list`` both lack. The pass cannot see what a method is called on, so each is
+rejected on anything but ``self`` and ``cls``, whose methods are the component's own.
+``encode`` and ``translate``, missing too, are left out: JavaScript's own objects
+(``TextEncoder``) and a page's translations have methods of those names."""
+_STR_INDEX = _missing(
+    "index",
+    "call .find(x), which gives -1 where Python raises ValueError (a list's .index() is right:"
+    " only an index() called on a str literal, an f-string or str() is rejected)",
+)
+_STRIPS = frozenset({"strip", "lstrip", "rstrip"})
+_CONSUMERS = frozenset({"min", "max", "sorted", "set", "tuple", "dict"})
+"""The builtins that take a generator expression wrongly (``list``, ``sum``, ``any``, ``all``,
+``enumerate``, ``zip``, ``map`` and ``str.join`` take one right)."""
 _REPR_CONVERSIONS = (ord("r"), ord("a"))
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _EFFECTS = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
@@ -501,15 +616,33 @@ class _Linter(ast.NodeVisitor):
                 self.flag(node, ASCII)
             elif function.id == "getattr" and len(node.args) == 3:  # noqa: PLR2004 - a default
                 self.flag(node, GETATTR_DEFAULT)
-        elif (
-            isinstance(function, ast.Attribute)
-            and function.attr == "format"
-            and isinstance(function.value, ast.Constant)
-            and isinstance(function.value.value, str)
-            and _formats_fields(function.value.value)
+            elif function.id == "sum" and _given(node, 1, "start", unless=0):
+                self.flag(node, SUM_START)
+            elif function.id == "int" and _given(node, 1, "base", unless=10):
+                self.flag(node, INT_BASE)
+            elif function.id in _CONSUMERS and _first_is_generator(node):
+                self.flag(node, GENERATOR_ARGUMENT)
+        elif isinstance(function, ast.Attribute):
+            self.method_call(node, function)
+        self.generic_visit(node)
+
+    def method_call(self, node: ast.Call, method: ast.Attribute) -> None:
+        receiver = method.value
+        if (
+            method.attr == "format"
+            and isinstance(receiver, ast.Constant)
+            and isinstance(receiver.value, str)
+            and _formats_fields(receiver.value)
         ):
             self.flag(node, STR_FORMAT_SPEC)
-        self.generic_visit(node)
+        elif method.attr in _STRIPS and _given(node, 0, "chars", unless=None):
+            self.flag(node, STRIP_CHARS)
+        elif method.attr == "index" and _is_str(receiver):
+            self.flag(node, _STR_INDEX)
+        elif method.attr in _MISSING_METHODS and not (
+            isinstance(receiver, ast.Name) and receiver.id in {"self", "cls"}
+        ):
+            self.flag(node, _MISSING_METHODS[method.attr])
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
         if isinstance(node.op, ast.BitOr) and (_is_dict(node.left) or _is_dict(node.right)):
@@ -532,18 +665,6 @@ class _Linter(ast.NodeVisitor):
             for deleted in target.elts if isinstance(target, ast.Tuple | ast.List) else [target]:
                 if isinstance(deleted, ast.Subscript):
                     self.flag(deleted, DEL_SUBSCRIPT)
-        self.generic_visit(node)
-
-    def visit_Subscript(self, node: ast.Subscript) -> None:
-        index = node.slice
-        if (
-            not isinstance(node.ctx, ast.Del)  # del-subscript says it
-            and isinstance(index, ast.UnaryOp)
-            and isinstance(index.op, ast.USub)
-            and isinstance(index.operand, ast.Constant)
-            and type(index.operand.value) is int
-        ):
-            self.flag(node, NEGATIVE_INDEX)
         self.generic_visit(node)
 
     def visit_With(self, node: ast.With) -> None:
@@ -604,6 +725,42 @@ def _is_dataclass(decorator: ast.expr) -> bool:
             and target.value.id == "dataclasses"
         )
     return isinstance(target, ast.Name) and target.id == "dataclass"
+
+
+def _given(call: ast.Call, position: int, keyword: str, unless: object) -> bool:
+    """Whether ``call`` passes an argument at ``position`` or as ``keyword``.
+
+    The constant ``unless`` does not count: the JavaScript, which ignores the argument, gives
+    what Python gives with it.
+    """
+    given = [k.value for k in call.keywords if k.arg == keyword]
+    if len(call.args) > position:
+        given.append(call.args[position])
+    return any(
+        not (
+            isinstance(value, ast.Constant)
+            and type(value.value) is type(unless)
+            and value.value == unless
+        )
+        for value in given
+    )
+
+
+def _first_is_generator(call: ast.Call) -> bool:
+    return bool(call.args) and isinstance(call.args[0], ast.GeneratorExp)
+
+
+def _is_str(receiver: ast.expr) -> bool:
+    """Whether ``receiver`` is a str by its form: a literal, an f-string or ``str()``."""
+    return (
+        (isinstance(receiver, ast.Constant) and isinstance(receiver.value, str))
+        or isinstance(receiver, ast.JoinedStr)
+        or (
+            isinstance(receiver, ast.Call)
+            and isinstance(receiver.func, ast.Name)
+            and receiver.func.id == "str"
+        )
+    )
 
 
 def _is_union(classes: ast.expr) -> bool:

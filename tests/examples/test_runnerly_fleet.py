@@ -75,29 +75,35 @@ async def test_the_fleet_sends_runs_recorded_through_the_outbox_and_nats_to_stat
         "--database-prefix", database_prefix, "--logs", str(tmp_path),
         "--ui-build-dir", str(tmp_path / "ui"), cwd=str(RUNNERLY),
     )  # fmt: skip
-    await asyncio.to_thread(process.wait_for, "fleet: running", 180)
-    output = process.output
-    for service in ("users", "runs", "stats", "auth", "web"):
-        assert re.search(rf"{service} \| .*{service} ready in", output), output
-    assert "fleet: registered users at the token service" in output
-    assert "fleet: registered runs at the token service" in output
-    assert re.search(r"fleet: runner \d+ logged in with users", output)
-    assert "fleet: recorded 3 runs of runner" in output
-    # runs signs its events, and stats, which takes signed ones only, counted them.
-    assert re.search(r"runs \| .*registered message key '[\w-]{43}'", output), output
-    assert re.search(
-        r"fleet: stats counted 3 runs, 16\.0 km, in the week of \d{4}-\d\d-\d\d", output
-    )
-    assert re.search(r"fleet: stats' /metrics counts [1-9]\d* message\(s\) handled", output)
-    await the_runner_records_a_run_on_the_fleet_s_page(page, output)
+    try:
+        await asyncio.to_thread(process.wait_for, "fleet: running", 180)
+        output = process.output
+        for service in ("users", "runs", "stats", "auth", "web"):
+            assert re.search(rf"{service} \| .*{service} ready in", output), output
+        assert "fleet: registered users at the token service" in output
+        assert "fleet: registered runs at the token service" in output
+        assert "fleet: registered stats at the token service" in output
+        assert re.search(r"fleet: runner \d+ logged in with users", output)
+        assert "fleet: recorded 3 runs of runner" in output
+        # runs signs its events, and stats, which takes signed ones only, counted them.
+        assert re.search(r"runs \| .*registered message key '[\w-]{43}'", output), output
+        assert re.search(
+            r"fleet: stats counted 3 runs, 16\.0 km, in the week of \d{4}-\d\d-\d\d", output
+        )
+        assert re.search(r"fleet: stats' /metrics counts [1-9]\d* message\(s\) handled", output)
+        await the_runner_records_a_run_on_the_fleet_s_page(page, output)
 
-    process.signal(signal.SIGTERM)
-    assert await asyncio.to_thread(process.finish, 120) == 0, process.output
-    output = process.output
-    assert "fleet: stopped (exit status 0)" in output
-    # Each process stopped on SIGTERM, after what it held.
-    assert output.count("stopped in") == 5
-    follow_one_run_by_its_correlation_id(output, tmp_path)
+        process.signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.finish, 120) == 0, process.output
+        output = process.output
+        assert "fleet: stopped (exit status 0)" in output
+        # Each process stopped on SIGTERM, after what it held.
+        assert output.count("stopped in") == 5
+        follow_one_run_by_its_correlation_id(output, tmp_path)
+    finally:  # a failure above leaves no process of the fleet behind: SIGTERM stops them all
+        if process.popen.poll() is None:
+            process.signal(signal.SIGTERM)
+            process.popen.wait(timeout=120)
 
 
 async def the_runner_records_a_run_on_the_fleet_s_page(page, output):  # noqa: F811 - the fixture imported above

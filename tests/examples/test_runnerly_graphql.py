@@ -28,6 +28,7 @@ from atoll.endpoints.graphql.feed import EventFeed
 from atoll.endpoints.graphql.http import GraphQLServing
 from runnerly.app import system
 from runnerly.runs.contracts import RunRecorded
+from runnerly.stats.contracts import WeeklyTotalChanged
 from tests.examples.test_runnerly import MEMORY, MONDAY, ada, bearer
 from tests.rpc_doubles import served_here
 
@@ -161,6 +162,41 @@ async def test_a_runner_subscribed_sees_her_runs_recorded_and_not_anothers():
             "data": {"runRecorded": {"runId": 2, "meters": 5000.0, "startedAt": MONDAY.isoformat()}}
         },
     }
+
+
+async def test_a_runner_subscribed_sees_her_weekly_total_change_and_not_anothers():
+    """stats publishes each change through its outbox; the subscriber is shown her own."""
+    async with (
+        club() as (harness, ada_headers, bo_headers),
+        served_here(harness.http.entry) as base,
+        connect(base.replace("http://", "ws://") + "/graphql", subprotocols=[WS]) as ws,
+        asyncio.timeout(LIMIT),
+    ):
+        init = {"authorization": ada_headers["authorization"]}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        subscribe = {"query": document("weekly-total-changed")}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        feed = harness.container.get(EventFeed)
+        while not feed.listening(WeeklyTotalChanged):  # noqa: ASYNC110 - polled
+            await asyncio.sleep(0.01)
+        for headers, meters in ((bo_headers, 7000), (ada_headers, 5000), (ada_headers, 3000)):
+            await ask(
+                harness,
+                headers,
+                "record-run",
+                meters=meters,
+                seconds=1500,
+                startedAt=MONDAY.isoformat(),
+            )
+            await harness.settle()  # relayed, counted by stats, its change relayed
+        first, second = json.loads(await ws.recv()), json.loads(await ws.recv())
+    week = MONDAY.date().isoformat()
+    # Bo's total changed first, and was not told to Ada: hers are the first she sees.
+    assert [first["payload"], second["payload"]] == [
+        {"data": {"weeklyTotalChanged": {"week": week, "meters": 5000.0, "runs": 1}}},
+        {"data": {"weeklyTotalChanged": {"week": week, "meters": 8000.0, "runs": 2}}},
+    ]
 
 
 def _scalars() -> dict[str, st.SearchStrategy[Any]]:

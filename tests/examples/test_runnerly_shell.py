@@ -13,7 +13,7 @@ import pytest
 
 import atoll.testing
 from runnerly.app import system
-from tests.examples.test_runnerly import MEMORY, PASSWORD, ada
+from tests.examples.test_runnerly import MEMORY, MONDAY, PASSWORD, ada
 from tests.frontends.conftest import page, screenshot  # noqa: F401 - the fixture, for this module
 from tests.rpc_doubles import served_here
 
@@ -71,6 +71,25 @@ async def test_a_wrong_password_is_said_and_nothing_is_shown(page, tmp_path):  #
         assert await page.evaluate("localStorage.getItem('atoll.token')") is None
         assert "Hello, runner!" in await page.evaluate(shadow("users-profile-card"))
         assert page.errors == []
+
+
+async def test_a_run_recorded_elsewhere_shows_in_the_chart_as_its_change_arrives(page, tmp_path):  # noqa: F811 - the fixture imported above
+    """Nothing on the page asks: stats' change, published as it counts the run, is pushed."""
+    flags = [*MEMORY, "--ui-build-dir", str(tmp_path)]
+    async with atoll.testing.run(system(), argv=flags) as harness:
+        await harness.send(ada())
+        async with served_here(harness.http.entry) as base:
+            await page.goto(base + "/")
+            await page.wait_for_function("document.documentElement.dataset.atollLoaded")
+            token = await log_in(page)
+            await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('No runs')")
+            run = {"meters": 7300.0, "seconds": 2400, "started_at": MONDAY.isoformat()}
+            answer = await harness.client.post(
+                "/runs", json=run, headers={"authorization": f"Bearer {token}"}
+            )
+            assert answer.status_code == 201, answer.text
+            await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('7.3')")
+            assert page.errors == []
 
 
 SHORT_LIVED = ("--tokens-lifetime", "3", "--auth-jwt-leeway", "0")

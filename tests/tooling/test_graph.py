@@ -81,6 +81,7 @@ service stats
   REST       GET /users/{user_id}/weekly-totals, * /ui/stats/... (mounted)
   JSON-RPC   weekly_totals
   GraphQL    yes
+  publishes  stats.WeeklyTotalChanged (to no service)
   consumes   runs.RunRecorded (from runs), runs.RunChanged (from runs),
              runs.RunDeleted (from runs)
 

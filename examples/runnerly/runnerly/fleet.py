@@ -63,10 +63,15 @@ PAGE = "web"
 """The process serving Runnerly's page, which composes the services' components."""
 PORTS = (*DATABASES, PAGE)
 """The processes, in the order of their ports from ``--base-port``."""
-CLIENTS = {"users": SERVICES, "runs": ("users",)}
-"""The token service's clients: each with the services it may ask tokens for."""
-SIGNING = {"runs": "--messages-sign", "stats": "--messages-require-signed"}
-"""``runs`` signs the events it publishes; ``stats`` takes signed events only."""
+CLIENTS = {"users": SERVICES, "runs": ("users",), "stats": ("stats",)}
+"""The token service's clients: each with the services it may ask tokens for (``stats``
+asks none: it is a client to register the key it signs its events with)."""
+SIGNING = {
+    "runs": ("--messages-sign",),
+    "stats": ("--messages-sign", "--messages-require-signed"),
+}
+"""``runs`` signs the events it publishes; ``stats`` takes signed events only, and signs the
+changes of its totals it publishes, which its own instances show to their subscribers."""
 SCOPES = {"users": ("runnerly:runner", "runnerly:admin")}
 """The scopes ``users`` asks for in the runners' sessions: a runner's, and an admin's."""
 SIGN_MESSAGES = "atoll:sign-messages"
@@ -180,7 +185,7 @@ class Fleet:
             )
             wanted = [arg for name in audiences for arg in ("--audience", name)]
             wanted += [arg for scope in SCOPES.get(client, ()) for arg in ("--scope", scope)]
-            if SIGNING.get(client) == "--messages-sign":
+            if "--messages-sign" in SIGNING.get(client, ()):
                 wanted += ["--scope", SIGN_MESSAGES]
             added = subprocess.run(  # noqa: S603 - our own interpreter and flags
                 [sys.executable, "-m", "atoll", "auth", "clients", "add",
@@ -215,7 +220,7 @@ class Fleet:
                 "--cors-origins", self.url(PAGE),
             ]  # fmt: skip
             if name in SIGNING:
-                argv += [SIGNING[name], "--messages-token-service", self.issuer]
+                argv += [*SIGNING[name], "--messages-token-service", self.issuer]
             environment = {}
             if name in self.secrets:  # a client of the token service: its secret, not a flag
                 prefix = name.upper()
@@ -389,14 +394,19 @@ async def show_the_flow(fleet: Fleet, patience: float) -> None:
         )
 
 
+def _interrupted(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the fleet, show the flow, and run until Ctrl-C (or stop, with ``--once``)."""
     options = arguments(argv)
     asyncio.run(make_databases(options.postgres, options.database_prefix))
     fleet = Fleet(options)
     say(f"fleet: each process's JSON log lines go to {fleet.logs}/NAME.log")
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # SIGTERM, at any step (starting the services too), stops the fleet as Ctrl-C does: every
+    # process it started is stopped, never left running without it.
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         fleet.start_token_service()
         asyncio.run(wait_until_ready(fleet, ("auth",), options.patience))
@@ -405,8 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(show_the_flow(fleet, options.patience))
         if not options.once:
             say("fleet: running; Ctrl-C stops it")
-            while not stopping.is_set() and not fleet.dead():
-                stopping.wait(0.5)
+            while not fleet.dead():
+                time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:

@@ -84,6 +84,9 @@ class ComponentAssets:
         """Where the service's JSON-RPC endpoint is, from its origin (``--server-rpc-path``)."""
         self.method_prefix = ""
         """What its methods' names start with there: ``runs.`` in a system, none alone."""
+        self.graphql_url: str | None = None
+        """Where its GraphQL endpoint is, from its origin, when it serves one: its
+        subscriptions, which a component subscribes to (``host.subscribe``)."""
         self.reads: list[str] = []
         """Its JSON-RPC methods that only read, named as at the endpoint (prefix included)."""
         self.build: Build | None = None
@@ -177,6 +180,7 @@ class ComponentAssets:
             "module": f"{root}/{build.module}",
             "files": [f"{root}/{name}" for name in build.files],
             "rpc": {"url": self.rpc_url, "prefix": self.method_prefix},
+            "graphql": None if self.graphql_url is None else {"url": self.graphql_url},
             "reads": list(self.reads),
             "components": [
                 {"name": each.name, "tag": each.tag, "observed": each.observed}
@@ -217,6 +221,8 @@ class Frontends:
             its manifest's ``reads``.
         registry: where a shell finds the services neither this process runs nor
             ``--ui-fragments`` places (``--registry-url``), if anywhere.
+        graphql: the path of the GraphQL endpoint of each service serving one, by name:
+            its manifest's ``graphql``, where its components subscribe.
         compiler: what compiles the components; Transcrypt's (``atoll.adapters.transcrypt``)
             when None.
     """
@@ -230,6 +236,7 @@ class Frontends:
         rpc: tuple[str, bool] = ("/rpc", False),
         reads: Mapping[str, Sequence[str]] | None = None,
         registry: Registry | None = None,
+        graphql: Mapping[str, str] | None = None,
     ) -> None:
         self.served = list(served)
         self.options = options
@@ -243,6 +250,7 @@ class Frontends:
             assets.rpc_url = path
             assets.method_prefix = name + "." if system else ""
             assets.reads = list((reads or {}).get(name, ()))
+            assets.graphql_url = (graphql or {}).get(name)
 
     def compose(self, shell: Shell) -> None:
         """Give ``shell`` its sources: the services here, and those ``--ui-fragments`` gives.

@@ -254,17 +254,21 @@ def _install_frontends(
     app.options("ui", UiOptions)
     # The methods only reading, as the endpoint names them: a shell's worker keeps their
     # answers for offline, by the rule that makes them GraphQL Query fields.
-    own = zip(services, api.parts if system else [api], strict=True)
+    own_parts = list(zip(services, api.parts if system else [api], strict=True))
     reads = {
         service.name: sorted(
             (f"{service.name}." if system else "") + name
             for name in read_only(part, part.methods, part.graphql.queries if part.graphql else ())
         )
-        for service, part in own
+        for service, part in own_parts
     }
 
-    def make_frontends(
-        options: UiOptions, server: ServerOptions, discovery: Discovery
+    # The services serving GraphQL, where their components subscribe: a system serves one
+    # endpoint for all, at the [graphql] path (read where the options are, at the start).
+    with_graphql = [service.name for service, part in own_parts if part.graphql is not None]
+
+    def frontends(
+        options: UiOptions, server: ServerOptions, discovery: Discovery, graphql: str = ""
     ) -> Frontends:
         made = Frontends(
             served,
@@ -272,15 +276,26 @@ def _install_frontends(
             rpc=(server.rpc_path, system),
             reads=reads,
             registry=discovery.registry,
+            graphql=dict.fromkeys(with_graphql, graphql),
         )
         for shell in shells:
             made.compose(shell)
         return made
 
+    def make_frontends(
+        options: UiOptions, server: ServerOptions, discovery: Discovery
+    ) -> Frontends:
+        return frontends(options, server, discovery)
+
+    def make_frontends_serving_graphql(
+        options: UiOptions, server: ServerOptions, discovery: Discovery, graphql: GraphQLOptions
+    ) -> Frontends:
+        return frontends(options, server, discovery, graphql.path)
+
     def made(container: Container) -> None:
         container.get(Frontends)  # a component: it starts with the app
 
-    app.provide(make_frontends)
+    app.provide(make_frontends_serving_graphql if with_graphql else make_frontends)
     app.on_build(made)
 
 

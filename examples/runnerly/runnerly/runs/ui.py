@@ -202,6 +202,7 @@ tr:last-child td { border-bottom: none; }
 
     def connected(self) -> None:
         """Ask for the runs now, and again when a runner logs in or records one."""
+        self.asked = 0
         self.stops = [
             self.host.listen(SESSION, self.reload),
             self.host.listen(RECORDED, self.reload),
@@ -214,17 +215,24 @@ tr:last-child td { border-bottom: none; }
             stop()
 
     async def reload(self, detail: object) -> None:
-        """Ask the service for the newest runs of the runner the page's token names."""
+        """Ask the service for the newest runs of the runner the page's token names.
+
+        Only the last answer asked for is shown: an earlier one, come later, is older.
+        """
         del detail
         claims = self.host.claims()
         if claims is None:
             return
+        self.asked += 1
+        asked = self.asked
         try:
             page = await RunsClient(self.host).runs(int(claims["sub"]), first=SHOWN)
         except CallError as error:
-            self.set_state({"error": "Your runs could not be read: " + str(error)})
+            if asked == self.asked:
+                self.set_state({"error": "Your runs could not be read: " + str(error)})
             return
-        self.set_state({"loaded": page["items"], "error": ""})
+        if asked == self.asked:
+            self.set_state({"loaded": page["items"], "error": ""})
 
     def row(self, run: dict[str, object]) -> object:
         """The table's row of one run."""

@@ -1,8 +1,9 @@
 """The stats service's components: a runner's weekly totals as a bar chart.
 
 The chart shows the weeks it is given, as ``weekly_totals`` answers them; in the browser it
-asks the service for them when the page has a token, and again when a run is recorded (the
-totals change once the service has counted the run's event, a moment later).
+asks the service for them when the page has a token, and subscribes to their changes
+(``weeklyTotalChanged``, over GraphQL): a run recorded, here or anywhere, shows once the
+service has counted its event, as the change arrives.
 
 Written in the Python Transcrypt compiles rightly (``atoll.frontends.lint`` passes it): the
 browser runs this module too, so it imports no other layer of the service (dataclasses do not
@@ -20,10 +21,8 @@ SESSION = "runnerly-session"
 """What the page announces when a runner logs in (``users``' login form)."""
 RECORDED = "runnerly-run-recorded"
 """What the page announces when a run is recorded (``runs``' form)."""
-ASKED_AGAIN = [1, 2, 4, 8, 16, 32, 64]
-"""Seconds after a run is recorded when the totals are asked for again: its event is counted
-a moment after the run is recorded, by this service, from the broker (later when its
-outbox relay or the broker is slow: the asks space out, and stop after a minute)."""
+CHANGES = "subscription { weeklyTotalChanged { week meters runs } }"
+"""The changes of the runner's totals, as the service counts her runs' events."""
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 METERS_PER_TENTH = {"km": 100, "mi": 160.9344}
@@ -224,34 +223,55 @@ svg { display: block; width: 100%; max-width: 640px; height: auto; max-height: 2
         )
 
     def connected(self) -> None:
-        """Ask for the totals now, when a runner logs in, and after a run is recorded."""
+        """Follow the totals of the runner logged in, and of the next one who logs in."""
+        self.asked = 0
+        self.following = None
         self.stops = [
-            self.host.listen(SESSION, self.reload),
-            self.host.listen(RECORDED, self.recorded),
+            self.host.listen(SESSION, self.follow),
+            self.host.listen(RECORDED, self.reload),
         ]
-        self.reload(None)
+        self.follow(None)
 
     def disconnected(self) -> None:
-        """Stop listening to the page, and cancel the asks to come."""
+        """Stop listening to the page and to the service."""
         for stop in self.stops:
             stop()
+        self.unfollow()
 
-    def recorded(self, run: object) -> None:
-        """Ask again now, and a few times in the seconds after, while the run is counted."""
-        del run
-        self.reload(None)
-        for seconds in ASKED_AGAIN:
-            self.stops.append(self.host.later(seconds, self.reload))
+    def follow(self, detail: object) -> None:
+        """Subscribe to the changes of the totals of the runner the page's token names.
+
+        Asked for as the subscription starts, and again each time it starts again (the
+        changes of a moment without it are not told).
+        """
+        del detail
+        self.unfollow()
+        if self.host.claims() is None:
+            return
+        self.following = self.host.subscribe(CHANGES, {}, self.reload, self.reload)
+
+    def unfollow(self) -> None:
+        """Stop following the totals."""
+        if self.following is not None:
+            self.following()
+            self.following = None
 
     async def reload(self, detail: object = None) -> None:
-        """Ask the service for the weekly totals of the runner the page's token names."""
+        """Ask the service for the weekly totals of the runner the page's token names.
+
+        Only the last answer asked for is shown: an earlier one, come later, is older.
+        """
         del detail
         claims = self.host.claims()
         if claims is None:
             return
+        self.asked += 1
+        asked = self.asked
         try:
             weeks = await StatsClient(self.host).weekly_totals(int(claims["sub"]))
         except CallError as error:
-            self.set_state({"error": "Your weekly totals could not be read: " + str(error)})
+            if asked == self.asked:
+                self.set_state({"error": "Your weekly totals could not be read: " + str(error)})
             return
-        self.set_state({"loaded": weeks, "error": ""})
+        if asked == self.asked:
+            self.set_state({"loaded": weeks, "error": ""})

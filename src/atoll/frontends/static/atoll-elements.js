@@ -86,6 +86,7 @@ function endpointOf() {
         url: new URL(found.rpc.url, manifest),
         prefix: found.rpc.prefix,
         reads: new Set(found.reads || []),
+        graphql: found.graphql ? new URL(found.graphql.url, manifest) : null,
       }))
       .catch((error) => {
         endpoint = null; // asked again at the next call
@@ -219,6 +220,103 @@ async function sent(method, params, again = true) {
   return reply.result;
 }
 
+// The protocol of GraphQL over a WebSocket that atoll serves (graphql-transport-ws).
+const GRAPHQL_WS = 'graphql-transport-ws';
+// The longest pause before a subscription closed is opened again, in seconds.
+const LONGEST_PAUSE = 30;
+
+// Subscribe to `query`, a GraphQL subscription of the component's service, with `variables`:
+// `callback(data)` for each event it shows, over a WebSocket, with the page's token. A
+// connection that closes (the service restarted, the network gone) is opened again after a
+// pause that doubles up to LONGEST_PAUSE seconds, with the token the page has then; one
+// refused for its token waits for the page's refresh first. `opened()`, if given, is called
+// each time the subscription starts: the events of a moment without one are lost, so ask
+// then for what they would have told. Returns what stops it.
+export function subscribe(query, variables, callback, opened) {
+  let socket = null;
+  let stopped = false;
+  let timer = null;
+  let pause = 1;
+
+  function again() {
+    if (!stopped) {
+      timer = setTimeout(open, pause * 1000);
+      pause = Math.min(pause * 2, LONGEST_PAUSE);
+    }
+  }
+
+  async function open() {
+    let address = null;
+    try {
+      address = (await endpointOf()).graphql;
+    } catch {
+      again(); // no manifest now: the service may be down
+      return;
+    }
+    if (stopped) {
+      return;
+    }
+    if (address === null) {
+      console.error(`${query} cannot be subscribed to: the service serves no GraphQL`);
+      return;
+    }
+    const url = new URL(address);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const token = globalThis.localStorage ? localStorage.getItem(TOKEN_KEY) : null;
+    const connection = new WebSocket(url, GRAPHQL_WS);
+    socket = connection;
+    let refused = false;
+    connection.onopen = () => {
+      const payload = token ? { authorization: 'Bearer ' + token } : {};
+      connection.send(JSON.stringify({ type: 'connection_init', payload }));
+    };
+    connection.onmessage = (message) => {
+      const got = JSON.parse(message.data);
+      if (got.type === 'connection_ack') {
+        pause = 1;
+        const payload = { query, variables: variables || {} };
+        connection.send(JSON.stringify({ id: '1', type: 'subscribe', payload }));
+        if (opened) {
+          opened();
+        }
+      } else if (got.type === 'next' && got.payload) {
+        const errors = got.payload.errors || [];
+        if (errors.some((error) => (error.extensions || {}).code === 'UNAUTHENTICATED')) {
+          refused = true;
+        } else if (got.payload.data) {
+          callback(got.payload.data);
+        }
+      } else if (got.type === 'ping') {
+        connection.send(JSON.stringify({ type: 'pong' }));
+      } else if (got.type === 'error' || got.type === 'complete') {
+        connection.close();
+      }
+    };
+    connection.onclose = () => {
+      if (socket === connection) {
+        socket = null;
+      }
+      if (stopped) {
+        return;
+      }
+      if (refused) {
+        renewed(token).then(again, again);
+      } else {
+        again();
+      }
+    };
+  }
+
+  open();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    if (socket !== null) {
+      socket.close();
+    }
+  };
+}
+
 // What the page's token says of its holder (its claims: `sub`, `scope`, `exp`...), read
 // without checking it (the services do that): for a component to know whose data to ask for.
 export function claims() {
@@ -348,6 +446,13 @@ export function define(component) {
     // in Python, or through its typed client (atoll frontends client).
     call(method, params) {
       return call(method, params);
+    }
+
+    // Subscribe to a GraphQL subscription of the component's service: `callback(data)` for
+    // each event, `opened()` each time it starts; returns what stops it (call it in
+    // `disconnected`).
+    subscribe(query, variables, callback, opened) {
+      return subscribe(query, variables, callback, opened);
     }
 
     // Keep the caller's token for the calls of every component of the page (after a login),

@@ -114,6 +114,20 @@ def test_a_version_must_be_given(version):
         service_worker(version, ["/"], [])
 
 
+def test_the_registration_s_values_cannot_end_its_script_nor_escape_it():
+    """A value holding ``<!--<script>`` would keep the real ``</script>`` from ending it."""
+    at = "/a<!--<script>&</script>"
+    links = OfflineAssets("Runs", version="v1", precache=["/"], scope=at + "/", at=at).links()
+    script = links[links.index('<script type="module">\n') + 23 : links.rindex("</script>")]
+    assert not set("<>&") & set(script)
+    literals = re.findall(r'"(?:[^"\\]|\\.)*"', script)
+    assert [msgspec.json.decode(each) for each in literals] == [
+        at + "/offline.js",
+        at + "/sw.js",
+        at + "/",
+    ]
+
+
 # The manifest and the icon
 
 

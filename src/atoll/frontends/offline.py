@@ -461,8 +461,15 @@ def _same_origin(address: str) -> bool:
 
 
 def _script_json(value: str) -> str:
-    """``value`` as a JavaScript string inside a ``<script>``, which only ``</`` could end."""
-    return msgspec.json.encode(value).decode().replace("</", "<\\/")
+    """``value`` as a JavaScript string for a ``<script>``, with no ``<``, ``>`` nor ``&``.
+
+    ``</script`` would end the script, and ``<!--`` followed by ``<script`` would put the
+    parser in the script's double-escaped state, where the real ``</script>`` no longer ends
+    it: the rest of the page would run as script, or vanish. ``<``, ``>`` and ``&`` are
+    written as JSON escapes, which mean the same characters to JavaScript.
+    """
+    encoded = msgspec.json.encode(value).decode()
+    return encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _color(value: str) -> str:

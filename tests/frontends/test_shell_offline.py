@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 from dataclasses import dataclass
 
@@ -19,7 +20,8 @@ import pytest
 
 import atoll
 import atoll.testing
-from atoll.frontends.shell import Slot
+from atoll.frontends.offline import ShellWorker
+from atoll.frontends.shell import Shell, Slot
 from tests.frontends.conftest import WAIT_MS, screenshot
 from tests.rpc_doubles import served_here
 
@@ -196,6 +198,66 @@ async def test_a_service_of_another_origin_is_neither_precached_nor_its_reads_ke
     assert f'"@lagoon/":"{elsewhere}/ui/lagoon/' in page  # shown, loaded from its origin
     assert config["precache"] == OWN
     assert config["rpc"] == {}
+
+
+class Found:
+    """A service's manifest as the shell reads it: each of ``manifests`` in turn, again and
+    again (an instance of a service elsewhere, then another; None when none answered)."""
+
+    def __init__(self, *manifests: dict | None) -> None:
+        self.manifests = itertools.cycle(manifests)
+
+    async def manifest(self) -> dict | None:
+        return next(self.manifests)
+
+    def paint(self, slot: Slot) -> None:
+        del slot
+
+
+def build_of(service: str, version: str, base: str = "") -> dict:
+    """The manifest of ``service``'s build ``version``, as read from ``base`` ("" here)."""
+    module = f"{base}/ui/{service}/{version}/components.js"
+    return {
+        "service": service,
+        "version": version,
+        "module": module,
+        "files": [module],
+        "rpc": {"url": "/rpc", "prefix": f"{service}."},
+        "reads": [f"{service}.level_of"],
+        "components": [{"name": "Level", "tag": f"{service}-level", "observed": ["gauge"]}],
+    }
+
+
+def shell_of(here: Found, elsewhere: Found, title: str = "Lagoon", gauge: str = "north") -> Shell:
+    """A shell of ``lagoon``, served on its origin, and ``reef``, served elsewhere."""
+    slots = [Slot("lagoon", "lagoon-level", {"gauge": gauge}), Slot("reef", "reef-level")]
+    return Shell(title, slots, {"lagoon": here, "reef": elsewhere})
+
+
+async def test_the_shell_s_worker_stays_the_same_while_nothing_is_deployed():
+    """Two instances of one build elsewhere, given in turn (a registry picks one each time),
+    and an outage: the same script each time, so no update is offered, nor precache lost."""
+    instances = [build_of("reef", "0f0f0f0f0f0f", base) for base in ("http://a:1", "http://b:1")]
+    shell = shell_of(Found(build_of("lagoon", "111111111111")), Found(*instances, None))
+    worker = ShellWorker(shell, "/", OWN[1:])
+    pages = {await shell.page() for _ in range(3)}
+    assert len(pages) == 3  # each composed with what it found
+    scripts = {(await worker()).script() for _ in range(6)}
+    assert len(scripts) == 1
+
+
+async def test_a_new_build_here_or_a_new_shell_is_a_new_worker():
+    async def version(here: str, elsewhere: str = "0" * 12, **shell: str) -> str:
+        lagoon = Found(build_of("lagoon", here))
+        reef = Found(build_of("reef", elsewhere, "http://a:1"))
+        return (await ShellWorker(shell_of(lagoon, reef, **shell), "/", OWN[1:])()).version
+
+    first = await version("1" * 12)
+    assert await version("2" * 12) != first
+    assert await version("1" * 12, title="Reef") != first
+    assert await version("1" * 12, gauge="south") != first
+    # a new build elsewhere is not: the worker keeps nothing of it
+    assert await version("1" * 12, elsewhere="e" * 12) == first
 
 
 # In the browser

@@ -27,7 +27,7 @@ offers "Reload to update", and the page reloads under the new worker.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -384,9 +384,16 @@ class ShellWorker:
     map to), when the service is served on the shell's origin:
     a worker keeps its own origin's addresses only, so the build of a service served
     elsewhere (``--ui-fragments``) loads from the network, and shows its placeholder offline.
-    The methods each manifest ``reads`` are answered network first at its endpoint. The
-    version is a hash of the page (which names each build's version) and of ``offline.js``:
-    a new build of any service, or a new shell, is a new worker.
+    The methods each manifest ``reads`` are answered network first at its endpoint.
+
+    The version is a hash of what the worker keeps and of the shell's own page: the
+    configuration (the paths precached, which name each build of this origin by its
+    version, and the reads), ``offline.js``, and the page as it is with every service down
+    (its title, styles, head and slots). A new build of a service of this origin, or a new
+    shell, is a new worker. Never what changes with no deployment: the address of the
+    instance of a service elsewhere the page was composed with (one of several, each time),
+    nor whether a service answered: each new version installs a new worker, which the page
+    offers as "a new version", and whose install fetches the whole precache again.
 
     Args:
         shell: the shell.
@@ -403,14 +410,13 @@ class ShellWorker:
     async def __call__(self) -> WorkerConfig:
         """The configuration, as the services' manifests are now."""
         found = await self.shell.manifests()
-        digest = hashlib.sha256(self.shell.render(found).encode())
-        digest.update(static(_PAGE_MODULE))
         precache = [self.path, *self.own]
         rpc: dict[str, list[str]] = {}
+        builds: dict[str, str] = {}
         for name, manifest in sorted(found.items()):
-            digest.update(f"\n{name} {manifest['version'] if manifest else '-'}".encode())
             if manifest is None or not _same_origin(manifest["module"]):
                 continue
+            builds[name] = manifest["version"]
             precache.append(manifest["module"].rsplit("/", 2)[0] + "/" + MANIFEST)
             precache.extend(
                 address
@@ -418,13 +424,32 @@ class ShellWorker:
                 if not address.endswith(_DEBUGGING_ONLY)
             )
             rpc.setdefault(manifest["rpc"]["url"], []).extend(manifest.get("reads", []))
-        return WorkerConfig(
-            digest.hexdigest()[:VERSION_LENGTH],
+        config = WorkerConfig(
+            "",
             list(dict.fromkeys(precache)),
             fallback=self.path,
-            rpc=rpc,
+            rpc={url: sorted(set(reads)) for url, reads in rpc.items()},
             fresh=[self.path],
         )
+        return replace(config, version=self._version(config, builds))
+
+    def _version(self, config: WorkerConfig, builds: Mapping[str, str]) -> str:
+        """The hash of what ``config`` keeps, of ``builds`` and of the shell's own page."""
+        slots = [
+            [
+                slot.service,
+                slot.tag,
+                sorted([name, str(value)] for name, value in slot.attributes.items()),
+            ]
+            for slot in self.shell.slots
+        ]
+        kept = [config.precache, config.rpc, config.fallback, config.fresh, builds, slots]
+        digest = hashlib.sha256(msgspec.json.encode(kept))
+        # Every service as found down: the page with none of the addresses it was composed with.
+        services = {slot.service for slot in self.shell.slots}
+        digest.update(self.shell.render(dict.fromkeys(services)).encode())
+        digest.update(static(_PAGE_MODULE))
+        return digest.hexdigest()[:VERSION_LENGTH]
 
 
 _DEBUGGING_ONLY = (".map", ".py")

@@ -23,7 +23,7 @@ import pytest
 from atoll.errors import ConfigError
 from atoll.frontends.offline import OfflineAssets, icon_svg, service_worker, web_manifest
 from atoll.frontends.serving import answer
-from tests.frontends.conftest import WAIT_MS, screenshot
+from tests.frontends.conftest import WAIT_MS, screenshot, until
 from tests.rpc_doubles import served_here
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "atoll" / "frontends" / "static"
@@ -260,7 +260,8 @@ class Site:
         elif scope["path"] == "/api/counter":
             self.count += 1
             body = msgspec.json.encode({"count": self.count})
-            await answer(send, 200, b"application/json", body, [(b"cache-control", b"no-store")])
+            # no-cache: not from the HTTP cache without asking, but kept (no-store is not)
+            await answer(send, 200, b"application/json", body, [(b"cache-control", b"no-cache")])
         else:
             await self.assets(scope, receive, send)
 
@@ -348,6 +349,77 @@ async def test_a_new_version_waits_for_the_page_to_take_it_then_the_page_reloads
         scope = base + "/"
         assert sorted(names) == [f"atoll {scope} api", f"atoll {scope} precache 2"]
         await screenshot(page, "offline-updated")
+    assert page.errors == []
+
+
+class Callers:
+    """A page whose callers read ``/api/me`` (``private``: each caller's own) and
+    ``/api/secret`` (``no-store``)."""
+
+    PAGE = (
+        b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Me</title>'
+        b'<script type="module">import { registerWorker } from "/offline.js";'
+        b'registerWorker("/sw.js");</script></head><body><h1>Me</h1></body></html>'
+    )
+
+    def __init__(self) -> None:
+        self.assets = OfflineAssets("Me", version="1", precache=["/", "/offline.js"], api=["/api"])
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        caller = dict(scope["headers"]).get(b"authorization", b"nobody").decode()
+        if scope["path"] == "/":
+            await answer(send, 200, b"text/html; charset=utf-8", self.PAGE, [])
+        elif scope["path"] == "/api/secret":
+            body = msgspec.json.encode({"secret of": caller})
+            await answer(send, 200, b"application/json", body, [(b"cache-control", b"no-store")])
+        elif scope["path"].startswith("/api/"):
+            body = msgspec.json.encode({"path": scope["path"], "of": caller})
+            await answer(send, 200, b"application/json", body, [(b"cache-control", b"private")])
+        else:
+            await self.assets(scope, receive, send)
+
+
+READ = """([path, token]) => fetch(path, { headers: token ? { authorization: token } : {} })
+  .then((response) => response.json(), (error) => 'failed')"""
+
+KEPT = """async () => {
+  const name = (await caches.keys()).find((each) => each.endsWith(' api'));
+  if (name === undefined) {
+    return [];
+  }
+  return (await (await caches.open(name)).keys()).map((key) => {
+    const asked = new URL(key.url).searchParams.get('atoll-get');
+    return asked === null ? key.url : new URL(asked).pathname;
+  });
+}"""
+
+
+async def until_kept(page, paths: list[str]) -> None:
+    """Wait until the worker's API cache holds the answers to ``paths``, oldest first."""
+    await until(
+        page, f"async (paths) => ({KEPT})().then((kept) => kept.join() === paths.join())", paths
+    )
+
+
+async def test_offline_a_caller_is_given_its_own_kept_answers_only(page):
+    async with served_here(Callers()) as base:
+        await page.goto(base + "/")
+        await until_controlled(page)
+        assert await page.evaluate(READ, ["/api/secret", "Bearer alice"]) == {
+            "secret of": "Bearer alice"
+        }
+        alice = {"path": "/api/me", "of": "Bearer alice"}
+        assert await page.evaluate(READ, ["/api/me", "Bearer alice"]) == alice
+        nobody = {"path": "/api/me", "of": "nobody"}
+        assert await page.evaluate(READ, ["/api/me", None]) == nobody
+        await until_kept(page, ["/api/me", "/api/me"])  # Alice's, and the one without a token
+
+    assert await page.evaluate(READ, ["/api/me", "Bearer alice"]) == alice
+    assert await page.evaluate(READ, ["/api/me", None]) == nobody  # kept without a token
+    assert await page.evaluate(READ, ["/api/me", "Bearer bob"]) == "failed"  # never Alice's
+    assert await page.evaluate(READ, ["/api/secret", "Bearer alice"]) == "failed"  # no-store
     assert page.errors == []
 
 

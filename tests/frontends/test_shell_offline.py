@@ -22,7 +22,7 @@ import atoll
 import atoll.testing
 from atoll.frontends.offline import ShellWorker
 from atoll.frontends.shell import Shell, Slot
-from tests.frontends.conftest import WAIT_MS, screenshot
+from tests.frontends.conftest import WAIT_MS, screenshot, until
 from tests.rpc_doubles import served_here
 
 OWN = ["/", "/offline.js", "/manifest.webmanifest", "/icon.svg"]
@@ -281,7 +281,8 @@ async def shows_level(page, text: str) -> None:
 
 async def until_kept(page, method: str) -> None:
     """Wait until the worker keeps an answer of ``method``, in its API cache."""
-    await page.wait_for_function(
+    await until(
+        page,
         """async (method) => {
           for (const name of await caches.keys()) {
             if (name.endsWith(' api')) {

@@ -85,7 +85,9 @@ def service_worker(
         precache: the paths kept on install and answered from the cache: the shell's pages,
             ``offline.js``, the components' files.
         api: the path prefixes answered from the network first, the last answer kept for
-            offline (``"/runs"`` covers ``/runs`` and ``/runs/7``, not ``/runsheet``).
+            offline (``"/runs"`` covers ``/runs`` and ``/runs/7``, not ``/runsheet``), under
+            its URL and a hash of the caller's ``Authorization``: given back to that caller
+            only. An answer marked ``Cache-Control: no-store`` is not kept.
         fallback: the page given, offline, to a navigation not precached; precached itself.
         rpc: the JSON-RPC endpoints (their paths) and the methods of each that only read:
             a POST calling one of these is answered from the network first, its last result

@@ -351,6 +351,33 @@ async def test_after_one_online_load_an_offline_reload_shows_the_shell_and_the_l
     assert page.errors == []
 
 
+KEPT = """async () => {
+  const name = (await caches.keys()).find((each) => each.endsWith(' api'));
+  return name === undefined ? 0 : (await (await caches.open(name)).keys()).length;
+}"""
+
+LOGIN = "(token) => document.querySelector('lagoon-level').remember_token(token)"
+
+
+async def test_a_logout_deletes_every_answer_the_worker_kept(lagoon, built, page):
+    async with serving(system(Gauges(), lagoon.Level), built) as base:
+        await page.goto(base + "/")
+        await until_controlled(page)
+        await until_kept(page, "lagoon.level_of")  # the page's own read, without a token
+        await page.evaluate(LOGIN, "alice-token")
+        assert await page.evaluate(CALL, ["level_of", {"gauge": "north"}]) == "answered 120"
+        await until(page, f"async () => (await ({KEPT})()) === 2")  # Alice's answer too
+
+        await page.evaluate(LOGIN, None)
+        await until(page, f"async () => (await ({KEPT})()) === 0")
+
+    # offline, even Alice, logged in again, is given nothing of what she read before
+    await page.evaluate(LOGIN, "alice-token")
+    again = await page.evaluate(CALL, ["level_of", {"gauge": "north"}])
+    assert again.startswith("failed: ")
+    assert page.errors == []
+
+
 async def test_a_new_build_is_a_new_worker_offered_to_the_page_through_the_shell(
     lagoon, tmp_path, page
 ):

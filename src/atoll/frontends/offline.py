@@ -9,9 +9,11 @@ The worker is atoll's own (``static/service-worker.js``, no Workbox, no CDN): th
 writes its configuration, the template's first line, and serves the rest as it is. It keeps
 every URL of ``precache`` in a cache named by ``version`` (cache first: the shell opens
 without the network), answers the GETs under an ``api`` prefix from the network first,
-keeping each answer to give back when the network fails, and gives a page not precached the
-``fallback`` page offline. A new version waits until the page takes it: ``offline.js``
-offers "Reload to update", and the page reloads under the new worker.
+keeping each answer to give back to the same caller (the same ``Authorization``) when the
+network fails, and gives a page not precached the ``fallback`` page offline. It keeps no
+answer marked ``no-store``, the ``kept`` latest at most, and none once the page's caller
+logs out (``remember_token(None)``). A new version waits until the page takes it:
+``offline.js`` offers "Reload to update", and the page reloads under the new worker.
 
 :class:`OfflineAssets` serves the four files a page needs, in ASGI:
 
@@ -65,6 +67,8 @@ THEME_COLOR = "#0b7285"
 BACKGROUND_COLOR = "#ffffff"
 VERSION_LENGTH = 12
 """Hex digits of a shell's worker's version: a build's hash is as long."""
+KEPT = 200
+"""How many API answers a worker keeps at most, when not told: the oldest goes first."""
 
 
 def service_worker(
@@ -75,6 +79,7 @@ def service_worker(
     *,
     rpc: Mapping[str, Sequence[str]] | None = None,
     fresh: Sequence[str] = (),
+    kept: int = KEPT,
 ) -> bytes:
     """The service worker's script for ``version``: atoll's template, configured.
 
@@ -95,16 +100,24 @@ def service_worker(
             own id. Every other call goes to the network alone.
         fresh: precached pages answered from the network first, their precached copy
             offline: a shell's page, composed as its services are when it is asked for.
+        kept: how many answers (GETs and reads together) the worker keeps at most: the
+            oldest goes first, so that a device used by many callers does not fill up.
 
     Raises:
         ConfigError: a path is not one (it must start with ``/``), is given twice, is both
-            precached and under an API prefix, the fallback or a fresh page is not precached.
+            precached and under an API prefix, the fallback or a fresh page is not precached,
+            or ``kept`` is less than 1.
     """
     endpoints = dict(rpc or {})
     if not version.strip() or version != version.strip():
         raise ConfigError(
             f"the service worker's version is {version!r}: give a non-empty one without "
             "surrounding spaces, such as the build's hash"
+        )
+    if kept < 1:
+        raise ConfigError(
+            f"the service worker is to keep {kept!r} answers: give a whole number of at least 1, "
+            f"such as {KEPT}"
         )
     _check_paths("precache", precache)
     _check_paths("api", api)
@@ -137,6 +150,7 @@ def service_worker(
         "fallback": fallback,
         "rpc": {path: sorted(set(reads)) for path, reads in endpoints.items()},
         "fresh": list(fresh),
+        "kept": kept,
     }
     template = static(_TEMPLATE)
     first, newline, rest = template.partition(b"\n")
@@ -217,6 +231,7 @@ class WorkerConfig:
     fallback: str = "/"
     rpc: Mapping[str, Sequence[str]] = field(default_factory=dict)
     fresh: Sequence[str] = ()
+    kept: int = KEPT
 
     def script(self) -> bytes:
         """The worker's script.
@@ -225,7 +240,13 @@ class WorkerConfig:
             ConfigError: as :func:`service_worker` does.
         """
         return service_worker(
-            self.version, self.precache, self.api, self.fallback, rpc=self.rpc, fresh=self.fresh
+            self.version,
+            self.precache,
+            self.api,
+            self.fallback,
+            rpc=self.rpc,
+            fresh=self.fresh,
+            kept=self.kept,
         )
 
 
@@ -241,9 +262,9 @@ class OfflineAssets:
     scope, which ``/sw.js`` does (``Service-Worker-Allowed``) for ``scope``.
 
     The worker's configuration is either given (``version``, ``precache``, ``api``,
-    ``fallback``, ``rpc``, ``fresh``), checked as the application is made, or made by
-    ``configure`` each time the worker is asked for: a shell's, from its services' manifests
-    as they are then (see :class:`ShellWorker`).
+    ``fallback``, ``rpc``, ``fresh``, ``kept``), checked as the application is made, or made
+    by ``configure`` each time the worker is asked for: a shell's, from its services'
+    manifests as they are then (see :class:`ShellWorker`).
 
     Args:
         name: the application's name, for the manifest.
@@ -253,6 +274,7 @@ class OfflineAssets:
         fallback: the page it gives offline to a navigation not precached.
         rpc: the JSON-RPC endpoints' paths, and the methods of each that only read.
         fresh: the precached pages it answers from the network first.
+        kept: how many API answers it keeps at most.
         configure: makes the worker's configuration when it is asked for, instead.
         scope: the pages the worker controls, and the manifest's scope and start URL.
         at: the path the four files are under, when each is routed here with its whole
@@ -275,6 +297,7 @@ class OfflineAssets:
         fallback: str = "/",
         rpc: Mapping[str, Sequence[str]] | None = None,
         fresh: Sequence[str] = (),
+        kept: int = KEPT,
         configure: Callable[[], Awaitable[WorkerConfig]] | None = None,
         scope: str = "/",
         at: str = "",
@@ -289,7 +312,7 @@ class OfflineAssets:
             )
         self._worker = b""
         if version is not None:
-            config = WorkerConfig(version, precache, api, fallback, rpc or {}, fresh)
+            config = WorkerConfig(version, precache, api, fallback, rpc or {}, fresh, kept)
             self._worker = config.script()
         self.configure = configure
         self.scope = scope

@@ -160,6 +160,26 @@ async function sent(method, params) {
   return reply.result;
 }
 
+// Forget the answers kept for the caller who logs out: the reads waiting to be sent again
+// (with the token), and those the service worker keeps for offline (atoll's deletes them
+// when told: static/service-worker.js), so that none stays on the device.
+function forgetAnswers() {
+  unkept.clear();
+  if (!workers) {
+    return;
+  }
+  const message = { type: 'forget-answers' };
+  if (workers.controller) {
+    workers.controller.postMessage(message);
+    return;
+  }
+  // a worker installed that has not taken the page yet keeps answers all the same
+  workers
+    .getRegistration()
+    .then((registration) => registration?.active?.postMessage(message))
+    .catch(() => {});
+}
+
 // What the page's token says of its holder (its claims: `sub`, `scope`, `exp`...), read
 // without checking it (the services do that): for a component to know whose data to ask for.
 export function claims() {
@@ -292,10 +312,11 @@ export function define(component) {
     }
 
     // Keep the caller's token for the calls of every component of the page (after a login),
-    // or forget it with None.
+    // or forget it with None (a logout), and with it every answer kept for the page.
     remember_token(token) {
       if (token === null || token === undefined) {
         localStorage.removeItem(TOKEN_KEY);
+        forgetAnswers();
       } else {
         localStorage.setItem(TOKEN_KEY, token);
       }

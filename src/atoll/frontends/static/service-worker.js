@@ -1,4 +1,4 @@
-const ATOLL = {"version": "dev", "precache": ["/"], "api": [], "fallback": "/", "rpc": {}, "fresh": []};
+const ATOLL = {"version": "dev", "precache": ["/"], "api": [], "fallback": "/", "rpc": {}, "fresh": [], "kept": 200};
 // atoll's service worker: a service's pages, kept for offline use.
 //
 // atoll.frontends.offline.service_worker() writes the configuration above (this file's first
@@ -21,7 +21,9 @@ const ATOLL = {"version": "dev", "precache": ["/"], "api": [], "fallback": "/", 
 //   its method and parameters (not its id), and given back offline with the call's own id.
 //   Any other call (a command, a batch, a notification) goes to the network alone: a kept
 //   answer to a command would say it was done when it was not.
-// - the answers kept: none marked `Cache-Control: no-store`.
+// - the answers kept: none marked `Cache-Control: no-store`, the `kept` latest at most (the
+//   oldest goes first), and none at all once the page posts {type: 'forget-answers'} (the
+//   element glue does when the caller logs out).
 // - update: a new version installs, then waits (no skipWaiting of its own), since the open
 //   pages run the old version's files. The page offers the update (offline.js) and posts
 //   {type: 'skip-waiting'} when the user takes it; it reloads when the new worker takes over.
@@ -51,9 +53,16 @@ self.addEventListener('activate', (event) => {
   );
 });
 
+// How many times the kept answers were forgotten: an answer fetched before the last time
+// (the caller who asked has logged out since) is not kept.
+let forgotten = 0;
+
 self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'skip-waiting') {
     self.skipWaiting();
+  } else if (event.data && event.data.type === 'forget-answers') {
+    forgotten += 1;
+    event.waitUntil(caches.delete(API_CACHE));
   }
 });
 
@@ -115,11 +124,12 @@ function isApi(path) {
 // the answer is kept under a key naming its caller too (see getKeyOf).
 async function networkFirst(event) {
   const key = await getKeyOf(event.request);
+  const era = forgotten;
   try {
     const response = await fetch(event.request);
     if (response.ok && keepable(response)) {
       // Kept while the page reads the answer, not before: the page need not wait for the cache.
-      event.waitUntil(keep(key, response.clone()));
+      event.waitUntil(keep(key, response.clone(), era));
     }
     return response;
   } catch (error) {
@@ -165,14 +175,26 @@ function keepable(response) {
     .some((directive) => directive.split('=')[0].trim().toLowerCase() === 'no-store');
 }
 
-// Keep `response` under `key`.
-async function keep(key, response) {
+// Keep `response` under `key`, unless the answers were forgotten since it was asked for
+// (`era`); then only the `kept` latest answers stay, the oldest going first (a cache's keys
+// come in the order they were put, a new answer to a key moving it last).
+async function keep(key, response, era) {
+  if (era !== forgotten) {
+    return;
+  }
   const cache = await caches.open(API_CACHE);
   try {
     await cache.put(key, response);
   } catch {
-    // an answer the Cache API refuses (`Vary: *`) is not kept
+    return; // an answer the Cache API refuses (`Vary: *`) is not kept
   }
+  if (era !== forgotten) {
+    await cache.delete(key); // forgotten while it was being put
+    return;
+  }
+  const keys = await cache.keys();
+  const oldest = keys.slice(0, Math.max(0, keys.length - ATOLL.kept));
+  await Promise.all(oldest.map((each) => cache.delete(each)));
 }
 
 // A JSON-RPC call: network first when it calls a method that only reads, else the network.
@@ -189,10 +211,11 @@ async function rpcCall(event, reads) {
     return fetch(request);
   }
   const key = await keyOf(request, call);
+  const era = forgotten;
   try {
     const response = await fetch(request);
     if (response.ok && keepable(response)) {
-      event.waitUntil(keepResult(key, response.clone()));
+      event.waitUntil(keepResult(key, response.clone(), era));
     }
     return response;
   } catch (error) {
@@ -209,11 +232,11 @@ async function rpcCall(event, reads) {
 }
 
 // Keep a result, never an error: the call is worth giving again only when it succeeded.
-async function keepResult(key, response) {
+async function keepResult(key, response, era) {
   const reply = await response.json();
   if (reply && typeof reply === 'object' && 'result' in reply && !reply.error) {
     const body = JSON.stringify({ result: reply.result });
-    await keep(key, new Response(body, { headers: { 'content-type': 'application/json' } }));
+    await keep(key, new Response(body, { headers: { 'content-type': 'application/json' } }), era);
   }
 }
 

@@ -12,6 +12,7 @@ without a network beyond its own needs (no background connections, no component 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sys
 from pathlib import Path
@@ -86,3 +87,18 @@ async def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+async def until(page, predicate: str, arg: object = None) -> None:
+    """Wait until ``predicate(arg)``, an async JavaScript function, resolves to a true value.
+
+    ``page.wait_for_function`` takes a promise for a true value and returns at once: this
+    asks again in the page, every 50 ms, within :data:`WAIT_MS`.
+    """
+    async with asyncio.timeout(WAIT_MS / 1000):
+        await page.evaluate(
+            f"async (arg) => {{ const predicate = {predicate};"
+            " while (!(await predicate(arg))) {"
+            " await new Promise((resolve) => setTimeout(resolve, 50)); } }",
+            arg,
+        )

@@ -23,7 +23,7 @@ import pytest
 from atoll.errors import ConfigError
 from atoll.frontends.offline import OfflineAssets, icon_svg, service_worker, web_manifest
 from atoll.frontends.serving import answer
-from tests.frontends.conftest import WAIT_MS, screenshot
+from tests.frontends.conftest import WAIT_MS, screenshot, until
 from tests.rpc_doubles import served_here
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "atoll" / "frontends" / "static"
@@ -49,6 +49,7 @@ def test_the_first_line_is_the_configuration_and_the_rest_is_the_template():
         "fallback": "/",
         "rpc": {},
         "fresh": [],
+        "kept": 200,
     }
     template = (STATIC / "service-worker.js").read_bytes()
     assert script.partition(b"\n")[2] == template.partition(b"\n")[2]
@@ -57,7 +58,7 @@ def test_the_first_line_is_the_configuration_and_the_rest_is_the_template():
 def test_the_template_s_own_first_line_is_a_configuration_too():
     """The file runs as it is (``node --check``, a reader): its placeholder is a valid one."""
     template = (STATIC / "service-worker.js").read_bytes()
-    keys = {"version", "precache", "api", "fallback", "rpc", "fresh"}
+    keys = {"version", "precache", "api", "fallback", "rpc", "fresh", "kept"}
     assert set(configuration(template)) == keys
 
 
@@ -112,6 +113,26 @@ def test_a_fresh_page_must_be_precached_and_an_rpc_endpoint_be_a_path():
 def test_a_version_must_be_given(version):
     with pytest.raises(ConfigError, match="give a non-empty one"):
         service_worker(version, ["/"], [])
+
+
+def test_the_answers_kept_are_counted_and_at_least_one():
+    assert configuration(service_worker("v1", ["/"], ["/api"], kept=3))["kept"] == 3
+    with pytest.raises(ConfigError, match="to keep 0 answers: give a whole number of at least 1"):
+        service_worker("v1", ["/"], ["/api"], kept=0)
+
+
+def test_the_registration_s_values_cannot_end_its_script_nor_escape_it():
+    """A value holding ``<!--<script>`` would keep the real ``</script>`` from ending it."""
+    at = "/a<!--<script>&</script>"
+    links = OfflineAssets("Runs", version="v1", precache=["/"], scope=at + "/", at=at).links()
+    script = links[links.index('<script type="module">\n') + 23 : links.rindex("</script>")]
+    assert not set("<>&") & set(script)
+    literals = re.findall(r'"(?:[^"\\]|\\.)*"', script)
+    assert [msgspec.json.decode(each) for each in literals] == [
+        at + "/offline.js",
+        at + "/sw.js",
+        at + "/",
+    ]
 
 
 # The manifest and the icon
@@ -246,7 +267,8 @@ class Site:
         elif scope["path"] == "/api/counter":
             self.count += 1
             body = msgspec.json.encode({"count": self.count})
-            await answer(send, 200, b"application/json", body, [(b"cache-control", b"no-store")])
+            # no-cache: not from the HTTP cache without asking, but kept (no-store is not)
+            await answer(send, 200, b"application/json", body, [(b"cache-control", b"no-cache")])
         else:
             await self.assets(scope, receive, send)
 
@@ -334,6 +356,95 @@ async def test_a_new_version_waits_for_the_page_to_take_it_then_the_page_reloads
         scope = base + "/"
         assert sorted(names) == [f"atoll {scope} api", f"atoll {scope} precache 2"]
         await screenshot(page, "offline-updated")
+    assert page.errors == []
+
+
+class Callers:
+    """A page whose callers read ``/api/me`` (``private``: each caller's own) and
+    ``/api/secret`` (``no-store``), with a worker keeping ``kept`` answers at most."""
+
+    PAGE = (
+        b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Me</title>'
+        b'<script type="module">import { registerWorker } from "/offline.js";'
+        b'registerWorker("/sw.js");</script></head><body><h1>Me</h1></body></html>'
+    )
+
+    def __init__(self, kept: int = 200) -> None:
+        self.assets = OfflineAssets(
+            "Me", version="1", precache=["/", "/offline.js"], api=["/api"], kept=kept
+        )
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        caller = dict(scope["headers"]).get(b"authorization", b"nobody").decode()
+        if scope["path"] == "/":
+            await answer(send, 200, b"text/html; charset=utf-8", self.PAGE, [])
+        elif scope["path"] == "/api/secret":
+            body = msgspec.json.encode({"secret of": caller})
+            await answer(send, 200, b"application/json", body, [(b"cache-control", b"no-store")])
+        elif scope["path"].startswith("/api/"):
+            body = msgspec.json.encode({"path": scope["path"], "of": caller})
+            await answer(send, 200, b"application/json", body, [(b"cache-control", b"private")])
+        else:
+            await self.assets(scope, receive, send)
+
+
+READ = """([path, token]) => fetch(path, { headers: token ? { authorization: token } : {} })
+  .then((response) => response.json(), (error) => 'failed')"""
+
+KEPT = """async () => {
+  const name = (await caches.keys()).find((each) => each.endsWith(' api'));
+  if (name === undefined) {
+    return [];
+  }
+  return (await (await caches.open(name)).keys()).map((key) => {
+    const asked = new URL(key.url).searchParams.get('atoll-get');
+    return asked === null ? key.url : new URL(asked).pathname;
+  });
+}"""
+
+
+async def until_kept(page, paths: list[str]) -> None:
+    """Wait until the worker's API cache holds the answers to ``paths``, oldest first."""
+    await until(
+        page, f"async (paths) => ({KEPT})().then((kept) => kept.join() === paths.join())", paths
+    )
+
+
+async def test_offline_a_caller_is_given_its_own_kept_answers_only(page):
+    async with served_here(Callers()) as base:
+        await page.goto(base + "/")
+        await until_controlled(page)
+        assert await page.evaluate(READ, ["/api/secret", "Bearer alice"]) == {
+            "secret of": "Bearer alice"
+        }
+        alice = {"path": "/api/me", "of": "Bearer alice"}
+        assert await page.evaluate(READ, ["/api/me", "Bearer alice"]) == alice
+        nobody = {"path": "/api/me", "of": "nobody"}
+        assert await page.evaluate(READ, ["/api/me", None]) == nobody
+        await until_kept(page, ["/api/me", "/api/me"])  # Alice's, and the one without a token
+
+    assert await page.evaluate(READ, ["/api/me", "Bearer alice"]) == alice
+    assert await page.evaluate(READ, ["/api/me", None]) == nobody  # kept without a token
+    assert await page.evaluate(READ, ["/api/me", "Bearer bob"]) == "failed"  # never Alice's
+    assert await page.evaluate(READ, ["/api/secret", "Bearer alice"]) == "failed"  # no-store
+    assert page.errors == []
+
+
+async def test_the_worker_keeps_its_latest_answers_only(page):
+    async with served_here(Callers(kept=3)) as base:
+        await page.goto(base + "/")
+        await until_controlled(page)
+        runs = [f"/api/runs/{number}" for number in range(6)]
+        for number, path in enumerate(runs[:5]):
+            await page.evaluate(READ, [path, "Bearer alice"])
+            await until_kept(page, runs[max(0, number - 2) : number + 1])
+        # asked again, an answer is the latest: the oldest goes next
+        await page.evaluate(READ, [runs[2], "Bearer alice"])
+        await until_kept(page, [runs[3], runs[4], runs[2]])
+        await page.evaluate(READ, [runs[5], "Bearer alice"])
+        await until_kept(page, [runs[4], runs[2], runs[5]])
     assert page.errors == []
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 from dataclasses import dataclass
 
@@ -19,8 +20,9 @@ import pytest
 
 import atoll
 import atoll.testing
-from atoll.frontends.shell import Slot
-from tests.frontends.conftest import WAIT_MS, screenshot
+from atoll.frontends.offline import ShellWorker
+from atoll.frontends.shell import Shell, Slot
+from tests.frontends.conftest import WAIT_MS, screenshot, until
 from tests.rpc_doubles import served_here
 
 OWN = ["/", "/offline.js", "/manifest.webmanifest", "/icon.svg"]
@@ -198,6 +200,66 @@ async def test_a_service_of_another_origin_is_neither_precached_nor_its_reads_ke
     assert config["rpc"] == {}
 
 
+class Found:
+    """A service's manifest as the shell reads it: each of ``manifests`` in turn, again and
+    again (an instance of a service elsewhere, then another; None when none answered)."""
+
+    def __init__(self, *manifests: dict | None) -> None:
+        self.manifests = itertools.cycle(manifests)
+
+    async def manifest(self) -> dict | None:
+        return next(self.manifests)
+
+    def paint(self, slot: Slot) -> None:
+        del slot
+
+
+def build_of(service: str, version: str, base: str = "") -> dict:
+    """The manifest of ``service``'s build ``version``, as read from ``base`` ("" here)."""
+    module = f"{base}/ui/{service}/{version}/components.js"
+    return {
+        "service": service,
+        "version": version,
+        "module": module,
+        "files": [module],
+        "rpc": {"url": "/rpc", "prefix": f"{service}."},
+        "reads": [f"{service}.level_of"],
+        "components": [{"name": "Level", "tag": f"{service}-level", "observed": ["gauge"]}],
+    }
+
+
+def shell_of(here: Found, elsewhere: Found, title: str = "Lagoon", gauge: str = "north") -> Shell:
+    """A shell of ``lagoon``, served on its origin, and ``reef``, served elsewhere."""
+    slots = [Slot("lagoon", "lagoon-level", {"gauge": gauge}), Slot("reef", "reef-level")]
+    return Shell(title, slots, {"lagoon": here, "reef": elsewhere})
+
+
+async def test_the_shell_s_worker_stays_the_same_while_nothing_is_deployed():
+    """Two instances of one build elsewhere, given in turn (a registry picks one each time),
+    and an outage: the same script each time, so no update is offered, nor precache lost."""
+    instances = [build_of("reef", "0f0f0f0f0f0f", base) for base in ("http://a:1", "http://b:1")]
+    shell = shell_of(Found(build_of("lagoon", "111111111111")), Found(*instances, None))
+    worker = ShellWorker(shell, "/", OWN[1:])
+    pages = {await shell.page() for _ in range(3)}
+    assert len(pages) == 3  # each composed with what it found
+    scripts = {(await worker()).script() for _ in range(6)}
+    assert len(scripts) == 1
+
+
+async def test_a_new_build_here_or_a_new_shell_is_a_new_worker():
+    async def version(here: str, elsewhere: str = "0" * 12, **shell: str) -> str:
+        lagoon = Found(build_of("lagoon", here))
+        reef = Found(build_of("reef", elsewhere, "http://a:1"))
+        return (await ShellWorker(shell_of(lagoon, reef, **shell), "/", OWN[1:])()).version
+
+    first = await version("1" * 12)
+    assert await version("2" * 12) != first
+    assert await version("1" * 12, title="Reef") != first
+    assert await version("1" * 12, gauge="south") != first
+    # a new build elsewhere is not: the worker keeps nothing of it
+    assert await version("1" * 12, elsewhere="e" * 12) == first
+
+
 # In the browser
 
 
@@ -219,7 +281,8 @@ async def shows_level(page, text: str) -> None:
 
 async def until_kept(page, method: str) -> None:
     """Wait until the worker keeps an answer of ``method``, in its API cache."""
-    await page.wait_for_function(
+    await until(
+        page,
         """async (method) => {
           for (const name of await caches.keys()) {
             if (name.endsWith(' api')) {
@@ -285,6 +348,33 @@ async def test_after_one_online_load_an_offline_reload_shows_the_shell_and_the_l
         await page.reload()
         await shows_level(page, "Level 135 cm")
     assert gauges.recorded == []
+    assert page.errors == []
+
+
+KEPT = """async () => {
+  const name = (await caches.keys()).find((each) => each.endsWith(' api'));
+  return name === undefined ? 0 : (await (await caches.open(name)).keys()).length;
+}"""
+
+LOGIN = "(token) => document.querySelector('lagoon-level').remember_token(token)"
+
+
+async def test_a_logout_deletes_every_answer_the_worker_kept(lagoon, built, page):
+    async with serving(system(Gauges(), lagoon.Level), built) as base:
+        await page.goto(base + "/")
+        await until_controlled(page)
+        await until_kept(page, "lagoon.level_of")  # the page's own read, without a token
+        await page.evaluate(LOGIN, "alice-token")
+        assert await page.evaluate(CALL, ["level_of", {"gauge": "north"}]) == "answered 120"
+        await until(page, f"async () => (await ({KEPT})()) === 2")  # Alice's answer too
+
+        await page.evaluate(LOGIN, None)
+        await until(page, f"async () => (await ({KEPT})()) === 0")
+
+    # offline, even Alice, logged in again, is given nothing of what she read before
+    await page.evaluate(LOGIN, "alice-token")
+    again = await page.evaluate(CALL, ["level_of", {"gauge": "north"}])
+    assert again.startswith("failed: ")
     assert page.errors == []
 
 

@@ -9,9 +9,11 @@ The worker is atoll's own (``static/service-worker.js``, no Workbox, no CDN): th
 writes its configuration, the template's first line, and serves the rest as it is. It keeps
 every URL of ``precache`` in a cache named by ``version`` (cache first: the shell opens
 without the network), answers the GETs under an ``api`` prefix from the network first,
-keeping each answer to give back when the network fails, and gives a page not precached the
-``fallback`` page offline. A new version waits until the page takes it: ``offline.js``
-offers "Reload to update", and the page reloads under the new worker.
+keeping each answer to give back to the same caller (the same ``Authorization``) when the
+network fails, and gives a page not precached the ``fallback`` page offline. It keeps no
+answer marked ``no-store``, the ``kept`` latest at most, and none once the page's caller
+logs out (``remember_token(None)``). A new version waits until the page takes it:
+``offline.js`` offers "Reload to update", and the page reloads under the new worker.
 
 :class:`OfflineAssets` serves the four files a page needs, in ASGI:
 
@@ -27,7 +29,7 @@ offers "Reload to update", and the page reloads under the new worker.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -65,6 +67,8 @@ THEME_COLOR = "#0b7285"
 BACKGROUND_COLOR = "#ffffff"
 VERSION_LENGTH = 12
 """Hex digits of a shell's worker's version: a build's hash is as long."""
+KEPT = 200
+"""How many API answers a worker keeps at most, when not told: the oldest goes first."""
 
 
 def service_worker(
@@ -75,6 +79,7 @@ def service_worker(
     *,
     rpc: Mapping[str, Sequence[str]] | None = None,
     fresh: Sequence[str] = (),
+    kept: int = KEPT,
 ) -> bytes:
     """The service worker's script for ``version``: atoll's template, configured.
 
@@ -85,7 +90,9 @@ def service_worker(
         precache: the paths kept on install and answered from the cache: the shell's pages,
             ``offline.js``, the components' files.
         api: the path prefixes answered from the network first, the last answer kept for
-            offline (``"/runs"`` covers ``/runs`` and ``/runs/7``, not ``/runsheet``).
+            offline (``"/runs"`` covers ``/runs`` and ``/runs/7``, not ``/runsheet``), under
+            its URL and a hash of the caller's ``Authorization``: given back to that caller
+            only. An answer marked ``Cache-Control: no-store`` is not kept.
         fallback: the page given, offline, to a navigation not precached; precached itself.
         rpc: the JSON-RPC endpoints (their paths) and the methods of each that only read:
             a POST calling one of these is answered from the network first, its last result
@@ -93,16 +100,24 @@ def service_worker(
             own id. Every other call goes to the network alone.
         fresh: precached pages answered from the network first, their precached copy
             offline: a shell's page, composed as its services are when it is asked for.
+        kept: how many answers (GETs and reads together) the worker keeps at most: the
+            oldest goes first, so that a device used by many callers does not fill up.
 
     Raises:
         ConfigError: a path is not one (it must start with ``/``), is given twice, is both
-            precached and under an API prefix, the fallback or a fresh page is not precached.
+            precached and under an API prefix, the fallback or a fresh page is not precached,
+            or ``kept`` is less than 1.
     """
     endpoints = dict(rpc or {})
     if not version.strip() or version != version.strip():
         raise ConfigError(
             f"the service worker's version is {version!r}: give a non-empty one without "
             "surrounding spaces, such as the build's hash"
+        )
+    if kept < 1:
+        raise ConfigError(
+            f"the service worker is to keep {kept!r} answers: give a whole number of at least 1, "
+            f"such as {KEPT}"
         )
     _check_paths("precache", precache)
     _check_paths("api", api)
@@ -135,6 +150,7 @@ def service_worker(
         "fallback": fallback,
         "rpc": {path: sorted(set(reads)) for path, reads in endpoints.items()},
         "fresh": list(fresh),
+        "kept": kept,
     }
     template = static(_TEMPLATE)
     first, newline, rest = template.partition(b"\n")
@@ -215,6 +231,7 @@ class WorkerConfig:
     fallback: str = "/"
     rpc: Mapping[str, Sequence[str]] = field(default_factory=dict)
     fresh: Sequence[str] = ()
+    kept: int = KEPT
 
     def script(self) -> bytes:
         """The worker's script.
@@ -223,7 +240,13 @@ class WorkerConfig:
             ConfigError: as :func:`service_worker` does.
         """
         return service_worker(
-            self.version, self.precache, self.api, self.fallback, rpc=self.rpc, fresh=self.fresh
+            self.version,
+            self.precache,
+            self.api,
+            self.fallback,
+            rpc=self.rpc,
+            fresh=self.fresh,
+            kept=self.kept,
         )
 
 
@@ -239,9 +262,9 @@ class OfflineAssets:
     scope, which ``/sw.js`` does (``Service-Worker-Allowed``) for ``scope``.
 
     The worker's configuration is either given (``version``, ``precache``, ``api``,
-    ``fallback``, ``rpc``, ``fresh``), checked as the application is made, or made by
-    ``configure`` each time the worker is asked for: a shell's, from its services' manifests
-    as they are then (see :class:`ShellWorker`).
+    ``fallback``, ``rpc``, ``fresh``, ``kept``), checked as the application is made, or made
+    by ``configure`` each time the worker is asked for: a shell's, from its services'
+    manifests as they are then (see :class:`ShellWorker`).
 
     Args:
         name: the application's name, for the manifest.
@@ -251,6 +274,7 @@ class OfflineAssets:
         fallback: the page it gives offline to a navigation not precached.
         rpc: the JSON-RPC endpoints' paths, and the methods of each that only read.
         fresh: the precached pages it answers from the network first.
+        kept: how many API answers it keeps at most.
         configure: makes the worker's configuration when it is asked for, instead.
         scope: the pages the worker controls, and the manifest's scope and start URL.
         at: the path the four files are under, when each is routed here with its whole
@@ -273,6 +297,7 @@ class OfflineAssets:
         fallback: str = "/",
         rpc: Mapping[str, Sequence[str]] | None = None,
         fresh: Sequence[str] = (),
+        kept: int = KEPT,
         configure: Callable[[], Awaitable[WorkerConfig]] | None = None,
         scope: str = "/",
         at: str = "",
@@ -287,7 +312,7 @@ class OfflineAssets:
             )
         self._worker = b""
         if version is not None:
-            config = WorkerConfig(version, precache, api, fallback, rpc or {}, fresh)
+            config = WorkerConfig(version, precache, api, fallback, rpc or {}, fresh, kept)
             self._worker = config.script()
         self.configure = configure
         self.scope = scope
@@ -384,9 +409,16 @@ class ShellWorker:
     map to), when the service is served on the shell's origin:
     a worker keeps its own origin's addresses only, so the build of a service served
     elsewhere (``--ui-fragments``) loads from the network, and shows its placeholder offline.
-    The methods each manifest ``reads`` are answered network first at its endpoint. The
-    version is a hash of the page (which names each build's version) and of ``offline.js``:
-    a new build of any service, or a new shell, is a new worker.
+    The methods each manifest ``reads`` are answered network first at its endpoint.
+
+    The version is a hash of what the worker keeps and of the shell's own page: the
+    configuration (the paths precached, which name each build of this origin by its
+    version, and the reads), ``offline.js``, and the page as it is with every service down
+    (its title, styles, head and slots). A new build of a service of this origin, or a new
+    shell, is a new worker. Never what changes with no deployment: the address of the
+    instance of a service elsewhere the page was composed with (one of several, each time),
+    nor whether a service answered: each new version installs a new worker, which the page
+    offers as "a new version", and whose install fetches the whole precache again.
 
     Args:
         shell: the shell.
@@ -403,14 +435,13 @@ class ShellWorker:
     async def __call__(self) -> WorkerConfig:
         """The configuration, as the services' manifests are now."""
         found = await self.shell.manifests()
-        digest = hashlib.sha256(self.shell.render(found).encode())
-        digest.update(static(_PAGE_MODULE))
         precache = [self.path, *self.own]
         rpc: dict[str, list[str]] = {}
+        builds: dict[str, str] = {}
         for name, manifest in sorted(found.items()):
-            digest.update(f"\n{name} {manifest['version'] if manifest else '-'}".encode())
             if manifest is None or not _same_origin(manifest["module"]):
                 continue
+            builds[name] = manifest["version"]
             precache.append(manifest["module"].rsplit("/", 2)[0] + "/" + MANIFEST)
             precache.extend(
                 address
@@ -418,13 +449,32 @@ class ShellWorker:
                 if not address.endswith(_DEBUGGING_ONLY)
             )
             rpc.setdefault(manifest["rpc"]["url"], []).extend(manifest.get("reads", []))
-        return WorkerConfig(
-            digest.hexdigest()[:VERSION_LENGTH],
+        config = WorkerConfig(
+            "",
             list(dict.fromkeys(precache)),
             fallback=self.path,
-            rpc=rpc,
+            rpc={url: sorted(set(reads)) for url, reads in rpc.items()},
             fresh=[self.path],
         )
+        return replace(config, version=self._version(config, builds))
+
+    def _version(self, config: WorkerConfig, builds: Mapping[str, str]) -> str:
+        """The hash of what ``config`` keeps, of ``builds`` and of the shell's own page."""
+        slots = [
+            [
+                slot.service,
+                slot.tag,
+                sorted([name, str(value)] for name, value in slot.attributes.items()),
+            ]
+            for slot in self.shell.slots
+        ]
+        kept = [config.precache, config.rpc, config.fallback, config.fresh, builds, slots]
+        digest = hashlib.sha256(msgspec.json.encode(kept))
+        # Every service as found down: the page with none of the addresses it was composed with.
+        services = {slot.service for slot in self.shell.slots}
+        digest.update(self.shell.render(dict.fromkeys(services)).encode())
+        digest.update(static(_PAGE_MODULE))
+        return digest.hexdigest()[:VERSION_LENGTH]
 
 
 _DEBUGGING_ONLY = (".map", ".py")
@@ -461,8 +511,15 @@ def _same_origin(address: str) -> bool:
 
 
 def _script_json(value: str) -> str:
-    """``value`` as a JavaScript string inside a ``<script>``, which only ``</`` could end."""
-    return msgspec.json.encode(value).decode().replace("</", "<\\/")
+    """``value`` as a JavaScript string for a ``<script>``, with no ``<``, ``>`` nor ``&``.
+
+    ``</script`` would end the script, and ``<!--`` followed by ``<script`` would put the
+    parser in the script's double-escaped state, where the real ``</script>`` no longer ends
+    it: the rest of the page would run as script, or vanish. ``<``, ``>`` and ``&`` are
+    written as JSON escapes, which mean the same characters to JavaScript.
+    """
+    encoded = msgspec.json.encode(value).decode()
+    return encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _color(value: str) -> str:

@@ -317,6 +317,26 @@ export function subscribe(query, variables, callback, opened) {
   };
 }
 
+// Forget the answers kept for the caller who logs out: the reads waiting to be sent again
+// (with the token), and those the service worker keeps for offline (atoll's deletes them
+// when told: static/service-worker.js), so that none stays on the device.
+function forgetAnswers() {
+  unkept.clear();
+  if (!workers) {
+    return;
+  }
+  const message = { type: 'forget-answers' };
+  if (workers.controller) {
+    workers.controller.postMessage(message);
+    return;
+  }
+  // a worker installed that has not taken the page yet keeps answers all the same
+  workers
+    .getRegistration()
+    .then((registration) => registration?.active?.postMessage(message))
+    .catch(() => {});
+}
+
 // What the page's token says of its holder (its claims: `sub`, `scope`, `exp`...), read
 // without checking it (the services do that): for a component to know whose data to ask for.
 export function claims() {
@@ -456,11 +476,13 @@ export function define(component) {
     }
 
     // Keep the caller's token for the calls of every component of the page (after a login),
-    // with the refresh token that gets the next one when given; or forget both with None.
+    // with the refresh token that gets the next one when given; or forget both with None (a
+    // logout), and with them every answer kept for the page.
     remember_token(token, refresh_token) {
       if (token === null || token === undefined) {
         localStorage.removeItem(TOKEN_KEY);
         localStorage.removeItem(REFRESH_KEY);
+        forgetAnswers();
         return;
       }
       localStorage.setItem(TOKEN_KEY, token);

@@ -202,3 +202,58 @@ async def test_the_files_are_served_hashed_with_long_cache_and_their_types(serve
         assert missing.status_code == 404
         refused = await client.post(served + "fragments.json")
         assert refused.status_code == 405
+
+
+DEFINED_AGAIN = """async ([glue, observed]) => {
+  // another service's build: a copy of the glue of its own, as another module
+  const { define } = await import(glue + '?another-build');
+  function Impostor() {}
+  Impostor.tag = 'mything-hello';
+  Impostor.observed = observed;
+  const said = [];
+  const logged = console.error;
+  console.error = (...words) => said.push(words.join(' '));
+  try {
+    const element = define(Impostor);
+    return { said, kept: element === customElements.get('mything-hello') };
+  } catch (error) {
+    return { said, threw: String(error) };
+  } finally {
+    console.error = logged;
+  }
+}"""
+
+
+async def test_a_tag_another_build_defined_is_kept_and_both_are_named(page, served):
+    await page.goto(served)
+    await page.wait_for_function("() => customElements.get('mything-hello') !== undefined")
+    glue = (
+        served
+        + (await page.evaluate("fetch('fragments.json').then((r) => r.json())"))["version"]
+        + "/atoll-elements.js"
+    )
+    found = await page.evaluate(DEFINED_AGAIN, [glue, []])
+    assert found["kept"] is True
+    (said,) = found["said"]
+    assert said.startswith("<mything-hello> of Impostor of ")
+    assert "the page has it already, from Hello of " in said
+    assert said.endswith("give one of the two components another tag")
+    assert await page.evaluate(shadow_text("mything-hello")) == "Hello Guest!"
+    assert page.errors == []
+
+
+async def test_a_prop_named_as_a_method_of_the_element_is_refused(page, served):
+    await page.goto(served)
+    await page.wait_for_function("() => customElements.get('mything-hello') !== undefined")
+    glue = (
+        served
+        + (await page.evaluate("fetch('fragments.json').then((r) => r.json())"))["version"]
+        + "/atoll-elements.js"
+    )
+    script = DEFINED_AGAIN.replace("'mything-hello'", "'mything-caller'", 1)
+    found = await page.evaluate(script, [glue, ["name", "call"]])
+    assert found["threw"] == (
+        'Error: mything-caller observes "call", which its element has as its own: '
+        "choose another name"
+    )
+    assert await page.evaluate("customElements.get('mything-caller') === undefined")

@@ -28,7 +28,7 @@ async def runnerly_page(page, tmp_path):  # noqa: F811 - the fixture imported ab
         await harness.send(ada())
         async with served_here(harness.http.entry) as base:
             await page.goto(base + "/")
-            await page.wait_for_function("document.documentElement.dataset.atollLoaded")
+            await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
             yield
 
 
@@ -44,20 +44,23 @@ async def test_a_runner_logs_in_records_a_run_and_sees_the_week_total_change(pag
         await page.locator("users-login-form input[name=email]").fill("ada@example.org")
         await page.locator("users-login-form input[name=password]").fill(PASSWORD)
         await page.locator("users-login-form button").click()
-        await page.wait_for_function(f"{shadow('users-login-form')}.includes('logged in')")
-        await page.wait_for_function(f"{shadow('users-profile-card')}.includes('Hello, Ada!')")
+        await page.wait_for_function(f"() => {shadow('users-login-form')}.includes('logged in')")
+        await page.wait_for_function(
+            f"() => {shadow('users-profile-card')}.includes('Hello, Ada!')"
+        )
 
         await page.locator("runs-record-form input[name=distance]").fill("5.2")
         await page.locator("runs-record-form input[name=duration]").fill("26:00")
         await page.locator("runs-record-form button").click()
         await page.wait_for_function(
-            f"{shadow('runs-record-form')}.includes('Recorded 5.2 km in 26:00.')"
+            f"() => {shadow('runs-record-form')}.includes('Recorded 5.2 km in 26:00.')"
         )
-        await page.wait_for_function(f"{shadow('runs-run-list')}.includes('5.2 km')")
+        await page.wait_for_function(f"() => {shadow('runs-run-list')}.includes('5.2 km')")
         # stats counts the run from its event, a moment later: the chart asks again
-        await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('5.2')")
+        await page.wait_for_function(f"() => {shadow('stats-weekly-chart')}.includes('5.2')")
         await screenshot(page, "runnerly-shell")
         assert page.errors == []
+        assert page.violations == []
 
 
 async def test_a_wrong_password_is_said_and_nothing_is_shown(page, tmp_path):  # noqa: F811 - the fixture imported above
@@ -71,3 +74,4 @@ async def test_a_wrong_password_is_said_and_nothing_is_shown(page, tmp_path):  #
         assert await page.evaluate("localStorage.getItem('atoll.token')") is None
         assert "Hello, runner!" in await page.evaluate(shadow("users-profile-card"))
         assert page.errors == []
+        assert page.violations == []

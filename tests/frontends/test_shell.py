@@ -7,7 +7,9 @@ Three servers on three ports: ``greeter`` ships ``<mything-hello>``, ``counter``
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import logging
 import re
 import socket
@@ -92,6 +94,7 @@ async def test_the_shell_composes_two_services_and_a_placeholder_for_a_stopped_o
                 assert await page.evaluate(hello) == "Hello Ada!"
                 await screenshot(page, "shell-one-service-stopped")
                 assert page.errors == []
+                assert page.violations == []
         finally:
             if counter is not None:
                 await counter.__aexit__(None, None, None)
@@ -283,6 +286,65 @@ async def test_a_source_that_fails_or_gives_no_manifest_is_its_service_s_placeho
     assert "shows c as unavailable: its manifest could not be read: ValidationError" in said
 
 
+def inline_hashes(page: str) -> list[str]:
+    scripts = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", page, re.DOTALL)
+    return [
+        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+        for text in scripts
+    ]
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    return {
+        name: sources
+        for name, *sources in (each.split() for each in policy.split(";") if each.strip())
+    }
+
+
+async def test_the_shell_page_allows_its_own_scripts_and_its_services_origins_alone():
+    shell = Shell(
+        "T",
+        [Slot("a", "a-x"), Slot("b", "b-x"), Slot("c", "c-x")],
+        {
+            "a": Fixed(manifest("a", "http://10.0.0.7:8002/ui/a/v1/components.js")),
+            "b": Fixed(
+                manifest(
+                    "b",
+                    "/ui/b/v1/components.js",
+                    rpc={"url": "https://api.example:8443/rpc", "prefix": ""},
+                )
+            ),
+            # an endpoint's address writing a directive of its own into the policy: left out
+            "c": Fixed(
+                manifest(
+                    "c",
+                    "/ui/c/v1/components.js",
+                    rpc={"url": "http://x; script-src 'unsafe-inline' /rpc", "prefix": ""},
+                )
+            ),
+        },
+        head='<script type="module">\nconsole.log("registered");\n</script>\n',
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(shell)) as client:
+        answered = await client.get("http://shell/")
+    policy = directives(answered.headers["content-security-policy"])
+    hashes = inline_hashes(answered.text)
+    assert len(hashes) == 4  # the import map, the fragments, the loader, the head's
+    assert policy["script-src"] == ["'self'", *hashes, "http://10.0.0.7:8002"]
+    assert policy["connect-src"] == [
+        "'self'",
+        "http://10.0.0.7:8002",
+        "https://api.example:8443",
+    ]
+    assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert policy["worker-src"] == ["'self'"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["base-uri"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert "unsafe-inline" not in answered.headers["content-security-policy"].split("style-src")[0]
+    assert answered.headers["x-frame-options"] == "DENY"
+
+
 def test_a_manifest_s_text_cannot_end_the_shell_s_scripts():
     evil = "</script><!--<script>&amp;"
     shell = Shell("T", [Slot("a", "a-x")], {"a": Fixed(None)})
@@ -303,6 +365,7 @@ async def test_a_manifest_s_text_leaves_the_shell_s_loader_running(page):
         await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
         assert await page.locator("a-x").inner_text() == "a-x works"
     assert page.errors == []
+    assert page.violations == []
 
 
 def defines(tag: str) -> bytes:
@@ -349,3 +412,4 @@ async def test_a_service_whose_module_fails_to_load_is_a_placeholder_the_others_
         assert await page.locator("bad-x").count() == 0
         assert await page.locator("good-x").all_inner_texts() == ["good-x works"] * 2
     assert page.errors == []
+    assert page.violations == []

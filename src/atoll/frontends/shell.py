@@ -22,8 +22,9 @@ runs=http://10.0.0.7:8002``). It then writes:
   it); the loader puts one in place of the elements of a service whose modules fail to load
   later. Either way the other services' parts work.
 
-What the page writes from a manifest into its scripts holds no ``<``, ``>`` nor ``&``, so
-that no manifest ends one.
+The page is served with a Content-Security-Policy allowing its own inline scripts and the
+services' origins alone (see :mod:`atoll.frontends.policy`); what it writes from a manifest
+into its scripts holds no ``<``, ``>`` nor ``&``, so that no manifest ends one.
 
 ``service.shell(...)`` makes the page work offline too, by default: it fills :attr:`Shell.head`
 with the links to atoll's service worker and web app manifest, whose configuration
@@ -34,13 +35,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
 import msgspec
 
 from atoll.frontends.asgi import answer, refused, static
 from atoll.frontends.elements import escape, escape_attribute
+from atoll.frontends.policy import page_policy
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -304,15 +308,56 @@ class Shell:
         """Answer a GET or HEAD with the page."""
         if await refused(scope, send):  # with the Allow header a 405 must carry
             return
-        body = (await self.page()).encode()
-        headers = [(b"cache-control", b"no-cache")]
+        found = await self.manifests()
+        body = self.render(found).encode()
+        headers = [(b"cache-control", b"no-cache"), *self.headers(body, found)]
         head = scope["method"] == "HEAD"
         await answer(send, 200, b"text/html; charset=utf-8", body, headers, head=head)
+
+    def headers(
+        self, page: bytes, found: Mapping[str, dict[str, Any] | None]
+    ) -> list[tuple[bytes, bytes]]:
+        """The security headers of ``page``, rendered from the manifests ``found``.
+
+        Its Content-Security-Policy (see :func:`atoll.frontends.policy.page_policy`) lets it
+        run its own inline scripts (by their hashes) and the modules of this origin and of
+        the services' origins (their builds, which the import map names), and lets it reach
+        this origin and theirs (their manifests and JSON-RPC endpoints), and no other; it
+        serves its worker from this origin.
+        """
+        builds: set[str] = set()
+        called: set[str] = set()
+        for manifest in found.values():
+            if manifest:
+                module = manifest["module"]
+                builds.add(_origin(module))
+                # its components read the manifest beside the build, then call the endpoint
+                called.add(_origin(urljoin(module, manifest["rpc"]["url"])))
+        builds.discard("")
+        called = (called | builds) - {""}
+        return page_policy(page, scripts=sorted(builds), connect=sorted(called), worker=True)
 
 
 def _own_path(address: str) -> bool:
     """Whether ``address`` is a path of the service's origin (``/ui/runs/...``)."""
     return address.startswith("/") and not address.startswith("//")
+
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+"""A host and port a policy may name: the address of a manifest written by another service
+could otherwise put a ``;`` and a directive of its own in the page's policy."""
+
+
+def _origin(address: str) -> str:
+    """The origin of ``address`` (``http://10.0.0.7:8002``); empty for a path of this one.
+
+    Empty too for an address no policy can name (another scheme, a host with spaces or
+    semicolons): what the page would load or call there is refused by the browser.
+    """
+    parts = urlsplit(address)
+    if parts.scheme not in {"http", "https"} or not _HOST.fullmatch(parts.netloc):
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})

@@ -114,22 +114,27 @@ async def the_runner_records_a_run_on_the_fleet_s_page(page, output):  # noqa: F
     assert found is not None, output
     address, email = found.groups()
     await page.goto(address)
-    await page.wait_for_function("document.documentElement.dataset.atollLoaded")
+    await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
     assert await page.locator(".atoll-placeholder").count() == 0
 
     await page.locator("users-login-form input[name=email]").fill(email)
     await page.locator("users-login-form input[name=password]").fill(PASSWORD)
     await page.locator("users-login-form button").click()
-    await page.wait_for_function(f"{shadow('users-profile-card')}.includes('Hello, Ada!')")
-    await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('16.0 km in 3 runs')")
+    await page.wait_for_function(f"() => {shadow('users-profile-card')}.includes('Hello, Ada!')")
+    await page.wait_for_function(
+        f"() => {shadow('stats-weekly-chart')}.includes('16.0 km in 3 runs')"
+    )
 
     await page.locator("runs-record-form input[name=distance]").fill("5.2")
     await page.locator("runs-record-form input[name=duration]").fill("26:00")
     await page.locator("runs-record-form button").click()
-    await page.wait_for_function(f"{shadow('runs-record-form')}.includes('Recorded 5.2 km')")
-    await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('21.2 km in 4 runs')")
+    await page.wait_for_function(f"() => {shadow('runs-record-form')}.includes('Recorded 5.2 km')")
+    await page.wait_for_function(
+        f"() => {shadow('stats-weekly-chart')}.includes('21.2 km in 4 runs')"
+    )
     await screenshot(page, "runnerly-fleet")
     assert page.errors == []
+    assert page.violations == []
 
 
 def follow_one_run_by_its_correlation_id(output, logs):

@@ -28,7 +28,7 @@ async def runnerly_page(page, tmp_path, *flags: str):  # noqa: F811 - the fixtur
         await harness.send(ada())
         async with served_here(harness.http.entry) as base:
             await page.goto(base + "/")
-            await page.wait_for_function("document.documentElement.dataset.atollLoaded")
+            await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
             yield
 
 
@@ -44,20 +44,23 @@ async def test_a_runner_logs_in_records_a_run_and_sees_the_week_total_change(pag
         await page.locator("users-login-form input[name=email]").fill("ada@example.org")
         await page.locator("users-login-form input[name=password]").fill(PASSWORD)
         await page.locator("users-login-form button").click()
-        await page.wait_for_function(f"{shadow('users-login-form')}.includes('logged in')")
-        await page.wait_for_function(f"{shadow('users-profile-card')}.includes('Hello, Ada!')")
+        await page.wait_for_function(f"() => {shadow('users-login-form')}.includes('logged in')")
+        await page.wait_for_function(
+            f"() => {shadow('users-profile-card')}.includes('Hello, Ada!')"
+        )
 
         await page.locator("runs-record-form input[name=distance]").fill("5.2")
         await page.locator("runs-record-form input[name=duration]").fill("26:00")
         await page.locator("runs-record-form button").click()
         await page.wait_for_function(
-            f"{shadow('runs-record-form')}.includes('Recorded 5.2 km in 26:00.')"
+            f"() => {shadow('runs-record-form')}.includes('Recorded 5.2 km in 26:00.')"
         )
-        await page.wait_for_function(f"{shadow('runs-run-list')}.includes('5.2 km')")
+        await page.wait_for_function(f"() => {shadow('runs-run-list')}.includes('5.2 km')")
         # stats counts the run from its event, a moment later: the chart asks again
-        await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('5.2')")
+        await page.wait_for_function(f"() => {shadow('stats-weekly-chart')}.includes('5.2')")
         await screenshot(page, "runnerly-shell")
         assert page.errors == []
+        assert page.violations == []
 
 
 async def test_a_wrong_password_is_said_and_nothing_is_shown(page, tmp_path):  # noqa: F811 - the fixture imported above
@@ -71,6 +74,7 @@ async def test_a_wrong_password_is_said_and_nothing_is_shown(page, tmp_path):  #
         assert await page.evaluate("localStorage.getItem('atoll.token')") is None
         assert "Hello, runner!" in await page.evaluate(shadow("users-profile-card"))
         assert page.errors == []
+        assert page.violations == []
 
 
 async def test_a_run_recorded_elsewhere_shows_in_the_chart_as_its_change_arrives(page, tmp_path):  # noqa: F811 - the fixture imported above
@@ -80,16 +84,19 @@ async def test_a_run_recorded_elsewhere_shows_in_the_chart_as_its_change_arrives
         await harness.send(ada())
         async with served_here(harness.http.entry) as base:
             await page.goto(base + "/")
-            await page.wait_for_function("document.documentElement.dataset.atollLoaded")
+            await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
             token = await log_in(page)
-            await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('No runs')")
+            await page.wait_for_function(
+                f"() => {shadow('stats-weekly-chart')}.includes('No runs')"
+            )
             run = {"meters": 7300.0, "seconds": 2400, "started_at": MONDAY.isoformat()}
             answer = await harness.client.post(
                 "/runs", json=run, headers={"authorization": f"Bearer {token}"}
             )
             assert answer.status_code == 201, answer.text
-            await page.wait_for_function(f"{shadow('stats-weekly-chart')}.includes('7.3')")
+            await page.wait_for_function(f"() => {shadow('stats-weekly-chart')}.includes('7.3')")
             assert page.errors == []
+            assert page.violations == []
 
 
 SHORT_LIVED = ("--tokens-lifetime", "3", "--auth-jwt-leeway", "0")
@@ -101,7 +108,7 @@ async def log_in(page) -> str:  # noqa: F811 - the fixture imported above
     await page.locator("users-login-form input[name=email]").fill("ada@example.org")
     await page.locator("users-login-form input[name=password]").fill(PASSWORD)
     await page.locator("users-login-form button").click()
-    await page.wait_for_function(f"{shadow('users-profile-card')}.includes('Hello, Ada!')")
+    await page.wait_for_function(f"() => {shadow('users-profile-card')}.includes('Hello, Ada!')")
     return await page.evaluate("localStorage.getItem('atoll.token')")
 
 
@@ -111,7 +118,7 @@ async def until_expired(page, token: str) -> None:  # noqa: F811 - the fixture i
         "(t) => JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp",
         token,
     )
-    await page.wait_for_function(f"Date.now() / 1000 > {exp} + 0.5")
+    await page.wait_for_function(f"() => Date.now() / 1000 > {exp} + 0.5")
 
 
 async def test_a_call_refused_for_an_expired_token_is_sent_again_with_the_next(page, tmp_path):  # noqa: F811 - the fixture imported above
@@ -124,11 +131,12 @@ async def test_a_call_refused_for_an_expired_token_is_sent_again_with_the_next(p
         await page.locator("runs-record-form input[name=duration]").fill("26:00")
         await page.locator("runs-record-form button").click()
         await page.wait_for_function(
-            f"{shadow('runs-record-form')}.includes('Recorded 5.2 km in 26:00.')"
+            f"() => {shadow('runs-record-form')}.includes('Recorded 5.2 km in 26:00.')"
         )
         assert await page.evaluate("localStorage.getItem('atoll.token')") != first
         assert await page.evaluate("localStorage.getItem('atoll.refresh')") not in {None, refresh}
         assert page.errors == []
+        assert page.violations == []
 
 
 async def test_a_session_that_ended_is_forgotten_and_the_runner_asked_to_log_in(page, tmp_path):  # noqa: F811 - the fixture imported above
@@ -140,7 +148,7 @@ async def test_a_session_that_ended_is_forgotten_and_the_runner_asked_to_log_in(
         await page.locator("runs-record-form input[name=duration]").fill("26:00")
         await page.locator("runs-record-form button").click()
         await page.wait_for_function(
-            f"{shadow('users-login-form')}.includes('Your session ended: log in again.')"
+            f"() => {shadow('users-login-form')}.includes('Your session ended: log in again.')"
         )
         assert await page.evaluate("localStorage.getItem('atoll.token')") is None
         assert await page.evaluate("localStorage.getItem('atoll.refresh')") is None

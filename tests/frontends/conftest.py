@@ -6,6 +6,9 @@ under ``ATOLL_REQUIRE_SERVICES=1`` (CI).
 Each test gets a browser of its own, with an empty profile, started with the flags a machine
 without a network beyond its own needs (no background connections, no component updates).
 
+What the page's Content-Security-Policy refuses is in ``page.violations``, what its scripts
+threw in ``page.errors``.
+
 ``screenshot(page, name)`` keeps a picture of what the test saw under
 ``build/test-artifacts/screenshots/``.
 """
@@ -32,6 +35,18 @@ FLAGS = [
 COMPONENTS = Path(__file__).resolve().parent / "components"
 """The example components the tests build (modules of their own, not tests)."""
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "screenshots"
+VIOLATION = "CSP violation:"
+REPORT_VIOLATIONS = f"""
+globalThis.atollViolations = [];
+document.addEventListener('securitypolicyviolation', (event) => {{
+  const said = event.effectiveDirective + ' refused ' + event.blockedURI;
+  globalThis.atollViolations.push(said);
+  console.error('{VIOLATION} ' + said);
+}}, true);
+"""
+"""Run in each document before its scripts: says each Content-Security-Policy violation on the
+console, where the ``page`` fixture collects it (``page.violations``), and keeps it in the
+page's ``atollViolations``, for a test to wait on."""
 WAIT_MS = 60_000
 """How long a browser test waits for what it expects, in milliseconds: generous, never a pause."""
 
@@ -76,6 +91,18 @@ async def page():
             errors: list[str] = []
             opened.on("pageerror", lambda error: errors.append(str(error)))
             opened.errors = errors  # what the page's scripts threw, for the test to assert on
+            violations: list[str] = []
+            await context.add_init_script(REPORT_VIOLATIONS)
+            opened.on(
+                "console",
+                lambda message: (
+                    violations.append(message.text)
+                    if message.text.startswith(VIOLATION)
+                    or "Content Security Policy" in message.text
+                    else None
+                ),
+            )
+            opened.violations = violations  # what the page's policy refused, as the console said
             yield opened
         finally:
             await browser.close()

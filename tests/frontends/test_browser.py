@@ -52,7 +52,7 @@ def shadow_text(tag: str) -> str:
 
 async def test_hello_renders_its_name_or_guest_in_an_open_shadow_root(page, served):
     await page.goto(served)
-    await page.wait_for_function("customElements.get('mything-hello') !== undefined")
+    await page.wait_for_function("() => customElements.get('mything-hello') !== undefined")
     assert await page.evaluate(shadow_text("mything-hello")) == "Hello Guest!"
     await page.evaluate(
         "document.querySelector('main').insertAdjacentHTML('beforeend',"
@@ -64,55 +64,60 @@ async def test_hello_renders_its_name_or_guest_in_an_open_shadow_root(page, serv
     assert await page.evaluate("document.querySelector('#bob').shadowRoot.mode") == "open"
     await screenshot(page, "mything-hello")
     assert page.errors == []
+    assert page.violations == []
 
 
 async def test_an_attribute_changed_renders_again_and_so_does_the_property(page, served):
     await page.goto(served)
-    await page.wait_for_function("customElements.get('mything-hello') !== undefined")
+    await page.wait_for_function("() => customElements.get('mything-hello') !== undefined")
     await page.evaluate("document.querySelector('mything-hello').setAttribute('name', 'Ann')")
-    await page.wait_for_function(f"{shadow_text('mything-hello')} === 'Hello Ann!'")
+    await page.wait_for_function(f"() => {shadow_text('mything-hello')} === 'Hello Ann!'")
     await page.evaluate("document.querySelector('mything-hello').name = 'Zoe'")
-    await page.wait_for_function(f"{shadow_text('mything-hello')} === 'Hello Zoe!'")
+    await page.wait_for_function(f"() => {shadow_text('mything-hello')} === 'Hello Zoe!'")
     await page.evaluate("document.querySelector('mything-hello').removeAttribute('name')")
-    await page.wait_for_function(f"{shadow_text('mything-hello')} === 'Hello Guest!'")
+    await page.wait_for_function(f"() => {shadow_text('mything-hello')} === 'Hello Guest!'")
     assert page.errors == []
+    assert page.violations == []
 
 
 async def test_the_counter_counts_clicks_in_its_state(page, served):
     await page.goto(served)
     button = page.locator("mything-counter button")  # Playwright's locators pierce shadow roots
     await button.click()
-    await page.wait_for_function(f"{shadow_text('mything-counter')} === 'Clicked 1 times'")
+    await page.wait_for_function(f"() => {shadow_text('mything-counter')} === 'Clicked 1 times'")
     await page.evaluate("document.querySelector('mything-counter').setAttribute('step', '5')")
     await button.click()
-    await page.wait_for_function(f"{shadow_text('mything-counter')} === 'Clicked 6 times'")
+    await page.wait_for_function(f"() => {shadow_text('mything-counter')} === 'Clicked 6 times'")
     await screenshot(page, "mything-counter")
     assert page.errors == []
+    assert page.violations == []
 
 
 async def test_moving_an_element_keeps_its_state_and_throws_nothing(page, served):
     await page.goto(served)
     await page.locator("mything-counter button").click()
-    await page.wait_for_function(f"{shadow_text('mything-counter')} === 'Clicked 1 times'")
+    await page.wait_for_function(f"() => {shadow_text('mything-counter')} === 'Clicked 1 times'")
     await page.evaluate("document.body.append(document.querySelector('mything-counter'))")
     await page.evaluate(
         "document.querySelector('main').prepend(document.querySelector('mything-counter'))"
     )
     assert await page.evaluate(shadow_text("mything-counter")) == "Clicked 1 times"
     await page.locator("mything-counter button").click()
-    await page.wait_for_function(f"{shadow_text('mything-counter')} === 'Clicked 2 times'")
+    await page.wait_for_function(f"() => {shadow_text('mything-counter')} === 'Clicked 2 times'")
     assert page.errors == []
+    assert page.violations == []
 
 
 async def test_leaving_the_document_calls_disconnected_and_coming_back_connected(page, served):
     await page.goto(served)
-    await page.wait_for_function(f"{shadow_text('mything-visits')} === 'in 1, out 0'")
+    await page.wait_for_function(f"() => {shadow_text('mything-visits')} === 'in 1, out 0'")
     await page.evaluate(
         "(() => { const visits = document.querySelector('mything-visits');"
         " visits.remove(); document.body.append(visits); })()"
     )
-    await page.wait_for_function(f"{shadow_text('mything-visits')} === 'in 2, out 1'")
+    await page.wait_for_function(f"() => {shadow_text('mything-visits')} === 'in 2, out 1'")
     assert page.errors == []
+    assert page.violations == []
 
 
 async def test_props_of_any_type_pass_from_the_server_to_the_browser(page, served, built):
@@ -122,19 +127,20 @@ async def test_props_of_any_type_pass_from_the_server_to_the_browser(page, serve
     items = [{"name": "runs", "count": 3}, {"name": "rests", "count": 1}]
     html = render_component(tally, {"id": "tally", "items": items, "unit": "days"})
     await page.goto(served)
-    await page.wait_for_function("customElements.get('mything-tally') !== undefined")
+    await page.wait_for_function("() => customElements.get('mything-tally') !== undefined")
     await page.evaluate("html => document.querySelector('main').setHTMLUnsafe(html)", html)
     text = "document.querySelector('#tally').shadowRoot.textContent"
     assert await page.evaluate(text) == "runs: 3 daysrests: 1 days"
     assert await page.evaluate("document.querySelector('#tally').component.renders") == 1
     await page.evaluate("document.querySelector('#tally').items = [{name: 'naps', count: 2}]")
-    await page.wait_for_function(f"{text} === 'naps: 2 days'")
+    await page.wait_for_function(f"() => {text} === 'naps: 2 days'")
     assert page.errors == []
+    assert page.violations == []
 
 
 async def test_styles_stay_in_the_shadow_root(page, served):
     await page.goto(served)
-    await page.wait_for_function("customElements.get('mything-hello') !== undefined")
+    await page.wait_for_function("() => customElements.get('mything-hello') !== undefined")
     await page.evaluate(
         "document.body.insertAdjacentHTML('beforeend', '<p id=outside>outside</p>')"
     )
@@ -202,3 +208,74 @@ async def test_the_files_are_served_hashed_with_long_cache_and_their_types(serve
         assert missing.status_code == 404
         refused = await client.post(served + "fragments.json")
         assert refused.status_code == 405
+
+
+async def test_the_page_allows_scripts_and_requests_of_its_own_origin_alone(served):
+    async with httpx.AsyncClient() as client:
+        answered = await client.get(served)
+    policy = answered.headers["content-security-policy"]
+    assert policy.split("; ") == [
+        "script-src 'self'",
+        "connect-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "worker-src 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+    assert answered.headers["x-frame-options"] == "DENY"
+
+
+DEFINED_AGAIN = """async ([glue, observed]) => {
+  // another service's build: a copy of the glue of its own, as another module
+  const { define } = await import(glue + '?another-build');
+  function Impostor() {}
+  Impostor.tag = 'mything-hello';
+  Impostor.observed = observed;
+  const said = [];
+  const logged = console.error;
+  console.error = (...words) => said.push(words.join(' '));
+  try {
+    const element = define(Impostor);
+    return { said, kept: element === customElements.get('mything-hello') };
+  } catch (error) {
+    return { said, threw: String(error) };
+  } finally {
+    console.error = logged;
+  }
+}"""
+
+
+async def test_a_tag_another_build_defined_is_kept_and_both_are_named(page, served):
+    await page.goto(served)
+    await page.wait_for_function("() => customElements.get('mything-hello') !== undefined")
+    glue = (
+        served
+        + (await page.evaluate("fetch('fragments.json').then((r) => r.json())"))["version"]
+        + "/atoll-elements.js"
+    )
+    found = await page.evaluate(DEFINED_AGAIN, [glue, []])
+    assert found["kept"] is True
+    (said,) = found["said"]
+    assert said.startswith("<mything-hello> of Impostor of ")
+    assert "the page has it already, from Hello of " in said
+    assert said.endswith("give one of the two components another tag")
+    assert await page.evaluate(shadow_text("mything-hello")) == "Hello Guest!"
+    assert page.errors == []
+
+
+async def test_a_prop_named_as_a_method_of_the_element_is_refused(page, served):
+    await page.goto(served)
+    await page.wait_for_function("() => customElements.get('mything-hello') !== undefined")
+    glue = (
+        served
+        + (await page.evaluate("fetch('fragments.json').then((r) => r.json())"))["version"]
+        + "/atoll-elements.js"
+    )
+    script = DEFINED_AGAIN.replace("'mything-hello'", "'mything-caller'", 1)
+    found = await page.evaluate(script, [glue, ["name", "call"]])
+    assert found["threw"] == (
+        'Error: mything-caller observes "call", which its element has as its own: '
+        "choose another name"
+    )
+    assert await page.evaluate("customElements.get('mything-caller') === undefined")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,8 @@ import pytest
 
 from atoll.adapters.transcrypt import TranscryptCompiler
 from atoll.errors import BuildError
-from atoll.frontends.build import MANIFEST, build_components, read_build, stale
+from atoll.frontends.asgi import static
+from atoll.frontends.build import HOST_MEMBERS, MANIFEST, build_components, read_build, stale
 
 pytestmark = pytest.mark.services("node")
 
@@ -182,12 +184,54 @@ def test_a_view_that_needs_its_attributes_is_refused(module, tmp_path):
             """,
             "observes 'userId'",
         ),
+        *(
+            (
+                f"""
+            class Bad(Component):
+                tag = "cards-bad"
+                observed = ["name", "{taken}"]
+
+                def view(self, props, state):
+                    return None
+            """,
+                (
+                    f"observes '{taken}', which its element \\(self.host\\) has as its own, "
+                    f"and the prop would replace it: name the prop otherwise, such as '{fix}'"
+                ),
+            )
+            for taken, fix in [
+                ("call", "call_value"),
+                ("now", "now_value"),
+                ("claims", "claims_value"),
+                ("later", "later_value"),
+                ("listen", "listen_value"),
+                ("announce", "announce_value"),
+                ("refresh", "refresh_value"),
+                ("component", "component_value"),
+                ("remember_token", "remember_token_value"),
+                ("_props", "props_value"),
+            ]
+        ),
     ],
 )
 def test_a_bad_declaration_is_refused_before_anything_runs(module, tmp_path, source, said):
     cards = module("cards_declared", source)
     with pytest.raises(BuildError, match=said):
         build([cards.Bad], tmp_path / "ui")
+
+
+def test_the_names_refused_are_those_the_element_glue_gives_the_element():
+    """A method added to the element in ``atoll-elements.js`` is a prop name refused."""
+    glue = static("atoll-elements.js").decode()
+    element = glue[
+        glue.index("class ComponentElement") : glue.index(
+            "\n  }\n", glue.index("class ComponentElement")
+        )
+    ]
+    members = set(re.findall(r"^    (?:get |static get )?(\w+)\(", element, re.MULTILINE))
+    own = {name for name in members if not name.startswith("_") and not name.endswith("Callback")}
+    own -= {"constructor", "observedAttributes", "atollComponent", "atollSource"}
+    assert own == HOST_MEMBERS
 
 
 def test_a_component_of_no_module_file_is_refused(tmp_path):

@@ -71,7 +71,8 @@ async def test_the_service_page_runs_in_the_browser(mything, tmp_path, page):
         await page.goto(base + "/ui/mything/")
         await page.locator("mything-counter button").click()
         await page.wait_for_function(
-            "document.querySelector('mything-counter').shadowRoot.textContent === 'Clicked 1 times'"
+            "() => document.querySelector('mything-counter').shadowRoot.textContent"
+            " === 'Clicked 1 times'"
         )
         await screenshot(page, "mything-service-page")
         assert page.errors == []
@@ -119,7 +120,7 @@ async def test_a_component_calls_its_service_through_the_typed_client(examples, 
         )
         await page.locator("mything-greeting button").click()
         await page.wait_for_function(
-            "document.querySelector('mything-greeting').shadowRoot"
+            "() => document.querySelector('mything-greeting').shadowRoot"
             ".querySelector('output').textContent === 'Hello Ada!!'"
         )
         assert page.errors == []

@@ -7,15 +7,22 @@ Three servers on three ports: ``greeter`` ships ``<mything-hello>``, ``counter``
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import logging
+import re
 import socket
 
+import httpx
+import msgspec
 import pytest
 
 import atoll
 import atoll.testing
 from atoll.errors import ConfigError
-from atoll.frontends.shell import Slot
+from atoll.frontends.asgi import answer, static
+from atoll.frontends.shell import RemoteFragments, Shell, Slot
 from tests.frontends.conftest import screenshot
 from tests.rpc_doubles import served_here
 
@@ -67,19 +74,19 @@ async def test_the_shell_composes_two_services_and_a_placeholder_for_a_stopped_o
         try:
             async with serving(gateway(), ["--ui-fragments", fragments]) as shell:
                 await page.goto(shell + "/")
-                await page.wait_for_function("document.documentElement.dataset.atollLoaded")
+                await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
                 hello = "document.querySelector('mything-hello').shadowRoot.textContent"
                 assert await page.evaluate(hello) == "Hello Ada!"
                 await page.locator("mything-counter button").click()
                 await page.wait_for_function(
-                    "document.querySelector('mything-counter').shadowRoot.textContent"
+                    "() => document.querySelector('mything-counter').shadowRoot.textContent"
                     " === 'Clicked 1 times'"
                 )
                 await screenshot(page, "shell-two-services")
                 await counter.__aexit__(None, None, None)
                 counter = None
                 await page.reload()
-                await page.wait_for_function("document.documentElement.dataset.atollLoaded")
+                await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
                 placeholder = page.locator(".atoll-placeholder")
                 assert await placeholder.inner_text() == "counter is unavailable right now"
                 assert await placeholder.get_attribute("data-atoll-service") == "counter"
@@ -87,6 +94,7 @@ async def test_the_shell_composes_two_services_and_a_placeholder_for_a_stopped_o
                 assert await page.evaluate(hello) == "Hello Ada!"
                 await screenshot(page, "shell-one-service-stopped")
                 assert page.errors == []
+                assert page.violations == []
         finally:
             if counter is not None:
                 await counter.__aexit__(None, None, None)
@@ -175,3 +183,235 @@ async def test_the_shell_finds_the_services_in_the_registry(mything, tmp_path):
     # stopped, the service left the registry: its slot is a placeholder, the other stays
     assert "counter is unavailable right now" in one
     assert '<mything-hello data-atoll-service="greeter" name="Ada"></mything-hello>' in one
+
+
+def manifest(service: str, module: str, **fields) -> dict:
+    """A manifest as a build writes it, of one component ``<SERVICE-x>``."""
+    return {
+        "service": service,
+        "version": "v1",
+        "module": module,
+        "files": [],
+        "rpc": {"url": "/rpc", "prefix": ""},
+        "reads": [],
+        "components": [{"name": "X", "tag": f"{service}-x", "observed": []}],
+        **fields,
+    }
+
+
+class Fixed:
+    """A source giving the manifest it was made with, painting nothing."""
+
+    def __init__(self, found) -> None:
+        self.found = found
+
+    async def manifest(self):
+        return self.found
+
+    def paint(self, slot):
+        return None
+
+
+def remote_shell(answers, client):
+    """A shell of ``a-x`` and ``b-x``, each service's manifest read over ``client``."""
+    sources = {name: RemoteFragments(name, f"http://{name}", client) for name in ("a", "b")}
+    sources.update(answers.get("sources", {}))
+    return Shell("T", [Slot("a", "a-x"), Slot("b", "b-x")], sources)
+
+
+GOOD = manifest("a", "/ui/a/v1/components.js")
+
+
+@pytest.mark.parametrize(
+    ("answered", "said"),
+    [
+        ({}, "Object missing required field `version`"),
+        (["not", "a", "manifest"], "Expected `object`, got `array`"),
+        ({"status": "ok"}, "Object missing required field `version`"),
+        (manifest("b", "https://elsewhere.example/x.js"), "is not a path of the service"),
+    ],
+)
+async def test_a_manifest_that_is_not_one_is_its_service_s_placeholder_alone(
+    answered, said, caplog
+):
+    def handler(request):
+        return httpx.Response(200, json=GOOD if request.url.host == "a" else answered)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        with caplog.at_level(logging.WARNING, logger="atoll.frontends"):
+            page = await remote_shell({}, client).page()
+    assert '<a-x data-atoll-service="a"></a-x>' in page
+    assert "b is unavailable right now" in page
+    assert '"atoll-fragments">{"a":' in page
+    (warning,) = [record.getMessage() for record in caplog.records]
+    assert warning.startswith("the shell shows b as unavailable: http://b/ui/b/fragments.json")
+    assert said in warning
+
+
+async def test_a_registry_that_fails_is_its_service_s_placeholder_alone(caplog):
+    async def registry_down():
+        raise ConnectionError("registry down")
+
+    def handler(request):
+        return httpx.Response(200, json=GOOD)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        sources = {"b": RemoteFragments("b", registry_down, client)}
+        with caplog.at_level(logging.WARNING, logger="atoll.frontends"):
+            page = await remote_shell({"sources": sources}, client).page()
+    assert '<a-x data-atoll-service="a"></a-x>' in page
+    assert "b is unavailable right now" in page
+    (warning,) = [record.getMessage() for record in caplog.records]
+    assert "shows b as unavailable" in warning
+    assert "ConnectionError: registry down" in warning
+
+
+async def test_a_source_that_fails_or_gives_no_manifest_is_its_service_s_placeholder(caplog):
+    class Failing(Fixed):
+        async def manifest(self):
+            raise RuntimeError("the build vanished")
+
+    shell = Shell(
+        "T",
+        [Slot("a", "a-x"), Slot("b", "b-x"), Slot("c", "c-x")],
+        {"a": Fixed(GOOD), "b": Failing(None), "c": Fixed({"module": 7})},
+    )
+    with caplog.at_level(logging.WARNING, logger="atoll.frontends"):
+        page = await shell.page()
+    assert '<a-x data-atoll-service="a"></a-x>' in page
+    assert "b is unavailable right now" in page
+    assert "c is unavailable right now" in page
+    said = " ".join(record.getMessage() for record in caplog.records)
+    assert "shows b as unavailable: its manifest could not be read: RuntimeError" in said
+    assert "shows c as unavailable: its manifest could not be read: ValidationError" in said
+
+
+def inline_hashes(page: str) -> list[str]:
+    scripts = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", page, re.DOTALL)
+    return [
+        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+        for text in scripts
+    ]
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    return {
+        name: sources
+        for name, *sources in (each.split() for each in policy.split(";") if each.strip())
+    }
+
+
+async def test_the_shell_page_allows_its_own_scripts_and_its_services_origins_alone():
+    shell = Shell(
+        "T",
+        [Slot("a", "a-x"), Slot("b", "b-x"), Slot("c", "c-x")],
+        {
+            "a": Fixed(manifest("a", "http://10.0.0.7:8002/ui/a/v1/components.js")),
+            "b": Fixed(
+                manifest(
+                    "b",
+                    "/ui/b/v1/components.js",
+                    rpc={"url": "https://api.example:8443/rpc", "prefix": ""},
+                )
+            ),
+            # an endpoint's address writing a directive of its own into the policy: left out
+            "c": Fixed(
+                manifest(
+                    "c",
+                    "/ui/c/v1/components.js",
+                    rpc={"url": "http://x; script-src 'unsafe-inline' /rpc", "prefix": ""},
+                )
+            ),
+        },
+        head='<script type="module">\nconsole.log("registered");\n</script>\n',
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(shell)) as client:
+        answered = await client.get("http://shell/")
+    policy = directives(answered.headers["content-security-policy"])
+    hashes = inline_hashes(answered.text)
+    assert len(hashes) == 4  # the import map, the fragments, the loader, the head's
+    assert policy["script-src"] == ["'self'", *hashes, "http://10.0.0.7:8002"]
+    assert policy["connect-src"] == [
+        "'self'",
+        "http://10.0.0.7:8002",
+        "ws://10.0.0.7:8002",  # where its components subscribe
+        "https://api.example:8443",
+        "wss://api.example:8443",
+    ]
+    assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert policy["worker-src"] == ["'self'"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["base-uri"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert "unsafe-inline" not in answered.headers["content-security-policy"].split("style-src")[0]
+    assert answered.headers["x-frame-options"] == "DENY"
+
+
+def test_a_manifest_s_text_cannot_end_the_shell_s_scripts():
+    evil = "</script><!--<script>&amp;"
+    shell = Shell("T", [Slot("a", "a-x")], {"a": Fixed(None)})
+    page = shell.render({"a": manifest("a", "/ui/a/v1/components.js", version=evil)})
+    head = page[: page.index("</head>")].replace(static("atoll-shell.js").decode(), "")
+    # the import map, the fragments and the loader: no text of the manifest opens or ends one
+    assert head.count("<script") == head.count("</script>") == 3
+    fragments = re.search(r'id="atoll-fragments">(.*?)</script>', page).group(1)
+    assert not set("<>&") & set(fragments)
+    assert msgspec.json.decode(fragments)["a"]["version"] == evil
+
+
+async def test_a_manifest_s_text_leaves_the_shell_s_loader_running(page):
+    evil = manifest("a", "/ui/a/v1/components.js", version="<!--<script>")
+    shell = Shell("T", [Slot("a", "a-x")], {"a": Fixed(evil)})
+    async with served_here(composed(shell, {"/ui/a/v1/components.js": defines("a-x")})) as base:
+        await page.goto(base + "/")
+        await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
+        assert await page.locator("a-x").inner_text() == "a-x works"
+    assert page.errors == []
+    assert page.violations == []
+
+
+def defines(tag: str) -> bytes:
+    return (
+        f"customElements.define('{tag}', class extends HTMLElement {{"
+        f" connectedCallback() {{ this.textContent = '{tag} works'; }} }});"
+    ).encode()
+
+
+def composed(shell, modules):
+    """The shell at ``/`` and ``modules`` (JavaScript by path); 404 for anything else."""
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/":
+            await shell(scope, receive, send)
+        elif scope["path"] in modules:
+            await answer(send, 200, b"text/javascript", modules[scope["path"]])
+        else:
+            await answer(send, 404, b"text/plain", b"gone")
+
+    return app
+
+
+async def test_a_service_whose_module_fails_to_load_is_a_placeholder_the_others_work(page):
+    shell = Shell(
+        "T",
+        [Slot("good", "good-x"), Slot("bad", "bad-x"), Slot("good", "good-x")],
+        {
+            "good": Fixed(manifest("good", "/ui/good/v1/components.js")),
+            "bad": Fixed(manifest("bad", "/ui/bad/v1/components.js")),  # not served: a 404
+        },
+    )
+    app = composed(shell, {"/ui/good/v1/components.js": defines("good-x")})
+    async with served_here(app) as base:
+        await page.goto(base + "/")
+        await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
+        placeholder = page.locator(".atoll-placeholder")
+        assert await placeholder.count() == 1
+        assert await placeholder.inner_text() == "bad is unavailable right now"
+        assert await placeholder.get_attribute("data-atoll-service") == "bad"
+        assert await placeholder.get_attribute("role") == "status"
+        assert await page.locator("bad-x").count() == 0
+        assert await page.locator("good-x").all_inner_texts() == ["good-x works"] * 2
+    assert page.errors == []
+    assert page.violations == []

@@ -320,7 +320,7 @@ async def test_after_one_online_load_an_offline_reload_shows_the_shell_and_the_l
             await client.get(base + "/")
 
     await page.reload()
-    await page.wait_for_function("document.documentElement.dataset.atollLoaded")
+    await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
     assert await page.locator("header h1").inner_text() == "Lagoon"
     await shows_level(page, "Level 120 cm")  # the worker's last answer
     assert await page.locator(".atoll-placeholder").count() == 0
@@ -349,6 +349,7 @@ async def test_after_one_online_load_an_offline_reload_shows_the_shell_and_the_l
         await shows_level(page, "Level 135 cm")
     assert gauges.recorded == []
     assert page.errors == []
+    assert page.violations == []
 
 
 KEPT = """async () => {
@@ -421,3 +422,4 @@ async def test_a_new_build_is_a_new_worker_offered_to_the_page_through_the_shell
         assert sorted(names) == [f"atoll {base}/ api", f"atoll {base}/ precache {second}"]
         await screenshot(page, "shell-offline-updated")
     assert page.errors == []
+    assert page.violations == []

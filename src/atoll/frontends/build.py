@@ -54,7 +54,15 @@ if TYPE_CHECKING:
 
     from atoll.frontends.component import Component
 
-__all__ = ["MANIFEST", "Build", "Compiler", "build_components", "read_build", "stale"]
+__all__ = [
+    "HOST_MEMBERS",
+    "MANIFEST",
+    "Build",
+    "Compiler",
+    "build_components",
+    "read_build",
+    "stale",
+]
 
 MANIFEST = "fragments.json"
 """The manifest of a build, beside its hashed directory."""
@@ -214,6 +222,27 @@ def stale(output: Path, components: Sequence[type[Component]]) -> bool:
     return not all((output / name).is_file() for name in built.files)
 
 
+HOST_MEMBERS = frozenset(
+    {
+        "announce",
+        "call",
+        "claims",
+        "component",
+        "later",
+        "listen",
+        "now",
+        "refresh",
+        "refresh_token",
+        "refresh_with",
+        "remember_token",
+        "subscribe",
+    }
+)
+"""What the element showing a component (``self.host``) has of its own, in
+``atoll-elements.js``: a prop of one of these names would replace it with the prop's value,
+and the component would fail as it calls it. Names starting with ``_`` are its own too."""
+
+
 def _described(component: type[Component]) -> BuiltComponent:
     observed = list(component.observed)
     for name in observed:
@@ -221,6 +250,13 @@ def _described(component: type[Component]) -> BuiltComponent:
             raise BuildError(
                 f"{component.__name__} observes {name!r}: each observed attribute is a prop "
                 "named in lower case, as a Python identifier (user_id is the user-id attribute)"
+            )
+        if name in HOST_MEMBERS or name.startswith("_"):
+            raise BuildError(
+                f"{component.__name__} observes {name!r}, which its element (self.host) has "
+                f"as its own, and the prop would replace it: name the prop otherwise, such as "
+                f"{name.strip('_') + '_value'!r} (taken: {', '.join(sorted(HOST_MEMBERS))}, "
+                "and names starting with _)"
             )
     try:
         tag = check_tag(component)

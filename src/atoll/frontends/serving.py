@@ -4,7 +4,9 @@ Mounted at ``/ui`` by a service declaring ``service.components(...)``:
 
 =============================  ===============================================================
 ``GET /ui/``                   a page showing each component, its first paint rendered here
-                               (it shows before the scripts run, and without them)
+                               (it shows before the scripts run, and without them), with a
+                               Content-Security-Policy allowing this origin alone (see
+                               :mod:`atoll.frontends.policy`)
 ``GET /ui/fragments.json``     the build's manifest, for a shell: the version, the entry
                                module's address, every file's, the JSON-RPC endpoint and
                                the methods that only read, each component's name, tag and
@@ -33,6 +35,7 @@ from atoll.frontends.asgi import answer, refused
 from atoll.frontends.build import ENTRY, build_components, read_build, stale
 from atoll.frontends.component import render_component
 from atoll.frontends.elements import escape, escape_attribute
+from atoll.frontends.policy import page_policy
 from atoll.frontends.shell import RemoteFragments
 
 if TYPE_CHECKING:
@@ -140,14 +143,10 @@ class ComponentAssets:
             return
         if below in {"", "/"}:
             page = self.page(root).encode()
-            await answer(
-                send,
-                200,
-                b"text/html; charset=utf-8",
-                page,
-                [(b"cache-control", b"no-cache")],
-                head=head,
-            )
+            # Its one script is the build's entry module, of this origin, which calls this
+            # origin alone: no other origin is allowed anything.
+            headers = [(b"cache-control", b"no-cache"), *page_policy(page)]
+            await answer(send, 200, b"text/html; charset=utf-8", page, headers, head=head)
         elif below == "/fragments.json":
             body = msgspec.json.encode(self.manifest(root))
             headers = [(b"cache-control", b"no-cache"), PUBLIC]

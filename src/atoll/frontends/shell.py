@@ -18,8 +18,13 @@ runs=http://10.0.0.7:8002``). It then writes:
 - each slot's element, marked with its service (``data-atoll-service``), its first paint
   rendered on the server when the component runs in the process;
 - a placeholder (``<div class="atoll-placeholder" role="status">``) for each slot of a
-  service whose manifest could not be read; the loader puts one in place of the elements of
-  a service whose modules fail to load later. Either way the other services' parts work.
+  service whose manifest could not be read, or is no manifest (:class:`Manifest` decodes
+  it); the loader puts one in place of the elements of a service whose modules fail to load
+  later. Either way the other services' parts work.
+
+The page is served with a Content-Security-Policy allowing its own inline scripts and the
+services' origins alone (see :mod:`atoll.frontends.policy`); what it writes from a manifest
+into its scripts holds no ``<``, ``>`` nor ``&``, so that no manifest ends one.
 
 ``service.shell(...)`` makes the page work offline too, by default: it fills :attr:`Shell.head`
 with the links to atoll's service worker and web app manifest, whose configuration
@@ -30,21 +35,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
-import httpx
 import msgspec
 
 from atoll.frontends.asgi import answer, refused, static
 from atoll.frontends.elements import escape, escape_attribute
+from atoll.frontends.policy import page_policy
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+    import httpx
+
     from atoll.frontends.asgi import Receive, Scope, Send
 
-__all__ = ["FragmentSource", "RemoteFragments", "Shell", "Slot"]
+__all__ = [
+    "FragmentSource",
+    "Manifest",
+    "ManifestComponent",
+    "ManifestRpc",
+    "RemoteFragments",
+    "Shell",
+    "Slot",
+]
 
 MANIFEST_TIMEOUT = 2.0
 """Seconds the shell waits for a remote service's manifest before showing its placeholder."""
@@ -58,6 +75,49 @@ main { display: grid; gap: 1rem; padding: 1rem 1.2rem;
                      color: #5b6474; background: #fff; }
 """
 _log = logging.getLogger("atoll.frontends")
+
+
+class ManifestRpc(msgspec.Struct, frozen=True):
+    """Where a service's components call it: its JSON-RPC endpoint, its methods' prefix there."""
+
+    url: str
+    prefix: str = ""
+
+
+class ManifestComponent(msgspec.Struct, frozen=True):
+    """A component of a manifest: its class's name, its element's tag, its observed props."""
+
+    name: str
+    tag: str
+    observed: list[str] = msgspec.field(default_factory=list)
+
+
+class Manifest(msgspec.Struct, frozen=True):
+    """A service's manifest (``/ui/<service>/fragments.json``), as the shell reads it.
+
+    Decoding into it checks what the shell relies on, so that a service answering something
+    else at that address (another application on the port, an older atoll) is one service
+    shown as unavailable, never a page that fails. A field it does not know is ignored.
+    """
+
+    version: str
+    module: str
+    rpc: ManifestRpc
+    components: list[ManifestComponent]
+    service: str = ""
+    files: list[str] = msgspec.field(default_factory=list)
+    reads: list[str] = msgspec.field(default_factory=list)
+
+
+def _checked(found: object) -> dict[str, Any]:
+    """The manifest ``found``, checked against :class:`Manifest`, as the builtins it holds.
+
+    Raises:
+        msgspec.ValidationError: it is not one (a field missing, of the wrong type).
+    """
+    manifest = msgspec.convert(found, Manifest)
+    checked: dict[str, Any] = msgspec.to_builtins(manifest)
+    return checked
 
 
 @dataclass(frozen=True)
@@ -98,23 +158,43 @@ class RemoteFragments:
         self.base = base
         self.client = client
 
-    async def manifest(self) -> dict[str, Any] | None:  # noqa: D102 - the protocol's
-        base = self.base if isinstance(self.base, str) else await self.base()
-        if base is None:
-            _log.warning("the shell shows %s as unavailable: no instance of it", self.service)
-            return None
-        base = base.rstrip("/")
-        address = f"{base}/ui/{self.service}/fragments.json"
+    async def manifest(self) -> dict[str, Any] | None:
+        """The service's manifest, its addresses made absolute; None when it cannot be had.
+
+        Whatever fails is this service's alone, so it is caught and said here, naming the
+        service and why: the registry failing, no instance known, the address not answering
+        or answering an error, an answer that is no manifest (not JSON, not an object, a
+        field missing or of the wrong type, a module that is not a path of the service).
+        """
+        address = f"the manifest of {self.service}"
         try:
+            base = self.base if isinstance(self.base, str) else await self.base()
+            if base is None:
+                _log.warning("the shell shows %s as unavailable: no instance of it", self.service)
+                return None
+            base = base.rstrip("/")
+            address = f"{base}/ui/{self.service}/fragments.json"
             answer = await self.client.get(address, timeout=MANIFEST_TIMEOUT)
             answer.raise_for_status()
-            found: dict[str, Any] = answer.json()
-        except (httpx.HTTPError, ValueError) as error:
-            _log.warning("the shell shows %s as unavailable: %s: %s", self.service, address, error)
+            found = msgspec.json.decode(answer.content, type=Manifest)
+            if not _own_path(found.module) or not all(map(_own_path, found.files)):
+                raise ValueError(  # noqa: TRY301 - caught below with the rest, said alike
+                    f"its module {found.module!r} or a file is not a path of the service"
+                )
+        except Exception as error:  # noqa: BLE001 - any failure is this service's alone
+            _log.warning(
+                "the shell shows %s as unavailable: %s: %s: %s",
+                self.service,
+                address,
+                type(error).__name__,
+                error,
+            )
             return None
-        found["module"] = base + found["module"]
-        found["files"] = [base + name for name in found.get("files", [])]
-        return found
+        manifest = msgspec.to_builtins(found)
+        manifest["module"] = base + found.module
+        manifest["files"] = [base + name for name in found.files]
+        checked: dict[str, Any] = manifest
+        return checked
 
     def paint(self, slot: Slot) -> str | None:  # noqa: D102 - the protocol's
         del slot
@@ -154,10 +234,28 @@ class Shell:
         return self.render(await self.manifests())
 
     async def manifests(self) -> dict[str, dict[str, Any] | None]:
-        """Each service's manifest as it is now, by name; None for a service found down."""
+        """Each service's manifest as it is now, by name; None for a service found down.
+
+        Each is checked against :class:`Manifest`; a source that fails, or gives something
+        else, is its service shown unavailable (with a warning saying why), never the page's
+        failure.
+        """
         names = sorted({slot.service for slot in self.slots})
-        found = await asyncio.gather(*(self.sources[name].manifest() for name in names))
+        found = await asyncio.gather(*(self._manifest(name) for name in names))
         return dict(zip(names, found, strict=True))
+
+    async def _manifest(self, service: str) -> dict[str, Any] | None:
+        try:
+            found = await self.sources[service].manifest()
+            return None if found is None else _checked(found)
+        except Exception as error:  # noqa: BLE001 - one service's failure, not the page's
+            _log.warning(
+                "the shell shows %s as unavailable: its manifest could not be read: %s: %s",
+                service,
+                type(error).__name__,
+                error,
+            )
+            return None
 
     def render(self, found: Mapping[str, dict[str, Any] | None]) -> str:
         """The page showing the services' manifests ``found``."""
@@ -210,12 +308,66 @@ class Shell:
         """Answer a GET or HEAD with the page."""
         if await refused(scope, send):  # with the Allow header a 405 must carry
             return
-        body = (await self.page()).encode()
-        headers = [(b"cache-control", b"no-cache")]
+        found = await self.manifests()
+        body = self.render(found).encode()
+        headers = [(b"cache-control", b"no-cache"), *self.headers(body, found)]
         head = scope["method"] == "HEAD"
         await answer(send, 200, b"text/html; charset=utf-8", body, headers, head=head)
 
+    def headers(
+        self, page: bytes, found: Mapping[str, dict[str, Any] | None]
+    ) -> list[tuple[bytes, bytes]]:
+        """The security headers of ``page``, rendered from the manifests ``found``.
+
+        Its Content-Security-Policy (see :func:`atoll.frontends.policy.page_policy`) lets it
+        run its own inline scripts (by their hashes) and the modules of this origin and of
+        the services' origins (their builds, which the import map names), and lets it reach
+        this origin and theirs (their manifests and JSON-RPC endpoints), and no other; it
+        serves its worker from this origin.
+        """
+        builds: set[str] = set()
+        called: set[str] = set()
+        for manifest in found.values():
+            if manifest:
+                module = manifest["module"]
+                builds.add(_origin(module))
+                # its components read the manifest beside the build, then call the endpoint
+                called.add(_origin(urljoin(module, manifest["rpc"]["url"])))
+        builds.discard("")
+        called = (called | builds) - {""}
+        return page_policy(page, scripts=sorted(builds), connect=sorted(called), worker=True)
+
+
+def _own_path(address: str) -> bool:
+    """Whether ``address`` is a path of the service's origin (``/ui/runs/...``)."""
+    return address.startswith("/") and not address.startswith("//")
+
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+"""A host and port a policy may name: the address of a manifest written by another service
+could otherwise put a ``;`` and a directive of its own in the page's policy."""
+
+
+def _origin(address: str) -> str:
+    """The origin of ``address`` (``http://10.0.0.7:8002``); empty for a path of this one.
+
+    Empty too for an address no policy can name (another scheme, a host with spaces or
+    semicolons): what the page would load or call there is refused by the browser.
+    """
+    parts = urlsplit(address)
+    if parts.scheme not in {"http", "https"} or not _HOST.fullmatch(parts.netloc):
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
 
 def _json(value: object) -> str:
-    """``value`` as JSON inside a ``<script>``, which only ``</`` could end."""
-    return msgspec.json.encode(value).decode().replace("</", "<\\/")
+    r"""``value`` as JSON inside a ``<script>``: no ``<``, ``>`` nor ``&`` is left in it.
+
+    ``</`` alone is not enough: ``<!--<script>`` in a string makes the HTML parser read the
+    rest of the page as the script's text. JSON writes each of the three in a string as its
+    escape (``\u003c``), the same value, so the text holds none of them.
+    """
+    return msgspec.json.encode(value).decode().translate(_SCRIPT_SAFE)

@@ -239,13 +239,14 @@ svg { display: block; width: 100%; max-width: 640px; height: auto; max-height: 2
         self.unfollow()
 
     def follow(self, detail: object) -> None:
-        """Subscribe to the changes of the totals of the runner the page's token names.
+        """Ask for the totals of the runner the page's token names, and follow their changes.
 
-        Asked for as the subscription starts, and again each time it starts again (the
-        changes of a moment without it are not told).
+        Asked for again each time the subscription starts again (the changes of a moment
+        without it are not told).
         """
         del detail
         self.unfollow()
+        self.reload(None)
         if self.host.claims() is None:
             return
         self.following = self.host.subscribe(CHANGES, {}, self.reload, self.reload)

@@ -367,11 +367,31 @@ function sheetsOf(component) {
   return [sheets.get(component)];
 }
 
+// What a console message calls `component`: its class's name, and the build it comes from
+// (/ui/<service>/<version>/), which names its service.
+function described(component, source) {
+  const name = (component && (component.__name__ || component.name)) || 'a class';
+  return source ? `${name} of ${source}` : `${name} of a script of the page`;
+}
+
 // Register `component` (a compiled Component subclass) as the custom element of its tag.
+//
+// A tag is defined once in a page: when another class has it already (another service's,
+// whose component took the same tag), the element stays the first one's, and the console
+// says so, naming both, for one of them to take another tag.
 export function define(component) {
   const tag = component.tag;
-  if (customElements.get(tag) !== undefined) {
-    return customElements.get(tag);
+  const source = new URL('.', import.meta.url).href;
+  const existing = customElements.get(tag);
+  if (existing !== undefined) {
+    if (existing.atollComponent !== component) {
+      console.error(
+        `<${tag}> of ${described(component, source)} is not defined: the page has it ` +
+          `already, from ${described(existing.atollComponent, existing.atollSource)}; give ` +
+          'one of the two components another tag',
+      );
+    }
+    return existing;
   }
   const observed = Array.from(component.observed || []);
   const attributes = observed.map(attributeName);
@@ -386,6 +406,15 @@ export function define(component) {
   class ComponentElement extends HTMLElement {
     static get observedAttributes() {
       return attributes;
+    }
+
+    // Which component, of which build, the element is: for define() to name on a collision.
+    static get atollComponent() {
+      return component;
+    }
+
+    static get atollSource() {
+      return source;
     }
 
     constructor() {
@@ -539,6 +568,14 @@ export function define(component) {
     }
   }
 
+  for (const name of observed) {
+    if (name in ComponentElement.prototype || name.startsWith('_')) {
+      // The build refuses these names (HOST_MEMBERS): a prop would replace the element's own.
+      throw new Error(
+        `${tag} observes "${name}", which its element has as its own: choose another name`,
+      );
+    }
+  }
   for (const name of observed) {
     Object.defineProperty(ComponentElement.prototype, name, {
       get() {

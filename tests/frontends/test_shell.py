@@ -124,6 +124,88 @@ async def test_the_shell_in_the_process_of_its_services_paints_them_first(mythin
     assert manifest["rpc"] == {"url": "/rpc", "prefix": "counter."}
 
 
+async def test_the_shell_of_another_process_asks_each_service_for_its_first_paints(
+    mything, tmp_path
+):
+    """The page shows the services' parts before any script runs, as in their process."""
+    build = ["--ui-build-dir", str(tmp_path)]
+    async with (
+        serving(shipping("greeter", mything.Hello), build) as greeter,
+        serving(shipping("counter", mything.Counter), build) as counter,
+    ):
+        flags = ["--ui-fragments", f"greeter={greeter},counter={counter}"]
+        async with atoll.testing.run(gateway(), argv=flags) as harness:
+            page = await harness.client.get("/")
+    assert page.status_code == 200
+    assert (
+        '<mything-hello data-atoll-service="greeter" name="Ada"><template shadowrootmode="open">'
+        in page.text
+    )
+    assert "<p>Hello Ada!</p>" in page.text
+    assert "<button>Clicked 0 times</button>" in page.text
+
+
+async def test_a_service_paints_the_elements_it_ships_and_refuses_what_is_no_request(
+    mything, tmp_path
+):
+    build = ["--ui-build-dir", str(tmp_path)]
+    async with atoll.testing.run(shipping("greeter", mything.Hello), argv=build) as harness:
+        asked = {
+            "slots": [
+                {"tag": "mything-hello", "attributes": {"name": "Bo", "data_atoll_service": "x"}},
+                {"tag": "mything-nothing"},
+            ]
+        }
+        painted = await harness.client.post("/ui/greeter/paint", json=asked)
+        manifest = (await harness.client.get("/ui/greeter/fragments.json")).json()
+        bad = await harness.client.post("/ui/greeter/paint", content=b"[1, 2]")
+        huge = await harness.client.post("/ui/greeter/paint", content=b" " * 70_000)
+    assert painted.status_code == 200
+    first, second = painted.json()["paints"]
+    assert first.startswith('<mything-hello data-atoll-service="x" name="Bo"><template')
+    assert "<p>Hello Bo!</p>" in first
+    assert second is None
+    assert manifest["paint"] == "/ui/greeter/paint"
+    assert bad.status_code == 400
+    assert "not a request for paints" in bad.text
+    assert huge.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "answered",
+    [
+        (b'{"paints": ["<script>alert(1)</script>"]}', 200, False),
+        (b"oops", 500, True),
+        (b'{"paints": []}', 200, True),
+    ],
+    ids=["no element of its tag", "an error", "too few"],
+)
+async def test_a_service_that_cannot_paint_leaves_its_elements_to_the_browser(
+    mything, tmp_path, caplog, answered
+):
+    """Its answer to the request for paints is no use: the page shows the bare element."""
+    paints, status, warned = answered
+    build = ["--ui-build-dir", str(tmp_path)]
+    async with atoll.testing.run(shipping("greeter", mything.Hello), argv=build) as service:
+        manifest = (await service.client.get("/ui/greeter/fragments.json")).content
+
+    async def liar(scope, receive, send):
+        listed = scope["path"].endswith("fragments.json")
+        headers = [(b"content-type", b"application/json")]
+        start = {"type": "http.response.start", "status": 200 if listed else status}
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": manifest if listed else paints})
+
+    async with served_here(liar) as greeter, served_here(liar) as counter:
+        flags = ["--ui-fragments", f"greeter={greeter},counter={counter}"]
+        async with atoll.testing.run(gateway(), argv=flags) as harness:
+            page = await harness.client.get("/")
+    assert page.status_code == 200
+    assert '<mything-hello data-atoll-service="greeter" name="Ada"></mything-hello>' in page.text
+    assert "alert(1)" not in page.text
+    assert ("without their first paint" in caplog.text) is warned
+
+
 async def test_a_slot_of_a_service_nowhere_to_be_found_is_refused_at_start():
     with pytest.raises(ConfigError, match="--ui-fragments greeter=http://HOST:PORT"):
         async with atoll.testing.run(gateway()):
@@ -178,11 +260,11 @@ async def test_the_shell_finds_the_services_in_the_registry(mything, tmp_path):
             if counter is not None:
                 await counter.__aexit__(None, None, None)
     assert f'"@counter/":"{counter_base}/ui/counter/' in both
-    assert '<mything-counter data-atoll-service="counter"></mything-counter>' in both
+    assert '<mything-counter data-atoll-service="counter"><template shadowrootmode' in both
     assert 'class="atoll-placeholder"' not in both
     # stopped, the service left the registry: its slot is a placeholder, the other stays
     assert "counter is unavailable right now" in one
-    assert '<mything-hello data-atoll-service="greeter" name="Ada"></mything-hello>' in one
+    assert "<p>Hello Ada!</p>" in one
 
 
 def manifest(service: str, module: str, **fields) -> dict:

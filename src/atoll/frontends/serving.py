@@ -13,6 +13,10 @@ Mounted at ``/ui`` by a service declaring ``service.components(...)``:
                                attributes
 ``GET /ui/<version>/<file>``   a file of the build, cached for a year (``immutable``): a new
                                build has a new version, so a new address
+``POST /ui/paint``             the first paint of elements a shell of another process shows:
+                               ``{"slots": [{"tag", "attributes"}]}`` answered with
+                               ``{"paints": [html or null]}``, so that its page shows them
+                               before any script runs, as a shell of this process does
 =============================  ===============================================================
 
 The files are read into memory when the build is loaded (a build is some 200 kB), so a
@@ -49,6 +53,25 @@ if TYPE_CHECKING:
     from atoll.resilience.registry import Registry
 
 __all__ = ["CONTENT_TYPES", "ComponentAssets", "Frontends", "LocalFragments"]
+
+PAINT = "/paint"
+"""Where a shell of another process asks a service for its elements' first paint."""
+PAINT_MOST = 65_536
+"""The longest request for paints, in bytes: a shell's slots and their attributes."""
+
+
+class PaintSlot(msgspec.Struct, frozen=True):
+    """An element a shell asks the first paint of: its tag, and its attributes."""
+
+    tag: str
+    attributes: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class PaintRequest(msgspec.Struct, frozen=True):
+    """What a shell of another process asks for: the first paint of each of its slots."""
+
+    slots: list[PaintSlot]
+
 
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -122,12 +145,15 @@ class ComponentAssets:
         self.build = build
         return build
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002 - a GET has no body to read
-        """Answer a GET or HEAD of the page, the manifest or a file of the build."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a GET or HEAD of the page, the manifest or a file; a POST of paints."""
         if scope["type"] != "http":
             return
         below = scope["path"][len(scope.get("root_path", "")) :]
         root = scope.get("root_path", "")
+        if below == PAINT and scope["method"] == "POST":
+            await self._paint(receive, send)
+            return
         if await refused(scope, send):
             return
         head = scope["method"] == "HEAD"
@@ -179,6 +205,7 @@ class ComponentAssets:
             "module": f"{root}/{build.module}",
             "files": [f"{root}/{name}" for name in build.files],
             "rpc": {"url": self.rpc_url, "prefix": self.method_prefix},
+            "paint": f"{root}{PAINT}",
             "graphql": None if self.graphql_url is None else {"url": self.graphql_url},
             "reads": list(self.reads),
             "components": [
@@ -186,6 +213,35 @@ class ComponentAssets:
                 for each in build.components
             ],
         }
+
+    async def _paint(self, receive: Receive, send: Send) -> None:
+        """Answer the first paints a shell asks for: each slot's element, or null."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > PAINT_MOST:
+                tells = f"a request for paints holds at most {PAINT_MOST} bytes\n"
+                await answer(send, 413, b"text/plain; charset=utf-8", tells.encode())
+                return
+            if not message.get("more_body", False):
+                break
+        try:
+            asked = msgspec.json.decode(bytes(body), type=PaintRequest)
+        except msgspec.DecodeError as error:
+            tells = f"not a request for paints ({{'slots': [{{'tag', 'attributes'}}]}}): {error}\n"
+            await answer(send, 400, b"text/plain; charset=utf-8", tells.encode())
+            return
+        painted = [self.paint(slot.tag, slot.attributes) for slot in asked.slots]
+        reply = msgspec.json.encode({"paints": painted})
+        await answer(send, 200, b"application/json", reply, [(b"cache-control", b"no-store")])
+
+    def paint(self, tag: str, attributes: Mapping[str, object]) -> str | None:
+        """The element ``tag`` with ``attributes`` and its first paint; None for no such tag."""
+        component = next((c for c in self.components if c.tag == tag), None)
+        if component is None:
+            return None
+        return render_component(component, dict(attributes))
 
     def page(self, root: str) -> str:
         """The page showing each component with no attribute set, rendered here first."""
@@ -339,10 +395,9 @@ class LocalFragments:
             return None
         return self.assets.manifest(f"/ui/{self.service}")
 
-    def paint(self, slot: Slot) -> str | None:  # noqa: D102 - the protocol's
-        component = next((c for c in self.assets.components if c.tag == slot.tag), None)
-        if component is None:
-            return None
-        attributes = dict(slot.attributes)
-        attributes["data_atoll_service"] = slot.service
-        return render_component(component, attributes)
+    async def paint(self, slots: Sequence[Slot], manifest: dict[str, Any]) -> list[str | None]:  # noqa: D102 - the protocol's
+        del manifest
+        return [
+            self.assets.paint(slot.tag, {**slot.attributes, "data_atoll_service": slot.service})
+            for slot in slots
+        ]

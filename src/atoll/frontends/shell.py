@@ -15,8 +15,11 @@ runs=http://10.0.0.7:8002``). It then writes:
 
 - an import map giving each service's build a name (``@runs/`` is its hashed directory), and
   the list of entry modules, which its loader (``atoll-shell.js``) imports each apart;
-- each slot's element, marked with its service (``data-atoll-service``), its first paint
-  rendered on the server when the component runs in the process;
+- each slot's element, marked with its service (``data-atoll-service``), with its first
+  paint: rendered in the process for a component it runs, and asked of the service's own
+  process for one it does not (``POST /ui/<service>/paint``, every slot of the service at
+  once), so that the page shows each part before any script runs, and without JavaScript;
+  an element whose paint cannot be had is written bare, and the browser renders it;
 - a placeholder (``<div class="atoll-placeholder" role="status">``) for each slot of a
   service whose manifest could not be read, or is no manifest (:class:`Manifest` decodes
   it); the loader puts one in place of the elements of a service whose modules fail to load
@@ -107,6 +110,14 @@ class Manifest(msgspec.Struct, frozen=True):
     service: str = ""
     files: list[str] = msgspec.field(default_factory=list)
     reads: list[str] = msgspec.field(default_factory=list)
+    paint: str = ""
+    """Where the service paints its elements for a shell: none from an older service."""
+
+
+class Paints(msgspec.Struct, frozen=True):
+    """A service's answer to a request for paints: an element's HTML, or null, per slot."""
+
+    paints: list[str | None]
 
 
 def _checked(found: object) -> dict[str, Any]:
@@ -136,8 +147,13 @@ class FragmentSource(Protocol):
         """The service's manifest, its addresses as the page reaches them; None when down."""
         ...
 
-    def paint(self, slot: Slot) -> str | None:
-        """The slot's element with its first paint, when it can be rendered here; or None."""
+    async def paint(self, slots: Sequence[Slot], manifest: dict[str, Any]) -> list[str | None]:
+        """Each slot's element with its first paint, or None where it cannot be had.
+
+        ``slots``: those of the service, whose ``manifest`` (as :meth:`manifest` gave it)
+        names their tags. A failure is the caller's to catch: the elements are then shown
+        without their first paint.
+        """
         ...
 
 
@@ -193,12 +209,43 @@ class RemoteFragments:
         manifest = msgspec.to_builtins(found)
         manifest["module"] = base + found.module
         manifest["files"] = [base + name for name in found.files]
+        manifest["paint"] = base + found.paint if _own_path(found.paint) else ""
         checked: dict[str, Any] = manifest
         return checked
 
-    def paint(self, slot: Slot) -> str | None:  # noqa: D102 - the protocol's
-        del slot
-        return None  # its classes are in another process
+    async def paint(self, slots: Sequence[Slot], manifest: dict[str, Any]) -> list[str | None]:
+        """The first paints the service makes of ``slots``, asked at its ``paint`` address.
+
+        None for each when it has no such address (an older service), or answers something
+        else than an element of the slot's tag; its classes are in its own process.
+        """
+        address = manifest.get("paint") or ""
+        if not address:
+            return [None] * len(slots)
+        marked = {"data_atoll_service": self.service}
+        asked = {
+            "slots": [
+                {"tag": slot.tag, "attributes": {**slot.attributes, **marked}} for slot in slots
+            ]
+        }
+        answer = await self.client.post(
+            address,
+            content=msgspec.json.encode(asked),
+            headers={"content-type": "application/json"},
+            timeout=MANIFEST_TIMEOUT,
+        )
+        answer.raise_for_status()
+        painted = msgspec.json.decode(answer.content, type=Paints).paints
+        if len(painted) != len(slots):
+            raise ValueError(f"{address} answered {len(painted)} paints for {len(slots)} slots")
+        return [
+            each
+            if each is not None
+            and each.startswith(f"<{slot.tag} ")
+            and each.endswith(f"</{slot.tag}>")
+            else None
+            for slot, each in zip(slots, painted, strict=True)
+        ]
 
 
 class Shell:
@@ -230,8 +277,9 @@ class Shell:
         self.head = head
 
     async def page(self) -> str:
-        """The page, as the services' manifests are now."""
-        return self.render(await self.manifests())
+        """The page, as the services' manifests are now, each element with its first paint."""
+        found = await self.manifests()
+        return self.render(found, await self.paints(found))
 
     async def manifests(self) -> dict[str, dict[str, Any] | None]:
         """Each service's manifest as it is now, by name; None for a service found down.
@@ -257,8 +305,52 @@ class Shell:
             )
             return None
 
-    def render(self, found: Mapping[str, dict[str, Any] | None]) -> str:
-        """The page showing the services' manifests ``found``."""
+    async def paints(self, found: Mapping[str, dict[str, Any] | None]) -> dict[int, str]:
+        """The first paint of each slot whose service could make it, by the slot's place.
+
+        Each service is asked for its slots at once, all services together; one that fails
+        has its elements shown without their first paint (the browser renders them), with a
+        warning, and the others are painted.
+        """
+        asked: dict[str, list[int]] = {}
+        for place, slot in enumerate(self.slots):
+            manifest = found.get(slot.service)
+            if manifest and slot.tag in {each["tag"] for each in manifest["components"]}:
+                asked.setdefault(slot.service, []).append(place)
+
+        async def of(service: str, places: list[int]) -> dict[int, str]:
+            manifest = found[service]
+            assert manifest is not None  # noqa: S101 - asked above for services found alone
+            try:
+                painted = await self.sources[service].paint(
+                    [self.slots[place] for place in places], manifest
+                )
+            except Exception as error:  # noqa: BLE001 - one service's failure, not the page's
+                _log.warning(
+                    "the shell shows the elements of %s without their first paint: %s: %s",
+                    service,
+                    type(error).__name__,
+                    error,
+                )
+                return {}
+            return {
+                place: each
+                for place, each in zip(places, painted, strict=False)
+                if each is not None
+            }
+
+        made: dict[int, str] = {}
+        for each in await asyncio.gather(*(of(name, places) for name, places in asked.items())):
+            made.update(each)
+        return made
+
+    def render(
+        self,
+        found: Mapping[str, dict[str, Any] | None],
+        painted: Mapping[int, str] | None = None,
+    ) -> str:
+        """The page showing the services' manifests ``found``, with the first paints made."""
+        painted = painted or {}
         manifests = {name: each for name, each in found.items() if each}
         imports = {}
         fragments = {}
@@ -269,7 +361,10 @@ class Shell:
                 "module": f"@{name}/" + manifest["module"].rsplit("/", 1)[1],
                 "version": manifest["version"],
             }
-        shown = "\n".join(self._slot(slot, manifests.get(slot.service)) for slot in self.slots)
+        shown = "\n".join(
+            self._slot(slot, manifests.get(slot.service), painted.get(place))
+            for place, slot in enumerate(self.slots)
+        )
         return (
             '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -283,7 +378,7 @@ class Shell:
             f"<main>\n{shown}\n</main>\n</body>\n</html>\n"
         )
 
-    def _slot(self, slot: Slot, manifest: dict[str, Any] | None) -> str:
+    def _slot(self, slot: Slot, manifest: dict[str, Any] | None, painted: str | None) -> str:
         tags = {each["tag"] for each in manifest["components"]} if manifest else set()
         if slot.tag not in tags:
             if manifest is not None:
@@ -293,7 +388,6 @@ class Shell:
                 f'data-atoll-service="{escape_attribute(slot.service)}">'
                 f"{escape(slot.service)} is unavailable right now</div>"
             )
-        painted = self.sources[slot.service].paint(slot)
         if painted is not None:
             return painted
         written = "".join(
@@ -309,7 +403,7 @@ class Shell:
         if await refused(scope, send):  # with the Allow header a 405 must carry
             return
         found = await self.manifests()
-        body = self.render(found).encode()
+        body = self.render(found, await self.paints(found)).encode()
         headers = [(b"cache-control", b"no-cache"), *self.headers(body, found)]
         head = scope["method"] == "HEAD"
         await answer(send, 200, b"text/html; charset=utf-8", body, headers, head=head)

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from runnerly.fleet import PASSWORD
-from tests.examples.test_runnerly_shell import shadow
+from tests.examples.test_runnerly_shell import record_on_page, shadow, submit_login
 from tests.frontends.conftest import page, screenshot  # noqa: F401 - the fixture, for this module
 
 RUNNERLY = Path(__file__).parents[2] / "examples" / "runnerly"
@@ -117,17 +117,13 @@ async def the_runner_records_a_run_on_the_fleet_s_page(page, output):  # noqa: F
     await page.wait_for_function("() => document.documentElement.dataset.atollLoaded")
     assert await page.locator(".atoll-placeholder").count() == 0
 
-    await page.locator("users-login-form input[name=email]").fill(email)
-    await page.locator("users-login-form input[name=password]").fill(PASSWORD)
-    await page.locator("users-login-form button").click()
+    await submit_login(page, email, PASSWORD)
     await page.wait_for_function(f"() => {shadow('users-profile-card')}.includes('Hello, Ada!')")
     await page.wait_for_function(
         f"() => {shadow('stats-weekly-chart')}.includes('16.0 km in 3 runs')"
     )
 
-    await page.locator("runs-record-form input[name=distance]").fill("5.2")
-    await page.locator("runs-record-form input[name=duration]").fill("26:00")
-    await page.locator("runs-record-form button").click()
+    await record_on_page(page)
     await page.wait_for_function(f"() => {shadow('runs-record-form')}.includes('Recorded 5.2 km')")
     await page.wait_for_function(
         f"() => {shadow('stats-weekly-chart')}.includes('21.2 km in 4 runs')"

@@ -128,7 +128,12 @@ async def test_another_runners_runs_do_not_exist_for_the_caller():
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_a_runner_subscribed_sees_her_runs_recorded_and_not_anothers():
+@contextlib.asynccontextmanager
+async def subscribed(name: str, event: type) -> AsyncIterator[tuple[Any, dict, dict, Any]]:
+    """Ada subscribed to the document ``name`` over a WebSocket, listening for ``event``.
+
+    Yields the harness, Ada's and Bo's headers, and the socket, within :data:`LIMIT`.
+    """
     async with (
         club() as (harness, ada_headers, bo_headers),
         served_here(harness.http.entry) as base,
@@ -138,21 +143,26 @@ async def test_a_runner_subscribed_sees_her_runs_recorded_and_not_anothers():
         init = {"authorization": ada_headers["authorization"]}
         await ws.send(json.dumps({"type": "connection_init", "payload": init}))
         assert json.loads(await ws.recv()) == {"type": "connection_ack"}
-        subscribe = {"query": document("run-recorded")}
+        subscribe = {"query": document(name)}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
         feed = harness.container.get(EventFeed)
-        while not feed.listening(RunRecorded):  # noqa: ASYNC110 - polled
+        while not feed.listening(event):  # noqa: ASYNC110 - polled
             await asyncio.sleep(0.01)
-        for headers, meters in ((bo_headers, 7000), (ada_headers, 5000)):
-            await ask(
-                harness,
-                headers,
-                "record-run",
-                meters=meters,
-                seconds=1500,
-                startedAt=MONDAY.isoformat(),
-            )
-        await harness.settle()  # the outbox relayed both runs' events
+        yield harness, ada_headers, bo_headers, ws
+
+
+async def record(harness, headers: dict, meters: float) -> None:
+    """Record a run of ``meters`` on MONDAY, as the holder of ``headers``, and let it settle."""
+    await ask(
+        harness, headers, "record-run", meters=meters, seconds=1500, startedAt=MONDAY.isoformat()
+    )
+    await harness.settle()  # the outbox relayed its event, and stats' change of its total
+
+
+async def test_a_runner_subscribed_sees_her_runs_recorded_and_not_anothers():
+    async with subscribed("run-recorded", RunRecorded) as (harness, ada, bo, ws):
+        await record(harness, bo, 7000)
+        await record(harness, ada, 5000)
         seen = json.loads(await ws.recv())
     # Bo's run came first, and was not told to Ada: hers is the first she sees.
     assert seen == {
@@ -166,30 +176,9 @@ async def test_a_runner_subscribed_sees_her_runs_recorded_and_not_anothers():
 
 async def test_a_runner_subscribed_sees_her_weekly_total_change_and_not_anothers():
     """stats publishes each change through its outbox; the subscriber is shown her own."""
-    async with (
-        club() as (harness, ada_headers, bo_headers),
-        served_here(harness.http.entry) as base,
-        connect(base.replace("http://", "ws://") + "/graphql", subprotocols=[WS]) as ws,
-        asyncio.timeout(LIMIT),
-    ):
-        init = {"authorization": ada_headers["authorization"]}
-        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
-        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
-        subscribe = {"query": document("weekly-total-changed")}
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
-        feed = harness.container.get(EventFeed)
-        while not feed.listening(WeeklyTotalChanged):  # noqa: ASYNC110 - polled
-            await asyncio.sleep(0.01)
-        for headers, meters in ((bo_headers, 7000), (ada_headers, 5000), (ada_headers, 3000)):
-            await ask(
-                harness,
-                headers,
-                "record-run",
-                meters=meters,
-                seconds=1500,
-                startedAt=MONDAY.isoformat(),
-            )
-            await harness.settle()  # relayed, counted by stats, its change relayed
+    async with subscribed("weekly-total-changed", WeeklyTotalChanged) as (harness, ada, bo, ws):
+        for headers, meters in ((bo, 7000), (ada, 5000), (ada, 3000)):
+            await record(harness, headers, meters)
         first, second = json.loads(await ws.recv()), json.loads(await ws.recv())
     week = MONDAY.date().isoformat()
     # Bo's total changed first, and was not told to Ada: hers are the first she sees.

@@ -41,17 +41,13 @@ async def test_a_runner_logs_in_records_a_run_and_sees_the_week_total_change(pag
         assert "Hello, runner!" in await page.evaluate(shadow("users-profile-card"))
         assert "No runs yet" in await page.evaluate(shadow("runs-run-list"))
 
-        await page.locator("users-login-form input[name=email]").fill("ada@example.org")
-        await page.locator("users-login-form input[name=password]").fill(PASSWORD)
-        await page.locator("users-login-form button").click()
+        await submit_login(page, "ada@example.org", PASSWORD)
         await page.wait_for_function(f"() => {shadow('users-login-form')}.includes('logged in')")
         await page.wait_for_function(
             f"() => {shadow('users-profile-card')}.includes('Hello, Ada!')"
         )
 
-        await page.locator("runs-record-form input[name=distance]").fill("5.2")
-        await page.locator("runs-record-form input[name=duration]").fill("26:00")
-        await page.locator("runs-record-form button").click()
+        await record_on_page(page)
         await page.wait_for_function(
             f"() => {shadow('runs-record-form')}.includes('Recorded 5.2 km in 26:00.')"
         )
@@ -65,9 +61,7 @@ async def test_a_runner_logs_in_records_a_run_and_sees_the_week_total_change(pag
 
 async def test_a_wrong_password_is_said_and_nothing_is_shown(page, tmp_path):  # noqa: F811 - the fixture imported above
     async with runnerly_page(page, tmp_path):
-        await page.locator("users-login-form input[name=email]").fill("ada@example.org")
-        await page.locator("users-login-form input[name=password]").fill("not hers")
-        await page.locator("users-login-form button").click()
+        await submit_login(page, "ada@example.org", "not hers")
         alert = page.locator("users-login-form [role=alert]")
         await alert.wait_for()
         assert await alert.inner_text()
@@ -103,11 +97,23 @@ SHORT_LIVED = ("--tokens-lifetime", "3", "--auth-jwt-leeway", "0")
 """Tokens valid for three seconds, checked without leeway: they expire within the test."""
 
 
+async def submit_login(page, email: str, password: str) -> None:  # noqa: F811 - the fixture imported above
+    """Type ``email`` and ``password`` in the page's login form, and submit it."""
+    await page.locator("users-login-form input[name=email]").fill(email)
+    await page.locator("users-login-form input[name=password]").fill(password)
+    await page.locator("users-login-form button").click()
+
+
+async def record_on_page(page, distance: str = "5.2", duration: str = "26:00") -> None:  # noqa: F811 - the fixture imported above
+    """Type a run in the page's record form, and submit it."""
+    await page.locator("runs-record-form input[name=distance]").fill(distance)
+    await page.locator("runs-record-form input[name=duration]").fill(duration)
+    await page.locator("runs-record-form button").click()
+
+
 async def log_in(page) -> str:  # noqa: F811 - the fixture imported above
     """Log Ada in on the page; the access token it kept."""
-    await page.locator("users-login-form input[name=email]").fill("ada@example.org")
-    await page.locator("users-login-form input[name=password]").fill(PASSWORD)
-    await page.locator("users-login-form button").click()
+    await submit_login(page, "ada@example.org", PASSWORD)
     await page.wait_for_function(f"() => {shadow('users-profile-card')}.includes('Hello, Ada!')")
     return await page.evaluate("localStorage.getItem('atoll.token')")
 
@@ -127,9 +133,7 @@ async def test_a_call_refused_for_an_expired_token_is_sent_again_with_the_next(p
         refresh = await page.evaluate("localStorage.getItem('atoll.refresh')")
         assert refresh
         await until_expired(page, first)
-        await page.locator("runs-record-form input[name=distance]").fill("5.2")
-        await page.locator("runs-record-form input[name=duration]").fill("26:00")
-        await page.locator("runs-record-form button").click()
+        await record_on_page(page)
         await page.wait_for_function(
             f"() => {shadow('runs-record-form')}.includes('Recorded 5.2 km in 26:00.')"
         )
@@ -144,9 +148,7 @@ async def test_a_session_that_ended_is_forgotten_and_the_runner_asked_to_log_in(
         first = await log_in(page)
         await page.evaluate("localStorage.setItem('atoll.refresh', 'spent-or-revoked')")
         await until_expired(page, first)
-        await page.locator("runs-record-form input[name=distance]").fill("5.2")
-        await page.locator("runs-record-form input[name=duration]").fill("26:00")
-        await page.locator("runs-record-form button").click()
+        await record_on_page(page)
         await page.wait_for_function(
             f"() => {shadow('users-login-form')}.includes('Your session ended: log in again.')"
         )

@@ -246,14 +246,16 @@ DEFINED_AGAIN = """async ([glue, observed]) => {
 }"""
 
 
-async def test_a_tag_another_build_defined_is_kept_and_both_are_named(page, served):
+async def glue_of(page, served: str) -> str:
+    """The address of the element glue of the build ``served`` shows, once it defined hers."""
     await page.goto(served)
     await page.wait_for_function("() => customElements.get('mything-hello') !== undefined")
-    glue = (
-        served
-        + (await page.evaluate("fetch('fragments.json').then((r) => r.json())"))["version"]
-        + "/atoll-elements.js"
-    )
+    manifest = await page.evaluate("fetch('fragments.json').then((r) => r.json())")
+    return served + manifest["version"] + "/atoll-elements.js"
+
+
+async def test_a_tag_another_build_defined_is_kept_and_both_are_named(page, served):
+    glue = await glue_of(page, served)
     found = await page.evaluate(DEFINED_AGAIN, [glue, []])
     assert found["kept"] is True
     (said,) = found["said"]
@@ -265,13 +267,7 @@ async def test_a_tag_another_build_defined_is_kept_and_both_are_named(page, serv
 
 
 async def test_a_prop_named_as_a_method_of_the_element_is_refused(page, served):
-    await page.goto(served)
-    await page.wait_for_function("() => customElements.get('mything-hello') !== undefined")
-    glue = (
-        served
-        + (await page.evaluate("fetch('fragments.json').then((r) => r.json())"))["version"]
-        + "/atoll-elements.js"
-    )
+    glue = await glue_of(page, served)
     script = DEFINED_AGAIN.replace("'mything-hello'", "'mything-caller'", 1)
     found = await page.evaluate(script, [glue, ["name", "call"]])
     assert found["threw"] == (

@@ -99,8 +99,10 @@ def test_the_kinds_of_access_lines_are_chosen_by_name():
     both = AccessLog.of(LogOptions(access=["http", "messages"]))
     assert (both.http, both.rpc, both.messages) == (True, False, True)
     every = AccessLog.of(LogOptions(access=["all"]))
-    assert (every.http, every.rpc, every.messages) == (True, True, True)
-    with pytest.raises(ValueError, match=r"access holds sql; choose among http, rpc, messages"):
+    assert (every.http, every.rpc, every.messages, every.graphql) == (True, True, True, True)
+    with pytest.raises(
+        ValueError, match=r"access holds sql; choose among http, rpc, messages, graphql"
+    ):
         LogOptions(access=["sql"])
 
 
@@ -164,6 +166,61 @@ async def test_a_json_rpc_call_has_a_line_with_its_method_outcome_and_error_code
         ("INFO", "nope", "error", -32601),
         ("INFO", "double", "error", -32602),
         ("ERROR", "fail", "error", -32603),
+    ]
+
+
+def graphed() -> atoll.Service:
+    """A service over GraphQL: a query doubling, and a mutation that fails inside."""
+    service = atoll.Service("shop")
+
+    @service.rpc
+    @service.get("/double/{value}")
+    async def double(value: int) -> int:
+        return 2 * value
+
+    @service.rpc
+    async def fail() -> int:
+        raise RuntimeError("broken")
+
+    service.graphql()
+    return service
+
+
+async def test_a_graphql_operation_has_a_line_with_its_type_name_fields_and_outcome(access):
+    async with client_of(graphed(), "--log-access", "graphql") as client:
+        asked = {"query": "query Twice { double(value: 2) again: double(value: 3) }"}
+        await client.post("/graphql", json={**asked, "operationName": "Twice"})
+        await client.post("/graphql", json={"query": "mutation { fail }"})
+        await client.post("/graphql", json={"query": "{ nope }"})
+    lines = access("graphql")
+    assert [(level, message.rsplit(" ", 2)[0]) for level, message, _, _ in lines] == [
+        ("INFO", "query Twice ok"),
+        ("ERROR", "mutation partial"),
+        ("INFO", "document error"),
+    ]
+    fields = [line[2] for line in lines]
+    assert all(each.pop("duration_ms") >= 0 for each in fields)
+    assert fields == [
+        {
+            "graphql_operation": "query",
+            "graphql_name": "Twice",
+            "graphql_fields": ["double", "double"],
+            "outcome": "ok",
+        },
+        {
+            "graphql_operation": "mutation",
+            "graphql_name": None,
+            "graphql_fields": ["fail"],
+            "outcome": "partial",
+            "error_codes": ["INTERNAL_SERVER_ERROR"],
+        },
+        {
+            "graphql_operation": None,
+            "graphql_name": None,
+            "graphql_fields": [],
+            "outcome": "error",
+            "error_codes": ["GRAPHQL_VALIDATION_FAILED"],
+        },
     ]
 
 

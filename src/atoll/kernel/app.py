@@ -92,7 +92,8 @@ class LogOptions:
     access: list[str] = option(
         default_factory=list,
         help="the access log lines written, comma-separated: http (one per request), rpc (one "
-        "per JSON-RPC call), messages (one per message handled), or all; none by default",
+        "per JSON-RPC call), messages (one per message handled), graphql (one per GraphQL "
+        "operation), or all; none by default",
     )
 
     def __post_init__(self) -> None:
@@ -105,12 +106,13 @@ class LogOptions:
             raise ValueError(msg)
 
     def logs_access(self, kind: str) -> bool:
-        """Whether access lines of ``kind`` (``http``, ``rpc``, ``messages``) are written."""
+        """Whether access lines of ``kind`` (one of :data:`ACCESS_LOGS`) are written."""
         return kind in self.access or "all" in self.access
 
 
-ACCESS_LOGS = ("http", "rpc", "messages")
-"""The kinds of access log line: per HTTP request, per JSON-RPC call, per message handled."""
+ACCESS_LOGS = ("http", "rpc", "messages", "graphql")
+"""The kinds of access log line: per HTTP request, per JSON-RPC call, per message handled, per
+GraphQL operation."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""Access logs: a line per HTTP request, per JSON-RPC call, per message handled.
+"""Access logs: a line per HTTP request, JSON-RPC call, message handled, GraphQL operation.
 
-``--log-access http,rpc,messages`` (or ``all``) chooses which are written. Each goes to its own
-logger (``atoll.access.http``, ``atoll.access.rpc``, ``atoll.access.messages``), at INFO, or
-at ERROR for a server's failure (a 5xx, an internal error, a message dead-lettered), with the
-request's or message's log context (its correlation id)::
+``--log-access http,rpc,messages,graphql`` (or ``all``) chooses which are written. Each goes to
+its own logger (``atoll.access.http``, ``atoll.access.rpc``, ``atoll.access.messages``,
+``atoll.access.graphql``), at INFO, or at ERROR for a server's failure (a 5xx, an internal
+error, a message dead-lettered), with the request's or message's log context (its
+correlation id)::
 
     {"time": "...", "level": "info", "logger": "atoll.access.http",
      "message": "GET /runs/42 200 57 B 1.2 ms", "service": "runs", "instance": "web-1:4242",
@@ -30,14 +31,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
-from atoll.kernel.app import LogOptions  # noqa: TC001 - the container reads the hint
+from atoll.kernel.app import ACCESS_LOGS, LogOptions
 from atoll.kernel.logs import JsonFormatter, current_log_context
 from atoll.kernel.spans import current_span
 from atoll.messaging.context import current_call
 from atoll.observability.correlation import RequestContext, subject
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Collection, Mapping, Sequence
 
 
 __all__ = ["AccessLog"]
@@ -57,20 +58,23 @@ class AccessLog:
         http: whether a line is written per HTTP request.
         rpc: whether a line is written per JSON-RPC call.
         messages: whether a line is written per message handled.
+        graphql: whether a line is written per GraphQL operation.
     """
 
     def __init__(self, kinds: Collection[str] = ()) -> None:
         self.http = "http" in kinds
         self.rpc = "rpc" in kinds
         self.messages = "messages" in kinds
+        self.graphql = "graphql" in kinds
         self._http = logging.getLogger("atoll.access.http")
         self._rpc = logging.getLogger("atoll.access.rpc")
         self._messages = logging.getLogger("atoll.access.messages")
+        self._graphql = logging.getLogger("atoll.access.graphql")
 
     @classmethod
     def of(cls, options: LogOptions) -> AccessLog:
         """The access log ``--log-access`` asks for."""
-        return cls([kind for kind in ("http", "rpc", "messages") if options.logs_access(kind)])
+        return cls([kind for kind in ACCESS_LOGS if options.logs_access(kind)])
 
     def request(  # noqa: PLR0917 - a request's line, each of its parts
         self,
@@ -241,6 +245,44 @@ class AccessLog:
         if lag is not None:
             fields["lag_ms"] = round(lag * 1000, 3)
         _write(self._messages, level, text, fields, None)
+
+    def operation(
+        self,
+        kind: str,
+        name: str | None,
+        fields: Sequence[str],
+        response: Mapping[str, Any],
+        seconds: float,
+    ) -> None:
+        """The line of a GraphQL operation: its type, its name, its root fields, how it ended.
+
+        ``kind``: ``query``, ``mutation``, ``subscription``, or ``""`` for a document refused
+        before its operation was known; ``response``: what it answered (``data``,
+        ``errors``). The outcome is ``ok``, ``partial`` (some fields null, with their
+        errors), or ``error`` (no data); the line is at ERROR when an error is the service's
+        (``INTERNAL_SERVER_ERROR``).
+        """
+        errors: Sequence[Mapping[str, Any]] = response.get("errors") or ()
+        codes = sorted(
+            {str((error.get("extensions") or {}).get("code", "")) for error in errors} - {""}
+        )
+        level = logging.ERROR if "INTERNAL_SERVER_ERROR" in codes else logging.INFO
+        if not self._graphql.isEnabledFor(level):
+            return
+        outcome = "ok" if not errors else "error" if response.get("data") is None else "partial"
+        duration = round(seconds * 1000, 3)
+        shown = " ".join(part for part in (kind or "document", name) if part)
+        text = f"{shown} {outcome} {duration} ms"
+        line: dict[str, Any] = {
+            "graphql_operation": kind or None,
+            "graphql_name": name,
+            "graphql_fields": list(fields),
+            "outcome": outcome,
+            "duration_ms": duration,
+        }
+        if codes:
+            line["error_codes"] = codes
+        _write(self._graphql, level, text, line, None)
 
 
 def _write(  # noqa: PLR0917 - a line's parts, and where it goes

@@ -490,12 +490,13 @@ def _install_graphql(app: App, api: Api) -> None:
             bus.observe(kind, feed.offer)
         return feed
 
-    def make_graphql(
+    def make_graphql(  # noqa: PLR0917 - what the endpoint is made of, from the container
         bus: MessageBus,
         authenticator: Authenticator,
         options: GraphQLOptions,
         server: ServerOptions,
         feed: EventFeed,
+        access: AccessLog,
     ) -> GraphQLServing:
         fields = root_fields(api, bus, authenticator, sorted(declaration.queries))
         objects = fields_of_objects(api, bus, authenticator)
@@ -521,6 +522,7 @@ def _install_graphql(app: App, api: Api) -> None:
             server.body_timeout,
             page=page,
             persisted=PersistedQueries() if options.persisted_queries else None,
+            access=access,
         )
         websocket = (
             GraphQLWebSocket(engine, init_timeout=options.connection_timeout)

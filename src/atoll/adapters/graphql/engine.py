@@ -13,6 +13,7 @@ Errors become the response's ``errors``, each with ``extensions.code``
 from __future__ import annotations
 
 import collections
+import dataclasses
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -120,11 +121,14 @@ class Engine:
         if isinstance(prepared, _Refused):
             return Executed({"errors": prepared.errors}, refused=True)
         chosen = get_operation_ast(prepared, operation)
+        kind, fields = _operation_of(chosen)
         if not mutations and chosen is not None and chosen.operation is not OperationType.QUERY:
             refusal = _error(
                 f"a {chosen.operation.value} is sent with POST, not GET", BAD_USER_INPUT
             )
-            return Executed({"errors": [refusal]}, refused=True, mutation=True)
+            return Executed(
+                {"errors": [refusal]}, refused=True, mutation=True, operation=kind, fields=fields
+            )
         result = execute(
             self.schema,
             prepared,
@@ -134,7 +138,7 @@ class Engine:
         )
         if inspect.isawaitable(result):
             result = await result
-        return self._response(result)
+        return dataclasses.replace(self._response(result), operation=kind, fields=fields)
 
     async def subscribe(
         self,
@@ -306,3 +310,15 @@ def _measure(
                 depth, inner = _measure(spread, fragments)
                 deepest, count = max(deepest, depth), count + inner
     return deepest, count
+
+
+def _operation_of(chosen: OperationDefinitionNode | None) -> tuple[str, tuple[str, ...]]:
+    """The operation's type (``query``...) and its root fields' names; nothing for none."""
+    if chosen is None:
+        return "", ()
+    fields = tuple(
+        selection.name.value
+        for selection in chosen.selection_set.selections
+        if isinstance(selection, FieldNode)
+    )
+    return chosen.operation.value, fields

@@ -34,11 +34,17 @@ class Executed:
         refused: the document did not parse or validate, or its variables did not fit: it
             did not run, and ``response`` has no ``data``.
         mutation: the operation was a mutation, which only POST may run.
+        operation: ``query``, ``mutation`` or ``subscription``; ``""`` when the document was
+            refused before its operation was known.
+        fields: the names of the operation's root fields, as the schema has them (not their
+            aliases), for its access line.
     """
 
     response: dict[str, Any] = field(default_factory=dict)
     refused: bool = False
     mutation: bool = False
+    operation: str = ""
+    fields: tuple[str, ...] = ()
 
 
 class GraphQLEngine(Protocol):

@@ -20,6 +20,7 @@ its credentials, its headers, and add headers and cookies to the response.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from atoll.endpoints.graphql.ws import GraphQLWebSocket
     from atoll.endpoints.http.requests import Request
     from atoll.endpoints.http.types import Send
+    from atoll.observability.access import AccessLog
 
 __all__ = ["GraphQLEndpoint", "GraphQLServing"]
 
@@ -73,6 +75,7 @@ class GraphQLEndpoint:
             serves none (``--no-graphql-page``).
         persisted: the documents sent by their hash (automatic persisted queries); None
             answers by the ``query`` alone (``--no-graphql-persisted-queries``).
+        access: writes a line per operation (``--log-access graphql``); None writes none.
     """
 
     def __init__(
@@ -83,8 +86,10 @@ class GraphQLEndpoint:
         *,
         page: bytes | None = None,
         persisted: PersistedQueries | None = None,
+        access: AccessLog | None = None,
     ) -> None:
         self.engine = engine
+        self.access = access if access is not None and access.graphql else None
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.page = page
@@ -127,12 +132,18 @@ class GraphQLEndpoint:
             raise HTTPError(400, 'the body is no GraphQL request: it has no "query"')
         context = CallContext(call_request(request, "graphql"))
         token = enter(context)
+        began = time.perf_counter()
         try:
             executed = await self.engine.execute(
                 document, variables, operation, mutations=mutations
             )
         finally:
             leave(token)
+        if self.access is not None:
+            took = time.perf_counter() - began
+            self.access.operation(
+                executed.operation, operation, executed.fields, executed.response, took
+            )
         headers = [pair for made in context.responses for pair in made.header_pairs()]
         await self._answer(request, send, executed, headers)
 

@@ -427,30 +427,44 @@ def test_an_id_the_caller_chose_and_a_made_one_holding_a_secret_are_masked(kind,
     assert plain.startswith(prefix)
 
 
+@contextlib.contextmanager
+def atolls_handler_alone(monkeypatch, *secrets: str):
+    """atoll's handler as the root logger's only one, at INFO, writing to a stderr in memory.
+
+    Yields the handler and what it wrote; its formatter masks ``secrets``.
+    """
+    written = io.BytesIO()
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
+    handler = _StderrHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter("shop", "h:1", redactor=Redactor(list(secrets))))
+    root = logging.getLogger()
+    kept, level, root.handlers = root.handlers, root.level, [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield handler, written
+    finally:
+        root.handlers = kept
+        root.setLevel(level)
+
+
 async def test_atolls_handler_writes_its_queued_lines_soon_and_before_a_later_record(
     caplog, monkeypatch
 ):
     """Lines are queued and written together, yet within a moment, and in order with others."""
     caplog.set_level(logging.INFO, logger="atoll.access.http")
-    written = io.BytesIO()
-    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
-    handler = _StderrHandler()
-    handler.addFilter(ContextFilter())
-    handler.setFormatter(JsonFormatter("shop", "h:1"))
-    root = logging.getLogger()
-    kept, root.handlers = root.handlers, [handler]
-    token = set_log_context(RequestContext(CorrelationIds(), []))
-    try:
-        access = AccessLog(["http"])
-        access.request("GET", "/items/{id}", "/items/1", 200, 9, 0.001, "10.0.0.7")
-        assert written.getvalue() == b"", "queued, not written line by line"
-        access.request("GET", None, "/login/password=hunter2", 404, 9, 0.001, "10.0.0.7")
-        logging.getLogger("atoll.access.http").warning("a record after it")
-        access.request("GET", "/items/{id}", "/items/2", 200, 9, 0.001, "10.0.0.7")
-        await asyncio.sleep(FLUSHED_WITHIN * 3)
-    finally:
-        reset_log_context(token)
-        root.handlers = kept
+    with atolls_handler_alone(monkeypatch) as (_, written):
+        token = set_log_context(RequestContext(CorrelationIds(), []))
+        try:
+            access = AccessLog(["http"])
+            access.request("GET", "/items/{id}", "/items/1", 200, 9, 0.001, "10.0.0.7")
+            assert written.getvalue() == b"", "queued, not written line by line"
+            access.request("GET", None, "/login/password=hunter2", 404, 9, 0.001, "10.0.0.7")
+            logging.getLogger("atoll.access.http").warning("a record after it")
+            access.request("GET", "/items/{id}", "/items/2", 200, 9, 0.001, "10.0.0.7")
+            await asyncio.sleep(FLUSHED_WITHIN * 3)
+        finally:
+            reset_log_context(token)
     entries = [json.loads(line) for line in written.getvalue().decode().splitlines()]
     assert [entry.get("path", entry["message"]) for entry in entries] == [
         "/items/1",
@@ -466,24 +480,17 @@ async def test_a_queue_is_looked_at_for_secrets_at_once_and_only_its_suspect_lin
 ):
     """The paths of a queue are looked at together; a secret in one masks that one alone."""
     caplog.set_level(logging.INFO, logger="atoll.access.http")
-    written = io.BytesIO()
-    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
-    handler = _StderrHandler()
-    handler.addFilter(ContextFilter())
-    handler.setFormatter(JsonFormatter("shop", "h:1", redactor=Redactor(["s3cr3t-value-x"])))
-    root = logging.getLogger()
-    kept, root.handlers = root.handlers, [handler]
-    token = set_log_context(RequestContext(CorrelationIds(), []))
     paths = ["/items/1", "/share/s3cr3t-value-x", "/items/2", "/items?token=abc"]
-    try:
-        access = AccessLog(["http"])
-        for path in paths:
-            access.request("GET", None, path, 200, 9, 0.001, "10.0.0.7")
-        assert len(handler.queued) == 2 * len(paths), "each line queued after its text"
-        handler.flush()
-    finally:
-        reset_log_context(token)
-        root.handlers = kept
+    with atolls_handler_alone(monkeypatch, "s3cr3t-value-x") as (handler, written):
+        token = set_log_context(RequestContext(CorrelationIds(), []))
+        try:
+            access = AccessLog(["http"])
+            for path in paths:
+                access.request("GET", None, path, 200, 9, 0.001, "10.0.0.7")
+            assert len(handler.queued) == 2 * len(paths), "each line queued after its text"
+            handler.flush()
+        finally:
+            reset_log_context(token)
     entries = [json.loads(line) for line in written.getvalue().decode().splitlines()]
     assert [entry["path"] for entry in entries] == [
         "/items/1",
@@ -506,25 +513,17 @@ async def test_lines_queued_before_the_formatter_is_replaced_are_masked_by_the_o
 ):
     """Configured again (another service's logging), the handler takes a redactor that does
     not know the first one's secret: the lines queued before are written with the first."""
-    written = io.BytesIO()
-    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
-    handler = _StderrHandler()
-    handler.addFilter(ContextFilter())
-    handler.setFormatter(JsonFormatter("shop", "h:1", redactor=Redactor(["s3cr3t-value-x"])))
-    root = logging.getLogger()
-    kept, level, root.handlers = root.handlers, root.level, [handler]
-    root.setLevel(logging.INFO)
-    token = set_log_context(RequestContext(CorrelationIds(), []))
-    try:
-        AccessLog(["http"]).request("GET", None, "/share/s3cr3t-value-x", 200, 9, 0.001, None)
-        assert handler.queued
-        handler.setFormatter(JsonFormatter("shop", "h:1", redactor=Redactor(["other-value"])))
-        assert not handler.queued, "written as the formatter changed"
-        handler.flush()
-    finally:
-        reset_log_context(token)
-        root.handlers = kept
-        root.setLevel(level)
+    with atolls_handler_alone(monkeypatch, "s3cr3t-value-x") as (handler, written):
+        token = set_log_context(RequestContext(CorrelationIds(), []))
+        try:
+            AccessLog(["http"]).request("GET", None, "/share/s3cr3t-value-x", 200, 9, 0.001, None)
+            assert handler.queued
+            other = JsonFormatter("shop", "h:1", redactor=Redactor(["other-value"]))
+            handler.setFormatter(other)
+            assert not handler.queued, "written as the formatter changed"
+            handler.flush()
+        finally:
+            reset_log_context(token)
     text = written.getvalue().decode()
     assert "s3cr3t" not in text
     assert [json.loads(line)["path"] for line in text.splitlines()] == [f"/share/{MASK}"]
@@ -532,14 +531,6 @@ async def test_lines_queued_before_the_formatter_is_replaced_are_masked_by_the_o
 
 def test_the_lines_queued_while_an_application_runs_are_written_when_it_stops(monkeypatch):
     """Not left for a flush due on a loop that ended: a next loop would never write them."""
-    written = io.BytesIO()
-    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(written, encoding="utf-8"))
-    handler = _StderrHandler()
-    handler.addFilter(ContextFilter())
-    handler.setFormatter(JsonFormatter("shop", "h:1"))
-    root = logging.getLogger()
-    kept, level, root.handlers = root.handlers, root.level, [handler]
-    root.setLevel(logging.INFO)
     app = atoll.App("shop")
 
     async def one_run(path: str) -> None:
@@ -552,14 +543,11 @@ def test_the_lines_queued_while_an_application_runs_are_written_when_it_stops(mo
             assert handler.queued, "queued, its flush due in a moment"
         # the block has ended: its lines are written, though the moment has not passed
 
-    try:
+    with atolls_handler_alone(monkeypatch) as (handler, written):
         asyncio.run(one_run("/first"))
         assert not handler.queued
         asyncio.run(one_run("/second"))  # a loop of its own, as a second run in a process
         assert not handler.queued
-    finally:
-        root.handlers = kept
-        root.setLevel(level)
     entries = [json.loads(line) for line in written.getvalue().decode().splitlines()]
     paths = [entry["path"] for entry in entries if entry["logger"] == "atoll.access.http"]
     assert paths == ["/first", "/second"]

@@ -49,7 +49,14 @@ from graphql import (
 from atoll.adapters.graphql.batches import batch_of
 from atoll.adapters.graphql.nodes import NODE, Nodes
 from atoll.adapters.graphql.permissions import guard_fields, with_directive
-from atoll.adapters.graphql.types import SCALARS, Types, attribute, fields_of, unwrapped
+from atoll.adapters.graphql.types import (
+    SCALARS,
+    Types,
+    attribute,
+    fields_of,
+    hint_text,
+    unwrapped,
+)
 from atoll.endpoints.api import snake
 from atoll.endpoints.graphql.declaration import camel
 from atoll.errors import ConfigError
@@ -370,7 +377,7 @@ def _bind_subscriptions(
                 f"{bound or snake(name)!r}; name one so, or bind it: "
                 f"bind={{{place!r}: 'handler'}} (its subscriptions: {known})"
             )
-        checker.stream(place, field, found)
+        checker.root(place, field, found)
         field.subscribe = subscriber(found, feed)
         field.resolve = _payload
         taken.add(found.declared)
@@ -440,18 +447,14 @@ class _Checker:
         self._inputs: dict[str, type] = {}
         self._checked: set[str] = set()
 
-    def root(self, place: str, field: GraphQLField, root: RootField) -> None:
-        self.bound.add(place)
-        self._call(place, field, root.method, root.handler.label)
+    def root(self, place: str, field: GraphQLField, root: RootField | SubscriptionField) -> None:
+        """Check a root field against its handler; a subscription's is checked alike.
 
-    def stream(self, place: str, field: GraphQLField, stream: SubscriptionField) -> None:
-        """Check a subscription's field as a root field is.
-
-        Its method's result is without ``None`` already (which skips the event), so a
-        non-null field fits a handler that may answer it.
+        A subscription's method's result is without ``None`` already (which skips the
+        event), so a non-null field fits a handler that may answer it.
         """
         self.bound.add(place)
-        self._call(place, field, stream.method, stream.handler.label)
+        self._call(place, field, root.method, root.handler.label)
 
     def _call(self, place: str, field: GraphQLField, method: RpcMethod, label: str) -> None:
         """Check ``field``'s arguments and type against the handler's; name its arguments."""
@@ -515,14 +518,13 @@ class _Checker:
         for cls in classes:
             found = possible.get(getattr(cls, "__name__", ""))
             if found is None:
-                shown = getattr(cls, "__qualname__", None) or repr(cls)
                 raise self._disagree(
                     place,
                     kind,
                     hint,
                     label,
-                    f"{shown} names none of its object types, {', '.join(sorted(possible))}: "
-                    "name each class it answers as its type",
+                    f"{hint_text(cls)} names none of its object types, "
+                    f"{', '.join(sorted(possible))}: name each class it answers as its type",
                 )
             self._object(place, found, cls, label)
         kind.resolve_type = self._type_of
@@ -632,11 +634,10 @@ class _Checker:
             value.value = inner[name]
 
     def _disagree(self, place: str, kind: Any, hint: Any, label: str, why: str = "") -> ConfigError:
-        shown = getattr(hint, "__qualname__", None) or repr(hint)
         because = f" ({why})" if why else ""
         return ConfigError(
-            f"{place} of {self.source} is {kind}, and {label} has it as {shown}{because}: "
-            "make them agree"
+            f"{place} of {self.source} is {kind}, and {label} has it as "
+            f"{hint_text(hint)}{because}: make them agree"
         )
 
 

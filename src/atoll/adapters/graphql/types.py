@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 
     from atoll.endpoints.graphql.fields import FieldOfObject
 
-__all__ = ["SCALARS", "NodeTypes", "Types", "attribute", "fields_of", "unwrapped"]
+__all__ = ["SCALARS", "NodeTypes", "Types", "attribute", "fields_of", "hint_text", "unwrapped"]
 
 
 class NodeTypes(Protocol):
@@ -444,7 +444,7 @@ class Types:
 
     def _unknown(self, hint: Any, where: str) -> ConfigError:
         return ConfigError(
-            f"{where} in {self.where} is of type {_shown(hint)}, which GraphQL has no type "
+            f"{where} in {self.where} is of type {hint_text(hint)}, which GraphQL has no type "
             "for; use int, float, str, bool, datetime, date, UUID, Decimal, an Enum, a "
             "dataclass, a list of them, or an optional one"
         )
@@ -502,5 +502,6 @@ def _qualified(owner: Any) -> str:
     return f"{getattr(owner, '__module__', '?')}.{getattr(owner, '__qualname__', owner)}"
 
 
-def _shown(hint: Any) -> str:
+def hint_text(hint: Any) -> str:
+    """A type hint as a message shows it: a class by its qualified name, else as written."""
     return getattr(hint, "__qualname__", None) or repr(hint)

@@ -72,14 +72,16 @@ def manifests(fleet: FleetPlan, *, command: str) -> dict[str, str]:
         files[f"{service.name}.yaml"] = header + dump_all(documents)
     for service in fleet.services:
         files[f"secrets/{service.name}.yaml"] = (
-            header + _secret_header(service) + dump_all([secrets[service.name]])
+            header
+            + _secret_header(service, secrets[service.name])
+            + dump_all([secrets[service.name]])
         )
     return files
 
 
-def _secret_header(service: ServicePlan) -> str:
+def _secret_header(service: ServicePlan, secret: dict[str, Any]) -> str:
     name = f"{_name(service)}-secrets"
-    keys = " ".join(f"--from-file={key}=FILE" for key in _secret_keys(service))
+    keys = " ".join(f"--from-file={key}=FILE" for key in secret["stringData"])
     deployment = _name(service)
     lines = [
         f"A template of the Secret {name}, applied apart from {service.name}.yaml: copy it",
@@ -89,10 +91,6 @@ def _secret_header(service: ServicePlan) -> str:
         f"of the Secret in the cluster does not: kubectl rollout restart deployment/{deployment}",
     ]
     return "".join(f"# {line}\n" for line in lines)
-
-
-def _secret_keys(service: ServicePlan) -> tuple[str, ...]:
-    return ("options.toml", "migrate.toml") if service.has_database else ("options.toml",)
 
 
 def _name(service: ServicePlan) -> str:

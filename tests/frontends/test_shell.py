@@ -290,8 +290,9 @@ class Fixed:
     async def manifest(self):
         return self.found
 
-    def paint(self, slot):
-        return None
+    async def paint(self, slots, manifest):
+        del manifest
+        return [None] * len(slots)
 
 
 def remote_shell(answers, client):
@@ -366,6 +367,7 @@ async def test_a_source_that_fails_or_gives_no_manifest_is_its_service_s_placeho
     said = " ".join(record.getMessage() for record in caplog.records)
     assert "shows b as unavailable: its manifest could not be read: RuntimeError" in said
     assert "shows c as unavailable: its manifest could not be read: ValidationError" in said
+    assert "without their first paint" not in said  # a painted nothing, and failed at nothing
 
 
 def inline_hashes(page: str) -> list[str]:

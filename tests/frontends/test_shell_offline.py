@@ -210,8 +210,9 @@ class Found:
     async def manifest(self) -> dict | None:
         return next(self.manifests)
 
-    def paint(self, slot: Slot) -> None:
-        del slot
+    async def paint(self, slots: list[Slot], manifest: dict) -> list[None]:
+        del manifest
+        return [None] * len(slots)
 
 
 def build_of(service: str, version: str, base: str = "") -> dict:

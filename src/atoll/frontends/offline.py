@@ -39,6 +39,7 @@ from atoll.frontends.asgi import answer, refused, static
 from atoll.frontends.build import MANIFEST
 from atoll.frontends.elements import escape_attribute
 from atoll.frontends.serving import CONTENT_TYPES
+from atoll.frontends.shell import script_json
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
@@ -357,9 +358,9 @@ class OfflineAssets:
         """What a page's head holds to link the manifest and the icon, and register the worker."""
         at = escape_attribute(self.at)
         register = (
-            f"import {{ registerWorker }} from {_script_json(self.at + '/offline.js')};\n"
-            f"registerWorker({_script_json(self.at + '/sw.js')}, "
-            f"{{ scope: {_script_json(self.scope)} }});\n"
+            f"import {{ registerWorker }} from {script_json(self.at + '/offline.js')};\n"
+            f"registerWorker({script_json(self.at + '/sw.js')}, "
+            f"{{ scope: {script_json(self.scope)} }});\n"
         )
         return (
             f'<link rel="manifest" href="{at}/manifest.webmanifest">\n'
@@ -508,18 +509,6 @@ def _under(path: str, prefix: str) -> bool:
 
 def _same_origin(address: str) -> bool:
     return address.startswith("/") and not address.startswith("//")
-
-
-def _script_json(value: str) -> str:
-    """``value`` as a JavaScript string for a ``<script>``, with no ``<``, ``>`` nor ``&``.
-
-    ``</script`` would end the script, and ``<!--`` followed by ``<script`` would put the
-    parser in the script's double-escaped state, where the real ``</script>`` no longer ends
-    it: the rest of the page would run as script, or vanish. ``<``, ``>`` and ``&`` are
-    written as JSON escapes, which mean the same characters to JavaScript.
-    """
-    encoded = msgspec.json.encode(value).decode()
-    return encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _color(value: str) -> str:

@@ -219,6 +219,8 @@ class ComponentAssets:
         body = bytearray()
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":  # the shell gave up: nobody to answer
+                return
             body += message.get("body", b"")
             if len(body) > PAINT_MOST:
                 tells = f"a request for paints holds at most {PAINT_MOST} bytes\n"

@@ -64,6 +64,7 @@ __all__ = [
     "RemoteFragments",
     "Shell",
     "Slot",
+    "script_json",
 ]
 
 MANIFEST_TIMEOUT = 2.0
@@ -278,8 +279,13 @@ class Shell:
 
     async def page(self) -> str:
         """The page, as the services' manifests are now, each element with its first paint."""
+        page, _ = await self._composed()
+        return page
+
+    async def _composed(self) -> tuple[str, dict[str, dict[str, Any] | None]]:
+        """The page as the services are now, and the manifests it was made of."""
         found = await self.manifests()
-        return self.render(found, await self.paints(found))
+        return self.render(found, await self.paints(found)), found
 
     async def manifests(self) -> dict[str, dict[str, Any] | None]:
         """Each service's manifest as it is now, by name; None for a service found down.
@@ -369,9 +375,10 @@ class Shell:
             '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{escape(self.title)}</title>\n"
-            f'<script type="importmap">{_json({"imports": imports})}</script>\n'
+            f'<script type="importmap">{script_json({"imports": imports})}</script>\n'
             f"<style>{_STYLES}{self.styles}</style>\n"
-            f'<script type="application/json" id="atoll-fragments">{_json(fragments)}</script>\n'
+            '<script type="application/json" id="atoll-fragments">'
+            f"{script_json(fragments)}</script>\n"
             f'<script type="module">\n{static("atoll-shell.js").decode()}</script>\n'
             f"{self.head}"
             f"</head>\n<body>\n<header><h1>{escape(self.title)}</h1></header>\n"
@@ -402,8 +409,8 @@ class Shell:
         """Answer a GET or HEAD with the page."""
         if await refused(scope, send):  # with the Allow header a 405 must carry
             return
-        found = await self.manifests()
-        body = self.render(found, await self.paints(found)).encode()
+        page, found = await self._composed()
+        body = page.encode()
         headers = [(b"cache-control", b"no-cache"), *self.headers(body, found)]
         head = scope["method"] == "HEAD"
         await answer(send, 200, b"text/html; charset=utf-8", body, headers, head=head)
@@ -457,7 +464,7 @@ def _origin(address: str) -> str:
 _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
-def _json(value: object) -> str:
+def script_json(value: object) -> str:
     r"""``value`` as JSON inside a ``<script>``: no ``<``, ``>`` nor ``&`` is left in it.
 
     ``</`` alone is not enough: ``<!--<script>`` in a string makes the HTML parser read the

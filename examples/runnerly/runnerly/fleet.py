@@ -64,8 +64,9 @@ PAGE = "web"
 PORTS = (*DATABASES, PAGE)
 """The processes, in the order of their ports from ``--base-port``."""
 CLIENTS = {"users": SERVICES, "runs": ("users",), "stats": ("stats",)}
-"""The token service's clients: each with the services it may ask tokens for (``stats``
-asks none: it is a client to register the key it signs its events with)."""
+"""The token service's clients: each with the services it may ask tokens for. ``stats`` calls
+no service: it is a client to register the key it signs its events with, and names itself, as
+a client names at least one audience."""
 SIGNING = {
     "runs": ("--messages-sign",),
     "stats": ("--messages-sign", "--messages-require-signed"),

@@ -19,8 +19,6 @@ __all__ = ["WeeklyChart"]
 
 SESSION = "runnerly-session"
 """What the page announces when a runner logs in (``users``' login form)."""
-RECORDED = "runnerly-run-recorded"
-"""What the page announces when a run is recorded (``runs``' form)."""
 CHANGES = "subscription { weeklyTotalChanged { week meters runs } }"
 """The changes of the runner's totals, as the service counts her runs' events."""
 
@@ -226,10 +224,8 @@ svg { display: block; width: 100%; max-width: 640px; height: auto; max-height: 2
         """Follow the totals of the runner logged in, and of the next one who logs in."""
         self.asked = 0
         self.following = None
-        self.stops = [
-            self.host.listen(SESSION, self.follow),
-            self.host.listen(RECORDED, self.reload),
-        ]
+        # A run recorded on the page is not counted yet: its change comes by the subscription.
+        self.stops = [self.host.listen(SESSION, self.follow)]
         self.follow(None)
 
     def disconnected(self) -> None:

@@ -13,7 +13,6 @@ Errors become the response's ``errors``, each with ``extensions.code``
 from __future__ import annotations
 
 import collections
-import dataclasses
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -138,7 +137,7 @@ class Engine:
         )
         if inspect.isawaitable(result):
             result = await result
-        return dataclasses.replace(self._response(result), operation=kind, fields=fields)
+        return self._response(result, operation=kind, fields=fields)
 
     async def subscribe(
         self,
@@ -218,9 +217,12 @@ class Engine:
             return _Refused([_error(too_much, VALIDATION_FAILED)])
         return parsed
 
-    def _response(self, result: ExecutionResult) -> Executed:
+    def _response(
+        self, result: ExecutionResult, *, operation: str = "", fields: tuple[str, ...] = ()
+    ) -> Executed:
+        """What ``result`` answers, its errors told; ``operation`` and ``fields`` are its own."""
         if not result.errors:
-            return Executed({"data": result.data})
+            return Executed({"data": result.data}, operation=operation, fields=fields)
         errors = []
         for error in result.errors:
             if not error.path:  # the request's own: a variable that does not fit
@@ -234,8 +236,9 @@ class Engine:
             made = told(original, self.faults, field_name)
             errors.append(_shaped(made.message, error, made.extensions))
         if result.data is None and not any(error.path for error in result.errors):
-            return Executed({"errors": errors}, refused=True)  # it did not run: no data
-        return Executed({"data": result.data, "errors": errors})
+            # it did not run: no data
+            return Executed({"errors": errors}, refused=True, operation=operation, fields=fields)
+        return Executed({"data": result.data, "errors": errors}, operation=operation, fields=fields)
 
 
 def _error(message: str, code: str) -> dict[str, Any]:
